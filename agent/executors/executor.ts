@@ -1,0 +1,56 @@
+import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
+
+/**
+ * The executor contract. The runner hands an executor one chunk's frames and
+ * receives encoded frames back, one at a time, so that they can be streamed to
+ * the sink while the rest of the chunk is still running. The scheduler never
+ * sees an executor: it only knows the step's `kind` (onnx, command, comfyui)
+ * and the model's memory need.
+ */
+
+/** A decoded RGB frame, 8 bits per channel, row-major, no padding. */
+export interface RgbFrame {
+  width: number;
+  height: number;
+  /** length = width * height * 3 */
+  data: Uint8Array;
+}
+
+/** One finished output frame, already encoded (PNG), ready to upload. */
+export interface EncodedFrame {
+  /** Absolute frame index within the job's frame range. */
+  index: number;
+  /** Encoded bytes (PNG unless the step says otherwise). */
+  data: Uint8Array;
+  /** "png" */
+  format: string;
+}
+
+/** Everything an executor needs to know about the work, independent of transport. */
+export interface ExecutorTask {
+  jobId: string;
+  chunkId: string;
+  attemptId: string;
+  /** Frame indices to produce, in order. */
+  frames: number[];
+  seed: number;
+  /** Reads input frame `index` (already decoded). */
+  readFrame(index: number): Promise<RgbFrame>;
+  /** Cancelled when the chunk is revoked, the agent drains, or the deadline passes. */
+  signal: AbortSignal;
+  /** Called after each frame's compute, with the compute seconds, for busy-time accounting. */
+  onBusy?(seconds: number): void;
+}
+
+export interface Executor {
+  /** "onnx", later "command", "comfyui". */
+  readonly kind: string;
+  /** Prepare (load model, warm up). Safe to call more than once. */
+  load(): Promise<void>;
+  /** Yields encoded frames in order. Must stop promptly when task.signal aborts. */
+  run(task: ExecutorTask): AsyncIterable<EncodedFrame>;
+  /** Frees the model and native memory. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export type { ChunkAccounting };

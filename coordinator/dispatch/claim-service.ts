@@ -1,0 +1,124 @@
+import type { Store } from "../store/store.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import { newId } from "../../shared/ids.ts";
+import type { ChunkWork, WorkInput } from "../../shared/protocol/messages.ts";
+import type { FarmPolicy } from "./farm-policy.ts";
+import type { ChunkRow } from "../store/chunks-table.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+
+export type ClaimResult = { skip: true; reason: string } | { skip: false; attemptId: string; work: ChunkWork };
+export type FailureOutcome = "retry" | "failed" | "ignored";
+
+/** Builds the agent-facing work description of a chunk; supplied by the job module. */
+export type WorkDescriber = (job: JobRow, chunk: ChunkRow) => { input: WorkInput; step: ChunkWork["step"] };
+
+/**
+ * Claims and failures: the rules that turn a pulled work message into exactly
+ * one live attempt, and a failed attempt into a retry or a failed chunk. Pure
+ * store logic; the gRPC gateway calls it.
+ */
+export class ClaimService {
+  constructor(
+    private readonly store: Store,
+    private readonly policy: FarmPolicy,
+    private readonly describe: WorkDescriber,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    /** Called after a chunk goes back to pending or changes in a way the dispatcher or finisher cares about. */
+    private readonly onChange: (jobId: string) => void,
+  ) {}
+
+  claim(agentId: string, chunkId: string, dispatchId: string): ClaimResult {
+    const result = this.store.tx((): ClaimResult => {
+      const now = this.clock();
+      const agent = this.store.agents.get(agentId);
+      if (!agent || agent.state === "removed") return { skip: true, reason: "agent not enrolled" };
+      const chunk = this.store.chunks.get(chunkId);
+      if (!chunk) return { skip: true, reason: "unknown chunk" };
+      if (chunk.state !== "queued") return { skip: true, reason: `chunk is ${chunk.state}` };
+      if (chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
+      const job = this.store.jobs.get(chunk.jobId);
+      if (!job) return { skip: true, reason: "unknown job" };
+      if (job.state === "paused" || job.state === "cancelled") {
+        this.store.chunks.transition(chunk.id, job.state === "paused" ? "pending" : "cancelled", now, { dispatchId: null });
+        return { skip: true, reason: `job is ${job.state}` };
+      }
+      if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
+      const attemptId = newId("att", now);
+      this.store.attempts.insert({ id: attemptId, chunkId, jobId: job.id, agentId, createdAt: now });
+      const running = this.store.chunks.transition(chunk.id, "running", now, { currentAttemptId: attemptId, countAttempt: true });
+      const { input, step } = this.describe(job, running);
+      return {
+        skip: false,
+        attemptId,
+        work: {
+          jobId: job.id,
+          chunkId,
+          attemptId,
+          frameStart: running.frameStart,
+          frameEnd: running.frameEnd,
+          contextStart: running.contextStart,
+          contextEnd: running.contextEnd,
+          seed: job.seed,
+          input,
+          step,
+          ackWaitSeconds: this.policy.ackWaitSeconds,
+        },
+      };
+    });
+    if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason }, "claim skipped");
+    else this.log.info({ agentId, chunkId, attemptId: result.attemptId }, "chunk claimed");
+    return result;
+  }
+
+  /** An attempt failed (executor error) or was handed back by a draining agent. */
+  reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): FailureOutcome {
+    const outcome = this.store.tx((): FailureOutcome => {
+      const now = this.clock();
+      const attempt = this.store.attempts.get(attemptId);
+      if (!attempt || attempt.agentId !== agentId || attempt.state !== "running") return "ignored";
+      this.store.attempts.finish(attemptId, handedBack ? "handed-back" : "failed", now, error);
+      const chunk = this.store.chunks.get(attempt.chunkId);
+      if (!chunk || chunk.state !== "running" || chunk.currentAttemptId !== attemptId) return "ignored";
+      if (handedBack) {
+        this.store.chunks.transition(chunk.id, "pending", now, { currentAttemptId: null, dispatchId: null });
+        return "retry";
+      }
+      const failedAgents = this.store.attempts.failedAgentsForChunk(chunk.id);
+      const failures = chunk.failures + 1;
+      if (failedAgents.length >= this.policy.maxAgentsPerChunk || failures >= this.policy.maxFailuresPerChunk) {
+        const message = `failed on ${failedAgents.length} agent(s), ${failures} time(s); last error: ${error}`;
+        this.store.chunks.transition(chunk.id, "failed", now, { currentAttemptId: null, error: message, countFailure: true });
+        return "failed";
+      }
+      this.store.chunks.transition(chunk.id, "pending", now, { currentAttemptId: null, dispatchId: null, error, countFailure: true });
+      return "retry";
+    });
+    this.log.warn({ agentId, attemptId, outcome, handedBack, error }, "attempt failed");
+    const attempt = this.store.attempts.get(attemptId);
+    if (attempt) this.onChange(attempt.jobId);
+    return outcome;
+  }
+
+  /** An agent went silent: its running attempts are lost and their chunks go back to the queue. */
+  loseAgentAttempts(agentId: string, reason: string): number {
+    const jobs = new Set<string>();
+    const lost = this.store.tx(() => {
+      const now = this.clock();
+      const running = this.store.attempts.runningForAgent(agentId);
+      for (const a of running) {
+        this.store.attempts.finish(a.id, "lost", now, reason);
+        const chunk = this.store.chunks.get(a.chunkId);
+        if (chunk && chunk.state === "running" && chunk.currentAttemptId === a.id) {
+          this.store.chunks.transition(chunk.id, "pending", now, { currentAttemptId: null, dispatchId: null });
+          jobs.add(a.jobId);
+        }
+      }
+      return running.length;
+    });
+    if (lost > 0) this.log.warn({ agentId, lost, reason }, "agent attempts lost, chunks requeued");
+    for (const j of jobs) this.onChange(j);
+    return lost;
+  }
+}

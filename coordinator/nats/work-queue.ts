@@ -1,0 +1,74 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient } from "@nats-io/jetstream";
+import { encodeJson, type WorkMessage } from "../../shared/protocol/messages.ts";
+import { POOL_CONSUMER, WORK_STREAM, agentConsumerName, subjects, type Subjects } from "../../shared/protocol/subjects.ts";
+
+export interface WorkQueueOptions {
+  prefix?: string;
+  /** Seconds before JetStream redelivers an un-acked message. Agents send in-progress acks meanwhile. */
+  ackWaitSeconds: number;
+  /** Upper bound on deliveries of one message (crash loops); the coordinator's own retry count is separate. */
+  maxDeliver: number;
+}
+
+const nanos = (seconds: number): number => Math.round(seconds * 1e9);
+
+/**
+ * The JetStream side of dispatch: a work-queue stream for chunk messages, a
+ * shared pull consumer that every agent pulls from, and per-agent consumers for
+ * placed work. Publishing uses the dispatch id as the message id, so a retried
+ * publish is deduplicated by the server.
+ */
+export class WorkQueue {
+  readonly subjects: Subjects;
+  private readonly js: JetStreamClient;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly opts: WorkQueueOptions,
+  ) {
+    this.subjects = subjects(opts.prefix);
+    this.js = jetstream(nc);
+  }
+
+  async ensure(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    const config = {
+      name: WORK_STREAM,
+      subjects: [this.subjects.workAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      duplicate_window: nanos(120),
+    };
+    try {
+      await jsm.streams.info(WORK_STREAM);
+      await jsm.streams.update(WORK_STREAM, config);
+    } catch {
+      await jsm.streams.add(config);
+    }
+    await this.ensureConsumer(POOL_CONSUMER, this.subjects.workPool);
+  }
+
+  async ensureAgentConsumer(agentId: string): Promise<void> {
+    await this.ensureConsumer(agentConsumerName(agentId), this.subjects.workAgent(agentId));
+  }
+
+  private async ensureConsumer(name: string, filter: string): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    await jsm.consumers.add(WORK_STREAM, {
+      durable_name: name,
+      filter_subject: filter,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(this.opts.ackWaitSeconds),
+      max_deliver: this.opts.maxDeliver,
+      max_ack_pending: 10_000,
+    });
+  }
+
+  /** Publishes one chunk message, to the pool or to one agent. */
+  async publish(msg: WorkMessage, agentId?: string): Promise<void> {
+    const subject = agentId ? this.subjects.workAgent(agentId) : this.subjects.workPool;
+    await this.js.publish(subject, encodeJson(msg), { msgID: msg.dispatchId });
+  }
+}

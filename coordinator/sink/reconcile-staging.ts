@@ -1,0 +1,37 @@
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../../shared/log.ts";
+import { moveIntoPlace } from "./result-sink.ts";
+import { STAGING_DIR, stagedFrameName } from "./staging.ts";
+
+/**
+ * Start-up repair after a crash. A staging dir whose attempt committed in the
+ * store had its renames interrupted: finish them. Any other staging dir is an
+ * upload that never committed: delete it. Afterwards the store and the output
+ * root agree.
+ */
+export function reconcileStaging(outputRoot: string, store: Store, log: Logger): { completed: number; discarded: number } {
+  const root = join(outputRoot, STAGING_DIR);
+  let completed = 0;
+  let discarded = 0;
+  if (!existsSync(root)) return { completed, discarded };
+  for (const attemptId of readdirSync(root)) {
+    const dir = join(root, attemptId);
+    const attempt = store.attempts.get(attemptId);
+    if (attempt?.state === "committed") {
+      const targets = store.frames
+        .listByJob(attempt.jobId)
+        .filter((f) => f.attemptId === attemptId)
+        .map((f) => ({ from: join(dir, stagedFrameName(f.frame)), to: f.path }))
+        .filter((t) => existsSync(t.from));
+      moveIntoPlace(targets);
+      completed += targets.length;
+    } else {
+      discarded++;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (completed || discarded) log.warn({ completed, discarded }, "staging reconciled after restart");
+  return { completed, discarded };
+}

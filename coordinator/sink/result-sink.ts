@@ -1,0 +1,173 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Store } from "../store/store.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
+import { UploadRefusedError } from "../../shared/errors.ts";
+import { fsyncDir, writeFileDurable } from "./durable-fs.ts";
+import { stagedFrameName, stagingDirFor } from "./staging.ts";
+
+export interface UploadHeader {
+  jobId: string;
+  chunkId: string;
+  attemptId: string;
+  agentId: string;
+  frameCount: number;
+}
+
+export interface IncomingFrame {
+  index: number;
+  data: Uint8Array;
+  sha256: string;
+  size: number;
+  format: string;
+}
+
+/** Where a job's frame `index` ends up (absolute, already checked to be under the output root). */
+export type FramePathResolver = (job: JobRow, index: number) => string;
+
+export interface SinkOptions {
+  outputRoot: string;
+  maxFrameBytes: number;
+}
+
+function refuse(reason: string, message: string): never {
+  throw new UploadRefusedError(message, reason);
+}
+
+/**
+ * The sink's rules, without gRPC: an upload belongs to the chunk's current
+ * attempt or is refused; every frame is checked (index inside the chunk, size,
+ * sha256) and staged with fsync; the commit records frames, ledger, attempt and
+ * chunk in one SQLite transaction and only then renames the staged files into
+ * place. A crash between the two is repaired by reconcileStaging at start-up.
+ */
+export class ResultSink {
+  constructor(
+    private readonly store: Store,
+    private readonly framePath: FramePathResolver,
+    private readonly opts: SinkOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly onCommitted: (jobId: string) => void,
+  ) {}
+
+  async begin(h: UploadHeader): Promise<UploadSession> {
+    const { chunk } = this.checkCurrent(h);
+    const expected = chunk.frameEnd - chunk.frameStart + 1;
+    if (h.frameCount !== expected) refuse("bad-header", `upload announces ${h.frameCount} frames, chunk ${h.chunkId} has ${expected}`);
+    const dir = stagingDirFor(this.opts.outputRoot, h.attemptId);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    return new UploadSession(this, h, dir, chunk.frameStart, chunk.frameEnd);
+  }
+
+  /** Refuses unless the attempt is the chunk's live attempt, by the agent that claimed it. */
+  checkCurrent(h: Pick<UploadHeader, "jobId" | "chunkId" | "attemptId" | "agentId">) {
+    const attempt = this.store.attempts.get(h.attemptId);
+    if (!attempt) refuse("unknown-attempt", `unknown attempt ${h.attemptId}`);
+    if (attempt.agentId !== h.agentId) refuse("wrong-agent", `attempt ${h.attemptId} belongs to another agent`);
+    if (attempt.chunkId !== h.chunkId || attempt.jobId !== h.jobId) refuse("bad-header", `attempt ${h.attemptId} is not for chunk ${h.chunkId}`);
+    if (attempt.state !== "running") refuse("stale-attempt", `attempt ${h.attemptId} is ${attempt.state}`);
+    const chunk = this.store.chunks.get(h.chunkId);
+    if (!chunk || chunk.state !== "running" || chunk.currentAttemptId !== h.attemptId) {
+      refuse("stale-attempt", `attempt ${h.attemptId} is no longer the chunk's current attempt`);
+    }
+    return { attempt, chunk };
+  }
+
+  verifyFrame(f: IncomingFrame, start: number, end: number, maxBytes = this.opts.maxFrameBytes): void {
+    if (f.index < start || f.index > end) refuse("frame-out-of-range", `frame ${f.index} is outside the chunk (${start}-${end})`);
+    if (f.data.length !== f.size) refuse("bad-size", `frame ${f.index}: ${f.data.length} bytes received, ${f.size} announced`);
+    if (f.data.length === 0 || f.data.length > maxBytes) refuse("bad-size", `frame ${f.index}: size ${f.data.length} outside 1..${maxBytes}`);
+    const digest = createHash("sha256").update(f.data).digest("hex");
+    if (digest !== f.sha256.toLowerCase()) refuse("bad-checksum", `frame ${f.index}: sha256 mismatch`);
+  }
+
+  /** Commits a fully staged attempt. Synchronous from the check to the renames: nothing interleaves. */
+  commit(h: UploadHeader, dir: string, frames: Map<number, { sha256: string; bytes: number }>, acc: ChunkAccounting): number {
+    const now = this.clock();
+    const targets: Array<{ from: string; to: string }> = [];
+    this.store.tx(() => {
+      const { chunk } = this.checkCurrent(h);
+      const job = this.store.jobs.get(h.jobId) as JobRow;
+      for (let i = chunk.frameStart; i <= chunk.frameEnd; i++) {
+        const f = frames.get(i);
+        if (!f) refuse("missing-frames", `frame ${i} missing from upload`);
+        const to = this.framePath(job, i);
+        targets.push({ from: join(dir, stagedFrameName(i)), to });
+        this.store.frames.upsert({
+          jobId: h.jobId, frame: i, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId,
+          modelSha256: job.modelSha256, seed: job.seed, sha256: f.sha256, bytes: f.bytes, path: to, committedAt: now,
+        });
+      }
+      this.store.ledger.append({ ...acc, jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId, frames: frames.size, finishedAt: now });
+      this.store.attempts.finish(h.attemptId, "committed", now);
+      this.store.chunks.transition(h.chunkId, "done", now, { currentAttemptId: h.attemptId, error: null });
+    });
+    moveIntoPlace(targets);
+    rmSync(dir, { recursive: true, force: true });
+    this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size }, "attempt committed");
+    this.onCommitted(h.jobId);
+    return frames.size;
+  }
+}
+
+/** Renames staged files into place and fsyncs each target directory once. */
+export function moveIntoPlace(targets: ReadonlyArray<{ from: string; to: string }>): void {
+  const dirs = new Set<string>();
+  for (const t of targets) {
+    const d = dirname(t.to);
+    if (!dirs.has(d)) mkdirSync(d, { recursive: true });
+    renameSync(t.from, t.to);
+    dirs.add(d);
+  }
+  for (const d of dirs) fsyncDir(d);
+}
+
+/** One attempt's upload in progress. */
+export class UploadSession {
+  private readonly frames = new Map<number, { sha256: string; bytes: number }>();
+  private done = false;
+
+  constructor(
+    private readonly sink: ResultSink,
+    readonly header: UploadHeader,
+    private readonly dir: string,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  async addFrame(f: IncomingFrame): Promise<void> {
+    this.sink.verifyFrame(f, this.start, this.end);
+    if (this.frames.has(f.index)) refuse("duplicate-frame", `frame ${f.index} sent twice`);
+    try {
+      await writeFileDurable(join(this.dir, stagedFrameName(f.index)), f.data);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOSPC" || code === "EDQUOT") refuse("disk-full", `output root is full while writing frame ${f.index}`);
+      throw err;
+    }
+    this.frames.set(f.index, { sha256: f.sha256.toLowerCase(), bytes: f.size });
+  }
+
+  commit(acc: ChunkAccounting): number {
+    if (this.frames.size !== this.header.frameCount) {
+      refuse("missing-frames", `upload ended after ${this.frames.size} of ${this.header.frameCount} frames`);
+    }
+    const n = this.sink.commit(this.header, this.dir, this.frames, acc);
+    this.done = true;
+    return n;
+  }
+
+  /** Drops the staged frames of an upload that did not commit. Safe to call twice. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,90 @@
+import type { Db } from "./open-database.ts";
+import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
+import { AGENT_TRANSITIONS, type AgentState } from "../../shared/lifecycle/states.ts";
+
+export interface GpuRecord {
+  name: string;
+  vramBytes: number;
+  uuid?: string;
+}
+
+export interface AgentRow {
+  id: string;
+  name: string;
+  state: AgentState;
+  version: string;
+  gpus: GpuRecord[];
+  ramBytes: number;
+  cpuCount: number;
+  tags: string[];
+  executors: string[];
+  address: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+interface RawAgent extends Omit<AgentRow, "gpus" | "tags" | "executors"> {
+  gpusJson: string;
+  tagsJson: string;
+  executorsJson: string;
+}
+
+const COLUMNS = `id, name, state, version, gpus_json AS gpusJson, ram_bytes AS ramBytes, cpu_count AS cpuCount,
+  tags_json AS tagsJson, executors_json AS executorsJson, address, first_seen AS firstSeen, last_seen AS lastSeen`;
+
+function fromRaw(r: RawAgent): AgentRow {
+  const { gpusJson, tagsJson, executorsJson, ...rest } = r;
+  return { ...rest, gpus: JSON.parse(gpusJson), tags: JSON.parse(tagsJson), executors: JSON.parse(executorsJson) };
+}
+
+export class AgentsTable {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts a new agent or refreshes what it says about itself; state is left to transition(). */
+  upsert(a: Omit<AgentRow, "state" | "firstSeen"> & { state: AgentState; now: number }): AgentRow {
+    this.db
+      .prepare(
+        `INSERT INTO agents (id, name, state, version, gpus_json, ram_bytes, cpu_count, tags_json, executors_json, address, first_seen, last_seen)
+         VALUES (@id, @name, @state, @version, @gpusJson, @ramBytes, @cpuCount, @tagsJson, @executorsJson, @address, @now, @now)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, version = excluded.version, gpus_json = excluded.gpus_json,
+           ram_bytes = excluded.ram_bytes, cpu_count = excluded.cpu_count, tags_json = excluded.tags_json,
+           executors_json = excluded.executors_json, address = excluded.address, last_seen = excluded.last_seen`,
+      )
+      .run({
+        id: a.id,
+        name: a.name,
+        state: a.state,
+        version: a.version,
+        gpusJson: JSON.stringify(a.gpus),
+        ramBytes: a.ramBytes,
+        cpuCount: a.cpuCount,
+        tagsJson: JSON.stringify(a.tags),
+        executorsJson: JSON.stringify(a.executors),
+        address: a.address,
+        now: a.now,
+      });
+    return this.get(a.id) as AgentRow;
+  }
+
+  get(id: string): AgentRow | undefined {
+    const r = this.db.prepare(`SELECT ${COLUMNS} FROM agents WHERE id = ?`).get(id) as RawAgent | undefined;
+    return r ? fromRaw(r) : undefined;
+  }
+
+  list(): AgentRow[] {
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM agents ORDER BY name, id`).all() as RawAgent[]).map(fromRaw);
+  }
+
+  touch(id: string, now: number): void {
+    this.db.prepare(`UPDATE agents SET last_seen = ? WHERE id = ?`).run(now, id);
+  }
+
+  /** The one place an agent changes state. */
+  transition(id: string, to: AgentState): AgentRow {
+    const a = this.get(id);
+    if (!a) throw new Error(`no agent ${id}`);
+    if (a.state !== to) assertTransition(`agent ${id}`, AGENT_TRANSITIONS, a.state, to);
+    this.db.prepare(`UPDATE agents SET state = ? WHERE id = ?`).run(to, id);
+    return { ...a, state: to };
+  }
+}

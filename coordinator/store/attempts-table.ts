@@ -1,0 +1,55 @@
+import type { Db } from "./open-database.ts";
+import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
+import { ATTEMPT_TRANSITIONS, type AttemptState } from "../../shared/lifecycle/states.ts";
+
+export interface AttemptRow {
+  id: string;
+  chunkId: string;
+  jobId: string;
+  agentId: string;
+  state: AttemptState;
+  createdAt: number;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+const COLUMNS = `id, chunk_id AS chunkId, job_id AS jobId, agent_id AS agentId, state, created_at AS createdAt,
+  finished_at AS finishedAt, error`;
+
+export class AttemptsTable {
+  constructor(private readonly db: Db) {}
+
+  insert(a: Pick<AttemptRow, "id" | "chunkId" | "jobId" | "agentId" | "createdAt">): void {
+    this.db
+      .prepare(`INSERT INTO attempts (id, chunk_id, job_id, agent_id, state, created_at) VALUES (@id, @chunkId, @jobId, @agentId, 'running', @createdAt)`)
+      .run(a);
+  }
+
+  get(id: string): AttemptRow | undefined {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE id = ?`).get(id) as AttemptRow | undefined;
+  }
+
+  runningForAgent(agentId: string): AttemptRow[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE agent_id = ? AND state = 'running'`).all(agentId) as AttemptRow[];
+  }
+
+  listByChunk(chunkId: string): AttemptRow[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE chunk_id = ? ORDER BY created_at`).all(chunkId) as AttemptRow[];
+  }
+
+  /** Agents whose attempts at this chunk failed, for the poison-chunk rule. */
+  failedAgentsForChunk(chunkId: string): string[] {
+    const rows = this.db.prepare(`SELECT DISTINCT agent_id AS agentId FROM attempts WHERE chunk_id = ? AND state = 'failed'`).all(chunkId) as Array<{
+      agentId: string;
+    }>;
+    return rows.map((r) => r.agentId);
+  }
+
+  /** The one place an attempt changes state. */
+  finish(id: string, to: AttemptState, now: number, error?: string): void {
+    const a = this.get(id);
+    if (!a) throw new Error(`no attempt ${id}`);
+    assertTransition(`attempt ${id}`, ATTEMPT_TRANSITIONS, a.state, to);
+    this.db.prepare(`UPDATE attempts SET state = ?, finished_at = ?, error = ? WHERE id = ?`).run(to, now, error ?? null, id);
+  }
+}

@@ -1,0 +1,131 @@
+import type { Db } from "./open-database.ts";
+import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
+import { CHUNK_TRANSITIONS, type ChunkState } from "../../shared/lifecycle/states.ts";
+
+export interface ChunkRow {
+  id: string;
+  jobId: string;
+  idx: number;
+  frameStart: number;
+  frameEnd: number;
+  contextStart: number;
+  contextEnd: number;
+  state: ChunkState;
+  dispatchId: string | null;
+  currentAttemptId: string | null;
+  attempts: number;
+  failures: number;
+  error: string | null;
+  updatedAt: number;
+}
+
+const COLUMNS = `id, job_id AS jobId, idx, frame_start AS frameStart, frame_end AS frameEnd,
+  context_start AS contextStart, context_end AS contextEnd, state, dispatch_id AS dispatchId,
+  current_attempt_id AS currentAttemptId, attempts, failures, error, updated_at AS updatedAt`;
+
+export interface ChunkCounts {
+  total: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+  open: number;
+  framesTotal: number;
+  framesDone: number;
+}
+
+export class ChunksTable {
+  constructor(private readonly db: Db) {}
+
+  insert(chunk: Pick<ChunkRow, "id" | "jobId" | "idx" | "frameStart" | "frameEnd" | "contextStart" | "contextEnd" | "updatedAt">): void {
+    this.db
+      .prepare(
+        `INSERT INTO chunks (id, job_id, idx, frame_start, frame_end, context_start, context_end, state, updated_at)
+         VALUES (@id, @jobId, @idx, @frameStart, @frameEnd, @contextStart, @contextEnd, 'pending', @updatedAt)`,
+      )
+      .run(chunk);
+  }
+
+  get(id: string): ChunkRow | undefined {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM chunks WHERE id = ?`).get(id) as ChunkRow | undefined;
+  }
+
+  listByJob(jobId: string): ChunkRow[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM chunks WHERE job_id = ? ORDER BY idx`).all(jobId) as ChunkRow[];
+  }
+
+  listByJobInState(jobId: string, state: ChunkState): ChunkRow[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM chunks WHERE job_id = ? AND state = ? ORDER BY idx`).all(jobId, state) as ChunkRow[];
+  }
+
+  countInState(state: ChunkState): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM chunks WHERE state = ?`).get(state) as { n: number }).n;
+  }
+
+  /** Pending chunks of jobs that may run, highest job priority first, then oldest job, then frame order. */
+  nextPending(limit: number): ChunkRow[] {
+    return this.db
+      .prepare(
+        `SELECT ${COLUMNS.replace(/(^|,\s*)(\w+)/g, "$1c.$2")} FROM chunks c JOIN jobs j ON j.id = c.job_id
+         WHERE c.state = 'pending' AND j.state IN ('queued', 'running')
+         ORDER BY j.priority DESC, j.created_at ASC, c.idx ASC LIMIT ?`,
+      )
+      .all(limit) as ChunkRow[];
+  }
+
+  counts(jobId: string): ChunkCounts {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS total,
+           SUM(state = 'done') AS done, SUM(state = 'failed') AS failed, SUM(state = 'cancelled') AS cancelled,
+           SUM(state IN ('pending','queued','running')) AS open,
+           SUM(frame_end - frame_start + 1) AS framesTotal,
+           SUM(CASE WHEN state = 'done' THEN frame_end - frame_start + 1 ELSE 0 END) AS framesDone
+         FROM chunks WHERE job_id = ?`,
+      )
+      .get(jobId) as Record<keyof ChunkCounts, number | null>;
+    return {
+      total: row.total ?? 0,
+      done: row.done ?? 0,
+      failed: row.failed ?? 0,
+      cancelled: row.cancelled ?? 0,
+      open: row.open ?? 0,
+      framesTotal: row.framesTotal ?? 0,
+      framesDone: row.framesDone ?? 0,
+    };
+  }
+
+  /** The one place a chunk changes state. */
+  transition(
+    id: string,
+    to: ChunkState,
+    now: number,
+    fields: { dispatchId?: string | null; currentAttemptId?: string | null; error?: string | null; countAttempt?: boolean; countFailure?: boolean } = {},
+  ): ChunkRow {
+    const chunk = this.get(id);
+    if (!chunk) throw new Error(`no chunk ${id}`);
+    assertTransition(`chunk ${id}`, CHUNK_TRANSITIONS, chunk.state, to);
+    this.db
+      .prepare(
+        `UPDATE chunks SET state = @to, updated_at = @now,
+           dispatch_id = CASE WHEN @setDispatch THEN @dispatchId ELSE dispatch_id END,
+           current_attempt_id = CASE WHEN @setAttempt THEN @currentAttemptId ELSE current_attempt_id END,
+           error = CASE WHEN @setError THEN @error ELSE error END,
+           attempts = attempts + @countAttempt, failures = failures + @countFailure
+         WHERE id = @id`,
+      )
+      .run({
+        id,
+        to,
+        now,
+        setDispatch: fields.dispatchId !== undefined ? 1 : 0,
+        dispatchId: fields.dispatchId ?? null,
+        setAttempt: fields.currentAttemptId !== undefined ? 1 : 0,
+        currentAttemptId: fields.currentAttemptId ?? null,
+        setError: fields.error !== undefined ? 1 : 0,
+        error: fields.error ?? null,
+        countAttempt: fields.countAttempt ? 1 : 0,
+        countFailure: fields.countFailure ? 1 : 0,
+      });
+    return this.get(id) as ChunkRow;
+  }
+}

@@ -1,0 +1,84 @@
+import type { Db } from "./open-database.ts";
+import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
+import { JOB_TRANSITIONS, type JobState } from "../../shared/lifecycle/states.ts";
+
+export interface JobRow {
+  id: string;
+  name: string;
+  state: JobState;
+  priority: number;
+  specJson: string;
+  baseDir: string;
+  outputDir: string;
+  frameStart: number;
+  frameEnd: number;
+  fps: number;
+  seed: number;
+  modelName: string;
+  modelSha256: string;
+  videoPath: string | null;
+  message: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+const COLUMNS = `id, name, state, priority, spec_json AS specJson, base_dir AS baseDir, output_dir AS outputDir,
+  frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
+  video_path AS videoPath, message, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt`;
+
+export class JobsTable {
+  constructor(private readonly db: Db) {}
+
+  insert(job: Omit<JobRow, "videoPath" | "message" | "startedAt" | "finishedAt">): void {
+    this.db
+      .prepare(
+        `INSERT INTO jobs (id, name, state, priority, spec_json, base_dir, output_dir, frame_start, frame_end, fps, seed,
+          model_name, model_sha256, created_at)
+         VALUES (@id, @name, @state, @priority, @specJson, @baseDir, @outputDir, @frameStart, @frameEnd, @fps, @seed,
+          @modelName, @modelSha256, @createdAt)`,
+      )
+      .run(job);
+  }
+
+  get(id: string): JobRow | undefined {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
+  }
+
+  list(): JobRow[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC`).all() as JobRow[];
+  }
+
+  listInStates(states: readonly JobState[]): JobRow[] {
+    const marks = states.map(() => "?").join(",");
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM jobs WHERE state IN (${marks}) ORDER BY priority DESC, created_at ASC`)
+      .all(...states) as JobRow[];
+  }
+
+  /** The one place a job changes state. */
+  transition(id: string, to: JobState, now: number, message?: string): JobRow {
+    const job = this.get(id);
+    if (!job) throw new Error(`no job ${id}`);
+    if (job.state === to) return job;
+    assertTransition(`job ${id}`, JOB_TRANSITIONS, job.state, to);
+    const terminal = to === "done" || to === "failed" || to === "cancelled";
+    this.db
+      .prepare(
+        `UPDATE jobs SET state = ?, message = COALESCE(?, message),
+           started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END,
+           finished_at = CASE WHEN ? THEN ? ELSE finished_at END
+         WHERE id = ?`,
+      )
+      .run(to, message ?? null, to, now, terminal ? 1 : 0, now, id);
+    return this.get(id) as JobRow;
+  }
+
+  setVideo(id: string, videoPath: string | null, message: string | null): void {
+    this.db.prepare(`UPDATE jobs SET video_path = ?, message = COALESCE(?, message) WHERE id = ?`).run(videoPath, message, id);
+  }
+
+  setMessage(id: string, message: string): void {
+    this.db.prepare(`UPDATE jobs SET message = ? WHERE id = ?`).run(message, id);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Schema migrations. Append, never edit or reorder: each entry runs once, in
+ * order, and the database's user_version records how many have run.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: jobs, chunks, attempts, agents, committed frames, accounting ledger
+  `
+  CREATE TABLE jobs (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    priority      INTEGER NOT NULL DEFAULT 0,
+    spec_json     TEXT NOT NULL,
+    base_dir      TEXT NOT NULL,
+    output_dir    TEXT NOT NULL,
+    frame_start   INTEGER NOT NULL,
+    frame_end     INTEGER NOT NULL,
+    fps           REAL NOT NULL,
+    seed          INTEGER NOT NULL,
+    model_name    TEXT NOT NULL,
+    model_sha256  TEXT NOT NULL,
+    video_path    TEXT,
+    message       TEXT,
+    created_at    INTEGER NOT NULL,
+    started_at    INTEGER,
+    finished_at   INTEGER
+  );
+  CREATE TABLE chunks (
+    id                 TEXT PRIMARY KEY,
+    job_id             TEXT NOT NULL REFERENCES jobs(id),
+    idx                INTEGER NOT NULL,
+    frame_start        INTEGER NOT NULL,
+    frame_end          INTEGER NOT NULL,
+    context_start      INTEGER NOT NULL,
+    context_end        INTEGER NOT NULL,
+    state              TEXT NOT NULL,
+    dispatch_id        TEXT,
+    current_attempt_id TEXT,
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    failures           INTEGER NOT NULL DEFAULT 0,
+    error              TEXT,
+    updated_at         INTEGER NOT NULL,
+    UNIQUE (job_id, idx)
+  );
+  CREATE INDEX chunks_by_job_state ON chunks(job_id, state);
+  CREATE TABLE attempts (
+    id          TEXT PRIMARY KEY,
+    chunk_id    TEXT NOT NULL REFERENCES chunks(id),
+    job_id      TEXT NOT NULL REFERENCES jobs(id),
+    agent_id    TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    error       TEXT
+  );
+  CREATE INDEX attempts_by_agent_state ON attempts(agent_id, state);
+  CREATE TABLE agents (
+    id             TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    gpus_json      TEXT NOT NULL,
+    ram_bytes      INTEGER NOT NULL,
+    cpu_count      INTEGER NOT NULL,
+    tags_json      TEXT NOT NULL,
+    executors_json TEXT NOT NULL,
+    address        TEXT NOT NULL DEFAULT '',
+    first_seen     INTEGER NOT NULL,
+    last_seen      INTEGER NOT NULL
+  );
+  CREATE TABLE frames (
+    job_id        TEXT NOT NULL REFERENCES jobs(id),
+    frame         INTEGER NOT NULL,
+    chunk_id      TEXT NOT NULL,
+    attempt_id    TEXT NOT NULL,
+    agent_id      TEXT NOT NULL,
+    model_sha256  TEXT NOT NULL,
+    seed          INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    bytes         INTEGER NOT NULL,
+    path          TEXT NOT NULL,
+    committed_at  INTEGER NOT NULL,
+    PRIMARY KEY (job_id, frame)
+  );
+  CREATE TABLE ledger (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id             TEXT NOT NULL,
+    chunk_id           TEXT NOT NULL,
+    attempt_id         TEXT NOT NULL UNIQUE,
+    agent_id           TEXT NOT NULL,
+    frames             INTEGER NOT NULL,
+    wall_seconds       REAL NOT NULL,
+    busy_seconds       REAL NOT NULL,
+    energy_joules      REAL NOT NULL,
+    energy_source      TEXT NOT NULL,
+    idle_energy_joules REAL NOT NULL,
+    peak_memory_bytes  INTEGER NOT NULL,
+    memory_kind        TEXT NOT NULL,
+    mean_watts         REAL NOT NULL,
+    finished_at        INTEGER NOT NULL
+  );
+  CREATE INDEX ledger_by_job ON ledger(job_id);
+  CREATE INDEX ledger_by_agent ON ledger(agent_id);
+  `,
+];

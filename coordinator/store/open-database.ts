@@ -1,0 +1,64 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { MIGRATIONS } from "./migrations.ts";
+
+export type Db = Database.Database;
+
+/** The store file exists but is not a usable SQLite database. Never start empty over it. */
+export class CorruptStoreError extends Error {
+  override readonly name = "CorruptStoreError";
+  constructor(
+    readonly path: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`store ${path} is corrupt or not a nightshift database: ${detail}; refusing to start (move it aside or restore a backup)`, options);
+  }
+}
+
+/**
+ * Opens (or creates) the coordinator's SQLite store: WAL, foreign keys,
+ * integrity-checked, migrated. A file that exists but fails the check is
+ * refused, so a damaged store is never silently replaced by an empty one.
+ */
+export function openDatabase(path: string): Db {
+  const existed = path !== ":memory:" && existsSync(path);
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(path);
+  } catch (err) {
+    throw new CorruptStoreError(path, (err as Error).message, { cause: err });
+  }
+  try {
+    db.pragma("busy_timeout = 5000");
+    if (existed) {
+      const check = db.pragma("quick_check", { simple: true });
+      if (check !== "ok") throw new CorruptStoreError(path, `quick_check: ${String(check)}`);
+    }
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    migrate(db, path);
+  } catch (err) {
+    db.close();
+    if (err instanceof CorruptStoreError) throw err;
+    throw new CorruptStoreError(path, (err as Error).message, { cause: err });
+  }
+  return db;
+}
+
+function migrate(db: Db, path: string): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new CorruptStoreError(path, `schema version ${version} is newer than this nightshift (${MIGRATIONS.length})`);
+  }
+  for (let i = version; i < MIGRATIONS.length; i++) {
+    const sql = MIGRATIONS[i] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,42 @@
+import { openDatabase, type Db } from "./open-database.ts";
+import { JobsTable } from "./jobs-table.ts";
+import { ChunksTable } from "./chunks-table.ts";
+import { AttemptsTable } from "./attempts-table.ts";
+import { AgentsTable } from "./agents-table.ts";
+import { FramesTable } from "./frames-table.ts";
+import { LedgerTable } from "./ledger-table.ts";
+
+/** The coordinator's truth: one SQLite file, one table object per table. */
+export class Store {
+  readonly jobs: JobsTable;
+  readonly chunks: ChunksTable;
+  readonly attempts: AttemptsTable;
+  readonly agents: AgentsTable;
+  readonly frames: FramesTable;
+  readonly ledger: LedgerTable;
+  private closed = false;
+
+  constructor(readonly db: Db) {
+    this.jobs = new JobsTable(db);
+    this.chunks = new ChunksTable(db);
+    this.attempts = new AttemptsTable(db);
+    this.agents = new AgentsTable(db);
+    this.frames = new FramesTable(db);
+    this.ledger = new LedgerTable(db);
+  }
+
+  static open(path: string): Store {
+    return new Store(openDatabase(path));
+  }
+
+  /** Runs fn in one SQLite transaction: all of it commits, or none. */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
