@@ -1,4 +1,7 @@
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
+import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
+
+export type { RgbFrame };
 
 /**
  * The executor contract. The runner hands an executor one chunk's frames and
@@ -7,14 +10,6 @@ import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.t
  * sees an executor: it only knows the step's `kind` (onnx, command, comfyui)
  * and the model's memory need.
  */
-
-/** A decoded RGB frame, 8 bits per channel, row-major, no padding. */
-export interface RgbFrame {
-  width: number;
-  height: number;
-  /** length = width * height * 3 */
-  data: Uint8Array;
-}
 
 /** One finished output frame, already encoded (PNG), ready to upload. */
 export interface EncodedFrame {

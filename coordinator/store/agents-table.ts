@@ -41,7 +41,7 @@ export class AgentsTable {
   constructor(private readonly db: Db) {}
 
   /** Inserts a new agent or refreshes what it says about itself; state is left to transition(). */
-  upsert(a: Omit<AgentRow, "state" | "firstSeen"> & { state: AgentState; now: number }): AgentRow {
+  upsert(a: Omit<AgentRow, "state" | "firstSeen" | "lastSeen"> & { state: AgentState; now: number }): AgentRow {
     this.db
       .prepare(
         `INSERT INTO agents (id, name, state, version, gpus_json, ram_bytes, cpu_count, tags_json, executors_json, address, first_seen, last_seen)

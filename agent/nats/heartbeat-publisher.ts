@@ -1,0 +1,35 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { encodeJson, type Heartbeat } from "../../shared/protocol/messages.ts";
+
+/** Publishes the agent's heartbeat every `periodMs` on <p>.hb.<agentId> (core NATS, fire and forget). */
+export class HeartbeatPublisher {
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subject: string,
+    private readonly periodMs: number,
+    private readonly snapshot: () => Omit<Heartbeat, "seq" | "sentAtMs">,
+  ) {}
+
+  start(): void {
+    this.beat();
+    this.timer = setInterval(() => this.beat(), this.periodMs);
+    this.timer.unref();
+  }
+
+  beat(): void {
+    if (this.nc.isClosed()) return;
+    try {
+      this.nc.publish(this.subject, encodeJson({ ...this.snapshot(), seq: this.seq++, sentAtMs: Date.now() }));
+    } catch {
+      // disconnected: the client buffers or drops; the coordinator's timeout decides
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,70 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import YAML from "yaml";
+import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
+import { Coordinator } from "../../coordinator/coordinator.ts";
+import { createLogger } from "../../shared/log.ts";
+import { BadInputError } from "../../shared/errors.ts";
+import { BUNDLED_MODELS_DIR, defaultDataDir } from "../paths.ts";
+import { ENDPOINT_FILE } from "../control-client.ts";
+import { shutdownSignal, untilAborted } from "../signals.ts";
+
+interface CoordinatorFlags {
+  config?: string;
+  dataDir?: string;
+  outputRoot?: string;
+  nats?: string;
+  listen?: string;
+  modelsDir?: string;
+  mdnsInterface?: string;
+}
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new BadInputError(`--config: cannot read ${path}: ${(err as Error).message}`, { field: "config", cause: err });
+  }
+  try {
+    const parsed: unknown = YAML.parse(text);
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("expected a mapping at the top level");
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new BadInputError(`--config: ${path} is not valid YAML/JSON: ${(err as Error).message}`, { field: "config", cause: err });
+  }
+}
+
+export function registerCoordinator(program: Command): void {
+  program
+    .command("coordinator")
+    .description("run the studio coordinator (embedded nats-server unless --nats is given)")
+    .option("--config <file>", "YAML or JSON config file")
+    .option("--data-dir <dir>", "store, NATS data, CA (default ~/.nightshift/coordinator)")
+    .option("--output-root <dir>", "where frames are written (the NAS mount)")
+    .option("--nats <url>", "use an existing NATS server instead of the embedded one")
+    .option("--listen <host:port>", "gRPC listen address", undefined)
+    .option("--models-dir <dir>", "models directory")
+    .option("--mdns-interface <ip>", "interface for mDNS (LAN discovery)")
+    .action(async (flags: CoordinatorFlags) => {
+      const file = flags.config ? readConfigFile(flags.config) : {};
+      const raw = {
+        ...file,
+        dataDir: flags.dataDir ?? (file.dataDir as string | undefined) ?? defaultDataDir(),
+        ...(flags.outputRoot ? { outputRoot: flags.outputRoot } : {}),
+        ...(flags.nats ? { nats: flags.nats } : {}),
+        ...(flags.listen ? { listen: flags.listen } : {}),
+        ...(flags.modelsDir ? { modelsDir: flags.modelsDir } : {}),
+      };
+      const config = compileCoordinatorConfig(raw, BUNDLED_MODELS_DIR);
+      const log = createLogger("nightshift-coordinator");
+      const coordinator = await Coordinator.start(config, log);
+      const endpoint = join(config.dataDir, ENDPOINT_FILE);
+      writeFileSync(endpoint, JSON.stringify({ grpc: coordinator.address, nats: coordinator.natsUrl, pid: process.pid }) + "\n");
+      process.stdout.write(`coordinator listening on ${coordinator.address} (data ${config.dataDir})\n`);
+      await untilAborted(shutdownSignal());
+      await coordinator.stop();
+      rmSync(endpoint, { force: true });
+    });
+}

@@ -1,0 +1,78 @@
+import { dirname, resolve } from "node:path";
+import type { Command } from "commander";
+import type { JobView } from "../../proto/gen/nightshift/v1/control.ts";
+import { parseJobFile } from "../../shared/job-spec/index.ts";
+import { table } from "../format/format.ts";
+import { clientOptions, printJson, withControl, type ClientFlags } from "./client-options.ts";
+import { renderProgress } from "./watch-render.ts";
+import { shutdownSignal } from "../signals.ts";
+
+function jobLine(j: JobView): string[] {
+  return [j.id, j.name, j.state, `${j.framesDone}/${j.framesTotal}`, `${j.chunksDone}/${j.chunksTotal}`, j.chunksFailed ? String(j.chunksFailed) : "", j.message];
+}
+
+function printJob(j: JobView, json?: boolean): void {
+  if (json) return printJson(j);
+  process.stdout.write(table(["id", "name", "state", "frames", "chunks", "failed", "message"], [jobLine(j)]) + "\n");
+  if (j.outputDir) process.stdout.write(`output: ${j.outputDir}\n`);
+  if (j.videoPath) process.stdout.write(`video:  ${j.videoPath}\n`);
+  if (j.failedFrames.length) process.stdout.write(`failed frames: ${j.failedFrames.length}\n`);
+}
+
+export function registerJobCommands(program: Command): void {
+  clientOptions(program.command("submit <job-file>").description("submit a job file (YAML or JSON)"))
+    .option("--wait", "wait until the job finishes; exit 1 unless it is done")
+    .action(async (file: string, flags: ClientFlags & { wait?: boolean }) => {
+      // Validated here first, so a bad file fails fast (exit 2) without a coordinator; the coordinator validates again.
+      const spec = await parseJobFile(file);
+      await withControl(flags, async (c) => {
+        const r = await c.submit(JSON.stringify(spec), dirname(resolve(file)));
+        if (!flags.wait) {
+          if (flags.json) printJson(r);
+          else process.stdout.write(`submitted ${r.jobId}: ${r.frames} frames in ${r.chunks} chunks\n`);
+          return;
+        }
+        let last: JobView | undefined;
+        for await (const v of c.watch(r.jobId, shutdownSignal())) {
+          last = v;
+          if (!flags.json) process.stderr.write(`\r${renderProgress(v)}`);
+        }
+        if (!flags.json) process.stderr.write("\n");
+        if (last) printJob(last, flags.json);
+        if (last?.state !== "done") process.exitCode = 1;
+      });
+    });
+
+  clientOptions(program.command("jobs").description("list jobs")).action(async (flags: ClientFlags) => {
+    await withControl(flags, async (c) => {
+      const { jobs } = await c.listJobs();
+      if (flags.json) return printJson(jobs);
+      process.stdout.write(table(["id", "name", "state", "frames", "chunks", "failed", "message"], jobs.map(jobLine)) + "\n");
+    });
+  });
+
+  const job = program.command("job").description("show or control one job");
+  for (const [verb, desc] of [
+    ["show", "show a job"],
+    ["cancel", "cancel a job (finished frames stay)"],
+    ["pause", "pause a job (running chunks finish)"],
+    ["resume", "resume a paused job"],
+  ] as const) {
+    clientOptions(job.command(`${verb} <id>`).description(desc)).action(async (id: string, flags: ClientFlags) => {
+      await withControl(flags, async (c) => {
+        const fn = { show: c.getJob, cancel: c.cancelJob, pause: c.pauseJob, resume: c.resumeJob }[verb];
+        printJob(await fn(id), flags.json);
+      });
+    });
+  }
+
+  clientOptions(program.command("watch <id>").description("live progress of a job")).action(async (id: string, flags: ClientFlags) => {
+    await withControl(flags, async (c) => {
+      for await (const v of c.watch(id, shutdownSignal())) {
+        if (flags.json) process.stdout.write(JSON.stringify(v) + "\n");
+        else process.stderr.write(`\r${renderProgress(v)}`);
+      }
+      if (!flags.json) process.stderr.write("\n");
+    });
+  });
+}

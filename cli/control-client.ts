@@ -1,0 +1,61 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { ControlClient, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
+import { GRPC_CHANNEL_OPTIONS } from "../shared/grpc-options.ts";
+import { BadInputError } from "../shared/errors.ts";
+import { defaultDataDir } from "./paths.ts";
+
+export const ENDPOINT_FILE = "coordinator.json";
+
+/** Where the CLI finds the coordinator: --coordinator, $NIGHTSHIFT_COORDINATOR, or the address file in its data dir. */
+export function resolveCoordinatorAddress(opts: { coordinator?: string; dataDir?: string }): string {
+  if (opts.coordinator) return opts.coordinator;
+  if (process.env.NIGHTSHIFT_COORDINATOR) return process.env.NIGHTSHIFT_COORDINATOR;
+  const file = join(opts.dataDir ?? defaultDataDir(), ENDPOINT_FILE);
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, "utf8")) as { grpc?: string };
+    if (parsed.grpc) return parsed.grpc;
+  }
+  throw new BadInputError(`no coordinator address: pass --coordinator HOST:PORT or --data-dir of a running coordinator (looked for ${file})`, {
+    field: "coordinator",
+  });
+}
+
+type Unary<Req, Res> = (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+function call<Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => fn(req, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** Promise-shaped Control client for the CLI. */
+export class Control {
+  readonly client: ControlClient;
+  constructor(address: string) {
+    this.client = new ControlClient(address, credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  }
+  submit = (specJson: string, baseDir: string) => call<SubmitRequest, SubmitResponse>(this.client.submit.bind(this.client), { specJson, baseDir });
+  getJob = (jobId: string) => call<{ jobId: string }, JobView>(this.client.getJob.bind(this.client), { jobId });
+  listJobs = () => call<object, ListJobsResponse>(this.client.listJobs.bind(this.client), {});
+  cancelJob = (jobId: string) => call<{ jobId: string }, JobView>(this.client.cancelJob.bind(this.client), { jobId });
+  pauseJob = (jobId: string) => call<{ jobId: string }, JobView>(this.client.pauseJob.bind(this.client), { jobId });
+  resumeJob = (jobId: string) => call<{ jobId: string }, JobView>(this.client.resumeJob.bind(this.client), { jobId });
+  listAgents = () => call<object, ListAgentsResponse>(this.client.listAgents.bind(this.client), {});
+  report = (jobId: string) => call<{ jobId: string }, ReportResponse>(this.client.report.bind(this.client), { jobId });
+
+  /** Streams job views until the job is terminal. */
+  async *watch(jobId: string, signal?: AbortSignal): AsyncGenerator<JobView> {
+    const stream = this.client.watchJob({ jobId });
+    const onAbort = (): void => stream.cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const v of stream as AsyncIterable<JobView>) yield v;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

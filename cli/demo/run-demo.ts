@@ -1,0 +1,128 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Logger } from "../../shared/log.ts";
+import { BadInputError } from "../../shared/errors.ts";
+import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
+import { Coordinator } from "../../coordinator/coordinator.ts";
+import { startAgent } from "../../agent/start-agent.ts";
+import type { Agent } from "../../agent/agent.ts";
+import type { EnergySource } from "../../shared/accounting/chunk-accounting.ts";
+import { findFfmpeg } from "../../shared/media/assemble-video.ts";
+import { BUNDLED_MODELS_DIR, PROJECT_ROOT } from "../paths.ts";
+import { demoJobSpec } from "./demo-job.ts";
+
+export interface DemoOptions {
+  frames: number;
+  agents: number;
+  /** Root for this run; default ./nightshift-demo/<timestamp>. */
+  dir?: string;
+  width?: number;
+  height?: number;
+  /** Force an energy source on the agents (tests). */
+  energySource?: EnergySource;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export interface DemoAgentResult {
+  name: string;
+  id: string;
+  frames: number;
+  chunks: number;
+  seconds: number;
+  framesPerSecond: number;
+  energyWh: number;
+  energySource: EnergySource;
+  idleEnergyWh: number;
+  peakMemoryBytes: number;
+  memoryKind: string;
+}
+
+export interface DemoResult {
+  jobId: string;
+  state: string;
+  frames: number;
+  chunks: number;
+  wallSeconds: number;
+  framesPerSecond: number;
+  outputDir: string;
+  dataDir: string;
+  video: string | null;
+  message: string;
+  energyWh: number;
+  cost: number;
+  currency: string;
+  agents: DemoAgentResult[];
+}
+
+/**
+ * A whole render on this one machine: an embedded coordinator (its own
+ * nats-server, SQLite store, gRPC), K local agents that join it over gRPC and
+ * NATS like remote ones would, one job, the MP4, and the per-node report.
+ * The data dir stays behind so `nightshift report --data-dir` can read it.
+ */
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  if (!Number.isInteger(o.frames) || o.frames < 1 || o.frames > 100_000) throw new BadInputError(`--frames: expected 1..100000, got ${o.frames}`, { field: "frames" });
+  if (!Number.isInteger(o.agents) || o.agents < 1 || o.agents > 16) throw new BadInputError(`--agents: expected 1..16, got ${o.agents}`, { field: "agents" });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const root = resolve(o.dir ?? join(PROJECT_ROOT, "nightshift-demo", stamp));
+  const dataDir = join(root, "coordinator");
+  mkdirSync(root, { recursive: true });
+  const config = compileCoordinatorConfig({ dataDir, outputRoot: join(root, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
+  const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
+  const agents: Agent[] = [];
+  try {
+    for (let i = 0; i < o.agents; i++) {
+      const { agent } = await startAgent({
+        coordinator: coordinator.address,
+        name: o.agents === 1 ? "local-agent" : `local-agent-${i + 1}`,
+        dataDir: join(root, `agent-${i + 1}`),
+        modelsDir: BUNDLED_MODELS_DIR,
+        intraOpThreads: 1,
+        ...(o.energySource ? { energySource: o.energySource } : {}),
+        log: o.log.child({ role: "agent", agent: i + 1 }),
+      });
+      agents.push(agent);
+    }
+    if (!findFfmpeg()) o.log.warn({}, "ffmpeg not found: frames will be rendered, no MP4 assembled");
+    const submitted = await coordinator.api.submit(JSON.stringify(demoJobSpec(o.frames, o.width, o.height)), root);
+    const job = await coordinator.finisher.waitFor(submitted.jobId, o.signal);
+    const report = coordinator.api.report(job.id);
+    const jr = report.jobs[0];
+    const names = new Map(agents.map((a) => [a.agentId, a]));
+    const wallSeconds = jr?.wallSeconds ?? 0;
+    return {
+      jobId: job.id,
+      state: job.state,
+      frames: jr?.frames ?? 0,
+      chunks: jr?.chunks ?? 0,
+      wallSeconds,
+      framesPerSecond: wallSeconds > 0 ? (jr?.frames ?? 0) / wallSeconds : 0,
+      outputDir: job.outputDir,
+      dataDir,
+      video: job.videoPath,
+      message: job.message ?? "",
+      energyWh: jr?.energyWh ?? 0,
+      cost: jr?.cost ?? 0,
+      currency: report.currency,
+      agents: report.agents
+        .filter((a) => names.has(a.id))
+        .map((a) => ({
+          name: a.name,
+          id: a.id,
+          frames: a.frames,
+          chunks: a.chunks,
+          seconds: a.seconds,
+          framesPerSecond: a.framesPerSecond,
+          energyWh: a.energyWh,
+          energySource: a.energySource,
+          idleEnergyWh: a.idleEnergyWh,
+          peakMemoryBytes: a.peakMemoryBytes,
+          memoryKind: a.memoryKind,
+        })),
+    };
+  } finally {
+    for (const a of agents) await a.stop();
+    await coordinator.stop();
+  }
+}

@@ -1,0 +1,41 @@
+import { Command, CommanderError } from "commander";
+import { NIGHTSHIFT_VERSION } from "../shared/version.ts";
+import { describeFailure, EXIT_BAD_INPUT, EXIT_OK } from "./exit-codes.ts";
+import { registerDemo } from "./commands/demo-command.ts";
+import { registerCoordinator } from "./commands/coordinator-command.ts";
+import { registerAgent } from "./commands/agent-command.ts";
+import { registerJobCommands } from "./commands/jobs-commands.ts";
+import { registerAgents } from "./commands/agents-command.ts";
+import { registerReport } from "./commands/report-command.ts";
+
+export function buildProgram(): Command {
+  const program = new Command("nightshift")
+    .description("a private render farm for open-weight AI models on your own GPUs")
+    .version(NIGHTSHIFT_VERSION)
+    .exitOverride()
+    .showHelpAfterError();
+  registerDemo(program);
+  registerCoordinator(program);
+  registerAgent(program);
+  registerJobCommands(program);
+  registerAgents(program);
+  registerReport(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 2 bad usage or input, 1 anything else. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0) return EXIT_OK;
+      return EXIT_BAD_INPUT;
+    }
+    const { code, message } = describeFailure(err);
+    process.stderr.write(`nightshift: ${message}\n`);
+    return code;
+  }
+}

@@ -1,0 +1,103 @@
+import type { Store } from "../store/store.ts";
+import type { AgentRow, GpuRecord } from "../store/agents-table.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Heartbeat } from "../../shared/protocol/messages.ts";
+import { newId } from "../../shared/ids.ts";
+import type { ClaimService } from "../dispatch/claim-service.ts";
+import type { FarmPolicy } from "../dispatch/farm-policy.ts";
+
+export interface JoinInfo {
+  agentId: string;
+  name: string;
+  version: string;
+  gpus: GpuRecord[];
+  ramBytes: number;
+  cpuCount: number;
+  tags: string[];
+  executors: string[];
+  address: string;
+}
+
+/** Hooks the registry calls on the transport side (per-agent consumers, NATS users). */
+export interface AgentTransportHooks {
+  onJoined(agent: AgentRow): Promise<void>;
+}
+
+/**
+ * Knows which agents exist and whether they are alive. Heartbeats refresh
+ * last_seen; a sweep marks silent agents offline and hands their running
+ * attempts back to the queue, within agentTimeoutMs plus one sweep period.
+ */
+export class AgentRegistry {
+  private timer: NodeJS.Timeout | undefined;
+  /** Latest heartbeat per agent (status, current attempt), kept in memory only. */
+  readonly live = new Map<string, Heartbeat>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly claims: ClaimService,
+    private readonly policy: FarmPolicy,
+    private readonly hooks: AgentTransportHooks,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly onOnline: () => void,
+  ) {}
+
+  async join(info: JoinInfo): Promise<AgentRow> {
+    const now = this.clock();
+    const id = info.agentId || newId("agt", now);
+    const existing = this.store.agents.get(id);
+    if (existing?.state === "removed") throw new Error(`agent ${id} was removed; enroll it again`);
+    const row = this.store.agents.upsert({ ...info, id, state: existing?.state ?? "online", now });
+    if (row.state !== "online") this.store.agents.transition(id, "online");
+    await this.hooks.onJoined(row);
+    this.log.info({ agentId: id, name: info.name, gpus: info.gpus.length }, "agent joined");
+    this.onOnline();
+    return { ...row, state: "online" };
+  }
+
+  heartbeat(hb: Heartbeat): void {
+    const agent = this.store.agents.get(hb.agentId);
+    if (!agent || agent.state === "removed") return;
+    this.live.set(hb.agentId, hb);
+    this.store.agents.touch(hb.agentId, this.clock());
+    if (agent.state === "offline") {
+      this.store.agents.transition(hb.agentId, "online");
+      this.log.info({ agentId: hb.agentId, name: agent.name }, "agent back online");
+      this.onOnline();
+    }
+  }
+
+  /** Marks agents offline whose last heartbeat is older than the timeout. Returns their ids. */
+  sweep(): string[] {
+    const now = this.clock();
+    const gone: string[] = [];
+    for (const a of this.store.agents.list()) {
+      if (a.state !== "online" || now - a.lastSeen <= this.policy.agentTimeoutMs) continue;
+      this.store.agents.transition(a.id, "offline");
+      this.live.delete(a.id);
+      gone.push(a.id);
+      this.log.warn({ agentId: a.id, name: a.name, silentMs: now - a.lastSeen }, "agent offline: heartbeats stopped");
+      this.claims.loseAgentAttempts(a.id, `agent ${a.name} stopped sending heartbeats`);
+    }
+    return gone;
+  }
+
+  start(): void {
+    const period = Math.max(100, Math.floor(this.policy.heartbeatMs / 2));
+    this.timer = setInterval(() => {
+      try {
+        this.sweep();
+      } catch (err) {
+        this.log.error({ err }, "agent sweep failed");
+      }
+    }, period);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,90 @@
+import { resolve } from "node:path";
+import { z } from "zod";
+import { BadInputError } from "../../shared/errors.ts";
+import { compileTariff, type CompiledTariff, type TariffSpec } from "../../shared/accounting/tariff.ts";
+import { DEFAULT_FARM_POLICY, type FarmPolicy } from "../dispatch/farm-policy.ts";
+import { parseHostPort } from "../../shared/host-port.ts";
+
+const tariffSchema = z.union([
+  z.strictObject({ kind: z.literal("flat"), currency: z.string(), pricePerKwh: z.number() }),
+  z.strictObject({
+    kind: z.literal("time-of-use"),
+    currency: z.string(),
+    timeZone: z.string(),
+    periods: z.array(z.strictObject({ from: z.string(), to: z.string(), pricePerKwh: z.number() })),
+  }),
+]);
+
+/** What a config file or CLI flags may say. Unknown keys are refused so typos are caught. */
+export const rawCoordinatorConfigSchema = z.strictObject({
+  dataDir: z.string().min(1),
+  outputRoot: z.string().min(1).optional(),
+  modelsDir: z.string().min(1).optional(),
+  listen: z.string().default("127.0.0.1:0"),
+  nats: z.string().optional(),
+  natsServer: z.string().optional(),
+  natsPort: z.number().int().min(0).max(65535).default(0),
+  subjectPrefix: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("ns"),
+  heartbeatMs: z.number().int().min(100).max(60_000).default(DEFAULT_FARM_POLICY.heartbeatMs),
+  agentTimeoutMs: z.number().int().min(300).max(600_000).optional(),
+  ackWaitSeconds: z.number().min(2).max(3600).default(DEFAULT_FARM_POLICY.ackWaitSeconds),
+  maxAgentsPerChunk: z.number().int().min(1).max(100).default(DEFAULT_FARM_POLICY.maxAgentsPerChunk),
+  maxFailuresPerChunk: z.number().int().min(1).max(1000).default(DEFAULT_FARM_POLICY.maxFailuresPerChunk),
+  maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(48 * 1024 * 1024),
+  tariff: tariffSchema.default({ kind: "flat", currency: "EUR", pricePerKwh: 0.3 }),
+});
+export type RawCoordinatorConfig = z.input<typeof rawCoordinatorConfigSchema>;
+
+/** Compiled once at start-up; trusted everywhere after. */
+export interface CoordinatorConfig {
+  dataDir: string;
+  storePath: string;
+  outputRoot: string;
+  modelsDir: string;
+  listenHost: string;
+  listenPort: number;
+  nats: { mode: "embedded"; binary: string | undefined; port: number } | { mode: "external"; url: string };
+  subjectPrefix: string;
+  policy: FarmPolicy;
+  maxFrameBytes: number;
+  tariff: CompiledTariff;
+  tariffLabel: string;
+}
+
+function describeTariff(t: TariffSpec): string {
+  return t.kind === "flat" ? `flat ${t.pricePerKwh} ${t.currency}/kWh` : `time-of-use (${t.periods.length} periods, ${t.timeZone})`;
+}
+
+export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string): CoordinatorConfig {
+  const parsed = rawCoordinatorConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue ? issue.path.join(".") : "config";
+    throw new BadInputError(`coordinator config: ${field || "config"}: ${issue?.message ?? "invalid"}`, { field });
+  }
+  const c = parsed.data;
+  const dataDir = resolve(c.dataDir);
+  const { host, port } = parseHostPort(c.listen, "listen");
+  const heartbeatMs = c.heartbeatMs;
+  return {
+    dataDir,
+    storePath: resolve(dataDir, "nightshift.db"),
+    outputRoot: resolve(c.outputRoot ?? resolve(dataDir, "output")),
+    modelsDir: resolve(c.modelsDir ?? defaultModelsDir),
+    listenHost: host,
+    listenPort: port,
+    nats: c.nats ? { mode: "external", url: c.nats } : { mode: "embedded", binary: c.natsServer, port: c.natsPort },
+    subjectPrefix: c.subjectPrefix,
+    policy: {
+      ...DEFAULT_FARM_POLICY,
+      heartbeatMs,
+      agentTimeoutMs: c.agentTimeoutMs ?? heartbeatMs * 4,
+      ackWaitSeconds: c.ackWaitSeconds,
+      maxAgentsPerChunk: c.maxAgentsPerChunk,
+      maxFailuresPerChunk: c.maxFailuresPerChunk,
+    },
+    maxFrameBytes: c.maxFrameBytes,
+    tariff: compileTariff(c.tariff as TariffSpec),
+    tariffLabel: describeTariff(c.tariff as TariffSpec),
+  };
+}

@@ -1,0 +1,172 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Server } from "@grpc/grpc-js";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Logger } from "../shared/log.ts";
+import { systemClock, type Clock } from "../shared/clock.ts";
+import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
+import { Store } from "./store/store.ts";
+import type { CoordinatorConfig } from "./config/coordinator-config.ts";
+import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
+import { WorkQueue } from "./nats/work-queue.ts";
+import { Dispatcher } from "./dispatch/dispatcher.ts";
+import { ClaimService } from "./dispatch/claim-service.ts";
+import { AgentRegistry } from "./agents/agent-registry.ts";
+import { ResultSink } from "./sink/result-sink.ts";
+import { reconcileStaging } from "./sink/reconcile-staging.ts";
+import { JobSpecs } from "./jobs/job-specs.ts";
+import { JobFinisher } from "./jobs/job-finisher.ts";
+import { workDescriber } from "./jobs/describe-work.ts";
+import { framePathFor } from "./jobs/job-paths.ts";
+import { ControlApi } from "./control/control-api.ts";
+import { startGrpcServer, stopGrpcServer } from "./grpc/grpc-server.ts";
+import { controlHandler } from "./grpc/control-handler.ts";
+import { resultSinkHandler } from "./grpc/result-sink-handler.ts";
+import { agentGatewayHandler } from "./grpc/agent-gateway-handler.ts";
+import { recoverAfterRestart } from "./recover-after-restart.ts";
+
+/**
+ * The coordinator process: store, NATS (embedded or external), dispatch,
+ * agent liveness, result sink and control API, wired once here. Everything
+ * else receives what it needs through its constructor.
+ */
+export class Coordinator {
+  private stopped = false;
+  private constructor(
+    readonly config: CoordinatorConfig,
+    readonly store: Store,
+    readonly api: ControlApi,
+    readonly finisher: JobFinisher,
+    readonly registry: AgentRegistry,
+    readonly natsUrl: string,
+    readonly grpcPort: number,
+    private readonly parts: {
+      nats: EmbeddedNatsServer | undefined;
+      nc: NatsConnection;
+      sub: Subscription;
+      dispatcher: Dispatcher;
+      server: Server;
+      log: Logger;
+    },
+  ) {}
+
+  /** host:port that agents and the CLI dial. */
+  get address(): string {
+    const host = this.config.listenHost === "0.0.0.0" ? "127.0.0.1" : this.config.listenHost;
+    return `${host.includes(":") ? `[${host}]` : host}:${this.grpcPort}`;
+  }
+
+  get natsPid(): number | undefined {
+    return this.parts.nats?.pid;
+  }
+
+  static async start(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<Coordinator> {
+    mkdirSync(config.dataDir, { recursive: true });
+    mkdirSync(config.outputRoot, { recursive: true });
+    const store = Store.open(config.storePath);
+    const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+    try {
+      let nats: EmbeddedNatsServer | undefined;
+      let natsUrl: string;
+      if (config.nats.mode === "embedded") {
+        nats = new EmbeddedNatsServer({ dir: join(config.dataDir, "nats"), port: config.nats.port, binary: config.nats.binary, log: log.child({ part: "nats" }) });
+        natsUrl = await nats.start();
+        const n = nats;
+        cleanups.push(() => n.stop());
+        nats.on("gave-up", (err: Error) => log.fatal({ err: err.message }, "embedded nats-server cannot be kept running"));
+      } else {
+        natsUrl = config.nats.url;
+      }
+      const nc = await connect({ servers: natsUrl, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      cleanups.push(() => nc.close());
+      const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: 50 });
+      await queue.ensure();
+
+      const specs = new JobSpecs();
+      const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }));
+      const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }));
+      const onChange = (jobId: string): void => {
+        finisher.check(jobId);
+        dispatcher.kick();
+      };
+      const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange);
+      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: async () => undefined }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
+      const sink = new ResultSink(
+        store,
+        (job, i) => framePathFor(job, specs.of(job), i),
+        { outputRoot: config.outputRoot, maxFrameBytes: config.maxFrameBytes },
+        clock,
+        log.child({ part: "sink" }),
+        onChange,
+      );
+      const api = new ControlApi(
+        store,
+        { store, outputRoot: config.outputRoot, modelsDir: config.modelsDir, clock },
+        finisher,
+        specs,
+        { compiled: config.tariff, label: config.tariffLabel },
+        clock,
+        () => dispatcher.kick(),
+      );
+
+      recoverAfterRestart(store, clock, log);
+      reconcileStaging(config.outputRoot, store, log);
+
+      const sub = nc.subscribe(queue.subjects.heartbeatAll, {
+        callback: (err, msg) => {
+          if (err) return;
+          try {
+            registry.heartbeat(decodeJson(HeartbeatSchema, msg.data));
+          } catch (e) {
+            log.warn({ subject: msg.subject, err: (e as Error).message }, "malformed heartbeat ignored");
+          }
+        },
+      });
+      const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
+        control: controlHandler(api, finisher),
+        sink: resultSinkHandler(sink, log.child({ part: "sink" })),
+        gateway: agentGatewayHandler(registry, claims, {
+          natsServers: () => [natsUrl],
+          subjectPrefix: config.subjectPrefix,
+          heartbeatMs: config.policy.heartbeatMs,
+          natsCredentials: () => ({ user: "", password: "" }),
+        }),
+      });
+      registry.start();
+      dispatcher.start();
+      for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
+      finisher.resumeAssembling();
+      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, sub, dispatcher, server, log });
+    } catch (err) {
+      for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Drains: stops dispatching, lets in-flight gRPC calls finish (bounded), then closes NATS and the store. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const p = this.parts;
+    const steps: Array<() => Promise<void> | void> = [
+      () => p.dispatcher.stop(),
+      () => this.registry.stop(),
+      () => stopGrpcServer(p.server),
+      () => this.finisher.settle(),
+      () => p.sub.unsubscribe(),
+      () => p.nc.drain(),
+      () => p.nats?.stop(),
+      () => this.store.close(),
+    ];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        p.log.warn({ err: (err as Error).message }, "shutdown step failed");
+      }
+    }
+    p.log.info({}, "coordinator stopped");
+  }
+}

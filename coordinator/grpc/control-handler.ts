@@ -1,0 +1,75 @@
+import type { ServerWritableStream } from "@grpc/grpc-js";
+import type {
+  AgentView as WireAgentView, ControlServer, JobRef, JobView as WireJobView, ListAgentsRequest, ListAgentsResponse,
+  ListJobsRequest, ListJobsResponse, ReportRequest, ReportResponse, SubmitRequest, SubmitResponse,
+} from "../../proto/gen/nightshift/v1/control.ts";
+import type { ControlApi, JobView } from "../control/control-api.ts";
+import type { AgentRow } from "../store/agents-table.ts";
+import type { JobFinisher } from "../jobs/job-finisher.ts";
+import { TERMINAL_JOB_STATES, type JobState } from "../../shared/lifecycle/states.ts";
+import { toServiceError, unary } from "./grpc-errors.ts";
+
+const wireJob = (v: JobView): WireJobView => v;
+
+export function wireAgent(a: AgentRow): WireAgentView {
+  return {
+    id: a.id,
+    name: a.name,
+    state: a.state,
+    gpus: a.gpus.map((g) => ({ name: g.name, vramBytes: g.vramBytes })),
+    lastSeenMs: a.lastSeen,
+    version: a.version,
+    address: a.address,
+  };
+}
+
+export function controlHandler(api: ControlApi, finisher: JobFinisher): ControlServer {
+  return {
+    submit: unary<SubmitRequest, SubmitResponse>(async (req) => {
+      const s = await api.submit(req.specJson, req.baseDir || process.cwd());
+      return { jobId: s.jobId, chunks: s.chunks, frames: s.frames };
+    }),
+    getJob: unary<JobRef, WireJobView>((req) => wireJob(api.job(req.jobId))),
+    listJobs: unary<ListJobsRequest, ListJobsResponse>(() => ({ jobs: api.jobs().map(wireJob) })),
+    cancelJob: unary<JobRef, WireJobView>((req) => wireJob(api.cancel(req.jobId))),
+    pauseJob: unary<JobRef, WireJobView>((req) => wireJob(api.pause(req.jobId))),
+    resumeJob: unary<JobRef, WireJobView>((req) => wireJob(api.resume(req.jobId))),
+    listAgents: unary<ListAgentsRequest, ListAgentsResponse>(() => ({ agents: api.agents().map(wireAgent) })),
+    report: unary<ReportRequest, ReportResponse>((req) => ({ reportJson: JSON.stringify(api.report(req.jobId || undefined)) })),
+    watchJob(call: ServerWritableStream<JobRef, WireJobView>): void {
+      const id = call.request.jobId;
+      let last = "";
+      const send = (): boolean => {
+        const v = api.job(id);
+        const key = JSON.stringify(v);
+        if (key !== last) {
+          last = key;
+          call.write(wireJob(v));
+        }
+        return TERMINAL_JOB_STATES.includes(v.state as JobState);
+      };
+      const onChange = (jobId: string): void => {
+        if (jobId !== id) return;
+        if (send()) finish();
+      };
+      const timer = setInterval(() => onChange(id), 1000);
+      const finish = (): void => {
+        clearInterval(timer);
+        finisher.off("changed", onChange);
+        call.end();
+      };
+      call.on("cancelled", () => {
+        clearInterval(timer);
+        finisher.off("changed", onChange);
+      });
+      try {
+        if (send()) return finish();
+      } catch (err) {
+        clearInterval(timer);
+        call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
+        return;
+      }
+      finisher.on("changed", onChange);
+    },
+  };
+}

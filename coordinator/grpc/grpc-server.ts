@@ -1,0 +1,43 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { AgentGatewayService, type AgentGatewayServer } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
+import { ControlService, type ControlServer } from "../../proto/gen/nightshift/v1/control.ts";
+import { ResultSinkService, type ResultSinkServer } from "../../proto/gen/nightshift/v1/sink.ts";
+import { GRPC_SERVER_OPTIONS } from "../../shared/grpc-options.ts";
+
+export interface GrpcServices {
+  control: ControlServer;
+  sink: ResultSinkServer;
+  gateway: AgentGatewayServer;
+}
+
+/** Starts the coordinator's gRPC server; resolves with the bound port. */
+export async function startGrpcServer(
+  host: string,
+  port: number,
+  services: GrpcServices,
+  credentials: ServerCredentials = ServerCredentials.createInsecure(),
+): Promise<{ server: Server; port: number }> {
+  const server = new Server(GRPC_SERVER_OPTIONS);
+  server.addService(ControlService, services.control);
+  server.addService(ResultSinkService, services.sink);
+  server.addService(AgentGatewayService, services.gateway);
+  const bound = await new Promise<number>((resolve, reject) => {
+    const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    server.bindAsync(addr, credentials, (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return { server, port: bound };
+}
+
+/** Graceful shutdown with a deadline, then force. */
+export async function stopGrpcServer(server: Server, graceMs = 3000): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,145 @@
+import { EventEmitter } from "node:events";
+import type { Store } from "../store/store.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import { TERMINAL_JOB_STATES } from "../../shared/lifecycle/states.ts";
+import { assembleVideo, findFfmpeg } from "../../shared/media/assemble-video.ts";
+import type { JobSpecs } from "./job-specs.ts";
+import { ffmpegPattern, videoPathFor } from "./job-paths.ts";
+import { describeFrameRanges } from "./frame-ranges.ts";
+
+/**
+ * Notices when a job has no open chunk left and finishes it: failed chunks make
+ * the job failed (its finished frames stay, the failed frames are listed);
+ * otherwise the assemble step runs (ffmpeg, when present) and the job is done.
+ * Emits "changed" (jobId) on every job change, for watchers and waiters.
+ */
+export class JobFinisher extends EventEmitter {
+  private readonly assembling = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly specs: JobSpecs,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  check(jobId: string): void {
+    const job = this.store.jobs.get(jobId);
+    if (!job) return;
+    if (job.state === "running" || job.state === "queued") {
+      const c = this.store.chunks.counts(jobId);
+      if (c.total > 0 && c.open === 0) this.finish(job, c.failed);
+    }
+    this.emit("changed", jobId);
+  }
+
+  private finish(job: JobRow, failedChunks: number): void {
+    const now = this.clock();
+    if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
+    if (failedChunks > 0) {
+      const failed = this.store.chunks.listByJobInState(job.id, "failed");
+      const ranges = describeFrameRanges(failed.map((c) => [c.frameStart, c.frameEnd] as const));
+      const message = `${failedChunks} chunk(s) failed; frames not rendered: ${ranges}; last error: ${failed.at(-1)?.error ?? "unknown"}`;
+      this.store.jobs.transition(job.id, "failed", now, message);
+      this.log.error({ jobId: job.id, failedChunks }, "job failed");
+      return;
+    }
+    const spec = this.specs.of(job);
+    const assemble = spec.steps.find((s) => s.kind === "assemble");
+    if (!assemble) {
+      this.store.jobs.transition(job.id, "done", now);
+      this.log.info({ jobId: job.id }, "job done");
+      return;
+    }
+    this.store.jobs.transition(job.id, "assembling", now);
+    const p = this.assemble(job, assemble.crf).finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  private async assemble(job: JobRow, crf: number): Promise<void> {
+    if (this.assembling.has(job.id)) return;
+    this.assembling.add(job.id);
+    const spec = this.specs.of(job);
+    let message: string | null = null;
+    let video: string | null = null;
+    try {
+      if (!findFfmpeg()) {
+        message = "ffmpeg not found: frames are kept, no video was assembled (install ffmpeg to get one)";
+      } else {
+        const out = await assembleVideo({
+          framesDir: job.outputDir,
+          pattern: ffmpegPattern(spec, job.id),
+          startNumber: job.frameStart,
+          fps: job.fps,
+          outPath: videoPathFor(job, spec),
+          crf,
+        });
+        video = out.path;
+      }
+    } catch (err) {
+      message = `video assembly failed, frames are kept: ${(err as Error).message}`;
+      this.log.error({ jobId: job.id, err: (err as Error).message }, "assembly failed");
+    } finally {
+      this.assembling.delete(job.id);
+    }
+    this.store.jobs.setVideo(job.id, video, message);
+    const current = this.store.jobs.get(job.id);
+    if (current?.state === "assembling") this.store.jobs.transition(job.id, "done", this.clock());
+    this.log.info({ jobId: job.id, video, message }, "job done");
+    this.emit("changed", job.id);
+  }
+
+  /** After a restart: jobs that were assembling run their assembly again (it writes to a temp name first). */
+  resumeAssembling(): void {
+    for (const job of this.store.jobs.listInStates(["assembling"])) {
+      const assemble = this.specs.of(job).steps.find((s) => s.kind === "assemble");
+      const p = this.assemble(job, assemble?.kind === "assemble" ? assemble.crf : 18).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+    }
+  }
+
+  /** Resolves with the job once it reaches a terminal state. */
+  waitFor(jobId: string, signal?: AbortSignal): Promise<JobRow> {
+    return new Promise((resolve, reject) => {
+      const test = (): boolean => {
+        const job = this.store.jobs.get(jobId);
+        if (!job) {
+          cleanup();
+          reject(new Error(`no job ${jobId}`));
+          return true;
+        }
+        if (TERMINAL_JOB_STATES.includes(job.state)) {
+          cleanup();
+          resolve(job);
+          return true;
+        }
+        return false;
+      };
+      const onChange = (id: string): void => {
+        if (id === jobId) test();
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(signal?.reason ?? new Error("aborted"));
+      };
+      const cleanup = (): void => {
+        this.off("changed", onChange);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      this.on("changed", onChange);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      test();
+    });
+  }
+
+  /** Waits for assemblies in flight (shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Makes a fresh checkout runnable: npm dependencies, nats-server, ffmpeg.
+// Plain Node with no dependencies, because it runs before `npm ci`.
+import { execFileSync, spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const quiet = process.argv.includes("--quiet");
+const say = (msg) => {
+  if (!quiet) process.stderr.write(`bootstrap: ${msg}\n`);
+};
+const fail = (msg) => {
+  process.stderr.write(`bootstrap: ${msg}\n`);
+  process.exit(1);
+};
+
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < 20 || (major === 20 && minor < 19)) fail(`Node.js >= 20.19 is needed, this is ${process.versions.node}`);
+
+// 1. npm dependencies
+const stamp = join(root, "node_modules", ".package-lock.json");
+const lock = join(root, "package-lock.json");
+if (!existsSync(stamp) || statSync(lock).mtimeMs > statSync(stamp).mtimeMs + 1000) {
+  say("installing npm dependencies (npm ci; better-sqlite3 compiles from source, about 90 s)");
+  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", process.stderr, process.stderr] });
+  if (r.status !== 0) fail("`npm ci` failed; see the output above");
+}
+
+// 2. nats-server and ffmpeg
+const onPath = (name, extra = []) => {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/bin", ...extra];
+  for (const d of dirs) {
+    if (!d) continue;
+    try {
+      accessSync(join(d, name), constants.X_OK);
+      return join(d, name);
+    } catch {}
+  }
+  return null;
+};
+const natsOk = () => (process.env.NIGHTSHIFT_NATS_SERVER && existsSync(process.env.NIGHTSHIFT_NATS_SERVER)) || onPath("nats-server");
+const missing = [];
+if (!natsOk()) missing.push("nats-server");
+if (!onPath("ffmpeg") || !onPath("ffprobe")) missing.push("ffmpeg");
+if (missing.length > 0) {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const apt = onPath("apt-get");
+  if (isRoot && apt) {
+    say(`installing ${missing.join(" and ")} with apt-get`);
+    try {
+      execFileSync(apt, ["update", "-qq"], { stdio: ["ignore", process.stderr, process.stderr] });
+      execFileSync(apt, ["install", "-y", "-qq", ...missing], {
+        stdio: ["ignore", process.stderr, process.stderr],
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      });
+    } catch {
+      fail(`apt-get could not install ${missing.join(" ")}; install them by hand and run again`);
+    }
+  } else if (missing.includes("nats-server")) {
+    fail(
+      "nats-server is missing. Install it: `sudo apt-get update && sudo apt-get install -y nats-server ffmpeg` " +
+        "(Debian/Ubuntu), or download it from https://github.com/nats-io/nats-server/releases and set " +
+        "NIGHTSHIFT_NATS_SERVER=/path/to/nats-server",
+    );
+  } else {
+    say("ffmpeg is missing: frames will be rendered but no MP4 assembled (sudo apt-get install -y ffmpeg)");
+  }
+}
+if (!natsOk()) fail("nats-server is still not found after installing; set NIGHTSHIFT_NATS_SERVER=/path/to/nats-server");
+say("ready");
