@@ -1,0 +1,96 @@
+import { parseByteSize } from "./byte-size.ts";
+import { DEFAULT_FPS } from "./job-spec-limits.ts";
+import type { Chunking, FrameRange, JobSpec, JobStep, TemporalContext } from "./job-spec-types.ts";
+import { outputTemplateIssues } from "./output-templates.ts";
+import type { RawChunking, RawJobSpec, RawStep } from "./raw-schema.ts";
+import type { SpecIssue } from "./spec-issue.ts";
+
+/**
+ * Rules across parts of the spec, and conversion of the field-checked spec
+ * (every per-part rule in spec-rules.ts already passed) into the compiled
+ * JobSpec. Pure: pushes problems into `issues`, returns undefined if any.
+ */
+export function compileJobSpec(raw: RawJobSpec, issues: SpecIssue[]): JobSpec | undefined {
+  const before = issues.length;
+  const input = raw.input;
+  if (input.type === "generated" && raw.frames !== undefined && raw.frames.end >= input.frames) {
+    issues.push({ path: ["frames", "end"], message: `${raw.frames.end} is past the last input frame ${input.frames - 1}` });
+  }
+  if (input.type === "generated" && raw.chunking.mode === "shots" && raw.chunking.shotList === undefined) {
+    issues.push({ path: ["chunking"], message: "scene detection needs a video or image-sequence input; give chunking.shotList" });
+  }
+  const usesShots = raw.chunking.mode === "shots";
+  for (const issue of outputTemplateIssues(raw.output, { name: raw.name, usesShots })) {
+    issues.push({ path: ["output", ...issue.path], message: issue.message });
+  }
+  if (issues.length > before) return undefined;
+
+  const steps = compileSteps(raw.steps);
+  const inputFps = input.type === "generated" ? input.fps : undefined;
+  return {
+    name: raw.name,
+    priority: raw.priority,
+    seed: raw.seed,
+    input: input.type === "generated" ? { ...input, fps: input.fps ?? null } : input,
+    frames: compileFrames(raw),
+    fps: raw.fps ?? inputFps ?? DEFAULT_FPS,
+    fpsSource: raw.fps !== undefined ? "spec" : inputFps !== undefined ? "input" : "default",
+    steps,
+    temporal: temporalContext(steps),
+    chunking: compileChunking(raw.chunking),
+    constraints: { tags: [...new Set(raw.constraints.tags)], minVramBytes: minVramBytes(raw.constraints) },
+    window: {
+      notBefore: raw.window.notBefore ?? null,
+      doneBy: raw.window.doneBy ?? null,
+      notBeforeMinutes: clockMinutes(raw.window.notBefore),
+      doneByMinutes: clockMinutes(raw.window.doneBy),
+    },
+    output: raw.output,
+  };
+}
+
+function compileFrames(raw: RawJobSpec): FrameRange | null {
+  if (raw.frames !== undefined) return { start: raw.frames.start, end: raw.frames.end };
+  return raw.input.type === "generated" ? { start: 0, end: raw.input.frames - 1 } : null;
+}
+
+function compileSteps(raw: RawStep[]): JobStep[] {
+  const frameStepIds = raw.filter((s) => s.kind !== "assemble").map((s) => s.id);
+  return raw.map((step): JobStep => {
+    if (step.kind === "model") return { ...step, modelSha256: step.modelSha256 ?? null };
+    if (step.kind === "temporal") {
+      return { ...step, modelSha256: step.modelSha256 ?? null, overlap: step.overlap ?? Math.floor(step.window / 2) };
+    }
+    return { ...step, after: step.after === undefined ? frameStepIds : [...new Set(step.after)] };
+  });
+}
+
+/** Temporal steps run one after another, so their overlaps add up. */
+function temporalContext(steps: JobStep[]): TemporalContext | null {
+  const temporal = steps.flatMap((s) => (s.kind === "temporal" ? [s] : []));
+  if (temporal.length === 0) return null;
+  return {
+    window: Math.max(...temporal.map((s) => s.window)),
+    overlap: temporal.reduce((sum, s) => sum + s.overlap, 0),
+  };
+}
+
+function compileChunking(raw: RawChunking): Chunking {
+  if (raw.mode !== "shots") return raw;
+  const maxSize = raw.maxSize ?? null;
+  if (raw.shotList !== undefined) return { mode: "shots", source: { kind: "list", path: raw.shotList }, maxSize };
+  return { mode: "shots", source: { kind: "detect", threshold: raw.detect?.threshold ?? 0.3 }, maxSize };
+}
+
+function minVramBytes(raw: RawJobSpec["constraints"]): number {
+  if (raw.minVram === undefined) return raw.minVramBytes ?? 0;
+  const parsed = parseByteSize(raw.minVram);
+  if (!parsed.ok) throw new Error(`job spec: minVram passed its rule but does not parse: ${parsed.problem}`);
+  return parsed.bytes;
+}
+
+function clockMinutes(hhmm: string | undefined): number | null {
+  if (hhmm === undefined) return null;
+  const [h, m] = hhmm.split(":").map(Number);
+  return (h ?? 0) * 60 + (m ?? 0);
+}

@@ -1,0 +1,130 @@
+import { z } from "zod";
+import { MAX_JOB_FRAMES, MODEL_NAME, STEP_ID } from "./job-spec-limits.ts";
+import { outputTemplateIssues, type OutputTemplates } from "./output-templates.ts";
+import type { SpecIssue } from "./spec-issue.ts";
+import { chunkingIssues, constraintsIssues, frameRangeIssues, stepsIssues, windowIssues } from "./spec-rules.ts";
+
+/**
+ * The shape of a job file, field by field. Every object is strict so that a
+ * typo ("prioirty") is an error, not a silently ignored field. Defaults that
+ * need no other field are filled here. Rules over one part of the spec
+ * (spec-rules.ts) are attached to that part, so they report even when another
+ * part is wrong; rules across parts live in compile-job-spec.ts.
+ */
+
+/** Attaches a rule to a schema part; the rule's paths are relative to the part. */
+function rule<T>(check: (value: T) => SpecIssue[]) {
+  return (value: T, ctx: z.RefinementCtx): void => {
+    for (const issue of check(value)) ctx.addIssue({ code: "custom", message: issue.message, path: [...issue.path] });
+  };
+}
+
+const frameIndex = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const positiveInt = z.number().int().min(1).max(MAX_JOB_FRAMES);
+const fps = z.number().positive().max(1000);
+const nonEmptyPath = z.string().min(1).refine((p) => !p.includes("\0"), "must not contain a NUL character");
+const sha256 = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits (a sha256)")
+  .transform((s) => s.toLowerCase());
+const modelName = z
+  .string()
+  .regex(MODEL_NAME, "must be a model name: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit");
+const stepId = z
+  .string()
+  .regex(STEP_ID, "must be a step id: a letter, then letters, digits, '_' or '-' (at most 64)");
+const clockTime = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, "must be a time of day as HH:MM (00:00 to 23:59)");
+
+const input = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("generated"),
+    width: z.number().int().min(1).max(16384),
+    height: z.number().int().min(1).max(16384),
+    frames: positiveInt,
+    fps: fps.optional(),
+  }),
+  z.strictObject({ type: z.literal("image-sequence"), path: nonEmptyPath }),
+  z.strictObject({ type: z.literal("video"), path: nonEmptyPath }),
+]);
+
+const frames = z.strictObject({ start: frameIndex, end: frameIndex }).superRefine(rule(frameRangeIssues));
+
+const step = z.discriminatedUnion("kind", [
+  z.strictObject({ id: stepId, kind: z.literal("model"), model: modelName, modelSha256: sha256.optional() }),
+  z.strictObject({
+    id: stepId,
+    kind: z.literal("temporal"),
+    model: modelName,
+    modelSha256: sha256.optional(),
+    window: z
+      .number()
+      .int()
+      .min(3)
+      .max(255)
+      .refine((w) => w % 2 === 1, "must be odd (the frame itself plus the same number on each side)"),
+    overlap: z.number().int().min(0).max(255).optional(),
+  }),
+  z.strictObject({
+    id: stepId,
+    kind: z.literal("assemble"),
+    after: z.array(stepId).optional(),
+    codec: z.literal("h264").default("h264"),
+    crf: z.number().int().min(0).max(51).default(18),
+  }),
+]);
+
+const chunking = z.discriminatedUnion("mode", [
+  z.strictObject({ mode: z.literal("fixed"), size: positiveInt.default(8) }),
+  z.strictObject({
+    mode: z.literal("shots"),
+    shotList: nonEmptyPath.optional(),
+    detect: z.strictObject({ threshold: z.number().min(0).max(1).default(0.3) }).optional(),
+    maxSize: positiveInt.optional(),
+  }),
+  z.strictObject({
+    mode: z.literal("adaptive"),
+    targetSeconds: z.number().positive().max(86_400).default(60),
+    minSize: positiveInt,
+    maxSize: positiveInt,
+  }),
+]).superRefine(rule(chunkingIssues));
+
+const constraints = z.strictObject({
+  tags: z.array(z.string().regex(/^[^\s\0]{1,64}$/, "must be a tag: 1 to 64 characters, no spaces")).default([]),
+  minVramBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  minVram: z.string().optional(),
+}).superRefine(rule(constraintsIssues));
+
+const output = z.strictObject({
+  path: z.string().default("{job}/"),
+  framePattern: z.string().default("frame_{frame:06}.png"),
+  video: z.string().default("{job}.mp4"),
+}).superRefine(rule((o: OutputTemplates) => outputTemplateIssues(o, {})));
+
+export const rawJobSpecSchema = z.strictObject({
+  name: z
+    .string()
+    .max(200)
+    .refine((n) => n.trim().length > 0, "must not be empty")
+    .refine((n) => !/\p{Cc}/u.test(n), "must be readable text (no control characters)"),
+  priority: z.number().int().min(-100).max(100).default(0),
+  seed: z.number().int().min(0).max(0xffff_ffff).default(0),
+  input,
+  frames: frames.optional(),
+  fps: fps.optional(),
+  steps: z.array(step).min(1).superRefine(rule(stepsIssues)),
+  chunking: chunking.default({ mode: "fixed", size: 8 }),
+  constraints: constraints.default({ tags: [] }),
+  window: z
+    .strictObject({ notBefore: clockTime.optional(), doneBy: clockTime.optional() })
+    .superRefine(rule(windowIssues))
+    .default({}),
+  output: output.default({ path: "{job}/", framePattern: "frame_{frame:06}.png", video: "{job}.mp4" }),
+});
+
+/** A job file after field-level checks and defaults, before cross-field checks. */
+export type RawJobSpec = z.infer<typeof rawJobSpecSchema>;
+/** What a job file may contain (defaulted fields optional). */
+export type JobSpecInput = z.input<typeof rawJobSpecSchema>;
+export type RawStep = RawJobSpec["steps"][number];
+export type RawChunking = RawJobSpec["chunking"];
