@@ -1,7 +1,7 @@
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { JobView } from "../../proto/gen/nightshift/v1/control.ts";
-import { parseJobFile } from "../../shared/job-spec/index.ts";
+import { readJobFileChecked } from "../../shared/job-spec/index.ts";
 import { table } from "../format/format.ts";
 import { clientOptions, printJson, withControl, type ClientFlags } from "./client-options.ts";
 import { renderProgress } from "./watch-render.ts";
@@ -24,9 +24,9 @@ export function registerJobCommands(program: Command): void {
     .option("--wait", "wait until the job finishes; exit 1 unless it is done")
     .action(async (file: string, flags: ClientFlags & { wait?: boolean }) => {
       // Validated here first, so a bad file fails fast (exit 2) without a coordinator; the coordinator validates again.
-      const spec = await parseJobFile(file);
+      const { raw } = await readJobFileChecked(file);
       await withControl(flags, async (c) => {
-        const r = await c.submit(JSON.stringify(spec), dirname(resolve(file)));
+        const r = await c.submit(JSON.stringify(raw), dirname(resolve(file)));
         if (!flags.wait) {
           if (flags.json) printJson(r);
           else process.stdout.write(`submitted ${r.jobId}: ${r.frames} frames in ${r.chunks} chunks\n`);
