@@ -1,0 +1,198 @@
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import * as x509 from "../../shared/tls/x509.ts";
+import { BadInputError } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/log.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { adminCommonName, assertAgentId, COORDINATOR_TLS_NAME } from "../../shared/tls/identity-names.ts";
+import {
+  certificateFingerprint,
+  generateEcKeyPair,
+  privateKeyFromPem,
+  privateKeyToPem,
+  publicKeyFromPem,
+  publicPemOfPrivatePem,
+  type CryptoKey,
+} from "../../shared/tls/pem-keys.ts";
+import { ensureSecretDirectory, isGroupOrWorldAccessible, writeFileAtomic } from "../../shared/tls/secret-file.ts";
+import { createCaCertificate, createLeafCertificate } from "./leaf-certificates.ts";
+
+export const CA_KEY_FILE = "ca.key";
+export const CA_CERT_FILE = "ca.crt";
+
+/** The CA files exist but cannot be used. Never "fixed" by generating a new CA. */
+export class StudioCaError extends Error {
+  override readonly name = "StudioCaError";
+  constructor(
+    message: string,
+    readonly file: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface StudioCaOptions {
+  readonly now?: () => Date;
+  readonly log?: Logger;
+  readonly caValidityDays?: number;
+  readonly leafValidityDays?: number;
+}
+
+export interface ServerCertificateRequest {
+  /** Extra DNS names; COORDINATOR_TLS_NAME and "localhost" are always added. */
+  readonly dnsNames?: readonly string[];
+  /** Extra IPs; 127.0.0.1 and ::1 are always added. */
+  readonly ips?: readonly string[];
+}
+
+export interface IssuedKeyAndCert {
+  /** Leaf followed by the CA certificate, so that clients can pin the CA from the handshake. */
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/**
+ * The studio's certificate authority: created in `dir` on first start
+ * (ca.key 0600, ca.crt), loaded unchanged on every later start.
+ */
+export class StudioCa {
+  private constructor(
+    readonly certPem: string,
+    /** sha256 of the CA certificate's DER, lowercase hex. What agents pin. */
+    readonly fingerprint: string,
+    private readonly cert: x509.X509Certificate,
+    private readonly privateKey: CryptoKey,
+    private readonly now: () => Date,
+    private readonly leafValidityDays: number,
+  ) {}
+
+  static async open(dir: string, options: StudioCaOptions = {}): Promise<StudioCa> {
+    const now = options.now ?? (() => new Date());
+    const log = options.log ?? silentLogger();
+    const leafDays = options.leafValidityDays ?? 825;
+    const keyPath = join(dir, CA_KEY_FILE);
+    const certPath = join(dir, CA_CERT_FILE);
+    const [keyPem, certPem] = await Promise.all([readIfExists(keyPath), readIfExists(certPath)]);
+    if (keyPem === undefined && certPem === undefined) {
+      await ensureSecretDirectory(dir);
+      const keys = await generateEcKeyPair();
+      const name = `nightshift studio CA ${randomBytes(4).toString("hex")}`;
+      const cert = await createCaCertificate(keys, name, now(), options.caValidityDays ?? 3650);
+      const newCertPem = cert.toString("pem") + "\n";
+      await writeFileAtomic(keyPath, privateKeyToPem(keys.privateKey), 0o600);
+      await writeFileAtomic(certPath, newCertPem, 0o644);
+      const ca = new StudioCa(newCertPem, certificateFingerprint(newCertPem), cert, keys.privateKey, now, leafDays);
+      log.info({ dir, fingerprint: ca.fingerprint }, "studio CA created");
+      return ca;
+    }
+    if (keyPem === undefined) {
+      throw new StudioCaError(`${keyPath} is missing but ${certPath} exists; restore ca.key from a backup`, keyPath);
+    }
+    if (certPem === undefined) {
+      throw new StudioCaError(`${certPath} is missing but ${keyPath} exists; restore ca.crt from a backup`, certPath);
+    }
+    const ca = await StudioCa.parse(keyPem, keyPath, certPem, certPath, now, leafDays);
+    if (await isGroupOrWorldAccessible(keyPath)) {
+      log.warn({ file: keyPath }, "studio CA key is readable by group or others; chmod 600 it");
+    }
+    log.info({ dir, fingerprint: ca.fingerprint }, "studio CA loaded");
+    return ca;
+  }
+
+  private static async parse(
+    keyPem: string,
+    keyPath: string,
+    certPem: string,
+    certPath: string,
+    now: () => Date,
+    leafDays: number,
+  ): Promise<StudioCa> {
+    let cert: x509.X509Certificate;
+    try {
+      cert = new x509.X509Certificate(certPem);
+    } catch (cause) {
+      throw new StudioCaError(`${certPath} is not a PEM certificate (corrupt?)`, certPath, { cause });
+    }
+    let privateKey: CryptoKey;
+    let publicPem: string;
+    try {
+      privateKey = await privateKeyFromPem(keyPem);
+      publicPem = publicPemOfPrivatePem(keyPem);
+    } catch (cause) {
+      throw new StudioCaError(`${keyPath} is not a PEM EC P-256 private key (corrupt?)`, keyPath, { cause });
+    }
+    if (cert.publicKey.toString("pem").trim() !== publicPem.trim()) {
+      throw new StudioCaError(`${keyPath} does not belong to the certificate in ${certPath}`, keyPath);
+    }
+    if (cert.notAfter.getTime() <= now().getTime()) {
+      throw new StudioCaError(
+        `studio CA in ${certPath} expired on ${cert.notAfter.toISOString()}; a new CA means every agent re-enrolls`,
+        certPath,
+      );
+    }
+    const pem = cert.toString("pem") + "\n";
+    return new StudioCa(pem, certificateFingerprint(pem), cert, privateKey, now, leafDays);
+  }
+
+  /** A fresh key and server certificate for the coordinator's gRPC listener. */
+  async issueServerCertificate(request: ServerCertificateRequest = {}): Promise<IssuedKeyAndCert> {
+    const keys = await generateEcKeyPair();
+    const leaf = await createLeafCertificate(this.signer(), {
+      commonName: COORDINATOR_TLS_NAME,
+      publicKey: keys.publicKey,
+      usage: "server",
+      dnsNames: unique([COORDINATOR_TLS_NAME, "localhost", ...(request.dnsNames ?? [])]),
+      ips: unique(["127.0.0.1", "::1", ...(request.ips ?? [])]),
+      now: this.now(),
+      validityDays: this.leafValidityDays,
+    });
+    return { certPem: leaf.toString("pem") + "\n" + this.certPem, keyPem: privateKeyToPem(keys.privateKey) };
+  }
+
+  /** Signs an agent's public key (SPKI PEM): client certificate with CN = agent id. */
+  async issueAgentCertificate(agentId: string, publicKeyPem: string): Promise<string> {
+    assertAgentId(agentId);
+    return this.issueClientCertificate(agentId, publicKeyPem);
+  }
+
+  /** Signs an admin's public key: client certificate with CN = `admin:<name>`. */
+  async issueAdminCertificate(name: string, publicKeyPem: string): Promise<string> {
+    return this.issueClientCertificate(adminCommonName(name), publicKeyPem);
+  }
+
+  private async issueClientCertificate(commonName: string, publicKeyPem: string): Promise<string> {
+    let publicKey: CryptoKey;
+    try {
+      publicKey = await publicKeyFromPem(publicKeyPem);
+    } catch (cause) {
+      throw new BadInputError("public key must be an SPKI PEM EC P-256 key", { field: "publicKey", cause });
+    }
+    const leaf = await createLeafCertificate(this.signer(), {
+      commonName,
+      publicKey,
+      usage: "client",
+      now: this.now(),
+      validityDays: this.leafValidityDays,
+    });
+    return leaf.toString("pem") + "\n";
+  }
+
+  private signer() {
+    return { cert: this.cert, privateKey: this.privateKey };
+  }
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
