@@ -15,6 +15,7 @@ import { ClaimService } from "./dispatch/claim-service.ts";
 import { AgentRegistry } from "./agents/agent-registry.ts";
 import { ResultSink } from "./sink/result-sink.ts";
 import { reconcileStaging } from "./sink/reconcile-staging.ts";
+import { DISK_FULL, DiskFullGuard } from "./sink/disk-full-guard.ts";
 import { JobSpecs } from "./jobs/job-specs.ts";
 import { JobFinisher } from "./jobs/job-finisher.ts";
 import { workDescriber } from "./jobs/describe-work.ts";
@@ -48,6 +49,7 @@ export class Coordinator {
       dispatcher: Dispatcher;
       server: Server;
       log: Logger;
+      diskGuard: DiskFullGuard;
     },
   ) {}
 
@@ -110,6 +112,8 @@ export class Coordinator {
         () => dispatcher.kick(),
       );
 
+      const diskGuard = new DiskFullGuard(store, config.outputRoot, config.minFreeBytes, clock, log.child({ part: "disk" }), onChange);
+      cleanups.push(() => diskGuard.stop());
       recoverAfterRestart(store, clock, log);
       reconcileStaging(config.outputRoot, store, log);
 
@@ -125,7 +129,9 @@ export class Coordinator {
       });
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
         control: controlHandler(api, finisher),
-        sink: resultSinkHandler(sink, log.child({ part: "sink" })),
+        sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
+          if (reason === DISK_FULL) diskGuard.onDiskFull(h.jobId, h.attemptId);
+        }),
         gateway: agentGatewayHandler(registry, claims, {
           natsServers: () => [natsUrl],
           subjectPrefix: config.subjectPrefix,
@@ -135,10 +141,11 @@ export class Coordinator {
       });
       registry.start();
       dispatcher.start();
+      diskGuard.start();
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, sub, dispatcher, server, log });
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, sub, dispatcher, server, log, diskGuard });
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -152,6 +159,7 @@ export class Coordinator {
     const p = this.parts;
     const steps: Array<() => Promise<void> | void> = [
       () => p.dispatcher.stop(),
+      () => p.diskGuard.stop(),
       () => this.registry.stop(),
       () => stopGrpcServer(p.server),
       () => this.finisher.settle(),

@@ -33,6 +33,9 @@ export class AgentRegistry {
   private timer: NodeJS.Timeout | undefined;
   /** Latest heartbeat per agent (status, current attempt), kept in memory only. */
   readonly live = new Map<string, Heartbeat>();
+  /** When a heartbeat last named each running attempt. */
+  private readonly attemptSeen = new Map<string, number>();
+  private readonly startedAt: number;
 
   constructor(
     private readonly store: Store,
@@ -42,7 +45,9 @@ export class AgentRegistry {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly onOnline: () => void,
-  ) {}
+  ) {
+    this.startedAt = clock();
+  }
 
   async join(info: JoinInfo): Promise<AgentRow> {
     const now = this.clock();
@@ -62,6 +67,7 @@ export class AgentRegistry {
     if (!agent || agent.state === "removed") return;
     this.live.set(hb.agentId, hb);
     this.store.agents.touch(hb.agentId, this.clock());
+    if (hb.attemptId) this.attemptSeen.set(hb.attemptId, this.clock());
     if (agent.state === "offline") {
       this.store.agents.transition(hb.agentId, "online");
       this.log.info({ agentId: hb.agentId, name: agent.name }, "agent back online");
@@ -81,7 +87,29 @@ export class AgentRegistry {
       this.log.warn({ agentId: a.id, name: a.name, silentMs: now - a.lastSeen }, "agent offline: heartbeats stopped");
       this.claims.loseAgentAttempts(a.id, `agent ${a.name} stopped sending heartbeats`);
     }
+    this.sweepOrphanedAttempts(now);
     return gone;
+  }
+
+  /**
+   * An online agent whose heartbeats stopped naming one of its running attempts
+   * is no longer working on it (its upload broke, or the coordinator restarted
+   * under it): that attempt is lost and its chunk requeued.
+   */
+  private sweepOrphanedAttempts(now: number): void {
+    const limit = this.policy.agentTimeoutMs + this.policy.heartbeatMs;
+    for (const a of this.store.agents.list()) {
+      if (a.state !== "online") continue;
+      for (const att of this.store.attempts.runningForAgent(a.id)) {
+        const seen = this.attemptSeen.get(att.id) ?? Math.max(att.createdAt, this.startedAt);
+        if (now - seen <= limit) continue;
+        this.attemptSeen.delete(att.id);
+        this.claims.loseAttempt(att.id, `agent ${a.name} is no longer working on attempt ${att.id}`);
+      }
+    }
+    if (this.attemptSeen.size > 10_000) {
+      for (const [id, t] of this.attemptSeen) if (now - t > limit * 10) this.attemptSeen.delete(id);
+    }
   }
 
   start(): void {

@@ -31,6 +31,8 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   maxAgentsPerChunk: z.number().int().min(1).max(100).default(DEFAULT_FARM_POLICY.maxAgentsPerChunk),
   maxFailuresPerChunk: z.number().int().min(1).max(1000).default(DEFAULT_FARM_POLICY.maxFailuresPerChunk),
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(48 * 1024 * 1024),
+  /** A job paused because the output root filled up resumes once this much is free. */
+  minFreeBytes: z.number().int().min(0).default(256 * 1024 * 1024),
   tariff: tariffSchema.default({ kind: "flat", currency: "EUR", pricePerKwh: 0.3 }),
 });
 export type RawCoordinatorConfig = z.input<typeof rawCoordinatorConfigSchema>;
@@ -47,6 +49,7 @@ export interface CoordinatorConfig {
   subjectPrefix: string;
   policy: FarmPolicy;
   maxFrameBytes: number;
+  minFreeBytes: number;
   tariff: CompiledTariff;
   tariffLabel: string;
 }
@@ -84,6 +87,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
       maxFailuresPerChunk: c.maxFailuresPerChunk,
     },
     maxFrameBytes: c.maxFrameBytes,
+    minFreeBytes: c.minFreeBytes,
     tariff: compileTariff(c.tariff as TariffSpec),
     tariffLabel: describeTariff(c.tariff as TariffSpec),
   };

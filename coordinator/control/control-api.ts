@@ -111,14 +111,15 @@ export class ControlApi {
 
   pause(id: string): JobView {
     this.store.jobs.transition(this.requireJob(id).id, "paused", this.clock(), "paused by request");
+    this.store.jobs.setPauseReason(id, "request");
     this.finisher.emit("changed", id);
     return this.job(id);
   }
 
   resume(id: string): JobView {
-    const job = this.requireJob(id);
-    const started = this.store.chunks.counts(id).done > 0 || job.startedAt !== null;
-    this.store.jobs.transition(id, "running", this.clock(), started ? "resumed" : "resumed");
+    this.requireJob(id);
+    this.store.jobs.transition(id, "running", this.clock(), "resumed by request");
+    this.store.jobs.setPauseReason(id, null);
     this.kick();
     this.finisher.check(id);
     return this.job(id);

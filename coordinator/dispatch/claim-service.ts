@@ -6,6 +6,7 @@ import type { ChunkWork, WorkInput } from "../../shared/protocol/messages.ts";
 import type { FarmPolicy } from "./farm-policy.ts";
 import type { ChunkRow } from "../store/chunks-table.ts";
 import type { JobRow } from "../store/jobs-table.ts";
+import type { AttemptRow } from "../store/attempts-table.ts";
 
 export type ClaimResult = { skip: true; reason: string } | { skip: false; attemptId: string; work: ChunkWork };
 export type FailureOutcome = "retry" | "failed" | "ignored";
@@ -43,6 +44,10 @@ export class ClaimService {
       if (job.state === "paused" || job.state === "cancelled") {
         this.store.chunks.transition(chunk.id, job.state === "paused" ? "pending" : "cancelled", now, { dispatchId: null });
         return { skip: true, reason: `job is ${job.state}` };
+      }
+      if (this.store.blocklist.isBlocked(job.id, agentId)) {
+        this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
+        return { skip: true, reason: "agent is blocklisted for this job" };
       }
       if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
       const attemptId = newId("att", now);
@@ -85,6 +90,11 @@ export class ClaimService {
         this.store.chunks.transition(chunk.id, "pending", now, { currentAttemptId: null, dispatchId: null });
         return "retry";
       }
+      // Blocklisted for the job after failing several different chunks of it; one poison chunk retried on the
+      // same agent does not count more than once (the chunk's own failure limit handles that).
+      const block = this.store.attempts.failedChunkCount(attempt.jobId, agentId) >= this.policy.blocklistAfter;
+      const entry = this.store.blocklist.recordFailure(attempt.jobId, agentId, error, block, now);
+      if (entry.blockedAt === now) this.log.warn({ jobId: attempt.jobId, agentId, failures: entry.failures }, "agent blocklisted for this job");
       const failedAgents = this.store.attempts.failedAgentsForChunk(chunk.id);
       const failures = chunk.failures + 1;
       if (failedAgents.length >= this.policy.maxAgentsPerChunk || failures >= this.policy.maxFailuresPerChunk) {
@@ -103,10 +113,22 @@ export class ClaimService {
 
   /** An agent went silent: its running attempts are lost and their chunks go back to the queue. */
   loseAgentAttempts(agentId: string, reason: string): number {
+    return this.loseAttempts(() => this.store.attempts.runningForAgent(agentId), reason, { agentId });
+  }
+
+  /** One attempt whose agent is alive but no longer working on it (it lost its upload, the coordinator restarted). */
+  loseAttempt(attemptId: string, reason: string): number {
+    return this.loseAttempts(() => {
+      const a = this.store.attempts.get(attemptId);
+      return a && a.state === "running" ? [a] : [];
+    }, reason, { attemptId });
+  }
+
+  private loseAttempts(select: () => AttemptRow[], reason: string, logFields: Record<string, string>): number {
     const jobs = new Set<string>();
     const lost = this.store.tx(() => {
       const now = this.clock();
-      const running = this.store.attempts.runningForAgent(agentId);
+      const running = select();
       for (const a of running) {
         this.store.attempts.finish(a.id, "lost", now, reason);
         const chunk = this.store.chunks.get(a.chunkId);
@@ -117,7 +139,7 @@ export class ClaimService {
       }
       return running.length;
     });
-    if (lost > 0) this.log.warn({ agentId, lost, reason }, "agent attempts lost, chunks requeued");
+    if (lost > 0) this.log.warn({ ...logFields, lost, reason }, "attempts lost, chunks requeued");
     for (const j of jobs) this.onChange(j);
     return lost;
   }

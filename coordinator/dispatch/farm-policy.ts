@@ -12,6 +12,8 @@ export interface FarmPolicy {
   ackWaitSeconds: number;
   /** Most chunk messages waiting in the queue per online agent (keeps priorities meaningful). */
   queueDepthPerAgent: number;
+  /** An agent that failed this many different chunks of one job is blocklisted for that job. */
+  blocklistAfter: number;
 }
 
 export const DEFAULT_FARM_POLICY: FarmPolicy = {
@@ -21,4 +23,5 @@ export const DEFAULT_FARM_POLICY: FarmPolicy = {
   agentTimeoutMs: 4000,
   ackWaitSeconds: 30,
   queueDepthPerAgent: 2,
+  blocklistAfter: 3,
 };

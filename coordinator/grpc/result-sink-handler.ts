@@ -27,7 +27,10 @@ function toAccounting(a: NonNullable<Extract<UploadMessage["body"], { $case: "ac
  * `for await`, so a slow disk pauses the HTTP/2 stream (flow control) instead
  * of buffering frames in memory. Protocol: header, frames..., accounting, end.
  */
-export function resultSinkHandler(sink: ResultSink, log: Logger): ResultSinkServer {
+/** Called after an upload was refused, with the refusal reason (e.g. "disk-full"). */
+export type RefusalHook = (header: { jobId: string; attemptId: string }, reason: string) => void;
+
+export function resultSinkHandler(sink: ResultSink, log: Logger, onRefused?: RefusalHook): ResultSinkServer {
   return {
     upload(call: ServerReadableStream<UploadMessage, UploadResult>, callback: sendUnaryData<UploadResult>): void {
       let session: UploadSession | undefined;
@@ -59,6 +62,7 @@ export function resultSinkHandler(sink: ResultSink, log: Logger): ResultSinkServ
           await session?.abort().catch(() => undefined);
           const h = session?.header;
           log.warn({ err: err instanceof Error ? err.message : err, attemptId: h?.attemptId, chunkId: h?.chunkId, agentId: h?.agentId }, "upload refused");
+          if (h && err instanceof UploadRefusedError) onRefused?.(h, err.reason);
           callback(toServiceError(err));
         });
     },

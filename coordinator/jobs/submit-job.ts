@@ -62,7 +62,7 @@ export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string)
   frameFileName(spec, jobId, range.start);
   const plan = await planJobChunks(spec, range, baseDir);
 
-  const job: Omit<JobRow, "videoPath" | "message" | "startedAt" | "finishedAt"> = {
+  const job: Omit<JobRow, "videoPath" | "message" | "startedAt" | "finishedAt" | "pauseReason"> = {
     id: jobId,
     name: spec.name,
     state: "queued",
@@ -78,7 +78,7 @@ export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string)
     modelSha256: model.manifest.sha256,
     createdAt: now,
   };
-  videoPathFor({ ...job, videoPath: null, message: null, startedAt: null, finishedAt: null }, spec);
+  videoPathFor({ ...job, videoPath: null, message: null, startedAt: null, finishedAt: null, pauseReason: null }, spec);
   deps.store.tx(() => {
     deps.store.jobs.insert(job);
     for (const c of plan) {

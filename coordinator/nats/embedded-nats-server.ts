@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { EventEmitter } from "node:events";
 import { findNatsServer } from "../../shared/nats/find-nats-server.ts";
+import { readSavedPort, reapOrphanNats, writeNatsPidFile } from "./orphan-nats.ts";
 import type { Logger } from "../../shared/log.ts";
 
 export interface EmbeddedNatsOptions {
@@ -30,6 +31,7 @@ export class EmbeddedNatsServer extends EventEmitter {
   private port: number;
   private stopping = false;
   private restarts = 0;
+  private triedSavedPort = false;
   private readonly binary: string;
 
   constructor(private readonly opts: EmbeddedNatsOptions) {
@@ -53,11 +55,20 @@ export class EmbeddedNatsServer extends EventEmitter {
     rmSync(portsDir, { recursive: true, force: true });
     mkdirSync(portsDir, { recursive: true });
     const configPath = join(this.opts.dir, "nats-server.conf");
+    const pidFile = join(this.opts.dir, "nats-server.pid");
+    const reaped = await reapOrphanNats(pidFile, configPath);
+    if (reaped) this.opts.log.warn({ pid: reaped }, "ended the nats-server left behind by an earlier coordinator");
+    const fromSaved = this.port === 0 && !this.triedSavedPort;
+    if (fromSaved) {
+      this.triedSavedPort = true;
+      this.port = readSavedPort(join(this.opts.dir, "port"));
+    }
     writeFileSync(configPath, this.renderConfig(), { mode: 0o600 });
     const child = spawn(this.binary, ["-c", configPath, "--ports_file_dir", portsDir], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     this.child = child;
+    if (child.pid) writeNatsPidFile(pidFile, child.pid);
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -65,8 +76,16 @@ export class EmbeddedNatsServer extends EventEmitter {
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.once("exit", (code, signal) => this.onExit(child, code, signal));
     const port = await Promise.race([this.waitForPortsFile(portsDir, child.pid as number), exited.then(() => -1)]);
-    if (port < 0) throw new Error(`nats-server exited at start: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    if (port < 0) {
+      if (fromSaved && this.port !== 0 && /address already in use/i.test(stderr)) {
+        this.opts.log.warn({ port: this.port }, "the port of the earlier run is taken; choosing a new one");
+        this.port = 0;
+        return this.start();
+      }
+      throw new Error(`nats-server exited at start: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    }
     this.port = port;
+    writeFileSync(join(this.opts.dir, "port"), `${port}\n`);
     this.opts.log.info({ url: this.url, pid: child.pid, store: join(this.opts.dir, "jetstream") }, "nats-server started");
     return this.url;
   }
@@ -140,5 +159,6 @@ export class EmbeddedNatsServer extends EventEmitter {
     const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
+    rmSync(join(this.opts.dir, "nats-server.pid"), { force: true });
   }
 }

@@ -45,6 +45,15 @@ export class AttemptsTable {
     return rows.map((r) => r.agentId);
   }
 
+  /** How many different chunks of a job failed on an agent. */
+  failedChunkCount(jobId: string, agentId: string): number {
+    return (
+      this.db
+        .prepare(`SELECT COUNT(DISTINCT chunk_id) AS n FROM attempts WHERE job_id = ? AND agent_id = ? AND state = 'failed'`)
+        .get(jobId, agentId) as { n: number }
+    ).n;
+  }
+
   /** The one place an attempt changes state. */
   finish(id: string, to: AttemptState, now: number, error?: string): void {
     const a = this.get(id);

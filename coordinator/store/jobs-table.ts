@@ -21,16 +21,18 @@ export interface JobRow {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Why a paused job is paused: "request", or "disk-full" (resumes by itself once space is free). */
+  pauseReason: string | null;
 }
 
 const COLUMNS = `id, name, state, priority, spec_json AS specJson, base_dir AS baseDir, output_dir AS outputDir,
   frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
-  video_path AS videoPath, message, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt`;
+  video_path AS videoPath, message, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, pause_reason AS pauseReason`;
 
 export class JobsTable {
   constructor(private readonly db: Db) {}
 
-  insert(job: Omit<JobRow, "videoPath" | "message" | "startedAt" | "finishedAt">): void {
+  insert(job: Omit<JobRow, "videoPath" | "message" | "startedAt" | "finishedAt" | "pauseReason">): void {
     this.db
       .prepare(
         `INSERT INTO jobs (id, name, state, priority, spec_json, base_dir, output_dir, frame_start, frame_end, fps, seed,
@@ -76,6 +78,10 @@ export class JobsTable {
 
   setVideo(id: string, videoPath: string | null, message: string | null): void {
     this.db.prepare(`UPDATE jobs SET video_path = ?, message = COALESCE(?, message) WHERE id = ?`).run(videoPath, message, id);
+  }
+
+  setPauseReason(id: string, reason: string | null): void {
+    this.db.prepare(`UPDATE jobs SET pause_reason = ? WHERE id = ?`).run(reason, id);
   }
 
   setMessage(id: string, message: string): void {

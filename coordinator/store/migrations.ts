@@ -102,4 +102,16 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX ledger_by_job ON ledger(job_id);
   CREATE INDEX ledger_by_agent ON ledger(agent_id);
   `,
+  // faults: why a job is paused (a full output root resumes by itself), and per-job agent blocklist
+  `
+  ALTER TABLE jobs ADD COLUMN pause_reason TEXT;
+  CREATE TABLE job_agent_failures (
+    job_id      TEXT NOT NULL,
+    agent_id    TEXT NOT NULL,
+    failures    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    blocked_at  INTEGER,
+    PRIMARY KEY (job_id, agent_id)
+  );
+  `,
 ];

@@ -5,6 +5,7 @@ import { AttemptsTable } from "./attempts-table.ts";
 import { AgentsTable } from "./agents-table.ts";
 import { FramesTable } from "./frames-table.ts";
 import { LedgerTable } from "./ledger-table.ts";
+import { BlocklistTable } from "./blocklist-table.ts";
 
 /** The coordinator's truth: one SQLite file, one table object per table. */
 export class Store {
@@ -14,6 +15,7 @@ export class Store {
   readonly agents: AgentsTable;
   readonly frames: FramesTable;
   readonly ledger: LedgerTable;
+  readonly blocklist: BlocklistTable;
   private closed = false;
 
   constructor(readonly db: Db) {
@@ -23,6 +25,7 @@ export class Store {
     this.agents = new AgentsTable(db);
     this.frames = new FramesTable(db);
     this.ledger = new LedgerTable(db);
+    this.blocklist = new BlocklistTable(db);
   }
 
   static open(path: string): Store {

@@ -1,0 +1,41 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/**
+ * A coordinator killed with SIGKILL leaves its nats-server child running, still
+ * holding the JetStream store and the port. These helpers find that orphan by
+ * the pid file the coordinator wrote and end it, but only after checking from
+ * /proc that the pid is still a nats-server started with this data dir's config,
+ * so an unrelated process that reused the pid is never touched.
+ */
+export function writeNatsPidFile(pidFile: string, pid: number): void {
+  writeFileSync(pidFile, `${pid}\n`);
+}
+
+function cmdlineOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    return null;
+  }
+}
+
+/** Ends our orphaned nats-server, if any. Returns its pid when one was ended. */
+export async function reapOrphanNats(pidFile: string, configPath: string): Promise<number | null> {
+  if (!existsSync(pidFile)) return null;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  const cmd = cmdlineOf(pid);
+  if (!cmd || !cmd.includes("nats-server") || !cmd.includes(configPath)) return null;
+  process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 100 && cmdlineOf(pid) !== null; i++) await sleep(20);
+  return pid;
+}
+
+/** The port an earlier run used, so agents reconnect to the same URL after a restart. */
+export function readSavedPort(portFile: string): number {
+  if (!existsSync(portFile)) return 0;
+  const n = Number(readFileSync(portFile, "utf8").trim());
+  return Number.isInteger(n) && n > 0 && n < 65536 ? n : 0;
+}

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { Coordinator } from "../../coordinator/coordinator.ts";
+import { compileCoordinatorConfig, type RawCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
+import { startCli, type CliProcess } from "./cli-process.ts";
+
+/** A temp dir removed after the test. */
+export function tempDir(t: TestContext, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** An in-process coordinator on loopback (embedded nats-server), stopped after the test. */
+export async function startTestCoordinator(t: TestContext, dir: string, extra: Partial<RawCoordinatorConfig> = {}): Promise<Coordinator> {
+  const config = compileCoordinatorConfig(
+    { dataDir: join(dir, "data"), outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0", ...extra },
+    BUNDLED_MODELS_DIR,
+  );
+  const c = await Coordinator.start(config, silentLogger());
+  t.after(() => c.stop());
+  return c;
+}
+
+/** A real `nightshift agent` process joined to `coordinator`; ended by pid after the test. */
+export async function startAgentProcess(t: TestContext, coordinatorAddress: string, name: string, dir: string): Promise<CliProcess> {
+  const p = startCli(["agent", "--coordinator", coordinatorAddress, "--name", name, "--data-dir", join(dir, `agent-${name}`), "--energy-source", "estimate"]);
+  t.after(() => p.stop(2000));
+  await p.waitFor(/agent \S+ running/, 60_000);
+  return p;
+}
+
+/** A generated-input job through the colour-grade model, frame_%06d.png under {job}/. */
+export function generatedJob(name: string, frames: number, width: number, height: number, chunkSize: number, seed = 3): Record<string, unknown> {
+  return {
+    name,
+    seed,
+    input: { type: "generated", width, height, frames },
+    steps: [{ id: "grade", kind: "model", model: "colour-grade" }],
+    chunking: { mode: "fixed", size: chunkSize },
+    output: { path: "{job}", framePattern: "frame_{frame:06}.png" },
+  };
+}
+
+export async function waitUntil<T>(fn: () => T | undefined | null | false, timeoutMs: number, what: string, stepMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
