@@ -63,6 +63,11 @@ export class Coordinator {
     return this.parts.nats?.pid;
   }
 
+  /** The supervised embedded nats-server (undefined with --nats). */
+  get natsServer(): EmbeddedNatsServer | undefined {
+    return this.parts.nats;
+  }
+
   static async start(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<Coordinator> {
     mkdirSync(config.dataDir, { recursive: true });
     mkdirSync(config.outputRoot, { recursive: true });

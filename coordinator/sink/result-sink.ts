@@ -80,6 +80,10 @@ export class ResultSink {
     return { attempt, chunk };
   }
 
+  isCommitted(attemptId: string): boolean {
+    return this.store.attempts.get(attemptId)?.state === "committed";
+  }
+
   verifyFrame(f: IncomingFrame, start: number, end: number, maxBytes = this.opts.maxFrameBytes): void {
     if (f.index < start || f.index > end) refuse("frame-out-of-range", `frame ${f.index} is outside the chunk (${start}-${end})`);
     if (f.data.length !== f.size) refuse("bad-size", `frame ${f.index}: ${f.data.length} bytes received, ${f.size} announced`);
@@ -159,9 +163,15 @@ export class UploadSession {
     if (this.frames.size !== this.header.frameCount) {
       refuse("missing-frames", `upload ended after ${this.frames.size} of ${this.header.frameCount} frames`);
     }
-    const n = this.sink.commit(this.header, this.dir, this.frames, acc);
-    this.done = true;
-    return n;
+    try {
+      const n = this.sink.commit(this.header, this.dir, this.frames, acc);
+      this.done = true;
+      return n;
+    } catch (err) {
+      // Committed in the store but not (fully) renamed: the staged frames now belong to reconcileStaging; abort must keep them.
+      if (this.sink.isCommitted(this.header.attemptId)) this.done = true;
+      throw err;
+    }
   }
 
   /** Drops the staged frames of an upload that did not commit. Safe to call twice. */

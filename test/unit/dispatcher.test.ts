@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { test, type TestContext } from "node:test";
+import { Dispatcher, type WorkPublisher } from "../../coordinator/dispatch/dispatcher.ts";
+import { DEFAULT_FARM_POLICY, type FarmPolicy } from "../../coordinator/dispatch/farm-policy.ts";
+import type { WorkMessage } from "../../shared/protocol/messages.ts";
+import { eventually, settle } from "../helpers/eventually.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
+import { insertAgent, insertChunks, insertJob, openTempStore } from "../helpers/store-fixture.ts";
+import { testLog } from "../helpers/test-log.ts";
+
+/** The transport edge, recorded in memory. `failOn` decides per call whether publish rejects. */
+class RecordingPublisher implements WorkPublisher {
+  readonly published: WorkMessage[] = [];
+  calls = 0;
+  failOn: (call: number, msg: WorkMessage) => boolean = () => false;
+  gate: Promise<void> | undefined;
+
+  async publish(msg: WorkMessage, agentId?: string): Promise<void> {
+    assert.equal(agentId, undefined, "the dispatcher publishes to the pool");
+    const call = ++this.calls;
+    if (this.gate) await this.gate;
+    if (this.failOn(call, msg)) throw new Error("nats: connection closed");
+    this.published.push(msg);
+  }
+}
+
+function setup(t: TestContext, policy: Partial<FarmPolicy> = {}) {
+  const { store } = openTempStore(t);
+  const publisher = new RecordingPublisher();
+  const dispatcher = new Dispatcher(store, publisher, { ...DEFAULT_FARM_POLICY, ...policy }, manualClock().now, testLog());
+  t.after(() => dispatcher.stop());
+  return { store, publisher, dispatcher };
+}
+
+test("pending chunks are published highest job priority first, then oldest job, then frame order", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 20 });
+  insertAgent(store, { id: "agt_a" });
+  const low = insertJob(store, { id: "job_low", priority: 0, createdAt: 1_000 });
+  const high = insertJob(store, { id: "job_high", priority: 10, createdAt: 5_000 });
+  const highOlder = insertJob(store, { id: "job_high_older", priority: 10, createdAt: 4_000 });
+  insertChunks(store, low.id, [[0, 1], [2, 3]]);
+  insertChunks(store, high.id, [[0, 1], [2, 3]]);
+  insertChunks(store, highOlder.id, [[0, 1]]);
+
+  dispatcher.kick();
+  await settle();
+  assert.deepEqual(
+    publisher.published.map((m) => m.chunkId),
+    ["job_high_older_c0", "job_high_c0", "job_high_c1", "job_low_c0", "job_low_c1"],
+  );
+  for (const m of publisher.published) {
+    const row = store.chunks.get(m.chunkId)!;
+    assert.equal(row.state, "queued");
+    assert.equal(row.dispatchId, m.dispatchId, "the message carries the chunk's dispatch id");
+    assert.equal(m.jobId, row.jobId);
+  }
+  assert.equal(new Set(publisher.published.map((m) => m.dispatchId)).size, 5, "dispatch ids are unique");
+});
+
+test("at most queueDepthPerAgent x online agents chunks wait in the queue", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 2 });
+  insertAgent(store, { id: "agt_a" });
+  insertAgent(store, { id: "agt_b" });
+  insertAgent(store, { id: "agt_off", state: "offline" });
+  insertAgent(store, { id: "agt_pending", state: "pending" });
+  const job = insertJob(store, { id: "job_big" });
+  insertChunks(store, job.id, Array.from({ length: 10 }, (_, i) => [i * 2, i * 2 + 1] as const));
+
+  dispatcher.kick();
+  await settle();
+  assert.equal(publisher.published.length, 4, "2 online agents x depth 2");
+  assert.equal(store.chunks.countInState("queued"), 4);
+  assert.equal(store.chunks.countInState("pending"), 6);
+
+  dispatcher.kick();
+  await settle();
+  assert.equal(publisher.published.length, 4, "a full queue publishes nothing more");
+
+  // One message is taken (claimed): there is room for exactly one more.
+  store.chunks.transition("job_big_c0", "running", 2_000, { currentAttemptId: "att_x" });
+  dispatcher.kick();
+  await settle();
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_big_c0", "job_big_c1", "job_big_c2", "job_big_c3", "job_big_c4"]);
+  assert.equal(store.chunks.countInState("queued"), 4);
+});
+
+test("with no agent online the queue still holds one agent's depth", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 3 });
+  const job = insertJob(store);
+  insertChunks(store, job.id, [[0, 0], [1, 1], [2, 2], [3, 3], [4, 4]]);
+  dispatcher.kick();
+  await settle();
+  assert.equal(publisher.published.length, 3);
+});
+
+test("chunks of paused or finished jobs are not published", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 10 });
+  const paused = insertJob(store, { id: "job_paused", priority: 9 });
+  const running = insertJob(store, { id: "job_running" });
+  insertChunks(store, paused.id, [[0, 1]]);
+  insertChunks(store, running.id, [[0, 1]]);
+  store.jobs.transition(paused.id, "paused", 2_000);
+  store.jobs.transition(running.id, "running", 2_000);
+  dispatcher.kick();
+  await settle();
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_running_c0"]);
+  assert.equal(store.chunks.get("job_paused_c0")?.state, "pending");
+});
+
+test("a publish failure puts the chunk back to pending; the next pass publishes it", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 10 });
+  insertAgent(store);
+  const job = insertJob(store, { id: "job_f" });
+  insertChunks(store, job.id, [[0, 1], [2, 3], [4, 5]]);
+  publisher.failOn = (call) => call === 2;
+
+  dispatcher.kick();
+  await settle();
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_f_c0"]);
+  assert.equal(store.chunks.get("job_f_c0")?.state, "queued");
+  const failed = store.chunks.get("job_f_c1")!;
+  assert.equal(failed.state, "pending", "the chunk whose publish failed is pending again");
+  assert.equal(failed.dispatchId, null);
+  assert.equal(store.chunks.get("job_f_c2")?.state, "pending", "the pass stops at the failure");
+
+  dispatcher.kick();
+  await settle();
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_f_c0", "job_f_c1", "job_f_c2"]);
+  assert.equal(store.chunks.countInState("queued"), 3);
+});
+
+test("a kick during a running pass is not lost", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 10 });
+  insertAgent(store);
+  const job = insertJob(store, { id: "job_k" });
+  insertChunks(store, job.id, [[0, 1]]);
+  let release!: () => void;
+  publisher.gate = new Promise<void>((r) => (release = r));
+
+  dispatcher.kick();
+  await settle();
+  assert.equal(publisher.calls, 1, "the first pass is blocked inside publish");
+  // A new job arrives while the pass is blocked.
+  const late = insertJob(store, { id: "job_late" });
+  insertChunks(store, late.id, [[0, 1]]);
+  dispatcher.kick();
+  release();
+  await eventually(() => publisher.published.length === 2, "the late job's chunk to be published", 2000);
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_k_c0", "job_late_c0"]);
+});
