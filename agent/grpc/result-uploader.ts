@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import type { ServiceError } from "@grpc/grpc-js";
+import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import type { UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import type { EncodedFrame } from "../executors/executor.ts";
@@ -55,10 +55,12 @@ export async function uploadAttempt(
     call.end();
     return await result;
   } catch (err) {
+    // A refusal from the sink explains the failure better than the local write error it caused; but when the
+    // failure is ours (the executor threw), the sink has nothing to say and our own error is the one to report.
+    const sinkAnswer = refused ?? (await Promise.race([failed, new Promise((r) => setTimeout(r, 200, undefined))]));
     call.cancel();
-    // Prefer the sink's own refusal over a local "cancelled" error.
-    const sinkErr = await Promise.race([failed, new Promise((r) => setTimeout(r, 200, undefined))]);
-    throw sinkErr ?? err;
+    const fromSink = sinkAnswer && (sinkAnswer as { code?: number }).code !== grpcStatus.CANCELLED ? sinkAnswer : undefined;
+    throw fromSink ?? err;
   } finally {
     signal.removeEventListener("abort", onAbort);
   }

@@ -5,6 +5,7 @@ import { BadInputError } from "../../shared/errors.ts";
 import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
 import { Coordinator } from "../../coordinator/coordinator.ts";
 import { startAgent } from "../../agent/start-agent.ts";
+import { enrollLocalAgent } from "../../agent/connect/enroll-local-agent.ts";
 import type { Agent } from "../../agent/agent.ts";
 import type { EnergySource } from "../../shared/accounting/chunk-accounting.ts";
 import { findFfmpeg } from "../../shared/media/assemble-video.ts";
@@ -72,15 +73,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
   const agents: Agent[] = [];
   try {
+    // The local agents enroll like remote ones, with a join token, on loopback, without mDNS.
+    const { token } = coordinator.trust.tokens.create({ ttlMs: 60 * 60_000, multiUse: true, label: "demo" });
+    const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
     for (let i = 0; i < o.agents; i++) {
+      const name = o.agents === 1 ? "local-agent" : `local-agent-${i + 1}`;
+      const dataDir = join(root, `agent-${i + 1}`);
+      const log = o.log.child({ role: "agent", agent: i + 1 });
+      const { credentials } = await enrollLocalAgent({ coordinator: local, joinToken: token, dataDir, name, log });
       const { agent } = await startAgent({
         coordinator: coordinator.address,
-        name: o.agents === 1 ? "local-agent" : `local-agent-${i + 1}`,
-        dataDir: join(root, `agent-${i + 1}`),
+        credentials,
+        name,
+        dataDir,
         modelsDir: BUNDLED_MODELS_DIR,
         intraOpThreads: 1,
         ...(o.energySource ? { energySource: o.energySource } : {}),
-        log: o.log.child({ role: "agent", agent: i + 1 }),
+        log,
       });
       agents.push(agent);
     }
@@ -88,6 +97,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const submitted = await coordinator.api.submit(JSON.stringify(demoJobSpec(o.frames, o.width, o.height)), root);
     const job = await coordinator.finisher.waitFor(submitted.jobId, o.signal);
     const report = coordinator.api.report(job.id);
+    // The store commits before the agent reads the sink's answer: let the agents see their last answers before stopping them.
+    const committed = report.jobs[0]?.chunks ?? 0;
+    for (let i = 0; i < 100 && agents.reduce((n, a) => n + a.chunksDone, 0) < committed; i++) await new Promise((r) => setTimeout(r, 20));
     const jr = report.jobs[0];
     const names = new Map(agents.map((a) => [a.agentId, a]));
     const wallSeconds = jr?.wallSeconds ?? 0;

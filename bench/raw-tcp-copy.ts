@@ -1,0 +1,110 @@
+import { once } from "node:events";
+import { mkdirSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
+import { join } from "node:path";
+import { writeFileDurable } from "../coordinator/sink/durable-fs.ts";
+import { nowSeconds } from "./bench-cli.ts";
+
+/**
+ * The sink's baseline: the same bytes, in the same frame-sized writes, over a
+ * plain TCP connection on 127.0.0.1 to a server that puts them on disk.
+ *  - "one-file": the server appends everything it receives to one file,
+ *    awaiting each write (so a slow disk pauses the socket), and fsyncs once
+ *    at the end.
+ *  - "file-per-frame": the server cuts the stream into frames and writes each
+ *    to its own new file with fsync, with the sink's own writeFileDurable (no
+ *    checksum, no rename, no SQLite).
+ * The clock runs from connect to the server's one-byte reply, sent after the
+ * last fsync and close.
+ */
+export type RawTcpMode = "one-file" | "file-per-frame";
+
+export interface RawTcpCopyOptions {
+  dir: string;
+  mode: RawTcpMode;
+  /** The frames to send, in order. */
+  payloads: readonly Uint8Array[];
+}
+
+export interface RawTcpCopyResult {
+  bytes: number;
+  seconds: number;
+}
+
+async function receive(sock: Socket, dir: string, mode: RawTcpMode, frameBytes: number): Promise<number> {
+  let total = 0;
+  if (mode === "one-file") {
+    const fh = await open(join(dir, "received.bin"), "wx", 0o644);
+    try {
+      for await (const chunk of sock.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+        await fh.write(chunk);
+        total += chunk.length;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return total;
+  }
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let index = 0;
+  for await (const chunk of sock.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    total += chunk.length;
+    while (pendingBytes >= frameBytes) {
+      const all = Buffer.concat(pending, pendingBytes);
+      await writeFileDurable(join(dir, `${String(index++).padStart(9, "0")}.frame`), all.subarray(0, frameBytes));
+      pending = pendingBytes > frameBytes ? [all.subarray(frameBytes)] : [];
+      pendingBytes -= frameBytes;
+    }
+  }
+  if (pendingBytes > 0) await writeFileDurable(join(dir, `${String(index).padStart(9, "0")}.frame`), Buffer.concat(pending, pendingBytes));
+  return total;
+}
+
+export async function runRawTcpCopy(o: RawTcpCopyOptions): Promise<RawTcpCopyResult> {
+  const frameBytes = o.payloads[0]?.length ?? 0;
+  if (frameBytes === 0 || o.payloads.some((p) => p.length !== frameBytes)) throw new Error("raw tcp copy: payloads must be non-empty and of one size");
+  mkdirSync(o.dir, { recursive: true });
+  let received: Promise<number> | undefined;
+  const server = createServer({ allowHalfOpen: true }, (sock) => {
+    received = receive(sock, o.dir, o.mode, frameBytes).then(
+      (n) => {
+        sock.end(Buffer.from([1]));
+        return n;
+      },
+      (err: unknown) => {
+        sock.destroy();
+        throw err;
+      },
+    );
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const started = nowSeconds();
+    const sock = connect({ host: "127.0.0.1", port });
+    await once(sock, "connect");
+    const acked = new Promise<void>((resolve, reject) => {
+      sock.once("data", () => resolve());
+      sock.once("error", reject);
+      sock.once("close", () => reject(new Error("raw tcp copy: connection closed before the server's reply")));
+    });
+    for (const p of o.payloads) {
+      if (!sock.write(p)) await once(sock, "drain");
+    }
+    sock.end();
+    await acked;
+    const seconds = nowSeconds() - started;
+    sock.destroy();
+    const bytes = await (received as Promise<number>);
+    if (bytes !== frameBytes * o.payloads.length) throw new Error(`raw tcp copy: server stored ${bytes} bytes, ${frameBytes * o.payloads.length} sent`);
+    return { bytes, seconds };
+  } finally {
+    server.close();
+  }
+}

@@ -1,0 +1,89 @@
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { appendFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startAgent } from "../../agent/start-agent.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { encodePng } from "../../shared/media/png-codec.ts";
+import { generateFrame } from "../../shared/media/generated-frames.ts";
+import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
+import type { Coordinator } from "../../coordinator/coordinator.ts";
+import { generatedJob, startTestCoordinator, tempDir } from "../support/farm.ts";
+
+async function inProcessAgent(t: TestContext, c: Coordinator, name: string, dir: string, modelsDir = BUNDLED_MODELS_DIR) {
+  const { agent } = await startAgent({ coordinator: c.address, name, dataDir: join(dir, name), modelsDir, energySource: "estimate", intraOpThreads: 1, log: silentLogger() });
+  t.after(() => agent.stop());
+  return agent;
+}
+
+test("a poison chunk fails on every agent: marked failed after a bounded number of tries, the rest of the job finishes, failed frames reported", async (t) => {
+  const dir = tempDir(t, "ns-fault-poison-");
+  const seq = join(dir, "plates");
+  mkdirSync(seq);
+  for (let i = 0; i < 24; i++) writeFileSync(join(seq, `plate_${String(i).padStart(4, "0")}.png`), encodePng(generateFrame(i, 64, 36, 1)));
+  writeFileSync(join(seq, "plate_0010.png"), Buffer.from("this is not a png, a truncated copy from a dying disk"));
+  const coordinator = await startTestCoordinator(t, dir);
+  await inProcessAgent(t, coordinator, "a1", dir);
+  await inProcessAgent(t, coordinator, "a2", dir);
+  const spec = {
+    name: "poison",
+    input: { type: "image-sequence", path: seq },
+    steps: [{ id: "grade", kind: "model", model: "colour-grade" }],
+    chunking: { mode: "fixed", size: 8 },
+    output: { path: "{job}", framePattern: "frame_{frame:06}.png" },
+  };
+  const { jobId } = await coordinator.api.submit(JSON.stringify(spec), dir);
+  const job = await coordinator.finisher.waitFor(jobId);
+  assert.equal(job.state, "failed");
+  const view = coordinator.api.job(jobId);
+  assert.deepEqual(view.failedFrames, [8, 9, 10, 11, 12, 13, 14, 15]);
+  assert.equal(view.chunksDone, 2);
+  assert.match(view.message, /frames not rendered: 8-15/);
+  assert.match(view.message, /plate_0010\.png/, "the agents' error output names the bad file");
+  const poison = coordinator.store.chunks.listByJob(jobId)[1];
+  assert.equal(poison?.state, "failed");
+  const attempts = coordinator.store.attempts.listByChunk(poison?.id ?? "");
+  assert.equal(attempts.length, 5, "bounded: maxFailuresPerChunk tries, then no more");
+  assert.ok(attempts.every((a) => a.state === "failed"));
+  for (const f of [0, 7, 16, 23]) assert.ok(existsSync(join(job.outputDir, `frame_${String(f).padStart(6, "0")}.png`)), `frame ${f} kept`);
+  for (const f of [8, 15]) assert.ok(!existsSync(join(job.outputDir, `frame_${String(f).padStart(6, "0")}.png`)));
+  // One poison chunk is not a reason to blocklist an agent.
+  assert.deepEqual(view.blocklistedAgents, []);
+});
+
+test("an agent that keeps failing one job's chunks is blocklisted for that job only, and the job finishes elsewhere", async (t) => {
+  const dir = tempDir(t, "ns-fault-block-");
+  const badModels = join(dir, "bad-models");
+  cpSync(BUNDLED_MODELS_DIR, badModels, { recursive: true });
+  appendFileSync(join(badModels, "colour-grade.onnx"), Buffer.from([0])); // its sha256 no longer matches
+  const coordinator = await startTestCoordinator(t, dir);
+  await inProcessAgent(t, coordinator, "broken", dir, badModels);
+  await inProcessAgent(t, coordinator, "healthy", dir);
+  const { jobId } = await coordinator.api.submit(JSON.stringify(generatedJob("blocklist", 96, 64, 36, 4)), dir);
+  const job = await coordinator.finisher.waitFor(jobId);
+  assert.equal(job.state, "done", job.message ?? "");
+  const broken = coordinator.store.agents.list().find((a) => a.name === "broken");
+  assert.ok(broken);
+  const failedChunks = coordinator.store.attempts.failedChunkCount(jobId, broken.id);
+  if (failedChunks >= 3) {
+    assert.deepEqual(coordinator.api.job(jobId).blocklistedAgents, ["broken"]);
+    assert.deepEqual(coordinator.api.blocklistedJobs(broken.id), [jobId]);
+    const entry = coordinator.store.blocklist.get(jobId, broken.id);
+    assert.match(entry?.lastError ?? "", /sha256/);
+    // After the blocklisting, no attempt of this job went to the broken agent.
+    const blockedAt = entry?.blockedAt ?? 0;
+    const later = coordinator.store.chunks
+      .listByJob(jobId)
+      .flatMap((c) => coordinator.store.attempts.listByChunk(c.id))
+      .filter((a) => a.agentId === broken.id && a.createdAt > blockedAt);
+    assert.deepEqual(later, []);
+  } else {
+    // The healthy agent was fast enough to take nearly everything; the rule still must not have fired.
+    assert.deepEqual(coordinator.api.job(jobId).blocklistedAgents, []);
+    t.diagnostic(`broken agent failed only ${failedChunks} chunk(s); blocklist threshold not reached`);
+  }
+  // Not blocklisted for the farm: a new job's chunks still reach it (and fail there, since its model is broken).
+  const { jobId: second } = await coordinator.api.submit(JSON.stringify(generatedJob("second", 8, 64, 36, 4)), dir);
+  assert.equal(coordinator.store.blocklist.isBlocked(second, broken.id), false);
+  await coordinator.finisher.waitFor(second);
+});

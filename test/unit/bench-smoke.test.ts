@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { tempDir } from "../helpers/temp-dir.ts";
+
+/**
+ * Smoke tests of the benchmarks: each runs as a real process at a tiny size
+ * and must print one JSON object with positive figures and leave nothing in
+ * its temp parent. No speed is asserted: the figures depend on the machine.
+ */
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runBench(file: string, args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "bench", file), ...args],
+      { cwd: ROOT, timeout: 150_000, maxBuffer: 8 * 1024 * 1024, env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "silent" } },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function parseOne(run: Run): Record<string, unknown> {
+  assert.equal(run.code, 0, `bench failed: ${run.stderr.slice(-2000)}`);
+  const parsed: unknown = JSON.parse(run.stdout);
+  assert.ok(parsed !== null && typeof parsed === "object" && !Array.isArray(parsed), "stdout is one JSON object");
+  return parsed as Record<string, unknown>;
+}
+
+function assertPositive(obj: Record<string, unknown>, keys: string[], where: string): void {
+  for (const k of keys) {
+    const v = obj[k];
+    assert.ok(typeof v === "number" && Number.isFinite(v) && v > 0, `${where}.${k} should be a positive number, got ${String(v)}`);
+  }
+}
+
+test("onnx-in-farm prints its figures for a tiny job and cleans up", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("onnx-in-farm.bench.ts", ["--frames", "8", "--width", "64", "--height", "36", "--dir", parent]));
+  assert.equal(out.benchmark, "onnx-in-farm");
+  assert.equal(out.frames, 8);
+  assert.equal(out.width, 64);
+  assert.equal(out.height, 36);
+  assertPositive(out, ["bareFramesPerSecond", "farmFramesPerSecond", "ratio", "farmTotalFramesPerSecond", "ratioTotal"], "onnxInFarm");
+  assert.equal(out.sameFrames, true, "the farm must deliver the bytes the bare loop produced");
+  assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
+
+test("sink-throughput prints one result per frame size and cleans up", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("sink-throughput.bench.ts", ["--frames", "8", "--frame-bytes", "65536,16384", "--dir", parent]));
+  assert.equal(out.benchmark, "sink-throughput");
+  assert.equal(out.frames, 8);
+  assert.equal(out.frameBytes, 65536);
+  assertPositive(out, ["rawTcpMBps", "sinkMBps", "ratio"], "sinkThroughput");
+  const results = out.results as Array<Record<string, unknown>>;
+  assert.deepEqual(results.map((r) => r.frameBytes), [65536, 16384]);
+  for (const r of results) {
+    assert.equal(r.totalBytes, 8 * (r.frameBytes as number));
+    assertPositive(r, ["rawTcpMBps", "sinkMBps", "ratio", "rawTcpFsyncPerFrameMBps", "sinkWithClaimsMBps"], `results[${String(r.frameBytes)}]`);
+  }
+  assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
+
+test("run-all runs both benchmarks and prints one object", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("run-all.ts", ["--frames", "8", "--dir", parent]));
+  assert.deepEqual(Object.keys(out).sort(), ["onnxInFarm", "sinkThroughput"]);
+  const farm = out.onnxInFarm as Record<string, unknown>;
+  const sink = out.sinkThroughput as Record<string, unknown>;
+  assert.equal(farm.frames, 8);
+  assert.equal(sink.frames, 8);
+  assertPositive(farm, ["ratio"], "onnxInFarm");
+  assertPositive(sink, ["ratio"], "sinkThroughput");
+  assert.deepEqual(readdirSync(parent), [], "temp dirs removed");
+});
+
+test("a bad flag is refused with exit code 2 naming the flag", async () => {
+  const run = await runBench("sink-throughput.bench.ts", ["--frame-bytes", "12"]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stdout, "");
+  assert.match(run.stderr, /--frame-bytes/);
+  const unknown = await runBench("onnx-in-farm.bench.ts", ["--framez", "8"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /framez/);
+});
