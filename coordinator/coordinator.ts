@@ -26,6 +26,9 @@ import { controlHandler } from "./grpc/control-handler.ts";
 import { resultSinkHandler } from "./grpc/result-sink-handler.ts";
 import { agentGatewayHandler } from "./grpc/agent-gateway-handler.ts";
 import { recoverAfterRestart } from "./recover-after-restart.ts";
+import { StudioTrust } from "./trust/studio-trust.ts";
+import { StudioEdge } from "./trust/studio-edge.ts";
+import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 
 /**
  * The coordinator process: store, NATS (embedded or external), dispatch,
@@ -50,13 +53,33 @@ export class Coordinator {
       server: Server;
       log: Logger;
       diskGuard: DiskFullGuard;
+      edge: StudioEdge;
+      accounting: Accounting;
     },
+    /** The studio CA, admin credentials, join tokens and enrollments (coordinator/trust/). */
+    readonly trust: StudioTrust,
   ) {}
+
+  /** host:port of the enrollment listener (server-only TLS). */
+  get enrollAddress(): string {
+    const host = this.config.enrollHost === "0.0.0.0" ? "127.0.0.1" : this.config.enrollHost;
+    return `${host.includes(":") ? `[${host}]` : host}:${this.parts.edge.enrollPort}`;
+  }
+
+  /** Join tokens, approval and removal of agents. */
+  get enrollment(): StudioEdge["enrollment"] {
+    return this.parts.edge.enrollment;
+  }
 
   /** host:port that agents and the CLI dial. */
   get address(): string {
     const host = this.config.listenHost === "0.0.0.0" ? "127.0.0.1" : this.config.listenHost;
     return `${host.includes(":") ? `[${host}]` : host}:${this.grpcPort}`;
+  }
+
+  /** Telemetry, power budget and metrics (coordinator/telemetry/accounting.ts). */
+  get accounting(): Accounting {
+    return this.parts.accounting;
   }
 
   get natsPid(): number | undefined {
@@ -69,15 +92,23 @@ export class Coordinator {
   }
 
   static async start(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<Coordinator> {
-    mkdirSync(config.dataDir, { recursive: true });
-    mkdirSync(config.outputRoot, { recursive: true });
+    // The store is checked first: a corrupt one stops the start before anything else is created.
     const store = Store.open(config.storePath);
+    mkdirSync(config.outputRoot, { recursive: true });
     const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
     try {
+      const trust = await StudioTrust.open({ dataDir: config.dataDir, listenHost: config.listenHost, subjectPrefix: config.subjectPrefix, store, clock, log: log.child({ part: "trust" }) });
       let nats: EmbeddedNatsServer | undefined;
       let natsUrl: string;
       if (config.nats.mode === "embedded") {
-        nats = new EmbeddedNatsServer({ dir: join(config.dataDir, "nats"), port: config.nats.port, binary: config.nats.binary, log: log.child({ part: "nats" }) });
+        nats = new EmbeddedNatsServer({
+          dir: join(config.dataDir, "nats"),
+          host: config.listenHost,
+          port: config.nats.port,
+          binary: config.nats.binary,
+          log: log.child({ part: "nats" }),
+          extraConfig: () => trust.natsAuthorization(),
+        });
         natsUrl = await nats.start();
         const n = nats;
         cleanups.push(() => n.stop());
@@ -85,7 +116,8 @@ export class Coordinator {
       } else {
         natsUrl = config.nats.url;
       }
-      const nc = await connect({ servers: natsUrl, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      const natsAuth = nats ? { user: trust.natsCoordinator.user, pass: trust.natsCoordinator.password } : {};
+      const nc = await connect({ servers: natsUrl, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       cleanups.push(() => nc.close());
       const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: 50 });
       await queue.ensure();
@@ -126,12 +158,19 @@ export class Coordinator {
         callback: (err, msg) => {
           if (err) return;
           try {
-            registry.heartbeat(decodeJson(HeartbeatSchema, msg.data));
+            const hb = decodeJson(HeartbeatSchema, msg.data);
+            // An agent may publish only on its own subject; the payload must name the same agent.
+            if (msg.subject !== queue.subjects.heartbeat(hb.agentId)) throw new Error(`heartbeat for ${hb.agentId} on ${msg.subject}`);
+            registry.heartbeat(hb);
           } catch (e) {
             log.warn({ subject: msg.subject, err: (e as Error).message }, "malformed heartbeat ignored");
           }
         },
       });
+      const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
+      cleanups.push(() => accounting.stop());
+      const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
+      cleanups.push(() => edge.stop());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
         control: controlHandler(api, finisher),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
@@ -141,16 +180,19 @@ export class Coordinator {
           natsServers: () => [natsUrl],
           subjectPrefix: config.subjectPrefix,
           heartbeatMs: config.policy.heartbeatMs,
-          natsCredentials: () => ({ user: "", password: "" }),
+          natsCredentials: (agentId) => (nats ? trust.natsCredentials(agentId) : { user: "", password: "" }),
         }),
-      });
+        extra: [edge.adminService],
+      }, trust.serverCredentials(), [edge.guard]);
+      cleanups.push(() => stopGrpcServer(server, 1000));
+      await edge.listen(port);
       registry.start();
       dispatcher.start();
       diskGuard.start();
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, sub, dispatcher, server, log, diskGuard });
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, sub, dispatcher, server, log, diskGuard, edge, accounting }, trust);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -166,9 +208,11 @@ export class Coordinator {
       () => p.dispatcher.stop(),
       () => p.diskGuard.stop(),
       () => this.registry.stop(),
+      () => p.edge.stop(),
       () => stopGrpcServer(p.server),
       () => this.finisher.settle(),
       () => p.sub.unsubscribe(),
+      () => p.accounting.stop(),
       () => p.nc.drain(),
       () => p.nats?.stop(),
       () => this.store.close(),
