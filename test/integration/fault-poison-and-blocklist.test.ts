@@ -2,18 +2,15 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startAgent } from "../../agent/start-agent.ts";
-import { silentLogger } from "../../shared/log.ts";
+import { startLocalAgent } from "../helpers/local-agent.ts";
 import { encodePng } from "../../shared/media/png-codec.ts";
 import { generateFrame } from "../../shared/media/generated-frames.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import type { Coordinator } from "../../coordinator/coordinator.ts";
 import { generatedJob, startTestCoordinator, tempDir } from "../support/farm.ts";
 
-async function inProcessAgent(t: TestContext, c: Coordinator, name: string, dir: string, modelsDir = BUNDLED_MODELS_DIR) {
-  const { agent } = await startAgent({ coordinator: c.address, name, dataDir: join(dir, name), modelsDir, energySource: "estimate", intraOpThreads: 1, log: silentLogger() });
-  t.after(() => agent.stop());
-  return agent;
+function inProcessAgent(t: TestContext, c: Coordinator, name: string, dir: string, modelsDir = BUNDLED_MODELS_DIR) {
+  return startLocalAgent(t, c, dir, name, { modelsDir });
 }
 
 test("a poison chunk fails on every agent: marked failed after a bounded number of tries, the rest of the job finishes, failed frames reported", async (t) => {

@@ -1,0 +1,101 @@
+import { join } from "node:path";
+import { startCli, type CliProcess } from "../support/cli-process.ts";
+import type { Lan, LanHost } from "../lan/netns.ts";
+
+/** Runs one CLI command to completion (in a namespace when given) and returns its output. */
+export async function cliOnce(args: string[], netns?: string, timeoutMs = 60_000): Promise<{ code: number | null; out: string }> {
+  const p = startCli(args, { ...(netns ? { netns } : {}), env: { NIGHTSHIFT_LOG_LEVEL: "warn" } });
+  const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+  const { code } = await p.exited;
+  clearTimeout(timer);
+  return { code, out: p.output() };
+}
+
+/**
+ * The farm under test: one coordinator and N agents as real CLI processes,
+ * each on its own namespace host when a Lan is given, else on loopback.
+ * Processes are ended only by their own pids.
+ */
+export class SoakFarm {
+  coordinator: CliProcess | undefined;
+  readonly agents: Array<CliProcess | undefined>;
+  token = "";
+  caFingerprint = "";
+
+  constructor(
+    readonly dir: string,
+    readonly agentCount: number,
+    readonly port: number,
+    readonly lan: Lan | undefined,
+  ) {
+    this.agents = Array.from({ length: agentCount }, () => undefined);
+  }
+
+  get dataDir(): string {
+    return join(this.dir, "data");
+  }
+
+  get outputRoot(): string {
+    return join(this.dir, "output");
+  }
+
+  private coordinatorHost(): LanHost | undefined {
+    return this.lan?.hosts[0];
+  }
+
+  agentHost(i: number): LanHost | undefined {
+    return this.lan?.hosts[i + 1];
+  }
+
+  get address(): string {
+    return `${this.coordinatorHost()?.ip ?? "127.0.0.1"}:${this.port}`;
+  }
+
+  get coordinatorNs(): string | undefined {
+    return this.coordinatorHost()?.ns;
+  }
+
+  async startCoordinator(): Promise<void> {
+    const args = ["coordinator", "--data-dir", this.dataDir, "--output-root", this.outputRoot, "--listen", this.address];
+    const host = this.coordinatorHost();
+    if (host) args.push("--mdns-interface", host.ip);
+    this.coordinator = startCli(args, host ? { netns: host.ns } : {});
+    await this.coordinator.waitFor(/coordinator listening/, 60_000);
+  }
+
+  async createToken(): Promise<void> {
+    const r = await cliOnce(["token", "create", "--data-dir", this.dataDir, "--multi-use", "--ttl", "2h", "--json"], this.coordinatorNs);
+    if (r.code !== 0) throw new Error(`token create failed: ${r.out}`);
+    const parsed = JSON.parse(r.out.slice(r.out.indexOf("{"))) as { token: string; caFingerprint: string };
+    this.token = parsed.token;
+    this.caFingerprint = parsed.caFingerprint;
+  }
+
+  async startAgent(i: number): Promise<void> {
+    const host = this.agentHost(i);
+    const args = [
+      "agent", "--coordinator", this.address, "--join-token", this.token, "--ca-fingerprint", this.caFingerprint, "--name", `agent-${i + 1}`,
+      "--data-dir", join(this.dir, `agent-${i + 1}`), "--energy-source", "estimate",
+    ];
+    if (host) args.push("--mdns-interface", host.ip);
+    const p = startCli(args, host ? { netns: host.ns } : {});
+    this.agents[i] = p;
+    await p.waitFor(/agent \S+ running/, 60_000);
+  }
+
+  agentAlive(i: number): boolean {
+    const p = this.agents[i];
+    return !!p && p.child.exitCode === null && p.child.signalCode === null;
+  }
+
+  async submit(jobFile: string): Promise<string> {
+    const r = await cliOnce(["submit", jobFile, "--data-dir", this.dataDir, "--json"], this.coordinatorNs);
+    if (r.code !== 0) throw new Error(`submit failed: ${r.out}`);
+    return (JSON.parse(r.out.slice(r.out.indexOf("{"))) as { jobId: string }).jobId;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const a of this.agents) await a?.stop(3000);
+    await this.coordinator?.stop(8000);
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The fault soak: rounds of a few hundred frames while agents, links, the
+ * coordinator and its nats-server are killed and restored at seeded random
+ * points; then the output root is checked against the expected frames and
+ * checksums. Ends with one line:
+ *   faults: N injected, E expected, P present, D duplicates, C corrupt, L lost, recovery p50 Xs p99 Ys
+ * Exit 0 only when nothing is lost, duplicated or corrupt.
+ *
+ *   npm run test:faults [-- --rounds 3 --frames 300 --agents 3 --faults 6 --seed 7 --no-netns]
+ *
+ * As root with `ip`, the farm runs on network namespaces (coordinator and each
+ * agent on its own host) and link cuts are among the faults; otherwise it runs
+ * on loopback without link cuts and says so. Bounded: every wait has a limit
+ * and the whole soak stops itself after --max-minutes (default 14).
+ */
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Lan, lanUnavailableReason } from "../lan/netns.ts";
+import { freePort } from "../support/free-port.ts";
+import { readStore } from "../support/read-store.ts";
+import { checkOutput } from "../support/output-check.ts";
+import { expectedGeneratedShas } from "../support/expected-frames.ts";
+import { generatedJob } from "../support/farm.ts";
+import { planFaults, percentile, type FaultKind, type PlannedFault } from "./fault-schedule.ts";
+import { SoakFarm } from "./soak-farm.ts";
+
+interface Options {
+  rounds: number;
+  frames: number;
+  agents: number;
+  faults: number;
+  seed: number;
+  width: number;
+  height: number;
+  chunk: number;
+  netns: boolean;
+  maxMinutes: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { rounds: 3, frames: 300, agents: 3, faults: 6, seed: 7, width: 640, height: 360, chunk: 10, netns: true, maxMinutes: 14 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--no-netns") {
+      o.netns = false;
+      continue;
+    }
+    const key = a.replace(/^--/, "").replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof Options;
+    const v = Number(argv[++i]);
+    if (!(key in o) || typeof o[key] !== "number" || !Number.isFinite(v) || v < 0) {
+      process.stderr.write(`soak: bad option ${a}\n`);
+      process.exit(2);
+    }
+    (o as unknown as Record<string, number>)[key] = v;
+  }
+  return o;
+}
+
+interface Recovery {
+  kind: FaultKind;
+  seconds: number;
+}
+
+const log = (msg: string): void => void process.stderr.write(`soak: ${msg}\n`);
+
+async function main(): Promise<number> {
+  const o = parseOptions(process.argv.slice(2));
+  const deadline = Date.now() + o.maxMinutes * 60_000;
+  const lanReason = o.netns ? lanUnavailableReason() : "--no-netns";
+  const dir = mkdtempSync(join(tmpdir(), "ns-soak-"));
+  let lan: Lan | undefined;
+  let farm: SoakFarm | undefined;
+  try {
+    if (lanReason === undefined) lan = await Lan.create({ hosts: o.agents + 1 });
+    else log(`running on loopback, no link cuts (${lanReason})`);
+    const kinds: FaultKind[] = ["kill-agent", "kill-coordinator", "kill-nats", ...(lan ? (["cut-link", "cut-link"] as const) : [])];
+    farm = new SoakFarm(dir, o.agents, lan ? 17400 : await freePort(), lan);
+    await farm.startCoordinator();
+    await farm.createToken();
+    for (let i = 0; i < o.agents; i++) await farm.startAgent(i);
+    log(`farm up: coordinator ${farm.address}, ${o.agents} agents${lan ? " on network namespaces" : " on loopback"}`);
+    const expected = await expectedGeneratedShas(o.frames, o.width, o.height, 3);
+
+    const recoveries: Recovery[] = [];
+    let injected = 0;
+    let expectedTotal = 0;
+    let present = 0;
+    let corrupt = 0;
+    let lost = 0;
+    let duplicates = 0;
+    const db = readStore(join(farm.dataDir, "nightshift.db"));
+    try {
+      for (let round = 0; round < o.rounds && Date.now() < deadline; round++) {
+        const jobFile = join(dir, `round-${round}.json`);
+        writeFileSync(jobFile, JSON.stringify(generatedJob(`soak-${round}`, o.frames, o.width, o.height, o.chunk)));
+        const jobId = await farm.submit(jobFile);
+        const start = Date.now();
+        const plan = planFaults({ seed: o.seed * 1000 + round, faults: o.faults, agents: o.agents, windowSeconds: 12, kinds, minGapSeconds: 1.5 });
+        log(`round ${round + 1}: job ${jobId}, ${plan.length} faults planned`);
+        const pending: Array<Promise<void>> = [];
+        for (const f of plan) {
+          const wait = start + f.atSeconds * 1000 - Date.now();
+          if (wait > 0) await sleep(wait);
+          if (jobState(db, jobId) !== "running" && jobState(db, jobId) !== "queued") break;
+          injected++;
+          pending.push(inject(farm, lan, db, jobId, f).then((r) => void (r && recoveries.push(r))));
+        }
+        await Promise.all(pending);
+        const final = await waitForJob(db, jobId, Math.min(deadline - Date.now(), 5 * 60_000));
+        const out = db.get<{ output_dir: string }>(`SELECT output_dir FROM jobs WHERE id = ?`, jobId)?.output_dir ?? "";
+        const check = checkOutput(farm.outputRoot, out, expected);
+        const twice = db.all<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM attempts WHERE job_id = ? AND state = 'committed' GROUP BY chunk_id HAVING COUNT(*) > 1`,
+          jobId,
+        ).length;
+        expectedTotal += check.expected;
+        present += check.present;
+        corrupt += check.corrupt.length;
+        lost += check.missing.length;
+        duplicates += twice + check.unexpected.length;
+        log(`round ${round + 1}: job ${final}, ${check.present}/${check.expected} frames, ${check.corrupt.length} corrupt, ${check.missing.length} missing, staging left ${check.stagingLeftovers}`);
+      }
+    } finally {
+      db.close();
+    }
+    const p50 = percentile(recoveries.map((r) => r.seconds), 50);
+    const p99 = percentile(recoveries.map((r) => r.seconds), 99);
+    const byKind = new Map<string, number[]>();
+    for (const r of recoveries) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.seconds]);
+    for (const [k, v] of byKind) log(`recovery ${k}: n=${v.length} p50 ${percentile(v, 50).toFixed(2)}s max ${Math.max(...v).toFixed(2)}s`);
+    process.stdout.write(
+      `faults: ${injected} injected, ${expectedTotal} expected, ${present} present, ${duplicates} duplicates, ${corrupt} corrupt, ${lost} lost, ` +
+        `recovery p50 ${p50.toFixed(1)}s p99 ${p99.toFixed(1)}s\n`,
+    );
+    return lost === 0 && duplicates === 0 && corrupt === 0 && present === expectedTotal && expectedTotal > 0 ? 0 : 1;
+  } finally {
+    await farm?.stopAll();
+    await lan?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function jobState(db: ReturnType<typeof readStore>, jobId: string): string {
+  return db.get<{ state: string }>(`SELECT state FROM jobs WHERE id = ?`, jobId)?.state ?? "unknown";
+}
+
+async function waitForJob(db: ReturnType<typeof readStore>, jobId: string, timeoutMs: number): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const s = jobState(db, jobId);
+    if (["done", "failed", "cancelled"].includes(s)) return s;
+    if (Date.now() > until) return `${s} (timed out)`;
+    await sleep(200);
+  }
+}
+
+/** Latest time an attempt was created, or 0. */
+function lastClaimAt(db: ReturnType<typeof readStore>, jobId: string): number {
+  return db.get<{ t: number | null }>(`SELECT MAX(created_at) AS t FROM attempts WHERE job_id = ?`, jobId)?.t ?? 0;
+}
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+/**
+ * Injects one fault, restores it, and returns the recovery time:
+ * - agent killed / link cut: from the fault until the chunk the agent held is claimed again elsewhere
+ *   (no sample when the agent held nothing at that moment);
+ * - coordinator or nats-server killed: from the fault until the farm claims work again.
+ */
+async function inject(farm: SoakFarm, lan: Lan | undefined, db: ReturnType<typeof readStore>, jobId: string, f: PlannedFault): Promise<Recovery | undefined> {
+  const t0 = Date.now();
+  const held = (agentName: string): { chunk_id: string } | undefined =>
+    db.get<{ chunk_id: string }>(
+      `SELECT a.chunk_id FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE g.name = ? AND a.state = 'running' AND a.job_id = ?`,
+      agentName,
+      jobId,
+    );
+  const reclaimed = (chunkId: string): boolean =>
+    (db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM attempts WHERE chunk_id = ? AND created_at > ?`, chunkId, t0)?.n ?? 0) > 0 ||
+    db.get<{ state: string }>(`SELECT state FROM chunks WHERE id = ?`, chunkId)?.state === "done";
+  switch (f.kind) {
+    case "kill-agent": {
+      if (!farm.agentAlive(f.agent)) return undefined;
+      const h = held(`agent-${f.agent + 1}`);
+      farm.agents[f.agent]?.kill("SIGKILL");
+      log(`  SIGKILL agent-${f.agent + 1}${h ? " (held a chunk)" : ""}`);
+      const rec = h && (await until(() => reclaimed(h.chunk_id), 60_000)) ? (Date.now() - t0) / 1000 : undefined;
+      await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
+      await farm.agents[f.agent]?.exited;
+      await farm.startAgent(f.agent);
+      return rec === undefined ? undefined : { kind: f.kind, seconds: rec };
+    }
+    case "cut-link": {
+      const host = farm.agentHost(f.agent);
+      if (!lan || !host) return undefined;
+      const h = held(`agent-${f.agent + 1}`);
+      await lan.linkDown(host);
+      log(`  link down: agent-${f.agent + 1}${h ? " (held a chunk)" : ""}`);
+      const rec = h && (await until(() => reclaimed(h.chunk_id), 60_000)) ? (Date.now() - t0) / 1000 : undefined;
+      await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
+      await lan.linkUp(host);
+      return rec === undefined ? undefined : { kind: f.kind, seconds: rec };
+    }
+    case "kill-coordinator": {
+      farm.coordinator?.kill("SIGKILL");
+      await farm.coordinator?.exited;
+      log("  SIGKILL coordinator");
+      await farm.startCoordinator();
+      const ok = await until(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), 60_000);
+      return ok ? { kind: f.kind, seconds: (Date.now() - t0) / 1000 } : undefined;
+    }
+    case "kill-nats": {
+      const pidFile = join(farm.dataDir, "nats", "nats-server.pid");
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(pidFile, "utf8").trim());
+      } catch {
+        return undefined;
+      }
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        return undefined;
+      }
+      log(`  SIGKILL nats-server ${pid}`);
+      const ok = await until(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), 60_000);
+      return ok ? { kind: f.kind, seconds: (Date.now() - t0) / 1000 } : undefined;
+    }
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`soak: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
