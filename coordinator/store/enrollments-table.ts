@@ -1,0 +1,71 @@
+import type { Db } from "./open-database.ts";
+
+/** How an agent was let in, its certificate and its NATS password. One row per agent id. */
+export interface EnrollmentRow {
+  agentId: string;
+  /** SPKI PEM the agent enrolled (or asked for approval) with; null for an agent approved before it asked. */
+  publicKeyPem: string | null;
+  method: "token" | "approval" | null;
+  /** When the agent was let in (token redeemed or admin approval); null while it waits. */
+  approvedAt: number | null;
+  certPem: string | null;
+  /** sha256 of the issued certificate's DER: the only certificate accepted for this agent. */
+  certFingerprint: string | null;
+  natsPassword: string | null;
+  enrolledAt: number | null;
+  removedAt: number | null;
+}
+
+const COLUMNS = `agent_id AS agentId, public_key_pem AS publicKeyPem, method, approved_at AS approvedAt, cert_pem AS certPem,
+  cert_fingerprint AS certFingerprint, nats_password AS natsPassword, enrolled_at AS enrolledAt, removed_at AS removedAt`;
+
+export class EnrollmentsTable {
+  constructor(private readonly db: Db) {}
+
+  get(agentId: string): EnrollmentRow | undefined {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM agent_enrollments WHERE agent_id = ?`).get(agentId) as EnrollmentRow | undefined;
+  }
+
+  /** Agents that hold a certificate and were not removed: the NATS users. */
+  listActive(): EnrollmentRow[] {
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM agent_enrollments WHERE cert_fingerprint IS NOT NULL AND removed_at IS NULL ORDER BY agent_id`)
+      .all() as EnrollmentRow[];
+  }
+
+  /** Records the key an agent asked with (keeps an earlier approval). */
+  recordRequest(agentId: string, publicKeyPem: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO agent_enrollments (agent_id, public_key_pem) VALUES (?, ?)
+         ON CONFLICT(agent_id) DO UPDATE SET public_key_pem = excluded.public_key_pem`,
+      )
+      .run(agentId, publicKeyPem);
+  }
+
+  approve(agentId: string, method: "token" | "approval", at: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO agent_enrollments (agent_id, method, approved_at) VALUES (?, ?, ?)
+         ON CONFLICT(agent_id) DO UPDATE SET method = COALESCE(method, excluded.method), approved_at = COALESCE(approved_at, excluded.approved_at)`,
+      )
+      .run(agentId, method, at);
+  }
+
+  recordCertificate(agentId: string, c: { certPem: string; certFingerprint: string; natsPassword: string; at: number }): void {
+    this.db
+      .prepare(
+        `UPDATE agent_enrollments SET cert_pem = ?, cert_fingerprint = ?, nats_password = ?, enrolled_at = ? WHERE agent_id = ?`,
+      )
+      .run(c.certPem, c.certFingerprint, c.natsPassword, c.at, agentId);
+  }
+
+  markRemoved(agentId: string, at: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO agent_enrollments (agent_id, removed_at) VALUES (?, ?)
+         ON CONFLICT(agent_id) DO UPDATE SET removed_at = COALESCE(removed_at, excluded.removed_at)`,
+      )
+      .run(agentId, at);
+  }
+}

@@ -1,0 +1,52 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "../../shared/log.ts";
+import { generateEcKeyPair, privateKeyToPem, publicKeyToPem, certificateFingerprint } from "../../shared/tls/pem-keys.ts";
+import { ensureSecretDirectory, writeFileAtomic } from "../../shared/tls/secret-file.ts";
+import type { StudioCa } from "./studio-ca.ts";
+
+/**
+ * The CLI's way in: an admin client certificate (CN `admin:<name>`) that the
+ * coordinator writes into `<data-dir>/admin/` on first start, every file 0600
+ * in a 0700 directory. `nightshift jobs|agents|token ...` finds it through
+ * --data-dir, or --admin-credentials DIR on another machine (copy the folder).
+ */
+
+export const ADMIN_DIR = "admin";
+export const ADMIN_CERT_FILE = "cert.pem";
+export const ADMIN_KEY_FILE = "key.pem";
+export const ADMIN_CA_FILE = "ca.pem";
+
+/** Writes admin credentials unless valid ones for this CA are there already. Returns the directory. */
+export async function ensureAdminCredentials(dataDir: string, ca: StudioCa, log: Logger, name = "admin"): Promise<string> {
+  const dir = join(dataDir, ADMIN_DIR);
+  const existing = await readIfExists(join(dir, ADMIN_CA_FILE));
+  const cert = await readIfExists(join(dir, ADMIN_CERT_FILE));
+  const key = await readIfExists(join(dir, ADMIN_KEY_FILE));
+  if (existing !== undefined && cert !== undefined && key !== undefined && sameCa(existing, ca.fingerprint)) return dir;
+  await ensureSecretDirectory(dir);
+  const keys = await generateEcKeyPair();
+  const certPem = await ca.issueAdminCertificate(name, publicKeyToPem(keys.publicKey));
+  await writeFileAtomic(join(dir, ADMIN_KEY_FILE), privateKeyToPem(keys.privateKey), 0o600);
+  await writeFileAtomic(join(dir, ADMIN_CERT_FILE), certPem, 0o600);
+  await writeFileAtomic(join(dir, ADMIN_CA_FILE), ca.certPem, 0o600);
+  log.info({ dir }, "admin credentials written");
+  return dir;
+}
+
+function sameCa(pem: string, fingerprint: string): boolean {
+  try {
+    return certificateFingerprint(pem) === fingerprint;
+  } catch {
+    return false;
+  }
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}

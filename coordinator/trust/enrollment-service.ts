@@ -1,0 +1,189 @@
+import type { Store } from "../store/store.ts";
+import type { AgentRow } from "../store/agents-table.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import { BadInputError } from "../../shared/errors.ts";
+import { agentIdForPublicKey } from "../../shared/tls/agent-id.ts";
+import { certificateFingerprint } from "../../shared/tls/pem-keys.ts";
+import { NotFoundError } from "../grpc/grpc-errors.ts";
+import { newNatsPassword } from "./nats-config-file.ts";
+import type { StudioTrust } from "./studio-trust.ts";
+
+export type EnrollmentRefusal = "unknown" | "used" | "expired" | "removed";
+
+/** The coordinator says no to an enrollment; `refusal` travels to the agent in gRPC metadata. */
+export class EnrollmentRefusedError extends Error {
+  override readonly name = "EnrollmentRefusedError";
+  constructor(
+    readonly refusal: EnrollmentRefusal,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface EnrollInput {
+  readonly publicKeyPem: string;
+  /** Empty: ask for approval. */
+  readonly joinToken: string;
+  readonly name: string;
+  readonly version: string;
+  readonly gpus: ReadonlyArray<{ name: string; vramBytes: number }>;
+  /** Network address of the caller, for the log. */
+  readonly peer: string;
+}
+
+export type EnrollOutcome =
+  | { status: "enrolled"; agentId: string; certPem: string; caPem: string; message: string }
+  | { status: "pending"; agentId: string; certPem: ""; caPem: string; message: string };
+
+export interface AgentDecisionView {
+  agentId: string;
+  name: string;
+  state: string;
+  message: string;
+  requeuedChunks: number;
+}
+
+/** What enrollment changes outside the store. */
+export interface EnrollmentHooks {
+  /** NATS users changed: re-render the embedded server's config and reload it. */
+  credentialsChanged(): Promise<void>;
+  /** Hands the agent's running attempts back to the queue; returns how many. */
+  loseAgentAttempts(agentId: string, reason: string): number;
+  /** The agent is out: forget its live state, dispatch again. */
+  agentRemoved(agentId: string): void;
+}
+
+/**
+ * Who gets in: join tokens, admin approval, and removal. The agent id comes
+ * from the public key (shared/tls/agent-id.ts), never from what the agent says.
+ */
+export class EnrollmentService {
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly trust: StudioTrust,
+    private readonly hooks: EnrollmentHooks,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  enroll(input: EnrollInput): Promise<EnrollOutcome> {
+    const agentId = agentIdForPublicKey(input.publicKeyPem);
+    // One enrollment per agent at a time: a retrying agent never gets two certificates.
+    const previous = this.inFlight.get(agentId) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.enrollNow(agentId, input));
+    this.inFlight.set(agentId, run);
+    void run.catch(() => undefined).finally(() => {
+      if (this.inFlight.get(agentId) === run) this.inFlight.delete(agentId);
+    });
+    return run;
+  }
+
+  private async enrollNow(agentId: string, input: EnrollInput): Promise<EnrollOutcome> {
+    const name = cleanName(input.name) || agentId;
+    const caPem = this.trust.ca.certPem;
+    const fields = { agentId, name, peer: input.peer };
+    if (this.store.agents.get(agentId)?.state === "removed") {
+      this.log.warn({ ...fields, reason: "removed" }, "enrollment refused");
+      throw new EnrollmentRefusedError("removed", `agent ${agentId} was removed from this studio; to join again, delete agent.key in its data dir and enroll with a new token`);
+    }
+    const existing = this.trust.enrollments.get(agentId);
+    if (existing?.certPem && existing.removedAt === null) {
+      this.log.info(fields, "enrolled agent asked again; same certificate");
+      return { status: "enrolled", agentId, certPem: existing.certPem, caPem, message: "already enrolled" };
+    }
+    if (input.joinToken.trim() !== "") {
+      const check = this.trust.tokens.redeem(input.joinToken);
+      if (!check.ok) {
+        this.log.warn({ ...fields, reason: check.reason }, "enrollment refused");
+        throw new EnrollmentRefusedError(check.reason, check.message);
+      }
+      this.trust.enrollments.approve(agentId, "token", this.clock());
+    } else if (!existing?.approvedAt) {
+      this.store.tx(() => {
+        this.trust.enrollments.recordRequest(agentId, input.publicKeyPem);
+        this.ensureAgentRow(agentId, name, input);
+      });
+      this.log.info(fields, "agent asks for approval");
+      return { status: "pending", agentId, certPem: "", caPem, message: `waiting for approval: nightshift agents approve ${agentId}` };
+    }
+    const certPem = await this.trust.ca.issueAgentCertificate(agentId, input.publicKeyPem);
+    const now = this.clock();
+    this.store.tx(() => {
+      this.trust.enrollments.recordRequest(agentId, input.publicKeyPem);
+      this.trust.enrollments.recordCertificate(agentId, {
+        certPem,
+        certFingerprint: certificateFingerprint(certPem),
+        natsPassword: existing?.natsPassword ?? newNatsPassword(),
+        at: now,
+      });
+      this.ensureAgentRow(agentId, name, input);
+    });
+    await this.hooks.credentialsChanged();
+    this.log.info({ ...fields, method: this.trust.enrollments.get(agentId)?.method }, "agent enrolled");
+    return { status: "enrolled", agentId, certPem, caPem, message: "enrolled" };
+  }
+
+  /** Lets a pending or discovered agent in; it gets its certificate the next time it asks. */
+  approve(agentId: string): AgentDecisionView {
+    const agent = this.requireAgent(agentId);
+    if (agent.state === "removed") {
+      throw new BadInputError(`agent ${agentId} was removed; it must enroll again with a new key`, { field: "agentId" });
+    }
+    this.trust.enrollments.approve(agentId, "approval", this.clock());
+    this.log.info({ agentId, name: agent.name }, "agent approved");
+    const enrolled = this.trust.enrollments.get(agentId)?.certPem;
+    const message = enrolled ? "already enrolled" : "approved: the agent receives its certificate the next time it asks";
+    return { agentId, name: agent.name, state: agent.state, message, requeuedChunks: 0 };
+  }
+
+  /** Revokes at once: running chunks back to the queue, NATS user dropped, certificate refused from now on. */
+  async remove(agentId: string): Promise<AgentDecisionView> {
+    const agent = this.requireAgent(agentId);
+    if (agent.state === "removed") return { agentId, name: agent.name, state: "removed", message: "already removed", requeuedChunks: 0 };
+    const now = this.clock();
+    this.store.tx(() => {
+      this.store.agents.transition(agentId, "removed");
+      this.trust.enrollments.markRemoved(agentId, now);
+    });
+    const requeued = this.hooks.loseAgentAttempts(agentId, `agent ${agent.name} removed by an admin`);
+    this.hooks.agentRemoved(agentId);
+    await this.hooks.credentialsChanged();
+    this.log.warn({ agentId, name: agent.name, requeued }, "agent removed");
+    return { agentId, name: agent.name, state: "removed", message: "removed", requeuedChunks: requeued };
+  }
+
+  private requireAgent(agentId: string): AgentRow {
+    const agent = this.store.agents.get(agentId);
+    if (!agent) throw new NotFoundError(`no agent '${agentId}' (see nightshift agents)`);
+    return agent;
+  }
+
+  /** Creates the agent's row (pending) or moves a discovered one to pending; a known agent keeps its state. */
+  private ensureAgentRow(agentId: string, name: string, input: EnrollInput): void {
+    const row = this.store.agents.get(agentId);
+    if (row && row.state !== "discovered") return;
+    this.store.agents.upsert({
+      id: agentId,
+      name,
+      version: input.version.slice(0, 40),
+      gpus: input.gpus.slice(0, 64).map((g) => ({ name: cleanName(g.name), vramBytes: g.vramBytes })),
+      ramBytes: row?.ramBytes ?? 0,
+      cpuCount: row?.cpuCount ?? 0,
+      tags: row?.tags ?? [],
+      executors: row?.executors ?? [],
+      address: row?.address ?? "",
+      state: "pending",
+      now: this.clock(),
+    });
+    if (row?.state === "discovered") this.store.agents.transition(agentId, "pending");
+  }
+}
+
+/** Names come from the network: printable, bounded. */
+export function cleanName(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f]/g, " ").trim().slice(0, 100);
+}

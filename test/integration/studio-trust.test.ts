@@ -1,0 +1,305 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { totalmem } from "node:os";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { connect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { pino, type Logger } from "pino";
+import { Coordinator } from "../../coordinator/coordinator.ts";
+import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
+import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
+import { CoordinatorClient } from "../../agent/grpc/gateway-client.ts";
+import { enrollLocalAgent, type LocalCoordinator } from "../../agent/connect/enroll-local-agent.ts";
+import { enrollAgent } from "../../agent/connect/enroll-agent.ts";
+import { connectAgent } from "../../agent/connect/connect-agent.ts";
+import { startAgent } from "../../agent/start-agent.ts";
+import { reachableNatsServers } from "../../agent/connect/nats-address.ts";
+import { loadOrCreateAgentKeys } from "../../agent/trust/agent-keys.ts";
+import type { AgentCredentials } from "../../agent/trust/agent-credentials.ts";
+import { Control } from "../../cli/control-client.ts";
+import { adminChannel } from "../../cli/admin-credentials.ts";
+import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
+import { BadInputError } from "../../shared/errors.ts";
+import { agentIdForPublicKey } from "../../shared/tls/agent-id.ts";
+import { studioChannelCredentials } from "../../shared/tls/grpc-credentials.ts";
+import { generateEcKeyPair, privateKeyToPem, publicKeyToPem } from "../../shared/tls/pem-keys.ts";
+import { agentInboxPrefix, POOL_CONSUMER, WORK_STREAM } from "../../shared/protocol/subjects.ts";
+import { decodeJson, WorkMessageSchema } from "../../shared/protocol/messages.ts";
+import type { JoinRequest } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
+import { defer } from "../helpers/defer.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
+import { runCli } from "../support/run-cli.ts";
+
+// A real coordinator (embedded nats-server, mutual TLS, enrollment listener) on loopback, no mDNS.
+
+interface Started {
+  coordinator: Coordinator;
+  dataDir: string;
+  dir: string;
+  local: LocalCoordinator;
+  logs: string[];
+  log: Logger;
+}
+
+async function startCoordinator(t: TestContext): Promise<Started> {
+  const dir = tempDir(t, "ns-studio-trust-");
+  const logs: string[] = [];
+  const log = pino({ level: "info" }, { write: (line: string) => void logs.push(line) });
+  const dataDir = join(dir, "data");
+  const config = compileCoordinatorConfig({ dataDir, outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
+  const coordinator = await Coordinator.start(config, log);
+  defer(t, () => coordinator.stop());
+  const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
+  return { coordinator, dataDir, dir, local, logs, log: pino({ level: "silent" }) };
+}
+
+function agentClient(t: TestContext, address: string, material: { caPem: string; certPem?: string; keyPem?: string }): CoordinatorClient {
+  const channel = studioChannelCredentials(material);
+  const client = new CoordinatorClient(address, channel.credentials, channel.options);
+  defer(t, () => client.close());
+  return client;
+}
+
+function joinRequest(agentId: string): JoinRequest {
+  return { agentId, name: "test", version: "0", gpus: [], ramBytes: totalmem(), cpuCount: 2, tags: [], executors: ["onnx"], joinToken: "" };
+}
+
+const withCode = (code: status) => (err: unknown) => {
+  assert.equal((err as ServiceError).code, code, (err as Error).message);
+  return true;
+};
+
+function logged(logs: string[], msg: string, fields: Record<string, unknown> = {}): boolean {
+  return logs.some((line) => {
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    return entry["msg"] === msg && Object.entries(fields).every(([k, v]) => entry[k] === v);
+  });
+}
+
+async function enrolled(t: TestContext, s: Started, name: string): Promise<AgentCredentials> {
+  const { token } = s.coordinator.trust.tokens.create({ label: name });
+  const conn = await enrollLocalAgent({ coordinator: s.local, joinToken: token, dataDir: join(s.dir, name), name, log: s.log });
+  assert.equal(conn.enrolledNow, true);
+  return conn.credentials;
+}
+
+test("mutual TLS on the real coordinator: foreign or missing certificates fail the handshake; agents cannot use Control nor speak for another agent", async (t) => {
+  const s = await startCoordinator(t);
+  const address = s.coordinator.address;
+
+  // The admin certificate written on first start opens Control.
+  const admin = new Control(address, adminChannel({ dataDir: s.dataDir }));
+  defer(t, () => admin.close());
+  assert.deepEqual((await admin.listJobs()).jobs, []);
+
+  // A certificate from another CA, with a well-formed agent id: refused before any handler runs.
+  const other = await StudioCa.open(join(s.dir, "other-ca"));
+  const keys = await generateEcKeyPair();
+  const publicPem = publicKeyToPem(keys.publicKey);
+  const forged = { caPem: s.coordinator.trust.ca.certPem, certPem: await other.issueAgentCertificate(agentIdForPublicKey(publicPem), publicPem), keyPem: privateKeyToPem(keys.privateKey) };
+  await assert.rejects(agentClient(t, address, forged).join(joinRequest("")), withCode(status.UNAVAILABLE));
+  const forgedAdmin = new Control(address, studioChannelCredentials({ ...forged, certPem: await other.issueAdminCertificate("mallory", publicPem) }));
+  defer(t, () => forgedAdmin.close());
+  await assert.rejects(forgedAdmin.listJobs(), withCode(status.UNAVAILABLE));
+  // No client certificate at all.
+  await assert.rejects(agentClient(t, address, { caPem: s.coordinator.trust.ca.certPem }).join(joinRequest("")), withCode(status.UNAVAILABLE));
+  // No TLS at all.
+  const plain = new Control(address);
+  defer(t, () => plain.close());
+  await assert.rejects(plain.listJobs(), withCode(status.UNAVAILABLE));
+
+  // An enrolled agent joins and gets its own NATS user...
+  const creds = await enrolled(t, s, "gpu-1");
+  const client = agentClient(t, address, creds);
+  const joined = await client.join(joinRequest(""));
+  assert.equal(joined.agentId, creds.agentId, "the agent id comes from the certificate");
+  assert.equal(joined.natsUser, creds.agentId);
+  assert.ok(joined.natsPassword.length >= 16);
+  // ...but it is not an admin, and it cannot act for another agent.
+  const asAdmin = new Control(address, studioChannelCredentials(creds));
+  defer(t, () => asAdmin.close());
+  await assert.rejects(asAdmin.listJobs(), withCode(status.PERMISSION_DENIED));
+  await assert.rejects(client.join(joinRequest("agt-00000000000000000000")), withCode(status.PERMISSION_DENIED));
+  await assert.rejects(client.claim("agt-00000000000000000000", "chunk", "dispatch", 1), withCode(status.PERMISSION_DENIED));
+  assert.ok(logged(s.logs, "agent refused: request names another agent", { agentId: creds.agentId }));
+});
+
+test("removing an agent: its running chunk goes back to the queue, gRPC and NATS refuse it at once, with a log line naming it, and it cannot enroll again", async (t) => {
+  const s = await startCoordinator(t);
+  const creds = await enrolled(t, s, "gpu-doomed");
+  const id = creds.agentId;
+  const client = agentClient(t, s.coordinator.address, creds);
+  const joined = await client.join(joinRequest(""));
+  const nc = await connect({
+    servers: reachableNatsServers(joined.natsServers, s.coordinator.address),
+    user: joined.natsUser,
+    pass: joined.natsPassword,
+    inboxPrefix: agentInboxPrefix(id),
+    reconnect: false,
+  });
+  defer(t, () => nc.close());
+
+  // Pull one chunk from the pool as an agent does and claim it: an attempt is running.
+  const spec = { name: "doomed", input: { type: "generated", width: 16, height: 16, frames: 8 }, steps: [{ id: "grade", kind: "model", model: "colour-grade" }], chunking: { mode: "fixed", size: 4 } };
+  const { jobId } = await s.coordinator.api.submit(JSON.stringify(spec), s.dir);
+  const consumer = await jetstream(nc).consumers.get(WORK_STREAM, POOL_CONSUMER);
+  const m = await consumer.next({ expires: 10_000 });
+  assert.ok(m, "a work message was pulled with the agent's own NATS user");
+  const work = decodeJson(WorkMessageSchema, m.data);
+  const claim = await client.claim(id, work.chunkId, work.dispatchId, 1);
+  assert.equal(claim.skip, false, claim.reason);
+  assert.equal(s.coordinator.store.attempts.get(claim.attemptId)?.state, "running");
+
+  const r = await runCli(["agents", "remove", id, "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /removed; state removed, 1 chunk\(s\) back in the queue/);
+
+  assert.equal(s.coordinator.store.attempts.get(claim.attemptId)?.state, "lost");
+  assert.ok(["pending", "queued"].includes(s.coordinator.store.chunks.get(work.chunkId)?.state ?? ""), "the chunk is back in the queue");
+  assert.equal(s.coordinator.store.jobs.get(jobId)?.state, "running");
+  // NATS: the live connection is closed by the reload, a new one is refused.
+  await eventually(() => nc.isClosed(), "the removed agent's NATS connection to close", 10_000);
+  await assert.rejects(
+    connect({ servers: reachableNatsServers(joined.natsServers, s.coordinator.address), user: id, pass: joined.natsPassword, reconnect: false }),
+    /Authorization/i,
+  );
+  await eventually(() => logged(s.logs, "nats refused a client"), "the coordinator to log the NATS refusal", 5000);
+  // gRPC: the certificate still chains to the CA, the agent is refused by name.
+  await assert.rejects(client.claim(id, work.chunkId, work.dispatchId, 2), withCode(status.PERMISSION_DENIED));
+  assert.ok(logged(s.logs, "agent refused", { agentId: id, reason: "was removed" }));
+  assert.ok(logged(s.logs, "agent removed", { agentId: id }));
+  // The same key cannot come back, not even with a fresh token.
+  const keys = await loadOrCreateAgentKeys(join(s.dir, "gpu-doomed"));
+  const [host, port] = s.local.enrollAddress.split(":") as [string, string];
+  const again = s.coordinator.trust.tokens.create().token;
+  await assert.rejects(
+    enrollAgent({ host, port: Number(port), pin: s.local.caFingerprint, dataDir: join(s.dir, "gpu-doomed-again"), keys, joinToken: again, name: "x", gpus: [], log: s.log }),
+    (err: unknown) => err instanceof BadInputError && /was removed/.test(err.message),
+  );
+  const list = await runCli(["agents", "--json", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  assert.equal(list.status, 0, list.stderr);
+  const agents = JSON.parse(list.stdout) as Array<{ id: string; state: string; gpus: unknown[]; lastSeen: string; name: string }>;
+  assert.deepEqual(agents.find((a) => a.id === id)?.state, "removed");
+});
+
+test("join tokens from the CLI: a wrong, used or expired token is refused with exit 2 and a clear message; nothing is enrolled", async (t) => {
+  const s = await startCoordinator(t);
+  const address = s.coordinator.address;
+  const create = async (...extra: string[]) => {
+    const r = await runCli(["token", "create", "--coordinator", address, "--data-dir", s.dataDir, "--json", ...extra]);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { token: string; caFingerprint: string; expiresAt: string | null; multiUse: boolean; enrollPort: number };
+  };
+  const single = await create();
+  assert.match(single.token, /^nsj_[a-z2-7]{26}$/);
+  assert.equal(single.caFingerprint, s.coordinator.trust.caFingerprint, "the printed fingerprint is the studio CA's");
+  assert.equal(single.multiUse, false);
+  assert.equal(`127.0.0.1:${single.enrollPort}`, s.local.enrollAddress);
+  const human = await runCli(["token", "create", "--coordinator", address, "--data-dir", s.dataDir, "--ttl", "30m"]);
+  assert.match(human.stdout, new RegExp(`ca fingerprint: ${s.coordinator.trust.caFingerprint}`));
+
+  // The single-use token works once.
+  const first = await enrollLocalAgent({ coordinator: s.local, joinToken: single.token, dataDir: join(s.dir, "first"), name: "first", log: s.log });
+  assert.equal(first.enrolledNow, true);
+
+  const agent = (token: string, name: string) =>
+    runCli([
+      "agent", "--coordinator", address, "--enroll", s.local.enrollAddress, "--join-token", token,
+      "--ca-fingerprint", single.caFingerprint, "--data-dir", join(s.dir, name), "--name", name, "--energy-source", "estimate",
+    ], { timeoutMs: 60_000 });
+  const used = await agent(single.token, "second");
+  assert.equal(used.status, 2, used.stderr);
+  assert.match(used.stderr, /--join-token refused: join token already used/);
+
+  const unknown = await agent(`nsj_${"a".repeat(26)}`, "third");
+  assert.equal(unknown.status, 2, unknown.stderr);
+  assert.match(unknown.stderr, /--join-token refused: join token not recognised by this coordinator/);
+
+  const malformed = await agent("let-me-in", "fourth");
+  assert.equal(malformed.status, 2, malformed.stderr);
+  assert.match(malformed.stderr, /join token must be "nsj_"/);
+
+  const short = await create("--ttl", "1s");
+  await sleep(1200);
+  const expired = await agent(short.token, "fifth");
+  assert.equal(expired.status, 2, expired.stderr);
+  assert.match(expired.stderr, /--join-token refused: join token expired at /);
+
+  const badTtl = await runCli(["token", "create", "--coordinator", address, "--data-dir", s.dataDir, "--ttl", "soon"]);
+  assert.equal(badTtl.status, 2);
+  assert.match(badTtl.stderr, /--ttl/);
+
+  // Only the first agent got in; the refused ones hold a key and nothing else.
+  assert.deepEqual(s.coordinator.trust.enrollments.listActive().map((e) => e.agentId), [first.credentials.agentId]);
+  for (const name of ["second", "third", "fourth", "fifth"]) {
+    assert.deepEqual(readdirSync(join(s.dir, name)).filter((f) => !f.startsWith(".")), ["agent.key"], `${name} stored no certificate`);
+  }
+  const noAdmin = await runCli(["jobs", "--coordinator", address, "--data-dir", join(s.dir, "nowhere")]);
+  assert.equal(noAdmin.status, 2);
+  assert.match(noAdmin.stderr, /no admin credentials/);
+});
+
+test("approval instead of a token: the agent waits as pending until `agents approve`, then enrolls; a restart reuses its credentials", async (t) => {
+  const s = await startCoordinator(t);
+  const dataDir = join(s.dir, "approved");
+  const keys = await loadOrCreateAgentKeys(dataDir);
+  const id = agentIdForPublicKey(keys.publicKeyPem);
+  const [host, port] = s.local.enrollAddress.split(":") as [string, string];
+  let told = "";
+  const waiting = enrollAgent({
+    host, port: Number(port), pin: s.local.caFingerprint.slice(0, 16), dataDir, keys, name: "approved", gpus: [{ name: "RTX test", vramBytes: 8 * 2 ** 30 }],
+    log: s.log, pollMs: 100, onPending: (_id, message) => (told = message),
+  });
+  await eventually(() => s.coordinator.store.agents.get(id)?.state === "pending", "the agent to be pending", 10_000);
+  assert.match(told, new RegExp(`nightshift agents approve ${id}`));
+  assert.ok(!existsSync(join(dataDir, "agent.crt")), "no certificate while pending");
+
+  const list = await runCli(["agents", "--json", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  const pending = (JSON.parse(list.stdout) as Array<{ id: string; state: string; gpus: Array<{ name: string; vramBytes: number }> }>).find((a) => a.id === id);
+  assert.deepEqual(pending?.gpus, [{ name: "RTX test", vramBytes: 8 * 2 ** 30 }]);
+  assert.equal(pending?.state, "pending");
+
+  const approve = await runCli(["agents", "approve", id, "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  assert.equal(approve.status, 0, approve.stderr);
+  const creds = await waiting;
+  assert.equal(creds.agentId, id);
+  assert.ok(existsSync(join(dataDir, "agent.crt")));
+  const missing = await runCli(["agents", "approve", "agt-ffffffffffffffffffff", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /no agent 'agt-ffffffffffffffffffff'/);
+
+  // Restart: stored credentials, no enrollment, no token needed.
+  const again = await connectAgent({ dataDir, keys, name: "approved", gpus: [], coordinator: s.coordinator.address, log: s.log });
+  assert.equal(again.enrolledNow, false);
+  assert.equal(again.credentials.certPem, creds.certPem);
+  const joined = await agentClient(t, s.coordinator.address, again.credentials).join(joinRequest(id));
+  assert.equal(joined.agentId, id);
+  assert.equal(s.coordinator.store.agents.get(id)?.state, "online");
+});
+
+test("a running agent that is removed loses NATS for good and is told so (the CLI then exits 1)", async (t) => {
+  const s = await startCoordinator(t);
+  const creds = await enrolled(t, s, "gpu-running");
+  let lost = "";
+  const { agent } = await startAgent({
+    coordinator: s.coordinator.address,
+    credentials: creds,
+    onLost: (reason) => (lost = reason),
+    name: "gpu-running",
+    dataDir: join(s.dir, "gpu-running"),
+    modelsDir: BUNDLED_MODELS_DIR,
+    energySource: "estimate",
+    log: s.log,
+  });
+  defer(t, () => agent.stop());
+  assert.equal(agent.agentId, creds.agentId);
+  await eventually(() => s.coordinator.store.agents.get(creds.agentId)?.state === "online", "the agent online", 5000);
+  const decision = await s.coordinator.enrollment.remove(creds.agentId);
+  assert.equal(decision.state, "removed");
+  await eventually(() => lost !== "", "the agent to notice it was removed", 15_000, 100);
+  assert.match(lost, /auth/i);
+});
