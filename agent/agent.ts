@@ -15,6 +15,16 @@ import { WorkLoop } from "./nats/work-loop.ts";
 import { ExecutorCache } from "./work/executor-cache.ts";
 import { runChunk } from "./work/chunk-runner.ts";
 import { loadAgentId, saveAgentId } from "./agent-identity.ts";
+import type { AgentTelemetry } from "./telemetry/agent-telemetry.ts";
+import type { AgentCredentials } from "./trust/agent-credentials.ts";
+import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
+import { agentInboxPrefix } from "../shared/protocol/subjects.ts";
+import { reachableNatsServers } from "./connect/nats-address.ts";
+import { telemetryPublisher } from "./telemetry/telemetry-publisher.ts";
+import { agentConsumerName } from "../shared/protocol/subjects.ts";
+import type { AgentControl } from "../shared/protocol/messages.ts";
+import type { Executor, EncodedFrame } from "./executors/executor.ts";
+import { listenForControl } from "./nats/control-listener.ts";
 
 export type AgentState = "created" | "starting" | "running" | "draining" | "stopped";
 const AGENT_LIFECYCLE: Transitions<AgentState> = {
@@ -40,12 +50,26 @@ export interface AgentOptions {
   log: Logger;
   /** Runs last in stop() (closing the power source, for example). */
   onStopped?: () => Promise<void>;
+  /** Power telemetry and the foreign-GPU-use pause (agent/telemetry/); none: no telemetry, never pauses. */
+  telemetry?: AgentTelemetry;
+  /** Enrolled credentials (agent/connect/): mutual TLS with the studio CA, the agent id from the certificate. */
+  credentials?: AgentCredentials;
+  /** The NATS connection closed for good while running (credentials revoked, for example). */
+  onLost?: (reason: string) => void;
+  /** Builds executors instead of the ONNX one (benchmarks, tests: agent/executors/sleep-executor.ts). */
+  executorFactory?: (step: ChunkWork["step"]) => Promise<Executor>;
 }
 
 interface Current {
   work: ChunkWork;
   abort: AbortController;
   done: Promise<void>;
+  /** Frames uploaded so far (heartbeat progress). */
+  framesDone: number;
+  /** performance.now() when the attempt was claimed. */
+  startedMs: number;
+  /** Set when the coordinator cancelled the attempt (job cancelled, or the other copy committed first). */
+  cancelled: string | null;
 }
 
 /**
@@ -69,6 +93,7 @@ export class Agent {
       modelsDir: opts.modelsDir,
       ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
+      ...(opts.executorFactory ? { factory: opts.executorFactory } : {}),
     });
   }
 
@@ -84,9 +109,11 @@ export class Agent {
   async start(): Promise<void> {
     this.to("starting");
     const log = this.opts.log;
-    this.client = new CoordinatorClient(this.opts.coordinator);
+    const creds = this.opts.credentials;
+    const channel = creds ? studioChannelCredentials(creds) : undefined;
+    this.client = new CoordinatorClient(this.opts.coordinator, channel?.credentials, channel?.options);
     const joined = await this.client.join({
-      agentId: loadAgentId(this.opts.dataDir),
+      agentId: creds?.agentId ?? loadAgentId(this.opts.dataDir),
       name: this.opts.name,
       version: NIGHTSHIFT_VERSION,
       gpus: this.opts.gpus,
@@ -99,24 +126,45 @@ export class Agent {
     this.agentId = joined.agentId;
     saveAgentId(this.opts.dataDir, this.agentId);
     this.nc = await connect({
-      servers: joined.natsServers,
-      ...(joined.natsUser ? { user: joined.natsUser, pass: joined.natsPassword } : {}),
+      servers: reachableNatsServers(joined.natsServers, this.opts.coordinator),
+      ...(joined.natsUser ? { user: joined.natsUser, pass: joined.natsPassword, inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+    });
+    void this.nc.closed().then((err) => {
+      if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
     });
     const subj = subjects(joined.subjectPrefix);
     this.heartbeat = new HeartbeatPublisher(this.nc, subj.heartbeat(this.agentId), joined.heartbeatMs, () => ({
       agentId: this.agentId,
       name: this.opts.name,
-      status: this.state === "draining" ? "draining" : this.current ? "busy" : "idle",
+      status: this.state === "draining" ? "draining" : this.current ? "busy" : this.mayTakeWork() ? "idle" : "paused-foreign-gpu-use",
       attemptId: this.current?.work.attemptId ?? null,
+      note: this.opts.telemetry?.note() ?? "",
+      loadedModels: this.executors.loaded(),
+      progress: this.current ? progressOf(this.current) : null,
     }));
+    listenForControl(this.nc, subj.control(this.agentId), (m) => this.onControl(m), log);
     this.heartbeat.start();
-    this.loop = new WorkLoop(this.nc, (msg, delivery) => this.handle(msg, delivery), { ackWaitSeconds: 30 }, log);
+    this.opts.telemetry?.start({ agentId: this.agentId, busy: () => this.current !== undefined, publish: telemetryPublisher(this.nc, subj.telemetry(this.agentId)) });
+    this.loop = new WorkLoop(this.nc, (msg, delivery) => this.handle(msg, delivery), { ackWaitSeconds: 30, mayTake: () => this.mayTakeWork(), agentConsumer: agentConsumerName(this.agentId) }, log);
     this.loop.start();
     this.to("running");
     log.info({ agentId: this.agentId, name: this.opts.name, coordinator: this.opts.coordinator }, "agent running");
+  }
+
+  /** The coordinator's instructions on <p>.ctl.<agentId>. */
+  private onControl(m: AgentControl): void {
+    const cur = this.current;
+    if (m.type !== "cancel-attempt" || cur?.work.attemptId !== m.attemptId) return;
+    cur.cancelled = m.reason;
+    cur.abort.abort(new Error(`attempt cancelled by the coordinator: ${m.reason}`));
+  }
+
+  /** False while someone else uses the GPU (and until it has been free long enough). */
+  mayTakeWork(): boolean {
+    return this.opts.telemetry?.mayTakeWork() ?? true;
   }
 
   private async handle(msg: WorkMessage, delivery: number): Promise<void> {
@@ -126,7 +174,9 @@ export class Agent {
     const work = ChunkWorkSchema.parse(JSON.parse(claim.workJson));
     const abort = new AbortController();
     let settle!: () => void;
-    this.current = { work, abort, done: new Promise<void>((r) => (settle = r)) };
+    const current: Current = { work, abort, done: new Promise<void>((r) => (settle = r)), framesDone: 0, startedMs: performance.now(), cancelled: null };
+    const modelsBefore = this.executors.loaded().length;
+    this.current = current;
     try {
       await runChunk(
         work,
@@ -134,17 +184,20 @@ export class Agent {
           executors: this.executors,
           newMeter: this.opts.newMeter,
           upload: (w, frames, finish, signal) =>
-            uploadAttempt(client, { jobId: w.jobId, chunkId: w.chunkId, attemptId: w.attemptId, agentId: this.agentId, frameCount: w.frameEnd - w.frameStart + 1 }, frames, finish, signal),
+            uploadAttempt(client, { jobId: w.jobId, chunkId: w.chunkId, attemptId: w.attemptId, agentId: this.agentId, frameCount: w.frameEnd - w.frameStart + 1 }, counted(frames, current), finish, signal),
           log: this.opts.log,
         },
         abort.signal,
       );
       this.chunksDone++;
     } catch (err) {
-      await this.settleFailure(work, err, abort.signal.aborted);
+      if (current.cancelled !== null) this.opts.log.info({ attemptId: work.attemptId, reason: current.cancelled }, "attempt stopped: cancelled by the coordinator");
+      else await this.settleFailure(work, err, abort.signal.aborted);
     } finally {
       this.current = undefined;
       settle();
+      // A newly loaded model is told at once: the scheduler prefers agents that hold a job's model.
+      if (this.executors.loaded().length !== modelsBefore) this.heartbeat?.beat();
     }
   }
 
@@ -183,10 +236,23 @@ export class Agent {
     this.state = "stopped";
     this.current?.abort.abort(new Error("agent stopping"));
     this.heartbeat?.stop();
+    await this.opts.telemetry?.stop().catch(() => undefined);
     await this.loop?.stop().catch(() => undefined);
     await this.nc?.drain().catch(() => undefined);
     this.client?.close();
     await this.executors.close().catch(() => undefined);
     await this.opts.onStopped?.().catch(() => undefined);
   }
+}
+
+/** Passes frames through, counting them on the current attempt (heartbeat progress). */
+async function* counted(frames: AsyncIterable<EncodedFrame>, current: Current): AsyncIterable<EncodedFrame> {
+  for await (const f of frames) {
+    current.framesDone++;
+    yield f;
+  }
+}
+
+function progressOf(c: Current): { attemptId: string; framesDone: number; framesTotal: number; elapsedMs: number } {
+  return { attemptId: c.work.attemptId, framesDone: c.framesDone, framesTotal: c.work.frameEnd - c.work.frameStart + 1, elapsedMs: Math.round(performance.now() - c.startedMs) };
 }

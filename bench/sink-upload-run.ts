@@ -8,6 +8,8 @@ import { NIGHTSHIFT_VERSION } from "../shared/version.ts";
 import { compileCoordinatorConfig } from "../coordinator/config/coordinator-config.ts";
 import { Coordinator } from "../coordinator/coordinator.ts";
 import { CoordinatorClient } from "../agent/grpc/gateway-client.ts";
+import { enrollLocalAgent } from "../agent/connect/enroll-local-agent.ts";
+import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { uploadAttempt } from "../agent/grpc/result-uploader.ts";
 import type { EncodedFrame } from "../agent/executors/executor.ts";
 import { cleanupOnInterrupt, nowSeconds } from "./bench-cli.ts";
@@ -55,7 +57,15 @@ export async function runSinkUploads(o: SinkUploadOptions): Promise<SinkUploadRe
     o.modelsDir,
   );
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
-  const client = new CoordinatorClient(coordinator.address);
+  // The bench "agent" enrolls like any agent: a join token, then mutual TLS.
+  const { token } = coordinator.trust.tokens.create({ ttlMs: 3_600_000, label: "sink-bench" });
+  const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
+  const enrolled = await enrollLocalAgent({ coordinator: local, joinToken: token, dataDir: join(o.dir, "agent"), name: "bench-uploader", log: o.log }).catch(async (err: unknown) => {
+    await coordinator.stop();
+    throw err;
+  });
+  const channel = studioChannelCredentials(enrolled.credentials);
+  const client = new CoordinatorClient(coordinator.address, channel.credentials, channel.options);
   const stopAll = async (): Promise<void> => {
     client.close();
     await coordinator.stop();

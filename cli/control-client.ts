@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { credentials, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { ControlClient, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../shared/grpc-options.ts";
 import { BadInputError } from "../shared/errors.ts";
@@ -31,8 +31,9 @@ function call<Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> {
 /** Promise-shaped Control client for the CLI. */
 export class Control {
   readonly client: ControlClient;
-  constructor(address: string) {
-    this.client = new ControlClient(address, credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  /** `channel`: the admin's mutual TLS (cli/admin-credentials.ts); the coordinator refuses anything else. */
+  constructor(address: string, channel?: { credentials: ChannelCredentials; options: ChannelOptions }) {
+    this.client = new ControlClient(address, channel?.credentials ?? credentials.createInsecure(), { ...GRPC_CHANNEL_OPTIONS, ...channel?.options });
   }
   submit = (specJson: string, baseDir: string) => call<SubmitRequest, SubmitResponse>(this.client.submit.bind(this.client), { specJson, baseDir });
   getJob = (jobId: string) => call<{ jobId: string }, JobView>(this.client.getJob.bind(this.client), { jobId });

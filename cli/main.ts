@@ -7,6 +7,8 @@ import { registerAgent } from "./commands/agent-command.ts";
 import { registerJobCommands } from "./commands/jobs-commands.ts";
 import { registerAgents } from "./commands/agents-command.ts";
 import { registerReport } from "./commands/report-command.ts";
+import { registerToken } from "./commands/token-command.ts";
+import { registerAgentDecisions } from "./commands/agent-decisions-command.ts";
 
 export function buildProgram(): Command {
   const program = new Command("nightshift")
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerJobCommands(program);
   registerAgents(program);
+  registerAgentDecisions(program);
+  registerToken(program);
   registerReport(program);
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -26,6 +26,8 @@ import { controlHandler } from "./grpc/control-handler.ts";
 import { resultSinkHandler } from "./grpc/result-sink-handler.ts";
 import { agentGatewayHandler } from "./grpc/agent-gateway-handler.ts";
 import { recoverAfterRestart } from "./recover-after-restart.ts";
+import { wireScheduling } from "./scheduling/wire-scheduling.ts";
+import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
 import { StudioTrust } from "./trust/studio-trust.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
@@ -130,7 +132,8 @@ export class Coordinator {
         dispatcher.kick();
       };
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange);
-      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: async () => undefined }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
+      // Each agent pulls from its own consumer (placed work) as well as the pool.
+      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log) }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
       const sink = new ResultSink(
         store,
         (job, i) => framePathFor(job, specs.of(job), i),
@@ -148,6 +151,7 @@ export class Coordinator {
         clock,
         () => dispatcher.kick(),
       );
+      wireScheduling({ store, modelsDir: config.modelsDir, specs, nc, subjects: queue.subjects, dispatcher, claims, sink, api, registry, clock, log: log.child({ part: "dispatch" }) });
 
       const diskGuard = new DiskFullGuard(store, config.outputRoot, config.minFreeBytes, clock, log.child({ part: "disk" }), onChange);
       cleanups.push(() => diskGuard.stop());
@@ -217,11 +221,18 @@ export class Coordinator {
       () => p.nats?.stop(),
       () => this.store.close(),
     ];
-    for (const step of steps) {
+    for (const [i, step] of steps.entries()) {
+      // Each step is bounded: a drain against a NATS server that never comes back must not hang the shutdown.
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`shutdown step ${i} took longer than 10 s`)), 10_000);
+      });
       try {
-        await step();
+        await Promise.race([Promise.resolve().then(step), limit]);
       } catch (err) {
         p.log.warn({ err: (err as Error).message }, "shutdown step failed");
+      } finally {
+        clearTimeout(timer);
       }
     }
     p.log.info({}, "coordinator stopped");

@@ -1,4 +1,4 @@
-import { credentials as grpcCredentials, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { credentials as grpcCredentials, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
@@ -17,9 +17,11 @@ export class CoordinatorClient {
   constructor(
     readonly address: string,
     creds: ChannelCredentials = grpcCredentials.createInsecure(),
+    /** Extra channel options (the TLS name the studio's mutual TLS checks). */
+    channelOptions: ChannelOptions = {},
   ) {
-    this.gateway = new AgentGatewayClient(address, creds, GRPC_CHANNEL_OPTIONS);
-    this.sink = new ResultSinkClient(address, creds, GRPC_CHANNEL_OPTIONS);
+    this.gateway = new AgentGatewayClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
+    this.sink = new ResultSinkClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {

@@ -13,18 +13,30 @@ export interface WorkLoopOptions {
   ackWaitSeconds: number;
   /** Long-poll length of one pull, ms. */
   pullExpiresMs?: number;
+  /** Asked before each pull and on each message: false pauses taking work (someone else uses the GPU). */
+  mayTake?: () => boolean;
+  /** The agent's own durable consumer (work placed on this agent); pulled alongside the pool. */
+  agentConsumer?: string;
 }
 
 /**
- * Pulls chunk messages one at a time from the shared pool consumer, keeps the
- * message alive with in-progress acks while the handler runs, and acks it when
- * the handler is done (the coordinator owns retries from then on). A message
- * that is not JSON of the right shape is terminated so it is never redelivered.
- * If the agent dies mid-chunk, the message is redelivered after ack-wait.
+ * Pulls chunk messages one at a time from the shared pool consumer and, when
+ * given, the agent's own consumer (placed work), keeps the message alive with
+ * in-progress acks while the handler runs, and acks it when the handler is
+ * done (the coordinator owns retries from then on). A message that is not JSON
+ * of the right shape is terminated so it is never redelivered. If the agent
+ * dies mid-chunk, the message is redelivered after ack-wait.
+ *
+ * Both consumers are long-polled while the agent is idle, so work reaches it
+ * at once from either; one message runs at a time. When both deliver at the
+ * same moment, a pool message is handed straight back (nak: another agent
+ * takes it) and a placed one waits its turn (it was placed on this agent).
  */
 export class WorkLoop {
   private stopping = false;
   private loop: Promise<void> | undefined;
+  private busy = false;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -35,31 +47,73 @@ export class WorkLoop {
 
   start(): void {
     this.stopping = false;
-    this.loop = this.run();
+    const names = [...(this.opts.agentConsumer ? [this.opts.agentConsumer] : []), POOL_CONSUMER];
+    this.loop = Promise.all(names.map((n) => this.run(n))).then(() => undefined);
   }
 
   /** Stops pulling; resolves once the current message (if any) is handled. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wakeIdle();
     await this.loop;
   }
 
-  private async consumer(): Promise<Consumer> {
-    return jetstream(this.nc).consumers.get(WORK_STREAM, POOL_CONSUMER);
+  private async consumer(name: string): Promise<Consumer> {
+    return jetstream(this.nc).consumers.get(WORK_STREAM, name);
   }
 
-  private async run(): Promise<void> {
+  private whenIdle(): Promise<void> {
+    return this.busy && !this.stopping ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private async run(name: string): Promise<void> {
+    const placed = name !== POOL_CONSUMER;
     let consumer: Consumer | undefined;
     while (!this.stopping) {
       try {
-        consumer ??= await this.consumer();
+        if (this.opts.mayTake?.() === false) {
+          await sleep(250);
+          continue;
+        }
+        while (this.busy && !this.stopping) await this.whenIdle();
+        if (this.stopping) break;
+        consumer ??= await this.consumer(name);
         const m = await consumer.next({ expires: this.opts.pullExpiresMs ?? 1000 });
         if (!m) continue;
         if (this.stopping) {
           m.nak();
           break;
         }
-        await this.handle(m);
+        if (this.opts.mayTake?.() === false) {
+          m.nak(); // paused while the pull was open: another agent takes it
+          continue;
+        }
+        if (this.busy) {
+          if (!placed) {
+            m.nak(); // the agent's own consumer delivered at the same moment: another agent takes this one
+            continue;
+          }
+          const keepAlive = setInterval(() => m.working(), Math.max(500, (this.opts.ackWaitSeconds * 1000) / 3));
+          while (this.busy && !this.stopping) await this.whenIdle();
+          clearInterval(keepAlive);
+          if (this.stopping) {
+            m.nak();
+            break;
+          }
+        }
+        this.busy = true;
+        try {
+          await this.handle(m);
+        } finally {
+          this.busy = false;
+          this.wakeIdle();
+        }
       } catch (err) {
         if (this.stopping || this.nc.isClosed()) break;
         this.log.warn({ err: (err as Error).message }, "work pull failed; retrying");
@@ -75,7 +129,8 @@ export class WorkLoop {
       msg = decodeJson(WorkMessageSchema, m.data);
     } catch (err) {
       this.log.error({ err: (err as Error).message, seq: m.seq }, "malformed work message terminated");
-      m.term("malformed");
+      // No reason text: nats-server before 2.10 ignores "+TERM <reason>" and would redeliver the message forever.
+      m.term();
       return;
     }
     const keepAlive = setInterval(() => m.working(), Math.max(500, (this.opts.ackWaitSeconds * 1000) / 3));

@@ -23,7 +23,14 @@ export async function createEstimateSource(
     async read(): Promise<PowerReading> {
       const u = await cpu.read();
       if (u !== null) lastUtil = u;
-      return { tMs: now(), watts: estimateWatts(config, lastUtil), counters: null, vramBytes: null };
+      return {
+        tMs: now(),
+        watts: estimateWatts(config, lastUtil),
+        counters: null,
+        vramBytes: null,
+        utilisationPercent: Math.min(100, Math.max(0, lastUtil * 100)),
+        powerLimitWatts: config.maxWatts,
+      };
     },
     async close(): Promise<void> {},
   };

@@ -1,6 +1,7 @@
 import { gpuMemoryOfPids } from "./process-memory.ts";
 import type { Nvml, NvmlDevice } from "./nvml.ts";
 import type { EnergyCounterReading, PowerReading, PowerSource } from "./power-source-types.ts";
+import type { GpuProcessEntry } from "./other-gpu-users.ts";
 
 /**
  * Power source over NVML: board power (mW) and the total-energy counter (mJ,
@@ -25,9 +26,10 @@ export function createNvmlSource(nvml: Nvml, options: NvmlSourceOptions = {}): N
   const bad = indices.find((i) => !Number.isInteger(i) || i < 0 || i >= count);
   if (bad !== undefined) return { ok: false, reason: `GPU index ${bad} does not exist (NVML sees ${count})` };
   if (indices.length === 0) return { ok: false, reason: "NVML sees no GPU" };
-  const devices: { dev: NvmlDevice; id: string }[] = indices.map((i) => {
+  const devices: { dev: NvmlDevice; id: string; uuid: string }[] = indices.map((i) => {
     const dev = nvml.device(i);
-    return { dev, id: `nvml:${dev.uuid() ?? `index-${i}`}` };
+    const uuid = dev.uuid() ?? `index-${i}`;
+    return { dev, id: `nvml:${uuid}`, uuid };
   });
   const silent = devices.filter(({ dev }) => dev.powerWatts() === null && dev.totalEnergyMj() === null);
   if (silent.length > 0) {
@@ -44,9 +46,9 @@ export function createNvmlSource(nvml: Nvml, options: NvmlSourceOptions = {}): N
         const tMs = now();
         let watts: number | null = 0;
         let counters: EnergyCounterReading[] | null = [];
-        const procs: { pid: number; usedBytes: number | null }[] = [];
+        const procs: GpuProcessEntry[] = [];
         let sawProcs = false;
-        for (const { dev, id } of devices) {
+        for (const { dev, id, uuid } of devices) {
           const w = dev.powerWatts();
           watts = w === null || watts === null ? null : watts + w;
           const e = dev.totalEnergyMj();
@@ -54,10 +56,17 @@ export function createNvmlSource(nvml: Nvml, options: NvmlSourceOptions = {}): N
           const p = dev.computeProcesses();
           if (p !== null) {
             sawProcs = true;
-            for (const x of p) procs.push({ pid: x.pid, usedBytes: x.usedGpuMemoryBytes });
+            for (const x of p) procs.push({ pid: x.pid, usedBytes: x.usedGpuMemoryBytes, gpuUuid: uuid });
           }
         }
-        return { tMs, watts, counters, vramBytes: sawProcs ? (gpuMemoryOfPids(procs, ownPids) ?? 0) : null };
+        return {
+          tMs,
+          watts,
+          counters,
+          vramBytes: sawProcs ? (gpuMemoryOfPids(procs, ownPids) ?? 0) : null,
+          ...deviceExtras(devices.map((d) => d.dev)),
+          gpuProcesses: sawProcs ? procs : null,
+        };
       },
       async close(): Promise<void> {
         if (closed) return;
@@ -65,5 +74,31 @@ export function createNvmlSource(nvml: Nvml, options: NvmlSourceOptions = {}): N
         nvml.shutdown();
       },
     },
+  };
+}
+
+/** Utilisation (mean), temperature (max) and power limit (sum) of the devices; a field is null when any device cannot say. */
+function deviceExtras(devs: readonly NvmlDevice[]): Pick<PowerReading, "utilisationPercent" | "temperatureC" | "powerLimitWatts"> {
+  const each = <T>(f: (d: NvmlDevice) => T | null): T[] | null => {
+    const out: T[] = [];
+    for (const d of devs) {
+      let v: T | null;
+      try {
+        v = f(d);
+      } catch {
+        v = null; // an optional figure: a failure here must not lose the power reading
+      }
+      if (v === null) return null;
+      out.push(v);
+    }
+    return out;
+  };
+  const util = each((d) => d.utilization()?.gpuPercent ?? null);
+  const temp = each((d) => d.temperatureC());
+  const limit = each((d) => d.enforcedPowerLimitWatts());
+  return {
+    utilisationPercent: util === null || util.length === 0 ? null : util.reduce((a, b) => a + b, 0) / util.length,
+    temperatureC: temp === null || temp.length === 0 ? null : Math.max(...temp),
+    powerLimitWatts: limit === null || limit.length === 0 ? null : limit.reduce((a, b) => a + b, 0),
   };
 }

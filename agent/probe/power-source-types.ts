@@ -1,4 +1,5 @@
 import type { EnergySource } from "../../shared/accounting/chunk-accounting.ts";
+import type { GpuProcessEntry } from "./other-gpu-users.ts";
 
 /** One raw reading of a hardware energy counter. */
 export interface EnergyCounterReading {
@@ -21,6 +22,14 @@ export interface PowerReading {
   counters: EnergyCounterReading[] | null;
   /** GPU memory held by the agent's own pids, when the source can see it. */
   vramBytes: number | null;
+  /** Utilisation 0-100 of what is measured (mean over GPUs; CPU for the estimate); absent or null when unknown. */
+  utilisationPercent?: number | null;
+  /** Hottest measured GPU, degrees C. */
+  temperatureC?: number | null;
+  /** The most the measured devices may draw: enforced power limits summed, or the estimate's busy watts. */
+  powerLimitWatts?: number | null;
+  /** Every process holding memory or compute on the watched GPUs (the agent's own included), when visible. */
+  gpuProcesses?: GpuProcessEntry[] | null;
 }
 
 /** A place power readings come from. The meter polls read() while a chunk runs. */

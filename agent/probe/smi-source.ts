@@ -2,6 +2,7 @@ import { silentLogger, type Logger } from "../../shared/log.ts";
 import { gpuMemoryOfPids } from "./process-memory.ts";
 import { queryComputeApps, queryGpus, startSmiSampler, type SmiCommand, type TimedSmiReading } from "./nvidia-smi.ts";
 import type { PowerReading, PowerSource } from "./power-source-types.ts";
+import type { GpuProcessEntry } from "./other-gpu-users.ts";
 
 /**
  * Power source over a long-running `nvidia-smi --query-gpu ... -lms N`. read()
@@ -51,6 +52,7 @@ export async function createSmiSource(options: SmiSourceOptions = {}): Promise<S
   });
 
   let vramBytes: number | null = null;
+  let gpuProcesses: GpuProcessEntry[] | null = null;
   let appsAt = -Infinity;
   let appsInFlight: Promise<void> | null = null;
   const refreshApps = (): void => {
@@ -58,12 +60,10 @@ export async function createSmiSource(options: SmiSourceOptions = {}): Promise<S
     appsAt = now();
     appsInFlight = queryComputeApps(command)
       .then((r) => {
-        vramBytes = r.ok
-          ? (gpuMemoryOfPids(
-              r.value.filter((a) => wanted.has(a.gpuUuid)).map((a) => ({ pid: a.pid, usedBytes: a.usedMemoryBytes })),
-              ownPids,
-            ) ?? 0)
+        gpuProcesses = r.ok
+          ? r.value.filter((a) => wanted.has(a.gpuUuid)).map((a) => ({ pid: a.pid, usedBytes: a.usedMemoryBytes, gpuUuid: a.gpuUuid }))
           : null;
+        vramBytes = gpuProcesses === null ? null : (gpuMemoryOfPids(gpuProcesses, ownPids) ?? 0);
       })
       .finally(() => {
         appsInFlight = null;
@@ -86,6 +86,8 @@ export async function createSmiSource(options: SmiSourceOptions = {}): Promise<S
           watts: complete ? fresh.reduce((s, r) => s + ((r as TimedSmiReading).powerWatts as number), 0) : null,
           counters: null,
           vramBytes,
+          ...smiExtras(complete ? (fresh as TimedSmiReading[]) : []),
+          gpuProcesses,
         };
       },
       async close(): Promise<void> {
@@ -95,5 +97,21 @@ export async function createSmiSource(options: SmiSourceOptions = {}): Promise<S
         await appsInFlight;
       },
     },
+  };
+}
+
+/** Utilisation (mean), temperature (max) and power limit (sum) of fresh readings; null when none or any is missing. */
+function smiExtras(rs: readonly TimedSmiReading[]): Pick<PowerReading, "utilisationPercent" | "temperatureC" | "powerLimitWatts"> {
+  const all = (f: (r: TimedSmiReading) => number | null): number[] | null => {
+    const v = rs.map(f);
+    return v.length === 0 || v.some((x) => x === null) ? null : (v as number[]);
+  };
+  const util = all((r) => r.utilizationGpuPercent);
+  const temp = all((r) => r.temperatureC);
+  const limit = all((r) => r.powerLimitWatts);
+  return {
+    utilisationPercent: util === null ? null : util.reduce((a, b) => a + b, 0) / util.length,
+    temperatureC: temp === null ? null : Math.max(...temp),
+    powerLimitWatts: limit === null ? null : limit.reduce((a, b) => a + b, 0),
   };
 }

@@ -67,6 +67,19 @@ export async function fetchPinnedCa(options: FetchPinnedCaOptions): Promise<stri
   return ca.toString();
 }
 
+/**
+ * Trust on first use, for an agent given neither --ca-fingerprint nor an mDNS
+ * TXT record (only --coordinator): the fingerprint of the CA the server
+ * presents and that signed its leaf. Pin it, then call fetchPinnedCa.
+ */
+export async function presentedCaFingerprint(options: Omit<FetchPinnedCaOptions, "pin">): Promise<string> {
+  const chain = await presentedChain({ ...options, pin: "" });
+  const leaf = chain[0];
+  const ca = chain.slice(1).find((c) => c.ca && leaf !== undefined && leaf.checkIssued(c) && leaf.verify(c.publicKey));
+  if (ca === undefined) throw new CaPinMismatchError(`${options.host}:${options.port} presented no CA certificate that signed its own`, []);
+  return createHash("sha256").update(ca.raw).digest("hex");
+}
+
 function presentedChain(options: FetchPinnedCaOptions): Promise<X509Certificate[]> {
   return new Promise((resolve, reject) => {
     const socket = connect({

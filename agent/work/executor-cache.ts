@@ -8,6 +8,8 @@ export interface ExecutorCacheOptions {
   modelsDir: string;
   executionProviders?: string[];
   intraOpThreads?: number;
+  /** Builds the executor for a step instead of the ONNX one (benchmarks and tests: agent/executors/sleep-executor.ts). */
+  factory?: (step: ChunkWork["step"]) => Promise<Executor>;
 }
 
 /**
@@ -37,6 +39,7 @@ export class ExecutorCache {
   }
 
   private async create(step: ChunkWork["step"]): Promise<Executor> {
+    if (this.opts.factory) return this.opts.factory(step);
     if (step.kind !== "onnx" && step.kind !== "model") {
       throw new BadInputError(`this agent has no executor for step kind '${step.kind}'`, { field: "step.kind" });
     }

@@ -1,5 +1,7 @@
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import { startAgent } from "../../agent/start-agent.ts";
+import { joinStudio } from "../../agent/connect/join-studio.ts";
 import { createLogger } from "../../shared/log.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { ENERGY_SOURCES, type EnergySource } from "../../shared/accounting/chunk-accounting.ts";
@@ -15,11 +17,16 @@ interface AgentFlags {
   name?: string;
   joinToken?: string;
   mdnsInterface?: string;
+  enroll?: string;
+  caFingerprint?: string;
+  discoveryTimeout?: string;
   modelsDir?: string;
   tag: string[];
   energySource?: string;
   idleWatts?: string;
   cuda?: boolean;
+  telemetryIntervalMs?: string;
+  gpuFreeSeconds?: string;
 }
 
 export function registerAgent(program: Command): void {
@@ -28,40 +35,84 @@ export function registerAgent(program: Command): void {
     .description("run a render agent on this machine")
     .option("--config <file>", "YAML or JSON config file")
     .option("--data-dir <dir>", "agent identity and cache (default ~/.nightshift/agent)")
-    .option("--coordinator <host:port>", "coordinator address (skips discovery)")
+    .option("--coordinator <host:port>", "coordinator address (skips mDNS discovery)")
     .option("--name <name>", "name shown in `nightshift agents` (default: host name)")
-    .option("--join-token <token>", "enrollment token from `nightshift token create`")
-    .option("--mdns-interface <ip>", "interface for mDNS discovery")
+    .option("--join-token <token>", "enrollment token from `nightshift token create` (without one, the agent waits for `nightshift agents approve`)")
+    .option("--ca-fingerprint <sha256>", "studio CA to pin at enrollment (printed by `nightshift token create`; default: the one the coordinator advertises)")
+    .option("--enroll <host:port>", "enrollment address with --coordinator (default: its port + 1)")
+    .option("--mdns-interface <ip>", "IP of the interface for mDNS (default: every LAN interface)")
+    .option("--discovery-timeout <seconds>", "how long to look for the coordinator by mDNS", "5")
     .option("--models-dir <dir>", "models directory")
     .option("--tag <tag>", "tag for placement constraints (repeatable)", collect, [])
     .option("--energy-source <source>", `force one of: ${ENERGY_SOURCES.join(", ")}`)
-    .option("--idle-watts <w>", "idle draw of this node, reported separately")
+    .option("--idle-watts <w>", "idle draw of this node, reported separately (default: measured while no chunk runs)")
+    .option("--telemetry-interval-ms <ms>", "power telemetry sample period (default 1000)")
+    .option("--gpu-free-seconds <s>", "after someone else used the GPU, wait until it has been free this long (default 60)")
     .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries)")
     .action(async (flags: AgentFlags) => {
       const file = flags.config ? readConfigFile(flags.config) : {};
       const coordinator = flags.coordinator ?? (file.coordinator as string | undefined);
-      if (!coordinator) {
-        throw new BadInputError("agent: no coordinator: pass --coordinator HOST:PORT (LAN discovery arrives with enrollment)", { field: "coordinator" });
+      const discoverySeconds = Number(flags.discoveryTimeout);
+      if (!(discoverySeconds >= 1 && discoverySeconds <= 600)) {
+        throw new BadInputError(`--discovery-timeout: expected 1..600 seconds, got '${flags.discoveryTimeout}'`, { field: "discoveryTimeout" });
       }
       if (flags.energySource && !ENERGY_SOURCES.includes(flags.energySource as EnergySource)) {
         throw new BadInputError(`--energy-source: expected one of ${ENERGY_SOURCES.join(", ")}, got '${flags.energySource}'`, { field: "energySource" });
       }
       const idle = flags.idleWatts === undefined ? null : Number(flags.idleWatts);
       if (idle !== null && !(idle >= 0)) throw new BadInputError(`--idle-watts: expected watts >= 0, got '${flags.idleWatts}'`, { field: "idleWatts" });
+      const telemetryIntervalMs = flags.telemetryIntervalMs === undefined ? 1000 : Number(flags.telemetryIntervalMs);
+      if (!(Number.isInteger(telemetryIntervalMs) && telemetryIntervalMs >= 100 && telemetryIntervalMs <= 60_000)) {
+        throw new BadInputError(`--telemetry-interval-ms: expected 100..60000, got '${flags.telemetryIntervalMs}'`, { field: "telemetryIntervalMs" });
+      }
+      const gpuFreeSeconds = flags.gpuFreeSeconds === undefined ? 60 : Number(flags.gpuFreeSeconds);
+      if (!(gpuFreeSeconds >= 0 && gpuFreeSeconds <= 86_400)) {
+        throw new BadInputError(`--gpu-free-seconds: expected 0..86400, got '${flags.gpuFreeSeconds}'`, { field: "gpuFreeSeconds" });
+      }
       const log = createLogger("nightshift-agent");
-      const { agent } = await startAgent({
-        coordinator,
-        ...(flags.name ? { name: flags.name } : {}),
-        dataDir: flags.dataDir ?? defaultAgentDataDir(),
+      const signal = shutdownSignal();
+      const name = flags.name ?? hostname();
+      const dataDir = flags.dataDir ?? defaultAgentDataDir();
+      const joinToken = flags.joinToken ?? (file.joinToken as string | undefined);
+      const membership = await joinStudio({
+        dataDir,
+        name,
+        ...(coordinator ? { coordinator } : {}),
+        ...(flags.enroll ? { enroll: flags.enroll } : {}),
+        ...(joinToken ? { joinToken } : {}),
+        ...(flags.caFingerprint ? { caFingerprint: flags.caFingerprint } : {}),
+        ...(flags.mdnsInterface ? { mdnsInterface: flags.mdnsInterface } : {}),
+        discoveryTimeoutMs: discoverySeconds * 1000,
+        log,
+        signal,
+        onPending: (id, message) => process.stderr.write(`agent ${id}: ${message}\n`),
+      });
+      const lost = new AbortController();
+      const started = startAgent({
+        coordinator: membership.connection.address,
+        credentials: membership.connection.credentials,
+        onLost: (reason) => lost.abort(new Error(reason)),
+        name,
+        dataDir,
         modelsDir: flags.modelsDir ?? BUNDLED_MODELS_DIR,
         tags: flags.tag,
         ...(flags.cuda ? { executionProviders: ["cuda", "cpu"] } : {}),
         ...(flags.energySource ? { energySource: flags.energySource as EnergySource } : {}),
         idleWatts: idle,
+        telemetryIntervalMs,
+        gpuFreeSeconds,
         log,
       });
-      process.stdout.write(`agent ${agent.agentId} running, coordinator ${coordinator}\n`);
-      await untilAborted(shutdownSignal());
+      const { agent } = await started.catch(async (err: unknown) => {
+        await membership.stop();
+        throw err;
+      });
+      process.stdout.write(`agent ${agent.agentId} running, coordinator ${membership.connection.address}\n`);
+      await Promise.race([untilAborted(signal), untilAborted(lost.signal)]);
       await agent.drain();
+      await membership.stop();
+      if (lost.signal.aborted && !signal.aborted) {
+        throw new Error(`lost the coordinator for good (${(lost.signal.reason as Error).message}); was this agent removed? see \`nightshift agents\``);
+      }
     });
 }

@@ -13,14 +13,25 @@ export function registerAgents(program: Command): void {
         gpus: a.gpus.map((g) => ({ name: g.name, vramBytes: g.vramBytes })),
         lastSeen: new Date(a.lastSeenMs).toISOString(),
         version: a.version,
+        blocklistedJobs: a.blocklistedJobs,
+        status: a.status,
+        note: a.note,
+        powerWatts: a.powerWatts ?? null,
+        energySource: a.energySource,
       }));
       if (flags.json) return printJson(list);
       process.stdout.write(
         table(
-          ["id", "name", "state", "gpus", "last seen"],
-          list.map((a) => [a.id, a.name, a.state, a.gpus.map((g) => `${g.name} ${formatBytes(g.vramBytes)}`).join(", ") || "cpu", a.lastSeen]),
+          ["id", "name", "state", "status", "power", "gpus", "last seen", "blocklisted for"],
+          list.map((a) => [a.id, a.name, a.state, a.status, formatPower(a.powerWatts, a.energySource), a.gpus.map((g) => `${g.name} ${formatBytes(g.vramBytes)}`).join(", ") || "cpu", a.lastSeen, a.blocklistedJobs.join(", ")]),
         ) + "\n",
       );
+      for (const a of list) if (a.note) process.stdout.write(`${a.name}: ${a.note}\n`);
     });
   });
+}
+
+/** "212 W nvml"; estimates say so; "" when unknown. */
+function formatPower(watts: number | null, source: string): string {
+  return watts === null ? "" : `${watts.toFixed(0)} W ${source}`;
 }

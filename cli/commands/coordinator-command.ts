@@ -18,6 +18,9 @@ interface CoordinatorFlags {
   listen?: string;
   modelsDir?: string;
   mdnsInterface?: string;
+  mdns?: boolean;
+  enrollListen?: string;
+  metricsListen?: string;
 }
 
 export function readConfigFile(path: string): Record<string, unknown> {
@@ -46,7 +49,10 @@ export function registerCoordinator(program: Command): void {
     .option("--nats <url>", "use an existing NATS server instead of the embedded one")
     .option("--listen <host:port>", "gRPC listen address", undefined)
     .option("--models-dir <dir>", "models directory")
-    .option("--mdns-interface <ip>", "interface for mDNS (LAN discovery)")
+    .option("--mdns-interface <ip>", "IP of the interface for mDNS (default: every LAN interface)")
+    .option("--no-mdns", "do not advertise on the LAN nor browse for agents")
+    .option("--enroll-listen <host:port>", "enrollment listener (default: listen host, port + 1)")
+    .option("--metrics-listen <host:port>", "serve Prometheus metrics on GET /metrics (config: metricsListen)")
     .action(async (flags: CoordinatorFlags) => {
       const file = flags.config ? readConfigFile(flags.config) : {};
       const raw = {
@@ -56,13 +62,19 @@ export function registerCoordinator(program: Command): void {
         ...(flags.nats ? { nats: flags.nats } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
         ...(flags.modelsDir ? { modelsDir: flags.modelsDir } : {}),
+        ...(flags.enrollListen ? { enrollListen: flags.enrollListen } : {}),
+        ...(flags.mdnsInterface ? { mdnsInterface: flags.mdnsInterface } : {}),
+        mdns: flags.mdns !== false && file.mdns !== false,
+        ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
       };
       const config = compileCoordinatorConfig(raw, BUNDLED_MODELS_DIR);
       const log = createLogger("nightshift-coordinator");
       const coordinator = await Coordinator.start(config, log);
       const endpoint = join(config.dataDir, ENDPOINT_FILE);
-      writeFileSync(endpoint, JSON.stringify({ grpc: coordinator.address, nats: coordinator.natsUrl, pid: process.pid }) + "\n");
+      writeFileSync(endpoint, JSON.stringify({ grpc: coordinator.address, enroll: coordinator.enrollAddress, nats: coordinator.natsUrl, pid: process.pid }) + "\n");
       process.stdout.write(`coordinator listening on ${coordinator.address} (data ${config.dataDir})\n`);
+      process.stdout.write(`enrollment on ${coordinator.enrollAddress}, studio CA ${coordinator.trust.caFingerprint}\n`);
+      if (coordinator.accounting.metricsUrl) process.stdout.write(`metrics on ${coordinator.accounting.metricsUrl}\n`);
       await untilAborted(shutdownSignal());
       await coordinator.stop();
       rmSync(endpoint, { force: true });

@@ -4,7 +4,7 @@ import type { JobView } from "../../proto/gen/nightshift/v1/control.ts";
 import { readJobFileChecked } from "../../shared/job-spec/index.ts";
 import { table } from "../format/format.ts";
 import { clientOptions, printJson, withControl, type ClientFlags } from "./client-options.ts";
-import { renderProgress } from "./watch-render.ts";
+import { renderProgress, renderWatch } from "./watch-render.ts";
 import { shutdownSignal } from "../signals.ts";
 
 function jobLine(j: JobView): string[] {
@@ -17,6 +17,7 @@ function printJob(j: JobView, json?: boolean): void {
   if (j.outputDir) process.stdout.write(`output: ${j.outputDir}\n`);
   if (j.videoPath) process.stdout.write(`video:  ${j.videoPath}\n`);
   if (j.failedFrames.length) process.stdout.write(`failed frames: ${j.failedFrames.length}\n`);
+  if (j.blocklistedAgents.length) process.stdout.write(`blocklisted agents: ${j.blocklistedAgents.join(", ")}\n`);
 }
 
 export function registerJobCommands(program: Command): void {
@@ -66,13 +67,20 @@ export function registerJobCommands(program: Command): void {
     });
   }
 
-  clientOptions(program.command("watch <id>").description("live progress of a job")).action(async (id: string, flags: ClientFlags) => {
+  clientOptions(program.command("watch <id>").description("live progress of a job: a bar per job and per agent, frames/s and ETA")).action(async (id: string, flags: ClientFlags) => {
     await withControl(flags, async (c) => {
+      // On a terminal the screen is redrawn in place; otherwise (a pipe, a log) each update is printed once.
+      const tty = process.stderr.isTTY === true;
+      let shown = 0;
       for await (const v of c.watch(id, shutdownSignal())) {
-        if (flags.json) process.stdout.write(JSON.stringify(v) + "\n");
-        else process.stderr.write(`\r${renderProgress(v)}`);
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(v) + "\n");
+          continue;
+        }
+        const lines = renderWatch(v, Math.max(10, Math.min(40, (process.stderr.columns ?? 80) - 50)));
+        process.stderr.write(`${tty && shown > 0 ? `\x1b[${shown}A\x1b[J` : ""}${lines.join("\n")}\n`);
+        shown = lines.length;
       }
-      if (!flags.json) process.stderr.write("\n");
     });
   });
 }

@@ -13,6 +13,7 @@ interface ReportFlags {
   config?: string;
   json?: boolean;
   csv?: boolean;
+  adminCredentials?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -24,6 +25,7 @@ export function registerReport(program: Command): void {
     .option("--config <file>", "coordinator config (for the tariff) when reading --data-dir")
     .option("--json", "print JSON")
     .option("--csv", "print CSV")
+    .option("--admin-credentials <dir>", "admin certificate folder (a copy of the coordinator's <data-dir>/admin)")
     .action(async (job: string | undefined, flags: ReportFlags) => {
       let report: FarmReport;
       if (flags.dataDir && !flags.coordinator) {

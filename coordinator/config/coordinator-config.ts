@@ -4,6 +4,7 @@ import { BadInputError } from "../../shared/errors.ts";
 import { compileTariff, type CompiledTariff, type TariffSpec } from "../../shared/accounting/tariff.ts";
 import { DEFAULT_FARM_POLICY, type FarmPolicy } from "../dispatch/farm-policy.ts";
 import { parseHostPort } from "../../shared/host-port.ts";
+import { accountingConfigFields, compileAccountingConfig, type AccountingConfig } from "./accounting-config.ts";
 
 const tariffSchema = z.union([
   z.strictObject({ kind: z.literal("flat"), currency: z.string(), pricePerKwh: z.number() }),
@@ -21,6 +22,12 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   outputRoot: z.string().min(1).optional(),
   modelsDir: z.string().min(1).optional(),
   listen: z.string().default("127.0.0.1:0"),
+  /** Enrollment listener (server-only TLS); default: the listen host, port + 1 (ephemeral when listen's port is 0). */
+  enrollListen: z.string().optional(),
+  /** Advertise on the LAN and browse for agents (mDNS). Off unless asked: `nightshift coordinator` turns it on. */
+  mdns: z.boolean().default(false),
+  /** The interface (its IP) mDNS uses; default every LAN interface. */
+  mdnsInterface: z.string().optional(),
   nats: z.string().optional(),
   natsServer: z.string().optional(),
   natsPort: z.number().int().min(0).max(65535).default(0),
@@ -34,6 +41,7 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   /** A job paused because the output root filled up resumes once this much is free. */
   minFreeBytes: z.number().int().min(0).default(256 * 1024 * 1024),
   tariff: tariffSchema.default({ kind: "flat", currency: "EUR", pricePerKwh: 0.3 }),
+  ...accountingConfigFields,
 });
 export type RawCoordinatorConfig = z.input<typeof rawCoordinatorConfigSchema>;
 
@@ -45,6 +53,11 @@ export interface CoordinatorConfig {
   modelsDir: string;
   listenHost: string;
   listenPort: number;
+  enrollHost: string;
+  enrollPort: number;
+  /** No enrollListen given: the enrollment port is the gRPC port + 1 when that is free. */
+  enrollFollowsGrpc: boolean;
+  mdns: { enabled: boolean; interfaceIp: string | undefined };
   nats: { mode: "embedded"; binary: string | undefined; port: number } | { mode: "external"; url: string };
   subjectPrefix: string;
   policy: FarmPolicy;
@@ -52,6 +65,8 @@ export interface CoordinatorConfig {
   minFreeBytes: number;
   tariff: CompiledTariff;
   tariffLabel: string;
+  /** Power budget, metrics endpoint, telemetry retention (accounting-config.ts). */
+  accounting: AccountingConfig;
 }
 
 function describeTariff(t: TariffSpec): string {
@@ -68,6 +83,8 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
   const c = parsed.data;
   const dataDir = resolve(c.dataDir);
   const { host, port } = parseHostPort(c.listen, "listen");
+  const enroll = c.enrollListen ? parseHostPort(c.enrollListen, "enrollListen") : { host, port: port === 0 ? 0 : port + 1 };
+  if (enroll.port > 65535) throw new BadInputError(`enrollListen: port ${port} + 1 is not a port; set enrollListen`, { field: "enrollListen" });
   const heartbeatMs = c.heartbeatMs;
   return {
     dataDir,
@@ -76,6 +93,10 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
     modelsDir: resolve(c.modelsDir ?? defaultModelsDir),
     listenHost: host,
     listenPort: port,
+    enrollHost: enroll.host,
+    enrollPort: enroll.port,
+    enrollFollowsGrpc: c.enrollListen === undefined,
+    mdns: { enabled: c.mdns, interfaceIp: c.mdnsInterface },
     nats: c.nats ? { mode: "external", url: c.nats } : { mode: "embedded", binary: c.natsServer, port: c.natsPort },
     subjectPrefix: c.subjectPrefix,
     policy: {
@@ -90,5 +111,6 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
     minFreeBytes: c.minFreeBytes,
     tariff: compileTariff(c.tariff as TariffSpec),
     tariffLabel: describeTariff(c.tariff as TariffSpec),
+    accounting: compileAccountingConfig(c),
   };
 }

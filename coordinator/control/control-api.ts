@@ -7,11 +7,15 @@ import { BadInputError } from "../../shared/errors.ts";
 import { NotFoundError } from "../grpc/grpc-errors.ts";
 import { submitJob, type SubmitDeps, type Submitted } from "../jobs/submit-job.ts";
 import type { JobFinisher } from "../jobs/job-finisher.ts";
-import { buildReport } from "../report/build-report.ts";
+import { collectReport } from "../report/collect-report.ts";
 import type { FarmReport } from "../report/report-types.ts";
 import { expandFrameRanges } from "../jobs/frame-ranges.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import { videoPathFor } from "../jobs/job-paths.ts";
+import { NO_AGENT_LIVE, type AgentLive } from "../telemetry/agent-live-view.ts";
+import type { JobProgress } from "../scheduling/job-progress.ts";
+import { liveAttempts } from "../scheduling/copy-rules.ts";
+import type { AttemptToCancel } from "../nats/agent-control.ts";
 
 export interface JobView {
   id: string;
@@ -29,9 +33,15 @@ export interface JobView {
   createdAtMs: number;
   finishedAtMs: number;
   failedFrames: number[];
+  blocklistedAgents: string[];
+  /** Live progress per agent, the job's speed and ETA (coordinator/scheduling/job-progress.ts). */
+  agents: JobProgress["agents"];
+  framesPerSecond: number;
+  etaSeconds: number;
+  startedAtMs: number;
 }
 
-const NIGHT_MS = 24 * 3600 * 1000;
+const NO_PROGRESS: JobProgress = { agents: [], framesPerSecond: 0, etaSeconds: -1 };
 
 /** What the CLI can ask of the coordinator, independent of gRPC. */
 export class ControlApi {
@@ -91,20 +101,35 @@ export class ControlApi {
       createdAtMs: job.createdAt,
       finishedAtMs: job.finishedAt ?? 0,
       failedFrames: expandFrameRanges(failed.map((f) => [f.frameStart, f.frameEnd] as const)),
+      blocklistedAgents: this.store.blocklist.blockedForJob(job.id).map((b) => this.store.agents.get(b.agentId)?.name ?? b.agentId),
+      ...this.progressOf(job, c.framesDone, c.framesTotal),
+      startedAtMs: job.startedAt ?? 0,
     };
   }
 
+  /** Per-agent progress, speed and ETA of a job; set by the coordinator (coordinator/scheduling/progress-source.ts). */
+  progressOf: (job: JobRow, framesDone: number, framesTotal: number) => JobProgress = () => NO_PROGRESS;
+  /** Tells agents to stop attempts of a cancelled job (NATS <p>.ctl.<agentId>); set by the coordinator. */
+  cancelAttempts: (list: AttemptToCancel[]) => void = () => undefined;
+
   cancel(id: string): JobView {
     const job = this.requireJob(id);
+    const stop: AttemptToCancel[] = [];
     this.store.tx(() => {
       const now = this.clock();
       this.store.jobs.transition(id, "cancelled", now, "cancelled by request");
       for (const c of this.store.chunks.listByJob(id)) {
         if (c.state === "done" || c.state === "failed" || c.state === "cancelled") continue;
-        if (c.currentAttemptId && c.state === "running") this.store.attempts.finish(c.currentAttemptId, "cancelled", now, "job cancelled");
+        if (c.state === "running") {
+          for (const a of liveAttempts(this.store, c)) {
+            this.store.attempts.finish(a.attemptId, "cancelled", now, "job cancelled");
+            stop.push({ ...a, reason: "job cancelled" });
+          }
+        }
         this.store.chunks.transition(c.id, "cancelled", now, { currentAttemptId: null });
       }
     });
+    if (stop.length > 0) this.cancelAttempts(stop);
     this.finisher.emit("changed", job.id);
     return this.job(id);
   }
@@ -125,23 +150,21 @@ export class ControlApi {
     return this.job(id);
   }
 
+  /** Live status, pause note and power per agent; set by the coordinator (coordinator/telemetry/accounting.ts). */
+  agentLive: (agentId: string) => AgentLive = () => NO_AGENT_LIVE;
+
   agents(): AgentRow[] {
     return this.store.agents.list();
   }
 
+  blocklistedJobs(agentId: string): string[] {
+    return this.store.blocklist.blockedForAgent(agentId).map((b) => b.jobId);
+  }
+
+  /** One job's report, or the night's summary (the last 24 hours) when no job is given. */
   report(jobId?: string): FarmReport {
-    const now = this.clock();
-    const jobs = jobId ? [this.requireJob(jobId)] : this.store.jobs.list().filter((j) => j.createdAt >= now - NIGHT_MS);
-    const ledger = jobId ? this.store.ledger.listByJob(jobId) : this.store.ledger.listSince(now - NIGHT_MS);
-    return buildReport({
-      ledger,
-      agents: this.store.agents.list(),
-      jobs,
-      tariff: this.tariff.compiled,
-      tariffLabel: this.tariff.label,
-      nowMs: now,
-      fromMs: jobId ? (jobs[0]?.createdAt ?? now) : now - NIGHT_MS,
-    });
+    if (jobId) this.requireJob(jobId);
+    return collectReport(this.store, jobId || undefined, this.tariff, this.clock(), "night");
   }
 
   videoPath(job: JobRow): string {

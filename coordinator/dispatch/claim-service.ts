@@ -7,6 +7,8 @@ import type { FarmPolicy } from "./farm-policy.ts";
 import type { ChunkRow } from "../store/chunks-table.ts";
 import type { JobRow } from "../store/jobs-table.ts";
 import type { AttemptRow } from "../store/attempts-table.ts";
+import type { AgentRow } from "../store/agents-table.ts";
+import { claimCopy, isCopyDispatch, revokePlacedOn, settleCopy } from "../scheduling/copy-rules.ts";
 
 export type ClaimResult = { skip: true; reason: string } | { skip: false; attemptId: string; work: ChunkWork };
 export type FailureOutcome = "retry" | "failed" | "ignored";
@@ -30,6 +32,9 @@ export class ClaimService {
     private readonly onChange: (jobId: string) => void,
   ) {}
 
+  /** Why an agent may not run a job's chunks (tags, memory), or null; set by the coordinator (coordinator/scheduling/). */
+  ineligible: (agent: AgentRow, job: JobRow) => string | null = () => null;
+
   claim(agentId: string, chunkId: string, dispatchId: string): ClaimResult {
     const result = this.store.tx((): ClaimResult => {
       const now = this.clock();
@@ -37,10 +42,18 @@ export class ClaimService {
       if (!agent || agent.state === "removed") return { skip: true, reason: "agent not enrolled" };
       const chunk = this.store.chunks.get(chunkId);
       if (!chunk) return { skip: true, reason: "unknown chunk" };
-      if (chunk.state !== "queued") return { skip: true, reason: `chunk is ${chunk.state}` };
-      if (chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
+      // A speculative copy: a second live attempt of a running chunk, allowed only for the copy's own dispatch id.
+      const copy = isCopyDispatch(chunk, dispatchId);
+      if (!copy && chunk.state !== "queued") return { skip: true, reason: `chunk is ${chunk.state}` };
+      if (!copy && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
       const job = this.store.jobs.get(chunk.jobId);
       if (!job) return { skip: true, reason: "unknown job" };
+      if (copy) {
+        if ((job.state !== "running" && job.state !== "queued") || this.store.blocklist.isBlocked(job.id, agentId) || this.ineligible(agent, job) !== null) return { skip: true, reason: "copy not wanted" };
+        const c = claimCopy(this.store, chunk, agentId, now);
+        if ("skip" in c) return { skip: true, reason: c.skip };
+        return { skip: false, attemptId: c.attemptId, work: this.work(job, chunk, c.attemptId) };
+      }
       if (job.state === "paused" || job.state === "cancelled") {
         this.store.chunks.transition(chunk.id, job.state === "paused" ? "pending" : "cancelled", now, { dispatchId: null });
         return { skip: true, reason: `job is ${job.state}` };
@@ -49,32 +62,38 @@ export class ClaimService {
         this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
         return { skip: true, reason: "agent is blocklisted for this job" };
       }
+      const why = this.ineligible(agent, job);
+      if (why !== null) {
+        this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
+        return { skip: true, reason: `agent ${why}` };
+      }
       if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
       const attemptId = newId("att", now);
       this.store.attempts.insert({ id: attemptId, chunkId, jobId: job.id, agentId, createdAt: now });
       const running = this.store.chunks.transition(chunk.id, "running", now, { currentAttemptId: attemptId, countAttempt: true });
-      const { input, step } = this.describe(job, running);
-      return {
-        skip: false,
-        attemptId,
-        work: {
-          jobId: job.id,
-          chunkId,
-          attemptId,
-          frameStart: running.frameStart,
-          frameEnd: running.frameEnd,
-          contextStart: running.contextStart,
-          contextEnd: running.contextEnd,
-          seed: job.seed,
-          input,
-          step,
-          ackWaitSeconds: this.policy.ackWaitSeconds,
-        },
-      };
+      return { skip: false, attemptId, work: this.work(job, running, attemptId) };
     });
     if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason }, "claim skipped");
     else this.log.info({ agentId, chunkId, attemptId: result.attemptId }, "chunk claimed");
+    if (result.skip && /^agent /.test(result.reason)) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "");
     return result;
+  }
+
+  private work(job: JobRow, chunk: ChunkRow, attemptId: string): ChunkWork {
+    const { input, step } = this.describe(job, chunk);
+    return {
+      jobId: job.id,
+      chunkId: chunk.id,
+      attemptId,
+      frameStart: chunk.frameStart,
+      frameEnd: chunk.frameEnd,
+      contextStart: chunk.contextStart,
+      contextEnd: chunk.contextEnd,
+      seed: job.seed,
+      input,
+      step,
+      ackWaitSeconds: this.policy.ackWaitSeconds,
+    };
   }
 
   /** An attempt failed (executor error) or was handed back by a draining agent. */
@@ -85,6 +104,8 @@ export class ClaimService {
       if (!attempt || attempt.agentId !== agentId || attempt.state !== "running") return "ignored";
       this.store.attempts.finish(attemptId, handedBack ? "handed-back" : "failed", now, error);
       const chunk = this.store.chunks.get(attempt.chunkId);
+      // One of a speculative pair: the other attempt goes on alone.
+      if (chunk && settleCopy(this.store, chunk, attemptId) !== "none") return "ignored";
       if (!chunk || chunk.state !== "running" || chunk.currentAttemptId !== attemptId) return "ignored";
       if (handedBack) {
         this.store.chunks.transition(chunk.id, "pending", now, { currentAttemptId: null, dispatchId: null });
@@ -113,6 +134,8 @@ export class ClaimService {
 
   /** An agent went silent: its running attempts are lost and their chunks go back to the queue. */
   loseAgentAttempts(agentId: string, reason: string): number {
+    // Chunks placed on its own subject and not claimed yet go back to be placed elsewhere.
+    for (const jobId of this.store.tx(() => revokePlacedOn(this.store, agentId, this.clock()))) this.onChange(jobId);
     return this.loseAttempts(() => this.store.attempts.runningForAgent(agentId), reason, { agentId });
   }
 
@@ -132,6 +155,7 @@ export class ClaimService {
       for (const a of running) {
         this.store.attempts.finish(a.id, "lost", now, reason);
         const chunk = this.store.chunks.get(a.chunkId);
+        if (chunk && settleCopy(this.store, chunk, a.id) !== "none") continue;
         if (chunk && chunk.state === "running" && chunk.currentAttemptId === a.id) {
           this.store.chunks.transition(chunk.id, "pending", now, { currentAttemptId: null, dispatchId: null });
           jobs.add(a.jobId);

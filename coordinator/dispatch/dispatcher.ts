@@ -1,9 +1,10 @@
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import { newId } from "../../shared/ids.ts";
 import type { WorkMessage } from "../../shared/protocol/messages.ts";
 import type { FarmPolicy } from "./farm-policy.ts";
+import { runDispatchPass } from "../scheduling/dispatch-pass.ts";
+import { defaultSchedulingDeps, type SchedulingDeps } from "../scheduling/scheduling-deps.ts";
 
 /** The transport edge of dispatch (JetStream in production). */
 export interface WorkPublisher {
@@ -20,6 +21,8 @@ export class Dispatcher {
   private running = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  /** How many more chunks may start, given how many wait queued (the power budget); none: no limit. */
+  private startLimit: ((queued: number, wanted: number) => number) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -33,6 +36,18 @@ export class Dispatcher {
     this.timer = setInterval(() => this.kick(), tickMs);
     this.timer.unref();
     this.kick();
+  }
+
+  /** What the scheduler knows beyond the store (heartbeats, model needs, speeds, time zone); see coordinator/scheduling/. */
+  private scheduling: SchedulingDeps = defaultSchedulingDeps();
+
+  useScheduling(deps: Partial<SchedulingDeps>): void {
+    this.scheduling = { ...this.scheduling, ...deps };
+  }
+
+  /** Sets the start limit (coordinator/telemetry/farm-power-gate.ts applies the studio power budget). */
+  limitStarts(limit: (queued: number, wanted: number) => number): void {
+    this.startLimit = limit;
   }
 
   stop(): void {
@@ -58,22 +73,16 @@ export class Dispatcher {
       });
   }
 
+  /** One scheduling pass: coordinator/scheduling/dispatch-pass.ts (snapshot, pure plan, one transaction, publishes). */
   private async pass(): Promise<void> {
-    const online = this.store.agents.list().filter((a) => a.state === "online").length;
-    const depth = Math.max(1, online) * this.policy.queueDepthPerAgent;
-    const room = depth - this.store.chunks.countInState("queued");
-    if (room <= 0) return;
-    for (const chunk of this.store.chunks.nextPending(room)) {
-      const dispatchId = newId("dsp", this.clock());
-      this.store.chunks.transition(chunk.id, "queued", this.clock(), { dispatchId });
-      try {
-        await this.publisher.publish({ chunkId: chunk.id, jobId: chunk.jobId, dispatchId });
-      } catch (err) {
-        this.log.warn({ err, chunkId: chunk.id }, "publish failed; chunk back to pending");
-        const now = this.store.chunks.get(chunk.id);
-        if (now?.state === "queued" && now.dispatchId === dispatchId) this.store.chunks.transition(chunk.id, "pending", this.clock(), { dispatchId: null });
-        return;
-      }
-    }
+    await runDispatchPass({
+      ...this.scheduling,
+      store: this.store,
+      publisher: this.publisher,
+      policy: this.policy,
+      clock: this.clock,
+      log: this.log,
+      ...(this.startLimit ? { startLimit: this.startLimit } : {}),
+    });
   }
 }

@@ -8,10 +8,11 @@ import type { AgentRow } from "../store/agents-table.ts";
 import type { JobFinisher } from "../jobs/job-finisher.ts";
 import { TERMINAL_JOB_STATES, type JobState } from "../../shared/lifecycle/states.ts";
 import { toServiceError, unary } from "./grpc-errors.ts";
+import { NO_AGENT_LIVE, type AgentLive } from "../telemetry/agent-live-view.ts";
 
 const wireJob = (v: JobView): WireJobView => v;
 
-export function wireAgent(a: AgentRow): WireAgentView {
+export function wireAgent(a: AgentRow, blocklistedJobs: string[] = [], live: AgentLive = NO_AGENT_LIVE): WireAgentView {
   return {
     id: a.id,
     name: a.name,
@@ -20,6 +21,11 @@ export function wireAgent(a: AgentRow): WireAgentView {
     lastSeenMs: a.lastSeen,
     version: a.version,
     address: a.address,
+    blocklistedJobs,
+    status: a.state === "online" ? live.status : "",
+    note: a.state === "online" ? live.note : "",
+    powerWatts: live.powerWatts ?? undefined,
+    energySource: live.energySource,
   };
 }
 
@@ -34,7 +40,7 @@ export function controlHandler(api: ControlApi, finisher: JobFinisher): ControlS
     cancelJob: unary<JobRef, WireJobView>((req) => wireJob(api.cancel(req.jobId))),
     pauseJob: unary<JobRef, WireJobView>((req) => wireJob(api.pause(req.jobId))),
     resumeJob: unary<JobRef, WireJobView>((req) => wireJob(api.resume(req.jobId))),
-    listAgents: unary<ListAgentsRequest, ListAgentsResponse>(() => ({ agents: api.agents().map(wireAgent) })),
+    listAgents: unary<ListAgentsRequest, ListAgentsResponse>(() => ({ agents: api.agents().map((a) => wireAgent(a, api.blocklistedJobs(a.id), api.agentLive(a.id))) })),
     report: unary<ReportRequest, ReportResponse>((req) => ({ reportJson: JSON.stringify(api.report(req.jobId || undefined)) })),
     watchJob(call: ServerWritableStream<JobRef, WireJobView>): void {
       const id = call.request.jobId;

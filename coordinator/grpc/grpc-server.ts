@@ -1,4 +1,4 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerInterceptor, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { AgentGatewayService, type AgentGatewayServer } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import { ControlService, type ControlServer } from "../../proto/gen/nightshift/v1/control.ts";
 import { ResultSinkService, type ResultSinkServer } from "../../proto/gen/nightshift/v1/sink.ts";
@@ -8,6 +8,8 @@ export interface GrpcServices {
   control: ControlServer;
   sink: ResultSinkServer;
   gateway: AgentGatewayServer;
+  /** More services on the same port (the admin service of coordinator/trust/). */
+  extra?: Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }>;
 }
 
 /** Starts the coordinator's gRPC server; resolves with the bound port. */
@@ -16,11 +18,14 @@ export async function startGrpcServer(
   port: number,
   services: GrpcServices,
   credentials: ServerCredentials = ServerCredentials.createInsecure(),
+  /** Run on every call before the handler (the peer guard that checks who is calling). */
+  interceptors: ServerInterceptor[] = [],
 ): Promise<{ server: Server; port: number }> {
-  const server = new Server(GRPC_SERVER_OPTIONS);
+  const server = new Server({ ...GRPC_SERVER_OPTIONS, interceptors });
   server.addService(ControlService, services.control);
   server.addService(ResultSinkService, services.sink);
   server.addService(AgentGatewayService, services.gateway);
+  for (const s of services.extra ?? []) server.addService(s.definition, s.implementation);
   const bound = await new Promise<number>((resolve, reject) => {
     const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     server.bindAsync(addr, credentials, (err, p) => (err ? reject(err) : resolve(p)));

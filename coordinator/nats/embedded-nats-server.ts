@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { EventEmitter } from "node:events";
@@ -24,13 +24,14 @@ export interface EmbeddedNatsOptions {
 
 /**
  * Spawns and supervises a nats-server with JetStream, its store under `dir`.
- * Events: "restarted" (url), "gave-up" (error).
+ * Events: "restarted" (url), "gave-up" (error), "log-line" (one line of its log).
  */
 export class EmbeddedNatsServer extends EventEmitter {
   private child: ChildProcess | undefined;
   private port: number;
   private stopping = false;
   private restarts = 0;
+  private reloading: Promise<void> = Promise.resolve();
   private triedSavedPort = false;
   private readonly binary: string;
 
@@ -41,7 +42,8 @@ export class EmbeddedNatsServer extends EventEmitter {
   }
 
   get url(): string {
-    return `nats://${this.opts.host ?? "127.0.0.1"}:${this.port}`;
+    const host = this.opts.host ?? "127.0.0.1";
+    return `nats://${host === "0.0.0.0" ? "127.0.0.1" : host}:${this.port}`;
   }
 
   get pid(): number | undefined {
@@ -70,8 +72,12 @@ export class EmbeddedNatsServer extends EventEmitter {
     this.child = child;
     if (child.pid) writeNatsPidFile(pidFile, child.pid);
     let stderr = "";
+    let partial = "";
     child.stderr?.on("data", (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
+      const lines = (partial + d.toString()).split("\n");
+      partial = (lines.pop() ?? "").slice(-4000);
+      for (const line of lines) if (line.trim() !== "") this.emit("log-line", line);
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.once("exit", (code, signal) => this.onExit(child, code, signal));
@@ -88,6 +94,42 @@ export class EmbeddedNatsServer extends EventEmitter {
     writeFileSync(join(this.opts.dir, "port"), `${port}\n`);
     this.opts.log.info({ url: this.url, pid: child.pid, store: join(this.opts.dir, "jetstream") }, "nats-server started");
     return this.url;
+  }
+
+  /**
+   * Rewrites the config (extraConfig is read again: authorization changes) and
+   * asks the running server to reload it (SIGHUP). Resolves once the server
+   * logs the reload, or after timeoutMs. Reloads run one at a time.
+   */
+  reload(timeoutMs = 5000): Promise<void> {
+    const next = this.reloading.then(() => this.reloadNow(timeoutMs));
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadNow(timeoutMs: number): Promise<void> {
+    const configPath = join(this.opts.dir, "nats-server.conf");
+    const temp = `${configPath}.${process.pid}.tmp`;
+    writeFileSync(temp, this.renderConfig(), { mode: 0o600 });
+    renameSync(temp, configPath);
+    const child = this.child;
+    if (!child || child.exitCode !== null) return; // a (re)start reads the new file
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off("log-line", onLine);
+        resolve();
+      };
+      const onLine = (line: string): void => {
+        if (/Reloaded server configuration/i.test(line)) done();
+      };
+      const timer = setTimeout(() => {
+        this.opts.log.warn({ timeoutMs }, "nats-server did not confirm the config reload");
+        done();
+      }, timeoutMs);
+      this.on("log-line", onLine);
+      child.kill("SIGHUP");
+    });
   }
 
   private renderConfig(): string {

@@ -10,6 +10,8 @@ import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.t
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { fsyncDir, writeFileDurable } from "./durable-fs.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
+import { supersedeOthers } from "../scheduling/copy-rules.ts";
+import type { AttemptToCancel } from "../nats/agent-control.ts";
 
 export interface UploadHeader {
   jobId: string;
@@ -56,6 +58,9 @@ export class ResultSink {
     private readonly onCommitted: (jobId: string) => void,
   ) {}
 
+  /** Told about the other attempt of a speculative pair when one commits (its agent should stop); set by the coordinator. */
+  onSuperseded: (list: AttemptToCancel[]) => void = () => undefined;
+
   async begin(h: UploadHeader): Promise<UploadSession> {
     const { chunk } = this.checkCurrent(h);
     const expected = chunk.frameEnd - chunk.frameStart + 1;
@@ -74,7 +79,8 @@ export class ResultSink {
     if (attempt.chunkId !== h.chunkId || attempt.jobId !== h.jobId) refuse("bad-header", `attempt ${h.attemptId} is not for chunk ${h.chunkId}`);
     if (attempt.state !== "running") refuse("stale-attempt", `attempt ${h.attemptId} is ${attempt.state}`);
     const chunk = this.store.chunks.get(h.chunkId);
-    if (!chunk || chunk.state !== "running" || chunk.currentAttemptId !== h.attemptId) {
+    // The chunk's attempt, or its speculative copy (coordinator/scheduling/copy-rules.ts): the first to commit wins.
+    if (!chunk || chunk.state !== "running" || (chunk.currentAttemptId !== h.attemptId && chunk.specAttemptId !== h.attemptId)) {
       refuse("stale-attempt", `attempt ${h.attemptId} is no longer the chunk's current attempt`);
     }
     return { attempt, chunk };
@@ -96,8 +102,10 @@ export class ResultSink {
   commit(h: UploadHeader, dir: string, frames: Map<number, { sha256: string; bytes: number }>, acc: ChunkAccounting): number {
     const now = this.clock();
     const targets: Array<{ from: string; to: string }> = [];
+    let losers: AttemptToCancel[] = [];
     this.store.tx(() => {
       const { chunk } = this.checkCurrent(h);
+      losers = supersedeOthers(this.store, chunk, h.attemptId, now);
       const job = this.store.jobs.get(h.jobId) as JobRow;
       for (let i = chunk.frameStart; i <= chunk.frameEnd; i++) {
         const f = frames.get(i);
@@ -117,6 +125,7 @@ export class ResultSink {
     rmSync(dir, { recursive: true, force: true });
     this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size }, "attempt committed");
     this.onCommitted(h.jobId);
+    if (losers.length > 0) this.onSuperseded(losers);
     return frames.size;
   }
 }

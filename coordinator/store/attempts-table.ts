@@ -54,6 +54,15 @@ export class AttemptsTable {
     ).n;
   }
 
+  /** Attempts per agent and state (Prometheus chunk counters). */
+  countsByAgentAndState(): Array<{ agentId: string; state: AttemptState; n: number }> {
+    return this.db.prepare(`SELECT agent_id AS agentId, state, COUNT(*) AS n FROM attempts GROUP BY agent_id, state`).all() as Array<{
+      agentId: string;
+      state: AttemptState;
+      n: number;
+    }>;
+  }
+
   /** The one place an attempt changes state. */
   finish(id: string, to: AttemptState, now: number, error?: string): void {
     const a = this.get(id);

@@ -17,11 +17,18 @@ export interface ChunkRow {
   failures: number;
   error: string | null;
   updatedAt: number;
+  /** The agent whose own subject a queued chunk was published to; null for the shared pool. */
+  placedAgentId: string | null;
+  /** A speculative copy of a running chunk: its dispatch id, target agent and, once claimed, its attempt. */
+  specDispatchId: string | null;
+  specAgentId: string | null;
+  specAttemptId: string | null;
 }
 
 const COLUMNS = `id, job_id AS jobId, idx, frame_start AS frameStart, frame_end AS frameEnd,
   context_start AS contextStart, context_end AS contextEnd, state, dispatch_id AS dispatchId,
-  current_attempt_id AS currentAttemptId, attempts, failures, error, updated_at AS updatedAt`;
+  current_attempt_id AS currentAttemptId, attempts, failures, error, updated_at AS updatedAt,
+  placed_agent_id AS placedAgentId, spec_dispatch_id AS specDispatchId, spec_agent_id AS specAgentId, spec_attempt_id AS specAttemptId`;
 
 export interface ChunkCounts {
   total: number;
@@ -99,7 +106,15 @@ export class ChunksTable {
     id: string,
     to: ChunkState,
     now: number,
-    fields: { dispatchId?: string | null; currentAttemptId?: string | null; error?: string | null; countAttempt?: boolean; countFailure?: boolean } = {},
+    fields: {
+      dispatchId?: string | null;
+      currentAttemptId?: string | null;
+      error?: string | null;
+      countAttempt?: boolean;
+      countFailure?: boolean;
+      /** Where a chunk moving to queued was published (null: the pool). */
+      placedAgentId?: string | null;
+    } = {},
   ): ChunkRow {
     const chunk = this.get(id);
     if (!chunk) throw new Error(`no chunk ${id}`);
@@ -110,7 +125,11 @@ export class ChunksTable {
            dispatch_id = CASE WHEN @setDispatch THEN @dispatchId ELSE dispatch_id END,
            current_attempt_id = CASE WHEN @setAttempt THEN @currentAttemptId ELSE current_attempt_id END,
            error = CASE WHEN @setError THEN @error ELSE error END,
-           attempts = attempts + @countAttempt, failures = failures + @countFailure
+           attempts = attempts + @countAttempt, failures = failures + @countFailure,
+           placed_agent_id = CASE WHEN @to = 'queued' THEN @placedAgentId ELSE placed_agent_id END,
+           spec_dispatch_id = CASE WHEN @to = 'running' THEN spec_dispatch_id END,
+           spec_agent_id = CASE WHEN @to = 'running' THEN spec_agent_id END,
+           spec_attempt_id = CASE WHEN @to = 'running' THEN spec_attempt_id END
          WHERE id = @id`,
       )
       .run({
@@ -125,7 +144,32 @@ export class ChunksTable {
         error: fields.error ?? null,
         countAttempt: fields.countAttempt ? 1 : 0,
         countFailure: fields.countFailure ? 1 : 0,
+        placedAgentId: fields.placedAgentId ?? null,
       });
     return this.get(id) as ChunkRow;
+  }
+
+  /**
+   * A running chunk's attempts without a state change: a speculative copy
+   * dispatched or claimed, or promoted to be the chunk's current attempt.
+   */
+  setAttempts(id: string, f: { currentAttemptId?: string | null; specDispatchId?: string | null; specAgentId?: string | null; specAttemptId?: string | null }): void {
+    const sets = Object.entries({ current_attempt_id: f.currentAttemptId, spec_dispatch_id: f.specDispatchId, spec_agent_id: f.specAgentId, spec_attempt_id: f.specAttemptId })
+      .filter(([, v]) => v !== undefined)
+      .map(([col]) => `${col} = @${col}`);
+    if (sets.length === 0) return;
+    this.db
+      .prepare(`UPDATE chunks SET ${sets.join(", ")} WHERE id = @id`)
+      .run({ id, current_attempt_id: f.currentAttemptId ?? null, spec_dispatch_id: f.specDispatchId ?? null, spec_agent_id: f.specAgentId ?? null, spec_attempt_id: f.specAttemptId ?? null });
+  }
+
+  /** Shortens a pending chunk to its first part when the end of a job is cut (coordinator/scheduling/). */
+  shorten(id: string, frameEnd: number, contextEnd: number, now: number): void {
+    const r = this.db.prepare(`UPDATE chunks SET frame_end = ?, context_end = ?, updated_at = ? WHERE id = ? AND state = 'pending' AND frame_start <= ?`).run(frameEnd, contextEnd, now, id, frameEnd);
+    if (r.changes !== 1) throw new Error(`chunk ${id} cannot be shortened (not pending, or frame ${frameEnd} before its start)`);
+  }
+
+  maxIdx(jobId: string): number {
+    return (this.db.prepare(`SELECT COALESCE(MAX(idx), -1) AS n FROM chunks WHERE job_id = ?`).get(jobId) as { n: number }).n;
   }
 }

@@ -37,4 +37,11 @@ export class LedgerTable {
   listSince(sinceMs: number): LedgerEntry[] {
     return this.db.prepare(`SELECT ${COLUMNS} FROM ledger WHERE finished_at >= ? ORDER BY id`).all(sinceMs) as LedgerEntry[];
   }
+
+  /** Committed chunks, frames and chunk energy per agent, all time (Prometheus counters). */
+  totalsByAgent(): Array<{ agentId: string; chunks: number; frames: number; energyJoules: number }> {
+    return this.db
+      .prepare(`SELECT agent_id AS agentId, COUNT(*) AS chunks, SUM(frames) AS frames, SUM(energy_joules) AS energyJoules FROM ledger GROUP BY agent_id`)
+      .all() as Array<{ agentId: string; chunks: number; frames: number; energyJoules: number }>;
+  }
 }

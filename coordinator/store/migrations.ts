@@ -114,4 +114,58 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, agent_id)
   );
   `,
+  // trust: join tokens (sha256 only) and each agent's enrollment (key, certificate fingerprint, NATS password)
+  `
+  CREATE TABLE join_tokens (
+    hash        TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    multi_use   INTEGER NOT NULL,
+    label       TEXT,
+    used_at     INTEGER,
+    use_count   INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE agent_enrollments (
+    agent_id         TEXT PRIMARY KEY,
+    public_key_pem   TEXT,
+    method           TEXT,
+    approved_at      INTEGER,
+    cert_pem         TEXT,
+    cert_fingerprint TEXT,
+    nats_password    TEXT,
+    enrolled_at      INTEGER,
+    removed_at       INTEGER
+  );
+  `,
+  // accounting: agent power telemetry, downsampled (minute buckets, merged into hour buckets after a week)
+  `
+  CREATE TABLE telemetry (
+    agent_id          TEXT NOT NULL,
+    bucket_ms         INTEGER NOT NULL,
+    start_ms          INTEGER NOT NULL,
+    samples           INTEGER NOT NULL,
+    busy_samples      INTEGER NOT NULL,
+    watts_samples     INTEGER NOT NULL,
+    min_watts         REAL,
+    mean_watts        REAL,
+    max_watts         REAL,
+    energy_joules     REAL NOT NULL,
+    max_vram_bytes    INTEGER,
+    max_ram_bytes     INTEGER,
+    max_temperature_c REAL,
+    util_samples      INTEGER NOT NULL,
+    mean_utilisation  REAL,
+    source            TEXT NOT NULL,
+    PRIMARY KEY (agent_id, bucket_ms, start_ms)
+  ) WITHOUT ROWID;
+  `,
+  // scheduling: where a queued chunk was placed (an agent's own subject, or the pool) and a speculative second attempt
+  `
+  ALTER TABLE chunks ADD COLUMN placed_agent_id TEXT;
+  ALTER TABLE chunks ADD COLUMN spec_dispatch_id TEXT;
+  ALTER TABLE chunks ADD COLUMN spec_agent_id TEXT;
+  ALTER TABLE chunks ADD COLUMN spec_attempt_id TEXT;
+  CREATE INDEX chunks_by_state ON chunks(state, placed_agent_id);
+  CREATE INDEX attempts_by_state ON attempts(state);
+  `,
 ];

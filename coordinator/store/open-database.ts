@@ -41,6 +41,7 @@ export function openDatabase(path: string): Db {
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
     migrate(db, path);
+    cacheStatements(db);
   } catch (err) {
     db.close();
     if (err instanceof CorruptStoreError) throw err;
@@ -61,4 +62,25 @@ function migrate(db: Db, path: string): void {
       db.pragma(`user_version = ${i + 1}`);
     })();
   }
+}
+
+/**
+ * The tables call db.prepare(sql) on every use, and compiling SQL is the
+ * store's largest cost under load (claims, commits, dispatch passes). This
+ * makes prepare return the same compiled statement for the same SQL text.
+ * Safe here: statements run synchronously and to completion (no iterate(),
+ * no bind(), no pluck()/raw() mode changes). Bounded: cleared past 1000 texts.
+ */
+function cacheStatements(db: Db): void {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      if (cache.size >= 1000) cache.clear();
+      stmt = prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  }) as Db["prepare"];
 }

@@ -6,6 +6,7 @@ import { AgentsTable } from "./agents-table.ts";
 import { FramesTable } from "./frames-table.ts";
 import { LedgerTable } from "./ledger-table.ts";
 import { BlocklistTable } from "./blocklist-table.ts";
+import { TelemetryTable } from "./telemetry-table.ts";
 
 /** The coordinator's truth: one SQLite file, one table object per table. */
 export class Store {
@@ -16,6 +17,7 @@ export class Store {
   readonly frames: FramesTable;
   readonly ledger: LedgerTable;
   readonly blocklist: BlocklistTable;
+  readonly telemetry: TelemetryTable;
   private closed = false;
 
   constructor(readonly db: Db) {
@@ -26,6 +28,7 @@ export class Store {
     this.frames = new FramesTable(db);
     this.ledger = new LedgerTable(db);
     this.blocklist = new BlocklistTable(db);
+    this.telemetry = new TelemetryTable(db);
   }
 
   static open(path: string): Store {

@@ -6,7 +6,8 @@
 
 /** DNS-SD service types, without the leading "_" and the "._tcp" suffix. */
 export const COORDINATOR_SERVICE_TYPE = "nightshift";
-export const AGENT_SERVICE_TYPE = "nightshift-agent";
+/** At most 15 characters (RFC 6763 section 7.2). */
+export const AGENT_SERVICE_TYPE = "nshift-agent";
 
 export type TxtRecord = Readonly<Record<string, string>>;
 

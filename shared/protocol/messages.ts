@@ -46,8 +46,30 @@ export const HeartbeatSchema = z.object({
   attemptId: z.string().nullable(),
   sentAtMs: z.number(),
   seq: z.number().int(),
+  /** Why the agent is not taking work (foreign GPU use), shown in `nightshift agents`. */
+  note: z.string().max(500).optional(),
+  /** sha256 of the models the agent holds loaded; placement prefers agents that hold a job's model. */
+  loadedModels: z.array(z.string().max(128)).max(64).optional(),
+  /** Frames of the current attempt uploaded so far (`nightshift watch`, end-of-job estimates). */
+  progress: z
+    .object({
+      attemptId: z.string(),
+      framesDone: z.number().int().min(0),
+      framesTotal: z.number().int().min(0),
+      /** Milliseconds since the agent started the attempt, by its own clock. */
+      elapsedMs: z.number().min(0),
+    })
+    .nullable()
+    .optional(),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+/** Coordinator -> agent, on <p>.ctl.<agentId> (core NATS). */
+export const AgentControlSchema = z.discriminatedUnion("type", [
+  /** Stop this attempt now: its job was cancelled, or the other copy of a speculative pair committed first. */
+  z.object({ type: z.literal("cancel-attempt"), attemptId: z.string().min(1), reason: z.string().max(500) }),
+]);
+export type AgentControl = z.infer<typeof AgentControlSchema>;
 
 export function encodeJson(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value));

@@ -40,3 +40,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
 export function agentConsumerName(agentId: string): string {
   return `agent-${agentId}`;
 }
+
+/** Inbox prefix an agent connects with (`inboxPrefix`): its NATS user may subscribe only below it. */
+export function agentInboxPrefix(agentId: string): string {
+  return `_INBOX_${agentId}`;
+}

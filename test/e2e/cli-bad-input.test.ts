@@ -45,7 +45,7 @@ function writeJob(name: string, spec: unknown): string {
 
 async function submitExpectingBadInput(file: string, mentions: RegExp): Promise<void> {
   const before = readdirSync(outputRoot()).sort();
-  const r = await runCli(["submit", file, "--coordinator", coordinator.address]);
+  const r = await runCli(["submit", file, "--coordinator", coordinator.address, "--data-dir", join(dir, "data")]);
   assert.equal(r.status, 2, `exit code (stderr: ${r.stderr})`);
   assert.match(r.stderr, mentions);
   assert.deepEqual(readdirSync(outputRoot()).sort(), before, "nothing written under the output root");
@@ -83,7 +83,7 @@ test("unreadable job file: exit 2, names the file", async () => {
 });
 
 test("a good job after all that is accepted and planned into chunks", async () => {
-  const r = await runCli(["submit", writeJob("good", good), "--coordinator", coordinator.address, "--json"]);
+  const r = await runCli(["submit", writeJob("good", good), "--coordinator", coordinator.address, "--data-dir", join(dir, "data"), "--json"]);
   assert.equal(r.status, 0, r.stderr);
   const { jobId } = JSON.parse(r.stdout) as { jobId: string };
   assert.match(jobId, /^job_/);

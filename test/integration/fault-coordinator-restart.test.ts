@@ -8,6 +8,7 @@ import { generatedJob, startAgentProcess, tempDir, waitUntil } from "../support/
 import { expectedGeneratedShas } from "../support/expected-frames.ts";
 import { checkOutput } from "../support/output-check.ts";
 import { Control } from "../../cli/control-client.ts";
+import { adminChannel } from "../../cli/admin-credentials.ts";
 
 interface AttemptRow {
   id: string;
@@ -27,7 +28,7 @@ test("the coordinator killed with SIGKILL mid-job and started again: the job res
   const agent = await startAgentProcess(t, address, "worker", dir);
 
   const [W, H, N] = [640, 360, 96];
-  const control = new Control(address);
+  const control = new Control(address, adminChannel({ dataDir: join(dir, "data") }));
   t.after(() => control.close());
   const { jobId } = await control.submit(JSON.stringify(generatedJob("restart", N, W, H, 16)), dir);
   const dbPath = join(dir, "data", "nightshift.db");

@@ -7,6 +7,7 @@ import { compileCoordinatorConfig, type RawCoordinatorConfig } from "../../coord
 import { silentLogger } from "../../shared/log.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import { startCli, type CliProcess } from "./cli-process.ts";
+import { StudioAdmin } from "../../cli/studio-admin-client.ts";
 
 /** A temp dir removed after the test. */
 export function tempDir(t: TestContext, prefix: string): string {
@@ -26,9 +27,19 @@ export async function startTestCoordinator(t: TestContext, dir: string, extra: P
   return c;
 }
 
-/** A real `nightshift agent` process joined to `coordinator`; ended by pid after the test. */
+/**
+ * A real `nightshift agent` process joined to `coordinator` (whose data dir is
+ * `<dir>/data`), enrolled with a join token made through the admin
+ * credentials there; ended by pid after the test.
+ */
 export async function startAgentProcess(t: TestContext, coordinatorAddress: string, name: string, dir: string): Promise<CliProcess> {
-  const p = startCli(["agent", "--coordinator", coordinatorAddress, "--name", name, "--data-dir", join(dir, `agent-${name}`), "--energy-source", "estimate"]);
+  const admin = new StudioAdmin({ coordinator: coordinatorAddress, dataDir: join(dir, "data") });
+  const t0 = await admin.createJoinToken({ ttlMs: 3_600_000, neverExpires: false, multiUse: false, label: name }).finally(() => admin.close());
+  const enroll = `${coordinatorAddress.slice(0, coordinatorAddress.lastIndexOf(":"))}:${t0.enrollPort}`;
+  const p = startCli([
+    "agent", "--coordinator", coordinatorAddress, "--enroll", enroll, "--join-token", t0.token, "--ca-fingerprint", t0.caFingerprint,
+    "--name", name, "--data-dir", join(dir, `agent-${name}`), "--energy-source", "estimate",
+  ]);
   t.after(() => p.stop(2000));
   await p.waitFor(/agent \S+ running/, 60_000);
   return p;

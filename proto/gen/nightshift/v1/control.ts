@@ -66,6 +66,33 @@ export interface JobView {
   finishedAtMs: number;
   priority: number;
   failedFrames: number[];
+  /** Agents blocklisted for this job after failing several of its chunks. */
+  blocklistedAgents: string[];
+  /** Live progress (nightshift watch): each agent that committed frames of this job or runs a chunk of it now. */
+  agents: AgentProgress[];
+  /** Frames per second the job is rendered at now (the agents working on it, at their measured speeds); 0 unknown. */
+  framesPerSecond: number;
+  /** Seconds until the last frame is committed; -1 unknown, 0 nothing left. */
+  etaSeconds: number;
+  startedAtMs: number;
+}
+
+/** One agent's part in a job. */
+export interface AgentProgress {
+  agentId: string;
+  name: string;
+  /** Frames of this job the agent committed. */
+  framesDone: number;
+  /** Measured speed on the job's model (frames per busy second); 0 unknown. */
+  framesPerSecond: number;
+  /** The chunk of this job it runs now; empty when none. */
+  chunkId: string;
+  chunkFramesDone: number;
+  chunkFramesTotal: number;
+  /** Seconds until the current chunk is done; -1 unknown or none. */
+  etaSeconds: number;
+  /** The current chunk is a speculative copy (the first of the two to commit wins). */
+  speculative: boolean;
 }
 
 export interface ListAgentsRequest {
@@ -89,6 +116,18 @@ export interface AgentView {
   lastSeenMs: number;
   version: string;
   address: string;
+  /** Jobs this agent is blocklisted for (it still takes other jobs' work). */
+  blocklistedJobs: string[];
+  /** Latest heartbeat status: idle | busy | draining | paused-foreign-gpu-use; empty when not online. */
+  status: string;
+  /** Why the agent is not taking work (another process uses its GPU); empty otherwise. */
+  note: string;
+  /** Latest power draw from telemetry, watts; absent when unknown. */
+  powerWatts?:
+    | number
+    | undefined;
+  /** Where power_watts comes from: nvml | nvidia-smi | rapl | estimate (an estimate is not a measurement). */
+  energySource: string;
 }
 
 export interface ReportRequest {
@@ -508,6 +547,11 @@ function createBaseJobView(): JobView {
     finishedAtMs: 0,
     priority: 0,
     failedFrames: [],
+    blocklistedAgents: [],
+    agents: [],
+    framesPerSecond: 0,
+    etaSeconds: 0,
+    startedAtMs: 0,
   };
 }
 
@@ -561,6 +605,21 @@ export const JobView: MessageFns<JobView> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    for (const v of message.blocklistedAgents) {
+      writer.uint32(242).string(v!);
+    }
+    for (const v of message.agents) {
+      AgentProgress.encode(v!, writer.uint32(130).fork()).join();
+    }
+    if (message.framesPerSecond !== 0) {
+      writer.uint32(137).double(message.framesPerSecond);
+    }
+    if (message.etaSeconds !== 0) {
+      writer.uint32(145).double(message.etaSeconds);
+    }
+    if (message.startedAtMs !== 0) {
+      writer.uint32(152).int64(message.startedAtMs);
     }
     return writer;
   },
@@ -708,6 +767,46 @@ export const JobView: MessageFns<JobView> = {
 
             break;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.blocklistedAgents.push(reader.string());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.agents.push(AgentProgress.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.framesPerSecond = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag !== 145) {
+              break;
+            }
+
+            message.etaSeconds = reader.double();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.startedAtMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -777,6 +876,29 @@ export const JobView: MessageFns<JobView> = {
         : globalThis.Array.isArray(object?.failed_frames)
         ? object.failed_frames.map((e: any) => globalThis.Number(e))
         : [],
+      blocklistedAgents: globalThis.Array.isArray(object?.blocklistedAgents)
+        ? object.blocklistedAgents.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.blocklisted_agents)
+        ? object.blocklisted_agents.map((e: any) => globalThis.String(e))
+        : [],
+      agents: globalThis.Array.isArray(object?.agents)
+        ? object.agents.map((e: any) => AgentProgress.fromJSON(e))
+        : [],
+      framesPerSecond: isSet(object.framesPerSecond)
+        ? globalThis.Number(object.framesPerSecond)
+        : isSet(object.frames_per_second)
+        ? globalThis.Number(object.frames_per_second)
+        : 0,
+      etaSeconds: isSet(object.etaSeconds)
+        ? globalThis.Number(object.etaSeconds)
+        : isSet(object.eta_seconds)
+        ? globalThis.Number(object.eta_seconds)
+        : 0,
+      startedAtMs: isSet(object.startedAtMs)
+        ? globalThis.Number(object.startedAtMs)
+        : isSet(object.started_at_ms)
+        ? globalThis.Number(object.started_at_ms)
+        : 0,
     };
   },
 
@@ -827,6 +949,21 @@ export const JobView: MessageFns<JobView> = {
     if (message.failedFrames?.length) {
       obj.failedFrames = message.failedFrames.map((e) => Math.round(e));
     }
+    if (message.blocklistedAgents?.length) {
+      obj.blocklistedAgents = message.blocklistedAgents;
+    }
+    if (message.agents?.length) {
+      obj.agents = message.agents.map((e) => AgentProgress.toJSON(e));
+    }
+    if (message.framesPerSecond !== 0) {
+      obj.framesPerSecond = floatToJson(message.framesPerSecond);
+    }
+    if (message.etaSeconds !== 0) {
+      obj.etaSeconds = floatToJson(message.etaSeconds);
+    }
+    if (message.startedAtMs !== 0) {
+      obj.startedAtMs = Math.round(message.startedAtMs);
+    }
     return obj;
   },
 
@@ -850,6 +987,246 @@ export const JobView: MessageFns<JobView> = {
     message.finishedAtMs = object.finishedAtMs ?? 0;
     message.priority = object.priority ?? 0;
     message.failedFrames = object.failedFrames?.map((e) => e) || [];
+    message.blocklistedAgents = object.blocklistedAgents?.map((e) => e) || [];
+    message.agents = object.agents?.map((e) => AgentProgress.fromPartial(e)) || [];
+    message.framesPerSecond = object.framesPerSecond ?? 0;
+    message.etaSeconds = object.etaSeconds ?? 0;
+    message.startedAtMs = object.startedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentProgress(): AgentProgress {
+  return {
+    agentId: "",
+    name: "",
+    framesDone: 0,
+    framesPerSecond: 0,
+    chunkId: "",
+    chunkFramesDone: 0,
+    chunkFramesTotal: 0,
+    etaSeconds: 0,
+    speculative: false,
+  };
+}
+
+export const AgentProgress: MessageFns<AgentProgress> = {
+  encode(message: AgentProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentId !== "") {
+      writer.uint32(10).string(message.agentId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.framesDone !== 0) {
+      writer.uint32(24).uint32(message.framesDone);
+    }
+    if (message.framesPerSecond !== 0) {
+      writer.uint32(33).double(message.framesPerSecond);
+    }
+    if (message.chunkId !== "") {
+      writer.uint32(42).string(message.chunkId);
+    }
+    if (message.chunkFramesDone !== 0) {
+      writer.uint32(48).uint32(message.chunkFramesDone);
+    }
+    if (message.chunkFramesTotal !== 0) {
+      writer.uint32(56).uint32(message.chunkFramesTotal);
+    }
+    if (message.etaSeconds !== 0) {
+      writer.uint32(65).double(message.etaSeconds);
+    }
+    if (message.speculative !== false) {
+      writer.uint32(72).bool(message.speculative);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.framesDone = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.framesPerSecond = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.chunkId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.chunkFramesDone = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.chunkFramesTotal = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.etaSeconds = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.speculative = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentProgress {
+    return {
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      framesDone: isSet(object.framesDone)
+        ? globalThis.Number(object.framesDone)
+        : isSet(object.frames_done)
+        ? globalThis.Number(object.frames_done)
+        : 0,
+      framesPerSecond: isSet(object.framesPerSecond)
+        ? globalThis.Number(object.framesPerSecond)
+        : isSet(object.frames_per_second)
+        ? globalThis.Number(object.frames_per_second)
+        : 0,
+      chunkId: isSet(object.chunkId)
+        ? globalThis.String(object.chunkId)
+        : isSet(object.chunk_id)
+        ? globalThis.String(object.chunk_id)
+        : "",
+      chunkFramesDone: isSet(object.chunkFramesDone)
+        ? globalThis.Number(object.chunkFramesDone)
+        : isSet(object.chunk_frames_done)
+        ? globalThis.Number(object.chunk_frames_done)
+        : 0,
+      chunkFramesTotal: isSet(object.chunkFramesTotal)
+        ? globalThis.Number(object.chunkFramesTotal)
+        : isSet(object.chunk_frames_total)
+        ? globalThis.Number(object.chunk_frames_total)
+        : 0,
+      etaSeconds: isSet(object.etaSeconds)
+        ? globalThis.Number(object.etaSeconds)
+        : isSet(object.eta_seconds)
+        ? globalThis.Number(object.eta_seconds)
+        : 0,
+      speculative: isSet(object.speculative) ? globalThis.Boolean(object.speculative) : false,
+    };
+  },
+
+  toJSON(message: AgentProgress): unknown {
+    const obj: any = {};
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.framesDone !== 0) {
+      obj.framesDone = Math.round(message.framesDone);
+    }
+    if (message.framesPerSecond !== 0) {
+      obj.framesPerSecond = floatToJson(message.framesPerSecond);
+    }
+    if (message.chunkId !== "") {
+      obj.chunkId = message.chunkId;
+    }
+    if (message.chunkFramesDone !== 0) {
+      obj.chunkFramesDone = Math.round(message.chunkFramesDone);
+    }
+    if (message.chunkFramesTotal !== 0) {
+      obj.chunkFramesTotal = Math.round(message.chunkFramesTotal);
+    }
+    if (message.etaSeconds !== 0) {
+      obj.etaSeconds = floatToJson(message.etaSeconds);
+    }
+    if (message.speculative !== false) {
+      obj.speculative = message.speculative;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgentProgress>): AgentProgress {
+    return AgentProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentProgress>): AgentProgress {
+    const message = createBaseAgentProgress();
+    message.agentId = object.agentId ?? "";
+    message.name = object.name ?? "";
+    message.framesDone = object.framesDone ?? 0;
+    message.framesPerSecond = object.framesPerSecond ?? 0;
+    message.chunkId = object.chunkId ?? "";
+    message.chunkFramesDone = object.chunkFramesDone ?? 0;
+    message.chunkFramesTotal = object.chunkFramesTotal ?? 0;
+    message.etaSeconds = object.etaSeconds ?? 0;
+    message.speculative = object.speculative ?? false;
     return message;
   },
 };
@@ -1065,7 +1442,20 @@ export const GpuView: MessageFns<GpuView> = {
 };
 
 function createBaseAgentView(): AgentView {
-  return { id: "", name: "", state: "", gpus: [], lastSeenMs: 0, version: "", address: "" };
+  return {
+    id: "",
+    name: "",
+    state: "",
+    gpus: [],
+    lastSeenMs: 0,
+    version: "",
+    address: "",
+    blocklistedJobs: [],
+    status: "",
+    note: "",
+    powerWatts: undefined,
+    energySource: "",
+  };
 }
 
 export const AgentView: MessageFns<AgentView> = {
@@ -1090,6 +1480,21 @@ export const AgentView: MessageFns<AgentView> = {
     }
     if (message.address !== "") {
       writer.uint32(58).string(message.address);
+    }
+    for (const v of message.blocklistedJobs) {
+      writer.uint32(242).string(v!);
+    }
+    if (message.status !== "") {
+      writer.uint32(322).string(message.status);
+    }
+    if (message.note !== "") {
+      writer.uint32(330).string(message.note);
+    }
+    if (message.powerWatts !== undefined) {
+      writer.uint32(337).double(message.powerWatts);
+    }
+    if (message.energySource !== "") {
+      writer.uint32(346).string(message.energySource);
     }
     return writer;
   },
@@ -1163,6 +1568,46 @@ export const AgentView: MessageFns<AgentView> = {
             message.address = reader.string();
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.blocklistedJobs.push(reader.string());
+            continue;
+          }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 41: {
+            if (tag !== 330) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 42: {
+            if (tag !== 337) {
+              break;
+            }
+
+            message.powerWatts = reader.double();
+            continue;
+          }
+          case 43: {
+            if (tag !== 346) {
+              break;
+            }
+
+            message.energySource = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1188,6 +1633,23 @@ export const AgentView: MessageFns<AgentView> = {
         : 0,
       version: isSet(object.version) ? globalThis.String(object.version) : "",
       address: isSet(object.address) ? globalThis.String(object.address) : "",
+      blocklistedJobs: globalThis.Array.isArray(object?.blocklistedJobs)
+        ? object.blocklistedJobs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.blocklisted_jobs)
+        ? object.blocklisted_jobs.map((e: any) => globalThis.String(e))
+        : [],
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      powerWatts: isSet(object.powerWatts)
+        ? globalThis.Number(object.powerWatts)
+        : isSet(object.power_watts)
+        ? globalThis.Number(object.power_watts)
+        : undefined,
+      energySource: isSet(object.energySource)
+        ? globalThis.String(object.energySource)
+        : isSet(object.energy_source)
+        ? globalThis.String(object.energy_source)
+        : "",
     };
   },
 
@@ -1214,6 +1676,21 @@ export const AgentView: MessageFns<AgentView> = {
     if (message.address !== "") {
       obj.address = message.address;
     }
+    if (message.blocklistedJobs?.length) {
+      obj.blocklistedJobs = message.blocklistedJobs;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.powerWatts !== undefined) {
+      obj.powerWatts = floatToJson(message.powerWatts);
+    }
+    if (message.energySource !== "") {
+      obj.energySource = message.energySource;
+    }
     return obj;
   },
 
@@ -1229,6 +1706,11 @@ export const AgentView: MessageFns<AgentView> = {
     message.lastSeenMs = object.lastSeenMs ?? 0;
     message.version = object.version ?? "";
     message.address = object.address ?? "";
+    message.blocklistedJobs = object.blocklistedJobs?.map((e) => e) || [];
+    message.status = object.status ?? "";
+    message.note = object.note ?? "";
+    message.powerWatts = object.powerWatts ?? undefined;
+    message.energySource = object.energySource ?? "";
     return message;
   },
 };
@@ -1600,6 +2082,10 @@ export const ControlClient = makeGenericClientConstructor(ControlService, "night
   service: typeof ControlService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

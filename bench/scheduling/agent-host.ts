@@ -1,0 +1,117 @@
+/**
+ * BENCHMARK PROCESS: many in-process agents with the sleep executor
+ * (agent/executors/sleep-executor.ts), driven by bench/scheduling.bench.ts
+ * over the IPC channel, so that the coordinator runs in another process as it
+ * would in a studio. Also runs the raw JetStream consumers of the baseline.
+ */
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { Agent } from "../../agent/agent.ts";
+import { enrollLocalAgent } from "../../agent/connect/enroll-local-agent.ts";
+import { createChunkMeter } from "../../agent/probe/chunk-meter.ts";
+import { createEstimateSource } from "../../agent/probe/estimate-source.ts";
+import type { PowerSource } from "../../agent/probe/power-source-types.ts";
+import { SleepExecutor } from "../../agent/executors/sleep-executor.ts";
+import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
+import { benchLogger } from "../bench-cli.ts";
+import type { HostCommand, HostReply, StartEvent } from "./host-protocol.ts";
+
+const log = benchLogger("bench-agent-host");
+const agents: Agent[] = [];
+let events: StartEvent[] = [];
+let source: PowerSource | undefined;
+
+function reply(r: HostReply): void {
+  process.send?.(r);
+}
+
+async function startAgents(c: Extract<HostCommand, { type: "start-agents" }>): Promise<void> {
+  source ??= await createEstimateSource();
+  const src = source;
+  // One at a time: each enrollment reloads the nats-server's users, and a NATS connection made while
+  // another enrollment's reload is in flight can be refused (Authorization Violation); retried below.
+  for (const s of c.agents) {
+    const dataDir = join(c.dir, s.name);
+    const alog = log.child({ agent: s.name });
+    const { credentials } = await enrollLocalAgent({ coordinator: c.coordinator, joinToken: c.joinToken, dataDir, name: s.name, log: alog });
+    for (let attempt = 1; ; attempt++) {
+      const agent = new Agent({
+        name: s.name,
+        dataDir,
+        modelsDir: BUNDLED_MODELS_DIR,
+        coordinator: c.coordinator.address,
+        credentials,
+        tags: s.tags ?? [],
+        gpus: [{ name: "sleep-executor card", vramBytes: s.vramBytes ?? 24 * 2 ** 30, uuid: "" }],
+        newMeter: () => createChunkMeter({ source: src, intervalMs: 1000, idleWatts: null, log: alog }),
+        drainTimeoutMs: 2000,
+        log: alog,
+        executorFactory: async () =>
+          new SleepExecutor({
+            msPerFrame: c.msPerFrame,
+            speed: s.speed,
+            onStart: (task, atMs) => events.push({ agent: s.name, jobId: task.jobId, chunkId: task.chunkId, attemptId: task.attemptId, atMs }),
+          }),
+      });
+      try {
+        await agent.start();
+        agents.push(agent);
+        break;
+      } catch (err) {
+        await agent.stop().catch(() => undefined);
+        if (attempt >= 5) throw err;
+        alog.warn({ attempt, err: (err as Error).message }, "agent start failed; retrying");
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+      }
+    }
+  }
+  reply({ type: "agents-started", count: agents.length });
+}
+
+/** The baseline: `consumers` connections pull from one shared durable consumer and ack, one message at a time, like agents do. */
+async function rawConsume(c: Extract<HostCommand, { type: "raw-consume" }>): Promise<void> {
+  let got = 0;
+  let firstMs = 0;
+  let lastMs = 0;
+  const conns = await Promise.all(Array.from({ length: c.consumers }, () => connect({ servers: c.natsUrl, user: c.user, pass: c.password })));
+  try {
+    await Promise.all(
+      conns.map(async (nc) => {
+        const consumer = await jetstream(nc).consumers.get(c.stream, c.consumer);
+        while (got < c.count) {
+          const m = await consumer.next({ expires: 1000 });
+          if (!m) continue;
+          m.ack();
+          const now = performance.timeOrigin + performance.now();
+          if (got === 0) firstMs = now;
+          got++;
+          lastMs = now;
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(conns.map((nc) => nc.drain().catch(() => undefined)));
+  }
+  reply({ type: "raw-consumed", count: got, firstMs, lastMs });
+}
+
+async function stop(): Promise<void> {
+  await Promise.all(agents.map((a) => a.drain().catch(() => undefined)));
+  await source?.close().catch(() => undefined);
+  reply({ type: "stopped" });
+  process.disconnect?.();
+}
+
+process.on("message", (msg: HostCommand) => {
+  const run = async (): Promise<void> => {
+    if (msg.type === "start-agents") await startAgents(msg);
+    else if (msg.type === "events") {
+      reply({ type: "events", events });
+      events = [];
+    } else if (msg.type === "raw-consume") await rawConsume(msg);
+    else await stop();
+  };
+  run().catch((err: unknown) => reply({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+});
+process.on("disconnect", () => setTimeout(() => process.exit(0), 5000).unref());

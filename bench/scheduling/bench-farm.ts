@@ -1,0 +1,94 @@
+import { join } from "node:path";
+import { Coordinator } from "../../coordinator/coordinator.ts";
+import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
+import { submitJob } from "../../coordinator/jobs/submit-job.ts";
+import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
+import type { Logger } from "../../shared/log.ts";
+import { AgentHost } from "./host-client.ts";
+import type { StartEvent } from "./host-protocol.ts";
+import type { SleepAgentSpec } from "./sleep-farm.ts";
+
+/** Wall clock with sub-ms resolution, comparable across processes. */
+export const wallMs = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * One benchmark farm: a real coordinator in this process (embedded
+ * nats-server, store, gRPC) and its agents in one child process.
+ */
+export class BenchFarm {
+  private readonly token: string;
+  private started = 0;
+
+  private constructor(
+    readonly coordinator: Coordinator,
+    readonly host: AgentHost,
+    private readonly dir: string,
+    private readonly msPerFrame: number,
+  ) {
+    this.token = coordinator.trust.tokens.create({ ttlMs: 6 * 3600_000, multiUse: true, label: "bench" }).token;
+  }
+
+  static async start(dir: string, msPerFrame: number, log: Logger): Promise<BenchFarm> {
+    const config = compileCoordinatorConfig(
+      { dataDir: join(dir, "coordinator"), outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" },
+      BUNDLED_MODELS_DIR,
+    );
+    const coordinator = await Coordinator.start(config, log.child({ role: "coordinator" }));
+    return new BenchFarm(coordinator, AgentHost.start(), dir, msPerFrame);
+  }
+
+  async addAgents(specs: SleepAgentSpec[]): Promise<void> {
+    const c = this.coordinator;
+    await this.host.request(
+      {
+        type: "start-agents",
+        coordinator: { address: c.address, enrollAddress: c.enrollAddress, caFingerprint: c.trust.caFingerprint },
+        joinToken: this.token,
+        dir: join(this.dir, "agents"),
+        msPerFrame: this.msPerFrame,
+        agents: specs,
+      },
+      "agents-started",
+      120_000,
+    );
+    this.started += specs.length;
+    // Every agent online and heard from (heartbeats carry its state to the scheduler).
+    for (let i = 0; i < 200; i++) {
+      const online = c.store.agents.list().filter((a) => a.state === "online").length;
+      if (online >= this.started && c.registry.live.size >= this.started) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`only ${c.registry.live.size} of ${this.started} agents heard from`);
+  }
+
+  /**
+   * Records a job without dispatching it, then releases it: returns the job id
+   * and the wall-clock time of the release ("chunk ready"). The dispatcher is
+   * kicked by the release; nothing can run between the record and it.
+   */
+  async submitAndRelease(spec: Record<string, unknown>): Promise<{ jobId: string; releasedAtMs: number }> {
+    const c = this.coordinator;
+    const { jobId } = await submitJob({ store: c.store, outputRoot: c.config.outputRoot, modelsDir: c.config.modelsDir, clock: Date.now }, spec, this.dir);
+    const releasedAtMs = wallMs();
+    c.api.resume(jobId);
+    return { jobId, releasedAtMs };
+  }
+
+  /** Runs a job to the end; returns its makespan from release to done, seconds. */
+  async run(spec: Record<string, unknown>): Promise<{ jobId: string; seconds: number }> {
+    const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
+    const job = await this.coordinator.finisher.waitFor(jobId);
+    const seconds = (wallMs() - releasedAtMs) / 1000;
+    if (job.state !== "done") throw new Error(`bench job ${jobId} ended ${job.state}: ${job.message ?? ""}`);
+    return { jobId, seconds };
+  }
+
+  async events(): Promise<StartEvent[]> {
+    return (await this.host.request({ type: "events" }, "events", 30_000)).events;
+  }
+
+  async stop(): Promise<void> {
+    await this.host.stop();
+    await this.coordinator.stop();
+  }
+}

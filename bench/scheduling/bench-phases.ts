@@ -1,0 +1,103 @@
+import type { Logger } from "../../shared/log.ts";
+import { BenchFarm, wallMs } from "./bench-farm.ts";
+import { rawJetStream } from "./raw-baseline.ts";
+import { sleepJob, type SleepAgentSpec } from "./sleep-farm.ts";
+
+export interface Sizes {
+  dispatchAgents: number;
+  latencySamples: number;
+  throughputChunks: number;
+  scalingCounts: number[];
+  chunksPerAgent: number;
+  mixedChunks: number;
+}
+
+const names = (prefix: string, from: number, n: number, speed = 1): SleepAgentSpec[] =>
+  Array.from({ length: n }, (_, i) => ({ name: `${prefix}${String(from + i).padStart(2, "0")}`, speed }));
+
+async function withFarm<T>(dir: string, msPerFrame: number, log: Logger, fn: (farm: BenchFarm) => Promise<T>): Promise<T> {
+  const farm = await BenchFarm.start(dir, msPerFrame, log);
+  try {
+    return await fn(farm);
+  } finally {
+    await farm.stop();
+  }
+}
+
+/**
+ * Dispatch latency and zero-work throughput, with `dispatchAgents` idle
+ * agents; then the raw JetStream baseline on the same nats-server.
+ */
+export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
+  return withFarm(dir, 0, log, async (farm) => {
+    await farm.addAgents(names("d", 0, s.dispatchAgents));
+    await farm.run(sleepJob("warm-up", s.dispatchAgents * 4, 1));
+    await farm.events();
+    const released = new Map<string, number>();
+    for (let i = 0; i < s.latencySamples; i++) {
+      const { jobId, releasedAtMs } = await farm.submitAndRelease(sleepJob(`latency-${i}`, 1, 1));
+      released.set(jobId, releasedAtMs);
+      await farm.coordinator.finisher.waitFor(jobId);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const latenciesMs: number[] = [];
+    for (const e of await farm.events()) {
+      const at = released.get(e.jobId);
+      if (at !== undefined) latenciesMs.push(e.atMs - at);
+      released.delete(e.jobId);
+    }
+    const t = await farm.run(sleepJob("throughput", s.throughputChunks, 1));
+    const c = farm.coordinator;
+    const rawPerSecond = await rawJetStream({
+      natsUrl: c.natsUrl,
+      user: c.trust.natsCoordinator.user,
+      password: c.trust.natsCoordinator.password,
+      host: farm.host,
+      consumers: s.dispatchAgents,
+      count: s.throughputChunks,
+    });
+    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, rawPerSecond };
+  });
+}
+
+/** Weak scaling with 1 s chunks (4 frames x 250 ms): agents are added between runs, never removed. */
+export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
+  return withFarm(dir, 250, log, async (farm) => {
+    const runs: Array<{ agents: number; seconds: number }> = [];
+    let have = 0;
+    let agentStartSeconds = 0;
+    for (const n of s.scalingCounts) {
+      const t0 = wallMs();
+      await farm.addAgents(names("s", have, n - have));
+      agentStartSeconds += (wallMs() - t0) / 1000;
+      have = n;
+      const r = await farm.run(sleepJob(`scale-${n}`, n * s.chunksPerAgent * 4, 4));
+      runs.push({ agents: n, seconds: r.seconds });
+    }
+    return { runs, agentStartSeconds };
+  });
+}
+
+/** Makespan on agents of speeds 1, 1, 0.5 and 0.25 (1 s chunks at 1x), cold and then warm, against work / sum of speeds. */
+export async function mixedPhase(dir: string, s: Sizes, log: Logger) {
+  const speeds = [1, 1, 0.5, 0.25];
+  const msPerFrame = 100;
+  return withFarm(dir, msPerFrame, log, async (farm) => {
+    await farm.addAgents(speeds.map((speed, i) => ({ name: `m${i}-x${speed}`, speed })));
+    const frames = s.mixedChunks * 10;
+    const idealSeconds = (frames * msPerFrame) / 1000 / speeds.reduce((a, b) => a + b, 0);
+    const shape = (jobId: string) => {
+      const st = farm.coordinator.store;
+      const perAgent: Record<string, number> = {};
+      for (const f of st.frames.listByJob(jobId)) {
+        const name = st.agents.get(f.agentId)?.name ?? f.agentId;
+        perAgent[name] = (perAgent[name] ?? 0) + 1;
+      }
+      const attempts = st.db.prepare(`SELECT state, COUNT(*) AS n FROM attempts WHERE job_id = ? GROUP BY state`).all(jobId) as Array<{ state: string; n: number }>;
+      return { chunksAfterCuts: st.chunks.listByJob(jobId).length, attempts: Object.fromEntries(attempts.map((a) => [a.state, a.n])), framesPerAgent: perAgent };
+    };
+    const cold = await farm.run(sleepJob("mixed-cold", frames, 10));
+    const warm = await farm.run(sleepJob("mixed-warm", frames, 10));
+    return { speeds, idealSeconds, cold: { seconds: cold.seconds, shape: shape(cold.jobId) }, warm: { seconds: warm.seconds, shape: shape(warm.jobId) } };
+  });
+}

@@ -1,0 +1,32 @@
+import type { SleepAgentSpec } from "./sleep-farm.ts";
+
+/** Parent -> agent host (bench/scheduling/agent-host.ts), over the child process IPC channel. */
+export type HostCommand =
+  | {
+      type: "start-agents";
+      coordinator: { address: string; enrollAddress: string; caFingerprint: string };
+      joinToken: string;
+      dir: string;
+      msPerFrame: number;
+      agents: SleepAgentSpec[];
+    }
+  | { type: "events" }
+  | { type: "raw-consume"; natsUrl: string; user: string; password: string; stream: string; consumer: string; consumers: number; count: number }
+  | { type: "stop" };
+
+/** When an agent's executor started a chunk, by the wall clock (performance.timeOrigin + performance.now()). */
+export interface StartEvent {
+  agent: string;
+  jobId: string;
+  chunkId: string;
+  attemptId: string;
+  atMs: number;
+}
+
+/** Agent host -> parent. */
+export type HostReply =
+  | { type: "agents-started"; count: number }
+  | { type: "events"; events: StartEvent[] }
+  | { type: "raw-consumed"; count: number; firstMs: number; lastMs: number }
+  | { type: "stopped" }
+  | { type: "error"; message: string };

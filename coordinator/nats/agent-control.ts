@@ -1,0 +1,32 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "../../shared/log.ts";
+import { encodeJson, type AgentControl } from "../../shared/protocol/messages.ts";
+import type { Subjects } from "../../shared/protocol/subjects.ts";
+
+/** An attempt an agent should stop: cancelled with its job, or beaten by the other copy of a speculative pair. */
+export interface AttemptToCancel {
+  agentId: string;
+  attemptId: string;
+  reason: string;
+}
+
+export type CancelAttempts = (list: readonly AttemptToCancel[]) => void;
+
+/**
+ * Tells agents to stop attempts, on <p>.ctl.<agentId> (core NATS, fire and
+ * forget). Losing the message is harmless: the sink refuses the attempt's
+ * upload anyway, so the agent stops at its next frame at the latest.
+ */
+export function agentControlPublisher(nc: NatsConnection, subjects: Subjects, log: Logger): CancelAttempts {
+  return (list) => {
+    for (const a of list) {
+      const msg: AgentControl = { type: "cancel-attempt", attemptId: a.attemptId, reason: a.reason };
+      try {
+        nc.publish(subjects.control(a.agentId), encodeJson(msg));
+        log.info({ agentId: a.agentId, attemptId: a.attemptId, reason: a.reason }, "attempt cancel sent");
+      } catch (err) {
+        log.warn({ agentId: a.agentId, attemptId: a.attemptId, err: (err as Error).message }, "attempt cancel not sent");
+      }
+    }
+  };
+}

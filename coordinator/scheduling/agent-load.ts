@@ -1,0 +1,112 @@
+import type { SchedulingPolicy } from "./scheduling-policy.ts";
+import type { SpeedBook } from "./speed-book.ts";
+import type { AgentInfo, RunningWork, WaitingWork } from "./scheduling-types.ts";
+
+/** Frames per second assumed where nothing was measured; only compares agents with each other. */
+export const NOMINAL_FPS = 1;
+
+interface Queued {
+  chunkId: string;
+  jobId: string;
+  ms: number;
+}
+
+/**
+ * Each agent's timeline as the scheduler estimates it: when its running chunk
+ * ends, then the chunks waiting on its subject one after the other. `add`
+ * appends a placement so that later decisions in the same pass see it.
+ */
+export class AgentLoad {
+  private readonly runEnd = new Map<string, number>();
+  private readonly queue = new Map<string, Queued[]>();
+
+  constructor(
+    readonly now: number,
+    private readonly speeds: SpeedBook,
+    private readonly modelOf: (jobId: string) => string | undefined,
+    private readonly policy: Pick<SchedulingPolicy, "chunkOverheadSeconds">,
+    agents: readonly AgentInfo[],
+    running: readonly RunningWork[],
+    waiting: readonly WaitingWork[],
+  ) {
+    for (const a of agents) {
+      this.runEnd.set(a.id, now);
+      this.queue.set(a.id, []);
+    }
+    for (const r of running) this.runEnd.set(r.agentId, Math.max(this.runEnd.get(r.agentId) ?? now, this.runningEnd(r)));
+    for (const w of waiting) this.add(w.agentId, w.jobId, w.frames, w.chunkId);
+  }
+
+  /** The agent's frames per second on the job's model: measured, else a guess, else NOMINAL_FPS. */
+  fps(agentId: string, jobId: string): number {
+    const model = this.modelOf(jobId);
+    return (model === undefined ? null : this.speeds.estimate(agentId, model)) ?? NOMINAL_FPS;
+  }
+
+  /** Only the measured speed (or the model's slowest when the agent has none); null when the model is unmeasured. */
+  knownFps(agentId: string, jobId: string): number | null {
+    const model = this.modelOf(jobId);
+    return model === undefined ? null : this.speeds.estimate(agentId, model);
+  }
+
+  /** Estimated ms the agent needs for `frames` frames of the job, overhead included. */
+  ms(agentId: string, jobId: string, frames: number): number {
+    return (frames / this.fps(agentId, jobId) + this.policy.chunkOverheadSeconds) * 1000;
+  }
+
+  /**
+   * When a running attempt will end: from its progress when the agent reports
+   * frames done (the best evidence of how fast it goes on this very chunk: a
+   * card that slowed down shows here first), at the rate the agent measured
+   * itself (frames done over its own elapsed time, so no clock skew), else
+   * from its start and the agent's measured speed. Never before now.
+   */
+  runningEnd(r: RunningWork): number {
+    const elapsed = r.elapsedMs ?? Math.max(0, this.now - r.startedAtMs);
+    if (r.framesDone !== null && r.framesDone > 0 && elapsed > 0) {
+      const msPerFrame = elapsed / r.framesDone;
+      return this.now + Math.max(0, r.frames - r.framesDone) * msPerFrame + this.policy.chunkOverheadSeconds * 1000;
+    }
+    return Math.max(this.now, r.startedAtMs + this.ms(r.agentId, r.jobId, r.frames));
+  }
+
+  /** Whether the end estimate of a running attempt rests on evidence (progress or a measured speed). */
+  hasEvidence(r: RunningWork): boolean {
+    if (r.framesDone !== null && r.framesDone > 0) return true;
+    const model = this.modelOf(r.jobId);
+    return model !== undefined && this.speeds.measured(r.agentId, model) !== null;
+  }
+
+  /** When the agent is free: its running chunk and everything waiting for it done. */
+  freeAt(agentId: string): number {
+    return this.freeAtWithout(agentId, () => false);
+  }
+
+  /** As freeAt, leaving out waiting chunks that `skip` names (work about to be re-planned). */
+  freeAtWithout(agentId: string, skip: (chunkId: string) => boolean): number {
+    let t = this.runEnd.get(agentId) ?? this.now;
+    for (const q of this.queue.get(agentId) ?? []) if (!skip(q.chunkId)) t += q.ms;
+    return t;
+  }
+
+  waitingCount(agentId: string): number {
+    return this.queue.get(agentId)?.length ?? 0;
+  }
+
+  /** Waiting chunks of one job on the agent. */
+  waitingOf(agentId: string, jobId: string): string[] {
+    return (this.queue.get(agentId) ?? []).filter((q) => q.jobId === jobId).map((q) => q.chunkId);
+  }
+
+  add(agentId: string, jobId: string, frames: number, chunkId = ""): void {
+    let q = this.queue.get(agentId);
+    if (!q) this.queue.set(agentId, (q = []));
+    if (!this.runEnd.has(agentId)) this.runEnd.set(agentId, this.now);
+    q.push({ chunkId, jobId, ms: this.ms(agentId, jobId, frames) });
+  }
+
+  /** Drops waiting chunks (they are being re-planned). */
+  remove(chunkIds: ReadonlySet<string>): void {
+    for (const [id, q] of this.queue) this.queue.set(id, q.filter((x) => !chunkIds.has(x.chunkId)));
+  }
+}

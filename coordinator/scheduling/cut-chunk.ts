@@ -1,0 +1,82 @@
+import type { UnstartedChunk } from "./scheduling-types.ts";
+
+/**
+ * The frames a piece of a chunk reads: the chunk's own context at the chunk's
+ * ends, and `overlap` extra frames (clipped to the chunk's context, which is
+ * already clipped at shot cuts) where the piece was cut from its neighbour.
+ */
+export function pieceContext(
+  chunk: Pick<UnstartedChunk, "frameStart" | "frameEnd" | "contextStart" | "contextEnd">,
+  frameStart: number,
+  frameEnd: number,
+  overlap: number,
+): { contextStart: number; contextEnd: number } {
+  return {
+    contextStart: frameStart === chunk.frameStart ? chunk.contextStart : Math.max(chunk.contextStart, frameStart - overlap),
+    contextEnd: frameEnd === chunk.frameEnd ? chunk.contextEnd : Math.min(chunk.contextEnd, frameEnd + overlap),
+  };
+}
+
+/**
+ * Cuts the chunks, in frame order, into consecutive runs of `counts` frames
+ * (one run per entry, in order). A run never crosses a chunk's end (so never
+ * a shot cut): a run that reaches one continues as a second piece. The counts
+ * must add up to the chunks' frames.
+ */
+export function carve<K>(
+  chunks: readonly UnstartedChunk[],
+  counts: ReadonlyArray<readonly [K, number]>,
+  overlap: number,
+): Array<{ key: K; sourceChunkId: string; frameStart: number; frameEnd: number; contextStart: number; contextEnd: number }> {
+  const ordered = [...chunks].sort((a, b) => a.frameStart - b.frameStart);
+  const out: Array<{ key: K; sourceChunkId: string; frameStart: number; frameEnd: number; contextStart: number; contextEnd: number }> = [];
+  let ci = 0;
+  let pos = ordered[0]?.frameStart ?? 0;
+  for (const [key, count] of counts) {
+    let left = count;
+    while (left > 0) {
+      const chunk = ordered[ci];
+      if (!chunk) throw new Error(`carve: ${left} frames left over after the last chunk`);
+      const take = Math.min(left, chunk.frameEnd - pos + 1);
+      const end = pos + take - 1;
+      out.push({ key, sourceChunkId: chunk.id, frameStart: pos, frameEnd: end, ...pieceContext(chunk, pos, end, overlap) });
+      left -= take;
+      if (end === chunk.frameEnd) {
+        ci++;
+        pos = ordered[ci]?.frameStart ?? 0;
+      } else {
+        pos = end + 1;
+      }
+    }
+  }
+  if (ci < ordered.length) throw new Error(`carve: frames of ${ordered.length - ci} chunk(s) were not handed out`);
+  return out;
+}
+
+/**
+ * Moves the boundary between consecutive runs onto a chunk's end when one is
+ * within `fraction` of the smaller run (at least one frame), so that cutting
+ * leaves fewer slivers of a frame or two (each costs a claim and a commit).
+ */
+export function snapToChunkEdges<K>(chunks: readonly UnstartedChunk[], counts: ReadonlyArray<readonly [K, number]>, fraction = 0.15): Array<[K, number]> {
+  const ordered = [...chunks].sort((a, b) => a.frameStart - b.frameStart);
+  const edges: number[] = [];
+  let total = 0;
+  for (const c of ordered) edges.push((total += c.frameEnd - c.frameStart + 1));
+  const out = counts.map(([k, n]) => [k, n] as [K, number]);
+  let cum = 0;
+  for (let i = 0; i + 1 < out.length; i++) {
+    const here = out[i] as [K, number];
+    const next = out[i + 1] as [K, number];
+    cum += here[1];
+    const nearest = edges.reduce((best, e) => (Math.abs(e - cum) < Math.abs(best - cum) ? e : best), edges[0] ?? cum);
+    const d = nearest - cum;
+    const tolerance = Math.max(1, Math.round(fraction * Math.min(here[1], next[1])));
+    if (d !== 0 && Math.abs(d) <= tolerance && here[1] + d > 0 && next[1] - d > 0) {
+      here[1] += d;
+      next[1] -= d;
+      cum += d;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,157 @@
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import { newId } from "../../shared/ids.ts";
+import type { WorkMessage } from "../../shared/protocol/messages.ts";
+import type { WorkPublisher } from "../dispatch/dispatcher.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+import type { Store } from "../store/store.ts";
+import type { EndGamePlan } from "./end-game.ts";
+import { takeSnapshot, type SnapshotDeps } from "./farm-snapshot.ts";
+import type { WindowAssessment } from "./job-window.ts";
+import type { LedgerSpeeds } from "./ledger-speeds.ts";
+import { planDispatch, type DispatchPlan } from "./plan-dispatch.ts";
+
+export interface DispatchPassDeps extends SnapshotDeps {
+  publisher: WorkPublisher;
+  speeds: LedgerSpeeds;
+  clock: Clock;
+  log: Logger;
+  /** How many chunks may start given how many wait queued (the power budget); none: no limit. */
+  startLimit?: (queued: number, wanted: number) => number;
+  /** Last note written to each job's message by the scheduler (kept between passes). */
+  notes: Map<string, string>;
+  prepare?: () => Promise<void>;
+}
+
+interface Outgoing {
+  msg: WorkMessage;
+  agentId: string | undefined;
+  /** Undoes the store change when the publish fails (the chunk goes back to pending). */
+  undo: () => void;
+}
+
+/**
+ * The thin edge of the scheduler: a snapshot of the store and the heartbeats,
+ * the pure plan (coordinator/scheduling/plan-dispatch.ts), then every store
+ * change in one transaction (cuts, placements, speculative copies; nothing can
+ * interleave, so the snapshot is still true), then the publishes in order. A
+ * failed publish puts its chunk and every later one back to pending and ends
+ * the pass; the next pass tries again.
+ */
+export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
+  await d.prepare?.();
+  const now = d.clock();
+  const speeds = d.speeds.refresh(d.store);
+  const { snapshot, windows, jobRows } = takeSnapshot(d, speeds, now);
+  if (d.startLimit) {
+    const queued = snapshot.poolQueued + snapshot.waiting.length;
+    const wanted = Math.max(0, Math.max(1, snapshot.agents.length) * d.policy.queueDepthPerAgent - snapshot.poolQueued) + snapshot.agents.length * d.policy.queueDepthPerAgent;
+    snapshot.limit = Math.max(0, d.startLimit(queued, wanted));
+  }
+  const plan = planDispatch(snapshot, speeds, d.scheduling);
+  writeNotes(d, plan, windows, jobRows);
+  const outgoing = d.store.tx(() => apply(d.store, plan, now));
+  for (const e of plan.endGames) {
+    const pieces = e.pieces.map((p) => `${p.frameStart}-${p.frameEnd}@${p.agentId}`).join(" ");
+    d.log.info({ jobId: e.jobId, pieces, gainMs: Math.round(e.currentFinishMs - e.finishMs) }, "end of job re-cut");
+  }
+  for (const s of plan.speculations) d.log.info({ chunkId: s.chunkId, agentId: s.agentId, gainMs: Math.round(s.gainMs) }, "speculative copy dispatched");
+  for (let i = 0; i < outgoing.length; i++) {
+    const o = outgoing[i] as Outgoing;
+    try {
+      await d.publisher.publish(o.msg, o.agentId);
+    } catch (err) {
+      d.log.warn({ err, chunkId: o.msg.chunkId }, "publish failed; chunk back to pending");
+      d.store.tx(() => {
+        for (const rest of outgoing.slice(i)) rest.undo();
+      });
+      return;
+    }
+  }
+}
+
+function apply(store: Store, plan: DispatchPlan, now: number): Outgoing[] {
+  const out: Outgoing[] = [];
+  const queue = (chunkId: string, jobId: string, agentId: string | null): void => {
+    const dispatchId = newId("dsp", now);
+    store.chunks.transition(chunkId, "queued", now, { dispatchId, placedAgentId: agentId });
+    out.push({
+      msg: { chunkId, jobId, dispatchId },
+      agentId: agentId ?? undefined,
+      undo: () => {
+        const c = store.chunks.get(chunkId);
+        if (c?.state === "queued" && c.dispatchId === dispatchId) store.chunks.transition(chunkId, "pending", now, { dispatchId: null });
+      },
+    });
+  };
+  for (const e of plan.endGames) applyCut(store, e, now, queue);
+  for (const p of plan.placements) queue(p.chunkId, p.jobId, p.agentId);
+  for (const s of plan.speculations) {
+    const c = store.chunks.get(s.chunkId);
+    if (c?.state !== "running" || c.specDispatchId !== null) continue;
+    const dispatchId = newId("dsp", now);
+    store.chunks.setAttempts(c.id, { specDispatchId: dispatchId, specAgentId: s.agentId });
+    out.push({
+      msg: { chunkId: c.id, jobId: c.jobId, dispatchId, speculative: true },
+      agentId: s.agentId,
+      undo: () => {
+        const now2 = store.chunks.get(c.id);
+        if (now2?.specDispatchId === dispatchId && now2.specAttemptId === null) store.chunks.setAttempts(c.id, { specDispatchId: null, specAgentId: null });
+      },
+    });
+  }
+  return out;
+}
+
+/** Takes the job's unstarted chunks back, cuts them into the plan's pieces and queues each piece on its agent. */
+function applyCut(store: Store, e: EndGamePlan, now: number, queue: (chunkId: string, jobId: string, agentId: string) => void): void {
+  for (const id of e.revoke) {
+    const c = store.chunks.get(id);
+    if (c?.state === "queued") store.chunks.transition(id, "pending", now, { dispatchId: null });
+  }
+  const sources = new Map<string, number>(); // source chunk -> its frameEnd before the cut
+  for (const p of e.pieces) {
+    if (sources.has(p.sourceChunkId)) continue;
+    const source = store.chunks.get(p.sourceChunkId);
+    if (!source || source.state !== "pending") throw new Error(`end-of-job cut: chunk ${p.sourceChunkId} is ${source?.state ?? "gone"}`);
+    sources.set(source.id, source.frameEnd);
+  }
+  let idx = store.chunks.maxIdx(e.jobId);
+  const seen = new Set<string>();
+  for (const p of e.pieces) {
+    let chunkId = p.sourceChunkId;
+    if (!seen.has(p.sourceChunkId)) {
+      seen.add(p.sourceChunkId);
+      if (p.frameEnd !== sources.get(p.sourceChunkId)) store.chunks.shorten(p.sourceChunkId, p.frameEnd, p.contextEnd, now);
+    } else {
+      idx++;
+      chunkId = `${e.jobId}.c${String(idx).padStart(5, "0")}`;
+      while (store.chunks.get(chunkId)) chunkId += "x";
+      store.chunks.insert({ id: chunkId, jobId: e.jobId, idx, frameStart: p.frameStart, frameEnd: p.frameEnd, contextStart: p.contextStart, contextEnd: p.contextEnd, updatedAt: now });
+    }
+    queue(chunkId, e.jobId, p.agentId);
+  }
+}
+
+/**
+ * The scheduler's notes in the job's message: held by the window, doneBy that
+ * cannot be met, no agent that may run it. Written only when they change, and
+ * a cleared note only replaces the scheduler's own earlier note.
+ */
+function writeNotes(d: DispatchPassDeps, plan: DispatchPlan, windows: Map<string, WindowAssessment>, jobRows: Map<string, JobRow>): void {
+  const holds = new Map(plan.holds.map((h) => [h.jobId, h.reason]));
+  for (const [jobId, job] of jobRows) {
+    if (job.state === "paused") continue;
+    const w = windows.get(jobId);
+    const note = [w?.note, holds.get(jobId)].filter((x): x is string => !!x).join("; ");
+    const last = d.notes.get(jobId) ?? "";
+    if (note === last) continue;
+    d.notes.set(jobId, note);
+    if (note === "" && job.message !== last) continue;
+    d.store.jobs.setMessage(jobId, note);
+    if (w?.late && !last.includes("cannot be met")) d.log.warn({ jobId, etaMs: w.etaMs, deadlineMs: w.deadlineMs }, "job window: doneBy cannot be met");
+    if (w?.held && last === "") d.log.info({ jobId, opensAtMs: w.opensAtMs }, "job held until its window opens");
+    if (holds.has(jobId)) d.log.warn({ jobId, reason: holds.get(jobId) }, "job held: no agent may run it");
+  }
+  for (const jobId of d.notes.keys()) if (!jobRows.has(jobId)) d.notes.delete(jobId);
+}

@@ -1,0 +1,161 @@
+import type { Store } from "../store/store.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+import { onlineAgents, pendingOfJob, queuedChunks, runningAttempts, unstartedChunks, unstartedOfJob, type OnlineAgentRow } from "./snapshot-queries.ts";
+import type { FarmPolicy } from "../dispatch/farm-policy.ts";
+import type { JobSpecs } from "../jobs/job-specs.ts";
+import type { Heartbeat } from "../../shared/protocol/messages.ts";
+import { ineligibility } from "./eligibility.ts";
+import { inLastRounds } from "./end-game.ts";
+import { assessWindow, type OffsetAt, type WindowAssessment } from "./job-window.ts";
+import type { FarmSnapshot } from "./plan-dispatch.ts";
+import type { SchedulingPolicy } from "./scheduling-policy.ts";
+import type { AgentInfo, JobNeeds, PendingChunk, RunningWork, UnstartedChunk, WaitingWork } from "./scheduling-types.ts";
+import type { SpeedBook } from "./speed-book.ts";
+
+export interface SnapshotDeps {
+  store: Store;
+  policy: FarmPolicy;
+  scheduling: SchedulingPolicy;
+  specs: JobSpecs;
+  live: () => ReadonlyMap<string, Heartbeat>;
+  memoryOf: (modelName: string, sha256: string) => number | null;
+  needOfSha: (sha256: string) => number | null;
+  zone: OffsetAt;
+}
+
+export interface Snapshot {
+  snapshot: FarmSnapshot;
+  /** Window assessments of open jobs that have a window. */
+  windows: Map<string, WindowAssessment>;
+  jobRows: Map<string, JobRow>;
+}
+
+const NOT_TAKING = new Set(["draining", "paused-foreign-gpu-use"]);
+
+export function agentInfo(a: Pick<OnlineAgentRow, "id" | "name" | "tags" | "gpus" | "ramBytes">, hb: Heartbeat | undefined): AgentInfo {
+  return {
+    id: a.id,
+    name: a.name,
+    tags: a.tags,
+    vramBytes: Math.max(0, ...a.gpus.map((g) => g.vramBytes)),
+    ramBytes: a.ramBytes,
+    accepting: hb === undefined || !(NOT_TAKING.has(hb.status) || hb.status.startsWith("paused")),
+    loadedModels: hb?.loadedModels ?? [],
+  };
+}
+
+/** A job's placement needs from its compiled spec; a spec without constraints (older rows, tests) needs nothing. */
+export function jobNeeds(job: JobRow, specs: JobSpecs, store: Store, memoryOf: SnapshotDeps["memoryOf"]): JobNeeds {
+  const spec = specs.of(job) as Partial<ReturnType<JobSpecs["of"]>>;
+  return {
+    jobId: job.id,
+    priority: job.priority,
+    modelSha256: job.modelSha256,
+    memoryBytes: memoryOf(job.modelName, job.modelSha256),
+    tags: spec.constraints?.tags ?? [],
+    minVramBytes: spec.constraints?.minVramBytes ?? 0,
+    blockedAgents: store.blocklist.blockedForJob(job.id).map((b) => b.agentId),
+    overlap: spec.temporal?.overlap ?? 0,
+  };
+}
+
+/** Sum of the speeds (measured, or the model's slowest) of the agents that may run the job; 0 when none is known. */
+export function eligibleSpeed(job: JobNeeds, agents: readonly AgentInfo[], speeds: SpeedBook): number[] {
+  const out: number[] = [];
+  for (const a of agents) {
+    if (!a.accepting || ineligibility(a, job) !== null) continue;
+    const f = speeds.estimate(a.id, job.modelSha256);
+    if (f !== null) out.push(f);
+  }
+  return out;
+}
+
+/** Reads what one dispatch pass needs from the store and the latest heartbeats. Synchronous: nothing changes under it. */
+export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): Snapshot {
+  const live = d.live();
+  const agents = onlineAgents(d.store).map((a) => agentInfo(a, live.get(a.id)));
+  const jobs = new Map<string, JobNeeds>();
+  const models = new Map<string, string>();
+  const jobRows = new Map<string, JobRow>();
+  const windows = new Map<string, WindowAssessment>();
+  for (const job of d.store.jobs.listInStates(["queued", "running", "paused"])) {
+    models.set(job.id, job.modelSha256);
+    jobRows.set(job.id, job);
+    if (job.state === "paused") continue;
+    const needs = jobNeeds(job, d.specs, d.store, d.memoryOf);
+    const win = (d.specs.of(job) as { window?: ReturnType<JobSpecs["of"]>["window"] }).window;
+    if (win && (win.notBeforeMinutes !== null || win.doneByMinutes !== null)) {
+      const c = d.store.chunks.counts(job.id);
+      const fps = eligibleSpeed(needs, agents, speeds).reduce((a, b) => a + b, 0);
+      const w = assessWindow(win, job.createdAt, now, d.zone, c.framesTotal - c.framesDone, fps);
+      windows.set(job.id, w);
+      if (w.held) continue;
+    }
+    jobs.set(job.id, needs);
+  }
+
+  const queued = queuedChunks(d.store);
+  const onlineIds = new Set(agents.map((a) => a.id));
+  const waiting = queued.filter((q): q is WaitingWork => q.agentId !== null && onlineIds.has(q.agentId));
+  const poolQueued = queued.filter((q) => q.agentId === null).length;
+
+  const progress = new Map<string, { framesDone: number; elapsedMs: number }>();
+  for (const hb of live.values()) if (hb.progress) progress.set(hb.progress.attemptId, hb.progress);
+  const running: RunningWork[] = runningAttempts(d.store).map((r) => ({
+    ...r,
+    framesDone: progress.get(r.attemptId)?.framesDone ?? null,
+    elapsedMs: progress.get(r.attemptId)?.elapsedMs ?? null,
+  }));
+
+  // An agent holds the model of what it runs now, whatever its last heartbeat said.
+  const runningModels = new Map<string, string[]>();
+  for (const r of running) {
+    const m = models.get(r.jobId);
+    if (m) runningModels.set(r.agentId, [...(runningModels.get(r.agentId) ?? []), m]);
+  }
+  for (const [i, a] of agents.entries()) {
+    const extra = (runningModels.get(a.id) ?? []).filter((m) => !a.loadedModels.includes(m));
+    if (extra.length > 0) agents[i] = { ...a, loadedModels: [...a.loadedModels, ...extra] };
+  }
+
+  // Pending chunks of open jobs in priority order, as many as could be placed now (and a margin for chunks that find no agent).
+  const waitingPer = new Map<string, number>();
+  for (const w of waiting) waitingPer.set(w.agentId, (waitingPer.get(w.agentId) ?? 0) + 1);
+  const rooms = agents.reduce((n, a) => n + Math.max(0, d.policy.queueDepthPerAgent - (waitingPer.get(a.id) ?? 0)), 0);
+  let want = Math.max(0, Math.max(1, agents.length) * d.policy.queueDepthPerAgent - poolQueued) + rooms + 64;
+  const pending: PendingChunk[] = [];
+  const jobsWithUnstarted = new Set<string>();
+  const nearEnd = new Map<string, UnstartedChunk[]>();
+  for (const job of jobs.values()) {
+    if (want > 0) {
+      const rows = pendingOfJob(d.store, job.jobId, want);
+      pending.push(...rows);
+      want -= rows.length;
+    }
+    const u = unstartedOfJob(d.store, job.jobId);
+    if (u.chunks === 0) continue;
+    jobsWithUnstarted.add(job.jobId);
+    if (!d.scheduling.splitting || !speeds.knows(job.modelSha256)) continue;
+    if (inLastRounds(u.frames, u.biggest, eligibleSpeed(job, agents, speeds), d.scheduling.endGameRounds)) nearEnd.set(job.jobId, unstartedChunks(d.store, job.jobId));
+  }
+  for (const q of queued) jobsWithUnstarted.add(q.jobId);
+  return {
+    snapshot: {
+      now,
+      agents,
+      jobs,
+      models,
+      pending,
+      nearEnd,
+      jobsWithUnstarted,
+      running,
+      waiting,
+      poolQueued,
+      depthPerAgent: d.policy.queueDepthPerAgent,
+      limit: Infinity,
+      needOf: d.needOfSha,
+    },
+    windows,
+    jobRows,
+  };
+}

@@ -1,0 +1,95 @@
+import type { AgentLoad } from "./agent-load.ts";
+import { ineligibility, placementPenaltySeconds } from "./eligibility.ts";
+import type { SchedulingPolicy } from "./scheduling-policy.ts";
+import type { AgentInfo, Hold, JobNeeds, PendingChunk, Placement } from "./scheduling-types.ts";
+
+/**
+ * How a job's chunks travel:
+ * - pool: every agent that takes work may run them and none is preferred
+ *   (same model state everywhere): the shared pool consumer hands each one to
+ *   whichever agent asks first, so fast cards simply take more;
+ * - agents: only some agents may run them (tags, memory, blocklist), or some
+ *   already hold the model and others do not: placed one by one on chosen agents;
+ * - hold: agents are online but none may run them (the reason names why).
+ * With no agent taking work at all the pool is used, so the first agent to
+ * arrive starts at once; the claim still checks its eligibility.
+ */
+export type Route = { kind: "pool" } | { kind: "agents"; eligible: AgentInfo[] } | { kind: "hold"; reason: string };
+
+export function routeJob(job: JobNeeds, agents: readonly AgentInfo[]): Route {
+  const accepting = agents.filter((a) => a.accepting);
+  if (accepting.length === 0) return { kind: "pool" };
+  const eligible = accepting.filter((a) => ineligibility(a, job) === null);
+  if (eligible.length === 0) {
+    const why = accepting.slice(0, 3).map((a) => `${a.name} ${ineligibility(a, job) ?? ""}`);
+    const more = accepting.length > 3 ? `; and ${accepting.length - 3} more` : "";
+    return { kind: "hold", reason: `no online agent can run this job: ${why.join("; ")}${more}` };
+  }
+  if (eligible.length < accepting.length) return { kind: "agents", eligible };
+  const holding = eligible.filter((a) => a.loadedModels.includes(job.modelSha256)).length;
+  if (holding > 0 && holding < eligible.length) return { kind: "agents", eligible };
+  return { kind: "pool" };
+}
+
+export interface PlacementInput {
+  agents: readonly AgentInfo[];
+  jobs: ReadonlyMap<string, JobNeeds>;
+  /** Pending chunks, highest priority first. */
+  pending: readonly PendingChunk[];
+  /** Messages the pool may still take. */
+  poolRoom: number;
+  /** Most chunks waiting on one agent's subject. */
+  depthPerAgent: number;
+  /** Most chunks this pass may publish (power budget); Infinity for no limit. */
+  limit: number;
+  load: AgentLoad;
+  needOf: (sha256: string) => number | null;
+  policy: SchedulingPolicy;
+}
+
+/**
+ * Bulk placement, in priority order. Pool chunks fill the pool up to its
+ * room. Placed chunks go to the eligible agent with room that would finish
+ * them first: its timeline (running and waiting work at its measured speed)
+ * plus the chunk at its speed plus a model-load penalty where it does not hold
+ * the model. A chunk that finds no room waits for the next pass.
+ */
+export function placeChunks(input: PlacementInput): { placements: Placement[]; holds: Hold[] } {
+  const placements: Placement[] = [];
+  const holds = new Map<string, string>();
+  const routes = new Map<string, Route>();
+  const holdsModel = new Map<string, Set<string>>(); // agent -> models it holds or was just given
+  let poolRoom = input.poolRoom;
+  for (const chunk of input.pending) {
+    if (placements.length >= input.limit) break;
+    const job = input.jobs.get(chunk.jobId);
+    if (!job) continue;
+    let route = routes.get(job.jobId);
+    if (!route) routes.set(job.jobId, (route = routeJob(job, input.agents)));
+    if (route.kind === "hold") {
+      holds.set(job.jobId, route.reason);
+      continue;
+    }
+    if (route.kind === "pool") {
+      if (poolRoom <= 0) continue;
+      poolRoom--;
+      placements.push({ chunkId: chunk.id, jobId: job.jobId, agentId: null });
+      continue;
+    }
+    let best: { agent: AgentInfo; finish: number } | undefined;
+    for (const a of route.eligible) {
+      if (input.load.waitingCount(a.id) >= input.depthPerAgent) continue;
+      const held = holdsModel.get(a.id)?.has(job.modelSha256) ? { ...a, loadedModels: [...a.loadedModels, job.modelSha256] } : a;
+      const penalty = placementPenaltySeconds(held, job, input.needOf, input.policy.modelLoadSeconds) * 1000;
+      const finish = input.load.freeAt(a.id) + input.load.ms(a.id, job.jobId, chunk.frames) + penalty;
+      if (!best || finish < best.finish || (finish === best.finish && a.id < best.agent.id)) best = { agent: a, finish };
+    }
+    if (!best) continue;
+    input.load.add(best.agent.id, job.jobId, chunk.frames, chunk.id);
+    let set = holdsModel.get(best.agent.id);
+    if (!set) holdsModel.set(best.agent.id, (set = new Set()));
+    set.add(job.modelSha256);
+    placements.push({ chunkId: chunk.id, jobId: job.jobId, agentId: best.agent.id });
+  }
+  return { placements, holds: [...holds].map(([jobId, reason]) => ({ jobId, reason })) };
+}

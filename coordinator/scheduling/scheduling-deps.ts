@@ -1,0 +1,41 @@
+import type { Heartbeat } from "../../shared/protocol/messages.ts";
+import { JobSpecs } from "../jobs/job-specs.ts";
+import type { OffsetAt } from "./job-window.ts";
+import { LedgerSpeeds } from "./ledger-speeds.ts";
+import { DEFAULT_SCHEDULING_POLICY, type SchedulingPolicy } from "./scheduling-policy.ts";
+
+/** What the dispatcher's scheduler uses besides the store; the coordinator fills it in (Dispatcher.useScheduling). */
+export interface SchedulingDeps {
+  scheduling: SchedulingPolicy;
+  specs: JobSpecs;
+  /** Latest heartbeat per agent (status, loaded models, progress). */
+  live: () => ReadonlyMap<string, Heartbeat>;
+  /** A model's memory need from its manifest; null when unknown. */
+  memoryOf: (modelName: string, sha256: string) => number | null;
+  needOfSha: (sha256: string) => number | null;
+  speeds: LedgerSpeeds;
+  /** The coordinator's local time zone, for job windows ("22:00"). */
+  zone: OffsetAt;
+  notes: Map<string, string>;
+  /** Runs before each pass (re-reading model manifests when a job names a new model). */
+  prepare: () => Promise<void>;
+}
+
+const NO_HEARTBEATS: ReadonlyMap<string, Heartbeat> = new Map();
+
+/** The process's local time zone: local minus UTC at an instant. */
+export const localZone: OffsetAt = (tMs) => -new Date(tMs).getTimezoneOffset() * 60_000;
+
+export function defaultSchedulingDeps(): SchedulingDeps {
+  return {
+    scheduling: DEFAULT_SCHEDULING_POLICY,
+    specs: new JobSpecs(),
+    live: () => NO_HEARTBEATS,
+    memoryOf: () => null,
+    needOfSha: () => null,
+    speeds: new LedgerSpeeds(DEFAULT_SCHEDULING_POLICY.speedAlpha),
+    zone: localZone,
+    notes: new Map(),
+    prepare: async () => undefined,
+  };
+}

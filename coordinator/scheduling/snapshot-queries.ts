@@ -1,0 +1,81 @@
+import type { Store } from "../store/store.ts";
+import type { GpuRecord } from "../store/agents-table.ts";
+import type { PendingChunk, RunningWork, UnstartedChunk } from "./scheduling-types.ts";
+
+/**
+ * The reads of one dispatch pass, shaped for the scheduler and kept cheap:
+ * a pass runs after every commit, so each read uses an index and the agents'
+ * JSON columns are parsed once per distinct text.
+ */
+
+export interface OnlineAgentRow {
+  id: string;
+  name: string;
+  gpus: GpuRecord[];
+  tags: string[];
+  ramBytes: number;
+}
+
+const parsed = new Map<string, unknown>();
+function parseOnce<T>(text: string): T {
+  let v = parsed.get(text);
+  if (v === undefined) {
+    if (parsed.size > 10_000) parsed.clear();
+    v = JSON.parse(text) as unknown;
+    parsed.set(text, v);
+  }
+  return v as T;
+}
+
+export function onlineAgents(store: Store): OnlineAgentRow[] {
+  const rows = store.db
+    .prepare(`SELECT id, name, gpus_json AS gpusJson, tags_json AS tagsJson, ram_bytes AS ramBytes FROM agents WHERE state = 'online' ORDER BY name, id`)
+    .all() as Array<{ id: string; name: string; gpusJson: string; tagsJson: string; ramBytes: number }>;
+  return rows.map((r) => ({ id: r.id, name: r.name, gpus: parseOnce<GpuRecord[]>(r.gpusJson), tags: parseOnce<string[]>(r.tagsJson), ramBytes: r.ramBytes }));
+}
+
+/** Every queued chunk: where it waits (an agent's subject, or the pool when agentId is null). */
+export function queuedChunks(store: Store): Array<{ chunkId: string; jobId: string; agentId: string | null; frames: number }> {
+  return store.db
+    .prepare(`SELECT id AS chunkId, job_id AS jobId, placed_agent_id AS agentId, frame_end - frame_start + 1 AS frames FROM chunks WHERE state = 'queued'`)
+    .all() as Array<{ chunkId: string; jobId: string; agentId: string | null; frames: number }>;
+}
+
+/** Running attempts with their chunk's size and speculation state (progress filled in by the caller). */
+export function runningAttempts(store: Store): Array<Omit<RunningWork, "framesDone" | "elapsedMs">> {
+  const rows = store.db
+    .prepare(
+      `SELECT a.id AS attemptId, a.chunk_id AS chunkId, a.job_id AS jobId, a.agent_id AS agentId, a.created_at AS startedAtMs,
+         c.frame_end - c.frame_start + 1 AS frames, c.spec_attempt_id AS specAttemptId, c.spec_dispatch_id AS specDispatchId
+       FROM attempts a JOIN chunks c ON c.id = a.chunk_id WHERE a.state = 'running'`,
+    )
+    .all() as Array<Omit<RunningWork, "framesDone" | "elapsedMs" | "speculative" | "hasCopy"> & { specAttemptId: string | null; specDispatchId: string | null }>;
+  return rows.map(({ specAttemptId, specDispatchId, ...r }) => ({ ...r, speculative: specAttemptId === r.attemptId, hasCopy: specDispatchId !== null }));
+}
+
+/** Up to `limit` pending chunks of one job, in frame order. */
+export function pendingOfJob(store: Store, jobId: string, limit: number): PendingChunk[] {
+  return store.db
+    .prepare(`SELECT id, job_id AS jobId, frame_end - frame_start + 1 AS frames FROM chunks WHERE job_id = ? AND state = 'pending' ORDER BY idx LIMIT ?`)
+    .all(jobId, limit) as PendingChunk[];
+}
+
+/** Unstarted (pending or queued) chunks of one job: how many frames, and the biggest chunk. */
+export function unstartedOfJob(store: Store, jobId: string): { chunks: number; frames: number; biggest: number } {
+  const r = store.db
+    .prepare(
+      `SELECT COUNT(*) AS chunks, COALESCE(SUM(frame_end - frame_start + 1), 0) AS frames, COALESCE(MAX(frame_end - frame_start + 1), 0) AS biggest
+       FROM chunks WHERE job_id = ? AND state IN ('pending', 'queued')`,
+    )
+    .get(jobId) as { chunks: number; frames: number; biggest: number };
+  return r;
+}
+
+export function unstartedChunks(store: Store, jobId: string): UnstartedChunk[] {
+  return store.db
+    .prepare(
+      `SELECT id, job_id AS jobId, idx, frame_start AS frameStart, frame_end AS frameEnd, context_start AS contextStart, context_end AS contextEnd,
+         state, placed_agent_id AS placedAgentId FROM chunks WHERE job_id = ? AND state IN ('pending', 'queued') ORDER BY frame_start`,
+    )
+    .all(jobId) as UnstartedChunk[];
+}

@@ -1,0 +1,59 @@
+/** One committed chunk, as the ledger records it. */
+export interface SpeedSample {
+  agentId: string;
+  modelSha256: string;
+  frames: number;
+  busySeconds: number;
+  wallSeconds: number;
+}
+
+/**
+ * Measured speed per agent and model, in frames per second: frames divided by
+ * busy seconds (the executor's compute time; wall seconds when an executor
+ * reports no busy time), as a moving average over committed chunks so that a
+ * card that slows down (thermal limits, another user) is noticed. Pure: fed by
+ * ledger-speeds.ts from the ledger, or by tests.
+ */
+export class SpeedBook {
+  private readonly fpsByKey = new Map<string, number>();
+  private readonly byModel = new Map<string, Map<string, number>>();
+
+  constructor(private readonly alpha = 0.3) {}
+
+  add(s: SpeedSample): void {
+    const seconds = s.busySeconds > 0 ? s.busySeconds : s.wallSeconds;
+    if (!(seconds > 0) || !(s.frames > 0)) return;
+    const fps = s.frames / seconds;
+    if (!Number.isFinite(fps)) return;
+    const key = `${s.agentId}\u0000${s.modelSha256}`;
+    const prev = this.fpsByKey.get(key);
+    const next = prev === undefined ? fps : prev + this.alpha * (fps - prev);
+    this.fpsByKey.set(key, next);
+    let models = this.byModel.get(s.modelSha256);
+    if (!models) this.byModel.set(s.modelSha256, (models = new Map()));
+    models.set(s.agentId, next);
+  }
+
+  /** The agent's measured speed on the model; null when it has not run it. */
+  measured(agentId: string, modelSha256: string): number | null {
+    return this.fpsByKey.get(`${agentId}\u0000${modelSha256}`) ?? null;
+  }
+
+  /**
+   * The agent's measured speed, or else the slowest speed measured on this
+   * model by any agent (a cautious guess for a card not seen yet), or null
+   * when nobody ran the model.
+   */
+  estimate(agentId: string, modelSha256: string): number | null {
+    const own = this.measured(agentId, modelSha256);
+    if (own !== null) return own;
+    const all = this.byModel.get(modelSha256);
+    if (!all || all.size === 0) return null;
+    return Math.min(...all.values());
+  }
+
+  /** True when at least one agent has a measured speed on the model. */
+  knows(modelSha256: string): boolean {
+    return (this.byModel.get(modelSha256)?.size ?? 0) > 0;
+  }
+}

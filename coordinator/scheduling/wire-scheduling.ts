@@ -1,0 +1,68 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Subjects } from "../../shared/protocol/subjects.ts";
+import type { Store } from "../store/store.ts";
+import type { Dispatcher } from "../dispatch/dispatcher.ts";
+import type { ClaimService } from "../dispatch/claim-service.ts";
+import type { ResultSink } from "../sink/result-sink.ts";
+import type { ControlApi } from "../control/control-api.ts";
+import type { AgentRegistry } from "../agents/agent-registry.ts";
+import type { JobSpecs } from "../jobs/job-specs.ts";
+import { agentControlPublisher } from "../nats/agent-control.ts";
+import { ineligibility } from "./eligibility.ts";
+import { agentInfo, jobNeeds } from "./farm-snapshot.ts";
+import { LedgerSpeeds } from "./ledger-speeds.ts";
+import { ModelNeeds } from "./model-needs.ts";
+import { progressSource } from "./progress-source.ts";
+import { localZone } from "./scheduling-deps.ts";
+import { DEFAULT_SCHEDULING_POLICY, type SchedulingPolicy } from "./scheduling-policy.ts";
+
+export interface SchedulingParts {
+  store: Store;
+  modelsDir: string;
+  specs: JobSpecs;
+  nc: NatsConnection;
+  subjects: Subjects;
+  dispatcher: Dispatcher;
+  claims: ClaimService;
+  sink: ResultSink;
+  api: ControlApi;
+  registry: AgentRegistry;
+  clock: Clock;
+  log: Logger;
+  policy?: SchedulingPolicy;
+}
+
+/**
+ * Connects the scheduler to the coordinator's parts, in one place: the
+ * dispatcher gets heartbeats, model needs, measured speeds and the local time
+ * zone; claims check eligibility; the sink and the control API tell agents to
+ * stop attempts that lost or were cancelled; job views get live progress.
+ */
+export function wireScheduling(p: SchedulingParts): void {
+  const policy = p.policy ?? DEFAULT_SCHEDULING_POLICY;
+  const speeds = new LedgerSpeeds(policy.speedAlpha);
+  const models = new ModelNeeds(p.modelsDir);
+  const live = () => p.registry.live;
+  const memoryOf = (name: string, sha256: string): number | null => models.memoryOf(name, sha256);
+  const cancel = agentControlPublisher(p.nc, p.subjects, p.log.child({ part: "control" }));
+  p.dispatcher.useScheduling({
+    scheduling: policy,
+    specs: p.specs,
+    live,
+    memoryOf,
+    needOfSha: models.needOfSha,
+    speeds,
+    zone: localZone,
+    prepare: () =>
+      models.refreshIfUnknown(
+        p.store.jobs.listInStates(["queued", "running"]).map((j) => ({ name: j.modelName, sha256: j.modelSha256 })),
+        p.clock(),
+      ),
+  });
+  p.claims.ineligible = (agent, job) => ineligibility(agentInfo(agent, p.registry.live.get(agent.id)), jobNeeds(job, p.specs, p.store, memoryOf));
+  p.sink.onSuperseded = cancel;
+  p.api.cancelAttempts = cancel;
+  p.api.progressOf = progressSource(p.store, live, speeds, p.clock);
+}

@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { test, type TestContext } from "node:test";
+import { SleepFarm, sleepJob, type SleepAgentSpec } from "../../bench/scheduling/sleep-farm.ts";
+import type { ExecutorTask } from "../../agent/executors/executor.ts";
+import { defer } from "../helpers/defer.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
+import { testLog } from "../helpers/test-log.ts";
+
+/**
+ * The scheduler against a real coordinator (embedded nats-server, store, gRPC)
+ * and real in-process agents whose executor sleeps a controlled time per frame
+ * (agent/executors/sleep-executor.ts). No speed is asserted; the margins
+ * between the agents' speeds are wide so that the decisions are unambiguous.
+ */
+
+interface Started {
+  agent: string;
+  jobId: string;
+  chunkId: string;
+  attemptId: string;
+  frames: number;
+  aborted: string | null;
+}
+
+async function farmWith(t: TestContext, msPerFrame: number, agents: SleepAgentSpec[], clock?: () => number) {
+  const dir = tempDir(t, "nightshift-sched-");
+  const starts: Started[] = [];
+  const onStart = (agent: string, task: ExecutorTask): void => {
+    const s: Started = { agent, jobId: task.jobId, chunkId: task.chunkId, attemptId: task.attemptId, frames: task.frames.length, aborted: null };
+    starts.push(s);
+    task.signal.addEventListener("abort", () => (s.aborted = String((task.signal.reason as Error | undefined)?.message ?? task.signal.reason)), { once: true });
+  };
+  const farm = await SleepFarm.start({ dir, msPerFrame, log: testLog(), onStart, ...(clock ? { clock } : {}) });
+  defer(t, () => farm.stop());
+  await farm.addAgents(agents);
+  const c = farm.coordinator;
+  const idOf = (name: string): string => c.store.agents.list().find((a) => a.name === name)?.id ?? "";
+  const submit = async (spec: Record<string, unknown>): Promise<string> => (await c.api.submit(JSON.stringify(spec), dir)).jobId;
+  const run = async (spec: Record<string, unknown>): Promise<string> => {
+    const id = await submit(spec);
+    const job = await c.finisher.waitFor(id);
+    assert.equal(job.state, "done", `${String(spec.name)}: ${job.message ?? ""}`);
+    return id;
+  };
+  return { farm, c, starts, idOf, submit, run, dir };
+}
+
+test("speculation: an idle fast agent copies the chunk a slow agent would finish last; the copy wins, the slow attempt is cancelled over NATS", async (t) => {
+  const { c, starts, idOf, submit, run } = await farmWith(t, 50, [
+    { name: "fast", speed: 1, tags: ["fast"] },
+    { name: "slow", speed: 0.1, tags: ["slow"] },
+  ]);
+  // Measure both agents (jobs only one of them may run): fast 20 frames/s, slow 2 frames/s.
+  await run(sleepJob("warm-slow", 2, 2, { constraints: { tags: ["slow"] } }));
+  await run(sleepJob("warm-fast", 2, 2, { constraints: { tags: ["fast"] } }));
+  // The fast agent is busy (1 s) when the main job's only chunk arrives, so the slow agent takes it (5 s of work).
+  const busy = await submit(sleepJob("keep-fast-busy", 20, 20, { priority: 10, constraints: { tags: ["fast"] } }));
+  await eventually(() => starts.some((s) => s.jobId === busy), "the fast agent to start its job", 10_000);
+  const main = await submit(sleepJob("main", 10, 10));
+  await eventually(() => starts.some((s) => s.jobId === main && s.agent === "slow"), "the slow agent to start the main chunk", 10_000);
+  const job = await c.finisher.waitFor(main);
+  assert.equal(job.state, "done");
+
+  const [chunk] = c.store.chunks.listByJob(main);
+  assert.ok(chunk);
+  const attempts = c.store.attempts.listByChunk(chunk.id);
+  assert.deepEqual(attempts.map((a) => [a.agentId, a.state]), [[idOf("slow"), "superseded"], [idOf("fast"), "committed"]]);
+  assert.equal(chunk.currentAttemptId, attempts[1]?.id, "the copy's attempt is the chunk's");
+  assert.equal(c.store.frames.countByJob(main), 10);
+  assert.deepEqual(new Set(c.store.frames.listByJob(main).map((f) => f.agentId)), new Set([idOf("fast")]));
+  // The slow agent was told over <p>.ctl.<agentId> and stopped its executor.
+  await eventually(() => starts.find((s) => s.attemptId === attempts[0]?.id)?.aborted !== null, "the slow attempt to be aborted", 5000);
+  assert.match(starts.find((s) => s.attemptId === attempts[0]?.id)?.aborted ?? "", /cancelled by the coordinator: superseded/);
+  assert.equal(c.store.ledger.listByJob(main).length, 1, "only the winner is accounted");
+});
+
+test("end of a job: the remaining chunks are cut by measured speed and placed on each agent's own subject; every frame once", async (t) => {
+  const { c, idOf, run } = await farmWith(t, 50, [
+    { name: "fast", speed: 1, tags: ["fast"] },
+    { name: "slow", speed: 0.1, tags: ["slow"] },
+  ]);
+  await run(sleepJob("warm-slow", 2, 2, { constraints: { tags: ["slow"] } }));
+  await run(sleepJob("warm-fast", 2, 2, { constraints: { tags: ["fast"] } }));
+  // Four 10-frame chunks: the pool would give one to the slow agent (5 s); cut by speed, it gets a few frames.
+  const id = await run(sleepJob("mixed", 40, 10));
+  const chunks = c.store.chunks.listByJob(id);
+  assert.ok(chunks.length > 4, `the four planned chunks were cut (got ${chunks.length})`);
+  assert.equal(chunks.reduce((n, ch) => n + ch.frameEnd - ch.frameStart + 1, 0), 40, "the pieces cover the job exactly");
+  const covered = chunks.flatMap((ch) => Array.from({ length: ch.frameEnd - ch.frameStart + 1 }, (_, i) => ch.frameStart + i)).sort((a, b) => a - b);
+  assert.deepEqual(covered, Array.from({ length: 40 }, (_, i) => i));
+  assert.ok(chunks.every((ch) => ch.placedAgentId !== null), "every piece was placed on an agent's own subject");
+  const frames = c.store.frames.listByJob(id);
+  assert.deepEqual(frames.map((f) => f.frame), Array.from({ length: 40 }, (_, i) => i), "every frame committed once");
+  const slowFrames = frames.filter((f) => f.agentId === idOf("slow")).length;
+  assert.ok(slowFrames < 10, `the slow agent rendered less than a whole chunk (${slowFrames} frames)`);
+});
+
+test("placement: constrained jobs reach only agents that may run them; a job no agent can run is held with the reason", async (t) => {
+  const { c, idOf, submit, run, starts } = await farmWith(t, 5, [
+    { name: "small", speed: 1, vramBytes: 8 * 2 ** 30 },
+    { name: "big", speed: 1, vramBytes: 24 * 2 ** 30, tags: ["cuda"] },
+  ]);
+  const vram = await run(sleepJob("needs-12g", 12, 2, { constraints: { minVram: "12GiB" } }));
+  assert.deepEqual(new Set(c.store.frames.listByJob(vram).map((f) => f.agentId)), new Set([idOf("big")]));
+  const tagged = await run(sleepJob("needs-cuda", 6, 2, { constraints: { tags: ["cuda"] } }));
+  assert.deepEqual(new Set(c.store.frames.listByJob(tagged).map((f) => f.agentId)), new Set([idOf("big")]));
+  const held = await submit(sleepJob("needs-rtx", 4, 2, { constraints: { tags: ["rtx"] } }));
+  await eventually(() => /no online agent can run this job/.test(c.store.jobs.get(held)?.message ?? ""), "the held job's message", 5000);
+  assert.match(c.store.jobs.get(held)?.message ?? "", /small lacks tag rtx/);
+  assert.match(c.store.jobs.get(held)?.message ?? "", /big lacks tag rtx/);
+  assert.equal(starts.filter((s) => s.jobId === held).length, 0);
+  assert.equal(c.store.chunks.counts(held).open, 2, "its chunks wait");
+});
+
+test("priorities, pause, resume and cancel: a later high-priority job overtakes; pause holds; cancel aborts the running chunk over NATS", async (t) => {
+  const { c, starts, submit } = await farmWith(t, 100, [{ name: "solo", speed: 1 }]);
+  const low = await submit(sleepJob("low", 32, 2, { priority: 0 }));
+  await eventually(() => starts.some((s) => s.jobId === low), "the low job to start", 10_000);
+  const high = await submit(sleepJob("high", 4, 2, { priority: 50 }));
+  const lowStartedBefore = starts.filter((s) => s.jobId === low).length;
+  await c.finisher.waitFor(high);
+  const order = starts.map((s) => s.jobId);
+  const lastHigh = order.lastIndexOf(high);
+  // Before the high job's chunks, at most the low chunks that were running or waiting in the pool (depth 2) start.
+  const lowBeforeHigh = order.slice(0, lastHigh + 1).filter((j) => j === low).length;
+  assert.ok(lowBeforeHigh <= lowStartedBefore + 2, `high overtook the low backlog: ${lowStartedBefore} low started at submit, then ${order.join(",")}`);
+  assert.ok(c.store.chunks.counts(low).open >= 3, "most of the low job was still to do when the high job was done");
+
+  // Pause: what runs finishes, nothing new starts; resume: it completes.
+  c.api.pause(low);
+  const startedAtPause = starts.filter((s) => s.jobId === low).length;
+  await new Promise((r) => setTimeout(r, 600));
+  const afterWait = starts.filter((s) => s.jobId === low).length;
+  assert.ok(afterWait <= startedAtPause + 1, `at most a chunk already claimed starts after pause (${startedAtPause} -> ${afterWait})`);
+  c.api.resume(low);
+  assert.equal((await c.finisher.waitFor(low)).state, "done");
+
+  // Cancel: the running chunk's executor is aborted through the agent's control subject.
+  const long = await submit(sleepJob("long", 50, 50));
+  await eventually(() => starts.some((s) => s.jobId === long), "the long chunk to start", 10_000);
+  c.api.cancel(long);
+  const s = starts.find((x) => x.jobId === long);
+  await eventually(() => s?.aborted !== null, "the agent to abort the cancelled attempt", 3000);
+  assert.match(s?.aborted ?? "", /cancelled by the coordinator: job cancelled/);
+  assert.equal(c.store.attempts.get(s?.attemptId ?? "")?.state, "cancelled");
+  assert.equal(c.store.jobs.get(long)?.state, "cancelled");
+});
+
+test("window: notBefore holds a job until then (injected clock), and doneBy warns when the measured ETA is past it", async (t) => {
+  // The coordinator's clock reads 21:59:58 local time; the window opens two seconds later.
+  const at = new Date();
+  at.setHours(21, 59, 58, 0);
+  const offset = at.getTime() - Date.now();
+  const { c, starts, submit, run } = await farmWith(t, 50, [{ name: "solo", speed: 1 }], () => Date.now() + offset);
+  await run(sleepJob("warm", 4, 2)); // 20 frames/s measured
+  const id = await submit(sleepJob("tonight", 2000, 100, { window: { notBefore: "22:00", doneBy: "22:01" } }));
+  await eventually(() => /waiting for window.notBefore 22:00/.test(c.store.jobs.get(id)?.message ?? ""), "the job to be held", 1500, 10);
+  const held = c.store.jobs.get(id)?.message ?? "";
+  assert.match(held, /window.doneBy 22:01 cannot be met: estimated finish \S+ 22:01 \(2000 frames left at 20\.0 frames\/s\)/);
+  assert.equal(starts.filter((s) => s.jobId === id).length, 0, "nothing starts before 22:00");
+  assert.equal(c.store.jobs.get(id)?.state, "queued");
+  await eventually(() => starts.some((s) => s.jobId === id), "the job to start once the window opens", 10_000);
+  assert.ok(Date.now() + offset >= at.getTime() + 2000, "not before 22:00 by the coordinator's clock");
+  await eventually(() => !/waiting for/.test(c.store.jobs.get(id)?.message ?? ""), "the hold note to go", 3000);
+  assert.match(c.store.jobs.get(id)?.message ?? "", /cannot be met/, "the doneBy warning stays while it cannot be met");
+  c.api.cancel(id);
+});
