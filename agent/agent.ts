@@ -238,7 +238,15 @@ export class Agent {
     this.heartbeat?.stop();
     await this.opts.telemetry?.stop().catch(() => undefined);
     await this.loop?.stop().catch(() => undefined);
-    await this.nc?.drain().catch(() => undefined);
+    // drain() waits for the server; when the coordinator (and its NATS) is already gone it would wait forever.
+    const nc = this.nc;
+    if (nc && !nc.isClosed()) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, 3000)));
+      await Promise.race([nc.drain().catch(() => undefined), bound]);
+      clearTimeout(timer);
+      if (!nc.isClosed()) await nc.close().catch(() => undefined);
+    }
     this.client?.close();
     await this.executors.close().catch(() => undefined);
     await this.opts.onStopped?.().catch(() => undefined);
