@@ -100,12 +100,21 @@ async function main(): Promise<number> {
         const plan = planFaults({ seed: o.seed * 1000 + round, faults: o.faults, agents: o.agents, windowSeconds: 12, kinds, minGapSeconds: 1.5 });
         log(`round ${round + 1}: job ${jobId}, ${plan.length} faults planned`);
         const pending: Array<Promise<void>> = [];
-        for (const f of plan) {
-          const wait = start + f.atSeconds * 1000 - Date.now();
+        const busy = new Set<number>(); // agents under a fault right now: faults on one agent never overlap
+        for (const planned of plan) {
+          const wait = start + planned.atSeconds * 1000 - Date.now();
           if (wait > 0) await sleep(wait);
           if (jobState(db, jobId) !== "running" && jobState(db, jobId) !== "queued") break;
+          const f = retarget(planned, busy, o.agents);
+          if (!f) continue;
           injected++;
-          pending.push(inject(farm, lan, db, jobId, f).then((r) => void (r && recoveries.push(r))));
+          const agentFault = f.kind === "kill-agent" || f.kind === "cut-link";
+          if (agentFault) busy.add(f.agent);
+          pending.push(
+            inject(farm, lan, db, jobId, f)
+              .then((r) => void (r && recoveries.push(r)))
+              .finally(() => agentFault && busy.delete(f.agent)),
+          );
         }
         await Promise.all(pending);
         const final = await waitForJob(db, jobId, Math.min(deadline - Date.now(), 5 * 60_000));
@@ -139,6 +148,29 @@ async function main(): Promise<number> {
     await farm?.stopAll();
     await lan?.cleanup();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Moves an agent fault to an agent that is not under a fault already; undefined when every agent is. */
+function retarget(f: PlannedFault, busy: ReadonlySet<number>, agents: number): PlannedFault | undefined {
+  if (f.kind !== "kill-agent" && f.kind !== "cut-link") return f;
+  for (let k = 0; k < agents; k++) {
+    const agent = (f.agent + k) % agents;
+    if (!busy.has(agent)) return { ...f, agent };
+  }
+  return undefined;
+}
+
+/** Restarts an agent, retrying while the coordinator is still coming back. */
+async function restartAgent(farm: SoakFarm, i: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await farm.startAgent(i);
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(2000);
+    }
   }
 }
 
@@ -196,7 +228,7 @@ async function inject(farm: SoakFarm, lan: Lan | undefined, db: ReturnType<typeo
       const rec = h && (await until(() => reclaimed(h.chunk_id), 60_000)) ? (Date.now() - t0) / 1000 : undefined;
       await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
       await farm.agents[f.agent]?.exited;
-      await farm.startAgent(f.agent);
+      await restartAgent(farm, f.agent);
       return rec === undefined ? undefined : { kind: f.kind, seconds: rec };
     }
     case "cut-link": {
