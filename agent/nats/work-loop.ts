@@ -27,10 +27,11 @@ export interface WorkLoopOptions {
  * of the right shape is terminated so it is never redelivered. If the agent
  * dies mid-chunk, the message is redelivered after ack-wait.
  *
- * Both consumers are long-polled while the agent is idle, so work reaches it
- * at once from either; one message runs at a time. When both deliver at the
- * same moment, a pool message is handed straight back (nak: another agent
- * takes it) and a placed one waits its turn (it was placed on this agent).
+ * Both consumers are polled while the agent is idle, so work reaches it at
+ * once from either; one message runs at a time. When a message arrives while
+ * another runs (the other consumer's pull was still open), a placed one waits
+ * its turn (kept alive with in-progress acks) and a pool one is handed back
+ * (nak, 100 ms) for an idle agent.
  */
 export class WorkLoop {
   private stopping = false;
@@ -73,7 +74,6 @@ export class WorkLoop {
   }
 
   private async run(name: string): Promise<void> {
-    const placed = name !== POOL_CONSUMER;
     let consumer: Consumer | undefined;
     while (!this.stopping) {
       try {
@@ -95,10 +95,13 @@ export class WorkLoop {
           continue;
         }
         if (this.busy) {
-          if (!placed) {
-            m.nak(); // the agent's own consumer delivered at the same moment: another agent takes this one
+          if (name === POOL_CONSUMER) {
+            // The agent's own consumer delivered first: an idle agent takes this one. The short delay lets
+            // pulls left open by other busy agents expire, so the message does not bounce between them.
+            m.nak(100);
             continue;
           }
+          // Placed on this agent: it waits its turn, kept alive.
           const keepAlive = setInterval(() => m.working(), Math.max(500, (this.opts.ackWaitSeconds * 1000) / 3));
           while (this.busy && !this.stopping) await this.whenIdle();
           clearInterval(keepAlive);

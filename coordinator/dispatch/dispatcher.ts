@@ -8,7 +8,10 @@ import { defaultSchedulingDeps, type SchedulingDeps } from "../scheduling/schedu
 
 /** The transport edge of dispatch (JetStream in production). */
 export interface WorkPublisher {
-  publish(msg: WorkMessage, agentId?: string): Promise<void>;
+  /** Resolves with the message's stream sequence where the transport has one. */
+  publish(msg: WorkMessage, agentId?: string): Promise<number | void>;
+  /** Removes a published message whose chunk was taken back (optional). */
+  retract?(seq: number): Promise<void>;
 }
 
 /**

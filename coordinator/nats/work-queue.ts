@@ -66,9 +66,19 @@ export class WorkQueue {
     });
   }
 
-  /** Publishes one chunk message, to the pool or to one agent. */
-  async publish(msg: WorkMessage, agentId?: string): Promise<void> {
+  /** Publishes one chunk message, to the pool or to one agent; resolves with its stream sequence. */
+  async publish(msg: WorkMessage, agentId?: string): Promise<number> {
     const subject = agentId ? this.subjects.workAgent(agentId) : this.subjects.workPool;
-    await this.js.publish(subject, encodeJson(msg), { msgID: msg.dispatchId });
+    return (await this.js.publish(subject, encodeJson(msg), { msgID: msg.dispatchId })).seq;
+  }
+
+  /**
+   * Removes a message the coordinator took back (its chunk was re-cut or
+   * re-placed), so that no agent pulls and claims it for nothing. Gone
+   * already (taken and acked) is fine.
+   */
+  async retract(seq: number): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    await jsm.streams.deleteMessage(WORK_STREAM, seq, false).catch(() => undefined);
   }
 }

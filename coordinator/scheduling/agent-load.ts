@@ -19,6 +19,9 @@ interface Queued {
 export class AgentLoad {
   private readonly runEnd = new Map<string, number>();
   private readonly queue = new Map<string, Queued[]>();
+  /** Speeds seen in progress reports of running attempts, by agent and model: the first evidence about a new agent. */
+  private readonly progressFps = new Map<string, number>();
+  private readonly runningOn = new Set<string>();
 
   constructor(
     readonly now: number,
@@ -33,20 +36,31 @@ export class AgentLoad {
       this.runEnd.set(a.id, now);
       this.queue.set(a.id, []);
     }
+    for (const r of running) {
+      const model = modelOf(r.jobId);
+      if (model !== undefined && r.framesDone !== null && r.framesDone >= 2 && r.elapsedMs !== null && r.elapsedMs > 0) {
+        this.progressFps.set(`${r.agentId}\u0000${model}`, ((r.framesDone + 0.5) / r.elapsedMs) * 1000);
+      }
+    }
+    for (const r of running) this.runningOn.add(r.agentId);
     for (const r of running) this.runEnd.set(r.agentId, Math.max(this.runEnd.get(r.agentId) ?? now, this.runningEnd(r)));
     for (const w of waiting) this.add(w.agentId, w.jobId, w.frames, w.chunkId);
   }
 
   /** The agent's frames per second on the job's model: measured, else a guess, else NOMINAL_FPS. */
   fps(agentId: string, jobId: string): number {
-    const model = this.modelOf(jobId);
-    return (model === undefined ? null : this.speeds.estimate(agentId, model)) ?? NOMINAL_FPS;
+    return this.knownFps(agentId, jobId) ?? NOMINAL_FPS;
   }
 
-  /** Only the measured speed (or the model's slowest when the agent has none); null when the model is unmeasured. */
+  /**
+   * The agent's speed on the job's model: measured from its committed chunks,
+   * else seen in the progress of the chunk it runs now, else the slowest
+   * measured on the model (a cautious guess); null when nobody ran the model.
+   */
   knownFps(agentId: string, jobId: string): number | null {
     const model = this.modelOf(jobId);
-    return model === undefined ? null : this.speeds.estimate(agentId, model);
+    if (model === undefined) return null;
+    return this.speeds.measured(agentId, model) ?? this.progressFps.get(`${agentId}\u0000${model}`) ?? this.speeds.estimate(agentId, model);
   }
 
   /** Estimated ms the agent needs for `frames` frames of the job, overhead included. */
@@ -55,17 +69,22 @@ export class AgentLoad {
   }
 
   /**
-   * When a running attempt will end: from its progress when the agent reports
-   * frames done (the best evidence of how fast it goes on this very chunk: a
-   * card that slowed down shows here first), at the rate the agent measured
-   * itself (frames done over its own elapsed time, so no clock skew), else
-   * from its start and the agent's measured speed. Never before now.
+   * When a running attempt will end. The agent's progress report (frames done
+   * after `elapsedMs` on its own clock) is the best evidence of how fast it
+   * goes on this very chunk, and shows a card that slowed down; with few
+   * frames done the measured speed is steadier. The rate counts the frame in
+   * progress as half done, and the frames done since the report was sent are
+   * subtracted. Without either, the attempt's start and the agent's speed.
+   * Never before now.
    */
   runningEnd(r: RunningWork): number {
-    const elapsed = r.elapsedMs ?? Math.max(0, this.now - r.startedAtMs);
-    if (r.framesDone !== null && r.framesDone > 0 && elapsed > 0) {
-      const msPerFrame = elapsed / r.framesDone;
-      return this.now + Math.max(0, r.frames - r.framesDone) * msPerFrame + this.policy.chunkOverheadSeconds * 1000;
+    const overhead = this.policy.chunkOverheadSeconds * 1000;
+    const measured = this.knownFps(r.agentId, r.jobId);
+    if (r.framesDone !== null && r.elapsedMs !== null && r.elapsedMs > 0 && (r.framesDone >= 3 || (r.framesDone >= 1 && measured === null))) {
+      const perMs = (r.framesDone + 0.5) / r.elapsedMs;
+      const since = r.reportedAtMs === null ? 0 : Math.min(2000, Math.max(0, this.now - r.reportedAtMs));
+      const left = Math.max(0, r.frames - r.framesDone - since * perMs);
+      return this.now + left / perMs + overhead;
     }
     return Math.max(this.now, r.startedAtMs + this.ms(r.agentId, r.jobId, r.frames));
   }
@@ -87,6 +106,11 @@ export class AgentLoad {
     let t = this.runEnd.get(agentId) ?? this.now;
     for (const q of this.queue.get(agentId) ?? []) if (!skip(q.chunkId)) t += q.ms;
     return t;
+  }
+
+  /** Nothing running and nothing waiting on its subject. */
+  isIdle(agentId: string): boolean {
+    return !this.runningOn.has(agentId) && this.waitingCount(agentId) === 0;
   }
 
   waitingCount(agentId: string): number {

@@ -55,10 +55,16 @@ export function carve<K>(
 
 /**
  * Moves the boundary between consecutive runs onto a chunk's end when one is
- * within `fraction` of the smaller run (at least one frame), so that cutting
- * leaves fewer slivers of a frame or two (each costs a claim and a commit).
+ * within `fraction` of the smaller run (at least one frame) and the frames
+ * move to the faster of the two agents, so that cutting leaves fewer slivers
+ * of a frame or two (each costs a claim and a commit).
  */
-export function snapToChunkEdges<K>(chunks: readonly UnstartedChunk[], counts: ReadonlyArray<readonly [K, number]>, fraction = 0.15): Array<[K, number]> {
+export function snapToChunkEdges<K>(
+  chunks: readonly UnstartedChunk[],
+  counts: ReadonlyArray<readonly [K, number]>,
+  fpsOf: (key: K) => number,
+  fraction = 0.15,
+): Array<[K, number]> {
   const ordered = [...chunks].sort((a, b) => a.frameStart - b.frameStart);
   const edges: number[] = [];
   let total = 0;
@@ -72,7 +78,9 @@ export function snapToChunkEdges<K>(chunks: readonly UnstartedChunk[], counts: R
     const nearest = edges.reduce((best, e) => (Math.abs(e - cum) < Math.abs(best - cum) ? e : best), edges[0] ?? cum);
     const d = nearest - cum;
     const tolerance = Math.max(1, Math.round(fraction * Math.min(here[1], next[1])));
-    if (d !== 0 && Math.abs(d) <= tolerance && here[1] + d > 0 && next[1] - d > 0) {
+    // Frames only move to the faster of the two: a frame more on a slow card costs more time than it saves.
+    const gainerIsFaster = d > 0 ? fpsOf(here[0]) >= fpsOf(next[0]) : fpsOf(next[0]) >= fpsOf(here[0]);
+    if (d !== 0 && Math.abs(d) <= tolerance && gainerIsFaster && here[1] + d > 0 && next[1] - d > 0) {
       here[1] += d;
       next[1] -= d;
       cum += d;

@@ -20,11 +20,14 @@ export interface DispatchPassDeps extends SnapshotDeps {
   startLimit?: (queued: number, wanted: number) => number;
   /** Last note written to each job's message by the scheduler (kept between passes). */
   notes: Map<string, string>;
+  published: Map<string, { dispatchId: string; seq: number }>;
   prepare?: () => Promise<void>;
 }
 
 interface Outgoing {
   msg: WorkMessage;
+  /** Track the stream sequence (chunk messages; not speculative copies). */
+  track: boolean;
   agentId: string | undefined;
   /** Undoes the store change when the publish fails (the chunk goes back to pending). */
   undo: () => void;
@@ -42,7 +45,8 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
   await d.prepare?.();
   const now = d.clock();
   const speeds = d.speeds.refresh(d.store);
-  const { snapshot, windows, jobRows } = takeSnapshot(d, speeds, now);
+  const { snapshot, windows, jobRows, queuedIds } = takeSnapshot(d, speeds, now);
+  for (const id of d.published.keys()) if (!queuedIds.has(id)) d.published.delete(id);
   if (d.startLimit) {
     const queued = snapshot.poolQueued + snapshot.waiting.length;
     const wanted = Math.max(0, Math.max(1, snapshot.agents.length) * d.policy.queueDepthPerAgent - snapshot.poolQueued) + snapshot.agents.length * d.policy.queueDepthPerAgent;
@@ -50,7 +54,10 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
   }
   const plan = planDispatch(snapshot, speeds, d.scheduling);
   writeNotes(d, plan, windows, jobRows);
+  const taken = plan.endGames.flatMap((e) => e.revoke).map((id) => d.published.get(id)).filter((p): p is { dispatchId: string; seq: number } => p !== undefined);
   const outgoing = d.store.tx(() => apply(d.store, plan, now));
+  for (const e of plan.endGames) for (const id of e.revoke) d.published.delete(id);
+  if (d.publisher.retract) for (const t of taken) void d.publisher.retract(t.seq);
   for (const e of plan.endGames) {
     const pieces = e.pieces.map((p) => `${p.frameStart}-${p.frameEnd}@${p.agentId}`).join(" ");
     d.log.info({ jobId: e.jobId, pieces, gainMs: Math.round(e.currentFinishMs - e.finishMs) }, "end of job re-cut");
@@ -59,7 +66,8 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
   for (let i = 0; i < outgoing.length; i++) {
     const o = outgoing[i] as Outgoing;
     try {
-      await d.publisher.publish(o.msg, o.agentId);
+      const seq = await d.publisher.publish(o.msg, o.agentId);
+      if (o.track && typeof seq === "number") d.published.set(o.msg.chunkId, { dispatchId: o.msg.dispatchId, seq });
     } catch (err) {
       d.log.warn({ err, chunkId: o.msg.chunkId }, "publish failed; chunk back to pending");
       d.store.tx(() => {
@@ -77,6 +85,7 @@ function apply(store: Store, plan: DispatchPlan, now: number): Outgoing[] {
     store.chunks.transition(chunkId, "queued", now, { dispatchId, placedAgentId: agentId });
     out.push({
       msg: { chunkId, jobId, dispatchId },
+      track: true,
       agentId: agentId ?? undefined,
       undo: () => {
         const c = store.chunks.get(chunkId);
@@ -93,6 +102,7 @@ function apply(store: Store, plan: DispatchPlan, now: number): Outgoing[] {
     store.chunks.setAttempts(c.id, { specDispatchId: dispatchId, specAgentId: s.agentId });
     out.push({
       msg: { chunkId: c.id, jobId: c.jobId, dispatchId, speculative: true },
+      track: false,
       agentId: s.agentId,
       undo: () => {
         const now2 = store.chunks.get(c.id);

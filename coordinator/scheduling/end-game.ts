@@ -35,8 +35,10 @@ export interface EndGamePlan {
  * (water filling over each agent's free time and measured speed), and place
  * the pieces on their agents. Only when that brings the job's estimated end
  * forward by a real margin (policy.minGainSeconds, policy.minGainFraction of
- * the time left), so settled work is not reshuffled, and only where speeds
- * were measured for the job's model. Returns null when nothing should change.
+ * the time left), and only where speeds were measured for the job's model.
+ * Work already placed by an earlier cut is re-cut only when an eligible agent
+ * has fallen idle (nothing running, nothing waiting). Returns null when
+ * nothing should change.
  */
 export function planEndGame(input: EndGameInput): EndGamePlan | null {
   const { job, unstarted, load, policy } = input;
@@ -50,6 +52,10 @@ export function planEndGame(input: EndGameInput): EndGamePlan | null {
     fps.set(a.id, f);
   }
   if (!inLastRounds(frames, biggest, [...fps.values()], policy.endGameRounds)) return null;
+  // Once everything left is placed, it is only re-cut when an agent has really fallen idle: comparing
+  // estimates alone would reshuffle on noise (the latest of many estimated finishes is biased late).
+  const loosePending = unstarted.some((c) => c.placedAgentId === null);
+  if (!loosePending && !input.eligible.some((a) => load.isIdle(a.id))) return null;
   const overheadMs = policy.chunkOverheadSeconds * 1000;
   const ids = new Set(unstarted.map((c) => c.id));
 
@@ -82,7 +88,7 @@ export function planEndGame(input: EndGameInput): EndGamePlan | null {
   const order = [...lanes].sort((a, b) => a.freeAtMs - b.freeAtMs || a.agentId.localeCompare(b.agentId)).map((l) => l.agentId);
   const whole = wholeShares(new Map(order.map((id) => [id, fill.shares.get(id) ?? 0])), frames);
   const counts = order.map((id) => [id, whole.get(id) ?? 0] as const).filter(([, n]) => n > 0);
-  const pieces = carve(unstarted, snapToChunkEdges(unstarted, counts), job.overlap).map(({ key, ...p }) => ({ ...p, agentId: key }));
+  const pieces = carve(unstarted, snapToChunkEdges(unstarted, counts, (id) => fps.get(id) ?? 0), job.overlap).map(({ key, ...p }) => ({ ...p, agentId: key }));
   return {
     jobId: job.jobId,
     revoke: unstarted.filter((c) => c.state === "queued").map((c) => c.id),

@@ -25,6 +25,8 @@ export interface SnapshotDeps {
 
 export interface Snapshot {
   snapshot: FarmSnapshot;
+  /** Every queued chunk id (pool and agents' subjects). */
+  queuedIds: Set<string>;
   /** Window assessments of open jobs that have a window. */
   windows: Map<string, WindowAssessment>;
   jobRows: Map<string, JobRow>;
@@ -99,12 +101,13 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   const waiting = queued.filter((q): q is WaitingWork => q.agentId !== null && onlineIds.has(q.agentId));
   const poolQueued = queued.filter((q) => q.agentId === null).length;
 
-  const progress = new Map<string, { framesDone: number; elapsedMs: number }>();
-  for (const hb of live.values()) if (hb.progress) progress.set(hb.progress.attemptId, hb.progress);
+  const progress = new Map<string, { framesDone: number; elapsedMs: number; sentAtMs: number }>();
+  for (const hb of live.values()) if (hb.progress) progress.set(hb.progress.attemptId, { ...hb.progress, sentAtMs: hb.sentAtMs });
   const running: RunningWork[] = runningAttempts(d.store).map((r) => ({
     ...r,
     framesDone: progress.get(r.attemptId)?.framesDone ?? null,
     elapsedMs: progress.get(r.attemptId)?.elapsedMs ?? null,
+    reportedAtMs: progress.get(r.attemptId)?.sentAtMs ?? null,
   }));
 
   // An agent holds the model of what it runs now, whatever its last heartbeat said.
@@ -157,5 +160,6 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
     },
     windows,
     jobRows,
+    queuedIds: new Set(queued.map((q) => q.chunkId)),
   };
 }

@@ -17,6 +17,8 @@ export interface SchedulingDeps {
   /** The coordinator's local time zone, for job windows ("22:00"). */
   zone: OffsetAt;
   notes: Map<string, string>;
+  /** Stream sequence of each queued chunk's message, so that a chunk taken back has its message removed. */
+  published: Map<string, { dispatchId: string; seq: number }>;
   /** Runs before each pass (re-reading model manifests when a job names a new model). */
   prepare: () => Promise<void>;
 }
@@ -36,6 +38,7 @@ export function defaultSchedulingDeps(): SchedulingDeps {
     speeds: new LedgerSpeeds(DEFAULT_SCHEDULING_POLICY.speedAlpha),
     zone: localZone,
     notes: new Map(),
+    published: new Map(),
     prepare: async () => undefined,
   };
 }

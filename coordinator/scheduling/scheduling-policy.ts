@@ -8,7 +8,11 @@ export interface SchedulingPolicy {
   modelLoadSeconds: number;
   /** Fixed seconds per chunk attempt (claim, meter, commit), added to every estimate. */
   chunkOverheadSeconds: number;
-  /** End of job: remaining work is re-cut only when it fits in this many rounds of the eligible agents. */
+  /**
+   * End of job: remaining work is re-cut once it would keep the eligible agents busy for no longer than this
+   * many times the slowest agent's time for the biggest chunk. Two rounds leave a margin: a slow card that
+   * takes a whole chunk from the pool just before the cut still finishes before the others.
+   */
   endGameRounds: number;
   /** Smallest piece the end of a job is cut into, in frames ... */
   minPieceFrames: number;
@@ -31,11 +35,11 @@ export interface SchedulingPolicy {
 export const DEFAULT_SCHEDULING_POLICY: SchedulingPolicy = {
   modelLoadSeconds: 5,
   chunkOverheadSeconds: 0.02,
-  endGameRounds: 1,
+  endGameRounds: 2,
   minPieceFrames: 1,
   minPieceSeconds: 0.5,
-  minGainSeconds: 0.5,
-  minGainFraction: 0.1,
+  minGainSeconds: 0.25,
+  minGainFraction: 0.05,
   splitting: true,
   speculation: true,
   speedAlpha: 0.3,

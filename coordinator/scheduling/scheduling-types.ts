@@ -66,6 +66,8 @@ export interface RunningWork {
   framesDone: number | null;
   /** Milliseconds the agent had been on the attempt when it reported framesDone (its own clock); null when not reported. */
   elapsedMs: number | null;
+  /** When that report was sent (the agent's clock, ms since the epoch); null when not reported. */
+  reportedAtMs: number | null;
   /** This attempt is a speculative copy. */
   speculative: boolean;
   /** The chunk already has a speculative copy dispatched or running. */

@@ -42,14 +42,14 @@ export function queuedChunks(store: Store): Array<{ chunkId: string; jobId: stri
 }
 
 /** Running attempts with their chunk's size and speculation state (progress filled in by the caller). */
-export function runningAttempts(store: Store): Array<Omit<RunningWork, "framesDone" | "elapsedMs">> {
+export function runningAttempts(store: Store): Array<Omit<RunningWork, "framesDone" | "elapsedMs" | "reportedAtMs">> {
   const rows = store.db
     .prepare(
       `SELECT a.id AS attemptId, a.chunk_id AS chunkId, a.job_id AS jobId, a.agent_id AS agentId, a.created_at AS startedAtMs,
          c.frame_end - c.frame_start + 1 AS frames, c.spec_attempt_id AS specAttemptId, c.spec_dispatch_id AS specDispatchId
        FROM attempts a JOIN chunks c ON c.id = a.chunk_id WHERE a.state = 'running'`,
     )
-    .all() as Array<Omit<RunningWork, "framesDone" | "elapsedMs" | "speculative" | "hasCopy"> & { specAttemptId: string | null; specDispatchId: string | null }>;
+    .all() as Array<Omit<RunningWork, "framesDone" | "elapsedMs" | "reportedAtMs" | "speculative" | "hasCopy"> & { specAttemptId: string | null; specDispatchId: string | null }>;
   return rows.map(({ specAttemptId, specDispatchId, ...r }) => ({ ...r, speculative: specAttemptId === r.attemptId, hasCopy: specDispatchId !== null }));
 }
 

@@ -52,5 +52,5 @@ export function loadOf(
 }
 
 export function running(agentId: string, chunkId: string, frames: number, startedAtMs: number, o: Partial<RunningWork> = {}): RunningWork {
-  return { attemptId: `att-${chunkId}-${agentId}`, chunkId, jobId: "j", agentId, frames, startedAtMs, framesDone: null, elapsedMs: null, speculative: false, hasCopy: false, ...o };
+  return { attemptId: `att-${chunkId}-${agentId}`, chunkId, jobId: "j", agentId, frames, startedAtMs, framesDone: null, elapsedMs: null, reportedAtMs: null, speculative: false, hasCopy: false, ...o };
 }

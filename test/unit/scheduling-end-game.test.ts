@@ -88,7 +88,7 @@ test("speculation: an idle fast agent copies the chunk a slow agent would finish
   assert.deepEqual(specs, [{ chunkId: "c9", jobId: "j", agentId: "fast", gainMs: 2000 }]);
 
   // Progress says the slow agent is nearly done: no copy.
-  const nearlyDone = { ...slowRun, framesDone: 9 };
+  const nearlyDone = { ...slowRun, framesDone: 9, elapsedMs: 3600 };
   assert.deepEqual(planSpeculation({ ...base, running: [nearlyDone], load: loadOf(agents, book, { running: [nearlyDone] }) }), []);
   // Already copied, or the job still has unstarted work, or speculation is off: no copy.
   assert.deepEqual(planSpeculation({ ...base, running: [{ ...slowRun, hasCopy: true }], load: loadOf(agents, book) }), []);
