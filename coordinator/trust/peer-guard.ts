@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
@@ -29,6 +29,7 @@ type Verdict = { ok: true; peer: PeerIdentity } | { ok: false; code: status; det
  */
 export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
   const ca = new X509Certificate(deps.caPem);
+  const identify = cachedIdentify(ca);
   return (method, call) => {
     const service = method.path.split("/")[1] ?? "";
     let peer: PeerIdentity | undefined;
@@ -41,7 +42,7 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, mdNext) => {
-            const verdict = check(deps, ca, service, call.getAuthContext()?.sslPeerCertificate, method.path, call.getPeer());
+            const verdict = check(deps, identify, service, call.getAuthContext()?.sslPeerCertificate, method.path, call.getPeer());
             if (!verdict.ok) return refuse(verdict.code, verdict.details);
             peer = verdict.peer;
             mdNext(metadata);
@@ -63,9 +64,30 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
   };
 }
 
+/**
+ * Parsing and verifying the same client certificate on every call was the
+ * coordinator's largest CPU cost under load. The verdict for a certificate is
+ * cached by its sha256 for a minute (so expiry still takes effect within a
+ * minute); revocation is not cached: agentRefusal asks the store on every call.
+ */
+function cachedIdentify(ca: X509Certificate, ttlMs = 60_000, max = 4096): (certificate: { raw?: Buffer } | undefined) => PeerIdentity {
+  const verified = new Map<string, { peer: PeerIdentity; at: number }>();
+  return (certificate) => {
+    if (!certificate?.raw || certificate.raw.length === 0) return identifyPeer(certificate, ca);
+    const key = createHash("sha256").update(certificate.raw).digest("hex");
+    const now = Date.now();
+    const hit = verified.get(key);
+    if (hit && now - hit.at < ttlMs) return hit.peer;
+    const peer = identifyPeer(certificate, ca);
+    if (verified.size >= max) verified.clear();
+    verified.set(key, { peer, at: now });
+    return peer;
+  };
+}
+
 function check(
   deps: PeerGuardDeps,
-  ca: X509Certificate,
+  identify: (certificate: { raw?: Buffer } | undefined) => PeerIdentity,
   service: string,
   certificate: { raw?: Buffer } | undefined,
   path: string,
@@ -75,7 +97,7 @@ function check(
   if (rule === undefined) return { ok: false, code: status.UNIMPLEMENTED, details: `no service ${service}` };
   let peer: PeerIdentity;
   try {
-    peer = identifyPeer(certificate, ca);
+    peer = identify(certificate);
   } catch (err) {
     const reason = err instanceof PeerRejectedError ? err.reason : "bad-certificate";
     deps.log.warn({ method: path, peer: address, reason }, "caller refused: no valid studio certificate");
