@@ -1,9 +1,8 @@
 import { createPublicKey, X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BadInputError } from "../../shared/errors.ts";
 import { certificateFingerprint } from "../../shared/tls/pem-keys.ts";
-import { writeFileAtomic } from "../../shared/tls/secret-file.ts";
+import { readIfExists, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import type { AgentKeys } from "./agent-keys.ts";
 import { AGENT_KEY_FILE } from "./agent-keys.ts";
 import { fingerprintMatches } from "./ca-pinning.ts";
@@ -87,13 +86,4 @@ function checkCredentials(keyPem: string, certPem: string, caPem: string, public
   }
   const agentId = cert.subject.split("\n").find((l) => l.startsWith("CN="))?.slice(3) ?? "";
   return { agentId, keyPem, certPem, caPem, caFingerprint: certificateFingerprint(caPem) };
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
 }

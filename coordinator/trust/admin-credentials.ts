@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../../shared/log.ts";
 import { generateEcKeyPair, privateKeyToPem, publicKeyToPem, certificateFingerprint } from "../../shared/tls/pem-keys.ts";
-import { ensureSecretDirectory, writeFileAtomic } from "../../shared/tls/secret-file.ts";
+import { ensureSecretDirectory, readIfExists, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import type { StudioCa } from "./studio-ca.ts";
 
 /**
@@ -39,14 +38,5 @@ function sameCa(pem: string, fingerprint: string): boolean {
     return certificateFingerprint(pem) === fingerprint;
   } catch {
     return false;
-  }
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
   }
 }

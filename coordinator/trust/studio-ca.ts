@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as x509 from "../../shared/tls/x509.ts";
 import { BadInputError } from "../../shared/errors.ts";
@@ -15,7 +14,7 @@ import {
   publicPemOfPrivatePem,
   type CryptoKey,
 } from "../../shared/tls/pem-keys.ts";
-import { ensureSecretDirectory, isGroupOrWorldAccessible, writeFileAtomic } from "../../shared/tls/secret-file.ts";
+import { ensureSecretDirectory, isGroupOrWorldAccessible, readIfExists, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import { createCaCertificate, createLeafCertificate } from "./leaf-certificates.ts";
 
 export const CA_KEY_FILE = "ca.key";
@@ -184,14 +183,6 @@ export class StudioCa {
   }
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
-}
 
 function unique(values: readonly string[]): string[] {
   return [...new Set(values)];

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 
 /**
@@ -44,5 +44,15 @@ async function syncDirectory(dir: string): Promise<void> {
     // some file systems refuse fsync on a directory; the rename is still atomic
   } finally {
     await handle.close();
+  }
+}
+
+/** The file as text, or undefined when it does not exist (any other error is thrown). */
+export async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
 }
