@@ -1,5 +1,5 @@
 import type { Store } from "../store/store.ts";
-import type { AgentRow, GpuRecord } from "../store/agents-table.ts";
+import type { AgentRow } from "../store/agents-table.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Heartbeat } from "../../shared/protocol/messages.ts";
@@ -7,17 +7,8 @@ import { newId } from "../../shared/ids.ts";
 import type { ClaimService } from "../dispatch/claim-service.ts";
 import type { FarmPolicy } from "../dispatch/farm-policy.ts";
 
-export interface JoinInfo {
-  agentId: string;
-  name: string;
-  version: string;
-  gpus: GpuRecord[];
-  ramBytes: number;
-  cpuCount: number;
-  tags: string[];
-  executors: string[];
-  address: string;
-}
+/** What an agent says about itself when it joins: its row, less what the coordinator decides. */
+export type JoinInfo = Omit<AgentRow, "id" | "state" | "firstSeen" | "lastSeen"> & { agentId: string };
 
 /** Hooks the registry calls on the transport side (per-agent consumers, NATS users). */
 export interface AgentTransportHooks {
