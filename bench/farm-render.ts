@@ -3,8 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../shared/log.ts";
 import { compileCoordinatorConfig } from "../coordinator/config/coordinator-config.ts";
 import { Coordinator } from "../coordinator/coordinator.ts";
-import { startAgent } from "../agent/start-agent.ts";
-import { enrollLocalAgent } from "../agent/connect/enroll-local-agent.ts";
+import { startEnrolledAgent } from "../agent/connect/enroll-local-agent.ts";
 import type { Agent } from "../agent/agent.ts";
 import { demoJobSpec } from "../cli/demo/demo-job.ts";
 import { cleanupOnInterrupt, nowSeconds } from "./bench-cli.ts";
@@ -73,11 +72,7 @@ async function renderOneJob(o: FarmRenderOptions, coordinator: Coordinator, held
   spec.steps = spec.steps.filter((s) => s.kind !== "assemble");
   delete spec.output.video;
   const { token } = coordinator.trust.tokens.create({ ttlMs: 3_600_000, label: "bench" });
-  const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
-  const { credentials } = await enrollLocalAgent({ coordinator: local, joinToken: token, dataDir: join(o.dir, "agent"), name: "bench-agent", log: o.log });
-  const { agent } = await startAgent({
-    coordinator: coordinator.address,
-    credentials,
+  const agent = await startEnrolledAgent(coordinator.joinPoint, token, {
     name: "bench-agent",
     dataDir: join(o.dir, "agent"),
     modelsDir: o.modelsDir,

@@ -30,8 +30,8 @@ import { BadInputError, MissingDependencyError } from "../shared/errors.ts";
 import { ENERGY_SOURCES, type EnergySource } from "../shared/accounting/chunk-accounting.ts";
 import { compileCoordinatorConfig } from "../coordinator/config/coordinator-config.ts";
 import { Coordinator } from "../coordinator/coordinator.ts";
-import { enrollLocalAgent } from "../agent/connect/enroll-local-agent.ts";
-import { startAgent, type MeasuredChunk } from "../agent/start-agent.ts";
+import { startEnrolledAgent } from "../agent/connect/enroll-local-agent.ts";
+import type { MeasuredChunk } from "../agent/start-agent.ts";
 import { choosePowerSource } from "../agent/probe/power-source.ts";
 import { measureIdleWatts } from "../agent/probe/measure-idle.ts";
 import type { PowerSource } from "../agent/probe/power-source-types.ts";
@@ -102,12 +102,8 @@ async function runSource(kind: EnergySource, o: { gpu: number; dir: string; fram
   try {
     const { token } = coordinator.trust.tokens.create({ ttlMs: 3_600_000, multiUse: false, label: "gpu-check" });
     const dataDir = join(o.dir, kind, "agent");
-    const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
-    const { credentials } = await enrollLocalAgent({ coordinator: local, joinToken: token, dataDir, name: `check-${kind}`, log });
     const { source } = await choosePowerSource({ only: kind, gpuIndices: [o.gpu], ownPids: [process.pid], log });
-    const { agent } = await startAgent({
-      coordinator: coordinator.address,
-      credentials,
+    const agent = await startEnrolledAgent(coordinator.joinPoint, token, {
       name: `check-${kind}`,
       dataDir,
       modelsDir: BUNDLED_MODELS_DIR,

@@ -59,8 +59,7 @@ export async function runSinkUploads(o: SinkUploadOptions): Promise<SinkUploadRe
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
   // The bench "agent" enrolls like any agent: a join token, then mutual TLS.
   const { token } = coordinator.trust.tokens.create({ ttlMs: 3_600_000, label: "sink-bench" });
-  const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
-  const enrolled = await enrollLocalAgent({ coordinator: local, joinToken: token, dataDir: join(o.dir, "agent"), name: "bench-uploader", log: o.log }).catch(async (err: unknown) => {
+  const enrolled = await enrollLocalAgent({ coordinator: coordinator.joinPoint, joinToken: token, dataDir: join(o.dir, "agent"), name: "bench-uploader", log: o.log }).catch(async (err: unknown) => {
     await coordinator.stop();
     throw err;
   });

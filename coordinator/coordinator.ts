@@ -79,6 +79,11 @@ export class Coordinator {
     return `${host.includes(":") ? `[${host}]` : host}:${this.grpcPort}`;
   }
 
+  /** Where an in-process agent enrolls and dials (agent/connect/enroll-local-agent.ts): the demo, tests, benches. */
+  get joinPoint(): { address: string; enrollAddress: string; caFingerprint: string } {
+    return { address: this.address, enrollAddress: this.enrollAddress, caFingerprint: this.trust.caFingerprint };
+  }
+
   /** Telemetry, power budget and metrics (coordinator/telemetry/accounting.ts). */
   get accounting(): Accounting {
     return this.parts.accounting;

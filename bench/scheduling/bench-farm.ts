@@ -42,7 +42,7 @@ export class BenchFarm {
     await this.host.request(
       {
         type: "start-agents",
-        coordinator: { address: c.address, enrollAddress: c.enrollAddress, caFingerprint: c.trust.caFingerprint },
+        coordinator: c.joinPoint,
         joinToken: this.token,
         dir: join(this.dir, "agents"),
         msPerFrame: this.msPerFrame,

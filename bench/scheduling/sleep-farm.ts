@@ -66,14 +66,13 @@ export class SleepFarm {
     this.source ??= await createEstimateSource();
     const source = this.source;
     const c = this.coordinator;
-    const local = { address: c.address, enrollAddress: c.enrollAddress, caFingerprint: c.trust.caFingerprint };
     const started: Agent[] = [];
     for (let i = 0; i < specs.length; i += parallel) {
       const batch = await Promise.all(
         specs.slice(i, i + parallel).map(async (s) => {
           const dataDir = join(this.o.dir, "agents", s.name);
           const log = this.o.log.child({ role: "agent", agent: s.name });
-          const { credentials } = await enrollLocalAgent({ coordinator: local, joinToken: this.token, dataDir, name: s.name, log });
+          const { credentials } = await enrollLocalAgent({ coordinator: c.joinPoint, joinToken: this.token, dataDir, name: s.name, log });
           const agent = new Agent({
             name: s.name,
             dataDir,

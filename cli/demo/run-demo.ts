@@ -4,8 +4,7 @@ import type { Logger } from "../../shared/log.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
 import { Coordinator } from "../../coordinator/coordinator.ts";
-import { startAgent } from "../../agent/start-agent.ts";
-import { enrollLocalAgent } from "../../agent/connect/enroll-local-agent.ts";
+import { startEnrolledAgent } from "../../agent/connect/enroll-local-agent.ts";
 import type { Agent } from "../../agent/agent.ts";
 import type { EnergySource } from "../../shared/accounting/chunk-accounting.ts";
 import { findFfmpeg } from "../../shared/media/assemble-video.ts";
@@ -75,15 +74,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   try {
     // The local agents enroll like remote ones, with a join token, on loopback, without mDNS.
     const { token } = coordinator.trust.tokens.create({ ttlMs: 60 * 60_000, multiUse: true, label: "demo" });
-    const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
     for (let i = 0; i < o.agents; i++) {
       const name = o.agents === 1 ? "local-agent" : `local-agent-${i + 1}`;
       const dataDir = join(root, `agent-${i + 1}`);
       const log = o.log.child({ role: "agent", agent: i + 1 });
-      const { credentials } = await enrollLocalAgent({ coordinator: local, joinToken: token, dataDir, name, log });
-      const { agent } = await startAgent({
-        coordinator: coordinator.address,
-        credentials,
+      const agent = await startEnrolledAgent(coordinator.joinPoint, token, {
         name,
         dataDir,
         modelsDir: BUNDLED_MODELS_DIR,

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import type { Coordinator } from "../../coordinator/coordinator.ts";
-import { enrollLocalAgent } from "../../agent/connect/enroll-local-agent.ts";
-import { startAgent, type StartAgentOptions } from "../../agent/start-agent.ts";
+import { startEnrolledAgent } from "../../agent/connect/enroll-local-agent.ts";
+import type { StartAgentOptions } from "../../agent/start-agent.ts";
 import type { Agent } from "../../agent/agent.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import { defer } from "./defer.ts";
@@ -22,11 +22,7 @@ export async function startLocalAgent(
   const log = testLog();
   const { token } = coordinator.trust.tokens.create({ ttlMs: 10 * 60_000, multiUse: false, label: name });
   const dataDir = join(dir, `agent-${name}`);
-  const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
-  const { credentials } = await enrollLocalAgent({ coordinator: local, joinToken: token, dataDir, name, log });
-  const { agent } = await startAgent({
-    coordinator: coordinator.address,
-    credentials,
+  const agent = await startEnrolledAgent(coordinator.joinPoint, token, {
     name,
     dataDir,
     modelsDir: BUNDLED_MODELS_DIR,

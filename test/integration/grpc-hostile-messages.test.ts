@@ -15,8 +15,7 @@ async function enrolledChannel(t: Parameters<typeof tempDir>[0]) {
   const dir = tempDir(t, "ns-hostile-");
   const c = await startTestCoordinator(t, dir);
   const { token } = c.trust.tokens.create({ ttlMs: 60_000, multiUse: false, label: "hostile" });
-  const local = { address: c.address, enrollAddress: c.enrollAddress, caFingerprint: c.trust.caFingerprint };
-  const conn = await enrollLocalAgent({ coordinator: local, joinToken: token, dataDir: join(dir, "agent"), name: "hostile", log: silentLogger() });
+  const conn = await enrollLocalAgent({ coordinator: c.joinPoint, joinToken: token, dataDir: join(dir, "agent"), name: "hostile", log: silentLogger() });
   const channel = studioChannelCredentials(conn.credentials);
   return { c, dir, channel };
 }

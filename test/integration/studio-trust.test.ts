@@ -53,7 +53,7 @@ async function startCoordinator(t: TestContext): Promise<Started> {
   const config = compileCoordinatorConfig({ dataDir, outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
   const coordinator = await Coordinator.start(config, log);
   defer(t, () => coordinator.stop());
-  const local = { address: coordinator.address, enrollAddress: coordinator.enrollAddress, caFingerprint: coordinator.trust.caFingerprint };
+  const local = coordinator.joinPoint;
   return { coordinator, dataDir, dir, local, logs, log: pino({ level: "silent" }) };
 }
 
