@@ -1,4 +1,9 @@
-/** Channel and server options both sides use: frames up to 64 MiB, keepalive to notice dead peers. */
+/**
+ * Channel and server options both sides use: frames up to 64 MiB, keepalive to
+ * notice dead peers, and reconnect backoff capped at 5 s (grpc-js defaults to
+ * 120 s): on a studio LAN a restarted coordinator or a re-plugged cable should
+ * be noticed within seconds, and a handful of agents retrying costs nothing.
+ */
 export const MAX_GRPC_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 export const GRPC_CHANNEL_OPTIONS = {
@@ -7,6 +12,8 @@ export const GRPC_CHANNEL_OPTIONS = {
   "grpc.keepalive_time_ms": 10_000,
   "grpc.keepalive_timeout_ms": 5_000,
   "grpc.keepalive_permit_without_calls": 1,
+  "grpc.initial_reconnect_backoff_ms": 500,
+  "grpc.max_reconnect_backoff_ms": 5_000,
 };
 
 export const GRPC_SERVER_OPTIONS = {

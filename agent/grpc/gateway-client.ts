@@ -1,11 +1,25 @@
-import { credentials as grpcCredentials, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
+import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 
-function promisify<Req, Res>(fn: (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req): Promise<Res> {
+type UnaryCall<Req, Res> = (req: Req, metadata: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/**
+ * Seconds a settling call (claim, failure report) waits for the connection
+ * when it is down: the call waits for the channel to reconnect instead of
+ * failing at once, so an agent whose link just came back does not bounce the
+ * chunks it pulls while gRPC is still reconnecting. The work loop keeps the
+ * message alive meanwhile.
+ */
+export const SETTLE_WAIT_SECONDS = 15;
+
+/** Calls one unary method; `settle` waits up to SETTLE_WAIT_SECONDS for a connection instead of failing fast. */
+function promisify<Req, Res>(fn: UnaryCall<Req, Res>, req: Req, settle = false): Promise<Res> {
   return new Promise((resolve, reject) => {
-    fn(req, (err, res) => (err ? reject(err) : resolve(res)));
+    const metadata = new Metadata(settle ? { waitForReady: true } : {});
+    const options = settle ? { deadline: Date.now() + SETTLE_WAIT_SECONDS * 1000 } : {};
+    fn(req, metadata, options, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
@@ -29,11 +43,11 @@ export class CoordinatorClient {
   }
 
   claim(agentId: string, chunkId: string, dispatchId: string, delivery: number): Promise<ClaimResponse> {
-    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { agentId, chunkId, dispatchId, delivery });
+    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { agentId, chunkId, dispatchId, delivery }, true);
   }
 
   async reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): Promise<string> {
-    const ack = await promisify<FailureReport, FailureAck>(this.gateway.reportFailure.bind(this.gateway), { agentId, attemptId, error, handedBack });
+    const ack = await promisify<FailureReport, FailureAck>(this.gateway.reportFailure.bind(this.gateway), { agentId, attemptId, error, handedBack }, true);
     return ack.outcome;
   }
 
