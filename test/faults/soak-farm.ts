@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startCli, type CliProcess } from "../support/cli-process.ts";
 import type { Lan, LanHost } from "../lan/netns.ts";
@@ -5,10 +6,24 @@ import type { Lan, LanHost } from "../lan/netns.ts";
 /** Runs one CLI command to completion (in a namespace when given) and returns its output. */
 export async function cliOnce(args: string[], netns?: string, timeoutMs = 60_000): Promise<{ code: number | null; out: string }> {
   const p = startCli(args, { ...(netns ? { netns } : {}), env: { NIGHTSHIFT_LOG_LEVEL: "warn" } });
+  keepLog(args[0] ?? "cli", p);
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
   const { code } = await p.exited;
   clearTimeout(timer);
   return { code, out: p.output() };
+}
+
+let logSeq = 0;
+
+/** With SOAK_LOG_DIR set, writes the process's output there once it ends (debugging a soak). */
+function keepLog(role: string, p: CliProcess): void {
+  const dir = process.env.SOAK_LOG_DIR;
+  if (!dir) return;
+  const file = join(dir, `${String(++logSeq).padStart(3, "0")}-${role}-${p.pid}.log`);
+  void p.exited.then(() => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, p.output());
+  });
 }
 
 /**
@@ -59,7 +74,8 @@ export class SoakFarm {
     const args = ["coordinator", "--data-dir", this.dataDir, "--output-root", this.outputRoot, "--listen", this.address];
     const host = this.coordinatorHost();
     if (host) args.push("--mdns-interface", host.ip);
-    this.coordinator = startCli(args, host ? { netns: host.ns } : {});
+    this.coordinator = startCli(args, { ...(host ? { netns: host.ns } : {}), ...logLevel() });
+    keepLog("coordinator", this.coordinator);
     await this.coordinator.waitFor(/coordinator listening/, 60_000);
   }
 
@@ -78,7 +94,8 @@ export class SoakFarm {
       "--data-dir", join(this.dir, `agent-${i + 1}`), "--energy-source", "estimate",
     ];
     if (host) args.push("--mdns-interface", host.ip);
-    const p = startCli(args, host ? { netns: host.ns } : {});
+    const p = startCli(args, { ...(host ? { netns: host.ns } : {}), ...logLevel() });
+    keepLog(`agent-${i + 1}`, p);
     this.agents[i] = p;
     await p.waitFor(/agent \S+ running/, 60_000);
   }
@@ -98,4 +115,10 @@ export class SoakFarm {
     for (const a of this.agents) await a?.stop(3000);
     await this.coordinator?.stop(8000);
   }
+}
+
+/** The soak's own NIGHTSHIFT_LOG_LEVEL, when set, reaches the farm's processes. */
+function logLevel(): { env?: Record<string, string> } {
+  const level = process.env.NIGHTSHIFT_LOG_LEVEL;
+  return level ? { env: { NIGHTSHIFT_LOG_LEVEL: level } } : {};
 }
