@@ -28,6 +28,7 @@ import { agentGatewayHandler } from "./grpc/agent-gateway-handler.ts";
 import { recoverAfterRestart } from "./recover-after-restart.ts";
 import { wireScheduling } from "./scheduling/wire-scheduling.ts";
 import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
+import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { StudioTrust } from "./trust/studio-trust.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
@@ -50,7 +51,7 @@ export class Coordinator {
     private readonly parts: {
       nats: EmbeddedNatsServer | undefined;
       nc: NatsConnection;
-      sub: Subscription;
+      subs: Subscription[];
       dispatcher: Dispatcher;
       server: Server;
       log: Logger;
@@ -126,7 +127,7 @@ export class Coordinator {
       const natsAuth = nats ? { user: trust.natsCoordinator.user, pass: trust.natsCoordinator.password } : {};
       const nc = await connect({ servers: natsUrl, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       cleanups.push(() => nc.close());
-      const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: 50 });
+      const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: config.policy.maxDeliveries });
       await queue.ensure();
 
       const specs = new JobSpecs();
@@ -137,6 +138,7 @@ export class Coordinator {
         dispatcher.kick();
       };
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange);
+      const deadLetters = watchDeadLetters(nc, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool.
       const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log) }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
       const sink = new ResultSink(
@@ -201,7 +203,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, sub, dispatcher, server, log, diskGuard, edge, accounting }, trust);
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, edge, accounting }, trust);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -220,7 +222,7 @@ export class Coordinator {
       () => p.edge.stop(),
       () => stopGrpcServer(p.server),
       () => this.finisher.settle(),
-      () => p.sub.unsubscribe(),
+      () => p.subs.forEach((s) => s.unsubscribe()),
       () => p.accounting.stop(),
       () => p.nc.drain(),
       () => p.nats?.stop(),

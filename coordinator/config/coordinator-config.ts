@@ -35,6 +35,8 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   heartbeatMs: z.number().int().min(100).max(60_000).default(DEFAULT_FARM_POLICY.heartbeatMs),
   agentTimeoutMs: z.number().int().min(300).max(600_000).optional(),
   ackWaitSeconds: z.number().min(2).max(3600).default(DEFAULT_FARM_POLICY.ackWaitSeconds),
+  /** JetStream deliveries of one work message before it is re-published with a fresh count (busy agents hand pool messages back). */
+  maxDeliveries: z.number().int().min(2).max(10_000).default(DEFAULT_FARM_POLICY.maxDeliveries),
   maxAgentsPerChunk: z.number().int().min(1).max(100).default(DEFAULT_FARM_POLICY.maxAgentsPerChunk),
   maxFailuresPerChunk: z.number().int().min(1).max(1000).default(DEFAULT_FARM_POLICY.maxFailuresPerChunk),
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(48 * 1024 * 1024),
@@ -104,6 +106,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
       heartbeatMs,
       agentTimeoutMs: c.agentTimeoutMs ?? heartbeatMs * 4,
       ackWaitSeconds: c.ackWaitSeconds,
+      maxDeliveries: c.maxDeliveries,
       maxAgentsPerChunk: c.maxAgentsPerChunk,
       maxFailuresPerChunk: c.maxFailuresPerChunk,
     },

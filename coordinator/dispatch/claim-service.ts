@@ -132,6 +132,31 @@ export class ClaimService {
     return outcome;
   }
 
+  /**
+   * A work message JetStream gave up on (it reached the consumer's delivery
+   * limit without being claimed, e.g. bounced between busy agents): the chunk
+   * goes back to pending for a fresh message. Nothing happens when the message
+   * is no longer the chunk's current one. True when the chunk was put back.
+   */
+  dropUndelivered(chunkId: string, dispatchId: string): boolean {
+    const jobId = this.store.tx((): string | undefined => {
+      const chunk = this.store.chunks.get(chunkId);
+      if (!chunk) return undefined;
+      if (chunk.state === "queued" && chunk.dispatchId === dispatchId) {
+        this.store.chunks.transition(chunk.id, "pending", this.clock(), { dispatchId: null });
+        return chunk.jobId;
+      }
+      if (chunk.specDispatchId === dispatchId && chunk.specAttemptId === null) {
+        this.store.chunks.setAttempts(chunk.id, { specDispatchId: null, specAgentId: null });
+        return chunk.jobId;
+      }
+      return undefined;
+    });
+    if (jobId === undefined) return false;
+    this.onChange(jobId);
+    return true;
+  }
+
   /** An agent went silent: its running attempts are lost and their chunks go back to the queue. */
   loseAgentAttempts(agentId: string, reason: string): number {
     // Chunks placed on its own subject and not claimed yet go back to be placed elsewhere.

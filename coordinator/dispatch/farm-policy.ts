@@ -10,6 +10,8 @@ export interface FarmPolicy {
   agentTimeoutMs: number;
   /** JetStream ack wait, seconds (agents send in-progress acks at a third of it). */
   ackWaitSeconds: number;
+  /** JetStream deliveries of one work message; one that reaches it is deleted and its chunk re-dispatched (coordinator/nats/dead-letter-watch.ts). */
+  maxDeliveries: number;
   /** Most chunk messages waiting in the queue per online agent (keeps priorities meaningful). */
   queueDepthPerAgent: number;
   /** An agent that failed this many different chunks of one job is blocklisted for that job. */
@@ -22,6 +24,7 @@ export const DEFAULT_FARM_POLICY: FarmPolicy = {
   heartbeatMs: 1000,
   agentTimeoutMs: 4000,
   ackWaitSeconds: 30,
+  maxDeliveries: 50,
   queueDepthPerAgent: 2,
   blocklistAfter: 3,
 };

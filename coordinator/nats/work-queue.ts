@@ -53,16 +53,24 @@ export class WorkQueue {
     await this.ensureConsumer(agentConsumerName(agentId), this.subjects.workAgent(agentId));
   }
 
+  /** Creates the durable consumer, or brings an existing one (an earlier run's) to this run's ack wait and delivery limit. */
   private async ensureConsumer(name: string, filter: string): Promise<void> {
     const jsm = await jetstreamManager(this.nc);
+    const limits = { ack_wait: nanos(this.opts.ackWaitSeconds), max_deliver: this.opts.maxDeliver, max_ack_pending: 10_000 };
+    const existing = await jsm.consumers.info(WORK_STREAM, name).catch(() => null);
+    if (existing) {
+      const c = existing.config;
+      if (c.ack_wait !== limits.ack_wait || c.max_deliver !== limits.max_deliver || c.max_ack_pending !== limits.max_ack_pending) {
+        await jsm.consumers.update(WORK_STREAM, name, limits);
+      }
+      return;
+    }
     await jsm.consumers.add(WORK_STREAM, {
       durable_name: name,
       filter_subject: filter,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(this.opts.ackWaitSeconds),
-      max_deliver: this.opts.maxDeliver,
-      max_ack_pending: 10_000,
+      ...limits,
     });
   }
 

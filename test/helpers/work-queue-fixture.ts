@@ -10,11 +10,11 @@ import { startNats } from "./nats.ts";
 import { testLog } from "./test-log.ts";
 
 /** A real nats-server with the work stream and pool consumer, a coordinator-side connection and queue. */
-export async function startWorkQueue(t: TestContext, ackWaitSeconds: number) {
+export async function startWorkQueue(t: TestContext, ackWaitSeconds: number, maxDeliver = 10) {
   const nats = await startNats(t);
   const nc = await connect({ servers: nats.url });
   defer(t, () => nc.close());
-  const queue = new WorkQueue(nc, { ackWaitSeconds, maxDeliver: 10 });
+  const queue = new WorkQueue(nc, { ackWaitSeconds, maxDeliver });
   await queue.ensure();
   const jsm: JetStreamManager = await jetstreamManager(nc);
   return {
