@@ -66,6 +66,18 @@ test("unknown model: exit 2, names the model and what is available", async () =>
   await submitExpectingBadInput(writeJob("unknownmodel", { ...good, steps: [{ id: "grade", kind: "model", model: "no-such-model" }] }), /no-such-model[\s\S]*colour-grade/);
 });
 
+test("model hash that does not match the studio's model file: exit 2, names the model and both hashes", async () => {
+  const wrong = "0".repeat(64);
+  await submitExpectingBadInput(
+    writeJob("wronghash", { ...good, steps: [{ id: "grade", kind: "model", model: "colour-grade", modelSha256: wrong }] }),
+    new RegExp(`steps\\[0\\]\\.modelSha256[\\s\\S]*colour-grade[\\s\\S]*[0-9a-f]{64}[\\s\\S]*${wrong}`),
+  );
+});
+
+test("model hash that is not a sha256: exit 2, names the field", async () => {
+  await submitExpectingBadInput(writeJob("badhash", { ...good, steps: [{ id: "grade", kind: "model", model: "colour-grade", modelSha256: "abc" }] }), /modelSha256[\s\S]*64 hex/);
+});
+
 test("frame range that does not fit the input: exit 2", async () => {
   await submitExpectingBadInput(writeJob("range", { ...good, frames: { start: 4, end: 40 } }), /frames\.end/);
 });
