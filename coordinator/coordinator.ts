@@ -15,6 +15,7 @@ import { ClaimService } from "./dispatch/claim-service.ts";
 import { AgentRegistry } from "./agents/agent-registry.ts";
 import { ResultSink } from "./sink/result-sink.ts";
 import { reconcileStaging } from "./sink/reconcile-staging.ts";
+import { StagedCommitRetry } from "./sink/staged-commit-retry.ts";
 import { DISK_FULL, DiskFullGuard } from "./sink/disk-full-guard.ts";
 import { JobSpecs } from "./jobs/job-specs.ts";
 import { JobFinisher } from "./jobs/job-finisher.ts";
@@ -56,6 +57,7 @@ export class Coordinator {
       server: Server;
       log: Logger;
       diskGuard: DiskFullGuard;
+      stagedRetry: StagedCommitRetry;
       edge: StudioEdge;
       accounting: Accounting;
     },
@@ -149,6 +151,9 @@ export class Coordinator {
         log.child({ part: "sink" }),
         onChange,
       );
+      const stagedRetry = new StagedCommitRetry(config.outputRoot, store, log.child({ part: "sink" }));
+      sink.onMoveFailed = (attemptId) => stagedRetry.add(attemptId);
+      cleanups.push(() => stagedRetry.stop());
       const api = new ControlApi(
         store,
         { store, outputRoot: config.outputRoot, modelsDir: config.modelsDir, clock },
@@ -203,7 +208,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, edge, accounting }, trust);
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting }, trust);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -218,6 +223,7 @@ export class Coordinator {
     const steps: Array<() => Promise<void> | void> = [
       () => p.dispatcher.stop(),
       () => p.diskGuard.stop(),
+      () => p.stagedRetry.stop(),
       () => this.registry.stop(),
       () => p.edge.stop(),
       () => stopGrpcServer(p.server),

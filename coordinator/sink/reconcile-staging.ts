@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../../shared/log.ts";
 import { moveIntoPlace } from "./result-sink.ts";
-import { STAGING_DIR, stagedFrameName } from "./staging.ts";
+import { STAGING_DIR, stagedFrameName, stagingDirFor } from "./staging.ts";
 
 /**
  * Start-up repair after a crash. A staging dir whose attempt committed in the
@@ -20,18 +20,31 @@ export function reconcileStaging(outputRoot: string, store: Store, log: Logger):
     const dir = join(root, attemptId);
     const attempt = store.attempts.get(attemptId);
     if (attempt?.state === "committed") {
-      const targets = store.frames
-        .listByJob(attempt.jobId)
-        .filter((f) => f.attemptId === attemptId)
-        .map((f) => ({ from: join(dir, stagedFrameName(f.frame)), to: f.path }))
-        .filter((t) => existsSync(t.from));
-      moveIntoPlace(targets);
-      completed += targets.length;
-    } else {
-      discarded++;
+      completed += finishStagedAttempt(outputRoot, store, attemptId);
+      continue;
     }
+    discarded++;
     rmSync(dir, { recursive: true, force: true });
   }
   if (completed || discarded) log.warn({ completed, discarded }, "staging reconciled after restart");
   return { completed, discarded };
+}
+
+/**
+ * Moves a committed attempt's frames that are still staged into place and
+ * removes its staging dir; returns how many were moved. Throws (keeping the
+ * staging dir) when a move fails.
+ */
+export function finishStagedAttempt(outputRoot: string, store: Store, attemptId: string): number {
+  const dir = stagingDirFor(outputRoot, attemptId);
+  const attempt = store.attempts.get(attemptId);
+  if (attempt?.state !== "committed") throw new Error(`attempt ${attemptId} is not committed`);
+  const targets = store.frames
+    .listByJob(attempt.jobId)
+    .filter((f) => f.attemptId === attemptId)
+    .map((f) => ({ from: join(dir, stagedFrameName(f.frame)), to: f.path }))
+    .filter((t) => existsSync(t.from));
+  moveIntoPlace(targets);
+  rmSync(dir, { recursive: true, force: true });
+  return targets.length;
 }

@@ -46,7 +46,8 @@ function refuse(reason: string, message: string): never {
  * attempt or is refused; every frame is checked (index inside the chunk, size,
  * sha256) and staged with fsync; the commit records frames, ledger, attempt and
  * chunk in one SQLite transaction and only then renames the staged files into
- * place. A crash between the two is repaired by reconcileStaging at start-up.
+ * place. A crash between the two is repaired by reconcileStaging at start-up;
+ * a rename that fails while running is retried by StagedCommitRetry.
  */
 export class ResultSink {
   constructor(
@@ -57,6 +58,9 @@ export class ResultSink {
     private readonly log: Logger,
     private readonly onCommitted: (jobId: string) => void,
   ) {}
+
+  /** Told about a committed attempt whose frames are still staged because a rename failed; set by the coordinator. */
+  onMoveFailed: (attemptId: string) => void = () => undefined;
 
   /** Told about the other attempt of a speculative pair when one commits (its agent should stop); set by the coordinator. */
   onSuperseded: (list: AttemptToCancel[]) => void = () => undefined;
@@ -121,7 +125,14 @@ export class ResultSink {
       this.store.attempts.finish(h.attemptId, "committed", now);
       this.store.chunks.transition(h.chunkId, "done", now, { currentAttemptId: h.attemptId, error: null });
     });
-    moveIntoPlace(targets);
+    try {
+      moveIntoPlace(targets);
+    } catch (err) {
+      // The store commit stands and the staged frames are fsynced: they are moved in later (StagedCommitRetry).
+      this.log.error({ attemptId: h.attemptId, err: (err as Error).message }, "committed frames could not be moved into place; kept in staging and retried");
+      this.onMoveFailed(h.attemptId);
+      throw err;
+    }
     rmSync(dir, { recursive: true, force: true });
     this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size }, "attempt committed");
     this.onCommitted(h.jobId);

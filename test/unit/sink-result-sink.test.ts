@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ClaimService } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { STAGING_DIR, stagingDirFor } from "../../coordinator/sink/staging.ts";
+import { StagedCommitRetry } from "../../coordinator/sink/staged-commit-retry.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { ACCOUNTING, framePath, randomFrame as frame, setupSink as setup, sha256Hex as sha256, startAttempt } from "../helpers/sink-fixture.ts";
 import { insertAgent } from "../helpers/store-fixture.ts";
@@ -198,4 +199,27 @@ test("after a commit's renames fail, the staged frames survive the handler's abo
   const staging = stagingDirFor(s.outputRoot, s.header.attemptId);
   assert.ok(existsSync(staging), "staged frames of a committed attempt must not be deleted");
   assert.deepEqual(readdirSync(staging).sort(), ["000000001.frame", "000000002.frame"]);
+});
+
+test("a committed attempt whose renames failed is moved into place by the retry once the obstacle is gone, without a restart", async (t) => {
+  const s = setup(t);
+  const retry = new StagedCommitRetry(s.outputRoot, s.store, testLog(), 60_000);
+  t.after(() => retry.stop());
+  s.sink.onMoveFailed = (attemptId) => retry.add(attemptId);
+  const session = await s.sink.begin(s.header);
+  const frames = [frame(0), frame(1), frame(2)];
+  for (const f of frames) await session.addFrame(f);
+  mkdirSync(framePath(s.job, 1), { recursive: true });
+  assert.throws(() => session.commit(ACCOUNTING));
+  await session.abort();
+  assert.equal(retry.pending, 1, "the attempt waits for its frames to be moved");
+
+  assert.equal(retry.tryNow(), 1, "still blocked: nothing moves, nothing is lost");
+  assert.deepEqual(readdirSync(stagingDirFor(s.outputRoot, s.header.attemptId)).sort(), ["000000001.frame", "000000002.frame"]);
+
+  rmSync(framePath(s.job, 1), { recursive: true });
+  assert.equal(retry.tryNow(), 0);
+  for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data), `frame ${f.index} in place`);
+  assert.equal(existsSync(stagingDirFor(s.outputRoot, s.header.attemptId)), false, "staging dir removed");
+  for (const row of s.store.frames.listByJob(s.job.id)) assert.ok(existsSync(row.path), `${row.path} exists`);
 });
