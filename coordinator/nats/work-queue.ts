@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { encodeJson, type WorkMessage } from "../../shared/protocol/messages.ts";
 import { POOL_CONSUMER, WORK_STREAM, agentConsumerName, subjects, type Subjects } from "../../shared/protocol/subjects.ts";
 
@@ -32,7 +32,7 @@ export class WorkQueue {
   }
 
   async ensure(): Promise<void> {
-    const jsm = await jetstreamManager(this.nc);
+    const jsm = await this.manager();
     const config = {
       name: WORK_STREAM,
       subjects: [this.subjects.workAll],
@@ -55,7 +55,7 @@ export class WorkQueue {
 
   /** Creates the durable consumer, or brings an existing one (an earlier run's) to this run's ack wait and delivery limit. */
   private async ensureConsumer(name: string, filter: string): Promise<void> {
-    const jsm = await jetstreamManager(this.nc);
+    const jsm = await this.manager();
     const limits = { ack_wait: nanos(this.opts.ackWaitSeconds), max_deliver: this.opts.maxDeliver, max_ack_pending: 10_000 };
     const existing = await jsm.consumers.info(WORK_STREAM, name).catch(() => null);
     if (existing) {
@@ -86,7 +86,16 @@ export class WorkQueue {
    * already (taken and acked) is fine.
    */
   async retract(seq: number): Promise<void> {
-    const jsm = await jetstreamManager(this.nc);
-    await jsm.streams.deleteMessage(WORK_STREAM, seq, false).catch(() => undefined);
+    try {
+      const jsm = await this.manager();
+      await jsm.streams.deleteMessage(WORK_STREAM, seq, false);
+    } catch {
+      // Gone already, or NATS is down right now: a stale message is skipped at claim time anyway.
+    }
+  }
+
+  /** A JetStream manager without the account-info round trip on each use (the stream was checked in ensure()). */
+  private manager(): Promise<JetStreamManager> {
+    return jetstreamManager(this.nc, { checkAPI: false });
   }
 }

@@ -57,7 +57,9 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
   const taken = plan.endGames.flatMap((e) => e.revoke).map((id) => d.published.get(id)).filter((p): p is { dispatchId: string; seq: number } => p !== undefined);
   const outgoing = d.store.tx(() => apply(d.store, plan, now));
   for (const e of plan.endGames) for (const id of e.revoke) d.published.delete(id);
-  if (d.publisher.retract) for (const t of taken) void d.publisher.retract(t.seq);
+  if (d.publisher.retract) {
+    for (const t of taken) d.publisher.retract(t.seq).catch((err: unknown) => d.log.warn({ err, seq: t.seq }, "retracting a taken-back message failed"));
+  }
   for (const e of plan.endGames) {
     const pieces = e.pieces.map((p) => `${p.frameStart}-${p.frameEnd}@${p.agentId}`).join(" ");
     d.log.info({ jobId: e.jobId, pieces, gainMs: Math.round(e.currentFinishMs - e.finishMs) }, "end of job re-cut");

@@ -57,3 +57,11 @@ test("a handler that throws gets the message again (delivery 2), and the second 
   assert.deepEqual(deliveries, [1, 2]);
   await eventually(async () => (await wq.streamMessages()) === 0, "the redelivered message to be acked");
 });
+
+test("retracting a message while NATS is unreachable resolves quietly: a dispatch pass must not crash the coordinator", async (t) => {
+  const wq = await startWorkQueue(t, ACK_WAIT_S);
+  const seq = await wq.queue.publish({ chunkId: "chunk_x", jobId: "job_1", dispatchId: "dsp_x" });
+  await wq.nc.close();
+  await wq.queue.retract(seq); // rejected before: an unhandled rejection that ended the coordinator in the soak
+  await wq.queue.retract(seq + 100);
+});
