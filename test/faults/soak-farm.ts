@@ -36,6 +36,10 @@ export class SoakFarm {
   readonly agents: Array<CliProcess | undefined>;
   token = "";
   caFingerprint = "";
+  /** Coordinator exits nobody asked for (a crash): each is a soak failure; it is restarted after 3 s, as systemd would. */
+  readonly crashes: string[] = [];
+  private planned = false;
+  private stopping = false;
 
   constructor(
     readonly dir: string,
@@ -74,9 +78,25 @@ export class SoakFarm {
     const args = ["coordinator", "--data-dir", this.dataDir, "--output-root", this.outputRoot, "--listen", this.address];
     const host = this.coordinatorHost();
     if (host) args.push("--mdns-interface", host.ip);
-    this.coordinator = startCli(args, { ...(host ? { netns: host.ns } : {}), ...logLevel() });
-    keepLog("coordinator", this.coordinator);
-    await this.coordinator.waitFor(/coordinator listening/, 60_000);
+    const p = startCli(args, { ...(host ? { netns: host.ns } : {}), ...logLevel() });
+    this.coordinator = p;
+    this.planned = false;
+    keepLog("coordinator", p);
+    void p.exited.then(async ({ code, signal }) => {
+      if (this.planned || this.stopping || this.coordinator !== p) return;
+      const tail = p.output().trim().split("\n").slice(-3).join(" | ");
+      this.crashes.push(`coordinator ${p.pid} exited by itself (code ${code}, signal ${signal}): ${tail.slice(0, 600)}`);
+      await new Promise((r) => setTimeout(r, 3000));
+      if (!this.stopping && this.coordinator === p) await this.startCoordinator().catch((err: unknown) => this.crashes.push(`restart failed: ${String(err)}`));
+    });
+    await p.waitFor(/coordinator listening/, 60_000);
+  }
+
+  /** SIGKILLs the coordinator on purpose (a planned fault) and waits until it is gone. */
+  async killCoordinator(): Promise<void> {
+    this.planned = true;
+    this.coordinator?.kill("SIGKILL");
+    await this.coordinator?.exited;
   }
 
   async createToken(): Promise<void> {
@@ -112,6 +132,7 @@ export class SoakFarm {
   }
 
   async stopAll(): Promise<void> {
+    this.stopping = true;
     for (const a of this.agents) await a?.stop(3000);
     await this.coordinator?.stop(8000);
   }

@@ -157,11 +157,12 @@ async function main(): Promise<number> {
     const byKind = new Map<string, number[]>();
     for (const r of recoveries) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.seconds]);
     for (const [k, v] of byKind) log(`recovery ${k}: n=${v.length} p50 ${percentile(v, 50).toFixed(2)}s max ${Math.max(...v).toFixed(2)}s`);
+    for (const c of farm.crashes) log(`FAILED: ${c}`);
     process.stdout.write(
       `faults: ${injected} injected, ${expectedTotal} expected, ${present} present, ${duplicates} duplicates, ${corrupt} corrupt, ${lost} lost, ` +
         `recovery p50 ${p50.toFixed(1)}s p99 ${p99.toFixed(1)}s\n`,
     );
-    return lost === 0 && duplicates === 0 && corrupt === 0 && present === expectedTotal && expectedTotal > 0 ? 0 : 1;
+    return lost === 0 && duplicates === 0 && corrupt === 0 && present === expectedTotal && expectedTotal > 0 && farm.crashes.length === 0 ? 0 : 1;
   } finally {
     await farm?.stopAll();
     await lan?.cleanup();
@@ -271,8 +272,7 @@ async function inject(farm: SoakFarm, lan: Lan | undefined, db: ReturnType<typeo
       return seconds === undefined ? undefined : { kind: f.kind, seconds };
     }
     case "kill-coordinator": {
-      farm.coordinator?.kill("SIGKILL");
-      await farm.coordinator?.exited;
+      await farm.killCoordinator();
       log("  SIGKILL coordinator");
       await farm.startCoordinator();
       const ok = await until(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), 60_000);
