@@ -108,6 +108,7 @@ async function main(): Promise<number> {
     let corrupt = 0;
     let lost = 0;
     let duplicates = 0;
+    const harnessErrors: string[] = [];
     const db = readStore(join(farm.dataDir, "nightshift.db"));
     try {
       for (let round = 0; round < o.rounds && Date.now() < deadline; round++) {
@@ -119,6 +120,7 @@ async function main(): Promise<number> {
         log(`round ${round + 1}: job ${jobId}, ${plan.length} faults planned`);
         const pending: Array<Promise<void>> = [];
         const busy = new Set<number>(); // agents under a fault right now: faults on one agent never overlap
+        let coordinatorFault: Promise<unknown> = Promise.resolve();
         for (const planned of plan) {
           const wait = start + planned.atSeconds * 1000 - Date.now();
           if (wait > 0) await sleep(wait);
@@ -128,9 +130,14 @@ async function main(): Promise<number> {
           injected++;
           const agentFault = f.kind === "kill-agent" || f.kind === "cut-link";
           if (agentFault) busy.add(f.agent);
+          // Coordinator-side faults wait for the previous one's restart: killing a coordinator that is still starting tests the harness, not the farm.
+          const target = farm;
+          const run = agentFault ? inject(target, lan, db, jobId, f) : coordinatorFault.then(() => inject(target, lan, db, jobId, f));
+          if (!agentFault) coordinatorFault = run.catch(() => undefined);
           pending.push(
-            inject(farm, lan, db, jobId, f)
+            run
               .then((r) => void (r && recoveries.push(r)))
+              .catch((err: unknown) => void harnessErrors.push(`${f.kind}: ${(err as Error).message.slice(0, 300)}`))
               .finally(() => agentFault && busy.delete(f.agent)),
           );
         }
@@ -158,11 +165,12 @@ async function main(): Promise<number> {
     for (const r of recoveries) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.seconds]);
     for (const [k, v] of byKind) log(`recovery ${k}: n=${v.length} p50 ${percentile(v, 50).toFixed(2)}s max ${Math.max(...v).toFixed(2)}s`);
     for (const c of farm.crashes) log(`FAILED: ${c}`);
+    for (const e of harnessErrors) log(`FAILED to inject or restore: ${e}`);
     process.stdout.write(
       `faults: ${injected} injected, ${expectedTotal} expected, ${present} present, ${duplicates} duplicates, ${corrupt} corrupt, ${lost} lost, ` +
         `recovery p50 ${p50.toFixed(1)}s p99 ${p99.toFixed(1)}s\n`,
     );
-    return lost === 0 && duplicates === 0 && corrupt === 0 && present === expectedTotal && expectedTotal > 0 && farm.crashes.length === 0 ? 0 : 1;
+    return lost === 0 && duplicates === 0 && corrupt === 0 && present === expectedTotal && expectedTotal > 0 && farm.crashes.length === 0 && harnessErrors.length === 0 ? 0 : 1;
   } finally {
     await farm?.stopAll();
     await lan?.cleanup();
