@@ -39,11 +39,11 @@ const describeWork: WorkDescriber = (job) => ({
  * real AgentGateway (registry + claims on `store`), plus a CoordinatorClient to
  * it. Both are shut down when the test ends.
  */
-export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: ResultSink, clock: Clock) {
+export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: ResultSink, clock: Clock, listenPort = 0) {
   const log = testLog();
   const claims = new ClaimService(store, DEFAULT_FARM_POLICY, describeWork, clock, log, () => undefined);
   const registry = new AgentRegistry(store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined }, clock, log, () => undefined);
-  const { server, port } = await startGrpcServer("127.0.0.1", 0, {
+  const { server, port } = await startGrpcServer("127.0.0.1", listenPort, {
     control: unimplementedControl,
     sink: resultSinkHandler(sink, log),
     gateway: agentGatewayHandler(registry, claims, {
