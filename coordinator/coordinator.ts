@@ -168,7 +168,7 @@ export class Coordinator {
       const diskGuard = new DiskFullGuard(store, config.outputRoot, config.minFreeBytes, clock, log.child({ part: "disk" }), onChange);
       cleanups.push(() => diskGuard.stop());
       recoverAfterRestart(store, clock, log);
-      reconcileStaging(config.outputRoot, store, log);
+      for (const attemptId of reconcileStaging(config.outputRoot, store, log).stuck) stagedRetry.add(attemptId);
 
       const sub = nc.subscribe(queue.subjects.heartbeatAll, {
         callback: (err, msg) => {

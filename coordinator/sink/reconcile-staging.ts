@@ -9,25 +9,33 @@ import { STAGING_DIR, stagedFrameName, stagingDirFor } from "./staging.ts";
  * Start-up repair after a crash. A staging dir whose attempt committed in the
  * store had its renames interrupted: finish them. Any other staging dir is an
  * upload that never committed: delete it. Afterwards the store and the output
- * root agree.
+ * root agree, except for committed attempts whose moves still fail (`stuck`),
+ * which stay staged for the caller to retry.
  */
-export function reconcileStaging(outputRoot: string, store: Store, log: Logger): { completed: number; discarded: number } {
+export function reconcileStaging(outputRoot: string, store: Store, log: Logger): { completed: number; discarded: number; stuck: string[] } {
   const root = join(outputRoot, STAGING_DIR);
   let completed = 0;
   let discarded = 0;
-  if (!existsSync(root)) return { completed, discarded };
+  const stuck: string[] = [];
+  if (!existsSync(root)) return { completed, discarded, stuck };
   for (const attemptId of readdirSync(root)) {
     const dir = join(root, attemptId);
     const attempt = store.attempts.get(attemptId);
     if (attempt?.state === "committed") {
-      completed += finishStagedAttempt(outputRoot, store, attemptId);
+      try {
+        completed += finishStagedAttempt(outputRoot, store, attemptId);
+      } catch (err) {
+        // Kept in staging, never deleted: the caller retries it (StagedCommitRetry) rather than refusing to start.
+        log.error({ attemptId, err: (err as Error).message }, "committed frames still in staging: cannot move them into place");
+        stuck.push(attemptId);
+      }
       continue;
     }
     discarded++;
     rmSync(dir, { recursive: true, force: true });
   }
   if (completed || discarded) log.warn({ completed, discarded }, "staging reconciled after restart");
-  return { completed, discarded };
+  return { completed, discarded, stuck };
 }
 
 /**

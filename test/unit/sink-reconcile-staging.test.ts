@@ -10,7 +10,7 @@ import { testLog } from "../helpers/test-log.ts";
 
 test("with no staging dir there is nothing to do", (t) => {
   const s = setupSink(t);
-  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 0, discarded: 0 });
+  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 0, discarded: 0, stuck: [] });
 });
 
 test("a committed attempt whose renames were interrupted is completed at start-up", async (t) => {
@@ -28,7 +28,7 @@ test("a committed attempt whose renames were interrupted is completed at start-u
 
   // The obstacle goes away (an operator, a restart); reconcile finishes the job.
   rmSync(framePath(s.job, 1), { recursive: true });
-  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 2, discarded: 0 });
+  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 2, discarded: 0, stuck: [] });
   for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data), `frame ${f.index} in place`);
   assert.equal(existsSync(stagingDirFor(s.outputRoot, s.header.attemptId)), false, "staging dir removed");
   // Store rows and files agree.
@@ -48,7 +48,7 @@ test("a crash after the store commit and before any rename is completed from the
   assert.deepEqual(readdirSync(stagingDirFor(s.outputRoot, s.header.attemptId)).sort(), [0, 1, 2].map(stagedFrameName));
 
   rmSync(s.job.outputDir);
-  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 3, discarded: 0 });
+  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 3, discarded: 0, stuck: [] });
   for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data));
 });
 
@@ -68,10 +68,28 @@ test("staging dirs of uncommitted or unknown attempts are deleted and nothing is
   mkdirSync(stray, { recursive: true });
   writeFileSync(join(stray, stagedFrameName(0)), "junk");
 
-  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 0, discarded: 3 });
+  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 0, discarded: 3, stuck: [] });
   assert.deepEqual(readdirSync(join(s.outputRoot, STAGING_DIR)), []);
   for (let i = 0; i <= 5; i++) assert.equal(existsSync(framePath(s.job, i)), false);
   assert.equal(s.store.frames.countByJob(s.job.id), 0);
   assert.equal(s.store.attempts.get("att_live")?.state, "running", "reconcile does not decide attempts");
   assert.equal(s.store.chunks.get(s.chunk.id)?.state, "running");
+});
+
+test("a committed attempt whose moves still fail at start-up stays staged and is reported as stuck, not a failed start", async (t) => {
+  const s = setupSink(t);
+  const frames = [randomFrame(0), randomFrame(1), randomFrame(2)];
+  const session = await s.sink.begin(s.header);
+  for (const f of frames) await session.addFrame(f);
+  mkdirSync(s.outputRoot, { recursive: true });
+  writeFileSync(s.job.outputDir, "in the way");
+  assert.throws(() => session.commit(ACCOUNTING));
+
+  // Still in the way at start-up: nothing moves, nothing is deleted.
+  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 0, discarded: 0, stuck: [s.header.attemptId] });
+  assert.deepEqual(readdirSync(stagingDirFor(s.outputRoot, s.header.attemptId)).sort(), [0, 1, 2].map(stagedFrameName));
+
+  rmSync(s.job.outputDir);
+  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 3, discarded: 0, stuck: [] });
+  for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data));
 });
