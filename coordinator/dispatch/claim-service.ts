@@ -9,6 +9,7 @@ import type { JobRow } from "../store/jobs-table.ts";
 import type { AttemptRow } from "../store/attempts-table.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import { claimCopy, isCopyDispatch, revokePlacedOn, settleCopy } from "../scheduling/copy-rules.ts";
+import { withdrawDispatch } from "./withdraw-dispatch.ts";
 
 export type ClaimResult = { skip: true; reason: string } | { skip: false; attemptId: string; work: ChunkWork };
 export type FailureOutcome = "retry" | "failed" | "ignored";
@@ -139,19 +140,7 @@ export class ClaimService {
    * is no longer the chunk's current one. True when the chunk was put back.
    */
   dropUndelivered(chunkId: string, dispatchId: string): boolean {
-    const jobId = this.store.tx((): string | undefined => {
-      const chunk = this.store.chunks.get(chunkId);
-      if (!chunk) return undefined;
-      if (chunk.state === "queued" && chunk.dispatchId === dispatchId) {
-        this.store.chunks.transition(chunk.id, "pending", this.clock(), { dispatchId: null });
-        return chunk.jobId;
-      }
-      if (chunk.specDispatchId === dispatchId && chunk.specAttemptId === null) {
-        this.store.chunks.setAttempts(chunk.id, { specDispatchId: null, specAgentId: null });
-        return chunk.jobId;
-      }
-      return undefined;
-    });
+    const jobId = this.store.tx(() => withdrawDispatch(this.store, chunkId, dispatchId, this.clock()));
     if (jobId === undefined) return false;
     this.onChange(jobId);
     return true;

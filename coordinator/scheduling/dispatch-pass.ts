@@ -3,6 +3,7 @@ import type { Logger } from "../../shared/log.ts";
 import { newId } from "../../shared/ids.ts";
 import type { WorkMessage } from "../../shared/protocol/messages.ts";
 import type { WorkPublisher } from "../dispatch/dispatcher.ts";
+import { withdrawDispatch } from "../dispatch/withdraw-dispatch.ts";
 import type { JobRow } from "../store/jobs-table.ts";
 import type { Store } from "../store/store.ts";
 import type { EndGamePlan } from "./end-game.ts";
@@ -89,10 +90,7 @@ function apply(store: Store, plan: DispatchPlan, now: number): Outgoing[] {
       msg: { chunkId, jobId, dispatchId },
       track: true,
       agentId: agentId ?? undefined,
-      undo: () => {
-        const c = store.chunks.get(chunkId);
-        if (c?.state === "queued" && c.dispatchId === dispatchId) store.chunks.transition(chunkId, "pending", now, { dispatchId: null });
-      },
+      undo: () => void withdrawDispatch(store, chunkId, dispatchId, now),
     });
   };
   for (const e of plan.endGames) applyCut(store, e, now, queue);
@@ -106,10 +104,7 @@ function apply(store: Store, plan: DispatchPlan, now: number): Outgoing[] {
       msg: { chunkId: c.id, jobId: c.jobId, dispatchId, speculative: true },
       track: false,
       agentId: s.agentId,
-      undo: () => {
-        const now2 = store.chunks.get(c.id);
-        if (now2?.specDispatchId === dispatchId && now2.specAttemptId === null) store.chunks.setAttempts(c.id, { specDispatchId: null, specAgentId: null });
-      },
+      undo: () => void withdrawDispatch(store, c.id, dispatchId, now),
     });
   }
   return out;
