@@ -140,7 +140,7 @@ export class Coordinator {
         dispatcher.kick();
       };
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange);
-      const deadLetters = watchDeadLetters(nc, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
+      const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool.
       const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log) }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
       const sink = new ResultSink(

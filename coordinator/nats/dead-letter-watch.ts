@@ -1,9 +1,8 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { z } from "zod";
-import { WorkMessageSchema, decodeJson } from "../../shared/protocol/messages.ts";
 import { WORK_STREAM } from "../../shared/protocol/subjects.ts";
 import type { Logger } from "../../shared/log.ts";
+import type { WorkQueue } from "./work-queue.ts";
 
 /** The advisory nats-server publishes (io.nats.jetstream.advisory.v1.max_deliver) when a message reaches a consumer's max_deliver. */
 export const MAX_DELIVERIES_SUBJECT = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${WORK_STREAM}.*`;
@@ -19,12 +18,13 @@ const MaxDeliveriesAdvisory = z.object({
  * Watches for work messages JetStream stopped delivering because they hit the
  * delivery limit. Such a message stays in the work-queue stream but no agent
  * will see it again, so its chunk would sit "queued" until the coordinator
- * restarts. The watch reads the message, deletes it, and hands the chunk back
+ * restarts. The watch takes the message out of the queue and hands the chunk back
  * through `drop` (ClaimService.dropUndelivered), which re-dispatches it with a
  * fresh message when it is still the chunk's current one.
  */
 export function watchDeadLetters(
   nc: NatsConnection,
+  queue: WorkQueue,
   drop: (chunkId: string, dispatchId: string) => boolean,
   log: Logger,
 ): Subscription {
@@ -33,11 +33,8 @@ export function watchDeadLetters(
       if (err) return;
       void (async () => {
         const adv = MaxDeliveriesAdvisory.parse(msg.json());
-        const jsm = await jetstreamManager(nc);
-        const stored = await jsm.streams.getMessage(WORK_STREAM, { seq: adv.stream_seq }).catch(() => null);
-        if (!stored) return; // taken and acked meanwhile, or already deleted
-        const work = decodeJson(WorkMessageSchema, stored.data);
-        await jsm.streams.deleteMessage(WORK_STREAM, adv.stream_seq, false).catch(() => undefined);
+        const work = await queue.take(adv.stream_seq);
+        if (!work) return; // taken and acked meanwhile, or already deleted
         const requeued = drop(work.chunkId, work.dispatchId);
         log.warn({ chunkId: work.chunkId, consumer: adv.consumer, deliveries: adv.deliveries, requeued }, "work message reached its delivery limit; chunk re-dispatched");
       })().catch((e: unknown) => log.warn({ err: (e as Error).message }, "delivery-limit advisory not handled"));

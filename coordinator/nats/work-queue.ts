@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { encodeJson, type WorkMessage } from "../../shared/protocol/messages.ts";
+import { WorkMessageSchema, decodeJson, encodeJson, type WorkMessage } from "../../shared/protocol/messages.ts";
 import { POOL_CONSUMER, WORK_STREAM, agentConsumerName, subjects, type Subjects } from "../../shared/protocol/subjects.ts";
 
 export interface WorkQueueOptions {
@@ -92,6 +92,19 @@ export class WorkQueue {
     } catch {
       // Gone already, or NATS is down right now: a stale message is skipped at claim time anyway.
     }
+  }
+
+  /**
+   * Reads and deletes the message at `seq` (one JetStream stopped delivering);
+   * null when it is gone already. Throws when it is not a work message.
+   */
+  async take(seq: number): Promise<WorkMessage | null> {
+    const jsm = await this.manager();
+    const stored = await jsm.streams.getMessage(WORK_STREAM, { seq }).catch(() => null);
+    if (!stored) return null;
+    const work = decodeJson(WorkMessageSchema, stored.data);
+    await this.retract(seq);
+    return work;
   }
 
   /** A JetStream manager without the account-info round trip on each use (the stream was checked in ensure()). */

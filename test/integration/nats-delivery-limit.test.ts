@@ -22,7 +22,7 @@ async function setup(t: Parameters<typeof startWorkQueue>[0]) {
   const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, () => {
     throw new Error("no claim in this test");
   }, manualClock().now, testLog(), (jobId) => changed.push(jobId));
-  const sub = watchDeadLetters(wq.nc, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), testLog());
+  const sub = watchDeadLetters(wq.nc, wq.queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), testLog());
   defer(t, () => sub.unsubscribe());
   await wq.nc.flush();
   return { wq, farm, changed };
