@@ -45,6 +45,15 @@ interface Acc extends TelemetryBucket {
   wattsCount: number;
 }
 
+function emptyBucket(startMs: number, bucketMs: number): TelemetryBucket {
+  return { startMs, bucketMs, samples: 0, minWatts: null, meanWatts: null, maxWatts: null, energyJoules: 0, maxMemoryBytes: null };
+}
+
+/** A usable power reading: present, finite, not negative. */
+function validWatts(watts: number | null): watts is number {
+  return watts !== null && Number.isFinite(watts) && watts >= 0;
+}
+
 function maxOrNull(a: number | null, b: number | null): number | null {
   if (a === null) return b;
   if (b === null) return a;
@@ -67,18 +76,7 @@ export function downsample(samples: readonly TelemetrySample[], options: Downsam
     const k = Math.floor((tMs - origin) / bucketMs);
     let b = buckets.get(k);
     if (b === undefined) {
-      b = {
-        startMs: origin + k * bucketMs,
-        bucketMs,
-        samples: 0,
-        minWatts: null,
-        meanWatts: null,
-        maxWatts: null,
-        energyJoules: 0,
-        maxMemoryBytes: null,
-        wattsSum: 0,
-        wattsCount: 0,
-      };
+      b = { ...emptyBucket(origin + k * bucketMs, bucketMs), wattsSum: 0, wattsCount: 0 };
       buckets.set(k, b);
     }
     return b;
@@ -88,8 +86,8 @@ export function downsample(samples: readonly TelemetrySample[], options: Downsam
   for (const s of sorted) {
     const b = bucketOf(s.tMs);
     b.samples += 1;
-    const w = s.watts !== null && Number.isFinite(s.watts) && s.watts >= 0 ? s.watts : null;
-    if (w !== null) {
+    const w = s.watts;
+    if (validWatts(w)) {
       b.minWatts = minOrNull(b.minWatts, w);
       b.maxWatts = maxOrNull(b.maxWatts, w);
       b.wattsSum += w;
@@ -99,8 +97,7 @@ export function downsample(samples: readonly TelemetrySample[], options: Downsam
   }
 
   const power: PowerSample[] = sorted
-    .filter((s) => s.watts !== null && Number.isFinite(s.watts) && s.watts >= 0)
-    .map((s) => ({ tMs: s.tMs, watts: s.watts as number }));
+    .flatMap((s) => (validWatts(s.watts) ? [{ tMs: s.tMs, watts: s.watts }] : []));
   for (let i = 0; i + 1 < power.length; i += 1) {
     const a = power[i] as PowerSample;
     const b = power[i + 1] as PowerSample;
@@ -129,17 +126,7 @@ export function mergeBuckets(buckets: readonly TelemetryBucket[], bucketMs: numb
   for (const b of buckets) {
     if (bucketMs % b.bucketMs !== 0) throw new RangeError(`bucketMs ${bucketMs} is not a multiple of ${b.bucketMs}`);
     const k = Math.floor((b.startMs - originMs) / bucketMs);
-    const cur = out.get(k) ?? {
-      startMs: originMs + k * bucketMs,
-      bucketMs,
-      samples: 0,
-      minWatts: null,
-      meanWatts: null,
-      maxWatts: null,
-      energyJoules: 0,
-      maxMemoryBytes: null,
-      wattsWeight: 0,
-    };
+    const cur = out.get(k) ?? { ...emptyBucket(originMs + k * bucketMs, bucketMs), wattsWeight: 0 };
     const weight = b.meanWatts === null ? 0 : b.samples;
     const meanWatts =
       weight === 0
