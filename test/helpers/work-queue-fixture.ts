@@ -3,7 +3,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { WorkQueue } from "../../coordinator/nats/work-queue.ts";
-import { WorkLoop, type WorkHandler } from "../../agent/nats/work-loop.ts";
+import { WorkLoop, type WorkHandler, type WorkLoopOptions } from "../../agent/nats/work-loop.ts";
 import { POOL_CONSUMER, WORK_STREAM } from "../../shared/protocol/subjects.ts";
 import { defer } from "./defer.ts";
 import { startNats } from "./nats.ts";
@@ -25,10 +25,10 @@ export async function startWorkQueue(t: TestContext, ackWaitSeconds: number, max
     streamMessages: async (): Promise<number> => (await jsm.streams.info(WORK_STREAM)).state.messages,
     pool: () => jsm.consumers.info(WORK_STREAM, POOL_CONSUMER),
     /** Starts an agent's WorkLoop on its own connection; stopped (then closed) when the test ends. */
-    startLoop: async (handler: WorkHandler): Promise<{ loop: WorkLoop; nc: NatsConnection }> => {
+    startLoop: async (handler: WorkHandler, loopOptions: Partial<WorkLoopOptions> = {}): Promise<{ loop: WorkLoop; nc: NatsConnection }> => {
       const agentNc = await connect({ servers: nats.url });
       defer(t, () => agentNc.close());
-      const loop = new WorkLoop(agentNc, handler, { ackWaitSeconds }, testLog());
+      const loop = new WorkLoop(agentNc, handler, { ackWaitSeconds, ...loopOptions }, testLog());
       defer(t, () => loop.stop());
       loop.start();
       return { loop, nc: agentNc };

@@ -48,10 +48,15 @@ test("a malformed message is terminated: never handed to the handler, never rede
 test("a handler that throws gets the message again (delivery 2), and the second success acks it", async (t) => {
   const wq = await startWorkQueue(t, ACK_WAIT_S);
   const deliveries: number[] = [];
-  await wq.startLoop(async (_msg, delivery) => {
-    deliveries.push(delivery);
-    if (delivery === 1) throw new Error("coordinator unreachable");
-  });
+  // Long pulls (idle heartbeat 2.5 s): with 1 s pulls a loaded CI run once saw delivery 1 twice, most likely a missed
+  // pull heartbeat tearing the pull down as the message arrived on it (not reproduced; see the issue 5 note).
+  await wq.startLoop(
+    async (_msg, delivery) => {
+      deliveries.push(delivery);
+      if (delivery === 1) throw new Error("coordinator unreachable");
+    },
+    { pullExpiresMs: 5000 },
+  );
   await wq.queue.publish({ chunkId: "chunk_r", jobId: "job_1", dispatchId: "dsp_r" });
   await eventually(() => deliveries.length === 2, "the message to be redelivered", 8000);
   assert.deepEqual(deliveries, [1, 2]);
