@@ -17,8 +17,18 @@ export interface EncodedFrame {
   index: number;
   /** Encoded bytes (PNG unless the step says otherwise). */
   data: Uint8Array;
-  /** "png" */
+  /** "png" (or "exr" where a step makes EXR). */
   format: string;
+}
+
+/** Live progress inside one frame, for `nightshift watch` (Blender samples, ComfyUI steps). */
+export interface ExecutorProgress {
+  /** The frame being worked on. */
+  frame: number;
+  /** 0..1 of that frame's work. */
+  fraction: number;
+  /** The tool's own words, short ("Sample 32/64"). */
+  detail?: string;
 }
 
 /** Everything an executor needs to know about the work, independent of transport. */
@@ -35,10 +45,16 @@ export interface ExecutorTask {
   signal: AbortSignal;
   /** Called after each frame's compute, with the compute seconds, for busy-time accounting. */
   onBusy?(seconds: number): void;
+  /** A folder of this attempt's own (created, emptied afterwards by the runner) for files the tool writes. */
+  workDir?: string;
+  /** Progress inside a frame. */
+  onProgress?(progress: ExecutorProgress): void;
+  /** The tool's own output (stdout/stderr lines), kept bounded by the runner and shown by `nightshift job logs`. */
+  onLog?(text: string): void;
 }
 
 export interface Executor {
-  /** "onnx", later "command", "comfyui". */
+  /** The step kind it runs: "model", "blender", "command", "comfyui" (or "sleep" in benchmarks). */
   readonly kind: string;
   /** Prepare (load model, warm up). Safe to call more than once. */
   load(): Promise<void>;

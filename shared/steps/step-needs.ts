@@ -1,0 +1,52 @@
+import type { KindCapability } from "./kind-capability.ts";
+import type { WorkStep } from "./work-step.ts";
+
+/**
+ * What a step needs from an agent, and whether an agent's capabilities meet
+ * it. Pure: the scheduler and `nightshift job show` use the same answer, so a
+ * job that nothing can run says exactly what is missing.
+ */
+export interface StepNeed {
+  stepId: string;
+  kind: WorkStep["kind"];
+  /** Version prefix ("3.4" matches "3.4.1"); null = any. */
+  version: string | null;
+  /** Features the capability must list (a command's program, ComfyUI node classes). */
+  features: string[];
+}
+
+export function stepNeed(step: WorkStep): StepNeed {
+  switch (step.kind) {
+    case "model":
+      return { stepId: step.id, kind: "model", version: null, features: [] };
+    case "blender":
+      return { stepId: step.id, kind: "blender", version: step.version, features: [] };
+    case "command":
+      return { stepId: step.id, kind: "command", version: null, features: [step.program] };
+    case "comfyui":
+      return { stepId: step.id, kind: "comfyui", version: null, features: [...new Set(Object.values(step.workflow).map((n) => n.class_type))].sort() };
+  }
+}
+
+/** True when `version` is `prefix` or starts with `prefix.` ("3.4" matches "3.4.1", not "3.40"). */
+export function versionMatches(version: string, prefix: string | null): boolean {
+  return prefix === null || version === prefix || version.startsWith(`${prefix}.`);
+}
+
+/** Why an agent with these capabilities cannot run the step, or null when it can. */
+export function unmetNeed(need: StepNeed, caps: readonly KindCapability[]): string | null {
+  const offers = caps.filter((c) => c.kind === need.kind);
+  if (offers.length === 0) return `no ${need.kind} executor`;
+  const versioned = offers.filter((c) => versionMatches(c.version, need.version));
+  if (versioned.length === 0) return `${need.kind} ${offers.map((c) => c.version).join(", ")}, step ${need.stepId} needs ${need.version}`;
+  for (const c of versioned) {
+    const have = new Set(c.features);
+    const missing = need.features.filter((f) => !have.has(f));
+    if (missing.length === 0) return null;
+    if (c === versioned[versioned.length - 1]) {
+      const what = need.kind === "command" ? "allowed program" : need.kind === "comfyui" ? "node class" : "feature";
+      return `${need.kind} lacks ${what} ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,89 @@
+import { z } from "zod";
+
+/**
+ * The step kind seam: what a chunk's agent must run, as it travels in the work
+ * description (ChunkWork.steps), one entry per frame step in chain order. The
+ * job spec (shared/job-spec/) compiles a job file's steps into these; the
+ * scheduler reads their needs (step-needs.ts); the agent's executor registry
+ * (agent/executors/executor-registry.ts) builds one executor per entry.
+ * Adding a kind means: a member of this union, one executor factory, its tests.
+ */
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** One model frame step on onnxruntime. `window` set: a temporal step that sees window frames centred on each output frame. */
+export const ModelWorkStepSchema = z.object({
+  id: z.string().min(1),
+  kind: z.literal("model"),
+  model: z.string().min(1),
+  modelSha256: sha256Hex,
+  window: z.number().int().min(3).max(255).nullable(),
+});
+
+/** A Blender render of the chunk's frames from a scene under the studio's shared root. */
+export const BlenderWorkStepSchema = z.object({
+  id: z.string().min(1),
+  kind: z.literal("blender"),
+  /** The scene, relative to the shared root, with '/' separators (never absolute, never '..'). */
+  scene: z.string().min(1),
+  /** sha256 of the .blend file as submitted (what made the frames). */
+  sceneSha256: sha256Hex,
+  engine: z.enum(["cycles", "eevee", "workbench"]).nullable(),
+  samples: z.number().int().min(1).max(1_000_000).nullable(),
+  resolution: z.object({ width: z.number().int().min(1).max(65536), height: z.number().int().min(1).max(65536) }).nullable(),
+  /** Resolution percentage, 1..100 (Blender's render.resolution_percentage). */
+  percentage: z.number().int().min(1).max(100).nullable(),
+  /** Version prefix the step pins ("3.4", "3.4.1"); null = any Blender the agent has. */
+  version: z.string().nullable(),
+});
+
+/** A program the agent's admin allowed by name, run without a shell, once per frame or once per chunk. */
+export const CommandWorkStepSchema = z.object({
+  id: z.string().min(1),
+  kind: z.literal("command"),
+  /** A name from the agent's `commands:` allowlist, never a path. */
+  program: z.string().min(1),
+  /** Arguments; placeholders ({input}, {output}, {frame}, ...) are substituted as whole arguments only. */
+  args: z.array(z.string()),
+  per: z.enum(["frame", "chunk"]),
+});
+
+/** Where nightshift writes its per-frame values into a ComfyUI API-format workflow. */
+export const ComfyBindingSchema = z.object({ node: z.string().min(1), input: z.string().min(1) });
+
+/** A ComfyUI workflow in API format ({node id: {class_type, inputs}}), run on the agent's own ComfyUI server. */
+export const ComfyuiWorkStepSchema = z.object({
+  id: z.string().min(1),
+  kind: z.literal("comfyui"),
+  workflow: z.record(z.string(), z.looseObject({ class_type: z.string().min(1), inputs: z.record(z.string(), z.unknown()) })),
+  /** sha256 of the workflow JSON as submitted. */
+  workflowSha256: sha256Hex,
+  bind: z.object({
+    seed: ComfyBindingSchema.nullable(),
+    image: ComfyBindingSchema.nullable(),
+    prefix: ComfyBindingSchema.nullable(),
+  }),
+  /** frame: one prompt per output frame; chunk: one prompt makes the whole chunk's frames. */
+  per: z.enum(["frame", "chunk"]),
+});
+
+export const WorkStepSchema = z.discriminatedUnion("kind", [
+  ModelWorkStepSchema,
+  BlenderWorkStepSchema,
+  CommandWorkStepSchema,
+  ComfyuiWorkStepSchema,
+]);
+
+export type ModelWorkStep = z.infer<typeof ModelWorkStepSchema>;
+export type BlenderWorkStep = z.infer<typeof BlenderWorkStepSchema>;
+export type CommandWorkStep = z.infer<typeof CommandWorkStepSchema>;
+export type ComfyuiWorkStep = z.infer<typeof ComfyuiWorkStepSchema>;
+export type ComfyBinding = z.infer<typeof ComfyBindingSchema>;
+export type WorkStep = z.infer<typeof WorkStepSchema>;
+export type StepKind = WorkStep["kind"];
+export const STEP_KINDS: readonly StepKind[] = ["model", "blender", "command", "comfyui"];
+
+/** Kinds whose first step makes frames from nothing (no input frames are read). */
+export function isGenerative(step: WorkStep): boolean {
+  return step.kind === "blender" || (step.kind === "comfyui" && step.bind.image === null) || (step.kind === "command" && !step.args.some((a) => a.includes("{input")));
+}
