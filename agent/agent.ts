@@ -4,7 +4,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import type { ChunkMeter } from "../shared/accounting/chunk-accounting.ts";
-import { ChunkWorkSchema, type ChunkWork, type WorkMessage } from "../shared/protocol/messages.ts";
+import { ChunkWorkSchema, type ChunkWork, type Heartbeat, type WorkMessage } from "../shared/protocol/messages.ts";
 import { subjects } from "../shared/protocol/subjects.ts";
 import { assertTransition, type Transitions } from "../shared/lifecycle/state-machine.ts";
 import { NIGHTSHIFT_VERSION } from "../shared/version.ts";
@@ -13,6 +13,11 @@ import { uploadAttempt } from "./grpc/result-uploader.ts";
 import { HeartbeatPublisher } from "./nats/heartbeat-publisher.ts";
 import { WorkLoop } from "./nats/work-loop.ts";
 import { ExecutorCache } from "./work/executor-cache.ts";
+import { modelFactory } from "./executors/model-factory.ts";
+import type { AnyExecutorFactory } from "./executors/executor-registry.ts";
+import type { ModelWorkStep } from "../shared/steps/work-step.ts";
+import type { ExecutorProgress } from "./executors/executor.ts";
+import { BoundedLog } from "./work/bounded-log.ts";
 import { runChunk } from "./work/chunk-runner.ts";
 import { loadAgentId, saveAgentId } from "./agent-identity.ts";
 import type { AgentTelemetry } from "./telemetry/agent-telemetry.ts";
@@ -57,7 +62,11 @@ export interface AgentOptions {
   /** The NATS connection closed for good while running (credentials revoked, for example). */
   onLost?: (reason: string) => void;
   /** Builds executors instead of the ONNX one (benchmarks, tests: agent/executors/sleep-executor.ts). */
-  executorFactory?: (step: ChunkWork["step"]) => Promise<Executor>;
+  executorFactory?: (step: ModelWorkStep) => Promise<Executor>;
+  /** Factories for the other step kinds this machine offers (blender, command, comfyui); `model` is always there. */
+  factories?: AnyExecutorFactory[];
+  /** Where chunk attempts get their work folders (default: the OS temp dir). */
+  workRoot?: string;
 }
 
 interface Current {
@@ -70,6 +79,10 @@ interface Current {
   startedMs: number;
   /** Set when the coordinator cancelled the attempt (job cancelled, or the other copy committed first). */
   cancelled: string | null;
+  /** The latest progress inside a frame (Blender samples, ComfyUI steps). */
+  inFrame: ExecutorProgress | null;
+  /** The attempt's tool output. */
+  toolLog: BoundedLog;
 }
 
 /**
@@ -89,12 +102,13 @@ export class Agent {
   chunksDone = 0;
 
   constructor(private readonly opts: AgentOptions) {
-    this.executors = new ExecutorCache({
+    const model = modelFactory({
       modelsDir: opts.modelsDir,
       ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
-      ...(opts.executorFactory ? { factory: opts.executorFactory } : {}),
+      ...(opts.executorFactory ? { build: opts.executorFactory } : {}),
     });
+    this.executors = new ExecutorCache([model, ...(opts.factories ?? [])], { log: opts.log });
   }
 
   get lifecycle(): AgentState {
@@ -112,6 +126,8 @@ export class Agent {
     const creds = this.opts.credentials;
     const channel = creds ? studioChannelCredentials(creds) : undefined;
     this.client = new CoordinatorClient(this.opts.coordinator, channel?.credentials, channel?.options);
+    const kinds = await this.executors.probe();
+    log.info({ kinds: kinds.map((k) => `${k.kind} ${k.version}`) }, "step kinds on this agent");
     const joined = await this.client.join({
       agentId: creds?.agentId ?? loadAgentId(this.opts.dataDir),
       name: this.opts.name,
@@ -120,7 +136,8 @@ export class Agent {
       ramBytes: os.totalmem(),
       cpuCount: os.cpus().length,
       tags: this.opts.tags,
-      executors: ["onnx"],
+      executors: kinds.map((k) => k.kind),
+      kinds,
       joinToken: "",
     });
     this.agentId = joined.agentId;
@@ -174,7 +191,16 @@ export class Agent {
     const work = ChunkWorkSchema.parse(JSON.parse(claim.workJson));
     const abort = new AbortController();
     let settle!: () => void;
-    const current: Current = { work, abort, done: new Promise<void>((r) => (settle = r)), framesDone: 0, startedMs: performance.now(), cancelled: null };
+    const current: Current = {
+      work,
+      abort,
+      done: new Promise<void>((r) => (settle = r)),
+      framesDone: 0,
+      startedMs: performance.now(),
+      cancelled: null,
+      inFrame: null,
+      toolLog: new BoundedLog(),
+    };
     const modelsBefore = this.executors.loaded().length;
     this.current = current;
     try {
@@ -186,6 +212,9 @@ export class Agent {
           upload: (w, frames, finish, signal) =>
             uploadAttempt(client, { jobId: w.jobId, chunkId: w.chunkId, attemptId: w.attemptId, agentId: this.agentId, frameCount: w.frameEnd - w.frameStart + 1 }, counted(frames, current), finish, signal),
           log: this.opts.log,
+          ...(this.opts.workRoot ? { workRoot: this.opts.workRoot } : {}),
+          onProgress: (p) => (current.inFrame = p),
+          toolLog: current.toolLog,
         },
         abort.signal,
       );
@@ -261,6 +290,12 @@ async function* counted(frames: AsyncIterable<EncodedFrame>, current: Current): 
   }
 }
 
-function progressOf(c: Current): { attemptId: string; framesDone: number; framesTotal: number; elapsedMs: number } {
-  return { attemptId: c.work.attemptId, framesDone: c.framesDone, framesTotal: c.work.frameEnd - c.work.frameStart + 1, elapsedMs: Math.round(performance.now() - c.startedMs) };
+function progressOf(c: Current): NonNullable<Heartbeat["progress"]> {
+  return {
+    attemptId: c.work.attemptId,
+    framesDone: c.framesDone,
+    framesTotal: c.work.frameEnd - c.work.frameStart + 1,
+    elapsedMs: Math.round(performance.now() - c.startedMs),
+    ...(c.inFrame ? { inFrame: { frame: c.inFrame.frame, fraction: Math.min(1, Math.max(0, c.inFrame.fraction)), detail: (c.inFrame.detail ?? "").slice(0, 120) } } : {}),
+  };
 }

@@ -156,7 +156,7 @@ export class Coordinator {
       cleanups.push(() => stagedRetry.stop());
       const api = new ControlApi(
         store,
-        { store, outputRoot: config.outputRoot, modelsDir: config.modelsDir, clock },
+        { store, outputRoot: config.outputRoot, modelsDir: config.modelsDir, sharedRoot: config.sharedRoot, clock },
         finisher,
         specs,
         { compiled: config.tariff, label: config.tariffLabel },

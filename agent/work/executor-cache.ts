@@ -1,68 +1,79 @@
-import { OnnxExecutor } from "../executors/onnx-executor.ts";
+import type { KindCapability } from "../../shared/steps/kind-capability.ts";
+import type { WorkStep } from "../../shared/steps/work-step.ts";
 import type { Executor } from "../executors/executor.ts";
-import { resolveModel } from "../../shared/model-manifest/model-registry.ts";
-import { BadInputError } from "../../shared/errors.ts";
-import type { ChunkWork } from "../../shared/protocol/messages.ts";
+import { NoExecutorError, type AnyExecutorFactory, type ExecutorContext, type ExecutorFactory } from "../executors/executor-registry.ts";
 
-export interface ExecutorCacheOptions {
-  modelsDir: string;
-  executionProviders?: string[];
-  intraOpThreads?: number;
-  /** Builds the executor for a step instead of the ONNX one (benchmarks and tests: agent/executors/sleep-executor.ts). */
-  factory?: (step: ChunkWork["step"]) => Promise<Executor>;
+/** An executor lent to one chunk; release() closes it unless it is kept for the next chunk. */
+export interface ExecutorLease {
+  executor: Executor;
+  release(): Promise<void>;
 }
 
 /**
- * Keeps loaded executors by model hash, so consecutive chunks of one job reuse
- * the session (the scheduler prefers agents that already hold the model).
- * A step's model must match the job's sha256 exactly: the audit trail records
- * which model bytes produced each frame.
+ * The agent's executor registry and cache: one factory per step kind, probed
+ * once at start (what is advertised is what this machine really has), and
+ * built executors kept by their factory's reuse key (a model's hash), so
+ * consecutive chunks of one job reuse a loaded session; the scheduler prefers
+ * agents that already hold it (`loaded()`, in heartbeats).
  */
 export class ExecutorCache {
-  private readonly byHash = new Map<string, Promise<Executor>>();
+  private readonly factories = new Map<string, AnyExecutorFactory>();
+  private readonly byKey = new Map<string, Promise<Executor>>();
+  private kinds: KindCapability[] = [];
 
-  constructor(private readonly opts: ExecutorCacheOptions) {}
+  constructor(
+    factories: readonly AnyExecutorFactory[],
+    private readonly ctx: ExecutorContext,
+  ) {
+    for (const f of factories) this.factories.set(f.kind, f);
+  }
 
-  /** Hashes of loaded models, advertised in heartbeats. */
+  /** Asks every factory what this machine has; kinds that have nothing are left out. */
+  async probe(): Promise<KindCapability[]> {
+    const found: KindCapability[] = [];
+    for (const f of this.factories.values()) {
+      try {
+        const cap = await f.probe();
+        if (cap) found.push(cap);
+        else this.ctx.log.info({ kind: f.kind }, "step kind not available on this machine");
+      } catch (err) {
+        this.ctx.log.warn({ kind: f.kind, err: (err as Error).message }, "step kind probe failed; not advertised");
+      }
+    }
+    this.kinds = found;
+    return found;
+  }
+
+  /** What the last probe found (advertised when joining). */
+  capabilities(): KindCapability[] {
+    return this.kinds;
+  }
+
+  /** Reuse keys of executors kept loaded (model hashes), advertised in heartbeats. */
   loaded(): string[] {
-    return [...this.byHash.keys()];
+    return [...this.byKey.keys()];
   }
 
-  get(step: ChunkWork["step"]): Promise<Executor> {
-    let p = this.byHash.get(step.modelSha256);
+  async get(step: WorkStep): Promise<ExecutorLease> {
+    const factory = this.factories.get(step.kind) as ExecutorFactory<WorkStep> | undefined;
+    if (!factory || !this.kinds.some((k) => k.kind === step.kind)) throw new NoExecutorError(step.kind);
+    const key = factory.reuseKey(step);
+    if (key === null) {
+      const executor = await factory.create(step, this.ctx);
+      return { executor, release: () => executor.close() };
+    }
+    let p = this.byKey.get(key);
     if (!p) {
-      p = this.create(step);
-      this.byHash.set(step.modelSha256, p);
-      p.catch(() => this.byHash.delete(step.modelSha256));
+      p = factory.create(step, this.ctx);
+      this.byKey.set(key, p);
+      p.catch(() => this.byKey.delete(key));
     }
-    return p;
-  }
-
-  private async create(step: ChunkWork["step"]): Promise<Executor> {
-    if (this.opts.factory) return this.opts.factory(step);
-    if (step.kind !== "onnx" && step.kind !== "model") {
-      throw new BadInputError(`this agent has no executor for step kind '${step.kind}'`, { field: "step.kind" });
-    }
-    const model = await resolveModel(this.opts.modelsDir, step.model, { verify: true });
-    if (model.manifest.sha256 !== step.modelSha256) {
-      throw new BadInputError(
-        `model '${step.model}' on this agent has sha256 ${model.manifest.sha256.slice(0, 12)}…, the job needs ${step.modelSha256.slice(0, 12)}…`,
-        { field: "step.modelSha256" },
-      );
-    }
-    const exec = new OnnxExecutor({
-      manifest: model.manifest,
-      modelPath: model.modelPath,
-      ...(this.opts.executionProviders ? { executionProviders: this.opts.executionProviders } : {}),
-      ...(this.opts.intraOpThreads ? { intraOpThreads: this.opts.intraOpThreads } : {}),
-    });
-    await exec.load();
-    return exec;
+    return { executor: await p, release: async () => undefined };
   }
 
   async close(): Promise<void> {
-    const all = [...this.byHash.values()];
-    this.byHash.clear();
+    const all = [...this.byKey.values()];
+    this.byKey.clear();
     for (const p of all) await p.then((e) => e.close()).catch(() => undefined);
   }
 }

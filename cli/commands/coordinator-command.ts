@@ -17,6 +17,7 @@ interface CoordinatorFlags {
   nats?: string;
   listen?: string;
   modelsDir?: string;
+  sharedRoot?: string;
   mdnsInterface?: string;
   mdns?: boolean;
   enrollListen?: string;
@@ -49,6 +50,7 @@ export function registerCoordinator(program: Command): void {
     .option("--nats <url>", "use an existing NATS server instead of the embedded one")
     .option("--listen <host:port>", "gRPC listen address", undefined)
     .option("--models-dir <dir>", "models directory")
+    .option("--shared-root <dir>", "the studio's shared root (NAS mount) on this machine; Blender scenes are given relative to it")
     .option("--mdns-interface <ip>", "IP of the interface for mDNS (default: every LAN interface)")
     .option("--no-mdns", "do not advertise on the LAN nor browse for agents")
     .option("--enroll-listen <host:port>", "enrollment listener (default: listen host, port + 1)")
@@ -62,6 +64,7 @@ export function registerCoordinator(program: Command): void {
         ...(flags.nats ? { nats: flags.nats } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
         ...(flags.modelsDir ? { modelsDir: flags.modelsDir } : {}),
+        ...(flags.sharedRoot ? { sharedRoot: flags.sharedRoot } : {}),
         ...(flags.enrollListen ? { enrollListen: flags.enrollListen } : {}),
         ...(flags.mdnsInterface ? { mdnsInterface: flags.mdnsInterface } : {}),
         mdns: flags.mdns !== false && file.mdns !== false,

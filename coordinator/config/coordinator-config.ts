@@ -21,6 +21,8 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   dataDir: z.string().min(1),
   outputRoot: z.string().min(1).optional(),
   modelsDir: z.string().min(1).optional(),
+  /** The studio's shared root (the NAS mount) as this machine sees it; Blender scenes are given relative to it. */
+  sharedRoot: z.string().min(1).optional(),
   listen: z.string().default("127.0.0.1:0"),
   /** Enrollment listener (server-only TLS); default: the listen host, port + 1 (ephemeral when listen's port is 0). */
   enrollListen: z.string().optional(),
@@ -53,6 +55,8 @@ export interface CoordinatorConfig {
   storePath: string;
   outputRoot: string;
   modelsDir: string;
+  /** null: no shared root, so jobs cannot name scenes. */
+  sharedRoot: string | null;
   listenHost: string;
   listenPort: number;
   enrollHost: string;
@@ -93,6 +97,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
     storePath: resolve(dataDir, "nightshift.db"),
     outputRoot: resolve(c.outputRoot ?? resolve(dataDir, "output")),
     modelsDir: resolve(c.modelsDir ?? defaultModelsDir),
+    sharedRoot: c.sharedRoot === undefined ? null : resolve(c.sharedRoot),
     listenHost: host,
     listenPort: port,
     enrollHost: enroll.host,

@@ -53,7 +53,7 @@ export class AgentSightings {
       ramBytes: 0,
       cpuCount: 0,
       tags: [],
-      executors: [],
+      kinds: [],
       address,
       state: "discovered",
       now: this.clock(),

@@ -15,7 +15,7 @@ export type ClaimResult = { skip: true; reason: string } | { skip: false; attemp
 export type FailureOutcome = "retry" | "failed" | "ignored";
 
 /** Builds the agent-facing work description of a chunk; supplied by the job module. */
-export type WorkDescriber = (job: JobRow, chunk: ChunkRow) => { input: WorkInput; step: ChunkWork["step"] };
+export type WorkDescriber = (job: JobRow, chunk: ChunkRow) => { input: WorkInput | null; steps: ChunkWork["steps"] };
 
 /**
  * Claims and failures: the rules that turn a pulled work message into exactly
@@ -81,7 +81,7 @@ export class ClaimService {
   }
 
   private work(job: JobRow, chunk: ChunkRow, attemptId: string): ChunkWork {
-    const { input, step } = this.describe(job, chunk);
+    const { input, steps } = this.describe(job, chunk);
     return {
       jobId: job.id,
       chunkId: chunk.id,
@@ -92,7 +92,7 @@ export class ClaimService {
       contextEnd: chunk.contextEnd,
       seed: job.seed,
       input,
-      step,
+      steps,
       ackWaitSeconds: this.policy.ackWaitSeconds,
     };
   }

@@ -2,6 +2,13 @@ import type { AgentGatewayServer, ClaimRequest, ClaimResponse, FailureAck, Failu
 import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { ClaimService } from "../dispatch/claim-service.ts";
 import { unary } from "./grpc-errors.ts";
+import { KindCapabilitySchema, type KindCapability } from "../../shared/steps/kind-capability.ts";
+
+/** The kinds an agent offers; an older agent that sends only kind names offers them without a version. */
+function joinKinds(req: JoinRequest): KindCapability[] {
+  if (req.kinds.length > 0) return req.kinds.map((k) => KindCapabilitySchema.parse({ kind: k.kind, version: k.version, features: k.features }));
+  return req.executors.map((e) => ({ kind: e === "onnx" ? "model" : e, version: "", features: [] }));
+}
 
 export interface GatewayConnectInfo {
   natsServers: () => string[];
@@ -22,7 +29,7 @@ export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimServic
         ramBytes: req.ramBytes,
         cpuCount: req.cpuCount,
         tags: req.tags,
-        executors: req.executors,
+        kinds: joinKinds(req),
         address: "",
       });
       const creds = connect.natsCredentials(agent.id);

@@ -27,7 +27,7 @@ export async function planJobChunks(spec: JobSpec, range: FrameRange, baseDir: s
       }
       shots = parseShotList(text, { fps: spec.fps, source: file });
     } else {
-      if (spec.input.type !== "video") {
+      if (spec.input?.type !== "video") {
         throw new BadInputError("chunking.detect: scene detection needs a video input", { field: "chunking.detect" });
       }
       const video = isAbsolute(spec.input.path) ? spec.input.path : resolve(baseDir, spec.input.path);

@@ -1,9 +1,13 @@
 import { newId } from "../../shared/ids.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
-import { checkAgainstInput, checkModelsAvailable, validateJobSpec, type JobSpec } from "../../shared/job-spec/index.ts";
+import { checkAgainstInput, validateJobSpec, type FrameRange, type JobSpec } from "../../shared/job-spec/index.ts";
+import { badInputFromIssues } from "../../shared/job-spec/format-issues.ts";
+import type { SpecIssue } from "../../shared/job-spec/spec-issue.ts";
 import { createFrameSource } from "../../shared/media/frame-source.ts";
-import { listModels, resolveModel } from "../../shared/model-manifest/model-registry.ts";
+import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
+import type { WorkStep } from "../../shared/steps/work-step.ts";
+import { resolveSteps } from "./resolve-steps.ts";
 import type { Store } from "../store/store.ts";
 import { workInput } from "./describe-work.ts";
 import { frameFileName, resolveJobOutputDir, videoPathFor } from "./job-paths.ts";
@@ -14,6 +18,8 @@ export interface SubmitDeps {
   store: Store;
   outputRoot: string;
   modelsDir: string;
+  /** The studio's shared root as this coordinator mounts it (Blender scenes); absent: none. */
+  sharedRoot?: string | null;
   clock: Clock;
 }
 
@@ -32,31 +38,15 @@ export interface Submitted {
  */
 export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string): Promise<Submitted> {
   const spec: JobSpec = validateJobSpec(raw);
-  const frameSteps = spec.steps.filter((s) => s.kind !== "assemble");
-  if (frameSteps.length !== 1) {
-    throw new BadInputError(`steps: this version runs exactly one model step per job (got ${frameSteps.length})`, { field: "steps" });
-  }
-  const step = frameSteps[0] as (typeof frameSteps)[number];
-  const listings = await listModels(deps.modelsDir);
-  checkModelsAvailable(spec, listings.filter((l) => l.ok).map((l) => (l.ok ? l.model.manifest.name : "")));
-  const model = await resolveModel(deps.modelsDir, step.model, { verify: true });
-  if (step.modelSha256 && step.modelSha256 !== model.manifest.sha256) {
-    throw new BadInputError(
-      `steps[0].modelSha256: model '${step.model}' has sha256 ${model.manifest.sha256}, the job asks for ${step.modelSha256}`,
-      { field: "steps[0].modelSha256" },
-    );
-  }
+  // Every problem found against the farm (models, scenes, workflows, the input's length) is reported together.
+  const issues: SpecIssue[] = [];
+  const steps = await resolveSteps(spec, baseDir, { modelsDir: deps.modelsDir, sharedRoot: deps.sharedRoot ?? null }, issues);
+  const range = await frameRange(spec, baseDir, issues);
+  if (issues.length > 0 || range === null) throw badInputFromIssues(issues);
+  const first = steps[0] as WorkStep;
 
   const now = deps.clock();
   const jobId = newId("job", now);
-  const source = createFrameSource(workInput(spec, baseDir, spec.seed));
-  let inputFrames: number;
-  try {
-    inputFrames = await source.frameCount();
-  } finally {
-    await source.close();
-  }
-  const range = checkAgainstInput(spec, inputFrames);
   const outputDir = resolveJobOutputDir(deps.outputRoot, jobId, spec);
   // Render the other templates once now, so a bad one fails at submit, not at the first commit.
   frameFileName(spec, jobId, range.start);
@@ -74,8 +64,10 @@ export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string)
     frameEnd: range.end,
     fps: spec.fps,
     seed: spec.seed,
-    modelName: model.manifest.name,
-    modelSha256: model.manifest.sha256,
+    modelName: first.kind === "model" ? first.model : `${first.kind}:${first.id}`,
+    modelSha256: workKey(first),
+    stepsJson: JSON.stringify(steps),
+    recipeSha256: sha256Bytes(new TextEncoder().encode(JSON.stringify(steps))),
     createdAt: now,
   };
   videoPathFor({ ...job, videoPath: null, message: null, startedAt: null, finishedAt: null, pauseReason: null }, spec);
@@ -95,4 +87,33 @@ export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string)
     }
   });
   return { jobId, chunks: plan.length, frames: range.end - range.start + 1, outputDir };
+}
+
+/** The range to render, checked against the input's real length; null with an issue when it does not fit. */
+async function frameRange(spec: JobSpec, baseDir: string, issues: SpecIssue[]): Promise<FrameRange | null> {
+  if (spec.input === null) return spec.frames;
+  const source = createFrameSource(workInput(spec.input, baseDir, spec.seed));
+  try {
+    return checkAgainstInput(spec, await source.frameCount());
+  } catch (err) {
+    if (!(err instanceof BadInputError)) throw err;
+    issues.push({ path: [], message: err.message });
+    return null;
+  } finally {
+    await source.close();
+  }
+}
+
+/** What the scheduler keys speed and "already loaded" on: the first step's reusable part. */
+function workKey(step: WorkStep): string {
+  switch (step.kind) {
+    case "model":
+      return step.modelSha256;
+    case "blender":
+      return step.sceneSha256;
+    case "comfyui":
+      return step.workflowSha256;
+    case "command":
+      return sha256Bytes(new TextEncoder().encode(JSON.stringify([step.program, step.args, step.per])));
+  }
 }

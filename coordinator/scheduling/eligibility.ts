@@ -1,4 +1,5 @@
 import type { AgentInfo, JobNeeds } from "./scheduling-types.ts";
+import { unmetNeed } from "../../shared/steps/step-needs.ts";
 
 /** "8.0 GiB" */
 export function gib(bytes: number): string {
@@ -17,6 +18,10 @@ export function deviceMemoryBytes(agent: AgentInfo): number {
  * a 14 GiB model never goes to an 8 GiB card; a blocklisted agent is out.
  */
 export function ineligibility(agent: AgentInfo, job: JobNeeds): string | null {
+  for (const need of job.steps) {
+    const why = unmetNeed(need, agent.kinds);
+    if (why !== null) return `has ${why} (step ${need.stepId})`;
+  }
   const missing = job.tags.filter((t) => !agent.tags.includes(t));
   if (missing.length > 0) return `lacks tag${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`;
   if (job.minVramBytes > 0 && agent.vramBytes < job.minVramBytes) {

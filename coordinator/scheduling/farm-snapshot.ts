@@ -5,6 +5,7 @@ import type { FarmPolicy } from "../dispatch/farm-policy.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import type { Heartbeat } from "../../shared/protocol/messages.ts";
 import { ineligibility } from "./eligibility.ts";
+import { stepNeed } from "../../shared/steps/step-needs.ts";
 import { inLastRounds } from "./end-game.ts";
 import { assessWindow, type OffsetAt, type WindowAssessment } from "./job-window.ts";
 import type { FarmSnapshot } from "./plan-dispatch.ts";
@@ -34,7 +35,7 @@ export interface Snapshot {
 
 const NOT_TAKING = new Set(["draining", "paused-foreign-gpu-use"]);
 
-export function agentInfo(a: Pick<OnlineAgentRow, "id" | "name" | "tags" | "gpus" | "ramBytes">, hb: Heartbeat | undefined): AgentInfo {
+export function agentInfo(a: Pick<OnlineAgentRow, "id" | "name" | "tags" | "gpus" | "ramBytes" | "kinds">, hb: Heartbeat | undefined): AgentInfo {
   return {
     id: a.id,
     name: a.name,
@@ -43,6 +44,7 @@ export function agentInfo(a: Pick<OnlineAgentRow, "id" | "name" | "tags" | "gpus
     ramBytes: a.ramBytes,
     accepting: hb === undefined || !(NOT_TAKING.has(hb.status) || hb.status.startsWith("paused")),
     loadedModels: hb?.loadedModels ?? [],
+    kinds: a.kinds,
   };
 }
 
@@ -57,6 +59,7 @@ export function jobNeeds(job: JobRow, specs: JobSpecs, store: Store, memoryOf: S
     tags: spec.constraints?.tags ?? [],
     minVramBytes: spec.constraints?.minVramBytes ?? 0,
     blockedAgents: store.blocklist.blockedForJob(job.id).map((b) => b.agentId),
+    steps: specs.steps(job).map(stepNeed),
     overlap: spec.temporal?.overlap ?? 0,
   };
 }

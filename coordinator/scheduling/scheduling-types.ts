@@ -1,3 +1,5 @@
+import type { KindCapability } from "../../shared/steps/kind-capability.ts";
+import type { StepNeed } from "../../shared/steps/step-needs.ts";
 /**
  * What the pure scheduler sees of the farm. Built by farm-snapshot.ts from the
  * store and the latest heartbeats; tests build them by hand.
@@ -14,6 +16,8 @@ export interface AgentInfo {
   accepting: boolean;
   /** sha256 of the models the agent holds loaded (from its heartbeat). */
   loadedModels: readonly string[];
+  /** What it can run, per step kind (advertised when it joined). */
+  kinds: readonly KindCapability[];
 }
 
 /** What placement needs to know about a job. */
@@ -29,6 +33,8 @@ export interface JobNeeds {
   minVramBytes: number;
   /** Agents blocklisted for this job. */
   blockedAgents: readonly string[];
+  /** What each frame step needs of an agent (kind, version, program, node classes). */
+  steps: readonly StepNeed[];
   /** Context frames read on each side of a chunk (temporal steps); used when a chunk is cut. */
   overlap: number;
 }

@@ -1,5 +1,6 @@
 import type { Store } from "../store/store.ts";
 import type { GpuRecord } from "../store/agents-table.ts";
+import { parseKinds, type KindCapability } from "../../shared/steps/kind-capability.ts";
 import type { PendingChunk, RunningWork, UnstartedChunk } from "./scheduling-types.ts";
 
 /**
@@ -14,6 +15,7 @@ export interface OnlineAgentRow {
   gpus: GpuRecord[];
   tags: string[];
   ramBytes: number;
+  kinds: KindCapability[];
 }
 
 const parsed = new Map<string, unknown>();
@@ -27,11 +29,29 @@ function parseOnce<T>(text: string): T {
   return v as T;
 }
 
+const kindsParsed = new Map<string, KindCapability[]>();
+function kindsOnce(text: string): KindCapability[] {
+  let v = kindsParsed.get(text);
+  if (v === undefined) {
+    if (kindsParsed.size > 1000) kindsParsed.clear();
+    v = parseKinds(text);
+    kindsParsed.set(text, v);
+  }
+  return v;
+}
+
 export function onlineAgents(store: Store): OnlineAgentRow[] {
   const rows = store.db
-    .prepare(`SELECT id, name, gpus_json AS gpusJson, tags_json AS tagsJson, ram_bytes AS ramBytes FROM agents WHERE state = 'online' ORDER BY name, id`)
-    .all() as Array<{ id: string; name: string; gpusJson: string; tagsJson: string; ramBytes: number }>;
-  return rows.map((r) => ({ id: r.id, name: r.name, gpus: parseOnce<GpuRecord[]>(r.gpusJson), tags: parseOnce<string[]>(r.tagsJson), ramBytes: r.ramBytes }));
+    .prepare(`SELECT id, name, gpus_json AS gpusJson, tags_json AS tagsJson, ram_bytes AS ramBytes, executors_json AS kindsJson FROM agents WHERE state = 'online' ORDER BY name, id`)
+    .all() as Array<{ id: string; name: string; gpusJson: string; tagsJson: string; ramBytes: number; kindsJson: string }>;
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    gpus: parseOnce<GpuRecord[]>(r.gpusJson),
+    tags: parseOnce<string[]>(r.tagsJson),
+    ramBytes: r.ramBytes,
+    kinds: kindsOnce(r.kindsJson),
+  }));
 }
 
 /** Every queued chunk: where it waits (an agent's subject, or the pool when agentId is null). */

@@ -1,6 +1,7 @@
 import type { Db } from "./open-database.ts";
 import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
 import { AGENT_TRANSITIONS, type AgentState } from "../../shared/lifecycle/states.ts";
+import { parseKinds, type KindCapability } from "../../shared/steps/kind-capability.ts";
 
 export interface GpuRecord {
   name: string;
@@ -17,13 +18,14 @@ export interface AgentRow {
   ramBytes: number;
   cpuCount: number;
   tags: string[];
-  executors: string[];
+  /** What the agent can run, per step kind (executors_json). */
+  kinds: KindCapability[];
   address: string;
   firstSeen: number;
   lastSeen: number;
 }
 
-interface RawAgent extends Omit<AgentRow, "gpus" | "tags" | "executors"> {
+interface RawAgent extends Omit<AgentRow, "gpus" | "tags" | "kinds"> {
   gpusJson: string;
   tagsJson: string;
   executorsJson: string;
@@ -34,7 +36,7 @@ const COLUMNS = `id, name, state, version, gpus_json AS gpusJson, ram_bytes AS r
 
 function fromRaw(r: RawAgent): AgentRow {
   const { gpusJson, tagsJson, executorsJson, ...rest } = r;
-  return { ...rest, gpus: JSON.parse(gpusJson), tags: JSON.parse(tagsJson), executors: JSON.parse(executorsJson) };
+  return { ...rest, gpus: JSON.parse(gpusJson), tags: JSON.parse(tagsJson), kinds: parseKinds(executorsJson) };
 }
 
 export class AgentsTable {
@@ -59,7 +61,7 @@ export class AgentsTable {
         ramBytes: a.ramBytes,
         cpuCount: a.cpuCount,
         tagsJson: JSON.stringify(a.tags),
-        executorsJson: JSON.stringify(a.executors),
+        executorsJson: JSON.stringify(a.kinds),
         address: a.address,
         now: a.now,
       });

@@ -168,4 +168,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX chunks_by_state ON chunks(state, placed_agent_id);
   CREATE INDEX attempts_by_state ON attempts(state);
   `,
+  // step kinds: the job's frame steps as they travel to agents (shared/steps/work-step.ts), and their content hash
+  `
+  ALTER TABLE jobs ADD COLUMN steps_json TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE jobs ADD COLUMN recipe_sha256 TEXT NOT NULL DEFAULT '';
+  `,
 ];

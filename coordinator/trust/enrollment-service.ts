@@ -174,7 +174,7 @@ export class EnrollmentService {
       ramBytes: row?.ramBytes ?? 0,
       cpuCount: row?.cpuCount ?? 0,
       tags: row?.tags ?? [],
-      executors: row?.executors ?? [],
+      kinds: row?.kinds ?? [],
       address: row?.address ?? "",
       state: "pending",
       now: this.clock(),

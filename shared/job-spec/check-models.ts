@@ -11,7 +11,7 @@ export function checkModelsAvailable(spec: Pick<JobSpec, "steps">, available: re
   const listed = [...known].sort().join(", ") || "(none)";
   const issues: SpecIssue[] = [];
   spec.steps.forEach((step, i) => {
-    if (step.kind !== "assemble" && !known.has(step.model)) {
+    if ((step.kind === "model" || step.kind === "temporal") && !known.has(step.model)) {
       issues.push({ path: ["steps", i, "model"], message: `unknown model '${step.model}'; available: ${listed}` });
     }
   });

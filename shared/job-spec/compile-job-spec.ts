@@ -13,12 +13,13 @@ import type { SpecIssue } from "./spec-issue.ts";
 export function compileJobSpec(raw: RawJobSpec, issues: SpecIssue[]): JobSpec | undefined {
   const before = issues.length;
   const input = raw.input;
-  if (input.type === "generated" && raw.frames !== undefined && raw.frames.end >= input.frames) {
+  if (input?.type === "generated" && raw.frames !== undefined && raw.frames.end >= input.frames) {
     issues.push({ path: ["frames", "end"], message: `${raw.frames.end} is past the last input frame ${input.frames - 1}` });
   }
-  if (input.type === "generated" && raw.chunking.mode === "shots" && raw.chunking.shotList === undefined) {
+  if (input?.type !== "video" && input?.type !== "image-sequence" && raw.chunking.mode === "shots" && raw.chunking.shotList === undefined) {
     issues.push({ path: ["chunking"], message: "scene detection needs a video or image-sequence input; give chunking.shotList" });
   }
+  issues.push(...inputIssues(raw));
   const usesShots = raw.chunking.mode === "shots";
   for (const issue of outputTemplateIssues(raw.output, { name: raw.name, usesShots })) {
     issues.push({ path: ["output", ...issue.path], message: issue.message });
@@ -26,12 +27,12 @@ export function compileJobSpec(raw: RawJobSpec, issues: SpecIssue[]): JobSpec | 
   if (issues.length > before) return undefined;
 
   const steps = compileSteps(raw.steps);
-  const inputFps = input.type === "generated" ? input.fps : undefined;
+  const inputFps = input?.type === "generated" ? input.fps : undefined;
   return {
     name: raw.name,
     priority: raw.priority,
     seed: raw.seed,
-    input: input.type === "generated" ? { ...input, fps: input.fps ?? null } : input,
+    input: input === undefined ? null : input.type === "generated" ? { ...input, fps: input.fps ?? null } : input,
     frames: compileFrames(raw),
     fps: raw.fps ?? inputFps ?? DEFAULT_FPS,
     fpsSource: raw.fps !== undefined ? "spec" : inputFps !== undefined ? "input" : "default",
@@ -51,17 +52,59 @@ export function compileJobSpec(raw: RawJobSpec, issues: SpecIssue[]): JobSpec | 
 
 function compileFrames(raw: RawJobSpec): FrameRange | null {
   if (raw.frames !== undefined) return { start: raw.frames.start, end: raw.frames.end };
-  return raw.input.type === "generated" ? { start: 0, end: raw.input.frames - 1 } : null;
+  return raw.input?.type === "generated" ? { start: 0, end: raw.input.frames - 1 } : null;
+}
+
+/** Whether the first frame step reads input frames, and so whether `input` is required (and `frames` without it). */
+function inputIssues(raw: RawJobSpec): SpecIssue[] {
+  const first = raw.steps.find((s) => s.kind !== "assemble");
+  if (first === undefined) return [];
+  const reads =
+    first.kind === "model" || first.kind === "temporal" ||
+    (first.kind === "command" && first.args.some((a) => a === "{input}" || a === "{inputDir}")) ||
+    (first.kind === "comfyui" && first.bind.image !== undefined);
+  if (reads && raw.input === undefined) return [{ path: ["input"], message: `is required: step '${first.id}' (${first.kind}) reads input frames` }];
+  if (!reads && raw.input === undefined && raw.frames === undefined) {
+    return [{ path: ["frames"], message: `is required: step '${first.id}' (${first.kind}) makes its own frames, so give the range, e.g. { start: 1, end: 240 }` }];
+  }
+  if (first.kind === "blender" && raw.input !== undefined) {
+    return [{ path: ["input"], message: "a job whose first step is blender renders its own frames; remove input" }];
+  }
+  return [];
 }
 
 function compileSteps(raw: RawStep[]): JobStep[] {
   const frameStepIds = raw.filter((s) => s.kind !== "assemble").map((s) => s.id);
   return raw.map((step): JobStep => {
-    if (step.kind === "model") return { ...step, modelSha256: step.modelSha256 ?? null };
-    if (step.kind === "temporal") {
-      return { ...step, modelSha256: step.modelSha256 ?? null, overlap: step.overlap ?? Math.floor(step.window / 2) };
+    switch (step.kind) {
+      case "model":
+        return { ...step, modelSha256: step.modelSha256 ?? null };
+      case "temporal":
+        return { ...step, modelSha256: step.modelSha256 ?? null, overlap: step.overlap ?? Math.floor(step.window / 2) };
+      case "blender":
+        return {
+          id: step.id,
+          kind: "blender",
+          scene: step.scene,
+          engine: step.engine ?? null,
+          samples: step.samples ?? null,
+          resolution: step.resolution ?? null,
+          percentage: step.percentage ?? null,
+          version: step.version ?? null,
+        };
+      case "command":
+        return { id: step.id, kind: "command", program: step.program, args: step.args, per: step.per };
+      case "comfyui":
+        return {
+          id: step.id,
+          kind: "comfyui",
+          workflow: step.workflow,
+          bind: { seed: step.bind.seed ?? null, image: step.bind.image ?? null, prefix: step.bind.prefix ?? null },
+          per: step.per,
+        };
+      case "assemble":
+        return { ...step, after: step.after === undefined ? frameStepIds : [...new Set(step.after)] };
     }
-    return { ...step, after: step.after === undefined ? frameStepIds : [...new Set(step.after)] };
   });
 }
 

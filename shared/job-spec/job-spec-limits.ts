@@ -17,3 +17,9 @@ export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
 /** Step ids: a letter, then letters, digits, '_' or '-'. */
 export const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/** Program names a command step may use: a name from the agent's allowlist, never a path. */
+export const PROGRAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Placeholders a command step's arguments may use, each replaced as a whole argument. */
+export const COMMAND_PLACEHOLDERS = ["{input}", "{output}", "{frame}", "{first}", "{last}", "{seed}", "{inputDir}", "{outputDir}"] as const;

@@ -43,7 +43,38 @@ export interface AssembleStep {
   crf: number;
 }
 
-export type FrameStep = ModelStep | TemporalStep;
+export interface BlenderStep {
+  id: string;
+  kind: "blender";
+  /** The .blend file, relative to the studio's shared root. */
+  scene: string;
+  engine: "cycles" | "eevee" | "workbench" | null;
+  samples: number | null;
+  resolution: { width: number; height: number } | null;
+  percentage: number | null;
+  /** Version prefix ("3.4"); null = any Blender an agent has. */
+  version: string | null;
+}
+
+export interface CommandStep {
+  id: string;
+  kind: "command";
+  /** A name from the agents' `commands:` allowlist. */
+  program: string;
+  args: string[];
+  per: "frame" | "chunk";
+}
+
+export interface ComfyuiStep {
+  id: string;
+  kind: "comfyui";
+  /** The API-format workflow JSON, relative to the job file. */
+  workflow: string;
+  bind: { seed: { node: string; input: string } | null; image: { node: string; input: string } | null; prefix: { node: string; input: string } | null };
+  per: "frame" | "chunk";
+}
+
+export type FrameStep = ModelStep | TemporalStep | BlenderStep | CommandStep | ComfyuiStep;
 export type JobStep = FrameStep | AssembleStep;
 
 export type ShotSource = { kind: "list"; path: string } | { kind: "detect"; threshold: number };
@@ -65,7 +96,8 @@ export interface JobSpec {
   name: string;
   priority: number;
   seed: number;
-  input: JobInput;
+  /** null when the first step makes frames from nothing (Blender, ComfyUI without an image input); `frames` is then required. */
+  input: JobInput | null;
   /** The frames to render; null = all input frames (known once the input is probed). */
   frames: FrameRange | null;
   fps: number;

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { MAX_JOB_FRAMES, MODEL_NAME, STEP_ID } from "./job-spec-limits.ts";
+import { MAX_JOB_FRAMES, MODEL_NAME, PROGRAM_NAME, STEP_ID } from "./job-spec-limits.ts";
 import { outputTemplateIssues, type OutputTemplates } from "./output-templates.ts";
 import type { SpecIssue } from "./spec-issue.ts";
-import { chunkingIssues, constraintsIssues, frameRangeIssues, stepsIssues, windowIssues } from "./spec-rules.ts";
+import { chunkingIssues, commandIssues, constraintsIssues, frameRangeIssues, stepsIssues, windowIssues } from "./spec-rules.ts";
 
 /**
  * The shape of a job file, field by field. Every object is strict so that a
@@ -33,6 +33,7 @@ const modelName = z
 const stepId = z
   .string()
   .regex(STEP_ID, "must be a step id: a letter, then letters, digits, '_' or '-' (at most 64)");
+const comfyBinding = z.strictObject({ node: z.string().min(1).max(64), input: z.string().min(1).max(128) });
 const clockTime = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, "must be a time of day as HH:MM (00:00 to 23:59)");
 
 const input = z.discriminatedUnion("type", [
@@ -63,6 +64,32 @@ const step = z.discriminatedUnion("kind", [
       .max(255)
       .refine((w) => w % 2 === 1, "must be odd (the frame itself plus the same number on each side)"),
     overlap: z.number().int().min(0).max(255).optional(),
+  }),
+  z.strictObject({
+    id: stepId,
+    kind: z.literal("blender"),
+    scene: nonEmptyPath.refine((p) => p.endsWith(".blend"), "must be a .blend file"),
+    engine: z.enum(["cycles", "eevee", "workbench"]).optional(),
+    samples: z.number().int().min(1).max(1_000_000).optional(),
+    resolution: z.strictObject({ width: z.number().int().min(1).max(65536), height: z.number().int().min(1).max(65536) }).optional(),
+    percentage: z.number().int().min(1).max(100).optional(),
+    version: z.string().regex(/^[0-9]+(\.[0-9]+){0,2}$/, "must be a Blender version such as 3.4 or 3.4.1").optional(),
+  }),
+  z.strictObject({
+    id: stepId,
+    kind: z.literal("command"),
+    program: z.string().regex(PROGRAM_NAME, "must be a program name the agents' admins allowed (letters, digits, '.', '_', '-'), never a path"),
+    args: z.array(z.string().max(4096).refine((a) => !a.includes("\0"), "must not contain a NUL character")).max(256).default([]),
+    per: z.enum(["frame", "chunk"]).default("frame"),
+  }).superRefine(rule(commandIssues)),
+  z.strictObject({
+    id: stepId,
+    kind: z.literal("comfyui"),
+    workflow: nonEmptyPath.refine((p) => p.endsWith(".json"), "must be a ComfyUI workflow in API format (.json)"),
+    bind: z
+      .strictObject({ seed: comfyBinding.optional(), image: comfyBinding.optional(), prefix: comfyBinding.optional() })
+      .default({}),
+    per: z.enum(["frame", "chunk"]).default("frame"),
   }),
   z.strictObject({
     id: stepId,
@@ -109,7 +136,7 @@ export const rawJobSpecSchema = z.strictObject({
     .refine((n) => !/\p{Cc}/u.test(n), "must be readable text (no control characters)"),
   priority: z.number().int().min(-100).max(100).default(0),
   seed: z.number().int().min(0).max(0xffff_ffff).default(0),
-  input,
+  input: input.optional(),
   frames: frames.optional(),
   fps: fps.optional(),
   steps: z.array(step).min(1).superRefine(rule(stepsIssues)),

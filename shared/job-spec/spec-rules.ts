@@ -1,5 +1,5 @@
 import { parseByteSize } from "./byte-size.ts";
-import { MAX_JOB_FRAMES } from "./job-spec-limits.ts";
+import { COMMAND_PLACEHOLDERS, MAX_JOB_FRAMES } from "./job-spec-limits.ts";
 import type { SpecIssue } from "./spec-issue.ts";
 
 /**
@@ -35,13 +35,18 @@ export function stepsIssues(steps: readonly StepLike[]): SpecIssue[] {
     issues.push({ path: [firstAssemble, "kind"], message: "the assemble step must be the last step" });
   }
   if (steps.length > 0 && assembles.length === steps.length) {
-    issues.push({ path: [], message: "needs at least one model or temporal step" });
+    issues.push({ path: [], message: "needs at least one frame step (model, temporal, blender, command or comfyui)" });
   }
+  steps.forEach((step, i) => {
+    if (step.kind === "blender" && i > 0) {
+      issues.push({ path: [i, "kind"], message: "a blender step makes frames from nothing, so it must be the first step" });
+    }
+  });
   const frameStepIds = steps.filter((s) => s.kind !== "assemble").map((s) => s.id);
   steps.forEach((step, i) => {
     (step.after ?? []).forEach((ref, j) => {
       if (frameStepIds.includes(ref)) return;
-      const what = ref === step.id ? "is this step itself" : "is not the id of a model or temporal step";
+      const what = ref === step.id ? "is this step itself" : "is not the id of a frame step";
       issues.push({ path: [i, "after", j], message: `'${ref}' ${what} (ids: ${frameStepIds.join(", ") || "none"})` });
     });
   });
@@ -77,4 +82,31 @@ export function windowIssues(window: { notBefore?: string | undefined; doneBy?: 
     return [{ path: ["doneBy"], message: "is the same as window.notBefore, which leaves no time to work" }];
   }
   return [];
+}
+
+/**
+ * A command step's arguments: a placeholder must be a whole argument
+ * ("{input}", never "-i{input}"), so that a frame path can never be split or
+ * glued into another flag; per-frame steps write {output}, per-chunk steps
+ * write into {outputDir}.
+ */
+export function commandIssues(step: { args: string[]; per: "frame" | "chunk" }): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const known = new Set<string>(COMMAND_PLACEHOLDERS);
+  step.args.forEach((arg, i) => {
+    const found = arg.match(/\{[A-Za-z]+\}/g) ?? [];
+    for (const p of found) {
+      if (!known.has(p)) issues.push({ path: ["args", i], message: `unknown placeholder ${p}; known: ${COMMAND_PLACEHOLDERS.join(", ")}` });
+      else if (arg !== p) issues.push({ path: ["args", i], message: `${p} must be a whole argument, not part of '${arg}'` });
+    }
+  });
+  const perFrameOnly = ["{input}", "{output}", "{frame}"];
+  const perChunkOnly = ["{inputDir}", "{outputDir}", "{first}", "{last}"];
+  const wrong = step.per === "frame" ? perChunkOnly : perFrameOnly;
+  step.args.forEach((arg, i) => {
+    if (wrong.includes(arg)) issues.push({ path: ["args", i], message: `${arg} is for per: ${step.per === "frame" ? "chunk" : "frame"} steps` });
+  });
+  const out = step.per === "frame" ? "{output}" : "{outputDir}";
+  if (!step.args.includes(out)) issues.push({ path: ["args"], message: `must pass ${out}: where the program writes its ${step.per === "frame" ? "frame" : "frames"}` });
+  return issues;
 }

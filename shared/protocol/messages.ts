@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WorkStepSchema } from "../steps/work-step.ts";
 
 /** What a chunk work message on JetStream carries: just enough to claim it. */
 export const WorkMessageSchema = z.object({
@@ -30,8 +31,10 @@ export const ChunkWorkSchema = z.object({
   contextStart: z.number().int(),
   contextEnd: z.number().int(),
   seed: z.number().int(),
-  input: WorkInputSchema,
-  step: z.object({ id: z.string(), kind: z.string(), model: z.string(), modelSha256: z.string() }),
+  /** The job's input frames; null when the first step makes frames from nothing (Blender, ComfyUI). */
+  input: WorkInputSchema.nullable(),
+  /** The frame steps, in chain order; a frame leaves the agent when the last one has made it. */
+  steps: z.array(WorkStepSchema).min(1),
   /** Seconds the coordinator allows before it treats the attempt as lost. */
   ackWaitSeconds: z.number(),
 });
@@ -58,6 +61,8 @@ export const HeartbeatSchema = z.object({
       framesTotal: z.number().int().min(0),
       /** Milliseconds since the agent started the attempt, by its own clock. */
       elapsedMs: z.number().min(0),
+      /** Progress inside the frame being made (Blender samples, ComfyUI steps). */
+      inFrame: z.object({ frame: z.number().int(), fraction: z.number().min(0).max(1), detail: z.string().max(120) }).optional(),
     })
     .nullable()
     .optional(),

@@ -13,3 +13,17 @@ export const KindCapabilitySchema = z.object({
   features: z.array(z.string().max(200)).max(5000).default([]),
 });
 export type KindCapability = z.infer<typeof KindCapabilitySchema>;
+
+/**
+ * Reads a stored capability list. Rows written before step kinds were a seam
+ * hold kind names only (["onnx"]): those read as kinds without a version.
+ */
+export function parseKinds(json: string): KindCapability[] {
+  const raw = JSON.parse(json) as unknown;
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((e: unknown): KindCapability[] => {
+    if (typeof e === "string") return [{ kind: e === "onnx" ? "model" : e, version: "", features: [] }];
+    const parsed = KindCapabilitySchema.safeParse(e);
+    return parsed.success ? [parsed.data] : [];
+  });
+}

@@ -31,7 +31,7 @@ export const unimplementedControl: ControlServer = {
 
 const describeWork: WorkDescriber = (job) => ({
   input: { type: "generated", width: 8, height: 8, frames: job.frameEnd - job.frameStart + 1, seed: job.seed },
-  step: { id: "grade", kind: "per-frame", model: "test-model", modelSha256: job.modelSha256 },
+  steps: [{ id: "grade", kind: "model", model: "test-model", modelSha256: job.modelSha256, window: null }],
 });
 
 /**

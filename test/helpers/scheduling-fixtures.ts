@@ -9,11 +9,11 @@ export const OTHER_MODEL = "bb".repeat(32);
 export const NOW = 1_000_000;
 
 export function agent(id: string, o: Partial<AgentInfo> = {}): AgentInfo {
-  return { id, name: id, tags: [], vramBytes: 24 * GiB, ramBytes: 64 * GiB, accepting: true, loadedModels: [], ...o };
+  return { id, name: id, tags: [], vramBytes: 24 * GiB, ramBytes: 64 * GiB, accepting: true, loadedModels: [], kinds: [{ kind: "model", version: "1.30.0", features: [] }], ...o };
 }
 
 export function job(jobId: string, o: Partial<JobNeeds> = {}): JobNeeds {
-  return { jobId, priority: 0, modelSha256: MODEL, memoryBytes: null, tags: [], minVramBytes: 0, blockedAgents: [], overlap: 0, ...o };
+  return { jobId, priority: 0, modelSha256: MODEL, memoryBytes: null, tags: [], minVramBytes: 0, blockedAgents: [], overlap: 0, steps: [{ stepId: "grade", kind: "model", version: null, features: [] }], ...o };
 }
 
 /** Unstarted chunks of `size` frames covering [start, start + count * size). */

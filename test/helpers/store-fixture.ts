@@ -42,6 +42,8 @@ export function insertJob(store: Store, j: JobFixture = {}): JobRow {
     state: j.state ?? "queued",
     priority: j.priority ?? 0,
     specJson: "{}",
+    stepsJson: "[]",
+    recipeSha256: "",
     baseDir: "/nonexistent-base",
     outputDir: j.outputDir ?? "/nonexistent-output",
     frameStart: j.frameStart ?? 0,
@@ -74,7 +76,7 @@ export function insertAgent(store: Store, a: { id?: string; state?: AgentState; 
     ramBytes: 16 * 2 ** 30,
     cpuCount: 4,
     tags: [],
-    executors: ["onnx"],
+    kinds: [{ kind: "model", version: "1.30.0", features: [] }],
     address: "",
     now: a.now ?? 1_000,
   });

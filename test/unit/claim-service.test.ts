@@ -9,7 +9,7 @@ import { testLog } from "../helpers/test-log.ts";
 
 const describeWork: WorkDescriber = (job) => ({
   input: { type: "generated", width: 8, height: 8, frames: job.frameEnd - job.frameStart + 1, seed: job.seed },
-  step: { id: "grade", kind: "per-frame", model: "test-model", modelSha256: job.modelSha256 },
+  steps: [{ id: "grade", kind: "model", model: "test-model", modelSha256: job.modelSha256, window: null }],
 });
 
 function setup(t: TestContext, policy: Partial<FarmPolicy> = {}, chunks?: ReadonlyArray<readonly [number, number]>) {
@@ -61,7 +61,7 @@ test("claiming a queued chunk with its dispatch id creates exactly one running a
     contextEnd: 9,
     seed: job.seed,
     input: { type: "generated", width: 8, height: 8, frames: 10, seed: job.seed },
-    step: { id: "grade", kind: "per-frame", model: "test-model", modelSha256: job.modelSha256 },
+    steps: [{ id: "grade", kind: "model", model: "test-model", modelSha256: job.modelSha256, window: null }],
     ackWaitSeconds: 17,
   });
 

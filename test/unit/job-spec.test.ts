@@ -174,15 +174,15 @@ describe("validateJobSpec: errors name the field", () => {
       msg([m("a"), { id: "v", kind: "assemble" }, { id: "w", kind: "assemble" }]),
       "job spec: steps[2].kind: a job has at most one assemble step; steps[1].kind: the assemble step must be the last step",
     );
-    assert.equal(msg([{ id: "v", kind: "assemble" }]), "job spec: steps: needs at least one model or temporal step");
+    assert.equal(msg([{ id: "v", kind: "assemble" }]), "job spec: steps: needs at least one frame step (model, temporal, blender, command or comfyui)");
     assert.equal(
       msg([m("a"), { id: "v", kind: "assemble", after: ["a", "b", "v"] }]),
-      "job spec: steps[1].after[1]: 'b' is not the id of a model or temporal step (ids: a); " +
+      "job spec: steps[1].after[1]: 'b' is not the id of a frame step (ids: a); " +
         "steps[1].after[2]: 'v' is this step itself (ids: a)",
     );
     assert.equal(msg([{ id: "t", kind: "temporal", model: "x", window: 4 }]).startsWith("job spec: steps[0].window: must be odd"), true);
     assert.equal(msg([{ id: "t", kind: "temporal", model: "x", window: 1 }]), "job spec: steps[0].window: must be at least 3, got 1");
-    assert.equal(msg([{ id: "t", kind: "upscale", model: "x" }]), "job spec: steps[0].kind: must be one of 'model', 'temporal', 'assemble', got 'upscale'");
+    assert.equal(msg([{ id: "t", kind: "upscale", model: "x" }]), "job spec: steps[0].kind: must be one of 'model', 'temporal', 'blender', 'command', 'comfyui', 'assemble', got 'upscale'");
     assert.equal(msg([{ id: "t", kind: "assemble", codec: "h265" }]).startsWith("job spec: steps[0].codec: must be 'h264', got 'h265'"), true);
   });
 

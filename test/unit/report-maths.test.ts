@@ -42,7 +42,7 @@ function entry(e: Partial<LedgerEntry> & Pick<LedgerEntry, "agentId" | "jobId" |
 }
 
 const agentRow = (id: string, name: string): AgentRow => ({
-  id, name, state: "online", version: "test", gpus: [], ramBytes: 0, cpuCount: 1, tags: [], executors: ["onnx"], address: "", firstSeen: 0, lastSeen: 0,
+  id, name, state: "online", version: "test", gpus: [], ramBytes: 0, cpuCount: 1, tags: [], kinds: [{ kind: "model", version: "1.30.0", features: [] }], address: "", firstSeen: 0, lastSeen: 0,
 });
 
 const jobRow = (id: string, fps: number, createdAt: number): JobRow =>

@@ -11,7 +11,7 @@ import { testLog } from "../helpers/test-log.ts";
 
 const describeWork: WorkDescriber = (job) => ({
   input: { type: "generated", width: 8, height: 8, frames: 10, seed: job.seed },
-  step: { id: "grade", kind: "model", model: "test-model", modelSha256: job.modelSha256 },
+  steps: [{ id: "grade", kind: "model", model: "test-model", modelSha256: job.modelSha256, window: null }],
 });
 
 /** A sink test farm whose chunk 0 runs as "att_live" on the first agent, with a copy dispatched to a second agent. */

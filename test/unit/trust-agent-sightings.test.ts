@@ -21,7 +21,7 @@ function advert(id: string, name: string, referer = "10.0.0.7"): DiscoveredServi
 }
 
 function agentRow(id: string, state: "online" | "discovered", now: number) {
-  return { id, name: id, version: "1", gpus: [], ramBytes: 1, cpuCount: 1, tags: [], executors: [], address: "", state, now };
+  return { id, name: id, version: "1", gpus: [], ramBytes: 1, cpuCount: 1, tags: [], kinds: [], address: "", state, now };
 }
 
 test("an unknown agent's advert makes a discovered row; an enrolled agent's advert changes nothing; garbage is ignored", (t) => {

@@ -68,9 +68,20 @@ export interface JoinRequest {
   ramBytes: number;
   cpuCount: number;
   tags: string[];
-  /** Executor kinds this agent can run ("onnx", ...). */
+  /** Deprecated: kind names only. Agents send `kinds`. */
   executors: string[];
   joinToken: string;
+  /** What the agent can run, per step kind (shared/steps/kind-capability.ts). */
+  kinds: KindCapability[];
+}
+
+export interface KindCapability {
+  /** "model", "blender", "command", "comfyui" */
+  kind: string;
+  /** The tool's version: onnxruntime 1.30.0, blender 3.4.1, ... */
+  version: string;
+  /** Kind-specific: allowed program names, ComfyUI node classes. */
+  features: string[];
 }
 
 export interface JoinResponse {
@@ -651,6 +662,7 @@ function createBaseJoinRequest(): JoinRequest {
     tags: [],
     executors: [],
     joinToken: "",
+    kinds: [],
   };
 }
 
@@ -682,6 +694,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     }
     if (message.joinToken !== "") {
       writer.uint32(74).string(message.joinToken);
+    }
+    for (const v of message.kinds) {
+      KindCapability.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -771,6 +786,14 @@ export const JoinRequest: MessageFns<JoinRequest> = {
             message.joinToken = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.kinds.push(KindCapability.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -812,6 +835,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
         : isSet(object.join_token)
         ? globalThis.String(object.join_token)
         : "",
+      kinds: globalThis.Array.isArray(object?.kinds)
+        ? object.kinds.map((e: any) => KindCapability.fromJSON(e))
+        : [],
     };
   },
 
@@ -844,6 +870,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     if (message.joinToken !== "") {
       obj.joinToken = message.joinToken;
     }
+    if (message.kinds?.length) {
+      obj.kinds = message.kinds.map((e) => KindCapability.toJSON(e));
+    }
     return obj;
   },
 
@@ -861,6 +890,108 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     message.tags = object.tags?.map((e) => e) || [];
     message.executors = object.executors?.map((e) => e) || [];
     message.joinToken = object.joinToken ?? "";
+    message.kinds = object.kinds?.map((e) => KindCapability.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseKindCapability(): KindCapability {
+  return { kind: "", version: "", features: [] };
+}
+
+export const KindCapability: MessageFns<KindCapability> = {
+  encode(message: KindCapability, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    for (const v of message.features) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KindCapability {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKindCapability();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.features.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KindCapability {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      features: globalThis.Array.isArray(object?.features) ? object.features.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: KindCapability): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.features?.length) {
+      obj.features = message.features;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KindCapability>): KindCapability {
+    return KindCapability.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KindCapability>): KindCapability {
+    const message = createBaseKindCapability();
+    message.kind = object.kind ?? "";
+    message.version = object.version ?? "";
+    message.features = object.features?.map((e) => e) || [];
     return message;
   },
 };

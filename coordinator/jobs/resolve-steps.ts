@@ -1,0 +1,137 @@
+import { readFile, realpath } from "node:fs/promises";
+import { isAbsolute, resolve, sep } from "node:path";
+import type { FrameStep, JobSpec } from "../../shared/job-spec/index.ts";
+import type { SpecIssue } from "../../shared/job-spec/spec-issue.ts";
+import { listModels, resolveModel } from "../../shared/model-manifest/model-registry.ts";
+import { sha256Bytes, sha256File } from "../../shared/model-manifest/model-file-hash.ts";
+import { relativePathProblem } from "../../shared/safe-path.ts";
+import { WorkStepSchema, type WorkStep } from "../../shared/steps/work-step.ts";
+
+export interface ResolveStepsDeps {
+  modelsDir: string;
+  /** The studio's shared root as the coordinator mounts it (scenes live under it); null when none is configured. */
+  sharedRoot: string | null;
+}
+
+/**
+ * Turns the compiled spec's frame steps into the work steps agents receive,
+ * checked against what the farm has: each model resolved to its exact hash,
+ * each scene found under the shared root and hashed, each workflow read,
+ * checked against its bindings and hashed. Every problem is collected, none
+ * thrown, so that submit reports them all at once.
+ */
+export async function resolveSteps(spec: JobSpec, baseDir: string, deps: ResolveStepsDeps, issues: SpecIssue[]): Promise<WorkStep[]> {
+  const out: WorkStep[] = [];
+  const listings = await listModels(deps.modelsDir);
+  const known = listings.flatMap((l) => (l.ok ? [l.model.manifest.name] : []));
+  for (const [i, step] of spec.steps.entries()) {
+    if (step.kind === "assemble") continue;
+    const at = (field: string, message: string): void => void issues.push({ path: ["steps", i, field], message });
+    const resolved = await resolveOne(step, baseDir, deps, known, at);
+    if (resolved) out.push(WorkStepSchema.parse(resolved));
+  }
+  return out;
+}
+
+type At = (field: string, message: string) => void;
+
+async function resolveOne(step: FrameStep, baseDir: string, deps: ResolveStepsDeps, known: string[], at: At): Promise<WorkStep | null> {
+  switch (step.kind) {
+    case "model":
+    case "temporal": {
+      if (!known.includes(step.model)) {
+        at("model", `unknown model '${step.model}'; available: ${[...known].sort().join(", ") || "(none)"}`);
+        return null;
+      }
+      const model = await resolveModel(deps.modelsDir, step.model, { verify: true });
+      if (step.modelSha256 && step.modelSha256 !== model.manifest.sha256) {
+        at("modelSha256", `model '${step.model}' has sha256 ${model.manifest.sha256}, the job asks for ${step.modelSha256}`);
+        return null;
+      }
+      return { id: step.id, kind: "model", model: model.manifest.name, modelSha256: model.manifest.sha256, window: step.kind === "temporal" ? step.window : null };
+    }
+    case "blender": {
+      const scene = await sceneUnderRoot(step.scene, deps.sharedRoot, at);
+      if (scene === null) return null;
+      const { engine, samples, resolution, percentage, version } = step;
+      return { id: step.id, kind: "blender", scene: scene.relative, sceneSha256: await sha256File(scene.absolute), engine, samples, resolution, percentage, version };
+    }
+    case "command":
+      return { id: step.id, kind: "command", program: step.program, args: step.args, per: step.per };
+    case "comfyui": {
+      const file = isAbsolute(step.workflow) ? step.workflow : resolve(baseDir, step.workflow);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(file);
+      } catch (err) {
+        at("workflow", `cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        return null;
+      }
+      const workflow = apiWorkflow(bytes, at);
+      if (workflow === null) return null;
+      for (const [name, b] of Object.entries(step.bind)) {
+        if (b === null) continue;
+        const node = workflow[b.node];
+        if (!node) at(`bind.${name}.node`, `node '${b.node}' is not in the workflow (nodes: ${Object.keys(workflow).slice(0, 20).join(", ")})`);
+        else if (!(b.input in node.inputs)) at(`bind.${name}.input`, `node '${b.node}' (${node.class_type}) has no input '${b.input}'`);
+      }
+      return { id: step.id, kind: "comfyui", workflow, workflowSha256: sha256Bytes(bytes), bind: step.bind, per: step.per };
+    }
+  }
+}
+
+type ApiWorkflow = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+
+/** ComfyUI's API format: {node id: {class_type, inputs}}. The UI format (nodes, links) is refused with a hint. */
+function apiWorkflow(bytes: Buffer, at: At): ApiWorkflow | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    at("workflow", `is not JSON: ${(err as Error).message}`);
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    at("workflow", "must be a JSON object in ComfyUI's API format");
+    return null;
+  }
+  if ("nodes" in parsed && "links" in parsed) {
+    at("workflow", "is in ComfyUI's UI format; export it with 'Save (API Format)'");
+    return null;
+  }
+  for (const [id, node] of Object.entries(parsed)) {
+    const n = node as { class_type?: unknown; inputs?: unknown };
+    if (typeof n !== "object" || n === null || typeof n.class_type !== "string" || typeof n.inputs !== "object" || n.inputs === null) {
+      at("workflow", `node '${id}' has no class_type and inputs: not ComfyUI's API format`);
+      return null;
+    }
+  }
+  return parsed as ApiWorkflow;
+}
+
+/** A scene path must stay under the shared root, also through symlinks. */
+async function sceneUnderRoot(scene: string, sharedRoot: string | null, at: At): Promise<{ relative: string; absolute: string } | null> {
+  if (sharedRoot === null) {
+    at("scene", "this coordinator has no sharedRoot configured, so it cannot find scenes; set sharedRoot in its config");
+    return null;
+  }
+  const problem = relativePathProblem(scene);
+  if (problem !== undefined) {
+    at("scene", `${problem} (scenes are given relative to the shared root)`);
+    return null;
+  }
+  let root: string;
+  let absolute: string;
+  try {
+    root = await realpath(sharedRoot);
+    absolute = await realpath(resolve(root, scene));
+  } catch (err) {
+    at("scene", `cannot read '${scene}' under the shared root ${sharedRoot}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return null;
+  }
+  if (!absolute.startsWith(root + sep)) {
+    at("scene", `'${scene}' leaves the shared root through a symlink`);
+    return null;
+  }
+  return { relative: absolute.slice(root.length + 1).split(sep).join("/"), absolute };
+}
