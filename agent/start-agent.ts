@@ -34,6 +34,8 @@ function measuredMeter(source: PowerSource, idleWatts: number | null, log: Logge
   };
 }
 import type { PowerSource } from "./probe/power-source-types.ts";
+import { AgentKindsConfigSchema, type AgentKindsConfig } from "./config/agent-kinds-config.ts";
+import { kindFactories } from "./executors/agent-kinds.ts";
 
 export interface StartAgentOptions {
   coordinator: string;
@@ -62,6 +64,8 @@ export interface StartAgentOptions {
   powerSource?: PowerSource;
   /** Called with each chunk's figures and the exact interval the meter measured (the NVML-vs-agent check). */
   onChunkMeasured?: (m: MeasuredChunk) => void;
+  /** Step kinds beyond `model` (blender, command, comfyui), from the agent's config. */
+  kinds?: AgentKindsConfig;
   log: Logger;
 }
 
@@ -97,6 +101,7 @@ export async function startAgent(o: StartAgentOptions): Promise<{ agent: Agent; 
     ...(o.credentials ? { credentials: o.credentials } : {}),
     ...(o.onLost ? { onLost: o.onLost } : {}),
     drainTimeoutMs: o.drainTimeoutMs ?? 60_000,
+    factories: kindFactories(o.kinds ?? AgentKindsConfigSchema.parse({}), o.log),
     log: o.log,
     onStopped: () => choice.source.close(),
   });

@@ -9,6 +9,23 @@ import { BUNDLED_MODELS_DIR, defaultAgentDataDir } from "../paths.ts";
 import { readConfigFile } from "./coordinator-command.ts";
 import { collect } from "./parse-args.ts";
 import { shutdownSignal, untilAborted } from "../signals.ts";
+import { AgentKindsConfigSchema, type AgentKindsConfig } from "../../agent/config/agent-kinds-config.ts";
+import { badInputFromIssues, specIssuesFromZod } from "../../shared/job-spec/format-issues.ts";
+
+/** The step-kind part of the config file, with --shared-root and --blender on top; a bad entry names its field. */
+function agentKindsConfig(file: Record<string, unknown>, flags: AgentFlags): AgentKindsConfig {
+  const raw = {
+    ...(file.sharedRoot !== undefined ? { sharedRoot: file.sharedRoot } : {}),
+    ...(file.blender !== undefined ? { blender: file.blender } : {}),
+    ...(file.commands !== undefined ? { commands: file.commands } : {}),
+    ...(file.comfyui !== undefined ? { comfyui: file.comfyui } : {}),
+  };
+  if (flags.sharedRoot) raw.sharedRoot = flags.sharedRoot;
+  if (flags.blender) raw.blender = { ...((raw.blender as object | undefined) ?? {}), path: flags.blender };
+  const parsed = AgentKindsConfigSchema.safeParse(raw);
+  if (!parsed.success) throw badInputFromIssues(specIssuesFromZod(parsed.error.issues, raw), "agent config");
+  return parsed.data;
+}
 
 interface AgentFlags {
   config?: string;
@@ -27,6 +44,8 @@ interface AgentFlags {
   cuda?: boolean;
   telemetryIntervalMs?: string;
   gpuFreeSeconds?: string;
+  sharedRoot?: string;
+  blender?: string;
 }
 
 export function registerAgent(program: Command): void {
@@ -48,6 +67,8 @@ export function registerAgent(program: Command): void {
     .option("--idle-watts <w>", "idle draw of this node, reported separately (default: measured while no chunk runs)")
     .option("--telemetry-interval-ms <ms>", "power telemetry sample period (default 1000)")
     .option("--gpu-free-seconds <s>", "after someone else used the GPU, wait until it has been free this long (default 60)")
+    .option("--shared-root <dir>", "where the studio's shared root (NAS) is mounted on this machine (Blender scenes)")
+    .option("--blender <path>", "the Blender executable (default: `blender` on PATH)")
     .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries)")
     .action(async (flags: AgentFlags) => {
       const file = flags.config ? readConfigFile(flags.config) : {};
@@ -69,6 +90,7 @@ export function registerAgent(program: Command): void {
       if (!(gpuFreeSeconds >= 0 && gpuFreeSeconds <= 86_400)) {
         throw new BadInputError(`--gpu-free-seconds: expected 0..86400, got '${flags.gpuFreeSeconds}'`, { field: "gpuFreeSeconds" });
       }
+      const kinds = agentKindsConfig(file, flags);
       const log = createLogger("nightshift-agent");
       const signal = shutdownSignal();
       const name = flags.name ?? hostname();
@@ -101,6 +123,7 @@ export function registerAgent(program: Command): void {
         idleWatts: idle,
         telemetryIntervalMs,
         gpuFreeSeconds,
+        kinds,
         log,
       });
       const { agent } = await started.catch(async (err: unknown) => {

@@ -61,7 +61,7 @@ function inputIssues(raw: RawJobSpec): SpecIssue[] {
   if (first === undefined) return [];
   const reads =
     first.kind === "model" || first.kind === "temporal" ||
-    (first.kind === "command" && first.args.some((a) => a === "{input}" || a === "{inputDir}")) ||
+    (first.kind === "command" && first.args.some((a) => a === "{input}" || a === "{inputDir}" || a === "{inputPattern}")) ||
     (first.kind === "comfyui" && first.bind.image !== undefined);
   if (reads && raw.input === undefined) return [{ path: ["input"], message: `is required: step '${first.id}' (${first.kind}) reads input frames` }];
   if (!reads && raw.input === undefined && raw.frames === undefined) {

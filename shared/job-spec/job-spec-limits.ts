@@ -22,4 +22,15 @@ export const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 export const PROGRAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Placeholders a command step's arguments may use, each replaced as a whole argument. */
-export const COMMAND_PLACEHOLDERS = ["{input}", "{output}", "{frame}", "{first}", "{last}", "{seed}", "{inputDir}", "{outputDir}"] as const;
+export const COMMAND_PLACEHOLDERS = [
+  "{input}",
+  "{output}",
+  "{frame}",
+  "{first}",
+  "{last}",
+  "{seed}",
+  "{inputDir}",
+  "{outputDir}",
+  "{inputPattern}",
+  "{outputPattern}",
+] as const;

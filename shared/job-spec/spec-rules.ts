@@ -101,12 +101,14 @@ export function commandIssues(step: { args: string[]; per: "frame" | "chunk" }):
     }
   });
   const perFrameOnly = ["{input}", "{output}", "{frame}"];
-  const perChunkOnly = ["{inputDir}", "{outputDir}", "{first}", "{last}"];
+  const perChunkOnly = ["{inputDir}", "{outputDir}", "{inputPattern}", "{outputPattern}", "{first}", "{last}"];
   const wrong = step.per === "frame" ? perChunkOnly : perFrameOnly;
   step.args.forEach((arg, i) => {
     if (wrong.includes(arg)) issues.push({ path: ["args", i], message: `${arg} is for per: ${step.per === "frame" ? "chunk" : "frame"} steps` });
   });
-  const out = step.per === "frame" ? "{output}" : "{outputDir}";
-  if (!step.args.includes(out)) issues.push({ path: ["args"], message: `must pass ${out}: where the program writes its ${step.per === "frame" ? "frame" : "frames"}` });
+  const writes = step.per === "frame" ? ["{output}"] : ["{outputDir}", "{outputPattern}"];
+  if (!writes.some((w) => step.args.includes(w))) {
+    issues.push({ path: ["args"], message: `must pass ${writes.join(" or ")}: where the program writes its ${step.per === "frame" ? "frame" : "frames"}` });
+  }
   return issues;
 }

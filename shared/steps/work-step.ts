@@ -85,5 +85,5 @@ export const STEP_KINDS: readonly StepKind[] = ["model", "blender", "command", "
 
 /** Kinds whose first step makes frames from nothing (no input frames are read). */
 export function isGenerative(step: WorkStep): boolean {
-  return step.kind === "blender" || (step.kind === "comfyui" && step.bind.image === null) || (step.kind === "command" && !step.args.some((a) => a.includes("{input")));
+  return step.kind === "blender" || (step.kind === "comfyui" && step.bind.image === null) || (step.kind === "command" && !step.args.some((a) => a.startsWith("{input")));
 }

@@ -1,0 +1,15 @@
+import type { Logger } from "../../shared/log.ts";
+import type { AgentKindsConfig } from "../config/agent-kinds-config.ts";
+import { commandFactory } from "./command/command-factory.ts";
+import type { AnyExecutorFactory } from "./executor-registry.ts";
+
+/**
+ * The step kinds beyond `model` that this agent offers, from its config. Each
+ * factory probes the machine when the agent starts, so a kind whose tool is
+ * missing is simply not advertised. Add a kind here and in shared/steps/.
+ */
+export function kindFactories(config: AgentKindsConfig, _log: Logger): AnyExecutorFactory[] {
+  const factories: AnyExecutorFactory[] = [];
+  if (Object.keys(config.commands).length > 0) factories.push(commandFactory(config.commands));
+  return factories;
+}
