@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { stepNeed, unmetNeed, versionMatches } from "../../shared/steps/step-needs.ts";
+import type { WorkStep } from "../../shared/steps/work-step.ts";
+
+const HASH = "ab".repeat(32);
+const blender: WorkStep = { id: "render", kind: "blender", scene: "a.blend", sceneSha256: HASH, engine: null, samples: null, resolution: null, percentage: null, version: "3.4" };
+const command: WorkStep = { id: "flip", kind: "command", program: "ffmpeg-flip", args: ["{input}", "{output}"], per: "frame" };
+const comfy: WorkStep = {
+  id: "gen",
+  kind: "comfyui",
+  workflow: { "3": { class_type: "KSampler", inputs: {} }, "9": { class_type: "SaveImage", inputs: {} }, "12": { class_type: "MyCustomNode", inputs: {} } },
+  workflowSha256: HASH,
+  bind: { seed: null, image: null, prefix: null },
+  per: "frame",
+};
+
+describe("step needs", () => {
+  it("version prefixes match whole components only", () => {
+    assert.equal(versionMatches("3.4.1", "3.4"), true);
+    assert.equal(versionMatches("3.4.1", "3.4.1"), true);
+    assert.equal(versionMatches("3.40.0", "3.4"), false);
+    assert.equal(versionMatches("4.2.0", null), true);
+  });
+
+  it("says what an agent lacks: the kind, the version, the program, the node classes", () => {
+    assert.equal(unmetNeed(stepNeed(blender), [{ kind: "model", version: "1.30.0", features: [] }]), "no blender executor");
+    assert.equal(unmetNeed(stepNeed(blender), [{ kind: "blender", version: "4.2.0", features: [] }]), "blender 4.2.0, step render needs 3.4");
+    assert.equal(unmetNeed(stepNeed(blender), [{ kind: "blender", version: "3.4.1", features: [] }]), null);
+    assert.equal(unmetNeed(stepNeed(command), [{ kind: "command", version: "0.1.0", features: ["ffmpeg-denoise"] }]), "command lacks allowed program ffmpeg-flip");
+    assert.equal(unmetNeed(stepNeed(command), [{ kind: "command", version: "0.1.0", features: ["ffmpeg-flip"] }]), null);
+    assert.equal(
+      unmetNeed(stepNeed(comfy), [{ kind: "comfyui", version: "0.3.40", features: ["KSampler", "SaveImage"] }]),
+      "comfyui lacks node class MyCustomNode",
+    );
+  });
+});
