@@ -203,6 +203,14 @@ export class Agent {
     };
     const modelsBefore = this.executors.loaded().length;
     this.current = current;
+    let logSent = false;
+    const deliverLog = async (): Promise<void> => {
+      if (logSent || current.toolLog.empty) return;
+      logSent = true;
+      await client.reportLog(this.agentId, work.attemptId, current.toolLog.text()).catch((err: unknown) => {
+        this.opts.log.warn({ attemptId: work.attemptId, err: (err as Error).message }, "tool log not delivered");
+      });
+    };
     try {
       await runChunk(
         work,
@@ -220,9 +228,12 @@ export class Agent {
       );
       this.chunksDone++;
     } catch (err) {
+      // The output goes first, so that a chunk that fails for good has its log when the job shows failed.
+      await deliverLog();
       if (current.cancelled !== null) this.opts.log.info({ attemptId: work.attemptId, reason: current.cancelled }, "attempt stopped: cancelled by the coordinator");
       else await this.settleFailure(work, err, abort.signal.aborted);
     } finally {
+      await deliverLog();
       this.current = undefined;
       settle();
       // A newly loaded model is told at once: the scheduler prefers agents that hold a job's model.

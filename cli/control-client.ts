@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { ControlClient, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
+import { ControlClient, type JobLogsRequest, type JobLogsResponse, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../shared/grpc-options.ts";
 import { BadInputError } from "../shared/errors.ts";
 import { defaultDataDir } from "./paths.ts";
@@ -43,6 +43,7 @@ export class Control {
   resumeJob = (jobId: string) => call<{ jobId: string }, JobView>(this.client.resumeJob.bind(this.client), { jobId });
   listAgents = () => call<object, ListAgentsResponse>(this.client.listAgents.bind(this.client), {});
   report = (jobId: string) => call<{ jobId: string }, ReportResponse>(this.client.report.bind(this.client), { jobId });
+  jobLogs = (jobId: string, chunk: number | null) => call<JobLogsRequest, JobLogsResponse>(this.client.jobLogs.bind(this.client), { jobId, chunk: chunk ?? -1 });
 
   /** Streams job views until the job is terminal. */
   async *watch(jobId: string, signal?: AbortSignal): AsyncGenerator<JobView> {

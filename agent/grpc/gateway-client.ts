@@ -1,5 +1,5 @@
 import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { AgentGatewayClient, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
+import { AgentGatewayClient, type AttemptLogAck, type AttemptLogReport, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 
@@ -49,6 +49,11 @@ export class CoordinatorClient {
   async reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): Promise<string> {
     const ack = await promisify<FailureReport, FailureAck>(this.gateway.reportFailure.bind(this.gateway), { agentId, attemptId, error, handedBack }, true);
     return ack.outcome;
+  }
+
+  /** Hands over an attempt's tool output (best effort: a log lost is not a frame lost). */
+  async reportLog(agentId: string, attemptId: string, text: string): Promise<void> {
+    await promisify<AttemptLogReport, AttemptLogAck>(this.gateway.reportLog.bind(this.gateway), { agentId, attemptId, text }, true);
   }
 
   close(): void {

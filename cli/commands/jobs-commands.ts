@@ -6,6 +6,7 @@ import { table } from "../format/format.ts";
 import { clientOptions, printJson, withControl, type ClientFlags } from "./client-options.ts";
 import { renderProgress, renderWatch } from "./watch-render.ts";
 import { shutdownSignal } from "../signals.ts";
+import { BadInputError } from "../../shared/errors.ts";
 
 function jobLine(j: JobView): string[] {
   return [j.id, j.name, j.state, `${j.framesDone}/${j.framesTotal}`, `${j.chunksDone}/${j.chunksTotal}`, j.chunksFailed ? String(j.chunksFailed) : "", j.message];
@@ -18,6 +19,10 @@ function printJob(j: JobView, json?: boolean): void {
   if (j.videoPath) process.stdout.write(`video:  ${j.videoPath}\n`);
   if (j.failedFrames.length) process.stdout.write(`failed frames: ${j.failedFrames.length}\n`);
   if (j.blocklistedAgents.length) process.stdout.write(`blocklisted agents: ${j.blocklistedAgents.join(", ")}\n`);
+  if (j.steps.length) {
+    process.stdout.write(`steps (recipe ${j.recipeSha256.slice(0, 12)}):\n`);
+    process.stdout.write(table(["step", "kind", "what", "sha256"], j.steps.map((s) => [s.id, s.kind, s.what, s.sha256.slice(0, 16)])) + "\n");
+  }
 }
 
 export function registerJobCommands(program: Command): void {
@@ -66,6 +71,22 @@ export function registerJobCommands(program: Command): void {
       });
     });
   }
+
+  clientOptions(job.command("logs <id>").description("each chunk attempt's error and tool output (Blender, command steps)"))
+    .option("--chunk <n>", "only chunk N (its index, from 0)")
+    .action(async (id: string, flags: ClientFlags & { chunk?: string }) => {
+      const chunk = flags.chunk === undefined ? null : Number(flags.chunk);
+      if (chunk !== null && !(Number.isInteger(chunk) && chunk >= 0)) throw new BadInputError(`--chunk: expected a chunk index >= 0, got '${flags.chunk}'`, { field: "chunk" });
+      await withControl(flags, async (c) => {
+        const { attempts } = await c.jobLogs(id, chunk);
+        if (flags.json) return printJson(attempts);
+        for (const a of attempts) {
+          process.stdout.write(`== chunk ${a.chunk}, attempt ${a.attemptId} on ${a.agent}: ${a.state}${a.error ? `: ${a.error}` : ""}\n`);
+          if (a.log) process.stdout.write(a.log.endsWith("\n") ? a.log : `${a.log}\n`);
+        }
+        if (attempts.length === 0) process.stdout.write("no attempts yet\n");
+      });
+    });
 
   clientOptions(program.command("watch <id>").description("live progress of a job: a bar per job and per agent, frames/s and ETA")).action(async (id: string, flags: ClientFlags) => {
     await withControl(flags, async (c) => {

@@ -54,7 +54,7 @@ export function renderWatch(v: JobView, width = 30): string[] {
       ? `${bar(a.chunkFramesDone, a.chunkFramesTotal, chunkWidth)} ${`${a.chunkFramesDone}/${a.chunkFramesTotal}`.padStart(7)}`
       : pad("idle", chunkWidth + 10);
     const fps = a.framesPerSecond > 0 ? a.framesPerSecond.toFixed(1) : "?";
-    const eta = a.chunkId ? `${formatEta(a.etaSeconds)}${a.speculative ? " (copy)" : ""}` : "";
+    const eta = a.chunkId ? `${formatEta(a.etaSeconds)}${a.speculative ? " (copy)" : ""}${a.frameDetail ? `  ${a.frameDetail}` : ""}` : "";
     lines.push(`  ${pad(a.name, nameWidth)}  ${pad(chunk, chunkWidth + 10)}  ${pad(String(a.framesDone), 7)}  ${pad(fps, 8)}  ${eta}`.trimEnd());
   }
   return lines;

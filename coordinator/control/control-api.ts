@@ -3,6 +3,7 @@ import type { JobRow } from "../store/jobs-table.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { CompiledTariff } from "../../shared/accounting/tariff.ts";
+import { stepViews, type StepView } from "../jobs/step-views.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { NotFoundError } from "../grpc/grpc-errors.ts";
 import { submitJob, type SubmitDeps, type Submitted } from "../jobs/submit-job.ts";
@@ -39,6 +40,20 @@ export interface JobView {
   framesPerSecond: number;
   etaSeconds: number;
   startedAtMs: number;
+  /** The frame steps in chain order and the hash of what each used. */
+  steps: StepView[];
+  recipeSha256: string;
+}
+
+/** One chunk attempt's error and tool output (`nightshift job logs`). */
+export interface AttemptLogView {
+  chunk: number;
+  attemptId: string;
+  agent: string;
+  state: string;
+  error: string;
+  log: string;
+  createdAtMs: number;
 }
 
 const NO_PROGRESS: JobProgress = { agents: [], framesPerSecond: 0, etaSeconds: -1 };
@@ -78,6 +93,25 @@ export class ControlApi {
     return this.view(this.requireJob(id));
   }
 
+  /** Every attempt of the job's chunks (or of chunk `chunk`), oldest first, with its error and tool output. */
+  logs(id: string, chunk: number | null): AttemptLogView[] {
+    const job = this.requireJob(id);
+    const chunks = this.store.chunks.listByJob(job.id).filter((c) => chunk === null || c.idx === chunk);
+    if (chunk !== null && chunks.length === 0) throw new BadInputError(`--chunk: job ${id} has no chunk ${chunk}`, { field: "chunk" });
+    const names = new Map(this.store.agents.list().map((a) => [a.id, a.name]));
+    return chunks.flatMap((c) =>
+      this.store.attempts.listByChunk(c.id).map((a) => ({
+        chunk: c.idx,
+        attemptId: a.id,
+        agent: names.get(a.agentId) ?? a.agentId,
+        state: a.state,
+        error: a.error ?? "",
+        log: this.store.attemptLogs.get(a.id) ?? "",
+        createdAtMs: a.createdAt,
+      })),
+    );
+  }
+
   jobs(): JobView[] {
     return this.store.jobs.list().map((j) => this.view(j));
   }
@@ -104,6 +138,8 @@ export class ControlApi {
       blocklistedAgents: this.store.blocklist.blockedForJob(job.id).map((b) => this.store.agents.get(b.agentId)?.name ?? b.agentId),
       ...this.progressOf(job, c.framesDone, c.framesTotal),
       startedAtMs: job.startedAt ?? 0,
+      steps: stepViews(this.specs.steps(job)),
+      recipeSha256: job.recipeSha256,
     };
   }
 

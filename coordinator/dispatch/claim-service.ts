@@ -97,6 +97,13 @@ export class ClaimService {
     };
   }
 
+  /** Keeps an attempt's tool output; only the agent that ran the attempt may report it. */
+  recordLog(agentId: string, attemptId: string, text: string): void {
+    const attempt = this.store.attempts.get(attemptId);
+    if (!attempt || attempt.agentId !== agentId) return;
+    this.store.attemptLogs.put(attemptId, text, this.clock());
+  }
+
   /** An attempt failed (executor error) or was handed back by a draining agent. */
   reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): FailureOutcome {
     const outcome = this.store.tx((): FailureOutcome => {

@@ -1,4 +1,4 @@
-import type { AgentGatewayServer, ClaimRequest, ClaimResponse, FailureAck, FailureReport, JoinRequest, JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
+import type { AgentGatewayServer, AttemptLogAck, AttemptLogReport, ClaimRequest, ClaimResponse, FailureAck, FailureReport, JoinRequest, JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { ClaimService } from "../dispatch/claim-service.ts";
 import { unary } from "./grpc-errors.ts";
@@ -51,5 +51,9 @@ export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimServic
     reportFailure: unary<FailureReport, FailureAck>((req) => ({
       outcome: claims.reportFailure(req.agentId, req.attemptId, req.error, req.handedBack),
     })),
+    reportLog: unary<AttemptLogReport, AttemptLogAck>((req) => {
+      claims.recordLog(req.agentId, req.attemptId, req.text);
+      return {};
+    }),
   };
 }

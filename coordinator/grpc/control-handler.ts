@@ -1,6 +1,6 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type {
-  AgentView as WireAgentView, ControlServer, JobRef, JobView as WireJobView, ListAgentsRequest, ListAgentsResponse,
+  AgentView as WireAgentView, ControlServer, JobLogsRequest, JobLogsResponse, JobRef, JobView as WireJobView, ListAgentsRequest, ListAgentsResponse,
   ListJobsRequest, ListJobsResponse, ReportRequest, ReportResponse, SubmitRequest, SubmitResponse,
 } from "../../proto/gen/nightshift/v1/control.ts";
 import type { ControlApi, JobView } from "../control/control-api.ts";
@@ -41,6 +41,7 @@ export function controlHandler(api: ControlApi, finisher: JobFinisher): ControlS
     pauseJob: unary<JobRef, WireJobView>((req) => wireJob(api.pause(req.jobId))),
     resumeJob: unary<JobRef, WireJobView>((req) => wireJob(api.resume(req.jobId))),
     listAgents: unary<ListAgentsRequest, ListAgentsResponse>(() => ({ agents: api.agents().map((a) => wireAgent(a, api.blocklistedJobs(a.id), api.agentLive(a.id))) })),
+    jobLogs: unary<JobLogsRequest, JobLogsResponse>((req) => ({ attempts: api.logs(req.jobId, req.chunk < 0 ? null : req.chunk) })),
     report: unary<ReportRequest, ReportResponse>((req) => ({ reportJson: JSON.stringify(api.report(req.jobId || undefined)) })),
     watchJob(call: ServerWritableStream<JobRef, WireJobView>): void {
       const id = call.request.jobId;

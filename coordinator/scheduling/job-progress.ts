@@ -13,6 +13,8 @@ export interface AgentProgress {
   /** Seconds until its current chunk is done; -1 when unknown or none. */
   etaSeconds: number;
   speculative: boolean;
+  /** Progress inside the frame being made ("frame 12: Sample 32/64"); "" when not reported. */
+  frameDetail: string;
 }
 
 export interface JobProgress {
@@ -31,7 +33,7 @@ export interface ProgressInput {
   /** Committed chunks of the job. */
   ledger: ReadonlyArray<{ agentId: string; frames: number }>;
   /** The job's running attempts, with frames uploaded so far where the agent reported them. */
-  running: ReadonlyArray<{ agentId: string; chunkId: string; frames: number; startedAtMs: number; framesDone: number | null; speculative: boolean }>;
+  running: ReadonlyArray<{ agentId: string; chunkId: string; frames: number; startedAtMs: number; framesDone: number | null; speculative: boolean; frameDetail?: string }>;
   nameOf: (agentId: string) => string;
   /** Measured speed of the agent on the job's model; null when unknown. */
   fpsOf: (agentId: string) => number | null;
@@ -48,7 +50,7 @@ export function jobProgress(p: ProgressInput): JobProgress {
     let r = rows.get(agentId);
     if (!r) {
       const fps = p.fpsOf(agentId) ?? 0;
-      r = { agentId, name: p.nameOf(agentId), framesDone: 0, framesPerSecond: fps, chunkId: "", chunkFramesDone: 0, chunkFramesTotal: 0, etaSeconds: -1, speculative: false };
+      r = { agentId, name: p.nameOf(agentId), framesDone: 0, framesPerSecond: fps, chunkId: "", chunkFramesDone: 0, chunkFramesTotal: 0, etaSeconds: -1, speculative: false, frameDetail: "" };
       rows.set(agentId, r);
     }
     return r;
@@ -65,6 +67,7 @@ export function jobProgress(p: ProgressInput): JobProgress {
       chunkFramesTotal: a.frames,
       etaSeconds: rate > 0 ? round1((a.frames - done) / rate) : -1,
       speculative: a.speculative,
+      frameDetail: a.frameDetail ?? "",
     });
   }
   const working = [...rows.values()].filter((r) => r.chunkId !== "");

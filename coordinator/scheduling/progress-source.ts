@@ -15,7 +15,13 @@ export function progressSource(store: Store, live: () => ReadonlyMap<string, Hea
     const book = speeds.refresh(store);
     const hbs = live();
     const done = new Map<string, number>();
-    for (const hb of hbs.values()) if (hb.progress) done.set(hb.progress.attemptId, hb.progress.framesDone);
+    const detail = new Map<string, string>();
+    for (const hb of hbs.values()) {
+      if (!hb.progress) continue;
+      done.set(hb.progress.attemptId, hb.progress.framesDone);
+      const f = hb.progress.inFrame;
+      if (f) detail.set(hb.progress.attemptId, `frame ${f.frame}: ${f.detail || `${Math.round(f.fraction * 100)}%`}`);
+    }
     const running = (
       store.db
         .prepare(
@@ -24,7 +30,7 @@ export function progressSource(store: Store, live: () => ReadonlyMap<string, Hea
            FROM attempts a JOIN chunks c ON c.id = a.chunk_id WHERE a.job_id = ? AND a.state = 'running'`,
         )
         .all(job.id) as Array<{ attemptId: string; agentId: string; chunkId: string; startedAtMs: number; frames: number; specAttemptId: string | null }>
-    ).map((r) => ({ ...r, framesDone: done.get(r.attemptId) ?? null, speculative: r.specAttemptId === r.attemptId }));
+    ).map((r) => ({ ...r, framesDone: done.get(r.attemptId) ?? null, speculative: r.specAttemptId === r.attemptId, frameDetail: detail.get(r.attemptId) ?? "" }));
     const ledger = store.db.prepare(`SELECT agent_id AS agentId, SUM(frames) AS frames FROM ledger WHERE job_id = ? GROUP BY agent_id`).all(job.id) as Array<{
       agentId: string;
       frames: number;

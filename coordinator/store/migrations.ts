@@ -173,4 +173,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN steps_json TEXT NOT NULL DEFAULT '[]';
   ALTER TABLE jobs ADD COLUMN recipe_sha256 TEXT NOT NULL DEFAULT '';
   `,
+  // tool output per chunk attempt (Blender, command steps), for `nightshift job logs`
+  `
+  CREATE TABLE attempt_logs (
+    attempt_id  TEXT PRIMARY KEY,
+    text        TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

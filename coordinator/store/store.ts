@@ -7,6 +7,7 @@ import { FramesTable } from "./frames-table.ts";
 import { LedgerTable } from "./ledger-table.ts";
 import { BlocklistTable } from "./blocklist-table.ts";
 import { TelemetryTable } from "./telemetry-table.ts";
+import { AttemptLogsTable } from "./attempt-logs-table.ts";
 
 /** The coordinator's truth: one SQLite file, one table object per table. */
 export class Store {
@@ -18,6 +19,7 @@ export class Store {
   readonly ledger: LedgerTable;
   readonly blocklist: BlocklistTable;
   readonly telemetry: TelemetryTable;
+  readonly attemptLogs: AttemptLogsTable;
   private closed = false;
 
   constructor(readonly db: Db) {
@@ -29,6 +31,7 @@ export class Store {
     this.ledger = new LedgerTable(db);
     this.blocklist = new BlocklistTable(db);
     this.telemetry = new TelemetryTable(db);
+    this.attemptLogs = new AttemptLogsTable(db);
   }
 
   static open(path: string): Store {

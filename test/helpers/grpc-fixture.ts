@@ -26,6 +26,7 @@ export const unimplementedControl: ControlServer = {
   resumeJob: unimplemented,
   listAgents: unimplemented,
   report: unimplemented,
+  jobLogs: unimplemented,
   watchJob: (call: ServerWritableStream<JobRef, JobView>) => call.destroy(Object.assign(new Error("not part of this test"), { code: status.UNIMPLEMENTED })),
 };
 

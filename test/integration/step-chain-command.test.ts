@@ -83,3 +83,26 @@ test("a step naming a program no agent allows waits and says why; it is never ru
   const attempts = coordinator.store.chunks.listByJob(jobId).flatMap((c) => coordinator.store.attempts.listByChunk(c.id));
   assert.equal(attempts.length, 0);
 });
+
+test("a command that fails: the chunk fails with the program's own last line, and `job logs` keeps its output per attempt", { skip }, async (t) => {
+  const dir = tempDir(t, "ns-chain-fail-");
+  const coordinator = await startTestCoordinator(t, dir);
+  await startLocalAgent(t, coordinator, dir, "with-ffmpeg", { kinds: AgentKindsConfigSchema.parse({ commands: { ffmpeg: { path: ffmpeg ?? "" } } }) });
+  const spec = {
+    name: "bad filter",
+    input: { type: "generated", width: 8, height: 8, frames: 2 },
+    steps: [{ id: "filter", kind: "command", program: "ffmpeg", args: ["-nostdin", "-hide_banner", "-i", "{input}", "-vf", "nosuchfilter", "{output}"] }],
+    chunking: { mode: "fixed", size: 2 },
+  };
+  const { jobId } = await coordinator.api.submit(JSON.stringify(spec), dir);
+  const job = await coordinator.finisher.waitFor(jobId);
+  assert.equal(job.state, "failed");
+  const logs = coordinator.api.logs(jobId, 0);
+  assert.ok(logs.length >= 1);
+  for (const a of logs) {
+    assert.equal(a.state, "failed");
+    assert.match(a.error, /ffmpeg \(exit \d+\): .*nosuchfilter/i, a.error);
+    assert.match(a.log, /No such filter: 'nosuchfilter'/);
+  }
+  assert.throws(() => coordinator.api.logs(jobId, 7), /--chunk: job \S+ has no chunk 7/);
+});

@@ -60,15 +60,15 @@ test("job progress: per-agent frames, speeds and chunk ETA; the job's speed sums
     ledger: [{ agentId: "a", frames: 30 }, { agentId: "b", frames: 10 }],
     running: [
       { agentId: "a", chunkId: "c5", frames: 10, startedAtMs: 8_000, framesDone: 4, speculative: false },
-      { agentId: "c", chunkId: "c4", frames: 10, startedAtMs: 9_000, framesDone: null, speculative: true },
+      { agentId: "c", chunkId: "c4", frames: 10, startedAtMs: 9_000, framesDone: null, speculative: true, frameDetail: "frame 3: Sample 8/64" },
     ],
     nameOf: (id) => `agent-${id}`,
     fpsOf: (id) => ({ a: 2.5, b: 1 })[id] ?? null,
   });
   assert.deepEqual(p.agents, [
-    { agentId: "a", name: "agent-a", framesDone: 30, framesPerSecond: 2.5, chunkId: "c5", chunkFramesDone: 4, chunkFramesTotal: 10, etaSeconds: 3, speculative: false },
-    { agentId: "b", name: "agent-b", framesDone: 10, framesPerSecond: 1, chunkId: "", chunkFramesDone: 0, chunkFramesTotal: 0, etaSeconds: -1, speculative: false },
-    { agentId: "c", name: "agent-c", framesDone: 0, framesPerSecond: 0, chunkId: "c4", chunkFramesDone: 0, chunkFramesTotal: 10, etaSeconds: -1, speculative: true },
+    { agentId: "a", name: "agent-a", framesDone: 30, framesPerSecond: 2.5, chunkId: "c5", chunkFramesDone: 4, chunkFramesTotal: 10, etaSeconds: 3, speculative: false, frameDetail: "" },
+    { agentId: "b", name: "agent-b", framesDone: 10, framesPerSecond: 1, chunkId: "", chunkFramesDone: 0, chunkFramesTotal: 0, etaSeconds: -1, speculative: false, frameDetail: "" },
+    { agentId: "c", name: "agent-c", framesDone: 0, framesPerSecond: 0, chunkId: "c4", chunkFramesDone: 0, chunkFramesTotal: 10, etaSeconds: -1, speculative: true, frameDetail: "frame 3: Sample 8/64" },
   ]);
   assert.equal(p.framesPerSecond, 2.5, "a works at 2.5, c is unmeasured, b is not working on it now");
   assert.equal(p.etaSeconds, 24);

@@ -7,7 +7,7 @@ function view(o: Partial<JobView> = {}): JobView {
   return {
     id: "job_1", name: "ep03", state: "running", framesTotal: 200, framesDone: 104, chunksTotal: 25, chunksDone: 13, chunksFailed: 0,
     outputDir: "/out", videoPath: "", message: "", createdAtMs: 0, finishedAtMs: 0, priority: 0, failedFrames: [], blocklistedAgents: [],
-    agents: [], framesPerSecond: 0, etaSeconds: -1, startedAtMs: 0, ...o,
+    agents: [], framesPerSecond: 0, etaSeconds: -1, startedAtMs: 0, steps: [], recipeSha256: "", ...o,
   };
 }
 
@@ -21,9 +21,9 @@ test("watch: a bar for the job with frames/s and ETA, and one per agent with its
       framesPerSecond: 24.56,
       etaSeconds: 39,
       agents: [
-        { agentId: "a1", name: "gpu-4090", framesDone: 80, framesPerSecond: 18.2, chunkId: "c12", chunkFramesDone: 6, chunkFramesTotal: 8, etaSeconds: 0.4, speculative: false },
-        { agentId: "a2", name: "gpu-1080", framesDone: 24, framesPerSecond: 6.3, chunkId: "c11", chunkFramesDone: 2, chunkFramesTotal: 8, etaSeconds: 1, speculative: true },
-        { agentId: "a3", name: "laptop", framesDone: 0, framesPerSecond: 0, chunkId: "", chunkFramesDone: 0, chunkFramesTotal: 0, etaSeconds: -1, speculative: false },
+        { agentId: "a1", name: "gpu-4090", framesDone: 80, framesPerSecond: 18.2, chunkId: "c12", chunkFramesDone: 6, chunkFramesTotal: 8, etaSeconds: 0.4, speculative: false, frameDetail: "" },
+        { agentId: "a2", name: "gpu-1080", framesDone: 24, framesPerSecond: 6.3, chunkId: "c11", chunkFramesDone: 2, chunkFramesTotal: 8, etaSeconds: 1, speculative: true, frameDetail: "frame 5: Sample 32/64" },
+        { agentId: "a3", name: "laptop", framesDone: 0, framesPerSecond: 0, chunkId: "", chunkFramesDone: 0, chunkFramesTotal: 0, etaSeconds: -1, speculative: false, frameDetail: "" },
       ],
     }),
     20,
@@ -33,7 +33,7 @@ test("watch: a bar for the job with frames/s and ETA, and one per agent with its
     "  24.6 frames/s  ETA 39s",
     "  agent     chunk                 frames   frames/s  chunk ETA",
     "  gpu-4090  [########--]     6/8  80       18.2      0s",
-    "  gpu-1080  [###-------]     2/8  24       6.3       1s (copy)",
+    "  gpu-1080  [###-------]     2/8  24       6.3       1s (copy)  frame 5: Sample 32/64",
     "  laptop    idle                  0        ?",
   ]);
 });

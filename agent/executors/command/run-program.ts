@@ -2,6 +2,9 @@ import { spawn } from "node:child_process";
 import { StepFailedError } from "../executor-registry.ts";
 import type { AllowedProgram } from "./command-allowlist.ts";
 
+/** A line that says what went wrong; the first one is usually the cause, later ones its consequences. */
+const PROBLEM = /error|no such|not found|cannot|can't|invalid|failed|denied/i;
+
 export interface RunProgramOptions {
   program: AllowedProgram;
   name: string;
@@ -26,11 +29,13 @@ export function runProgram(o: RunProgramOptions): Promise<void> {
     for (const k of ["PATH", "HOME", "LANG"]) if (process.env[k] !== undefined && env[k] === undefined) env[k] = process.env[k] as string;
     const child = spawn(o.program.path, o.args, { cwd: o.cwd, env, shell: false, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let last = "";
+    let firstProblem = "";
     const take = (d: Buffer): void => {
       const text = d.toString("utf8");
       o.onLog(text);
       const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
       if (lines.length > 0) last = lines[lines.length - 1] as string;
+      if (!firstProblem) firstProblem = lines.find((l) => PROBLEM.test(l)) ?? "";
     };
     child.stdout.on("data", take);
     child.stderr.on("data", take);
@@ -64,7 +69,7 @@ export function runProgram(o: RunProgramOptions): Promise<void> {
       if (o.signal.aborted) return reject(o.signal.reason);
       if (code === 0) return resolve();
       const how = sig ? `killed by ${sig}` : `exit ${code}`;
-      reject(new StepFailedError("command", `${o.name} (${how}): ${last || "no output"}`));
+      reject(new StepFailedError("command", `${o.name} (${how}): ${firstProblem || last || "no output"}`));
     });
   });
 }

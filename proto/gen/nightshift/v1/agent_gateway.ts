@@ -96,6 +96,16 @@ export interface JoinResponse {
   heartbeatMs: number;
 }
 
+export interface AttemptLogReport {
+  agentId: string;
+  attemptId: string;
+  /** Bounded by the agent (64 KiB: the start and the end of the output). */
+  text: string;
+}
+
+export interface AttemptLogAck {
+}
+
 function createBaseClaimRequest(): ClaimRequest {
   return { agentId: "", chunkId: "", delivery: 0, dispatchId: "" };
 }
@@ -1169,6 +1179,167 @@ export const JoinResponse: MessageFns<JoinResponse> = {
   },
 };
 
+function createBaseAttemptLogReport(): AttemptLogReport {
+  return { agentId: "", attemptId: "", text: "" };
+}
+
+export const AttemptLogReport: MessageFns<AttemptLogReport> = {
+  encode(message: AttemptLogReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentId !== "") {
+      writer.uint32(10).string(message.agentId);
+    }
+    if (message.attemptId !== "") {
+      writer.uint32(18).string(message.attemptId);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttemptLogReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttemptLogReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.attemptId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttemptLogReport {
+    return {
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      attemptId: isSet(object.attemptId)
+        ? globalThis.String(object.attemptId)
+        : isSet(object.attempt_id)
+        ? globalThis.String(object.attempt_id)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+    };
+  },
+
+  toJSON(message: AttemptLogReport): unknown {
+    const obj: any = {};
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.attemptId !== "") {
+      obj.attemptId = message.attemptId;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttemptLogReport>): AttemptLogReport {
+    return AttemptLogReport.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttemptLogReport>): AttemptLogReport {
+    const message = createBaseAttemptLogReport();
+    message.agentId = object.agentId ?? "";
+    message.attemptId = object.attemptId ?? "";
+    message.text = object.text ?? "";
+    return message;
+  },
+};
+
+function createBaseAttemptLogAck(): AttemptLogAck {
+  return {};
+}
+
+export const AttemptLogAck: MessageFns<AttemptLogAck> = {
+  encode(_: AttemptLogAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttemptLogAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttemptLogAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): AttemptLogAck {
+    return {};
+  },
+
+  toJSON(_: AttemptLogAck): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttemptLogAck>): AttemptLogAck {
+    return AttemptLogAck.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<AttemptLogAck>): AttemptLogAck {
+    const message = createBaseAttemptLogAck();
+    return message;
+  },
+};
+
 /**
  * AgentGateway: an agent introduces itself and learns how to reach the work
  * queue. Enrollment (join tokens, certificates) grows here.
@@ -1212,6 +1383,16 @@ export const AgentGatewayService = {
     responseSerialize: (value: FailureAck): Buffer => Buffer.from(FailureAck.encode(value).finish()),
     responseDeserialize: (value: Buffer): FailureAck => FailureAck.decode(value),
   },
+  /** The tool output of an attempt (Blender's, a command's), kept for `nightshift job logs`. */
+  reportLog: {
+    path: "/nightshift.v1.AgentGateway/ReportLog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AttemptLogReport): Buffer => Buffer.from(AttemptLogReport.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AttemptLogReport => AttemptLogReport.decode(value),
+    responseSerialize: (value: AttemptLogAck): Buffer => Buffer.from(AttemptLogAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AttemptLogAck => AttemptLogAck.decode(value),
+  },
 } as const;
 
 export interface AgentGatewayServer extends UntypedServiceImplementation {
@@ -1228,6 +1409,8 @@ export interface AgentGatewayServer extends UntypedServiceImplementation {
    * marking the chunk failed.
    */
   reportFailure: handleUnaryCall<FailureReport, FailureAck>;
+  /** The tool output of an attempt (Blender's, a command's), kept for `nightshift job logs`. */
+  reportLog: handleUnaryCall<AttemptLogReport, AttemptLogAck>;
 }
 
 export interface AgentGatewayClient extends Client {
@@ -1282,6 +1465,22 @@ export interface AgentGatewayClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FailureAck) => void,
+  ): ClientUnaryCall;
+  /** The tool output of an attempt (Blender's, a command's), kept for `nightshift job logs`. */
+  reportLog(
+    request: AttemptLogReport,
+    callback: (error: ServiceError | null, response: AttemptLogAck) => void,
+  ): ClientUnaryCall;
+  reportLog(
+    request: AttemptLogReport,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AttemptLogAck) => void,
+  ): ClientUnaryCall;
+  reportLog(
+    request: AttemptLogReport,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AttemptLogAck) => void,
   ): ClientUnaryCall;
 }
 

@@ -75,6 +75,43 @@ export interface JobView {
   /** Seconds until the last frame is committed; -1 unknown, 0 nothing left. */
   etaSeconds: number;
   startedAtMs: number;
+  /** The frame steps in chain order, with the hash of what each used. */
+  steps: StepView[];
+  /** sha256 of all the steps: what made every frame of the job. */
+  recipeSha256: string;
+}
+
+/** One frame step of a job: its kind and what made its output. */
+export interface StepView {
+  id: string;
+  /** model | blender | command | comfyui */
+  kind: string;
+  /** What it runs, in words: "colour-grade", "shots/sh010.blend (cycles, 64 samples)", "ffmpeg-denoise -i {input} ...". */
+  what: string;
+  /** The model's, scene's or workflow's sha256; for a command, the sha256 of its program name and arguments. */
+  sha256: string;
+}
+
+export interface JobLogsRequest {
+  jobId: string;
+  /** Only this chunk index; -1: every chunk. */
+  chunk: number;
+}
+
+export interface AttemptLog {
+  chunk: number;
+  attemptId: string;
+  agent: string;
+  /** running | committed | failed | lost | cancelled | superseded | handed-back */
+  state: string;
+  error: string;
+  /** The tool's own output, bounded (its start and its end). */
+  log: string;
+  createdAtMs: number;
+}
+
+export interface JobLogsResponse {
+  attempts: AttemptLog[];
 }
 
 /** One agent's part in a job. */
@@ -93,6 +130,8 @@ export interface AgentProgress {
   etaSeconds: number;
   /** The current chunk is a speculative copy (the first of the two to commit wins). */
   speculative: boolean;
+  /** Progress inside the frame being made, in the tool's words ("frame 12: Sample 32/64"); empty when not reported. */
+  frameDetail: string;
 }
 
 export interface ListAgentsRequest {
@@ -552,6 +591,8 @@ function createBaseJobView(): JobView {
     framesPerSecond: 0,
     etaSeconds: 0,
     startedAtMs: 0,
+    steps: [],
+    recipeSha256: "",
   };
 }
 
@@ -620,6 +661,12 @@ export const JobView: MessageFns<JobView> = {
     }
     if (message.startedAtMs !== 0) {
       writer.uint32(152).int64(message.startedAtMs);
+    }
+    for (const v of message.steps) {
+      StepView.encode(v!, writer.uint32(402).fork()).join();
+    }
+    if (message.recipeSha256 !== "") {
+      writer.uint32(410).string(message.recipeSha256);
     }
     return writer;
   },
@@ -807,6 +854,22 @@ export const JobView: MessageFns<JobView> = {
             message.startedAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 50: {
+            if (tag !== 402) {
+              break;
+            }
+
+            message.steps.push(StepView.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 51: {
+            if (tag !== 410) {
+              break;
+            }
+
+            message.recipeSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -899,6 +962,14 @@ export const JobView: MessageFns<JobView> = {
         : isSet(object.started_at_ms)
         ? globalThis.Number(object.started_at_ms)
         : 0,
+      steps: globalThis.Array.isArray(object?.steps)
+        ? object.steps.map((e: any) => StepView.fromJSON(e))
+        : [],
+      recipeSha256: isSet(object.recipeSha256)
+        ? globalThis.String(object.recipeSha256)
+        : isSet(object.recipe_sha256)
+        ? globalThis.String(object.recipe_sha256)
+        : "",
     };
   },
 
@@ -964,6 +1035,12 @@ export const JobView: MessageFns<JobView> = {
     if (message.startedAtMs !== 0) {
       obj.startedAtMs = Math.round(message.startedAtMs);
     }
+    if (message.steps?.length) {
+      obj.steps = message.steps.map((e) => StepView.toJSON(e));
+    }
+    if (message.recipeSha256 !== "") {
+      obj.recipeSha256 = message.recipeSha256;
+    }
     return obj;
   },
 
@@ -992,6 +1069,458 @@ export const JobView: MessageFns<JobView> = {
     message.framesPerSecond = object.framesPerSecond ?? 0;
     message.etaSeconds = object.etaSeconds ?? 0;
     message.startedAtMs = object.startedAtMs ?? 0;
+    message.steps = object.steps?.map((e) => StepView.fromPartial(e)) || [];
+    message.recipeSha256 = object.recipeSha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseStepView(): StepView {
+  return { id: "", kind: "", what: "", sha256: "" };
+}
+
+export const StepView: MessageFns<StepView> = {
+  encode(message: StepView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.what !== "") {
+      writer.uint32(26).string(message.what);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(34).string(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StepView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStepView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.what = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StepView {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      what: isSet(object.what) ? globalThis.String(object.what) : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+    };
+  },
+
+  toJSON(message: StepView): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.what !== "") {
+      obj.what = message.what;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StepView>): StepView {
+    return StepView.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StepView>): StepView {
+    const message = createBaseStepView();
+    message.id = object.id ?? "";
+    message.kind = object.kind ?? "";
+    message.what = object.what ?? "";
+    message.sha256 = object.sha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseJobLogsRequest(): JobLogsRequest {
+  return { jobId: "", chunk: 0 };
+}
+
+export const JobLogsRequest: MessageFns<JobLogsRequest> = {
+  encode(message: JobLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.chunk !== 0) {
+      writer.uint32(16).int32(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chunk = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobLogsRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      chunk: isSet(object.chunk) ? globalThis.Number(object.chunk) : 0,
+    };
+  },
+
+  toJSON(message: JobLogsRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.chunk !== 0) {
+      obj.chunk = Math.round(message.chunk);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JobLogsRequest>): JobLogsRequest {
+    return JobLogsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JobLogsRequest>): JobLogsRequest {
+    const message = createBaseJobLogsRequest();
+    message.jobId = object.jobId ?? "";
+    message.chunk = object.chunk ?? 0;
+    return message;
+  },
+};
+
+function createBaseAttemptLog(): AttemptLog {
+  return { chunk: 0, attemptId: "", agent: "", state: "", error: "", log: "", createdAtMs: 0 };
+}
+
+export const AttemptLog: MessageFns<AttemptLog> = {
+  encode(message: AttemptLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chunk !== 0) {
+      writer.uint32(8).uint32(message.chunk);
+    }
+    if (message.attemptId !== "") {
+      writer.uint32(18).string(message.attemptId);
+    }
+    if (message.agent !== "") {
+      writer.uint32(26).string(message.agent);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    if (message.log !== "") {
+      writer.uint32(50).string(message.log);
+    }
+    if (message.createdAtMs !== 0) {
+      writer.uint32(56).int64(message.createdAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttemptLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttemptLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.chunk = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.attemptId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.agent = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.log = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.createdAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttemptLog {
+    return {
+      chunk: isSet(object.chunk) ? globalThis.Number(object.chunk) : 0,
+      attemptId: isSet(object.attemptId)
+        ? globalThis.String(object.attemptId)
+        : isSet(object.attempt_id)
+        ? globalThis.String(object.attempt_id)
+        : "",
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      log: isSet(object.log) ? globalThis.String(object.log) : "",
+      createdAtMs: isSet(object.createdAtMs)
+        ? globalThis.Number(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? globalThis.Number(object.created_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: AttemptLog): unknown {
+    const obj: any = {};
+    if (message.chunk !== 0) {
+      obj.chunk = Math.round(message.chunk);
+    }
+    if (message.attemptId !== "") {
+      obj.attemptId = message.attemptId;
+    }
+    if (message.agent !== "") {
+      obj.agent = message.agent;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.log !== "") {
+      obj.log = message.log;
+    }
+    if (message.createdAtMs !== 0) {
+      obj.createdAtMs = Math.round(message.createdAtMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttemptLog>): AttemptLog {
+    return AttemptLog.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttemptLog>): AttemptLog {
+    const message = createBaseAttemptLog();
+    message.chunk = object.chunk ?? 0;
+    message.attemptId = object.attemptId ?? "";
+    message.agent = object.agent ?? "";
+    message.state = object.state ?? "";
+    message.error = object.error ?? "";
+    message.log = object.log ?? "";
+    message.createdAtMs = object.createdAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseJobLogsResponse(): JobLogsResponse {
+  return { attempts: [] };
+}
+
+export const JobLogsResponse: MessageFns<JobLogsResponse> = {
+  encode(message: JobLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.attempts) {
+      AttemptLog.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attempts.push(AttemptLog.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobLogsResponse {
+    return {
+      attempts: globalThis.Array.isArray(object?.attempts)
+        ? object.attempts.map((e: any) => AttemptLog.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: JobLogsResponse): unknown {
+    const obj: any = {};
+    if (message.attempts?.length) {
+      obj.attempts = message.attempts.map((e) => AttemptLog.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JobLogsResponse>): JobLogsResponse {
+    return JobLogsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JobLogsResponse>): JobLogsResponse {
+    const message = createBaseJobLogsResponse();
+    message.attempts = object.attempts?.map((e) => AttemptLog.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1007,6 +1536,7 @@ function createBaseAgentProgress(): AgentProgress {
     chunkFramesTotal: 0,
     etaSeconds: 0,
     speculative: false,
+    frameDetail: "",
   };
 }
 
@@ -1038,6 +1568,9 @@ export const AgentProgress: MessageFns<AgentProgress> = {
     }
     if (message.speculative !== false) {
       writer.uint32(72).bool(message.speculative);
+    }
+    if (message.frameDetail !== "") {
+      writer.uint32(82).string(message.frameDetail);
     }
     return writer;
   },
@@ -1127,6 +1660,14 @@ export const AgentProgress: MessageFns<AgentProgress> = {
             message.speculative = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.frameDetail = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1178,6 +1719,11 @@ export const AgentProgress: MessageFns<AgentProgress> = {
         ? globalThis.Number(object.eta_seconds)
         : 0,
       speculative: isSet(object.speculative) ? globalThis.Boolean(object.speculative) : false,
+      frameDetail: isSet(object.frameDetail)
+        ? globalThis.String(object.frameDetail)
+        : isSet(object.frame_detail)
+        ? globalThis.String(object.frame_detail)
+        : "",
     };
   },
 
@@ -1210,6 +1756,9 @@ export const AgentProgress: MessageFns<AgentProgress> = {
     if (message.speculative !== false) {
       obj.speculative = message.speculative;
     }
+    if (message.frameDetail !== "") {
+      obj.frameDetail = message.frameDetail;
+    }
     return obj;
   },
 
@@ -1227,6 +1776,7 @@ export const AgentProgress: MessageFns<AgentProgress> = {
     message.chunkFramesTotal = object.chunkFramesTotal ?? 0;
     message.etaSeconds = object.etaSeconds ?? 0;
     message.speculative = object.speculative ?? false;
+    message.frameDetail = object.frameDetail ?? "";
     return message;
   },
 };
@@ -1950,6 +2500,16 @@ export const ControlService = {
     responseSerialize: (value: ReportResponse): Buffer => Buffer.from(ReportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReportResponse => ReportResponse.decode(value),
   },
+  /** The tool output (Blender, a command) and error of each chunk attempt of a job. */
+  jobLogs: {
+    path: "/nightshift.v1.Control/JobLogs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: JobLogsRequest): Buffer => Buffer.from(JobLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): JobLogsRequest => JobLogsRequest.decode(value),
+    responseSerialize: (value: JobLogsResponse): Buffer => Buffer.from(JobLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobLogsResponse => JobLogsResponse.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -1962,6 +2522,8 @@ export interface ControlServer extends UntypedServiceImplementation {
   watchJob: handleServerStreamingCall<JobRef, JobView>;
   listAgents: handleUnaryCall<ListAgentsRequest, ListAgentsResponse>;
   report: handleUnaryCall<ReportRequest, ReportResponse>;
+  /** The tool output (Blender, a command) and error of each chunk attempt of a job. */
+  jobLogs: handleUnaryCall<JobLogsRequest, JobLogsResponse>;
 }
 
 export interface ControlClient extends Client {
@@ -2074,6 +2636,22 @@ export interface ControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportResponse) => void,
+  ): ClientUnaryCall;
+  /** The tool output (Blender, a command) and error of each chunk attempt of a job. */
+  jobLogs(
+    request: JobLogsRequest,
+    callback: (error: ServiceError | null, response: JobLogsResponse) => void,
+  ): ClientUnaryCall;
+  jobLogs(
+    request: JobLogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JobLogsResponse) => void,
+  ): ClientUnaryCall;
+  jobLogs(
+    request: JobLogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JobLogsResponse) => void,
   ): ClientUnaryCall;
 }
 
