@@ -79,6 +79,8 @@ export class JobFinisher extends EventEmitter {
           fps: job.fps,
           outPath: videoPathFor(job, spec),
           crf,
+          // Frames in per-shot folders ({shot} in the pattern) are listed one by one, in frame order.
+          ...(spec.output.framePattern.includes("{shot") ? { files: this.store.frames.listByJob(job.id).sort((a, b) => a.frame - b.frame).map((f) => f.path) } : {}),
         });
         video = out.path;
       }

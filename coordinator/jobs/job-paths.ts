@@ -13,13 +13,46 @@ export function resolveJobOutputDir(outputRoot: string, jobId: string, spec: Job
   return resolveUnderRoot(outputRoot, rel === "" ? "." : rel, "output.path");
 }
 
+/** Where a shot of the job's range starts, and its number in the edit (0 = the shot list's first shot). */
+export interface ShotStart {
+  start: number;
+  shot: number;
+}
+
+/** The number of the shot a frame belongs to: the last shot starting at or before it; 0 without shots. */
+export function shotOf(shots: readonly ShotStart[], frame: number): number {
+  let lo = 0;
+  let hi = shots.length - 1;
+  let found = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = shots[mid] as ShotStart;
+    if (s.start <= frame) {
+      found = s.shot;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
 /** Frame file name relative to the job's output dir. */
-export function frameFileName(spec: JobSpec, jobId: string, frame: number): string {
-  return renderTemplate(spec.output.framePattern, { ...templateVars(jobId, spec), frame, shot: 0 }, "output.framePattern");
+export function frameFileName(spec: JobSpec, jobId: string, frame: number, shot = 0): string {
+  return renderTemplate(spec.output.framePattern, { ...templateVars(jobId, spec), frame, shot }, "output.framePattern");
+}
+
+const shotsByJob = new Map<string, ShotStart[]>();
+function jobShots(job: Pick<JobRow, "id" | "shotsJson">): ShotStart[] {
+  let s = shotsByJob.get(job.id);
+  if (!s) {
+    if (shotsByJob.size > 1000) shotsByJob.clear();
+    s = JSON.parse(job.shotsJson || "[]") as ShotStart[];
+    shotsByJob.set(job.id, s);
+  }
+  return s;
 }
 
 export function framePathFor(job: JobRow, spec: JobSpec, frame: number): string {
-  return join(job.outputDir, frameFileName(spec, job.id, frame));
+  return join(job.outputDir, frameFileName(spec, job.id, frame, shotOf(jobShots(job), frame)));
 }
 
 export function videoPathFor(job: JobRow, spec: JobSpec): string {

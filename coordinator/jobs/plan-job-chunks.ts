@@ -8,13 +8,25 @@ import { detectSceneCuts } from "../planner/detect-scenes.ts";
 import { shotsFromCuts } from "../planner/scene-cuts.ts";
 import type { Shot } from "../planner/shot.ts";
 import type { AgentSpeed } from "../planner/chunk-size.ts";
+import type { ShotStart } from "./job-paths.ts";
 
 /**
  * The impure half of planning: reads the shot list or detects cuts with ffmpeg
  * when the spec asks for shots, then hands everything to the pure planner.
  */
 export async function planJobChunks(spec: JobSpec, range: FrameRange, baseDir: string, agentSpeeds: readonly AgentSpeed[] = []): Promise<Chunk[]> {
+  return (await planJobShots(spec, range, baseDir, agentSpeeds)).chunks;
+}
+
+/** The plan and, with shots, where each shot in the range starts and its number in the edit (`{shot}` in output paths). */
+export async function planJobShots(
+  spec: JobSpec,
+  range: FrameRange,
+  baseDir: string,
+  agentSpeeds: readonly AgentSpeed[] = [],
+): Promise<{ chunks: Chunk[]; shotStarts: ShotStart[] }> {
   let shots: Shot[] | undefined;
+  let shotStarts: ShotStart[] = [];
   if (spec.chunking.mode === "shots") {
     const src = spec.chunking.source;
     if (src.kind === "list") {
@@ -34,9 +46,10 @@ export async function planJobChunks(spec: JobSpec, range: FrameRange, baseDir: s
       const cuts = await detectSceneCuts(video, { threshold: src.threshold });
       shots = shotsFromCuts(cuts, range.start, range.end);
     }
+    shotStarts = shots.flatMap((s, index) => (s.end >= range.start && s.start <= range.end ? [{ start: Math.max(s.start, range.start), shot: index }] : []));
     shots = clipShots(shots, range);
   }
-  return planChunks({
+  const chunks = planChunks({
     frameStart: range.start,
     frameEnd: range.end,
     chunking: spec.chunking,
@@ -44,6 +57,7 @@ export async function planJobChunks(spec: JobSpec, range: FrameRange, baseDir: s
     temporal: spec.temporal,
     agentSpeeds,
   });
+  return { chunks, shotStarts };
 }
 
 /** Shots restricted to the job's frame range (a shot list usually covers the whole film). */

@@ -11,7 +11,7 @@ import { resolveSteps } from "./resolve-steps.ts";
 import type { Store } from "../store/store.ts";
 import { workInput } from "./describe-work.ts";
 import { frameFileName, resolveJobOutputDir, videoPathFor } from "./job-paths.ts";
-import { planJobChunks } from "./plan-job-chunks.ts";
+import { planJobShots } from "./plan-job-chunks.ts";
 import type { JobRow } from "../store/jobs-table.ts";
 
 export interface SubmitDeps {
@@ -50,7 +50,7 @@ export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string)
   const outputDir = resolveJobOutputDir(deps.outputRoot, jobId, spec);
   // Render the other templates once now, so a bad one fails at submit, not at the first commit.
   frameFileName(spec, jobId, range.start);
-  const plan = await planJobChunks(spec, range, baseDir);
+  const { chunks: plan, shotStarts } = await planJobShots(spec, range, baseDir);
 
   const job: Omit<JobRow, "videoPath" | "message" | "startedAt" | "finishedAt" | "pauseReason"> = {
     id: jobId,
@@ -68,6 +68,7 @@ export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string)
     modelSha256: workKey(first),
     stepsJson: JSON.stringify(steps),
     recipeSha256: sha256Bytes(new TextEncoder().encode(JSON.stringify(steps))),
+    shotsJson: JSON.stringify(shotStarts),
     createdAt: now,
   };
   videoPathFor({ ...job, videoPath: null, message: null, startedAt: null, finishedAt: null, pauseReason: null }, spec);

@@ -25,6 +25,8 @@ export interface JobRow {
   stepsJson: string;
   /** sha256 of the steps JSON: what made every frame of the job (model, scene, workflow hashes, command lines). */
   recipeSha256: string;
+  /** Where each shot of the range starts and its number in the edit (ShotStart[] JSON); '[]' without shots. */
+  shotsJson: string;
   videoPath: string | null;
   message: string | null;
   createdAt: number;
@@ -36,7 +38,7 @@ export interface JobRow {
 
 const COLUMNS = `id, name, state, priority, spec_json AS specJson, base_dir AS baseDir, output_dir AS outputDir,
   frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
-  steps_json AS stepsJson, recipe_sha256 AS recipeSha256, video_path AS videoPath, message, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, pause_reason AS pauseReason`;
+  steps_json AS stepsJson, recipe_sha256 AS recipeSha256, shots_json AS shotsJson, video_path AS videoPath, message, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, pause_reason AS pauseReason`;
 
 export class JobsTable {
   constructor(private readonly db: Db) {}
@@ -45,9 +47,9 @@ export class JobsTable {
     this.db
       .prepare(
         `INSERT INTO jobs (id, name, state, priority, spec_json, base_dir, output_dir, frame_start, frame_end, fps, seed,
-          model_name, model_sha256, steps_json, recipe_sha256, created_at)
+          model_name, model_sha256, steps_json, recipe_sha256, shots_json, created_at)
          VALUES (@id, @name, @state, @priority, @specJson, @baseDir, @outputDir, @frameStart, @frameEnd, @fps, @seed,
-          @modelName, @modelSha256, @stepsJson, @recipeSha256, @createdAt)`,
+          @modelName, @modelSha256, @stepsJson, @recipeSha256, @shotsJson, @createdAt)`,
       )
       .run(job);
   }

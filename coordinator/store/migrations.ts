@@ -172,6 +172,7 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE jobs ADD COLUMN steps_json TEXT NOT NULL DEFAULT '[]';
   ALTER TABLE jobs ADD COLUMN recipe_sha256 TEXT NOT NULL DEFAULT '';
+  ALTER TABLE jobs ADD COLUMN shots_json TEXT NOT NULL DEFAULT '[]';
   `,
   // tool output per chunk attempt (Blender, command steps), for `nightshift job logs`
   `

@@ -1,4 +1,4 @@
-import { rename, rm, stat } from "node:fs/promises";
+import { mkdtemp, rename, rm, stat, symlink } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { requireBinary } from "./ffmpeg-binaries.ts";
 import { runToCompletion } from "./ffmpeg-process.ts";
@@ -16,6 +16,12 @@ export interface AssembleOptions {
   signal?: AbortSignal;
   /** x264 quality, lower is better; default 18 (visually lossless). */
   crf?: number;
+  /**
+   * The frames in order, when they do not follow one numbered pattern (frames
+   * in per-shot folders): linked under numbered names in a hidden folder beside
+   * the output for the encode, then removed. Overrides framesDir and pattern.
+   */
+  files?: readonly string[];
 }
 
 export interface AssembledVideo {
@@ -31,6 +37,7 @@ export interface AssembledVideo {
  * stderr tail; a missing ffmpeg is a MissingDependencyError.
  */
 export async function assembleVideo(options: AssembleOptions): Promise<AssembledVideo> {
+  if (options.files) return assembleFromList(options, options.files);
   const { framesDir, pattern, startNumber, fps, outPath, signal } = options;
   const ffmpeg = requireBinary("ffmpeg");
   const ext = extname(outPath) || ".mp4";
@@ -53,4 +60,16 @@ export async function assembleVideo(options: AssembleOptions): Promise<Assembled
     throw err;
   }
   return { path: outPath, bytes: (await stat(outPath)).size };
+}
+
+async function assembleFromList(options: AssembleOptions, files: readonly string[]): Promise<AssembledVideo> {
+  const dir = await mkdtemp(join(dirname(options.outPath), ".assemble-"));
+  try {
+    let i = 0;
+    for (const f of files) await symlink(f, join(dir, `f_${String(i++).padStart(8, "0")}.png`));
+    const { files: _ignored, ...rest } = options;
+    return await assembleVideo({ ...rest, framesDir: dir, pattern: "f_%08d.png", startNumber: 0 });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

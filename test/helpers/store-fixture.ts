@@ -44,6 +44,7 @@ export function insertJob(store: Store, j: JobFixture = {}): JobRow {
     specJson: "{}",
     stepsJson: "[]",
     recipeSha256: "",
+    shotsJson: "[]",
     baseDir: "/nonexistent-base",
     outputDir: j.outputDir ?? "/nonexistent-output",
     frameStart: j.frameStart ?? 0,
