@@ -41,6 +41,12 @@ export interface ExecutorTask {
   seed: number;
   /** Reads input frame `index` (already decoded). */
   readFrame(index: number): Promise<RgbFrame>;
+  /**
+   * The input frames readFrame may be asked for (a temporal step reads
+   * neighbours within these, repeating the edge frame beyond them: a shot cut
+   * or the job's range). Absent: exactly `frames`.
+   */
+  readable?: { first: number; last: number };
   /** Cancelled when the chunk is revoked, the agent drains, or the deadline passes. */
   signal: AbortSignal;
   /** Called after each frame's compute, with the compute seconds, for busy-time accounting. */

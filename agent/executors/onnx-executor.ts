@@ -2,7 +2,8 @@ import type { InferenceSession } from "onnxruntime-node";
 import { encodePng } from "../../shared/media/png-codec.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import type { EncodedFrame, Executor, ExecutorTask, RgbFrame } from "./executor.ts";
-import { openOnnxSession, runModelOnFrame } from "./onnx-session.ts";
+import { openOnnxSession, runModelOnFrame, runModelOnWindow } from "./onnx-session.ts";
+import { modelWindow } from "../../shared/model-manifest/frame-tensor.ts";
 
 export interface OnnxExecutorOptions {
   manifest: ModelManifest;
@@ -43,12 +44,20 @@ export class OnnxExecutor implements Executor {
 
   async *run(task: ExecutorTask): AsyncIterable<EncodedFrame> {
     const session = await this.ensureSession();
+    const half = Math.floor(modelWindow(this.options.manifest) / 2);
+    const first = task.readable?.first ?? task.frames[0] ?? 0;
+    const last = task.readable?.last ?? task.frames[task.frames.length - 1] ?? 0;
+    const window = new Map<number, RgbFrame>();
     for (const index of task.frames) {
       task.signal.throwIfAborted();
-      const input = await task.readFrame(index);
+      // A temporal model sees the frame and `half` neighbours on each side; the edge frame repeats past a cut.
+      const wanted: number[] = [];
+      for (let j = index - half; j <= index + half; j++) wanted.push(Math.min(last, Math.max(first, j)));
+      for (const k of window.keys()) if (k < wanted[0]!) window.delete(k);
+      for (const j of wanted) if (!window.has(j)) window.set(j, await task.readFrame(j));
       task.signal.throwIfAborted();
       const started = this.clock();
-      const output = await runModelOnFrame(session, this.options.manifest, input);
+      const output = await runModelOnWindow(session, this.options.manifest, wanted.map((j) => window.get(j) as RgbFrame));
       const data = encodePng(output);
       task.onBusy?.(Math.max(0, this.clock() - started));
       task.signal.throwIfAborted();

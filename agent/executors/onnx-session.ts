@@ -1,6 +1,6 @@
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { BadInputError } from "../../shared/errors.ts";
-import { frameToTensor, tensorToFrame } from "../../shared/model-manifest/frame-tensor.ts";
+import { frameToTensor, framesToTensor, tensorToFrame } from "../../shared/model-manifest/frame-tensor.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
 
@@ -81,7 +81,16 @@ export async function runModelOnFrame(
   manifest: ModelManifest,
   frame: RgbFrame,
 ): Promise<RgbFrame> {
-  const input = frameToTensor(frame, manifest);
+  return runModelOnWindow(session, manifest, [frame]);
+}
+
+/** Runs a model on a window of frames stacked on the first axis (one frame for a per-frame model); one RGB8 frame out. */
+export async function runModelOnWindow(
+  session: InferenceSession,
+  manifest: ModelManifest,
+  frames: readonly RgbFrame[],
+): Promise<RgbFrame> {
+  const input = frames.length === 1 ? frameToTensor(frames[0] as RgbFrame, manifest) : framesToTensor(frames, manifest);
   const feeds = { [manifest.inputs[0]!.name]: new Tensor(input.dtype, input.data, input.dims) };
   const outputName = manifest.outputs[0]!.name;
   const results = await session.run(feeds, [outputName]);

@@ -72,6 +72,7 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
         frames,
         seed: work.seed,
         readFrame: read,
+        readable: k === 0 ? { first: work.contextStart, last: work.contextEnd } : { first: spans[k - 1]!.first, last: spans[k - 1]!.last },
         signal: chain.signal,
         onBusy: (s) => meter.markBusy(s),
         workDir: stepDir,

@@ -5,6 +5,7 @@ import type { SpecIssue } from "../../shared/job-spec/spec-issue.ts";
 import { listModels, resolveModel } from "../../shared/model-manifest/model-registry.ts";
 import { sha256Bytes, sha256File } from "../../shared/model-manifest/model-file-hash.ts";
 import { relativePathProblem } from "../../shared/safe-path.ts";
+import { modelWindow } from "../../shared/model-manifest/frame-tensor.ts";
 import { WorkStepSchema, type WorkStep } from "../../shared/steps/work-step.ts";
 
 export interface ResolveStepsDeps {
@@ -46,6 +47,19 @@ async function resolveOne(step: FrameStep, baseDir: string, deps: ResolveStepsDe
       const model = await resolveModel(deps.modelsDir, step.model, { verify: true });
       if (step.modelSha256 && step.modelSha256 !== model.manifest.sha256) {
         at("modelSha256", `model '${step.model}' has sha256 ${model.manifest.sha256}, the job asks for ${step.modelSha256}`);
+        return null;
+      }
+      const sees = modelWindow(model.manifest);
+      if (step.kind === "model" && sees > 1) {
+        at("kind", `model '${step.model}' is temporal (it sees ${sees} frames at once): use kind: temporal with window: ${sees}`);
+        return null;
+      }
+      if (step.kind === "temporal" && sees === 1) {
+        at("model", `model '${step.model}' works on one frame at a time: use kind: model`);
+        return null;
+      }
+      if (step.kind === "temporal" && sees !== step.window) {
+        at("window", `model '${step.model}' sees ${sees} frames at once, the step says ${step.window}`);
         return null;
       }
       return { id: step.id, kind: "model", model: model.manifest.name, modelSha256: model.manifest.sha256, window: step.kind === "temporal" ? step.window : null };

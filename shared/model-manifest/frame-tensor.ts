@@ -45,6 +45,26 @@ export function frameToTensor(frame: RgbFrame, manifest: ModelManifest): ImageTe
   return { dtype: "float32", data: out, dims: [1, 3, height, width] };
 }
 
+/** Frames a temporal model sees at once (its input's first dimension); 1 for a per-frame model. */
+export function modelWindow(manifest: ModelManifest): number {
+  const first = manifest.inputs[0]?.shape[0];
+  return typeof first === "number" && first > 1 ? first : 1;
+}
+
+/** A temporal model's input: the frames' tensors stacked along the first axis (the window). */
+export function framesToTensor(frames: readonly RgbFrame[], manifest: ModelManifest): ImageTensor {
+  const parts = frames.map((f) => frameToTensor(f, manifest));
+  const first = parts[0];
+  if (first === undefined) throw new Error(`model ${manifest.name}: no frames for its window`);
+  const size = first.data.length;
+  const data = first.dtype === "float32" ? new Float32Array(size * parts.length) : new Uint8Array(size * parts.length);
+  parts.forEach((p, i) => {
+    if (p.data.length !== size) throw new BadInputError(`model ${manifest.name}: the frames of one window differ in size`, { field: "input" });
+    data.set(p.data, i * size);
+  });
+  return { dtype: first.dtype, data, dims: [parts.length, ...first.dims.slice(1)] };
+}
+
 /** Turns the model's image output back into an RGB8 frame. */
 export function tensorToFrame(tensor: ImageTensor, manifest: ModelManifest): RgbFrame {
   const axes = layoutAxes(manifest.layout);

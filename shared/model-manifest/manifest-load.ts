@@ -59,7 +59,9 @@ function checkImageTensor(
     fail(`${at}.shape.${axes.channels}`, `layout ${manifest.layout} needs 3 (RGB) channels on this axis`);
   }
   const batch = spec.shape[0];
-  if (typeof batch === "number" && batch !== 1) {
-    fail(`${at}.shape.0`, `batch must be 1 or symbolic, got ${batch}`);
+  // An input's first dimension may be a temporal model's window: the frame and its neighbours, an odd count.
+  const window = at.startsWith("inputs") && typeof batch === "number" && batch >= 3 && batch % 2 === 1 && manifest.layout === "nchw-float01";
+  if (typeof batch === "number" && batch !== 1 && !window) {
+    fail(`${at}.shape.0`, `batch must be 1 or symbolic, or an odd window >= 3 for a temporal model's input (layout nchw-float01), got ${batch}`);
   }
 }
