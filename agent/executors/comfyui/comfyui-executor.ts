@@ -1,0 +1,137 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../../../shared/log.ts";
+import { encodePng } from "../../../shared/media/png-codec.ts";
+import type { ComfyBinding, ComfyuiWorkStep } from "../../../shared/steps/work-step.ts";
+import { StepFailedError } from "../executor-registry.ts";
+import type { EncodedFrame, Executor, ExecutorTask } from "../executor.ts";
+import type { ComfyClient } from "./comfy-client.ts";
+import { ComfyExecutionError, ComfyRejectedError } from "./comfy-errors.ts";
+import type { HistoryEntry, OutputFile } from "./comfy-messages.ts";
+import { PromptWatch } from "./prompt-watch.ts";
+
+/**
+ * Runs a comfyui step on the agent's own ComfyUI. per: frame queues one
+ * prompt per output frame (seed = job seed + frame index, the input frame
+ * uploaded first when `image` is bound, a filename prefix of its own); per:
+ * chunk queues one prompt that makes the chunk's frames (seed = job seed +
+ * the chunk's first frame) and takes its images in order. Frames are the
+ * bytes /view serves, untouched, so ComfyUI's `prompt` text chunk stays byte
+ * for byte; nightshift's provenance goes in through extra_data.extra_pnginfo,
+ * which SaveImage writes as a `nightshift` text chunk beside it.
+ */
+
+export interface ComfyuiExecutorOptions {
+  client: ComfyClient;
+  /** This agent's name, written into each frame's provenance. */
+  agentId: string;
+  log: Logger;
+  /** Prompt watching (see prompt-watch.ts). */
+  quietMs?: number;
+  unreachableMs?: number;
+}
+
+/** What nightshift writes into each output PNG (the `nightshift` text chunk). */
+export interface ComfyProvenance {
+  job: string;
+  chunk: string;
+  attempt: string;
+  agent: string;
+  seed: number;
+  frames: number[];
+  workflowSha256: string;
+}
+
+export class ComfyuiExecutor implements Executor {
+  readonly kind = "comfyui";
+
+  constructor(
+    private readonly step: ComfyuiWorkStep,
+    private readonly opts: ComfyuiExecutorOptions,
+  ) {}
+
+  async load(): Promise<void> {
+    this.opts.client.openSocket();
+  }
+
+  async *run(task: ExecutorTask): AsyncIterable<EncodedFrame> {
+    if (this.step.per === "chunk") {
+      yield* this.prompt(task, task.frames);
+      return;
+    }
+    for (const frame of task.frames) yield* this.prompt(task, [frame]);
+  }
+
+  async close(): Promise<void> {}
+
+  private async *prompt(task: ExecutorTask, frames: number[]): AsyncIterable<EncodedFrame> {
+    const { client } = this.opts;
+    const { signal } = task;
+    const first = frames[0];
+    if (first === undefined) return;
+    signal.throwIfAborted();
+    const started = performance.now();
+    const graph = structuredClone(this.step.workflow);
+    const seed = task.seed + first;
+    const { bind } = this.step;
+    if (bind.seed !== null) setInput(graph, bind.seed, "seed", seed);
+    if (bind.image !== null) {
+      const input = await task.readFrame(first);
+      const name = await client.uploadImage(`nightshift_${task.attemptId}_${first}.png`, encodePng(input), signal);
+      setInput(graph, bind.image, "image", name);
+    }
+    if (bind.prefix !== null) setInput(graph, bind.prefix, "prefix", `nightshift/${task.jobId}/${task.attemptId}_${String(first).padStart(6, "0")}`);
+    const provenance: ComfyProvenance = { job: task.jobId, chunk: task.chunkId, attempt: task.attemptId, agent: this.opts.agentId, seed, frames, workflowSha256: this.step.workflowSha256 };
+
+    const promptId = randomUUID();
+    const watch = new PromptWatch(client, promptId, {
+      signal,
+      quietMs: this.opts.quietMs,
+      unreachableMs: this.opts.unreachableMs,
+      onProgress: (value, max, node) => task.onProgress?.({ frame: first, fraction: value / max, detail: `${node === null ? "" : `${graph[node]?.class_type ?? "node"} #${node} `}${value}/${max}` }),
+    });
+    const cancel = () => {
+      client.cancel(promptId).catch((err: unknown) => this.opts.log.warn({ promptId, err: (err as Error).message }, "comfyui interrupt failed"));
+    };
+    signal.addEventListener("abort", cancel, { once: true });
+    let entry: HistoryEntry;
+    try {
+      await client.queuePrompt(graph, promptId, { extra_pnginfo: { nightshift: provenance } }, signal);
+      this.opts.log.debug({ promptId, frames: frames.length }, "comfyui prompt queued");
+      entry = await watch.result();
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (err instanceof ComfyRejectedError || (err instanceof ComfyExecutionError && !err.interrupted)) {
+        task.onLog?.(`${err.message}\n`);
+        throw new StepFailedError("comfyui", err.message, { cause: err });
+      }
+      throw err;
+    } finally {
+      watch.dispose();
+      signal.removeEventListener("abort", cancel);
+    }
+
+    const files = outputImages(entry, bind.prefix?.node ?? null);
+    if (files.length < frames.length) {
+      throw new StepFailedError("comfyui", `the workflow saved ${files.length} image(s) for ${frames.length} frame(s); add a SaveImage node${this.step.per === "chunk" ? " and make a batch as long as the chunk" : ""}`);
+    }
+    task.onBusy?.((performance.now() - started) / 1000);
+    for (let i = 0; i < frames.length; i++) {
+      const file = files[i]!;
+      if (!file.filename.toLowerCase().endsWith(".png")) throw new StepFailedError("comfyui", `output ${file.filename} is not a PNG; save frames with SaveImage`);
+      yield { index: frames[i]!, data: await client.view(file, signal), format: "png" };
+    }
+  }
+}
+
+/** Sets a bound input; a binding to a node the workflow lacks fails the step naming it. */
+function setInput(graph: ComfyuiWorkStep["workflow"], b: ComfyBinding, what: string, value: unknown): void {
+  const node = graph[b.node];
+  if (node === undefined) throw new StepFailedError("comfyui", `bind.${what}: the workflow has no node "${b.node}"`);
+  node.inputs[b.input] = value;
+}
+
+/** Saved images (type "output", not previews) of the prefix node, or of every output node in id order. */
+function outputImages(entry: HistoryEntry, node: string | null): OutputFile[] {
+  const ids = node !== null && entry.outputs[node] !== undefined ? [node] : Object.keys(entry.outputs).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  return ids.flatMap((id) => (entry.outputs[id]?.images ?? []).filter((f) => f.type === "output"));
+}
