@@ -217,5 +217,7 @@ describe("comfyui executor faults", () => {
     await env.standin.stop();
     const ex = await env.factory.create(comfyStep(txt2img(), TXT2IMG_BIND), { log });
     await assert.rejects(collect(ex.run(task([0]))), { name: "ComfyUnavailableError" });
+    for (let i = 0; i < 100 && env.factory.available(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(env.factory.available(), false, "the failed chunk made the factory re-check at once, without the watcher");
   });
 });

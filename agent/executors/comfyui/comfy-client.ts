@@ -70,6 +70,14 @@ export class ComfyClient {
     void this.socketLoop();
   }
 
+  /** Waits (bounded) for the socket to be open, so that the first prompt's messages are not sent to nobody; false when it is not. */
+  async socketReady(timeoutMs = 3_000): Promise<boolean> {
+    this.openSocket();
+    const deadline = Date.now() + timeoutMs;
+    while (!this.socketOpen && !this.closed && Date.now() < deadline) await sleep(10);
+    return this.socketOpen;
+  }
+
   get socketOpen(): boolean {
     return this.ws?.readyState === WebSocket.OPEN;
   }

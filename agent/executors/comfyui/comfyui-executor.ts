@@ -5,7 +5,7 @@ import type { ComfyBinding, ComfyuiWorkStep } from "../../../shared/steps/work-s
 import { StepFailedError } from "../executor-registry.ts";
 import type { EncodedFrame, Executor, ExecutorTask } from "../executor.ts";
 import type { ComfyClient } from "./comfy-client.ts";
-import { ComfyExecutionError, ComfyRejectedError } from "./comfy-errors.ts";
+import { ComfyExecutionError, ComfyRejectedError, ComfyUnavailableError } from "./comfy-errors.ts";
 import type { HistoryEntry, OutputFile } from "./comfy-messages.ts";
 import { PromptWatch } from "./prompt-watch.ts";
 
@@ -14,7 +14,8 @@ import { PromptWatch } from "./prompt-watch.ts";
  * prompt per output frame (seed = job seed + frame index, the input frame
  * uploaded first when `image` is bound, a filename prefix of its own); per:
  * chunk queues one prompt that makes the chunk's frames (seed = job seed +
- * the chunk's first frame) and takes its images in order. Frames are the
+ * the chunk's first frame; a bound `image` is the chunk's first frame) and
+ * takes its images in order. Frames are the
  * bytes /view serves, untouched, so ComfyUI's `prompt` text chunk stays byte
  * for byte; nightshift's provenance goes in through extra_data.extra_pnginfo,
  * which SaveImage writes as a `nightshift` text chunk beside it.
@@ -28,6 +29,8 @@ export interface ComfyuiExecutorOptions {
   /** Prompt watching (see prompt-watch.ts). */
   quietMs?: number;
   unreachableMs?: number;
+  /** Told when ComfyUI stopped answering mid-chunk (the factory re-checks its health at once). */
+  onUnavailable?: () => void;
 }
 
 /** What nightshift writes into each output PNG (the `nightshift` text chunk). */
@@ -49,8 +52,9 @@ export class ComfyuiExecutor implements Executor {
     private readonly opts: ComfyuiExecutorOptions,
   ) {}
 
+  /** Opens the socket and waits for it briefly: progress for the first prompt needs it (completion does not: the watcher polls). */
   async load(): Promise<void> {
-    this.opts.client.openSocket();
+    if (!(await this.opts.client.socketReady())) this.opts.log.warn({ url: this.opts.client.url }, "comfyui socket not open yet; prompts are followed by polling until it is");
   }
 
   async *run(task: ExecutorTask): AsyncIterable<EncodedFrame> {
@@ -100,6 +104,7 @@ export class ComfyuiExecutor implements Executor {
       entry = await watch.result();
     } catch (err) {
       if (signal.aborted) throw signal.reason;
+      if (err instanceof ComfyUnavailableError) this.opts.onUnavailable?.();
       if (err instanceof ComfyRejectedError || (err instanceof ComfyExecutionError && !err.interrupted)) {
         task.onLog?.(`${err.message}\n`);
         throw new StepFailedError("comfyui", err.message, { cause: err });

@@ -67,7 +67,7 @@ export class ComfyuiExecutorFactory implements ExecutorFactory<ComfyuiWorkStep> 
 
   async create(step: ComfyuiWorkStep, ctx: ExecutorContext): Promise<Executor> {
     if (step.kind !== "comfyui") throw new Error(`comfyui factory asked for a ${(step as { kind: string }).kind} step`);
-    return new ComfyuiExecutor(step, { client: this.client, agentId: this.opts.agentId, log: ctx.log, quietMs: this.opts.quietMs, unreachableMs: this.opts.unreachableMs });
+    return new ComfyuiExecutor(step, { client: this.client, agentId: this.opts.agentId, log: ctx.log, quietMs: this.opts.quietMs, unreachableMs: this.opts.unreachableMs, onUnavailable: () => void this.checkHealth() });
   }
 
   /** Whether ComfyUI answered the last health check; the agent takes comfyui chunks only while true. */
