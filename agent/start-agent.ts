@@ -101,7 +101,7 @@ export async function startAgent(o: StartAgentOptions): Promise<{ agent: Agent; 
     ...(o.credentials ? { credentials: o.credentials } : {}),
     ...(o.onLost ? { onLost: o.onLost } : {}),
     drainTimeoutMs: o.drainTimeoutMs ?? 60_000,
-    factories: kindFactories(o.kinds ?? AgentKindsConfigSchema.parse({}), o.log),
+    factories: kindFactories(o.kinds ?? AgentKindsConfigSchema.parse({}), o.log, o.name ?? hostname()),
     log: o.log,
     onStopped: () => choice.source.close(),
   });

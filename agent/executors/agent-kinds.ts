@@ -1,6 +1,8 @@
 import type { Logger } from "../../shared/log.ts";
 import type { AgentKindsConfig } from "../config/agent-kinds-config.ts";
+import { hostname } from "node:os";
 import { commandFactory } from "./command/command-factory.ts";
+import { ComfyuiExecutorFactory } from "./comfyui/comfyui-factory.ts";
 import type { AnyExecutorFactory } from "./executor-registry.ts";
 
 /**
@@ -8,8 +10,9 @@ import type { AnyExecutorFactory } from "./executor-registry.ts";
  * factory probes the machine when the agent starts, so a kind whose tool is
  * missing is simply not advertised. Add a kind here and in shared/steps/.
  */
-export function kindFactories(config: AgentKindsConfig, _log: Logger): AnyExecutorFactory[] {
+export function kindFactories(config: AgentKindsConfig, log: Logger, agentName = hostname()): AnyExecutorFactory[] {
   const factories: AnyExecutorFactory[] = [];
   if (Object.keys(config.commands).length > 0) factories.push(commandFactory(config.commands));
+  if (config.comfyui !== undefined) factories.push(new ComfyuiExecutorFactory({ url: config.comfyui.url, agentId: agentName, log }));
   return factories;
 }

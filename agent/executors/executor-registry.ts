@@ -22,6 +22,8 @@ export interface ExecutorFactory<S extends WorkStep = WorkStep> {
   /** Executors with the same key are reused by the next chunk (a model's hash, a scene's hash); null builds one per chunk. */
   reuseKey(step: S): string | null;
   create(step: S, ctx: ExecutorContext): Promise<Executor>;
+  /** False while the tool behind the kind stopped answering (a ComfyUI server that is down): take none of its chunks meanwhile. Absent: always. */
+  available?(): boolean;
 }
 
 /** Narrows a factory to the union; each factory checks its own kind on create. */

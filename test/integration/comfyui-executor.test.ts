@@ -5,7 +5,8 @@ import { after, before, describe, it } from "node:test";
 import { ComfyPromptLostError } from "../../agent/executors/comfyui/comfy-errors.ts";
 import { ComfyuiExecutorFactory } from "../../agent/executors/comfyui/comfyui-factory.ts";
 import { StepFailedError } from "../../agent/executors/executor-registry.ts";
-import type { EncodedFrame, ExecutorProgress, ExecutorTask } from "../../agent/executors/executor.ts";
+import type { EncodedFrame, Executor, ExecutorProgress, ExecutorTask } from "../../agent/executors/executor.ts";
+import type { ComfyuiWorkStep } from "../../shared/steps/work-step.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { decodePng } from "../../shared/media/png-codec.ts";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
@@ -27,6 +28,18 @@ const log = silentLogger();
 function task(frames: number[], extra: Partial<ExecutorTask> = {}): ExecutorTask {
   return { jobId: "job-1", chunkId: "chunk-1", attemptId: `att-${Math.random().toString(36).slice(2, 8)}`, frames, seed: 1000, readFrame: async () => ({ width: 8, height: 8, data: new Uint8Array(192) }), signal: new AbortController().signal, ...extra };
 }
+
+/** An executor as the agent's registry hands it out: created and loaded (the socket held); closed after the test. */
+const made: Executor[] = [];
+async function make(f: ComfyuiExecutorFactory, step: ComfyuiWorkStep): Promise<Executor> {
+  const ex = await f.create(step, { log });
+  await ex.load();
+  made.push(ex);
+  return ex;
+}
+after(async () => {
+  for (const ex of made) await ex.close();
+});
 
 async function collect(it: AsyncIterable<EncodedFrame>): Promise<EncodedFrame[]> {
   const out: EncodedFrame[] = [];
@@ -66,8 +79,7 @@ describe("comfyui executor", () => {
 
   it("per frame: one prompt per frame, seed = job seed + frame, frames are ComfyUI's PNGs byte for byte with nightshift's provenance", async () => {
     const step = comfyStep(txt2img({ width: 24, height: 16, steps: 3 }), TXT2IMG_BIND);
-    const ex = await factory.create(step, { log });
-    await ex.load();
+    const ex = await make(factory, step);
     const progress: ExecutorProgress[] = [];
     const t = task([5, 6, 7], { onProgress: (p) => progress.push(p) });
     const before = standin.accepted.length;
@@ -89,7 +101,7 @@ describe("comfyui executor", () => {
   });
 
   it("per chunk: one prompt makes the chunk's frames, in order", async () => {
-    const ex = await factory.create(comfyStep(txt2img({ batch: 4, steps: 1 }), TXT2IMG_BIND, "chunk"), { log });
+    const ex = await make(factory, comfyStep(txt2img({ batch: 4, steps: 1 }), TXT2IMG_BIND, "chunk"));
     const before = standin.accepted.length;
     const frames = await collect(ex.run(task([10, 11, 12, 13])));
     assert.equal(standin.accepted.length - before, 1);
@@ -99,7 +111,7 @@ describe("comfyui executor", () => {
 
   it("a bound image: the input frame goes up with /upload/image first and the workflow runs on it", async () => {
     const input: RgbFrame = { width: 8, height: 6, data: new Uint8Array(8 * 6 * 3).map((_, i) => (i * 7) & 0xff) };
-    const ex = await factory.create(comfyStep(img2img({ steps: 1 }), IMG2IMG_BIND), { log });
+    const ex = await make(factory, comfyStep(img2img({ steps: 1 }), IMG2IMG_BIND));
     const read: number[] = [];
     const [frame] = await collect(ex.run(task([3], { readFrame: async (i) => (read.push(i), input) })));
     assert.deepEqual(read, [3]);
@@ -109,7 +121,7 @@ describe("comfyui executor", () => {
   });
 
   it("node errors from /prompt (HTTP 400) fail the step with ComfyUI's own message", async () => {
-    const ex = await factory.create(comfyStep(txt2img({ steps: 0 }), TXT2IMG_BIND), { log });
+    const ex = await make(factory, comfyStep(txt2img({ steps: 0 }), TXT2IMG_BIND));
     const logs: string[] = [];
     await assert.rejects(collect(ex.run(task([0], { onLog: (t) => logs.push(t) }))), (err: unknown) => {
       assert.ok(err instanceof StepFailedError);
@@ -120,13 +132,13 @@ describe("comfyui executor", () => {
   });
 
   it("an error while the prompt runs (execution_error) fails the step with ComfyUI's message", async () => {
-    const ex = await factory.create(comfyStep(txt2img(), TXT2IMG_BIND), { log });
+    const ex = await make(factory, comfyStep(txt2img(), TXT2IMG_BIND));
     standin.failNextExecution("CUDA out of memory. Tried to allocate 2.00 GiB");
     await assert.rejects(collect(ex.run(task([0]))), (err: unknown) => err instanceof StepFailedError && err.detail === "KSampler #3: RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB");
   });
 
   it("/history/{id} answering {} while the prompt still runs is not an error", async () => {
-    const ex = await factory.create(comfyStep(txt2img({ steps: 2 }), TXT2IMG_BIND), { log });
+    const ex = await make(factory, comfyStep(txt2img({ steps: 2 }), TXT2IMG_BIND));
     standin.holdHistory(true);
     const run = collect(ex.run(task([0])));
     const polled = () => standin.requests.filter((r) => r.path.startsWith("/history/")).length;
@@ -143,7 +155,7 @@ describe("comfyui executor faults", () => {
   it("ComfyUI restarting mid-prompt fails the attempt (prompt lost), never reports it done", async () => {
     await using env = await setup({}, { stepMs: 40 });
     await env.factory.probe();
-    const ex = await env.factory.create(comfyStep(txt2img({ steps: 100 }), TXT2IMG_BIND), { log });
+    const ex = await make(env.factory, comfyStep(txt2img({ steps: 100 }), TXT2IMG_BIND));
     const got: EncodedFrame[] = [];
     const run = (async () => {
       for await (const f of ex.run(task([0, 1]))) got.push(f);
@@ -159,7 +171,7 @@ describe("comfyui executor faults", () => {
     await using env = await setup();
     await env.factory.probe();
     env.standin.loseNextPrompt();
-    const ex = await env.factory.create(comfyStep(txt2img(), TXT2IMG_BIND), { log });
+    const ex = await make(env.factory, comfyStep(txt2img(), TXT2IMG_BIND));
     await assert.rejects(collect(ex.run(task([0]))), ComfyPromptLostError);
   });
 
@@ -167,7 +179,7 @@ describe("comfyui executor faults", () => {
     await using env = await setup({}, { stepMs: 5 });
     await env.factory.probe();
     env.standin.stallSocket(true);
-    const ex = await env.factory.create(comfyStep(txt2img({ steps: 3 }), TXT2IMG_BIND), { log });
+    const ex = await make(env.factory, comfyStep(txt2img({ steps: 3 }), TXT2IMG_BIND));
     const frames = await collect(ex.run(task([0, 1])));
     assert.equal(frames.length, 2);
     assert.equal(env.standin.sent.filter((m) => m.type === "executing").length, 0, "the socket said nothing");
@@ -176,7 +188,7 @@ describe("comfyui executor faults", () => {
   it("cancel sends POST /interrupt with the prompt id and stops the run", async () => {
     await using env = await setup({}, { stepMs: 30 });
     await env.factory.probe();
-    const ex = await env.factory.create(comfyStep(txt2img({ steps: 200 }), TXT2IMG_BIND), { log });
+    const ex = await make(env.factory, comfyStep(txt2img({ steps: 200 }), TXT2IMG_BIND));
     const ac = new AbortController();
     const run = collect(ex.run(task([0], { signal: ac.signal })));
     const deadline = Date.now() + 5000;
@@ -215,7 +227,7 @@ describe("comfyui executor faults", () => {
     await using env = await setup({ unreachableMs: 300 });
     await env.factory.probe();
     await env.standin.stop();
-    const ex = await env.factory.create(comfyStep(txt2img(), TXT2IMG_BIND), { log });
+    const ex = await make(env.factory, comfyStep(txt2img(), TXT2IMG_BIND));
     await assert.rejects(collect(ex.run(task([0]))), { name: "ComfyUnavailableError" });
     for (let i = 0; i < 100 && env.factory.available(); i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(env.factory.available(), false, "the failed chunk made the factory re-check at once, without the watcher");

@@ -25,7 +25,7 @@ import {
  * The agent's client for one ComfyUI server's HTTP and WebSocket API (the
  * transport edge of the comfyui executor): POST /prompt with our client_id
  * and a prompt_id we choose, one long-lived /ws?clientId= socket that
- * reconnects by itself (bounded backoff), GET /history/{id}, /queue, /view,
+ * reconnects by itself (bounded backoff) while executors hold it, GET /history/{id}, /queue, /view,
  * /system_stats, /object_info, POST /upload/image, /interrupt and /queue
  * delete. Node 20's global WebSocket is behind --experimental-websocket, so
  * the socket is the `ws` library's. Every request has a timeout; every
@@ -49,7 +49,8 @@ export class ComfyClient {
   private readonly timeoutMs: number;
   private ws: WebSocket | null = null;
   private closed = false;
-  private opened = false;
+  private holders = 0;
+  private loop: Promise<void> | null = null;
   private readonly listeners = new Set<SocketListener>();
   private readonly binaryListeners = new Set<(f: BinaryFrame) => void>();
   /** Times the socket (re)opened; a watcher that sees it change re-checks its prompt at once. */
@@ -63,19 +64,35 @@ export class ComfyClient {
 
   // ---- websocket ----
 
-  /** Starts the long-lived socket (idempotent). It reconnects until close(); failures are logged, never thrown. */
-  openSocket(): void {
-    if (this.opened || this.closed) return;
-    this.opened = true;
-    void this.socketLoop();
+  /**
+   * Holds the long-lived socket open: it connects, and reconnects with a
+   * bounded backoff, while at least one holder (an executor between load and
+   * close) has it. Failures are logged, never thrown.
+   */
+  acquireSocket(): void {
+    this.holders += 1;
+    this.startLoop();
+  }
+
+  /** Lets go of the socket; the last holder closes it. */
+  releaseSocket(): void {
+    if (this.holders > 0) this.holders -= 1;
+    if (this.holders === 0) this.ws?.terminate();
   }
 
   /** Waits (bounded) for the socket to be open, so that the first prompt's messages are not sent to nobody; false when it is not. */
   async socketReady(timeoutMs = 3_000): Promise<boolean> {
-    this.openSocket();
     const deadline = Date.now() + timeoutMs;
-    while (!this.socketOpen && !this.closed && Date.now() < deadline) await sleep(10);
+    while (!this.socketOpen && this.holders > 0 && !this.closed && Date.now() < deadline) await sleep(10);
     return this.socketOpen;
+  }
+
+  private startLoop(): void {
+    if (this.loop !== null || this.closed || this.holders === 0) return;
+    this.loop = this.socketLoop().finally(() => {
+      this.loop = null;
+      this.startLoop(); // a holder that came while the loop was ending
+    });
   }
 
   get socketOpen(): boolean {
@@ -94,9 +111,9 @@ export class ComfyClient {
 
   private async socketLoop(): Promise<void> {
     let backoff = 100;
-    while (!this.closed) {
+    while (!this.closed && this.holders > 0) {
       const opened = await this.connectOnce();
-      if (this.closed) return;
+      if (this.closed || this.holders === 0) return;
       backoff = opened ? 100 : Math.min(backoff * 2, 5_000);
       await sleep(backoff);
     }
@@ -138,6 +155,7 @@ export class ComfyClient {
     });
   }
 
+  /** Ends the socket for good (the agent stops). */
   close(): void {
     this.closed = true;
     this.ws?.terminate();

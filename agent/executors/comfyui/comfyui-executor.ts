@@ -46,6 +46,7 @@ export interface ComfyProvenance {
 
 export class ComfyuiExecutor implements Executor {
   readonly kind = "comfyui";
+  private holding = false;
 
   constructor(
     private readonly step: ComfyuiWorkStep,
@@ -54,6 +55,10 @@ export class ComfyuiExecutor implements Executor {
 
   /** Opens the socket and waits for it briefly: progress for the first prompt needs it (completion does not: the watcher polls). */
   async load(): Promise<void> {
+    if (!this.holding) {
+      this.holding = true;
+      this.opts.client.acquireSocket();
+    }
     if (!(await this.opts.client.socketReady())) this.opts.log.warn({ url: this.opts.client.url }, "comfyui socket not open yet; prompts are followed by polling until it is");
   }
 
@@ -65,7 +70,11 @@ export class ComfyuiExecutor implements Executor {
     for (const frame of task.frames) yield* this.prompt(task, [frame]);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    if (!this.holding) return;
+    this.holding = false;
+    this.opts.client.releaseSocket();
+  }
 
   private async *prompt(task: ExecutorTask, frames: number[]): AsyncIterable<EncodedFrame> {
     const { client } = this.opts;

@@ -16,7 +16,8 @@ import { ComfyuiExecutor } from "./comfyui-executor.ts";
  * custom node is placed only where it is installed). The health watcher asks
  * /system_stats every few seconds: while ComfyUI does not answer,
  * available() is false and the agent stops taking comfyui chunks (and says
- * so) instead of failing every chunk it is given.
+ * so) instead of failing every chunk it is given. Executors are kept per
+ * workflow (their socket hold ends when the agent closes them).
  */
 
 export interface ComfyuiFactoryOptions {
@@ -50,12 +51,13 @@ export class ComfyuiExecutorFactory implements ExecutorFactory<ComfyuiWorkStep> 
       const stats = await this.client.systemStats();
       const classes = await this.client.nodeClasses();
       this.setUp(true, "answers", stats);
-      this.client.openSocket();
+      this.watch();
       this.opts.log.info({ url: this.opts.url, version: stats.system.comfyui_version, devices: stats.devices.map((d) => ({ name: d.name, vramTotal: d.vram_total, vramFree: d.vram_free })), nodeClasses: classes.length }, "comfyui found");
       return { kind: "comfyui", version: stats.system.comfyui_version, features: classes.slice(0, 5000) };
     } catch (err) {
       if (!(err instanceof ComfyUnavailableError)) throw err;
       this.setUp(false, err.message, null);
+      this.watch();
       this.opts.log.info({ url: this.opts.url, err: err.message }, "no comfyui answers; comfyui steps not offered");
       return null;
     }
