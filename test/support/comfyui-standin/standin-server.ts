@@ -174,6 +174,11 @@ export class ComfyStandin {
     this.failNext = message;
   }
 
+  /** The prompt running now, or null. */
+  runningPromptId(): string | null {
+    return this.life.running?.[1] ?? null;
+  }
+
   /** Prompts finished (in history) since the last restart. */
   historyIds(): string[] {
     return [...this.life.history.keys()];
