@@ -2,23 +2,36 @@
  * Per-prompt overhead of running ComfyUI prompts through nightshift, against
  * driving the same ComfyUI stand-ins directly, in the same run.
  *
- *   node --import tsx bench/comfyui.bench.ts [--prompts 200] [--steps 1]     (npm run bench:comfyui)
+ *   node --import tsx bench/comfyui.bench.ts [--prompts 200] [--steps 1] [--step-ms 5] [--dir PARENT]   (npm run bench:comfyui)
  *
  * Two stand-ins (test/support/comfyui-standin: ComfyUI's protocol, no GPU
- * work, one sampler step of --step-ms). Baselines: `direct` (POST /prompt,
- * wait on the socket, /history, /view) and `executor` (the agent's comfyui
- * executor alone). The overhead figures are p50 and p90 differences per
- * prompt against `direct`. Prints one JSON object.
+ * work, --steps sampler steps of --step-ms each), each prompt one 64x64
+ * frame. Paths, in this order: `direct` (a hand-written client: POST
+ * /prompt, wait on the socket, /history, /view), `executor` (the agent's
+ * comfyui executor alone), `farm` (a coordinator and two agents, one job of
+ * one-frame chunks), `direct` again. The headline is the cycle: how long each
+ * ComfyUI spends per prompt, from one prompt's end to the next one's, p50
+ * over both servers; the farm's overhead is its p50 cycle minus direct's.
+ * Prints one JSON object.
  */
 import { createHash } from "node:crypto";
 import type { ComfyuiWorkStep } from "../shared/steps/work-step.ts";
 import { ComfyStandin } from "../test/support/comfyui-standin/standin-server.ts";
 import { TXT2IMG_BIND, txt2img } from "../test/support/comfyui-standin/workflows.ts";
-import { benchLogger, cleanupOnInterrupt, intFlag, parseFlags, round, runBench } from "./bench-cli.ts";
-import { percentile, runDirect, runExecutor, type PromptTimes } from "./comfyui-direct.ts";
+import { benchLogger, cleanupOnInterrupt, intFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { percentile, runDirect, runExecutor } from "./comfyui-direct.ts";
+import { runFarm } from "./comfyui-farm.ts";
+
+interface Phase {
+  /** Client-side time per prompt (farm: the agent's chunk wall time from the ledger), ms. */
+  promptMs: number[];
+  /** ComfyUI-side time per prompt: gaps between consecutive completions on each server, ms. */
+  cycleMs: number[];
+  wallSeconds: number;
+}
 
 async function comfyuiBench(argv: readonly string[]): Promise<Record<string, unknown>> {
-  const f = parseFlags(argv, { prompts: { default: "200" }, steps: { default: "1" }, "step-ms": { default: "5" } });
+  const f = parseFlags(argv, { prompts: { default: "200" }, steps: { default: "1" }, "step-ms": { default: "5" }, dir: { default: "" } });
   const prompts = intFlag("prompts", f.prompts, 2, 10_000);
   const steps = intFlag("steps", f.steps, 1, 100);
   const stepMs = intFlag("step-ms", f["step-ms"], 0, 1000);
@@ -26,43 +39,66 @@ async function comfyuiBench(argv: readonly string[]): Promise<Record<string, unk
   const workflow = txt2img({ width: 64, height: 64, steps });
   const step: ComfyuiWorkStep = { id: "gen", kind: "comfyui", workflow, workflowSha256: createHash("sha256").update(JSON.stringify(workflow)).digest("hex"), bind: { ...TXT2IMG_BIND }, per: "frame" };
 
-  const standins = await Promise.all([ComfyStandin.start({ stepMs, previews: false }), ComfyStandin.start({ stepMs, previews: false })]);
-  const closeAll = async () => void (await Promise.all(standins.map((s) => s.close())));
-  return cleanupOnInterrupt(closeAll, async () => {
-    try {
-      const urls = standins.map((s) => s.url);
-      await runDirect(urls, workflow, 10); // warm-up: sockets, fetch pools, JIT
-      const direct = await runDirect(urls, workflow, prompts);
-      const executor = await runExecutor(urls, step, prompts, log);
-      const directAfter = await runDirect(urls, workflow, prompts);
-      const baseline = [...direct.ms, ...directAfter.ms];
-      const p50 = percentile(baseline, 50);
-      return {
-        benchmark: "comfyui",
-        prompts,
-        servers: urls.length,
-        sampler: { steps, stepMs },
-        direct: describe(direct, directAfter),
-        executor: { ...describe(executor), overheadP50Ms: round(percentile(executor.ms, 50) - p50, 2), overheadP90Ms: round(percentile(executor.ms, 90) - percentile(baseline, 90), 2), ratioP50: round(percentile(executor.ms, 50) / p50, 3) },
-        farm: null,
-        farmMissing: "the farm half needs the step-kind seam (comfyui steps in the job spec, the executor registry on the agent); it is not on this branch yet",
-        aim: "farm adds under 20 ms per prompt at p50",
-        definitions: {
-          promptMs: "POST /prompt to the frame's last byte from /view, per prompt",
-          direct: "a hand-written client: POST /prompt, wait for executing {node: null} on the socket, GET /history/{id}, GET /view; run before and after the others, both runs pooled",
-          executor: "the agent's comfyui executor alone: bindings, extra_pnginfo provenance, prompt watcher, /view",
-          overheadP50Ms: "p50 of this path minus p50 of direct",
-        },
-      };
-    } finally {
-      await closeAll();
-    }
+  return withTempDir("nightshift-bench-comfyui-", parentDirFlag(f.dir), async (dir) => {
+    const standins = await Promise.all([ComfyStandin.start({ stepMs, previews: false }), ComfyStandin.start({ stepMs, previews: false })]);
+    const closeAll = async () => void (await Promise.all(standins.map((s) => s.close())));
+    return cleanupOnInterrupt(closeAll, async () => {
+      try {
+        const urls = standins.map((s) => s.url);
+        /** Runs one path and reads each server's completion times during it. */
+        const phase = async (run: () => Promise<{ ms: number[]; wallSeconds: number }>): Promise<Phase> => {
+          const marks = standins.map((s) => s.finishedAt.length);
+          const r = await run();
+          const cycleMs = standins.flatMap((s, i) => {
+            const t = s.finishedAt.slice(marks[i]);
+            return t.slice(1).map((v, k) => v - t[k]!);
+          });
+          return { promptMs: r.ms, cycleMs, wallSeconds: r.wallSeconds };
+        };
+        await runDirect(urls, workflow, 10); // warm-up: sockets, fetch pools, JIT
+        const direct = await phase(() => runDirect(urls, workflow, prompts));
+        const executor = await phase(() => runExecutor(urls, step, prompts, log));
+        const farm = await phase(async () => {
+          const r = await runFarm({ dir, urls, workflow, count: prompts, log });
+          return { ms: r.chunkMs, wallSeconds: r.wallSeconds };
+        });
+        const directAfter = await phase(() => runDirect(urls, workflow, prompts));
+        const base = { promptMs: [...direct.promptMs, ...directAfter.promptMs], cycleMs: [...direct.cycleMs, ...directAfter.cycleMs], wallSeconds: direct.wallSeconds + directAfter.wallSeconds };
+        const baseCycle = percentile(base.cycleMs, 50);
+        const against = (p: Phase) => ({ ...describe(p), overheadP50Ms: round(percentile(p.cycleMs, 50) - baseCycle, 2), ratioP50: round(percentile(p.cycleMs, 50) / baseCycle, 3) });
+        return {
+          benchmark: "comfyui",
+          prompts,
+          servers: urls.length,
+          sampler: { steps, stepMs },
+          direct: describe(base),
+          executor: against(executor),
+          farm: against(farm),
+          aim: "the farm adds under 20 ms per prompt at p50 (farm.overheadP50Ms)",
+          definitions: {
+            cycleMs: "ComfyUI-side time per prompt: from one prompt's history entry to the next one's on the same server (work + everything the client does between prompts)",
+            promptMs: "client-side per prompt: POST /prompt to the frame's last byte (farm: the agent's chunk wall time from the ledger, claim to upload committed)",
+            direct: "a hand-written client (POST /prompt, socket wait for executing {node: null}, GET /history/{id}, GET /view), run before and after the others, pooled",
+            executor: "the agent's comfyui executor alone: bindings, extra_pnginfo provenance, prompt watcher, /view",
+            farm: "coordinator + two agents on loopback, one job of one-frame chunks: dispatch, claim, executor, upload, sha256, fsync, SQLite commit",
+            overheadP50Ms: "p50 cycleMs of this path minus p50 cycleMs of direct",
+          },
+        };
+      } finally {
+        await closeAll();
+      }
+    });
   });
 }
 
-function describe(...runs: PromptTimes[]): Record<string, number> {
-  const ms = runs.flatMap((r) => r.ms);
-  return { p50Ms: round(percentile(ms, 50), 2), p90Ms: round(percentile(ms, 90), 2), meanMs: round(ms.reduce((a, b) => a + b, 0) / ms.length, 2), promptsPerSecond: round(runs.reduce((a, r) => a + r.ms.length, 0) / runs.reduce((a, r) => a + r.wallSeconds, 0), 1) };
+function describe(p: Phase): Record<string, number> {
+  return {
+    cycleP50Ms: round(percentile(p.cycleMs, 50), 2),
+    cycleP90Ms: round(percentile(p.cycleMs, 90), 2),
+    promptP50Ms: round(percentile(p.promptMs, 50), 2),
+    promptP90Ms: round(percentile(p.promptMs, 90), 2),
+    promptsPerSecond: round(p.promptMs.length / p.wallSeconds, 1),
+  };
 }
 
 runBench(() => comfyuiBench(process.argv.slice(2)));

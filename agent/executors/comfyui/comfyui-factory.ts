@@ -69,7 +69,9 @@ export class ComfyuiExecutorFactory implements ExecutorFactory<ComfyuiWorkStep> 
 
   async create(step: ComfyuiWorkStep, ctx: ExecutorContext): Promise<Executor> {
     if (step.kind !== "comfyui") throw new Error(`comfyui factory asked for a ${(step as { kind: string }).kind} step`);
-    return new ComfyuiExecutor(step, { client: this.client, agentId: this.opts.agentId, log: ctx.log, quietMs: this.opts.quietMs, unreachableMs: this.opts.unreachableMs, onUnavailable: () => void this.checkHealth() });
+    const executor = new ComfyuiExecutor(step, { client: this.client, agentId: this.opts.agentId, log: ctx.log, quietMs: this.opts.quietMs, unreachableMs: this.opts.unreachableMs, onUnavailable: () => void this.checkHealth() });
+    await executor.load(); // the registry hands out loaded executors (the socket held and open)
+    return executor;
   }
 
   /** Whether ComfyUI answered the last health check; the agent takes comfyui chunks only while true. */

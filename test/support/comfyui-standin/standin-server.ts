@@ -81,6 +81,8 @@ export class ComfyStandin {
   readonly requests: RecordedRequest[] = [];
   /** Prompt ids this process accepted (across restarts). */
   readonly accepted: string[] = [];
+  /** performance.now() when each prompt's history entry was written (across restarts), for benchmarks. */
+  readonly finishedAt: number[] = [];
   /** Binary frames and JSON messages sent, for protocol tests. */
   readonly sent: Array<{ sid: string | null; type: string | number }> = [];
 
@@ -521,6 +523,7 @@ export class ComfyStandin {
       status: { status_str: failure === null ? "success" : "error", completed: failure === null, messages },
       meta,
     });
+    this.finishedAt.push(performance.now());
     life.running = null;
     life.lastNodeId = null;
     this.queueUpdated(life);

@@ -1,0 +1,75 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Agent } from "../agent/agent.ts";
+import { AgentKindsConfigSchema } from "../agent/config/agent-kinds-config.ts";
+import { startEnrolledAgent } from "../agent/connect/enroll-local-agent.ts";
+import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
+import { compileCoordinatorConfig } from "../coordinator/config/coordinator-config.ts";
+import { Coordinator } from "../coordinator/coordinator.ts";
+import type { Logger } from "../shared/log.ts";
+import type { ComfyuiWorkStep } from "../shared/steps/work-step.ts";
+import { cleanupOnInterrupt } from "./bench-cli.ts";
+
+/**
+ * The farm half of the comfyui benchmark: an embedded coordinator (its own
+ * nats-server, SQLite, gRPC on loopback) and one in-process agent per ComfyUI
+ * (`comfyui: { url }`), one job of `count` one-frame chunks, each frame one
+ * prompt: dispatch, claim, the executor, upload, sha256, fsync, commit.
+ */
+
+export interface FarmComfyResult {
+  jobId: string;
+  /** Submit to job done. */
+  wallSeconds: number;
+  /** Per chunk (= prompt), the agent's own wall time from the ledger (claim to upload done), ms. */
+  chunkMs: number[];
+}
+
+export async function runFarm(o: { dir: string; urls: readonly string[]; workflow: ComfyuiWorkStep["workflow"]; count: number; log: Logger }): Promise<FarmComfyResult> {
+  const config = compileCoordinatorConfig({ dataDir: join(o.dir, "coordinator"), outputRoot: join(o.dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
+  const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
+  const agents: Agent[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const a of agents) await a.stop();
+    await coordinator.stop();
+  };
+  try {
+    return await cleanupOnInterrupt(stopAll, async () => {
+      for (const [i, url] of o.urls.entries()) {
+        const { token } = coordinator.trust.tokens.create({ ttlMs: 3_600_000, label: `bench-comfy-${i}` });
+        agents.push(
+          await startEnrolledAgent(coordinator.joinPoint, token, {
+            name: `bench-comfy-${i}`,
+            dataDir: join(o.dir, `agent-${i}`),
+            modelsDir: BUNDLED_MODELS_DIR,
+            intraOpThreads: 1,
+            energySource: "estimate",
+            kinds: AgentKindsConfigSchema.parse({ comfyui: { url } }),
+            log: o.log.child({ role: "agent" }),
+          }),
+        );
+      }
+      mkdirSync(join(o.dir, "job"), { recursive: true });
+      writeFileSync(join(o.dir, "job", "bench.api.json"), JSON.stringify(o.workflow));
+      const spec = {
+        name: "comfyui bench",
+        seed: 0,
+        steps: [{ id: "gen", kind: "comfyui", workflow: "bench.api.json", bind: { seed: { node: "3", input: "seed" }, prefix: { node: "9", input: "filename_prefix" } }, per: "frame" }],
+        frames: { start: 0, end: o.count - 1 },
+        chunking: { mode: "fixed", size: 1 },
+        output: { path: "{job}", framePattern: "frame_{frame:06}.png" },
+      };
+      const t0 = performance.now();
+      const submitted = await coordinator.api.submit(JSON.stringify(spec), join(o.dir, "job"));
+      const job = await coordinator.finisher.waitFor(submitted.jobId, AbortSignal.timeout(10 * 60_000));
+      const wallSeconds = (performance.now() - t0) / 1000;
+      if (job.state !== "done") throw new Error(`farm job ${job.id} ended ${job.state}: ${job.message ?? ""}`);
+      const frames = coordinator.store.frames.listByJob(job.id).length;
+      if (frames !== o.count) throw new Error(`farm job ${job.id}: ${frames} frames committed, ${o.count} expected`);
+      const chunkMs = coordinator.store.ledger.listByJob(job.id).map((e) => e.wallSeconds * 1000);
+      return { jobId: job.id, wallSeconds, chunkMs };
+    });
+  } finally {
+    await stopAll();
+  }
+}
