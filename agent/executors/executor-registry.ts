@@ -24,6 +24,8 @@ export interface ExecutorFactory<S extends WorkStep = WorkStep> {
   create(step: S, ctx: ExecutorContext): Promise<Executor>;
   /** False while the tool behind the kind stopped answering (a ComfyUI server that is down): take none of its chunks meanwhile. Absent: always. */
   available?(): boolean;
+  /** Stops what the factory runs itself (a health watcher, a socket) when the agent stops. */
+  close?(): void | Promise<void>;
 }
 
 /** Narrows a factory to the union; each factory checks its own kind on create. */

@@ -75,5 +75,6 @@ export class ExecutorCache {
     const all = [...this.byKey.values()];
     this.byKey.clear();
     for (const p of all) await p.then((e) => e.close()).catch(() => undefined);
+    for (const f of this.factories.values()) await Promise.resolve(f.close?.()).catch(() => undefined);
   }
 }

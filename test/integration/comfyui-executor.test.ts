@@ -109,6 +109,11 @@ describe("comfyui executor", () => {
     frames.forEach((f, i) => assert.deepEqual(decodePng(f.data), seedPattern(32, 24, 1010 + i)));
   });
 
+  it("per chunk: a workflow that saves fewer images than the chunk has frames fails the step, saying so", async () => {
+    const ex = await make(factory, comfyStep(txt2img({ batch: 2, steps: 1 }), TXT2IMG_BIND, "chunk"));
+    await assert.rejects(collect(ex.run(task([0, 1, 2]))), (err: unknown) => err instanceof StepFailedError && /saved 2 image\(s\) for 3 frame\(s\)/.test(err.detail));
+  });
+
   it("a bound image: the input frame goes up with /upload/image first and the workflow runs on it", async () => {
     const input: RgbFrame = { width: 8, height: 6, data: new Uint8Array(8 * 6 * 3).map((_, i) => (i * 7) & 0xff) };
     const ex = await make(factory, comfyStep(img2img({ steps: 1 }), IMG2IMG_BIND));

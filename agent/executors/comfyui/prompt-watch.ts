@@ -27,11 +27,15 @@ export interface PromptWatchOptions {
   maxWaitMs?: number;
 }
 
+/** After execution_success, how long to wait for executing {node: null} before asking /history. */
+const SUCCESS_GRACE_MS = 100;
+
 type Check = { state: "done"; entry: HistoryEntry } | { state: "waiting" } | { state: "lost" };
 
 export class PromptWatch {
   private lastHeard = Date.now();
-  private ended = false;
+  /** When execution_success came; null before. */
+  private endedAt: number | null = null;
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
   private checkNow = false;
@@ -70,8 +74,9 @@ export class PromptWatch {
         if (d.node === null) this.kick();
         return;
       case "execution_success":
-        this.ended = true;
-        return this.kick();
+        // ComfyUI writes the history entry just after this and then says executing {node: null}: wait for that, not a poll race.
+        this.endedAt = Date.now();
+        return;
       case "execution_error":
         this.failure = new ComfyExecutionError(executionErrorMessage(d), false);
         return this.kick();
@@ -95,7 +100,8 @@ export class PromptWatch {
         seenConnects = this.client.connects;
         this.checkNow = true;
       }
-      if (this.checkNow || this.ended || Date.now() - this.lastHeard >= this.quietMs) {
+      const successUnconfirmed = this.endedAt !== null && Date.now() - this.endedAt >= SUCCESS_GRACE_MS;
+      if (this.checkNow || successUnconfirmed || Date.now() - this.lastHeard >= this.quietMs) {
         this.checkNow = false;
         let check: Check | null = null;
         try {
@@ -111,7 +117,7 @@ export class PromptWatch {
         if (this.failure !== null) throw this.failure;
         this.lastHeard = Date.now(); // the next poll is one quiet period from now
       }
-      await this.sleep(this.ended ? Math.min(this.quietMs, 50) : this.quietMs);
+      await this.sleep(this.endedAt !== null ? Math.min(this.quietMs, SUCCESS_GRACE_MS) : this.quietMs);
     }
     throw new ComfyExecutionError(`prompt ${this.promptId} did not finish within ${Math.round((this.opts.maxWaitMs ?? 0) / 1000)} s`, false);
   }
