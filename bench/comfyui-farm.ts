@@ -13,19 +13,20 @@ import { cleanupOnInterrupt } from "./bench-cli.ts";
 /**
  * The farm half of the comfyui benchmark: an embedded coordinator (its own
  * nats-server, SQLite, gRPC on loopback) and one in-process agent per ComfyUI
- * (`comfyui: { url }`), one job of `count` one-frame chunks, each frame one
- * prompt: dispatch, claim, the executor, upload, sha256, fsync, commit.
+ * (`comfyui: { url }`), one job of `count` frames in chunks of `chunkSize`,
+ * each frame one prompt: dispatch, claim, the executor, upload, sha256,
+ * fsync, commit. `dir` must be fresh for each run.
  */
 
 export interface FarmComfyResult {
   jobId: string;
   /** Submit to job done. */
   wallSeconds: number;
-  /** Per chunk (= prompt), the agent's own wall time from the ledger (claim to upload done), ms. */
+  /** Per prompt: each chunk's own wall time from the ledger (claim to upload done) over its frames, ms. */
   chunkMs: number[];
 }
 
-export async function runFarm(o: { dir: string; urls: readonly string[]; workflow: ComfyuiWorkStep["workflow"]; count: number; log: Logger }): Promise<FarmComfyResult> {
+export async function runFarm(o: { dir: string; urls: readonly string[]; workflow: ComfyuiWorkStep["workflow"]; count: number; chunkSize: number; log: Logger }): Promise<FarmComfyResult> {
   const config = compileCoordinatorConfig({ dataDir: join(o.dir, "coordinator"), outputRoot: join(o.dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
   const agents: Agent[] = [];
@@ -56,7 +57,7 @@ export async function runFarm(o: { dir: string; urls: readonly string[]; workflo
         seed: 0,
         steps: [{ id: "gen", kind: "comfyui", workflow: "bench.api.json", bind: { seed: { node: "3", input: "seed" }, prefix: { node: "9", input: "filename_prefix" } }, per: "frame" }],
         frames: { start: 0, end: o.count - 1 },
-        chunking: { mode: "fixed", size: 1 },
+        chunking: { mode: "fixed", size: o.chunkSize },
         output: { path: "{job}", framePattern: "frame_{frame:06}.png" },
       };
       const t0 = performance.now();
@@ -66,7 +67,7 @@ export async function runFarm(o: { dir: string; urls: readonly string[]; workflo
       if (job.state !== "done") throw new Error(`farm job ${job.id} ended ${job.state}: ${job.message ?? ""}`);
       const frames = coordinator.store.frames.listByJob(job.id).length;
       if (frames !== o.count) throw new Error(`farm job ${job.id}: ${frames} frames committed, ${o.count} expected`);
-      const chunkMs = coordinator.store.ledger.listByJob(job.id).map((e) => e.wallSeconds * 1000);
+      const chunkMs = coordinator.store.ledger.listByJob(job.id).flatMap((e) => Array<number>(e.frames).fill((e.wallSeconds * 1000) / e.frames));
       return { jobId: job.id, wallSeconds, chunkMs };
     });
   } finally {

@@ -2,19 +2,21 @@
  * Per-prompt overhead of running ComfyUI prompts through nightshift, against
  * driving the same ComfyUI stand-ins directly, in the same run.
  *
- *   node --import tsx bench/comfyui.bench.ts [--prompts 200] [--steps 1] [--step-ms 5] [--dir PARENT]   (npm run bench:comfyui)
+ *   node --import tsx bench/comfyui.bench.ts [--prompts 200] [--steps 1] [--step-ms 5] [--chunk-size 10] [--dir PARENT]   (npm run bench:comfyui)
  *
  * Two stand-ins (test/support/comfyui-standin: ComfyUI's protocol, no GPU
  * work, --steps sampler steps of --step-ms each), each prompt one 64x64
  * frame. Paths, in this order: `direct` (a hand-written client: POST
  * /prompt, wait on the socket, /history, /view), `executor` (the agent's
  * comfyui executor alone), `farm` (a coordinator and two agents, one job of
- * one-frame chunks), `direct` again. The headline is the cycle: how long each
+ * one-frame chunks), `farmChunked` (the same in chunks of --chunk-size
+ * frames, one prompt per frame), `direct` again. The headline is the cycle: how long each
  * ComfyUI spends per prompt, from one prompt's end to the next one's, p50
  * over both servers; the farm's overhead is its p50 cycle minus direct's.
  * Prints one JSON object.
  */
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import type { ComfyuiWorkStep } from "../shared/steps/work-step.ts";
 import { ComfyStandin } from "../test/support/comfyui-standin/standin-server.ts";
 import { TXT2IMG_BIND, txt2img } from "../test/support/comfyui-standin/workflows.ts";
@@ -31,10 +33,11 @@ interface Phase {
 }
 
 async function comfyuiBench(argv: readonly string[]): Promise<Record<string, unknown>> {
-  const f = parseFlags(argv, { prompts: { default: "200" }, steps: { default: "1" }, "step-ms": { default: "5" }, dir: { default: "" } });
+  const f = parseFlags(argv, { prompts: { default: "200" }, steps: { default: "1" }, "step-ms": { default: "5" }, "chunk-size": { default: "10" }, dir: { default: "" } });
   const prompts = intFlag("prompts", f.prompts, 2, 10_000);
   const steps = intFlag("steps", f.steps, 1, 100);
   const stepMs = intFlag("step-ms", f["step-ms"], 0, 1000);
+  const chunkSize = intFlag("chunk-size", f["chunk-size"], 1, 1000);
   const log = benchLogger("bench-comfyui");
   const workflow = txt2img({ width: 64, height: 64, steps });
   const step: ComfyuiWorkStep = { id: "gen", kind: "comfyui", workflow, workflowSha256: createHash("sha256").update(JSON.stringify(workflow)).digest("hex"), bind: { ...TXT2IMG_BIND }, per: "frame" };
@@ -58,10 +61,13 @@ async function comfyuiBench(argv: readonly string[]): Promise<Record<string, unk
         await runDirect(urls, workflow, 10); // warm-up: sockets, fetch pools, JIT
         const direct = await phase(() => runDirect(urls, workflow, prompts));
         const executor = await phase(() => runExecutor(urls, step, prompts, log));
-        const farm = await phase(async () => {
-          const r = await runFarm({ dir, urls, workflow, count: prompts, log });
-          return { ms: r.chunkMs, wallSeconds: r.wallSeconds };
-        });
+        const farmRun = (size: number) =>
+          phase(async () => {
+            const r = await runFarm({ dir: join(dir, `farm-${size}`), urls, workflow, count: prompts, chunkSize: size, log });
+            return { ms: r.chunkMs, wallSeconds: r.wallSeconds };
+          });
+        const farm = await farmRun(1);
+        const farmChunked = await farmRun(chunkSize);
         const directAfter = await phase(() => runDirect(urls, workflow, prompts));
         const base = { promptMs: [...direct.promptMs, ...directAfter.promptMs], cycleMs: [...direct.cycleMs, ...directAfter.cycleMs], wallSeconds: direct.wallSeconds + directAfter.wallSeconds };
         const baseCycle = percentile(base.cycleMs, 50);
@@ -74,13 +80,15 @@ async function comfyuiBench(argv: readonly string[]): Promise<Record<string, unk
           direct: describe(base),
           executor: against(executor),
           farm: against(farm),
+          farmChunked: { chunkSize, ...against(farmChunked) },
           aim: "the farm adds under 20 ms per prompt at p50 (farm.overheadP50Ms)",
           definitions: {
             cycleMs: "ComfyUI-side time per prompt: from one prompt's history entry to the next one's on the same server (work + everything the client does between prompts)",
             promptMs: "client-side per prompt: POST /prompt to the frame's last byte (farm: the agent's chunk wall time from the ledger, claim to upload committed)",
             direct: "a hand-written client (POST /prompt, socket wait for executing {node: null}, GET /history/{id}, GET /view), run before and after the others, pooled",
             executor: "the agent's comfyui executor alone: bindings, extra_pnginfo provenance, prompt watcher, /view",
-            farm: "coordinator + two agents on loopback, one job of one-frame chunks: dispatch, claim, executor, upload, sha256, fsync, SQLite commit",
+            farm: "coordinator + two agents on loopback, one job of one-frame chunks (one prompt per chunk): dispatch, claim, executor, upload, sha256, fsync, SQLite commit",
+            farmChunked: "the same job in chunks of --chunk-size frames (still one prompt per frame): dispatch and claim once per chunk",
             overheadP50Ms: "p50 cycleMs of this path minus p50 cycleMs of direct",
           },
         };
