@@ -19,7 +19,8 @@ import { txt2img } from "../support/comfyui-standin/workflows.ts";
  * file with a comfyui step renders 20 seeds; every frame carries the workflow
  * that made it and nightshift's provenance; one ComfyUI restarts mid-job and
  * nothing is lost; a job needing a node class no agent has is not placed and
- * the farm's answer names the node.
+ * the farm's answer names the node; a workflow ComfyUI refuses fails with
+ * ComfyUI's own words.
  */
 
 const BIND = { seed: { node: "3", input: "seed" }, prefix: { node: "9", input: "filename_prefix" } };
@@ -91,4 +92,18 @@ test("a 20-seed comfyui job across two agents, one ComfyUI restarting mid-job: e
   for (const agent of c.store.agents.list()) {
     assert.equal(unmetNeed(stepNeed(steps[0]!), agent.kinds), "comfyui lacks node class StandinFilmGrain", agent.name);
   }
+});
+
+test("a workflow ComfyUI refuses fails its chunk with ComfyUI's own message, kept with the attempt", async (t) => {
+  const dir = tempDir(t, "nightshift-comfy-refused-");
+  const standin = await ComfyStandin.start();
+  defer(t, () => standin.close());
+  const c = await startTestCoordinator(t, dir);
+  await startLocalAgent(t, c, dir, "comfy-solo", { kinds: AgentKindsConfigSchema.parse({ comfyui: { url: standin.url } }) });
+  writeFileSync(join(dir, "zero-steps.api.json"), JSON.stringify(txt2img({ steps: 0 })));
+  const { jobId } = await c.api.submit(JSON.stringify(comfyJob("refused", "zero-steps.api.json", 1)), dir);
+  const errors = (): string[] => c.store.chunks.listByJob(jobId).flatMap((ch) => c.store.attempts.listByChunk(ch.id)).flatMap((a) => (a.error === null ? [] : [a.error]));
+  for (let i = 0; i < 600 && errors().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(errors()[0] ?? "(no failed attempt)", /Prompt outputs failed validation: KSampler #3: Value 0 smaller than min of 1: steps/);
+  assert.equal(c.api.job(jobId).framesDone, 0);
 });
