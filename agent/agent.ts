@@ -160,6 +160,7 @@ export class Agent {
       attemptId: this.current?.work.attemptId ?? null,
       note: this.opts.telemetry?.note() ?? "",
       loadedModels: this.executors.loaded(),
+      downKinds: this.executors.downKinds(),
       progress: this.current ? progressOf(this.current) : null,
     }));
     listenForControl(this.nc, subj.control(this.agentId), (m) => this.onControl(m), log);

@@ -49,6 +49,11 @@ export class ExecutorCache {
     return this.kinds;
   }
 
+  /** Advertised kinds whose tool is down right now (a ComfyUI server that stopped answering): sent in heartbeats. */
+  downKinds(): string[] {
+    return this.kinds.filter((k) => this.factories.get(k.kind)?.available?.() === false).map((k) => k.kind);
+  }
+
   /** Reuse keys of executors kept loaded (model hashes), advertised in heartbeats. */
   loaded(): string[] {
     return [...this.byKey.keys()];

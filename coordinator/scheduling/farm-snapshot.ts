@@ -44,7 +44,8 @@ export function agentInfo(a: Pick<OnlineAgentRow, "id" | "name" | "tags" | "gpus
     ramBytes: a.ramBytes,
     accepting: hb === undefined || !(NOT_TAKING.has(hb.status) || hb.status.startsWith("paused")),
     loadedModels: hb?.loadedModels ?? [],
-    kinds: a.kinds,
+    // A kind whose tool the agent reports down (its ComfyUI stopped answering) is not offered until it is back.
+    kinds: hb?.downKinds?.length ? a.kinds.filter((k) => !hb.downKinds?.includes(k.kind)) : a.kinds,
   };
 }
 

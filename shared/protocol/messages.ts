@@ -51,6 +51,8 @@ export const HeartbeatSchema = z.object({
   seq: z.number().int(),
   /** Why the agent is not taking work (foreign GPU use), shown in `nightshift agents`. */
   note: z.string().max(500).optional(),
+  /** Step kinds the agent advertised whose tool is down now (its ComfyUI stopped answering): placed nowhere until back. */
+  downKinds: z.array(z.string().max(32)).max(16).optional(),
   /** sha256 of the models the agent holds loaded; placement prefers agents that hold a job's model. */
   loadedModels: z.array(z.string().max(128)).max(64).optional(),
   /** Frames of the current attempt uploaded so far (`nightshift watch`, end-of-job estimates). */
