@@ -7,6 +7,8 @@ import { ClaimService } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { STAGING_DIR, stagingDirFor } from "../../coordinator/sink/staging.ts";
 import { StagedCommitRetry } from "../../coordinator/sink/staged-commit-retry.ts";
+import { JobFinisher } from "../../coordinator/jobs/job-finisher.ts";
+import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { ACCOUNTING, framePath, randomFrame as frame, setupSink as setup, sha256Hex as sha256, startAttempt } from "../helpers/sink-fixture.ts";
 import { insertAgent } from "../helpers/store-fixture.ts";
@@ -222,4 +224,36 @@ test("a committed attempt whose renames failed is moved into place by the retry 
   for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data), `frame ${f.index} in place`);
   assert.equal(existsSync(stagingDirFor(s.outputRoot, s.header.attemptId)), false, "staging dir removed");
   for (const row of s.store.frames.listByJob(s.job.id)) assert.ok(existsSync(row.path), `${row.path} exists`);
+});
+
+test("a job is not done while a committed chunk's frames wait in staging; it finishes once the retry moves them", async (t) => {
+  const s = setup(t);
+  s.store.db.prepare(`UPDATE jobs SET spec_json = ? WHERE id = ?`).run(JSON.stringify({ steps: [] }), s.job.id);
+  const retry = new StagedCommitRetry(s.outputRoot, s.store, testLog(), 60_000);
+  t.after(() => retry.stop());
+  const finisher = new JobFinisher(s.store, new JobSpecs(), s.clock.now, testLog());
+  // The coordinator's wiring (coordinator/coordinator.ts).
+  s.sink.onMoveFailed = (attemptId) => retry.add(attemptId);
+  finisher.holdsFrames = (jobId) => retry.holds(jobId);
+  retry.onMoved = (jobId) => finisher.check(jobId);
+
+  const first = await s.sink.begin(s.header);
+  for (const i of [0, 1, 2]) await first.addFrame(frame(i));
+  mkdirSync(framePath(s.job, 1), { recursive: true });
+  assert.throws(() => first.commit(ACCOUNTING));
+  await first.abort();
+
+  const second = s.chunks[1]!;
+  startAttempt(s.store, second.id, s.agent.id, "att_second");
+  const session = await s.sink.begin({ ...s.header, chunkId: second.id, attemptId: "att_second" });
+  for (const i of [3, 4, 5]) await session.addFrame(frame(i));
+  session.commit(ACCOUNTING);
+  finisher.check(s.job.id); // what onCommitted does
+  assert.equal(s.store.chunks.counts(s.job.id).open, 0, "every chunk is committed in the store");
+  assert.notEqual(s.store.jobs.get(s.job.id)?.state, "done", "not done: frames 1 and 2 are still in staging");
+
+  rmSync(framePath(s.job, 1), { recursive: true });
+  assert.equal(retry.tryNow(), 0);
+  assert.equal(s.store.jobs.get(s.job.id)?.state, "done", "done once every frame is in place");
+  for (let i = 0; i <= 5; i++) assert.ok(existsSync(framePath(s.job, i)), `frame ${i} in place`);
 });
