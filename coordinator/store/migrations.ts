@@ -182,4 +182,9 @@ export const MIGRATIONS: readonly string[] = [
     updated_at  INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // accounting: the idle part of a telemetry bucket's energy (samples taken while no chunk ran); older buckets count whole when all idle, as before
+  `
+  ALTER TABLE telemetry ADD COLUMN idle_energy_joules REAL NOT NULL DEFAULT 0;
+  UPDATE telemetry SET idle_energy_joules = energy_joules WHERE busy_samples = 0;
+  `,
 ];
