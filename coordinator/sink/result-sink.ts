@@ -74,8 +74,7 @@ export class ResultSink {
     const expected = chunk.frameEnd - chunk.frameStart + 1;
     if (h.frameCount !== expected) refuse("bad-header", `upload announces ${h.frameCount} frames, chunk ${h.chunkId} has ${expected}`);
     const dir = stagingDirFor(this.opts.outputRoot, h.attemptId);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
+    await freshDir(dir);
     return new UploadSession(this, h, dir, chunk.frameStart, chunk.frameEnd);
   }
 
@@ -143,6 +142,19 @@ export class ResultSink {
     if (losers.length > 0) this.onSuperseded(losers);
     return frames.size;
   }
+}
+
+/** An empty directory at `dir`: made new in one call when it is not there (the usual case), else emptied first. */
+async function freshDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") await rm(dir, { recursive: true, force: true });
+    else if (code !== "ENOENT") throw err;
+  }
+  await mkdir(dir, { recursive: true });
 }
 
 /** Renames staged files into place and fsyncs each target directory once. */
