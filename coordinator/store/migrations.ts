@@ -187,4 +187,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE telemetry ADD COLUMN idle_energy_joules REAL NOT NULL DEFAULT 0;
   UPDATE telemetry SET idle_energy_joules = energy_joules WHERE busy_samples = 0;
   `,
+  // listings: chunk counts per job read from the index alone (job list and job show over jobs of thousands of chunks)
+  `
+  CREATE INDEX chunks_counts ON chunks(job_id, state, frame_start, frame_end);
+  `,
 ];
