@@ -153,6 +153,8 @@ export class Coordinator {
       );
       const stagedRetry = new StagedCommitRetry(config.outputRoot, store, log.child({ part: "sink" }));
       sink.onMoveFailed = (attemptId) => stagedRetry.add(attemptId);
+      finisher.holdsFrames = (jobId) => stagedRetry.holds(jobId);
+      stagedRetry.onMoved = onChange;
       cleanups.push(() => stagedRetry.stop());
       const api = new ControlApi(
         store,

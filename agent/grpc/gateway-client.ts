@@ -1,7 +1,8 @@
 import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type AttemptLogAck, type AttemptLogReport, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
-import { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
+import type { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
+import { UploadClient } from "../../shared/upload-codec.ts";
 
 type UnaryCall<Req, Res> = (req: Req, metadata: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
@@ -35,7 +36,7 @@ export class CoordinatorClient {
     channelOptions: ChannelOptions = {},
   ) {
     this.gateway = new AgentGatewayClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
-    this.sink = new ResultSinkClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
+    this.sink = new UploadClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {

@@ -45,8 +45,9 @@ export function reportText(r: FarmReport): string {
   return lines.join("\n") + "\n";
 }
 
+/** Numbers at 12 significant digits, so binary float noise (1.3409999999999997) prints as the decimal it stands for. */
 function csvCell(v: string | number | null): string {
-  const s = v === null ? "" : String(v);
+  const s = v === null ? "" : typeof v === "number" && !Number.isInteger(v) ? String(Number(v.toPrecision(12))) : String(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -1,5 +1,6 @@
 import type { Store } from "../store/store.ts";
 import type { JobRow } from "../store/jobs-table.ts";
+import type { ChunkCounts } from "../store/chunks-table.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { CompiledTariff } from "../../shared/accounting/tariff.ts";
@@ -113,12 +114,14 @@ export class ControlApi {
   }
 
   jobs(): JobView[] {
-    return this.store.jobs.list().map((j) => this.view(j));
+    const counts = this.store.chunks.countsByJob();
+    return this.store.jobs.list().map((j) => this.view(j, counts.get(j.id)));
   }
 
-  view(job: JobRow): JobView {
-    const c = this.store.chunks.counts(job.id);
-    const failed = this.store.chunks.listByJobInState(job.id, "failed");
+  /** `counts`: the job's chunk counts when the caller read them already (the listing reads all jobs' in one query). */
+  view(job: JobRow, counts?: ChunkCounts): JobView {
+    const c = counts ?? this.store.chunks.counts(job.id);
+    const failed = c.failed > 0 ? this.store.chunks.listByJobInState(job.id, "failed") : [];
     return {
       id: job.id,
       name: job.name,

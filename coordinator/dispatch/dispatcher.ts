@@ -22,6 +22,7 @@ export interface WorkPublisher {
  */
 export class Dispatcher {
   private running = false;
+  private scheduled = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   /** How many more chunks may start, given how many wait queued (the power budget); none: no limit. */
@@ -58,12 +59,25 @@ export class Dispatcher {
     this.timer = undefined;
   }
 
-  /** Asks for a dispatch pass; coalesces while one runs. */
+  /**
+   * Asks for a dispatch pass. The pass runs on the next turn of the event
+   * loop, so the kicks of one burst (claims, commits, heartbeats arriving
+   * together) share one pass and one snapshot; kicks while a pass runs
+   * coalesce into one more pass after it.
+   */
   kick(): void {
-    if (this.running) {
-      this.again = true;
+    if (this.running || this.scheduled) {
+      if (this.running) this.again = true;
       return;
     }
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.runPass();
+    });
+  }
+
+  private runPass(): void {
     this.running = true;
     void this.pass()
       .catch((err: unknown) => this.log.error({ err }, "dispatch pass failed"))

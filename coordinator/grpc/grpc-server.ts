@@ -1,7 +1,8 @@
 import { Server, ServerCredentials, type ServerInterceptor, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { AgentGatewayService, type AgentGatewayServer } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import { ControlService, type ControlServer } from "../../proto/gen/nightshift/v1/control.ts";
-import { ResultSinkService, type ResultSinkServer } from "../../proto/gen/nightshift/v1/sink.ts";
+import type { ResultSinkServer } from "../../proto/gen/nightshift/v1/sink.ts";
+import { UPLOAD_SERVICE } from "../../shared/upload-codec.ts";
 import { GRPC_SERVER_OPTIONS } from "../../shared/grpc-options.ts";
 
 export interface GrpcServices {
@@ -23,7 +24,7 @@ export async function startGrpcServer(
 ): Promise<{ server: Server; port: number }> {
   const server = new Server({ ...GRPC_SERVER_OPTIONS, interceptors });
   server.addService(ControlService, services.control);
-  server.addService(ResultSinkService, services.sink);
+  server.addService(UPLOAD_SERVICE, services.sink);
   server.addService(AgentGatewayService, services.gateway);
   for (const s of services.extra ?? []) server.addService(s.definition, s.implementation);
   const bound = await new Promise<number>((resolve, reject) => {

@@ -53,7 +53,7 @@ export function resultSinkHandler(sink: ResultSink, log: Logger, onRefused?: Ref
         }
         if (!session) throw new UploadRefusedError("upload without header", "bad-message");
         if (!accounting) throw new UploadRefusedError("upload ended without accounting (truncated stream)", "truncated");
-        const written = session.commit(accounting);
+        const written = await session.commit(accounting);
         return { committed: true, framesWritten: written, message: "" };
       };
       run()

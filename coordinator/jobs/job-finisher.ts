@@ -10,7 +10,8 @@ import { ffmpegPattern, videoPathFor } from "./job-paths.ts";
 import { describeFrameRanges } from "./frame-ranges.ts";
 
 /**
- * Notices when a job has no open chunk left and finishes it: failed chunks make
+ * Notices when a job has no open chunk left and every committed frame is in
+ * place (none waits in staging after a failed rename), and finishes it: failed chunks make
  * the job failed (its finished frames stay, the failed frames are listed);
  * otherwise the assemble step runs (ffmpeg, when present) and the job is done.
  * Emits "changed" (jobId) on every job change, for watchers and waiters.
@@ -29,12 +30,15 @@ export class JobFinisher extends EventEmitter {
     this.setMaxListeners(0);
   }
 
+  /** Whether committed frames of the job still wait in staging (StagedCommitRetry); set by the coordinator. */
+  holdsFrames: (jobId: string) => boolean = () => false;
+
   check(jobId: string): void {
     const job = this.store.jobs.get(jobId);
     if (!job) return;
     if (job.state === "running" || job.state === "queued") {
       const c = this.store.chunks.counts(jobId);
-      if (c.total > 0 && c.open === 0) this.finish(job, c.failed);
+      if (c.total > 0 && c.open === 0 && !this.holdsFrames(jobId)) this.finish(job, c.failed);
     }
     this.emit("changed", jobId);
   }

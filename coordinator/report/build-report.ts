@@ -65,16 +65,21 @@ function figures(es: readonly LedgerEntry[], fpsOf: (jobId: string) => number, t
   };
 }
 
-/** Telemetry energy inside [fromMs, toMs): buckets cut at the edges count in proportion to their overlap. */
-function telemetryEnergy(rows: readonly TelemetryBucketRow[] | undefined, fromMs: number, toMs: number) {
+/**
+ * Telemetry energy inside [fromMs, nowMs): a bucket cut by fromMs counts in
+ * proportion to its overlap. A bucket still open at nowMs holds only samples
+ * taken before now, so it counts whole: a report over a closed store gives
+ * the same figure whenever it is asked.
+ */
+function telemetryEnergy(rows: readonly TelemetryBucketRow[] | undefined, fromMs: number, nowMs: number) {
   if (rows === undefined || rows.length === 0) return { total: null, idle: null };
   let total = 0;
   let idle = 0;
   for (const b of rows) {
-    const overlap = Math.max(0, Math.min(toMs, b.startMs + b.bucketMs) - Math.max(fromMs, b.startMs));
-    const j = b.energyJoules * ratio(overlap, b.bucketMs);
-    total += j;
-    if (b.busySamples === 0) idle += j;
+    const end = Math.min(b.startMs + b.bucketMs, nowMs);
+    const share = b.startMs >= fromMs ? 1 : ratio(Math.max(0, end - fromMs), end - b.startMs);
+    total += b.energyJoules * share;
+    idle += b.idleEnergyJoules * share;
   }
   return { total: total / J_PER_WH, idle: idle / J_PER_WH };
 }

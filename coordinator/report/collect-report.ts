@@ -26,10 +26,11 @@ export function collectReport(
     const jobs = all.filter((j) => j.id === jobId);
     return buildReport({ ...base, ledger: store.ledger.listByJob(jobId), jobs, period: "job", fromMs: jobs[0]?.createdAt ?? nowMs });
   }
-  const fromMs = scope === "night" ? nowMs - NIGHT_MS : Math.min(nowMs - NIGHT_MS, ...all.map((j) => j.createdAt));
+  // "all" reaches back to the store's first record, so the figures do not move as time passes.
+  const telemetry = store.telemetry.list({ fromMs: scope === "night" ? nowMs - NIGHT_MS : 0, toMs: nowMs });
+  const fromMs = scope === "night" ? nowMs - NIGHT_MS : Math.min(nowMs - NIGHT_MS, ...all.map((j) => j.createdAt), ...telemetry.slice(0, 1).map((b) => b.startMs));
   const ledger = store.ledger.listSince(fromMs);
   const worked = new Set(ledger.map((e) => e.jobId));
   const jobs = all.filter((j) => j.createdAt >= fromMs || worked.has(j.id));
-  const telemetry = store.telemetry.list({ fromMs, toMs: nowMs });
   return buildReport({ ...base, ledger, jobs, telemetry, period: scope, fromMs });
 }

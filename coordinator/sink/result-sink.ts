@@ -8,7 +8,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
-import { fsyncDir, writeFileDurable } from "./durable-fs.ts";
+import { fsyncDir, writeFileSyncLater } from "./durable-fs.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
@@ -44,9 +44,13 @@ function refuse(reason: string, message: string): never {
 /**
  * The sink's rules, without gRPC: an upload belongs to the chunk's current
  * attempt or is refused; every frame is checked (index inside the chunk, size,
- * sha256) and staged with fsync; the commit records frames, ledger, attempt and
- * chunk in one SQLite transaction and only then renames the staged files into
- * place. A crash between the two is repaired by reconcileStaging at start-up;
+ * sha256) and staged, its fsync started at once and awaited at the commit (at
+ * most MAX_SYNCS_IN_FLIGHT at a time), so the next frame streams in while the
+ * disk flushes. The commit waits for every staged file's fsync and fsyncs the
+ * staging dir once, then records frames, ledger, attempt and chunk in one
+ * SQLite transaction and only then renames the staged files into place. The
+ * agent's only acknowledgement is the commit's answer, so every frame it
+ * covers is on disk before it is sent. A crash between the two is repaired by reconcileStaging at start-up;
  * a rename that fails while running is retried by StagedCommitRetry.
  */
 export class ResultSink {
@@ -70,8 +74,7 @@ export class ResultSink {
     const expected = chunk.frameEnd - chunk.frameStart + 1;
     if (h.frameCount !== expected) refuse("bad-header", `upload announces ${h.frameCount} frames, chunk ${h.chunkId} has ${expected}`);
     const dir = stagingDirFor(this.opts.outputRoot, h.attemptId);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
+    await freshDir(dir);
     return new UploadSession(this, h, dir, chunk.frameStart, chunk.frameEnd);
   }
 
@@ -141,6 +144,19 @@ export class ResultSink {
   }
 }
 
+/** An empty directory at `dir`: made new in one call when it is not there (the usual case), else emptied first. */
+async function freshDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") await rm(dir, { recursive: true, force: true });
+    else if (code !== "ENOENT") throw err;
+  }
+  await mkdir(dir, { recursive: true });
+}
+
 /** Renames staged files into place and fsyncs each target directory once. */
 export function moveIntoPlace(targets: ReadonlyArray<{ from: string; to: string }>): void {
   const dirs = new Set<string>();
@@ -153,9 +169,20 @@ export function moveIntoPlace(targets: ReadonlyArray<{ from: string; to: string 
   for (const d of dirs) fsyncDir(d);
 }
 
+/** Staged frames whose fsync may run at once, per upload: bounds open files while the disk catches up. */
+export const MAX_SYNCS_IN_FLIGHT = 16;
+
+function diskFull(err: unknown, what: string): never {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") refuse("disk-full", `output root is full while ${what}`);
+  throw err;
+}
+
 /** One attempt's upload in progress. */
 export class UploadSession {
   private readonly frames = new Map<number, { sha256: string; bytes: number }>();
+  /** fsyncs of staged frames not yet awaited, oldest first. */
+  private syncs: Array<Promise<void>> = [];
   private done = false;
 
   constructor(
@@ -170,19 +197,32 @@ export class UploadSession {
     this.sink.verifyFrame(f, this.start, this.end);
     if (this.frames.has(f.index)) refuse("duplicate-frame", `frame ${f.index} sent twice`);
     try {
-      await writeFileDurable(join(this.dir, stagedFrameName(f.index)), f.data);
+      const { durable } = await writeFileSyncLater(join(this.dir, stagedFrameName(f.index)), f.data);
+      this.syncs.push(durable);
+      if (this.syncs.length > MAX_SYNCS_IN_FLIGHT) await this.syncs.shift();
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOSPC" || code === "EDQUOT") refuse("disk-full", `output root is full while writing frame ${f.index}`);
-      throw err;
+      diskFull(err, `writing frame ${f.index}`);
     }
     this.frames.set(f.index, { sha256: f.sha256.toLowerCase(), bytes: f.size });
   }
 
-  commit(acc: ChunkAccounting): number {
+  /** Every staged frame and the staging dir's entries on disk. */
+  private async flush(): Promise<void> {
+    const syncs = this.syncs;
+    this.syncs = [];
+    try {
+      await Promise.all(syncs);
+      fsyncDir(this.dir);
+    } catch (err) {
+      diskFull(err, "flushing the staged frames");
+    }
+  }
+
+  async commit(acc: ChunkAccounting): Promise<number> {
     if (this.frames.size !== this.header.frameCount) {
       refuse("missing-frames", `upload ended after ${this.frames.size} of ${this.header.frameCount} frames`);
     }
+    await this.flush();
     try {
       const n = this.sink.commit(this.header, this.dir, this.frames, acc);
       this.done = true;
@@ -198,6 +238,7 @@ export class UploadSession {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    await Promise.allSettled(this.syncs);
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -40,6 +40,26 @@ export interface ChunkCounts {
   framesDone: number;
 }
 
+const COUNT_COLUMNS = `COUNT(*) AS total,
+  SUM(state = 'done') AS done, SUM(state = 'failed') AS failed, SUM(state = 'cancelled') AS cancelled,
+  SUM(state IN ('pending','queued','running')) AS open,
+  SUM(frame_end - frame_start + 1) AS framesTotal,
+  SUM(CASE WHEN state = 'done' THEN frame_end - frame_start + 1 ELSE 0 END) AS framesDone`;
+
+type RawCounts = Record<keyof ChunkCounts, number | null>;
+
+function toCounts(row: RawCounts): ChunkCounts {
+  return {
+    total: row.total ?? 0,
+    done: row.done ?? 0,
+    failed: row.failed ?? 0,
+    cancelled: row.cancelled ?? 0,
+    open: row.open ?? 0,
+    framesTotal: row.framesTotal ?? 0,
+    framesDone: row.framesDone ?? 0,
+  };
+}
+
 export class ChunksTable {
   constructor(private readonly db: Db) {}
 
@@ -80,25 +100,13 @@ export class ChunksTable {
   }
 
   counts(jobId: string): ChunkCounts {
-    const row = this.db
-      .prepare(
-        `SELECT COUNT(*) AS total,
-           SUM(state = 'done') AS done, SUM(state = 'failed') AS failed, SUM(state = 'cancelled') AS cancelled,
-           SUM(state IN ('pending','queued','running')) AS open,
-           SUM(frame_end - frame_start + 1) AS framesTotal,
-           SUM(CASE WHEN state = 'done' THEN frame_end - frame_start + 1 ELSE 0 END) AS framesDone
-         FROM chunks WHERE job_id = ?`,
-      )
-      .get(jobId) as Record<keyof ChunkCounts, number | null>;
-    return {
-      total: row.total ?? 0,
-      done: row.done ?? 0,
-      failed: row.failed ?? 0,
-      cancelled: row.cancelled ?? 0,
-      open: row.open ?? 0,
-      framesTotal: row.framesTotal ?? 0,
-      framesDone: row.framesDone ?? 0,
-    };
+    return toCounts(this.db.prepare(`SELECT ${COUNT_COLUMNS} FROM chunks WHERE job_id = ?`).get(jobId) as RawCounts);
+  }
+
+  /** counts() of every job in one pass over the chunks (the job listing), keyed by job id; a job without chunks is absent. */
+  countsByJob(): Map<string, ChunkCounts> {
+    const rows = this.db.prepare(`SELECT job_id AS jobId, ${COUNT_COLUMNS} FROM chunks GROUP BY job_id`).all() as Array<RawCounts & { jobId: string }>;
+    return new Map(rows.map((r) => [r.jobId, toCounts(r)]));
   }
 
   /** The one place a chunk changes state. */

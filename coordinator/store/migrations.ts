@@ -182,4 +182,13 @@ export const MIGRATIONS: readonly string[] = [
     updated_at  INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // accounting: the idle part of a telemetry bucket's energy (samples taken while no chunk ran); older buckets count whole when all idle, as before
+  `
+  ALTER TABLE telemetry ADD COLUMN idle_energy_joules REAL NOT NULL DEFAULT 0;
+  UPDATE telemetry SET idle_energy_joules = energy_joules WHERE busy_samples = 0;
+  `,
+  // listings: chunk counts per job read from the index alone (job list and job show over jobs of thousands of chunks)
+  `
+  CREATE INDEX chunks_counts ON chunks(job_id, state, frame_start, frame_end);
+  `,
 ];

@@ -3,7 +3,7 @@ import { coarsenBuckets, combineBuckets, type TelemetryBucketRow } from "../tele
 import { HOUR_MS, type RetentionCutoffs } from "../telemetry/telemetry-retention.ts";
 
 const COLUMNS = `agent_id AS agentId, bucket_ms AS bucketMs, start_ms AS startMs, samples, busy_samples AS busySamples,
-  watts_samples AS wattsSamples, min_watts AS minWatts, mean_watts AS meanWatts, max_watts AS maxWatts,
+  idle_energy_joules AS idleEnergyJoules, watts_samples AS wattsSamples, min_watts AS minWatts, mean_watts AS meanWatts, max_watts AS maxWatts,
   energy_joules AS energyJoules, max_vram_bytes AS maxVramBytes, max_ram_bytes AS maxRamBytes,
   max_temperature_c AS maxTemperatureC, util_samples AS utilSamples, mean_utilisation AS meanUtilisation, source`;
 
@@ -16,9 +16,9 @@ export class TelemetryTable {
     if (rows.length === 0) return;
     const get = this.db.prepare(`SELECT ${COLUMNS} FROM telemetry WHERE agent_id = ? AND bucket_ms = ? AND start_ms = ?`);
     const put = this.db.prepare(
-      `INSERT OR REPLACE INTO telemetry (agent_id, bucket_ms, start_ms, samples, busy_samples, watts_samples, min_watts, mean_watts,
+      `INSERT OR REPLACE INTO telemetry (agent_id, bucket_ms, start_ms, samples, busy_samples, idle_energy_joules, watts_samples, min_watts, mean_watts,
          max_watts, energy_joules, max_vram_bytes, max_ram_bytes, max_temperature_c, util_samples, mean_utilisation, source)
-       VALUES (@agentId, @bucketMs, @startMs, @samples, @busySamples, @wattsSamples, @minWatts, @meanWatts,
+       VALUES (@agentId, @bucketMs, @startMs, @samples, @busySamples, @idleEnergyJoules, @wattsSamples, @minWatts, @meanWatts,
          @maxWatts, @energyJoules, @maxVramBytes, @maxRamBytes, @maxTemperatureC, @utilSamples, @meanUtilisation, @source)`,
     );
     this.db.transaction(() => {

@@ -91,6 +91,7 @@ function sampleRow(s: TelemetrySample, startMs: number, bucketMs: number, energy
     startMs,
     samples: 1,
     busySamples: s.busy ? 1 : 0,
+    idleEnergyJoules: s.busy ? 0 : energyJoules,
     wattsSamples: s.watts === null ? 0 : 1,
     minWatts: s.watts,
     meanWatts: s.watts,

@@ -12,6 +12,8 @@ export interface TelemetryBucketRow {
   samples: number;
   /** Samples taken while a chunk ran. */
   busySamples: number;
+  /** The part of energyJoules that samples taken while no chunk ran carried. */
+  idleEnergyJoules: number;
   /** Samples that had a power reading (the weight of meanWatts). */
   wattsSamples: number;
   minWatts: number | null;
@@ -53,6 +55,7 @@ export function combineBuckets(a: TelemetryBucketRow, b: TelemetryBucketRow, sta
     startMs,
     samples: a.samples + b.samples,
     busySamples: a.busySamples + b.busySamples,
+    idleEnergyJoules: a.idleEnergyJoules + b.idleEnergyJoules,
     wattsSamples: (a.meanWatts === null ? 0 : a.wattsSamples) + (b.meanWatts === null ? 0 : b.wattsSamples),
     minWatts: minN(a.minWatts, b.minWatts),
     meanWatts: weightedMean(a.meanWatts, a.wattsSamples, b.meanWatts, b.wattsSamples),

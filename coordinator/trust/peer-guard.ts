@@ -119,7 +119,7 @@ function check(
 function agentRefusal(deps: PeerGuardDeps, peer: Extract<PeerIdentity, { kind: "agent" }>): string | undefined {
   const enrollment = deps.enrollments.get(peer.agentId);
   if (!enrollment?.certFingerprint) return "is not enrolled";
-  if (enrollment.removedAt !== null || deps.store.agents.get(peer.agentId)?.state === "removed") return "was removed";
+  if (enrollment.removedAt !== null || deps.store.agents.stateOf(peer.agentId) === "removed") return "was removed";
   if (enrollment.certFingerprint !== peer.certFingerprint) return "presented a certificate that is no longer valid";
   return undefined;
 }

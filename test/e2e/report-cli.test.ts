@@ -45,7 +45,8 @@ test("`nightshift report --data-dir` on a finished demo: --json has the document
   assert.equal(one.status, 0, one.stderr);
   const [header, ...rows] = one.stdout.trim().split("\n").map((l) => l.split(","));
   const jobRow = rows.find((c) => c[0] === "job")!;
-  assert.equal(Number(jobRow[header!.indexOf("energy_wh")]), job.energyWh);
+  const csvWh = Number(jobRow[header!.indexOf("energy_wh")]);
+  assert.ok(Math.abs(csvWh - (job.energyWh as number)) <= 1e-11 * (job.energyWh as number), `csv ${csvWh} vs json ${job.energyWh as number}`);
   assert.equal(rows.at(-1)![0], "total");
 
   const missing = cli("report", "job_nope", "--data-dir", r.dataDir, "--json");

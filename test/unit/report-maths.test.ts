@@ -154,7 +154,7 @@ test("--json has the keys the issue names, and CSV and text carry the same figur
 
 test("telemetry energy over the period counts buckets cut at the edges in proportion", () => {
   const bucket = (startMs: number, joules: number, busy: boolean): TelemetryBucketRow => ({
-    agentId: "agt_a", bucketMs: 60_000, startMs, samples: 60, busySamples: busy ? 60 : 0, wattsSamples: 60, minWatts: 1, meanWatts: 1, maxWatts: 1,
+    agentId: "agt_a", bucketMs: 60_000, startMs, samples: 60, busySamples: busy ? 60 : 0, idleEnergyJoules: busy ? 0 : joules, wattsSamples: 60, minWatts: 1, meanWatts: 1, maxWatts: 1,
     energyJoules: joules, maxVramBytes: null, maxRamBytes: 1, maxTemperatureC: null, utilSamples: 0, meanUtilisation: null, source: "nvml",
   });
   const r = buildReport({
@@ -188,4 +188,53 @@ test("the night summary takes jobs created in the last 24 hours and older jobs t
   close(r.totals.energyWh, 1, "only the chunk inside the night");
   close(r.totals.cost, 0.0005, "1 Wh at 0.50/kWh");
   assert.equal(r.totals.telemetryEnergyWh, null, "no telemetry stored");
+});
+
+test("a report over a closed store does not change with the time it is asked: the last bucket is not cut at now", (t) => {
+  const { store } = openTempStore(t);
+  const t0 = utc("2025-01-02T06:00:00Z");
+  insertAgent(store, { id: "agt_a" });
+  insertJob(store, { id: "job_1", createdAt: t0 - 3600_000 });
+  // The coordinator stopped 20 s into the minute and wrote its open bucket: 20 s of samples, 600 J.
+  store.telemetry.upsert([{
+    agentId: "agt_a", bucketMs: 60_000, startMs: t0, samples: 2, busySamples: 2, idleEnergyJoules: 0, wattsSamples: 2, minWatts: 30, meanWatts: 30, maxWatts: 30,
+    energyJoules: 600, maxVramBytes: null, maxRamBytes: 1, maxTemperatureC: null, utilSamples: 0, meanUtilisation: null, source: "nvml",
+  }]);
+  const tariff = { compiled: compileTariff({ kind: "flat", currency: "EUR", pricePerKwh: 0.5 }), label: "flat" };
+  const at = (ms: number) => collectReport(store, undefined, tariff, ms, "all").totals.telemetryEnergyWh;
+  const first = at(t0 + 25_000);
+  close(first!, 600 / 3600, "the whole written bucket");
+  for (const later of [t0 + 40_000, t0 + 59_000, t0 + 3600_000, t0 + 30 * 3600_000]) assert.equal(at(later), first, `report at +${later - t0} ms`);
+});
+
+test("idle telemetry energy counts the idle samples of a bucket that was busy part of the time", () => {
+  const r = buildReport({
+    ledger: [],
+    agents: [],
+    jobs: [],
+    // one minute: three samples, one busy (300 J), two idle (60 J each)
+    telemetry: [{
+      agentId: "agt_a", bucketMs: 60_000, startMs: 0, samples: 3, busySamples: 1, idleEnergyJoules: 120, wattsSamples: 3, minWatts: 3, meanWatts: 7, maxWatts: 15,
+      energyJoules: 420, maxVramBytes: null, maxRamBytes: 1, maxTemperatureC: null, utilSamples: 0, meanUtilisation: null, source: "nvml",
+    }],
+    tariff: compileTariff({ kind: "flat", currency: "EUR", pricePerKwh: 0.3 }),
+    tariffLabel: "flat",
+    period: "all",
+    fromMs: 0,
+    nowMs: 60_000,
+  });
+  close(r.totals.telemetryEnergyWh!, 420 / 3600, "telemetry Wh");
+  close(r.totals.telemetryIdleEnergyWh!, 120 / 3600, "idle telemetry Wh");
+});
+
+test("CSV cells carry no float noise: 0.1 + 0.2 style sums print as their short decimal", () => {
+  const base = fixture();
+  const noisy = { ...base, agents: base.agents.map((a) => ({ ...a, energyWh: 0.1 + 0.2, kWh: 1.3409999999999997, cost: 1e-7 })) };
+  const csv = reportCsv(noisy);
+  assert.doesNotMatch(csv, /\d\.\d*9{6,}\d*|\d\.\d*0{6,}[1-9]/, "no float noise");
+  const header = csv.split("\n")[0]!.split(",");
+  const row = csv.split("\n").find((l) => l.startsWith("agent,"))!.split(",");
+  assert.equal(row[header.indexOf("energy_wh")], "0.3");
+  assert.equal(row[header.indexOf("kwh")], "1.341");
+  assert.equal(Number(row[header.indexOf("cost")]), 1e-7, "small figures keep their value");
 });

@@ -60,7 +60,7 @@ test("the copy commits first: it wins, the first attempt is superseded, its agen
   assert.deepEqual(new Set(s.store.frames.listByJob(s.job.id).map((f) => f.attemptId)), new Set([copy.attemptId]), "every frame from the winner");
   await assert.rejects(() => s.sink.begin(s.header), (e: unknown) => e instanceof UploadRefusedError && e.reason === "stale-attempt" && /superseded/.test(e.message));
   for (let i = s.chunk.frameStart; i <= s.chunk.frameEnd; i++) await before.addFrame(randomFrame(i));
-  assert.throws(() => before.commit(ACCOUNTING), (e: unknown) => e instanceof UploadRefusedError && e.reason === "stale-attempt", "the loser's upload in flight is refused at commit");
+  await assert.rejects(() => before.commit(ACCOUNTING), (e: unknown) => e instanceof UploadRefusedError && e.reason === "stale-attempt", "the loser's upload in flight is refused at commit");
   assert.equal(s.store.ledger.listByJob(s.job.id).length, 1, "one ledger row: the loser's work is discarded");
 });
 

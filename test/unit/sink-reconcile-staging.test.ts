@@ -20,7 +20,7 @@ test("a committed attempt whose renames were interrupted is completed at start-u
   for (const f of frames) await session.addFrame(f);
   // Frame 1's final path is blocked: the store commit happens, frame 0 is renamed, then the renames stop.
   mkdirSync(framePath(s.job, 1), { recursive: true });
-  assert.throws(() => session.commit(ACCOUNTING));
+  await assert.rejects(() => session.commit(ACCOUNTING));
   await session.abort(); // what the gRPC handler does after any error
   assert.equal(s.store.chunks.get(s.chunk.id)?.state, "done");
   assert.deepEqual(readFileSync(framePath(s.job, 0)), Buffer.from(frames[0]!.data), "frame 0 was renamed before the failure");
@@ -43,7 +43,7 @@ test("a crash after the store commit and before any rename is completed from the
   // The job's output dir path is taken by a file: the very first mkdir fails, so no rename happens.
   mkdirSync(s.outputRoot, { recursive: true });
   writeFileSync(s.job.outputDir, "in the way");
-  assert.throws(() => session.commit(ACCOUNTING));
+  await assert.rejects(() => session.commit(ACCOUNTING));
   assert.equal(s.store.attempts.get(s.header.attemptId)?.state, "committed");
   assert.deepEqual(readdirSync(stagingDirFor(s.outputRoot, s.header.attemptId)).sort(), [0, 1, 2].map(stagedFrameName));
 
@@ -83,7 +83,7 @@ test("a committed attempt whose moves still fail at start-up stays staged and is
   for (const f of frames) await session.addFrame(f);
   mkdirSync(s.outputRoot, { recursive: true });
   writeFileSync(s.job.outputDir, "in the way");
-  assert.throws(() => session.commit(ACCOUNTING));
+  await assert.rejects(() => session.commit(ACCOUNTING));
 
   // Still in the way at start-up: nothing moves, nothing is deleted.
   assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 0, discarded: 0, stuck: [s.header.attemptId] });

@@ -7,6 +7,8 @@ import { ClaimService } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { STAGING_DIR, stagingDirFor } from "../../coordinator/sink/staging.ts";
 import { StagedCommitRetry } from "../../coordinator/sink/staged-commit-retry.ts";
+import { JobFinisher } from "../../coordinator/jobs/job-finisher.ts";
+import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { ACCOUNTING, framePath, randomFrame as frame, setupSink as setup, sha256Hex as sha256, startAttempt } from "../helpers/sink-fixture.ts";
 import { insertAgent } from "../helpers/store-fixture.ts";
@@ -44,7 +46,7 @@ test("a full upload commits: exact bytes at framePath, frames + ledger + attempt
   assert.equal(readdirSync(staging).length, 3, "each frame is staged");
   assert.equal(existsSync(framePath(s.job, 0)), false, "nothing is final before the commit");
 
-  assert.equal(session.commit(ACCOUNTING), 3);
+  assert.equal(await session.commit(ACCOUNTING), 3);
 
   for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data), `frame ${f.index} bytes`);
   assert.equal(existsSync(staging), false, "staging dir removed");
@@ -180,7 +182,7 @@ test("an attempt superseded by a newer one is refused at commit, and the newer o
   const fresh = await s.sink.begin({ ...s.header, attemptId: "att_new", agentId: other.id });
   const frames = [frame(0), frame(1), frame(2)];
   for (const f of frames) await fresh.addFrame(f);
-  assert.equal(fresh.commit(ACCOUNTING), 3);
+  assert.equal(await fresh.commit(ACCOUNTING), 3);
   for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data));
   assert.deepEqual(s.store.frames.listByJob(s.job.id).map((r) => r.attemptId), ["att_new", "att_new", "att_new"]);
 });
@@ -192,7 +194,7 @@ test("after a commit's renames fail, the staged frames survive the handler's abo
   for (const f of frames) await session.addFrame(f);
   // A directory squats on frame 1's final path: its rename fails after the store commit.
   mkdirSync(framePath(s.job, 1), { recursive: true });
-  assert.throws(() => session.commit(ACCOUNTING), /EISDIR|EEXIST|ENOTEMPTY|directory/i);
+  await assert.rejects(() => session.commit(ACCOUNTING), /EISDIR|EEXIST|ENOTEMPTY|directory/i);
   assert.equal(s.store.attempts.get(s.header.attemptId)?.state, "committed", "the store commit stands");
   // What the gRPC handler does with any error: abort the session.
   await session.abort();
@@ -210,7 +212,7 @@ test("a committed attempt whose renames failed is moved into place by the retry 
   const frames = [frame(0), frame(1), frame(2)];
   for (const f of frames) await session.addFrame(f);
   mkdirSync(framePath(s.job, 1), { recursive: true });
-  assert.throws(() => session.commit(ACCOUNTING));
+  await assert.rejects(() => session.commit(ACCOUNTING));
   await session.abort();
   assert.equal(retry.pending, 1, "the attempt waits for its frames to be moved");
 
@@ -222,4 +224,36 @@ test("a committed attempt whose renames failed is moved into place by the retry 
   for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data), `frame ${f.index} in place`);
   assert.equal(existsSync(stagingDirFor(s.outputRoot, s.header.attemptId)), false, "staging dir removed");
   for (const row of s.store.frames.listByJob(s.job.id)) assert.ok(existsSync(row.path), `${row.path} exists`);
+});
+
+test("a job is not done while a committed chunk's frames wait in staging; it finishes once the retry moves them", async (t) => {
+  const s = setup(t);
+  s.store.db.prepare(`UPDATE jobs SET spec_json = ? WHERE id = ?`).run(JSON.stringify({ steps: [] }), s.job.id);
+  const retry = new StagedCommitRetry(s.outputRoot, s.store, testLog(), 60_000);
+  t.after(() => retry.stop());
+  const finisher = new JobFinisher(s.store, new JobSpecs(), s.clock.now, testLog());
+  // The coordinator's wiring (coordinator/coordinator.ts).
+  s.sink.onMoveFailed = (attemptId) => retry.add(attemptId);
+  finisher.holdsFrames = (jobId) => retry.holds(jobId);
+  retry.onMoved = (jobId) => finisher.check(jobId);
+
+  const first = await s.sink.begin(s.header);
+  for (const i of [0, 1, 2]) await first.addFrame(frame(i));
+  mkdirSync(framePath(s.job, 1), { recursive: true });
+  await assert.rejects(() => first.commit(ACCOUNTING));
+  await first.abort();
+
+  const second = s.chunks[1]!;
+  startAttempt(s.store, second.id, s.agent.id, "att_second");
+  const session = await s.sink.begin({ ...s.header, chunkId: second.id, attemptId: "att_second" });
+  for (const i of [3, 4, 5]) await session.addFrame(frame(i));
+  await session.commit(ACCOUNTING);
+  finisher.check(s.job.id); // what onCommitted does
+  assert.equal(s.store.chunks.counts(s.job.id).open, 0, "every chunk is committed in the store");
+  assert.notEqual(s.store.jobs.get(s.job.id)?.state, "done", "not done: frames 1 and 2 are still in staging");
+
+  rmSync(framePath(s.job, 1), { recursive: true });
+  assert.equal(retry.tryNow(), 0);
+  assert.equal(s.store.jobs.get(s.job.id)?.state, "done", "done once every frame is in place");
+  for (let i = 0; i <= 5; i++) assert.ok(existsSync(framePath(s.job, i)), `frame ${i} in place`);
 });

@@ -32,6 +32,7 @@ test("samples fold into minute buckets; energy comes from the running totals, so
   assert.equal(b.startMs, T0);
   assert.equal(b.samples, 3);
   assert.equal(b.busySamples, 2);
+  close(b.idleEnergyJoules, 300, "the idle sample's energy");
   assert.equal(b.wattsSamples, 2);
   assert.equal(b.minWatts, 100);
   assert.equal(b.maxWatts, 300);
@@ -48,7 +49,7 @@ test("samples fold into minute buckets; energy comes from the running totals, so
 
 test("minutes coarsen into hours with means weighted by sample counts and sources at their weakest", () => {
   const row = (startMs: number, mean: number, n: number, source: TelemetryBucketRow["source"]): TelemetryBucketRow => ({
-    agentId: "agt_a", bucketMs: 60_000, startMs, samples: n, busySamples: 0, wattsSamples: n, minWatts: mean, meanWatts: mean, maxWatts: mean,
+    agentId: "agt_a", bucketMs: 60_000, startMs, samples: n, busySamples: 0, idleEnergyJoules: 0, wattsSamples: n, minWatts: mean, meanWatts: mean, maxWatts: mean,
     energyJoules: mean * 60, maxVramBytes: null, maxRamBytes: 10, maxTemperatureC: null, utilSamples: 0, meanUtilisation: null, source,
   });
   const [h] = coarsenBuckets([row(T0, 100, 60, "nvml"), row(T0 + 60_000, 400, 20, "estimate")], HOUR_MS);
@@ -67,7 +68,7 @@ test("a month of minute buckets is kept as a week of minutes and hours before th
   const rows: TelemetryBucketRow[] = [];
   for (let m = 0; m < 30 * 1440; m += 1) {
     rows.push({
-      agentId: "agt_a", bucketMs: 60_000, startMs: T0 + m * 60_000, samples: 60, busySamples: 30, wattsSamples: 60, minWatts: 50, meanWatts: 100,
+      agentId: "agt_a", bucketMs: 60_000, startMs: T0 + m * 60_000, samples: 60, busySamples: 30, idleEnergyJoules: 10, wattsSamples: 60, minWatts: 50, meanWatts: 100,
       maxWatts: 200, energyJoules: 6000, maxVramBytes: 2 ** 30, maxRamBytes: 2 ** 28, maxTemperatureC: 70, utilSamples: 60, meanUtilisation: 40, source: "nvml",
     });
   }
@@ -82,6 +83,7 @@ test("a month of minute buckets is kept as a week of minutes and hours before th
   const hour = after.find((b) => b.bucketMs === HOUR_MS)!;
   assert.equal(hour.samples, 3600);
   assert.equal(hour.busySamples, 1800);
+  close(hour.idleEnergyJoules, 600, "60 minutes of 10 J idle");
   close(hour.meanWatts!, 100, "hour mean");
   // Running it again changes nothing; expired hours go.
   assert.equal(store.telemetry.compact(retentionCutoffs(now, { minuteDays: 7, hourDays: 400 })).coarsened, 0);
