@@ -29,6 +29,9 @@ import { generateEcKeyPair, privateKeyToPem, publicKeyToPem } from "../../shared
 import { agentInboxPrefix, POOL_CONSUMER, WORK_STREAM } from "../../shared/protocol/subjects.ts";
 import { decodeJson, WorkMessageSchema } from "../../shared/protocol/messages.ts";
 import type { JoinRequest } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
+import { uploadAttempt } from "../../agent/grpc/result-uploader.ts";
+import { stagingDirFor } from "../../coordinator/sink/staging.ts";
+import { ACCOUNTING } from "../helpers/sink-fixture.ts";
 import { defer } from "../helpers/defer.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
@@ -302,4 +305,79 @@ test("a running agent that is removed loses NATS for good and is told so (the CL
   assert.equal(decision.state, "removed");
   await eventually(() => lost !== "", "the agent to notice it was removed", 15_000, 100);
   assert.match(lost, /auth/i);
+});
+
+/** Joins as `creds` (with `gpus`) over gRPC and NATS, submits a job and pulls one of its chunks from the pool, as an agent does. */
+async function pullFromPool(t: TestContext, s: Started, creds: AgentCredentials, extra: Record<string, unknown> = {}, gpus: JoinRequest["gpus"] = []) {
+  const client = agentClient(t, s.coordinator.address, creds);
+  const joined = await client.join({ ...joinRequest(""), gpus });
+  const nc = await connect({
+    servers: reachableNatsServers(joined.natsServers, s.coordinator.address),
+    user: joined.natsUser,
+    pass: joined.natsPassword,
+    inboxPrefix: agentInboxPrefix(creds.agentId),
+    reconnect: false,
+  });
+  defer(t, () => nc.close());
+  const spec = { name: "owned", input: { type: "generated", width: 16, height: 16, frames: 4 }, steps: [{ id: "grade", kind: "model", model: "colour-grade" }], chunking: { mode: "fixed", size: 4 }, ...extra };
+  const { jobId } = await s.coordinator.api.submit(JSON.stringify(spec), s.dir);
+  const m = await (await jetstream(nc).consumers.get(WORK_STREAM, POOL_CONSUMER)).next({ expires: 10_000 });
+  assert.ok(m, "a work message was pulled");
+  return { client, jobId, work: decodeJson(WorkMessageSchema, m.data) };
+}
+
+/** A running attempt of `creds`'s agent: one pool chunk of a fresh job, claimed. */
+async function claimOneChunk(t: TestContext, s: Started, creds: AgentCredentials) {
+  const { client, jobId, work } = await pullFromPool(t, s, creds);
+  const claim = await client.claim(creds.agentId, work.chunkId, work.dispatchId, 1);
+  assert.equal(claim.skip, false, claim.reason);
+  return { jobId, chunkId: work.chunkId, attemptId: claim.attemptId };
+}
+
+test("an upload whose header names another agent and its live attempt, over a valid agent certificate, is refused; nothing is written", async (t) => {
+  const s = await startCoordinator(t);
+  const victim = await enrolled(t, s, "gpu-victim");
+  const thief = await enrolled(t, s, "gpu-thief");
+  const owned = await claimOneChunk(t, s, victim);
+  const chunk = s.coordinator.store.chunks.get(owned.chunkId)!;
+  const frames = async function* () {
+    for (let i = chunk.frameStart; i <= chunk.frameEnd; i++) yield { index: i, data: new Uint8Array(64).fill(i + 1), format: "png" };
+  };
+  const target = { ...owned, agentId: victim.agentId, frameCount: chunk.frameEnd - chunk.frameStart + 1 };
+  await assert.rejects(
+    uploadAttempt(agentClient(t, s.coordinator.address, thief), target, frames(), async () => ACCOUNTING, new AbortController().signal),
+    withCode(status.PERMISSION_DENIED),
+  );
+  assert.ok(logged(s.logs, "agent refused: request names another agent", { agentId: thief.agentId }));
+  assert.equal(s.coordinator.store.frames.countByJob(owned.jobId), 0, "no frame rows");
+  assert.equal(s.coordinator.store.attempts.get(owned.attemptId)?.state, "running", "the victim's attempt is untouched");
+  assert.equal(existsSync(stagingDirFor(s.coordinator.config.outputRoot, owned.attemptId)), false, "nothing staged");
+  assert.equal(existsSync(s.coordinator.store.jobs.get(owned.jobId)!.outputDir), false, "no output written");
+});
+
+test("an agent presenting a certificate other than the one issued to it for its id is refused", async (t) => {
+  const s = await startCoordinator(t);
+  const creds = await enrolled(t, s, "gpu-reissued");
+  // Same key, same id, signed by the studio CA: only the issued certificate's fingerprint tells it apart.
+  const keys = await loadOrCreateAgentKeys(join(s.dir, "gpu-reissued"));
+  const other = { ...creds, certPem: await s.coordinator.trust.ca.issueAgentCertificate(creds.agentId, keys.publicKeyPem) };
+  assert.notEqual(other.certPem, creds.certPem);
+  await assert.rejects(agentClient(t, s.coordinator.address, other).join(joinRequest("")), withCode(status.PERMISSION_DENIED));
+  assert.ok(logged(s.logs, "agent refused", { agentId: creds.agentId, reason: "presented a certificate that is no longer valid" }));
+  assert.equal((await agentClient(t, s.coordinator.address, creds).join(joinRequest(""))).agentId, creds.agentId, "the issued one still works");
+});
+
+test("claim-time eligibility: a pool chunk claimed by an agent whose card is too small is skipped and goes back to pending", async (t) => {
+  const s = await startCoordinator(t);
+  const creds = await enrolled(t, s, "gpu-small");
+  // Submitted before any agent takes work, so the chunk goes to the shared pool, where any agent can pull it.
+  const { client, jobId, work } = await pullFromPool(t, s, creds, { constraints: { minVram: "14GiB" } }, [{ name: "RTX 8G", vramBytes: 8 * 2 ** 30, uuid: "" }]);
+  const claim = await client.claim(creds.agentId, work.chunkId, work.dispatchId, 1);
+  assert.equal(claim.skip, true);
+  assert.match(claim.reason, /^agent .*(vram|memory|GiB)/i);
+  assert.deepEqual(s.coordinator.store.attempts.listByChunk(work.chunkId), [], "no attempt was started");
+  // Back to pending; the dispatcher may already have queued it again, under a new dispatch id.
+  const chunk = s.coordinator.store.chunks.get(work.chunkId);
+  assert.ok(chunk?.state === "pending" || (chunk?.state === "queued" && chunk.dispatchId !== work.dispatchId), `chunk is ${chunk?.state}`);
+  assert.equal(s.coordinator.store.jobs.get(jobId)?.state, "queued", "the job did not start");
 });

@@ -154,6 +154,16 @@ test("agents reach only their own subjects and consumers; wrong passwords and re
   assert.equal(infoB.num_pending, 1);
   await assert.rejects(jsA.publish("ns.work.pool", "injected"), "agents cannot queue work");
 
+  // Nor listen to B's control subject: the server refuses the subscription, and B's commands never reach A.
+  const eavesdrop: string[] = [];
+  agentA.subscribe("ns.ctl.B", { callback: (err, msg) => void (err === null && eavesdrop.push(msg.string())) });
+  await agentA.flush();
+  await eventually(() => errorsA.some((e) => /Permissions Violation for Subscription to "ns\.ctl\.B"/i.test(e.message)), "the ns.ctl.B violation");
+  coord.publish("ns.ctl.B", "drain-B");
+  await coord.flush();
+  await agentA.flush();
+  assert.deepEqual(eavesdrop, [], "A never saw B's control message");
+
   // The coordinator's control requests reach A, and A may answer them.
   agentA.subscribe("ns.ctl.A", {
     callback: (_err, msg) => {
