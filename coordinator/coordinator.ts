@@ -1,8 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { nkeyAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
 import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
@@ -30,7 +30,7 @@ import { recoverAfterRestart } from "./recover-after-restart.ts";
 import { wireScheduling } from "./scheduling/wire-scheduling.ts";
 import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
 import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
-import { StudioTrust } from "./trust/studio-trust.ts";
+import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 
@@ -102,6 +102,9 @@ export class Coordinator {
   }
 
   static async start(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<Coordinator> {
+    // The data dir holds the CA key, NATS user seeds and the store: no other local user may look inside.
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(config.dataDir, 0o700);
     // The store is checked first: a corrupt one stops the start before anything else is created.
     const store = Store.open(config.storePath);
     mkdirSync(config.outputRoot, { recursive: true });
@@ -126,7 +129,7 @@ export class Coordinator {
       } else {
         natsUrl = config.nats.url;
       }
-      const natsAuth = nats ? { user: trust.natsCoordinator.user, pass: trust.natsCoordinator.password } : {};
+      const natsAuth = nats ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)) } : {};
       const nc = await connect({ servers: natsUrl, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       cleanups.push(() => nc.close());
       const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: config.policy.maxDeliveries });
@@ -196,7 +199,7 @@ export class Coordinator {
           natsServers: () => [natsUrl],
           subjectPrefix: config.subjectPrefix,
           heartbeatMs: config.policy.heartbeatMs,
-          natsCredentials: (agentId) => (nats ? trust.natsCredentials(agentId) : { user: "", password: "" }),
+          natsCredentials: async (agentId) => (nats ? trust.natsCredentials(agentId) : NO_NATS_CREDENTIALS),
         }),
         extra: [edge.adminService],
       }, trust.serverCredentials(), [edge.guard]);

@@ -182,4 +182,9 @@ export const MIGRATIONS: readonly string[] = [
     updated_at  INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // trust: agents' NATS users are nkeys; the store keeps the public key and forgets the old plain-text passwords
+  `
+  ALTER TABLE agent_enrollments ADD COLUMN nats_nkey TEXT;
+  UPDATE agent_enrollments SET nats_password = NULL;
+  `,
 ];

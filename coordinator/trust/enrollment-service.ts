@@ -6,7 +6,6 @@ import { BadInputError } from "../../shared/errors.ts";
 import { agentIdForPublicKey } from "../../shared/tls/agent-id.ts";
 import { certificateFingerprint } from "../../shared/tls/pem-keys.ts";
 import { NotFoundError } from "../grpc/grpc-errors.ts";
-import { newNatsPassword } from "./nats-config-file.ts";
 import type { StudioTrust } from "./studio-trust.ts";
 
 export type EnrollmentRefusal = "unknown" | "used" | "expired" | "removed";
@@ -111,13 +110,14 @@ export class EnrollmentService {
       return { status: "pending", agentId, certPem: "", caPem, message: `waiting for approval: nightshift agents approve ${agentId}` };
     }
     const certPem = await this.trust.ca.issueAgentCertificate(agentId, input.publicKeyPem);
+    const natsNkey = await this.trust.natsKeys.create(agentId);
     const now = this.clock();
     this.store.tx(() => {
       this.trust.enrollments.recordRequest(agentId, input.publicKeyPem);
       this.trust.enrollments.recordCertificate(agentId, {
         certPem,
         certFingerprint: certificateFingerprint(certPem),
-        natsPassword: existing?.natsPassword ?? newNatsPassword(),
+        natsNkey,
         at: now,
       });
       this.ensureAgentRow(agentId, name, input);
@@ -149,6 +149,7 @@ export class EnrollmentService {
       this.store.agents.transition(agentId, "removed");
       this.trust.enrollments.markRemoved(agentId, now);
     });
+    await this.trust.natsKeys.delete(agentId);
     const requeued = this.hooks.loseAgentAttempts(agentId, `agent ${agent.name} removed by an admin`);
     this.hooks.agentRemoved(agentId);
     await this.hooks.credentialsChanged();

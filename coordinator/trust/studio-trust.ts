@@ -10,10 +10,17 @@ import { studioServerCredentials, type ServerTlsMaterial } from "../../shared/tl
 import { StudioCa } from "./studio-ca.ts";
 import { JoinTokens } from "./join-tokens.ts";
 import { ensureAdminCredentials } from "./admin-credentials.ts";
-import { newNatsPassword } from "./nats-config-file.ts";
 import { renderNatsAuthorization } from "./nats-auth-config.ts";
+import { ephemeralNatsUser, NatsUserKeys } from "./nats-user-keys.ts";
 
-export const COORDINATOR_NATS_USER = "coordinator";
+/** What an agent needs to log in to NATS; empty strings when the server has no per-agent users. */
+export interface NatsAgentCredentials {
+  readonly user: string;
+  /** nkey seed ("SU..."). */
+  readonly seed: string;
+}
+
+export const NO_NATS_CREDENTIALS: NatsAgentCredentials = { user: "", seed: "" };
 
 export interface StudioTrustOptions {
   readonly dataDir: string;
@@ -32,8 +39,8 @@ export interface StudioTrustOptions {
  * and enrollments in the store, and the NATS users derived from them.
  */
 export class StudioTrust {
-  /** The coordinator's own NATS password: fresh on every start, only in memory and the 0600 config. */
-  readonly natsCoordinator = { user: COORDINATOR_NATS_USER, password: newNatsPassword() };
+  /** The coordinator's own NATS user: a fresh nkey on every start, its seed only in memory. */
+  readonly natsCoordinator = ephemeralNatsUser();
 
   private constructor(
     readonly ca: StudioCa,
@@ -41,6 +48,7 @@ export class StudioTrust {
     readonly tokens: JoinTokens,
     readonly enrollments: EnrollmentsTable,
     readonly adminDir: string,
+    readonly natsKeys: NatsUserKeys,
     private readonly subjectPrefix: string,
   ) {}
 
@@ -50,7 +58,15 @@ export class StudioTrust {
     const specificIp = isIP(o.listenHost) !== 0 && o.listenHost !== "0.0.0.0" && o.listenHost !== "::";
     const issued = await ca.issueServerCertificate(specificIp ? { ips: [o.listenHost] } : {});
     const tokens = new JoinTokens(new JoinTokensTable(o.store.db), o.clock);
-    return new StudioTrust(ca, { caPem: ca.certPem, ...issued }, tokens, new EnrollmentsTable(o.store.db), adminDir, o.subjectPrefix);
+    const enrollments = new EnrollmentsTable(o.store.db);
+    const natsKeys = await NatsUserKeys.open(o.dataDir);
+    // Agents enrolled before nkeys (or whose seed file is gone) get a fresh user key; they fetch it at their next Join.
+    for (const e of enrollments.listActive()) {
+      if (e.natsNkey === null || (await natsKeys.seed(e.agentId, e.natsNkey)) === undefined) {
+        enrollments.recordNatsNkey(e.agentId, await natsKeys.create(e.agentId));
+      }
+    }
+    return new StudioTrust(ca, { caPem: ca.certPem, ...issued }, tokens, enrollments, adminDir, natsKeys, o.subjectPrefix);
   }
 
   get caFingerprint(): string {
@@ -71,15 +87,16 @@ export class StudioTrust {
   natsAuthorization(): string {
     const agents = this.enrollments
       .listActive()
-      .filter((e) => e.natsPassword !== null)
-      .map((e) => ({ agentId: e.agentId, password: e.natsPassword as string }));
-    return renderNatsAuthorization({ subjectPrefix: this.subjectPrefix, coordinator: this.natsCoordinator, agents });
+      .filter((e) => e.natsNkey !== null)
+      .map((e) => ({ agentId: e.agentId, nkey: e.natsNkey as string }));
+    return renderNatsAuthorization({ subjectPrefix: this.subjectPrefix, coordinator: { nkey: this.natsCoordinator.publicKey }, agents });
   }
 
-  /** The NATS user of an enrolled agent (answered over mTLS at Join only). */
-  natsCredentials(agentId: string): { user: string; password: string } {
+  /** The NATS user of an enrolled agent: its id and nkey seed (answered over mTLS at Join only). */
+  async natsCredentials(agentId: string): Promise<NatsAgentCredentials> {
     const e = this.enrollments.get(agentId);
-    if (!e || e.removedAt !== null || e.natsPassword === null) return { user: "", password: "" };
-    return { user: agentId, password: e.natsPassword };
+    if (!e || e.removedAt !== null || e.natsNkey === null) return NO_NATS_CREDENTIALS;
+    const seed = await this.natsKeys.seed(agentId, e.natsNkey);
+    return seed === undefined ? NO_NATS_CREDENTIALS : { user: agentId, seed };
   }
 }

@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
+import { nkeyAuthenticator } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
 import { pino, type Logger } from "pino";
 import { Coordinator } from "../../coordinator/coordinator.ts";
 import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
+import { publicKeyOfSeed } from "../../coordinator/trust/nats-user-keys.ts";
 import { CoordinatorClient } from "../../agent/grpc/gateway-client.ts";
 import { enrollLocalAgent, type LocalCoordinator } from "../../agent/connect/enroll-local-agent.ts";
 import { enrollAgent } from "../../agent/connect/enroll-agent.ts";
@@ -71,6 +73,8 @@ function joinRequest(agentId: string): JoinRequest {
   return { agentId, name: "test", version: "0", gpus: [], ramBytes: totalmem(), cpuCount: 2, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [] }], joinToken: "" };
 }
 
+const natsAuth = (seed: string) => nkeyAuthenticator(new TextEncoder().encode(seed));
+
 const withCode = (code: status) => (err: unknown) => {
   assert.equal((err as ServiceError).code, code, (err as Error).message);
   return true;
@@ -121,7 +125,8 @@ test("mutual TLS on the real coordinator: foreign or missing certificates fail t
   const joined = await client.join(joinRequest(""));
   assert.equal(joined.agentId, creds.agentId, "the agent id comes from the certificate");
   assert.equal(joined.natsUser, creds.agentId);
-  assert.ok(joined.natsPassword.length >= 16);
+  assert.match(joined.natsSeed, /^SU[A-Z2-7]{56}$/);
+  assert.equal(joined.natsPassword, "");
   // ...but it is not an admin, and it cannot act for another agent.
   const asAdmin = new Control(address, studioChannelCredentials(creds));
   defer(t, () => asAdmin.close());
@@ -139,8 +144,7 @@ test("removing an agent: its running chunk goes back to the queue, gRPC and NATS
   const joined = await client.join(joinRequest(""));
   const nc = await connect({
     servers: reachableNatsServers(joined.natsServers, s.coordinator.address),
-    user: joined.natsUser,
-    pass: joined.natsPassword,
+    authenticator: natsAuth(joined.natsSeed),
     inboxPrefix: agentInboxPrefix(id),
     reconnect: false,
   });
@@ -167,7 +171,7 @@ test("removing an agent: its running chunk goes back to the queue, gRPC and NATS
   // NATS: the live connection is closed by the reload, a new one is refused.
   await eventually(() => nc.isClosed(), "the removed agent's NATS connection to close", 10_000);
   await assert.rejects(
-    connect({ servers: reachableNatsServers(joined.natsServers, s.coordinator.address), user: id, pass: joined.natsPassword, reconnect: false }),
+    connect({ servers: reachableNatsServers(joined.natsServers, s.coordinator.address), authenticator: natsAuth(joined.natsSeed), reconnect: false }),
     /Authorization/i,
   );
   await eventually(() => logged(s.logs, "nats refused a client"), "the coordinator to log the NATS refusal", 5000);
@@ -313,8 +317,7 @@ async function pullFromPool(t: TestContext, s: Started, creds: AgentCredentials,
   const joined = await client.join({ ...joinRequest(""), gpus });
   const nc = await connect({
     servers: reachableNatsServers(joined.natsServers, s.coordinator.address),
-    user: joined.natsUser,
-    pass: joined.natsPassword,
+    authenticator: natsAuth(joined.natsSeed),
     inboxPrefix: agentInboxPrefix(creds.agentId),
     reconnect: false,
   });
@@ -380,4 +383,32 @@ test("claim-time eligibility: a pool chunk claimed by an agent whose card is too
   const chunk = s.coordinator.store.chunks.get(work.chunkId);
   assert.ok(chunk?.state === "pending" || (chunk?.state === "queued" && chunk.dispatchId !== work.dispatchId), `chunk is ${chunk?.state}`);
   assert.equal(s.coordinator.store.jobs.get(jobId)?.state, "queued", "the job did not start");
+});
+
+test("secrets at rest: data dir 0700, store and seeds 0600; the store keeps the agent's public NATS key, never its seed", async (t) => {
+  const s = await startCoordinator(t);
+  const creds = await enrolled(t, s, "gpu-keys");
+  const joined = await agentClient(t, s.coordinator.address, creds).join(joinRequest(""));
+  const mode = (p: string) => statSync(p).mode & 0o777;
+  assert.equal(mode(s.dataDir), 0o700);
+  for (const f of readdirSync(s.dataDir).filter((n) => n.startsWith("nightshift.db"))) assert.equal(mode(join(s.dataDir, f)), 0o600, f);
+  assert.equal(mode(join(s.dataDir, "nats-users")), 0o700);
+  assert.equal(mode(join(s.dataDir, "nats-users", `${creds.agentId}.nk`)), 0o600);
+  const row = s.coordinator.trust.enrollments.get(creds.agentId);
+  assert.equal(row?.natsNkey, publicKeyOfSeed(joined.natsSeed), "the store has the public key of the seed the agent got");
+  // The seed appears nowhere in the store's files, nor in the nats-server config.
+  s.coordinator.store.db.pragma("wal_checkpoint(TRUNCATE)");
+  for (const f of readdirSync(s.dataDir).filter((n) => n.startsWith("nightshift.db"))) {
+    assert.equal(readFileSync(join(s.dataDir, f)).includes(joined.natsSeed), false, `${f} holds no seed`);
+  }
+  const natsConfig = readdirSync(join(s.dataDir, "nats")).filter((n) => n.endsWith(".conf"));
+  assert.ok(natsConfig.length > 0);
+  for (const f of natsConfig) {
+    const text = readFileSync(join(s.dataDir, "nats", f), "utf8");
+    assert.equal(text.includes(joined.natsSeed), false);
+    assert.doesNotMatch(text, /password/);
+  }
+  // Removal forgets the seed too.
+  await s.coordinator.enrollment.remove(creds.agentId);
+  assert.equal(existsSync(join(s.dataDir, "nats-users", `${creds.agentId}.nk`)), false);
 });
