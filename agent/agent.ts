@@ -25,6 +25,7 @@ import type { AgentCredentials } from "./trust/agent-credentials.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { agentInboxPrefix } from "../shared/protocol/subjects.ts";
 import { reachableNatsServers } from "./connect/nats-address.ts";
+import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { telemetryPublisher } from "./telemetry/telemetry-publisher.ts";
 import { agentConsumerName } from "../shared/protocol/subjects.ts";
 import type { AgentControl } from "../shared/protocol/messages.ts";
@@ -145,6 +146,8 @@ export class Agent {
     this.nc = await connect({
       servers: reachableNatsServers(joined.natsServers, this.opts.coordinator),
       ...(joined.natsSeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(joined.natsSeed)), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
+      // The coordinator's embedded server (the one that hands out seeds) listens with TLS from the studio CA.
+      ...(creds && joined.natsSeed ? { tls: natsClientTls(creds.caPem) } : {}),
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

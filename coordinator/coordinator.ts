@@ -31,6 +31,8 @@ import { wireScheduling } from "./scheduling/wire-scheduling.ts";
 import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
 import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
+import { renderNatsTls } from "./trust/nats-auth-config.ts";
+import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 
@@ -114,13 +116,14 @@ export class Coordinator {
       let nats: EmbeddedNatsServer | undefined;
       let natsUrl: string;
       if (config.nats.mode === "embedded") {
+        const natsTls = await trust.writeNatsServerTls(join(config.dataDir, "nats", "tls"));
         nats = new EmbeddedNatsServer({
           dir: join(config.dataDir, "nats"),
           host: config.listenHost,
           port: config.nats.port,
           binary: config.nats.binary,
           log: log.child({ part: "nats" }),
-          extraConfig: () => trust.natsAuthorization(),
+          extraConfig: () => `${trust.natsAuthorization()}\n${renderNatsTls(natsTls)}`,
         });
         natsUrl = await nats.start();
         const n = nats;
@@ -129,7 +132,7 @@ export class Coordinator {
       } else {
         natsUrl = config.nats.url;
       }
-      const natsAuth = nats ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)) } : {};
+      const natsAuth = nats ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsClientTls(trust.ca.certPem) } : {};
       const nc = await connect({ servers: natsUrl, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       cleanups.push(() => nc.close());
       const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: config.policy.maxDeliveries });

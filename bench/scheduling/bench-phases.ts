@@ -51,6 +51,7 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
     const rawPerSecond = await rawJetStream({
       natsUrl: c.natsUrl,
       seed: c.trust.natsCoordinator.seed,
+      caPem: c.trust.ca.certPem,
       host: farm.host,
       consumers: s.dispatchAgents,
       count: s.throughputChunks,

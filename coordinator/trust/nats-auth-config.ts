@@ -102,14 +102,17 @@ export function renderNatsServerConfig(input: NatsServerConfigInput): string {
   ];
   if (input.serverName !== undefined) lines.push(`server_name: ${q(input.serverName)}`);
   lines.push(block("jetstream", [`store_dir: ${q(input.storeDir)}`]));
-  if (input.tls !== undefined) {
-    const tls = [`cert_file: ${q(input.tls.certFile)}`, `key_file: ${q(input.tls.keyFile)}`];
-    if (input.tls.caFile !== undefined) tls.push(`ca_file: ${q(input.tls.caFile)}`);
-    tls.push(`verify: ${input.tls.verifyClients === true}`);
-    lines.push(block("tls", tls));
-  }
+  if (input.tls !== undefined) lines.push(renderNatsTls(input.tls));
   lines.push(authorization);
   return lines.join("\n") + "\n";
+}
+
+/** The client-port `tls { ... }` block: with it nats-server refuses clients that do not upgrade to TLS. */
+export function renderNatsTls(tls: NatsTlsFiles): string {
+  const body = [`cert_file: ${q(tls.certFile)}`, `key_file: ${q(tls.keyFile)}`];
+  if (tls.caFile !== undefined) body.push(`ca_file: ${q(tls.caFile)}`);
+  body.push(`verify: ${tls.verifyClients === true}`);
+  return block("tls", body);
 }
 
 export type NatsAuthorizationInput = NatsWorkTopology & Pick<NatsServerConfigInput, "coordinator" | "agents">;

@@ -10,7 +10,8 @@ import { studioServerCredentials, type ServerTlsMaterial } from "../../shared/tl
 import { StudioCa } from "./studio-ca.ts";
 import { JoinTokens } from "./join-tokens.ts";
 import { ensureAdminCredentials } from "./admin-credentials.ts";
-import { renderNatsAuthorization } from "./nats-auth-config.ts";
+import { renderNatsAuthorization, type NatsTlsFiles } from "./nats-auth-config.ts";
+import { ensureSecretDirectory, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import { ephemeralNatsUser, NatsUserKeys } from "./nats-user-keys.ts";
 
 /** What an agent needs to log in to NATS; empty strings when the server has no per-agent users. */
@@ -81,6 +82,20 @@ export class StudioTrust {
   /** Server-only TLS for the enrollment listener (agents have no certificate yet). */
   enrollmentCredentials(): ServerCredentials {
     return studioServerCredentials(this.server, false);
+  }
+
+  /**
+   * Writes this run's server certificate and key for the embedded nats-server
+   * (`<dir>/server.crt`, `server.key`, 0600 in a 0700 folder) and returns the
+   * paths for its `tls` block. Agents already pin the studio CA that signed it.
+   */
+  async writeNatsServerTls(dir: string): Promise<NatsTlsFiles> {
+    await ensureSecretDirectory(dir);
+    const certFile = join(dir, "server.crt");
+    const keyFile = join(dir, "server.key");
+    await writeFileAtomic(certFile, this.server.certPem, 0o600);
+    await writeFileAtomic(keyFile, this.server.keyPem, 0o600);
+    return { certFile, keyFile };
   }
 
   /** The `authorization` block of the embedded nats-server: the coordinator plus every enrolled, not removed agent. */

@@ -6,13 +6,15 @@ import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
-import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { nkeyAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { HeartbeatPublisher } from "../../agent/nats/heartbeat-publisher.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { pino, type Logger } from "pino";
 import { Coordinator } from "../../coordinator/coordinator.ts";
 import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { publicKeyOfSeed } from "../../coordinator/trust/nats-user-keys.ts";
+import { natsClientTls } from "../../shared/tls/nats-tls.ts";
 import { CoordinatorClient } from "../../agent/grpc/gateway-client.ts";
 import { enrollLocalAgent, type LocalCoordinator } from "../../agent/connect/enroll-local-agent.ts";
 import { enrollAgent } from "../../agent/connect/enroll-agent.ts";
@@ -145,6 +147,7 @@ test("removing an agent: its running chunk goes back to the queue, gRPC and NATS
   const nc = await connect({
     servers: reachableNatsServers(joined.natsServers, s.coordinator.address),
     authenticator: natsAuth(joined.natsSeed),
+    tls: natsClientTls(s.coordinator.trust.ca.certPem),
     inboxPrefix: agentInboxPrefix(id),
     reconnect: false,
   });
@@ -159,6 +162,7 @@ test("removing an agent: its running chunk goes back to the queue, gRPC and NATS
   const work = decodeJson(WorkMessageSchema, m.data);
   const claim = await client.claim(id, work.chunkId, work.dispatchId, 1);
   assert.equal(claim.skip, false, claim.reason);
+  keepBusy(t, nc, id, claim.attemptId);
   assert.equal(s.coordinator.store.attempts.get(claim.attemptId)?.state, "running");
 
   const r = await runCli(["agents", "remove", id, "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
@@ -171,7 +175,7 @@ test("removing an agent: its running chunk goes back to the queue, gRPC and NATS
   // NATS: the live connection is closed by the reload, a new one is refused.
   await eventually(() => nc.isClosed(), "the removed agent's NATS connection to close", 10_000);
   await assert.rejects(
-    connect({ servers: reachableNatsServers(joined.natsServers, s.coordinator.address), authenticator: natsAuth(joined.natsSeed), reconnect: false }),
+    connect({ servers: reachableNatsServers(joined.natsServers, s.coordinator.address), authenticator: natsAuth(joined.natsSeed), tls: natsClientTls(s.coordinator.trust.ca.certPem), reconnect: false }),
     /Authorization/i,
   );
   await eventually(() => logged(s.logs, "nats refused a client"), "the coordinator to log the NATS refusal", 5000);
@@ -261,7 +265,7 @@ test("approval instead of a token: the agent waits as pending until `agents appr
     host, port: Number(port), pin: s.local.caFingerprint.slice(0, 16), dataDir, keys, name: "approved", gpus: [{ name: "RTX test", vramBytes: 8 * 2 ** 30 }],
     log: s.log, pollMs: 100, onPending: (_id, message) => (told = message),
   });
-  await eventually(() => s.coordinator.store.agents.get(id)?.state === "pending", "the agent to be pending", 10_000);
+  await eventually(() => s.coordinator.store.agents.get(id)?.state === "pending" && told !== "", "the agent to be pending and told so", 10_000);
   assert.match(told, new RegExp(`nightshift agents approve ${id}`));
   assert.ok(!existsSync(join(dataDir, "agent.crt")), "no certificate while pending");
 
@@ -318,6 +322,7 @@ async function pullFromPool(t: TestContext, s: Started, creds: AgentCredentials,
   const nc = await connect({
     servers: reachableNatsServers(joined.natsServers, s.coordinator.address),
     authenticator: natsAuth(joined.natsSeed),
+    tls: natsClientTls(s.coordinator.trust.ca.certPem),
     inboxPrefix: agentInboxPrefix(creds.agentId),
     reconnect: false,
   });
@@ -326,14 +331,22 @@ async function pullFromPool(t: TestContext, s: Started, creds: AgentCredentials,
   const { jobId } = await s.coordinator.api.submit(JSON.stringify(spec), s.dir);
   const m = await (await jetstream(nc).consumers.get(WORK_STREAM, POOL_CONSUMER)).next({ expires: 10_000 });
   assert.ok(m, "a work message was pulled");
-  return { client, jobId, work: decodeJson(WorkMessageSchema, m.data) };
+  return { client, nc, jobId, work: decodeJson(WorkMessageSchema, m.data) };
+}
+
+/** Heartbeats as a busy agent until the test ends: under load a claim-to-assert gap can outlast the agent timeout (4 s). */
+function keepBusy(t: TestContext, nc: NatsConnection, agentId: string, attemptId: string): void {
+  const hb = new HeartbeatPublisher(nc, `ns.hb.${agentId}`, 500, () => ({ agentId, name: "test", status: "busy", attemptId }));
+  hb.start();
+  defer(t, () => hb.stop());
 }
 
 /** A running attempt of `creds`'s agent: one pool chunk of a fresh job, claimed. */
 async function claimOneChunk(t: TestContext, s: Started, creds: AgentCredentials) {
-  const { client, jobId, work } = await pullFromPool(t, s, creds);
+  const { client, nc, jobId, work } = await pullFromPool(t, s, creds);
   const claim = await client.claim(creds.agentId, work.chunkId, work.dispatchId, 1);
   assert.equal(claim.skip, false, claim.reason);
+  keepBusy(t, nc, creds.agentId, claim.attemptId);
   return { jobId, chunkId: work.chunkId, attemptId: claim.attemptId };
 }
 
@@ -411,4 +424,22 @@ test("secrets at rest: data dir 0700, store and seeds 0600; the store keeps the 
   // Removal forgets the seed too.
   await s.coordinator.enrollment.remove(creds.agentId);
   assert.equal(existsSync(join(s.dataDir, "nats-users", `${creds.agentId}.nk`)), false);
+});
+
+test("NATS listens with TLS from the studio CA: a plain client or one trusting another CA is refused before it can log in", async (t) => {
+  const s = await startCoordinator(t);
+  const creds = await enrolled(t, s, "gpu-tls");
+  const joined = await agentClient(t, s.coordinator.address, creds).join(joinRequest(""));
+  const servers = reachableNatsServers(joined.natsServers, s.coordinator.address);
+  const auth = natsAuth(joined.natsSeed);
+  const nc = await connect({ servers, authenticator: auth, tls: natsClientTls(creds.caPem), reconnect: false });
+  defer(t, () => nc.close());
+  assert.equal(nc.info?.tls_required, true);
+  // Without TLS the server will not talk (tls_required), even with a valid key.
+  await assert.rejects(connect({ servers, authenticator: auth, tls: null, reconnect: false, timeout: 3000 }));
+  // Trusting another CA: the server certificate does not verify.
+  const other = await StudioCa.open(join(s.dir, "other-ca"));
+  await assert.rejects(connect({ servers, authenticator: auth, tls: natsClientTls(other.certPem), reconnect: false, timeout: 3000 }), /certificate|self.signed|verify/i);
+  // The right CA but another name than the coordinator's: refused too.
+  await assert.rejects(connect({ servers, authenticator: auth, tls: natsClientTls(creds.caPem, "elsewhere.example"), reconnect: false, timeout: 3000 }), /altnames|hostname|certificate/i);
 });
