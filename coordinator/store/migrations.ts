@@ -187,4 +187,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE agent_enrollments ADD COLUMN nats_nkey TEXT;
   UPDATE agent_enrollments SET nats_password = NULL;
   `,
+  // trust: the one admin certificate accepted per admin name (rotation refuses the old one)
+  `
+  CREATE TABLE admin_certificates (
+    name             TEXT PRIMARY KEY,
+    cert_fingerprint TEXT NOT NULL,
+    issued_at        INTEGER NOT NULL
+  );
+  `,
 ];

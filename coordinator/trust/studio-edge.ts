@@ -67,6 +67,7 @@ export class StudioEdge {
       caPem: deps.trust.ca.certPem,
       store: deps.store,
       enrollments: deps.trust.enrollments,
+      adminFingerprint: (name) => deps.trust.adminCerts.fingerprint(name),
       log,
       rules: {
         "nightshift.v1.Control": "admin",

@@ -8,8 +8,12 @@ import { JoinTokensTable } from "../store/join-tokens-table.ts";
 import { EnrollmentsTable } from "../store/enrollments-table.ts";
 import { studioServerCredentials, type ServerTlsMaterial } from "../../shared/tls/grpc-credentials.ts";
 import { StudioCa } from "./studio-ca.ts";
+import { identifyPeer, type PeerCertificateLike } from "./peer-identity.ts";
+import { BadInputError } from "../../shared/errors.ts";
 import { JoinTokens } from "./join-tokens.ts";
-import { ensureAdminCredentials } from "./admin-credentials.ts";
+import { DEFAULT_ADMIN_NAME, ensureAdminCredentials } from "./admin-credentials.ts";
+import { AdminCertificatesTable } from "../store/admin-certificates-table.ts";
+import { certificateFingerprint } from "../../shared/tls/pem-keys.ts";
 import { renderNatsAuthorization, type NatsTlsFiles } from "./nats-auth-config.ts";
 import { ensureSecretDirectory, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import { ephemeralNatsUser, NatsUserKeys } from "./nats-user-keys.ts";
@@ -49,13 +53,21 @@ export class StudioTrust {
     readonly tokens: JoinTokens,
     readonly enrollments: EnrollmentsTable,
     readonly adminDir: string,
+    readonly adminCerts: AdminCertificatesTable,
     readonly natsKeys: NatsUserKeys,
     private readonly subjectPrefix: string,
+    private readonly clock: Clock,
   ) {}
 
   static async open(o: StudioTrustOptions): Promise<StudioTrust> {
     const ca = await StudioCa.open(join(o.dataDir, "ca"), { log: o.log });
-    const adminDir = await ensureAdminCredentials(o.dataDir, ca, o.log);
+    const admin = await ensureAdminCredentials(o.dataDir, ca, o.log);
+    const adminCerts = new AdminCertificatesTable(o.store.db);
+    const recorded = adminCerts.fingerprint(DEFAULT_ADMIN_NAME);
+    if (recorded === undefined) adminCerts.record(DEFAULT_ADMIN_NAME, certificateFingerprint(admin.certPem), o.clock());
+    else if (recorded !== certificateFingerprint(admin.certPem)) {
+      o.log.warn({ dir: admin.dir }, "the admin certificate in this folder was rotated by `nightshift admin rotate` elsewhere; it is refused");
+    }
     const specificIp = isIP(o.listenHost) !== 0 && o.listenHost !== "0.0.0.0" && o.listenHost !== "::";
     const issued = await ca.issueServerCertificate(specificIp ? { ips: [o.listenHost] } : {});
     const tokens = new JoinTokens(new JoinTokensTable(o.store.db), o.clock);
@@ -67,7 +79,7 @@ export class StudioTrust {
         enrollments.recordNatsNkey(e.agentId, await natsKeys.create(e.agentId));
       }
     }
-    return new StudioTrust(ca, { caPem: ca.certPem, ...issued }, tokens, enrollments, adminDir, natsKeys, o.subjectPrefix);
+    return new StudioTrust(ca, { caPem: ca.certPem, ...issued }, tokens, enrollments, admin.dir, adminCerts, natsKeys, o.subjectPrefix, o.clock);
   }
 
   get caFingerprint(): string {
@@ -96,6 +108,24 @@ export class StudioTrust {
     await writeFileAtomic(certFile, this.server.certPem, 0o600);
     await writeFileAtomic(keyFile, this.server.keyPem, 0o600);
     return { certFile, keyFile };
+  }
+
+  /**
+   * A new certificate for the calling admin's new key; from now on only it
+   * opens Control and StudioAdmin for that name (the peer guard compares
+   * fingerprints), so the old certificate is refused at once.
+   */
+  async rotateAdmin(caller: PeerCertificateLike | undefined, publicKeyPem: string): Promise<{ certPem: string; caPem: string }> {
+    const peer = identifyPeer(caller, this.ca.certPem);
+    if (peer.kind !== "admin") throw new BadInputError("only an admin can rotate admin credentials", { field: "caller" });
+    let certPem: string;
+    try {
+      certPem = await this.ca.issueAdminCertificate(peer.name, publicKeyPem);
+    } catch (err) {
+      throw new BadInputError(`publicKeyPem: not a usable public key (${(err as Error).message})`, { field: "publicKeyPem", cause: err });
+    }
+    this.adminCerts.record(peer.name, certificateFingerprint(certPem), this.clock());
+    return { certPem, caPem: this.ca.certPem };
   }
 
   /** The `authorization` block of the embedded nats-server: the coordinator plus every enrolled, not removed agent. */

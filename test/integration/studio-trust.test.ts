@@ -443,3 +443,22 @@ test("NATS listens with TLS from the studio CA: a plain client or one trusting a
   // The right CA but another name than the coordinator's: refused too.
   await assert.rejects(connect({ servers, authenticator: auth, tls: natsClientTls(creds.caPem, "elsewhere.example"), reconnect: false, timeout: 3000 }), /altnames|hostname|certificate/i);
 });
+
+test("admin credentials rotate: `nightshift admin rotate` writes a new certificate that works; the old one is refused", async (t) => {
+  const s = await startCoordinator(t);
+  const before = new Control(s.coordinator.address, adminChannel({ dataDir: s.dataDir }));
+  defer(t, () => before.close());
+  assert.deepEqual((await before.listJobs()).jobs, []);
+  const r = await runCli(["admin", "rotate", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /admin credentials rotated/);
+  for (const f of ["cert.pem", "key.pem", "ca.pem"]) assert.equal(statSync(join(s.dataDir, "admin", f)).mode & 0o777, 0o600, f);
+  // Checked on every call: the client still holding the old certificate is refused on its open connection.
+  await assert.rejects(before.listJobs(), withCode(status.PERMISSION_DENIED));
+  assert.ok(logged(s.logs, "admin refused: certificate was rotated or never issued by this coordinator", { admin: "admin" }));
+  const after = new Control(s.coordinator.address, adminChannel({ dataDir: s.dataDir }));
+  defer(t, () => after.close());
+  assert.deepEqual((await after.listJobs()).jobs, []);
+  const list = await runCli(["agents", "--json", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  assert.equal(list.status, 0, list.stderr);
+});
