@@ -52,7 +52,16 @@ export async function enrollAgent(o: EnrollAgentOptions): Promise<AgentCredentia
   try {
     for (;;) {
       o.signal?.throwIfAborted();
-      const answer = await enrollOnce(client, request);
+      const answer = await enrollOnce(client, request).catch((err: unknown) => {
+        // Tokenless requests are capped and rate-limited by the coordinator: wait and ask again.
+        if ((err as ServiceError).code !== status.RESOURCE_EXHAUSTED) throw err;
+        o.log.warn({ coordinator: target, reason: (err as ServiceError).details }, "coordinator is not taking approval requests now; asking again");
+        return undefined;
+      });
+      if (answer === undefined) {
+        await sleep(Math.max(o.pollMs ?? 2000, 5000), undefined, o.signal ? { signal: o.signal } : {});
+        continue;
+      }
       if (answer.status === "enrolled") {
         const credentials = await saveEnrollment(o.dataDir, o.keys, { certPem: answer.certPem, caPem: answer.caPem }, o.pin);
         o.log.info({ agentId: credentials.agentId, coordinator: target, ca: credentials.caFingerprint }, "agent enrolled");

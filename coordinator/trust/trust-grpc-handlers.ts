@@ -21,7 +21,7 @@ function toTrustError(err: unknown): Partial<ServiceError> {
   if (err instanceof EnrollmentRefusedError) {
     const metadata = new Metadata();
     metadata.set("refusal", err.refusal);
-    return { code: status.PERMISSION_DENIED, details: err.message, metadata };
+    return { code: err.refusal === "busy" ? status.RESOURCE_EXHAUSTED : status.PERMISSION_DENIED, details: err.message, metadata };
   }
   return toServiceError(err);
 }

@@ -15,6 +15,9 @@ import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-c
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { publicKeyOfSeed } from "../../coordinator/trust/nats-user-keys.ts";
 import { natsClientTls } from "../../shared/tls/nats-tls.ts";
+import { EnrollmentRefusedError } from "../../coordinator/trust/enrollment-service.ts";
+import { fetchPinnedCa } from "../../agent/trust/ca-pinning.ts";
+import { EnrollmentClient } from "../../proto/gen/nightshift/v1/enrollment.ts";
 import { CoordinatorClient } from "../../agent/grpc/gateway-client.ts";
 import { enrollLocalAgent, type LocalCoordinator } from "../../agent/connect/enroll-local-agent.ts";
 import { enrollAgent } from "../../agent/connect/enroll-agent.ts";
@@ -461,4 +464,33 @@ test("admin credentials rotate: `nightshift admin rotate` writes a new certifica
   assert.deepEqual((await after.listJobs()).jobs, []);
   const list = await runCli(["agents", "--json", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
   assert.equal(list.status, 0, list.stderr);
+});
+
+test("tokenless enrollment is capped: 5 new requests a minute per address, 32 pending in all; the agent is told to wait (RESOURCE_EXHAUSTED)", async (t) => {
+  const s = await startCoordinator(t);
+  const ask = async (address: string) => {
+    const keys = await generateEcKeyPair();
+    return s.coordinator.enrollment.enroll({ publicKeyPem: publicKeyToPem(keys.publicKey), joinToken: "", name: "x".repeat(100), version: "0", gpus: [], peer: `ipv4:${address}:40000` });
+  };
+  const busy = (err: unknown) => err instanceof EnrollmentRefusedError && err.refusal === "busy";
+  for (let i = 0; i < 5; i++) assert.equal((await ask("10.0.0.1")).status, "pending");
+  await assert.rejects(ask("10.0.0.1"), busy, "the sixth request from one address in a minute");
+  // Other addresses fill the rest, up to the cap of pending agents.
+  for (let i = 0; i < 27; i++) assert.equal((await ask(`10.0.1.${i}`)).status, "pending");
+  await assert.rejects(ask("10.0.2.1"), (err: unknown) => busy(err) && /32 agents already wait/.test((err as Error).message));
+  assert.equal(s.coordinator.store.agents.list().filter((a) => a.state === "pending").length, 32);
+  assert.ok(logged(s.logs, "enrollment refused", { reason: "busy" }));
+
+  // Over the wire: the enrollment listener answers RESOURCE_EXHAUSTED with the reason.
+  const [host, port] = s.local.enrollAddress.split(":") as [string, string];
+  const caPem = await fetchPinnedCa({ host, port: Number(port), pin: s.local.caFingerprint });
+  const channel = studioChannelCredentials({ caPem });
+  const client = new EnrollmentClient(s.local.enrollAddress, channel.credentials, channel.options);
+  defer(t, () => client.close());
+  const keys = await generateEcKeyPair();
+  const err = await new Promise<ServiceError | null>((resolve) =>
+    client.enroll({ publicKeyPem: publicKeyToPem(keys.publicKey), joinToken: "", name: "late", version: "0", gpus: [] }, (e) => resolve(e)),
+  );
+  assert.equal(err?.code, status.RESOURCE_EXHAUSTED);
+  assert.match(err?.details ?? "", /already wait for approval/);
 });
