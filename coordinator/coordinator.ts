@@ -191,6 +191,7 @@ export class Coordinator {
       });
       const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
       cleanups.push(() => accounting.stop());
+      api.agentKey = (agentId) => trust.agentKey(agentId);
       const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {

@@ -6,6 +6,7 @@ import type { Logger } from "../../shared/log.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 import { studioChannelCredentials } from "../../shared/tls/grpc-credentials.ts";
 import { NIGHTSHIFT_VERSION } from "../../shared/version.ts";
+import { publicKeyFingerprint } from "../../shared/tls/agent-id.ts";
 import { fetchPinnedCa } from "../trust/ca-pinning.ts";
 import type { AgentKeys } from "../trust/agent-keys.ts";
 import { saveEnrollment, type AgentCredentials } from "../trust/agent-credentials.ts";
@@ -69,7 +70,7 @@ export async function enrollAgent(o: EnrollAgentOptions): Promise<AgentCredentia
       }
       if (!toldPending) {
         toldPending = true;
-        o.log.info({ agentId: answer.agentId, coordinator: target }, "waiting for approval");
+        o.log.info({ agentId: answer.agentId, keySha256: publicKeyFingerprint(o.keys.publicKeyPem), coordinator: target }, "waiting for approval");
         o.onPending?.(answer.agentId, answer.message);
       }
       await sleep(o.pollMs ?? 2000, undefined, o.signal ? { signal: o.signal } : {});

@@ -10,6 +10,8 @@ import { studioServerCredentials, type ServerTlsMaterial } from "../../shared/tl
 import { StudioCa } from "./studio-ca.ts";
 import { identifyPeer, type PeerCertificateLike } from "./peer-identity.ts";
 import { BadInputError } from "../../shared/errors.ts";
+import { publicKeyFingerprint } from "../../shared/tls/agent-id.ts";
+import { NO_AGENT_KEY, type AgentKeyView } from "../control/control-api.ts";
 import { JoinTokens } from "./join-tokens.ts";
 import { DEFAULT_ADMIN_NAME, ensureAdminCredentials } from "./admin-credentials.ts";
 import { AdminCertificatesTable } from "../store/admin-certificates-table.ts";
@@ -108,6 +110,19 @@ export class StudioTrust {
     await writeFileAtomic(certFile, this.server.certPem, 0o600);
     await writeFileAtomic(keyFile, this.server.keyPem, 0o600);
     return { certFile, keyFile };
+  }
+
+  /** The agent's key fingerprint (from the key it asked with) and whether it is enrolled, which vouches for its name. */
+  agentKey(agentId: string): AgentKeyView {
+    const e = this.enrollments.get(agentId);
+    if (!e) return NO_AGENT_KEY;
+    let keyFingerprint = "";
+    try {
+      keyFingerprint = e.publicKeyPem === null ? "" : publicKeyFingerprint(e.publicKeyPem);
+    } catch {
+      keyFingerprint = "";
+    }
+    return { keyFingerprint, nameVerified: e.certFingerprint !== null && e.removedAt === null };
   }
 
   /**

@@ -30,7 +30,7 @@ import { Control } from "../../cli/control-client.ts";
 import { adminChannel } from "../../cli/admin-credentials.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import { BadInputError } from "../../shared/errors.ts";
-import { agentIdForPublicKey } from "../../shared/tls/agent-id.ts";
+import { agentIdForPublicKey, publicKeyFingerprint } from "../../shared/tls/agent-id.ts";
 import { studioChannelCredentials } from "../../shared/tls/grpc-credentials.ts";
 import { generateEcKeyPair, privateKeyToPem, publicKeyToPem } from "../../shared/tls/pem-keys.ts";
 import { agentInboxPrefix, POOL_CONSUMER, WORK_STREAM } from "../../shared/protocol/subjects.ts";
@@ -273,15 +273,24 @@ test("approval instead of a token: the agent waits as pending until `agents appr
   assert.ok(!existsSync(join(dataDir, "agent.crt")), "no certificate while pending");
 
   const list = await runCli(["agents", "--json", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
-  const pending = (JSON.parse(list.stdout) as Array<{ id: string; state: string; gpus: Array<{ name: string; vramBytes: number }> }>).find((a) => a.id === id);
+  type Listed = { id: string; state: string; gpus: Array<{ name: string; vramBytes: number }>; keyFingerprint: string; nameVerified: boolean };
+  const pending = (JSON.parse(list.stdout) as Listed[]).find((a) => a.id === id);
   assert.deepEqual(pending?.gpus, [{ name: "RTX test", vramBytes: 8 * 2 ** 30 }]);
   assert.equal(pending?.state, "pending");
+  // The admin sees the key's fingerprint (the agent logs the same) and that the name is only the agent's claim.
+  assert.equal(pending?.keyFingerprint, publicKeyFingerprint(keys.publicKeyPem));
+  assert.equal(pending?.nameVerified, false);
+  const human = await runCli(["agents", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  assert.match(human.stdout, /"approved" \(unverified\)/);
+  assert.ok(human.stdout.includes(`${id}: key sha256 ${publicKeyFingerprint(keys.publicKeyPem)}`), human.stdout);
 
   const approve = await runCli(["agents", "approve", id, "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
   assert.equal(approve.status, 0, approve.stderr);
   const creds = await waiting;
   assert.equal(creds.agentId, id);
   assert.ok(existsSync(join(dataDir, "agent.crt")));
+  const listed = await runCli(["agents", "--json", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
+  assert.equal((JSON.parse(listed.stdout) as Listed[]).find((a) => a.id === id)?.nameVerified, true, "enrolled: the name is vouched for");
   const missing = await runCli(["agents", "approve", "agt-ffffffffffffffffffff", "--coordinator", s.coordinator.address, "--data-dir", s.dataDir]);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /no agent 'agt-ffffffffffffffffffff'/);
