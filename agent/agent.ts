@@ -1,7 +1,7 @@
 import os from "node:os";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { nkeyAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import type { ChunkMeter } from "../shared/accounting/chunk-accounting.ts";
 import { ChunkWorkSchema, type ChunkWork, type Heartbeat, type WorkMessage } from "../shared/protocol/messages.ts";
@@ -25,6 +25,7 @@ import type { AgentCredentials } from "./trust/agent-credentials.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { agentInboxPrefix } from "../shared/protocol/subjects.ts";
 import { reachableNatsServers } from "./connect/nats-address.ts";
+import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { telemetryPublisher } from "./telemetry/telemetry-publisher.ts";
 import { agentConsumerName } from "../shared/protocol/subjects.ts";
 import type { AgentControl } from "../shared/protocol/messages.ts";
@@ -144,7 +145,9 @@ export class Agent {
     saveAgentId(this.opts.dataDir, this.agentId);
     this.nc = await connect({
       servers: reachableNatsServers(joined.natsServers, this.opts.coordinator),
-      ...(joined.natsUser ? { user: joined.natsUser, pass: joined.natsPassword, inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
+      ...(joined.natsSeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(joined.natsSeed)), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
+      // The coordinator's embedded server (the one that hands out seeds) listens with TLS from the studio CA.
+      ...(creds && joined.natsSeed ? { tls: natsClientTls(creds.caPem) } : {}),
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

@@ -9,6 +9,7 @@ import { registerAgents } from "./commands/agents-command.ts";
 import { registerReport } from "./commands/report-command.ts";
 import { registerToken } from "./commands/token-command.ts";
 import { registerAgentDecisions } from "./commands/agent-decisions-command.ts";
+import { registerAdmin } from "./commands/admin-command.ts";
 
 export function buildProgram(): Command {
   const program = new Command("nightshift")
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerAgents(program);
   registerAgentDecisions(program);
   registerToken(program);
+  registerAdmin(program);
   registerReport(program);
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -1,6 +1,7 @@
 import type { ServiceError } from "@grpc/grpc-js";
 import {
   StudioAdminClient, type AgentDecision, type AgentRef, type CreateJoinTokenRequest, type CreateJoinTokenResponse,
+  type RotateAdminRequest, type RotateAdminResponse,
 } from "../proto/gen/nightshift/v1/enrollment.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../shared/grpc-options.ts";
 import { adminChannel } from "./admin-credentials.ts";
@@ -30,6 +31,8 @@ export class StudioAdmin {
     call<CreateJoinTokenRequest, CreateJoinTokenResponse>(this.client.createJoinToken.bind(this.client), req);
   approveAgent = (agentId: string) => call<AgentRef, AgentDecision>(this.client.approveAgent.bind(this.client), { agentId });
   removeAgent = (agentId: string) => call<AgentRef, AgentDecision>(this.client.removeAgent.bind(this.client), { agentId });
+  rotateAdmin = (publicKeyPem: string) =>
+    call<RotateAdminRequest, RotateAdminResponse>(this.client.rotateAdminCredentials.bind(this.client), { publicKeyPem });
   close(): void {
     this.client.close();
   }

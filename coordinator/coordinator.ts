@@ -1,8 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { nkeyAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
 import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
@@ -30,7 +30,9 @@ import { recoverAfterRestart } from "./recover-after-restart.ts";
 import { wireScheduling } from "./scheduling/wire-scheduling.ts";
 import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
 import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
-import { StudioTrust } from "./trust/studio-trust.ts";
+import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
+import { renderNatsTls } from "./trust/nats-auth-config.ts";
+import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 
@@ -102,6 +104,9 @@ export class Coordinator {
   }
 
   static async start(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<Coordinator> {
+    // The data dir holds the CA key, NATS user seeds and the store: no other local user may look inside.
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(config.dataDir, 0o700);
     // The store is checked first: a corrupt one stops the start before anything else is created.
     const store = Store.open(config.storePath);
     mkdirSync(config.outputRoot, { recursive: true });
@@ -111,13 +116,14 @@ export class Coordinator {
       let nats: EmbeddedNatsServer | undefined;
       let natsUrl: string;
       if (config.nats.mode === "embedded") {
+        const natsTls = await trust.writeNatsServerTls(join(config.dataDir, "nats", "tls"));
         nats = new EmbeddedNatsServer({
           dir: join(config.dataDir, "nats"),
           host: config.listenHost,
           port: config.nats.port,
           binary: config.nats.binary,
           log: log.child({ part: "nats" }),
-          extraConfig: () => trust.natsAuthorization(),
+          extraConfig: () => `${trust.natsAuthorization()}\n${renderNatsTls(natsTls)}`,
         });
         natsUrl = await nats.start();
         const n = nats;
@@ -126,7 +132,7 @@ export class Coordinator {
       } else {
         natsUrl = config.nats.url;
       }
-      const natsAuth = nats ? { user: trust.natsCoordinator.user, pass: trust.natsCoordinator.password } : {};
+      const natsAuth = nats ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsClientTls(trust.ca.certPem) } : {};
       const nc = await connect({ servers: natsUrl, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       cleanups.push(() => nc.close());
       const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: config.policy.maxDeliveries });
@@ -187,6 +193,7 @@ export class Coordinator {
       });
       const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
       cleanups.push(() => accounting.stop());
+      api.agentKey = (agentId) => trust.agentKey(agentId);
       const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
@@ -198,7 +205,7 @@ export class Coordinator {
           natsServers: () => [natsUrl],
           subjectPrefix: config.subjectPrefix,
           heartbeatMs: config.policy.heartbeatMs,
-          natsCredentials: (agentId) => (nats ? trust.natsCredentials(agentId) : { user: "", password: "" }),
+          natsCredentials: async (agentId) => (nats ? trust.natsCredentials(agentId) : NO_NATS_CREDENTIALS),
         }),
         extra: [edge.adminService],
       }, trust.serverCredentials(), [edge.guard]);

@@ -6,6 +6,7 @@ import type { Logger } from "../../shared/log.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 import { studioChannelCredentials } from "../../shared/tls/grpc-credentials.ts";
 import { NIGHTSHIFT_VERSION } from "../../shared/version.ts";
+import { publicKeyFingerprint } from "../../shared/tls/agent-id.ts";
 import { fetchPinnedCa } from "../trust/ca-pinning.ts";
 import type { AgentKeys } from "../trust/agent-keys.ts";
 import { saveEnrollment, type AgentCredentials } from "../trust/agent-credentials.ts";
@@ -52,7 +53,16 @@ export async function enrollAgent(o: EnrollAgentOptions): Promise<AgentCredentia
   try {
     for (;;) {
       o.signal?.throwIfAborted();
-      const answer = await enrollOnce(client, request);
+      const answer = await enrollOnce(client, request).catch((err: unknown) => {
+        // Tokenless requests are capped and rate-limited by the coordinator: wait and ask again.
+        if ((err as ServiceError).code !== status.RESOURCE_EXHAUSTED) throw err;
+        o.log.warn({ coordinator: target, reason: (err as ServiceError).details }, "coordinator is not taking approval requests now; asking again");
+        return undefined;
+      });
+      if (answer === undefined) {
+        await sleep(Math.max(o.pollMs ?? 2000, 5000), undefined, o.signal ? { signal: o.signal } : {});
+        continue;
+      }
       if (answer.status === "enrolled") {
         const credentials = await saveEnrollment(o.dataDir, o.keys, { certPem: answer.certPem, caPem: answer.caPem }, o.pin);
         o.log.info({ agentId: credentials.agentId, coordinator: target, ca: credentials.caFingerprint }, "agent enrolled");
@@ -60,7 +70,7 @@ export async function enrollAgent(o: EnrollAgentOptions): Promise<AgentCredentia
       }
       if (!toldPending) {
         toldPending = true;
-        o.log.info({ agentId: answer.agentId, coordinator: target }, "waiting for approval");
+        o.log.info({ agentId: answer.agentId, keySha256: publicKeyFingerprint(o.keys.publicKeyPem), coordinator: target }, "waiting for approval");
         o.onPending?.(answer.agentId, answer.message);
       }
       await sleep(o.pollMs ?? 2000, undefined, o.signal ? { signal: o.signal } : {});

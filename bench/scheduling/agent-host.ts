@@ -6,6 +6,8 @@
  */
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
+import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { natsClientTls } from "../../shared/tls/nats-tls.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { Agent } from "../../agent/agent.ts";
 import { enrollLocalAgent } from "../../agent/connect/enroll-local-agent.ts";
@@ -74,7 +76,7 @@ async function rawConsume(c: Extract<HostCommand, { type: "raw-consume" }>): Pro
   let got = 0;
   let firstMs = 0;
   let lastMs = 0;
-  const conns = await Promise.all(Array.from({ length: c.consumers }, () => connect({ servers: c.natsUrl, user: c.user, pass: c.password })));
+  const conns = await Promise.all(Array.from({ length: c.consumers }, () => connect({ servers: c.natsUrl, authenticator: nkeyAuthenticator(new TextEncoder().encode(c.seed)), tls: natsClientTls(c.caPem) })));
   try {
     await Promise.all(
       conns.map(async (nc) => {

@@ -50,8 +50,8 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
     const c = farm.coordinator;
     const rawPerSecond = await rawJetStream({
       natsUrl: c.natsUrl,
-      user: c.trust.natsCoordinator.user,
-      password: c.trust.natsCoordinator.password,
+      seed: c.trust.natsCoordinator.seed,
+      caPem: c.trust.ca.certPem,
       host: farm.host,
       consumers: s.dispatchAgents,
       count: s.throughputChunks,

@@ -30,6 +30,8 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   mdns: z.boolean().default(false),
   /** The interface (its IP) mDNS uses; default every LAN interface. */
   mdnsInterface: z.string().optional(),
+  /** An agent only seen by mDNS (never asked to enroll, not approved) is forgotten after this long without an advert. */
+  discoveredTtlSeconds: z.number().int().min(10).max(30 * 86_400).default(3600),
   nats: z.string().optional(),
   natsServer: z.string().optional(),
   natsPort: z.number().int().min(0).max(65535).default(0),
@@ -63,7 +65,7 @@ export interface CoordinatorConfig {
   enrollPort: number;
   /** No enrollListen given: the enrollment port is the gRPC port + 1 when that is free. */
   enrollFollowsGrpc: boolean;
-  mdns: { enabled: boolean; interfaceIp: string | undefined };
+  mdns: { enabled: boolean; interfaceIp: string | undefined; discoveredTtlMs: number };
   nats: { mode: "embedded"; binary: string | undefined; port: number } | { mode: "external"; url: string };
   subjectPrefix: string;
   policy: FarmPolicy;
@@ -103,7 +105,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
     enrollHost: enroll.host,
     enrollPort: enroll.port,
     enrollFollowsGrpc: c.enrollListen === undefined,
-    mdns: { enabled: c.mdns, interfaceIp: c.mdnsInterface },
+    mdns: { enabled: c.mdns, interfaceIp: c.mdnsInterface, discoveredTtlMs: c.discoveredTtlSeconds * 1000 },
     nats: c.nats ? { mode: "external", url: c.nats } : { mode: "embedded", binary: c.natsServer, port: c.natsPort },
     subjectPrefix: c.subjectPrefix,
     policy: {

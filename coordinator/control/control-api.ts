@@ -60,6 +60,14 @@ export interface AttemptLogView {
 const NO_PROGRESS: JobProgress = { agents: [], framesPerSecond: 0, etaSeconds: -1 };
 
 /** What the CLI can ask of the coordinator, independent of gRPC. */
+/** What the trust store says about an agent's key, for `nightshift agents`. */
+export interface AgentKeyView {
+  readonly keyFingerprint: string;
+  readonly nameVerified: boolean;
+}
+
+export const NO_AGENT_KEY: AgentKeyView = { keyFingerprint: "", nameVerified: false };
+
 export class ControlApi {
   constructor(
     private readonly store: Store,
@@ -191,6 +199,9 @@ export class ControlApi {
 
   /** Live status, pause note and power per agent; set by the coordinator (coordinator/telemetry/accounting.ts). */
   agentLive: (agentId: string) => AgentLive = () => NO_AGENT_LIVE;
+
+  /** The agent's key fingerprint and whether its name is vouched for (enrolled); set by the coordinator from the trust store. */
+  agentKey: (agentId: string) => AgentKeyView = () => NO_AGENT_KEY;
 
   agents(): AgentRow[] {
     return this.store.agents.list();

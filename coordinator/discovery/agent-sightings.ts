@@ -86,6 +86,20 @@ export class AgentSightings {
     this.timers.add(timer);
   }
 
+  /** Forgets discovered-only agents silent for `ttlMs` (anyone can advertise: such rows must not pile up forever). */
+  expireStale(ttlMs: number): string[] {
+    const gone = this.store.agents.deleteStaleDiscovered(this.clock() - ttlMs);
+    if (gone.length > 0) this.log.info({ agents: gone.length, ttlMs }, "discovered agents expired: no advert for too long");
+    return gone;
+  }
+
+  /** Runs expireStale every min(ttl/4, 1 min) until stop(). */
+  startExpiry(ttlMs: number): void {
+    const timer = setInterval(() => this.expireStale(ttlMs), Math.min(Math.max(1000, ttlMs / 4), 60_000));
+    timer.unref();
+    this.timers.add(timer);
+  }
+
   stop(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -14,8 +14,8 @@ export interface GatewayConnectInfo {
   natsServers: () => string[];
   subjectPrefix: string;
   heartbeatMs: number;
-  /** Per-agent NATS credentials (issued at enrollment); empty when the server has no auth. */
-  natsCredentials(agentId: string): { user: string; password: string };
+  /** Per-agent NATS credentials (an nkey user issued at enrollment); empty strings when the server has no auth. */
+  natsCredentials(agentId: string): Promise<{ user: string; seed: string }>;
 }
 
 export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimService, connect: GatewayConnectInfo): AgentGatewayServer {
@@ -32,12 +32,13 @@ export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimServic
         kinds: joinKinds(req),
         address: "",
       });
-      const creds = connect.natsCredentials(agent.id);
+      const creds = await connect.natsCredentials(agent.id);
       return {
         agentId: agent.id,
         natsServers: connect.natsServers(),
         natsUser: creds.user,
-        natsPassword: creds.password,
+        natsPassword: "",
+        natsSeed: creds.seed,
         subjectPrefix: connect.subjectPrefix,
         heartbeatMs: connect.heartbeatMs,
       };

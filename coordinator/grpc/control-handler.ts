@@ -9,10 +9,11 @@ import type { JobFinisher } from "../jobs/job-finisher.ts";
 import { TERMINAL_JOB_STATES, type JobState } from "../../shared/lifecycle/states.ts";
 import { toServiceError, unary } from "./grpc-errors.ts";
 import { NO_AGENT_LIVE, type AgentLive } from "../telemetry/agent-live-view.ts";
+import { NO_AGENT_KEY, type AgentKeyView } from "../control/control-api.ts";
 
 const wireJob = (v: JobView): WireJobView => v;
 
-export function wireAgent(a: AgentRow, blocklistedJobs: string[] = [], live: AgentLive = NO_AGENT_LIVE): WireAgentView {
+export function wireAgent(a: AgentRow, blocklistedJobs: string[] = [], live: AgentLive = NO_AGENT_LIVE, key: AgentKeyView = NO_AGENT_KEY): WireAgentView {
   return {
     id: a.id,
     name: a.name,
@@ -26,6 +27,8 @@ export function wireAgent(a: AgentRow, blocklistedJobs: string[] = [], live: Age
     note: a.state === "online" ? live.note : "",
     powerWatts: live.powerWatts ?? undefined,
     energySource: live.energySource,
+    keyFingerprint: key.keyFingerprint,
+    nameVerified: key.nameVerified,
   };
 }
 
@@ -40,7 +43,7 @@ export function controlHandler(api: ControlApi, finisher: JobFinisher): ControlS
     cancelJob: unary<JobRef, WireJobView>((req) => wireJob(api.cancel(req.jobId))),
     pauseJob: unary<JobRef, WireJobView>((req) => wireJob(api.pause(req.jobId))),
     resumeJob: unary<JobRef, WireJobView>((req) => wireJob(api.resume(req.jobId))),
-    listAgents: unary<ListAgentsRequest, ListAgentsResponse>(() => ({ agents: api.agents().map((a) => wireAgent(a, api.blocklistedJobs(a.id), api.agentLive(a.id))) })),
+    listAgents: unary<ListAgentsRequest, ListAgentsResponse>(() => ({ agents: api.agents().map((a) => wireAgent(a, api.blocklistedJobs(a.id), api.agentLive(a.id), api.agentKey(a.id))) })),
     jobLogs: unary<JobLogsRequest, JobLogsResponse>((req) => ({ attempts: api.logs(req.jobId, req.chunk < 0 ? null : req.chunk) })),
     report: unary<ReportRequest, ReportResponse>((req) => ({ reportJson: JSON.stringify(api.report(req.jobId || undefined)) })),
     watchJob(call: ServerWritableStream<JobRef, WireJobView>): void {

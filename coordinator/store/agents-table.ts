@@ -78,6 +78,17 @@ export class AgentsTable {
     return r ? fromRaw(r) : undefined;
   }
 
+  /** Deletes agents only ever seen by mDNS (no enrollment row: never asked, never approved) whose last advert is older than `before`; returns their ids. */
+  deleteStaleDiscovered(before: number): string[] {
+    const rows = this.db
+      .prepare(
+        `DELETE FROM agents WHERE state = 'discovered' AND last_seen < ?
+           AND id NOT IN (SELECT agent_id FROM agent_enrollments) RETURNING id`,
+      )
+      .all(before) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
   list(): AgentRow[] {
     return (this.db.prepare(`SELECT ${COLUMNS} FROM agents ORDER BY name, id`).all() as RawAgent[]).map(fromRaw);
   }

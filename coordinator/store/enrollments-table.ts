@@ -1,6 +1,6 @@
 import type { Db } from "./open-database.ts";
 
-/** How an agent was let in, its certificate and its NATS password. One row per agent id. */
+/** How an agent was let in, its certificate and its NATS user (public nkey). One row per agent id. */
 export interface EnrollmentRow {
   agentId: string;
   /** SPKI PEM the agent enrolled (or asked for approval) with; null for an agent approved before it asked. */
@@ -11,13 +11,14 @@ export interface EnrollmentRow {
   certPem: string | null;
   /** sha256 of the issued certificate's DER: the only certificate accepted for this agent. */
   certFingerprint: string | null;
-  natsPassword: string | null;
+  /** Public nkey of the agent's NATS user; the seed is a 0600 file (coordinator/trust/nats-user-keys.ts). */
+  natsNkey: string | null;
   enrolledAt: number | null;
   removedAt: number | null;
 }
 
 const COLUMNS = `agent_id AS agentId, public_key_pem AS publicKeyPem, method, approved_at AS approvedAt, cert_pem AS certPem,
-  cert_fingerprint AS certFingerprint, nats_password AS natsPassword, enrolled_at AS enrolledAt, removed_at AS removedAt`;
+  cert_fingerprint AS certFingerprint, nats_nkey AS natsNkey, enrolled_at AS enrolledAt, removed_at AS removedAt`;
 
 export class EnrollmentsTable {
   constructor(private readonly db: Db) {}
@@ -52,12 +53,16 @@ export class EnrollmentsTable {
       .run(agentId, method, at);
   }
 
-  recordCertificate(agentId: string, c: { certPem: string; certFingerprint: string; natsPassword: string; at: number }): void {
+  recordCertificate(agentId: string, c: { certPem: string; certFingerprint: string; natsNkey: string; at: number }): void {
     this.db
       .prepare(
-        `UPDATE agent_enrollments SET cert_pem = ?, cert_fingerprint = ?, nats_password = ?, enrolled_at = ? WHERE agent_id = ?`,
+        `UPDATE agent_enrollments SET cert_pem = ?, cert_fingerprint = ?, nats_nkey = ?, enrolled_at = ? WHERE agent_id = ?`,
       )
-      .run(c.certPem, c.certFingerprint, c.natsPassword, c.at, agentId);
+      .run(c.certPem, c.certFingerprint, c.natsNkey, c.at, agentId);
+  }
+
+  recordNatsNkey(agentId: string, natsNkey: string): void {
+    this.db.prepare(`UPDATE agent_enrollments SET nats_nkey = ? WHERE agent_id = ?`).run(natsNkey, agentId);
   }
 
   markRemoved(agentId: string, at: number): void {

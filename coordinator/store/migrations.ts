@@ -191,4 +191,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX chunks_counts ON chunks(job_id, state, frame_start, frame_end);
   `,
+  // trust: agents' NATS users are nkeys; the store keeps the public key and forgets the old plain-text passwords
+  `
+  ALTER TABLE agent_enrollments ADD COLUMN nats_nkey TEXT;
+  UPDATE agent_enrollments SET nats_password = NULL;
+  `,
+  // trust: the one admin certificate accepted per admin name (rotation refuses the old one)
+  `
+  CREATE TABLE admin_certificates (
+    name             TEXT PRIMARY KEY,
+    cert_fingerprint TEXT NOT NULL,
+    issued_at        INTEGER NOT NULL
+  );
+  `,
 ];

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations.ts";
@@ -21,10 +21,16 @@ export class CorruptStoreError extends Error {
  * Opens (or creates) the coordinator's SQLite store: WAL, foreign keys,
  * integrity-checked, migrated. A file that exists but fails the check is
  * refused, so a damaged store is never silently replaced by an empty one.
+ * The file and its WAL companions are 0600: the store holds certificates,
+ * key fingerprints and job data that no other local user should read.
  */
 export function openDatabase(path: string): Db {
   const existed = path !== ":memory:" && existsSync(path);
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, "a", 0o600));
+    chmodSync(path, 0o600);
+  }
   let db: Db;
   try {
     db = new Database(path);
@@ -38,6 +44,7 @@ export function openDatabase(path: string): Db {
       if (check !== "ok") throw new CorruptStoreError(path, `quick_check: ${String(check)}`);
     }
     db.pragma("journal_mode = WAL");
+    if (path !== ":memory:") for (const companion of [`${path}-wal`, `${path}-shm`]) if (existsSync(companion)) chmodSync(companion, 0o600);
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
     migrate(db, path);

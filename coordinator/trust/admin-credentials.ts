@@ -16,21 +16,33 @@ export const ADMIN_CERT_FILE = "cert.pem";
 export const ADMIN_KEY_FILE = "key.pem";
 export const ADMIN_CA_FILE = "ca.pem";
 
-/** Writes admin credentials unless valid ones for this CA are there already. Returns the directory. */
-export async function ensureAdminCredentials(dataDir: string, ca: StudioCa, log: Logger, name = "admin"): Promise<string> {
+export const DEFAULT_ADMIN_NAME = "admin";
+
+/** Writes admin credentials unless valid ones for this CA are there already. Returns the directory and the certificate there. */
+export async function ensureAdminCredentials(
+  dataDir: string,
+  ca: StudioCa,
+  log: Logger,
+  name = DEFAULT_ADMIN_NAME,
+): Promise<{ dir: string; certPem: string }> {
   const dir = join(dataDir, ADMIN_DIR);
   const existing = await readIfExists(join(dir, ADMIN_CA_FILE));
   const cert = await readIfExists(join(dir, ADMIN_CERT_FILE));
   const key = await readIfExists(join(dir, ADMIN_KEY_FILE));
-  if (existing !== undefined && cert !== undefined && key !== undefined && sameCa(existing, ca.fingerprint)) return dir;
-  await ensureSecretDirectory(dir);
+  if (existing !== undefined && cert !== undefined && key !== undefined && sameCa(existing, ca.fingerprint)) return { dir, certPem: cert };
   const keys = await generateEcKeyPair();
   const certPem = await ca.issueAdminCertificate(name, publicKeyToPem(keys.publicKey));
-  await writeFileAtomic(join(dir, ADMIN_KEY_FILE), privateKeyToPem(keys.privateKey), 0o600);
-  await writeFileAtomic(join(dir, ADMIN_CERT_FILE), certPem, 0o600);
-  await writeFileAtomic(join(dir, ADMIN_CA_FILE), ca.certPem, 0o600);
+  await writeAdminCredentials(dir, { keyPem: privateKeyToPem(keys.privateKey), certPem, caPem: ca.certPem });
   log.info({ dir }, "admin credentials written");
-  return dir;
+  return { dir, certPem };
+}
+
+/** Writes (or replaces) an admin credentials folder: key, certificate, CA, each 0600 in a 0700 folder. */
+export async function writeAdminCredentials(dir: string, c: { keyPem: string; certPem: string; caPem: string }): Promise<void> {
+  await ensureSecretDirectory(dir);
+  await writeFileAtomic(join(dir, ADMIN_KEY_FILE), c.keyPem, 0o600);
+  await writeFileAtomic(join(dir, ADMIN_CERT_FILE), c.certPem, 0o600);
+  await writeFileAtomic(join(dir, ADMIN_CA_FILE), c.caPem, 0o600);
 }
 
 function sameCa(pem: string, fingerprint: string): boolean {

@@ -6,10 +6,10 @@ import { BadInputError } from "../../shared/errors.ts";
 import { agentIdForPublicKey } from "../../shared/tls/agent-id.ts";
 import { certificateFingerprint } from "../../shared/tls/pem-keys.ts";
 import { NotFoundError } from "../grpc/grpc-errors.ts";
-import { newNatsPassword } from "./nats-config-file.ts";
 import type { StudioTrust } from "./studio-trust.ts";
+import { DEFAULT_ENROLLMENT_LIMITS, EnrollmentThrottle, peerAddress, type EnrollmentLimits } from "./enrollment-throttle.ts";
 
-export type EnrollmentRefusal = "unknown" | "used" | "expired" | "removed";
+export type EnrollmentRefusal = "unknown" | "used" | "expired" | "removed" | "busy";
 
 /** The coordinator says no to an enrollment; `refusal` travels to the agent in gRPC metadata. */
 export class EnrollmentRefusedError extends Error {
@@ -61,6 +61,7 @@ export interface EnrollmentHooks {
  */
 export class EnrollmentService {
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly throttle: EnrollmentThrottle;
 
   constructor(
     private readonly store: Store,
@@ -68,7 +69,10 @@ export class EnrollmentService {
     private readonly hooks: EnrollmentHooks,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+    limits: EnrollmentLimits = DEFAULT_ENROLLMENT_LIMITS,
+  ) {
+    this.throttle = new EnrollmentThrottle(limits, clock);
+  }
 
   enroll(input: EnrollInput): Promise<EnrollOutcome> {
     const agentId = agentIdForPublicKey(input.publicKeyPem);
@@ -103,6 +107,14 @@ export class EnrollmentService {
       }
       this.trust.enrollments.approve(agentId, "token", this.clock());
     } else if (!existing?.approvedAt) {
+      if (existing === undefined) {
+        const pendingNow = this.store.agents.list().filter((a) => a.state === "pending").length;
+        const why = this.throttle.admitNewPending(peerAddress(input.peer), pendingNow);
+        if (why !== null) {
+          this.log.warn({ ...fields, reason: "busy", why }, "enrollment refused");
+          throw new EnrollmentRefusedError("busy", why);
+        }
+      }
       this.store.tx(() => {
         this.trust.enrollments.recordRequest(agentId, input.publicKeyPem);
         this.ensureAgentRow(agentId, name, input);
@@ -111,13 +123,14 @@ export class EnrollmentService {
       return { status: "pending", agentId, certPem: "", caPem, message: `waiting for approval: nightshift agents approve ${agentId}` };
     }
     const certPem = await this.trust.ca.issueAgentCertificate(agentId, input.publicKeyPem);
+    const natsNkey = await this.trust.natsKeys.create(agentId);
     const now = this.clock();
     this.store.tx(() => {
       this.trust.enrollments.recordRequest(agentId, input.publicKeyPem);
       this.trust.enrollments.recordCertificate(agentId, {
         certPem,
         certFingerprint: certificateFingerprint(certPem),
-        natsPassword: existing?.natsPassword ?? newNatsPassword(),
+        natsNkey,
         at: now,
       });
       this.ensureAgentRow(agentId, name, input);
@@ -149,6 +162,7 @@ export class EnrollmentService {
       this.store.agents.transition(agentId, "removed");
       this.trust.enrollments.markRemoved(agentId, now);
     });
+    await this.trust.natsKeys.delete(agentId);
     const requeued = this.hooks.loseAgentAttempts(agentId, `agent ${agent.name} removed by an admin`);
     this.hooks.agentRemoved(agentId);
     await this.hooks.credentialsChanged();

@@ -7,20 +7,20 @@ import { agentInboxPrefix } from "../../shared/protocol/subjects.ts";
  * for the coordinator with every permission, one user per approved agent that
  * can only touch its own subjects and consumers. Pure: same input, same text.
  *
- * Passwords are written in plain text; the file is written 0600 next to the
- * JetStream store (nats-config-file.ts) and the coordinator needs the plain
- * secrets anyway to hand them to agents. nats-server also accepts bcrypt
- * hashes ("$2a$..."), which would only move the plain copy elsewhere.
+ * Every user is an nkey user: the config names public keys only ("U..."),
+ * nothing in it is secret (it is still written 0600). Clients prove they hold
+ * the seed by signing the server's nonce (nats.js `nkeyAuthenticator`).
  */
 
 export interface NatsUser {
-  readonly user: string;
-  readonly password: string;
+  /** Public nkey of the coordinator's user. */
+  readonly nkey: string;
 }
 
 export interface NatsAgentUser {
   readonly agentId: string;
-  readonly password: string;
+  /** Public nkey of the agent's user. */
+  readonly nkey: string;
 }
 
 export interface NatsTlsFiles {
@@ -102,14 +102,17 @@ export function renderNatsServerConfig(input: NatsServerConfigInput): string {
   ];
   if (input.serverName !== undefined) lines.push(`server_name: ${q(input.serverName)}`);
   lines.push(block("jetstream", [`store_dir: ${q(input.storeDir)}`]));
-  if (input.tls !== undefined) {
-    const tls = [`cert_file: ${q(input.tls.certFile)}`, `key_file: ${q(input.tls.keyFile)}`];
-    if (input.tls.caFile !== undefined) tls.push(`ca_file: ${q(input.tls.caFile)}`);
-    tls.push(`verify: ${input.tls.verifyClients === true}`);
-    lines.push(block("tls", tls));
-  }
+  if (input.tls !== undefined) lines.push(renderNatsTls(input.tls));
   lines.push(authorization);
   return lines.join("\n") + "\n";
+}
+
+/** The client-port `tls { ... }` block: with it nats-server refuses clients that do not upgrade to TLS. */
+export function renderNatsTls(tls: NatsTlsFiles): string {
+  const body = [`cert_file: ${q(tls.certFile)}`, `key_file: ${q(tls.keyFile)}`];
+  if (tls.caFile !== undefined) body.push(`ca_file: ${q(tls.caFile)}`);
+  body.push(`verify: ${tls.verifyClients === true}`);
+  return block("tls", body);
 }
 
 export type NatsAuthorizationInput = NatsWorkTopology & Pick<NatsServerConfigInput, "coordinator" | "agents">;
@@ -122,20 +125,20 @@ export type NatsAuthorizationInput = NatsWorkTopology & Pick<NatsServerConfigInp
 export function renderNatsAuthorization(input: NatsAuthorizationInput): string {
   const users = [
     block("", [
-      `user: ${q(checkedUser(input.coordinator.user))}`,
-      `password: ${q(checkedPassword(input.coordinator.password))}`,
+      `nkey: ${q(checkedNkey(input.coordinator.nkey))}`,
       `permissions: { publish: { allow: [">"] }, subscribe: { allow: [">"] } }`,
     ]),
   ];
-  const seen = new Set<string>([input.coordinator.user]);
+  const seen = new Set<string>([input.coordinator.nkey]);
+  const ids = new Set<string>();
   for (const agent of input.agents) {
-    if (seen.has(agent.agentId)) throw new BadInputError(`NATS user "${agent.agentId}" listed twice`, { field: "agents" });
-    seen.add(agent.agentId);
+    if (ids.has(agent.agentId) || seen.has(agent.nkey)) throw new BadInputError(`NATS user "${agent.agentId}" listed twice`, { field: "agents" });
+    ids.add(agent.agentId);
+    seen.add(agent.nkey);
     const perms = agentPermissions(input, agent.agentId);
     users.push(
       block("", [
-        `user: ${q(agent.agentId)}`,
-        `password: ${q(checkedPassword(agent.password))}`,
+        `nkey: ${q(checkedNkey(agent.nkey))}`,
         block("permissions:", [
           `publish: { allow: ${list(perms.publish)} }`,
           `subscribe: { allow: ${list(perms.subscribe)} }`,
@@ -183,13 +186,9 @@ function checkedName(name: string, field: string): string {
   return name;
 }
 
-function checkedUser(user: string): string {
-  return checkedName(user, "user");
-}
-
-function checkedPassword(password: string): string {
-  if (password.length < 16 || !/^[A-Za-z0-9_-]+$/.test(password)) {
-    throw new BadInputError("NATS password must be at least 16 base64url characters", { field: "nats.password" });
+function checkedNkey(nkey: string): string {
+  if (!/^U[A-Z2-7]{55}$/.test(nkey)) {
+    throw new BadInputError(`NATS user key "${nkey.slice(0, 8)}..." is not a public user nkey (U + 55 base32 characters)`, { field: "nats.nkey" });
   }
-  return password;
+  return nkey;
 }

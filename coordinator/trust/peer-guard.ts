@@ -12,6 +12,8 @@ export interface PeerGuardDeps {
   readonly caPem: string;
   readonly store: Store;
   readonly enrollments: EnrollmentsTable;
+  /** The fingerprint of the one certificate accepted for an admin name (coordinator/store/admin-certificates-table.ts). */
+  readonly adminFingerprint: (name: string) => string | undefined;
   readonly log: Logger;
   /** Full service name ("nightshift.v1.Control") to rule; any other service is refused. */
   readonly rules: Readonly<Record<string, PeerRule>>;
@@ -104,7 +106,11 @@ function check(
     return { ok: false, code: status.UNAUTHENTICATED, details: `no valid studio client certificate (${reason})` };
   }
   if (rule === "admin") {
-    if (peer.kind === "admin") return { ok: true, peer };
+    if (peer.kind === "admin") {
+      if (deps.adminFingerprint(peer.name) === peer.certFingerprint) return { ok: true, peer };
+      deps.log.warn({ admin: peer.name, method: path, peer: address }, "admin refused: certificate was rotated or never issued by this coordinator");
+      return { ok: false, code: status.PERMISSION_DENIED, details: `admin certificate for ${peer.name} is no longer valid (rotated)` };
+    }
     deps.log.warn({ agentId: peer.agentId, method: path, peer: address }, "agent refused: admin call");
     return { ok: false, code: status.PERMISSION_DENIED, details: `${service} needs an admin certificate` };
   }

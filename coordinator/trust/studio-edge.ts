@@ -67,6 +67,7 @@ export class StudioEdge {
       caPem: deps.trust.ca.certPem,
       store: deps.store,
       enrollments: deps.trust.enrollments,
+      adminFingerprint: (name) => deps.trust.adminCerts.fingerprint(name),
       log,
       rules: {
         "nightshift.v1.Control": "admin",
@@ -111,13 +112,15 @@ export class StudioEdge {
       return;
     }
     const natsPort = this.deps.nats ? Number(new URL(this.deps.natsUrl).port) : undefined;
+    const sightings = new AgentSightings(this.deps.store, c.policy.heartbeatMs, { markOffline: (id, reason) => this.markOffline(id, reason) }, this.deps.clock, this.deps.log.child({ part: "discovery" }));
+    sightings.startExpiry(c.mdns.discoveredTtlMs);
     this.presence = startLanPresence({
       ...(c.mdns.interfaceIp ? { interfaceIp: c.mdns.interfaceIp } : {}),
       grpcPort,
       enrollPort: port,
       nats: natsPort !== undefined ? { port: natsPort } : { url: this.deps.natsUrl },
       caFingerprint: this.deps.trust.caFingerprint,
-      sightings: new AgentSightings(this.deps.store, c.policy.heartbeatMs, { markOffline: (id, reason) => this.markOffline(id, reason) }, this.deps.clock, this.deps.log.child({ part: "discovery" })),
+      sightings,
       log: this.deps.log.child({ part: "discovery" }),
     });
   }

@@ -1,7 +1,7 @@
 import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import type {
   AgentDecision, AgentRef, CreateJoinTokenRequest, CreateJoinTokenResponse, EnrollmentServer, EnrollRequest, EnrollResponse,
-  StudioAdminServer,
+  RotateAdminRequest, RotateAdminResponse, StudioAdminServer,
 } from "../../proto/gen/nightshift/v1/enrollment.ts";
 import { toServiceError } from "../grpc/grpc-errors.ts";
 import { EnrollmentRefusedError, type EnrollmentService } from "./enrollment-service.ts";
@@ -21,7 +21,7 @@ function toTrustError(err: unknown): Partial<ServiceError> {
   if (err instanceof EnrollmentRefusedError) {
     const metadata = new Metadata();
     metadata.set("refusal", err.refusal);
-    return { code: status.PERMISSION_DENIED, details: err.message, metadata };
+    return { code: err.refusal === "busy" ? status.RESOURCE_EXHAUSTED : status.PERMISSION_DENIED, details: err.message, metadata };
   }
   return toServiceError(err);
 }
@@ -57,5 +57,6 @@ export function studioAdminHandler(trust: StudioTrust, service: EnrollmentServic
     }),
     approveAgent: respond<AgentRef, AgentDecision>((req) => service.approve(req.agentId)),
     removeAgent: respond<AgentRef, AgentDecision>((req) => service.remove(req.agentId)),
+    rotateAdminCredentials: respond<RotateAdminRequest, RotateAdminResponse>((req, call) => trust.rotateAdmin(call.getAuthContext()?.sslPeerCertificate, req.publicKeyPem)),
   };
 }

@@ -9,11 +9,16 @@ import { BadInputError } from "../errors.ts";
  * the agent's word for it). A removed agent that wants back in needs a new key.
  */
 export function agentIdForPublicKey(publicKeyPem: string): string {
+  return `agt-${publicKeyFingerprint(publicKeyPem).slice(0, 20)}`;
+}
+
+/** sha256 of the key's SPKI DER, hex: what an admin compares with the agent's own log before approving it. */
+export function publicKeyFingerprint(publicKeyPem: string): string {
   let der: Buffer;
   try {
     der = createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });
   } catch (cause) {
     throw new BadInputError("public key must be an SPKI PEM key", { field: "publicKey", cause });
   }
-  return `agt-${createHash("sha256").update(der).digest("hex").slice(0, 20)}`;
+  return createHash("sha256").update(der).digest("hex");
 }

@@ -51,7 +51,7 @@ export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: R
       natsServers: () => [],
       subjectPrefix: "ns",
       heartbeatMs: DEFAULT_FARM_POLICY.heartbeatMs,
-      natsCredentials: () => ({ user: "", password: "" }),
+      natsCredentials: async () => ({ user: "", seed: "" }),
     }),
   });
   defer(t, () => stopGrpcServer(server, 1000));

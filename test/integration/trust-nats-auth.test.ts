@@ -14,7 +14,9 @@ import {
   renderNatsServerConfig,
   type NatsServerConfigInput,
 } from "../../coordinator/trust/nats-auth-config.ts";
-import { newNatsPassword, writeNatsConfigFile } from "../../coordinator/trust/nats-config-file.ts";
+import { writeNatsConfigFile } from "../../coordinator/trust/nats-config-file.ts";
+import { ephemeralNatsUser } from "../../coordinator/trust/nats-user-keys.ts";
+import { nkeyAuthenticator } from "@nats-io/nats-core";
 
 // Starts a real nats-server with the rendered config; skipped when it is not installed.
 
@@ -62,21 +64,23 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string,
   assert.fail(`timed out waiting for ${what}`);
 }
 
-test("agents reach only their own subjects and consumers; wrong passwords and removed agents are shut out", async (t) => {
+test("agents reach only their own subjects and consumers; wrong keys and removed agents are shut out", async (t) => {
   const binary = natsServerBinary();
   if (binary === undefined) return t.skip("nats-server is not installed");
   const dir = await mkdtemp(join(tmpdir(), "nightshift-nats-auth-"));
   const configPath = join(dir, "nats.conf");
+  const users = { coordinator: ephemeralNatsUser(), A: ephemeralNatsUser(), B: ephemeralNatsUser() };
   const input: NatsServerConfigInput = {
     port: -1,
     storeDir: join(dir, "js"),
     subjectPrefix: "ns",
-    coordinator: { user: "coordinator", password: newNatsPassword() },
+    coordinator: { nkey: users.coordinator.publicKey },
     agents: [
-      { agentId: "A", password: newNatsPassword() },
-      { agentId: "B", password: newNatsPassword() },
+      { agentId: "A", nkey: users.A.publicKey },
+      { agentId: "B", nkey: users.B.publicKey },
     ],
   };
+  const as = (seed: string) => ({ authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) });
   await writeNatsConfigFile(configPath, renderNatsServerConfig(input));
   assert.equal((await stat(configPath)).mode & 0o777, 0o600);
   const server = await startNatsServer(binary, configPath);
@@ -90,14 +94,14 @@ test("agents reach only their own subjects and consumers; wrong passwords and re
     await rm(dir, { recursive: true, force: true });
   });
   const servers = `127.0.0.1:${server.port}`;
-  const open = async (user: string, pass: string, extra: { inboxPrefix?: string; reconnect?: boolean } = {}) => {
-    const nc = await connect({ servers, user, pass, ...extra });
+  const open = async (seed: string, extra: { inboxPrefix?: string; reconnect?: boolean } = {}) => {
+    const nc = await connect({ servers, ...as(seed), ...extra });
     connections.push(nc);
     return nc;
   };
 
   // The coordinator sets up the work stream and consumers, and queues one chunk for each agent.
-  const coord = await open("coordinator", input.coordinator.password);
+  const coord = await open(users.coordinator.seed);
   const jsm = await jetstreamManager(coord);
   await jsm.streams.add({ name: "NS_WORK", subjects: ["ns.work.>"] });
   for (const id of ["A", "B"]) {
@@ -117,7 +121,7 @@ test("agents reach only their own subjects and consumers; wrong passwords and re
   await coord.flush();
 
   // Agent A publishes its own heartbeat, and is refused B's.
-  const agentA = await open("A", input.agents[0]!.password, { inboxPrefix: agentInboxPrefix("A") });
+  const agentA = await open(users.A.seed, { inboxPrefix: agentInboxPrefix("A") });
   const errorsA = statusErrors(agentA);
   agentA.publish("ns.hb.A", "alive");
   agentA.publish("ns.hb.B", "forged");
@@ -154,6 +158,16 @@ test("agents reach only their own subjects and consumers; wrong passwords and re
   assert.equal(infoB.num_pending, 1);
   await assert.rejects(jsA.publish("ns.work.pool", "injected"), "agents cannot queue work");
 
+  // Nor listen to B's control subject: the server refuses the subscription, and B's commands never reach A.
+  const eavesdrop: string[] = [];
+  agentA.subscribe("ns.ctl.B", { callback: (err, msg) => void (err === null && eavesdrop.push(msg.string())) });
+  await agentA.flush();
+  await eventually(() => errorsA.some((e) => /Permissions Violation for Subscription to "ns\.ctl\.B"/i.test(e.message)), "the ns.ctl.B violation");
+  coord.publish("ns.ctl.B", "drain-B");
+  await coord.flush();
+  await agentA.flush();
+  assert.deepEqual(eavesdrop, [], "A never saw B's control message");
+
   // The coordinator's control requests reach A, and A may answer them.
   agentA.subscribe("ns.ctl.A", {
     callback: (_err, msg) => {
@@ -163,13 +177,13 @@ test("agents reach only their own subjects and consumers; wrong passwords and re
   await agentA.flush();
   assert.equal((await coord.request("ns.ctl.A", "drain", { timeout: 2000 })).string(), "ack-from-A");
 
-  // A wrong password or an unknown user cannot connect.
-  await assert.rejects(connect({ servers, user: "A", pass: input.agents[1]!.password, reconnect: false }), /Authorization/i);
-  await assert.rejects(connect({ servers, user: "C", pass: newNatsPassword(), reconnect: false }), /Authorization/i);
+  // An unknown key, a user name and password, or nothing at all cannot connect.
+  await assert.rejects(connect({ servers, ...as(ephemeralNatsUser().seed), reconnect: false }), /Authorization/i);
+  await assert.rejects(connect({ servers, user: "A", pass: "0123456789abcdef0123", reconnect: false }), /Authorization/i);
   await assert.rejects(connect({ servers, reconnect: false }), /Authorization/i);
 
   // Removing B from the config and reloading closes B's live connection; A stays connected.
-  const agentB = await open("B", input.agents[1]!.password, { reconnect: false });
+  const agentB = await open(users.B.seed, { reconnect: false });
   await agentB.flush();
   await writeNatsConfigFile(configPath, renderNatsServerConfig({ ...input, agents: [input.agents[0]!] }));
   process.kill(server.child.pid!, "SIGHUP");
@@ -177,5 +191,5 @@ test("agents reach only their own subjects and consumers; wrong passwords and re
   assert.equal(agentA.isClosed(), false);
   agentA.publish("ns.hb.A", "still-alive");
   await eventually(() => heartbeats.includes("ns.hb.A:still-alive"), "A's heartbeat after the reload");
-  await assert.rejects(connect({ servers, user: "B", pass: input.agents[1]!.password, reconnect: false }), /Authorization/i);
+  await assert.rejects(connect({ servers, ...as(users.B.seed), reconnect: false }), /Authorization/i);
 });

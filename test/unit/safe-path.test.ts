@@ -80,6 +80,9 @@ describe("resolveUnderRoot", () => {
     symlinkSync(path.join(root, "jobs", "inside"), path.join(root, "alias"));
     symlinkSync(path.join(dir, "missing-target"), path.join(root, "dangling"));
     symlinkSync("../..", path.join(root, "jobs", "up"));
+    // A sibling whose name starts with the root's name: a plain prefix test would take it for inside.
+    mkdirSync(path.join(dir, "root-evil"));
+    symlinkSync(path.join(dir, "root-evil"), path.join(root, "sibling"));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -97,6 +100,11 @@ describe("resolveUnderRoot", () => {
     throwsBadInput(() => resolveUnderRoot(root, "escape/f.png", "output.path"), /leaves the output root through a symlink/, "output.path");
     throwsBadInput(() => resolveUnderRoot(root, "escape", "output.path"), /leaves the output root/, "output.path");
     throwsBadInput(() => resolveUnderRoot(root, "jobs/up/outside/x", "output.path"), /leaves the output root/, "output.path");
+  });
+
+  it("refuses a symlink into a sibling folder whose name starts with the root's name (root-evil beside root)", () => {
+    throwsBadInput(() => resolveUnderRoot(root, "sibling/f.png", "output.path"), /leaves the output root through a symlink/, "output.path");
+    throwsBadInput(() => resolveUnderRoot(root, "sibling", "output.path"), /leaves the output root/, "output.path");
   });
 
   it("refuses a broken symlink, which a write would follow anywhere", () => {

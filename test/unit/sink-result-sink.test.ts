@@ -257,3 +257,31 @@ test("a job is not done while a committed chunk's frames wait in staging; it fin
   assert.equal(s.store.jobs.get(s.job.id)?.state, "done", "done once every frame is in place");
   for (let i = 0; i <= 5; i++) assert.ok(existsSync(framePath(s.job, i)), `frame ${i} in place`);
 });
+
+test("each stale-attempt check refuses on its own: the attempt's state, the chunk's state, the chunk's pointer", async (t) => {
+  // Each case breaks exactly one of the facts checkCurrent relies on and leaves the others true.
+  const cases: Array<[string, (s: ReturnType<typeof setup>) => void]> = [
+    ["attempt no longer running, chunk still points at it", (s) => {
+      s.store.db.prepare(`UPDATE attempts SET state = 'lost' WHERE id = ?`).run(s.header.attemptId);
+    }],
+    ["chunk no longer running, attempt still running and pointed at", (s) => {
+      s.store.db.prepare(`UPDATE chunks SET state = 'pending' WHERE id = ?`).run(s.chunk.id);
+    }],
+    ["chunk points at another attempt, this one still running", (s) => {
+      s.store.attempts.insert({ id: "att_newer", chunkId: s.chunk.id, jobId: s.job.id, agentId: s.agent.id, createdAt: 1_600 });
+      s.store.db.prepare(`UPDATE chunks SET current_attempt_id = 'att_newer' WHERE id = ?`).run(s.chunk.id);
+    }],
+  ];
+  for (const [what, breakIt] of cases) {
+    await t.test(what, async (tt) => {
+      const s = setup(tt);
+      const session = await s.sink.begin(s.header);
+      for (const i of [0, 1, 2]) await session.addFrame(frame(i));
+      breakIt(s);
+      await refusal(() => s.sink.begin(s.header), "stale-attempt");
+      await refusal(() => session.commit(ACCOUNTING), "stale-attempt");
+      assertNothingRecorded(s);
+      await session.abort();
+    });
+  }
+});

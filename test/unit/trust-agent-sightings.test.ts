@@ -5,6 +5,7 @@ import { encodeAgentTxt } from "../../shared/discovery/txt-records.ts";
 import type { DiscoveredService } from "../../shared/discovery/discovery.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { openTempStore } from "../helpers/store-fixture.ts";
+import { EnrollmentsTable } from "../../coordinator/store/enrollments-table.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { eventually } from "../helpers/eventually.ts";
 
@@ -70,4 +71,22 @@ test("a goodbye takes an online agent offline only once its heartbeats have stop
   assert.deepEqual(offline, ["agt-gone"]);
   clock.advance(100);
   await eventually(() => offline.includes("agt-quiet"), "the quiet agent to go offline", 2000);
+});
+
+test("discovered-only agents expire after the TTL without an advert; a fresh advert, an approval or enrollment keeps them", (t) => {
+  const { store } = openTempStore(t);
+  const clock = manualClock(1_000_000);
+  const s = new AgentSightings(store, 1000, { markOffline: () => undefined }, clock.now, silentLogger());
+  s.up(advert("agt-gone", "stranger"));
+  s.up(advert("agt-fresh", "neighbour"));
+  s.up(advert("agt-approved", "approved before it asked"));
+  new EnrollmentsTable(store.db).approve("agt-approved", "approval", clock.now());
+  store.agents.upsert(agentRow("agt-online", "online", clock.now()));
+  clock.advance(50_000);
+  s.up(advert("agt-fresh", "neighbour")); // advertised again
+  clock.advance(20_000);
+  assert.deepEqual(s.expireStale(60_000), ["agt-gone"]);
+  assert.equal(store.agents.get("agt-gone"), undefined);
+  for (const id of ["agt-fresh", "agt-approved", "agt-online"]) assert.ok(store.agents.get(id), `${id} kept`);
+  assert.deepEqual(s.expireStale(60_000), [], "nothing more to expire");
 });

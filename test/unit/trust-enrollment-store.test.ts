@@ -48,13 +48,13 @@ test("enrollments: approval kept across requests, certificate and NATS password 
   e.recordRequest("agt-1", "PEM-1");
   e.approve("agt-1", "token", 20); // a second approval does not overwrite the first
   assert.deepEqual({ ...e.get("agt-1") }, {
-    agentId: "agt-1", publicKeyPem: "PEM-1", method: "approval", approvedAt: 10, certPem: null, certFingerprint: null, natsPassword: null, enrolledAt: null, removedAt: null,
+    agentId: "agt-1", publicKeyPem: "PEM-1", method: "approval", approvedAt: 10, certPem: null, certFingerprint: null, natsNkey: null, enrolledAt: null, removedAt: null,
   });
   assert.deepEqual(e.listActive(), [], "no certificate yet: no NATS user");
-  e.recordCertificate("agt-1", { certPem: "CERT", certFingerprint: "f1", natsPassword: "pw", at: 30 });
+  e.recordCertificate("agt-1", { certPem: "CERT", certFingerprint: "f1", natsNkey: "UKEY1", at: 30 });
   e.recordRequest("agt-2", "PEM-2");
   e.approve("agt-2", "token", 31);
-  e.recordCertificate("agt-2", { certPem: "CERT2", certFingerprint: "f2", natsPassword: "pw2", at: 32 });
+  e.recordCertificate("agt-2", { certPem: "CERT2", certFingerprint: "f2", natsNkey: "UKEY2", at: 32 });
   assert.deepEqual(e.listActive().map((r) => r.agentId), ["agt-1", "agt-2"]);
   e.markRemoved("agt-1", 40);
   e.markRemoved("agt-1", 50);

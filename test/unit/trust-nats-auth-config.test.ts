@@ -5,17 +5,18 @@ import {
   renderNatsServerConfig,
   type NatsServerConfigInput,
 } from "../../coordinator/trust/nats-auth-config.ts";
-import { newNatsPassword } from "../../coordinator/trust/nats-config-file.ts";
+import { ephemeralNatsUser, publicKeyOfSeed } from "../../coordinator/trust/nats-user-keys.ts";
 import { BadInputError } from "../../shared/errors.ts";
 
-const PW = "0123456789abcdefABCDEF_-";
+const COORD = ephemeralNatsUser().publicKey;
+const KEY = ephemeralNatsUser().publicKey;
 
 const base: NatsServerConfigInput = {
   port: 4222,
   storeDir: "/var/lib/nightshift/js",
   subjectPrefix: "ns",
-  coordinator: { user: "coordinator", password: PW },
-  agents: [{ agentId: "gpu-1", password: PW }],
+  coordinator: { nkey: COORD },
+  agents: [{ agentId: "gpu-1", nkey: KEY }],
 };
 
 test("an agent may publish only its heartbeat, telemetry and its consumers' pull/info/ack subjects", () => {
@@ -42,13 +43,14 @@ test("the rendered config: listen address, JetStream store, a full-permission co
   assert.match(text, /^listen: "0\.0\.0\.0:4222"$/m);
   assert.match(text, /^server_name: "studio-1"$/m);
   assert.match(text, /^jetstream \{\n {2}store_dir: "\/var\/lib\/nightshift\/js"\n\}$/m);
-  assert.match(text, /user: "coordinator"\n\s+password: "0123456789abcdefABCDEF_-"\n\s+permissions: \{ publish: \{ allow: \[">"\] \}, subscribe: \{ allow: \[">"\] \} \}/);
-  assert.match(text, /user: "gpu-1"[\s\S]+publish: \{ allow: \["ns\.hb\.gpu-1", /);
+  assert.match(text, new RegExp(`nkey: "${COORD}"\\n\\s+permissions: \\{ publish: \\{ allow: \\[">"\\] \\}, subscribe: \\{ allow: \\[">"\\] \\} \\}`));
+  assert.match(text, new RegExp(`nkey: "${KEY}"[\\s\\S]+publish: \\{ allow: \\["ns\\.hb\\.gpu-1", `));
+  assert.doesNotMatch(text, /password|user:/, "no secrets and no names: public keys only");
   assert.match(text, /subscribe: \{ allow: \["ns\.ctl\.gpu-1", "_INBOX_gpu-1\.>"\] \}\n\s+allow_responses: true/);
   assert.doesNotMatch(text, /^tls/m);
   assert.equal(renderNatsServerConfig(base), renderNatsServerConfig(base), "pure: same input, same text");
   assert.match(renderNatsServerConfig(base), /^listen: "127\.0\.0\.1:4222"$/m, "loopback unless told otherwise");
-  assert.match(renderNatsServerConfig({ ...base, agents: [] }), /users: \[\n {4}\{\n {6}user: "coordinator"[\s\S]*\n {2}\]\n\}\n$/);
+  assert.match(renderNatsServerConfig({ ...base, agents: [] }), /users: \[\n {4}\{\n {6}nkey: "U[A-Z2-7]{55}"[\s\S]*\n {2}\]\n\}\n$/);
 });
 
 test("TLS block when asked, with client verification only on request", () => {
@@ -70,21 +72,24 @@ test("bad input is refused naming the field", () => {
   assert.throws(() => renderNatsServerConfig({ ...base, subjectPrefix: "ns.>" }), field("nats.subjectPrefix"));
   assert.throws(() => renderNatsServerConfig({ ...base, subjectPrefix: "" }), field("nats.subjectPrefix"));
   assert.throws(() => renderNatsServerConfig({ ...base, stream: "NS WORK" }), field("nats.stream"));
-  assert.throws(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "a.b", password: PW }] }), field("agentId"));
-  assert.throws(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "a*", password: PW }] }), field("agentId"));
-  assert.throws(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "x", password: "short" }] }), field("nats.password"));
-  assert.throws(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "x", password: `$2a$11${PW}` }] }), field("nats.password"));
+  assert.throws(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "a.b", nkey: KEY }] }), field("agentId"));
+  assert.throws(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "a*", nkey: KEY }] }), field("agentId"));
+  assert.throws(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "x", nkey: "short" }] }), field("nats.nkey"));
+  const seed = ephemeralNatsUser().seed;
+  assert.throws(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "x", nkey: seed }] }), field("nats.nkey"), "a seed is never written to the config");
   assert.throws(
-    () => renderNatsServerConfig({ ...base, agents: [{ agentId: "coordinator", password: PW }] }),
+    () => renderNatsServerConfig({ ...base, agents: [{ agentId: "x", nkey: COORD }] }),
     field("agents"),
-    "an agent cannot take the coordinator's user name",
+    "an agent cannot take the coordinator's key",
   );
   assert.throws(() => renderNatsServerConfig({ ...base, agents: [base.agents[0]!, base.agents[0]!] }), field("agents"));
 });
 
-test("generated passwords are accepted by the renderer and differ", () => {
-  const a = newNatsPassword();
-  assert.match(a, /^[A-Za-z0-9_-]{32}$/);
-  assert.notEqual(a, newNatsPassword());
-  assert.doesNotThrow(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "x", password: a }] }));
+test("generated user keys are accepted by the renderer, differ, and their seeds give back their public keys", () => {
+  const a = ephemeralNatsUser();
+  assert.match(a.seed, /^SU[A-Z2-7]{56}$/);
+  assert.equal(publicKeyOfSeed(a.seed), a.publicKey);
+  assert.notEqual(a.publicKey, ephemeralNatsUser().publicKey);
+  assert.equal(publicKeyOfSeed("SUnot-a-seed"), undefined);
+  assert.doesNotThrow(() => renderNatsServerConfig({ ...base, agents: [{ agentId: "x", nkey: a.publicKey }] }));
 });

@@ -94,6 +94,8 @@ export interface JoinResponse {
   subjectPrefix: string;
   /** Heartbeat period the coordinator expects, ms. */
   heartbeatMs: number;
+  /** The agent's NATS nkey seed ("SU..."), with nats_user naming it; nats_password is no longer used. */
+  natsSeed: string;
 }
 
 export interface AttemptLogReport {
@@ -1007,7 +1009,15 @@ export const KindCapability: MessageFns<KindCapability> = {
 };
 
 function createBaseJoinResponse(): JoinResponse {
-  return { agentId: "", natsServers: [], natsUser: "", natsPassword: "", subjectPrefix: "", heartbeatMs: 0 };
+  return {
+    agentId: "",
+    natsServers: [],
+    natsUser: "",
+    natsPassword: "",
+    subjectPrefix: "",
+    heartbeatMs: 0,
+    natsSeed: "",
+  };
 }
 
 export const JoinResponse: MessageFns<JoinResponse> = {
@@ -1029,6 +1039,9 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     }
     if (message.heartbeatMs !== 0) {
       writer.uint32(48).uint32(message.heartbeatMs);
+    }
+    if (message.natsSeed !== "") {
+      writer.uint32(58).string(message.natsSeed);
     }
     return writer;
   },
@@ -1094,6 +1107,14 @@ export const JoinResponse: MessageFns<JoinResponse> = {
             message.heartbeatMs = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.natsSeed = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1138,6 +1159,11 @@ export const JoinResponse: MessageFns<JoinResponse> = {
         : isSet(object.heartbeat_ms)
         ? globalThis.Number(object.heartbeat_ms)
         : 0,
+      natsSeed: isSet(object.natsSeed)
+        ? globalThis.String(object.natsSeed)
+        : isSet(object.nats_seed)
+        ? globalThis.String(object.nats_seed)
+        : "",
     };
   },
 
@@ -1161,6 +1187,9 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     if (message.heartbeatMs !== 0) {
       obj.heartbeatMs = Math.round(message.heartbeatMs);
     }
+    if (message.natsSeed !== "") {
+      obj.natsSeed = message.natsSeed;
+    }
     return obj;
   },
 
@@ -1175,6 +1204,7 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     message.natsPassword = object.natsPassword ?? "";
     message.subjectPrefix = object.subjectPrefix ?? "";
     message.heartbeatMs = object.heartbeatMs ?? 0;
+    message.natsSeed = object.natsSeed ?? "";
     return message;
   },
 };

@@ -167,6 +167,10 @@ export interface AgentView {
     | undefined;
   /** Where power_watts comes from: nvml | nvidia-smi | rapl | estimate (an estimate is not a measurement). */
   energySource: string;
+  /** sha256 of the agent's public key (SPKI DER), hex; empty when the agent never asked to enroll. */
+  keyFingerprint: string;
+  /** False until the agent is enrolled: a pending agent's name is only what it says about itself. */
+  nameVerified: boolean;
 }
 
 export interface ReportRequest {
@@ -2005,6 +2009,8 @@ function createBaseAgentView(): AgentView {
     note: "",
     powerWatts: undefined,
     energySource: "",
+    keyFingerprint: "",
+    nameVerified: false,
   };
 }
 
@@ -2045,6 +2051,12 @@ export const AgentView: MessageFns<AgentView> = {
     }
     if (message.energySource !== "") {
       writer.uint32(346).string(message.energySource);
+    }
+    if (message.keyFingerprint !== "") {
+      writer.uint32(402).string(message.keyFingerprint);
+    }
+    if (message.nameVerified !== false) {
+      writer.uint32(408).bool(message.nameVerified);
     }
     return writer;
   },
@@ -2158,6 +2170,22 @@ export const AgentView: MessageFns<AgentView> = {
             message.energySource = reader.string();
             continue;
           }
+          case 50: {
+            if (tag !== 402) {
+              break;
+            }
+
+            message.keyFingerprint = reader.string();
+            continue;
+          }
+          case 51: {
+            if (tag !== 408) {
+              break;
+            }
+
+            message.nameVerified = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2200,6 +2228,16 @@ export const AgentView: MessageFns<AgentView> = {
         : isSet(object.energy_source)
         ? globalThis.String(object.energy_source)
         : "",
+      keyFingerprint: isSet(object.keyFingerprint)
+        ? globalThis.String(object.keyFingerprint)
+        : isSet(object.key_fingerprint)
+        ? globalThis.String(object.key_fingerprint)
+        : "",
+      nameVerified: isSet(object.nameVerified)
+        ? globalThis.Boolean(object.nameVerified)
+        : isSet(object.name_verified)
+        ? globalThis.Boolean(object.name_verified)
+        : false,
     };
   },
 
@@ -2241,6 +2279,12 @@ export const AgentView: MessageFns<AgentView> = {
     if (message.energySource !== "") {
       obj.energySource = message.energySource;
     }
+    if (message.keyFingerprint !== "") {
+      obj.keyFingerprint = message.keyFingerprint;
+    }
+    if (message.nameVerified !== false) {
+      obj.nameVerified = message.nameVerified;
+    }
     return obj;
   },
 
@@ -2261,6 +2305,8 @@ export const AgentView: MessageFns<AgentView> = {
     message.note = object.note ?? "";
     message.powerWatts = object.powerWatts ?? undefined;
     message.energySource = object.energySource ?? "";
+    message.keyFingerprint = object.keyFingerprint ?? "";
+    message.nameVerified = object.nameVerified ?? false;
     return message;
   },
 };

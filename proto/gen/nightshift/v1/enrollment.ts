@@ -49,6 +49,16 @@ export interface EnrollResponse {
   message: string;
 }
 
+export interface RotateAdminRequest {
+  /** SPKI PEM of the admin's new key (the private key never leaves the CLI). */
+  publicKeyPem: string;
+}
+
+export interface RotateAdminResponse {
+  certPem: string;
+  caPem: string;
+}
+
 export interface CreateJoinTokenRequest {
   /** Lifetime in ms; 0 means the default (24 h). */
   ttlMs: number;
@@ -456,6 +466,172 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     message.certPem = object.certPem ?? "";
     message.caPem = object.caPem ?? "";
     message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateAdminRequest(): RotateAdminRequest {
+  return { publicKeyPem: "" };
+}
+
+export const RotateAdminRequest: MessageFns<RotateAdminRequest> = {
+  encode(message: RotateAdminRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.publicKeyPem !== "") {
+      writer.uint32(10).string(message.publicKeyPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateAdminRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateAdminRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.publicKeyPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateAdminRequest {
+    return {
+      publicKeyPem: isSet(object.publicKeyPem)
+        ? globalThis.String(object.publicKeyPem)
+        : isSet(object.public_key_pem)
+        ? globalThis.String(object.public_key_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RotateAdminRequest): unknown {
+    const obj: any = {};
+    if (message.publicKeyPem !== "") {
+      obj.publicKeyPem = message.publicKeyPem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateAdminRequest>): RotateAdminRequest {
+    return RotateAdminRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateAdminRequest>): RotateAdminRequest {
+    const message = createBaseRotateAdminRequest();
+    message.publicKeyPem = object.publicKeyPem ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateAdminResponse(): RotateAdminResponse {
+  return { certPem: "", caPem: "" };
+}
+
+export const RotateAdminResponse: MessageFns<RotateAdminResponse> = {
+  encode(message: RotateAdminResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certPem !== "") {
+      writer.uint32(10).string(message.certPem);
+    }
+    if (message.caPem !== "") {
+      writer.uint32(18).string(message.caPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateAdminResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateAdminResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certPem = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.caPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateAdminResponse {
+    return {
+      certPem: isSet(object.certPem)
+        ? globalThis.String(object.certPem)
+        : isSet(object.cert_pem)
+        ? globalThis.String(object.cert_pem)
+        : "",
+      caPem: isSet(object.caPem)
+        ? globalThis.String(object.caPem)
+        : isSet(object.ca_pem)
+        ? globalThis.String(object.ca_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RotateAdminResponse): unknown {
+    const obj: any = {};
+    if (message.certPem !== "") {
+      obj.certPem = message.certPem;
+    }
+    if (message.caPem !== "") {
+      obj.caPem = message.caPem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateAdminResponse>): RotateAdminResponse {
+    return RotateAdminResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateAdminResponse>): RotateAdminResponse {
+    const message = createBaseRotateAdminResponse();
+    message.certPem = object.certPem ?? "";
+    message.caPem = object.caPem ?? "";
     return message;
   },
 };
@@ -1063,6 +1239,19 @@ export const StudioAdminService = {
     responseSerialize: (value: AgentDecision): Buffer => Buffer.from(AgentDecision.encode(value).finish()),
     responseDeserialize: (value: Buffer): AgentDecision => AgentDecision.decode(value),
   },
+  /**
+   * Issues the calling admin a new certificate for a new key; the caller's
+   * current certificate is refused from then on.
+   */
+  rotateAdminCredentials: {
+    path: "/nightshift.v1.StudioAdmin/RotateAdminCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateAdminRequest): Buffer => Buffer.from(RotateAdminRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateAdminRequest => RotateAdminRequest.decode(value),
+    responseSerialize: (value: RotateAdminResponse): Buffer => Buffer.from(RotateAdminResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateAdminResponse => RotateAdminResponse.decode(value),
+  },
 } as const;
 
 export interface StudioAdminServer extends UntypedServiceImplementation {
@@ -1074,6 +1263,11 @@ export interface StudioAdminServer extends UntypedServiceImplementation {
    * user is dropped, its certificate is refused from then on.
    */
   removeAgent: handleUnaryCall<AgentRef, AgentDecision>;
+  /**
+   * Issues the calling admin a new certificate for a new key; the caller's
+   * current certificate is refused from then on.
+   */
+  rotateAdminCredentials: handleUnaryCall<RotateAdminRequest, RotateAdminResponse>;
 }
 
 export interface StudioAdminClient extends Client {
@@ -1126,6 +1320,25 @@ export interface StudioAdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AgentDecision) => void,
+  ): ClientUnaryCall;
+  /**
+   * Issues the calling admin a new certificate for a new key; the caller's
+   * current certificate is refused from then on.
+   */
+  rotateAdminCredentials(
+    request: RotateAdminRequest,
+    callback: (error: ServiceError | null, response: RotateAdminResponse) => void,
+  ): ClientUnaryCall;
+  rotateAdminCredentials(
+    request: RotateAdminRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateAdminResponse) => void,
+  ): ClientUnaryCall;
+  rotateAdminCredentials(
+    request: RotateAdminRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateAdminResponse) => void,
   ): ClientUnaryCall;
 }
 
