@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Server } from "@grpc/grpc-js";
+import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
@@ -33,6 +33,9 @@ import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { StudioTrust } from "./trust/studio-trust.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
+import { AssetStore } from "./assets/asset-store.ts";
+import { modelStoreHandler } from "./assets/model-store-handler.ts";
+import { ModelStoreService } from "../proto/gen/nightshift/v1/model_store.ts";
 
 /**
  * The coordinator process: store, NATS (embedded or external), dispatch,
@@ -63,6 +66,8 @@ export class Coordinator {
     },
     /** The studio CA, admin credentials, join tokens and enrollments (coordinator/trust/). */
     readonly trust: StudioTrust,
+    /** Content-addressed models and other assets agents fetch (coordinator/assets/). */
+    readonly assets: AssetStore,
   ) {}
 
   /** host:port of the enrollment listener (server-only TLS). */
@@ -132,6 +137,7 @@ export class Coordinator {
       const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: config.policy.maxDeliveries });
       await queue.ensure();
 
+      const assets = new AssetStore(join(config.dataDir, "assets"));
       const specs = new JobSpecs();
       const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }));
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }));
@@ -200,7 +206,10 @@ export class Coordinator {
           heartbeatMs: config.policy.heartbeatMs,
           natsCredentials: (agentId) => (nats ? trust.natsCredentials(agentId) : { user: "", password: "" }),
         }),
-        extra: [edge.adminService],
+        extra: [
+          edge.adminService,
+          { definition: ModelStoreService, implementation: modelStoreHandler(assets, log.child({ part: "assets" })) as unknown as UntypedServiceImplementation },
+        ],
       }, trust.serverCredentials(), [edge.guard]);
       cleanups.push(() => stopGrpcServer(server, 1000));
       await edge.listen(port);
@@ -210,7 +219,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting }, trust);
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
