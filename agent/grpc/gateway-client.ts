@@ -1,6 +1,7 @@
 import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type AttemptLogAck, type AttemptLogReport, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import type { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
+import { ModelStoreClient } from "../../proto/gen/nightshift/v1/model_store.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 import { UploadClient } from "../../shared/upload-codec.ts";
 
@@ -28,6 +29,8 @@ function promisify<Req, Res>(fn: UnaryCall<Req, Res>, req: Req, settle = false):
 export class CoordinatorClient {
   readonly gateway: AgentGatewayClient;
   readonly sink: ResultSinkClient;
+  /** The coordinator's asset store (agent/grpc/store-asset-source.ts). */
+  readonly store: ModelStoreClient;
 
   constructor(
     readonly address: string,
@@ -37,6 +40,7 @@ export class CoordinatorClient {
   ) {
     this.gateway = new AgentGatewayClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
     this.sink = new UploadClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
+    this.store = new ModelStoreClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {
@@ -60,5 +64,6 @@ export class CoordinatorClient {
   close(): void {
     this.gateway.close();
     this.sink.close();
+    this.store.close();
   }
 }

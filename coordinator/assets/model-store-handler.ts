@@ -35,7 +35,8 @@ export function modelStoreHandler(store: AssetStore, log: Logger): ModelStoreSer
         if (call.cancelled) return;
         const mapped = err instanceof AssetNotFoundError ? new NotFoundError(err.message) : err;
         log.warn({ sha256: sha256.slice(0, 80), offset, err: err instanceof Error ? err.message : String(err) }, "asset fetch refused");
-        call.destroy(Object.assign(new Error(err instanceof Error ? err.message : String(err)), toServiceError(mapped)));
+        // emit, not destroy: grpc-js turns an 'error' into the call's status and ends it; a destroyed stream never sends one.
+        call.emit("error", Object.assign(new Error(err instanceof Error ? err.message : String(err)), toServiceError(mapped)));
       });
     },
     stat: unary<StatAssetRequest, AssetStat>((req) => {

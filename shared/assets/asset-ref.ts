@@ -39,3 +39,8 @@ export class AssetMismatchError extends Error {
     super(`asset ${expected.sha256.slice(0, 12)}…: expected ${expected.size} bytes with that sha256, got ${actual.size} bytes with sha256 ${actual.sha256.slice(0, 12)}…`);
   }
 }
+
+/** The source will never deliver this asset (unknown to the store, or the caller is refused): retrying is pointless. */
+export class AssetUnavailableError extends Error {
+  override readonly name = "AssetUnavailableError";
+}
