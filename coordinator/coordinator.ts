@@ -34,6 +34,7 @@ import { StudioTrust } from "./trust/studio-trust.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 import { AssetStore } from "./assets/asset-store.ts";
+import { ModelCatalog } from "./assets/model-catalog.ts";
 import { modelStoreHandler } from "./assets/model-store-handler.ts";
 import { ModelStoreService } from "../proto/gen/nightshift/v1/model_store.ts";
 
@@ -138,6 +139,7 @@ export class Coordinator {
       await queue.ensure();
 
       const assets = new AssetStore(join(config.dataDir, "assets"));
+      const models = new ModelCatalog(store, assets, clock);
       const specs = new JobSpecs();
       const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }));
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }));
@@ -196,7 +198,7 @@ export class Coordinator {
       const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
-        control: controlHandler(api, finisher),
+        control: controlHandler(api, finisher, models),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
           if (reason === DISK_FULL) diskGuard.onDiskFull(h.jobId, h.attemptId);
         }),

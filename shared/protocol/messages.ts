@@ -55,6 +55,8 @@ export const HeartbeatSchema = z.object({
   downKinds: z.array(z.string().max(32)).max(16).optional(),
   /** sha256 of the models the agent holds loaded; placement prefers agents that hold a job's model. */
   loadedModels: z.array(z.string().max(128)).max(64).optional(),
+  /** sha256 of the assets in the agent's cache; placement counts an agent that must fetch a model as dearer. */
+  cachedAssets: z.array(z.string().max(128)).max(1024).optional(),
   /** Frames of the current attempt uploaded so far (`nightshift watch`, end-of-job estimates). */
   progress: z
     .object({
