@@ -194,10 +194,22 @@ export class Agent {
 
   /** The coordinator's instructions on <p>.ctl.<agentId>. */
   private onControl(m: AgentControl): void {
+    if (m.type === "prefetch") return this.prefetch(m.assets);
     const cur = this.current;
     if (m.type !== "cancel-attempt" || cur?.work.attemptId !== m.attemptId) return;
     cur.cancelled = m.reason;
     cur.abort.abort(new Error(`attempt cancelled by the coordinator: ${m.reason}`));
+  }
+
+  /** Fetches assets a chunk queued for this agent needs, while it waits; a failure is logged (the claim fetches again). */
+  private prefetch(assets: ReadonlyArray<{ sha256: string; size: number }>): void {
+    for (const ref of assets) {
+      if (this.assets.has(ref)) continue;
+      void this.assets.ensure(ref).then(
+        () => this.heartbeat?.beat(),
+        (err: unknown) => this.opts.log.warn({ sha256: ref.sha256, err: (err as Error).message }, "asset prefetch failed"),
+      );
+    }
   }
 
   /** False while someone else uses the GPU (and until it has been free long enough). */

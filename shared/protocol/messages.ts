@@ -77,6 +77,11 @@ export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 export const AgentControlSchema = z.discriminatedUnion("type", [
   /** Stop this attempt now: its job was cancelled, or the other copy of a speculative pair committed first. */
   z.object({ type: z.literal("cancel-attempt"), attemptId: z.string().min(1), reason: z.string().max(500) }),
+  /** Fetch these assets from the model store now: a chunk that needs them waits on this agent's subject. */
+  z.object({
+    type: z.literal("prefetch"),
+    assets: z.array(z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() })).max(64),
+  }),
 ]);
 export type AgentControl = z.infer<typeof AgentControlSchema>;
 
