@@ -16,6 +16,9 @@ type UnaryCall<Req, Res> = (req: Req, metadata: Metadata, options: Partial<CallO
  */
 export const SETTLE_WAIT_SECONDS = 15;
 
+/** HTTP/2 flow-control window of the asset connection, bytes. */
+const ASSET_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
+
 /** Calls one unary method; `settle` waits up to SETTLE_WAIT_SECONDS for a connection instead of failing fast. */
 function promisify<Req, Res>(fn: UnaryCall<Req, Res>, req: Req, settle = false): Promise<Res> {
   return new Promise((resolve, reject) => {
@@ -40,7 +43,8 @@ export class CoordinatorClient {
   ) {
     this.gateway = new AgentGatewayClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
     this.sink = new UploadClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
-    this.store = new ModelStoreClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
+    // Its own connection with a wide HTTP/2 window: at grpc-js's default 64 KiB, a transfer waits for a window update every 64 KiB.
+    this.store = new ModelStoreClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions, "grpc-node.flow_control_window": ASSET_FLOW_CONTROL_WINDOW });
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {
