@@ -31,6 +31,13 @@ import { agentConsumerName } from "../shared/protocol/subjects.ts";
 import type { AgentControl } from "../shared/protocol/messages.ts";
 import type { Executor, EncodedFrame } from "./executors/executor.ts";
 import { listenForControl } from "./nats/control-listener.ts";
+import { join } from "node:path";
+import { AssetCache, type AssetSource } from "./assets/asset-cache.ts";
+import { storeAssetSource } from "./grpc/store-asset-source.ts";
+import { DEFAULT_CACHE_BYTES } from "./assets/cache-size.ts";
+
+/** Heartbeats name at most this many cached assets (the schema's bound). */
+const MAX_ADVERTISED_ASSETS = 1024;
 
 export type AgentState = "created" | "starting" | "running" | "draining" | "stopped";
 const AGENT_LIFECYCLE: Transitions<AgentState> = {
@@ -62,6 +69,8 @@ export interface AgentOptions {
   credentials?: AgentCredentials;
   /** The NATS connection closed for good while running (credentials revoked, for example). */
   onLost?: (reason: string) => void;
+  /** Size cap of the asset cache under <dataDir>/cache, bytes (`cacheSize`). Default DEFAULT_CACHE_BYTES. */
+  cacheBytes?: number;
   /** Builds executors instead of the ONNX one (benchmarks, tests: agent/executors/sleep-executor.ts). */
   executorFactory?: (step: ModelWorkStep) => Promise<Executor>;
   /** Factories for the other step kinds this machine offers (blender, command, comfyui); `model` is always there. */
@@ -99,12 +108,22 @@ export class Agent {
   private loop: WorkLoop | undefined;
   private current: Current | undefined;
   private readonly executors: ExecutorCache;
+  /** Models and other assets fetched from the coordinator's store (agent/assets/). */
+  readonly assets: AssetCache;
   agentId = "";
   chunksDone = 0;
 
   constructor(private readonly opts: AgentOptions) {
+    const fromStore: AssetSource = {
+      fetch: (ref, offset, signal) => {
+        if (!this.client) throw new Error("the agent is not connected to a coordinator");
+        return storeAssetSource(this.client.store).fetch(ref, offset, signal);
+      },
+    };
+    this.assets = new AssetCache({ dir: join(opts.dataDir, "cache"), capBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES, source: fromStore, log: opts.log.child({ part: "assets" }) });
     const model = modelFactory({
       modelsDir: opts.modelsDir,
+      assets: this.assets,
       ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
       ...(opts.executorFactory ? { build: opts.executorFactory } : {}),
@@ -164,6 +183,7 @@ export class Agent {
       note: this.opts.telemetry?.note() ?? "",
       loadedModels: this.executors.loaded(),
       downKinds: this.executors.downKinds(),
+      cachedAssets: this.assets.hashes().slice(0, MAX_ADVERTISED_ASSETS),
       progress: this.current ? progressOf(this.current) : null,
     }));
     listenForControl(this.nc, subj.control(this.agentId), (m) => this.onControl(m), log);
@@ -177,10 +197,22 @@ export class Agent {
 
   /** The coordinator's instructions on <p>.ctl.<agentId>. */
   private onControl(m: AgentControl): void {
+    if (m.type === "prefetch") return this.prefetch(m.assets);
     const cur = this.current;
     if (m.type !== "cancel-attempt" || cur?.work.attemptId !== m.attemptId) return;
     cur.cancelled = m.reason;
     cur.abort.abort(new Error(`attempt cancelled by the coordinator: ${m.reason}`));
+  }
+
+  /** Fetches assets a chunk queued for this agent needs, while it waits; a failure is logged (the claim fetches again). */
+  private prefetch(assets: ReadonlyArray<{ sha256: string; size: number }>): void {
+    for (const ref of assets) {
+      if (this.assets.has(ref)) continue;
+      void this.assets.ensure(ref).then(
+        () => this.heartbeat?.beat(),
+        (err: unknown) => this.opts.log.warn({ sha256: ref.sha256, err: (err as Error).message }, "asset prefetch failed"),
+      );
+    }
   }
 
   /** False while someone else uses the GPU (and until it has been free long enough). */
@@ -206,6 +238,10 @@ export class Agent {
       toolLog: new BoundedLog(),
     };
     const modelsBefore = this.executors.loaded().length;
+    const cachedBefore = this.assets.hashes().length;
+    // A claimed chunk's models stay in the cache until the chunk is over.
+    const unpins = work.steps.flatMap((s) => (s.kind === "model" ? [this.assets.pin(s.modelSha256)] : []));
+    const unpin = (): void => unpins.forEach((u) => u());
     this.current = current;
     let logSent = false;
     const deliverLog = async (): Promise<void> => {
@@ -239,9 +275,10 @@ export class Agent {
     } finally {
       await deliverLog();
       this.current = undefined;
+      unpin();
       settle();
-      // A newly loaded model is told at once: the scheduler prefers agents that hold a job's model.
-      if (this.executors.loaded().length !== modelsBefore) this.heartbeat?.beat();
+      // A newly loaded or cached model is told at once: the scheduler prefers agents that hold a job's model.
+      if (this.executors.loaded().length !== modelsBefore || this.assets.hashes().length !== cachedBefore) this.heartbeat?.beat();
     }
   }
 

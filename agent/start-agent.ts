@@ -54,6 +54,8 @@ export interface StartAgentOptions {
   /** Idle draw (`--idle-watts`); when absent it is measured from telemetry taken while no chunk runs. */
   idleWatts?: number | null;
   drainTimeoutMs?: number;
+  /** Size cap of the asset cache, bytes (agent/assets/cache-size.ts). */
+  cacheBytes?: number;
   /** Telemetry sample period (`--telemetry-interval-ms`). Default 1000. */
   telemetryIntervalMs?: number;
   /** How long the GPU must be free of other users before chunks are taken again (`--gpu-free-seconds`). Default 60. */
@@ -102,6 +104,7 @@ export async function startAgent(o: StartAgentOptions): Promise<{ agent: Agent; 
     ...(o.onLost ? { onLost: o.onLost } : {}),
     drainTimeoutMs: o.drainTimeoutMs ?? 60_000,
     factories: kindFactories(o.kinds ?? AgentKindsConfigSchema.parse({}), o.log, o.name ?? hostname()),
+    ...(o.cacheBytes !== undefined ? { cacheBytes: o.cacheBytes } : {}),
     log: o.log,
     onStopped: () => choice.source.close(),
   });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { ControlClient, type JobLogsRequest, type JobLogsResponse, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
+import { ControlClient, type JobLogsRequest, type JobLogsResponse, type AddModelHeader, type ListModelsResponse, type ModelView, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../shared/grpc-options.ts";
 import { BadInputError } from "../shared/errors.ts";
 import { defaultDataDir } from "./paths.ts";
@@ -44,6 +44,26 @@ export class Control {
   listAgents = () => call<object, ListAgentsResponse>(this.client.listAgents.bind(this.client), {});
   report = (jobId: string) => call<{ jobId: string }, ReportResponse>(this.client.report.bind(this.client), { jobId });
   jobLogs = (jobId: string, chunk: number | null) => call<JobLogsRequest, JobLogsResponse>(this.client.jobLogs.bind(this.client), { jobId, chunk: chunk ?? -1 });
+  listModels = () => call<object, ListModelsResponse>(this.client.listModels.bind(this.client), {});
+  removeModel = (name: string) => call<{ name: string }, ModelView>(this.client.removeModel.bind(this.client), { name });
+
+  /** Streams a model file to the store after its header; resolves with the stored model. */
+  addModel(header: AddModelHeader, data: AsyncIterable<Buffer>): Promise<ModelView> {
+    return new Promise((resolve, reject) => {
+      const stream = this.client.addModel((err, res) => (err ? reject(err) : resolve(res)));
+      const send = async (): Promise<void> => {
+        stream.write({ body: { $case: "header", value: header } });
+        for await (const chunk of data) {
+          if (!stream.write({ body: { $case: "data", value: chunk } })) await new Promise((r) => stream.once("drain", r));
+        }
+        stream.end();
+      };
+      send().catch((err: unknown) => {
+        stream.cancel();
+        reject(err);
+      });
+    });
+  }
 
   /** Streams job views until the job is terminal. */
   async *watch(jobId: string, signal?: AbortSignal): AsyncGenerator<JobView> {

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Server } from "@grpc/grpc-js";
+import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
 import { nkeyAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
@@ -35,6 +35,10 @@ import { renderNatsTls } from "./trust/nats-auth-config.ts";
 import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
+import { AssetStore } from "./assets/asset-store.ts";
+import { ModelCatalog } from "./assets/model-catalog.ts";
+import { modelStoreHandler } from "./assets/model-store-handler.ts";
+import { ModelStoreService } from "../proto/gen/nightshift/v1/model_store.ts";
 
 /**
  * The coordinator process: store, NATS (embedded or external), dispatch,
@@ -65,6 +69,8 @@ export class Coordinator {
     },
     /** The studio CA, admin credentials, join tokens and enrollments (coordinator/trust/). */
     readonly trust: StudioTrust,
+    /** Content-addressed models and other assets agents fetch (coordinator/assets/). */
+    readonly assets: AssetStore,
   ) {}
 
   /** host:port of the enrollment listener (server-only TLS). */
@@ -138,6 +144,8 @@ export class Coordinator {
       const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: config.policy.maxDeliveries });
       await queue.ensure();
 
+      const assets = new AssetStore(join(config.dataDir, "assets"));
+      const models = new ModelCatalog(store, assets, clock);
       const specs = new JobSpecs();
       const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }));
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }));
@@ -197,7 +205,7 @@ export class Coordinator {
       const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
-        control: controlHandler(api, finisher),
+        control: controlHandler(api, finisher, models),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
           if (reason === DISK_FULL) diskGuard.onDiskFull(h.jobId, h.attemptId);
         }),
@@ -207,7 +215,10 @@ export class Coordinator {
           heartbeatMs: config.policy.heartbeatMs,
           natsCredentials: async (agentId) => (nats ? trust.natsCredentials(agentId) : NO_NATS_CREDENTIALS),
         }),
-        extra: [edge.adminService],
+        extra: [
+          edge.adminService,
+          { definition: ModelStoreService, implementation: modelStoreHandler(assets, log.child({ part: "assets" })) as unknown as UntypedServiceImplementation },
+        ],
       }, trust.serverCredentials(), [edge.guard]);
       cleanups.push(() => stopGrpcServer(server, 1000));
       await edge.listen(port);
@@ -217,7 +228,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting }, trust);
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;

@@ -5,11 +5,16 @@ import type { ModelWorkStep } from "../../shared/steps/work-step.ts";
 import type { Executor } from "./executor.ts";
 import type { ExecutorFactory } from "./executor-registry.ts";
 import { OnnxExecutor } from "./onnx-executor.ts";
+import { parseManifest } from "../../shared/model-manifest/manifest-load.ts";
+import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
+import type { AssetCache } from "../assets/asset-cache.ts";
 
 export interface ModelFactoryOptions {
   modelsDir: string;
   executionProviders?: string[];
   intraOpThreads?: number;
+  /** Where a model the models folder lacks comes from: the coordinator's store, by sha256 (agent/assets/). */
+  assets?: Pick<AssetCache, "ensure">;
   /** Builds the executor instead of the ONNX one (benchmarks and tests: agent/executors/sleep-executor.ts). */
   build?: (step: ModelWorkStep) => Promise<Executor>;
 }
@@ -29,13 +34,7 @@ export function modelFactory(opts: ModelFactoryOptions): ExecutorFactory<ModelWo
     reuseKey: (step) => step.modelSha256,
     async create(step): Promise<Executor> {
       if (opts.build) return opts.build(step);
-      const model = await resolveModel(opts.modelsDir, step.model, { verify: true });
-      if (model.manifest.sha256 !== step.modelSha256) {
-        throw new BadInputError(
-          `model '${step.model}' on this agent has sha256 ${model.manifest.sha256.slice(0, 12)}…, the job needs ${step.modelSha256.slice(0, 12)}…`,
-          { field: "step.modelSha256" },
-        );
-      }
+      const model = await findModel(step, opts);
       const exec = new OnnxExecutor({
         manifest: model.manifest,
         modelPath: model.modelPath,
@@ -46,4 +45,29 @@ export function modelFactory(opts: ModelFactoryOptions): ExecutorFactory<ModelWo
       return exec;
     },
   };
+}
+
+/**
+ * The models folder first (a model there with the job's sha256 is used as
+ * is); otherwise, when the job's model is in the coordinator's store, the
+ * asset cache fetches it by sha256 (verified) and the store's manifest says
+ * how to run it.
+ */
+async function findModel(step: ModelWorkStep, opts: ModelFactoryOptions): Promise<{ manifest: ModelManifest; modelPath: string }> {
+  const stored = step.modelSize !== undefined && step.modelManifest !== undefined && opts.assets ? { size: step.modelSize, manifestJson: step.modelManifest, assets: opts.assets } : undefined;
+  const local = await resolveModel(opts.modelsDir, step.model, { verify: true }).catch((err: unknown) => {
+    if (stored) return undefined;
+    throw err;
+  });
+  if (local?.manifest.sha256 === step.modelSha256) return local;
+  if (!stored) {
+    throw new BadInputError(
+      `model '${step.model}' on this agent has sha256 ${local?.manifest.sha256.slice(0, 12)}…, the job needs ${step.modelSha256.slice(0, 12)}…`,
+      { field: "step.modelSha256" },
+    );
+  }
+  const manifest = parseManifest(JSON.parse(stored.manifestJson), `store manifest of model '${step.model}'`);
+  if (manifest.sha256 !== step.modelSha256) throw new BadInputError(`store manifest of model '${step.model}' names sha256 ${manifest.sha256}, the job needs ${step.modelSha256}`, { field: "step.modelManifest" });
+  const modelPath = await stored.assets.ensure({ sha256: step.modelSha256, size: stored.size });
+  return { manifest, modelPath };
 }

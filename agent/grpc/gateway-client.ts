@@ -1,6 +1,7 @@
 import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type AttemptLogAck, type AttemptLogReport, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import type { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
+import { ModelStoreClient } from "../../proto/gen/nightshift/v1/model_store.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 import { UploadClient } from "../../shared/upload-codec.ts";
 
@@ -15,6 +16,9 @@ type UnaryCall<Req, Res> = (req: Req, metadata: Metadata, options: Partial<CallO
  */
 export const SETTLE_WAIT_SECONDS = 15;
 
+/** HTTP/2 flow-control window of the asset connection, bytes. */
+const ASSET_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
+
 /** Calls one unary method; `settle` waits up to SETTLE_WAIT_SECONDS for a connection instead of failing fast. */
 function promisify<Req, Res>(fn: UnaryCall<Req, Res>, req: Req, settle = false): Promise<Res> {
   return new Promise((resolve, reject) => {
@@ -28,6 +32,8 @@ function promisify<Req, Res>(fn: UnaryCall<Req, Res>, req: Req, settle = false):
 export class CoordinatorClient {
   readonly gateway: AgentGatewayClient;
   readonly sink: ResultSinkClient;
+  /** The coordinator's asset store (agent/grpc/store-asset-source.ts). */
+  readonly store: ModelStoreClient;
 
   constructor(
     readonly address: string,
@@ -37,6 +43,8 @@ export class CoordinatorClient {
   ) {
     this.gateway = new AgentGatewayClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
     this.sink = new UploadClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
+    // Its own connection with a wide HTTP/2 window: at grpc-js's default 64 KiB, a transfer waits for a window update every 64 KiB.
+    this.store = new ModelStoreClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions, "grpc-node.flow_control_window": ASSET_FLOW_CONTROL_WINDOW });
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {
@@ -60,5 +68,6 @@ export class CoordinatorClient {
   close(): void {
     this.gateway.close();
     this.sink.close();
+    this.store.close();
   }
 }

@@ -8,6 +8,7 @@ import { ENERGY_SOURCES, type EnergySource } from "../../shared/accounting/chunk
 import { BUNDLED_MODELS_DIR, defaultAgentDataDir } from "../paths.ts";
 import { readConfigFile } from "./coordinator-command.ts";
 import { collect } from "./parse-args.ts";
+import { parseCacheSize } from "../../agent/assets/cache-size.ts";
 import { shutdownSignal, untilAborted } from "../signals.ts";
 import { AgentKindsConfigSchema, type AgentKindsConfig } from "../../agent/config/agent-kinds-config.ts";
 import { badInputFromIssues, specIssuesFromZod } from "../../shared/job-spec/format-issues.ts";
@@ -46,6 +47,7 @@ interface AgentFlags {
   gpuFreeSeconds?: string;
   sharedRoot?: string;
   blender?: string;
+  cacheSize?: string;
 }
 
 export function registerAgent(program: Command): void {
@@ -69,6 +71,7 @@ export function registerAgent(program: Command): void {
     .option("--gpu-free-seconds <s>", "after someone else used the GPU, wait until it has been free this long (default 60)")
     .option("--shared-root <dir>", "where the studio's shared root (NAS) is mounted on this machine (Blender scenes)")
     .option("--blender <path>", "the Blender executable (default: `blender` on PATH)")
+    .option("--cache-size <size>", "cap of the model and asset cache under the data dir, e.g. 20GiB (config: cacheSize; default 20GiB)")
     .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries)")
     .action(async (flags: AgentFlags) => {
       const file = flags.config ? readConfigFile(flags.config) : {};
@@ -91,6 +94,7 @@ export function registerAgent(program: Command): void {
         throw new BadInputError(`--gpu-free-seconds: expected 0..86400, got '${flags.gpuFreeSeconds}'`, { field: "gpuFreeSeconds" });
       }
       const kinds = agentKindsConfig(file, flags);
+      const cacheBytes = parseCacheSize(flags.cacheSize ?? (file.cacheSize as string | number | undefined), flags.cacheSize !== undefined ? "--cache-size" : "cacheSize");
       const log = createLogger("nightshift-agent");
       const signal = shutdownSignal();
       const name = flags.name ?? hostname();
@@ -124,6 +128,7 @@ export function registerAgent(program: Command): void {
         telemetryIntervalMs,
         gpuFreeSeconds,
         kinds,
+        cacheBytes,
         log,
       });
       const { agent } = await started.catch(async (err: unknown) => {

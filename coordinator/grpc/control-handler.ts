@@ -8,6 +8,8 @@ import type { AgentRow } from "../store/agents-table.ts";
 import type { JobFinisher } from "../jobs/job-finisher.ts";
 import { TERMINAL_JOB_STATES, type JobState } from "../../shared/lifecycle/states.ts";
 import { toServiceError, unary } from "./grpc-errors.ts";
+import type { ModelCatalog } from "../assets/model-catalog.ts";
+import { modelAdminHandler } from "../assets/model-admin-handler.ts";
 import { NO_AGENT_LIVE, type AgentLive } from "../telemetry/agent-live-view.ts";
 import { NO_AGENT_KEY, type AgentKeyView } from "../control/control-api.ts";
 
@@ -32,8 +34,9 @@ export function wireAgent(a: AgentRow, blocklistedJobs: string[] = [], live: Age
   };
 }
 
-export function controlHandler(api: ControlApi, finisher: JobFinisher): ControlServer {
+export function controlHandler(api: ControlApi, finisher: JobFinisher, models: ModelCatalog): ControlServer {
   return {
+    ...modelAdminHandler(models),
     submit: unary<SubmitRequest, SubmitResponse>(async (req) => {
       const s = await api.submit(req.specJson, req.baseDir || process.cwd());
       return { jobId: s.jobId, chunks: s.chunks, frames: s.frames };

@@ -7,11 +7,14 @@ import { sha256Bytes, sha256File } from "../../shared/model-manifest/model-file-
 import { relativePathProblem } from "../../shared/safe-path.ts";
 import { modelWindow } from "../../shared/model-manifest/frame-tensor.ts";
 import { WorkStepSchema, type WorkStep } from "../../shared/steps/work-step.ts";
+import type { ModelsTable } from "../store/models-table.ts";
 
 export interface ResolveStepsDeps {
   modelsDir: string;
   /** The studio's shared root as the coordinator mounts it (scenes live under it); null when none is configured. */
   sharedRoot: string | null;
+  /** The coordinator's model store (coordinator/assets/), looked at after the models folder. */
+  storeModels?: Pick<ModelsTable, "byName" | "bySha" | "list">;
 }
 
 /**
@@ -24,11 +27,12 @@ export interface ResolveStepsDeps {
 export async function resolveSteps(spec: JobSpec, baseDir: string, deps: ResolveStepsDeps, issues: SpecIssue[]): Promise<WorkStep[]> {
   const out: WorkStep[] = [];
   const listings = await listModels(deps.modelsDir);
-  const known = listings.flatMap((l) => (l.ok ? [l.model.manifest.name] : []));
+  const inFolder = listings.flatMap((l) => (l.ok ? [l.model.manifest.name] : []));
+  const known = [...new Set([...inFolder, ...(deps.storeModels?.list() ?? []).map((m) => m.name)])];
   for (const [i, step] of spec.steps.entries()) {
     if (step.kind === "assemble") continue;
     const at = (field: string, message: string): void => void issues.push({ path: ["steps", i, field], message });
-    const resolved = await resolveOne(step, baseDir, deps, known, at);
+    const resolved = await resolveOne(step, baseDir, deps, { known, inFolder }, at);
     if (resolved) out.push(WorkStepSchema.parse(resolved));
   }
   return out;
@@ -36,12 +40,23 @@ export async function resolveSteps(spec: JobSpec, baseDir: string, deps: Resolve
 
 type At = (field: string, message: string) => void;
 
-async function resolveOne(step: FrameStep, baseDir: string, deps: ResolveStepsDeps, known: string[], at: At): Promise<WorkStep | null> {
+async function resolveOne(step: FrameStep, baseDir: string, deps: ResolveStepsDeps, models: { known: string[]; inFolder: string[] }, at: At): Promise<WorkStep | null> {
   switch (step.kind) {
     case "model":
     case "temporal": {
-      if (!known.includes(step.model)) {
-        at("model", `unknown model '${step.model}'; available: ${[...known].sort().join(", ") || "(none)"}`);
+      const window = step.kind === "temporal" ? step.window : null;
+      const inFolder = models.inFolder.includes(step.model);
+      // Not in the models folder: the model store, by name, or by hash for a job that names its model by sha256.
+      const stored = inFolder ? undefined : (deps.storeModels?.byName(step.model) ?? (step.modelSha256 ? deps.storeModels?.bySha(step.modelSha256) : undefined));
+      if (stored) {
+        if (step.modelSha256 && step.modelSha256 !== stored.sha256) {
+          at("modelSha256", `model '${step.model}' has sha256 ${stored.sha256}, the job asks for ${step.modelSha256}`);
+          return null;
+        }
+        return { id: step.id, kind: "model", model: stored.name, modelSha256: stored.sha256, window, modelSize: stored.size, modelManifest: stored.manifestJson };
+      }
+      if (!inFolder) {
+        at("model", `unknown model '${step.model}'; available: ${[...models.known].sort().join(", ") || "(none)"}`);
         return null;
       }
       const model = await resolveModel(deps.modelsDir, step.model, { verify: true });

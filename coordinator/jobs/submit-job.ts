@@ -40,7 +40,7 @@ export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string)
   const spec: JobSpec = validateJobSpec(raw);
   // Every problem found against the farm (models, scenes, workflows, the input's length) is reported together.
   const issues: SpecIssue[] = [];
-  const steps = await resolveSteps(spec, baseDir, { modelsDir: deps.modelsDir, sharedRoot: deps.sharedRoot ?? null }, issues);
+  const steps = await resolveSteps(spec, baseDir, { modelsDir: deps.modelsDir, sharedRoot: deps.sharedRoot ?? null, storeModels: deps.store.models }, issues);
   const range = await frameRange(spec, baseDir, issues);
   if (issues.length > 0 || range === null) throw badInputFromIssues(issues);
   const first = steps[0] as WorkStep;

@@ -23,6 +23,8 @@ export interface DispatchPassDeps extends SnapshotDeps {
   notes: Map<string, string>;
   published: Map<string, { dispatchId: string; seq: number }>;
   prepare?: () => Promise<void>;
+  /** A chunk of `jobId` was published on `agentId`'s own subject. */
+  onPlaced?: (agentId: string, jobId: string) => void;
 }
 
 interface Outgoing {
@@ -71,6 +73,7 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
     try {
       const seq = await d.publisher.publish(o.msg, o.agentId);
       if (o.track && typeof seq === "number") d.published.set(o.msg.chunkId, { dispatchId: o.msg.dispatchId, seq });
+      if (o.agentId !== undefined) d.onPlaced?.(o.agentId, o.msg.jobId);
     } catch (err) {
       d.log.warn({ err, chunkId: o.msg.chunkId }, "publish failed; chunk back to pending");
       d.store.tx(() => {

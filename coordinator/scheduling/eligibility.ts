@@ -49,15 +49,19 @@ export function freeMemoryBytes(agent: AgentInfo, job: JobNeeds, needOf: (sha256
  * Soft rules for choosing among eligible agents, as extra seconds added to the
  * agent's estimated finish: a model load when the agent does not hold the
  * model, and another when the model does not fit next to what it holds (it
- * has to unload something first).
+ * has to unload something first), plus the transfer when the model is in the
+ * coordinator's store and not in the agent's cache (size / fetchBytesPerSecond).
  */
 export function placementPenaltySeconds(
   agent: AgentInfo,
   job: JobNeeds,
   needOf: (sha256: string) => number | null,
   modelLoadSeconds: number,
+  fetchBytesPerSecond = Infinity,
 ): number {
   if (agent.loadedModels.includes(job.modelSha256)) return 0;
   const fits = job.memoryBytes === null || job.memoryBytes <= freeMemoryBytes(agent, job, needOf);
-  return fits ? modelLoadSeconds : 2 * modelLoadSeconds;
+  const load = fits ? modelLoadSeconds : 2 * modelLoadSeconds;
+  const mustFetch = (job.modelFetchBytes ?? 0) > 0 && !(agent.cachedAssets ?? []).includes(job.modelSha256);
+  return load + (mustFetch ? (job.modelFetchBytes ?? 0) / fetchBytesPerSecond : 0);
 }

@@ -60,7 +60,7 @@ export function planEndGame(input: EndGameInput): EndGamePlan | null {
   const ids = new Set(unstarted.map((c) => c.id));
 
   // As things stand: placed chunks run where they are, the rest go to whoever is free first.
-  const penaltyMs = (a: AgentInfo): number => placementPenaltySeconds(a, job, input.needOf, policy.modelLoadSeconds) * 1000;
+  const penaltyMs = (a: AgentInfo): number => placementPenaltySeconds(a, job, input.needOf, policy.modelLoadSeconds, policy.fetchBytesPerSecond) * 1000;
   const current: Lane[] = input.eligible.map((a) => ({ agentId: a.id, freeAtMs: load.freeAt(a.id) + penaltyMs(a), fps: fps.get(a.id) as number }));
   const loose = unstarted.filter((c) => c.placedAgentId === null).map((c) => c.frameEnd - c.frameStart + 1);
   let currentFinishMs = input.runningEndMs;

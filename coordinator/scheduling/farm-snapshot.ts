@@ -46,6 +46,7 @@ export function agentInfo(a: Pick<OnlineAgentRow, "id" | "name" | "tags" | "gpus
     loadedModels: hb?.loadedModels ?? [],
     // A kind whose tool the agent reports down (its ComfyUI stopped answering) is not offered until it is back.
     kinds: hb?.downKinds?.length ? a.kinds.filter((k) => !hb.downKinds?.includes(k.kind)) : a.kinds,
+    cachedAssets: hb?.cachedAssets ?? [],
   };
 }
 
@@ -57,6 +58,7 @@ export function jobNeeds(job: JobRow, specs: JobSpecs, store: Store, memoryOf: S
     priority: job.priority,
     modelSha256: job.modelSha256,
     memoryBytes: memoryOf(job.modelName, job.modelSha256),
+    modelFetchBytes: store.models.bySha(job.modelSha256)?.size ?? null,
     tags: spec.constraints?.tags ?? [],
     minVramBytes: spec.constraints?.minVramBytes ?? 0,
     blockedAgents: store.blocklist.blockedForJob(job.id).map((b) => b.agentId),

@@ -28,6 +28,9 @@ export function routeJob(job: JobNeeds, agents: readonly AgentInfo[]): Route {
   if (eligible.length < accepting.length) return { kind: "agents", eligible };
   const holding = eligible.filter((a) => a.loadedModels.includes(job.modelSha256)).length;
   if (holding > 0 && holding < eligible.length) return { kind: "agents", eligible };
+  // A model from the store that some agents have cached and others must fetch: placement weighs the transfer.
+  const cached = (job.modelFetchBytes ?? 0) > 0 ? eligible.filter((a) => (a.cachedAssets ?? []).includes(job.modelSha256)).length : 0;
+  if (cached > 0 && cached < eligible.length) return { kind: "agents", eligible };
   return { kind: "pool" };
 }
 
@@ -80,7 +83,7 @@ export function placeChunks(input: PlacementInput): { placements: Placement[]; h
     for (const a of route.eligible) {
       if (input.load.waitingCount(a.id) >= input.depthPerAgent) continue;
       const held = holdsModel.get(a.id)?.has(job.modelSha256) ? { ...a, loadedModels: [...a.loadedModels, job.modelSha256] } : a;
-      const penalty = placementPenaltySeconds(held, job, input.needOf, input.policy.modelLoadSeconds) * 1000;
+      const penalty = placementPenaltySeconds(held, job, input.needOf, input.policy.modelLoadSeconds, input.policy.fetchBytesPerSecond) * 1000;
       const finish = input.load.freeAt(a.id) + input.load.ms(a.id, job.jobId, chunk.frames) + penalty;
       if (!best || finish < best.finish || (finish === best.finish && a.id < best.agent.id)) best = { agent: a, finish };
     }

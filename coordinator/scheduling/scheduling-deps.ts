@@ -19,6 +19,8 @@ export interface SchedulingDeps {
   notes: Map<string, string>;
   /** Stream sequence of each queued chunk's message, so that a chunk taken back has its message removed. */
   published: Map<string, { dispatchId: string; seq: number }>;
+  /** A chunk of `jobId` was published on `agentId`'s own subject (the asset prefetch); none: nothing. */
+  onPlaced?: (agentId: string, jobId: string) => void;
   /** Runs before each pass (re-reading model manifests when a job names a new model). */
   prepare: () => Promise<void>;
 }

@@ -6,6 +6,8 @@
 export interface SchedulingPolicy {
   /** Seconds an agent needs to load a model it does not hold; placement adds it to that agent's finish time. */
   modelLoadSeconds: number;
+  /** Bytes per second an agent fetches from the model store (a gigabit LAN); a model to fetch costs size / this. */
+  fetchBytesPerSecond: number;
   /** Fixed seconds per chunk attempt (claim, meter, commit), added to every estimate. */
   chunkOverheadSeconds: number;
   /**
@@ -34,6 +36,7 @@ export interface SchedulingPolicy {
 
 export const DEFAULT_SCHEDULING_POLICY: SchedulingPolicy = {
   modelLoadSeconds: 5,
+  fetchBytesPerSecond: 100e6,
   chunkOverheadSeconds: 0.02,
   endGameRounds: 2,
   minPieceFrames: 1,

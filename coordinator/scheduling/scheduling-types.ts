@@ -18,6 +18,8 @@ export interface AgentInfo {
   loadedModels: readonly string[];
   /** What it can run, per step kind (advertised when it joined). */
   kinds: readonly KindCapability[];
+  /** sha256 of the assets in the agent's cache (from its heartbeat); none: unknown, counted as not cached. */
+  cachedAssets?: readonly string[];
 }
 
 /** What placement needs to know about a job. */
@@ -27,6 +29,8 @@ export interface JobNeeds {
   modelSha256: string;
   /** The model's memory need (manifest memoryBytes); null when unknown. */
   memoryBytes: number | null;
+  /** Bytes an agent fetches from the model store when it lacks the model; null/absent when the model is not in the store. */
+  modelFetchBytes?: number | null;
   /** Agents must carry all of these tags. */
   tags: readonly string[];
   /** Agents must have a GPU with at least this much memory; 0: any agent. */

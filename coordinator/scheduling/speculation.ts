@@ -38,7 +38,7 @@ export function planSpeculation(input: SpeculationInput): Speculation[] {
       if (a.id === r.agentId || ineligibility(a, job) !== null) continue;
       const fps = load.knownFps(a.id, job.jobId);
       if (fps === null) continue;
-      const penalty = placementPenaltySeconds(a, job, input.needOf, policy.modelLoadSeconds);
+      const penalty = placementPenaltySeconds(a, job, input.needOf, policy.modelLoadSeconds, policy.fetchBytesPerSecond);
       const mine = load.now + (r.frames / fps + policy.chunkOverheadSeconds + penalty) * 1000;
       const gainMs = holderEnd - mine;
       const need = Math.max(policy.minGainSeconds * 1000, policy.minGainFraction * (holderEnd - load.now));

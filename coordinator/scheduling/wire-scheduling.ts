@@ -10,6 +10,7 @@ import type { ControlApi } from "../control/control-api.ts";
 import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import { agentControlPublisher } from "../nats/agent-control.ts";
+import { assetPrefetcher } from "../assets/asset-prefetch.ts";
 import { ineligibility } from "./eligibility.ts";
 import { agentInfo, jobNeeds } from "./farm-snapshot.ts";
 import { LedgerSpeeds } from "./ledger-speeds.ts";
@@ -45,14 +46,16 @@ export function wireScheduling(p: SchedulingParts): void {
   const speeds = new LedgerSpeeds(policy.speedAlpha);
   const models = new ModelNeeds(p.modelsDir);
   const live = () => p.registry.live;
-  const memoryOf = (name: string, sha256: string): number | null => models.memoryOf(name, sha256);
+  // Models folder first, then the model store's manifest.
+  const memoryOf = (name: string, sha256: string): number | null => models.memoryOf(name, sha256) ?? storeMemoryOf(p.store, sha256);
   const cancel = agentControlPublisher(p.nc, p.subjects, p.log.child({ part: "control" }));
   p.dispatcher.useScheduling({
     scheduling: policy,
     specs: p.specs,
     live,
     memoryOf,
-    needOfSha: models.needOfSha,
+    needOfSha: (sha256) => models.needOfSha(sha256) ?? storeMemoryOf(p.store, sha256),
+    onPlaced: assetPrefetcher({ store: p.store, nc: p.nc, subjects: p.subjects, live, clock: p.clock, log: p.log.child({ part: "assets" }) }),
     speeds,
     zone: localZone,
     prepare: () =>
@@ -65,4 +68,12 @@ export function wireScheduling(p: SchedulingParts): void {
   p.sink.onSuperseded = cancel;
   p.api.cancelAttempts = cancel;
   p.api.progressOf = progressSource(p.store, live, speeds, p.clock);
+}
+
+/** memoryBytes from the manifest of a model in the store; null when the store lacks it. */
+function storeMemoryOf(store: Store, sha256: string): number | null {
+  const row = store.models.bySha(sha256);
+  if (!row) return null;
+  const m = JSON.parse(row.manifestJson) as { memoryBytes?: unknown };
+  return typeof m.memoryBytes === "number" ? m.memoryBytes : null;
 }

@@ -204,4 +204,17 @@ export const MIGRATIONS: readonly string[] = [
     issued_at        INTEGER NOT NULL
   );
   `,
+  // assets: the model store's catalog (coordinator/assets/model-catalog.ts); the bytes live in <dataDir>/assets by sha256
+  `
+  CREATE TABLE models (
+    name          TEXT PRIMARY KEY,
+    sha256        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    manifest_json TEXT NOT NULL,
+    license       TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    added_at      INTEGER NOT NULL
+  );
+  CREATE INDEX models_by_sha ON models(sha256);
+  `,
 ];

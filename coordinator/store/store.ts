@@ -8,6 +8,7 @@ import { LedgerTable } from "./ledger-table.ts";
 import { BlocklistTable } from "./blocklist-table.ts";
 import { TelemetryTable } from "./telemetry-table.ts";
 import { AttemptLogsTable } from "./attempt-logs-table.ts";
+import { ModelsTable } from "./models-table.ts";
 
 /** The coordinator's truth: one SQLite file, one table object per table. */
 export class Store {
@@ -20,6 +21,7 @@ export class Store {
   readonly blocklist: BlocklistTable;
   readonly telemetry: TelemetryTable;
   readonly attemptLogs: AttemptLogsTable;
+  readonly models: ModelsTable;
   private closed = false;
 
   constructor(readonly db: Db) {
@@ -32,6 +34,7 @@ export class Store {
     this.blocklist = new BlocklistTable(db);
     this.telemetry = new TelemetryTable(db);
     this.attemptLogs = new AttemptLogsTable(db);
+    this.models = new ModelsTable(db);
   }
 
   static open(path: string): Store {

@@ -74,6 +74,7 @@ export class StudioEdge {
         "nightshift.v1.StudioAdmin": "admin",
         "nightshift.v1.AgentGateway": "agent",
         "nightshift.v1.ResultSink": "agent",
+        "nightshift.v1.ModelStore": "agent",
       },
     });
     this.adminService = {

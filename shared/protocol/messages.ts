@@ -55,6 +55,8 @@ export const HeartbeatSchema = z.object({
   downKinds: z.array(z.string().max(32)).max(16).optional(),
   /** sha256 of the models the agent holds loaded; placement prefers agents that hold a job's model. */
   loadedModels: z.array(z.string().max(128)).max(64).optional(),
+  /** sha256 of the assets in the agent's cache; placement counts an agent that must fetch a model as dearer. */
+  cachedAssets: z.array(z.string().max(128)).max(1024).optional(),
   /** Frames of the current attempt uploaded so far (`nightshift watch`, end-of-job estimates). */
   progress: z
     .object({
@@ -75,6 +77,11 @@ export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 export const AgentControlSchema = z.discriminatedUnion("type", [
   /** Stop this attempt now: its job was cancelled, or the other copy of a speculative pair committed first. */
   z.object({ type: z.literal("cancel-attempt"), attemptId: z.string().min(1), reason: z.string().max(500) }),
+  /** Fetch these assets from the model store now: a chunk that needs them waits on this agent's subject. */
+  z.object({
+    type: z.literal("prefetch"),
+    assets: z.array(z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() })).max(64),
+  }),
 ]);
 export type AgentControl = z.infer<typeof AgentControlSchema>;
 

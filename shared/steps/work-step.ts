@@ -18,6 +18,10 @@ export const ModelWorkStepSchema = z.object({
   model: z.string().min(1),
   modelSha256: sha256Hex,
   window: z.number().int().min(3).max(255).nullable(),
+  /** Set when the model comes from the coordinator's model store: an agent that lacks it fetches it by sha256 and size. */
+  modelSize: z.number().int().nonnegative().optional(),
+  /** The store's manifest for the model (JSON), so an agent without the model in its models folder can run it. */
+  modelManifest: z.string().max(1_000_000).optional(),
 });
 
 /** A Blender render of the chunk's frames from a scene under the studio's shared root. */

@@ -27,6 +27,9 @@ export const unimplementedControl: ControlServer = {
   listAgents: unimplemented,
   report: unimplemented,
   jobLogs: unimplemented,
+  addModel: unimplemented,
+  listModels: unimplemented,
+  removeModel: unimplemented,
   watchJob: (call: ServerWritableStream<JobRef, JobView>) => call.destroy(Object.assign(new Error("not part of this test"), { code: status.UNIMPLEMENTED })),
 };
 

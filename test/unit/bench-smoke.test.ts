@@ -95,3 +95,12 @@ test("a bad flag is refused with exit code 2 naming the flag", async () => {
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /framez/);
 });
+
+test("asset-transfer prints the fetch against the raw TCP copy and cleans up", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("asset-transfer.bench.ts", ["--mib", "2", "--rounds", "1", "--dir", parent]));
+  assert.equal(out.benchmark, "asset-transfer");
+  assert.equal(out.bytes, 2 * 1024 * 1024);
+  assertPositive(out, ["rawTcpMBps", "fetchMBps", "ratio"], "assetTransfer");
+  assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});

@@ -13,6 +13,8 @@ import {
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -181,6 +183,43 @@ export interface ReportRequest {
 export interface ReportResponse {
   /** The report as JSON (shared/report types). */
   reportJson: string;
+}
+
+export interface AddModelMessage {
+  body: { $case: "header"; value: AddModelHeader } | { $case: "data"; value: Buffer } | undefined;
+}
+
+export interface AddModelHeader {
+  name: string;
+  /** The model manifest as JSON (shared/model-manifest); its sha256 must match the bytes. */
+  manifestJson: string;
+  /** SPDX licence id, may be empty. */
+  license: string;
+  /** Where the weights came from (URL), may be empty. */
+  source: string;
+  size: number;
+}
+
+export interface ModelView {
+  name: string;
+  sha256: string;
+  size: number;
+  license: string;
+  source: string;
+  /** The manifest as JSON. */
+  manifestJson: string;
+  addedAtMs: number;
+}
+
+export interface ListModelsRequest {
+}
+
+export interface ListModelsResponse {
+  models: ModelView[];
+}
+
+export interface RemoveModelRequest {
+  name: string;
 }
 
 function createBaseSubmitRequest(): SubmitRequest {
@@ -2457,6 +2496,605 @@ export const ReportResponse: MessageFns<ReportResponse> = {
   },
 };
 
+function createBaseAddModelMessage(): AddModelMessage {
+  return { body: undefined };
+}
+
+export const AddModelMessage: MessageFns<AddModelMessage> = {
+  encode(message: AddModelMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.body?.$case) {
+      case "header":
+        AddModelHeader.encode(message.body.value, writer.uint32(10).fork()).join();
+        break;
+      case "data":
+        writer.uint32(18).bytes(message.body.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddModelMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddModelMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = { $case: "header", value: AddModelHeader.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = { $case: "data", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddModelMessage {
+    return {
+      body: isSet(object.header)
+        ? { $case: "header", value: AddModelHeader.fromJSON(object.header) }
+        : isSet(object.data)
+        ? { $case: "data", value: Buffer.from(bytesFromBase64(object.data)) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AddModelMessage): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "header") {
+      obj.header = AddModelHeader.toJSON(message.body.value);
+    } else if (message.body?.$case === "data") {
+      obj.data = base64FromBytes(message.body.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddModelMessage>): AddModelMessage {
+    return AddModelMessage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddModelMessage>): AddModelMessage {
+    const message = createBaseAddModelMessage();
+    switch (object.body?.$case) {
+      case "header": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "header", value: AddModelHeader.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "data": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "data", value: object.body.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseAddModelHeader(): AddModelHeader {
+  return { name: "", manifestJson: "", license: "", source: "", size: 0 };
+}
+
+export const AddModelHeader: MessageFns<AddModelHeader> = {
+  encode(message: AddModelHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.manifestJson !== "") {
+      writer.uint32(18).string(message.manifestJson);
+    }
+    if (message.license !== "") {
+      writer.uint32(26).string(message.license);
+    }
+    if (message.source !== "") {
+      writer.uint32(34).string(message.source);
+    }
+    if (message.size !== 0) {
+      writer.uint32(40).uint64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddModelHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddModelHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.manifestJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.license = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddModelHeader {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      manifestJson: isSet(object.manifestJson)
+        ? globalThis.String(object.manifestJson)
+        : isSet(object.manifest_json)
+        ? globalThis.String(object.manifest_json)
+        : "",
+      license: isSet(object.license) ? globalThis.String(object.license) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
+  },
+
+  toJSON(message: AddModelHeader): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.manifestJson !== "") {
+      obj.manifestJson = message.manifestJson;
+    }
+    if (message.license !== "") {
+      obj.license = message.license;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddModelHeader>): AddModelHeader {
+    return AddModelHeader.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddModelHeader>): AddModelHeader {
+    const message = createBaseAddModelHeader();
+    message.name = object.name ?? "";
+    message.manifestJson = object.manifestJson ?? "";
+    message.license = object.license ?? "";
+    message.source = object.source ?? "";
+    message.size = object.size ?? 0;
+    return message;
+  },
+};
+
+function createBaseModelView(): ModelView {
+  return { name: "", sha256: "", size: 0, license: "", source: "", manifestJson: "", addedAtMs: 0 };
+}
+
+export const ModelView: MessageFns<ModelView> = {
+  encode(message: ModelView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(24).uint64(message.size);
+    }
+    if (message.license !== "") {
+      writer.uint32(34).string(message.license);
+    }
+    if (message.source !== "") {
+      writer.uint32(42).string(message.source);
+    }
+    if (message.manifestJson !== "") {
+      writer.uint32(50).string(message.manifestJson);
+    }
+    if (message.addedAtMs !== 0) {
+      writer.uint32(56).int64(message.addedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.license = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.manifestJson = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.addedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelView {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      license: isSet(object.license) ? globalThis.String(object.license) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      manifestJson: isSet(object.manifestJson)
+        ? globalThis.String(object.manifestJson)
+        : isSet(object.manifest_json)
+        ? globalThis.String(object.manifest_json)
+        : "",
+      addedAtMs: isSet(object.addedAtMs)
+        ? globalThis.Number(object.addedAtMs)
+        : isSet(object.added_at_ms)
+        ? globalThis.Number(object.added_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ModelView): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.license !== "") {
+      obj.license = message.license;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.manifestJson !== "") {
+      obj.manifestJson = message.manifestJson;
+    }
+    if (message.addedAtMs !== 0) {
+      obj.addedAtMs = Math.round(message.addedAtMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ModelView>): ModelView {
+    return ModelView.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ModelView>): ModelView {
+    const message = createBaseModelView();
+    message.name = object.name ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
+    message.license = object.license ?? "";
+    message.source = object.source ?? "";
+    message.manifestJson = object.manifestJson ?? "";
+    message.addedAtMs = object.addedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseListModelsRequest(): ListModelsRequest {
+  return {};
+}
+
+export const ListModelsRequest: MessageFns<ListModelsRequest> = {
+  encode(_: ListModelsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListModelsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListModelsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListModelsRequest {
+    return {};
+  },
+
+  toJSON(_: ListModelsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListModelsRequest>): ListModelsRequest {
+    return ListModelsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListModelsRequest>): ListModelsRequest {
+    const message = createBaseListModelsRequest();
+    return message;
+  },
+};
+
+function createBaseListModelsResponse(): ListModelsResponse {
+  return { models: [] };
+}
+
+export const ListModelsResponse: MessageFns<ListModelsResponse> = {
+  encode(message: ListModelsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.models) {
+      ModelView.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListModelsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListModelsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.models.push(ModelView.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListModelsResponse {
+    return {
+      models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => ModelView.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListModelsResponse): unknown {
+    const obj: any = {};
+    if (message.models?.length) {
+      obj.models = message.models.map((e) => ModelView.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListModelsResponse>): ListModelsResponse {
+    return ListModelsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListModelsResponse>): ListModelsResponse {
+    const message = createBaseListModelsResponse();
+    message.models = object.models?.map((e) => ModelView.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveModelRequest(): RemoveModelRequest {
+  return { name: "" };
+}
+
+export const RemoveModelRequest: MessageFns<RemoveModelRequest> = {
+  encode(message: RemoveModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveModelRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: RemoveModelRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveModelRequest>): RemoveModelRequest {
+    return RemoveModelRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveModelRequest>): RemoveModelRequest {
+    const message = createBaseRemoveModelRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
 /**
  * Control: what the CLI (and later a web page) asks the coordinator.
  * Job specs travel as JSON text and are validated in one place on the
@@ -2556,6 +3194,37 @@ export const ControlService = {
     responseSerialize: (value: JobLogsResponse): Buffer => Buffer.from(JobLogsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): JobLogsResponse => JobLogsResponse.decode(value),
   },
+  /**
+   * The coordinator's model store (coordinator/assets/): the CLI streams the
+   * model file after a header with its name and manifest.
+   */
+  addModel: {
+    path: "/nightshift.v1.Control/AddModel" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddModelMessage): Buffer => Buffer.from(AddModelMessage.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddModelMessage => AddModelMessage.decode(value),
+    responseSerialize: (value: ModelView): Buffer => Buffer.from(ModelView.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelView => ModelView.decode(value),
+  },
+  listModels: {
+    path: "/nightshift.v1.Control/ListModels" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListModelsRequest): Buffer => Buffer.from(ListModelsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListModelsRequest => ListModelsRequest.decode(value),
+    responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
+  },
+  removeModel: {
+    path: "/nightshift.v1.Control/RemoveModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveModelRequest): Buffer => Buffer.from(RemoveModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveModelRequest => RemoveModelRequest.decode(value),
+    responseSerialize: (value: ModelView): Buffer => Buffer.from(ModelView.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelView => ModelView.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -2570,6 +3239,13 @@ export interface ControlServer extends UntypedServiceImplementation {
   report: handleUnaryCall<ReportRequest, ReportResponse>;
   /** The tool output (Blender, a command) and error of each chunk attempt of a job. */
   jobLogs: handleUnaryCall<JobLogsRequest, JobLogsResponse>;
+  /**
+   * The coordinator's model store (coordinator/assets/): the CLI streams the
+   * model file after a header with its name and manifest.
+   */
+  addModel: handleClientStreamingCall<AddModelMessage, ModelView>;
+  listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
+  removeModel: handleUnaryCall<RemoveModelRequest, ModelView>;
 }
 
 export interface ControlClient extends Client {
@@ -2699,6 +3375,54 @@ export interface ControlClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: JobLogsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The coordinator's model store (coordinator/assets/): the CLI streams the
+   * model file after a header with its name and manifest.
+   */
+  addModel(callback: (error: ServiceError | null, response: ModelView) => void): ClientWritableStream<AddModelMessage>;
+  addModel(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ModelView) => void,
+  ): ClientWritableStream<AddModelMessage>;
+  addModel(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelView) => void,
+  ): ClientWritableStream<AddModelMessage>;
+  addModel(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelView) => void,
+  ): ClientWritableStream<AddModelMessage>;
+  listModels(
+    request: ListModelsRequest,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  listModels(
+    request: ListModelsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  listModels(
+    request: ListModelsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  removeModel(
+    request: RemoveModelRequest,
+    callback: (error: ServiceError | null, response: ModelView) => void,
+  ): ClientUnaryCall;
+  removeModel(
+    request: RemoveModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ModelView) => void,
+  ): ClientUnaryCall;
+  removeModel(
+    request: RemoveModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelView) => void,
+  ): ClientUnaryCall;
 }
 
 export const ControlClient = makeGenericClientConstructor(ControlService, "nightshift.v1.Control") as unknown as {
@@ -2706,6 +3430,14 @@ export const ControlClient = makeGenericClientConstructor(ControlService, "night
   service: typeof ControlService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

@@ -12,9 +12,12 @@ import {
   Client,
   type ClientOptions,
   type ClientReadableStream,
+  type ClientUnaryCall,
   type handleServerStreamingCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
@@ -24,22 +27,42 @@ export const protobufFileName = "nightshift/v1/model_store.proto";
 
 export interface FetchModelRequest {
   sha256: string;
+  /** Resume point: the first byte to send (the length of the agent's partial file). */
+  offset: number;
+  /** The size the agent expects; a mismatch is NOT_FOUND (another asset). */
+  size: number;
 }
 
 export interface ModelPart {
   data: Buffer;
+  /** Offset of `data` in the asset. */
   offset: number;
   totalSize: number;
 }
 
+export interface StatAssetRequest {
+  sha256: string;
+}
+
+export interface AssetStat {
+  present: boolean;
+  size: number;
+}
+
 function createBaseFetchModelRequest(): FetchModelRequest {
-  return { sha256: "" };
+  return { sha256: "", offset: 0, size: 0 };
 }
 
 export const FetchModelRequest: MessageFns<FetchModelRequest> = {
   encode(message: FetchModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sha256 !== "") {
       writer.uint32(10).string(message.sha256);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(16).uint64(message.offset);
+    }
+    if (message.size !== 0) {
+      writer.uint32(24).uint64(message.size);
     }
     return writer;
   },
@@ -65,6 +88,22 @@ export const FetchModelRequest: MessageFns<FetchModelRequest> = {
             message.sha256 = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -78,13 +117,23 @@ export const FetchModelRequest: MessageFns<FetchModelRequest> = {
   },
 
   fromJSON(object: any): FetchModelRequest {
-    return { sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "" };
+    return {
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
   },
 
   toJSON(message: FetchModelRequest): unknown {
     const obj: any = {};
     if (message.sha256 !== "") {
       obj.sha256 = message.sha256;
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
     }
     return obj;
   },
@@ -95,6 +144,8 @@ export const FetchModelRequest: MessageFns<FetchModelRequest> = {
   fromPartial(object: DeepPartial<FetchModelRequest>): FetchModelRequest {
     const message = createBaseFetchModelRequest();
     message.sha256 = object.sha256 ?? "";
+    message.offset = object.offset ?? 0;
+    message.size = object.size ?? 0;
     return message;
   },
 };
@@ -204,9 +255,165 @@ export const ModelPart: MessageFns<ModelPart> = {
   },
 };
 
+function createBaseStatAssetRequest(): StatAssetRequest {
+  return { sha256: "" };
+}
+
+export const StatAssetRequest: MessageFns<StatAssetRequest> = {
+  encode(message: StatAssetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatAssetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatAssetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatAssetRequest {
+    return { sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "" };
+  },
+
+  toJSON(message: StatAssetRequest): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StatAssetRequest>): StatAssetRequest {
+    return StatAssetRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StatAssetRequest>): StatAssetRequest {
+    const message = createBaseStatAssetRequest();
+    message.sha256 = object.sha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseAssetStat(): AssetStat {
+  return { present: false, size: 0 };
+}
+
+export const AssetStat: MessageFns<AssetStat> = {
+  encode(message: AssetStat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.present !== false) {
+      writer.uint32(8).bool(message.present);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).uint64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssetStat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssetStat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.present = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AssetStat {
+    return {
+      present: isSet(object.present) ? globalThis.Boolean(object.present) : false,
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
+  },
+
+  toJSON(message: AssetStat): unknown {
+    const obj: any = {};
+    if (message.present !== false) {
+      obj.present = message.present;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AssetStat>): AssetStat {
+    return AssetStat.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AssetStat>): AssetStat {
+    const message = createBaseAssetStat();
+    message.present = object.present ?? false;
+    message.size = object.size ?? 0;
+    return message;
+  },
+};
+
 /**
- * ModelStore: agents fetch models by content hash into their cache. Reserved:
- * the first version reads models from a models directory each agent has.
+ * ModelStore: the coordinator's content-addressed asset store (models, scenes
+ * and the files they reference, workflow inputs). Agents fetch an asset by
+ * sha256 and size into their cache. The bytes arrive in parts (server
+ * streaming); after a broken connection the agent asks again from the length
+ * of its partial file (`offset`) and receives only the rest. Only enrolled,
+ * non-removed agents may call it (the peer guard on the mutual-TLS port).
  */
 export type ModelStoreService = typeof ModelStoreService;
 export const ModelStoreService = {
@@ -219,10 +426,22 @@ export const ModelStoreService = {
     responseSerialize: (value: ModelPart): Buffer => Buffer.from(ModelPart.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModelPart => ModelPart.decode(value),
   },
+  /** Whether the store holds the asset, and its size. */
+  stat: {
+    path: "/nightshift.v1.ModelStore/Stat" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StatAssetRequest): Buffer => Buffer.from(StatAssetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StatAssetRequest => StatAssetRequest.decode(value),
+    responseSerialize: (value: AssetStat): Buffer => Buffer.from(AssetStat.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AssetStat => AssetStat.decode(value),
+  },
 } as const;
 
 export interface ModelStoreServer extends UntypedServiceImplementation {
   fetch: handleServerStreamingCall<FetchModelRequest, ModelPart>;
+  /** Whether the store holds the asset, and its size. */
+  stat: handleUnaryCall<StatAssetRequest, AssetStat>;
 }
 
 export interface ModelStoreClient extends Client {
@@ -232,6 +451,19 @@ export interface ModelStoreClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ModelPart>;
+  /** Whether the store holds the asset, and its size. */
+  stat(request: StatAssetRequest, callback: (error: ServiceError | null, response: AssetStat) => void): ClientUnaryCall;
+  stat(
+    request: StatAssetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AssetStat) => void,
+  ): ClientUnaryCall;
+  stat(
+    request: StatAssetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AssetStat) => void,
+  ): ClientUnaryCall;
 }
 
 export const ModelStoreClient = makeGenericClientConstructor(

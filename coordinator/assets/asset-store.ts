@@ -1,0 +1,112 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { finished } from "node:stream/promises";
+import { AssetMismatchError, blobPath, checkSha256, isSha256, type AssetRef } from "../../shared/assets/asset-ref.ts";
+import { installFile } from "../../shared/assets/install-file.ts";
+
+/** Bytes per streamed part: large enough that per-message cost vanishes, small enough to resume cheaply. */
+export const ASSET_PART_BYTES = 1024 * 1024;
+
+/** The store has no asset with this sha256 (and size). */
+export class AssetNotFoundError extends Error {
+  override readonly name = "AssetNotFoundError";
+}
+
+/**
+ * The coordinator's content-addressed asset store, kept under its data dir
+ * (`<dataDir>/assets`): `blobs/<ab>/<sha256>` for complete assets and
+ * `incoming/` for uploads being written. Every path comes from a validated
+ * sha256, so no name a user sends can point outside the folder. An upload is
+ * hashed while it is written and installed only when complete and verified.
+ */
+export class AssetStore {
+  private readonly blobs: string;
+  private readonly incoming: string;
+
+  constructor(readonly root: string) {
+    this.blobs = join(root, "blobs");
+    this.incoming = join(root, "incoming");
+    mkdirSync(this.blobs, { recursive: true });
+    // Uploads cut by a crash are never resumed: the client sends them again.
+    rmSync(this.incoming, { recursive: true, force: true });
+    mkdirSync(this.incoming, { recursive: true });
+  }
+
+  /** The asset's size, or undefined when the store lacks it. */
+  stat(sha256: string): AssetRef | undefined {
+    const path = blobPath(this.blobs, sha256);
+    try {
+      const s = statSync(path);
+      return s.isFile() ? { sha256, size: s.size } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  has(ref: AssetRef): boolean {
+    return this.stat(ref.sha256)?.size === ref.size;
+  }
+
+  /** Every asset in the store. */
+  list(): AssetRef[] {
+    const out: AssetRef[] = [];
+    for (const prefix of readdirSync(this.blobs)) {
+      for (const name of readdirSync(join(this.blobs, prefix))) {
+        const ref = isSha256(name) ? this.stat(name) : undefined;
+        if (ref) out.push(ref);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The asset's bytes from `offset` on, in parts of at most `partBytes`. Throws
+   * AssetNotFoundError when the store lacks an asset of that sha256 and size.
+   */
+  read(ref: AssetRef, offset: number, partBytes = ASSET_PART_BYTES): AsyncIterable<Buffer> & { destroy(): void } {
+    if (!this.has(ref)) throw new AssetNotFoundError(`no asset ${ref.sha256} of ${ref.size} bytes in the store`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > ref.size) {
+      throw new AssetNotFoundError(`offset ${offset} is outside asset ${ref.sha256.slice(0, 12)}… of ${ref.size} bytes`);
+    }
+    // An empty range: createReadStream with start = size reads nothing.
+    return createReadStream(blobPath(this.blobs, ref.sha256), { start: offset, highWaterMark: partBytes });
+  }
+
+  /**
+   * Writes a stream of bytes into the store, hashing as it goes; installs it
+   * under its sha256 when complete. `expected` (from the uploader) must match.
+   */
+  async put(data: AsyncIterable<Uint8Array>, expected: Partial<AssetRef> = {}): Promise<AssetRef> {
+    const temp = join(this.incoming, randomUUID());
+    const hash = createHash("sha256");
+    let size = 0;
+    const out = createWriteStream(temp, { flags: "wx" });
+    try {
+      for await (const chunk of data) {
+        hash.update(chunk);
+        size += chunk.length;
+        if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", r));
+      }
+      out.end();
+      await finished(out);
+      const ref = { sha256: hash.digest("hex"), size };
+      if ((expected.sha256 !== undefined && expected.sha256 !== ref.sha256) || (expected.size !== undefined && expected.size !== ref.size)) {
+        throw new AssetMismatchError({ sha256: expected.sha256 ?? ref.sha256, size: expected.size ?? ref.size }, ref);
+      }
+      if (this.has(ref)) await unlink(temp);
+      else await installFile(temp, blobPath(this.blobs, ref.sha256));
+      return ref;
+    } catch (err) {
+      out.destroy();
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Removes an asset; a missing one is not an error. */
+  async remove(sha256: string): Promise<void> {
+    await rm(blobPath(this.blobs, checkSha256(sha256)), { force: true });
+  }
+}
