@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { StepFailedError } from "../../agent/executors/executor-registry.ts";
 import type { EncodedFrame, ExecutorProgress, ExecutorTask } from "../../agent/executors/executor.ts";
 import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
 import type { BlenderWorkStep } from "../../shared/steps/work-step.ts";
+import { eventually } from "../helpers/eventually.ts";
 import { testLog } from "../helpers/test-log.ts";
 import { blenderBin, blenderMissing, buildBlenderScene, pixelDigest, renderReference, type BuiltScene } from "../support/blender-scene.ts";
 import { processGroupMembers, processesWithArg } from "../support/process-table.ts";
@@ -131,6 +133,26 @@ describe("Blender executor", { skip: blenderMissing() }, () => {
     // SIGKILL follows SIGTERM after 400 ms; the bound only guards against a hang.
     assert.ok(ms < 5000, `Blender ended ${Math.round(ms)} ms after the abort`);
     process.stderr.write(`# blender ended ${Math.round(ms)} ms after abort\n`);
+  });
+
+  test("an agent killed outright takes its Blender with it", async () => {
+    const dir = workDir();
+    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "..", "support", "blender-child-render.ts"), root, "shots/scene.blend", scene.sha256, dir], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => d.toString().includes("sampling") && resolve());
+        child.once("exit", (code) => reject(new Error(`the render process exited (${String(code)}) before Blender sampled`)));
+      });
+      const pids = processesWithArg(dir).filter((pid) => pid !== child.pid);
+      assert.equal(pids.length, 1, "one Blender process renders the chunk");
+      child.kill("SIGKILL");
+      // Blender's watchdog sees its parent gone within a quarter second; the bound only guards against a hang.
+      await eventually(() => processGroupMembers(pids[0]!).length === 0, "Blender to end after its agent was killed", 10_000);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   test("a missing scene fails with Blender's own error line", async () => {

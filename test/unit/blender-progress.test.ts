@@ -84,16 +84,20 @@ test("the command line loads the scene, then runs the prelude, then renders firs
   assert.deepEqual(args, ["-b", "--factory-startup", "/nas/shots/sh010.blend", "--python-exit-code", "1", "--python-expr", "PRELUDE", "-s", "11", "-e", "20", "-a"]);
 });
 
+/** The settings a prelude carries, read back from its one JSON line. */
+function preludeData(prelude: string): Record<string, unknown> {
+  const dataLine = prelude.split("\n").filter((l) => l.startsWith("o = json.loads("));
+  assert.equal(dataLine.length, 1);
+  return JSON.parse(JSON.parse(dataLine[0]!.slice("o = json.loads(".length, -1)) as string) as Record<string, unknown>;
+}
+
 test("the prelude carries overrides as JSON data, never as code", () => {
   const hostile: BlenderWorkStep = { ...step, engine: null, samples: null, percentage: null };
-  const prelude = blenderPrelude(hostile, "/tmp/a'); import os; os.system('x') #");
-  const dataLine = prelude.split("\n").find((l) => l.startsWith("o = json.loads("));
-  assert.ok(dataLine !== undefined);
-  const literal = dataLine.slice("o = json.loads(".length, -1);
-  const data = JSON.parse(JSON.parse(literal) as string) as Record<string, unknown>;
-  assert.deepEqual(data, { engine: null, samples: null, resolution: null, percentage: null, output: "/tmp/a'); import os; os.system('x') #/frame_#######" });
+  const workDir = "/tmp/a'); import os; os.system('x') #";
+  const prelude = blenderPrelude(hostile, workDir);
+  assert.deepEqual(preludeData(prelude), { engine: null, samples: null, resolution: null, percentage: null, output: `${workDir}/frame_#######` });
   assert.equal(prelude.split("\n").filter((l) => l.includes("os.system")).length, 1, "only inside the JSON literal");
-  const withOverrides = JSON.parse(JSON.parse(blenderPrelude(step, "/w").split("\n")[1]!.slice("o = json.loads(".length, -1)) as string) as Record<string, unknown>;
+  const withOverrides = preludeData(blenderPrelude(step, "/w"));
   assert.equal(withOverrides.engine, "CYCLES");
   assert.equal(withOverrides.samples, 64);
   assert.equal(withOverrides.percentage, 50);

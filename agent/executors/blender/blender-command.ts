@@ -8,7 +8,10 @@ import type { BlenderWorkStep } from "../../../shared/steps/work-step.ts";
  * and before the frames render. The prelude applies the step's overrides,
  * turns denoising off (the farm's frames must not depend on whether an
  * agent's Blender has OpenImageDenoise), and sends every frame as a PNG into
- * the attempt's own folder. Pure: tested without Blender.
+ * the attempt's own folder. A watchdog thread ends Blender when its parent
+ * (the agent) is gone, so an agent killed outright leaves no render behind
+ * (Blender releases Python's lock while it renders, so the thread runs).
+ * Pure: tested without Blender.
  */
 
 /** Blender's names for the job file's engines. */
@@ -41,7 +44,11 @@ export function blenderPrelude(step: BlenderWorkStep, workDir: string): string {
     output: outputPattern(workDir),
   };
   return [
-    "import bpy, json",
+    "import bpy, json, os, threading, time",
+    "def _nightshift_watch(parent=os.getppid()):",
+    "    while os.getppid() == parent: time.sleep(0.25)",
+    "    os._exit(70)",
+    "threading.Thread(target=_nightshift_watch, daemon=True).start()",
     `o = json.loads(${JSON.stringify(JSON.stringify(settings))})`,
     "s = bpy.context.scene",
     "r = s.render",
