@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -45,11 +45,10 @@ function task(frames: number[], signal: AbortSignal, workDir: string, hooks: Par
   };
 }
 
+/** A work folder not yet created (the executor creates it, as the chunk runner expects). */
 function workDir(): string {
   // A quote and a '#' in the folder: both must reach Blender as data, not as Python or as frame padding.
-  const dir = join(root, "work", `attempt it's #${Math.random().toString(36).slice(2)}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
+  return join(root, "work", `attempt it's #${Math.random().toString(36).slice(2)}`, "0-render");
 }
 
 async function collect(frames: AsyncIterable<EncodedFrame>): Promise<EncodedFrame[]> {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, unlink } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256File } from "../../../shared/model-manifest/model-file-hash.ts";
@@ -48,6 +48,7 @@ export class BlenderExecutor implements Executor {
     task.signal.throwIfAborted();
     const ownDir = task.workDir === undefined ? await mkdtemp(join(tmpdir(), "nightshift-blender-")) : undefined;
     const workDir = task.workDir ?? ownDir ?? "";
+    await mkdir(workDir, { recursive: true });
     const sceneCheck = this.checkScene();
     sceneCheck.catch(() => undefined);
     try {
