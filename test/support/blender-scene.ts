@@ -11,8 +11,9 @@ import { sha256File } from "../../shared/model-manifest/model-file-hash.ts";
 /**
  * A small Blender scene built by Blender's own Python, for tests and the
  * benchmark: a cube, a sphere and a second cube under a sun, a camera that
- * moves across them, Cycles on the CPU with a fixed seed and no denoising
- * (Debian's Blender has no OpenImageDenoise). Also the reference render (one
+ * moves across them, Cycles on the CPU with a fixed seed, no denoising
+ * (Debian's Blender has no OpenImageDenoise) and no adaptive sampling (a
+ * frame takes the samples it is given, so a million samples stall it). Also the reference render (one
  * plain `blender -b scene.blend -a` run) and a pixel digest that ignores
  * the date stamps Blender writes into PNG metadata.
  */
@@ -24,6 +25,8 @@ export interface SceneOptions {
   width?: number;
   height?: number;
   samples?: number;
+  /** Frames that take a million samples (an animated sample count): a render that only a cancel ends. */
+  stallFrames?: number[];
 }
 
 export interface BuiltScene {
@@ -46,13 +49,14 @@ export function blenderBin(): string {
 
 const BUILD_SCENE = `
 import bpy, bmesh, sys
-out, frames, width, height, samples = sys.argv[sys.argv.index("--") + 1:]
+out, frames, width, height, samples, stall = sys.argv[sys.argv.index("--") + 1:]
 bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
 scene.render.engine = "CYCLES"
 scene.cycles.device = "CPU"
 scene.cycles.samples = int(samples)
 scene.cycles.use_denoising = False
+scene.cycles.use_adaptive_sampling = False
 scene.cycles.seed = 7
 scene.render.resolution_x = int(width)
 scene.render.resolution_y = int(height)
@@ -91,6 +95,14 @@ camera.location = (-3, -7, 2.5)
 camera.keyframe_insert("location", frame=1)
 camera.location = (3, -7, 2.5)
 camera.keyframe_insert("location", frame=int(frames))
+stall = [int(f) for f in stall.split(",") if f]
+if stall:
+    for f in range(1, int(frames) + 1):
+        scene.cycles.samples = 1000000 if f in stall else int(samples)
+        scene.cycles.keyframe_insert("samples", frame=f)
+    for curve in scene.animation_data.action.fcurves:
+        for key in curve.keyframe_points:
+            key.interpolation = "CONSTANT"
 bpy.ops.wm.save_as_mainfile(filepath=out)
 `;
 
@@ -98,7 +110,7 @@ bpy.ops.wm.save_as_mainfile(filepath=out)
 export async function buildBlenderScene(dir: string, options: SceneOptions): Promise<BuiltScene> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, "scene.blend");
-  const args = [String(options.frames), String(options.width ?? 64), String(options.height ?? 36), String(options.samples ?? 8)];
+  const args = [String(options.frames), String(options.width ?? 64), String(options.height ?? 36), String(options.samples ?? 8), (options.stallFrames ?? []).join(",")];
   await run(blenderBin(), ["-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", BUILD_SCENE, "--", path, ...args], {
     maxBuffer: 16 << 20,
   });

@@ -31,10 +31,22 @@ export function parseBlenderVersion(stdout: string): string | null {
   return match?.[1] ?? null;
 }
 
+/** Answers by binary path: agents started in one process (tests, benchmarks) start Blender once to ask. */
+const answers = new Map<string, Promise<FoundBlender | null>>();
+
 /** Blender and its capability, or null when there is none that answers `--version`. */
-export async function probeBlender(configured?: string): Promise<FoundBlender | null> {
+export function probeBlender(configured?: string): Promise<FoundBlender | null> {
   const path = blenderCandidate(configured);
-  if (path === null) return null;
+  if (path === null) return Promise.resolve(null);
+  let answer = answers.get(path);
+  if (answer === undefined) {
+    answer = askVersion(path);
+    answers.set(path, answer);
+  }
+  return answer;
+}
+
+async function askVersion(path: string): Promise<FoundBlender | null> {
   try {
     const { stdout } = await run(path, ["--version"], { timeout: VERSION_TIMEOUT_MS, maxBuffer: 1 << 20 });
     const version = parseBlenderVersion(stdout);
