@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { AgentKindsConfigSchema } from "../agent/config/agent-kinds-config.ts";
 import { startEnrolledAgent } from "../agent/connect/enroll-local-agent.ts";
 import type { Agent } from "../agent/agent.ts";
@@ -72,6 +73,9 @@ export async function runBlenderFarm(o: BlenderFarmOptions): Promise<BlenderFarm
       const submitToDoneSeconds = nowSeconds() - submittedAt;
       if (job.state !== "done") throw new Error(`blender farm job ${job.id} ended ${job.state}: ${job.message ?? ""}`);
       const report = coordinator.api.report(job.id).jobs[0];
+      // The coordinator can see the last commit before its agent has read the upload's reply; stopping the
+      // agent then would cancel a call that already succeeded. Let the agents finish their bookkeeping (bounded).
+      for (let i = 0; i < 500 && agents.reduce((n, a) => n + a.chunksDone, 0) < (report?.chunks ?? 0); i++) await sleep(10);
       const digests = new Map<number, string>();
       for (const row of coordinator.store.frames.listByJob(job.id)) {
         digests.set(row.frame, pixelDigest(readFileSync(isAbsolute(row.path) ? row.path : join(config.outputRoot, row.path))));

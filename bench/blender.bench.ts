@@ -12,6 +12,7 @@
  * baseline is the mean of the two bare runs. Prints one JSON object; every
  * frame's pixels are compared with the bare render's.
  */
+import { cpus, loadavg } from "node:os";
 import { join, relative } from "node:path";
 import { BadInputError } from "../shared/errors.ts";
 import { blenderMissing, buildBlenderScene } from "../test/support/blender-scene.ts";
@@ -39,6 +40,7 @@ async function blenderBench(argv: readonly string[]): Promise<Record<string, unk
   const log = benchLogger("bench-blender");
 
   return withTempDir("nightshift-bench-blender-", parentDirFlag(f.dir), async (dir) => {
+    const loadBefore = loadavg()[0] ?? 0;
     const scene = await buildBlenderScene(join(dir, "shots"), { frames, width, height, samples });
     const before = await bareBlenderRender(scene);
     const sceneRelative = relative(dir, scene.path);
@@ -88,7 +90,8 @@ async function blenderBench(argv: readonly string[]): Promise<Record<string, unk
         "farmTwoAgents.speedUpOverOneAgent": "one agent's submit-to-done / two agents'; both agents share this machine's CPUs",
         sameFrames: "every frame's decoded pixels, from the executor and from both farm runs, equal the bare render's",
       },
-      cpus: (await import("node:os")).cpus().length,
+      cpus: cpus().length,
+      loadAverage1m: { before: round(loadBefore, 1), after: round(loadavg()[0] ?? 0, 1) },
       tempFileSystem: fileSystemType(dir),
     };
   });
