@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { test } from "node:test";
+import type { Agent } from "../../agent/agent.ts";
 import { AgentKindsConfigSchema } from "../../agent/config/agent-kinds-config.ts";
+import type { Coordinator } from "../../coordinator/coordinator.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { startLocalAgent } from "../helpers/local-agent.ts";
 import { blenderMissing, buildBlenderScene, pixelDigest, renderReference } from "../support/blender-scene.ts";
@@ -30,14 +32,22 @@ function blenderJob(name: string, scene: string, frames: number, chunk: number):
 }
 
 test("a Blender job across two agents: frames equal a plain render; cancel ends Blender and commits nothing partial", { skip: blenderMissing() }, async (t) => {
+  // One hook, registered first so that it runs first: agents stop, then the coordinator, and only then
+  // is the folder removed (the helpers' own hooks run later and find everything stopped).
+  const held: { agents: Agent[]; coordinator?: Coordinator } = { agents: [] };
+  t.after(async () => {
+    for (const agent of held.agents) await agent.stop();
+    await held.coordinator?.stop();
+  });
   const dir = tempDir(t, "nightshift-blender-farm-");
   const root = realpathSync(join(dir));
   const scene = await buildBlenderScene(join(root, "shots"), { frames: FRAMES });
   const reference = await renderReference(scene);
   const coordinator = await startTestCoordinator(t, dir, { sharedRoot: root });
+  held.coordinator = coordinator;
   const kinds = AgentKindsConfigSchema.parse({ sharedRoot: root });
-  await startLocalAgent(t, coordinator, dir, "render-a", { kinds });
-  await startLocalAgent(t, coordinator, dir, "render-b", { kinds });
+  held.agents.push(await startLocalAgent(t, coordinator, dir, "render-a", { kinds }));
+  held.agents.push(await startLocalAgent(t, coordinator, dir, "render-b", { kinds }));
   const outputRoot = join(dir, "output");
 
   await t.test("every frame of the job has the reference render's pixels, rendered on both agents", async () => {
