@@ -139,15 +139,16 @@ function formatValue(part: { variable: string; pad: number }, value: TemplateVal
  * symlink on the way is refused because writing through it could land
  * anywhere). Returns the path with existing symlinks resolved. Synchronous and
  * cheap; it cannot rule out a symlink created after the check, so writers
- * should still create files in folders only they write to.
+ * should still create files in folders only they write to. `rootName` names
+ * the root in messages ("shared root" for scenes on the studio's NAS).
  */
-export function resolveUnderRoot(root: string, relative: string, field: string): string {
+export function resolveUnderRoot(root: string, relative: string, field: string, rootName = "output root"): string {
   const normalized = checkRelativePath(relative, field);
   let realRoot: string;
   try {
     realRoot = realpathSync(root);
   } catch (err) {
-    throw new BadInputError(`output root '${root}' does not exist or cannot be read`, { field: "outputRoot", cause: err });
+    throw new BadInputError(`${rootName} '${root}' does not exist or cannot be read`, { field: rootName === "output root" ? "outputRoot" : field, cause: err });
   }
   const target = path.resolve(realRoot, normalized);
   const missing: string[] = [];
@@ -164,7 +165,7 @@ export function resolveUnderRoot(root: string, relative: string, field: string):
     throw new BadInputError(`${field}: '${relative}' passes through a broken symlink`, { field, cause: err });
   }
   if (!isWithin(realRoot, realExisting)) {
-    throw new BadInputError(`${field}: '${relative}' leaves the output root through a symlink`, { field });
+    throw new BadInputError(`${field}: '${relative}' leaves the ${rootName} through a symlink`, { field });
   }
   return path.join(realExisting, ...missing);
 }

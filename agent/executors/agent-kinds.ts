@@ -1,6 +1,7 @@
 import type { Logger } from "../../shared/log.ts";
 import type { AgentKindsConfig } from "../config/agent-kinds-config.ts";
 import { hostname } from "node:os";
+import { BlenderExecutorFactory } from "./blender/blender-factory.ts";
 import { commandFactory } from "./command/command-factory.ts";
 import { ComfyuiExecutorFactory } from "./comfyui/comfyui-factory.ts";
 import type { AnyExecutorFactory } from "./executor-registry.ts";
@@ -12,6 +13,13 @@ import type { AnyExecutorFactory } from "./executor-registry.ts";
  */
 export function kindFactories(config: AgentKindsConfig, log: Logger, agentName = hostname()): AnyExecutorFactory[] {
   const factories: AnyExecutorFactory[] = [];
+  // Blender scenes live under the shared root, so Blender is offered only where it is mounted (and
+  // not switched off); the factory's probe then finds out whether this machine really has Blender.
+  if (config.blender?.enabled !== false && config.sharedRoot !== undefined) {
+    factories.push(new BlenderExecutorFactory({ sharedRoot: config.sharedRoot, ...(config.blender?.path === undefined ? {} : { blenderPath: config.blender.path }) }));
+  } else if (config.blender?.path !== undefined && config.sharedRoot === undefined) {
+    log.warn({ blender: config.blender.path }, "blender is configured but sharedRoot is not; Blender steps are not offered");
+  }
   if (Object.keys(config.commands).length > 0) factories.push(commandFactory(config.commands));
   if (config.comfyui !== undefined) factories.push(new ComfyuiExecutorFactory({ url: config.comfyui.url, agentId: agentName, log }));
   return factories;
