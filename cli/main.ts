@@ -10,6 +10,7 @@ import { registerReport } from "./commands/report-command.ts";
 import { registerToken } from "./commands/token-command.ts";
 import { registerAgentDecisions } from "./commands/agent-decisions-command.ts";
 import { registerAdmin } from "./commands/admin-command.ts";
+import { registerVerify } from "./commands/verify-command.ts";
 
 export function buildProgram(): Command {
   const program = new Command("nightshift")
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerAdmin(program);
   registerReport(program);
+  registerVerify(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
