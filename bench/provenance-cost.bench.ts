@@ -55,7 +55,6 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
       const outputDir = join(dir, "out");
       mkdirSync(outputDir, { recursive: true });
       const job = insertJob(store, { frameEnd: frames - 1, outputDir, modelSha256: model.manifest.sha256 });
-      store.db.prepare("UPDATE jobs SET spec_json = ? WHERE id = ?").run(JSON.stringify({ steps: [{ id: "grade", kind: "model", model: "colour-grade", modelSha256: null }, { id: "video", kind: "assemble" }] }), job.id);
       const [chunk] = insertChunks(store, job.id, [[0, frames - 1]]);
       const agent = insertAgent(store);
       const ca = await StudioCa.open(join(dir, "ca"));

@@ -42,8 +42,7 @@ export class FrameStamper {
     const chunk = this.store.chunks.get(h.chunkId);
     if (!job || !chunk) return; // the commit refuses it right after
     const agent = this.store.agents.get(h.agentId);
-    const spec = this.specs.of(job);
-    const steps: ProvenanceStep[] = provenanceSteps(spec, job);
+    const steps: ProvenanceStep[] = provenanceSteps(this.specs.steps(job));
     const indices = [...frames];
     const count = Math.max(1, indices.length);
     const signedAt = new Date(this.clock()).toISOString();

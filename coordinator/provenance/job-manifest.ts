@@ -33,7 +33,6 @@ export class JobManifestWriter {
   /** Writes the manifest and returns its text; undefined (logged) when it could not be written. */
   write(job: JobRow, state: string): string | undefined {
     try {
-      const spec = this.specs.of(job);
       const frames = this.store.frames.listByJob(job.id).map((f) => {
         const bytes = readFileSync(f.path);
         return { frame: f.frame, file: relative(job.outputDir, f.path), sha256: sha256Bytes(bytes), pixelsSha256: pixelsSha256Of(bytes) };
@@ -41,7 +40,7 @@ export class JobManifestWriter {
       const manifest: JobManifest = {
         format: JOB_MANIFEST_FORMAT,
         job: { id: job.id, name: job.name, state },
-        steps: provenanceSteps(spec, job),
+        steps: provenanceSteps(this.specs.steps(job)),
         seed: job.seed,
         frames: frames.sort((a, b) => a.frame - b.frame),
         signedAt: new Date(this.clock()).toISOString(),

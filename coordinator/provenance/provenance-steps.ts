@@ -1,18 +1,18 @@
-import type { JobSpec } from "../../shared/job-spec/index.ts";
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../../shared/provenance/canonical-json.ts";
 import { stepHashes, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
-import type { JobRow } from "../store/jobs-table.ts";
+import type { WorkStep } from "../../shared/steps/work-step.ts";
 
 /**
- * A job's frame steps as provenance names them: {id, kind, hashes}. A model
- * step's hash is the one resolved at submit (the job row), unless the spec
- * pinned it; other kinds bring their own `<name>Sha256` fields.
+ * A job's frame steps as provenance names them: {id, kind, hashes}. Every
+ * `<name>Sha256` field of the resolved work step (model, scene, workflow)
+ * becomes hashes.<name>; a command step's command line (program and
+ * arguments, canonical JSON) is hashed as hashes.command.
  */
-export function provenanceSteps(spec: JobSpec, job: Pick<JobRow, "modelSha256">): ProvenanceStep[] {
-  return spec.steps
-    .filter((s) => s.kind !== "assemble")
-    .map((s) => {
-      const hashes = stepHashes(s as unknown as Record<string, unknown>);
-      if (s.kind === "model" && hashes.model === undefined && job.modelSha256) hashes.model = job.modelSha256;
-      return { id: s.id, kind: s.kind, hashes };
-    });
+export function provenanceSteps(steps: readonly WorkStep[]): ProvenanceStep[] {
+  return steps.map((s) => {
+    const hashes = stepHashes(s as unknown as Record<string, unknown>);
+    if (s.kind === "command") hashes.command = createHash("sha256").update(canonicalJson([s.program, ...s.args])).digest("hex");
+    return { id: s.id, kind: s.kind, hashes };
+  });
 }
