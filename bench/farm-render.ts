@@ -15,6 +15,8 @@ export interface FarmRenderOptions {
   width: number;
   height: number;
   log: Logger;
+  /** Another model for the demo job's frame step (default: colour-grade), and coordinator settings it needs. */
+  model?: { id: string; name: string; agentTimeoutMs?: number };
 }
 
 export interface FarmRenderResult {
@@ -51,7 +53,10 @@ export interface FarmRenderResult {
 export async function runFarmRender(o: FarmRenderOptions): Promise<FarmRenderResult> {
   const t0 = nowSeconds();
   const config = compileCoordinatorConfig(
-    { dataDir: join(o.dir, "coordinator"), outputRoot: join(o.dir, "output"), modelsDir: o.modelsDir, listen: "127.0.0.1:0" },
+    {
+      dataDir: join(o.dir, "coordinator"), outputRoot: join(o.dir, "output"), modelsDir: o.modelsDir, listen: "127.0.0.1:0",
+      ...(o.model?.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: o.model.agentTimeoutMs }),
+    },
     o.modelsDir,
   );
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
@@ -68,7 +73,7 @@ export async function runFarmRender(o: FarmRenderOptions): Promise<FarmRenderRes
 }
 
 async function renderOneJob(o: FarmRenderOptions, coordinator: Coordinator, held: { agent?: Agent }, t0: number): Promise<FarmRenderResult> {
-  const spec = demoJobSpec(o.frames, o.width, o.height) as { seed: number; steps: Array<{ kind: string }>; output: Record<string, unknown> };
+  const spec = demoJobSpec(o.frames, o.width, o.height, o.model) as { seed: number; steps: Array<{ kind: string }>; output: Record<string, unknown> };
   spec.steps = spec.steps.filter((s) => s.kind !== "assemble");
   delete spec.output.video;
   const { token } = coordinator.trust.tokens.create({ ttlMs: 3_600_000, label: "bench" });

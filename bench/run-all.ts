@@ -17,6 +17,7 @@ const CHILD_TIMEOUT_MS = 5 * 60_000;
 const BENCHES = [
   { key: "onnxInFarm", file: "onnx-in-farm.bench.ts" },
   { key: "sinkThroughput", file: "sink-throughput.bench.ts" },
+  { key: "provenanceCost", file: "provenance-cost.bench.ts" },
 ] as const;
 
 /** Runs one benchmark file with tsx; its stderr passes through, its stdout must be one JSON object. */

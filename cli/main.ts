@@ -11,6 +11,7 @@ import { registerToken } from "./commands/token-command.ts";
 import { registerAgentDecisions } from "./commands/agent-decisions-command.ts";
 import { registerAdmin } from "./commands/admin-command.ts";
 import { registerModelCommands } from "./commands/models-commands.ts";
+import { registerVerify } from "./commands/verify-command.ts";
 
 export function buildProgram(): Command {
   const program = new Command("nightshift")
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerAdmin(program);
   registerReport(program);
   registerModelCommands(program);
+  registerVerify(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -33,6 +33,7 @@ import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
 import { renderNatsTls } from "./trust/nats-auth-config.ts";
 import { natsClientTls } from "../shared/tls/nats-tls.ts";
+import { openProvenance } from "./provenance/open-provenance.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 import { AssetStore } from "./assets/asset-store.ts";
@@ -147,7 +148,8 @@ export class Coordinator {
       const assets = new AssetStore(join(config.dataDir, "assets"));
       const models = new ModelCatalog(store, assets, clock);
       const specs = new JobSpecs();
-      const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }));
+      const provenance = await openProvenance(config.dataDir, trust.ca, store, specs, clock, log.child({ part: "provenance" }));
+      const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }), provenance.jobs);
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }));
       const onChange = (jobId: string): void => {
         finisher.check(jobId);
@@ -160,7 +162,7 @@ export class Coordinator {
       const sink = new ResultSink(
         store,
         (job, i) => framePathFor(job, specs.of(job), i),
-        { outputRoot: config.outputRoot, maxFrameBytes: config.maxFrameBytes },
+        { outputRoot: config.outputRoot, maxFrameBytes: config.maxFrameBytes, stamper: provenance.stamper },
         clock,
         log.child({ part: "sink" }),
         onChange,

@@ -128,6 +128,8 @@ function manifestFor(bytes: Uint8Array): ModelManifest {
     description:
       "Filmic warm grade: saturation x1.15 and a warm tint (R x1.08, B x0.88), a filmic S-curve, " +
       "a mild 3x3 sharpen. Per frame, any size, deterministic.",
+    license: "Apache-2.0",
+    scale: 1,
   };
 }
 

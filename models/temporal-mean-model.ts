@@ -61,6 +61,8 @@ export function buildTemporalMean(): { onnx: Uint8Array; manifest: ModelManifest
       layout: "nchw-float01",
       memoryBytes: (TEMPORAL_MEAN_WINDOW + 2) * floatFrame + 64 * 1024 * 1024,
       description: `Temporal mean: each frame becomes the average of the ${TEMPORAL_MEAN_WINDOW} frames centred on it (edge frames repeated at cuts). A temporal step with window ${TEMPORAL_MEAN_WINDOW}.`,
+      license: "Apache-2.0",
+      scale: 1,
     },
   };
 }

@@ -1,8 +1,9 @@
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { BadInputError } from "../../shared/errors.ts";
-import { frameToTensor, framesToTensor, tensorToFrame } from "../../shared/model-manifest/frame-tensor.ts";
-import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
+import { frameToTensor, framesToTensor, tensorToFrame, type ImageTensor } from "../../shared/model-manifest/frame-tensor.ts";
+import { layoutAxes, type ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
+import { cropTile, TileBlender, tilePlanFor, tileWindows, type OutputTile } from "./tile-blend.ts";
 
 export interface OnnxSessionOptions {
   /** onnxruntime execution providers in order of preference, e.g. ["cuda", "cpu"]. Default ["cpu"]. */
@@ -84,13 +85,55 @@ export async function runModelOnFrame(
   return runModelOnWindow(session, manifest, [frame]);
 }
 
-/** Runs a model on a window of frames stacked on the first axis (one frame for a per-frame model); one RGB8 frame out. */
+/**
+ * Runs a model on a window of frames stacked on the first axis (one frame for
+ * a per-frame model); one RGB8 frame out. A per-frame model with a fixed input
+ * size, or whose manifest names a tile, runs on overlapping tiles that are
+ * blended (tile-blend.ts), so any frame size works. Temporal windows are not tiled.
+ */
 export async function runModelOnWindow(
   session: InferenceSession,
   manifest: ModelManifest,
   frames: readonly RgbFrame[],
 ): Promise<RgbFrame> {
-  const input = frames.length === 1 ? frameToTensor(frames[0] as RgbFrame, manifest) : framesToTensor(frames, manifest);
+  const only = frames.length === 1 ? frames[0] : undefined;
+  const plan = only === undefined ? undefined : tilePlanFor(manifest, only);
+  if (only !== undefined && plan !== undefined) {
+    const blender = new TileBlender(only, plan);
+    for (const window of tileWindows(only, plan)) {
+      blender.add(window, await runTile(session, manifest, cropTile(only, window, plan)));
+    }
+    return blender.finish();
+  }
+  const input = only !== undefined ? frameToTensor(only, manifest) : framesToTensor(frames, manifest);
+  return withOutput(session, manifest, input, (out) =>
+    tensorToFrame({ dtype: out.type as "float32" | "uint8", data: out.data as Float32Array | Uint8Array, dims: [...out.dims] }, manifest),
+  );
+}
+
+/** One tile through the model; its output as planar floats in 0..1. */
+export async function runTile(session: InferenceSession, manifest: ModelManifest, tile: RgbFrame): Promise<OutputTile> {
+  return withOutput(session, manifest, frameToTensor(tile, manifest), (out) => {
+    const axes = layoutAxes(manifest.layout);
+    const height = out.dims[axes.height] ?? 0;
+    const width = out.dims[axes.width] ?? 0;
+    if (out.dims.length !== 4 || out.dims[axes.channels] !== 3) {
+      throw new Error(`model ${manifest.name}: output dims [${out.dims.join(",")}] do not fit layout ${manifest.layout}`);
+    }
+    if (manifest.layout === "nchw-float01") return { width, height, planes: Float32Array.from(out.data as Float32Array) };
+    const src = out.data as Uint8Array;
+    const plane = width * height;
+    const planes = new Float32Array(plane * 3);
+    for (let p = 0; p < plane; p++) {
+      planes[p] = src[p * 3]! / 255;
+      planes[plane + p] = src[p * 3 + 1]! / 255;
+      planes[2 * plane + p] = src[p * 3 + 2]! / 255;
+    }
+    return { width, height, planes };
+  });
+}
+
+async function withOutput<T>(session: InferenceSession, manifest: ModelManifest, input: ImageTensor, use: (out: Tensor) => T): Promise<T> {
   const feeds = { [manifest.inputs[0]!.name]: new Tensor(input.dtype, input.data, input.dims) };
   const outputName = manifest.outputs[0]!.name;
   const results = await session.run(feeds, [outputName]);
@@ -100,7 +143,7 @@ export async function runModelOnWindow(
     if (out.type !== "float32" && out.type !== "uint8") {
       throw new Error(`model ${manifest.name}: output "${outputName}" is ${out.type}, expected float32 or uint8`);
     }
-    return tensorToFrame({ dtype: out.type, data: out.data as Float32Array | Uint8Array, dims: [...out.dims] }, manifest);
+    return use(out);
   } finally {
     out.dispose();
   }

@@ -34,10 +34,11 @@ export function registerDemo(program: Command): void {
     .option("--frames <n>", "frames to render", positiveInt("--frames"), 48)
     .option("--agents <k>", "local agents", positiveInt("--agents"), 1)
     .option("--dir <path>", "where to keep this run (default ./nightshift-demo/<time>)")
+    .option("--upscale", "run the learned 2x upscaler (fetch it first: npm run models:fetch) instead of the built-in colour grade")
     .option("--json", "print the result as one JSON object")
-    .action(async (opts: { frames: number; agents: number; dir?: string; json?: boolean }) => {
+    .action(async (opts: { frames: number; agents: number; dir?: string; json?: boolean; upscale?: boolean }) => {
       const log = createLogger("nightshift-demo", process.env.NIGHTSHIFT_LOG_LEVEL ?? (opts.json ? "warn" : "info"));
-      const r = await runDemo({ frames: opts.frames, agents: opts.agents, ...(opts.dir ? { dir: opts.dir } : {}), log, signal: shutdownSignal() });
+      const r = await runDemo({ frames: opts.frames, agents: opts.agents, ...(opts.dir ? { dir: opts.dir } : {}), upscale: opts.upscale === true, log, signal: shutdownSignal() });
       if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
       else printHuman(r);
       if (r.state !== "done") process.exitCode = 1;

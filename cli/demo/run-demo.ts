@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "../../shared/log.ts";
 import { BadInputError } from "../../shared/errors.ts";
@@ -10,6 +10,19 @@ import type { EnergySource } from "../../shared/accounting/chunk-accounting.ts";
 import { findFfmpeg } from "../../shared/media/assemble-video.ts";
 import { BUNDLED_MODELS_DIR, PROJECT_ROOT } from "../paths.ts";
 import { demoJobSpec } from "./demo-job.ts";
+import { FETCH_COMMAND, FETCHED_MODELS_DIR } from "../../models/fetched-models-dir.ts";
+import { UPSCALE_MODEL_NAME } from "../../models/fetchable-models.ts";
+
+/** How long the coordinator waits for a silent agent when tiles of the learned upscaler take seconds each. */
+export const UPSCALE_AGENT_TIMEOUT_MS = 300_000;
+
+/** The folder that holds the fetched upscaler, or a BadInputError naming the command that fetches it. */
+function upscaleModelsDir(): string {
+  if (!existsSync(join(FETCHED_MODELS_DIR, `${UPSCALE_MODEL_NAME}.manifest.json`))) {
+    throw new BadInputError(`--upscale: the learned upscaler is not in ${FETCHED_MODELS_DIR}; fetch it first with \`${FETCH_COMMAND}\``, { field: "upscale" });
+  }
+  return FETCHED_MODELS_DIR;
+}
 
 export interface DemoOptions {
   frames: number;
@@ -18,6 +31,8 @@ export interface DemoOptions {
   dir?: string;
   width?: number;
   height?: number;
+  /** Run the fetched learned upscaler (models:fetch) instead of the built-in colour grade. */
+  upscale?: boolean;
   /** Force an energy source on the agents (tests). */
   energySource?: EnergySource;
   log: Logger;
@@ -64,11 +79,14 @@ export interface DemoResult {
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   if (!Number.isInteger(o.frames) || o.frames < 1 || o.frames > 100_000) throw new BadInputError(`--frames: expected 1..100000, got ${o.frames}`, { field: "frames" });
   if (!Number.isInteger(o.agents) || o.agents < 1 || o.agents > 16) throw new BadInputError(`--agents: expected 1..16, got ${o.agents}`, { field: "agents" });
+  const modelsDir = o.upscale ? upscaleModelsDir() : BUNDLED_MODELS_DIR;
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const root = resolve(o.dir ?? join(PROJECT_ROOT, "nightshift-demo", stamp));
   const dataDir = join(root, "coordinator");
   mkdirSync(root, { recursive: true });
-  const config = compileCoordinatorConfig({ dataDir, outputRoot: join(root, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
+  // One upscaler tile holds the agent's event loop for seconds (onnxruntime-node runs on the calling thread), heartbeats included.
+  const slowModel = o.upscale ? { agentTimeoutMs: UPSCALE_AGENT_TIMEOUT_MS } : {};
+  const config = compileCoordinatorConfig({ dataDir, outputRoot: join(root, "output"), modelsDir, listen: "127.0.0.1:0", ...slowModel }, BUNDLED_MODELS_DIR);
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
   const agents: Agent[] = [];
   try {
@@ -81,7 +99,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const agent = await startEnrolledAgent(coordinator.joinPoint, token, {
         name,
         dataDir,
-        modelsDir: BUNDLED_MODELS_DIR,
+        modelsDir,
         intraOpThreads: 1,
         ...(o.energySource ? { energySource: o.energySource } : {}),
         log,
@@ -89,7 +107,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       agents.push(agent);
     }
     if (!findFfmpeg()) o.log.warn({}, "ffmpeg not found: frames will be rendered, no MP4 assembled");
-    const submitted = await coordinator.api.submit(JSON.stringify(demoJobSpec(o.frames, o.width, o.height)), root);
+    const submitted = await coordinator.api.submit(JSON.stringify(demoJobSpec(o.frames, o.width, o.height, o.upscale ? { id: "upscale", name: UPSCALE_MODEL_NAME } : undefined)), root);
     const job = await coordinator.finisher.waitFor(submitted.jobId, o.signal);
     const report = coordinator.api.report(job.id);
     // The store commits before the agent reads the sink's answer: let the agents see their last answers before stopping them.

@@ -25,6 +25,8 @@ export class JobFinisher extends EventEmitter {
     private readonly specs: JobSpecs,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Writes the job's signed manifest.json at job end and returns its text (coordinator/provenance/job-manifest.ts). */
+    private readonly manifest?: { write(job: JobRow, state: string): string | undefined },
   ) {
     super();
     this.setMaxListeners(0);
@@ -46,6 +48,7 @@ export class JobFinisher extends EventEmitter {
   private finish(job: JobRow, failedChunks: number): void {
     const now = this.clock();
     if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
+    const manifestText = this.manifest?.write(job, failedChunks > 0 ? "failed" : "done");
     if (failedChunks > 0) {
       const failed = this.store.chunks.listByJobInState(job.id, "failed");
       const ranges = describeFrameRanges(failed.map((c) => [c.frameStart, c.frameEnd] as const));
@@ -62,11 +65,11 @@ export class JobFinisher extends EventEmitter {
       return;
     }
     this.store.jobs.transition(job.id, "assembling", now);
-    const p = this.assemble(job, assemble.crf).finally(() => this.inFlight.delete(p));
+    const p = this.assemble(job, assemble.crf, manifestText).finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);
   }
 
-  private async assemble(job: JobRow, crf: number): Promise<void> {
+  private async assemble(job: JobRow, crf: number, manifestText?: string): Promise<void> {
     if (this.assembling.has(job.id)) return;
     this.assembling.add(job.id);
     const spec = this.specs.of(job);
@@ -85,6 +88,7 @@ export class JobFinisher extends EventEmitter {
           crf,
           // Frames in per-shot folders ({shot} in the pattern) are listed one by one, in frame order.
           ...(spec.output.framePattern.includes("{shot") ? { files: this.store.frames.listByJob(job.id).sort((a, b) => a.frame - b.frame).map((f) => f.path) } : {}),
+          ...(manifestText === undefined ? {} : { metadata: { nightshift: manifestText } }),
         });
         video = out.path;
       }

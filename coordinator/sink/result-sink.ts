@@ -32,9 +32,15 @@ export interface IncomingFrame {
 /** Where a job's frame `index` ends up (absolute, already checked to be under the output root). */
 export type FramePathResolver = (job: JobRow, index: number) => string;
 
+/** Sees a fully staged attempt right before its commit and may rewrite its staged frames (coordinator/provenance/frame-stamper.ts). */
+export interface AttemptStamper {
+  stampAttempt(h: UploadHeader, dir: string, frames: Iterable<number>, acc: ChunkAccounting): void;
+}
+
 export interface SinkOptions {
   outputRoot: string;
   maxFrameBytes: number;
+  stamper?: AttemptStamper;
 }
 
 function refuse(reason: string, message: string): never {
@@ -107,6 +113,7 @@ export class ResultSink {
 
   /** Commits a fully staged attempt. Synchronous from the check to the renames: nothing interleaves. */
   commit(h: UploadHeader, dir: string, frames: Map<number, { sha256: string; bytes: number }>, acc: ChunkAccounting): number {
+    this.opts.stamper?.stampAttempt(h, dir, frames.keys(), acc);
     const now = this.clock();
     const targets: Array<{ from: string; to: string }> = [];
     let losers: AttemptToCancel[] = [];

@@ -13,6 +13,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Leaves start a little in the past so that a peer whose clock is behind accepts them. */
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
+const EXTENDED_USAGE = {
+  server: x509.ExtendedKeyUsage.serverAuth,
+  client: x509.ExtendedKeyUsage.clientAuth,
+  "document-signing": "1.3.6.1.5.5.7.3.36",
+} as const;
+
 export interface CaSigner {
   readonly cert: x509.X509Certificate;
   readonly privateKey: CryptoKey;
@@ -21,7 +27,8 @@ export interface CaSigner {
 export interface LeafRequest {
   readonly commonName: string;
   readonly publicKey: CryptoKey;
-  readonly usage: "server" | "client";
+  /** "document-signing": the coordinator's provenance key (RFC 9336 id-kp-documentSigning), never a TLS identity. */
+  readonly usage: "server" | "client" | "document-signing";
   /** Subject alternative names; server certificates need at least one. */
   readonly dnsNames?: readonly string[];
   readonly ips?: readonly string[];
@@ -62,10 +69,7 @@ export async function createLeafCertificate(ca: CaSigner, request: LeafRequest):
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension(
-      [request.usage === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth],
-      false,
-    ),
+    new x509.ExtendedKeyUsageExtension([EXTENDED_USAGE[request.usage]], false),
     await x509.SubjectKeyIdentifierExtension.create(request.publicKey, false, webcrypto),
     await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey, false, webcrypto),
   ];

@@ -161,7 +161,12 @@ export class StudioCa {
     return this.issueClientCertificate(adminCommonName(name), publicKeyPem);
   }
 
-  private async issueClientCertificate(commonName: string, publicKeyPem: string): Promise<string> {
+  /** Signs the coordinator's provenance key: CN = `provenance`, document-signing usage only. */
+  async issueProvenanceCertificate(publicKeyPem: string): Promise<string> {
+    return this.issueClientCertificate("provenance", publicKeyPem, "document-signing");
+  }
+
+  private async issueClientCertificate(commonName: string, publicKeyPem: string, usage: "client" | "document-signing" = "client"): Promise<string> {
     let publicKey: CryptoKey;
     try {
       publicKey = await publicKeyFromPem(publicKeyPem);
@@ -171,7 +176,7 @@ export class StudioCa {
     const leaf = await createLeafCertificate(this.signer(), {
       commonName,
       publicKey,
-      usage: "client",
+      usage,
       now: this.now(),
       validityDays: this.leafValidityDays,
     });

@@ -1,4 +1,4 @@
-import { mkdtemp, rename, rm, stat, symlink } from "node:fs/promises";
+import { mkdtemp, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { requireBinary } from "./ffmpeg-binaries.ts";
 import { runToCompletion } from "./ffmpeg-process.ts";
@@ -22,6 +22,8 @@ export interface AssembleOptions {
    * the output for the encode, then removed. Overrides framesDir and pattern.
    */
   files?: readonly string[];
+  /** Container metadata (MP4 udta tags), any size: passed to ffmpeg as an FFMETADATA file, not on the command line. */
+  metadata?: Record<string, string>;
 }
 
 export interface AssembledVideo {
@@ -42,22 +44,28 @@ export async function assembleVideo(options: AssembleOptions): Promise<Assembled
   const ffmpeg = requireBinary("ffmpeg");
   const ext = extname(outPath) || ".mp4";
   const tmpPath = join(dirname(outPath), `.${basename(outPath, ext)}.partial-${process.pid}${ext}`);
+  const metaPath = `${tmpPath}.ffmeta`;
+  const meta = options.metadata === undefined ? [] : ["-f", "ffmetadata", "-i", metaPath, "-map_metadata", "1"];
   const args = [
     "-nostdin", "-y", "-v", "error",
     "-framerate", String(fps),
     "-start_number", String(startNumber),
     "-i", join(framesDir, pattern),
+    ...meta,
     "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
     "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", String(options.crf ?? 18),
-    "-movflags", "+faststart",
+    "-movflags", options.metadata === undefined ? "+faststart" : "+faststart+use_metadata_tags",
     tmpPath,
   ];
   try {
+    if (options.metadata !== undefined) await writeFile(metaPath, ffmetadata(options.metadata));
     await runToCompletion(ffmpeg, args, `ffmpeg assemble ${outPath}`, signal);
     await rename(tmpPath, outPath);
   } catch (err) {
     await rm(tmpPath, { force: true });
     throw err;
+  } finally {
+    await rm(metaPath, { force: true });
   }
   return { path: outPath, bytes: (await stat(outPath)).size };
 }
@@ -72,4 +80,10 @@ async function assembleFromList(options: AssembleOptions, files: readonly string
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** FFMETADATA1 text: '=', ';', '#', '\\' and newlines are escaped with a backslash. */
+function ffmetadata(tags: Record<string, string>): string {
+  const escape = (v: string): string => v.replace(/[=;#\\\n]/g, (c) => `\\${c}`);
+  return `;FFMETADATA1\n${Object.entries(tags).map(([k, v]) => `${escape(k)}=${escape(v)}`).join("\n")}\n`;
 }

@@ -43,6 +43,34 @@ export const modelManifestSchema = z.strictObject({
   /** Peak memory need for one 1080p frame, bytes (device memory on a GPU). */
   memoryBytes: z.number().int().positive(),
   description: z.string().default(""),
+  /** SPDX identifier of the weights' licence (the upstream model's); "" for models made here. */
+  license: z.string().default(""),
+  /** Where the weights came from (upstream project, and the package they were fetched from). */
+  source: z
+    .strictObject({
+      /** The upstream model (author's page or repository). */
+      upstream: z.string().min(1),
+      /** The package or URL the file was fetched from, with its version. */
+      fetchedFrom: z.string().min(1),
+      /** Who to credit, as the licence asks. */
+      attribution: z.string().default(""),
+    })
+    .optional(),
+  /** Output size / input size, per side: 2 for a 2x super-resolution model. */
+  scale: z.number().int().min(1).max(16).default(1),
+  /**
+   * Run the model on tiles of `size` x `size` input pixels that overlap by
+   * `overlap` pixels and are blended (agent/executors/tiled-inference.ts),
+   * so that any frame size works with a fixed-input model. A tile smaller than
+   * a fixed model input is padded by repeating its edge pixels.
+   */
+  tile: z
+    .strictObject({
+      size: z.number().int().min(16).max(8192),
+      overlap: z.number().int().min(0).max(1024),
+    })
+    .refine((t) => t.overlap * 2 < t.size, { message: "overlap must be less than half the tile size", path: ["overlap"] })
+    .optional(),
 });
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;

@@ -1,0 +1,71 @@
+import { readFileSync, renameSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import { readTextChunk } from "../../shared/media/png-text-chunk.ts";
+import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
+import { isPng } from "../../shared/provenance/pixel-hash.ts";
+import { JOB_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type JobManifest } from "../../shared/provenance/provenance-manifest.ts";
+import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
+import type { JobSpecs } from "../jobs/job-specs.ts";
+import { provenanceSteps } from "./provenance-steps.ts";
+import { fsyncDir, writeFileDurableSync } from "../sink/durable-fs.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+import type { Store } from "../store/store.ts";
+
+export const JOB_MANIFEST_FILE = "manifest.json";
+
+/**
+ * At job end, `<job folder>/manifest.json`: every committed frame with the
+ * sha256 of its file and of its pixels, signed like the frames. Written
+ * atomically (temp, fsync, rename); its text also goes into the video's
+ * container metadata (tag `nightshift`).
+ */
+export class JobManifestWriter {
+  constructor(
+    private readonly store: Store,
+    private readonly specs: JobSpecs,
+    private readonly signer: ProvenanceSigner,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Writes the manifest and returns its text; undefined (logged) when it could not be written. */
+  write(job: JobRow, state: string): string | undefined {
+    try {
+      const frames = this.store.frames.listByJob(job.id).map((f) => {
+        const bytes = readFileSync(f.path);
+        return { frame: f.frame, file: relative(job.outputDir, f.path), sha256: sha256Bytes(bytes), pixelsSha256: pixelsSha256Of(bytes) };
+      });
+      const manifest: JobManifest = {
+        format: JOB_MANIFEST_FORMAT,
+        job: { id: job.id, name: job.name, state },
+        steps: provenanceSteps(this.specs.steps(job)),
+        seed: job.seed,
+        frames: frames.sort((a, b) => a.frame - b.frame),
+        signedAt: new Date(this.clock()).toISOString(),
+      };
+      const text = `${JSON.stringify(signManifest(manifest, this.signer), null, 1)}\n`;
+      const path = join(job.outputDir, JOB_MANIFEST_FILE);
+      writeFileDurableSync(`${path}.tmp`, Buffer.from(text));
+      renameSync(`${path}.tmp`, path);
+      fsyncDir(job.outputDir);
+      return text;
+    } catch (err) {
+      this.log.error({ jobId: job.id, err: (err as Error).message }, "job manifest could not be written");
+      return undefined;
+    }
+  }
+}
+
+function pixelsSha256Of(bytes: Buffer): string | null {
+  if (!isPng(bytes)) return null;
+  const text = readTextChunk(bytes, PROVENANCE_KEYWORD);
+  if (text === undefined) return null;
+  try {
+    const sha = (JSON.parse(text) as { manifest?: { pixels?: { sha256?: unknown } } }).manifest?.pixels?.sha256;
+    return typeof sha === "string" ? sha : null;
+  } catch {
+    return null;
+  }
+}

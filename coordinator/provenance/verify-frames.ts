@@ -1,0 +1,185 @@
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, relative } from "node:path";
+import { BadInputError } from "../../shared/errors.ts";
+import { readTextChunk, removeTextChunk } from "../../shared/media/png-text-chunk.ts";
+import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
+import { frameManifestSchema, jobManifestSchema, PROVENANCE_KEYWORD, type FrameManifest, type JobManifest } from "../../shared/provenance/provenance-manifest.ts";
+import { verifyEnvelope } from "../../shared/provenance/provenance-signature.ts";
+import type { FrameRow } from "../store/frames-table.ts";
+import { JOB_MANIFEST_FILE } from "./job-manifest.ts";
+
+/**
+ * `nightshift verify`: checks frames against their own signed records, the
+ * job folder's signed manifest.json and, when the coordinator's store is at
+ * hand, the ledger (frames table). Pure apart from reading the files.
+ *  - unsigned: a PNG without a nightshift record;
+ *  - altered: a record whose signature, certificate or pixel hash does not
+ *    hold, or that the ledger or manifest.json contradicts;
+ *  - missing: a frame manifest.json or the ledger lists that is not there;
+ *  - extra: a PNG that neither lists, or a second file for one frame.
+ */
+
+export type FindingKind = "missing" | "extra" | "altered" | "unsigned";
+
+export interface VerifyFinding {
+  kind: FindingKind;
+  file: string;
+  reason: string;
+  jobId?: string;
+  frame?: number;
+}
+
+export interface VerifiedFrame {
+  file: string;
+  jobId: string;
+  frame: number;
+  agent: string;
+  steps: FrameManifest["steps"];
+  pixelsSha256: string;
+}
+
+export interface VerifyReport {
+  path: string;
+  checkedFiles: number;
+  verified: VerifiedFrame[];
+  findings: VerifyFinding[];
+  usedJobManifest: boolean;
+  usedLedger: boolean;
+}
+
+/** What the ledger knows, by job: injected so this file never opens SQLite. */
+export type LedgerFrames = (jobId: string) => FrameRow[] | undefined;
+
+const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
+
+export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames): VerifyReport {
+  if (!existsSync(path)) throw new BadInputError(`${path}: no such file or folder`, { field: "path" });
+  const isDir = statSync(path).isDirectory();
+  const root = isDir ? path : dirname(path);
+  const files = isDir ? pngFilesUnder(path) : [path];
+  const findings: VerifyFinding[] = [];
+  const verified: VerifiedFrame[] = [];
+  const seen = new Map<string, string>(); // job/frame -> file
+  for (const file of files) {
+    const rel = relative(root, file) || basename(file);
+    const result = checkFrame(readFileSync(file), caPem);
+    if (result.kind !== "ok") {
+      findings.push({ kind: result.kind, file: rel, reason: result.reason });
+      continue;
+    }
+    const m = result.manifest;
+    const key = `${m.job.id}/${m.frame}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      findings.push({ kind: "extra", file: rel, reason: `second file for frame ${m.frame} of job ${m.job.id} (first: ${first})`, jobId: m.job.id, frame: m.frame });
+      continue;
+    }
+    seen.set(key, rel);
+    verified.push({ file: rel, jobId: m.job.id, frame: m.frame, agent: m.agent.name, steps: m.steps, pixelsSha256: m.pixels.sha256 });
+  }
+  let usedJobManifest = false;
+  if (isDir && existsSync(join(path, JOB_MANIFEST_FILE))) {
+    usedJobManifest = true;
+    checkAgainstJobManifest(path, caPem, files.map((f) => relative(path, f)), verified, findings);
+  }
+  let usedLedger = false;
+  if (ledger !== undefined) {
+    usedLedger = true;
+    checkAgainstLedger(root, isDir, ledger, verified, findings);
+  }
+  const bad = new Set(findings.map((f) => f.file));
+  return { path, checkedFiles: files.length, verified: verified.filter((v) => !bad.has(v.file)), findings, usedJobManifest, usedLedger };
+}
+
+type FrameCheck = { kind: "ok"; manifest: FrameManifest } | { kind: "unsigned" | "altered"; reason: string };
+
+/** One frame's bytes against its own signed record. */
+export function checkFrame(bytes: Uint8Array, caPem: string): FrameCheck {
+  let text: string | undefined;
+  try {
+    text = readTextChunk(bytes, PROVENANCE_KEYWORD);
+  } catch (err) {
+    return { kind: "unsigned", reason: `not a readable PNG (${(err as Error).message})` };
+  }
+  if (text === undefined) return { kind: "unsigned", reason: "no nightshift provenance record" };
+  const check = verifyEnvelope(text, caPem);
+  if (!check.ok) return { kind: "altered", reason: check.reason };
+  const parsed = frameManifestSchema.safeParse(check.envelope.manifest);
+  if (!parsed.success) return { kind: "altered", reason: "signed record is not a nightshift frame manifest" };
+  const m = parsed.data;
+  let pixels: string;
+  try {
+    pixels = pixelsOf(bytes).sha256;
+  } catch {
+    return { kind: "altered", reason: "image data cannot be decoded" };
+  }
+  if (pixels !== m.pixels.sha256) return { kind: "altered", reason: "pixels differ from the signed record" };
+  return { kind: "ok", manifest: m };
+}
+
+function checkAgainstJobManifest(dir: string, caPem: string, present: string[], verified: VerifiedFrame[], findings: VerifyFinding[]): void {
+  const check = verifyEnvelope(readFileSync(join(dir, JOB_MANIFEST_FILE), "utf8"), caPem);
+  const parsed = check.ok ? jobManifestSchema.safeParse(check.envelope.manifest) : undefined;
+  if (!check.ok || !parsed?.success) {
+    findings.push({ kind: "altered", file: JOB_MANIFEST_FILE, reason: check.ok ? "not a nightshift job manifest" : check.reason });
+    return;
+  }
+  const job: JobManifest = parsed.data;
+  const listed = new Map(job.frames.map((f) => [f.file, f]));
+  const files = new Set(present);
+  for (const f of job.frames) {
+    if (!files.has(f.file)) findings.push({ kind: "missing", file: f.file, reason: `listed in ${JOB_MANIFEST_FILE}, not in the folder`, jobId: job.job.id, frame: f.frame });
+  }
+  const byFile = new Map(verified.map((v) => [v.file, v]));
+  for (const file of present) {
+    const entry = listed.get(file);
+    const v = byFile.get(file);
+    if (entry === undefined) {
+      if (!findings.some((x) => x.file === file)) findings.push({ kind: "extra", file, reason: `not listed in ${JOB_MANIFEST_FILE}` });
+    } else if (v !== undefined && (v.jobId !== job.job.id || v.frame !== entry.frame || (entry.pixelsSha256 !== null && v.pixelsSha256 !== entry.pixelsSha256))) {
+      findings.push({ kind: "altered", file, reason: `${JOB_MANIFEST_FILE} lists other pixels for this file`, jobId: v.jobId, frame: v.frame });
+    }
+  }
+}
+
+function checkAgainstLedger(root: string, isDir: boolean, ledger: LedgerFrames, verified: VerifiedFrame[], findings: VerifyFinding[]): void {
+  const jobs = new Set(verified.map((v) => v.jobId));
+  const byJobFrame = new Map(verified.map((v) => [`${v.jobId}/${v.frame}`, v]));
+  for (const jobId of jobs) {
+    const rows = ledger(jobId);
+    if (rows === undefined) {
+      for (const v of verified.filter((x) => x.jobId === jobId)) findings.push({ kind: "extra", file: v.file, reason: `job ${jobId} is not in the ledger`, jobId, frame: v.frame });
+      continue;
+    }
+    const rowByFrame = new Map(rows.map((r) => [r.frame, r]));
+    for (const v of verified.filter((x) => x.jobId === jobId)) {
+      const row = rowByFrame.get(v.frame);
+      if (row === undefined) {
+        findings.push({ kind: "extra", file: v.file, reason: `frame ${v.frame} is not in the ledger`, jobId, frame: v.frame });
+        continue;
+      }
+      const bytes = readFileSync(join(root, v.file));
+      if (sha256(removeTextChunk(bytes, PROVENANCE_KEYWORD)) !== row.sha256) {
+        findings.push({ kind: "altered", file: v.file, reason: "the ledger records other bytes for this frame", jobId, frame: v.frame });
+      }
+    }
+    if (!isDir) continue;
+    for (const row of rows) {
+      if (byJobFrame.has(`${jobId}/${row.frame}`) || findings.some((f) => f.jobId === jobId && f.frame === row.frame)) continue;
+      findings.push({ kind: "missing", file: relative(root, row.path), reason: `frame ${row.frame} is in the ledger, not in the folder`, jobId, frame: row.frame });
+    }
+  }
+}
+
+function pngFilesUnder(dir: string, depth = 0): string[] {
+  if (depth > 8) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith(".")) continue;
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...pngFilesUnder(full, depth + 1));
+    else if (entry.isFile() && entry.name.toLowerCase().endsWith(".png")) out.push(full);
+  }
+  return out;
+}

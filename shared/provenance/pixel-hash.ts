@@ -1,0 +1,101 @@
+import { createHash } from "node:crypto";
+import { inflateSync } from "node:zlib";
+import { decodePng } from "../media/png-codec.ts";
+
+/**
+ * The pixel hash a frame's provenance names: sha256 of the decoded 8-bit RGB
+ * samples, row-major, no padding (what shared/media/png-codec decodePng
+ * gives). It holds across any lossless re-encoding of the PNG (other filters,
+ * compression level, metadata chunks), which a file hash would not, and says
+ * exactly which image was delivered.
+ *
+ * The sink computes it for every frame, so the common case (8-bit RGB or
+ * RGBA, not interlaced: what every executor writes) is decoded here with
+ * zlib and the five PNG row filters, about ten times faster than pngjs;
+ * anything else goes through decodePng. Both give the same hash.
+ */
+export function pixelsOf(png: Uint8Array): { sha256: string; width: number; height: number } {
+  const fast = fastRgbHash(png);
+  if (fast !== undefined) return fast;
+  const frame = decodePng(png);
+  return { sha256: createHash("sha256").update(frame.data).digest("hex"), width: frame.width, height: frame.height };
+}
+
+export function isPng(bytes: Uint8Array): boolean {
+  return bytes.length > 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+}
+
+function fastRgbHash(png: Uint8Array): { sha256: string; width: number; height: number } | undefined {
+  if (!isPng(png)) return undefined;
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  let at = 8;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Uint8Array[] = [];
+  while (at + 12 <= png.length) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(png[at + 4]!, png[at + 5]!, png[at + 6]!, png[at + 7]!);
+    const data = png.subarray(at + 8, at + 8 + length);
+    if (type === "IHDR") {
+      width = view.getUint32(at + 8);
+      height = view.getUint32(at + 12);
+      const [depth, colour, , , interlace] = [data[8], data[9], data[10], data[11], data[12]];
+      if (depth !== 8 || interlace !== 0 || (colour !== 2 && colour !== 6)) return undefined;
+      channels = colour === 2 ? 3 : 4;
+    } else if (type === "IDAT") {
+      idat.push(data);
+    } else if (type === "IEND") {
+      break;
+    }
+    at += 12 + length;
+  }
+  if (channels === 0 || width === 0 || height === 0) return undefined;
+  let raw: Buffer;
+  try {
+    raw = inflateSync(Buffer.concat(idat));
+  } catch {
+    return undefined; // let decodePng name the problem
+  }
+  const stride = width * channels;
+  if (raw.length < (stride + 1) * height) return undefined;
+  const hash = createHash("sha256");
+  let prev = new Uint8Array(stride);
+  let cur = new Uint8Array(stride);
+  const rgb = new Uint8Array(width * 3);
+  for (let y = 0; y < height; y++) {
+    const base = y * (stride + 1);
+    const filter = raw[base]!;
+    if (filter > 4) return undefined;
+    for (let i = 0; i < stride; i++) {
+      const x = raw[base + 1 + i]!;
+      const a = i >= channels ? cur[i - channels]! : 0;
+      const b = prev[i]!;
+      let v: number;
+      if (filter === 0) v = x;
+      else if (filter === 1) v = x + a;
+      else if (filter === 2) v = x + b;
+      else if (filter === 3) v = x + ((a + b) >> 1);
+      else {
+        const c = i >= channels ? prev[i - channels]! : 0;
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        v = x + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+      }
+      cur[i] = v & 0xff;
+    }
+    if (channels === 3) hash.update(cur);
+    else {
+      for (let p = 0, s = 0; p < rgb.length; p += 3, s += 4) {
+        rgb[p] = cur[s]!;
+        rgb[p + 1] = cur[s + 1]!;
+        rgb[p + 2] = cur[s + 2]!;
+      }
+      hash.update(rgb);
+    }
+    [prev, cur] = [cur, prev];
+  }
+  return { sha256: hash.digest("hex"), width, height };
+}

@@ -1,0 +1,92 @@
+import { z } from "zod";
+
+/**
+ * What a frame says about how it was made (the `nightshift` iTXt chunk of
+ * every committed PNG), and the signed envelope around it. The coordinator
+ * builds and signs it at commit; `nightshift verify` checks it away from the
+ * farm with only the studio CA certificate.
+ *
+ * Steps are a list of {id, kind, hashes}: each kind names the hashes of what
+ * it used (model: `model`; a Blender step would add `scene`, a command step
+ * `command`, a ComfyUI step `workflow`), so new kinds need no new format.
+ */
+
+export const PROVENANCE_KEYWORD = "nightshift";
+export const FRAME_MANIFEST_FORMAT = "nightshift-frame/1";
+export const JOB_MANIFEST_FORMAT = "nightshift-job/1";
+export const SIGNATURE_ALG = "ES256";
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const provenanceStepSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  hashes: z.record(z.string(), z.string()),
+});
+
+export const frameManifestSchema = z.object({
+  format: z.literal(FRAME_MANIFEST_FORMAT),
+  job: z.object({ id: z.string(), name: z.string() }),
+  chunk: z.object({ id: z.string(), frameStart: z.number(), frameEnd: z.number() }),
+  attempt: z.string(),
+  frame: z.number().int(),
+  steps: z.array(provenanceStepSchema),
+  seed: z.number(),
+  agent: z.object({ id: z.string(), name: z.string(), gpu: z.string() }),
+  software: z.record(z.string(), z.string()),
+  renderSeconds: z.number(),
+  energy: z.object({ joules: z.number(), source: z.string(), share: z.string() }),
+  /** sha256 of the decoded 8-bit RGB samples, row-major (shared/media/png-codec decodePng). */
+  pixels: z.object({ sha256, width: z.number().int(), height: z.number().int() }),
+  /** sha256 of the PNG bytes as the agent sent them, i.e. the file without this chunk; the ledger's frames.sha256. */
+  png: z.object({ sha256 }),
+  /** ISO time the coordinator committed and signed the frame. */
+  signedAt: z.string(),
+});
+
+export const jobManifestSchema = z.object({
+  format: z.literal(JOB_MANIFEST_FORMAT),
+  job: z.object({ id: z.string(), name: z.string(), state: z.string() }),
+  steps: z.array(provenanceStepSchema),
+  seed: z.number(),
+  frames: z.array(
+    z.object({
+      frame: z.number().int(),
+      /** File name relative to the job folder. */
+      file: z.string(),
+      /** sha256 of the file as written (with its provenance chunk). */
+      sha256,
+      /** From the frame's own provenance; null for a frame without one (not a PNG). */
+      pixelsSha256: sha256.nullable(),
+    }),
+  ),
+  signedAt: z.string(),
+});
+
+export const signatureSchema = z.object({
+  alg: z.literal(SIGNATURE_ALG),
+  /** base64 of the IEEE P1363 (r || s) ECDSA P-256 signature over canonicalJson(manifest). */
+  value: z.string(),
+  /** The signing certificate (PEM), issued by the studio CA for provenance only. */
+  certificate: z.string(),
+});
+
+export const envelopeSchema = z.object({
+  manifest: z.unknown(),
+  signature: signatureSchema,
+});
+
+export type ProvenanceStep = z.infer<typeof provenanceStepSchema>;
+export type FrameManifest = z.infer<typeof frameManifestSchema>;
+export type JobManifest = z.infer<typeof jobManifestSchema>;
+export type SignedEnvelope<M> = { manifest: M; signature: z.infer<typeof signatureSchema> };
+
+/** A step's hashes: every `<name>Sha256` field of the compiled step spec becomes hashes[<name>]. */
+export function stepHashes(step: Record<string, unknown>): Record<string, string> {
+  const hashes: Record<string, string> = {};
+  for (const [key, value] of Object.entries(step)) {
+    const m = /^(.+)Sha256$/.exec(key);
+    if (m && typeof value === "string") hashes[m[1]!] = value;
+  }
+  return hashes;
+}
