@@ -9,6 +9,7 @@ import { registerAgents } from "./commands/agents-command.ts";
 import { registerReport } from "./commands/report-command.ts";
 import { registerToken } from "./commands/token-command.ts";
 import { registerAgentDecisions } from "./commands/agent-decisions-command.ts";
+import { registerDashboard } from "./commands/dashboard-command.ts";
 
 export function buildProgram(): Command {
   const program = new Command("nightshift")
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerAgentDecisions(program);
   registerToken(program);
   registerReport(program);
+  registerDashboard(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

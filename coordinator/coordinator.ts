@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Server } from "@grpc/grpc-js";
+import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
@@ -33,6 +33,13 @@ import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { StudioTrust } from "./trust/studio-trust.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
+import { DashboardAdminService } from "../proto/gen/nightshift/v1/dashboard.ts";
+import { WebhookOutboxTable } from "./store/webhook-outbox-table.ts";
+import { WebhookOutbox } from "./notify/webhook-outbox.ts";
+import { farmNotifications, type FarmNotifications } from "./notify/farm-notifications.ts";
+import { startDashboard } from "./dashboard/start-dashboard.ts";
+import type { DashboardServer } from "./dashboard/dashboard-server.ts";
+import { dashboardAdminHandler } from "./grpc/dashboard-admin-handler.ts";
 
 /**
  * The coordinator process: store, NATS (embedded or external), dispatch,
@@ -60,6 +67,9 @@ export class Coordinator {
       stagedRetry: StagedCommitRetry;
       edge: StudioEdge;
       accounting: Accounting;
+      outbox: WebhookOutbox;
+      notifications: FarmNotifications;
+      dashboard: DashboardServer;
     },
     /** The studio CA, admin credentials, join tokens and enrollments (coordinator/trust/). */
     readonly trust: StudioTrust,
@@ -90,6 +100,16 @@ export class Coordinator {
   /** Telemetry, power budget and metrics (coordinator/telemetry/accounting.ts). */
   get accounting(): Accounting {
     return this.parts.accounting;
+  }
+
+  /** The dashboard (coordinator/dashboard/): its address and one-time login links. */
+  get dashboard(): DashboardServer {
+    return this.parts.dashboard;
+  }
+
+  /** Webhook deliveries (coordinator/notify/). */
+  get outbox(): WebhookOutbox {
+    return this.parts.outbox;
   }
 
   get natsPid(): number | undefined {
@@ -134,6 +154,10 @@ export class Coordinator {
 
       const specs = new JobSpecs();
       const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }));
+      const outbox = new WebhookOutbox({ table: new WebhookOutboxTable(store.db), config: config.webhooks, clock, log: log.child({ part: "notify" }) });
+      cleanups.push(() => outbox.stop());
+      const notifications = farmNotifications(store, outbox, finisher);
+      cleanups.push(() => notifications.stop());
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }));
       const onChange = (jobId: string): void => {
         finisher.check(jobId);
@@ -142,7 +166,7 @@ export class Coordinator {
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange);
       const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool.
-      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log) }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
+      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
       const sink = new ResultSink(
         store,
         (job, i) => framePathFor(job, specs.of(job), i),
@@ -163,7 +187,7 @@ export class Coordinator {
         clock,
         () => dispatcher.kick(),
       );
-      wireScheduling({ store, modelsDir: config.modelsDir, specs, nc, subjects: queue.subjects, dispatcher, claims, sink, api, registry, clock, log: log.child({ part: "dispatch" }) });
+      wireScheduling({ store, modelsDir: config.modelsDir, specs, nc, subjects: queue.subjects, dispatcher, claims, sink, api, registry, clock, log: log.child({ part: "dispatch" }), onJobHeld: (id, reason) => notifications.jobHeld(id, reason) });
 
       const diskGuard = new DiskFullGuard(store, config.outputRoot, config.minFreeBytes, clock, log.child({ part: "disk" }), onChange);
       cleanups.push(() => diskGuard.stop());
@@ -187,6 +211,11 @@ export class Coordinator {
       cleanups.push(() => accounting.stop());
       const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
+      const dashboard = await startDashboard({
+        config, api, store, trust, enrollment: edge.enrollment, telemetry: accounting.telemetry, live: registry.live, jobChanges: finisher, outbox, clock,
+        log: log.child({ part: "dashboard" }),
+      });
+      cleanups.push(() => dashboard.close());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
         control: controlHandler(api, finisher),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
@@ -198,17 +227,18 @@ export class Coordinator {
           heartbeatMs: config.policy.heartbeatMs,
           natsCredentials: (agentId) => (nats ? trust.natsCredentials(agentId) : { user: "", password: "" }),
         }),
-        extra: [edge.adminService],
+        extra: [edge.adminService, { definition: DashboardAdminService, implementation: dashboardAdminHandler(() => dashboard, outbox) as unknown as UntypedServiceImplementation }],
       }, trust.serverCredentials(), [edge.guard]);
       cleanups.push(() => stopGrpcServer(server, 1000));
       await edge.listen(port);
       registry.start();
+      outbox.start();
       dispatcher.start();
       diskGuard.start();
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
-      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting }, trust);
+      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard }, trust);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -226,6 +256,9 @@ export class Coordinator {
       () => p.stagedRetry.stop(),
       () => this.registry.stop(),
       () => p.edge.stop(),
+      () => p.dashboard.close(),
+      () => p.notifications.stop(),
+      () => p.outbox.stop(),
       () => stopGrpcServer(p.server),
       () => this.finisher.settle(),
       () => p.subs.forEach((s) => s.unsubscribe()),

@@ -23,6 +23,7 @@ export interface DispatchPassDeps extends SnapshotDeps {
   notes: Map<string, string>;
   published: Map<string, { dispatchId: string; seq: number }>;
   prepare?: () => Promise<void>;
+  onJobHeld?: (jobId: string, reason: string) => void;
 }
 
 interface Outgoing {
@@ -158,7 +159,11 @@ function writeNotes(d: DispatchPassDeps, plan: DispatchPlan, windows: Map<string
     d.store.jobs.setMessage(jobId, note);
     if (w?.late && !last.includes("cannot be met")) d.log.warn({ jobId, etaMs: w.etaMs, deadlineMs: w.deadlineMs }, "job window: doneBy cannot be met");
     if (w?.held && last === "") d.log.info({ jobId, opensAtMs: w.opensAtMs }, "job held until its window opens");
-    if (holds.has(jobId)) d.log.warn({ jobId, reason: holds.get(jobId) }, "job held: no agent may run it");
+    const held = holds.get(jobId);
+    if (held !== undefined) {
+      d.log.warn({ jobId, reason: held }, "job held: no agent may run it");
+      d.onJobHeld?.(jobId, held);
+    }
   }
   for (const jobId of d.notes.keys()) if (!jobRows.has(jobId)) d.notes.delete(jobId);
 }

@@ -32,6 +32,8 @@ export interface SchedulingParts {
   clock: Clock;
   log: Logger;
   policy?: SchedulingPolicy;
+  /** A job nothing can run (coordinator/notify/farm-notifications.ts). */
+  onJobHeld?: (jobId: string, reason: string) => void;
 }
 
 /**
@@ -55,6 +57,7 @@ export function wireScheduling(p: SchedulingParts): void {
     needOfSha: models.needOfSha,
     speeds,
     zone: localZone,
+    ...(p.onJobHeld ? { onJobHeld: p.onJobHeld } : {}),
     prepare: () =>
       models.refreshIfUnknown(
         p.store.jobs.listInStates(["queued", "running"]).map((j) => ({ name: j.modelName, sha256: j.modelSha256 })),
