@@ -46,7 +46,8 @@ export function controlHandler(api: ControlApi, finisher: JobFinisher): ControlS
     watchJob(call: ServerWritableStream<JobRef, WireJobView>): void {
       const stop = watchJob({ view: (id) => api.job(id), changes: finisher }, call.request.jobId, {
         onView: (v) => call.write(wireJob(v)),
-        onEnd: (err) => (err ? call.destroy(Object.assign(new Error(err.message), toServiceError(err))) : call.end()),
+        // An "error" event is how grpc-js sends a status on a server stream (destroy() would end it without one).
+        onEnd: (err) => (err ? call.emit("error", Object.assign(new Error(err.message), toServiceError(err))) : call.end()),
       });
       call.on("cancelled", stop);
     },
