@@ -113,6 +113,7 @@ export function dashboardApp(d: DashboardAppDeps): Hono<Env> {
   app.get("/api/session", (c) => c.json({ role: c.get("session").role, csrf: c.get("session").csrf }));
   app.get("/api/jobs", (c) => c.json(d.views.jobs()));
   app.get("/api/jobs/:id", (c) => c.json(d.views.job(c.req.param("id"))));
+  app.get("/api/jobs/:id/chunks/:chunk/log", (c) => c.text(d.views.chunkLog(c.req.param("id"), Number(c.req.param("chunk")))));
   app.get("/api/agents", (c) => c.json(d.views.agents()));
   app.get("/api/notifications", (c) => c.json(d.views.notifications()));
   app.get("/api/jobs/:id/frames/:frame/thumb", async (c) => jpeg(c, await d.actions.thumbnail(c.req.param("id"), Number(c.req.param("frame")))));

@@ -25,8 +25,6 @@ export interface ChunkCell {
   agentId: string | null;
   agentName: string | null;
   attempts: number;
-  /** The chunk's log: one line per attempt (agent, outcome, error). */
-  log: string[];
 }
 
 export interface JobDetailView {
@@ -104,8 +102,7 @@ export class DashboardViews {
     const ledger = store.ledger.listByJob(jobId);
     const doneBy = new Map(ledger.map((e) => [e.chunkId, e.agentId]));
     const chunks: ChunkCell[] = store.chunks.listByJob(jobId).map((c) => {
-      const attempts = store.attempts.listByChunk(c.id);
-      const current = c.currentAttemptId ? attempts.find((a) => a.id === c.currentAttemptId) : undefined;
+      const current = c.currentAttemptId ? store.attempts.get(c.currentAttemptId) : undefined;
       const agentId = doneBy.get(c.id) ?? current?.agentId ?? c.placedAgentId ?? null;
       return {
         idx: c.idx,
@@ -115,7 +112,6 @@ export class DashboardViews {
         agentId,
         agentName: agentId ? (names.get(agentId) ?? agentId) : null,
         attempts: c.attempts,
-        log: attempts.map((a) => `${new Date(a.createdAt).toISOString()} ${a.id} on ${names.get(a.agentId) ?? a.agentId}: ${a.state}${a.error ? `: ${a.error}` : ""}`),
       };
     });
     const report = this.d.api.report(jobId);
@@ -127,6 +123,14 @@ export class DashboardViews {
       .map((f) => f.frame);
     const waitingReason = WAITING_STATES.has(job.state) ? waitingReasonOf(job, chunks) : "";
     return { job, chunks, split, latestFrames, waitingReason };
+  }
+
+  /** One chunk's log: each attempt (agent, outcome, error) and the tool output its agent reported (`nightshift job logs`). */
+  chunkLog(jobId: string, chunk: number): string {
+    const lines = this.d.api.logs(jobId, chunk).map((a) =>
+      [`${new Date(a.createdAtMs).toISOString()} ${a.attemptId} on ${a.agent}: ${a.state}${a.error ? `: ${a.error}` : ""}`, a.log.trimEnd()].filter((x) => x !== "").join("\n"),
+    );
+    return lines.length > 0 ? lines.join("\n\n") : "no attempt yet";
   }
 
   agents(): AgentCardView[] {

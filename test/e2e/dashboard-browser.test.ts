@@ -33,7 +33,8 @@ test("dashboard: log in, pause and resume, live progress to done, thumbnails, re
   const jobId = (await c.api.submit(JSON.stringify(generatedJob("night-grade", 48, 96, 64, 4)), dir)).jobId;
 
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
-  t.after(() => browser.close());
+  // Bounded: a browser that does not close in time is left to the process's exit.
+  t.after(() => Promise.race([browser.close(), new Promise((r) => setTimeout(r, 10_000).unref())]));
   const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
   const page = await context.newPage();
 
@@ -97,6 +98,9 @@ test("dashboard: log in, pause and resume, live progress to done, thumbnails, re
   const chunks = (await page.evaluate(`[...document.querySelectorAll('[data-testid="chunk"]')].map((e) => e.getAttribute("data-state"))`)) as string[];
   assert.equal(chunks.length, 12);
   assert.ok(chunks.every((s) => s === "done"), chunks.join(","));
+  // Each chunk's log, on a click: its attempt, the agent, the outcome.
+  await page.getByTestId("chunk").first().click();
+  await page.getByTestId("chunk-log").filter({ hasText: /on dash-agent: committed/ }).waitFor();
   if (process.env.DASHBOARD_SCREENSHOT) {
     // The README's picture: a palette PNG keeps it small.
     await sharp(await page.screenshot({ fullPage: false })).png({ palette: true, colours: 96 }).toFile(process.env.DASHBOARD_SCREENSHOT);
@@ -118,4 +122,16 @@ test("dashboard: log in, pause and resume, live progress to done, thumbnails, re
   const status = (await other.evaluate(`fetch(${JSON.stringify(`${c.dashboard.url}api/jobs/${jobId}/cancel`)}, { method: "POST", credentials: "include" }).then((r) => r.status, () => -1)`)) as number;
   assert.ok(status === -1 || status === 401 || status === 403, `cross-site fetch got ${status}`);
   assert.equal(c.api.job(jobId).state, "done");
+
+  // An admin sees the agent with its GPU and makes a join token from the page.
+  const admin = await (await browser.newContext()).newPage();
+  await admin.goto(c.dashboard.loginLink("admin").url);
+  await admin.getByTestId("role").filter({ hasText: "admin" }).waitFor();
+  await admin.goto(`${c.dashboard.url}#/agents`);
+  await admin.getByTestId("agent-card").filter({ hasText: "dash-agent" }).waitFor();
+  await admin.getByTestId("create-token").click();
+  const line = (await admin.getByTestId("join-token").textContent()) ?? "";
+  const token = /--join-token (\S+)/.exec(line)?.[1] ?? "";
+  assert.ok(c.trust.tokens.create !== undefined && token.startsWith("nsj_"), line);
+  assert.match(line, new RegExp(`--ca-fingerprint ${c.trust.caFingerprint}`));
 });

@@ -121,6 +121,13 @@ function JobsPage({ jobs, session, act }) {
 
 function JobPage({ detail, error, session, act }) {
   const [chunk, setChunk] = useState(null);
+  const [log, setLog] = useState("");
+  const openChunk = async (jobId, idx) => {
+    setChunk(idx);
+    setLog("…");
+    const res = await fetch(`/api/jobs/${encodeURIComponent(jobId)}/chunks/${idx}/log`);
+    setLog(await res.text());
+  };
   if (error) return html`<p class="error">${error}</p>`;
   if (!detail) return html`<p>loading…</p>`;
   const { job, chunks, split, latestFrames, waitingReason } = detail;
@@ -137,11 +144,11 @@ function JobPage({ detail, error, session, act }) {
       (c) => html`<button key=${c.idx} class="chunk ${c.state}" data-testid="chunk" data-state=${c.state}
         style=${c.agentId ? `--agent: hsl(${hue(c.agentId)} 60% 45%)` : ""}
         title="chunk ${c.idx}: frames ${c.frameStart}-${c.frameEnd}, ${c.state}${c.agentName ? ` on ${c.agentName}` : ""}"
-        onClick=${() => setChunk(c.idx)}>${c.idx}</button>`,
+        onClick=${() => openChunk(job.id, c.idx)}>${c.idx}</button>`,
     )}</div>
     ${shown
       ? html`<div class="log" data-testid="chunk-log"><strong>Chunk ${shown.idx}</strong> (frames ${shown.frameStart}-${shown.frameEnd}, ${shown.state}${shown.agentName ? `, ${shown.agentName}` : ""})
-          <pre>${shown.log.length ? shown.log.join("\n") : "no attempt yet"}</pre></div>`
+          <pre>${log}</pre></div>`
       : null}
     <h2>Latest frames</h2>
     <div class="thumbs">${latestFrames.map(
