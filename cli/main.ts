@@ -12,6 +12,7 @@ import { registerAgentDecisions } from "./commands/agent-decisions-command.ts";
 import { registerAdmin } from "./commands/admin-command.ts";
 import { registerModelCommands } from "./commands/models-commands.ts";
 import { registerVerify } from "./commands/verify-command.ts";
+import { registerDashboard } from "./commands/dashboard-command.ts";
 
 export function buildProgram(): Command {
   const program = new Command("nightshift")
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerModelCommands(program);
   registerVerify(program);
+  registerDashboard(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

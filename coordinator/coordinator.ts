@@ -40,6 +40,13 @@ import { AssetStore } from "./assets/asset-store.ts";
 import { ModelCatalog } from "./assets/model-catalog.ts";
 import { modelStoreHandler } from "./assets/model-store-handler.ts";
 import { ModelStoreService } from "../proto/gen/nightshift/v1/model_store.ts";
+import { DashboardAdminService } from "../proto/gen/nightshift/v1/dashboard.ts";
+import { WebhookOutboxTable } from "./store/webhook-outbox-table.ts";
+import { WebhookOutbox } from "./notify/webhook-outbox.ts";
+import { farmNotifications, type FarmNotifications } from "./notify/farm-notifications.ts";
+import { startDashboard } from "./dashboard/start-dashboard.ts";
+import type { DashboardServer } from "./dashboard/dashboard-server.ts";
+import { dashboardAdminHandler } from "./grpc/dashboard-admin-handler.ts";
 
 /**
  * The coordinator process: store, NATS (embedded or external), dispatch,
@@ -67,6 +74,9 @@ export class Coordinator {
       stagedRetry: StagedCommitRetry;
       edge: StudioEdge;
       accounting: Accounting;
+      outbox: WebhookOutbox;
+      notifications: FarmNotifications;
+      dashboard: DashboardServer;
     },
     /** The studio CA, admin credentials, join tokens and enrollments (coordinator/trust/). */
     readonly trust: StudioTrust,
@@ -99,6 +109,16 @@ export class Coordinator {
   /** Telemetry, power budget and metrics (coordinator/telemetry/accounting.ts). */
   get accounting(): Accounting {
     return this.parts.accounting;
+  }
+
+  /** The dashboard (coordinator/dashboard/): its address and one-time login links. */
+  get dashboard(): DashboardServer {
+    return this.parts.dashboard;
+  }
+
+  /** Webhook deliveries (coordinator/notify/). */
+  get outbox(): WebhookOutbox {
+    return this.parts.outbox;
   }
 
   get natsPid(): number | undefined {
@@ -150,6 +170,10 @@ export class Coordinator {
       const specs = new JobSpecs();
       const provenance = await openProvenance(config.dataDir, trust.ca, store, specs, clock, log.child({ part: "provenance" }));
       const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }), provenance.jobs);
+      const outbox = new WebhookOutbox({ table: new WebhookOutboxTable(store.db), config: config.webhooks, clock, log: log.child({ part: "notify" }) });
+      cleanups.push(() => outbox.stop());
+      const notifications = farmNotifications(store, outbox, finisher);
+      cleanups.push(() => notifications.stop());
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }));
       const onChange = (jobId: string): void => {
         finisher.check(jobId);
@@ -158,7 +182,7 @@ export class Coordinator {
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange);
       const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool.
-      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log) }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
+      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
       const sink = new ResultSink(
         store,
         (job, i) => framePathFor(job, specs.of(job), i),
@@ -181,7 +205,7 @@ export class Coordinator {
         clock,
         () => dispatcher.kick(),
       );
-      wireScheduling({ store, modelsDir: config.modelsDir, specs, nc, subjects: queue.subjects, dispatcher, claims, sink, api, registry, clock, log: log.child({ part: "dispatch" }) });
+      wireScheduling({ store, modelsDir: config.modelsDir, specs, nc, subjects: queue.subjects, dispatcher, claims, sink, api, registry, clock, log: log.child({ part: "dispatch" }), onJobHeld: (id, reason) => notifications.jobHeld(id, reason) });
 
       const diskGuard = new DiskFullGuard(store, config.outputRoot, config.minFreeBytes, clock, log.child({ part: "disk" }), onChange);
       cleanups.push(() => diskGuard.stop());
@@ -206,6 +230,11 @@ export class Coordinator {
       api.agentKey = (agentId) => trust.agentKey(agentId);
       const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
+      const dashboard = await startDashboard({
+        config, api, store, trust, enrollment: edge.enrollment, telemetry: accounting.telemetry, live: registry.live, jobChanges: finisher, outbox, clock,
+        log: log.child({ part: "dashboard" }),
+      });
+      cleanups.push(() => dashboard.close());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
         control: controlHandler(api, finisher, models),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
@@ -220,17 +249,19 @@ export class Coordinator {
         extra: [
           edge.adminService,
           { definition: ModelStoreService, implementation: modelStoreHandler(assets, log.child({ part: "assets" })) as unknown as UntypedServiceImplementation },
+          { definition: DashboardAdminService, implementation: dashboardAdminHandler(() => dashboard, outbox) as unknown as UntypedServiceImplementation },
         ],
       }, trust.serverCredentials(), [edge.guard]);
       cleanups.push(() => stopGrpcServer(server, 1000));
       await edge.listen(port);
       registry.start();
+      outbox.start();
       dispatcher.start();
       diskGuard.start();
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
-      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting }, trust, assets);
+      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -248,6 +279,9 @@ export class Coordinator {
       () => p.stagedRetry.stop(),
       () => this.registry.stop(),
       () => p.edge.stop(),
+      () => p.dashboard.close(),
+      () => p.notifications.stop(),
+      () => p.outbox.stop(),
       () => stopGrpcServer(p.server),
       () => this.finisher.settle(),
       () => p.subs.forEach((s) => s.unsubscribe()),

@@ -69,4 +69,8 @@ if (missing.length > 0) {
   }
 }
 if (!natsOk()) fail("nats-server is still not found after installing; set NIGHTSHIFT_NATS_SERVER=/path/to/nats-server");
+
+// 3. the dashboard's bundle (scripts, styles), served by the coordinator itself
+const built = spawnSync(process.execPath, [join(root, "scripts", "build-dashboard.mjs")], { stdio: ["ignore", process.stderr, process.stderr] });
+if (built.status !== 0) fail("building the dashboard bundle failed; see the output above");
 say("ready");

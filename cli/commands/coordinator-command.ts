@@ -22,6 +22,7 @@ interface CoordinatorFlags {
   mdns?: boolean;
   enrollListen?: string;
   metricsListen?: string;
+  httpListen?: string;
 }
 
 export function readConfigFile(path: string): Record<string, unknown> {
@@ -55,6 +56,7 @@ export function registerCoordinator(program: Command): void {
     .option("--no-mdns", "do not advertise on the LAN nor browse for agents")
     .option("--enroll-listen <host:port>", "enrollment listener (default: listen host, port + 1)")
     .option("--metrics-listen <host:port>", "serve Prometheus metrics on GET /metrics (config: metricsListen)")
+    .option("--http-listen <host:port>", "the dashboard's address (default 127.0.0.1, any free port; beyond loopback it is HTTPS) (config: httpListen)")
     .action(async (flags: CoordinatorFlags) => {
       const file = flags.config ? readConfigFile(flags.config) : {};
       const raw = {
@@ -69,6 +71,7 @@ export function registerCoordinator(program: Command): void {
         ...(flags.mdnsInterface ? { mdnsInterface: flags.mdnsInterface } : {}),
         mdns: flags.mdns !== false && file.mdns !== false,
         ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
+        ...(flags.httpListen ? { httpListen: flags.httpListen } : {}),
       };
       const config = compileCoordinatorConfig(raw, BUNDLED_MODELS_DIR);
       const log = createLogger("nightshift-coordinator");
@@ -77,6 +80,7 @@ export function registerCoordinator(program: Command): void {
       writeFileSync(endpoint, JSON.stringify({ grpc: coordinator.address, enroll: coordinator.enrollAddress, nats: coordinator.natsUrl, pid: process.pid }) + "\n");
       process.stdout.write(`coordinator listening on ${coordinator.address} (data ${config.dataDir})\n`);
       process.stdout.write(`enrollment on ${coordinator.enrollAddress}, studio CA ${coordinator.trust.caFingerprint}\n`);
+      process.stdout.write(`dashboard on ${coordinator.dashboard.url} (a login link: nightshift dashboard --data-dir ${config.dataDir})\n`);
       if (coordinator.accounting.metricsUrl) process.stdout.write(`metrics on ${coordinator.accounting.metricsUrl}\n`);
       await untilAborted(shutdownSignal());
       await coordinator.stop();

@@ -13,6 +13,8 @@ export type JoinInfo = Omit<AgentRow, "id" | "state" | "firstSeen" | "lastSeen">
 /** Hooks the registry calls on the transport side (per-agent consumers, NATS users). */
 export interface AgentTransportHooks {
   onJoined(agent: AgentRow): Promise<void>;
+  /** An agent's heartbeats stopped (the webhook "agent.offline"). */
+  onOffline?(agent: AgentRow, silentMs: number): void;
 }
 
 /**
@@ -77,6 +79,7 @@ export class AgentRegistry {
       gone.push(a.id);
       this.log.warn({ agentId: a.id, name: a.name, silentMs: now - a.lastSeen }, "agent offline: heartbeats stopped");
       this.claims.loseAgentAttempts(a.id, `agent ${a.name} stopped sending heartbeats`);
+      this.hooks.onOffline?.(a, now - a.lastSeen);
     }
     this.sweepOrphanedAttempts(now);
     return gone;

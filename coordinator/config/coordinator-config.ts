@@ -4,6 +4,8 @@ import { BadInputError } from "../../shared/errors.ts";
 import { compileTariff, type CompiledTariff, type TariffSpec } from "../../shared/accounting/tariff.ts";
 import { DEFAULT_FARM_POLICY, type FarmPolicy } from "../dispatch/farm-policy.ts";
 import { parseHostPort } from "../../shared/host-port.ts";
+import { compileWebhooks, webhookConfigFields, type WebhookConfig } from "./webhook-config.ts";
+import { compileHttpListen, type HttpListen } from "./http-listen.ts";
 import { accountingConfigFields, compileAccountingConfig, type AccountingConfig } from "./accounting-config.ts";
 
 const tariffSchema = z.union([
@@ -47,6 +49,9 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   /** A job paused because the output root filled up resumes once this much is free. */
   minFreeBytes: z.number().int().min(0).default(256 * 1024 * 1024),
   tariff: tariffSchema.default({ kind: "flat", currency: "EUR", pricePerKwh: 0.3 }),
+  /** The dashboard (coordinator/dashboard/): 127.0.0.1 only by default; any other host is served over HTTPS. */
+  httpListen: z.string().default("127.0.0.1:0"),
+  ...webhookConfigFields,
   ...accountingConfigFields,
 });
 export type RawCoordinatorConfig = z.input<typeof rawCoordinatorConfigSchema>;
@@ -75,6 +80,10 @@ export interface CoordinatorConfig {
   tariffLabel: string;
   /** Power budget, metrics endpoint, telemetry retention (accounting-config.ts). */
   accounting: AccountingConfig;
+  /** The dashboard's listener (http-listen.ts). */
+  http: HttpListen;
+  /** Where notifications go (webhook-config.ts). */
+  webhooks: WebhookConfig;
 }
 
 function describeTariff(t: TariffSpec): string {
@@ -122,5 +131,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
     tariff: compileTariff(c.tariff as TariffSpec),
     tariffLabel: describeTariff(c.tariff as TariffSpec),
     accounting: compileAccountingConfig(c),
+    http: compileHttpListen(c.httpListen),
+    webhooks: compileWebhooks(c),
   };
 }

@@ -197,6 +197,17 @@ export class ControlApi {
     return this.job(id);
   }
 
+  /** A new priority (higher runs first); queued chunks are re-ordered on the next dispatch pass. */
+  setPriority(id: string, priority: number): JobView {
+    if (!Number.isInteger(priority) || priority < -100 || priority > 100) {
+      throw new BadInputError(`priority: expected a whole number from -100 to 100, got ${priority}`, { field: "priority" });
+    }
+    this.store.jobs.setPriority(this.requireJob(id).id, priority);
+    this.kick();
+    this.finisher.emit("changed", id);
+    return this.job(id);
+  }
+
   /** Live status, pause note and power per agent; set by the coordinator (coordinator/telemetry/accounting.ts). */
   agentLive: (agentId: string) => AgentLive = () => NO_AGENT_LIVE;
 

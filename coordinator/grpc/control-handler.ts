@@ -6,7 +6,7 @@ import type {
 import type { ControlApi, JobView } from "../control/control-api.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import type { JobFinisher } from "../jobs/job-finisher.ts";
-import { TERMINAL_JOB_STATES, type JobState } from "../../shared/lifecycle/states.ts";
+import { watchJob } from "../control/job-watch.ts";
 import { toServiceError, unary } from "./grpc-errors.ts";
 import type { ModelCatalog } from "../assets/model-catalog.ts";
 import { modelAdminHandler } from "../assets/model-admin-handler.ts";
@@ -50,39 +50,12 @@ export function controlHandler(api: ControlApi, finisher: JobFinisher, models: M
     jobLogs: unary<JobLogsRequest, JobLogsResponse>((req) => ({ attempts: api.logs(req.jobId, req.chunk < 0 ? null : req.chunk) })),
     report: unary<ReportRequest, ReportResponse>((req) => ({ reportJson: JSON.stringify(api.report(req.jobId || undefined)) })),
     watchJob(call: ServerWritableStream<JobRef, WireJobView>): void {
-      const id = call.request.jobId;
-      let last = "";
-      const send = (): boolean => {
-        const v = api.job(id);
-        const key = JSON.stringify(v);
-        if (key !== last) {
-          last = key;
-          call.write(wireJob(v));
-        }
-        return TERMINAL_JOB_STATES.includes(v.state as JobState);
-      };
-      const onChange = (jobId: string): void => {
-        if (jobId !== id) return;
-        if (send()) finish();
-      };
-      const timer = setInterval(() => onChange(id), 1000);
-      const finish = (): void => {
-        clearInterval(timer);
-        finisher.off("changed", onChange);
-        call.end();
-      };
-      call.on("cancelled", () => {
-        clearInterval(timer);
-        finisher.off("changed", onChange);
+      const stop = watchJob({ view: (id) => api.job(id), changes: finisher }, call.request.jobId, {
+        onView: (v) => call.write(wireJob(v)),
+        // An "error" event is how grpc-js sends a status on a server stream (destroy() would end it without one).
+        onEnd: (err) => (err ? call.emit("error", Object.assign(new Error(err.message), toServiceError(err))) : call.end()),
       });
-      try {
-        if (send()) return finish();
-      } catch (err) {
-        clearInterval(timer);
-        call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
-        return;
-      }
-      finisher.on("changed", onChange);
+      call.on("cancelled", stop);
     },
   };
 }

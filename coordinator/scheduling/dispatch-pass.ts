@@ -25,6 +25,7 @@ export interface DispatchPassDeps extends SnapshotDeps {
   prepare?: () => Promise<void>;
   /** A chunk of `jobId` was published on `agentId`'s own subject. */
   onPlaced?: (agentId: string, jobId: string) => void;
+  onJobHeld?: (jobId: string, reason: string) => void;
 }
 
 interface Outgoing {
@@ -161,7 +162,11 @@ function writeNotes(d: DispatchPassDeps, plan: DispatchPlan, windows: Map<string
     d.store.jobs.setMessage(jobId, note);
     if (w?.late && !last.includes("cannot be met")) d.log.warn({ jobId, etaMs: w.etaMs, deadlineMs: w.deadlineMs }, "job window: doneBy cannot be met");
     if (w?.held && last === "") d.log.info({ jobId, opensAtMs: w.opensAtMs }, "job held until its window opens");
-    if (holds.has(jobId)) d.log.warn({ jobId, reason: holds.get(jobId) }, "job held: no agent may run it");
+    const held = holds.get(jobId);
+    if (held !== undefined) {
+      d.log.warn({ jobId, reason: held }, "job held: no agent may run it");
+      d.onJobHeld?.(jobId, held);
+    }
   }
   for (const jobId of d.notes.keys()) if (!jobRows.has(jobId)) d.notes.delete(jobId);
 }

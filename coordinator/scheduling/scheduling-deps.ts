@@ -23,6 +23,8 @@ export interface SchedulingDeps {
   onPlaced?: (agentId: string, jobId: string) => void;
   /** Runs before each pass (re-reading model manifests when a job names a new model). */
   prepare: () => Promise<void>;
+  /** Told when a job becomes held because no agent may run it (the webhook "job.blocked"). */
+  onJobHeld?: (jobId: string, reason: string) => void;
 }
 
 const NO_HEARTBEATS: ReadonlyMap<string, Heartbeat> = new Map();

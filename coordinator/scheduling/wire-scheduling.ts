@@ -33,6 +33,8 @@ export interface SchedulingParts {
   clock: Clock;
   log: Logger;
   policy?: SchedulingPolicy;
+  /** A job nothing can run (coordinator/notify/farm-notifications.ts). */
+  onJobHeld?: (jobId: string, reason: string) => void;
 }
 
 /**
@@ -58,6 +60,7 @@ export function wireScheduling(p: SchedulingParts): void {
     onPlaced: assetPrefetcher({ store: p.store, nc: p.nc, subjects: p.subjects, live, clock: p.clock, log: p.log.child({ part: "assets" }) }),
     speeds,
     zone: localZone,
+    ...(p.onJobHeld ? { onJobHeld: p.onJobHeld } : {}),
     prepare: () =>
       models.refreshIfUnknown(
         p.store.jobs.listInStates(["queued", "running"]).map((j) => ({ name: j.modelName, sha256: j.modelSha256 })),

@@ -95,6 +95,10 @@ export class JobsTable {
     this.db.prepare(`UPDATE jobs SET pause_reason = ? WHERE id = ?`).run(reason, id);
   }
 
+  setPriority(id: string, priority: number): void {
+    this.db.prepare(`UPDATE jobs SET priority = ? WHERE id = ?`).run(priority, id);
+  }
+
   setMessage(id: string, message: string): void {
     this.db.prepare(`UPDATE jobs SET message = ? WHERE id = ?`).run(message, id);
   }

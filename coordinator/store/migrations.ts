@@ -217,4 +217,21 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX models_by_sha ON models(sha256);
   `,
+  // notifications: webhook deliveries waiting, retried or done (coordinator/notify/), kept so a restart loses none
+  `
+  CREATE TABLE webhook_outbox (
+    id           TEXT PRIMARY KEY,
+    dedupe_key   TEXT NOT NULL UNIQUE,
+    event        TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      INTEGER NOT NULL,
+    last_error   TEXT,
+    created_at   INTEGER NOT NULL,
+    delivered_at INTEGER
+  );
+  CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_at);
+  `,
 ];

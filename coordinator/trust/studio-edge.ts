@@ -72,6 +72,7 @@ export class StudioEdge {
       rules: {
         "nightshift.v1.Control": "admin",
         "nightshift.v1.StudioAdmin": "admin",
+        "nightshift.v1.DashboardAdmin": "admin",
         "nightshift.v1.AgentGateway": "agent",
         "nightshift.v1.ResultSink": "agent",
         "nightshift.v1.ModelStore": "agent",
