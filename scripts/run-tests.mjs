@@ -30,13 +30,16 @@ const child = spawn(
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", "--test-timeout=180000", ...files],
   { cwd: root, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? "silent" } },
 );
+// The runner's totals ("ℹ pass N") come before its list of failures, which can be long: keep the last of each seen.
 let tail = "";
+const totals = new Map();
 child.stdout.on("data", (d) => {
   process.stdout.write(d);
   tail = (tail + d.toString()).slice(-4000);
+  for (const m of tail.matchAll(/ℹ (pass|fail|cancelled|skipped|todo) (\d+)/g)) totals.set(m[1], Number(m[2]));
 });
 child.on("exit", (code) => {
-  const num = (label) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(tail)?.[1] ?? 0);
+  const num = (label) => totals.get(label) ?? 0;
   const passed = num("pass");
   const failed = num("fail") + num("cancelled") + typecheckFailed;
   const skipped = num("skipped") + num("todo");

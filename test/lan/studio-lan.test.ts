@@ -169,7 +169,8 @@ test("studio LAN: agents find the coordinator by mDNS, enroll with tokens and sh
   ]);
   for (const a of attacks.filter((x) => x["what"] !== "enroll-without-token")) assert.equal(a["ok"], false, `${String(a["what"])} must fail: ${JSON.stringify(a)}`);
   assert.deepEqual(attacks.find((a) => a["what"] === "enroll-without-token")?.["result"], { status: "pending", agentId: rogueAgentId, certBytes: 0 });
-  assert.ok(coordLog().some((l) => l.msg === "nats refused a client"), "the coordinator logs NATS refusals");
+  // NATS now listens with TLS from the studio CA: the rogue's NATS attempts fail at the handshake (asserted just
+  // above), before nats-server's authorization, so there is no "nats refused a client" line to expect here.
 
   // One job, split between the three agents.
   const submit = async (name: string, frames: number, w: number, h: number, size: number) => {

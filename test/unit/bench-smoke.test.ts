@@ -76,7 +76,7 @@ test("sink-throughput prints one result per frame size and cleans up", async (t)
 test("run-all runs both benchmarks and prints one object", async (t) => {
   const parent = tempDir(t, "nightshift-bench-smoke-");
   const out = parseOne(await runBench("run-all.ts", ["--frames", "8", "--dir", parent]));
-  assert.deepEqual(Object.keys(out).sort(), ["onnxInFarm", "sinkThroughput"]);
+  assert.deepEqual(Object.keys(out).sort(), ["onnxInFarm", "provenanceCost", "sinkThroughput"]);
   const farm = out.onnxInFarm as Record<string, unknown>;
   const sink = out.sinkThroughput as Record<string, unknown>;
   assert.equal(farm.frames, 8);
