@@ -162,7 +162,7 @@ export class Agent {
     });
     this.agentId = joined.agentId;
     saveAgentId(this.opts.dataDir, this.agentId);
-    this.nc = await connect({
+    const natsOptions = {
       servers: reachableNatsServers(joined.natsServers, this.opts.coordinator),
       ...(joined.natsSeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(joined.natsSeed)), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
       // The coordinator's embedded server (the one that hands out seeds) listens with TLS from the studio CA.
@@ -170,7 +170,19 @@ export class Agent {
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-    });
+    };
+    // The coordinator adds this agent's NATS user and reloads nats-server when it joins; a first connect can
+    // reach the server before that reload (several agents enrolling at once): such a refusal is retried, bounded.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.nc = await connect(natsOptions);
+        break;
+      } catch (err) {
+        if (attempt >= 20 || !/authorization violation/i.test((err as Error).message)) throw err;
+        log.warn({ attempt, err: (err as Error).message }, "NATS refused the first connect; retrying while the coordinator reloads its users");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     void this.nc.closed().then((err) => {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
     });

@@ -46,6 +46,7 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
   const chain = new AbortController();
   const onAbort = (): void => chain.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
+  let started = false;
   let stopped = false;
   const finish = async () => {
     stopped = true;
@@ -55,6 +56,7 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
     for (const step of work.steps) leases.push(await deps.executors.get(step));
     const spans = chainSpans(work.steps, { first: work.frameStart, last: work.frameEnd }, { first: work.contextStart, last: work.contextEnd });
     await meter.start();
+    started = true;
     let read: (i: number) => Promise<RgbFrame> = (i) => {
       if (!source) throw new Error(`step ${work.steps[0]?.id} reads input frames but the job has no input`);
       return source.read(i);
@@ -100,7 +102,8 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
     throw err;
   } finally {
     signal.removeEventListener("abort", onAbort);
-    if (!stopped) await meter.stop().catch(() => undefined);
+    // A meter that never started (an executor that could not be built) is never stopped: its stop waits for a start.
+    if (started && !stopped) await meter.stop().catch(() => undefined);
     for (const l of leases) await l.release().catch(() => undefined);
     await source?.close();
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
