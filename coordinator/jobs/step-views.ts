@@ -1,5 +1,4 @@
-import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
-import type { WorkStep } from "../../shared/steps/work-step.ts";
+import { commandStepSha256, type WorkStep } from "../../shared/steps/work-step.ts";
 
 export interface StepView {
   id: string;
@@ -19,7 +18,7 @@ export function stepViews(steps: readonly WorkStep[]): StepView[] {
         return { id: s.id, kind: "blender", what: o.length ? `${s.scene} (${o.join(", ")})` : s.scene, sha256: s.sceneSha256 };
       }
       case "command":
-        return { id: s.id, kind: "command", what: [s.program, ...s.args].join(" "), sha256: sha256Bytes(new TextEncoder().encode(JSON.stringify([s.program, s.args, s.per]))) };
+        return { id: s.id, kind: "command", what: [s.program, ...s.args].join(" "), sha256: commandStepSha256(s) };
       case "comfyui":
         return { id: s.id, kind: "comfyui", what: `workflow of ${Object.keys(s.workflow).length} nodes, per ${s.per}`, sha256: s.workflowSha256 };
     }

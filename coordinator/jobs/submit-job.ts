@@ -6,7 +6,7 @@ import { badInputFromIssues } from "../../shared/job-spec/format-issues.ts";
 import type { SpecIssue } from "../../shared/job-spec/spec-issue.ts";
 import { createFrameSource } from "../../shared/media/frame-source.ts";
 import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
-import type { WorkStep } from "../../shared/steps/work-step.ts";
+import { commandStepSha256, type WorkStep } from "../../shared/steps/work-step.ts";
 import { resolveSteps } from "./resolve-steps.ts";
 import type { Store } from "../store/store.ts";
 import { workInput } from "./describe-work.ts";
@@ -115,6 +115,6 @@ function workKey(step: WorkStep): string {
     case "comfyui":
       return step.workflowSha256;
     case "command":
-      return sha256Bytes(new TextEncoder().encode(JSON.stringify([step.program, step.args, step.per])));
+      return commandStepSha256(step);
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
 /**
@@ -90,4 +91,9 @@ export const STEP_KINDS: readonly StepKind[] = ["model", "blender", "command", "
 /** Kinds whose first step makes frames from nothing (no input frames are read). */
 export function isGenerative(step: WorkStep): boolean {
   return step.kind === "blender" || (step.kind === "comfyui" && step.bind.image === null) || (step.kind === "command" && !step.args.some((a) => a.startsWith("{input")));
+}
+
+/** What identifies a command step's work: the sha256 of its program name, arguments and `per` (shown by `job show`, keyed on by the scheduler). */
+export function commandStepSha256(step: Pick<CommandWorkStep, "program" | "args" | "per">): string {
+  return createHash("sha256").update(JSON.stringify([step.program, step.args, step.per])).digest("hex");
 }
