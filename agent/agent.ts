@@ -334,16 +334,22 @@ export class Agent {
     // drain() waits for the server; when the coordinator (and its NATS) is already gone it would wait forever.
     const nc = this.nc;
     if (nc && !nc.isClosed()) {
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, 3000)));
-      await Promise.race([nc.drain().catch(() => undefined), bound]);
-      clearTimeout(timer);
-      if (!nc.isClosed()) await nc.close().catch(() => undefined);
+      await bounded(nc.drain(), 3000);
+      // close() waits for the socket's last write; with the server gone mid-reconnect that may never come.
+      if (!nc.isClosed()) await bounded(nc.close(), 2000);
     }
     this.client?.close();
     await this.executors.close().catch(() => undefined);
     await this.opts.onStopped?.().catch(() => undefined);
   }
+}
+
+/** Waits for `p` (its failure ignored), at most `ms`. */
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([p.catch(() => undefined), bound]);
+  clearTimeout(timer);
 }
 
 /** Passes frames through, counting them on the current attempt (heartbeat progress). */

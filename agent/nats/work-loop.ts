@@ -38,6 +38,9 @@ export class WorkLoop {
   private loop: Promise<void> | undefined;
   private busy = false;
   private idleWaiters: Array<() => void> = [];
+  /** Resolves when stop() is called: an open pull is abandoned then (while NATS reconnects it may never settle). */
+  private stopped!: Promise<null>;
+  private signalStop: () => void = () => undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -48,6 +51,7 @@ export class WorkLoop {
 
   start(): void {
     this.stopping = false;
+    this.stopped = new Promise<null>((resolve) => (this.signalStop = () => resolve(null)));
     const names = [...(this.opts.agentConsumer ? [this.opts.agentConsumer] : []), POOL_CONSUMER];
     this.loop = Promise.all(names.map((n) => this.run(n))).then(() => undefined);
   }
@@ -55,6 +59,7 @@ export class WorkLoop {
   /** Stops pulling; resolves once the current message (if any) is handled. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.signalStop();
     this.wakeIdle();
     await this.loop;
   }
@@ -83,8 +88,9 @@ export class WorkLoop {
         }
         while (this.busy && !this.stopping) await this.whenIdle();
         if (this.stopping) break;
-        consumer ??= await this.consumer(name);
-        const m = await consumer.next({ expires: this.opts.pullExpiresMs ?? 1000 });
+        consumer ??= (await this.untilStopped(this.consumer(name))) ?? undefined;
+        if (!consumer) break;
+        const m = await this.untilStopped(consumer.next({ expires: this.opts.pullExpiresMs ?? 1000 }));
         if (!m) continue;
         if (this.stopping) {
           m.nak();
@@ -124,6 +130,17 @@ export class WorkLoop {
         await sleep(500);
       }
     }
+  }
+
+  /**
+   * Settles with `p`, or with null once stop() is called. A message that a
+   * pull abandoned this way delivers later is handed back at once.
+   */
+  private untilStopped<T>(p: Promise<T>): Promise<T | null> {
+    p.then((late) => {
+      if (this.stopping && late && typeof (late as { nak?: unknown }).nak === "function") (late as unknown as JsMsg).nak();
+    }).catch(() => undefined);
+    return Promise.race([p, this.stopped]);
   }
 
   private async handle(m: JsMsg): Promise<void> {

@@ -8,11 +8,18 @@ import { silentLogger } from "../../shared/log.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import { startCli, type CliProcess } from "./cli-process.ts";
 import { StudioAdmin } from "../../cli/studio-admin-client.ts";
+import { defer } from "../helpers/defer.ts";
 
-/** A temp dir removed after the test. */
+/**
+ * A temp dir removed after the test. Cleanups here go through defer (last
+ * opened, first closed): agents stop before their coordinator, and the
+ * coordinator before its dir is removed. Bare t.after hooks run in
+ * registration order, which stopped the coordinator (and its NATS) under
+ * agents still pulling work.
+ */
 export function tempDir(t: TestContext, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -23,7 +30,7 @@ export async function startTestCoordinator(t: TestContext, dir: string, extra: P
     BUNDLED_MODELS_DIR,
   );
   const c = await Coordinator.start(config, silentLogger());
-  t.after(() => c.stop());
+  defer(t, () => c.stop());
   return c;
 }
 
@@ -40,7 +47,7 @@ export async function startAgentProcess(t: TestContext, coordinatorAddress: stri
     "agent", "--coordinator", coordinatorAddress, "--enroll", enroll, "--join-token", t0.token, "--ca-fingerprint", t0.caFingerprint,
     "--name", name, "--data-dir", join(dir, `agent-${name}`), "--energy-source", "estimate",
   ]);
-  t.after(() => p.stop(2000));
+  defer(t, () => p.stop(2000));
   await p.waitFor(/agent \S+ running/, 60_000);
   return p;
 }
