@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { PassThrough } from "node:stream";
+import { ProcessGroup } from "../process-group.ts";
 
 /**
  * One Blender process in its own process group, its stdout and stderr read
@@ -44,16 +45,7 @@ export function startBlender(bin: string, args: readonly string[], graceMs = BLE
     });
   }
   let done = false;
-  let stopping = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (signal: NodeJS.Signals): void => {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // ESRCH: the group is already gone
-    }
-  };
+  const group = new ProcessGroup(child.pid);
   const exited = new Promise<BlenderExit>((resolve, reject) => {
     child.once("error", (err) => {
       done = true;
@@ -62,9 +54,8 @@ export function startBlender(bin: string, args: readonly string[], graceMs = BLE
     });
     child.once("close", (code, signal) => {
       done = true;
-      clearTimeout(killTimer);
       // Anything Blender left in its group goes with it once a stop was asked for.
-      if (stopping) signalGroup("SIGKILL");
+      group.leaderClosed(group.stopAsked);
       resolve({ code, signal });
     });
   });
@@ -75,11 +66,7 @@ export function startBlender(bin: string, args: readonly string[], graceMs = BLE
     lines,
     exited,
     stop() {
-      if (done || stopping) return;
-      stopping = true;
-      signalGroup("SIGTERM");
-      killTimer = setTimeout(() => signalGroup("SIGKILL"), graceMs);
-      killTimer.unref();
+      if (!done) group.stop(graceMs);
     },
   };
 }

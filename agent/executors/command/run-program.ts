@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { StepFailedError } from "../executor-registry.ts";
 import type { AllowedProgram } from "./command-allowlist.ts";
+import { ProcessGroup } from "../process-group.ts";
 
 /** A line that says what went wrong; the first one is usually the cause, later ones its consequences. */
 const PROBLEM = /error|no such|not found|cannot|can't|invalid|failed|denied/i;
@@ -39,18 +40,8 @@ export function runProgram(o: RunProgramOptions): Promise<void> {
     };
     child.stdout.on("data", take);
     child.stderr.on("data", take);
-    let killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (sig: NodeJS.Signals): void => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, sig);
-      } catch {
-        // already gone
-      }
-    };
-    const onAbort = (): void => {
-      killGroup("SIGTERM");
-      killTimer = setTimeout(() => killGroup("SIGKILL"), o.killAfterMs ?? 1000);
-    };
+    const group = new ProcessGroup(child.pid);
+    const onAbort = (): void => group.stop(o.killAfterMs ?? 1000);
     const timeout = setTimeout(() => {
       last = `timed out after ${o.program.timeoutSeconds} s`;
       onAbort();
@@ -63,8 +54,7 @@ export function runProgram(o: RunProgramOptions): Promise<void> {
     });
     child.on("close", (code, sig) => {
       clearTimeout(timeout);
-      if (killTimer) clearTimeout(killTimer);
-      killGroup("SIGKILL");
+      group.leaderClosed(true);
       o.signal.removeEventListener("abort", onAbort);
       if (o.signal.aborted) return reject(o.signal.reason);
       if (code === 0) return resolve();
