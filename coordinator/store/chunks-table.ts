@@ -46,7 +46,11 @@ const COUNT_COLUMNS = `COUNT(*) AS total,
   SUM(frame_end - frame_start + 1) AS framesTotal,
   SUM(CASE WHEN state = 'done' THEN frame_end - frame_start + 1 ELSE 0 END) AS framesDone`;
 
+const KEPT_COUNT_COLUMNS = `total, done, failed, cancelled, open, frames_total AS framesTotal, frames_done AS framesDone`;
+
 type RawCounts = Record<keyof ChunkCounts, number | null>;
+
+const EMPTY_COUNTS: RawCounts = { total: 0, done: 0, failed: 0, cancelled: 0, open: 0, framesTotal: 0, framesDone: 0 };
 
 function toCounts(row: RawCounts): ChunkCounts {
   return {
@@ -99,14 +103,21 @@ export class ChunksTable {
       .all(limit) as ChunkRow[];
   }
 
+  /** The job's chunk counts, kept up to date by triggers on the chunks table (migration "job_chunk_counts"). */
   counts(jobId: string): ChunkCounts {
-    return toCounts(this.db.prepare(`SELECT ${COUNT_COLUMNS} FROM chunks WHERE job_id = ?`).get(jobId) as RawCounts);
+    const row = this.db.prepare(`SELECT ${KEPT_COUNT_COLUMNS} FROM job_chunk_counts WHERE job_id = ?`).get(jobId) as RawCounts | undefined;
+    return toCounts(row ?? EMPTY_COUNTS);
   }
 
-  /** counts() of every job in one pass over the chunks (the job listing), keyed by job id; a job without chunks is absent. */
+  /** counts() of every job (the job listing), keyed by job id; a job without chunks is absent. */
   countsByJob(): Map<string, ChunkCounts> {
-    const rows = this.db.prepare(`SELECT job_id AS jobId, ${COUNT_COLUMNS} FROM chunks GROUP BY job_id`).all() as Array<RawCounts & { jobId: string }>;
+    const rows = this.db.prepare(`SELECT job_id AS jobId, ${KEPT_COUNT_COLUMNS} FROM job_chunk_counts WHERE total > 0`).all() as Array<RawCounts & { jobId: string }>;
     return new Map(rows.map((r) => [r.jobId, toCounts(r)]));
+  }
+
+  /** counts() computed from the chunks themselves: what the kept counts must always equal (tests). */
+  countedFromChunks(jobId: string): ChunkCounts {
+    return toCounts(this.db.prepare(`SELECT ${COUNT_COLUMNS} FROM chunks WHERE job_id = ?`).get(jobId) as RawCounts);
   }
 
   /** The one place a chunk changes state. */

