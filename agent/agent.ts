@@ -128,7 +128,7 @@ export class Agent {
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
       ...(opts.executorFactory ? { build: opts.executorFactory } : {}),
     });
-    this.executors = new ExecutorCache([model, ...(opts.factories ?? [])], { log: opts.log });
+    this.executors = new ExecutorCache([model, ...(opts.factories ?? [])], { log: opts.log, assets: this.assets });
   }
 
   get lifecycle(): AgentState {
@@ -251,8 +251,8 @@ export class Agent {
     };
     const modelsBefore = this.executors.loaded().length;
     const cachedBefore = this.assets.hashes().length;
-    // A claimed chunk's models stay in the cache until the chunk is over.
-    const unpins = work.steps.flatMap((s) => (s.kind === "model" ? [this.assets.pin(s.modelSha256)] : []));
+    // A claimed chunk's models and scene files stay in the cache until the chunk is over.
+    const unpins = work.steps.flatMap((s) => (s.kind === "model" ? [s.modelSha256] : s.kind === "blender" ? (s.tree ?? []).map((f) => f.sha256) : [])).map((h) => this.assets.pin(h));
     const unpin = (): void => unpins.forEach((u) => u());
     this.current = current;
     let logSent = false;

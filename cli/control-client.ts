@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { credentials, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { ControlClient, type JobLogsRequest, type JobLogsResponse, type AddModelHeader, type ListModelsResponse, type ModelView, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
+import { credentials, type ChannelCredentials, type ChannelOptions, type ClientWritableStream, type ServiceError } from "@grpc/grpc-js";
+import { ControlClient, type AssetList, type AssetRef, type SceneFile, type JobLogsRequest, type JobLogsResponse, type AddModelHeader, type ListModelsResponse, type ModelView, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../shared/grpc-options.ts";
 import { BadInputError } from "../shared/errors.ts";
 import { defaultDataDir } from "./paths.ts";
@@ -28,6 +28,26 @@ function call<Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> {
   return new Promise((resolve, reject) => fn(req, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
+type UploadStream<H> = ClientWritableStream<{ body: { $case: "header"; value: H } | { $case: "data"; value: Buffer } }>;
+
+/** A header, then the bytes message by message, waiting for the stream to drain (the server's disk sets the pace). */
+function upload<H, Res>(open: (cb: (err: ServiceError | null, res: Res) => void) => UploadStream<H>, header: H, data: AsyncIterable<Buffer>): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const stream = open((err, res) => (err ? reject(err) : resolve(res)));
+    const send = async (): Promise<void> => {
+      stream.write({ body: { $case: "header", value: header } });
+      for await (const chunk of data) {
+        if (!stream.write({ body: { $case: "data", value: chunk } })) await new Promise((r) => stream.once("drain", r));
+      }
+      stream.end();
+    };
+    send().catch((err: unknown) => {
+      stream.cancel();
+      reject(err);
+    });
+  });
+}
+
 /** Promise-shaped Control client for the CLI. */
 export class Control {
   readonly client: ControlClient;
@@ -35,7 +55,8 @@ export class Control {
   constructor(address: string, channel?: { credentials: ChannelCredentials; options: ChannelOptions }) {
     this.client = new ControlClient(address, channel?.credentials ?? credentials.createInsecure(), { ...GRPC_CHANNEL_OPTIONS, ...channel?.options });
   }
-  submit = (specJson: string, baseDir: string) => call<SubmitRequest, SubmitResponse>(this.client.submit.bind(this.client), { specJson, baseDir });
+  submit = (specJson: string, baseDir: string, sceneTree: SceneFile[] = []) => call<SubmitRequest, SubmitResponse>(this.client.submit.bind(this.client), { specJson, baseDir, sceneTree });
+  missingAssets = (assets: AssetRef[]) => call<AssetList, AssetList>(this.client.missingAssets.bind(this.client), { assets });
   getJob = (jobId: string) => call<{ jobId: string }, JobView>(this.client.getJob.bind(this.client), { jobId });
   listJobs = () => call<object, ListJobsResponse>(this.client.listJobs.bind(this.client), {});
   cancelJob = (jobId: string) => call<{ jobId: string }, JobView>(this.client.cancelJob.bind(this.client), { jobId });
@@ -49,20 +70,12 @@ export class Control {
 
   /** Streams a model file to the store after its header; resolves with the stored model. */
   addModel(header: AddModelHeader, data: AsyncIterable<Buffer>): Promise<ModelView> {
-    return new Promise((resolve, reject) => {
-      const stream = this.client.addModel((err, res) => (err ? reject(err) : resolve(res)));
-      const send = async (): Promise<void> => {
-        stream.write({ body: { $case: "header", value: header } });
-        for await (const chunk of data) {
-          if (!stream.write({ body: { $case: "data", value: chunk } })) await new Promise((r) => stream.once("drain", r));
-        }
-        stream.end();
-      };
-      send().catch((err: unknown) => {
-        stream.cancel();
-        reject(err);
-      });
-    });
+    return upload((cb) => this.client.addModel(cb), header, data);
+  }
+
+  /** Streams one file (a scene or a file it references) to the asset store; the store checks the bytes against the header. */
+  putAsset(header: AssetRef, data: AsyncIterable<Buffer>): Promise<AssetRef> {
+    return upload((cb) => this.client.putAsset(cb), header, data);
   }
 
   /** Streams job views until the job is terminal. */

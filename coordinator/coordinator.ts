@@ -198,7 +198,7 @@ export class Coordinator {
       cleanups.push(() => stagedRetry.stop());
       const api = new ControlApi(
         store,
-        { store, outputRoot: config.outputRoot, modelsDir: config.modelsDir, sharedRoot: config.sharedRoot, clock },
+        { store, outputRoot: config.outputRoot, modelsDir: config.modelsDir, sharedRoot: config.sharedRoot, assets, clock },
         finisher,
         specs,
         { compiled: config.tariff, label: config.tariffLabel },
@@ -236,7 +236,7 @@ export class Coordinator {
       });
       cleanups.push(() => dashboard.close());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
-        control: controlHandler(api, finisher, models),
+        control: controlHandler(api, finisher, models, assets),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
           if (reason === DISK_FULL) diskGuard.onDiskFull(h.jobId, h.attemptId);
         }),

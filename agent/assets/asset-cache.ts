@@ -66,6 +66,11 @@ export class AssetCache {
     }
   }
 
+  /** The cache's folder (blobs/, partial/; other users of the cache keep their own subfolders). */
+  get dir(): string {
+    return this.opts.dir;
+  }
+
   /** sha256 of every complete asset held (advertised in heartbeats). */
   hashes(): string[] {
     return [...this.entries.keys()];

@@ -13,12 +13,16 @@ import type { AnyExecutorFactory } from "./executor-registry.ts";
  */
 export function kindFactories(config: AgentKindsConfig, log: Logger, agentName = hostname()): AnyExecutorFactory[] {
   const factories: AnyExecutorFactory[] = [];
-  // Blender scenes live under the shared root, so Blender is offered only where it is mounted (and
-  // not switched off); the factory's probe then finds out whether this machine really has Blender.
-  if (config.blender?.enabled !== false && config.sharedRoot !== undefined) {
-    factories.push(new BlenderExecutorFactory({ sharedRoot: config.sharedRoot, ...(config.blender?.path === undefined ? {} : { blenderPath: config.blender.path }) }));
-  } else if (config.blender?.path !== undefined && config.sharedRoot === undefined) {
-    log.warn({ blender: config.blender.path }, "blender is configured but sharedRoot is not; Blender steps are not offered");
+  // Blender is offered where the shared root is mounted (scenes by path) or where the admin configured
+  // Blender (`blender:` in the config, `--blender`): without a mount it renders scenes sent by content.
+  // The factory's probe then finds out whether this machine really has Blender.
+  if (config.blender?.enabled !== false && (config.sharedRoot !== undefined || config.blender !== undefined)) {
+    factories.push(
+      new BlenderExecutorFactory({
+        ...(config.sharedRoot === undefined ? {} : { sharedRoot: config.sharedRoot }),
+        ...(config.blender?.path === undefined ? {} : { blenderPath: config.blender.path }),
+      }),
+    );
   }
   if (Object.keys(config.commands).length > 0) factories.push(commandFactory(config.commands));
   if (config.comfyui !== undefined) factories.push(new ComfyuiExecutorFactory({ url: config.comfyui.url, agentId: agentName, log }));

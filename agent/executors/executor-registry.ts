@@ -2,6 +2,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { KindCapability } from "../../shared/steps/kind-capability.ts";
 import type { StepKind, WorkStep } from "../../shared/steps/work-step.ts";
 import type { Executor } from "./executor.ts";
+import type { AssetCache } from "../assets/asset-cache.ts";
 
 /**
  * The agent's executor registry: step kind -> factory, built at start from
@@ -13,6 +14,8 @@ import type { Executor } from "./executor.ts";
 
 export interface ExecutorContext {
   log: Logger;
+  /** The agent's asset cache (agent/assets/): what a step names by content (a scene's files) is fetched through it. */
+  assets?: AssetCache;
 }
 
 export interface ExecutorFactory<S extends WorkStep = WorkStep> {

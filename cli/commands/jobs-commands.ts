@@ -7,6 +7,7 @@ import { clientOptions, printJson, withControl, type ClientFlags } from "./clien
 import { renderProgress, renderWatch } from "./watch-render.ts";
 import { shutdownSignal } from "../signals.ts";
 import { BadInputError } from "../../shared/errors.ts";
+import { prepareScene, uploadSceneTree } from "../scene/upload-scene.ts";
 
 function jobLine(j: JobView): string[] {
   return [j.id, j.name, j.state, `${j.framesDone}/${j.framesTotal}`, `${j.chunksDone}/${j.chunksTotal}`, j.chunksFailed ? String(j.chunksFailed) : "", j.message];
@@ -28,11 +29,24 @@ function printJob(j: JobView, json?: boolean): void {
 export function registerJobCommands(program: Command): void {
   clientOptions(program.command("submit <job-file>").description("submit a job file (YAML or JSON)"))
     .option("--wait", "wait until the job finishes; exit 1 unless it is done")
-    .action(async (file: string, flags: ClientFlags & { wait?: boolean }) => {
+    .option("--shared-scene", "a Blender scene is on the farm's shared root (path relative to it): upload nothing")
+    .option("--blender <path>", "Blender used to find the files a scene references (default: blender on PATH)")
+    .option("--scene-timeout <seconds>", "how long Blender may take to list a scene's files", "120")
+    .action(async (file: string, flags: ClientFlags & { wait?: boolean; sharedScene?: boolean; blender?: string; sceneTimeout: string }) => {
       // Validated here first, so a bad file fails fast (exit 2) without a coordinator; the coordinator validates again.
       const { raw } = await readJobFileChecked(file);
+      const timeoutS = Number(flags.sceneTimeout);
+      if (!(timeoutS > 0)) throw new BadInputError(`--scene-timeout: expected seconds > 0, got '${flags.sceneTimeout}'`, { field: "scene-timeout" });
+      // A Blender scene travels with the job unless it is on the shared root: the scene and every file it references.
+      const scene = flags.sharedScene
+        ? null
+        : await prepareScene(raw, file, { timeoutMs: timeoutS * 1000, say: (l) => void process.stderr.write(`${l}\n`), ...(flags.blender ? { blender: flags.blender } : {}) });
       await withControl(flags, async (c) => {
-        const r = await c.submit(JSON.stringify(raw), dirname(resolve(file)));
+        if (scene) {
+          const sent = await uploadSceneTree(c, scene.tree);
+          if (!flags.json) process.stderr.write(`scene: ${scene.tree.files.length} file(s), ${sent.files} uploaded (${sent.bytes} bytes)\n`);
+        }
+        const r = await c.submit(JSON.stringify(scene?.raw ?? raw), dirname(resolve(file)), scene?.tree.files.map(({ path, sha256, size }) => ({ path, sha256, size })) ?? []);
         if (!flags.wait) {
           if (flags.json) printJson(r);
           else process.stdout.write(`submitted ${r.jobId}: ${r.frames} frames in ${r.chunks} chunks\n`);
@@ -46,7 +60,7 @@ export function registerJobCommands(program: Command): void {
         if (!flags.json) process.stderr.write("\n");
         if (last) printJob(last, flags.json);
         if (last?.state !== "done") process.exitCode = 1;
-      });
+      }).finally(() => scene?.cleanup());
     });
 
   clientOptions(program.command("jobs").description("list jobs")).action(async (flags: ClientFlags) => {

@@ -1,4 +1,5 @@
 import type { Store } from "../store/store.ts";
+import type { SceneFile } from "../../shared/assets/scene-tree.ts";
 import type { JobRow } from "../store/jobs-table.ts";
 import type { ChunkCounts } from "../store/chunks-table.ts";
 import type { AgentRow } from "../store/agents-table.ts";
@@ -79,14 +80,15 @@ export class ControlApi {
     private readonly kick: () => void,
   ) {}
 
-  async submit(specJson: string, baseDir: string): Promise<Submitted> {
+  /** `sceneTree`: a Blender scene's files, already uploaded to the asset store (empty: the shared root's scene). */
+  async submit(specJson: string, baseDir: string, sceneTree: readonly SceneFile[] = []): Promise<Submitted> {
     let raw: unknown;
     try {
       raw = JSON.parse(specJson);
     } catch (err) {
       throw new BadInputError(`job spec is not valid JSON: ${(err as Error).message}`, { cause: err });
     }
-    const submitted = await submitJob(this.submitDeps, raw, baseDir);
+    const submitted = await submitJob(this.submitDeps, raw, baseDir, sceneTree);
     this.kick();
     this.finisher.emit("changed", submitted.jobId);
     return submitted;

@@ -10,6 +10,8 @@ import { watchJob } from "../control/job-watch.ts";
 import { toServiceError, unary } from "./grpc-errors.ts";
 import type { ModelCatalog } from "../assets/model-catalog.ts";
 import { modelAdminHandler } from "../assets/model-admin-handler.ts";
+import { assetUploadHandler } from "../assets/asset-upload-handler.ts";
+import type { AssetStore } from "../assets/asset-store.ts";
 import { NO_AGENT_LIVE, type AgentLive } from "../telemetry/agent-live-view.ts";
 import { NO_AGENT_KEY, type AgentKeyView } from "../control/control-api.ts";
 
@@ -34,11 +36,12 @@ export function wireAgent(a: AgentRow, blocklistedJobs: string[] = [], live: Age
   };
 }
 
-export function controlHandler(api: ControlApi, finisher: JobFinisher, models: ModelCatalog): ControlServer {
+export function controlHandler(api: ControlApi, finisher: JobFinisher, models: ModelCatalog, assets: AssetStore): ControlServer {
   return {
     ...modelAdminHandler(models),
+    ...assetUploadHandler(assets),
     submit: unary<SubmitRequest, SubmitResponse>(async (req) => {
-      const s = await api.submit(req.specJson, req.baseDir || process.cwd());
+      const s = await api.submit(req.specJson, req.baseDir || process.cwd(), req.sceneTree);
       return { jobId: s.jobId, chunks: s.chunks, frames: s.frames };
     }),
     getJob: unary<JobRef, WireJobView>((req) => wireJob(api.job(req.jobId))),

@@ -8,6 +8,9 @@ import { relativePathProblem } from "../../shared/safe-path.ts";
 import { modelWindow } from "../../shared/model-manifest/frame-tensor.ts";
 import { WorkStepSchema, type WorkStep } from "../../shared/steps/work-step.ts";
 import type { ModelsTable } from "../store/models-table.ts";
+import type { AssetStore } from "../assets/asset-store.ts";
+import type { SceneFile } from "../../shared/assets/scene-tree.ts";
+import { checkSceneTree } from "./check-scene-tree.ts";
 
 export interface ResolveStepsDeps {
   modelsDir: string;
@@ -15,6 +18,9 @@ export interface ResolveStepsDeps {
   sharedRoot: string | null;
   /** The coordinator's model store (coordinator/assets/), looked at after the models folder. */
   storeModels?: Pick<ModelsTable, "byName" | "bySha" | "list">;
+  /** A Blender scene sent by content (its files already in `assets`); empty or absent: scenes come from the shared root. */
+  sceneTree?: readonly SceneFile[];
+  assets?: Pick<AssetStore, "has">;
 }
 
 /**
@@ -32,15 +38,25 @@ export async function resolveSteps(spec: JobSpec, baseDir: string, deps: Resolve
   for (const [i, step] of spec.steps.entries()) {
     if (step.kind === "assemble") continue;
     const at = (field: string, message: string): void => void issues.push({ path: ["steps", i, field], message });
-    const resolved = await resolveOne(step, baseDir, deps, { known, inFolder }, at);
+    const resolved = await resolveOne(step, baseDir, deps, { known, inFolder }, at, { index: i, issues });
     if (resolved) out.push(WorkStepSchema.parse(resolved));
+  }
+  if ((deps.sceneTree?.length ?? 0) > 0 && !spec.steps.some((s) => s.kind === "blender")) {
+    issues.push({ path: ["sceneTree"], message: "scene files were sent, but the job has no blender step" });
   }
   return out;
 }
 
 type At = (field: string, message: string) => void;
 
-async function resolveOne(step: FrameStep, baseDir: string, deps: ResolveStepsDeps, models: { known: string[]; inFolder: string[] }, at: At): Promise<WorkStep | null> {
+async function resolveOne(
+  step: FrameStep,
+  baseDir: string,
+  deps: ResolveStepsDeps,
+  models: { known: string[]; inFolder: string[] },
+  at: At,
+  { index, issues }: { index: number; issues: SpecIssue[] },
+): Promise<WorkStep | null> {
   switch (step.kind) {
     case "model":
     case "temporal": {
@@ -80,10 +96,16 @@ async function resolveOne(step: FrameStep, baseDir: string, deps: ResolveStepsDe
       return { id: step.id, kind: "model", model: model.manifest.name, modelSha256: model.manifest.sha256, window: step.kind === "temporal" ? step.window : null };
     }
     case "blender": {
+      const { engine, samples, resolution, percentage, version } = step;
+      const overrides = { engine, samples, resolution, percentage, version };
+      if ((deps.sceneTree?.length ?? 0) > 0) {
+        const tree = checkSceneTree(deps.sceneTree ?? [], step.scene, deps.assets, issues, ["steps", index, "scene"]);
+        if (tree === null) return null;
+        return { id: step.id, kind: "blender", scene: step.scene, sceneSha256: tree.sceneSha256, tree: tree.files, ...overrides };
+      }
       const scene = await sceneUnderRoot(step.scene, deps.sharedRoot, at);
       if (scene === null) return null;
-      const { engine, samples, resolution, percentage, version } = step;
-      return { id: step.id, kind: "blender", scene: scene.relative, sceneSha256: await sha256File(scene.absolute), engine, samples, resolution, percentage, version };
+      return { id: step.id, kind: "blender", scene: scene.relative, sceneSha256: await sha256File(scene.absolute), ...overrides };
     }
     case "command":
       return { id: step.id, kind: "command", program: step.program, args: step.args, per: step.per };

@@ -13,6 +13,8 @@ import { workInput } from "./describe-work.ts";
 import { frameFileName, resolveJobOutputDir, videoPathFor } from "./job-paths.ts";
 import { planJobShots } from "./plan-job-chunks.ts";
 import type { JobRow } from "../store/jobs-table.ts";
+import type { AssetStore } from "../assets/asset-store.ts";
+import type { SceneFile } from "../../shared/assets/scene-tree.ts";
 
 export interface SubmitDeps {
   store: Store;
@@ -20,6 +22,8 @@ export interface SubmitDeps {
   modelsDir: string;
   /** The studio's shared root as this coordinator mounts it (Blender scenes); absent: none. */
   sharedRoot?: string | null;
+  /** The coordinator's asset store, where a submit's scene files were uploaded; absent: scene trees are refused. */
+  assets?: Pick<AssetStore, "has">;
   clock: Clock;
 }
 
@@ -36,11 +40,16 @@ export interface Submitted {
  * transaction. Any problem is a BadInputError naming the field, and nothing is
  * written, neither in the store nor on disk.
  */
-export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string): Promise<Submitted> {
+export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string, sceneTree: readonly SceneFile[] = []): Promise<Submitted> {
   const spec: JobSpec = validateJobSpec(raw);
   // Every problem found against the farm (models, scenes, workflows, the input's length) is reported together.
   const issues: SpecIssue[] = [];
-  const steps = await resolveSteps(spec, baseDir, { modelsDir: deps.modelsDir, sharedRoot: deps.sharedRoot ?? null, storeModels: deps.store.models }, issues);
+  const steps = await resolveSteps(
+    spec,
+    baseDir,
+    { modelsDir: deps.modelsDir, sharedRoot: deps.sharedRoot ?? null, storeModels: deps.store.models, sceneTree, ...(deps.assets ? { assets: deps.assets } : {}) },
+    issues,
+  );
   const range = await frameRange(spec, baseDir, issues);
   if (issues.length > 0 || range === null) throw badInputFromIssues(issues);
   const first = steps[0] as WorkStep;

@@ -15,12 +15,16 @@ export interface StepNeed {
   features: string[];
 }
 
+/** What a Blender capability lists: the agent mounts the studio's shared root (scenes by path) / rebuilds scenes sent by content. */
+export const BLENDER_SHARED_ROOT = "shared-root";
+export const BLENDER_SCENE_TREE = "scene-tree";
+
 export function stepNeed(step: WorkStep): StepNeed {
   switch (step.kind) {
     case "model":
       return { stepId: step.id, kind: "model", version: null, features: [] };
     case "blender":
-      return { stepId: step.id, kind: "blender", version: step.version, features: [] };
+      return { stepId: step.id, kind: "blender", version: step.version, features: [step.tree === undefined ? BLENDER_SHARED_ROOT : BLENDER_SCENE_TREE] };
     case "command":
       return { stepId: step.id, kind: "command", version: null, features: [step.program] };
     case "comfyui":

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { MAX_TREE_FILES, SceneFileSchema } from "../assets/scene-tree.ts";
 
 /**
  * The step kind seam: what a chunk's agent must run, as it travels in the work
@@ -25,11 +26,11 @@ export const ModelWorkStepSchema = z.object({
   modelManifest: z.string().max(1_000_000).optional(),
 });
 
-/** A Blender render of the chunk's frames from a scene under the studio's shared root. */
+/** A Blender render of the chunk's frames from a scene under the studio's shared root, or sent by content (`tree`). */
 export const BlenderWorkStepSchema = z.object({
   id: z.string().min(1),
   kind: z.literal("blender"),
-  /** The scene, relative to the shared root, with '/' separators (never absolute, never '..'). */
+  /** The scene, relative to the shared root (or to the tree's root), with '/' separators (never absolute, never '..'). */
   scene: z.string().min(1),
   /** sha256 of the .blend file as submitted (what made the frames). */
   sceneSha256: sha256Hex,
@@ -40,6 +41,8 @@ export const BlenderWorkStepSchema = z.object({
   percentage: z.number().int().min(1).max(100).nullable(),
   /** Version prefix the step pins ("3.4", "3.4.1"); null = any Blender the agent has. */
   version: z.string().nullable(),
+  /** Set when the scene was uploaded at submit: the scene and every file it references, fetched by sha256 from the store. */
+  tree: z.array(SceneFileSchema).max(MAX_TREE_FILES).optional(),
 });
 
 /** A program the agent's admin allowed by name, run without a shell, once per frame or once per chunk. */

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { PNG } from "pngjs";
 import { blenderCandidate } from "../../agent/executors/blender/blender-probe.ts";
@@ -27,6 +27,10 @@ export interface SceneOptions {
   samples?: number;
   /** Frames that take a million samples (an animated sample count): a render that only a cancel ends. */
   stallFrames?: number[];
+  /** An image texture on the first cube, written to this path (relative to the scene's folder) as a checker PNG. */
+  texture?: string;
+  /** Store the texture's path as absolute instead of Blender's `//` relative form. */
+  absoluteTexture?: boolean;
 }
 
 export interface BuiltScene {
@@ -48,8 +52,8 @@ export function blenderBin(): string {
 }
 
 const BUILD_SCENE = `
-import bpy, bmesh, sys
-out, frames, width, height, samples, stall = sys.argv[sys.argv.index("--") + 1:]
+import bpy, bmesh, os, sys
+out, frames, width, height, samples, stall, texture, absolute = sys.argv[sys.argv.index("--") + 1:]
 bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
 scene.render.engine = "CYCLES"
@@ -103,18 +107,43 @@ if stall:
     for curve in scene.animation_data.action.fcurves:
         for key in curve.keyframe_points:
             key.interpolation = "CONSTANT"
-bpy.ops.wm.save_as_mainfile(filepath=out)
+if texture:
+    mat = bpy.data.materials["material0"]
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    image = nodes.new("ShaderNodeTexImage")
+    image.image = bpy.data.images.load(texture)
+    image.interpolation = "Closest"
+    coords = nodes.new("ShaderNodeTexCoord")
+    links.new(coords.outputs["Generated"], image.inputs["Vector"])
+    links.new(image.outputs["Color"], nodes["Principled BSDF"].inputs["Base Color"])
+    image.image.filepath = texture if absolute == "1" else bpy.path.relpath(texture, start=os.path.dirname(out))
+bpy.ops.wm.save_as_mainfile(filepath=out, relative_remap=False)
 `;
 
 /** Builds the scene as `dir/scene.blend` (frames 1..frames). */
 export async function buildBlenderScene(dir: string, options: SceneOptions): Promise<BuiltScene> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, "scene.blend");
-  const args = [String(options.frames), String(options.width ?? 64), String(options.height ?? 36), String(options.samples ?? 8), (options.stallFrames ?? []).join(",")];
+  const texture = options.texture === undefined ? "" : join(dir, options.texture);
+  if (texture !== "") await writeChecker(texture);
+  const args = [String(options.frames), String(options.width ?? 64), String(options.height ?? 36), String(options.samples ?? 8), (options.stallFrames ?? []).join(","), texture, options.absoluteTexture ? "1" : "0"];
   await run(blenderBin(), ["-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", BUILD_SCENE, "--", path, ...args], {
     maxBuffer: 16 << 20,
   });
   return { path, sha256: await sha256File(path), frames: options.frames };
+}
+
+/** A 16x16 yellow and purple checker of 4-pixel squares. */
+async function writeChecker(path: string): Promise<void> {
+  const png = new PNG({ width: 16, height: 16 });
+  for (let y = 0; y < 16; y++) {
+    for (let x = 0; x < 16; x++) {
+      const on = ((x >> 2) + (y >> 2)) % 2 === 0;
+      png.data.set(on ? [240, 200, 20, 255] : [90, 20, 160, 255], (y * 16 + x) * 4);
+    }
+  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, PNG.sync.write(png));
 }
 
 /**

@@ -7,9 +7,10 @@ import { testLog } from "../helpers/test-log.ts";
 
 const kinds = (raw: unknown): string[] => kindFactories(AgentKindsConfigSchema.parse(raw), testLog()).map((f) => f.kind);
 
-test("Blender is offered only where the shared root is mounted, and not when switched off", () => {
+test("Blender is offered where the shared root is mounted or Blender is configured, and not when switched off", () => {
   assert.deepEqual(kinds({}), []);
-  assert.deepEqual(kinds({ blender: { path: "/opt/blender/blender" } }), [], "no sharedRoot: no scene could be found");
+  assert.deepEqual(kinds({ blender: { path: "/opt/blender/blender" } }), ["blender"], "no sharedRoot: scenes sent by content only");
+  assert.deepEqual(kinds({ blender: { enabled: true } }), ["blender"]);
   assert.deepEqual(kinds({ sharedRoot: "/mnt/nas" }), ["blender"]);
   assert.deepEqual(kinds({ sharedRoot: "/mnt/nas", blender: { enabled: false } }), []);
 });

@@ -25,8 +25,13 @@ describe("step needs", () => {
 
   it("says what an agent lacks: the kind, the version, the program, the node classes", () => {
     assert.equal(unmetNeed(stepNeed(blender), [{ kind: "model", version: "1.30.0", features: [] }]), "no blender executor");
-    assert.equal(unmetNeed(stepNeed(blender), [{ kind: "blender", version: "4.2.0", features: [] }]), "blender 4.2.0, step render needs 3.4");
-    assert.equal(unmetNeed(stepNeed(blender), [{ kind: "blender", version: "3.4.1", features: [] }]), null);
+    assert.equal(unmetNeed(stepNeed(blender), [{ kind: "blender", version: "4.2.0", features: ["shared-root"] }]), "blender 4.2.0, step render needs 3.4");
+    assert.equal(unmetNeed(stepNeed(blender), [{ kind: "blender", version: "3.4.1", features: ["shared-root"] }]), null);
+    // A scene by path needs the shared root mounted; a scene sent by content needs an agent that rebuilds trees.
+    assert.equal(unmetNeed(stepNeed(blender), [{ kind: "blender", version: "3.4.1", features: ["scene-tree"] }]), "blender lacks feature shared-root");
+    const uploaded: WorkStep = { ...blender, tree: [{ path: "a.blend", sha256: HASH, size: 1 }] } as WorkStep;
+    assert.equal(unmetNeed(stepNeed(uploaded), [{ kind: "blender", version: "3.4.1", features: ["scene-tree"] }]), null);
+    assert.equal(unmetNeed(stepNeed(uploaded), [{ kind: "blender", version: "3.4.1", features: ["shared-root"] }]), "blender lacks feature scene-tree");
     assert.equal(unmetNeed(stepNeed(command), [{ kind: "command", version: "0.1.0", features: ["ffmpeg-denoise"] }]), "command lacks allowed program ffmpeg-flip");
     assert.equal(unmetNeed(stepNeed(command), [{ kind: "command", version: "0.1.0", features: ["ffmpeg-flip"] }]), null);
     assert.equal(

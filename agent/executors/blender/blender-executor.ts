@@ -11,7 +11,7 @@ import { startBlender, type BlenderExit } from "./blender-process.ts";
 import { parseBlenderLine } from "./blender-progress.ts";
 
 /**
- * Runs a Blender step: one `blender -b -a` process per run of contiguous
+ * Runs a Blender step (the scene already found: under the shared root or rebuilt from its tree): one `blender -b -a` process per run of contiguous
  * frames (a chunk is one run), each frame handed on as soon as Blender's
  * `Saved:` line says its file is complete, its console lines passed to the
  * log, its sample counts to live progress. A failed render (missing file,
@@ -29,6 +29,8 @@ export interface BlenderExecutorOptions {
   killGraceMs?: number;
   /** Monotonic clock in seconds, for busy-time accounting. */
   clock?: () => number;
+  /** Runs once when the executor is closed (gives back a scene tree it rendered from). */
+  onClose?: () => void;
 }
 
 const PNG_END = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
@@ -60,7 +62,9 @@ export class BlenderExecutor implements Executor {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.options.onClose?.();
+  }
 
   private async *renderRun(
     task: ExecutorTask,

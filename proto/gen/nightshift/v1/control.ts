@@ -32,6 +32,32 @@ export interface SubmitRequest {
   specJson: string;
   /** Directory that relative input paths in the spec are resolved against. */
   baseDir: string;
+  /**
+   * The Blender scene and every file it references, uploaded to the store
+   * first (PutAsset): path relative to the tree's root -> content. Empty: the
+   * scene is read from the coordinator's shared root.
+   */
+  sceneTree: SceneFile[];
+}
+
+export interface SceneFile {
+  /** '/'-separated, relative, no '..' (refused otherwise). */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface AssetRef {
+  sha256: string;
+  size: number;
+}
+
+export interface AssetList {
+  assets: AssetRef[];
+}
+
+export interface PutAssetMessage {
+  body: { $case: "header"; value: AssetRef } | { $case: "data"; value: Buffer } | undefined;
 }
 
 export interface SubmitResponse {
@@ -223,7 +249,7 @@ export interface RemoveModelRequest {
 }
 
 function createBaseSubmitRequest(): SubmitRequest {
-  return { specJson: "", baseDir: "" };
+  return { specJson: "", baseDir: "", sceneTree: [] };
 }
 
 export const SubmitRequest: MessageFns<SubmitRequest> = {
@@ -233,6 +259,9 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
     }
     if (message.baseDir !== "") {
       writer.uint32(18).string(message.baseDir);
+    }
+    for (const v of message.sceneTree) {
+      SceneFile.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -266,6 +295,14 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
             message.baseDir = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sceneTree.push(SceneFile.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -290,6 +327,11 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
         : isSet(object.base_dir)
         ? globalThis.String(object.base_dir)
         : "",
+      sceneTree: globalThis.Array.isArray(object?.sceneTree)
+        ? object.sceneTree.map((e: any) => SceneFile.fromJSON(e))
+        : globalThis.Array.isArray(object?.scene_tree)
+        ? object.scene_tree.map((e: any) => SceneFile.fromJSON(e))
+        : [],
     };
   },
 
@@ -301,6 +343,9 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
     if (message.baseDir !== "") {
       obj.baseDir = message.baseDir;
     }
+    if (message.sceneTree?.length) {
+      obj.sceneTree = message.sceneTree.map((e) => SceneFile.toJSON(e));
+    }
     return obj;
   },
 
@@ -311,6 +356,363 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
     const message = createBaseSubmitRequest();
     message.specJson = object.specJson ?? "";
     message.baseDir = object.baseDir ?? "";
+    message.sceneTree = object.sceneTree?.map((e) => SceneFile.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSceneFile(): SceneFile {
+  return { path: "", sha256: "", size: 0 };
+}
+
+export const SceneFile: MessageFns<SceneFile> = {
+  encode(message: SceneFile, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(24).uint64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SceneFile {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSceneFile();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SceneFile {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
+  },
+
+  toJSON(message: SceneFile): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SceneFile>): SceneFile {
+    return SceneFile.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SceneFile>): SceneFile {
+    const message = createBaseSceneFile();
+    message.path = object.path ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
+    return message;
+  },
+};
+
+function createBaseAssetRef(): AssetRef {
+  return { sha256: "", size: 0 };
+}
+
+export const AssetRef: MessageFns<AssetRef> = {
+  encode(message: AssetRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).uint64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssetRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssetRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AssetRef {
+    return {
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
+  },
+
+  toJSON(message: AssetRef): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AssetRef>): AssetRef {
+    return AssetRef.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AssetRef>): AssetRef {
+    const message = createBaseAssetRef();
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
+    return message;
+  },
+};
+
+function createBaseAssetList(): AssetList {
+  return { assets: [] };
+}
+
+export const AssetList: MessageFns<AssetList> = {
+  encode(message: AssetList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.assets) {
+      AssetRef.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssetList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssetList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.assets.push(AssetRef.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AssetList {
+    return {
+      assets: globalThis.Array.isArray(object?.assets) ? object.assets.map((e: any) => AssetRef.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: AssetList): unknown {
+    const obj: any = {};
+    if (message.assets?.length) {
+      obj.assets = message.assets.map((e) => AssetRef.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AssetList>): AssetList {
+    return AssetList.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AssetList>): AssetList {
+    const message = createBaseAssetList();
+    message.assets = object.assets?.map((e) => AssetRef.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePutAssetMessage(): PutAssetMessage {
+  return { body: undefined };
+}
+
+export const PutAssetMessage: MessageFns<PutAssetMessage> = {
+  encode(message: PutAssetMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.body?.$case) {
+      case "header":
+        AssetRef.encode(message.body.value, writer.uint32(10).fork()).join();
+        break;
+      case "data":
+        writer.uint32(18).bytes(message.body.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutAssetMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutAssetMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = { $case: "header", value: AssetRef.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = { $case: "data", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutAssetMessage {
+    return {
+      body: isSet(object.header)
+        ? { $case: "header", value: AssetRef.fromJSON(object.header) }
+        : isSet(object.data)
+        ? { $case: "data", value: Buffer.from(bytesFromBase64(object.data)) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PutAssetMessage): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "header") {
+      obj.header = AssetRef.toJSON(message.body.value);
+    } else if (message.body?.$case === "data") {
+      obj.data = base64FromBytes(message.body.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PutAssetMessage>): PutAssetMessage {
+    return PutAssetMessage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PutAssetMessage>): PutAssetMessage {
+    const message = createBasePutAssetMessage();
+    switch (object.body?.$case) {
+      case "header": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "header", value: AssetRef.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "data": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "data", value: object.body.value };
+        }
+        break;
+      }
+    }
     return message;
   },
 };
@@ -3225,6 +3627,29 @@ export const ControlService = {
     responseSerialize: (value: ModelView): Buffer => Buffer.from(ModelView.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModelView => ModelView.decode(value),
   },
+  /**
+   * Scene transfer (`submit` of a Blender job without a shared mount): which
+   * of these assets the store lacks, then each missing one streamed after a
+   * header with its sha256 and size.
+   */
+  missingAssets: {
+    path: "/nightshift.v1.Control/MissingAssets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AssetList): Buffer => Buffer.from(AssetList.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AssetList => AssetList.decode(value),
+    responseSerialize: (value: AssetList): Buffer => Buffer.from(AssetList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AssetList => AssetList.decode(value),
+  },
+  putAsset: {
+    path: "/nightshift.v1.Control/PutAsset" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: PutAssetMessage): Buffer => Buffer.from(PutAssetMessage.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutAssetMessage => PutAssetMessage.decode(value),
+    responseSerialize: (value: AssetRef): Buffer => Buffer.from(AssetRef.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AssetRef => AssetRef.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -3246,6 +3671,13 @@ export interface ControlServer extends UntypedServiceImplementation {
   addModel: handleClientStreamingCall<AddModelMessage, ModelView>;
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
   removeModel: handleUnaryCall<RemoveModelRequest, ModelView>;
+  /**
+   * Scene transfer (`submit` of a Blender job without a shared mount): which
+   * of these assets the store lacks, then each missing one streamed after a
+   * header with its sha256 and size.
+   */
+  missingAssets: handleUnaryCall<AssetList, AssetList>;
+  putAsset: handleClientStreamingCall<PutAssetMessage, AssetRef>;
 }
 
 export interface ControlClient extends Client {
@@ -3423,6 +3855,40 @@ export interface ControlClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ModelView) => void,
   ): ClientUnaryCall;
+  /**
+   * Scene transfer (`submit` of a Blender job without a shared mount): which
+   * of these assets the store lacks, then each missing one streamed after a
+   * header with its sha256 and size.
+   */
+  missingAssets(
+    request: AssetList,
+    callback: (error: ServiceError | null, response: AssetList) => void,
+  ): ClientUnaryCall;
+  missingAssets(
+    request: AssetList,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AssetList) => void,
+  ): ClientUnaryCall;
+  missingAssets(
+    request: AssetList,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AssetList) => void,
+  ): ClientUnaryCall;
+  putAsset(callback: (error: ServiceError | null, response: AssetRef) => void): ClientWritableStream<PutAssetMessage>;
+  putAsset(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AssetRef) => void,
+  ): ClientWritableStream<PutAssetMessage>;
+  putAsset(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AssetRef) => void,
+  ): ClientWritableStream<PutAssetMessage>;
+  putAsset(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AssetRef) => void,
+  ): ClientWritableStream<PutAssetMessage>;
 }
 
 export const ControlClient = makeGenericClientConstructor(ControlService, "nightshift.v1.Control") as unknown as {
