@@ -13,7 +13,7 @@ import { uploadAttempt } from "./grpc/result-uploader.ts";
 import { HeartbeatPublisher } from "./nats/heartbeat-publisher.ts";
 import { WorkLoop } from "./nats/work-loop.ts";
 import { ExecutorCache } from "./work/executor-cache.ts";
-import { modelFactory } from "./executors/model-factory.ts";
+import { folderModelHashes, modelFactory } from "./executors/model-factory.ts";
 import type { AnyExecutorFactory } from "./executors/executor-registry.ts";
 import type { ModelWorkStep } from "../shared/steps/work-step.ts";
 import type { ExecutorProgress } from "./executors/executor.ts";
@@ -187,6 +187,8 @@ export class Agent {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
     });
     const subj = subjects(joined.subjectPrefix);
+    // Models in this agent's own folder count as cached: placement then adds no fetch for a store model with the same bytes.
+    const inFolder = await folderModelHashes(this.opts.modelsDir).catch(() => [] as string[]);
     this.heartbeat = new HeartbeatPublisher(this.nc, subj.heartbeat(this.agentId), joined.heartbeatMs, () => ({
       agentId: this.agentId,
       name: this.opts.name,
@@ -195,7 +197,7 @@ export class Agent {
       note: this.opts.telemetry?.note() ?? "",
       loadedModels: this.executors.loaded(),
       downKinds: this.executors.downKinds(),
-      cachedAssets: this.assets.hashes().slice(0, MAX_ADVERTISED_ASSETS),
+      cachedAssets: [...new Set([...inFolder, ...this.assets.hashes()])].slice(0, MAX_ADVERTISED_ASSETS),
       progress: this.current ? progressOf(this.current) : null,
     }));
     listenForControl(this.nc, subj.control(this.agentId), (m) => this.onControl(m), log);

@@ -1,5 +1,6 @@
 import { BadInputError } from "../../shared/errors.ts";
-import { resolveModel } from "../../shared/model-manifest/model-registry.ts";
+import { listModels, resolveModel } from "../../shared/model-manifest/model-registry.ts";
+import { verifyModelFile } from "../../shared/model-manifest/model-file-hash.ts";
 import type { KindCapability } from "../../shared/steps/kind-capability.ts";
 import type { ModelWorkStep } from "../../shared/steps/work-step.ts";
 import type { Executor } from "./executor.ts";
@@ -60,6 +61,9 @@ async function findModel(step: ModelWorkStep, opts: ModelFactoryOptions): Promis
     throw err;
   });
   if (local?.manifest.sha256 === step.modelSha256) return local;
+  // The same bytes under another name in the models folder (what the heartbeat advertised as cached).
+  const sameBytes = stored ? await folderModelByHash(opts.modelsDir, step.modelSha256) : undefined;
+  if (sameBytes) return sameBytes;
   if (!stored) {
     throw new BadInputError(
       `model '${step.model}' on this agent has sha256 ${local?.manifest.sha256.slice(0, 12)}…, the job needs ${step.modelSha256.slice(0, 12)}…`,
@@ -70,4 +74,19 @@ async function findModel(step: ModelWorkStep, opts: ModelFactoryOptions): Promis
   if (manifest.sha256 !== step.modelSha256) throw new BadInputError(`store manifest of model '${step.model}' names sha256 ${manifest.sha256}, the job needs ${step.modelSha256}`, { field: "step.modelManifest" });
   const modelPath = await stored.assets.ensure({ sha256: step.modelSha256, size: stored.size });
   return { manifest, modelPath };
+}
+
+/** A model in the folder whose manifest names this sha256 and whose file really has it; undefined when none. */
+async function folderModelByHash(modelsDir: string, sha256: string): Promise<{ manifest: ModelManifest; modelPath: string } | undefined> {
+  for (const l of await listModels(modelsDir)) {
+    if (!l.ok || l.model.manifest.sha256 !== sha256) continue;
+    const ok = await verifyModelFile(l.model.modelPath, sha256).then(() => true, () => false);
+    if (ok) return l.model;
+  }
+  return undefined;
+}
+
+/** sha256 of every model the folder's manifests name: advertised as cached, so placement does not count a fetch for them. */
+export async function folderModelHashes(modelsDir: string): Promise<string[]> {
+  return (await listModels(modelsDir)).flatMap((l) => (l.ok ? [l.model.manifest.sha256] : []));
 }

@@ -67,3 +67,24 @@ test("models add refuses what it cannot vouch for, with exit 2 naming the proble
   assert.deepEqual(c.store.models.list(), []);
   assert.deepEqual(c.assets.list(), []);
 });
+
+test("a store model whose bytes an agent already has in its models folder counts as cached and is never fetched", async (t) => {
+  const dir = tempDir(t, "ns-e2e-models-");
+  const empty = join(dir, "no-models");
+  mkdirSync(empty);
+  const c = await startTestCoordinator(t, dir, { modelsDir: empty });
+  const admin = ["--coordinator", c.address, "--admin-credentials", join(dir, "data", "admin")];
+  // The store knows the bundled colour-grade model's bytes under another name; the agent has them in its folder.
+  const added = await runCli(["models", "add", join(BUNDLED_MODELS_DIR, "colour-grade.onnx"), "--name", "house-grade", "--json", ...admin]);
+  assert.equal(added.status, 0, added.stderr);
+  const model = JSON.parse(added.stdout) as { sha256: string };
+  const agent = await startLocalAgent(t, c, dir, "stocked", { modelsDir: BUNDLED_MODELS_DIR });
+  await waitUntil(() => c.registry.live.get(agent.agentId)?.cachedAssets?.includes(model.sha256), 10_000, "the folder's model in a heartbeat");
+
+  const jobFile = join(dir, "job.json");
+  writeFileSync(jobFile, JSON.stringify({ ...generatedJob("from-folder", 3, 16, 9, 3), steps: [{ id: "grade", kind: "model", model: "house-grade" }] }));
+  const submitted = await runCli(["submit", jobFile, "--wait", "--json", ...admin], { timeoutMs: 120_000 });
+  assert.equal(submitted.status, 0, submitted.stdout + submitted.stderr);
+  assert.equal((JSON.parse(submitted.stdout) as { state: string }).state, "done");
+  assert.deepEqual(agent.assets.hashes(), [], "the agent used its own copy: nothing was fetched into its cache");
+});
