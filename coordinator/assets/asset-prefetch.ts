@@ -3,16 +3,26 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import { encodeJson, type AgentControl, type Heartbeat } from "../../shared/protocol/messages.ts";
 import type { Subjects } from "../../shared/protocol/subjects.ts";
+import { z } from "zod";
 import type { Store } from "../store/store.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+import type { AssetRef } from "../../shared/assets/asset-ref.ts";
+import { storeAssets } from "./store-assets.ts";
+import { WorkStepSchema, type WorkStep } from "../../shared/steps/work-step.ts";
 
 /** Do not repeat a prefetch of one asset to one agent within this many ms (its heartbeat lags the transfer). */
 const REPEAT_AFTER_MS = 60_000;
 
+/** Assets per control message (the message schema's bound). */
+const PER_MESSAGE = 64;
+
 /**
  * When a chunk is placed on an agent's own subject, the agent is told (on
  * <p>.ctl.<agentId>) to fetch the store assets the chunk needs and its
- * heartbeat says it lacks, so the transfer overlaps the wait in the queue.
- * Fire and forget: a lost message only means the agent fetches at claim.
+ * heartbeat says it lacks: the store model of every model step of the chain
+ * (not only the first) and every file of a Blender scene sent by content, so
+ * the transfer overlaps the wait in the queue. Fire and forget: a lost
+ * message only means the agent fetches at claim.
  */
 export function assetPrefetcher(deps: {
   store: Store;
@@ -25,21 +35,37 @@ export function assetPrefetcher(deps: {
   const sent = new Map<string, number>();
   return (agentId, jobId) => {
     const job = deps.store.jobs.get(jobId);
-    const model = job ? deps.store.models.bySha(job.modelSha256) : undefined;
-    if (!model) return;
+    if (!job) return;
     const hb = deps.live().get(agentId);
-    if (hb?.cachedAssets?.includes(model.sha256) || hb?.loadedModels?.includes(model.sha256)) return;
-    const key = `${agentId}/${model.sha256}`;
+    const held = new Set([...(hb?.cachedAssets ?? []), ...(hb?.loadedModels ?? [])]);
     const now = deps.clock();
-    if (now - (sent.get(key) ?? -Infinity) < REPEAT_AFTER_MS) return;
     if (sent.size > 10_000) sent.clear();
-    sent.set(key, now);
-    const msg: AgentControl = { type: "prefetch", assets: [{ sha256: model.sha256, size: model.size }] };
-    try {
-      deps.nc.publish(deps.subjects.control(agentId), encodeJson(msg));
-      deps.log.info({ agentId, jobId, sha256: model.sha256, size: model.size }, "asset prefetch sent");
-    } catch (err) {
-      deps.log.warn({ agentId, err: (err as Error).message }, "asset prefetch not sent");
+    const wanted = jobAssets(deps.store, job).filter((a) => {
+      const key = `${agentId}/${a.sha256}`;
+      if (held.has(a.sha256) || now - (sent.get(key) ?? -Infinity) < REPEAT_AFTER_MS) return false;
+      sent.set(key, now);
+      return true;
+    });
+    for (let i = 0; i < wanted.length; i += PER_MESSAGE) {
+      const assets = wanted.slice(i, i + PER_MESSAGE);
+      const msg: AgentControl = { type: "prefetch", assets };
+      try {
+        deps.nc.publish(deps.subjects.control(agentId), encodeJson(msg));
+        deps.log.info({ agentId, jobId, assets: assets.length, bytes: assets.reduce((n, a) => n + a.size, 0) }, "asset prefetch sent");
+      } catch (err) {
+        deps.log.warn({ agentId, err: (err as Error).message }, "asset prefetch not sent");
+      }
     }
   };
+}
+
+/** The job's store assets (storeAssets) from its recorded steps. */
+function jobAssets(store: Pick<Store, "models">, job: Pick<JobRow, "modelSha256" | "stepsJson">): AssetRef[] {
+  let steps: WorkStep[] = [];
+  try {
+    steps = z.array(WorkStepSchema).parse(JSON.parse(job.stepsJson));
+  } catch {
+    // A job recorded before steps were kept: its first step's model is all there is to fetch.
+  }
+  return storeAssets(store, job.modelSha256, steps);
 }

@@ -62,6 +62,12 @@ export function placementPenaltySeconds(
   if (agent.loadedModels.includes(job.modelSha256)) return 0;
   const fits = job.memoryBytes === null || job.memoryBytes <= freeMemoryBytes(agent, job, needOf);
   const load = fits ? modelLoadSeconds : 2 * modelLoadSeconds;
-  const mustFetch = (job.modelFetchBytes ?? 0) > 0 && !(agent.cachedAssets ?? []).includes(job.modelSha256);
-  return load + (mustFetch ? (job.modelFetchBytes ?? 0) / fetchBytesPerSecond : 0);
+  return load + bytesToFetch(agent, job) / fetchBytesPerSecond;
+}
+
+/** Bytes the agent must fetch from the store before it can run the job: what of the job's store assets its heartbeat does not list. */
+export function bytesToFetch(agent: AgentInfo, job: JobNeeds): number {
+  const cached = new Set(agent.cachedAssets ?? []);
+  if (job.fetchAssets !== undefined) return job.fetchAssets.reduce((n, a) => (cached.has(a.sha256) ? n : n + a.size), 0);
+  return (job.modelFetchBytes ?? 0) > 0 && !cached.has(job.modelSha256) ? (job.modelFetchBytes ?? 0) : 0;
 }

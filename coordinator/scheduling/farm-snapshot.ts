@@ -3,6 +3,7 @@ import type { JobRow } from "../store/jobs-table.ts";
 import { onlineAgents, pendingOfJob, queuedChunks, runningAttempts, unstartedChunks, unstartedOfJob, type OnlineAgentRow } from "./snapshot-queries.ts";
 import type { FarmPolicy } from "../dispatch/farm-policy.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
+import { storeAssets } from "../assets/store-assets.ts";
 import type { Heartbeat } from "../../shared/protocol/messages.ts";
 import { ineligibility } from "./eligibility.ts";
 import { stepNeed } from "../../shared/steps/step-needs.ts";
@@ -59,6 +60,7 @@ export function jobNeeds(job: JobRow, specs: JobSpecs, store: Store, memoryOf: S
     modelSha256: job.modelSha256,
     memoryBytes: memoryOf(job.modelName, job.modelSha256),
     modelFetchBytes: store.models.bySha(job.modelSha256)?.size ?? null,
+    fetchAssets: storeAssets(store, job.modelSha256, specs.steps(job)),
     tags: spec.constraints?.tags ?? [],
     minVramBytes: spec.constraints?.minVramBytes ?? 0,
     blockedAgents: store.blocklist.blockedForJob(job.id).map((b) => b.agentId),

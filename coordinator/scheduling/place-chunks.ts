@@ -1,5 +1,5 @@
 import type { AgentLoad } from "./agent-load.ts";
-import { ineligibility, placementPenaltySeconds } from "./eligibility.ts";
+import { bytesToFetch, ineligibility, placementPenaltySeconds } from "./eligibility.ts";
 import type { SchedulingPolicy } from "./scheduling-policy.ts";
 import type { AgentInfo, Hold, JobNeeds, PendingChunk, Placement } from "./scheduling-types.ts";
 
@@ -28,9 +28,8 @@ export function routeJob(job: JobNeeds, agents: readonly AgentInfo[]): Route {
   if (eligible.length < accepting.length) return { kind: "agents", eligible };
   const holding = eligible.filter((a) => a.loadedModels.includes(job.modelSha256)).length;
   if (holding > 0 && holding < eligible.length) return { kind: "agents", eligible };
-  // A model from the store that some agents have cached and others must fetch: placement weighs the transfer.
-  const cached = (job.modelFetchBytes ?? 0) > 0 ? eligible.filter((a) => (a.cachedAssets ?? []).includes(job.modelSha256)).length : 0;
-  if (cached > 0 && cached < eligible.length) return { kind: "agents", eligible };
+  // Store assets (models, scene files) that agents hold in different measure: placement weighs the transfers.
+  if (new Set(eligible.map((a) => bytesToFetch(a, job))).size > 1) return { kind: "agents", eligible };
   return { kind: "pool" };
 }
 

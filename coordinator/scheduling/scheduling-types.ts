@@ -31,6 +31,8 @@ export interface JobNeeds {
   memoryBytes: number | null;
   /** Bytes an agent fetches from the model store when it lacks the model; null/absent when the model is not in the store. */
   modelFetchBytes?: number | null;
+  /** Every store asset the chain uses (each step's store model, a scene's uploaded files); when set, it replaces modelFetchBytes. */
+  fetchAssets?: ReadonlyArray<{ sha256: string; size: number }>;
   /** Agents must carry all of these tags. */
   tags: readonly string[];
   /** Agents must have a GPU with at least this much memory; 0: any agent. */

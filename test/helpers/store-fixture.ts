@@ -32,6 +32,7 @@ export interface JobFixture {
   seed?: number;
   modelSha256?: string;
   createdAt?: number;
+  stepsJson?: string;
 }
 
 export function insertJob(store: Store, j: JobFixture = {}): JobRow {
@@ -42,7 +43,7 @@ export function insertJob(store: Store, j: JobFixture = {}): JobRow {
     state: j.state ?? "queued",
     priority: j.priority ?? 0,
     specJson: "{}",
-    stepsJson: "[]",
+    stepsJson: j.stepsJson ?? "[]",
     recipeSha256: "",
     shotsJson: "[]",
     baseDir: "/nonexistent-base",

@@ -32,3 +32,34 @@ test("a chunk placed on an agent that lacks the job's store model sends one pref
   prefetch("cold", fromStore.id);
   assert.equal(sent.length, 2, "repeated after a minute if the agent still does not advertise it");
 });
+
+test("prefetch covers every store model of a chain and every file of a scene sent by content, in bounded messages", (t) => {
+  const { store } = openTempStore(t);
+  const second = "ef".repeat(32);
+  store.models.put({ name: "m", sha256: SHA, size: 1234, manifestJson: "{}", license: "", source: "", addedAt: 1 });
+  store.models.put({ name: "later", sha256: second, size: 99, manifestJson: "{}", license: "", source: "", addedAt: 1 });
+  const files = Array.from({ length: 70 }, (_, i) => ({ path: `tex/${i}.png`, sha256: i.toString(16).padStart(64, "0"), size: i + 1 }));
+  const scene = { id: "r", kind: "blender", scene: "tex/0.png", sceneSha256: files[0]!.sha256, engine: null, samples: null, resolution: null, percentage: null, version: null, tree: files };
+  const chain = insertJob(store, {
+    modelSha256: files[0]!.sha256,
+    stepsJson: JSON.stringify([scene, { id: "up", kind: "model", model: "later", modelSha256: second, window: null, modelSize: 99 }]),
+  });
+  const sent: Uint8Array[] = [];
+  const nc = { publish: (_subject: string, data: Uint8Array) => void sent.push(data) } as unknown as NatsConnection;
+  // The agent already holds the later model and the first texture.
+  const live = new Map<string, Heartbeat>([["a", { agentId: "a", name: "a", status: "idle", attemptId: null, sentAtMs: 0, seq: 1, cachedAssets: [second, files[0]!.sha256] }]]);
+  assetPrefetcher({ store, nc, subjects: subjects("ns"), live: () => live, clock: () => 0, log: silentLogger() })("a", chain.id);
+  const asked = sent.flatMap((d) => {
+    const m = decodeJson(AgentControlSchema, d);
+    return m.type === "prefetch" ? m.assets : [];
+  });
+  assert.equal(sent.length, 2, "69 files in messages of at most 64");
+  assert.deepEqual(asked.map((a) => a.sha256).sort(), files.slice(1).map((f) => f.sha256).sort());
+
+  // A chain whose later step is a store model the agent lacks gets that model prefetched too.
+  live.set("a", { ...live.get("a")!, cachedAssets: [] });
+  const sent2 = sent.length;
+  const models = insertJob(store, { stepsJson: JSON.stringify([{ id: "g", kind: "model", model: "colour-grade", modelSha256: "ab".repeat(32), window: null }, { id: "up", kind: "model", model: "later", modelSha256: second, window: null, modelSize: 99 }]) });
+  assetPrefetcher({ store, nc, subjects: subjects("ns"), live: () => live, clock: () => 0, log: silentLogger() })("a", models.id);
+  assert.deepEqual(decodeJson(AgentControlSchema, sent[sent2]!), { type: "prefetch", assets: [{ sha256: second, size: 99 }] });
+});

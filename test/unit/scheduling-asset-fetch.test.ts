@@ -39,3 +39,18 @@ test("placement prefers the agent with the model cached over an equally fast one
   });
   assert.deepEqual(placements.map((p) => p.agentId), ["warm", "warm"]);
 });
+
+test("a chain's later store models and a scene's uploaded files count too: each agent pays for the bytes it lacks", () => {
+  const later = "9".repeat(64);
+  const texture = "8".repeat(64);
+  const chain = job("j", { fetchAssets: [{ sha256: MODEL, size: 1 * GiB }, { sha256: later, size: 3 * GiB }, { sha256: texture, size: 1 * GiB }] });
+  const p = policy({ modelLoadSeconds: 5, fetchBytesPerSecond: 100e6 });
+  const penalty = (a: ReturnType<typeof agent>): number => placementPenaltySeconds(a, chain, () => null, p.modelLoadSeconds, p.fetchBytesPerSecond);
+  assert.equal(penalty(agent("cold")), 5 + (5 * GiB) / 100e6);
+  assert.equal(penalty(agent("first", { cachedAssets: [MODEL] })), 5 + (4 * GiB) / 100e6, "the first model cached, the later one still to fetch");
+  assert.equal(penalty(agent("all", { cachedAssets: [MODEL, later, texture] })), 5);
+  const some = [agent("first", { cachedAssets: [MODEL] }), agent("later", { cachedAssets: [later] })];
+  assert.deepEqual(routeJob(chain, some), { kind: "agents", eligible: some }, "agents holding different parts: placed by what each lacks");
+  const same = [agent("a", { cachedAssets: [MODEL] }), agent("b", { cachedAssets: [MODEL] })];
+  assert.deepEqual(routeJob(chain, same), { kind: "pool" });
+});
