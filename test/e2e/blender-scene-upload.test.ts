@@ -3,9 +3,10 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { join } from "node:path";
 import { test } from "node:test";
 import { AgentKindsConfigSchema } from "../../agent/config/agent-kinds-config.ts";
+import type { JobRow } from "../../coordinator/store/jobs-table.ts";
 import { sha256File } from "../../shared/model-manifest/model-file-hash.ts";
 import { runCli } from "../support/run-cli.ts";
-import { startTestCoordinator, tempDir } from "../support/farm.ts";
+import { startTestCoordinator, tempDir, waitUntil } from "../support/farm.ts";
 import { startLocalAgent } from "../helpers/local-agent.ts";
 import { blenderMissing, buildBlenderScene, pixelDigest, renderReference } from "../support/blender-scene.ts";
 
@@ -23,9 +24,6 @@ test("a Blender scene with a texture in a subfolder renders on an agent that can
 
   const c = await startTestCoordinator(t, dir);
   const admin = ["--coordinator", c.address, "--admin-credentials", join(dir, "data", "admin")];
-  const agent = await startLocalAgent(t, c, dir, "no-mount", { kinds: AgentKindsConfigSchema.parse({ blender: { enabled: true } }) });
-  assert.deepEqual(agent.assets.hashes(), [], "the agent starts with an empty cache");
-
   const jobFile = join(artist, "job.json");
   writeFileSync(
     jobFile,
@@ -37,14 +35,25 @@ test("a Blender scene with a texture in a subfolder renders on an agent that can
       output: { path: "{job}", framePattern: "frame_{frame:04}.png" },
     }),
   );
-  const submitted = await runCli(["submit", jobFile, "--wait", "--json", ...admin], { timeoutMs: 240_000 });
+  const submitted = await runCli(["submit", jobFile, "--json", ...admin], { timeoutMs: 120_000 });
   assert.equal(submitted.status, 0, submitted.stdout + submitted.stderr);
-  const job = JSON.parse(submitted.stdout) as { id: string; state: string; framesDone: number; outputDir: string };
-  assert.equal(job.state, "done");
-  assert.equal(job.framesDone, FRAMES);
+  const { jobId } = JSON.parse(submitted.stdout) as { jobId: string };
+
+  // Once submitted, the artist's folder is out of everyone's reach; only then does an agent join.
+  const hidden = join(dir, "elsewhere");
+  renameSync(artist, hidden);
+  const agent = await startLocalAgent(t, c, dir, "no-mount", { kinds: AgentKindsConfigSchema.parse({ blender: { enabled: true } }) });
+  assert.deepEqual(agent.assets.hashes(), [], "the agent starts with an empty cache");
+  const finished = (): JobRow | undefined => {
+    const j = c.store.jobs.get(jobId);
+    return j && ["done", "failed", "cancelled"].includes(j.state) ? j : undefined;
+  };
+  const job = await waitUntil(finished, 240_000, "the job finished", 250);
+  assert.equal(job.state, "done", job.message ?? "");
+  renameSync(hidden, artist);
 
   // The job's step names the scene and its texture by content, relative to their common folder.
-  const steps = JSON.parse(c.store.jobs.get(job.id)?.stepsJson ?? "[]") as Array<{ scene: string; tree?: Array<{ path: string; sha256: string }> }>;
+  const steps = JSON.parse(job.stepsJson) as Array<{ scene: string; tree?: Array<{ path: string; sha256: string }> }>;
   const textureSha = await sha256File(texture);
   assert.deepEqual(steps[0]?.tree?.map((f) => [f.path, f.sha256]), [
     ["scene.blend", scene.sha256],
