@@ -14,7 +14,13 @@ import { decodePng } from "../media/png-codec.ts";
  * zlib and the five PNG row filters, about ten times faster than pngjs;
  * anything else goes through decodePng. Both give the same hash.
  */
-export function pixelsOf(png: Uint8Array): { sha256: string; width: number; height: number } {
+export interface PixelHash {
+  sha256: string;
+  width: number;
+  height: number;
+}
+
+export function pixelsOf(png: Uint8Array): PixelHash {
   const fast = fastRgbHash(png);
   if (fast !== undefined) return fast;
   const frame = decodePng(png);
@@ -25,7 +31,7 @@ export function isPng(bytes: Uint8Array): boolean {
   return bytes.length > 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
 }
 
-function fastRgbHash(png: Uint8Array): { sha256: string; width: number; height: number } | undefined {
+function fastRgbHash(png: Uint8Array): PixelHash | undefined {
   if (!isPng(png)) return undefined;
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   let at = 8;
