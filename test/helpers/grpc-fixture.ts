@@ -30,6 +30,7 @@ export const unimplementedControl: ControlServer = {
   addModel: unimplemented,
   listModels: unimplemented,
   removeModel: unimplemented,
+  rerender: unimplemented,
   watchJob: (call: ServerWritableStream<JobRef, JobView>) => call.destroy(Object.assign(new Error("not part of this test"), { code: status.UNIMPLEMENTED })),
 };
 
