@@ -70,7 +70,7 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
       const stamper = new FrameStamper(store, specs, signer, Date.now, silentLogger());
       const acc = { wallSeconds: 1, busySeconds: 1, energyJoules: 100, energySource: "estimate" as const, idleEnergyJoules: 0, peakMemoryBytes: 1, memoryKind: "ram" as const, meanWatts: 1, samples: 1 };
       const incoming = (index: number, data: Uint8Array) => ({ index, data, sha256: createHash("sha256").update(data).digest("hex"), size: data.length, format: "png" });
-      const upload = async (withProvenance: boolean, name: string): Promise<{ seconds: number; job: JobRow }> => {
+      const upload = async (withProvenance: boolean, name: string): Promise<{ seconds: number; commitSeconds: number; job: JobRow }> => {
         const job = insertJob(store, { frameEnd: frames - 1, outputDir: join(outputRoot, name), modelSha256: model.manifest.sha256 });
         const [chunk] = insertChunks(store, job.id, [[0, frames - 1]]);
         startAttempt(store, chunk!.id, agent.id, `att_${name}`);
@@ -79,18 +79,23 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         const session = await sink.begin({ jobId: job.id, chunkId: chunk!.id, attemptId: `att_${name}`, agentId: agent.id, frameCount: frames });
         // Frames reach the sink as the agent renders them, as on the farm (agent and sink share this machine's cores here).
         for await (const f of render()) await session.addFrame(incoming(f.index, f.data));
+        const c0 = nowSeconds();
         await session.commit(acc);
-        return { seconds: nowSeconds() - t0, job };
+        return { seconds: nowSeconds() - t0, commitSeconds: nowSeconds() - c0, job };
       };
       await upload(true, "warm-p");
       await upload(false, "warm-n");
       const plain: number[] = [];
       const signed: number[] = [];
+      const commits = { without: [] as number[], with: [] as number[] };
       let lastJob: JobRow | undefined;
       for (let r = 0; r < rounds; r++) {
-        plain.push((await upload(false, `n${r}`)).seconds);
+        const n = await upload(false, `n${r}`);
+        plain.push(n.seconds);
+        commits.without.push(n.commitSeconds);
         const s = await upload(true, `p${r}`);
         signed.push(s.seconds);
+        commits.with.push(s.commitSeconds);
         lastJob = s.job;
       }
 
@@ -133,6 +138,7 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         ratio: round((signedPerFrame - plainPerFrame) / plainPerFrame, 4),
         aim: "ratio < 0.02",
         roundsMsPerFrame: { without: plain.map((x) => ms(x / frames)), with: signed.map((x) => ms(x / frames)) },
+        commitMsPerChunk: { without: ms(median(commits.without)), with: ms(median(commits.with)) },
         eventLoopMsPerFrame: ms(loopPerFrame),
         eventLoopRatio: round(loopPerFrame / plainPerFrame, 4),
         hashThreadDecodeMsPerFrame: ms(decodeSeconds / frames),
@@ -143,6 +149,7 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         definitions: {
           frame: "one chunk of the demo job, per frame: OnnxExecutor.run (generated input, colour-grade model, PNG encode, intraOpThreads 1) feeding a ResultSink upload as each frame is made (stage, fsync, store transaction, rename); median of rounds",
           provenance: "frame time with the FrameStamper minus without it",
+          commit: "UploadSession.commit per chunk (with provenance: wait for the last pixel hashes, sign, append, then every frame's fsync)",
           eventLoop: "provenance work on the sink's thread: split at IEND + hand the PNG to the hash thread, then build + sign + iTXt chunk at commit",
           hashThreadDecode: "pixel hash (zlib + PNG row filters + sha256) per frame, on the hasher's worker thread, overlapped with the upload",
           jobManifest: "manifest.json once per job (hash every file, sign, write + fsync + rename), divided by frames; not in the ratio",
