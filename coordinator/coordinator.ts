@@ -34,6 +34,7 @@ import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
 import { renderNatsTls } from "./trust/nats-auth-config.ts";
 import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { openProvenance } from "./provenance/open-provenance.ts";
+import type { FrameStamper } from "./provenance/frame-stamper.ts";
 import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 import { AssetStore } from "./assets/asset-store.ts";
@@ -77,6 +78,7 @@ export class Coordinator {
       outbox: WebhookOutbox;
       notifications: FarmNotifications;
       dashboard: DashboardServer;
+      stamper: FrameStamper;
     },
     /** The studio CA, admin credentials, join tokens and enrollments (coordinator/trust/). */
     readonly trust: StudioTrust,
@@ -261,7 +263,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -283,6 +285,7 @@ export class Coordinator {
       () => p.notifications.stop(),
       () => p.outbox.stop(),
       () => stopGrpcServer(p.server),
+      () => p.stamper.close(),
       () => this.finisher.settle(),
       () => p.subs.forEach((s) => s.unsubscribe()),
       () => p.accounting.stop(),

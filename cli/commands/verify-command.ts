@@ -5,12 +5,17 @@ import { verifyPath, type VerifyReport } from "../../coordinator/provenance/veri
 import { Store } from "../../coordinator/store/store.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { EXIT_FAILURE } from "../exit-codes.ts";
-import { printJson } from "./client-options.ts";
+import { printJson, withControl } from "./client-options.ts";
+import { printRerender, rerenderCheck } from "./verify-rerender.ts";
 
 interface VerifyFlags {
   ca?: string;
   dataDir?: string;
   json?: boolean;
+  rerender?: string;
+  coordinator?: string;
+  adminCredentials?: string;
+  timeout: string;
 }
 
 /** The studio CA certificate: --ca, else <data-dir>/ca/ca.crt. */
@@ -31,11 +36,16 @@ function printHuman(r: VerifyReport): void {
 export function registerVerify(program: Command): void {
   program
     .command("verify <path>")
-    .description("check frames (a folder or one PNG) against their signed provenance, the job's manifest.json and, with --data-dir, the ledger")
+    .description("check frames (a folder or one PNG) against their signed provenance, the job's manifest.json and, with --data-dir, the ledger; with --rerender N, <path> is a done job's id: render N of its frames again on another agent and compare pixels")
     .option("--ca <file>", "the studio CA certificate (default: <data-dir>/ca/ca.crt)")
     .option("--data-dir <dir>", "the coordinator's data dir: its CA and its ledger (frames table)")
     .option("--json", "print the report as JSON")
-    .action((path: string, flags: VerifyFlags) => {
+    .option("--rerender <n>", "re-render N sampled frames of job <path> on agents other than the original and compare pixels")
+    .option("--coordinator <host:port>", "with --rerender: coordinator address (default: from --data-dir)")
+    .option("--admin-credentials <dir>", "with --rerender: admin certificate folder")
+    .option("--timeout <seconds>", "with --rerender: how long to wait for the re-render job", "600")
+    .action(async (path: string, flags: VerifyFlags) => {
+      if (flags.rerender !== undefined) return verifyByRerender(path, flags);
       const caPem = caPemFrom(flags);
       let store: Store | undefined;
       if (flags.dataDir !== undefined) {
@@ -53,4 +63,17 @@ export function registerVerify(program: Command): void {
         store?.close();
       }
     });
+}
+
+async function verifyByRerender(jobId: string, flags: VerifyFlags): Promise<void> {
+  const n = Number(flags.rerender);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BadInputError(`--rerender: '${flags.rerender}' is not a frame count from 1 to 1000`, { field: "rerender" });
+  const timeout = Number(flags.timeout);
+  if (!(timeout > 0 && timeout <= 86_400)) throw new BadInputError(`--timeout: '${flags.timeout}' is not a number of seconds from 1 to 86400`, { field: "timeout" });
+  const report = await withControl(flags, (c) =>
+    rerenderCheck(c, jobId, n, { ...(flags.dataDir ? { dataDir: flags.dataDir } : {}), timeoutMs: timeout * 1000, onProgress: (line) => flags.json || process.stderr.write(`${line}\n`) }),
+  );
+  if (flags.json) printJson(report);
+  else printRerender(report);
+  if (!report.ok) process.exitCode = EXIT_FAILURE;
 }

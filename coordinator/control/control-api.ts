@@ -18,6 +18,7 @@ import { videoPathFor } from "../jobs/job-paths.ts";
 import { NO_AGENT_LIVE, type AgentLive } from "../telemetry/agent-live-view.ts";
 import type { JobProgress } from "../scheduling/job-progress.ts";
 import { liveAttempts } from "../scheduling/copy-rules.ts";
+import { createRerenderJob, type RerenderJob } from "../provenance/rerender-job.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
 
 export interface JobView {
@@ -92,6 +93,14 @@ export class ControlApi {
     this.kick();
     this.finisher.emit("changed", submitted.jobId);
     return submitted;
+  }
+
+  /** A new job rendering `frames` of done job `id` again, off the agents that made them (nightshift verify --rerender). */
+  rerender(id: string, frames: readonly number[]): RerenderJob {
+    const r = createRerenderJob(this.store, id, frames, this.clock);
+    this.kick();
+    this.finisher.emit("changed", r.jobId);
+    return r;
   }
 
   private requireJob(id: string): JobRow {

@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type {
   AgentView as WireAgentView, ControlServer, JobLogsRequest, JobLogsResponse, JobRef, JobView as WireJobView, ListAgentsRequest, ListAgentsResponse,
-  ListJobsRequest, ListJobsResponse, ReportRequest, ReportResponse, SubmitRequest, SubmitResponse,
+  ListJobsRequest, ListJobsResponse, ReportRequest, ReportResponse, RerenderRequest, RerenderResponse, SubmitRequest, SubmitResponse,
 } from "../../proto/gen/nightshift/v1/control.ts";
 import type { ControlApi, JobView } from "../control/control-api.ts";
 import type { AgentRow } from "../store/agents-table.ts";
@@ -51,6 +51,7 @@ export function controlHandler(api: ControlApi, finisher: JobFinisher, models: M
     resumeJob: unary<JobRef, WireJobView>((req) => wireJob(api.resume(req.jobId))),
     listAgents: unary<ListAgentsRequest, ListAgentsResponse>(() => ({ agents: api.agents().map((a) => wireAgent(a, api.blocklistedJobs(a.id), api.agentLive(a.id), api.agentKey(a.id))) })),
     jobLogs: unary<JobLogsRequest, JobLogsResponse>((req) => ({ attempts: api.logs(req.jobId, req.chunk < 0 ? null : req.chunk) })),
+    rerender: unary<RerenderRequest, RerenderResponse>((req) => api.rerender(req.jobId, req.frames)),
     report: unary<ReportRequest, ReportResponse>((req) => ({ reportJson: JSON.stringify(api.report(req.jobId || undefined)) })),
     watchJob(call: ServerWritableStream<JobRef, WireJobView>): void {
       const stop = watchJob({ view: (id) => api.job(id), changes: finisher }, call.request.jobId, {

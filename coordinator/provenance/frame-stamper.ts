@@ -1,86 +1,106 @@
-import { createRequire } from "node:module";
-import { readFileSync, renameSync } from "node:fs";
-import { join } from "node:path";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import { withTextChunk } from "../../shared/media/png-text-chunk.ts";
-import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
+import { itxtChunk } from "../../shared/media/png-text-chunk.ts";
 import { FRAME_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type FrameManifest, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
-import { isPng, pixelsOf } from "../../shared/provenance/pixel-hash.ts";
+import type { PixelHash } from "../../shared/provenance/pixel-hash.ts";
 import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
-import { provenanceSteps } from "./provenance-steps.ts";
-import { writeFileDurableSync } from "../sink/durable-fs.ts";
-import { stagedFrameName } from "../sink/staging.ts";
+import type { AgentRow } from "../store/agents-table.ts";
 import type { Store } from "../store/store.ts";
+import { PixelHasher } from "./pixel-hasher.ts";
+import { provenanceSteps } from "./provenance-steps.ts";
+
+/** What the sink knows of one staged PNG frame when the attempt commits. */
+export interface StagedPng {
+  index: number;
+  /** sha256 of the PNG bytes the agent sent (checked by the sink). */
+  pngSha256: string;
+  pixels: PixelHash;
+}
 
 /**
- * Puts the signed provenance record into every staged PNG frame of an attempt
- * just before the sink commits it (the only moment the chunk's accounting is
- * known). The record is built from the coordinator's own store and from the
- * bytes it received, never from what an agent claims about itself: the pixel
- * hash comes from decoding the received PNG here. The chunk is inserted
- * without re-encoding; the staged file is replaced durably (temp, fsync,
- * rename). Bytes that are not a PNG (test executors) are left as they are.
+ * Builds and signs the provenance record of every PNG frame of an attempt,
+ * in two halves that follow what is known when:
+ *  - when a frame arrives, its pixel hash (decoding the received PNG, on the
+ *    PixelHasher's thread): the coordinator signs what it saw, not what an
+ *    agent claims about it;
+ *  - at the commit, once the chunk's accounting (render seconds, energy) has
+ *    arrived, the record itself: job, chunk, attempt, steps, seed, agent,
+ *    software, accounting share, hashes; signed and returned as the iTXt
+ *    chunk that the sink appends to the staged file before its one fsync.
+ * The record's facts come from the coordinator's store; the software versions
+ * are the ones the agent reported for the step kinds the job used.
  */
 export class FrameStamper {
-  private readonly software: Record<string, string>;
-
   constructor(
     private readonly store: Store,
     private readonly specs: JobSpecs,
     private readonly signer: ProvenanceSigner,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {
-    this.software = { onnxruntime: onnxruntimeVersion() };
+    private readonly hasher = new PixelHasher(log),
+  ) {}
+
+  hashPixels(png: Uint8Array): Promise<PixelHash> {
+    return this.hasher.hash(png);
   }
 
-  stampAttempt(h: { jobId: string; chunkId: string; attemptId: string; agentId: string }, dir: string, frames: Iterable<number>, acc: ChunkAccounting): void {
+  /** The iTXt chunk per frame index; empty when the job or chunk is gone (the commit refuses it right after). */
+  recordChunks(h: { jobId: string; chunkId: string; attemptId: string; agentId: string }, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Buffer> {
+    const out = new Map<number, Buffer>();
     const job = this.store.jobs.get(h.jobId);
     const chunk = this.store.chunks.get(h.chunkId);
-    if (!job || !chunk) return; // the commit refuses it right after
+    if (!job || !chunk) return out;
     const agent = this.store.agents.get(h.agentId);
     const steps: ProvenanceStep[] = provenanceSteps(this.specs.steps(job));
-    const indices = [...frames];
-    const count = Math.max(1, indices.length);
+    const count = Math.max(1, frameCount);
     const signedAt = new Date(this.clock()).toISOString();
-    const software: Record<string, string> = { nightshift: agent?.version ?? "unknown" };
-    if (steps.some((s) => s.kind === "model")) Object.assign(software, this.software);
-    for (const index of indices) {
-      const path = join(dir, stagedFrameName(index));
-      const bytes = readFileSync(path);
-      if (!isPng(bytes)) continue;
+    const software = agentSoftware(agent, steps);
+    for (const f of frames) {
       const manifest: FrameManifest = {
         format: FRAME_MANIFEST_FORMAT,
         job: { id: job.id, name: job.name },
         chunk: { id: chunk.id, frameStart: chunk.frameStart, frameEnd: chunk.frameEnd },
         attempt: h.attemptId,
-        frame: index,
+        frame: f.index,
         steps,
         seed: job.seed,
         agent: { id: h.agentId, name: agent?.name ?? "unknown", gpu: agent?.gpus.map((g) => g.name).join(", ") || "none (CPU)" },
         software,
         renderSeconds: acc.busySeconds / count,
         energy: { joules: acc.energyJoules / count, source: acc.energySource, share: `chunk total / ${count} frames` },
-        pixels: pixelsOf(bytes),
-        png: { sha256: sha256Bytes(bytes) },
+        pixels: f.pixels,
+        png: { sha256: f.pngSha256 },
         signedAt,
       };
-      const stamped = withTextChunk(bytes, PROVENANCE_KEYWORD, JSON.stringify(signManifest(manifest, this.signer)));
-      const temp = `${path}.stamp`;
-      writeFileDurableSync(temp, stamped);
-      renameSync(temp, path);
+      out.set(f.index, itxtChunk(PROVENANCE_KEYWORD, JSON.stringify(signManifest(manifest, this.signer))));
     }
-    this.log.debug({ attemptId: h.attemptId, frames: indices.length }, "provenance stamped");
+    this.log.debug({ attemptId: h.attemptId, frames: out.size }, "provenance records signed");
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.hasher.close();
   }
 }
 
-function onnxruntimeVersion(): string {
-  try {
-    return (createRequire(import.meta.url)("onnxruntime-node/package.json") as { version: string }).version;
-  } catch {
-    return "unknown";
+/** The tool behind each step kind, as software names it. */
+const TOOL_OF_KIND: Readonly<Record<string, string>> = { model: "onnxruntime", blender: "blender", comfyui: "comfyui" };
+
+/**
+ * The agent's nightshift version and, for every step kind the job used, the
+ * version of the tool the agent reported for that kind when it joined
+ * (agents.kinds): onnxruntime for model steps, Blender, ComfyUI ("unknown"
+ * when the agent gave none); other kinds only when the agent gave a version.
+ */
+export function agentSoftware(agent: Pick<AgentRow, "version" | "kinds"> | undefined, steps: readonly ProvenanceStep[]): Record<string, string> {
+  const software: Record<string, string> = { nightshift: agent?.version || "unknown" };
+  for (const kind of new Set(steps.map((s) => s.kind))) {
+    const version = agent?.kinds.find((k) => k.kind === kind)?.version;
+    const tool = TOOL_OF_KIND[kind];
+    if (tool) software[tool] = version || "unknown";
+    else if (version) software[kind] = version;
   }
+  return software;
 }

@@ -13,9 +13,22 @@ export async function writeFileDurable(path: string, data: Uint8Array): Promise<
  * relies on the file surviving a crash; meanwhile it can take the next frame.
  */
 export async function writeFileSyncLater(path: string, data: Uint8Array): Promise<{ durable: Promise<void> }> {
+  return writeSyncLater(path, "wx", data);
+}
+
+/**
+ * Appends to a file and starts its fsync, like writeFileSyncLater: once
+ * `durable` settles, the whole file (also what was written to it earlier
+ * without an fsync) is on disk.
+ */
+export function appendSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
+  return writeSyncLater(path, "a", data);
+}
+
+function writeSyncLater(path: string, flags: string, data: Uint8Array): { durable: Promise<void> } {
   // The write itself is synchronous: it lands in the page cache in well under a millisecond, and on the
   // thread pool it would queue behind the fsyncs of earlier frames.
-  const fd = openSync(path, "wx", 0o644);
+  const fd = openSync(path, flags, 0o644);
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
@@ -8,7 +8,11 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
-import { fsyncDir, writeFileSyncLater } from "./durable-fs.ts";
+import { appendSyncLater, fsyncDir, writeFileSyncLater } from "./durable-fs.ts";
+import { PngFormatError, splitAtEnd } from "../../shared/media/png-text-chunk.ts";
+import { isPng, type PixelHash } from "../../shared/provenance/pixel-hash.ts";
+import { PROVENANCE_KEYWORD } from "../../shared/provenance/provenance-manifest.ts";
+import type { StagedPng } from "../provenance/frame-stamper.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
@@ -32,9 +36,14 @@ export interface IncomingFrame {
 /** Where a job's frame `index` ends up (absolute, already checked to be under the output root). */
 export type FramePathResolver = (job: JobRow, index: number) => string;
 
-/** Sees a fully staged attempt right before its commit and may rewrite its staged frames (coordinator/provenance/frame-stamper.ts). */
+/**
+ * Provenance for PNG frames (coordinator/provenance/frame-stamper.ts): a
+ * frame's pixel hash is started when it arrives, its signed record chunk is
+ * made at the commit, when the chunk's accounting is known.
+ */
 export interface AttemptStamper {
-  stampAttempt(h: UploadHeader, dir: string, frames: Iterable<number>, acc: ChunkAccounting): void;
+  hashPixels(png: Uint8Array): Promise<PixelHash>;
+  recordChunks(h: UploadHeader, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Uint8Array>;
 }
 
 export interface SinkOptions {
@@ -68,6 +77,10 @@ export class ResultSink {
     private readonly log: Logger,
     private readonly onCommitted: (jobId: string) => void,
   ) {}
+
+  get stamper(): AttemptStamper | undefined {
+    return this.opts.stamper;
+  }
 
   /** Told about a committed attempt whose frames are still staged because a rename failed; set by the coordinator. */
   onMoveFailed: (attemptId: string) => void = () => undefined;
@@ -113,7 +126,6 @@ export class ResultSink {
 
   /** Commits a fully staged attempt. Synchronous from the check to the renames: nothing interleaves. */
   commit(h: UploadHeader, dir: string, frames: Map<number, { sha256: string; bytes: number }>, acc: ChunkAccounting): number {
-    this.opts.stamper?.stampAttempt(h, dir, frames.keys(), acc);
     const now = this.clock();
     const targets: Array<{ from: string; to: string }> = [];
     let losers: AttemptToCancel[] = [];
@@ -190,6 +202,8 @@ export class UploadSession {
   private readonly frames = new Map<number, { sha256: string; bytes: number }>();
   /** fsyncs of staged frames not yet awaited, oldest first. */
   private syncs: Array<Promise<void>> = [];
+  /** Staged PNGs still waiting for their provenance record and IEND (see stagePng). */
+  private readonly pngs = new Map<number, { path: string; tail: Buffer; pixels: Promise<PixelHash>; pngSha256: string }>();
   private done = false;
 
   constructor(
@@ -203,14 +217,59 @@ export class UploadSession {
   async addFrame(f: IncomingFrame): Promise<void> {
     this.sink.verifyFrame(f, this.start, this.end);
     if (this.frames.has(f.index)) refuse("duplicate-frame", `frame ${f.index} sent twice`);
+    const path = join(this.dir, stagedFrameName(f.index));
+    const stamper = this.sink.stamper;
     try {
-      const { durable } = await writeFileSyncLater(join(this.dir, stagedFrameName(f.index)), f.data);
-      this.syncs.push(durable);
-      if (this.syncs.length > MAX_SYNCS_IN_FLIGHT) await this.syncs.shift();
+      if (stamper && isPng(f.data)) this.stagePng(stamper, path, f);
+      else await this.track((await writeFileSyncLater(path, f.data)).durable);
     } catch (err) {
+      if (err instanceof PngFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
       diskFull(err, `writing frame ${f.index}`);
     }
     this.frames.set(f.index, { sha256: f.sha256.toLowerCase(), bytes: f.size });
+  }
+
+  /**
+   * A PNG that gets a provenance record: everything before its IEND is staged
+   * now, without an fsync (its record needs the chunk's accounting, which
+   * comes last); the commit appends record and IEND and fsyncs the file once.
+   * Its pixel hash is computed off this thread meanwhile.
+   */
+  private stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): void {
+    const { head, tail } = splitAtEnd(f.data, PROVENANCE_KEYWORD);
+    writeFileSync(path, head, { flag: "wx", mode: 0o644 });
+    const pixels = stamper.hashPixels(f.data);
+    pixels.catch(() => undefined); // awaited at the commit
+    this.pngs.set(f.index, { path, tail, pixels, pngSha256: f.sha256.toLowerCase() });
+  }
+
+  /** Keeps at most MAX_SYNCS_IN_FLIGHT fsyncs running. */
+  private async track(durable: Promise<void>): Promise<void> {
+    this.syncs.push(durable);
+    if (this.syncs.length > MAX_SYNCS_IN_FLIGHT) await this.syncs.shift();
+  }
+
+  /** Appends each staged PNG's signed record and its IEND, starting the file's fsync. */
+  private async finishPngs(acc: ChunkAccounting): Promise<void> {
+    const stamper = this.sink.stamper;
+    if (!stamper || this.pngs.size === 0) return;
+    const staged: StagedPng[] = [];
+    for (const [index, p] of this.pngs) {
+      try {
+        staged.push({ index, pngSha256: p.pngSha256, pixels: await p.pixels });
+      } catch (err) {
+        refuse("bad-frame", `frame ${index}: ${(err as Error).message}`);
+      }
+    }
+    const records = stamper.recordChunks(this.header, staged, this.frames.size, acc);
+    try {
+      for (const [index, p] of this.pngs) {
+        const record = records.get(index);
+        await this.track(appendSyncLater(p.path, record ? Buffer.concat([record, p.tail]) : p.tail).durable);
+      }
+    } catch (err) {
+      diskFull(err, "finishing the staged frames");
+    }
   }
 
   /** Every staged frame and the staging dir's entries on disk. */
@@ -229,6 +288,7 @@ export class UploadSession {
     if (this.frames.size !== this.header.frameCount) {
       refuse("missing-frames", `upload ended after ${this.frames.size} of ${this.header.frameCount} frames`);
     }
+    await this.finishPngs(acc);
     await this.flush();
     try {
       const n = this.sink.commit(this.header, this.dir, this.frames, acc);

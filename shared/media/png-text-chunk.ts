@@ -70,11 +70,22 @@ export function removeTextChunk(png: Uint8Array, keyword: string): Buffer {
   return Buffer.concat(parts);
 }
 
-/** The PNG with `text` under `keyword` (replacing any earlier one), inserted right before IEND. */
-export function withTextChunk(png: Uint8Array, keyword: string, text: string): Buffer {
+/**
+ * The PNG without any iTXt chunk under `keyword`, cut right before IEND: `head`
+ * then `tail` (the IEND chunk) is that PNG, and `head`, the new chunk, `tail`
+ * is the PNG with the chunk. The sink writes `head` when a frame arrives and
+ * appends the rest at the commit, when the record is complete.
+ */
+export function splitAtEnd(png: Uint8Array, keyword: string): { head: Buffer; tail: Buffer } {
   const stripped = removeTextChunk(png, keyword);
   const iend = stripped.length - 12;
-  return Buffer.concat([stripped.subarray(0, iend), itxtChunk(keyword, text), stripped.subarray(iend)]);
+  return { head: stripped.subarray(0, iend), tail: stripped.subarray(iend) };
+}
+
+/** The PNG with `text` under `keyword` (replacing any earlier one), inserted right before IEND. */
+export function withTextChunk(png: Uint8Array, keyword: string, text: string): Buffer {
+  const { head, tail } = splitAtEnd(png, keyword);
+  return Buffer.concat([head, itxtChunk(keyword, text), tail]);
 }
 
 /** The text of the first iTXt chunk under `keyword` whose CRC is right, or undefined. */

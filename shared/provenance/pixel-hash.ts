@@ -14,7 +14,13 @@ import { decodePng } from "../media/png-codec.ts";
  * zlib and the five PNG row filters, about ten times faster than pngjs;
  * anything else goes through decodePng. Both give the same hash.
  */
-export function pixelsOf(png: Uint8Array): { sha256: string; width: number; height: number } {
+export interface PixelHash {
+  sha256: string;
+  width: number;
+  height: number;
+}
+
+export function pixelsOf(png: Uint8Array): PixelHash {
   const fast = fastRgbHash(png);
   if (fast !== undefined) return fast;
   const frame = decodePng(png);
@@ -25,7 +31,7 @@ export function isPng(bytes: Uint8Array): boolean {
   return bytes.length > 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
 }
 
-function fastRgbHash(png: Uint8Array): { sha256: string; width: number; height: number } | undefined {
+function fastRgbHash(png: Uint8Array): PixelHash | undefined {
   if (!isPng(png)) return undefined;
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   let at = 8;
@@ -65,27 +71,7 @@ function fastRgbHash(png: Uint8Array): { sha256: string; width: number; height: 
   const rgb = new Uint8Array(width * 3);
   for (let y = 0; y < height; y++) {
     const base = y * (stride + 1);
-    const filter = raw[base]!;
-    if (filter > 4) return undefined;
-    for (let i = 0; i < stride; i++) {
-      const x = raw[base + 1 + i]!;
-      const a = i >= channels ? cur[i - channels]! : 0;
-      const b = prev[i]!;
-      let v: number;
-      if (filter === 0) v = x;
-      else if (filter === 1) v = x + a;
-      else if (filter === 2) v = x + b;
-      else if (filter === 3) v = x + ((a + b) >> 1);
-      else {
-        const c = i >= channels ? prev[i - channels]! : 0;
-        const p = a + b - c;
-        const pa = Math.abs(p - a);
-        const pb = Math.abs(p - b);
-        const pc = Math.abs(p - c);
-        v = x + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
-      }
-      cur[i] = v & 0xff;
-    }
+    if (!unfilterRow(raw[base]!, raw.subarray(base + 1, base + 1 + stride), prev, cur, channels)) return undefined;
     if (channels === 3) hash.update(cur);
     else {
       for (let p = 0, s = 0; p < rgb.length; p += 3, s += 4) {
@@ -98,4 +84,43 @@ function fastRgbHash(png: Uint8Array): { sha256: string; width: number; height: 
     [prev, cur] = [cur, prev];
   }
   return { sha256: hash.digest("hex"), width, height };
+}
+
+/**
+ * Undoes one row's PNG filter (spec 9.2) into `cur`, one loop per filter type
+ * (the left neighbour is `channels` bytes back); false for an unknown type.
+ * Uint8Array stores wrap modulo 256, as the spec's arithmetic does.
+ */
+function unfilterRow(filter: number, line: Uint8Array, prev: Uint8Array, cur: Uint8Array, channels: number): boolean {
+  const n = line.length;
+  switch (filter) {
+    case 0:
+      cur.set(line);
+      return true;
+    case 1:
+      for (let i = 0; i < channels; i++) cur[i] = line[i]!;
+      for (let i = channels; i < n; i++) cur[i] = line[i]! + cur[i - channels]!;
+      return true;
+    case 2:
+      for (let i = 0; i < n; i++) cur[i] = line[i]! + prev[i]!;
+      return true;
+    case 3:
+      for (let i = 0; i < channels; i++) cur[i] = line[i]! + (prev[i]! >> 1);
+      for (let i = channels; i < n; i++) cur[i] = line[i]! + ((cur[i - channels]! + prev[i]!) >> 1);
+      return true;
+    case 4:
+      for (let i = 0; i < channels; i++) cur[i] = line[i]! + prev[i]!;
+      for (let i = channels; i < n; i++) {
+        const a = cur[i - channels]!;
+        const b = prev[i]!;
+        const c = prev[i - channels]!;
+        const pa = Math.abs(b - c);
+        const pb = Math.abs(a - c);
+        const pc = Math.abs(a + b - 2 * c);
+        cur[i] = line[i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+      }
+      return true;
+    default:
+      return false;
+  }
 }

@@ -27,6 +27,17 @@ export const protobufPackage = "nightshift.v1";
 
 export const protobufFileName = "nightshift/v1/control.proto";
 
+export interface RerenderRequest {
+  jobId: string;
+  frames: number[];
+}
+
+export interface RerenderResponse {
+  jobId: string;
+  /** The agents that made the original frames, kept off the new job. */
+  avoidedAgents: string[];
+}
+
 export interface SubmitRequest {
   /** The job spec as JSON (the CLI parses YAML first). */
   specJson: string;
@@ -247,6 +258,202 @@ export interface ListModelsResponse {
 export interface RemoveModelRequest {
   name: string;
 }
+
+function createBaseRerenderRequest(): RerenderRequest {
+  return { jobId: "", frames: [] };
+}
+
+export const RerenderRequest: MessageFns<RerenderRequest> = {
+  encode(message: RerenderRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.frames.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.frames) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RerenderRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRerenderRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.frames.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.frames.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RerenderRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      frames: globalThis.Array.isArray(object?.frames) ? object.frames.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: RerenderRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.frames?.length) {
+      obj.frames = message.frames.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RerenderRequest>): RerenderRequest {
+    return RerenderRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RerenderRequest>): RerenderRequest {
+    const message = createBaseRerenderRequest();
+    message.jobId = object.jobId ?? "";
+    message.frames = object.frames?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRerenderResponse(): RerenderResponse {
+  return { jobId: "", avoidedAgents: [] };
+}
+
+export const RerenderResponse: MessageFns<RerenderResponse> = {
+  encode(message: RerenderResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    for (const v of message.avoidedAgents) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RerenderResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRerenderResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.avoidedAgents.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RerenderResponse {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      avoidedAgents: globalThis.Array.isArray(object?.avoidedAgents)
+        ? object.avoidedAgents.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.avoided_agents)
+        ? object.avoided_agents.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RerenderResponse): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.avoidedAgents?.length) {
+      obj.avoidedAgents = message.avoidedAgents;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RerenderResponse>): RerenderResponse {
+    return RerenderResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RerenderResponse>): RerenderResponse {
+    const message = createBaseRerenderResponse();
+    message.jobId = object.jobId ?? "";
+    message.avoidedAgents = object.avoidedAgents?.map((e) => e) || [];
+    return message;
+  },
+};
 
 function createBaseSubmitRequest(): SubmitRequest {
   return { specJson: "", baseDir: "", sceneTree: [] };
@@ -3650,6 +3857,19 @@ export const ControlService = {
     responseSerialize: (value: AssetRef): Buffer => Buffer.from(AssetRef.encode(value).finish()),
     responseDeserialize: (value: Buffer): AssetRef => AssetRef.decode(value),
   },
+  /**
+   * nightshift verify --rerender: a new job rendering these committed frames
+   * of a done job again, on agents other than the ones that made them.
+   */
+  rerender: {
+    path: "/nightshift.v1.Control/Rerender" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RerenderRequest): Buffer => Buffer.from(RerenderRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RerenderRequest => RerenderRequest.decode(value),
+    responseSerialize: (value: RerenderResponse): Buffer => Buffer.from(RerenderResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RerenderResponse => RerenderResponse.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -3678,6 +3898,11 @@ export interface ControlServer extends UntypedServiceImplementation {
    */
   missingAssets: handleUnaryCall<AssetList, AssetList>;
   putAsset: handleClientStreamingCall<PutAssetMessage, AssetRef>;
+  /**
+   * nightshift verify --rerender: a new job rendering these committed frames
+   * of a done job again, on agents other than the ones that made them.
+   */
+  rerender: handleUnaryCall<RerenderRequest, RerenderResponse>;
 }
 
 export interface ControlClient extends Client {
@@ -3889,6 +4114,25 @@ export interface ControlClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AssetRef) => void,
   ): ClientWritableStream<PutAssetMessage>;
+  /**
+   * nightshift verify --rerender: a new job rendering these committed frames
+   * of a done job again, on agents other than the ones that made them.
+   */
+  rerender(
+    request: RerenderRequest,
+    callback: (error: ServiceError | null, response: RerenderResponse) => void,
+  ): ClientUnaryCall;
+  rerender(
+    request: RerenderRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RerenderResponse) => void,
+  ): ClientUnaryCall;
+  rerender(
+    request: RerenderRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RerenderResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ControlClient = makeGenericClientConstructor(ControlService, "nightshift.v1.Control") as unknown as {

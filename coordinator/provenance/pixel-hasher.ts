@@ -1,0 +1,88 @@
+import { Worker } from "node:worker_threads";
+import type { Logger } from "../../shared/log.ts";
+import { pixelsOf, type PixelHash } from "../../shared/provenance/pixel-hash.ts";
+
+/**
+ * Computes frames' pixel hashes on one worker thread, so the sink's event loop
+ * only copies the PNG there and back: the upload keeps streaming while a frame
+ * is decoded, and the commit awaits the hashes it needs. The worker loads the
+ * TypeScript thread module through tsx (as bin/nightshift.mjs does); it holds
+ * the process open only while a hash is pending. If the thread cannot start or
+ * dies, that frame and every later one is hashed on the calling thread
+ * instead (same result, logged once).
+ */
+export class PixelHasher {
+  private worker: Worker | undefined;
+  private broken = false;
+  private next = 0;
+  private readonly pending = new Map<number, { resolve: (p: PixelHash) => void; reject: (e: Error) => void; png: Uint8Array }>();
+
+  constructor(private readonly log: Logger) {}
+
+  hash(png: Uint8Array): Promise<PixelHash> {
+    const worker = this.broken ? undefined : this.started();
+    if (!worker) return Promise.resolve().then(() => pixelsOf(png));
+    const id = this.next++;
+    return new Promise<PixelHash>((resolve, reject) => {
+      if (this.pending.size === 0) worker.ref();
+      this.pending.set(id, { resolve, reject, png });
+      worker.postMessage({ id, png });
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.broken = true;
+    this.failOver(undefined);
+    await w?.terminate();
+  }
+
+  private started(): Worker | undefined {
+    if (this.worker) return this.worker;
+    try {
+      const tsx = import.meta.resolve("tsx/esm/api");
+      const thread = new URL("./pixel-hash-thread.ts", import.meta.url).href;
+      const w = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(thread)}); });`, { eval: true });
+      w.unref();
+      w.on("message", (m: { id: number; pixels?: PixelHash; error?: string }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (this.pending.size === 0) w.unref();
+        if (m.pixels) p.resolve(m.pixels);
+        else p.reject(new Error(m.error ?? "pixel hash failed"));
+      });
+      w.on("error", (err) => this.lost(w, err));
+      w.on("exit", (code) => this.lost(w, new Error(`pixel hash thread exited (${code})`)));
+      this.worker = w;
+      return w;
+    } catch (err) {
+      this.lost(undefined, err as Error);
+      return undefined;
+    }
+  }
+
+  /** The thread is gone: hash what it still owed on this thread, and everything later too. */
+  private lost(w: Worker | undefined, err: Error): void {
+    if (this.broken || (w && w !== this.worker)) return;
+    this.broken = true;
+    this.worker = undefined;
+    this.log.warn({ err: err.message }, "pixel hash thread unavailable; hashing on the main thread");
+    this.failOver(err);
+  }
+
+  private failOver(err: Error | undefined): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      if (err === undefined) p.reject(new Error("pixel hasher closed"));
+      else {
+        try {
+          p.resolve(pixelsOf(p.png));
+        } catch (e) {
+          p.reject(e as Error);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { agentSoftware, FrameStamper } from "../../coordinator/provenance/frame-stamper.ts";
+import { openProvenanceSigner } from "../../coordinator/provenance/provenance-key.ts";
+import { checkFrame } from "../../coordinator/provenance/verify-frames.ts";
+import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
+import { stagedFrameName, stagingDirFor } from "../../coordinator/sink/staging.ts";
+import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
+import { UploadRefusedError } from "../../shared/errors.ts";
+import { generateFrame } from "../../shared/media/generated-frames.ts";
+import { decodePng, encodePng } from "../../shared/media/png-codec.ts";
+import { PngFormatError, readTextChunk, removeTextChunk, withTextChunk } from "../../shared/media/png-text-chunk.ts";
+import { frameManifestSchema, PROVENANCE_KEYWORD } from "../../shared/provenance/provenance-manifest.ts";
+import { ACCOUNTING, framePath, setupSink, sha256Hex } from "../helpers/sink-fixture.ts";
+import { testLog } from "../helpers/test-log.ts";
+
+/**
+ * The sink with the coordinator's FrameStamper: a PNG is staged without its
+ * end when it arrives, and at the commit its signed record and IEND are
+ * appended before the file's one fsync.
+ */
+
+async function stampedSink(t: TestContext) {
+  const keys = mkdtempSync(join(tmpdir(), "ns-stamp-"));
+  t.after(() => rmSync(keys, { recursive: true, force: true }));
+  const ca = await StudioCa.open(join(keys, "ca"));
+  const signer = await openProvenanceSigner(keys, ca);
+  let stamper: FrameStamper | undefined;
+  t.after(() => stamper?.close());
+  const s = setupSink(t, { maxFrameBytes: 1 << 20, stamper: (store) => (stamper = new FrameStamper(store, new JobSpecs(), signer, Date.now, testLog())) });
+  return { ...s, caPem: ca.certPem };
+}
+
+const png = (i: number, tweak?: (b: Uint8Array) => Uint8Array) => {
+  let data = encodePng(generateFrame(i, 24, 16, 3));
+  if (tweak) data = tweak(data);
+  return { index: i, data, sha256: sha256Hex(data), size: data.length, format: "png" };
+};
+
+test("a PNG is written once: staged without IEND, then committed with a signed record that verifies and names its pixels", async (t) => {
+  const s = await stampedSink(t);
+  const frames = [png(0), png(1), png(2)];
+  const session = await s.sink.begin(s.header);
+  for (const f of frames) await session.addFrame(f);
+  const staged = readFileSync(join(stagingDirFor(s.outputRoot, s.header.attemptId), stagedFrameName(1)));
+  assert.throws(() => readTextChunk(staged, PROVENANCE_KEYWORD), PngFormatError, "the staged file has no IEND before the commit");
+  assert.equal(await session.commit(ACCOUNTING), 3);
+  for (const f of frames) {
+    const bytes = readFileSync(framePath(s.job, f.index));
+    const check = checkFrame(bytes, s.caPem);
+    assert.equal(check.kind, "ok", check.kind === "ok" ? "" : check.reason);
+    assert.deepEqual(removeTextChunk(bytes, PROVENANCE_KEYWORD), Buffer.from(f.data), "the agent's bytes plus one chunk");
+    const m = frameManifestSchema.parse(JSON.parse(readTextChunk(bytes, PROVENANCE_KEYWORD)!).manifest);
+    assert.equal(m.frame, f.index);
+    assert.equal(m.attempt, s.header.attemptId);
+    assert.equal(m.png.sha256, f.sha256);
+    assert.deepEqual(m.pixels, { sha256: sha256Hex(decodePng(f.data).data), width: 24, height: 16 });
+    assert.equal(m.renderSeconds, ACCOUNTING.busySeconds / 3);
+    assert.equal(m.energy.joules, ACCOUNTING.energyJoules / 3);
+    assert.equal(m.energy.source, ACCOUNTING.energySource);
+    assert.deepEqual(m.software, { nightshift: "0.0.0-test", onnxruntime: "1.30.0" }, "the versions the agent reported");
+  }
+});
+
+test("a PNG that arrives with its own nightshift record keeps only the coordinator's", async (t) => {
+  const s = await stampedSink(t);
+  const forged = (b: Uint8Array): Uint8Array => withTextChunk(b, PROVENANCE_KEYWORD, JSON.stringify({ manifest: { forged: true } }));
+  const session = await s.sink.begin(s.header);
+  for (const i of [0, 1, 2]) await session.addFrame(png(i, forged));
+  await session.commit(ACCOUNTING);
+  const bytes = readFileSync(framePath(s.job, 0));
+  assert.equal(checkFrame(bytes, s.caPem).kind, "ok");
+  assert.equal(Buffer.from(bytes).toString("latin1").split(`iTXt${PROVENANCE_KEYWORD}\0`).length, 2, "one record, the forged one is gone");
+  assert.deepEqual(removeTextChunk(bytes, PROVENANCE_KEYWORD), Buffer.from(png(0).data));
+});
+
+test("a PNG without IEND is refused when it arrives; one whose pixels do not decode is refused at the commit; nothing is recorded", async (t) => {
+  const s = await stampedSink(t);
+  const noEnd = (b: Uint8Array): Uint8Array => b.subarray(0, b.length - 12);
+  let session = await s.sink.begin(s.header);
+  await assert.rejects(session.addFrame(png(0, noEnd)), (e: unknown) => e instanceof UploadRefusedError && e.reason === "bad-frame");
+  await session.abort();
+
+  // Zero the compressed pixel data of frame 1: the chunk structure holds, the decode does not.
+  const badPixels = (b: Uint8Array): Uint8Array => {
+    const out = Buffer.from(b);
+    const idat = out.indexOf("IDAT");
+    out.fill(0, idat + 4, idat + 4 + out.readUInt32BE(idat - 4));
+    return out;
+  };
+  session = await s.sink.begin(s.header);
+  await session.addFrame(png(0));
+  await session.addFrame(png(1, badPixels));
+  await session.addFrame(png(2));
+  await assert.rejects(session.commit(ACCOUNTING), (e: unknown) => e instanceof UploadRefusedError && e.reason === "bad-frame" && /frame 1/.test(e.message));
+  await session.abort();
+  assert.equal(s.store.frames.countByJob(s.job.id), 0);
+  assert.notEqual(s.store.attempts.get(s.header.attemptId)?.state, "committed");
+});
+
+test("software: the agent's nightshift and, per step kind used, the tool version it reported", () => {
+  const agent = { version: "1.2.0", kinds: [{ kind: "model", version: "1.30.0", features: [] }, { kind: "blender", version: "3.4.1", features: [] }, { kind: "command", version: "", features: [] }] };
+  const steps = (...kinds: string[]) => kinds.map((kind, i) => ({ id: `s${i}`, kind, hashes: {} }));
+  assert.deepEqual(agentSoftware(agent, steps("blender", "model")), { nightshift: "1.2.0", blender: "3.4.1", onnxruntime: "1.30.0" });
+  assert.deepEqual(agentSoftware(agent, steps("comfyui", "command")), { nightshift: "1.2.0", comfyui: "unknown" }, "a kind the agent never reported is unknown; a command has no tool version");
+  assert.deepEqual(agentSoftware(undefined, steps("model")), { nightshift: "unknown", onnxruntime: "unknown" });
+});
