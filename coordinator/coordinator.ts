@@ -253,7 +253,7 @@ export class Coordinator {
           { definition: ModelStoreService, implementation: modelStoreHandler(assets, log.child({ part: "assets" })) as unknown as UntypedServiceImplementation },
           { definition: DashboardAdminService, implementation: dashboardAdminHandler(() => dashboard, outbox) as unknown as UntypedServiceImplementation },
         ],
-      }, trust.serverCredentials(), [edge.guard]);
+      }, trust.frontedTls(true, log.child({ part: "trust", port: "grpc" }), clock), [edge.guard]);
       cleanups.push(() => stopGrpcServer(server, 1000));
       await edge.listen(port);
       registry.start();

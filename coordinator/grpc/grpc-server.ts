@@ -4,6 +4,10 @@ import { ControlService, type ControlServer } from "../../proto/gen/nightshift/v
 import type { ResultSinkServer } from "../../proto/gen/nightshift/v1/sink.ts";
 import { UPLOAD_SERVICE } from "../../shared/upload-codec.ts";
 import { GRPC_SERVER_OPTIONS } from "../../shared/grpc-options.ts";
+import type { ServerTlsMaterial } from "../../shared/tls/grpc-credentials.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import { startTlsFront, type TlsFront, type TlsFrontLimits } from "./tls-front.ts";
 
 export interface GrpcServices {
   control: ControlServer;
@@ -13,12 +17,26 @@ export interface GrpcServices {
   extra?: Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }>;
 }
 
+/**
+ * TLS through the coordinator's own front (coordinator/grpc/tls-front.ts):
+ * handshake deadline, per-address cap, refusals logged once a minute.
+ */
+export interface FrontedTls {
+  readonly tls: ServerTlsMaterial;
+  readonly requireClientCertificate: boolean;
+  readonly limits?: Partial<TlsFrontLimits>;
+  readonly log: Logger;
+  readonly clock: Clock;
+}
+
+const fronts = new WeakMap<Server, TlsFront>();
+
 /** Starts the coordinator's gRPC server; resolves with the bound port. */
 export async function startGrpcServer(
   host: string,
   port: number,
   services: GrpcServices,
-  credentials: ServerCredentials = ServerCredentials.createInsecure(),
+  credentials: ServerCredentials | FrontedTls = ServerCredentials.createInsecure(),
   /** Run on every call before the handler (the peer guard that checks who is calling). */
   interceptors: ServerInterceptor[] = [],
 ): Promise<{ server: Server; port: number }> {
@@ -27,15 +45,27 @@ export async function startGrpcServer(
   server.addService(UPLOAD_SERVICE, services.sink);
   server.addService(AgentGatewayService, services.gateway);
   for (const s of services.extra ?? []) server.addService(s.definition, s.implementation);
-  const bound = await new Promise<number>((resolve, reject) => {
+  return { server, port: await listen(server, host, port, credentials) };
+}
+
+/** Binds `server` to host:port, with grpc-js's own listener or behind the TLS front. */
+export async function listen(server: Server, host: string, port: number, credentials: ServerCredentials | FrontedTls): Promise<number> {
+  if (!(credentials instanceof ServerCredentials)) {
+    // The front has done TLS (and checked the client certificate); grpc-js reads the peer certificate from the socket.
+    const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+    const front = await startTlsFront({ host, port, injector, ...credentials });
+    fronts.set(server, front);
+    return front.port;
+  }
+  return new Promise<number>((resolve, reject) => {
     const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     server.bindAsync(addr, credentials, (err, p) => (err ? reject(err) : resolve(p)));
   });
-  return { server, port: bound };
 }
 
 /** Graceful shutdown with a deadline, then force. */
 export async function stopGrpcServer(server: Server, graceMs = 3000): Promise<void> {
+  await fronts.get(server)?.close();
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       server.forceShutdown();

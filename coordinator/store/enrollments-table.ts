@@ -34,6 +34,21 @@ export class EnrollmentsTable {
       .all() as EnrollmentRow[];
   }
 
+  /**
+   * Agents waiting for an admin: asked without a token, not approved, not
+   * removed, still pending. Agents already let in but not yet joined do not
+   * count (they wait for nobody).
+   */
+  countAwaitingApproval(): number {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS n FROM agent_enrollments e JOIN agents a ON a.id = e.agent_id
+         WHERE e.approved_at IS NULL AND e.removed_at IS NULL AND a.state = 'pending'`,
+      )
+      .get() as { n: number };
+    return row.n;
+  }
+
   /** Records the key an agent asked with (keeps an earlier approval). */
   recordRequest(agentId: string, publicKeyPem: string): void {
     this.db

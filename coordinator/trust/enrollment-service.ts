@@ -77,8 +77,18 @@ export class EnrollmentService {
   enroll(input: EnrollInput): Promise<EnrollOutcome> {
     const agentId = agentIdForPublicKey(input.publicKeyPem);
     // One enrollment per agent at a time: a retrying agent never gets two certificates.
+    return this.oneAtATime(agentId, () => this.enrollNow(agentId, input));
+  }
+
+  /**
+   * Runs `fn` after every earlier enrollment or removal of the same agent has
+   * settled. Issuing a certificate awaits (signing, the seed file, the NATS
+   * reload); a removal landing in that gap would otherwise be overwritten by
+   * the certificate, and the removed agent would get a fresh NATS seed.
+   */
+  private oneAtATime<T>(agentId: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.inFlight.get(agentId) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.enrollNow(agentId, input));
+    const run = previous.catch(() => undefined).then(fn);
     this.inFlight.set(agentId, run);
     void run.catch(() => undefined).finally(() => {
       if (this.inFlight.get(agentId) === run) this.inFlight.delete(agentId);
@@ -108,7 +118,8 @@ export class EnrollmentService {
       this.trust.enrollments.approve(agentId, "token", this.clock());
     } else if (!existing?.approvedAt) {
       if (existing === undefined) {
-        const pendingNow = this.store.agents.list().filter((a) => a.state === "pending").length;
+        // Only agents that wait for an admin count: enrolled agents that have not joined yet wait for nobody.
+        const pendingNow = this.trust.enrollments.countAwaitingApproval();
         const why = this.throttle.admitNewPending(peerAddress(input.peer), pendingNow);
         if (why !== null) {
           this.log.warn({ ...fields, reason: "busy", why }, "enrollment refused");
@@ -125,7 +136,9 @@ export class EnrollmentService {
     const certPem = await this.trust.ca.issueAgentCertificate(agentId, input.publicKeyPem);
     const natsNkey = await this.trust.natsKeys.create(agentId);
     const now = this.clock();
-    this.store.tx(() => {
+    const removedMeanwhile = this.store.tx(() => {
+      // Checked again after the awaits, in the same transaction as the write: a removed agent never gets a certificate.
+      if (this.store.agents.get(agentId)?.state === "removed" || this.trust.enrollments.get(agentId)?.removedAt != null) return true;
       this.trust.enrollments.recordRequest(agentId, input.publicKeyPem);
       this.trust.enrollments.recordCertificate(agentId, {
         certPem,
@@ -134,7 +147,13 @@ export class EnrollmentService {
         at: now,
       });
       this.ensureAgentRow(agentId, name, input);
+      return false;
     });
+    if (removedMeanwhile) {
+      await this.trust.natsKeys.delete(agentId);
+      this.log.warn({ ...fields, reason: "removed" }, "enrollment refused");
+      throw new EnrollmentRefusedError("removed", `agent ${agentId} was removed from this studio while it enrolled`);
+    }
     await this.hooks.credentialsChanged();
     this.log.info({ ...fields, method: this.trust.enrollments.get(agentId)?.method }, "agent enrolled");
     return { status: "enrolled", agentId, certPem, caPem, message: "enrolled" };
@@ -154,7 +173,11 @@ export class EnrollmentService {
   }
 
   /** Revokes at once: running chunks back to the queue, NATS user dropped, certificate refused from now on. */
-  async remove(agentId: string): Promise<AgentDecisionView> {
+  remove(agentId: string): Promise<AgentDecisionView> {
+    return this.oneAtATime(agentId, () => this.removeNow(agentId));
+  }
+
+  private async removeNow(agentId: string): Promise<AgentDecisionView> {
     const agent = this.requireAgent(agentId);
     if (agent.state === "removed") return { agentId, name: agent.name, state: "removed", message: "already removed", requeuedChunks: 0 };
     const now = this.clock();

@@ -2,7 +2,8 @@ import type { Clock } from "../../shared/clock.ts";
 
 /**
  * Limits on tokenless enrollment requests, which anyone on the LAN can send:
- * at most `maxPending` agents wait for approval at once, and one source
+ * at most `maxPending` agents wait for an admin's approval at once (agents
+ * let in by a token or an approval but not joined yet do not count), and one source
  * address may add at most `perAddressPerMinute` new pending agents a minute.
  * Asking again for an agent that already waits is not counted (pending agents
  * poll every 2 s). Memory is bounded: at most `maxAddresses` addresses are

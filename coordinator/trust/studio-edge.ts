@@ -92,7 +92,7 @@ export class StudioEdge {
   async listen(grpcPort: number): Promise<void> {
     const c = this.deps.config;
     const handler = enrollmentHandler(this.enrollment);
-    const credentials = this.deps.trust.enrollmentCredentials();
+    const credentials = this.deps.trust.frontedTls(false, this.deps.log.child({ port: "enroll" }), this.deps.clock);
     let bound: Awaited<ReturnType<typeof startEnrollmentServer>>;
     if (c.enrollFollowsGrpc && grpcPort < 65535) {
       // gRPC port + 1, so that `nightshift agent --coordinator HOST:PORT` finds it without --enroll.

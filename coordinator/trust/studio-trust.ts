@@ -1,12 +1,11 @@
 import { isIP } from "node:net";
 import { join } from "node:path";
-import type { ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "../../shared/log.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { JoinTokensTable } from "../store/join-tokens-table.ts";
 import { EnrollmentsTable } from "../store/enrollments-table.ts";
-import { studioServerCredentials, type ServerTlsMaterial } from "../../shared/tls/grpc-credentials.ts";
+import type { ServerTlsMaterial } from "../../shared/tls/grpc-credentials.ts";
 import { StudioCa } from "./studio-ca.ts";
 import { identifyPeer, type PeerCertificateLike } from "./peer-identity.ts";
 import { BadInputError } from "../../shared/errors.ts";
@@ -19,6 +18,8 @@ import { certificateFingerprint } from "../../shared/tls/pem-keys.ts";
 import { renderNatsAuthorization, type NatsTlsFiles } from "./nats-auth-config.ts";
 import { ensureSecretDirectory, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import { ephemeralNatsUser, NatsUserKeys } from "./nats-user-keys.ts";
+import type { FrontedTls } from "../grpc/grpc-server.ts";
+import type { TlsFrontLimits } from "../grpc/tls-front.ts";
 
 /** What an agent needs to log in to NATS; empty strings when the server has no per-agent users. */
 export interface NatsAgentCredentials {
@@ -88,14 +89,13 @@ export class StudioTrust {
     return this.ca.fingerprint;
   }
 
-  /** mTLS for Control, ResultSink, AgentGateway, StudioAdmin: no studio client certificate, no handshake. */
-  serverCredentials(): ServerCredentials {
-    return studioServerCredentials(this.server, true);
-  }
-
-  /** Server-only TLS for the enrollment listener (agents have no certificate yet). */
-  enrollmentCredentials(): ServerCredentials {
-    return studioServerCredentials(this.server, false);
+  /**
+   * This run's server certificate for a TLS listener behind the coordinator's front (handshake deadline,
+   * per-address cap, refusals logged once a minute): mutual TLS for the gRPC port (no studio client
+   * certificate, no handshake), server-only for enrollment (agents have no certificate yet).
+   */
+  frontedTls(requireClientCertificate: boolean, log: Logger, clock: Clock, limits?: Partial<TlsFrontLimits>): FrontedTls {
+    return { tls: this.server, requireClientCertificate, log, clock, ...(limits ? { limits } : {}) };
   }
 
   /**

@@ -42,6 +42,7 @@ import { ACCOUNTING } from "../helpers/sink-fixture.ts";
 import { defer } from "../helpers/defer.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
+import { startTrustCoordinator } from "../helpers/trust-coordinator.ts";
 import { runCli } from "../support/run-cli.ts";
 
 // A real coordinator (embedded nats-server, mutual TLS, enrollment listener) on loopback, no mDNS.
@@ -56,15 +57,7 @@ interface Started {
 }
 
 async function startCoordinator(t: TestContext): Promise<Started> {
-  const dir = tempDir(t, "ns-studio-trust-");
-  const logs: string[] = [];
-  const log = pino({ level: "info" }, { write: (line: string) => void logs.push(line) });
-  const dataDir = join(dir, "data");
-  const config = compileCoordinatorConfig({ dataDir, outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
-  const coordinator = await Coordinator.start(config, log);
-  defer(t, () => coordinator.stop());
-  const local = coordinator.joinPoint;
-  return { coordinator, dataDir, dir, local, logs, log: pino({ level: "silent" }) };
+  return { ...(await startTrustCoordinator(t, "ns-studio-trust-")), log: pino({ level: "silent" }) };
 }
 
 function agentClient(t: TestContext, address: string, material: { caPem: string; certPem?: string; keyPem?: string }): CoordinatorClient {

@@ -73,6 +73,12 @@ test("sink-throughput prints one result per frame size and cleans up", async (t)
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
 
+test("grpc-tls-front compares grpc-js's own listener with the front in one run and exits", async () => {
+  const out = parseOne(await runBench("grpc-tls-front.bench.ts", ["--mb", "2", "--message-bytes", "65536", "--calls", "2", "--rounds", "1"]));
+  assert.equal(out.benchmark, "grpc-tls-front");
+  assertPositive(out, ["grpcJsMBps", "frontMBps", "ratio", "grpcJsConnectionsPerSecond", "frontConnectionsPerSecond", "connectionRatio"], "grpcTlsFront");
+});
+
 test("run-all runs both benchmarks and prints one object", async (t) => {
   const parent = tempDir(t, "nightshift-bench-smoke-");
   const out = parseOne(await runBench("run-all.ts", ["--frames", "8", "--dir", parent]));
