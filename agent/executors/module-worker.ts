@@ -15,14 +15,14 @@ import { build, type Plugin } from "esbuild";
  */
 const bundles = new Map<string, Promise<string>>();
 
-export async function startModuleWorker(entry: URL, workerData: unknown): Promise<Worker> {
+export async function startModuleWorker(entry: URL): Promise<Worker> {
   let code = bundles.get(entry.href);
   if (code === undefined) {
     code = bundleModule(entry);
     bundles.set(entry.href, code);
     code.catch(() => bundles.delete(entry.href));
   }
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(await code)}`), { workerData, execArgv: [] });
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(await code)}`), { execArgv: [] });
 }
 
 async function bundleModule(entry: URL): Promise<string> {

@@ -10,14 +10,16 @@ import type { OnnxSessionOptions } from "./onnx-session.ts";
  * Frame pixels travel as transferred ArrayBuffers where the sender owns them.
  */
 
-/** What the worker is started with (workerData): one model, opened once. */
-export interface OnnxWorkerStart {
+/** The one model a worker opens, once. */
+export interface OnnxWorkerModel {
   modelPath: string;
   manifest: ModelManifest;
   options: OnnxSessionOptions;
 }
 
 export type OnnxWorkerRequest =
+  /** Open the model's session (the first request; a thread may be started before its model is known). */
+  | { type: "open"; id: number; model: OnnxWorkerModel }
   /** Run the model on a window of frames (one frame for a per-frame model); one frame back. */
   | { type: "run"; id: number; frames: RgbFrame[] }
   /** Stop run `id` at the next tile boundary (a tile already inside onnxruntime finishes). */
@@ -33,8 +35,8 @@ export interface WorkerErrorData {
 }
 
 export type OnnxWorkerReply =
-  /** The session is open (sent once, unprompted, id 0) or could not be opened (`error`). */
-  | { type: "opened"; id: 0; error?: WorkerErrorData }
+  /** The session is open, or could not be opened (`error`). */
+  | { type: "opened"; id: number; error?: WorkerErrorData }
   /** Run `id` finished: the frame (its buffer transferred) and the seconds the worker spent on it. */
   | { type: "ran"; id: number; frame: RgbFrame; seconds: number }
   | { type: "failed"; id: number; error: WorkerErrorData }

@@ -1,12 +1,13 @@
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
 import { BadInputError } from "../../shared/errors.ts";
-import type { OnnxWorkerReply, OnnxWorkerRequest, OnnxWorkerStart, WorkerErrorData } from "./onnx-worker-messages.ts";
+import type { OnnxWorkerModel, OnnxWorkerReply, OnnxWorkerRequest, WorkerErrorData } from "./onnx-worker-messages.ts";
 import { openOnnxSession, runModelOnWindow } from "./onnx-session.ts";
 
 /**
  * The body of the worker thread that holds one onnxruntime session
- * (started by onnx-worker.ts). onnxruntime-node runs a session on the thread
+ * (started by onnx-worker.ts, possibly before its model is known: loading
+ * onnxruntime takes a while). onnxruntime-node runs a session on the thread
  * that calls it, synchronously: here that blocks only this thread, so the
  * agent's event loop (heartbeats, gRPC keepalives, uploads) keeps running.
  * Runs are served one at a time in arrival order; a cancel is honoured
@@ -16,9 +17,10 @@ import { openOnnxSession, runModelOnWindow } from "./onnx-session.ts";
 
 if (parentPort === null) throw new Error("onnx-worker-thread.ts runs inside a worker thread only");
 const port = parentPort;
-const start = workerData as OnnxWorkerStart;
 const cancelled = new Set<number>();
+let model: OnnxWorkerModel | undefined;
 let session: InferenceSession | undefined;
+let queue: Promise<void> = Promise.resolve();
 
 class RunCancelledError extends Error {
   override readonly name = "AbortError";
@@ -37,9 +39,9 @@ async function run({ id, frames }: Extract<OnnxWorkerRequest, { type: "run" }>):
   };
   try {
     stopIfCancelled();
-    if (session === undefined) throw new Error("the onnxruntime session is closed");
+    if (session === undefined || model === undefined) throw new Error("no onnxruntime session is open in this worker");
     const started = performance.now();
-    const frame = await runModelOnWindow(session, start.manifest, frames, { beforeTile: stopIfCancelled });
+    const frame = await runModelOnWindow(session, model.manifest, frames, { beforeTile: stopIfCancelled });
     // tensorToFrame and the tile blender make a fresh buffer of exactly the frame: safe to hand over.
     reply({ type: "ran", id, frame, seconds: (performance.now() - started) / 1000 }, [frame.data.buffer as ArrayBuffer]);
   } catch (err) {
@@ -57,23 +59,22 @@ async function close(id: number): Promise<void> {
   port.close();
 }
 
-/** Opens the session; every request waits for it (the main thread sends none before "opened" anyway). */
-let queue: Promise<void> = openOnnxSession(start.modelPath, start.manifest, start.options).then(
-  (s) => {
-    session = s;
-    reply({ type: "opened", id: 0 });
-  },
-  (err: unknown) => {
-    reply({ type: "opened", id: 0, error: errorData(err) });
-    port.close();
-  },
-);
+async function open(id: number, wanted: OnnxWorkerModel): Promise<void> {
+  try {
+    if (model !== undefined) throw new Error(`this worker already holds ${model.modelPath}`);
+    session = await openOnnxSession(wanted.modelPath, wanted.manifest, wanted.options);
+    model = wanted;
+    reply({ type: "opened", id });
+  } catch (err) {
+    reply({ type: "opened", id, error: errorData(err) });
+  }
+}
 
 port.on("message", (msg: OnnxWorkerRequest) => {
   if (msg.type === "cancel") {
     cancelled.add(msg.id);
     return;
   }
-  queue = queue.then(() => (msg.type === "run" ? run(msg) : close(msg.id)));
+  queue = queue.then(() => (msg.type === "open" ? open(msg.id, msg.model) : msg.type === "run" ? run(msg) : close(msg.id)));
 });
 

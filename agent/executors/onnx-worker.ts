@@ -3,7 +3,7 @@ import { BadInputError } from "../../shared/errors.ts";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import { startModuleWorker } from "./module-worker.ts";
-import type { OnnxWorkerReply, OnnxWorkerRequest, OnnxWorkerStart, WorkerErrorData } from "./onnx-worker-messages.ts";
+import type { OnnxWorkerReply, OnnxWorkerRequest, WorkerErrorData } from "./onnx-worker-messages.ts";
 import type { OnnxSessionOptions } from "./onnx-session.ts";
 
 /**
@@ -23,6 +23,45 @@ export class OnnxWorkerError extends Error {
   override readonly name = "OnnxWorkerError";
 }
 
+const ENTRY = new URL("./onnx-worker-thread.ts", import.meta.url);
+
+/**
+ * A thread started ahead of need, onnxruntime loaded, no model yet: the
+ * first model opened in this process takes it, so starting a thread (about
+ * 0.3 s quiet, seconds on a loaded machine) is not paid inside a chunk.
+ * At most one; idle, it does not keep the process alive.
+ */
+let spare: Promise<Worker> | undefined;
+const exitedThreads = new WeakSet<Worker>();
+
+/** Starts the spare thread if there is none (the agent calls it when it starts). */
+export function prepareOnnxWorker(): void {
+  spare ??= startThread();
+}
+
+function startThread(): Promise<Worker> {
+  const thread = startModuleWorker(ENTRY).then((w) => {
+    w.unref();
+    w.once("exit", () => {
+      exitedThreads.add(w);
+      if (spare === thread) spare = undefined;
+    });
+    w.on("error", () => undefined); // a spare's failure shows as its exit; a taken thread's owner listens too
+    return w;
+  });
+  thread.catch(() => {
+    if (spare === thread) spare = undefined;
+  });
+  return thread;
+}
+
+async function takeThread(): Promise<Worker> {
+  const taken = spare;
+  spare = undefined;
+  const w = taken === undefined ? undefined : await taken.catch(() => undefined);
+  return w !== undefined && !exitedThreads.has(w) ? w : startThread();
+}
+
 /** How long close() waits for the current run to end and the session to be released before terminating the thread. */
 const CLOSE_GRACE_MS = 30_000;
 
@@ -38,12 +77,12 @@ export class OnnxWorker {
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
 
-  /** Starts the thread and opens the model's session there; the session's errors (BadInputError with its field) are rethrown here. */
+  /** Takes a thread (the spare, else a new one) and opens the model's session there; its errors (BadInputError with its field) are rethrown here. */
   static async open(modelPath: string, manifest: ModelManifest, options: OnnxSessionOptions = {}): Promise<OnnxWorker> {
-    const start: OnnxWorkerStart = { modelPath, manifest, options };
-    const w = new OnnxWorker(await startModuleWorker(new URL("./onnx-worker-thread.ts", import.meta.url), start));
+    const w = new OnnxWorker(await takeThread());
     try {
-      await w.request(0, undefined);
+      const id = w.nextId++;
+      await w.request(id, { type: "open", id, model: { modelPath, manifest, options } });
     } catch (err) {
       await w.close();
       throw err;
@@ -104,13 +143,13 @@ export class OnnxWorker {
     return this.closing;
   }
 
-  /** Sends `message` (none for the unprompted "opened", id 0) and waits for the reply with its id. */
-  private request(id: number, message: OnnxWorkerRequest | undefined): Promise<OnnxWorkerReply> {
+  /** Sends `message` and waits for the reply with its id. */
+  private request(id: number, message: OnnxWorkerRequest): Promise<OnnxWorkerReply> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const reply = new Promise<OnnxWorkerReply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     // A thread with work outstanding keeps the process alive; an idle one does not.
     this.worker.ref();
-    if (message !== undefined) this.post(message);
+    this.post(message);
     return reply;
   }
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import type { EncodedFrame } from "../../agent/executors/executor.ts";
 import { OnnxExecutor } from "../../agent/executors/onnx-executor.ts";
-import { OnnxWorker, OnnxWorkerError } from "../../agent/executors/onnx-worker.ts";
+import { OnnxWorker, OnnxWorkerError, prepareOnnxWorker } from "../../agent/executors/onnx-worker.ts";
 import { tilePlanFor } from "../../agent/executors/tile-blend.ts";
 import { HeartbeatPublisher } from "../../agent/nats/heartbeat-publisher.ts";
 import { UPSCALE_MODEL_NAME } from "../../models/fetchable-models.ts";
@@ -68,8 +68,9 @@ test("heartbeats are published and received while an upscaler tile runs", { skip
   assert.ok(during.length >= 2, `${during.length} heartbeats sent and received during the ${outAt - readAt} ms the frame was in the model`);
 });
 
-test("a closed worker refuses work with a named error; an executor opens a new one after close", { skip }, async (t) => {
+test("a thread started ahead takes the model; a closed worker refuses work with a named error; an executor opens a new one after close", { skip }, async (t) => {
   const model = await resolveModel(upscaleModelDir, UPSCALE_MODEL_NAME);
+  prepareOnnxWorker();
   const worker = await OnnxWorker.open(model.modelPath, model.manifest, { intraOpThreads: 1 });
   assert.equal(worker.usable, true);
   await worker.close();
