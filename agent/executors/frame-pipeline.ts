@@ -3,17 +3,17 @@ import type { EncodedFrame, RgbFrame } from "./executor.ts";
 /**
  * Per-frame pipelining for an executor whose compute runs off the main
  * thread (the ONNX executor's worker): while frame N is computed, the main
- * thread reads and decodes the input of frame N+1 and encodes frame N-1,
- * which the consumer (the uploader) streams to the sink.
+ * thread reads and decodes the input of frame N+1 and queues it in the
+ * worker behind N (so the worker goes from N to N+1 without waiting for this
+ * thread to wake), and encodes frame N-1, which the consumer (the uploader)
+ * streams to the sink.
  *
- * The bound, in frames, for one step: 1 output waiting to be encoded and
- * taken by the consumer (N-1) + 1 being computed (N) + the inputs of N+1
- * read ahead (one new frame; a temporal model holds its window of 2h+1
- * input frames, then one more). Frame N+1 is not started before the
- * consumer has taken N-1, so a slow sink pauses compute instead of filling
- * memory. Frames come out in order.
+ * The bound, in frames, for one step: 3 = 1 output being encoded and taken
+ * by the consumer (N-1) + 1 being computed (N) + 1 read and queued (N+1); a
+ * temporal model also holds its window of 2h+1 input frames. Frame N+1 is
+ * read only after the consumer has taken frame N-2, so a slow sink pauses
+ * compute instead of filling memory. Frames come out in order.
  */
-
 export interface FramePipelineTask {
   /** Frame indices to produce, in order. */
   frames: readonly number[];
@@ -63,29 +63,25 @@ export async function* pipelineFrames(task: FramePipelineTask): AsyncGenerator<E
     p.catch(() => undefined); // awaited later; until then its failure must not count as unhandled
     return p;
   };
-  let computing: Computing | undefined;
+  // Frames sent to the worker, oldest first: the one it computes and the next, so it never waits for this thread.
+  const queued: Computing[] = [];
+  const send = async (k: number): Promise<void> => {
+    const window = await readWindow(frames[k]!);
+    stop.signal.throwIfAborted();
+    queued.push({ index: frames[k]!, output: settled(task.compute(window, stop.signal)) });
+  };
   try {
-    let reading = frames.length > 0 ? settled(readWindow(frames[0]!)) : undefined;
-    for (let k = 0; k <= frames.length; k++) {
-      // Frame k-1 first: wait for its compute (the read of k's window overlapped it).
-      const done = computing;
-      const computed = done === undefined ? undefined : await done.output;
+    for (let k = 0; k < Math.min(2, frames.length); k++) await send(k);
+    for (let k = 0; k < frames.length; k++) {
+      const done = queued.shift() as Computing;
+      const computed = await done.output;
       stop.signal.throwIfAborted();
-      // Then frame k goes to compute at once, and k+1's window is read while it runs.
-      computing = undefined;
-      if (k < frames.length) {
-        const window = await (reading as Promise<RgbFrame[]>);
-        stop.signal.throwIfAborted();
-        computing = { index: frames[k]!, output: settled(task.compute(window, stop.signal)) };
-        reading = k + 1 < frames.length ? settled(readWindow(frames[k + 1]!)) : undefined;
-      }
-      // Meanwhile frame k-1 is encoded and handed to the consumer (the upload).
-      if (done !== undefined && computed !== undefined) {
-        const encoding = task.clock();
-        const encoded = task.encode(computed.frame, done.index);
-        task.onBusy?.(computed.seconds + Math.max(0, task.clock() - encoding));
-        yield encoded;
-      }
+      // While frame k+1 computes: read frame k+2 and queue it behind k+1, then encode frame k for the consumer (the upload).
+      if (k + 2 < frames.length) await send(k + 2);
+      const encoding = task.clock();
+      const encoded = task.encode(computed.frame, done.index);
+      task.onBusy?.(computed.seconds + Math.max(0, task.clock() - encoding));
+      yield encoded;
     }
   } finally {
     task.signal.removeEventListener("abort", onAbort);

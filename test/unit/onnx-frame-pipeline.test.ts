@@ -47,29 +47,30 @@ function harness(frames: number[], over: Partial<FramePipelineTask> = {}): Harne
   return { events, computes, task };
 }
 
-test("while frame N computes, N+1 is read and N-1 is encoded and handed over; nothing runs further ahead", async () => {
+test("while frame N computes, N+1 is read and queued behind it and N-1 is encoded and handed over; nothing runs further ahead", async () => {
   const h = harness([10, 11, 12, 13]);
   const it = pipelineFrames(h.task);
   const first = it.next();
   await turn();
-  assert.deepEqual(h.events, ["read 10", "compute 10", "read 11"]);
+  // Frame 11 is read while 10 computes, and queued in the worker behind it.
+  assert.deepEqual(h.events, ["read 10", "compute 10", "read 11", "compute 11"]);
 
   h.computes[0]!.finish();
   const got10 = await first;
   assert.equal((got10.value as EncodedFrame).index, 10);
-  // Frame 11 went to compute before 10 was encoded and handed over; 12 was read meanwhile.
-  assert.deepEqual(h.events.slice(3), ["compute 11", "read 12", "encode 10"]);
+  // While 11 computes: 12 was read and queued, then 10 encoded and handed over.
+  assert.deepEqual(h.events.slice(4), ["read 12", "compute 12", "encode 10"]);
 
-  // The consumer holds frame 10 (a slow upload): even with 11 done, nothing more starts.
+  // The consumer holds frame 10 (a slow upload): even with 11 done, nothing more is read or sent.
   h.computes[1]!.finish();
   await turn();
   await turn();
-  assert.deepEqual(h.events.slice(6), []);
-  assert.equal(h.computes.length, 2);
+  assert.deepEqual(h.events.slice(7), []);
+  assert.equal(h.computes.length, 3);
 
   const got11 = it.next();
   await turn();
-  assert.deepEqual(h.events.slice(6), ["compute 12", "read 13", "encode 11"]);
+  assert.deepEqual(h.events.slice(7), ["read 13", "compute 13", "encode 11"]);
   assert.equal((await got11).value?.index, 11);
 
   const rest: number[] = [];
@@ -100,16 +101,16 @@ test("a temporal window sees its neighbours, repeats the edge frame, and reads e
   assert.deepEqual(h.events.filter((e) => e.startsWith("read")), ["read 0", "read 1", "read 2", "read 3"]);
 });
 
-test("a read that fails while the previous frame computes surfaces as the run's error", async () => {
-  const h = harness([0, 1, 2]);
-  h.task.read = (i) => (i === 1 ? Promise.reject(new Error("frame 1 is unreadable")) : Promise.resolve(pixel(i)));
+test("a read that fails while an earlier frame computes surfaces as the run's error", async () => {
+  const h = harness([0, 1, 2, 3]);
+  h.task.read = (i) => (i === 2 ? Promise.reject(new Error("frame 2 is unreadable")) : Promise.resolve(pixel(i)));
   const out: number[] = [];
   const run = (async () => {
     for await (const f of pipelineFrames(h.task)) out.push(f.index);
   })();
   while (h.computes.length < 1) await turn();
   h.computes[0]!.finish();
-  await assert.rejects(run, /frame 1 is unreadable/);
+  await assert.rejects(run, /frame 2 is unreadable/);
   assert.deepEqual(out, []);
 });
 
@@ -140,9 +141,9 @@ test("an abort stops the compute in flight; a consumer that stops early does too
   while (early.computes.length < 1) await turn();
   early.computes[0]!.finish();
   await first;
-  assert.equal(early.computes[1]!.signal.aborted, false);
+  assert.equal(early.computes[2]!.signal.aborted, false);
   await it.return(undefined);
-  assert.equal(early.computes[1]!.signal.aborted, true);
+  assert.equal(early.computes[2]!.signal.aborted, true);
 
   await assert.rejects(pipelineFrames(harness([0], { signal: AbortSignal.abort() }).task).next(), { name: "AbortError" });
 });
