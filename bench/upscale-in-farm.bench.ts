@@ -18,7 +18,6 @@ import { join } from "node:path";
 import { Tensor } from "onnxruntime-node";
 import { openOnnxSession } from "../agent/executors/onnx-session.ts";
 import { cropTile, tilePlanFor, tileWindows } from "../agent/executors/tile-blend.ts";
-import { UPSCALE_AGENT_TIMEOUT_MS } from "../cli/demo/run-demo.ts";
 import { UPSCALE_MODEL_NAME } from "../models/fetchable-models.ts";
 import { FETCH_COMMAND, FETCHED_MODELS_DIR } from "../models/fetched-models-dir.ts";
 import { generateFrame } from "../shared/media/generated-frames.ts";
@@ -66,7 +65,7 @@ async function upscaleBench(argv: readonly string[]): Promise<Record<string, unk
     const before = await bareTileLoop(model, frames, width, height);
     const run = await runFarmRender({
       dir, modelsDir: FETCHED_MODELS_DIR, frames, width, height, log,
-      model: { id: "upscale", name: UPSCALE_MODEL_NAME, agentTimeoutMs: UPSCALE_AGENT_TIMEOUT_MS },
+      model: { id: "upscale", name: UPSCALE_MODEL_NAME },
     });
     const after = await bareTileLoop(model, frames, width, height);
     const bareFps = (before.framesPerSecond + after.framesPerSecond) / 2;
@@ -91,7 +90,7 @@ async function upscaleBench(argv: readonly string[]): Promise<Record<string, unk
       definitions: {
         bare: "one onnxruntime session (agent options), the same tiles: crop + tensor + run; no blend, no PNG",
         farm: "frames / job wall time (first claim to last commit): tiles, blend, PNG, upload, provenance, commit",
-        agentTimeoutMs: `${UPSCALE_AGENT_TIMEOUT_MS} (a tile holds the agent's event loop for seconds)`,
+        agentTimeoutMs: "the coordinator's default: tiles run in the agent's ONNX worker thread, its heartbeats keep flowing",
       },
     };
   });

@@ -1,9 +1,9 @@
-import type { InferenceSession } from "onnxruntime-node";
 import { encodePng } from "../../shared/media/png-codec.ts";
+import { modelWindow } from "../../shared/model-manifest/frame-tensor.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import type { EncodedFrame, Executor, ExecutorTask, RgbFrame } from "./executor.ts";
-import { openOnnxSession, runModelOnFrame, runModelOnWindow } from "./onnx-session.ts";
-import { modelWindow } from "../../shared/model-manifest/frame-tensor.ts";
+import { pipelineFrames } from "./frame-pipeline.ts";
+import { OnnxWorker } from "./onnx-worker.ts";
 
 export interface OnnxExecutorOptions {
   manifest: ModelManifest;
@@ -19,15 +19,20 @@ export interface OnnxExecutorOptions {
 const monotonicSeconds = (): number => performance.now() / 1000;
 
 /**
- * Runs a per-frame ONNX model: each frame is read, converted to the model's
- * layout, run, rounded back to RGB8 (Math.round(clamp01(v) * 255)) and
- * encoded as PNG. Frames are processed one at a time, so memory stays at one
- * frame's worth, and the abort signal is checked between frames.
+ * Runs an ONNX model on each frame of a chunk: each frame (or, for a
+ * temporal model, its window of neighbours) is read, run through the model
+ * in the model's own worker thread (onnx-worker.ts: the agent's event loop
+ * never waits on onnxruntime), rounded back to RGB8
+ * (Math.round(clamp01(v) * 255)) and encoded as PNG. Frames are pipelined
+ * (frame-pipeline.ts): while frame N is in the worker, the main thread reads
+ * frame N+1 and encodes frame N-1 for the upload, so at most three frames
+ * (plus a temporal model's window) are in flight. The worker and its session
+ * are made once and kept until close().
  */
 export class OnnxExecutor implements Executor {
   readonly kind = "onnx";
-  private session: InferenceSession | undefined;
-  private loading: Promise<InferenceSession> | undefined;
+  private worker: OnnxWorker | undefined;
+  private loading: Promise<OnnxWorker> | undefined;
   private readonly clock: () => number;
 
   constructor(private readonly options: OnnxExecutorOptions) {
@@ -39,58 +44,58 @@ export class OnnxExecutor implements Executor {
   }
 
   async load(): Promise<void> {
-    await this.ensureSession();
+    await this.ensureWorker();
   }
 
   async *run(task: ExecutorTask): AsyncIterable<EncodedFrame> {
-    const session = await this.ensureSession();
-    const half = Math.floor(modelWindow(this.options.manifest) / 2);
-    const first = task.readable?.first ?? task.frames[0] ?? 0;
-    const last = task.readable?.last ?? task.frames[task.frames.length - 1] ?? 0;
-    const window = new Map<number, RgbFrame>();
-    for (const index of task.frames) {
-      task.signal.throwIfAborted();
-      // A temporal model sees the frame and `half` neighbours on each side; the edge frame repeats past a cut.
-      const wanted: number[] = [];
-      for (let j = index - half; j <= index + half; j++) wanted.push(Math.min(last, Math.max(first, j)));
-      for (const k of window.keys()) if (k < wanted[0]!) window.delete(k);
-      for (const j of wanted) if (!window.has(j)) window.set(j, await task.readFrame(j));
-      task.signal.throwIfAborted();
-      const started = this.clock();
-      const output = await runModelOnWindow(session, this.options.manifest, wanted.map((j) => window.get(j) as RgbFrame));
-      const data = encodePng(output);
-      task.onBusy?.(Math.max(0, this.clock() - started));
-      task.signal.throwIfAborted();
-      yield { index, data, format: "png" };
-    }
+    const worker = await this.ensureWorker();
+    yield* pipelineFrames({
+      frames: task.frames,
+      half: Math.floor(modelWindow(this.options.manifest) / 2),
+      first: task.readable?.first ?? task.frames[0] ?? 0,
+      last: task.readable?.last ?? task.frames[task.frames.length - 1] ?? 0,
+      read: (i) => task.readFrame(i),
+      compute: (window, signal) => worker.run(window, signal),
+      encode: (frame, index) => ({ index, data: encodePng(frame), format: "png" }),
+      ...(task.onBusy === undefined ? {} : { onBusy: task.onBusy }),
+      clock: this.clock,
+      signal: task.signal,
+    });
   }
 
   /** One frame through the model, RGB8 in and out, outside any task. */
   async gradeFrame(frame: RgbFrame): Promise<RgbFrame> {
-    return runModelOnFrame(await this.ensureSession(), this.options.manifest, frame);
+    return (await (await this.ensureWorker()).run([frame])).frame;
   }
 
   async close(): Promise<void> {
     const pending = this.loading;
     this.loading = undefined;
-    this.session = undefined;
+    this.worker = undefined;
     if (pending === undefined) return;
-    const session = await pending.catch(() => undefined);
-    await session?.release();
+    const worker = await pending.catch(() => undefined);
+    await worker?.close();
   }
 
-  private ensureSession(): Promise<InferenceSession> {
-    if (this.session !== undefined) return Promise.resolve(this.session);
+  /** The worker, opened once; a worker whose thread died is replaced by a new one on the next use. */
+  private ensureWorker(): Promise<OnnxWorker> {
+    if (this.worker?.usable) return Promise.resolve(this.worker);
+    if (this.worker !== undefined) {
+      void this.worker.close();
+      this.worker = undefined;
+      this.loading = undefined;
+    }
     if (this.loading === undefined) {
       const { modelPath, manifest, executionProviders, intraOpThreads } = this.options;
-      const opening = openOnnxSession(modelPath, manifest, {
+      const opening = OnnxWorker.open(modelPath, manifest, {
         ...(executionProviders === undefined ? {} : { executionProviders }),
         ...(intraOpThreads === undefined ? {} : { intraOpThreads }),
       });
       this.loading = opening;
       opening.then(
-        (s) => {
-          if (this.loading === opening) this.session = s;
+        (w) => {
+          if (this.loading === opening) this.worker = w;
+          else void w.close();
         },
         () => {
           if (this.loading === opening) this.loading = undefined;

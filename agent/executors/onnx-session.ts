@@ -76,15 +76,6 @@ async function createSession(modelPath: string, options: InferenceSession.Sessio
   }
 }
 
-/** Runs the model on one frame: RGB8 in, RGB8 out (layout from the manifest). */
-export async function runModelOnFrame(
-  session: InferenceSession,
-  manifest: ModelManifest,
-  frame: RgbFrame,
-): Promise<RgbFrame> {
-  return runModelOnWindow(session, manifest, [frame]);
-}
-
 /**
  * Runs a model on a window of frames stacked on the first axis (one frame for
  * a per-frame model); one RGB8 frame out. A per-frame model with a fixed input
@@ -95,12 +86,14 @@ export async function runModelOnWindow(
   session: InferenceSession,
   manifest: ModelManifest,
   frames: readonly RgbFrame[],
+  hooks: { /** Called before each tile; throw to stop (a cancelled run). */ beforeTile?: () => void } = {},
 ): Promise<RgbFrame> {
   const only = frames.length === 1 ? frames[0] : undefined;
   const plan = only === undefined ? undefined : tilePlanFor(manifest, only);
   if (only !== undefined && plan !== undefined) {
     const blender = new TileBlender(only, plan);
     for (const window of tileWindows(only, plan)) {
+      hooks.beforeTile?.();
       blender.add(window, await runTile(session, manifest, cropTile(only, window, plan)));
     }
     return blender.finish();

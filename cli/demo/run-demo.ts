@@ -13,9 +13,6 @@ import { demoJobSpec } from "./demo-job.ts";
 import { FETCH_COMMAND, FETCHED_MODELS_DIR } from "../../models/fetched-models-dir.ts";
 import { UPSCALE_MODEL_NAME } from "../../models/fetchable-models.ts";
 
-/** How long the coordinator waits for a silent agent when tiles of the learned upscaler take seconds each. */
-export const UPSCALE_AGENT_TIMEOUT_MS = 300_000;
-
 /** The folder that holds the fetched upscaler, or a BadInputError naming the command that fetches it. */
 function upscaleModelsDir(): string {
   if (!existsSync(join(FETCHED_MODELS_DIR, `${UPSCALE_MODEL_NAME}.manifest.json`))) {
@@ -84,9 +81,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const root = resolve(o.dir ?? join(PROJECT_ROOT, "nightshift-demo", stamp));
   const dataDir = join(root, "coordinator");
   mkdirSync(root, { recursive: true });
-  // One upscaler tile holds the agent's event loop for seconds (onnxruntime-node runs on the calling thread), heartbeats included.
-  const slowModel = o.upscale ? { agentTimeoutMs: UPSCALE_AGENT_TIMEOUT_MS } : {};
-  const config = compileCoordinatorConfig({ dataDir, outputRoot: join(root, "output"), modelsDir, listen: "127.0.0.1:0", ...slowModel }, BUNDLED_MODELS_DIR);
+  // No longer a longer agent timeout for the upscaler: its tiles run in a worker thread, heartbeats keep flowing.
+  const config = compileCoordinatorConfig({ dataDir, outputRoot: join(root, "output"), modelsDir, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
   const agents: Agent[] = [];
   try {

@@ -79,12 +79,14 @@ test("frames come out in order as PNGs of the input size, identical across runs 
   assert.equal(sha256Bytes(direct.png), sha256Bytes(first[1]!.data));
 });
 
-test("busy time comes from the injected clock", async () => {
+test("busy time: the worker's compute seconds plus the PNG encoding timed by the injected clock", async () => {
   let t = 100;
   const busy: number[] = [];
   const e = executor({ clock: () => (t += 0.25) });
   await collect(e.run(task([0, 1], { onBusy: (s) => busy.push(s) })));
-  assert.deepEqual(busy, [0.25, 0.25]);
+  assert.equal(busy.length, 2);
+  // The encoding is timed by two adjacent clock calls (0.25 apart); the rest is the worker's own measure of the model run.
+  for (const s of busy) assert.ok(s >= 0.25 && s < 0.25 + 10, `busy ${s}`);
 });
 
 test("the grade is warmer and matches the documented maths", async () => {
@@ -115,7 +117,8 @@ test("abort stops the run between frames", async () => {
   })), got, () => controller.abort());
   await assert.rejects(run, { name: "AbortError" });
   assert.deepEqual(got, [0]);
-  assert.ok(reads.length <= 2, `read ${reads.length} frames`);
+  // The pipeline's bound: frame 0 handed over, frame 1 in the worker, frame 2 read ahead; nothing beyond.
+  assert.ok(reads.length <= 3, `read ${reads.length} frames`);
 
   const already = AbortSignal.abort();
   await assert.rejects(collect(executor().run(task([0], { signal: already }))), { name: "AbortError" });

@@ -1,0 +1,50 @@
+import { Worker } from "node:worker_threads";
+import { build, type Plugin } from "esbuild";
+
+/**
+ * Starts a worker thread on one of this project's TypeScript modules. The
+ * agent runs TypeScript through tsx, registered in code by bin/nightshift.mjs
+ * (or by `--import tsx` in tests); a worker thread does not inherit such a
+ * loader, and registering tsx again inside each worker costs seconds (its own
+ * loader thread, every module transpiled again). Instead the module and the
+ * project files it imports are bundled once per process with esbuild (a
+ * dependency already, for the dashboard) into one ES module, in memory; npm
+ * packages stay outside the bundle, imported by their absolute file URL, so
+ * native ones (onnxruntime-node) load as usual. The worker runs that module
+ * from a data: URL with no flags of the parent (`--test`, `--import`).
+ */
+const bundles = new Map<string, Promise<string>>();
+
+export async function startModuleWorker(entry: URL): Promise<Worker> {
+  let code = bundles.get(entry.href);
+  if (code === undefined) {
+    code = bundleModule(entry);
+    bundles.set(entry.href, code);
+    code.catch(() => bundles.delete(entry.href));
+  }
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(await code)}`), { execArgv: [] });
+}
+
+async function bundleModule(entry: URL): Promise<string> {
+  const out = await build({
+    entryPoints: [decodeURIComponent(entry.pathname)],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    plugins: [packagesByFileUrl],
+    logLevel: "silent",
+  });
+  const file = out.outputFiles[0];
+  if (file === undefined) throw new Error(`esbuild gave no output for ${entry.href}`);
+  return file.text;
+}
+
+/** Leaves npm packages out of the bundle, to be imported by absolute file URL (a data: module cannot resolve bare names). */
+const packagesByFileUrl: Plugin = {
+  name: "packages-by-file-url",
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => ({ path: args.path.startsWith("node:") ? args.path : import.meta.resolve(args.path), external: true }));
+  },
+};
