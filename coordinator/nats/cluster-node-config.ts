@@ -92,3 +92,12 @@ export function clusterUrls(nodes: readonly ClusterNode[]): string[] {
 function q(value: string): string {
   return JSON.stringify(value);
 }
+
+/** `NAME=IP[:CLIENT_PORT[:ROUTE_PORT]]` (ports default 4222 and 6222), as `nightshift nats-cluster init --node` takes it. */
+export function parseClusterNode(text: string): ClusterNode {
+  const m = /^([A-Za-z0-9_-]+)=(\[[0-9a-fA-F:.]+\]|[0-9.]+)(?::(\d+))?(?::(\d+))?$/.exec(text.trim());
+  if (!m) throw new BadInputError(`--node "${text}": expected NAME=IP[:CLIENT_PORT[:ROUTE_PORT]], e.g. n1=10.0.0.11:4222:6222`, { field: "--node" });
+  const node = { name: m[1] as string, host: (m[2] as string).replace(/^\[|\]$/g, ""), clientPort: Number(m[3] ?? 4222), routePort: Number(m[4] ?? 6222) };
+  checkClusterNodes([node]);
+  return node;
+}
