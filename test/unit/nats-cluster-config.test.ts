@@ -9,7 +9,8 @@ import { checkClusterNodes, parseClusterNode, renderClusterNodeConfig, type Clus
 import { writeClusterNodes } from "../../coordinator/nats/write-cluster-nodes.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { isTransient, retryDuringElection } from "../../shared/nats/retry-during-election.ts";
-import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
+import YAML from "yaml";
+import { BUNDLED_MODELS_DIR, PROJECT_ROOT } from "../../cli/paths.ts";
 import { BadInputError } from "../../shared/errors.ts";
 
 const compile = (extra: Record<string, unknown>) => compileCoordinatorConfig({ dataDir: "/tmp/ns-x", ...extra }, BUNDLED_MODELS_DIR);
@@ -24,6 +25,12 @@ test("config: --nats takes a comma list; three or more URLs default to R3, one t
   assert.equal(compile({}).nats.replicas, 1);
   const owned = compile({ nats: "nats://a:4222", natsUsersFile: "users.conf", natsReload: ["sh", "reload.sh"] }).nats;
   assert.ok(owned.mode === "external" && owned.users?.file.endsWith("/users.conf") && owned.users.reload.join(" ") === "sh reload.sh");
+});
+
+test("deploy/nats-cluster/coordinator-cluster.example.yaml is a valid coordinator config pointing at three nodes, R3", () => {
+  const raw = YAML.parse(readFileSync(join(PROJECT_ROOT, "deploy/nats-cluster/coordinator-cluster.example.yaml"), "utf8")) as Record<string, unknown>;
+  const c = compileCoordinatorConfig(raw, BUNDLED_MODELS_DIR).nats;
+  assert.ok(c.mode === "external" && c.urls.length === 3 && c.replicas === 3 && c.users?.file === "/etc/nightshift/nats-cluster/users.conf");
 });
 
 test("config: bad NATS settings are refused naming the field", () => {
