@@ -58,13 +58,22 @@ test("a three-node NATS cluster: the work stream's leader is killed mid-job and 
   const doneBefore = store.chunks.counts(jobId).done;
   const killedAt = Date.now();
   await cluster.kill(leader);
-  // Work goes on through the election; the dead node comes back later with its store and catches up.
+  // The others elect a new leader; the dead node comes back later with its store and catches up.
+  const client = nc;
+  let elected = -1;
+  await eventually(async () => (elected = await cluster.streamLeader(client).catch(() => -1)) >= 0 && elected !== leader, "a new stream leader", 60_000, 250);
+  t.diagnostic(`new stream leader n${elected + 1} answered ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
   await waitUntil(() => store.chunks.counts(jobId).done > doneBefore || store.jobs.get(jobId)?.state === "done", 90_000, "a chunk done after the leader died");
   t.diagnostic(`stream leader n${leader + 1} killed; next chunk done ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`);
   await sleep(1000);
   await cluster.start(leader);
-  const client = nc;
-  await eventually(() => cluster.streamLeader(client).then(() => true, () => false), "a stream leader after the restart", 30_000, 250);
+  const restartedName = cluster.nodes[leader]?.name;
+  await eventually(
+    async () => (await jsm.streams.info(WORK_STREAM).catch(() => undefined))?.cluster?.replicas?.some((r) => r.name === restartedName && r.current) === true,
+    "the restarted node a current replica again",
+    60_000,
+    250,
+  );
 
   const job = await coordinator.finisher.waitFor(jobId);
   assert.equal(job.state, "done", job.message ?? "");
