@@ -189,7 +189,7 @@ export class WorkLoop {
     const reply = (m as unknown as { msg?: { reply?: string } }).msg?.reply;
     if (!reply) return;
     try {
-      await retryDuringElection(() => this.nc.request(reply, new TextEncoder().encode("+ACK"), { timeout: 2000 }), { withinMs: 15_000, stopped: () => this.nc.isClosed() });
+      await retryDuringElection(() => this.nc.request(reply, new TextEncoder().encode("+ACK"), { timeout: 2000 }), { withinMs: 15_000, stopped: () => this.stopping || this.nc.isClosed() });
     } catch (err) {
       this.log.warn({ err: (err as Error).message, seq: m.seq }, "ack not confirmed; the redelivery will be refused at claim time");
     }
