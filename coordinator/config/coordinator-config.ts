@@ -155,6 +155,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
 function compileNats(c: z.output<typeof rawCoordinatorConfigSchema>): NatsConnectionConfig {
   if (c.nats === undefined) {
     if (c.natsUsersFile !== undefined) throw new BadInputError("natsUsersFile: only with nats (the embedded server keeps its own users)", { field: "natsUsersFile" });
+    if ((c.natsReplicas ?? 1) > 1) throw new BadInputError("natsReplicas: the embedded server is one node (R1); replicas need a cluster (nats: URL,URL,URL)", { field: "natsReplicas" });
     return { mode: "embedded", binary: c.natsServer, port: c.natsPort, replicas: c.natsReplicas ?? 1 };
   }
   const urls = (Array.isArray(c.nats) ? c.nats : c.nats.split(",")).map((u) => u.trim()).filter((u) => u !== "");

@@ -37,6 +37,7 @@ test("config: bad NATS settings are refused naming the field", () => {
   assert.throws(() => compile({ nats: "http://a:80" }), badInput(/^nats: /));
   assert.throws(() => compile({ nats: " , " }), badInput(/^nats: /));
   assert.throws(() => compile({ natsUsersFile: "users.conf" }), badInput(/natsUsersFile/));
+  assert.throws(() => compile({ natsReplicas: 3 }), badInput(/natsReplicas/));
   assert.throws(() => compile({ nats: "nats://a:4222", natsReload: ["sh"] }), badInput(/natsReload/));
   assert.throws(() => compile({ nats: "nats://a:4222", natsReplicas: 7 }), badInput(/natsReplicas/));
 });
