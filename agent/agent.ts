@@ -1,6 +1,6 @@
 import os from "node:os";
 import { status as grpcStatus } from "@grpc/grpc-js";
-import { connect } from "@nats-io/transport-node";
+import { connectWithRetry } from "../shared/nats/connect-with-retry.ts";
 import { nkeyAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import type { ChunkMeter } from "../shared/accounting/chunk-accounting.ts";
@@ -173,16 +173,7 @@ export class Agent {
     };
     // The coordinator adds this agent's NATS user and reloads nats-server when it joins; a first connect can
     // reach the server before that reload (several agents enrolling at once): such a refusal is retried, bounded.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        this.nc = await connect(natsOptions);
-        break;
-      } catch (err) {
-        if (attempt >= 20 || !/authorization violation/i.test((err as Error).message)) throw err;
-        log.warn({ attempt, err: (err as Error).message }, "NATS refused the first connect; retrying while the coordinator reloads its users");
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    this.nc = await connectWithRetry(natsOptions, log);
     void this.nc.closed().then((err) => {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
     });

@@ -13,6 +13,7 @@ import { registerAdmin } from "./commands/admin-command.ts";
 import { registerModelCommands } from "./commands/models-commands.ts";
 import { registerVerify } from "./commands/verify-command.ts";
 import { registerDashboard } from "./commands/dashboard-command.ts";
+import { registerNatsCluster } from "./commands/nats-cluster-command.ts";
 
 export function buildProgram(): Command {
   const program = new Command("nightshift")
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerVerify(program);
   registerDashboard(program);
+  registerNatsCluster(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -1,7 +1,6 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { connect } from "@nats-io/transport-node";
 import { nkeyAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
@@ -9,6 +8,8 @@ import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
 import { Store } from "./store/store.ts";
 import type { CoordinatorConfig } from "./config/coordinator-config.ts";
 import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
+import { ClusterUsers } from "./nats/cluster-users.ts";
+import { connectWithRetry } from "../shared/nats/connect-with-retry.ts";
 import { WorkQueue } from "./nats/work-queue.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { ClaimService } from "./dispatch/claim-service.ts";
@@ -62,7 +63,8 @@ export class Coordinator {
     readonly api: ControlApi,
     readonly finisher: JobFinisher,
     readonly registry: AgentRegistry,
-    readonly natsUrl: string,
+    /** Every NATS URL agents are handed (one for the embedded server, the cluster's list with --nats). */
+    readonly natsUrls: string[],
     readonly grpcPort: number,
     private readonly parts: {
       nats: EmbeddedNatsServer | undefined;
@@ -123,6 +125,11 @@ export class Coordinator {
     return this.parts.outbox;
   }
 
+  /** The first NATS URL (the embedded server's). */
+  get natsUrl(): string {
+    return this.natsUrls[0] as string;
+  }
+
   get natsPid(): number | undefined {
     return this.parts.nats?.pid;
   }
@@ -143,7 +150,8 @@ export class Coordinator {
     try {
       const trust = await StudioTrust.open({ dataDir: config.dataDir, listenHost: config.listenHost, subjectPrefix: config.subjectPrefix, store, clock, log: log.child({ part: "trust" }) });
       let nats: EmbeddedNatsServer | undefined;
-      let natsUrl: string;
+      let natsUrls: string[];
+      let clusterUsers: ClusterUsers | undefined;
       if (config.nats.mode === "embedded") {
         const natsTls = await trust.writeNatsServerTls(join(config.dataDir, "nats", "tls"));
         nats = new EmbeddedNatsServer({
@@ -154,17 +162,30 @@ export class Coordinator {
           log: log.child({ part: "nats" }),
           extraConfig: () => `${trust.natsAuthorization()}\n${renderNatsTls(natsTls)}`,
         });
-        natsUrl = await nats.start();
+        natsUrls = [await nats.start()];
         const n = nats;
         cleanups.push(() => n.stop());
         nats.on("gave-up", (err: Error) => log.fatal({ err: err.message }, "embedded nats-server cannot be kept running"));
       } else {
-        natsUrl = config.nats.url;
+        natsUrls = config.nats.urls;
+        if (config.nats.users) {
+          // A cluster whose users this coordinator owns: its nodes include the users file written here.
+          clusterUsers = new ClusterUsers({ ...config.nats.users, render: () => trust.natsAuthorization(), log: log.child({ part: "nats" }) });
+          await clusterUsers.reload();
+        }
       }
-      const natsAuth = nats ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsClientTls(trust.ca.certPem) } : {};
-      const nc = await connect({ servers: natsUrl, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      const ownsUsers = nats !== undefined || clusterUsers !== undefined;
+      const natsAuth = ownsUsers ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsClientTls(trust.ca.certPem) } : {};
+      const nc = await connectWithRetry({ servers: natsUrls, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 }, log.child({ part: "nats" }));
       cleanups.push(() => nc.close());
-      const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: config.policy.maxDeliveries });
+      const natsLog = log.child({ part: "nats" });
+      const queue = new WorkQueue(nc, {
+        prefix: config.subjectPrefix,
+        ackWaitSeconds: config.policy.ackWaitSeconds,
+        maxDeliver: config.policy.maxDeliveries,
+        replicas: config.nats.replicas,
+        retry: { onRetry: (attempt, err) => natsLog.warn({ attempt, err: err.message }, "JetStream call failed (leader election?); retrying") },
+      });
       await queue.ensure();
 
       const assets = new AssetStore(join(config.dataDir, "assets"));
@@ -230,7 +251,7 @@ export class Coordinator {
       const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
       cleanups.push(() => accounting.stop());
       api.agentKey = (agentId) => trust.agentKey(agentId);
-      const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
+      const edge = new StudioEdge({ config, store, trust, nats, natsUsers: nats ?? clusterUsers, natsUrl: natsUrls[0] as string, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
       const dashboard = await startDashboard({
         config, api, store, trust, enrollment: edge.enrollment, telemetry: accounting.telemetry, live: registry.live, jobChanges: finisher, outbox, clock,
@@ -243,10 +264,10 @@ export class Coordinator {
           if (reason === DISK_FULL) diskGuard.onDiskFull(h.jobId, h.attemptId);
         }),
         gateway: agentGatewayHandler(registry, claims, {
-          natsServers: () => [natsUrl],
+          natsServers: () => natsUrls,
           subjectPrefix: config.subjectPrefix,
           heartbeatMs: config.policy.heartbeatMs,
-          natsCredentials: async (agentId) => (nats ? trust.natsCredentials(agentId) : NO_NATS_CREDENTIALS),
+          natsCredentials: async (agentId) => (ownsUsers ? trust.natsCredentials(agentId) : NO_NATS_CREDENTIALS),
         }),
         extra: [
           edge.adminService,
@@ -262,8 +283,8 @@ export class Coordinator {
       diskGuard.start();
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
-      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
+      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { WorkMessageSchema, decodeJson, type WorkMessage } from "../../shared/protocol/messages.ts";
 import { POOL_CONSUMER, WORK_STREAM } from "../../shared/protocol/subjects.ts";
 import type { Logger } from "../../shared/log.ts";
+import { retryDuringElection } from "../../shared/nats/retry-during-election.ts";
 
 /** What the loop does with one pulled message; resolves when the message may be acked. */
 export type WorkHandler = (msg: WorkMessage, delivery: number) => Promise<void>;
@@ -156,14 +157,41 @@ export class WorkLoop {
     const keepAlive = setInterval(() => m.working(), Math.max(500, (this.opts.ackWaitSeconds * 1000) / 3));
     try {
       await this.handler(msg, m.info.deliveryCount);
-      m.ack();
     } catch (err) {
       // The handler could not settle the chunk with the coordinator (unreachable):
       // let JetStream redeliver it after a short delay.
       this.log.warn({ err: (err as Error).message, chunkId: msg.chunkId }, "work not settled; message will be redelivered");
       m.nak(2000);
+      clearInterval(keepAlive);
+      return;
+    }
+    try {
+      await this.ack(m);
     } finally {
       clearInterval(keepAlive);
+    }
+  }
+
+  /**
+   * Acks and waits for the server's confirmation; during a cluster's leader
+   * election the ack is sent again (an ack is idempotent), bounded. An ack
+   * lost for good is harmless: the message comes back after ack-wait and the
+   * coordinator refuses the claim (the chunk is no longer queued).
+   */
+  private async ack(m: JsMsg): Promise<void> {
+    try {
+      await m.ackAck({ timeout: 3000 });
+      return;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, seq: m.seq }, "ack not confirmed; sending it again");
+    }
+    // JsMsg sends ackAck once only; the ack subject is the reply subject of the delivery.
+    const reply = (m as unknown as { msg?: { reply?: string } }).msg?.reply;
+    if (!reply) return;
+    try {
+      await retryDuringElection(() => this.nc.request(reply, new TextEncoder().encode("+ACK"), { timeout: 2000 }), { withinMs: 15_000, stopped: () => this.stopping || this.nc.isClosed() });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, seq: m.seq }, "ack not confirmed; the redelivery will be refused at claim time");
     }
   }
 }

@@ -8,6 +8,7 @@ import { createLogger } from "../../shared/log.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { BUNDLED_MODELS_DIR, defaultDataDir } from "../paths.ts";
 import { ENDPOINT_FILE } from "../control-client.ts";
+import { positiveInt } from "./parse-args.ts";
 import { shutdownSignal, untilAborted } from "../signals.ts";
 
 interface CoordinatorFlags {
@@ -15,6 +16,8 @@ interface CoordinatorFlags {
   dataDir?: string;
   outputRoot?: string;
   nats?: string;
+  natsReplicas?: number;
+  natsUsersFile?: string;
   listen?: string;
   modelsDir?: string;
   sharedRoot?: string;
@@ -48,7 +51,9 @@ export function registerCoordinator(program: Command): void {
     .option("--config <file>", "YAML or JSON config file")
     .option("--data-dir <dir>", "store, NATS data, CA (default ~/.nightshift/coordinator)")
     .option("--output-root <dir>", "where frames are written (the NAS mount)")
-    .option("--nats <url>", "use an existing NATS server instead of the embedded one")
+    .option("--nats <urls>", "use an existing NATS server or cluster (URL,URL,URL) instead of the embedded one")
+    .option("--nats-replicas <n>", "JetStream replicas of the work stream (default 3 with three or more --nats URLs, else 1) (config: natsReplicas)", positiveInt("--nats-replicas"))
+    .option("--nats-users-file <file>", "with --nats: the users file the cluster's nodes include; the coordinator owns it (config: natsUsersFile; see deploy/nats-cluster/)")
     .option("--listen <host:port>", "gRPC listen address", undefined)
     .option("--models-dir <dir>", "models directory")
     .option("--shared-root <dir>", "the studio's shared root (NAS mount) on this machine; Blender scenes are given relative to it")
@@ -64,6 +69,8 @@ export function registerCoordinator(program: Command): void {
         dataDir: flags.dataDir ?? (file.dataDir as string | undefined) ?? defaultDataDir(),
         ...(flags.outputRoot ? { outputRoot: flags.outputRoot } : {}),
         ...(flags.nats ? { nats: flags.nats } : {}),
+        ...(flags.natsReplicas !== undefined ? { natsReplicas: flags.natsReplicas } : {}),
+        ...(flags.natsUsersFile ? { natsUsersFile: flags.natsUsersFile } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
         ...(flags.modelsDir ? { modelsDir: flags.modelsDir } : {}),
         ...(flags.sharedRoot ? { sharedRoot: flags.sharedRoot } : {}),
@@ -87,3 +94,4 @@ export function registerCoordinator(program: Command): void {
       rmSync(endpoint, { force: true });
     });
 }
+

@@ -34,7 +34,18 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   mdnsInterface: z.string().optional(),
   /** An agent only seen by mDNS (never asked to enroll, not approved) is forgotten after this long without an advert. */
   discoveredTtlSeconds: z.number().int().min(10).max(30 * 86_400).default(3600),
-  nats: z.string().optional(),
+  /** An existing NATS server or cluster: one URL, a comma list, or a list (`--nats URL,URL,URL`). */
+  nats: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /** JetStream replicas of the work stream and its consumers; default 3 with three or more NATS URLs, else 1 (embedded: 1). */
+  natsReplicas: z.number().int().min(1).max(5).optional(),
+  /**
+   * With `nats`: the coordinator owns that cluster's users (today's nkey scheme). It writes their
+   * `authorization` block to this file (the nodes `include` it), connects with TLS from the studio CA and
+   * hands agents their keys. deploy/nats-cluster/ renders such nodes.
+   */
+  natsUsersFile: z.string().min(1).optional(),
+  /** Run (argv, no shell) after each write of natsUsersFile, so the nodes reload it (e.g. `nats-server --signal reload=PIDFILE`). */
+  natsReload: z.array(z.string().min(1)).min(1).optional(),
   natsServer: z.string().optional(),
   natsPort: z.number().int().min(0).max(65535).default(0),
   subjectPrefix: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("ns"),
@@ -56,6 +67,11 @@ export const rawCoordinatorConfigSchema = z.strictObject({
 });
 export type RawCoordinatorConfig = z.input<typeof rawCoordinatorConfigSchema>;
 
+/** Where NATS is: the embedded server, or an existing server or cluster (with, optionally, its users owned by the coordinator). */
+export type NatsConnectionConfig =
+  | { mode: "embedded"; binary: string | undefined; port: number; replicas: number }
+  | { mode: "external"; urls: string[]; replicas: number; users: { file: string; reload: string[] } | undefined };
+
 /** Compiled once at start-up; trusted everywhere after. */
 export interface CoordinatorConfig {
   dataDir: string;
@@ -71,7 +87,7 @@ export interface CoordinatorConfig {
   /** No enrollListen given: the enrollment port is the gRPC port + 1 when that is free. */
   enrollFollowsGrpc: boolean;
   mdns: { enabled: boolean; interfaceIp: string | undefined; discoveredTtlMs: number };
-  nats: { mode: "embedded"; binary: string | undefined; port: number } | { mode: "external"; url: string };
+  nats: NatsConnectionConfig;
   subjectPrefix: string;
   policy: FarmPolicy;
   maxFrameBytes: number;
@@ -115,7 +131,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
     enrollPort: enroll.port,
     enrollFollowsGrpc: c.enrollListen === undefined,
     mdns: { enabled: c.mdns, interfaceIp: c.mdnsInterface, discoveredTtlMs: c.discoveredTtlSeconds * 1000 },
-    nats: c.nats ? { mode: "external", url: c.nats } : { mode: "embedded", binary: c.natsServer, port: c.natsPort },
+    nats: compileNats(c),
     subjectPrefix: c.subjectPrefix,
     policy: {
       ...DEFAULT_FARM_POLICY,
@@ -133,5 +149,31 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
     accounting: compileAccountingConfig(c),
     http: compileHttpListen(c.httpListen),
     webhooks: compileWebhooks(c),
+  };
+}
+
+function compileNats(c: z.output<typeof rawCoordinatorConfigSchema>): NatsConnectionConfig {
+  if (c.nats === undefined) {
+    if (c.natsUsersFile !== undefined) throw new BadInputError("natsUsersFile: only with nats (the embedded server keeps its own users)", { field: "natsUsersFile" });
+    if ((c.natsReplicas ?? 1) > 1) throw new BadInputError("natsReplicas: the embedded server is one node (R1); replicas need a cluster (nats: URL,URL,URL)", { field: "natsReplicas" });
+    return { mode: "embedded", binary: c.natsServer, port: c.natsPort, replicas: c.natsReplicas ?? 1 };
+  }
+  const urls = (Array.isArray(c.nats) ? c.nats : c.nats.split(",")).map((u) => u.trim()).filter((u) => u !== "");
+  for (const u of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u.includes("://") ? u : `nats://${u}`);
+    } catch {
+      throw new BadInputError(`nats: "${u}" is not a URL (nats://host:port)`, { field: "nats" });
+    }
+    if (!["nats:", "tls:"].includes(parsed.protocol) || parsed.hostname === "") throw new BadInputError(`nats: "${u}" is not a nats:// or tls:// URL with a host`, { field: "nats" });
+  }
+  if (urls.length === 0) throw new BadInputError("nats: no URL given", { field: "nats" });
+  if (c.natsReload !== undefined && c.natsUsersFile === undefined) throw new BadInputError("natsReload: only with natsUsersFile", { field: "natsReload" });
+  return {
+    mode: "external",
+    urls,
+    replicas: c.natsReplicas ?? (urls.length >= 3 ? 3 : 1),
+    users: c.natsUsersFile === undefined ? undefined : { file: resolve(c.natsUsersFile), reload: c.natsReload ?? [] },
   };
 }

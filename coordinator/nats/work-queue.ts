@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { WorkMessageSchema, decodeJson, encodeJson, type WorkMessage } from "../../shared/protocol/messages.ts";
 import { POOL_CONSUMER, WORK_STREAM, agentConsumerName, subjects, type Subjects } from "../../shared/protocol/subjects.ts";
+import { retryDuringElection, type ElectionRetry } from "../../shared/nats/retry-during-election.ts";
 
 export interface WorkQueueOptions {
   prefix?: string;
@@ -9,6 +10,10 @@ export interface WorkQueueOptions {
   ackWaitSeconds: number;
   /** Upper bound on deliveries of one message (crash loops); the coordinator's own retry count is separate. */
   maxDeliver: number;
+  /** JetStream replicas of the stream and its consumers: 1 on one server, 3 on a cluster (survives one node's loss). */
+  replicas?: number;
+  /** Retry of publishes and API calls through a leader election (shared/nats/retry-during-election.ts). */
+  retry?: ElectionRetry;
 }
 
 const nanos = (seconds: number): number => Math.round(seconds * 1e9);
@@ -17,7 +22,8 @@ const nanos = (seconds: number): number => Math.round(seconds * 1e9);
  * The JetStream side of dispatch: a work-queue stream for chunk messages, a
  * shared pull consumer that every agent pulls from, and per-agent consumers for
  * placed work. Publishing uses the dispatch id as the message id, so a retried
- * publish is deduplicated by the server.
+ * publish is deduplicated by the server: publishes and API calls are retried
+ * through a cluster's leader election.
  */
 export class WorkQueue {
   readonly subjects: Subjects;
@@ -31,7 +37,19 @@ export class WorkQueue {
     this.js = jetstream(nc);
   }
 
+  private get replicas(): number {
+    return this.opts.replicas ?? 1;
+  }
+
+  private retried<T>(call: () => Promise<T>): Promise<T> {
+    return retryDuringElection(call, this.opts.retry);
+  }
+
   async ensure(): Promise<void> {
+    await this.retried(() => this.ensureNow());
+  }
+
+  private async ensureNow(): Promise<void> {
     const jsm = await this.manager();
     const config = {
       name: WORK_STREAM,
@@ -39,6 +57,7 @@ export class WorkQueue {
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       duplicate_window: nanos(120),
+      num_replicas: this.replicas,
     };
     try {
       await jsm.streams.info(WORK_STREAM);
@@ -50,7 +69,7 @@ export class WorkQueue {
   }
 
   async ensureAgentConsumer(agentId: string): Promise<void> {
-    await this.ensureConsumer(agentConsumerName(agentId), this.subjects.workAgent(agentId));
+    await this.retried(() => this.ensureConsumer(agentConsumerName(agentId), this.subjects.workAgent(agentId)));
   }
 
   /** Creates the durable consumer, or brings an existing one (an earlier run's) to this run's ack wait and delivery limit. */
@@ -70,6 +89,7 @@ export class WorkQueue {
       filter_subject: filter,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
+      num_replicas: this.replicas,
       ...limits,
     });
   }
@@ -77,7 +97,8 @@ export class WorkQueue {
   /** Publishes one chunk message, to the pool or to one agent; resolves with its stream sequence. */
   async publish(msg: WorkMessage, agentId?: string): Promise<number> {
     const subject = agentId ? this.subjects.workAgent(agentId) : this.subjects.workPool;
-    return (await this.js.publish(subject, encodeJson(msg), { msgID: msg.dispatchId })).seq;
+    const data = encodeJson(msg);
+    return (await this.retried(() => this.js.publish(subject, data, { msgID: msg.dispatchId }))).seq;
   }
 
   /**

@@ -14,9 +14,11 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 const EXTENDED_USAGE = {
-  server: x509.ExtendedKeyUsage.serverAuth,
-  client: x509.ExtendedKeyUsage.clientAuth,
-  "document-signing": "1.3.6.1.5.5.7.3.36",
+  server: [x509.ExtendedKeyUsage.serverAuth],
+  client: [x509.ExtendedKeyUsage.clientAuth],
+  /** A NATS cluster node: a server to clients, and both ends of its TLS routes (nats-server verifies route peers both ways). */
+  "server-and-client": [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+  "document-signing": ["1.3.6.1.5.5.7.3.36"],
 } as const;
 
 export interface CaSigner {
@@ -28,7 +30,7 @@ export interface LeafRequest {
   readonly commonName: string;
   readonly publicKey: CryptoKey;
   /** "document-signing": the coordinator's provenance key (RFC 9336 id-kp-documentSigning), never a TLS identity. */
-  readonly usage: "server" | "client" | "document-signing";
+  readonly usage: "server" | "client" | "server-and-client" | "document-signing";
   /** Subject alternative names; server certificates need at least one. */
   readonly dnsNames?: readonly string[];
   readonly ips?: readonly string[];
@@ -62,14 +64,14 @@ export async function createCaCertificate(
 
 export async function createLeafCertificate(ca: CaSigner, request: LeafRequest): Promise<x509.X509Certificate> {
   const sans = subjectAltNames(request);
-  if (request.usage === "server" && sans.length === 0) {
+  if ((request.usage === "server" || request.usage === "server-and-client") && sans.length === 0) {
     throw new BadInputError("a server certificate needs at least one DNS name or IP", { field: "dnsNames" });
   }
   const notAfter = Math.min(request.now.getTime() + request.validityDays * DAY_MS, ca.cert.notAfter.getTime());
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([EXTENDED_USAGE[request.usage]], false),
+    new x509.ExtendedKeyUsageExtension([...EXTENDED_USAGE[request.usage]], false),
     await x509.SubjectKeyIdentifierExtension.create(request.publicKey, false, webcrypto),
     await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey, false, webcrypto),
   ];

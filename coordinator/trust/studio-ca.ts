@@ -44,6 +44,8 @@ export interface ServerCertificateRequest {
   readonly dnsNames?: readonly string[];
   /** Extra IPs; 127.0.0.1 and ::1 are always added. */
   readonly ips?: readonly string[];
+  /** Also a TLS client (a NATS cluster node, which dials its routes with the same certificate). */
+  readonly alsoClient?: boolean;
 }
 
 export interface IssuedKeyAndCert {
@@ -141,7 +143,7 @@ export class StudioCa {
     const leaf = await createLeafCertificate(this.signer(), {
       commonName: COORDINATOR_TLS_NAME,
       publicKey: keys.publicKey,
-      usage: "server",
+      usage: request.alsoClient === true ? "server-and-client" : "server",
       dnsNames: unique([COORDINATOR_TLS_NAME, "localhost", ...(request.dnsNames ?? [])]),
       ips: unique(["127.0.0.1", "::1", ...(request.ips ?? [])]),
       now: this.now(),

@@ -26,6 +26,8 @@ export interface StudioEdgeDeps {
   readonly trust: StudioTrust;
   /** Embedded nats-server, whose users follow enrollments; undefined with --nats (external). */
   readonly nats: EmbeddedNatsServer | undefined;
+  /** Whatever keeps NATS users in step with enrollments: the embedded server, or an external cluster's users file (coordinator/nats/cluster-users.ts). */
+  readonly natsUsers: { reload(): Promise<void> } | undefined;
   readonly natsUrl: string;
   readonly registry: AgentRegistry;
   readonly claims: ClaimService;
@@ -53,7 +55,7 @@ export class StudioEdge {
       deps.store,
       deps.trust,
       {
-        credentialsChanged: () => deps.nats?.reload() ?? Promise.resolve(),
+        credentialsChanged: () => deps.natsUsers?.reload() ?? Promise.resolve(),
         loseAgentAttempts: (id, reason) => deps.claims.loseAgentAttempts(id, reason),
         agentRemoved: (id) => {
           deps.registry.live.delete(id);

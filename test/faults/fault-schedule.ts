@@ -2,15 +2,15 @@
  * The soak's fault plan, pure and seeded: the same seed gives the same plan,
  * so a failing soak can be replayed with --seed.
  */
-export type FaultKind = "kill-agent" | "kill-coordinator" | "kill-nats" | "cut-link";
+export type FaultKind = "kill-agent" | "kill-coordinator" | "kill-nats" | "cut-link" | "kill-nats-node";
 
 export interface PlannedFault {
   /** Seconds after the round's job was submitted. */
   atSeconds: number;
   kind: FaultKind;
-  /** Which agent (index) for agent faults. */
+  /** Which agent (index) for agent faults; which node (modulo their count) for kill-nats-node. */
   agent: number;
-  /** Seconds until the agent or link is restored. */
+  /** Seconds until the agent, link or NATS node is restored. */
   restoreAfterSeconds: number;
 }
 

@@ -46,6 +46,8 @@ export class SoakFarm {
     readonly agentCount: number,
     readonly port: number,
     readonly lan: Lan | undefined,
+    /** A coordinator config file (YAML) the coordinator starts with: the cluster soak's NATS list and users file. */
+    readonly configFile?: string,
   ) {
     this.agents = Array.from({ length: agentCount }, () => undefined);
   }
@@ -75,7 +77,7 @@ export class SoakFarm {
   }
 
   async startCoordinator(): Promise<void> {
-    const args = ["coordinator", "--data-dir", this.dataDir, "--output-root", this.outputRoot, "--listen", this.address];
+    const args = ["coordinator", "--data-dir", this.dataDir, "--output-root", this.outputRoot, "--listen", this.address, ...(this.configFile ? ["--config", this.configFile] : [])];
     const host = this.coordinatorHost();
     if (host) args.push("--mdns-interface", host.ip);
     const p = startCli(args, { ...(host ? { netns: host.ns } : {}), ...logLevel() });

@@ -7,6 +7,8 @@
  * Exit 0 only when nothing is lost, duplicated or corrupt.
  *
  *   npm run test:faults [-- --rounds 3 --frames 300 --agents 3 --faults 6 --seed 7 --no-netns --kinds kill-nats,cut-link]
+ *   npm run test:faults:cluster   (= --cluster: three nats-server nodes on loopback, R3; kill-nats-node
+ *                                  SIGKILLs one node and restarts it after 1-5 s, one node down at a time)
  *
  * With SOAK_LOG_DIR set, every process's output is written there when it ends
  * (set NIGHTSHIFT_LOG_LEVEL=debug for the detail).
@@ -28,6 +30,8 @@ import { expectedGeneratedShas } from "../support/expected-frames.ts";
 import { generatedJob } from "../support/farm.ts";
 import { planFaults, percentile, type FaultKind, type PlannedFault } from "./fault-schedule.ts";
 import { SoakFarm } from "./soak-farm.ts";
+import { LocalNatsCluster } from "../support/local-nats-cluster.ts";
+import YAML from "yaml";
 
 interface Options {
   rounds: number;
@@ -42,19 +46,26 @@ interface Options {
   maxMinutes: number;
   /** Only these fault kinds (comma list); all kinds when empty. */
   kinds: FaultKind[];
+  /** A three-node NATS cluster instead of the embedded server (loopback only). */
+  cluster: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { rounds: 3, frames: 300, agents: 3, faults: 6, seed: 7, width: 640, height: 360, chunk: 10, netns: true, maxMinutes: 14, kinds: [] };
+  const o: Options = { rounds: 3, frames: 300, agents: 3, faults: 6, seed: 7, width: 640, height: 360, chunk: 10, netns: true, maxMinutes: 14, kinds: [], cluster: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === "--no-netns") {
       o.netns = false;
       continue;
     }
+    if (a === "--cluster") {
+      o.cluster = true;
+      o.netns = false; // the nodes listen on the root namespace's loopback
+      continue;
+    }
     if (a === "--kinds") {
       const kinds = (argv[++i] ?? "").split(",").filter(Boolean);
-      const known: FaultKind[] = ["kill-agent", "kill-coordinator", "kill-nats", "cut-link"];
+      const known: FaultKind[] = ["kill-agent", "kill-coordinator", "kill-nats", "cut-link", "kill-nats-node"];
       const bad = kinds.find((k) => !known.includes(k as FaultKind));
       if (kinds.length === 0 || bad !== undefined) {
         process.stderr.write(`soak: --kinds takes a comma list of ${known.join(", ")}${bad ? ` (not ${bad})` : ""}\n`);
@@ -88,13 +99,23 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "ns-soak-"));
   let lan: Lan | undefined;
   let farm: SoakFarm | undefined;
+  let cluster: LocalNatsCluster | undefined;
   try {
     if (lanReason === undefined) lan = await Lan.create({ hosts: o.agents + 1 });
-    else log(`running on loopback, no link cuts (${lanReason})`);
-    const allKinds: FaultKind[] = ["kill-agent", "kill-coordinator", "kill-nats", ...(lan ? (["cut-link", "cut-link"] as const) : [])];
+    else log(`running on loopback, no link cuts (${o.cluster ? "--cluster" : lanReason})`);
+    const natsKinds: FaultKind[] = o.cluster ? ["kill-nats-node", "kill-nats-node"] : ["kill-nats"];
+    const allKinds: FaultKind[] = ["kill-agent", "kill-coordinator", ...natsKinds, ...(lan ? (["cut-link", "cut-link"] as const) : [])];
     const kinds = o.kinds.length > 0 ? allKinds.filter((k) => o.kinds.includes(k)) : allKinds;
     if (kinds.length === 0) throw new Error(`none of --kinds ${o.kinds.join(",")} can run here${lan ? "" : " (cut-link needs network namespaces)"}`);
-    farm = new SoakFarm(dir, o.agents, lan ? 17400 : await freePort(), lan);
+    let configFile: string | undefined;
+    if (o.cluster) {
+      cluster = await LocalNatsCluster.create(join(dir, "nats-cluster"), join(dir, "data"));
+      await cluster.startAll();
+      configFile = join(dir, "coordinator-cluster.yaml");
+      writeFileSync(configFile, YAML.stringify(cluster.coordinatorConfig()));
+      log(`NATS cluster up: ${cluster.files.urls.join(",")}`);
+    }
+    farm = new SoakFarm(dir, o.agents, lan ? 17400 : await freePort(), lan, configFile);
     await farm.startCoordinator();
     await farm.createToken();
     for (let i = 0; i < o.agents; i++) await farm.startAgent(i);
@@ -131,8 +152,9 @@ async function main(): Promise<number> {
           const agentFault = f.kind === "kill-agent" || f.kind === "cut-link";
           if (agentFault) busy.add(f.agent);
           // Coordinator-side faults wait for the previous one's restart: killing a coordinator that is still starting tests the harness, not the farm.
+          // NATS nodes likewise go down one at a time, so two of three keep the quorum.
           const target = farm;
-          const run = agentFault ? inject(target, lan, db, jobId, f) : coordinatorFault.then(() => inject(target, lan, db, jobId, f));
+          const run = agentFault ? inject(target, lan, db, jobId, f, cluster) : coordinatorFault.then(() => inject(target, lan, db, jobId, f, cluster));
           if (!agentFault) coordinatorFault = run.catch(() => undefined);
           pending.push(
             run
@@ -173,6 +195,7 @@ async function main(): Promise<number> {
     return lost === 0 && duplicates === 0 && corrupt === 0 && present === expectedTotal && expectedTotal > 0 && farm.crashes.length === 0 && harnessErrors.length === 0 ? 0 : 1;
   } finally {
     await farm?.stopAll();
+    await cluster?.stopAll();
     await lan?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -240,9 +263,10 @@ async function timeUntil(t0: number, cond: () => boolean, timeoutMs: number): Pr
  * recovery time, watched alongside:
  * - agent killed / link cut: from the fault until the chunk the agent held is claimed again elsewhere
  *   (no sample when the agent held nothing at that moment);
- * - coordinator or nats-server killed: from the fault until the farm claims work again.
+ * - coordinator, nats-server or a NATS cluster node killed: from the fault until the farm claims work again
+ *   (a node comes back on the plan's schedule, its store kept).
  */
-async function inject(farm: SoakFarm, lan: Lan | undefined, db: ReturnType<typeof readStore>, jobId: string, f: PlannedFault): Promise<Recovery | undefined> {
+async function inject(farm: SoakFarm, lan: Lan | undefined, db: ReturnType<typeof readStore>, jobId: string, f: PlannedFault, cluster: LocalNatsCluster | undefined): Promise<Recovery | undefined> {
   const t0 = Date.now();
   const held = (agentName: string): { chunk_id: string } | undefined =>
     db.get<{ chunk_id: string }>(
@@ -302,6 +326,20 @@ async function inject(farm: SoakFarm, lan: Lan | undefined, db: ReturnType<typeo
       log(`  SIGKILL nats-server ${pid}`);
       const ok = await until(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), 60_000);
       return ok ? { kind: f.kind, seconds: (Date.now() - t0) / 1000 } : undefined;
+    }
+    case "kill-nats-node": {
+      if (!cluster) return undefined;
+      const node = f.agent % cluster.nodes.length;
+      const pid = cluster.pid(node);
+      if (pid === undefined) return undefined;
+      await cluster.kill(node);
+      log(`  SIGKILL NATS node ${cluster.nodes[node]?.name ?? node} (pid ${pid})`);
+      const rec = timeUntil(t0, () => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), 60_000);
+      await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
+      await cluster.start(node);
+      log(`  NATS node ${cluster.nodes[node]?.name ?? node} back`);
+      const seconds = await rec;
+      return seconds === undefined ? undefined : { kind: f.kind, seconds };
     }
   }
 }

@@ -1,0 +1,58 @@
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
+import { parseClusterNode, type ClusterNode } from "../../coordinator/nats/cluster-node-config.ts";
+import { writeClusterNodes } from "../../coordinator/nats/write-cluster-nodes.ts";
+import { BadInputError } from "../../shared/errors.ts";
+import { defaultDataDir } from "../paths.ts";
+
+/**
+ * `nightshift nats-cluster init`: writes the configs of a studio NATS
+ * JetStream cluster (deploy/nats-cluster/README.md): one nats-server config
+ * per node with routes, JetStream and TLS from the studio CA in the
+ * coordinator's data dir, and the users file the coordinator then owns.
+ */
+interface InitFlags {
+  dataDir?: string;
+  out: string;
+  node: ClusterNode[];
+  listenHost?: string;
+  storeRoot?: string;
+  name?: string;
+}
+
+export function registerNatsCluster(program: Command): void {
+  const cmd = program.command("nats-cluster").description("a NATS JetStream cluster for the work queue (deploy/nats-cluster/)");
+  cmd
+    .command("init")
+    .description("write node configs (routes, JetStream, TLS from the studio CA) and the users file the coordinator keeps")
+    .option("--data-dir <dir>", "the coordinator's data dir (its studio CA signs the nodes' certificates)")
+    .requiredOption("--out <dir>", "folder for the configs; copy it to each node's machine")
+    .option("--node <name=ip[:client[:route]]>", "a node (three for R3); ports default 4222 and 6222", (v: string, prev: ClusterNode[]) => [...prev, parseClusterNode(v)], [])
+    .option("--listen-host <host>", "what the nodes listen on (default each node's own IP; 0.0.0.0 for every interface)")
+    .option("--store-root <dir>", "where each node keeps its JetStream store (<dir>/<name>/jetstream; default --out)")
+    .option("--name <name>", "cluster name", "nightshift")
+    .action(async (flags: InitFlags) => {
+      if (flags.node.length === 0) throw new BadInputError("--node: name at least one node (three for a cluster that survives one loss)", { field: "--node" });
+      const dataDir = resolve(flags.dataDir ?? defaultDataDir());
+      const ca = await StudioCa.open(join(dataDir, "ca"));
+      const written = await writeClusterNodes({
+        ca,
+        dir: flags.out,
+        nodes: flags.node,
+        clusterName: flags.name ?? "nightshift",
+        ...(flags.listenHost !== undefined ? { listenHost: flags.listenHost } : {}),
+        ...(flags.storeRoot !== undefined ? { storeRoot: flags.storeRoot } : {}),
+      });
+      const lines = [
+        `wrote ${written.configs.length} node configs in ${resolve(flags.out)} (studio CA ${ca.fingerprint})`,
+        ...flags.node.map((n, i) => `  node ${n.name}: nats-server -c ${written.configs[i] as string}`),
+        "coordinator config (YAML):",
+        `  nats: ${written.urls.join(",")}`,
+        `  natsReplicas: ${flags.node.length >= 3 ? 3 : 1}`,
+        `  natsUsersFile: ${written.usersFile}`,
+        `  natsReload: [sh, ${written.reloadScript}]   # nodes on other machines: see deploy/nats-cluster/push-users.sh`,
+      ];
+      process.stdout.write(lines.join("\n") + "\n");
+    });
+}
