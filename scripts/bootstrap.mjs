@@ -2,7 +2,7 @@
 // Makes a fresh checkout runnable: npm dependencies, nats-server, ffmpeg.
 // Plain Node with no dependencies, because it runs before `npm ci`.
 import { execFileSync, spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, statSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,7 +22,10 @@ if (major < 20 || (major === 20 && minor < 19)) fail(`Node.js >= 20.19 is needed
 // 1. npm dependencies
 const stamp = join(root, "node_modules", ".package-lock.json");
 const lock = join(root, "package-lock.json");
-if (!existsSync(stamp) || statSync(lock).mtimeMs > statSync(stamp).mtimeMs + 1000) {
+// A node_modules that is a link belongs to another checkout (a git worktree sharing it): never reinstall through it.
+const linked = existsSync(join(root, "node_modules")) && lstatSync(join(root, "node_modules")).isSymbolicLink();
+if (linked) say("node_modules is a link to another checkout's; not installing through it");
+else if (!existsSync(stamp) || statSync(lock).mtimeMs > statSync(stamp).mtimeMs + 1000) {
   say("installing npm dependencies (npm ci; better-sqlite3 compiles from source, about 90 s)");
   const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", process.stderr, process.stderr] });
   if (r.status !== 0) fail("`npm ci` failed; see the output above");
