@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
-import { nkeyAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import { jwtAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
 import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
@@ -32,6 +32,7 @@ import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
 import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
 import { renderNatsTls } from "./trust/nats-auth-config.ts";
+import { NatsAccountPush } from "./nats/nats-account-push.ts";
 import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { openProvenance } from "./provenance/open-provenance.ts";
 import type { FrameStamper } from "./provenance/frame-stamper.ts";
@@ -152,7 +153,7 @@ export class Coordinator {
           port: config.nats.port,
           binary: config.nats.binary,
           log: log.child({ part: "nats" }),
-          extraConfig: () => `${trust.natsAuthorization()}\n${renderNatsTls(natsTls)}`,
+          extraConfig: () => `${trust.natsServerAuthConfig(join(config.dataDir, "nats", "accounts"))}\n${renderNatsTls(natsTls)}`,
         });
         natsUrl = await nats.start();
         const n = nats;
@@ -161,9 +162,16 @@ export class Coordinator {
       } else {
         natsUrl = config.nats.url;
       }
-      const natsAuth = nats ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsClientTls(trust.ca.certPem) } : {};
+      const natsTlsClient = natsClientTls(trust.ca.certPem);
+      const natsAuth = nats ? { authenticator: jwtAuthenticator(trust.natsCoordinator.jwt, new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient } : {};
       const nc = await connect({ servers: natsUrl, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       cleanups.push(() => nc.close());
+      // Revocations reach the servers' resolvers through the system account; pushed once now, then on every removal.
+      const natsAccountPush = nats ? await NatsAccountPush.open({ servers: natsUrl, systemUser: await trust.natsOperator.systemUser(), tls: natsTlsClient }) : undefined;
+      if (natsAccountPush) {
+        cleanups.push(() => natsAccountPush.close());
+        await natsAccountPush.push(await trust.natsAccountJwt());
+      }
       const queue = new WorkQueue(nc, { prefix: config.subjectPrefix, ackWaitSeconds: config.policy.ackWaitSeconds, maxDeliver: config.policy.maxDeliveries });
       await queue.ensure();
 
@@ -230,7 +238,7 @@ export class Coordinator {
       const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
       cleanups.push(() => accounting.stop());
       api.agentKey = (agentId) => trust.agentKey(agentId);
-      const edge = new StudioEdge({ config, store, trust, nats, natsUrl, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
+      const edge = new StudioEdge({ config, store, trust, nats, natsUrl, natsAccountPush, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
       const dashboard = await startDashboard({
         config, api, store, trust, enrollment: edge.enrollment, telemetry: accounting.telemetry, live: registry.live, jobChanges: finisher, outbox, clock,

@@ -47,8 +47,8 @@ export interface AgentDecisionView {
 
 /** What enrollment changes outside the store. */
 export interface EnrollmentHooks {
-  /** NATS users changed: re-render the embedded server's config and reload it. */
-  credentialsChanged(): Promise<void>;
+  /** A NATS user was revoked: sign the account JWT again and push it to the servers. */
+  natsUserRevoked(): Promise<void>;
   /** Hands the agent's running attempts back to the queue; returns how many. */
   loseAgentAttempts(agentId: string, reason: string): number;
   /** The agent is out: forget its live state, dispatch again. */
@@ -154,7 +154,6 @@ export class EnrollmentService {
       this.log.warn({ ...fields, reason: "removed" }, "enrollment refused");
       throw new EnrollmentRefusedError("removed", `agent ${agentId} was removed from this studio while it enrolled`);
     }
-    await this.hooks.credentialsChanged();
     this.log.info({ ...fields, method: this.trust.enrollments.get(agentId)?.method }, "agent enrolled");
     return { status: "enrolled", agentId, certPem, caPem, message: "enrolled" };
   }
@@ -184,11 +183,12 @@ export class EnrollmentService {
     this.store.tx(() => {
       this.store.agents.transition(agentId, "removed");
       this.trust.enrollments.markRemoved(agentId, now);
+      this.trust.revokeNats(agentId);
     });
     await this.trust.natsKeys.delete(agentId);
     const requeued = this.hooks.loseAgentAttempts(agentId, `agent ${agent.name} removed by an admin`);
     this.hooks.agentRemoved(agentId);
-    await this.hooks.credentialsChanged();
+    await this.hooks.natsUserRevoked();
     this.log.warn({ agentId, name: agent.name, requeued }, "agent removed");
     return { agentId, name: agent.name, state: "removed", message: "removed", requeuedChunks: requeued };
   }

@@ -4,6 +4,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import type { CoordinatorConfig } from "../config/coordinator-config.ts";
 import type { EmbeddedNatsServer } from "../nats/embedded-nats-server.ts";
+import type { NatsAccountPush } from "../nats/nats-account-push.ts";
 import { StudioAdminService } from "../../proto/gen/nightshift/v1/enrollment.ts";
 import { stopGrpcServer } from "../grpc/grpc-server.ts";
 import { AgentSightings } from "../discovery/agent-sightings.ts";
@@ -27,6 +28,8 @@ export interface StudioEdgeDeps {
   /** Embedded nats-server, whose users follow enrollments; undefined with --nats (external). */
   readonly nats: EmbeddedNatsServer | undefined;
   readonly natsUrl: string;
+  /** Pushes the account JWT (revocations) to the NATS servers; undefined when they do not use the studio's operator. */
+  readonly natsAccountPush: NatsAccountPush | undefined;
   readonly registry: AgentRegistry;
   readonly claims: ClaimService;
   readonly kick: () => void;
@@ -53,7 +56,11 @@ export class StudioEdge {
       deps.store,
       deps.trust,
       {
-        credentialsChanged: () => deps.nats?.reload() ?? Promise.resolve(),
+        natsUserRevoked: async () => {
+          const accountJwt = await deps.trust.natsAccountJwt();
+          // A failed push is logged, not thrown: the agent is removed already, and every (re)start preloads this JWT.
+          await deps.natsAccountPush?.push(accountJwt).catch((err: Error) => log.error({ err: err.message }, "NATS servers did not confirm the revocation"));
+        },
         loseAgentAttempts: (id, reason) => deps.claims.loseAgentAttempts(id, reason),
         agentRemoved: (id) => {
           deps.registry.live.delete(id);
