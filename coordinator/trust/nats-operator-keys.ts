@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fromSeed, type KeyPair } from "@nats-io/jwt";
 import { ensureSecretDirectory, readIfExists, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import type { SubjectPermissions } from "./nats-auth-config.ts";
+import { BadInputError } from "../../shared/errors.ts";
 
 /**
  * NATS decentralized authentication, the coordinator's side: it holds the
@@ -100,8 +101,11 @@ export class NatsOperatorKeys {
     );
   }
 
-  /** A user JWT for the agent's public key ("U..."), signed by the account, holding its permissions. */
-  agentJwt(agentId: string, userPublicKey: string, permissions: SubjectPermissions): Promise<string> {
+  /** A user JWT for the agent's public key ("U..."; a seed is refused), signed by the account, holding its permissions. */
+  async agentJwt(agentId: string, userPublicKey: string, permissions: SubjectPermissions): Promise<string> {
+    if (!/^U[A-Z2-7]{55}$/.test(userPublicKey)) {
+      throw new BadInputError(`NATS user key "${userPublicKey.slice(0, 8)}..." is not a public user nkey (U + 55 base32 characters)`, { field: "nats.nkey" });
+    }
     return encodeUser(`agent-${agentId}`, userPublicKey, this.account, {
       pub: { allow: [...permissions.publish] },
       sub: { allow: [...permissions.subscribe] },
