@@ -6,9 +6,8 @@ import { BadInputError } from "../../shared/errors.ts";
  * system account, keep account JWTs in a `full` resolver (a folder of its
  * own, updated live through `$SYS.REQ.CLAIMS.UPDATE` and shared between the
  * servers of a cluster), and preload the accounts so a fresh server needs no
- * push before the first client. The same text goes into the embedded server's
- * config and, printed by `nightshift nats-auth`, into every node of an
- * external cluster. Nothing in it is secret: JWTs and public keys only.
+ * push before the first client. The same text serves the embedded server and
+ * each node of a cluster. Nothing in it is secret: JWTs and public keys only.
  */
 
 export interface NatsResolverConfigInput {
