@@ -68,6 +68,7 @@ export class Coordinator {
     private readonly parts: {
       nats: EmbeddedNatsServer | undefined;
       nc: NatsConnection;
+      natsAccountPush: NatsAccountPush | undefined;
       subs: Subscription[];
       dispatcher: Dispatcher;
       server: Server;
@@ -271,7 +272,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrl, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrl, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -298,6 +299,7 @@ export class Coordinator {
       () => p.subs.forEach((s) => s.unsubscribe()),
       () => p.accounting.stop(),
       () => p.nc.drain(),
+      () => p.natsAccountPush?.close(),
       () => p.nats?.stop(),
       () => this.store.close(),
     ];
