@@ -1,7 +1,7 @@
 import os from "node:os";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { connectWithRetry } from "../shared/nats/connect-with-retry.ts";
-import { nkeyAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { jwtAuthenticator, nkeyAuthenticator, type Authenticator, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import type { ChunkMeter } from "../shared/accounting/chunk-accounting.ts";
 import { ChunkWorkSchema, type ChunkWork, type Heartbeat, type WorkMessage } from "../shared/protocol/messages.ts";
@@ -164,15 +164,16 @@ export class Agent {
     saveAgentId(this.opts.dataDir, this.agentId);
     const natsOptions = {
       servers: reachableNatsServers(joined.natsServers, this.opts.coordinator),
-      ...(joined.natsSeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(joined.natsSeed)), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
+      ...(joined.natsSeed ? { authenticator: natsAgentAuthenticator(joined.natsUserJwt, joined.natsSeed), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
       // The coordinator's embedded server (the one that hands out seeds) listens with TLS from the studio CA.
       ...(creds && joined.natsSeed ? { tls: natsClientTls(creds.caPem) } : {}),
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     };
-    // The coordinator adds this agent's NATS user and reloads nats-server when it joins; a first connect can
-    // reach the server before that reload (several agents enrolling at once): such a refusal is retried, bounded.
+    // A user JWT is valid on every server at once; with an external cluster's nkey users file, the coordinator
+    // rewrites it and reloads the nodes when an agent joins, and a first connect can beat that reload: such a
+    // refusal is retried, bounded.
     this.nc = await connectWithRetry(natsOptions, log);
     void this.nc.closed().then((err) => {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
@@ -361,4 +362,10 @@ function progressOf(c: Current): NonNullable<Heartbeat["progress"]> {
     elapsedMs: Math.round(performance.now() - c.startedMs),
     ...(c.inFrame ? { inFrame: { frame: c.inFrame.frame, fraction: Math.min(1, Math.max(0, c.inFrame.fraction)), detail: (c.inFrame.detail ?? "").slice(0, 120) } } : {}),
   };
+}
+
+/** A user JWT signed by the studio's NATS account, proved with the seed; an nkey user alone from an earlier coordinator. */
+function natsAgentAuthenticator(userJwt: string, seed: string): Authenticator {
+  const key = new TextEncoder().encode(seed);
+  return userJwt !== "" ? jwtAuthenticator(userJwt, key) : nkeyAuthenticator(key);
 }

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { nkeyAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import { jwtAuthenticator, nkeyAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
 import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
@@ -33,6 +33,7 @@ import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
 import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
 import { renderNatsTls } from "./trust/nats-auth-config.ts";
+import { NatsAccountPush } from "./nats/nats-account-push.ts";
 import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { openProvenance } from "./provenance/open-provenance.ts";
 import type { FrameStamper } from "./provenance/frame-stamper.ts";
@@ -69,6 +70,7 @@ export class Coordinator {
     private readonly parts: {
       nats: EmbeddedNatsServer | undefined;
       nc: NatsConnection;
+      natsAccountPush: NatsAccountPush | undefined;
       subs: Subscription[];
       dispatcher: Dispatcher;
       server: Server;
@@ -160,7 +162,7 @@ export class Coordinator {
           port: config.nats.port,
           binary: config.nats.binary,
           log: log.child({ part: "nats" }),
-          extraConfig: () => `${trust.natsAuthorization()}\n${renderNatsTls(natsTls)}`,
+          extraConfig: () => `${trust.natsServerAuthConfig(join(config.dataDir, "nats", "accounts"))}\n${renderNatsTls(natsTls)}`,
         });
         natsUrls = [await nats.start()];
         const n = nats;
@@ -174,10 +176,22 @@ export class Coordinator {
           await clusterUsers.reload();
         }
       }
-      const ownsUsers = nats !== undefined || clusterUsers !== undefined;
-      const natsAuth = ownsUsers ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsClientTls(trust.ca.certPem) } : {};
+      const natsTlsClient = natsClientTls(trust.ca.certPem);
+      // The embedded server trusts the studio's operator: the coordinator logs in with a user JWT and pushes the
+      // account JWT (revocations) to it. An external cluster whose users file this coordinator writes knows its nkey.
+      const natsAuth = nats
+        ? { authenticator: jwtAuthenticator(trust.natsCoordinator.jwt, new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient }
+        : clusterUsers
+          ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient }
+          : {};
       const nc = await connectWithRetry({ servers: natsUrls, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 }, log.child({ part: "nats" }));
       cleanups.push(() => nc.close());
+      // Revocations reach the servers' resolvers through the system account; pushed once now, then on every removal.
+      const natsAccountPush = nats ? await NatsAccountPush.open({ servers: natsUrls, systemUser: await trust.natsOperator.systemUser(), tls: natsTlsClient }) : undefined;
+      if (natsAccountPush) {
+        cleanups.push(() => natsAccountPush.close());
+        await natsAccountPush.push(await trust.natsAccountJwt());
+      }
       const natsLog = log.child({ part: "nats" });
       const queue = new WorkQueue(nc, {
         prefix: config.subjectPrefix,
@@ -251,7 +265,7 @@ export class Coordinator {
       const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
       cleanups.push(() => accounting.stop());
       api.agentKey = (agentId) => trust.agentKey(agentId);
-      const edge = new StudioEdge({ config, store, trust, nats, natsUsers: nats ?? clusterUsers, natsUrl: natsUrls[0] as string, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
+      const edge = new StudioEdge({ config, store, trust, nats, natsUsers: clusterUsers, natsUrl: natsUrls[0] as string, natsAccountPush, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
       const dashboard = await startDashboard({
         config, api, store, trust, enrollment: edge.enrollment, telemetry: accounting.telemetry, live: registry.live, jobChanges: finisher, outbox, clock,
@@ -267,7 +281,8 @@ export class Coordinator {
           natsServers: () => natsUrls,
           subjectPrefix: config.subjectPrefix,
           heartbeatMs: config.policy.heartbeatMs,
-          natsCredentials: async (agentId) => (ownsUsers ? trust.natsCredentials(agentId) : NO_NATS_CREDENTIALS),
+          // Embedded: a user JWT and its seed; a cluster with a users file: the seed alone (an nkey user there).
+          natsCredentials: async (agentId) => (nats ? trust.natsCredentials(agentId) : clusterUsers ? { ...(await trust.natsCredentials(agentId)), jwt: "" } : NO_NATS_CREDENTIALS),
         }),
         extra: [
           edge.adminService,
@@ -284,7 +299,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -311,6 +326,7 @@ export class Coordinator {
       () => p.subs.forEach((s) => s.unsubscribe()),
       () => p.accounting.stop(),
       () => p.nc.drain(),
+      () => p.natsAccountPush?.close(),
       () => p.nats?.stop(),
       () => this.store.close(),
     ];

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { jwtAuthenticator } from "@nats-io/nats-core";
 import { natsClientTls } from "../../shared/tls/nats-tls.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { Agent } from "../../agent/agent.ts";
@@ -76,7 +76,7 @@ async function rawConsume(c: Extract<HostCommand, { type: "raw-consume" }>): Pro
   let got = 0;
   let firstMs = 0;
   let lastMs = 0;
-  const conns = await Promise.all(Array.from({ length: c.consumers }, () => connect({ servers: c.natsUrl, authenticator: nkeyAuthenticator(new TextEncoder().encode(c.seed)), tls: natsClientTls(c.caPem) })));
+  const conns = await Promise.all(Array.from({ length: c.consumers }, () => connect({ servers: c.natsUrl, authenticator: jwtAuthenticator(c.jwt, new TextEncoder().encode(c.seed)), tls: natsClientTls(c.caPem) })));
   try {
     await Promise.all(
       conns.map(async (nc) => {

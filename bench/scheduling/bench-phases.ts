@@ -50,6 +50,7 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
     const c = farm.coordinator;
     const rawPerSecond = await rawJetStream({
       natsUrl: c.natsUrl,
+      jwt: c.trust.natsCoordinator.jwt,
       seed: c.trust.natsCoordinator.seed,
       caPem: c.trust.ca.certPem,
       host: farm.host,

@@ -11,7 +11,7 @@ export type HostCommand =
       agents: SleepAgentSpec[];
     }
   | { type: "events" }
-  | { type: "raw-consume"; natsUrl: string; seed: string; caPem: string; stream: string; consumer: string; consumers: number; count: number }
+  | { type: "raw-consume"; natsUrl: string; jwt: string; seed: string; caPem: string; stream: string; consumer: string; consumers: number; count: number }
   | { type: "stop" };
 
 /** When an agent's executor started a chunk, by the wall clock (performance.timeOrigin + performance.now()). */

@@ -1,5 +1,5 @@
 import { connect } from "@nats-io/transport-node";
-import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { jwtAuthenticator } from "@nats-io/nats-core";
 import { natsClientTls } from "../../shared/tls/nats-tls.ts";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { AgentHost } from "./host-client.ts";
@@ -15,14 +15,14 @@ const SUBJECT = "bench.raw";
  * each pulling one message at a time and acking it, like an agent does.
  * Messages per second from the first publish to the last ack.
  */
-export async function rawJetStream(o: { natsUrl: string; seed: string; caPem: string; host: AgentHost; consumers: number; count: number }): Promise<number> {
-  const nc = await connect({ servers: o.natsUrl, authenticator: nkeyAuthenticator(new TextEncoder().encode(o.seed)), tls: natsClientTls(o.caPem) });
+export async function rawJetStream(o: { natsUrl: string; jwt: string; seed: string; caPem: string; host: AgentHost; consumers: number; count: number }): Promise<number> {
+  const nc = await connect({ servers: o.natsUrl, authenticator: jwtAuthenticator(o.jwt, new TextEncoder().encode(o.seed)), tls: natsClientTls(o.caPem) });
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: STREAM, subjects: [SUBJECT], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
     await jsm.consumers.add(STREAM, { durable_name: "raw", ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30e9, max_ack_pending: 10_000 });
     const consumed = o.host.request(
-      { type: "raw-consume", natsUrl: o.natsUrl, seed: o.seed, caPem: o.caPem, stream: STREAM, consumer: "raw", consumers: o.consumers, count: o.count },
+      { type: "raw-consume", natsUrl: o.natsUrl, jwt: o.jwt, seed: o.seed, caPem: o.caPem, stream: STREAM, consumer: "raw", consumers: o.consumers, count: o.count },
       "raw-consumed",
       120_000,
     );

@@ -15,7 +15,7 @@ export interface GatewayConnectInfo {
   subjectPrefix: string;
   heartbeatMs: number;
   /** Per-agent NATS credentials (an nkey user issued at enrollment); empty strings when the server has no auth. */
-  natsCredentials(agentId: string): Promise<{ user: string; seed: string }>;
+  natsCredentials(agentId: string): Promise<{ user: string; seed: string; jwt: string }>;
 }
 
 export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimService, connect: GatewayConnectInfo): AgentGatewayServer {
@@ -39,6 +39,7 @@ export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimServic
         natsUser: creds.user,
         natsPassword: "",
         natsSeed: creds.seed,
+        natsUserJwt: creds.jwt,
         subjectPrefix: connect.subjectPrefix,
         heartbeatMs: connect.heartbeatMs,
       };

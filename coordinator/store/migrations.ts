@@ -287,4 +287,12 @@ export const MIGRATIONS: readonly string[] = [
     WHERE job_id = NEW.job_id;
   END;
   `,
+  // trust: NATS user keys of removed agents, the nightshift account's revocation list (coordinator/trust/nats-operator-keys.ts)
+  `
+  CREATE TABLE nats_revocations (
+    user_nkey  TEXT PRIMARY KEY,
+    agent_id   TEXT NOT NULL,
+    revoked_at INTEGER NOT NULL
+  );
+  `,
 ];

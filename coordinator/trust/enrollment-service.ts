@@ -47,7 +47,9 @@ export interface AgentDecisionView {
 
 /** What enrollment changes outside the store. */
 export interface EnrollmentHooks {
-  /** NATS users changed: re-render the embedded server's config and reload it. */
+  /** A NATS user was revoked: sign the account JWT again and push it to the servers. */
+  natsUserRevoked(): Promise<void>;
+  /** NATS users changed (enrolled or removed): rewrite an external cluster's nkey users file, where the coordinator keeps one. */
   credentialsChanged(): Promise<void>;
   /** Hands the agent's running attempts back to the queue; returns how many. */
   loseAgentAttempts(agentId: string, reason: string): number;
@@ -184,10 +186,12 @@ export class EnrollmentService {
     this.store.tx(() => {
       this.store.agents.transition(agentId, "removed");
       this.trust.enrollments.markRemoved(agentId, now);
+      this.trust.revokeNats(agentId);
     });
     await this.trust.natsKeys.delete(agentId);
     const requeued = this.hooks.loseAgentAttempts(agentId, `agent ${agent.name} removed by an admin`);
     this.hooks.agentRemoved(agentId);
+    await this.hooks.natsUserRevoked();
     await this.hooks.credentialsChanged();
     this.log.warn({ agentId, name: agent.name, requeued }, "agent removed");
     return { agentId, name: agent.name, state: "removed", message: "removed", requeuedChunks: requeued };

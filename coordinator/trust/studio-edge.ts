@@ -4,6 +4,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import type { CoordinatorConfig } from "../config/coordinator-config.ts";
 import type { EmbeddedNatsServer } from "../nats/embedded-nats-server.ts";
+import type { NatsAccountPush } from "../nats/nats-account-push.ts";
 import { StudioAdminService } from "../../proto/gen/nightshift/v1/enrollment.ts";
 import { stopGrpcServer } from "../grpc/grpc-server.ts";
 import { AgentSightings } from "../discovery/agent-sightings.ts";
@@ -29,6 +30,8 @@ export interface StudioEdgeDeps {
   /** Whatever keeps NATS users in step with enrollments: the embedded server, or an external cluster's users file (coordinator/nats/cluster-users.ts). */
   readonly natsUsers: { reload(): Promise<void> } | undefined;
   readonly natsUrl: string;
+  /** Pushes the account JWT (revocations) to the NATS servers; undefined when they do not use the studio's operator. */
+  readonly natsAccountPush: NatsAccountPush | undefined;
   readonly registry: AgentRegistry;
   readonly claims: ClaimService;
   readonly kick: () => void;
@@ -56,6 +59,11 @@ export class StudioEdge {
       deps.trust,
       {
         credentialsChanged: () => deps.natsUsers?.reload() ?? Promise.resolve(),
+        natsUserRevoked: async () => {
+          const accountJwt = await deps.trust.natsAccountJwt();
+          // A failed push is logged, not thrown: the agent is removed already, and every (re)start preloads this JWT.
+          await deps.natsAccountPush?.push(accountJwt).catch((err: Error) => log.error({ err: err.message }, "NATS servers did not confirm the revocation"));
+        },
         loseAgentAttempts: (id, reason) => deps.claims.loseAgentAttempts(id, reason),
         agentRemoved: (id) => {
           deps.registry.live.delete(id);

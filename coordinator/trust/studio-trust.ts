@@ -15,20 +15,25 @@ import { JoinTokens } from "./join-tokens.ts";
 import { DEFAULT_ADMIN_NAME, ensureAdminCredentials } from "./admin-credentials.ts";
 import { AdminCertificatesTable } from "../store/admin-certificates-table.ts";
 import { certificateFingerprint } from "../../shared/tls/pem-keys.ts";
-import { renderNatsAuthorization, type NatsTlsFiles } from "./nats-auth-config.ts";
+import { agentPermissions, renderNatsAuthorization, type NatsTlsFiles } from "./nats-auth-config.ts";
 import { ensureSecretDirectory, writeFileAtomic } from "../../shared/tls/secret-file.ts";
-import { ephemeralNatsUser, NatsUserKeys } from "./nats-user-keys.ts";
 import type { FrontedTls } from "../grpc/grpc-server.ts";
 import type { TlsFrontLimits } from "../grpc/tls-front.ts";
+import { NatsUserKeys } from "./nats-user-keys.ts";
+import { NatsOperatorKeys, type NatsUserCredential } from "./nats-operator-keys.ts";
+import { renderNatsResolverConfig } from "./nats-resolver-config.ts";
+import { NatsRevocationsTable } from "../store/nats-revocations-table.ts";
 
 /** What an agent needs to log in to NATS; empty strings when the server has no per-agent users. */
 export interface NatsAgentCredentials {
   readonly user: string;
   /** nkey seed ("SU..."). */
   readonly seed: string;
+  /** User JWT signed by the studio's NATS account, holding the agent's permissions. */
+  readonly jwt: string;
 }
 
-export const NO_NATS_CREDENTIALS: NatsAgentCredentials = { user: "", seed: "" };
+export const NO_NATS_CREDENTIALS: NatsAgentCredentials = { user: "", seed: "", jwt: "" };
 
 export interface StudioTrustOptions {
   readonly dataDir: string;
@@ -47,9 +52,6 @@ export interface StudioTrustOptions {
  * and enrollments in the store, and the NATS users derived from them.
  */
 export class StudioTrust {
-  /** The coordinator's own NATS user: a fresh nkey on every start, its seed only in memory. */
-  readonly natsCoordinator = ephemeralNatsUser();
-
   private constructor(
     readonly ca: StudioCa,
     readonly server: ServerTlsMaterial,
@@ -58,6 +60,11 @@ export class StudioTrust {
     readonly adminDir: string,
     readonly adminCerts: AdminCertificatesTable,
     readonly natsKeys: NatsUserKeys,
+    readonly natsOperator: NatsOperatorKeys,
+    /** The coordinator's own NATS user: a fresh key and JWT on every start, its seed only in memory. */
+    readonly natsCoordinator: NatsUserCredential,
+    private readonly natsRevocations: NatsRevocationsTable,
+    private readonly natsJwts: { operator: string; system: string; account: string },
     private readonly subjectPrefix: string,
     private readonly clock: Clock,
   ) {}
@@ -76,13 +83,20 @@ export class StudioTrust {
     const tokens = new JoinTokens(new JoinTokensTable(o.store.db), o.clock);
     const enrollments = new EnrollmentsTable(o.store.db);
     const natsKeys = await NatsUserKeys.open(o.dataDir);
+    const revocations = new NatsRevocationsTable(o.store.db);
     // Agents enrolled before nkeys (or whose seed file is gone) get a fresh user key; they fetch it at their next Join.
     for (const e of enrollments.listActive()) {
       if (e.natsNkey === null || (await natsKeys.seed(e.agentId, e.natsNkey)) === undefined) {
+        if (e.natsNkey !== null) revocations.revoke(e.natsNkey, e.agentId, Date.now());
         enrollments.recordNatsNkey(e.agentId, await natsKeys.create(e.agentId));
       }
     }
-    return new StudioTrust(ca, { caPem: ca.certPem, ...issued }, tokens, enrollments, admin.dir, adminCerts, natsKeys, o.subjectPrefix, o.clock);
+    const operator = await NatsOperatorKeys.open(o.dataDir);
+    const jwts = { operator: await operator.operatorJwt(), system: await operator.systemAccountJwt(), account: await operator.accountJwt(revocations.asClaims()) };
+    return new StudioTrust(
+      ca, { caPem: ca.certPem, ...issued }, tokens, enrollments, admin.dir, adminCerts, natsKeys,
+      operator, await operator.coordinatorUser(), revocations, jwts, o.subjectPrefix, o.clock,
+    );
   }
 
   get caFingerprint(): string {
@@ -143,7 +157,38 @@ export class StudioTrust {
     return { certPem, caPem: this.ca.certPem };
   }
 
-  /** The `authorization` block of the embedded nats-server: the coordinator plus every enrolled, not removed agent. */
+  /**
+   * The nats-server config lines for decentralized auth (operator, system
+   * account, `full` resolver in `resolverDir`, both accounts preloaded with the
+   * latest signed account JWT): for the embedded server and any external node.
+   */
+  natsServerAuthConfig(resolverDir: string): string {
+    return renderNatsResolverConfig({
+      operatorJwt: this.natsJwts.operator,
+      systemAccount: this.natsOperator.systemAccountPublicKey,
+      resolverDir,
+      preload: { [this.natsOperator.systemAccountPublicKey]: this.natsJwts.system, [this.natsOperator.accountPublicKey]: this.natsJwts.account },
+    });
+  }
+
+  /**
+   * Takes back the agent's NATS user: its public key joins the account's
+   * revocation list (call natsAccountJwt and push it to the servers). The time
+   * is the wall clock, as nats-server compares it with the JWT's issue time.
+   */
+  revokeNats(agentId: string): void {
+    const key = this.enrollments.get(agentId)?.natsNkey;
+    if (key !== null && key !== undefined) this.natsRevocations.revoke(key, agentId, Date.now());
+  }
+
+  /** The nightshift account JWT signed now with every revocation; later (re)starts preload it too. */
+  async natsAccountJwt(): Promise<string> {
+    this.natsJwts.account = await this.natsOperator.accountJwt(this.natsRevocations.asClaims());
+    return this.natsJwts.account;
+  }
+
+  /** The NATS user of an enrolled agent: its id, nkey seed and a user JWT signed now (answered over mTLS at Join only). */
+  /** The nkey users block for an external cluster's users file (coordinator/nats/cluster-users.ts); public keys only. */
   natsAuthorization(): string {
     const agents = this.enrollments
       .listActive()
@@ -152,11 +197,12 @@ export class StudioTrust {
     return renderNatsAuthorization({ subjectPrefix: this.subjectPrefix, coordinator: { nkey: this.natsCoordinator.publicKey }, agents });
   }
 
-  /** The NATS user of an enrolled agent: its id and nkey seed (answered over mTLS at Join only). */
   async natsCredentials(agentId: string): Promise<NatsAgentCredentials> {
     const e = this.enrollments.get(agentId);
     if (!e || e.removedAt !== null || e.natsNkey === null) return NO_NATS_CREDENTIALS;
     const seed = await this.natsKeys.seed(agentId, e.natsNkey);
-    return seed === undefined ? NO_NATS_CREDENTIALS : { user: agentId, seed };
+    if (seed === undefined) return NO_NATS_CREDENTIALS;
+    const jwt = await this.natsOperator.agentJwt(agentId, e.natsNkey, agentPermissions({ subjectPrefix: this.subjectPrefix }, agentId));
+    return { user: agentId, seed, jwt };
   }
 }

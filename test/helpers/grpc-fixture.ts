@@ -57,7 +57,7 @@ export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: R
       natsServers: () => [],
       subjectPrefix: "ns",
       heartbeatMs: DEFAULT_FARM_POLICY.heartbeatMs,
-      natsCredentials: async () => ({ user: "", seed: "" }),
+      natsCredentials: async () => ({ user: "", seed: "", jwt: "" }),
     }),
   });
   defer(t, () => stopGrpcServer(server, 1000));

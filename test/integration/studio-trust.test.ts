@@ -6,7 +6,7 @@ import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
-import { nkeyAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { jwtAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { HeartbeatPublisher } from "../../agent/nats/heartbeat-publisher.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { pino, type Logger } from "pino";
@@ -71,7 +71,8 @@ function joinRequest(agentId: string): JoinRequest {
   return { agentId, name: "test", version: "0", gpus: [], ramBytes: totalmem(), cpuCount: 2, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [] }], joinToken: "" };
 }
 
-const natsAuth = (seed: string) => nkeyAuthenticator(new TextEncoder().encode(seed));
+/** The agent's NATS login: the user JWT from Join, proved with its seed. */
+const natsAuth = (joined: { natsUserJwt: string; natsSeed: string }) => jwtAuthenticator(joined.natsUserJwt, new TextEncoder().encode(joined.natsSeed));
 
 const withCode = (code: status) => (err: unknown) => {
   assert.equal((err as ServiceError).code, code, (err as Error).message);
@@ -124,6 +125,7 @@ test("mutual TLS on the real coordinator: foreign or missing certificates fail t
   assert.equal(joined.agentId, creds.agentId, "the agent id comes from the certificate");
   assert.equal(joined.natsUser, creds.agentId);
   assert.match(joined.natsSeed, /^SU[A-Z2-7]{56}$/);
+  assert.match(joined.natsUserJwt, /^[\w-]+\.[\w-]+\.[\w-]+$/, "a user JWT signed by the studio's NATS account");
   assert.equal(joined.natsPassword, "");
   // ...but it is not an admin, and it cannot act for another agent.
   const asAdmin = new Control(address, studioChannelCredentials(creds));
@@ -142,7 +144,7 @@ test("removing an agent: its running chunk goes back to the queue, gRPC and NATS
   const joined = await client.join(joinRequest(""));
   const nc = await connect({
     servers: reachableNatsServers(joined.natsServers, s.coordinator.address),
-    authenticator: natsAuth(joined.natsSeed),
+    authenticator: natsAuth(joined),
     tls: natsClientTls(s.coordinator.trust.ca.certPem),
     inboxPrefix: agentInboxPrefix(id),
     reconnect: false,
@@ -168,10 +170,10 @@ test("removing an agent: its running chunk goes back to the queue, gRPC and NATS
   assert.equal(s.coordinator.store.attempts.get(claim.attemptId)?.state, "lost");
   assert.ok(["pending", "queued"].includes(s.coordinator.store.chunks.get(work.chunkId)?.state ?? ""), "the chunk is back in the queue");
   assert.equal(s.coordinator.store.jobs.get(jobId)?.state, "running");
-  // NATS: the live connection is closed by the reload, a new one is refused.
+  // NATS: the live connection is closed by the account's revocation, a new one is refused.
   await eventually(() => nc.isClosed(), "the removed agent's NATS connection to close", 10_000);
   await assert.rejects(
-    connect({ servers: reachableNatsServers(joined.natsServers, s.coordinator.address), authenticator: natsAuth(joined.natsSeed), tls: natsClientTls(s.coordinator.trust.ca.certPem), reconnect: false }),
+    connect({ servers: reachableNatsServers(joined.natsServers, s.coordinator.address), authenticator: natsAuth(joined), tls: natsClientTls(s.coordinator.trust.ca.certPem), reconnect: false }),
     /Authorization/i,
   );
   await eventually(() => logged(s.logs, "nats refused a client"), "the coordinator to log the NATS refusal", 5000);
@@ -326,7 +328,7 @@ async function pullFromPool(t: TestContext, s: Started, creds: AgentCredentials,
   const joined = await client.join({ ...joinRequest(""), gpus });
   const nc = await connect({
     servers: reachableNatsServers(joined.natsServers, s.coordinator.address),
-    authenticator: natsAuth(joined.natsSeed),
+    authenticator: natsAuth(joined),
     tls: natsClientTls(s.coordinator.trust.ca.certPem),
     inboxPrefix: agentInboxPrefix(creds.agentId),
     reconnect: false,
@@ -412,18 +414,23 @@ test("secrets at rest: data dir 0700, store and seeds 0600; the store keeps the 
   for (const f of readdirSync(s.dataDir).filter((n) => n.startsWith("nightshift.db"))) assert.equal(mode(join(s.dataDir, f)), 0o600, f);
   assert.equal(mode(join(s.dataDir, "nats-users")), 0o700);
   assert.equal(mode(join(s.dataDir, "nats-users", `${creds.agentId}.nk`)), 0o600);
+  assert.equal(mode(join(s.dataDir, "nats-operator")), 0o700);
+  for (const f of ["operator.nk", "account.nk", "system-account.nk"]) assert.equal(mode(join(s.dataDir, "nats-operator", f)), 0o600, f);
   const row = s.coordinator.trust.enrollments.get(creds.agentId);
   assert.equal(row?.natsNkey, publicKeyOfSeed(joined.natsSeed), "the store has the public key of the seed the agent got");
   // The seed appears nowhere in the store's files, nor in the nats-server config.
   s.coordinator.store.db.pragma("wal_checkpoint(TRUNCATE)");
+  const operatorSeeds = ["operator.nk", "account.nk", "system-account.nk"].map((f) => readFileSync(join(s.dataDir, "nats-operator", f), "utf8").trim());
   for (const f of readdirSync(s.dataDir).filter((n) => n.startsWith("nightshift.db"))) {
     assert.equal(readFileSync(join(s.dataDir, f)).includes(joined.natsSeed), false, `${f} holds no seed`);
+    for (const seed of operatorSeeds) assert.equal(readFileSync(join(s.dataDir, f)).includes(seed), false, `${f} holds no operator or account seed`);
   }
   const natsConfig = readdirSync(join(s.dataDir, "nats")).filter((n) => n.endsWith(".conf"));
   assert.ok(natsConfig.length > 0);
   for (const f of natsConfig) {
     const text = readFileSync(join(s.dataDir, "nats", f), "utf8");
     assert.equal(text.includes(joined.natsSeed), false);
+    for (const seed of operatorSeeds) assert.equal(text.includes(seed), false, "the server config holds JWTs and public keys only");
     assert.doesNotMatch(text, /password/);
   }
   // Removal forgets the seed too.
@@ -436,7 +443,7 @@ test("NATS listens with TLS from the studio CA: a plain client or one trusting a
   const creds = await enrolled(t, s, "gpu-tls");
   const joined = await agentClient(t, s.coordinator.address, creds).join(joinRequest(""));
   const servers = reachableNatsServers(joined.natsServers, s.coordinator.address);
-  const auth = natsAuth(joined.natsSeed);
+  const auth = natsAuth(joined);
   const nc = await connect({ servers, authenticator: auth, tls: natsClientTls(creds.caPem), reconnect: false });
   defer(t, () => nc.close());
   assert.equal(nc.info?.tls_required, true);

@@ -1,6 +1,7 @@
 // Many enrollments at once against a real coordinator (enrollment listener over
 // gRPC with TLS, SQLite store, embedded nats-server): the store must stay
 // consistent whatever the interleaving.
+import { decode } from "@nats-io/jwt";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -105,9 +106,10 @@ test("concurrent enrollments over gRPC: one row and one certificate per agent, t
   const counts = issued(s.logs);
   for (const id of enrolledIds) assert.equal(counts.get(id), 1, `${id} was issued exactly one certificate`);
   assert.equal(counts.size, enrolledIds.length);
-  // Every enrolled agent is a NATS user, once.
-  const auth = s.coordinator.trust.natsAuthorization();
-  for (const e of enrollments.listActive()) assert.equal(auth.split(e.natsNkey as string).length - 1, 1);
+  // Every enrolled agent is a NATS user with a key of its own: a user JWT for that key.
+  const active = enrollments.listActive();
+  assert.equal(new Set(active.map((e) => e.natsNkey)).size, active.length);
+  for (const e of active) assert.equal(decode((await s.coordinator.trust.natsCredentials(e.agentId)).jwt).sub, e.natsNkey);
 });
 
 test("removal racing an agent's certificate: the removed agent gets no certificate and keeps no NATS seed, whichever lands first", async (t) => {

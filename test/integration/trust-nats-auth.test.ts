@@ -1,51 +1,19 @@
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection, Status } from "@nats-io/nats-core";
+import { nkeyAuthenticator, type NatsConnection, type Status } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import {
-  agentConsumerName,
-  agentInboxPrefix,
-  renderNatsServerConfig,
-  type NatsServerConfigInput,
-} from "../../coordinator/trust/nats-auth-config.ts";
-import { writeNatsConfigFile } from "../../coordinator/trust/nats-config-file.ts";
+import { createUser } from "@nats-io/jwt";
+import { agentConsumerName, agentInboxPrefix, agentPermissions } from "../../coordinator/trust/nats-auth-config.ts";
+import { NatsOperatorKeys } from "../../coordinator/trust/nats-operator-keys.ts";
+import { NatsAccountPush } from "../../coordinator/nats/nats-account-push.ts";
 import { ephemeralNatsUser } from "../../coordinator/trust/nats-user-keys.ts";
-import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { asUser, natsServerOrUndefined, startOperatorServer } from "../helpers/nats-operator-server.ts";
 
-// Starts a real nats-server with the rendered config; skipped when it is not installed.
-
-function natsServerBinary(): string | undefined {
-  for (const candidate of ["nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]) {
-    if (spawnSync(candidate, ["--version"]).status === 0) return candidate;
-  }
-  return undefined;
-}
-
-/** Starts nats-server on `-c file` (port -1: the server picks a free one) and reads the port from its log. */
-async function startNatsServer(binary: string, configPath: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(binary, ["-c", configPath], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr?.setEncoding("utf8");
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start: ${log}`)), 10_000);
-    child.stderr?.on("data", (chunk: string) => {
-      log += chunk;
-      const match = /Listening for client connections on 127\.0\.0\.1:(\d+)/.exec(log);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`nats-server exited ${code}: ${log}`)));
-  });
-  return { child, port };
-}
+// Starts a real nats-server in operator mode (the studio's operator, a full resolver); skipped when it is not installed.
 
 function statusErrors(nc: NatsConnection): Error[] {
   const errors: Error[] = [];
@@ -64,44 +32,35 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string,
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/** An agent's credential as the coordinator issues it: a fresh user key and a JWT signed by the account with its permissions. */
+async function agentUser(keys: NatsOperatorKeys, agentId: string): Promise<{ jwt: string; seed: string; publicKey: string }> {
+  const pair = createUser();
+  const jwt = await keys.agentJwt(agentId, pair.getPublicKey(), agentPermissions({ subjectPrefix: "ns" }, agentId));
+  return { jwt, seed: new TextDecoder().decode(pair.getSeed()), publicKey: pair.getPublicKey() };
+}
+
 test("agents reach only their own subjects and consumers; wrong keys and removed agents are shut out", async (t) => {
-  const binary = natsServerBinary();
+  const binary = natsServerOrUndefined();
   if (binary === undefined) return t.skip("nats-server is not installed");
   const dir = await mkdtemp(join(tmpdir(), "nightshift-nats-auth-"));
-  const configPath = join(dir, "nats.conf");
-  const users = { coordinator: ephemeralNatsUser(), A: ephemeralNatsUser(), B: ephemeralNatsUser() };
-  const input: NatsServerConfigInput = {
-    port: -1,
-    storeDir: join(dir, "js"),
-    subjectPrefix: "ns",
-    coordinator: { nkey: users.coordinator.publicKey },
-    agents: [
-      { agentId: "A", nkey: users.A.publicKey },
-      { agentId: "B", nkey: users.B.publicKey },
-    ],
-  };
-  const as = (seed: string) => ({ authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) });
-  await writeNatsConfigFile(configPath, renderNatsServerConfig(input));
-  assert.equal((await stat(configPath)).mode & 0o777, 0o600);
-  const server = await startNatsServer(binary, configPath);
   const connections: NatsConnection[] = [];
-  t.after(async () => {
-    await Promise.allSettled(connections.map((c) => c.close()));
-    if (server.child.exitCode === null && server.child.pid !== undefined) {
-      process.kill(server.child.pid, "SIGTERM");
-      await once(server.child, "exit");
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
-  const servers = `127.0.0.1:${server.port}`;
-  const open = async (seed: string, extra: { inboxPrefix?: string; reconnect?: boolean } = {}) => {
-    const nc = await connect({ servers, ...as(seed), ...extra });
+  // Registered first, so it runs last: connections close, the server stops (its own hook), then the folder goes.
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => Promise.allSettled(connections.map((c) => c.close())));
+  const keys = await NatsOperatorKeys.open(dir);
+  assert.equal((await stat(join(dir, "nats-operator", "account.nk"))).mode & 0o777, 0o600);
+  const users = { coordinator: await keys.coordinatorUser(), A: await agentUser(keys, "A"), B: await agentUser(keys, "B") };
+  const server = await startOperatorServer(t, { binary, dir, keys, accountJwt: await keys.accountJwt({}), name: "solo", jetstream: true });
+  assert.equal((await stat(join(dir, "solo.conf"))).mode & 0o777, 0o600);
+  const servers = server.url;
+  const open = async (user: { jwt: string; seed: string }, extra: { inboxPrefix?: string; reconnect?: boolean } = {}) => {
+    const nc = await connect({ servers, ...asUser(user), ...extra });
     connections.push(nc);
     return nc;
   };
 
   // The coordinator sets up the work stream and consumers, and queues one chunk for each agent.
-  const coord = await open(users.coordinator.seed);
+  const coord = await open(users.coordinator);
   const jsm = await jetstreamManager(coord);
   await jsm.streams.add({ name: "NS_WORK", subjects: ["ns.work.>"] });
   for (const id of ["A", "B"]) {
@@ -121,7 +80,7 @@ test("agents reach only their own subjects and consumers; wrong keys and removed
   await coord.flush();
 
   // Agent A publishes its own heartbeat, and is refused B's.
-  const agentA = await open(users.A.seed, { inboxPrefix: agentInboxPrefix("A") });
+  const agentA = await open(users.A, { inboxPrefix: agentInboxPrefix("A") });
   const errorsA = statusErrors(agentA);
   agentA.publish("ns.hb.A", "alive");
   agentA.publish("ns.hb.B", "forged");
@@ -177,19 +136,30 @@ test("agents reach only their own subjects and consumers; wrong keys and removed
   await agentA.flush();
   assert.equal((await coord.request("ns.ctl.A", "drain", { timeout: 2000 })).string(), "ack-from-A");
 
-  // An unknown key, a user name and password, or nothing at all cannot connect.
-  await assert.rejects(connect({ servers, ...as(ephemeralNatsUser().seed), reconnect: false }), /Authorization/i);
+  // A bare nkey, a user JWT from another operator's account, a user name and password, or nothing at all cannot connect.
+  const nkeyOnly = { authenticator: nkeyAuthenticator(new TextEncoder().encode(ephemeralNatsUser().seed)) };
+  await assert.rejects(connect({ servers, ...nkeyOnly, reconnect: false }), /Authorization/i);
+  const stranger = await NatsOperatorKeys.open(join(dir, "stranger"));
+  await assert.rejects(connect({ servers, ...asUser(await agentUser(stranger, "A")), reconnect: false }), /Authorization/i);
   await assert.rejects(connect({ servers, user: "A", pass: "0123456789abcdef0123", reconnect: false }), /Authorization/i);
   await assert.rejects(connect({ servers, reconnect: false }), /Authorization/i);
 
-  // Removing B from the config and reloading closes B's live connection; A stays connected.
-  const agentB = await open(users.B.seed, { reconnect: false });
+  // Revoking B in the account JWT and pushing it (as the coordinator does on removal) closes B's live
+  // connection; A stays connected; B's credential is refused from then on.
+  const agentB = await open(users.B, { reconnect: false });
   await agentB.flush();
-  await writeNatsConfigFile(configPath, renderNatsServerConfig({ ...input, agents: [input.agents[0]!] }));
-  process.kill(server.child.pid!, "SIGHUP");
-  await eventually(() => agentB.isClosed(), "the removed agent's connection to close");
+  const push = await NatsAccountPush.open({ servers, systemUser: await keys.systemUser() });
+  t.after(() => push.close());
+  await push.push(await keys.accountJwt({ [users.B.publicKey]: Math.ceil(Date.now() / 1000) }));
+  await eventually(() => agentB.isClosed(), "the revoked agent's connection to close");
   assert.equal(agentA.isClosed(), false);
   agentA.publish("ns.hb.A", "still-alive");
-  await eventually(() => heartbeats.includes("ns.hb.A:still-alive"), "A's heartbeat after the reload");
-  await assert.rejects(connect({ servers, ...as(users.B.seed), reconnect: false }), /Authorization/i);
+  await eventually(() => heartbeats.includes("ns.hb.A:still-alive"), "A's heartbeat after the revocation");
+  await assert.rejects(connect({ servers, ...asUser(users.B), reconnect: false }), /Authorization/i);
+  // Only the system account may update accounts: an agent's push is refused by the permissions in its JWT.
+  const agentPush = await NatsAccountPush.open({ servers, systemUser: users.A, timeoutMs: 1500 }).catch((err: Error) => err);
+  if (!(agentPush instanceof Error)) {
+    t.after(() => agentPush.close());
+    await assert.rejects(agentPush.push(await keys.accountJwt({})));
+  }
 });

@@ -96,6 +96,11 @@ export interface JoinResponse {
   heartbeatMs: number;
   /** The agent's NATS nkey seed ("SU..."), with nats_user naming it; nats_password is no longer used. */
   natsSeed: string;
+  /**
+   * The agent's NATS user JWT, signed by the studio's NATS account (coordinator/trust/nats-operator-keys.ts);
+   * the agent proves it with nats_seed. Empty when the server has no per-agent users.
+   */
+  natsUserJwt: string;
 }
 
 export interface AttemptLogReport {
@@ -1017,6 +1022,7 @@ function createBaseJoinResponse(): JoinResponse {
     subjectPrefix: "",
     heartbeatMs: 0,
     natsSeed: "",
+    natsUserJwt: "",
   };
 }
 
@@ -1042,6 +1048,9 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     }
     if (message.natsSeed !== "") {
       writer.uint32(58).string(message.natsSeed);
+    }
+    if (message.natsUserJwt !== "") {
+      writer.uint32(66).string(message.natsUserJwt);
     }
     return writer;
   },
@@ -1115,6 +1124,14 @@ export const JoinResponse: MessageFns<JoinResponse> = {
             message.natsSeed = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.natsUserJwt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1164,6 +1181,11 @@ export const JoinResponse: MessageFns<JoinResponse> = {
         : isSet(object.nats_seed)
         ? globalThis.String(object.nats_seed)
         : "",
+      natsUserJwt: isSet(object.natsUserJwt)
+        ? globalThis.String(object.natsUserJwt)
+        : isSet(object.nats_user_jwt)
+        ? globalThis.String(object.nats_user_jwt)
+        : "",
     };
   },
 
@@ -1190,6 +1212,9 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     if (message.natsSeed !== "") {
       obj.natsSeed = message.natsSeed;
     }
+    if (message.natsUserJwt !== "") {
+      obj.natsUserJwt = message.natsUserJwt;
+    }
     return obj;
   },
 
@@ -1205,6 +1230,7 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     message.subjectPrefix = object.subjectPrefix ?? "";
     message.heartbeatMs = object.heartbeatMs ?? 0;
     message.natsSeed = object.natsSeed ?? "";
+    message.natsUserJwt = object.natsUserJwt ?? "";
     return message;
   },
 };

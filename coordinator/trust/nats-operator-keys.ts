@@ -1,0 +1,132 @@
+import { join } from "node:path";
+import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fromSeed, type KeyPair } from "@nats-io/jwt";
+import { ensureSecretDirectory, readIfExists, writeFileAtomic } from "../../shared/tls/secret-file.ts";
+import type { SubjectPermissions } from "./nats-auth-config.ts";
+import { BadInputError } from "../../shared/errors.ts";
+
+/**
+ * NATS decentralized authentication, the coordinator's side: it holds the
+ * operator key, the key of the account every nightshift client lives in, and
+ * the key of the system account (`<data-dir>/nats-operator/*.nk`, 0600 in a
+ * 0700 folder; only seeds, no JWT is stored: they are signed again when
+ * needed). From them it signs:
+ * - the operator JWT (what every nats-server trusts: `operator:` in its config),
+ * - the account JWTs (pushed to the servers' resolvers), the nightshift account
+ *   carrying JetStream limits and the revocation list of removed agents,
+ * - one user JWT per agent (its subject permissions inside), and short-lived
+ *   in-memory users for the coordinator itself and for pushing account updates.
+ * Any nats-server or cluster configured with the operator JWT and a resolver
+ * accepts these users; none of it depends on rewriting a server's config.
+ */
+
+export const NATS_ACCOUNT_NAME = "nightshift";
+const SYSTEM_ACCOUNT_NAME = "SYS";
+const OPERATOR_NAME = "nightshift-operator";
+
+/** An account JWT without limits says so (-1): fields left out read as 0, i.e. no connection allowed. */
+const NO_LIMITS = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 } as const;
+
+/** A user credential: its JWT and the nkey seed that proves it ("SU..."). */
+export interface NatsUserCredential {
+  readonly jwt: string;
+  readonly seed: string;
+  readonly publicKey: string;
+}
+
+/** Revoked user public key -> unix seconds: user JWTs issued at or before that second are refused. */
+export type NatsRevocations = Readonly<Record<string, number>>;
+
+export class NatsOperatorKeys {
+  private constructor(
+    private readonly operator: KeyPair,
+    private readonly account: KeyPair,
+    private readonly system: KeyPair,
+  ) {}
+
+  /** Loads the three seeds from `<dataDir>/nats-operator/`, creating the missing ones. */
+  static async open(dataDir: string): Promise<NatsOperatorKeys> {
+    const dir = join(dataDir, "nats-operator");
+    await ensureSecretDirectory(dir);
+    const load = async (name: string, create: () => KeyPair, prefix: string): Promise<KeyPair> => {
+      const path = join(dir, `${name}.nk`);
+      const text = (await readIfExists(path))?.trim();
+      if (text !== undefined) {
+        const pair = fromSeed(new TextEncoder().encode(text));
+        if (!pair.getPublicKey().startsWith(prefix)) throw new Error(`${path}: not a NATS ${name} seed`);
+        return pair;
+      }
+      const pair = create();
+      await writeFileAtomic(path, new TextDecoder().decode(pair.getSeed()), 0o600);
+      return pair;
+    };
+    return new NatsOperatorKeys(
+      await load("operator", createOperator, "O"),
+      await load("account", createAccount, "A"),
+      await load("system-account", createAccount, "A"),
+    );
+  }
+
+  get operatorPublicKey(): string {
+    return this.operator.getPublicKey();
+  }
+
+  get accountPublicKey(): string {
+    return this.account.getPublicKey();
+  }
+
+  get systemAccountPublicKey(): string {
+    return this.system.getPublicKey();
+  }
+
+  /** The operator JWT, naming the system account. */
+  operatorJwt(): Promise<string> {
+    return encodeOperator(OPERATOR_NAME, this.operator, { system_account: this.system.getPublicKey() });
+  }
+
+  /** The system account's JWT (no JetStream: nats-server refuses it there). */
+  systemAccountJwt(): Promise<string> {
+    return encodeAccount(SYSTEM_ACCOUNT_NAME, this.system, { limits: { ...NO_LIMITS } }, { signer: this.operator });
+  }
+
+  /** The nightshift account's JWT: JetStream without limits, and the removed agents' keys revoked. */
+  accountJwt(revocations: NatsRevocations): Promise<string> {
+    return encodeAccount(
+      NATS_ACCOUNT_NAME,
+      this.account,
+      {
+        limits: { ...NO_LIMITS, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
+        revocations: { ...revocations },
+      },
+      { signer: this.operator },
+    );
+  }
+
+  /** A user JWT for the agent's public key ("U..."; a seed is refused), signed by the account, holding its permissions. */
+  async agentJwt(agentId: string, userPublicKey: string, permissions: SubjectPermissions): Promise<string> {
+    if (!/^U[A-Z2-7]{55}$/.test(userPublicKey)) {
+      throw new BadInputError(`NATS user key "${userPublicKey.slice(0, 8)}..." is not a public user nkey (U + 55 base32 characters)`, { field: "nats.nkey" });
+    }
+    return encodeUser(`agent-${agentId}`, userPublicKey, this.account, {
+      pub: { allow: [...permissions.publish] },
+      sub: { allow: [...permissions.subscribe] },
+      // Like `allow_responses: true`: one reply to each request it received, within the server's default 2 minutes.
+      resp: { max: 1, ttl: 0 },
+    });
+  }
+
+  /** A fresh user of the nightshift account with every permission (the coordinator's own connection). */
+  coordinatorUser(): Promise<NatsUserCredential> {
+    return freshUser("nightshift-coordinator", this.account);
+  }
+
+  /** A fresh user of the system account: it may publish account updates (`$SYS.REQ.CLAIMS.UPDATE`). */
+  systemUser(): Promise<NatsUserCredential> {
+    return freshUser("nightshift-account-push", this.system);
+  }
+}
+
+async function freshUser(name: string, account: KeyPair): Promise<NatsUserCredential> {
+  const user = createUser();
+  const jwt = await encodeUser(name, user, account);
+  return { jwt, seed: new TextDecoder().decode(user.getSeed()), publicKey: user.getPublicKey() };
+}
