@@ -157,7 +157,7 @@ export class Agent {
       cpuCount: os.cpus().length,
       tags: this.opts.tags,
       executors: kinds.map((k) => k.kind),
-      kinds,
+      kinds: kinds.map((k) => ({ ...k, devices: k.devices ?? [] })),
       joinToken: "",
     });
     this.agentId = joined.agentId;
