@@ -29,12 +29,13 @@ async function run(t: TestContext, allowAnother: ((inHand: number) => boolean) |
   );
   for (let i = 0; i < 4; i++) await wq.queue.publish({ chunkId: `chunk_${i}`, jobId: "job_1", dispatchId: `dsp_${i}` });
   // Let each message in hand go once the loop has had every chance to take more.
-  while (handled < 4) {
+  for (let released = 0; released < 4; released++) {
     await eventually(() => gates.length > 0, "a message in hand", 10_000);
     await new Promise((r) => setTimeout(r, 300));
     gates.shift()!();
     loop.wake();
   }
+  await eventually(() => handled === 4, "every message handled");
   await eventually(async () => (await wq.streamMessages()) === 0, "every message acked");
   assert.equal((await wq.pool()).num_redelivered, 0);
   return most;
