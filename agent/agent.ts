@@ -101,6 +101,8 @@ interface Current {
   toolLog: BoundedLog;
   /** claimed: waits for the executor slot; running: holds it; finishing: frames made, uploading and committing. */
   phase: "claimed" | "running" | "finishing";
+  /** Claimed while the agent held another chunk (claimed ahead): drain hands it back if it has not started. */
+  ahead: boolean;
 }
 
 /**
@@ -279,8 +281,9 @@ export class Agent {
     }
     if (claim.skip) return;
     const work = ChunkWorkSchema.parse(JSON.parse(claim.workJson));
-    if (this.state !== "running") {
-      // Claimed ahead while the agent began to drain or stop: handed back at once, never left running here.
+    if (this.state === "stopped" || (this.state === "draining" && this.live.size > 0)) {
+      // Claimed ahead (or after stop) while the agent began to drain or stop: handed back at once, never left
+      // running here. The only chunk, whose claim was in flight when draining began, is finished as before.
       await this.settleFailure(work, new Error(`agent ${this.state}`), true);
       return;
     }
@@ -296,6 +299,7 @@ export class Agent {
       inFrame: null,
       toolLog: new BoundedLog(),
       phase: "claimed",
+      ahead: this.live.size > 0,
     };
     const modelsBefore = this.executors.loaded().length;
     const cachedBefore = this.assets.hashes().length;
@@ -376,7 +380,7 @@ export class Agent {
     this.opts.log.info({ agentId: this.agentId }, "agent draining");
     const stopping = this.loop?.stop();
     const all = [...this.live];
-    for (const c of all) if (c.phase === "claimed") c.abort.abort(new Error("agent draining: handed back before it started"));
+    for (const c of all) if (c.phase === "claimed" && c.ahead) c.abort.abort(new Error("agent draining: handed back before it started"));
     if (all.length > 0) {
       const timer = setTimeout(() => all.forEach((c) => c.abort.abort(new Error("agent draining"))), this.opts.drainTimeoutMs);
       await Promise.all(all.map((c) => c.done));
