@@ -19,6 +19,7 @@ import type { ModelWorkStep } from "../shared/steps/work-step.ts";
 import type { ExecutorProgress } from "./executors/executor.ts";
 import { BoundedLog } from "./work/bounded-log.ts";
 import { runChunk } from "./work/chunk-runner.ts";
+import { ExecutorSlot } from "./work/executor-slot.ts";
 import { loadAgentId, saveAgentId } from "./agent-identity.ts";
 import type { AgentTelemetry } from "./telemetry/agent-telemetry.ts";
 import type { AgentCredentials } from "./trust/agent-credentials.ts";
@@ -77,6 +78,11 @@ export interface AgentOptions {
   factories?: AnyExecutorFactory[];
   /** Where chunk attempts get their work folders (default: the OS temp dir). */
   workRoot?: string;
+  /**
+   * Claim the next chunk while the current one makes its last frame, uploads and commits, so the
+   * executor starts it at once (default true). At most one chunk waits claimed ahead; drain hands it back.
+   */
+  claimAhead?: boolean;
 }
 
 interface Current {
@@ -85,7 +91,7 @@ interface Current {
   done: Promise<void>;
   /** Frames uploaded so far (heartbeat progress). */
   framesDone: number;
-  /** performance.now() when the attempt was claimed. */
+  /** performance.now() when the attempt was claimed, then when it got the executor. */
   startedMs: number;
   /** Set when the coordinator cancelled the attempt (job cancelled, or the other copy committed first). */
   cancelled: string | null;
@@ -93,6 +99,10 @@ interface Current {
   inFrame: ExecutorProgress | null;
   /** The attempt's tool output. */
   toolLog: BoundedLog;
+  /** claimed: waits for the executor slot; running: holds it; finishing: frames made, uploading and committing. */
+  phase: "claimed" | "running" | "finishing";
+  /** Claimed while the agent held another chunk (claimed ahead): drain hands it back if it has not started. */
+  ahead: boolean;
 }
 
 /**
@@ -106,7 +116,11 @@ export class Agent {
   private nc: NatsConnection | undefined;
   private heartbeat: HeartbeatPublisher | undefined;
   private loop: WorkLoop | undefined;
-  private current: Current | undefined;
+  /** Every claimed attempt on this agent: at most one running, one finishing, one claimed ahead. */
+  private readonly live = new Set<Current>();
+  /** Messages being claimed right now (the claim call has not answered). */
+  private claiming = 0;
+  private readonly slot = new ExecutorSlot();
   private readonly executors: ExecutorCache;
   /** Models and other assets fetched from the coordinator's store (agent/assets/). */
   readonly assets: AssetCache;
@@ -157,7 +171,7 @@ export class Agent {
       cpuCount: os.cpus().length,
       tags: this.opts.tags,
       executors: kinds.map((k) => k.kind),
-      kinds,
+      kinds: kinds.map((k) => ({ ...k, devices: k.devices ?? [] })),
       joinToken: "",
     });
     this.agentId = joined.agentId;
@@ -184,8 +198,9 @@ export class Agent {
     this.heartbeat = new HeartbeatPublisher(this.nc, subj.heartbeat(this.agentId), joined.heartbeatMs, () => ({
       agentId: this.agentId,
       name: this.opts.name,
-      status: this.state === "draining" ? "draining" : this.current ? "busy" : this.mayTakeWork() ? "idle" : "paused-foreign-gpu-use",
+      status: this.state === "draining" ? "draining" : this.live.size > 0 ? "busy" : this.mayTakeWork() ? "idle" : "paused-foreign-gpu-use",
       attemptId: this.current?.work.attemptId ?? null,
+      otherAttemptIds: [...this.live].filter((c) => c !== this.current).map((c) => c.work.attemptId),
       note: this.opts.telemetry?.note() ?? "",
       loadedModels: this.executors.loaded(),
       downKinds: this.executors.downKinds(),
@@ -194,8 +209,13 @@ export class Agent {
     }));
     listenForControl(this.nc, subj.control(this.agentId), (m) => this.onControl(m), log);
     this.heartbeat.start();
-    this.opts.telemetry?.start({ agentId: this.agentId, busy: () => this.current !== undefined, publish: telemetryPublisher(this.nc, subj.telemetry(this.agentId)) });
-    this.loop = new WorkLoop(this.nc, (msg, delivery) => this.handle(msg, delivery), { ackWaitSeconds: 30, mayTake: () => this.mayTakeWork(), agentConsumer: agentConsumerName(this.agentId) }, log);
+    this.opts.telemetry?.start({ agentId: this.agentId, busy: () => this.live.size > 0, publish: telemetryPublisher(this.nc, subj.telemetry(this.agentId)) });
+    this.loop = new WorkLoop(
+      this.nc,
+      (msg, delivery) => this.handle(msg, delivery),
+      { ackWaitSeconds: 30, mayTake: () => this.mayTakeWork(), agentConsumer: agentConsumerName(this.agentId), mayTakeAnother: () => this.mayClaimAhead() },
+      log,
+    );
     this.loop.start();
     this.to("running");
     log.info({ agentId: this.agentId, name: this.opts.name, coordinator: this.opts.coordinator }, "agent running");
@@ -204,8 +224,9 @@ export class Agent {
   /** The coordinator's instructions on <p>.ctl.<agentId>. */
   private onControl(m: AgentControl): void {
     if (m.type === "prefetch") return this.prefetch(m.assets);
-    const cur = this.current;
-    if (m.type !== "cancel-attempt" || cur?.work.attemptId !== m.attemptId) return;
+    if (m.type !== "cancel-attempt") return;
+    const cur = [...this.live].find((c) => c.work.attemptId === m.attemptId);
+    if (!cur) return;
     cur.cancelled = m.reason;
     cur.abort.abort(new Error(`attempt cancelled by the coordinator: ${m.reason}`));
   }
@@ -221,6 +242,30 @@ export class Agent {
     }
   }
 
+  /** The attempt the heartbeat reports progress for: the one holding the executor slot, else any live one. */
+  private get current(): Current | undefined {
+    let any: Current | undefined;
+    for (const c of this.live) {
+      if (c.phase === "running") return c;
+      any ??= c;
+    }
+    return any;
+  }
+
+  /**
+   * Whether the work loop may pull and claim one more chunk while this agent holds some: only while running,
+   * when nothing is claimed ahead yet (or being claimed) and the chunk holding the executor is on its last
+   * frame (or none holds it), so a claimed-ahead chunk waits at most one frame plus a commit.
+   */
+  private mayClaimAhead(): boolean {
+    if (this.opts.claimAhead === false || this.state !== "running" || this.claiming > 0 || this.live.size >= 3) return false;
+    for (const c of this.live) {
+      if (c.phase === "claimed") return false;
+      if (c.phase === "running" && c.framesDone < c.work.frameEnd - c.work.frameStart) return false;
+    }
+    return true;
+  }
+
   /** False while someone else uses the GPU (and until it has been free long enough). */
   mayTakeWork(): boolean {
     return this.opts.telemetry?.mayTakeWork() ?? true;
@@ -228,9 +273,21 @@ export class Agent {
 
   private async handle(msg: WorkMessage, delivery: number): Promise<void> {
     const client = this.client as CoordinatorClient;
-    const claim = await client.claim(this.agentId, msg.chunkId, msg.dispatchId, delivery);
+    this.claiming++;
+    let claim: Awaited<ReturnType<CoordinatorClient["claim"]>>;
+    try {
+      claim = await client.claim(this.agentId, msg.chunkId, msg.dispatchId, delivery);
+    } finally {
+      this.claiming--;
+    }
     if (claim.skip) return;
     const work = ChunkWorkSchema.parse(JSON.parse(claim.workJson));
+    if (this.state === "stopped" || (this.state === "draining" && this.live.size > 0)) {
+      // Claimed ahead (or after stop) while the agent began to drain or stop: handed back at once, never left
+      // running here. The only chunk, whose claim was in flight when draining began, is finished as before.
+      await this.settleFailure(work, new Error(`agent ${this.state}`), true);
+      return;
+    }
     const abort = new AbortController();
     let settle!: () => void;
     const current: Current = {
@@ -242,13 +299,15 @@ export class Agent {
       cancelled: null,
       inFrame: null,
       toolLog: new BoundedLog(),
+      phase: "claimed",
+      ahead: this.live.size > 0,
     };
     const modelsBefore = this.executors.loaded().length;
     const cachedBefore = this.assets.hashes().length;
     // A claimed chunk's models and scene files stay in the cache until the chunk is over.
     const unpins = work.steps.flatMap((s) => (s.kind === "model" ? [s.modelSha256] : s.kind === "blender" ? (s.tree ?? []).map((f) => f.sha256) : [])).map((h) => this.assets.pin(h));
     const unpin = (): void => unpins.forEach((u) => u());
-    this.current = current;
+    this.live.add(current);
     let logSent = false;
     const deliverLog = async (): Promise<void> => {
       if (logSent || current.toolLog.empty) return;
@@ -264,7 +323,18 @@ export class Agent {
           executors: this.executors,
           newMeter: this.opts.newMeter,
           upload: (w, frames, finish, signal) =>
-            uploadAttempt(client, { jobId: w.jobId, chunkId: w.chunkId, attemptId: w.attemptId, agentId: this.agentId, frameCount: w.frameEnd - w.frameStart + 1 }, counted(frames, current), finish, signal),
+            uploadAttempt(client, { jobId: w.jobId, chunkId: w.chunkId, attemptId: w.attemptId, agentId: this.agentId, frameCount: w.frameEnd - w.frameStart + 1 }, counted(frames, current, () => this.loop?.wake()), finish, signal),
+          slot: async (signal) => {
+            const release = await this.slot.acquire(signal);
+            current.phase = "running";
+            current.startedMs = performance.now();
+            this.loop?.wake();
+            return () => {
+              release();
+              if (current.phase === "running") current.phase = "finishing";
+              this.loop?.wake();
+            };
+          },
           log: this.opts.log,
           ...(this.opts.workRoot ? { workRoot: this.opts.workRoot } : {}),
           onProgress: (p) => (current.inFrame = p),
@@ -280,7 +350,7 @@ export class Agent {
       else await this.settleFailure(work, err, abort.signal.aborted);
     } finally {
       await deliverLog();
-      this.current = undefined;
+      this.live.delete(current);
       unpin();
       settle();
       // A newly loaded or cached model is told at once: the scheduler prefers agents that hold a job's model.
@@ -301,16 +371,20 @@ export class Agent {
     await this.client?.reportFailure(this.agentId, work.attemptId, message, handedBack);
   }
 
-  /** Stop taking work, let the current chunk finish (or hand it back after drainTimeoutMs), then stop. */
+  /**
+   * Stop taking work, hand back at once a chunk claimed ahead that has not started, let the others finish
+   * (or hand them back after drainTimeoutMs), then stop.
+   */
   async drain(): Promise<void> {
     if (this.state !== "running") return this.stop();
     this.to("draining");
     this.opts.log.info({ agentId: this.agentId }, "agent draining");
     const stopping = this.loop?.stop();
-    const cur = this.current;
-    if (cur) {
-      const timer = setTimeout(() => cur.abort.abort(new Error("agent draining")), this.opts.drainTimeoutMs);
-      await cur.done;
+    const all = [...this.live];
+    for (const c of all) if (c.phase === "claimed" && c.ahead) c.abort.abort(new Error("agent draining: handed back before it started"));
+    if (all.length > 0) {
+      const timer = setTimeout(() => all.forEach((c) => c.abort.abort(new Error("agent draining"))), this.opts.drainTimeoutMs);
+      await Promise.all(all.map((c) => c.done));
       clearTimeout(timer);
     }
     await stopping;
@@ -321,7 +395,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.state === "stopped") return;
     this.state = "stopped";
-    this.current?.abort.abort(new Error("agent stopping"));
+    for (const c of this.live) c.abort.abort(new Error("agent stopping"));
     this.heartbeat?.stop();
     await this.opts.telemetry?.stop().catch(() => undefined);
     await this.loop?.stop().catch(() => undefined);
@@ -346,10 +420,11 @@ async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Passes frames through, counting them on the current attempt (heartbeat progress). */
-async function* counted(frames: AsyncIterable<EncodedFrame>, current: Current): AsyncIterable<EncodedFrame> {
+/** Passes frames through, counting them on the current attempt (heartbeat progress, claiming ahead). */
+async function* counted(frames: AsyncIterable<EncodedFrame>, current: Current, onFrame: () => void): AsyncIterable<EncodedFrame> {
   for await (const f of frames) {
     current.framesDone++;
+    onFrame();
     yield f;
   }
 }

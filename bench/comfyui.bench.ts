@@ -5,7 +5,8 @@
  *   node --import tsx bench/comfyui.bench.ts [--prompts 200] [--steps 1] [--step-ms 5] [--chunk-size 10] [--dir PARENT]   (npm run bench:comfyui)
  *
  * Two stand-ins (test/support/comfyui-standin: ComfyUI's protocol, no GPU
- * work, --steps sampler steps of --step-ms each), each prompt one 64x64
+ * work, --steps sampler steps of --step-ms each), in a process of their own
+ * as ComfyUI is (bench/comfyui-standin-process.ts), each prompt one 64x64
  * frame. Paths, in this order: `direct` (a hand-written client: POST
  * /prompt, wait on the socket, /history, /view), `executor` (the agent's
  * comfyui executor alone), `farm` (a coordinator and two agents, one job of
@@ -18,11 +19,11 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { ComfyuiWorkStep } from "../shared/steps/work-step.ts";
-import { ComfyStandin } from "../test/support/comfyui-standin/standin-server.ts";
 import { TXT2IMG_BIND, txt2img } from "../test/support/comfyui-standin/workflows.ts";
 import { benchLogger, cleanupOnInterrupt, intFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
 import { percentile, runDirect, runExecutor } from "./comfyui-direct.ts";
 import { runFarm } from "./comfyui-farm.ts";
+import { startStandinProcess } from "./comfyui-standin-process.ts";
 
 interface Phase {
   /** Client-side time per prompt (farm: the agent's chunk wall time from the ledger), ms. */
@@ -43,17 +44,17 @@ async function comfyuiBench(argv: readonly string[]): Promise<Record<string, unk
   const step: ComfyuiWorkStep = { id: "gen", kind: "comfyui", workflow, workflowSha256: createHash("sha256").update(JSON.stringify(workflow)).digest("hex"), bind: { ...TXT2IMG_BIND }, per: "frame" };
 
   return withTempDir("nightshift-bench-comfyui-", parentDirFlag(f.dir), async (dir) => {
-    const standins = await Promise.all([ComfyStandin.start({ stepMs, previews: false }), ComfyStandin.start({ stepMs, previews: false })]);
-    const closeAll = async () => void (await Promise.all(standins.map((s) => s.close())));
+    const standins = await startStandinProcess(2, stepMs);
+    const closeAll = () => standins.close();
     return cleanupOnInterrupt(closeAll, async () => {
       try {
-        const urls = standins.map((s) => s.url);
+        const urls = standins.urls;
         /** Runs one path and reads each server's completion times during it. */
         const phase = async (run: () => Promise<{ ms: number[]; wallSeconds: number }>): Promise<Phase> => {
-          const marks = standins.map((s) => s.finishedAt.length);
+          const marks = (await standins.finishedAt()).map((f) => f.length);
           const r = await run();
-          const cycleMs = standins.flatMap((s, i) => {
-            const t = s.finishedAt.slice(marks[i]);
+          const cycleMs = (await standins.finishedAt()).flatMap((f, i) => {
+            const t = f.slice(marks[i]);
             return t.slice(1).map((v, k) => v - t[k]!);
           });
           return { promptMs: r.ms, cycleMs, wallSeconds: r.wallSeconds };

@@ -79,7 +79,7 @@ export async function runSinkUploads(o: SinkUploadOptions): Promise<SinkUploadRe
 async function uploadAllChunks(o: SinkUploadOptions, coordinator: Coordinator, client: CoordinatorClient): Promise<SinkUploadResult> {
   const joined = await client.join({
     agentId: "", name: "bench-uploader", version: NIGHTSHIFT_VERSION, gpus: [], ramBytes: os.totalmem(),
-    cpuCount: os.cpus().length, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [] }], joinToken: "",
+    cpuCount: os.cpus().length, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [], devices: [] }], joinToken: "",
   });
   const spec = {
     name: "sink-bench",

@@ -18,6 +18,12 @@ export interface WorkLoopOptions {
   mayTake?: () => boolean;
   /** The agent's own durable consumer (work placed on this agent); pulled alongside the pool. */
   agentConsumer?: string;
+  /**
+   * Asked while messages are in hand: true lets the loop pull one more before they are done (the agent
+   * claims its next chunk while the last one finishes, uploads and commits). Default: never (one at a time).
+   * The answer may change without a message settling: call wake() then.
+   */
+  mayTakeAnother?: () => boolean;
 }
 
 /**
@@ -29,15 +35,18 @@ export interface WorkLoopOptions {
  * dies mid-chunk, the message is redelivered after ack-wait.
  *
  * Both consumers are polled while the agent is idle, so work reaches it at
- * once from either; one message runs at a time. When a message arrives while
- * another runs (the other consumer's pull was still open), a placed one waits
- * its turn (kept alive with in-progress acks) and a pool one is handed back
- * (nak, 100 ms) for an idle agent.
+ * once from either. One message is handled at a time unless mayTakeAnother()
+ * says the agent wants its next one ahead (handlers then overlap: the agent
+ * orders them). When a message arrives while the loop is full (the other
+ * consumer's pull was still open), a placed one waits its turn (kept alive
+ * with in-progress acks) and a pool one is handed back (nak, 100 ms) for an
+ * idle agent.
  */
 export class WorkLoop {
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private busy = false;
+  /** Messages being handled now. */
+  private readonly inHand = new Set<Promise<void>>();
   private idleWaiters: Array<() => void> = [];
   /** Resolves when stop() is called: an open pull is abandoned then (while NATS reconnects it may never settle). */
   private stopped!: Promise<null>;
@@ -57,12 +66,23 @@ export class WorkLoop {
     this.loop = Promise.all(names.map((n) => this.run(n))).then(() => undefined);
   }
 
-  /** Stops pulling; resolves once the current message (if any) is handled. */
+  /** Stops pulling; resolves once the messages in hand (if any) are handled. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.signalStop();
     this.wakeIdle();
     await this.loop;
+    await Promise.all([...this.inHand]);
+  }
+
+  /** Asks mayTakeAnother() again (the agent's answer changed). */
+  wake(): void {
+    this.wakeIdle();
+  }
+
+  /** Full: a message is in hand and the agent does not want another one yet. */
+  private get busy(): boolean {
+    return this.inHand.size > 0 && this.opts.mayTakeAnother?.() !== true;
   }
 
   private async consumer(name: string): Promise<Consumer> {
@@ -117,13 +137,13 @@ export class WorkLoop {
             break;
           }
         }
-        this.busy = true;
-        try {
-          await this.handle(m);
-        } finally {
-          this.busy = false;
-          this.wakeIdle();
-        }
+        const handled: Promise<void> = this.handle(m)
+          .catch((err: unknown) => this.log.error({ err: (err as Error).message }, "work message handling failed"))
+          .finally(() => {
+            this.inHand.delete(handled);
+            this.wakeIdle();
+          });
+        this.inHand.add(handled);
       } catch (err) {
         if (this.stopping || this.nc.isClosed()) break;
         this.log.warn({ err: (err as Error).message }, "work pull failed; retrying");

@@ -24,6 +24,11 @@ export interface ChunkRunnerDeps {
   onProgress?: (p: ExecutorProgress) => void;
   /** The attempt's tool output, kept bounded; also handed over when the chunk fails. */
   toolLog?: BoundedLog;
+  /**
+   * The executor slot (agent/work/executor-slot.ts): held from before the executors are built until the
+   * last frame is made and the meter stopped, so a chunk claimed ahead waits here while this one uploads.
+   */
+  slot?: (signal: AbortSignal) => Promise<() => void>;
 }
 
 /** Frames a step may run ahead of the next one in a chain. */
@@ -48,11 +53,17 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
   signal.addEventListener("abort", onAbort, { once: true });
   let started = false;
   let stopped = false;
+  let releaseSlot = (): void => undefined;
   const finish = async () => {
     stopped = true;
-    return meter.stop();
+    try {
+      return await meter.stop();
+    } finally {
+      releaseSlot(); // the frames are made: the next chunk may run while this one commits
+    }
   };
   try {
+    if (deps.slot) releaseSlot = await deps.slot(chain.signal);
     for (const step of work.steps) leases.push(await deps.executors.get(step));
     const spans = chainSpans(work.steps, { first: work.frameStart, last: work.frameEnd }, { first: work.contextStart, last: work.contextEnd });
     await meter.start();
@@ -105,6 +116,7 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
     // A meter that never started (an executor that could not be built) is never stopped: its stop waits for a start.
     if (started && !stopped) await meter.stop().catch(() => undefined);
     for (const l of leases) await l.release().catch(() => undefined);
+    releaseSlot();
     await source?.close();
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -60,7 +60,7 @@ export class AgentRegistry {
     if (!agent || agent.state === "removed") return;
     this.live.set(hb.agentId, hb);
     this.store.agents.touch(hb.agentId, this.clock());
-    if (hb.attemptId) this.attemptSeen.set(hb.attemptId, this.clock());
+    for (const id of [...(hb.attemptId ? [hb.attemptId] : []), ...(hb.otherAttemptIds ?? [])]) this.attemptSeen.set(id, this.clock());
     if (agent.state === "offline") {
       this.store.agents.transition(hb.agentId, "online");
       this.log.info({ agentId: hb.agentId, name: agent.name }, "agent back online");

@@ -6,7 +6,16 @@ import { KindCapabilitySchema, type KindCapability } from "../../shared/steps/ki
 
 /** The kinds an agent offers; an older agent that sends only kind names offers them without a version. */
 function joinKinds(req: JoinRequest): KindCapability[] {
-  if (req.kinds.length > 0) return req.kinds.map((k) => KindCapabilitySchema.parse({ kind: k.kind, version: k.version, features: k.features }));
+  if (req.kinds.length > 0) {
+    return req.kinds.map((k) =>
+      KindCapabilitySchema.parse({
+        kind: k.kind,
+        version: k.version,
+        features: k.features,
+        ...(k.devices.length > 0 ? { devices: k.devices.map((d) => ({ name: d.name, type: d.type, vramTotal: d.vramTotal, vramFree: d.vramFree })) } : {}),
+      }),
+    );
+  }
   return req.executors.map((e) => ({ kind: e === "onnx" ? "model" : e, version: "", features: [] }));
 }
 

@@ -51,6 +51,16 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** fsyncs a directory on the thread pool: for callers that may wait without holding up the event loop. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Synchronous durable write, for small files. */
 export function writeFileDurableSync(path: string, data: Uint8Array): void {
   const fd = openSync(path, "w", 0o644);

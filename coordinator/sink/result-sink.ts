@@ -8,7 +8,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
-import { appendSyncLater, fsyncDir, writeFileSyncLater } from "./durable-fs.ts";
+import { appendSyncLater, fsyncDir, fsyncDirAsync, writeFileSyncLater } from "./durable-fs.ts";
 import { PngFormatError, splitAtEnd } from "../../shared/media/png-text-chunk.ts";
 import { isPng, type PixelHash } from "../../shared/provenance/pixel-hash.ts";
 import { PROVENANCE_KEYWORD } from "../../shared/provenance/provenance-manifest.ts";
@@ -278,7 +278,8 @@ export class UploadSession {
     this.syncs = [];
     try {
       await Promise.all(syncs);
-      fsyncDir(this.dir);
+      // Off the event loop: claims and other uploads go on meanwhile.
+      await fsyncDirAsync(this.dir);
     } catch (err) {
       diskFull(err, "flushing the staged frames");
     }

@@ -47,6 +47,8 @@ export const HeartbeatSchema = z.object({
   /** idle | busy | draining | paused-foreign-gpu-use */
   status: z.string(),
   attemptId: z.string().nullable(),
+  /** The agent's other live attempts: one uploading and committing, one claimed ahead waiting for the executor. */
+  otherAttemptIds: z.array(z.string()).max(8).optional(),
   sentAtMs: z.number(),
   seq: z.number().int(),
   /** Why the agent is not taking work (foreign GPU use), shown in `nightshift agents`. */

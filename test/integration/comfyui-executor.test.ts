@@ -14,7 +14,7 @@ import { comfyStep } from "../support/comfyui-standin/comfy-step.ts";
 import { readPngText } from "../support/comfyui-standin/png-text.ts";
 import { invert, seedPattern } from "../support/comfyui-standin/standin-nodes.ts";
 import { ComfyStandin } from "../support/comfyui-standin/standin-server.ts";
-import { IMG2IMG_BIND, img2img, TXT2IMG_BIND, txt2img } from "../support/comfyui-standin/workflows.ts";
+import { IMG2IMG_BIND, img2batch, img2img, TXT2IMG_BIND, txt2img, VID2VID_BIND, vid2vid } from "../support/comfyui-standin/workflows.ts";
 
 /**
  * The comfyui executor against the ComfyUI stand-in: bindings, provenance,
@@ -123,6 +123,36 @@ describe("comfyui executor", () => {
     assert.deepEqual(decodePng(frame!.data), invert(input));
     const reqs = standin.requests.map((r) => `${r.method} ${r.path}`);
     assert.ok(reqs.lastIndexOf("POST /upload/image") < reqs.lastIndexOf("POST /prompt"));
+  });
+
+  it("per chunk, image bound to a directory loader (VHS_LoadImages): every input frame goes up, in frame order, into a folder of its own, and the node gets that folder", async () => {
+    await using env = await setup({}, { customNodes: true });
+    await env.factory.probe();
+    const inputs = new Map([20, 21, 22].map((f) => [f, { width: 8, height: 6, data: new Uint8Array(8 * 6 * 3).map((_, i) => (i * f) & 0xff) } satisfies RgbFrame]));
+    const ex = await make(env.factory, comfyStep(vid2vid({ steps: 1 }), VID2VID_BIND, "chunk"));
+    const read: number[] = [];
+    const t = task([20, 21, 22], { readFrame: async (i) => (read.push(i), inputs.get(i)!) });
+    const frames = await collect(ex.run(t));
+    assert.deepEqual(read, [20, 21, 22]);
+    assert.deepEqual(frames.map((f) => f.index), [20, 21, 22]);
+    for (const f of frames) assert.deepEqual(decodePng(f.data), invert(inputs.get(f.index)!), `frame ${f.index} was made from its own input frame`);
+    const folder = `nightshift_${t.attemptId}`;
+    assert.deepEqual(readdirSync(join(env.standin.inputDir, folder)).sort(), ["frame_000020.png", "frame_000021.png", "frame_000022.png"]);
+    const prompt = env.standin.requests.filter((r) => r.path === "/prompt").at(-1)?.body as { prompt: Record<string, { inputs: Record<string, unknown> }> };
+    assert.equal(prompt.prompt["10"]?.inputs.directory, folder);
+    assert.equal(env.standin.requests.filter((r) => r.path === "/prompt").length, 1, "one prompt for the chunk");
+  });
+
+  it("per chunk, image bound to LoadImage (one file, as img2vid models start): the chunk's first frame only", async () => {
+    const input: RgbFrame = { width: 8, height: 6, data: new Uint8Array(8 * 6 * 3).map((_, i) => (i * 5) & 0xff) };
+    const ex = await make(factory, comfyStep(img2batch(3, { steps: 1 }), IMG2IMG_BIND, "chunk"));
+    const read: number[] = [];
+    const uploadsBefore = standin.requests.filter((r) => r.path === "/upload/image").length;
+    const frames = await collect(ex.run(task([7, 8, 9], { readFrame: async (i) => (read.push(i), input) })));
+    assert.deepEqual(read, [7]);
+    assert.equal(standin.requests.filter((r) => r.path === "/upload/image").length - uploadsBefore, 1);
+    assert.deepEqual(frames.map((f) => f.index), [7, 8, 9]);
+    for (const f of frames) assert.deepEqual(decodePng(f.data), invert(input));
   });
 
   it("node errors from /prompt (HTTP 400) fail the step with ComfyUI's own message", async () => {

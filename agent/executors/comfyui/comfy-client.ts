@@ -239,12 +239,13 @@ export class ComfyClient {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  /** Uploads an input image (overwriting a file of the same name); answers the name LoadImage takes. */
-  async uploadImage(name: string, bytes: Uint8Array, signal?: AbortSignal): Promise<string> {
+  /** Uploads an input image (overwriting a file of the same name) into ComfyUI's input folder or a `subfolder` of it; answers the name LoadImage takes ("sub/name.png"). */
+  async uploadImage(name: string, bytes: Uint8Array, signal?: AbortSignal, subfolder = ""): Promise<string> {
     const form = new FormData();
     form.set("image", new Blob([bytes], { type: "image/png" }), name);
     form.set("overwrite", "true");
     form.set("type", "input");
+    if (subfolder !== "") form.set("subfolder", subfolder);
     const a = await this.json(UploadAnswerSchema, "POST", "/upload/image", { body: form, signal, slow: true });
     return a.subfolder === "" ? a.name : `${a.subfolder}/${a.name}`;
   }

@@ -14,8 +14,9 @@ import { PromptWatch } from "./prompt-watch.ts";
  * prompt per output frame (seed = job seed + frame index, the input frame
  * uploaded first when `image` is bound, a filename prefix of its own); per:
  * chunk queues one prompt that makes the chunk's frames (seed = job seed +
- * the chunk's first frame; a bound `image` is the chunk's first frame) and
- * takes its images in order. Frames are the
+ * the chunk's first frame; a bound `image` gets all the chunk's input frames
+ * as a folder, or its first frame when bound to LoadImage: see uploadInputs)
+ * and takes its images in order. Frames are the
  * bytes /view serves, untouched, so ComfyUI's `prompt` text chunk stays byte
  * for byte; nightshift's provenance goes in through extra_data.extra_pnginfo,
  * which SaveImage writes as a `nightshift` text chunk beside it.
@@ -76,6 +77,26 @@ export class ComfyuiExecutor implements Executor {
     this.opts.client.releaseSocket();
   }
 
+  /**
+   * Uploads the prompt's input frames and answers what the `image` binding gets. A single-image loader
+   * (LoadImage and its kin: one file, as img2vid models such as Stable Video Diffusion, LTX-Video and Wan
+   * i2v start from) gets one file: the frame, or the chunk's first frame. Any other node bound with
+   * per: chunk gets every frame of the chunk, uploaded in frame order (frame_000120.png, ...) into a
+   * folder of their own under ComfyUI's input folder, and is bound to that folder's name: what directory
+   * loaders such as VideoHelperSuite's "Load Images" (VHS_LoadImages, input `directory`) take, which load a
+   * folder's images sorted by name as one batch.
+   */
+  private async uploadInputs(task: ExecutorTask, frames: readonly number[], classType: string | undefined): Promise<string> {
+    const { client } = this.opts;
+    const first = frames[0]!;
+    if (this.step.per === "frame" || SINGLE_IMAGE_LOADERS.has(classType ?? "")) {
+      return client.uploadImage(`nightshift_${task.attemptId}_${first}.png`, encodePng(await task.readFrame(first)), task.signal);
+    }
+    const folder = `nightshift_${task.attemptId}`;
+    for (const f of frames) await client.uploadImage(`frame_${String(f).padStart(6, "0")}.png`, encodePng(await task.readFrame(f)), task.signal, folder);
+    return folder;
+  }
+
   private async *prompt(task: ExecutorTask, frames: number[]): AsyncIterable<EncodedFrame> {
     const { client } = this.opts;
     const { signal } = task;
@@ -87,11 +108,7 @@ export class ComfyuiExecutor implements Executor {
     const seed = task.seed + first;
     const { bind } = this.step;
     if (bind.seed !== null) setInput(graph, bind.seed, "seed", seed);
-    if (bind.image !== null) {
-      const input = await task.readFrame(first);
-      const name = await client.uploadImage(`nightshift_${task.attemptId}_${first}.png`, encodePng(input), signal);
-      setInput(graph, bind.image, "image", name);
-    }
+    if (bind.image !== null) setInput(graph, bind.image, "image", await this.uploadInputs(task, frames, graph[bind.image.node]?.class_type));
     if (bind.prefix !== null) setInput(graph, bind.prefix, "prefix", `nightshift/${task.jobId}/${task.attemptId}_${String(first).padStart(6, "0")}`);
     const provenance: ComfyProvenance = { job: task.jobId, chunk: task.chunkId, attempt: task.attemptId, agent: this.opts.agentId, seed, frames, workflowSha256: this.step.workflowSha256 };
 
@@ -136,6 +153,9 @@ export class ComfyuiExecutor implements Executor {
     }
   }
 }
+
+/** ComfyUI's loaders of one image file (nodes.py, comfy_extras): bound to one frame even with per: chunk. */
+const SINGLE_IMAGE_LOADERS: ReadonlySet<string> = new Set(["LoadImage", "LoadImageMask", "LoadImageOutput"]);
 
 /** Sets a bound input; a binding to a node the workflow lacks fails the step naming it. */
 function setInput(graph: ComfyuiWorkStep["workflow"], b: ComfyBinding, what: string, value: unknown): void {

@@ -1,5 +1,5 @@
 import type { Logger } from "../../../shared/log.ts";
-import type { KindCapability } from "../../../shared/steps/kind-capability.ts";
+import type { KindCapability, KindDevice } from "../../../shared/steps/kind-capability.ts";
 import type { ComfyuiWorkStep } from "../../../shared/steps/work-step.ts";
 import type { ExecutorContext, ExecutorFactory } from "../executor-registry.ts";
 import type { Executor } from "../executor.ts";
@@ -53,7 +53,7 @@ export class ComfyuiExecutorFactory implements ExecutorFactory<ComfyuiWorkStep> 
       this.setUp(true, "answers", stats);
       this.watch();
       this.opts.log.info({ url: this.opts.url, version: stats.system.comfyui_version, devices: stats.devices.map((d) => ({ name: d.name, vramTotal: d.vram_total, vramFree: d.vram_free })), nodeClasses: classes.length }, "comfyui found");
-      return { kind: "comfyui", version: stats.system.comfyui_version, features: classes.slice(0, 5000) };
+      return { kind: "comfyui", version: stats.system.comfyui_version, features: classes.slice(0, 5000), devices: kindDevices(stats) };
     } catch (err) {
       if (!(err instanceof ComfyUnavailableError)) throw err;
       this.setUp(false, err.message, null);
@@ -126,4 +126,10 @@ export class ComfyuiExecutorFactory implements ExecutorFactory<ComfyuiWorkStep> 
     else this.opts.log.warn({ url: this.opts.url, reason }, "comfyui does not answer: not taking comfyui chunks until it does");
     for (const l of this.listeners) l(up, reason);
   }
+}
+
+/** /system_stats' devices as the capability advertises them (bytes; a negative or fractional report is clamped). */
+export function kindDevices(stats: SystemStats): KindDevice[] {
+  const bytes = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+  return stats.devices.slice(0, 64).map((d) => ({ name: d.name.slice(0, 200), type: d.type.slice(0, 32), vramTotal: bytes(d.vram_total), vramFree: bytes(d.vram_free) }));
 }

@@ -33,9 +33,16 @@ export interface RunContext {
   loadInput(name: string): Promise<RgbFrame>;
   /** Files in the input folder, for LoadImage's combo. */
   inputFiles(): string[];
+  /** Folders in the input folder, for directory loaders' combos (VHS_LoadImages). */
+  inputDirs(): string[];
+  /** The images of one input folder, sorted by name. */
+  inputFolderFiles(dir: string): string[];
   /** Fault control: throw an execution error from this node. */
   injectedError(): string | null;
 }
+
+/** What a node's input spec and VALIDATE_INPUTS may look at: the input folder's files and folders. */
+export type InputListing = Pick<RunContext, "inputFiles" | "inputDirs">;
 
 export interface NodeResult {
   outputs: unknown[];
@@ -45,12 +52,12 @@ export interface NodeResult {
 export interface NodeClass {
   name: string;
   category: string;
-  input(ctx: Pick<RunContext, "inputFiles">): { required: Record<string, InputSpec>; optional?: Record<string, InputSpec>; hidden?: Record<string, string> };
+  input(ctx: InputListing): { required: Record<string, InputSpec>; optional?: Record<string, InputSpec>; hidden?: Record<string, string> };
   output: readonly string[];
   outputName?: readonly string[];
   outputNode: boolean;
   /** VALIDATE_INPUTS: names it checks itself (then the combo check is skipped for them), and its answer. */
-  validate?: { inputs: readonly string[]; check(values: Record<string, unknown>, ctx: Pick<RunContext, "inputFiles">): true | string };
+  validate?: { inputs: readonly string[]; check(values: Record<string, unknown>, ctx: InputListing): true | string };
   run(inputs: Record<string, unknown>, ctx: RunContext): Promise<NodeResult>;
 }
 
@@ -195,6 +202,17 @@ export const STANDIN_NODES: readonly NodeClass[] = [
     },
   },
   {
+    name: "RepeatImageBatch",
+    category: "image/batch",
+    input: () => ({ required: { image: ["IMAGE"], amount: ["INT", { default: 1, min: 1, max: 4096 }] } }),
+    output: ["IMAGE"],
+    outputNode: false,
+    run: async (i) => {
+      const images = i.image as RgbFrame[];
+      return { outputs: [Array.from({ length: Number(i.amount) }, (_, k) => images[k % images.length]!)] };
+    },
+  },
+  {
     name: "SaveImage",
     category: "image",
     input: () => ({
@@ -207,7 +225,39 @@ export const STANDIN_NODES: readonly NodeClass[] = [
   },
 ];
 
-/** A custom node (as a custom_nodes/ package would add), installed only on stand-ins started with it. */
+/**
+ * VideoHelperSuite's "Load Images (Upload)" (Kosinkadink/ComfyUI-VideoHelperSuite, VHS_LoadImages), as a
+ * custom node pack adds it: `directory` is a folder of ComfyUI's input folder (a combo of its folders),
+ * whose images load sorted by name as one batch (image_load_cap 0 = all, skip_first_images,
+ * select_every_nth); outputs IMAGE, MASK, frame count.
+ */
+const VHS_LOAD_IMAGES: NodeClass = {
+  name: "VHS_LoadImages",
+  category: "Video Helper Suite 🎥🅥🅗🅢",
+  input: (ctx) => ({
+    required: { directory: [ctx.inputDirs().sort()] },
+    optional: {
+      image_load_cap: ["INT", { default: 0, min: 0, max: 100000, step: 1 }],
+      skip_first_images: ["INT", { default: 0, min: 0, max: 100000, step: 1 }],
+      select_every_nth: ["INT", { default: 1, min: 1, max: 100000, step: 1 }],
+    },
+  }),
+  output: ["IMAGE", "MASK", "INT"],
+  outputName: ["IMAGE", "MASK", "frame_count"],
+  outputNode: false,
+  run: async (i, ctx) => {
+    const skip = Number(i.skip_first_images ?? 0);
+    const nth = Number(i.select_every_nth ?? 1);
+    const cap = Number(i.image_load_cap ?? 0);
+    let names = ctx.inputFolderFiles(String(i.directory)).slice(skip).filter((_, k) => k % nth === 0);
+    if (cap > 0) names = names.slice(0, cap);
+    if (names.length === 0) throw new Error(`No files in directory '${String(i.directory)}'.`);
+    const frames = await Promise.all(names.map((n) => ctx.loadInput(`${String(i.directory)}/${n}`)));
+    return { outputs: [frames, null, frames.length] };
+  },
+};
+
+/** Custom nodes (as custom_nodes/ packages would add), installed only on stand-ins started with them. */
 export const STANDIN_CUSTOM_NODES: readonly NodeClass[] = [
   {
     name: "StandinFilmGrain",
@@ -217,10 +267,11 @@ export const STANDIN_CUSTOM_NODES: readonly NodeClass[] = [
     outputNode: false,
     run: async (i) => ({ outputs: [(i.images as RgbFrame[]).map((f) => ({ ...f, data: f.data.map((v, k) => (v ^ (k & 3)) & 0xff) }))] }),
   },
+  VHS_LOAD_IMAGES,
 ];
 
 /** GET /object_info's entry for one class, shaped as server.py's node_info(). */
-export function nodeInfo(n: NodeClass, ctx: Pick<RunContext, "inputFiles">): Record<string, unknown> {
+export function nodeInfo(n: NodeClass, ctx: InputListing): Record<string, unknown> {
   const input = n.input(ctx);
   return {
     input,

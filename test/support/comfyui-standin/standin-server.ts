@@ -39,7 +39,11 @@ export interface StandinOptions {
   previews?: boolean;
   /** system_stats' comfyui_version. */
   version?: string;
+  /** system_stats' devices (ComfyUI's shape: name, type, index, vram_total, vram_free, torch_vram_*). Default: one 24 GiB CUDA card. */
+  devices?: ReadonlyArray<{ name: string; type: string; vram_total: number; vram_free: number }>;
 }
+
+const DEFAULT_DEVICES = [{ name: "cuda:0 Standin RTX : cudaMallocAsync", type: "cuda", vram_total: 25757220864, vram_free: 24696061952 }];
 
 export const STANDIN_VERSION = "0.3.47";
 
@@ -98,7 +102,7 @@ export class ComfyStandin {
 
   static async start(options: StandinOptions = {}): Promise<ComfyStandin> {
     const dir = await mkdtemp(join(tmpdir(), "comfy-standin-"));
-    const s = new ComfyStandin(dir, 0, { stepMs: 2, historyLagMs: 0, customNodes: false, previews: true, version: STANDIN_VERSION, ...options });
+    const s = new ComfyStandin(dir, 0, { stepMs: 2, historyLagMs: 0, customNodes: false, previews: true, version: STANDIN_VERSION, devices: DEFAULT_DEVICES, ...options });
     await s.listen();
     return s;
   }
@@ -255,6 +259,14 @@ export class ComfyStandin {
   }
 
   private inputFiles = (): string[] => readdirSync(this.inputDir, { withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name);
+  private inputDirs = (): string[] => readdirSync(this.inputDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  private readonly listing = { inputFiles: this.inputFiles, inputDirs: this.inputDirs };
+  /** An input path ("name.png", "folder/name.png") inside the input folder; anything reaching outside it is refused. */
+  private inputPath(name: string): string {
+    const full = resolve(this.inputDir, name);
+    if (!full.startsWith(this.inputDir + sep)) throw new Error(`Invalid image path: ${name}`);
+    return full;
+  }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
@@ -290,13 +302,13 @@ export class ComfyStandin {
       case "GET /system_stats":
         return json(200, {
           system: { os: "posix", ram_total: 34359738368, ram_free: 17179869184, comfyui_version: this.opts.version, required_frontend_version: "1.23.4", python_version: "3.12.3 (main) [GCC 13.2.0]", pytorch_version: "2.7.1+cu128", embedded_python: false, argv: ["main.py", "--listen", "127.0.0.1"] },
-          devices: [{ name: "cuda:0 Standin RTX : cudaMallocAsync", type: "cuda", index: 0, vram_total: 25757220864, vram_free: 24696061952, torch_vram_total: 0, torch_vram_free: 0 }],
+          devices: this.opts.devices.map((d, index) => ({ ...d, index, torch_vram_total: 0, torch_vram_free: 0 })),
         });
       case "GET /object_info":
-        return json(200, Object.fromEntries([...this.classes.values()].map((n) => [n.name, nodeInfo(n, { inputFiles: this.inputFiles })])));
+        return json(200, Object.fromEntries([...this.classes.values()].map((n) => [n.name, nodeInfo(n, this.listing)])));
       case "GET /object_info/{class}": {
         const n = this.classes.get(decodeURIComponent(objectInfoMatch![1]!));
-        return json(200, n === undefined ? {} : { [n.name]: nodeInfo(n, { inputFiles: this.inputFiles }) });
+        return json(200, n === undefined ? {} : { [n.name]: nodeInfo(n, this.listing) });
       }
       case "GET /prompt":
         return json(200, this.queueInfo(life));
@@ -355,7 +367,7 @@ export class ComfyStandin {
     if (!("prompt" in body)) return json(400, { error: { type: "no_prompt", message: "No prompt provided", details: "No prompt provided", extra_info: {} }, node_errors: {} });
     const prompt = body.prompt as ApiPrompt;
     const promptId = String(body.prompt_id ?? crypto.randomUUID());
-    const valid = validatePrompt(prompt, this.classes, { inputFiles: this.inputFiles });
+    const valid = validatePrompt(prompt, this.classes, this.listing);
     const extra = { ...((body.extra_data as Record<string, unknown> | undefined) ?? {}) };
     if ("client_id" in body) extra.client_id = body.client_id;
     if (!valid.ok) return json(400, { error: valid.error, node_errors: valid.nodeErrors });
@@ -548,8 +560,10 @@ export class ComfyStandin {
         }
       },
       saveImages: async (images, prefix) => this.saveImages(images, prefix, prompt, extra),
-      loadInput: async (name) => decodePng(readFileSync(join(this.inputDir, basename(name))), name),
+      loadInput: async (name) => decodePng(readFileSync(this.inputPath(name)), name),
       inputFiles: this.inputFiles,
+      inputDirs: this.inputDirs,
+      inputFolderFiles: (dir) => readdirSync(this.inputPath(dir), { withFileTypes: true }).filter((d) => d.isFile() && /\.(png|jpe?g|webp)$/i.test(d.name)).map((d) => d.name).sort(),
       injectedError: () => {
         const m = this.failNext;
         this.failNext = null;

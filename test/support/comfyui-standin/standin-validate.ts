@@ -1,4 +1,4 @@
-import type { NodeClass, RunContext } from "./standin-nodes.ts";
+import type { NodeClass, RunContext, InputListing } from "./standin-nodes.ts";
 
 /**
  * The stand-in's copy of ComfyUI's prompt validation (execution.py
@@ -25,7 +25,7 @@ export type Validation = { ok: true; outputs: string[]; nodeErrors: NodeErrors }
 
 const err = (type: string, message: string, details: string, extra: Record<string, unknown> = {}): ComfyError => ({ type, message, details, extra_info: extra });
 
-export function validatePrompt(prompt: ApiPrompt, classes: ReadonlyMap<string, NodeClass>, ctx: Pick<RunContext, "inputFiles">): Validation {
+export function validatePrompt(prompt: ApiPrompt, classes: ReadonlyMap<string, NodeClass>, ctx: InputListing): Validation {
   const outputs: string[] = [];
   for (const [id, node] of Object.entries(prompt)) {
     if (typeof node?.class_type !== "string") {

@@ -33,5 +33,25 @@ export function img2img(o: { steps?: number } = {}): ApiWorkflow {
   return wf;
 }
 
+/**
+ * img2img over a folder of frames: VideoHelperSuite's VHS_LoadImages (a custom node: stand-ins started
+ * with customNodes) loads every image of an input folder as one batch; one prompt remakes them all.
+ */
+export function vid2vid(o: { steps?: number } = {}): ApiWorkflow {
+  const wf = img2img(o);
+  wf["10"] = { inputs: { directory: "", image_load_cap: 0, skip_first_images: 0, select_every_nth: 1 }, class_type: "VHS_LoadImages", _meta: { title: "Load Images (Upload) 🎥🅥🅗🅢" } };
+  return wf;
+}
+
+/** img2vid as Stable Video Diffusion starts: one LoadImage frame, repeated into a batch of `frames` (RepeatImageBatch). */
+export function img2batch(frames: number, o: { steps?: number } = {}): ApiWorkflow {
+  const wf = img2img(o);
+  wf["13"] = { inputs: { image: ["10", 0], amount: frames }, class_type: "RepeatImageBatch", _meta: { title: "RepeatImageBatch" } };
+  wf["12"]!.inputs.pixels = ["13", 0];
+  return wf;
+}
+
 export const TXT2IMG_BIND = { seed: { node: "3", input: "seed" }, image: null, prefix: { node: "9", input: "filename_prefix" } } as const;
 export const IMG2IMG_BIND = { ...TXT2IMG_BIND, image: { node: "10", input: "image" } } as const;
+/** vid2vid's binding: the chunk's frames folder goes to VHS_LoadImages' `directory`. */
+export const VID2VID_BIND = { ...TXT2IMG_BIND, image: { node: "10", input: "directory" } } as const;

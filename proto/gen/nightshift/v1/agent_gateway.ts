@@ -82,6 +82,17 @@ export interface KindCapability {
   version: string;
   /** Kind-specific: allowed program names, ComfyUI node classes. */
   features: string[];
+  /** The devices the tool reports (ComfyUI's /system_stats), with their memory; empty when it reports none. */
+  devices: KindDevice[];
+}
+
+export interface KindDevice {
+  /** "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync", as the tool names it. */
+  name: string;
+  /** "cuda", "cpu", "mps", ... */
+  type: string;
+  vramTotal: number;
+  vramFree: number;
 }
 
 export interface JoinResponse {
@@ -913,7 +924,7 @@ export const JoinRequest: MessageFns<JoinRequest> = {
 };
 
 function createBaseKindCapability(): KindCapability {
-  return { kind: "", version: "", features: [] };
+  return { kind: "", version: "", features: [], devices: [] };
 }
 
 export const KindCapability: MessageFns<KindCapability> = {
@@ -926,6 +937,9 @@ export const KindCapability: MessageFns<KindCapability> = {
     }
     for (const v of message.features) {
       writer.uint32(26).string(v!);
+    }
+    for (const v of message.devices) {
+      KindDevice.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -967,6 +981,14 @@ export const KindCapability: MessageFns<KindCapability> = {
             message.features.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.devices.push(KindDevice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -984,6 +1006,7 @@ export const KindCapability: MessageFns<KindCapability> = {
       kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
       version: isSet(object.version) ? globalThis.String(object.version) : "",
       features: globalThis.Array.isArray(object?.features) ? object.features.map((e: any) => globalThis.String(e)) : [],
+      devices: globalThis.Array.isArray(object?.devices) ? object.devices.map((e: any) => KindDevice.fromJSON(e)) : [],
     };
   },
 
@@ -998,6 +1021,9 @@ export const KindCapability: MessageFns<KindCapability> = {
     if (message.features?.length) {
       obj.features = message.features;
     }
+    if (message.devices?.length) {
+      obj.devices = message.devices.map((e) => KindDevice.toJSON(e));
+    }
     return obj;
   },
 
@@ -1009,6 +1035,132 @@ export const KindCapability: MessageFns<KindCapability> = {
     message.kind = object.kind ?? "";
     message.version = object.version ?? "";
     message.features = object.features?.map((e) => e) || [];
+    message.devices = object.devices?.map((e) => KindDevice.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseKindDevice(): KindDevice {
+  return { name: "", type: "", vramTotal: 0, vramFree: 0 };
+}
+
+export const KindDevice: MessageFns<KindDevice> = {
+  encode(message: KindDevice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.vramTotal !== 0) {
+      writer.uint32(24).uint64(message.vramTotal);
+    }
+    if (message.vramFree !== 0) {
+      writer.uint32(32).uint64(message.vramFree);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KindDevice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKindDevice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.vramTotal = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.vramFree = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KindDevice {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      vramTotal: isSet(object.vramTotal)
+        ? globalThis.Number(object.vramTotal)
+        : isSet(object.vram_total)
+        ? globalThis.Number(object.vram_total)
+        : 0,
+      vramFree: isSet(object.vramFree)
+        ? globalThis.Number(object.vramFree)
+        : isSet(object.vram_free)
+        ? globalThis.Number(object.vram_free)
+        : 0,
+    };
+  },
+
+  toJSON(message: KindDevice): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.vramTotal !== 0) {
+      obj.vramTotal = Math.round(message.vramTotal);
+    }
+    if (message.vramFree !== 0) {
+      obj.vramFree = Math.round(message.vramFree);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KindDevice>): KindDevice {
+    return KindDevice.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KindDevice>): KindDevice {
+    const message = createBaseKindDevice();
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.vramTotal = object.vramTotal ?? 0;
+    message.vramFree = object.vramFree ?? 0;
     return message;
   },
 };
