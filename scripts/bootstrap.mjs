@@ -24,7 +24,12 @@ const stamp = join(root, "node_modules", ".package-lock.json");
 const lock = join(root, "package-lock.json");
 if (!existsSync(stamp) || statSync(lock).mtimeMs > statSync(stamp).mtimeMs + 1000) {
   say("installing npm dependencies (npm ci; better-sqlite3 compiles from source, about 90 s)");
-  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", process.stderr, process.stderr] });
+  // onnxruntime-node's own documented switch: skip its CUDA download (npm 10 ignores package.json allowScripts).
+  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], {
+    cwd: root,
+    stdio: ["ignore", process.stderr, process.stderr],
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: process.env.ONNXRUNTIME_NODE_INSTALL ?? "skip" },
+  });
   if (r.status !== 0) fail("`npm ci` failed; see the output above");
 }
 

@@ -1,12 +1,8 @@
 import { hostname } from "node:os";
 import type { Command } from "commander";
-import { startAgent } from "../../agent/start-agent.ts";
-import { joinStudio } from "../../agent/connect/join-studio.ts";
-import { createLogger } from "../../shared/log.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { ENERGY_SOURCES, type EnergySource } from "../../shared/accounting/chunk-accounting.ts";
 import { BUNDLED_MODELS_DIR, defaultAgentDataDir } from "../paths.ts";
-import { readConfigFile } from "./coordinator-command.ts";
 import { collect } from "./parse-args.ts";
 import { parseCacheSize } from "../../agent/assets/cache-size.ts";
 import { shutdownSignal, untilAborted } from "../signals.ts";
@@ -74,6 +70,13 @@ export function registerAgent(program: Command): void {
     .option("--cache-size <size>", "cap of the model and asset cache under the data dir, e.g. 20GiB (config: cacheSize; default 20GiB)")
     .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries)")
     .action(async (flags: AgentFlags) => {
+      // onnxruntime, gRPC and NATS load here, not when the CLI starts.
+      const [{ readConfigFile }, { startAgent }, { joinStudio }, { createLogger }] = await Promise.all([
+        import("../config-file.ts"),
+        import("../../agent/start-agent.ts"),
+        import("../../agent/connect/join-studio.ts"),
+        import("../../shared/log.ts"),
+      ]);
       const file = flags.config ? readConfigFile(flags.config) : {};
       const coordinator = flags.coordinator ?? (file.coordinator as string | undefined);
       const discoverySeconds = Number(flags.discoveryTimeout);

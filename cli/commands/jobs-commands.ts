@@ -1,7 +1,6 @@
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { JobView } from "../../proto/gen/nightshift/v1/control.ts";
-import { readJobFileChecked } from "../../shared/job-spec/index.ts";
 import { table } from "../format/format.ts";
 import { clientOptions, printJson, withControl, type ClientFlags } from "./client-options.ts";
 import { renderProgress, renderWatch } from "./watch-render.ts";
@@ -34,6 +33,7 @@ export function registerJobCommands(program: Command): void {
     .option("--scene-timeout <seconds>", "how long Blender may take to list a scene's files", "120")
     .action(async (file: string, flags: ClientFlags & { wait?: boolean; sharedScene?: boolean; blender?: string; sceneTimeout: string }) => {
       // Validated here first, so a bad file fails fast (exit 2) without a coordinator; the coordinator validates again.
+      const { readJobFileChecked } = await import("../../shared/job-spec/index.ts");
       const { raw } = await readJobFileChecked(file);
       const timeoutS = Number(flags.sceneTimeout);
       if (!(timeoutS > 0)) throw new BadInputError(`--scene-timeout: expected seconds > 0, got '${flags.sceneTimeout}'`, { field: "scene-timeout" });

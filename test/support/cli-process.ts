@@ -21,7 +21,7 @@ export function startCli(args: string[], opts: { env?: Record<string, string>; n
   const argv = opts.netns ? ["netns", "exec", opts.netns, process.execPath, bin, ...args] : [bin, ...args];
   const child = spawn(opts.netns ? "ip" : process.execPath, argv, {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "info", ...opts.env },
+    env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "info", NIGHTSHIFT_FROM_SOURCE: "1", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
