@@ -19,10 +19,13 @@ const runs = Math.max(3, Math.min(100, Number(flag("--runs", "15"))));
 const cliArgs = flag("--args", "--help").split(" ").filter((a) => a !== "");
 
 // Each child reports its own peak resident memory as it exits.
-const REPORT_RSS = `data:text/javascript,process.on("exit",()=>process.stderr.write("maxrss="+process.resourceUsage().maxRSS+"\\n"))`;
+// Each child reports its own peak resident memory and CPU time (user + system, µs) as it exits: CPU time
+// hardly moves with the load of a shared machine, where wall time does.
+const REPORT_RSS = `data:text/javascript,process.on("exit",()=>{const u=process.resourceUsage();process.stderr.write("maxrss="+u.maxRSS+" cpu="+(u.userCPUTime+u.systemCPUTime)+"\\n")})`;
 
 interface Sample {
   ms: number;
+  cpuMs: number;
   rssKiB: number;
 }
 
@@ -31,7 +34,7 @@ function once(args: string[], env: NodeJS.ProcessEnv): Sample {
   const r = spawnSync(process.execPath, ["--import", REPORT_RSS, ...args], { cwd: PROJECT_ROOT, env, encoding: "utf8" });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return { ms, rssKiB: Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? NaN) };
+  return { ms, cpuMs: Number(/cpu=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1000, rssKiB: Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? NaN) };
 }
 
 const median = (xs: number[]): number => {
@@ -52,10 +55,14 @@ const samples: Record<string, Sample[]> = { nodeFloor: [], compiled: [], tsx: []
 for (let i = 0; i < runs; i++) for (const [key, v] of Object.entries(variants)) samples[key]?.push(once(v.args, v.env));
 
 const summary = Object.fromEntries(
-  Object.entries(samples).map(([key, xs]) => [key, { medianMs: Math.round(median(xs.map((x) => x.ms))), medianRssMiB: Math.round(median(xs.map((x) => x.rssKiB)) / 1024) }]),
+  Object.entries(samples).map(([key, xs]) => [
+    key,
+    { medianMs: Math.round(median(xs.map((x) => x.ms))), medianCpuMs: Math.round(median(xs.map((x) => x.cpuMs))), medianRssMiB: Math.round(median(xs.map((x) => x.rssKiB)) / 1024) },
+  ]),
 );
-const compiled = summary.compiled as { medianMs: number; medianRssMiB: number };
-const tsx = summary.tsx as { medianMs: number; medianRssMiB: number };
+type Figures = { medianMs: number; medianCpuMs: number; medianRssMiB: number };
+const compiled = summary.compiled as Figures;
+const tsx = summary.tsx as Figures;
 process.stdout.write(
-  JSON.stringify({ command: `nightshift ${cliArgs.join(" ")}`, runs, node: process.version, ...summary, compiledOverTsx: Number((compiled.medianMs / tsx.medianMs).toFixed(3)) }, null, 2) + "\n",
+  JSON.stringify({ command: `nightshift ${cliArgs.join(" ")}`, runs, node: process.version, ...summary, compiledOverTsx: Number((compiled.medianMs / tsx.medianMs).toFixed(3)), compiledOverTsxCpu: Number((compiled.medianCpuMs / tsx.medianCpuMs).toFixed(3)) }, null, 2) + "\n",
 );
