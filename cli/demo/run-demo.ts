@@ -41,10 +41,13 @@ export interface DemoOptions {
 
 const PROGRESS_INTERVAL_MS = 250;
 
-/** Where a demo run keeps everything: `dir`, or ./nightshift-demo/<time> under the checkout. */
+/**
+ * Where a demo run keeps everything: `dir`, or ./nightshift-demo/<time> under the current folder (the
+ * checkout for `npm run demo`; never the install folder of a packed release, which may not be writable).
+ */
 export function demoRunDir(dir?: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  return resolve(dir ?? join(PROJECT_ROOT, "nightshift-demo", stamp));
+  return resolve(dir ?? join(process.cwd(), "nightshift-demo", stamp));
 }
 
 export interface DemoAgentResult {
