@@ -9,7 +9,7 @@ import type { Agent } from "../../agent/agent.ts";
 import type { JobView } from "../../proto/gen/nightshift/v1/control.ts";
 import type { EnergySource } from "../../shared/accounting/chunk-accounting.ts";
 import { findFfmpeg } from "../../shared/media/assemble-video.ts";
-import { BUNDLED_MODELS_DIR, PROJECT_ROOT } from "../paths.ts";
+import { BUNDLED_MODELS_DIR } from "../paths.ts";
 import { demoJobSpec } from "./demo-job.ts";
 import { FETCH_COMMAND, FETCHED_MODELS_DIR } from "../../models/fetched-models-dir.ts";
 import { UPSCALE_MODEL_NAME } from "../../models/fetchable-models.ts";
