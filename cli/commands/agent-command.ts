@@ -6,11 +6,15 @@ import { BUNDLED_MODELS_DIR, defaultAgentDataDir } from "../paths.ts";
 import { collect } from "./parse-args.ts";
 import { parseCacheSize } from "../../agent/assets/cache-size.ts";
 import { shutdownSignal, untilAborted } from "../signals.ts";
-import { AgentKindsConfigSchema, type AgentKindsConfig } from "../../agent/config/agent-kinds-config.ts";
-import { badInputFromIssues, specIssuesFromZod } from "../../shared/job-spec/format-issues.ts";
+import type { AgentKindsConfig } from "../../agent/config/agent-kinds-config.ts";
 
 /** The step-kind part of the config file, with --shared-root and --blender on top; a bad entry names its field. */
-function agentKindsConfig(file: Record<string, unknown>, flags: AgentFlags): AgentKindsConfig {
+async function agentKindsConfig(file: Record<string, unknown>, flags: AgentFlags): Promise<AgentKindsConfig> {
+  // zod loads here, not when the CLI starts.
+  const [{ AgentKindsConfigSchema }, { badInputFromIssues, specIssuesFromZod }] = await Promise.all([
+    import("../../agent/config/agent-kinds-config.ts"),
+    import("../../shared/job-spec/format-issues.ts"),
+  ]);
   const raw = {
     ...(file.sharedRoot !== undefined ? { sharedRoot: file.sharedRoot } : {}),
     ...(file.blender !== undefined ? { blender: file.blender } : {}),
@@ -96,7 +100,7 @@ export function registerAgent(program: Command): void {
       if (!(gpuFreeSeconds >= 0 && gpuFreeSeconds <= 86_400)) {
         throw new BadInputError(`--gpu-free-seconds: expected 0..86400, got '${flags.gpuFreeSeconds}'`, { field: "gpuFreeSeconds" });
       }
-      const kinds = agentKindsConfig(file, flags);
+      const kinds = await agentKindsConfig(file, flags);
       const cacheBytes = parseCacheSize(flags.cacheSize ?? (file.cacheSize as string | number | undefined), flags.cacheSize !== undefined ? "--cache-size" : "cacheSize");
       const log = createLogger("nightshift-agent");
       const signal = shutdownSignal();
