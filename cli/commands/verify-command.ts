@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { verifyPath, type VerifyReport } from "../../coordinator/provenance/verify-frames.ts";
-import { Store } from "../../coordinator/store/store.ts";
+import type { VerifyReport } from "../../coordinator/provenance/verify-frames.ts";
+import type { Store } from "../../coordinator/store/store.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { EXIT_FAILURE } from "../exit-codes.ts";
 import { printJson, withControl } from "./client-options.ts";
@@ -46,6 +46,8 @@ export function registerVerify(program: Command): void {
     .option("--timeout <seconds>", "with --rerender: how long to wait for the re-render job", "600")
     .action(async (path: string, flags: VerifyFlags) => {
       if (flags.rerender !== undefined) return verifyByRerender(path, flags);
+      // SQLite and the PNG/x509 code load here, not when the CLI starts.
+      const [{ verifyPath }, { Store }] = await Promise.all([import("../../coordinator/provenance/verify-frames.ts"), import("../../coordinator/store/store.ts")]);
       const caPem = caPemFrom(flags);
       let store: Store | undefined;
       if (flags.dataDir !== undefined) {
