@@ -28,3 +28,6 @@ await build({
   sourcemap: true,
   logLevel: "warning",
 });
+// The dashboard's page bundle (coordinator/dashboard/ui/dist) ships with the compiled CLI; a build into
+// another folder (the build test) leaves it alone.
+if (at < 0) await import("./build-dashboard.mjs");

@@ -10,9 +10,16 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), "ui");
+/** The package root: this file runs from coordinator/dashboard/ in a checkout and from dist/ once compiled. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+const ROOT = packageRoot();
+export const UI_DIR = join(ROOT, "coordinator", "dashboard", "ui");
 export const BUNDLE_DIR = join(UI_DIR, "dist");
-const BUILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "scripts", "build-dashboard.mjs");
+const BUILD_SCRIPT = join(ROOT, "scripts", "build-dashboard.mjs");
 
 const TYPES: Record<string, string> = { ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
 
@@ -21,8 +28,9 @@ export interface DashboardAssets {
   file(name: string): { body: Uint8Array<ArrayBuffer>; type: string } | undefined;
 }
 
+/** The newest UI source; 0 in a packed release, which ships only the built bundle. */
 function newestSource(): number {
-  return Math.max(...readdirSync(UI_DIR).filter((f) => f !== "dist").map((f) => statSync(join(UI_DIR, f)).mtimeMs));
+  return Math.max(0, ...readdirSync(UI_DIR).filter((f) => f !== "dist").map((f) => statSync(join(UI_DIR, f)).mtimeMs));
 }
 
 /** Builds the bundle when it is missing or older than the UI sources. */

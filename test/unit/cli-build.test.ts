@@ -14,7 +14,7 @@ function staticImports(file: string): { chunks: string[]; packages: string[] } {
   return { chunks: specs.filter((s) => s.startsWith("./")), packages: specs.filter((s) => !s.startsWith(".") && !s.startsWith("node:")) };
 }
 
-test("the built CLI loads only commander at start; onnxruntime, gRPC, NATS and SQLite load in the commands that need them", (t) => {
+test("the built CLI loads only commander at start; onnxruntime, gRPC, NATS, SQLite, sharp and hono load in the commands that need them", (t) => {
   // Inside the checkout (.tmp/ is ignored by git), so that the built files resolve node_modules.
   mkdirSync(join(PROJECT_ROOT, ".tmp"), { recursive: true });
   const out = mkdtempSync(join(PROJECT_ROOT, ".tmp", "build-"));
@@ -38,7 +38,7 @@ test("the built CLI loads only commander at start; onnxruntime, gRPC, NATS and S
   // The heavy modules are in the build, in chunks that only a command's `await import()` reaches.
   const all = readdirSync(out).filter((f) => f.endsWith(".js"));
   const everywhere = new Set(all.flatMap((f) => staticImports(join(out, f)).packages));
-  for (const heavy of ["onnxruntime-node", "@grpc/grpc-js", "@nats-io/transport-node", "better-sqlite3"]) assert.ok(everywhere.has(heavy), `${heavy} is in the build`);
+  for (const heavy of ["onnxruntime-node", "@grpc/grpc-js", "@nats-io/transport-node", "better-sqlite3", "sharp", "hono"]) assert.ok(everywhere.has(heavy), `${heavy} is in the build`);
 
   // And it runs: --version and --help from the compiled files.
   const run = (...args: string[]) =>
