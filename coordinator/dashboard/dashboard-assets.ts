@@ -7,19 +7,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../../shared/package-root.ts";
 
-/** The package root: this file runs from coordinator/dashboard/ in a checkout and from dist/ once compiled. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
-const ROOT = packageRoot();
-export const UI_DIR = join(ROOT, "coordinator", "dashboard", "ui");
+export const UI_DIR = join(PACKAGE_ROOT, "coordinator", "dashboard", "ui");
 export const BUNDLE_DIR = join(UI_DIR, "dist");
-const BUILD_SCRIPT = join(ROOT, "scripts", "build-dashboard.mjs");
+const BUILD_SCRIPT = join(PACKAGE_ROOT, "scripts", "build-dashboard.mjs");
 
 const TYPES: Record<string, string> = { ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
 
