@@ -11,6 +11,7 @@ import YAML from "yaml";
 import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
 import { BUNDLED_MODELS_DIR, PROJECT_ROOT } from "../../cli/paths.ts";
 import { validateJobFileText } from "../../shared/job-spec/index.ts";
+import { AgentKindsConfigSchema } from "../../agent/config/agent-kinds-config.ts";
 import { docBlocks, type DocBlock } from "../support/doc-blocks.ts";
 import { runCli } from "../support/run-cli.ts";
 import { startCli, type CliProcess } from "../support/cli-process.ts";
@@ -42,6 +43,17 @@ test("every config example in the README compiles as pasted (with a data dir and
   for (const b of marked("config-test")) {
     const raw = YAML.parse(b.text) as Record<string, unknown>;
     assert.doesNotThrow(() => compileCoordinatorConfig({ dataDir: "/tmp/x", outputRoot: "/tmp/y", ...raw }, BUNDLED_MODELS_DIR), `README.md:${b.line}`);
+  }
+});
+
+test("every agent config example in the README is valid as pasted (the agent's schema, no unknown key)", () => {
+  assert.ok(marked("agent-config-test").length >= 3, "the commands, ComfyUI and Blender agent configs carry ```yaml agent-config-test");
+  for (const b of marked("agent-config-test")) {
+    const raw = YAML.parse(b.text) as Record<string, unknown>;
+    const known = Object.keys(AgentKindsConfigSchema.shape);
+    for (const key of Object.keys(raw)) assert.ok(known.includes(key), `README.md:${b.line}: unknown agent config key ${key}`);
+    const parsed = AgentKindsConfigSchema.safeParse(raw);
+    assert.ok(parsed.success, `README.md:${b.line}: ${parsed.error?.message}`);
   }
 });
 
