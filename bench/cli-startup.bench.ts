@@ -18,7 +18,6 @@ const flag = (name: string, fallback: string): string => {
 const runs = Math.max(3, Math.min(100, Number(flag("--runs", "15"))));
 const cliArgs = flag("--args", "--help").split(" ").filter((a) => a !== "");
 
-// Each child reports its own peak resident memory as it exits.
 // Each child reports its own peak resident memory and CPU time (user + system, µs) as it exits: CPU time
 // hardly moves with the load of a shared machine, where wall time does.
 const REPORT_RSS = `data:text/javascript,process.on("exit",()=>{const u=process.resourceUsage();process.stderr.write("maxrss="+u.maxRSS+" cpu="+(u.userCPUTime+u.systemCPUTime)+"\\n")})`;
@@ -63,6 +62,23 @@ const summary = Object.fromEntries(
 type Figures = { medianMs: number; medianCpuMs: number; medianRssMiB: number };
 const compiled = summary.compiled as Figures;
 const tsx = summary.tsx as Figures;
+const floor = summary.nodeFloor as Figures;
+const ratio = (a: number, b: number): number => Number((a / b).toFixed(3));
 process.stdout.write(
-  JSON.stringify({ command: `nightshift ${cliArgs.join(" ")}`, runs, node: process.version, ...summary, compiledOverTsx: Number((compiled.medianMs / tsx.medianMs).toFixed(3)), compiledOverTsxCpu: Number((compiled.medianCpuMs / tsx.medianCpuMs).toFixed(3)) }, null, 2) + "\n",
+  JSON.stringify(
+    {
+      command: `nightshift ${cliArgs.join(" ")}`,
+      runs,
+      node: process.version,
+      ...summary,
+      // The baseline is `node -e 0` from the same run: the ratio travels between machines, the rest is absolute.
+      compiledOverNodeFloor: ratio(compiled.medianMs, floor.medianMs),
+      compiledOverNodeFloorCpu: ratio(compiled.medianCpuMs, floor.medianCpuMs),
+      compiledAboveFloorMs: compiled.medianMs - floor.medianMs,
+      compiledOverTsx: ratio(compiled.medianMs, tsx.medianMs),
+      compiledOverTsxCpu: ratio(compiled.medianCpuMs, tsx.medianCpuMs),
+    },
+    null,
+    2,
+  ) + "\n",
 );
