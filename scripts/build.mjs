@@ -16,7 +16,8 @@ const outdir = at > 0 && process.argv[at + 1] ? resolve(process.argv[at + 1]) : 
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { main: "cli/main.ts" },
+  // The worker threads are entries of their own: a worker loads a file, not a chunk's export.
+  entryPoints: { main: "cli/main.ts", "onnx-worker-thread": "agent/executors/onnx-worker-thread.ts", "pixel-hash-thread": "coordinator/provenance/pixel-hash-thread.ts" },
   outdir,
   bundle: true,
   splitting: true,
