@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { NIGHTSHIFT_VERSION } from "../shared/version.ts";
+import { BadInputError } from "../shared/errors.ts";
 import { describeFailure, EXIT_BAD_INPUT, EXIT_OK } from "./exit-codes.ts";
 import { registerDemo } from "./commands/demo-command.ts";
 import { registerCoordinator } from "./commands/coordinator-command.ts";
@@ -15,12 +16,23 @@ import { registerVerify } from "./commands/verify-command.ts";
 import { registerDashboard } from "./commands/dashboard-command.ts";
 import { registerNatsCluster } from "./commands/nats-cluster-command.ts";
 
+/** `--log-format` becomes NIGHTSHIFT_LOG_FORMAT, which shared/log.ts reads when a command makes its logger. */
+function applyLogFormat(flag: string | undefined): void {
+  const format = flag ?? process.env.NIGHTSHIFT_LOG_FORMAT;
+  if (format === undefined || format === "") return;
+  const field = flag === undefined ? "NIGHTSHIFT_LOG_FORMAT" : "--log-format";
+  if (format !== "json" && format !== "pretty") throw new BadInputError(`${field}: expected pretty or json, got '${format}'`, { field });
+  process.env.NIGHTSHIFT_LOG_FORMAT = format;
+}
+
 export function buildProgram(): Command {
   const program = new Command("nightshift")
     .description("a private render farm for open-weight AI models on your own GPUs")
     .version(NIGHTSHIFT_VERSION)
+    .option("--log-format <format>", "logs as 'pretty' lines or 'json' lines (default: pretty on a terminal, json otherwise)")
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .hook("preAction", (cmd) => applyLogFormat(cmd.opts<{ logFormat?: string }>().logFormat));
   registerDemo(program);
   registerCoordinator(program);
   registerAgent(program);

@@ -1,9 +1,9 @@
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../shared/package-root.ts";
 
 /** The checkout (or installed package) root. */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const PROJECT_ROOT = PACKAGE_ROOT;
 export const BUNDLED_MODELS_DIR = join(PROJECT_ROOT, "models");
 
 /** The coordinator's data dir when none is given: $NIGHTSHIFT_DATA_DIR or ~/.nightshift/coordinator. */

@@ -27,7 +27,12 @@ const linked = existsSync(join(root, "node_modules")) && lstatSync(join(root, "n
 if (linked) say("node_modules is a link to another checkout's; not installing through it");
 else if (!existsSync(stamp) || statSync(lock).mtimeMs > statSync(stamp).mtimeMs + 1000) {
   say("installing npm dependencies (npm ci; better-sqlite3 compiles from source, about 90 s)");
-  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", process.stderr, process.stderr] });
+  // onnxruntime-node's own documented switch: skip its CUDA download (npm 10 ignores package.json allowScripts).
+  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], {
+    cwd: root,
+    stdio: ["ignore", process.stderr, process.stderr],
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: process.env.ONNXRUNTIME_NODE_INSTALL ?? "skip" },
+  });
   if (r.status !== 0) fail("`npm ci` failed; see the output above");
 }
 

@@ -28,7 +28,12 @@ for (const s of chosen) {
 const child = spawn(
   process.execPath,
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", "--test-timeout=180000", ...files],
-  { cwd: root, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? "silent" } },
+  {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+    // The CLI under test is the TypeScript (NIGHTSHIFT_FROM_SOURCE), never a dist/ build that may be stale.
+    env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? "silent", NIGHTSHIFT_FROM_SOURCE: process.env.NIGHTSHIFT_FROM_SOURCE ?? "1" },
+  },
 );
 // The runner's totals ("ℹ pass N") come before its list of failures, which can be long: keep the last of each seen.
 let tail = "";

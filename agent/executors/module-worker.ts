@@ -16,6 +16,8 @@ import { build, type Plugin } from "esbuild";
 const bundles = new Map<string, Promise<string>>();
 
 export async function startModuleWorker(entry: URL): Promise<Worker> {
+  // A built JavaScript entry (the compiled CLI in dist/) runs as it is.
+  if (entry.pathname.endsWith(".js")) return new Worker(entry, { execArgv: [] });
   let code = bundles.get(entry.href);
   if (code === undefined) {
     code = bundleModule(entry);

@@ -23,7 +23,8 @@ export class OnnxWorkerError extends Error {
   override readonly name = "OnnxWorkerError";
 }
 
-const ENTRY = new URL("./onnx-worker-thread.ts", import.meta.url);
+// From the compiled CLI (dist/, scripts/build.mjs) the thread is its own built entry beside this chunk.
+const ENTRY = new URL(import.meta.url.endsWith(".ts") ? "./onnx-worker-thread.ts" : "./onnx-worker-thread.js", import.meta.url);
 
 /**
  * A thread started ahead of need, onnxruntime loaded, no model yet: the

@@ -1,8 +1,5 @@
 import type { Command } from "commander";
-import { writeAdminCredentials } from "../../coordinator/trust/admin-credentials.ts";
-import { generateEcKeyPair, privateKeyToPem, publicKeyToPem } from "../../shared/tls/pem-keys.ts";
-import { adminCredentialsDir } from "../admin-credentials.ts";
-import { withStudioAdmin, type AdminFlags } from "../studio-admin-client.ts";
+import type { AdminFlags } from "../studio-admin-client.ts";
 import { clientOptions, printJson } from "./client-options.ts";
 
 /**
@@ -14,6 +11,13 @@ export function registerAdmin(program: Command): void {
   const admin = program.command("admin").description("the admin's own credentials");
   clientOptions(admin.command("rotate").description("replace the admin certificate and key; the old certificate is refused afterwards")).action(
     async (flags: AdminFlags) => {
+      // TLS and gRPC load here, not when the CLI starts.
+      const [{ writeAdminCredentials }, { generateEcKeyPair, privateKeyToPem, publicKeyToPem }, { adminCredentialsDir }, { withStudioAdmin }] = await Promise.all([
+        import("../../coordinator/trust/admin-credentials.ts"),
+        import("../../shared/tls/pem-keys.ts"),
+        import("../admin-credentials.ts"),
+        import("../studio-admin-client.ts"),
+      ]);
       const keys = await generateEcKeyPair();
       const r = await withStudioAdmin(flags, (a) => a.rotateAdmin(publicKeyToPem(keys.publicKey)));
       const dir = adminCredentialsDir(flags);

@@ -1,20 +1,20 @@
 import { hostname } from "node:os";
 import type { Command } from "commander";
-import { startAgent } from "../../agent/start-agent.ts";
-import { joinStudio } from "../../agent/connect/join-studio.ts";
-import { createLogger } from "../../shared/log.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { ENERGY_SOURCES, type EnergySource } from "../../shared/accounting/chunk-accounting.ts";
 import { BUNDLED_MODELS_DIR, defaultAgentDataDir } from "../paths.ts";
-import { readConfigFile } from "./coordinator-command.ts";
 import { collect } from "./parse-args.ts";
 import { parseCacheSize } from "../../agent/assets/cache-size.ts";
 import { shutdownSignal, untilAborted } from "../signals.ts";
-import { AgentKindsConfigSchema, type AgentKindsConfig } from "../../agent/config/agent-kinds-config.ts";
-import { badInputFromIssues, specIssuesFromZod } from "../../shared/job-spec/format-issues.ts";
+import type { AgentKindsConfig } from "../../agent/config/agent-kinds-config.ts";
 
 /** The step-kind part of the config file, with --shared-root and --blender on top; a bad entry names its field. */
-function agentKindsConfig(file: Record<string, unknown>, flags: AgentFlags): AgentKindsConfig {
+async function agentKindsConfig(file: Record<string, unknown>, flags: AgentFlags): Promise<AgentKindsConfig> {
+  // zod loads here, not when the CLI starts.
+  const [{ AgentKindsConfigSchema }, { badInputFromIssues, specIssuesFromZod }] = await Promise.all([
+    import("../../agent/config/agent-kinds-config.ts"),
+    import("../../shared/job-spec/format-issues.ts"),
+  ]);
   const raw = {
     ...(file.sharedRoot !== undefined ? { sharedRoot: file.sharedRoot } : {}),
     ...(file.blender !== undefined ? { blender: file.blender } : {}),
@@ -74,6 +74,13 @@ export function registerAgent(program: Command): void {
     .option("--cache-size <size>", "cap of the model and asset cache under the data dir, e.g. 20GiB (config: cacheSize; default 20GiB)")
     .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries)")
     .action(async (flags: AgentFlags) => {
+      // onnxruntime, gRPC and NATS load here, not when the CLI starts.
+      const [{ readConfigFile }, { startAgent }, { joinStudio }, { createLogger }] = await Promise.all([
+        import("../config-file.ts"),
+        import("../../agent/start-agent.ts"),
+        import("../../agent/connect/join-studio.ts"),
+        import("../../shared/log.ts"),
+      ]);
       const file = flags.config ? readConfigFile(flags.config) : {};
       const coordinator = flags.coordinator ?? (file.coordinator as string | undefined);
       const discoverySeconds = Number(flags.discoveryTimeout);
@@ -93,7 +100,7 @@ export function registerAgent(program: Command): void {
       if (!(gpuFreeSeconds >= 0 && gpuFreeSeconds <= 86_400)) {
         throw new BadInputError(`--gpu-free-seconds: expected 0..86400, got '${flags.gpuFreeSeconds}'`, { field: "gpuFreeSeconds" });
       }
-      const kinds = agentKindsConfig(file, flags);
+      const kinds = await agentKindsConfig(file, flags);
       const cacheBytes = parseCacheSize(flags.cacheSize ?? (file.cacheSize as string | number | undefined), flags.cacheSize !== undefined ? "--cache-size" : "cacheSize");
       const log = createLogger("nightshift-agent");
       const signal = shutdownSignal();

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { AgentDecision } from "../../proto/gen/nightshift/v1/enrollment.ts";
 import { clientOptions, printJson } from "./client-options.ts";
-import { withStudioAdmin, type AdminFlags } from "../studio-admin-client.ts";
+import type { AdminFlags } from "../studio-admin-client.ts";
 
 /** `nightshift agents approve ID` and `nightshift agents remove ID`, under the existing `agents` command. */
 export function registerAgentDecisions(program: Command): void {
@@ -17,6 +17,7 @@ export function registerAgentDecisions(program: Command): void {
   clientOptions(agents.command("approve <id>").description("let a pending (or discovered) agent enroll without a token")).action(
     async (id: string, _flags: AdminFlags, cmd: Command) => {
       const flags = flagsOf(cmd);
+      const { withStudioAdmin } = await import("../studio-admin-client.ts");
       print(await withStudioAdmin(flags, (a) => a.approveAgent(id)), flags.json);
     },
   );
@@ -24,6 +25,7 @@ export function registerAgentDecisions(program: Command): void {
     agents.command("remove <id>").description("revoke an agent at once: its chunks go back to the queue, its credentials stop working"),
   ).action(async (id: string, _flags: AdminFlags, cmd: Command) => {
     const flags = flagsOf(cmd);
+    const { withStudioAdmin } = await import("../studio-admin-client.ts");
     print(await withStudioAdmin(flags, (a) => a.removeAgent(id)), flags.json);
   });
   for (const c of agents.commands) c.exitOverride();

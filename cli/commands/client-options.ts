@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { Control, resolveCoordinatorAddress } from "../control-client.ts";
-import { adminChannel } from "../admin-credentials.ts";
+import type { Control } from "../control-client.ts";
 
 export interface ClientFlags {
   coordinator?: string;
@@ -19,6 +18,8 @@ export function clientOptions(cmd: Command): Command {
 }
 
 export async function withControl<T>(flags: ClientFlags, fn: (c: Control) => Promise<T>): Promise<T> {
+  // gRPC and the TLS code load only in the commands that talk to a coordinator (`nightshift --help` stays fast).
+  const [{ Control, resolveCoordinatorAddress }, { adminChannel }] = await Promise.all([import("../control-client.ts"), import("../admin-credentials.ts")]);
   const c = new Control(resolveCoordinatorAddress(flags), adminChannel(flags));
   try {
     return await fn(c);

@@ -1,13 +1,7 @@
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import YAML from "yaml";
-import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
-import { Coordinator } from "../../coordinator/coordinator.ts";
-import { createLogger } from "../../shared/log.ts";
-import { BadInputError } from "../../shared/errors.ts";
 import { BUNDLED_MODELS_DIR, defaultDataDir } from "../paths.ts";
-import { ENDPOINT_FILE } from "../control-client.ts";
 import { positiveInt } from "./parse-args.ts";
 import { shutdownSignal, untilAborted } from "../signals.ts";
 
@@ -26,22 +20,6 @@ interface CoordinatorFlags {
   enrollListen?: string;
   metricsListen?: string;
   httpListen?: string;
-}
-
-export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new BadInputError(`--config: cannot read ${path}: ${(err as Error).message}`, { field: "config", cause: err });
-  }
-  try {
-    const parsed: unknown = YAML.parse(text);
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("expected a mapping at the top level");
-    return parsed as Record<string, unknown>;
-  } catch (err) {
-    throw new BadInputError(`--config: ${path} is not valid YAML/JSON: ${(err as Error).message}`, { field: "config", cause: err });
-  }
 }
 
 export function registerCoordinator(program: Command): void {
@@ -63,6 +41,14 @@ export function registerCoordinator(program: Command): void {
     .option("--metrics-listen <host:port>", "serve Prometheus metrics on GET /metrics (config: metricsListen)")
     .option("--http-listen <host:port>", "the dashboard's address (default 127.0.0.1, any free port; beyond loopback it is HTTPS) (config: httpListen)")
     .action(async (flags: CoordinatorFlags) => {
+      // The store, NATS, gRPC and onnxruntime load here, not when the CLI starts.
+      const [{ readConfigFile }, { compileCoordinatorConfig }, { Coordinator }, { createLogger }, { ENDPOINT_FILE }] = await Promise.all([
+        import("../config-file.ts"),
+        import("../../coordinator/config/coordinator-config.ts"),
+        import("../../coordinator/coordinator.ts"),
+        import("../../shared/log.ts"),
+        import("../control-client.ts"),
+      ]);
       const file = flags.config ? readConfigFile(flags.config) : {};
       const raw = {
         ...file,

@@ -1,13 +1,11 @@
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { JobView } from "../../proto/gen/nightshift/v1/control.ts";
-import { readJobFileChecked } from "../../shared/job-spec/index.ts";
 import { table } from "../format/format.ts";
 import { clientOptions, printJson, withControl, type ClientFlags } from "./client-options.ts";
 import { renderProgress, renderWatch } from "./watch-render.ts";
 import { shutdownSignal } from "../signals.ts";
 import { BadInputError } from "../../shared/errors.ts";
-import { prepareScene, uploadSceneTree } from "../scene/upload-scene.ts";
 
 function jobLine(j: JobView): string[] {
   return [j.id, j.name, j.state, `${j.framesDone}/${j.framesTotal}`, `${j.chunksDone}/${j.chunksTotal}`, j.chunksFailed ? String(j.chunksFailed) : "", j.message];
@@ -34,6 +32,7 @@ export function registerJobCommands(program: Command): void {
     .option("--scene-timeout <seconds>", "how long Blender may take to list a scene's files", "120")
     .action(async (file: string, flags: ClientFlags & { wait?: boolean; sharedScene?: boolean; blender?: string; sceneTimeout: string }) => {
       // Validated here first, so a bad file fails fast (exit 2) without a coordinator; the coordinator validates again.
+      const [{ readJobFileChecked }, { prepareScene, uploadSceneTree }] = await Promise.all([import("../../shared/job-spec/index.ts"), import("../scene/upload-scene.ts")]);
       const { raw } = await readJobFileChecked(file);
       const timeoutS = Number(flags.sceneTimeout);
       if (!(timeoutS > 0)) throw new BadInputError(`--scene-timeout: expected seconds > 0, got '${flags.sceneTimeout}'`, { field: "scene-timeout" });

@@ -4,8 +4,6 @@ import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { ModelView } from "../../proto/gen/nightshift/v1/control.ts";
 import { BadInputError } from "../../shared/errors.ts";
-import { listModels } from "../../shared/model-manifest/model-registry.ts";
-import { sha256File } from "../../shared/model-manifest/model-file-hash.ts";
 import { table } from "../format/format.ts";
 import { clientOptions, printJson, withControl, type ClientFlags } from "./client-options.ts";
 
@@ -26,6 +24,7 @@ function printModels(models: ModelView[]): void {
 async function manifestFor(file: string, explicit: string | undefined): Promise<{ path: string; raw: Record<string, unknown> }> {
   let path = explicit ? resolve(explicit) : undefined;
   if (!path) {
+    const { listModels } = await import("../../shared/model-manifest/model-registry.ts");
     const beside = (await listModels(dirname(file))).find((l) => l.ok && l.model.modelPath === file);
     if (!beside) throw new BadInputError(`${file}: no manifest beside it names this file; pass --manifest FILE (see models/*.manifest.json)`, { field: "manifest" });
     path = beside.manifestPath;
@@ -59,6 +58,7 @@ export function registerModelCommands(program: Command): void {
         throw new BadInputError(`${fileArg}: cannot read the model file (${(err as Error).message})`, { field: "file", cause: err });
       }
       const manifest = await manifestFor(file, flags.manifest);
+      const { sha256File } = await import("../../shared/model-manifest/model-file-hash.ts");
       const sha256 = await sha256File(file);
       if (manifest.raw.sha256 !== undefined && manifest.raw.sha256 !== sha256) {
         throw new BadInputError(`${manifest.path}: sha256 ${String(manifest.raw.sha256)} is not the sha256 of ${fileArg} (${sha256})`, { field: "manifest.sha256" });

@@ -1,10 +1,7 @@
 import type { Command } from "commander";
 import type { FarmReport } from "../../coordinator/report/report-types.ts";
-import { offlineReport } from "../../coordinator/report/offline-report.ts";
-import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
 import { BUNDLED_MODELS_DIR } from "../paths.ts";
 import { reportCsv, reportText } from "../format/report-text.ts";
-import { readConfigFile } from "./coordinator-command.ts";
 import { printJson, withControl } from "./client-options.ts";
 
 interface ReportFlags {
@@ -29,6 +26,11 @@ export function registerReport(program: Command): void {
     .action(async (job: string | undefined, flags: ReportFlags) => {
       let report: FarmReport;
       if (flags.dataDir && !flags.coordinator) {
+        const [{ readConfigFile }, { compileCoordinatorConfig }, { offlineReport }] = await Promise.all([
+          import("../config-file.ts"),
+          import("../../coordinator/config/coordinator-config.ts"),
+          import("../../coordinator/report/offline-report.ts"),
+        ]);
         const file = flags.config ? readConfigFile(flags.config) : {};
         const config = compileCoordinatorConfig({ ...file, dataDir: flags.dataDir }, BUNDLED_MODELS_DIR);
         report = offlineReport(config.dataDir, job, { compiled: config.tariff, label: config.tariffLabel });

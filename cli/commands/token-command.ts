@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { BadInputError } from "../../shared/errors.ts";
 import { clientOptions, printJson } from "./client-options.ts";
-import { withStudioAdmin, type AdminFlags } from "../studio-admin-client.ts";
-import { resolveCoordinatorAddress } from "../control-client.ts";
+import type { AdminFlags } from "../studio-admin-client.ts";
 import { parseHostPort } from "../../shared/host-port.ts";
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -26,6 +25,7 @@ export function registerToken(program: Command): void {
     .option("--label <text>", "a note kept with the token")
     .action(async (flags: AdminFlags & { ttl: string; multiUse?: boolean; label?: string }) => {
       const ttl = parseTtl(flags.ttl);
+      const [{ withStudioAdmin }, { resolveCoordinatorAddress }] = await Promise.all([import("../studio-admin-client.ts"), import("../control-client.ts")]);
       const r = await withStudioAdmin(flags, (admin) =>
         admin.createJoinToken({ ttlMs: ttl ?? 0, neverExpires: ttl === null, multiUse: flags.multiUse === true, label: flags.label ?? "" }),
       );

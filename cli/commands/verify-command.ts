@@ -1,12 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { verifyPath, type VerifyReport } from "../../coordinator/provenance/verify-frames.ts";
-import { Store } from "../../coordinator/store/store.ts";
+import type { VerifyReport } from "../../coordinator/provenance/verify-frames.ts";
+import type { Store } from "../../coordinator/store/store.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { EXIT_FAILURE } from "../exit-codes.ts";
 import { printJson, withControl } from "./client-options.ts";
-import { printRerender, rerenderCheck } from "./verify-rerender.ts";
 
 interface VerifyFlags {
   ca?: string;
@@ -46,6 +45,8 @@ export function registerVerify(program: Command): void {
     .option("--timeout <seconds>", "with --rerender: how long to wait for the re-render job", "600")
     .action(async (path: string, flags: VerifyFlags) => {
       if (flags.rerender !== undefined) return verifyByRerender(path, flags);
+      // SQLite and the PNG/x509 code load here, not when the CLI starts.
+      const [{ verifyPath }, { Store }] = await Promise.all([import("../../coordinator/provenance/verify-frames.ts"), import("../../coordinator/store/store.ts")]);
       const caPem = caPemFrom(flags);
       let store: Store | undefined;
       if (flags.dataDir !== undefined) {
@@ -70,6 +71,8 @@ async function verifyByRerender(jobId: string, flags: VerifyFlags): Promise<void
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BadInputError(`--rerender: '${flags.rerender}' is not a frame count from 1 to 1000`, { field: "rerender" });
   const timeout = Number(flags.timeout);
   if (!(timeout > 0 && timeout <= 86_400)) throw new BadInputError(`--timeout: '${flags.timeout}' is not a number of seconds from 1 to 86400`, { field: "timeout" });
+  // The store, the job specs and the pixel comparison load here, not when the CLI starts.
+  const { printRerender, rerenderCheck } = await import("./verify-rerender.ts");
   const report = await withControl(flags, (c) =>
     rerenderCheck(c, jobId, n, { ...(flags.dataDir ? { dataDir: flags.dataDir } : {}), timeoutMs: timeout * 1000, onProgress: (line) => flags.json || process.stderr.write(`${line}\n`) }),
   );

@@ -6,9 +6,10 @@ import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-c
 import { Coordinator } from "../../coordinator/coordinator.ts";
 import { startEnrolledAgent } from "../../agent/connect/enroll-local-agent.ts";
 import type { Agent } from "../../agent/agent.ts";
+import type { JobView } from "../../proto/gen/nightshift/v1/control.ts";
 import type { EnergySource } from "../../shared/accounting/chunk-accounting.ts";
 import { findFfmpeg } from "../../shared/media/assemble-video.ts";
-import { BUNDLED_MODELS_DIR, PROJECT_ROOT } from "../paths.ts";
+import { BUNDLED_MODELS_DIR } from "../paths.ts";
 import { demoJobSpec } from "./demo-job.ts";
 import { FETCH_COMMAND, FETCHED_MODELS_DIR } from "../../models/fetched-models-dir.ts";
 import { UPSCALE_MODEL_NAME } from "../../models/fetchable-models.ts";
@@ -34,6 +35,19 @@ export interface DemoOptions {
   energySource?: EnergySource;
   log: Logger;
   signal?: AbortSignal;
+  /** Called with the job's view about four times a second while it runs (the CLI draws its progress bar). */
+  onProgress?: (view: JobView) => void;
+}
+
+const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * Where a demo run keeps everything: `dir`, or ./nightshift-demo/<time> under the current folder (the
+ * checkout for `npm run demo`; never the install folder of a packed release, which may not be writable).
+ */
+export function demoRunDir(dir?: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  return resolve(dir ?? join(process.cwd(), "nightshift-demo", stamp));
 }
 
 export interface DemoAgentResult {
@@ -77,8 +91,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   if (!Number.isInteger(o.frames) || o.frames < 1 || o.frames > 100_000) throw new BadInputError(`--frames: expected 1..100000, got ${o.frames}`, { field: "frames" });
   if (!Number.isInteger(o.agents) || o.agents < 1 || o.agents > 16) throw new BadInputError(`--agents: expected 1..16, got ${o.agents}`, { field: "agents" });
   const modelsDir = o.upscale ? upscaleModelsDir() : BUNDLED_MODELS_DIR;
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const root = resolve(o.dir ?? join(PROJECT_ROOT, "nightshift-demo", stamp));
+  const root = demoRunDir(o.dir);
   const dataDir = join(root, "coordinator");
   mkdirSync(root, { recursive: true });
   // No longer a longer agent timeout for the upscaler: its tiles run in a worker thread, heartbeats keep flowing.
@@ -104,7 +117,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
     if (!findFfmpeg()) o.log.warn({}, "ffmpeg not found: frames will be rendered, no MP4 assembled");
     const submitted = await coordinator.api.submit(JSON.stringify(demoJobSpec(o.frames, o.width, o.height, o.upscale ? { id: "upscale", name: UPSCALE_MODEL_NAME } : undefined)), root);
-    const job = await coordinator.finisher.waitFor(submitted.jobId, o.signal);
+    const progress = o.onProgress ? setInterval(() => o.onProgress?.(coordinator.api.job(submitted.jobId)), PROGRESS_INTERVAL_MS) : undefined;
+    const job = await coordinator.finisher.waitFor(submitted.jobId, o.signal).finally(() => clearInterval(progress));
+    o.onProgress?.(coordinator.api.job(submitted.jobId));
     const report = coordinator.api.report(job.id);
     // The store commits before the agent reads the sink's answer: let the agents see their last answers before stopping them.
     const committed = report.jobs[0]?.chunks ?? 0;

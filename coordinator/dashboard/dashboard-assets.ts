@@ -7,12 +7,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../../shared/package-root.ts";
 
-export const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), "ui");
+export const UI_DIR = join(PACKAGE_ROOT, "coordinator", "dashboard", "ui");
 export const BUNDLE_DIR = join(UI_DIR, "dist");
-const BUILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "scripts", "build-dashboard.mjs");
+const BUILD_SCRIPT = join(PACKAGE_ROOT, "scripts", "build-dashboard.mjs");
 
 const TYPES: Record<string, string> = { ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
 
@@ -21,8 +21,9 @@ export interface DashboardAssets {
   file(name: string): { body: Uint8Array<ArrayBuffer>; type: string } | undefined;
 }
 
+/** The newest UI source; 0 in a packed release, which ships only the built bundle. */
 function newestSource(): number {
-  return Math.max(...readdirSync(UI_DIR).filter((f) => f !== "dist").map((f) => statSync(join(UI_DIR, f)).mtimeMs));
+  return Math.max(0, ...readdirSync(UI_DIR).filter((f) => f !== "dist").map((f) => statSync(join(UI_DIR, f)).mtimeMs));
 }
 
 /** Builds the bundle when it is missing or older than the UI sources. */

@@ -41,9 +41,8 @@ export class PixelHasher {
   private started(): Worker | undefined {
     if (this.worker) return this.worker;
     try {
-      const tsx = import.meta.resolve("tsx/esm/api");
-      const thread = new URL("./pixel-hash-thread.ts", import.meta.url).href;
-      const w = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(thread)}); });`, { eval: true });
+      // From the compiled CLI (dist/, scripts/build.mjs) the thread is its own built entry beside this chunk.
+      const w = import.meta.url.endsWith(".ts") ? sourceThread() : new Worker(new URL("./pixel-hash-thread.js", import.meta.url));
       w.unref();
       w.on("message", (m: { id: number; pixels?: PixelHash; error?: string }) => {
         const p = this.pending.get(m.id);
@@ -85,4 +84,11 @@ export class PixelHasher {
       }
     }
   }
+}
+
+/** The thread from the TypeScript source, through tsx (a checkout and the tests). */
+function sourceThread(): Worker {
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const thread = new URL("./pixel-hash-thread.ts", import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(thread)}); });`, { eval: true });
 }

@@ -2,20 +2,11 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations.ts";
+import { CorruptStoreError } from "./corrupt-store-error.ts";
 
 export type Db = Database.Database;
 
-/** The store file exists but is not a usable SQLite database. Never start empty over it. */
-export class CorruptStoreError extends Error {
-  override readonly name = "CorruptStoreError";
-  constructor(
-    readonly path: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`store ${path} is corrupt or not a nightshift database: ${detail}; refusing to start (move it aside or restore a backup)`, options);
-  }
-}
+export { CorruptStoreError };
 
 /**
  * Opens (or creates) the coordinator's SQLite store: WAL, foreign keys,

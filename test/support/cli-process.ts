@@ -16,12 +16,12 @@ export interface CliProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function startCli(args: string[], opts: { env?: Record<string, string>; netns?: string } = {}): CliProcess {
+export function startCli(args: string[], opts: { env?: Record<string, string>; netns?: string; cwd?: string } = {}): CliProcess {
   const bin = join(PROJECT_ROOT, "bin/nightshift.mjs");
   const argv = opts.netns ? ["netns", "exec", opts.netns, process.execPath, bin, ...args] : [bin, ...args];
   const child = spawn(opts.netns ? "ip" : process.execPath, argv, {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "info", ...opts.env },
+    cwd: opts.cwd ?? PROJECT_ROOT,
+    env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "info", NIGHTSHIFT_FROM_SOURCE: "1", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

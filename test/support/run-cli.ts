@@ -13,7 +13,7 @@ export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin/nightshift.mjs"), ...args], {
       cwd: opts.cwd ?? PROJECT_ROOT,
-      env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "silent", ...opts.env },
+      env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "silent", NIGHTSHIFT_FROM_SOURCE: "1", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
