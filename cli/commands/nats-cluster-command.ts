@@ -1,8 +1,6 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { parseClusterNode, type ClusterNode } from "../../coordinator/nats/cluster-node-config.ts";
-import { writeClusterNodes } from "../../coordinator/nats/write-cluster-nodes.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { defaultDataDir } from "../paths.ts";
 
@@ -35,6 +33,8 @@ export function registerNatsCluster(program: Command): void {
     .action(async (flags: InitFlags) => {
       if (flags.node.length === 0) throw new BadInputError("--node: name at least one node (three for a cluster that survives one loss)", { field: "--node" });
       const dataDir = resolve(flags.dataDir ?? defaultDataDir());
+      // The studio CA (x509, NATS keys) loads here, not when the CLI starts.
+      const [{ StudioCa }, { writeClusterNodes }] = await Promise.all([import("../../coordinator/trust/studio-ca.ts"), import("../../coordinator/nats/write-cluster-nodes.ts")]);
       const ca = await StudioCa.open(join(dataDir, "ca"));
       const written = await writeClusterNodes({
         ca,
