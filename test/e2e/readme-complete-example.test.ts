@@ -17,7 +17,7 @@ function completeExample(): string {
   const text = readFileSync(README, "utf8");
   const at = text.indexOf("### A complete example");
   assert.ok(at >= 0, "README has a complete example");
-  const block = /```yaml\n([\s\S]*?)```/.exec(text.slice(at));
+  const block = /```yaml[^\n]*\n([\s\S]*?)```/.exec(text.slice(at));
   assert.ok(block, "the complete example is a yaml block");
   return block[1] as string;
 }

@@ -40,11 +40,16 @@ test("a small job: telemetry reaches the store downsampled, the agents list show
 
   const url = coordinator.accounting.metricsUrl;
   assert.ok(url?.startsWith("http://127.0.0.1:"), `metrics url ${url}`);
-  const res = await fetch(url!);
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
-  const text = await res.text();
   const who = { agent: agent.agentId, name: "metrics-agent" };
+  // The agent's status comes from its latest heartbeat, which may still say busy just after the job ended.
+  let text = "";
+  await eventually(async () => {
+    const res = await fetch(url!);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
+    text = await res.text();
+    return metric(text, "nightshift_agent_up", { ...who, status: "idle" }) === 1;
+  }, "the agent to report idle after the job", 10_000, 250);
   assert.equal(metric(text, "nightshift_agent_frames_committed_total", who), 16);
   assert.equal(metric(text, "nightshift_agent_chunks_total", { ...who, outcome: "committed" }), 2);
   assert.ok((metric(text, "nightshift_agent_power_watts", { ...who, source: "estimate" }) ?? 0) > 0, "power from telemetry");
