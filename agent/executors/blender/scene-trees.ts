@@ -76,12 +76,20 @@ export class SceneTrees {
       await mkdir(temp, { recursive: true });
       const queue = [...tree];
       const worker = async (): Promise<void> => {
-        for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
-          signal?.throwIfAborted();
-          await this.place(temp, f, signal);
+        try {
+          for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+            signal?.throwIfAborted();
+            await this.place(temp, f, signal);
+          }
+        } catch (err) {
+          queue.length = 0; // the others stop taking files
+          throw err;
         }
       };
-      await Promise.all(Array.from({ length: this.opts.parallel ?? 4 }, worker));
+      // Every worker has stopped before the half-built folder is removed (one still placing a file would leave it behind).
+      const settled = await Promise.allSettled(Array.from({ length: this.opts.parallel ?? 4 }, worker));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
       await rename(temp, root).catch(async (err: NodeJS.ErrnoException) => {
         // Another agent process on this cache finished the same tree first: theirs is as good.
         if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
