@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { createUser } from "@nats-io/jwt";
@@ -14,17 +14,22 @@ import { tempDir } from "../helpers/temp-dir.ts";
 // Three real nats-servers on loopback, routed into one cluster, each with its own full resolver: a revocation
 // pushed to one server shuts the removed agent out of all three, live connections included.
 
-test("a revocation pushed to one server of a 3-node cluster closes the agent's connections on every server and every server refuses it", async (t) => {
+/** Three routed servers' settings (operator keys, route ports); start(i) starts node i with the account JWT that has no revocations. */
+async function routedCluster(t: TestContext): Promise<{ keys: NatsOperatorKeys; start: (i: number) => Promise<OperatorServer> } | undefined> {
   const binary = natsServerOrUndefined();
-  if (binary === undefined) return t.skip("nats-server is not installed");
+  if (binary === undefined) return undefined;
   const dir = tempDir(t, "nightshift-nats-cluster-");
   const keys = await NatsOperatorKeys.open(dir);
   const accountJwt = await keys.accountJwt({});
   const routes = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-  const nodes: OperatorServer[] = [];
-  for (const [i, port] of routes.entries()) {
-    nodes.push(await startOperatorServer(t, { binary, dir, keys, accountJwt, name: `n${i + 1}`, cluster: { port, routes } }));
-  }
+  return { keys, start: (i) => startOperatorServer(t, { binary, dir, keys, accountJwt, name: `n${i + 1}`, cluster: { port: routes[i] as number, routes } }) };
+}
+
+test("a revocation pushed to one server of a 3-node cluster closes the agent's connections on every server and every server refuses it", async (t) => {
+  const cluster = await routedCluster(t);
+  if (cluster === undefined) return t.skip("nats-server is not installed");
+  const { keys, start } = cluster;
+  const nodes = [await start(0), await start(1), await start(2)];
   const conns: NatsConnection[] = [];
   defer(t, () => Promise.allSettled(conns.map((c) => c.close())).then(() => undefined));
   const open = async (servers: string, user: { jwt: string; seed: string }, inboxPrefix?: string) => {
@@ -68,13 +73,9 @@ test("a revocation pushed to one server of a 3-node cluster closes the agent's c
 });
 
 test("a server that was down while a revocation was pushed refuses the agent once it is back, though it preloads the older account JWT", async (t) => {
-  const binary = natsServerOrUndefined();
-  if (binary === undefined) return t.skip("nats-server is not installed");
-  const dir = tempDir(t, "nightshift-nats-cluster-down-");
-  const keys = await NatsOperatorKeys.open(dir);
-  const accountJwt = await keys.accountJwt({});
-  const routes = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-  const start = (i: number): Promise<OperatorServer> => startOperatorServer(t, { binary, dir, keys, accountJwt, name: `n${i + 1}`, cluster: { port: routes[i]!, routes } });
+  const cluster = await routedCluster(t);
+  if (cluster === undefined) return t.skip("nats-server is not installed");
+  const { keys, start } = cluster;
   const nodes = [await start(0), await start(1), await start(2)];
   const pair = createUser();
   const B = { jwt: await keys.agentJwt("B", pair.getPublicKey(), agentPermissions({ subjectPrefix: "ns" }, "B")), seed: new TextDecoder().decode(pair.getSeed()) };
