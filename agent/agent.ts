@@ -179,15 +179,14 @@ export class Agent {
     const natsOptions = {
       servers: reachableNatsServers(joined.natsServers, this.opts.coordinator),
       ...(joined.natsSeed ? { authenticator: natsAgentAuthenticator(joined.natsUserJwt, joined.natsSeed), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
-      // The coordinator's embedded server (the one that hands out seeds) listens with TLS from the studio CA.
+      // Servers that trust the studio's operator (embedded, or a cluster from `nats-cluster init`) listen with TLS from the studio CA.
       ...(creds && joined.natsSeed ? { tls: natsClientTls(creds.caPem) } : {}),
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     };
-    // A user JWT is valid on every server at once; with an external cluster's nkey users file, the coordinator
-    // rewrites it and reloads the nodes when an agent joins, and a first connect can beat that reload: such a
-    // refusal is retried, bounded.
+    // A user JWT is valid on every server that trusts the studio's operator at once; a refusal on the first
+    // connect (a coordinator of an earlier version, still reloading nkey users) is retried, bounded.
     this.nc = await connectWithRetry(natsOptions, log);
     void this.nc.closed().then((err) => {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");

@@ -1,14 +1,13 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { jwtAuthenticator, nkeyAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import { jwtAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
 import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
 import { Store } from "./store/store.ts";
 import type { CoordinatorConfig } from "./config/coordinator-config.ts";
 import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
-import { ClusterUsers } from "./nats/cluster-users.ts";
 import { connectWithRetry } from "../shared/nats/connect-with-retry.ts";
 import { WorkQueue } from "./nats/work-queue.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
@@ -153,7 +152,6 @@ export class Coordinator {
       const trust = await StudioTrust.open({ dataDir: config.dataDir, listenHost: config.listenHost, subjectPrefix: config.subjectPrefix, store, clock, log: log.child({ part: "trust" }) });
       let nats: EmbeddedNatsServer | undefined;
       let natsUrls: string[];
-      let clusterUsers: ClusterUsers | undefined;
       if (config.nats.mode === "embedded") {
         const natsTls = await trust.writeNatsServerTls(join(config.dataDir, "nats", "tls"));
         nats = new EmbeddedNatsServer({
@@ -170,24 +168,16 @@ export class Coordinator {
         nats.on("gave-up", (err: Error) => log.fatal({ err: err.message }, "embedded nats-server cannot be kept running"));
       } else {
         natsUrls = config.nats.urls;
-        if (config.nats.users) {
-          // A cluster whose users this coordinator owns: its nodes include the users file written here.
-          clusterUsers = new ClusterUsers({ ...config.nats.users, render: () => trust.natsAuthorization(), log: log.child({ part: "nats" }) });
-          await clusterUsers.reload();
-        }
       }
       const natsTlsClient = natsClientTls(trust.ca.certPem);
-      // The embedded server trusts the studio's operator: the coordinator logs in with a user JWT and pushes the
-      // account JWT (revocations) to it. An external cluster whose users file this coordinator writes knows its nkey.
-      const natsAuth = nats
-        ? { authenticator: jwtAuthenticator(trust.natsCoordinator.jwt, new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient }
-        : clusterUsers
-          ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient }
-          : {};
+      // The embedded server, and a cluster written by `nats-cluster init` (natsStudioAuth), trust the studio's operator:
+      // the coordinator logs in with a user JWT, hands agents theirs and pushes the account JWT (revocations) to them.
+      const studioNats = nats !== undefined || (config.nats.mode === "external" && config.nats.studioAuth);
+      const natsAuth = studioNats ? { authenticator: jwtAuthenticator(trust.natsCoordinator.jwt, new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient } : {};
       const nc = await connectWithRetry({ servers: natsUrls, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 }, log.child({ part: "nats" }));
       cleanups.push(() => nc.close());
-      // Revocations reach the servers' resolvers through the system account; pushed once now, then on every removal.
-      const natsAccountPush = nats ? await NatsAccountPush.open({ servers: natsUrls, systemUser: await trust.natsOperator.systemUser(), tls: natsTlsClient }) : undefined;
+      // Revocations reach the servers' resolvers through the system account (every node of a cluster); pushed once now, then on every removal.
+      const natsAccountPush = studioNats ? await NatsAccountPush.open({ servers: natsUrls, systemUser: await trust.natsOperator.systemUser(), tls: natsTlsClient }) : undefined;
       if (natsAccountPush) {
         cleanups.push(() => natsAccountPush.close());
         await natsAccountPush.push(await trust.natsAccountJwt());
@@ -265,7 +255,7 @@ export class Coordinator {
       const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
       cleanups.push(() => accounting.stop());
       api.agentKey = (agentId) => trust.agentKey(agentId);
-      const edge = new StudioEdge({ config, store, trust, nats, natsUsers: clusterUsers, natsUrl: natsUrls[0] as string, natsAccountPush, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
+      const edge = new StudioEdge({ config, store, trust, nats, natsUrl: natsUrls[0] as string, natsAccountPush, registry, claims, kick: () => dispatcher.kick(), clock, log: log.child({ part: "trust" }) });
       cleanups.push(() => edge.stop());
       const dashboard = await startDashboard({
         config, api, store, trust, enrollment: edge.enrollment, telemetry: accounting.telemetry, live: registry.live, jobChanges: finisher, outbox, clock,
@@ -281,8 +271,8 @@ export class Coordinator {
           natsServers: () => natsUrls,
           subjectPrefix: config.subjectPrefix,
           heartbeatMs: config.policy.heartbeatMs,
-          // Embedded: a user JWT and its seed; a cluster with a users file: the seed alone (an nkey user there).
-          natsCredentials: async (agentId) => (nats ? trust.natsCredentials(agentId) : clusterUsers ? { ...(await trust.natsCredentials(agentId)), jwt: "" } : NO_NATS_CREDENTIALS),
+          // A user JWT and its seed wherever the servers trust the studio's operator; nothing for a foreign server.
+          natsCredentials: async (agentId) => (studioNats ? trust.natsCredentials(agentId) : NO_NATS_CREDENTIALS),
         }),
         extra: [
           edge.adminService,

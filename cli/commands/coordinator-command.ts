@@ -11,7 +11,7 @@ interface CoordinatorFlags {
   outputRoot?: string;
   nats?: string;
   natsReplicas?: number;
-  natsUsersFile?: string;
+  natsStudioAuth?: boolean;
   listen?: string;
   modelsDir?: string;
   sharedRoot?: string;
@@ -31,7 +31,7 @@ export function registerCoordinator(program: Command): void {
     .option("--output-root <dir>", "where frames are written (the NAS mount)")
     .option("--nats <urls>", "use an existing NATS server or cluster (URL,URL,URL) instead of the embedded one")
     .option("--nats-replicas <n>", "JetStream replicas of the work stream (default 3 with three or more --nats URLs, else 1) (config: natsReplicas)", positiveInt("--nats-replicas"))
-    .option("--nats-users-file <file>", "with --nats: the users file the cluster's nodes include; the coordinator owns it (config: natsUsersFile; see deploy/nats-cluster/)")
+    .option("--nats-studio-auth", "with --nats: the nodes trust this coordinator's NATS operator (`nightshift nats-cluster init`): user JWTs, TLS, revocations (config: natsStudioAuth; see deploy/nats-cluster/)")
     .option("--listen <host:port>", "gRPC listen address", undefined)
     .option("--models-dir <dir>", "models directory")
     .option("--shared-root <dir>", "the studio's shared root (NAS mount) on this machine; Blender scenes are given relative to it")
@@ -56,7 +56,7 @@ export function registerCoordinator(program: Command): void {
         ...(flags.outputRoot ? { outputRoot: flags.outputRoot } : {}),
         ...(flags.nats ? { nats: flags.nats } : {}),
         ...(flags.natsReplicas !== undefined ? { natsReplicas: flags.natsReplicas } : {}),
-        ...(flags.natsUsersFile ? { natsUsersFile: flags.natsUsersFile } : {}),
+        ...(flags.natsStudioAuth ? { natsStudioAuth: true } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
         ...(flags.modelsDir ? { modelsDir: flags.modelsDir } : {}),
         ...(flags.sharedRoot ? { sharedRoot: flags.sharedRoot } : {}),

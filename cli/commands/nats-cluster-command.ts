@@ -7,8 +7,9 @@ import { defaultDataDir } from "../paths.ts";
 /**
  * `nightshift nats-cluster init`: writes the configs of a studio NATS
  * JetStream cluster (deploy/nats-cluster/README.md): one nats-server config
- * per node with routes, JetStream and TLS from the studio CA in the
- * coordinator's data dir, and the users file the coordinator then owns.
+ * per node with routes, JetStream, TLS from the studio CA in the
+ * coordinator's data dir and the studio's NATS operator (user JWTs signed by
+ * the coordinator, revocations pushed by it; coordinator/nats/cluster-auth.ts).
  */
 interface InitFlags {
   dataDir?: string;
@@ -23,8 +24,8 @@ export function registerNatsCluster(program: Command): void {
   const cmd = program.command("nats-cluster").description("a NATS JetStream cluster for the work queue (deploy/nats-cluster/)");
   cmd
     .command("init")
-    .description("write node configs (routes, JetStream, TLS from the studio CA) and the users file the coordinator keeps")
-    .option("--data-dir <dir>", "the coordinator's data dir (its studio CA signs the nodes' certificates)")
+    .description("write node configs (routes, JetStream, TLS from the studio CA, the studio's NATS operator and account JWTs)")
+    .option("--data-dir <dir>", "the coordinator's data dir (its studio CA signs the nodes' certificates; its NATS operator signs the users)")
     .requiredOption("--out <dir>", "folder for the configs; copy it to each node's machine")
     .option("--node <name=ip[:client[:route]]>", "a node (three for R3); ports default 4222 and 6222", (v: string, prev: ClusterNode[]) => [...prev, parseClusterNode(v)], [])
     .option("--listen-host <host>", "what the nodes listen on (default each node's own IP; 0.0.0.0 for every interface)")
@@ -34,10 +35,15 @@ export function registerNatsCluster(program: Command): void {
       if (flags.node.length === 0) throw new BadInputError("--node: name at least one node (three for a cluster that survives one loss)", { field: "--node" });
       const dataDir = resolve(flags.dataDir ?? defaultDataDir());
       // The studio CA (x509, NATS keys) loads here, not when the CLI starts.
-      const [{ StudioCa }, { writeClusterNodes }] = await Promise.all([import("../../coordinator/trust/studio-ca.ts"), import("../../coordinator/nats/write-cluster-nodes.ts")]);
+      const [{ StudioCa }, { writeClusterNodes }, { clusterAuthFor }] = await Promise.all([
+        import("../../coordinator/trust/studio-ca.ts"),
+        import("../../coordinator/nats/write-cluster-nodes.ts"),
+        import("../../coordinator/nats/cluster-auth.ts"),
+      ]);
       const ca = await StudioCa.open(join(dataDir, "ca"));
       const written = await writeClusterNodes({
         ca,
+        auth: await clusterAuthFor(dataDir),
         dir: flags.out,
         nodes: flags.node,
         clusterName: flags.name ?? "nightshift",
@@ -50,8 +56,7 @@ export function registerNatsCluster(program: Command): void {
         "coordinator config (YAML):",
         `  nats: ${written.urls.join(",")}`,
         `  natsReplicas: ${flags.node.length >= 3 ? 3 : 1}`,
-        `  natsUsersFile: ${written.usersFile}`,
-        `  natsReload: [sh, ${written.reloadScript}]   # nodes on other machines: see deploy/nats-cluster/push-users.sh`,
+        `  natsStudioAuth: true   # the nodes trust this coordinator's NATS operator (or: --nats-studio-auth)`,
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });

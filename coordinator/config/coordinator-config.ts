@@ -39,13 +39,15 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   /** JetStream replicas of the work stream and its consumers; default 3 with three or more NATS URLs, else 1 (embedded: 1). */
   natsReplicas: z.number().int().min(1).max(5).optional(),
   /**
-   * With `nats`: the coordinator owns that cluster's users (today's nkey scheme). It writes their
-   * `authorization` block to this file (the nodes `include` it), connects with TLS from the studio CA and
-   * hands agents their keys. deploy/nats-cluster/ renders such nodes.
+   * With `nats`: the cluster's nodes trust this coordinator's NATS operator (written by `nightshift nats-cluster
+   * init`, deploy/nats-cluster/). The coordinator connects with its user JWT over TLS from the studio CA, hands
+   * agents their user JWTs and pushes the account JWT (revocations) to the nodes, as with the embedded server.
    */
-  natsUsersFile: z.string().min(1).optional(),
-  /** Run (argv, no shell) after each write of natsUsersFile, so the nodes reload it (e.g. `nats-server --signal reload=PIDFILE`). */
-  natsReload: z.array(z.string().min(1)).min(1).optional(),
+  natsStudioAuth: z.boolean().default(false),
+  /** Gone (the nkey users file of an older `nats-cluster init`); kept only to say what replaced it. */
+  natsUsersFile: z.unknown().optional(),
+  /** Gone with natsUsersFile. */
+  natsReload: z.unknown().optional(),
   natsServer: z.string().optional(),
   natsPort: z.number().int().min(0).max(65535).default(0),
   subjectPrefix: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("ns"),
@@ -67,10 +69,11 @@ export const rawCoordinatorConfigSchema = z.strictObject({
 });
 export type RawCoordinatorConfig = z.input<typeof rawCoordinatorConfigSchema>;
 
-/** Where NATS is: the embedded server, or an existing server or cluster (with, optionally, its users owned by the coordinator). */
+/** Where NATS is: the embedded server, or an existing server or cluster (optionally one that trusts the studio's NATS operator). */
 export type NatsConnectionConfig =
   | { mode: "embedded"; binary: string | undefined; port: number; replicas: number }
-  | { mode: "external"; urls: string[]; replicas: number; users: { file: string; reload: string[] } | undefined };
+  /** studioAuth: the nodes trust the studio's NATS operator (natsStudioAuth); otherwise no credentials, no TLS. */
+  | { mode: "external"; urls: string[]; replicas: number; studioAuth: boolean };
 
 /** Compiled once at start-up; trusted everywhere after. */
 export interface CoordinatorConfig {
@@ -153,8 +156,16 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
 }
 
 function compileNats(c: z.output<typeof rawCoordinatorConfigSchema>): NatsConnectionConfig {
+  for (const field of ["natsUsersFile", "natsReload"] as const) {
+    if (c[field] !== undefined) {
+      throw new BadInputError(
+        `${field}: the nkey users file is gone; run \`nightshift nats-cluster init\` again (the nodes now trust the studio's NATS operator and take user JWTs), restart the nodes, and set natsStudioAuth: true (--nats-studio-auth) instead (deploy/nats-cluster/README.md)`,
+        { field },
+      );
+    }
+  }
   if (c.nats === undefined) {
-    if (c.natsUsersFile !== undefined) throw new BadInputError("natsUsersFile: only with nats (the embedded server keeps its own users)", { field: "natsUsersFile" });
+    if (c.natsStudioAuth) throw new BadInputError("natsStudioAuth: only with nats (the embedded server always trusts the studio's operator)", { field: "natsStudioAuth" });
     if ((c.natsReplicas ?? 1) > 1) throw new BadInputError("natsReplicas: the embedded server is one node (R1); replicas need a cluster (nats: URL,URL,URL)", { field: "natsReplicas" });
     return { mode: "embedded", binary: c.natsServer, port: c.natsPort, replicas: c.natsReplicas ?? 1 };
   }
@@ -169,11 +180,10 @@ function compileNats(c: z.output<typeof rawCoordinatorConfigSchema>): NatsConnec
     if (!["nats:", "tls:"].includes(parsed.protocol) || parsed.hostname === "") throw new BadInputError(`nats: "${u}" is not a nats:// or tls:// URL with a host`, { field: "nats" });
   }
   if (urls.length === 0) throw new BadInputError("nats: no URL given", { field: "nats" });
-  if (c.natsReload !== undefined && c.natsUsersFile === undefined) throw new BadInputError("natsReload: only with natsUsersFile", { field: "natsReload" });
   return {
     mode: "external",
     urls,
     replicas: c.natsReplicas ?? (urls.length >= 3 ? 3 : 1),
-    users: c.natsUsersFile === undefined ? undefined : { file: resolve(c.natsUsersFile), reload: c.natsReload ?? [] },
+    studioAuth: c.natsStudioAuth,
   };
 }

@@ -5,9 +5,11 @@ import { renderNatsTls, type NatsTlsFiles } from "../trust/nats-auth-config.ts";
 /**
  * Renders the nats-server (2.9+) config of one node of a nightshift JetStream
  * cluster: client port with TLS from the studio CA, JetStream, routes to the
- * other nodes (TLS both ways, a route password), and `include "users.conf"`,
- * the users file the coordinator writes (coordinator/nats/cluster-users.ts).
- * Pure: same input, same text. deploy/nats-cluster/ and the cluster tests
+ * other nodes (TLS both ways, a route password), and the same decentralized
+ * auth block as the embedded server (coordinator/trust/nats-resolver-config.ts:
+ * the studio's operator, its system account, a `full` resolver folder of the
+ * node's own): the coordinator's user JWTs work on every node, and a
+ * revocation pushed to one reaches all. Pure: same input, same text. deploy/nats-cluster/ and the cluster tests
  * use it through write-cluster-nodes.ts.
  */
 
@@ -31,8 +33,8 @@ export interface ClusterNodeConfigInput {
   /** The node's certificate (server and client usage), key and the studio CA. */
   readonly tls: Required<Pick<NatsTlsFiles, "certFile" | "keyFile" | "caFile">>;
   readonly routePassword: string;
-  /** Users file, relative to the config's folder (nats-server 2.9 resolves `include` only relatively). */
-  readonly usersInclude: string;
+  /** The operator/resolver block (StudioTrust.natsServerAuthConfig or renderNatsResolverConfig), with this node's resolver folder. */
+  readonly auth: string;
 }
 
 export const ROUTE_USER = "nightshift-route";
@@ -79,7 +81,7 @@ export function renderClusterNodeConfig(i: ClusterNodeConfigInput): string {
     ...renderNatsTls({ ...i.tls, verifyClients: true }).split("\n").map((l) => `  ${l}`),
     `  routes: [${routes.join(", ")}]`,
     `}`,
-    `include ${q(i.usersInclude)}`,
+    i.auth,
     "",
   ].join("\n");
 }

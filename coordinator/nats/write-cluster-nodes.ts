@@ -1,50 +1,43 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { nkeys } from "@nats-io/nats-core";
 import { ensureSecretDirectory, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import type { StudioCa } from "../trust/studio-ca.ts";
-import { findNatsServer } from "../../shared/nats/find-nats-server.ts";
 import { checkClusterNodes, clusterUrls, renderClusterNodeConfig, type ClusterNode } from "./cluster-node-config.ts";
 
 export interface WriteClusterNodesOptions {
   /** The studio CA (the coordinator's `<data-dir>/ca`): it signs every node's certificate. */
   readonly ca: StudioCa;
-  /** Folder for the configs, certificates and users file (copied as a whole to each node's machine). */
+  /** Folder for the configs and certificates (copied as a whole to each node's machine). */
   readonly dir: string;
   readonly nodes: readonly ClusterNode[];
+  /** The operator/resolver block for a node whose resolver keeps account JWTs in `resolverDir` (cluster-auth.ts). */
+  readonly auth: (resolverDir: string) => string;
   readonly clusterName?: string;
-  /** Where each node keeps its JetStream store (`<storeRoot>/<name>/jetstream`); default `dir`. */
+  /** Where each node keeps its JetStream store and account JWTs (`<storeRoot>/<name>/jetstream`, `.../accounts`); default `dir`. */
   readonly storeRoot?: string;
   /** Host the nodes listen on; default each node's own address. */
   readonly listenHost?: string;
-  /** nats-server binary named in reload-local.sh; default the one found on this machine. */
-  readonly natsServer?: string;
 }
 
 export interface ClusterNodesWritten {
   /** `<dir>/<name>.conf` per node, in the order given. */
   readonly configs: string[];
-  /** The users file the coordinator writes (natsUsersFile). */
-  readonly usersFile: string;
-  /** `<dir>/<name>.pid` per node (nats-server --signal reload=PIDFILE). */
+  /** `<dir>/<name>.pid` per node. */
   readonly pidFiles: string[];
   readonly storeDirs: string[];
+  /** `<storeRoot>/<name>/accounts` per node: its `full` resolver's folder. */
+  readonly resolverDirs: string[];
   /** The coordinator's `--nats` list. */
   readonly urls: string[];
-  /** `<dir>/reload-local.sh`: asks every node running on this machine to reload (the coordinator's natsReload there). */
-  readonly reloadScript: string;
 }
-
-export const CLUSTER_USERS_FILE = "users.conf";
 
 /**
  * Writes a studio NATS cluster's node configs (cluster-node-config.ts): one
  * certificate per node from the studio CA (its IP and every client name the
- * agents check), one route password for all, and a users file that lets
- * nobody in until the coordinator writes its own (natsUsersFile). Files are
- * 0600 in a 0700 folder; an existing users file is kept.
+ * agents check), one route password for all, and the studio's operator
+ * block with a resolver folder per node, so that the cluster admits the
+ * coordinator's user JWTs and nothing else. Files are 0600 in a 0700 folder.
  */
 export async function writeClusterNodes(o: WriteClusterNodesOptions): Promise<ClusterNodesWritten> {
   checkClusterNodes(o.nodes);
@@ -54,15 +47,10 @@ export async function writeClusterNodes(o: WriteClusterNodesOptions): Promise<Cl
   const caFile = join(dir, "tls", "ca.crt");
   await writeFileAtomic(caFile, o.ca.certPem, 0o600);
   const routePassword = randomBytes(24).toString("base64url");
-  const usersFile = join(dir, CLUSTER_USERS_FILE);
-  if (!existsSync(usersFile)) {
-    // A user whose seed nobody keeps: the cluster demands a login from the start.
-    const locked = nkeys.createUser().getPublicKey();
-    await writeFileAtomic(usersFile, `authorization { users: [ { nkey: ${JSON.stringify(locked)} } ] }\n`, 0o600);
-  }
   const configs: string[] = [];
   const pidFiles: string[] = [];
   const storeDirs: string[] = [];
+  const resolverDirs: string[] = [];
   for (const node of o.nodes) {
     const issued = await o.ca.issueServerCertificate({ ips: [node.host], alsoClient: true });
     const certFile = join(dir, "tls", `${node.name}.crt`);
@@ -71,6 +59,8 @@ export async function writeClusterNodes(o: WriteClusterNodesOptions): Promise<Cl
     await writeFileAtomic(keyFile, issued.keyPem, 0o600);
     const storeDir = join(storeRoot, node.name, "jetstream");
     await mkdir(storeDir, { recursive: true, mode: 0o700 });
+    const resolverDir = join(storeRoot, node.name, "accounts");
+    await mkdir(resolverDir, { recursive: true, mode: 0o700 });
     const pidFile = join(dir, `${node.name}.pid`);
     const config = join(dir, `${node.name}.conf`);
     const text = renderClusterNodeConfig({
@@ -82,20 +72,13 @@ export async function writeClusterNodes(o: WriteClusterNodesOptions): Promise<Cl
       pidFile,
       tls: { certFile, keyFile, caFile },
       routePassword,
-      usersInclude: CLUSTER_USERS_FILE,
+      auth: o.auth(resolverDir),
     });
     await writeFileAtomic(config, text, 0o600);
     configs.push(config);
     pidFiles.push(pidFile);
     storeDirs.push(storeDir);
+    resolverDirs.push(resolverDir);
   }
-  const reloadScript = join(dir, "reload-local.sh");
-  const binary = findNatsServer(o.natsServer);
-  const lines = pidFiles.map((f) => `[ -f ${shellQuote(f)} ] && ${shellQuote(binary)} --signal reload=${shellQuote(f)} || true`);
-  await writeFileAtomic(reloadScript, ["#!/bin/sh", "# Generated by nightshift: reload the users file on every node of this folder that runs here.", ...lines, ""].join("\n"), 0o700);
-  return { configs, usersFile, pidFiles, storeDirs, urls: clusterUrls(o.nodes), reloadScript };
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, "'\\''")}'`;
+  return { configs, pidFiles, storeDirs, resolverDirs, urls: clusterUrls(o.nodes) };
 }

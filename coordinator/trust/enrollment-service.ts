@@ -49,8 +49,6 @@ export interface AgentDecisionView {
 export interface EnrollmentHooks {
   /** A NATS user was revoked: sign the account JWT again and push it to the servers. */
   natsUserRevoked(): Promise<void>;
-  /** NATS users changed (enrolled or removed): rewrite an external cluster's nkey users file, where the coordinator keeps one. */
-  credentialsChanged(): Promise<void>;
   /** Hands the agent's running attempts back to the queue; returns how many. */
   loseAgentAttempts(agentId: string, reason: string): number;
   /** The agent is out: forget its live state, dispatch again. */
@@ -156,7 +154,6 @@ export class EnrollmentService {
       this.log.warn({ ...fields, reason: "removed" }, "enrollment refused");
       throw new EnrollmentRefusedError("removed", `agent ${agentId} was removed from this studio while it enrolled`);
     }
-    await this.hooks.credentialsChanged();
     this.log.info({ ...fields, method: this.trust.enrollments.get(agentId)?.method }, "agent enrolled");
     return { status: "enrolled", agentId, certPem, caPem, message: "enrolled" };
   }
@@ -192,7 +189,6 @@ export class EnrollmentService {
     const requeued = this.hooks.loseAgentAttempts(agentId, `agent ${agent.name} removed by an admin`);
     this.hooks.agentRemoved(agentId);
     await this.hooks.natsUserRevoked();
-    await this.hooks.credentialsChanged();
     this.log.warn({ agentId, name: agent.name, requeued }, "agent removed");
     return { agentId, name: agent.name, state: "removed", message: "removed", requeuedChunks: requeued };
   }

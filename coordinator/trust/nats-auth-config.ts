@@ -73,58 +73,6 @@ export function renderNatsTls(tls: NatsTlsFiles): string {
   return block("tls", body);
 }
 
-/** An agent's NATS nkey user, for a cluster whose users this coordinator writes (renderNatsAuthorization). */
-export interface NatsAgentUser {
-  readonly agentId: string;
-  /** Public nkey of the agent's user. */
-  readonly nkey: string;
-}
-
-export interface NatsAuthorizationInput extends NatsWorkTopology {
-  /** Public nkey of the coordinator's user. */
-  readonly coordinator: { readonly nkey: string };
-  readonly agents: readonly NatsAgentUser[];
-}
-
-/**
- * The `authorization { users: [...] }` block of nkey users: what the
- * coordinator writes into the users file that the nodes of an external
- * cluster include (coordinator/nats/cluster-users.ts, `natsUsersFile`), with
- * the same per-agent permissions that the embedded server's user JWTs carry.
- * Public keys only; still written 0600.
- */
-export function renderNatsAuthorization(input: NatsAuthorizationInput): string {
-  const users = [
-    block("", [`nkey: ${q(checkedNkey(input.coordinator.nkey))}`, `permissions: { publish: { allow: [">"] }, subscribe: { allow: [">"] } }`]),
-  ];
-  const seen = new Set<string>([input.coordinator.nkey]);
-  const ids = new Set<string>();
-  for (const agent of input.agents) {
-    if (ids.has(agent.agentId) || seen.has(agent.nkey)) throw new BadInputError(`NATS user "${agent.agentId}" listed twice`, { field: "agents" });
-    ids.add(agent.agentId);
-    seen.add(agent.nkey);
-    const perms = agentPermissions(input, agent.agentId);
-    users.push(
-      block("", [
-        `nkey: ${q(checkedNkey(agent.nkey))}`,
-        block("permissions:", [`publish: { allow: ${list(perms.publish)} }`, `subscribe: { allow: ${list(perms.subscribe)} }`, `allow_responses: true`]),
-      ]),
-    );
-  }
-  return block("authorization", [`users: [`, ...users.map((u) => indent(u)), `]`]);
-}
-
-function list(values: readonly string[]): string {
-  return `[${values.map(q).join(", ")}]`;
-}
-
-function checkedNkey(nkey: string): string {
-  if (!/^U[A-Z2-7]{55}$/.test(nkey)) {
-    throw new BadInputError(`NATS user key "${nkey.slice(0, 8)}..." is not a public user nkey (U + 55 base32 characters)`, { field: "nats.nkey" });
-  }
-  return nkey;
-}
-
 function block(name: string, body: readonly string[]): string {
   const head = name === "" ? "{" : `${name} {`;
   return [head, ...body.map((l) => indent(l)), "}"].join("\n");

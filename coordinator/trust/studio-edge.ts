@@ -27,8 +27,6 @@ export interface StudioEdgeDeps {
   readonly trust: StudioTrust;
   /** Embedded nats-server, whose users follow enrollments; undefined with --nats (external). */
   readonly nats: EmbeddedNatsServer | undefined;
-  /** Whatever keeps NATS users in step with enrollments: the embedded server, or an external cluster's users file (coordinator/nats/cluster-users.ts). */
-  readonly natsUsers: { reload(): Promise<void> } | undefined;
   readonly natsUrl: string;
   /** Pushes the account JWT (revocations) to the NATS servers; undefined when they do not use the studio's operator. */
   readonly natsAccountPush: NatsAccountPush | undefined;
@@ -58,7 +56,6 @@ export class StudioEdge {
       deps.store,
       deps.trust,
       {
-        credentialsChanged: () => deps.natsUsers?.reload() ?? Promise.resolve(),
         natsUserRevoked: async () => {
           const accountJwt = await deps.trust.natsAccountJwt();
           // A failed push is logged, not thrown: the agent is removed already, and every (re)start preloads this JWT.

@@ -15,7 +15,7 @@ import { JoinTokens } from "./join-tokens.ts";
 import { DEFAULT_ADMIN_NAME, ensureAdminCredentials } from "./admin-credentials.ts";
 import { AdminCertificatesTable } from "../store/admin-certificates-table.ts";
 import { certificateFingerprint } from "../../shared/tls/pem-keys.ts";
-import { agentPermissions, renderNatsAuthorization, type NatsTlsFiles } from "./nats-auth-config.ts";
+import { agentPermissions, type NatsTlsFiles } from "./nats-auth-config.ts";
 import { ensureSecretDirectory, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import type { FrontedTls } from "../grpc/grpc-server.ts";
 import type { TlsFrontLimits } from "../grpc/tls-front.ts";
@@ -188,15 +188,6 @@ export class StudioTrust {
   }
 
   /** The NATS user of an enrolled agent: its id, nkey seed and a user JWT signed now (answered over mTLS at Join only). */
-  /** The nkey users block for an external cluster's users file (coordinator/nats/cluster-users.ts); public keys only. */
-  natsAuthorization(): string {
-    const agents = this.enrollments
-      .listActive()
-      .filter((e) => e.natsNkey !== null)
-      .map((e) => ({ agentId: e.agentId, nkey: e.natsNkey as string }));
-    return renderNatsAuthorization({ subjectPrefix: this.subjectPrefix, coordinator: { nkey: this.natsCoordinator.publicKey }, agents });
-  }
-
   async natsCredentials(agentId: string): Promise<NatsAgentCredentials> {
     const e = this.enrollments.get(agentId);
     if (!e || e.removedAt !== null || e.natsNkey === null) return NO_NATS_CREDENTIALS;

@@ -46,7 +46,7 @@ export class SoakFarm {
     readonly agentCount: number,
     readonly port: number,
     readonly lan: Lan | undefined,
-    /** A coordinator config file (YAML) the coordinator starts with: the cluster soak's NATS list and users file. */
+    /** A coordinator config file (YAML) the coordinator starts with: the cluster soak's NATS list and natsStudioAuth. */
     readonly configFile?: string,
   ) {
     this.agents = Array.from({ length: agentCount }, () => undefined);

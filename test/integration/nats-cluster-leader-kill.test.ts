@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
-import { nkeyAuthenticator } from "@nats-io/nats-core";
+import { jwtAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { generatedJob, startAgentProcess, startTestCoordinator, waitUntil } from "../support/farm.ts";
 import { expectedGeneratedShas } from "../support/expected-frames.ts";
@@ -15,7 +15,7 @@ import { LocalNatsCluster } from "../support/local-nats-cluster.ts";
 import { natsClientTls } from "../../shared/tls/nats-tls.ts";
 import { POOL_CONSUMER, WORK_STREAM } from "../../shared/protocol/subjects.ts";
 
-test("a three-node NATS cluster: the work stream's leader is killed mid-job and restarted; every frame lands exactly once", async (t) => {
+test("a three-node NATS cluster: the work stream's leader is killed mid-job and restarted; every frame lands exactly once; a removed agent is shut out of every node", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "ns-cluster-"));
   const cluster = await LocalNatsCluster.create(join(dir, "nats-cluster"), join(dir, "data"));
   let nc: Awaited<ReturnType<typeof connect>> | undefined;
@@ -32,10 +32,10 @@ test("a three-node NATS cluster: the work stream's leader is killed mid-job and 
   const coordinator = await startTestCoordinator(t, dir, cluster.coordinatorConfig());
   assert.deepEqual(coordinator.natsUrls, cluster.files.urls, "the coordinator hands agents the cluster's list");
 
-  // A client of our own, as the coordinator's user, to ask JetStream who leads.
+  // A client of our own, as the coordinator's user (a JWT signed by the studio's account), to ask JetStream who leads.
   nc = await connect({
     servers: cluster.files.urls,
-    authenticator: nkeyAuthenticator(new TextEncoder().encode(coordinator.trust.natsCoordinator.seed)),
+    authenticator: jwtAuthenticator(coordinator.trust.natsCoordinator.jwt, new TextEncoder().encode(coordinator.trust.natsCoordinator.seed)),
     tls: natsClientTls(coordinator.trust.ca.certPem),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -82,5 +82,27 @@ test("a three-node NATS cluster: the work stream's leader is killed mid-job and 
   for (const c of store.chunks.listByJob(jobId)) {
     assert.equal(store.attempts.listByChunk(c.id).filter((x) => x.state === "committed").length, 1, `chunk ${c.id} committed once`);
   }
-});
 
+  // Removing an agent through the coordinator: its user JWT is revoked in the account JWT pushed to the cluster,
+  // so every node drops its live connection and refuses it from then on (the restarted node included).
+  const a1 = store.agents.list().find((a) => a.name === "a1");
+  assert.ok(a1, "agent a1 is known");
+  const creds = await coordinator.trust.natsCredentials(a1.id);
+  assert.ok(creds.jwt !== "" && creds.seed !== "", "agents of a studio-auth cluster get a user JWT");
+  const asAgent = (url: string): Promise<NatsConnection> =>
+    connect({ servers: url, authenticator: jwtAuthenticator(creds.jwt, new TextEncoder().encode(creds.seed)), tls: natsClientTls(coordinator.trust.ca.certPem), maxReconnectAttempts: 0 });
+  const perNode = await Promise.all(cluster.files.urls.map(asAgent));
+  t.after(() => Promise.all(perNode.map((c) => c.close())));
+  const removedAt = Date.now();
+  await coordinator.enrollment.remove(a1.id);
+  for (const [i, c] of perNode.entries()) await eventually(() => c.isClosed(), `a1's connection to node n${i + 1} closed`, 15_000, 100);
+  t.diagnostic(`removed agent's connections to all ${perNode.length} nodes closed ${((Date.now() - removedAt) / 1000).toFixed(1)} s after the removal`);
+  for (const url of cluster.files.urls) {
+    await assert.rejects(asAgent(url).then((c) => c.close()), /authoriz|revoked|authentication/i, `${url} refuses the removed agent`);
+  }
+  const a2 = store.agents.list().find((a) => a.name === "a2");
+  assert.ok(a2);
+  const other = await coordinator.trust.natsCredentials(a2.id);
+  const stillIn = await connect({ servers: cluster.files.urls, authenticator: jwtAuthenticator(other.jwt, new TextEncoder().encode(other.seed)), tls: natsClientTls(coordinator.trust.ca.certPem), maxReconnectAttempts: 0 });
+  await stillIn.close();
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { createUser } from "@nats-io/jwt";
@@ -14,17 +14,22 @@ import { tempDir } from "../helpers/temp-dir.ts";
 // Three real nats-servers on loopback, routed into one cluster, each with its own full resolver: a revocation
 // pushed to one server shuts the removed agent out of all three, live connections included.
 
-test("a revocation pushed to one server of a 3-node cluster closes the agent's connections on every server and every server refuses it", async (t) => {
+/** Three routed servers' settings (operator keys, route ports); start(i) starts node i with the account JWT that has no revocations. */
+async function routedCluster(t: TestContext): Promise<{ keys: NatsOperatorKeys; start: (i: number) => Promise<OperatorServer> } | undefined> {
   const binary = natsServerOrUndefined();
-  if (binary === undefined) return t.skip("nats-server is not installed");
+  if (binary === undefined) return undefined;
   const dir = tempDir(t, "nightshift-nats-cluster-");
   const keys = await NatsOperatorKeys.open(dir);
   const accountJwt = await keys.accountJwt({});
   const routes = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-  const nodes: OperatorServer[] = [];
-  for (const [i, port] of routes.entries()) {
-    nodes.push(await startOperatorServer(t, { binary, dir, keys, accountJwt, name: `n${i + 1}`, cluster: { port, routes } }));
-  }
+  return { keys, start: (i) => startOperatorServer(t, { binary, dir, keys, accountJwt, name: `n${i + 1}`, cluster: { port: routes[i] as number, routes } }) };
+}
+
+test("a revocation pushed to one server of a 3-node cluster closes the agent's connections on every server and every server refuses it", async (t) => {
+  const cluster = await routedCluster(t);
+  if (cluster === undefined) return t.skip("nats-server is not installed");
+  const { keys, start } = cluster;
+  const nodes = [await start(0), await start(1), await start(2)];
   const conns: NatsConnection[] = [];
   defer(t, () => Promise.allSettled(conns.map((c) => c.close())).then(() => undefined));
   const open = async (servers: string, user: { jwt: string; seed: string }, inboxPrefix?: string) => {
@@ -65,4 +70,39 @@ test("a revocation pushed to one server of a 3-node cluster closes the agent's c
   assert.equal(aConn.isClosed(), false);
   const onN3 = await open(nodes[2]!.url, A, agentInboxPrefix("A"));
   assert.equal(onN3.isClosed(), false);
+});
+
+test("a server that was down while a revocation was pushed refuses the agent once it is back, though it preloads the older account JWT", async (t) => {
+  const cluster = await routedCluster(t);
+  if (cluster === undefined) return t.skip("nats-server is not installed");
+  const { keys, start } = cluster;
+  const nodes = [await start(0), await start(1), await start(2)];
+  const pair = createUser();
+  const B = { jwt: await keys.agentJwt("B", pair.getPublicKey(), agentPermissions({ subjectPrefix: "ns" }, "B")), seed: new TextDecoder().decode(pair.getSeed()) };
+  await (await connect({ servers: nodes[2]!.url, ...asUser(B), reconnect: false })).close();
+
+  // n3 goes down; the revocation is pushed to n1 while it is away.
+  nodes[2]!.child.kill("SIGTERM");
+  await new Promise((resolve) => nodes[2]!.child.once("exit", resolve));
+  const push = await NatsAccountPush.open({ servers: nodes[0]!.url, systemUser: await keys.systemUser() });
+  defer(t, () => push.close());
+  await push.push(await keys.accountJwt({ [pair.getPublicKey()]: Math.ceil(Date.now() / 1000) }));
+
+  // n3 comes back with its config unchanged (the old account JWT preloaded); its full resolver catches up from the others.
+  const backAt = Date.now();
+  const n3 = await start(2);
+  let refused = false;
+  await eventually(
+    async () => {
+      const nc = await connect({ servers: n3.url, ...asUser(B), reconnect: false }).catch(() => undefined);
+      if (nc === undefined) return (refused = true);
+      await nc.close();
+      return false;
+    },
+    "the restarted n3 to refuse the revoked agent",
+    30_000,
+    250,
+  );
+  assert.ok(refused);
+  t.diagnostic(`restarted n3 refused the revoked agent ${((Date.now() - backAt) / 1000).toFixed(1)} s after it started`);
 });

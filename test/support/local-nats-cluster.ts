@@ -2,7 +2,7 @@
  * Three (or more) real nats-server processes on loopback forming a
  * JetStream cluster, configured by the coordinator's own code
  * (coordinator/nats/write-cluster-nodes.ts: TLS from the studio CA, routes,
- * the users file the coordinator writes). Used by the cluster test and the
+ * the studio's NATS operator and a resolver folder per node). Used by the cluster test and the
  * cluster soak. Ports are ephemeral, each node's store is fresh, and
  * processes are ended only by their own pids.
  */
@@ -12,6 +12,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { writeClusterNodes, type ClusterNodesWritten } from "../../coordinator/nats/write-cluster-nodes.ts";
+import { clusterAuthFor } from "../../coordinator/nats/cluster-auth.ts";
 import type { ClusterNode } from "../../coordinator/nats/cluster-node-config.ts";
 import { findNatsServer } from "../../shared/nats/find-nats-server.ts";
 import { WORK_STREAM } from "../../shared/protocol/subjects.ts";
@@ -35,18 +36,18 @@ export class LocalNatsCluster {
     this.running = nodes.map(() => undefined);
   }
 
-  /** Writes the node configs with the CA in `<coordinatorDataDir>/ca` (created if new) under `dir`. */
+  /** Writes the node configs with the CA in `<coordinatorDataDir>/ca` and its NATS operator (both created if new) under `dir`. */
   static async create(dir: string, coordinatorDataDir: string, count = 3): Promise<LocalNatsCluster> {
     const ca = await StudioCa.open(join(coordinatorDataDir, "ca"));
     const nodes: ClusterNode[] = [];
     for (let i = 1; i <= count; i++) nodes.push({ name: `n${i}`, host: "127.0.0.1", clientPort: await freePort(), routePort: await freePort() });
-    const files = await writeClusterNodes({ ca, dir, nodes });
+    const files = await writeClusterNodes({ ca, dir, nodes, auth: await clusterAuthFor(coordinatorDataDir) });
     return new LocalNatsCluster(nodes, files);
   }
 
-  /** The coordinator config that points at this cluster and owns its users. */
+  /** The coordinator config that points at this cluster, whose nodes trust the coordinator's operator. */
   coordinatorConfig(): Partial<RawCoordinatorConfig> {
-    return { nats: this.files.urls.join(","), natsUsersFile: this.files.usersFile, natsReload: ["sh", this.files.reloadScript] };
+    return { nats: this.files.urls.join(","), natsStudioAuth: true };
   }
 
   async startAll(): Promise<void> {
