@@ -33,6 +33,7 @@ import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
 import { renderNatsTls } from "./trust/nats-auth-config.ts";
 import { NatsAccountPush } from "./nats/nats-account-push.ts";
+import { retryDuringElection } from "../shared/nats/retry-during-election.ts";
 import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { openProvenance } from "./provenance/open-provenance.ts";
 import type { FrameStamper } from "./provenance/frame-stamper.ts";
@@ -180,7 +181,11 @@ export class Coordinator {
       const natsAccountPush = studioNats ? await NatsAccountPush.open({ servers: natsUrls, systemUser: await trust.natsOperator.systemUser(), tls: natsTlsClient }) : undefined;
       if (natsAccountPush) {
         cleanups.push(() => natsAccountPush.close());
-        await natsAccountPush.push(await trust.natsAccountJwt());
+        // A cluster that is still electing (or a node still starting) answers with timeouts: retried, bounded.
+        const accountJwt = await trust.natsAccountJwt();
+        await retryDuringElection(() => natsAccountPush.push(accountJwt), {
+          onRetry: (attempt, err) => log.warn({ attempt, err: err.message }, "NATS servers did not take the account JWT yet; retrying"),
+        });
       }
       const natsLog = log.child({ part: "nats" });
       const queue = new WorkQueue(nc, {
