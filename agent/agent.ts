@@ -1,7 +1,7 @@
 import os from "node:os";
 import { status as grpcStatus } from "@grpc/grpc-js";
-import { connectWithRetry } from "../shared/nats/connect-with-retry.ts";
-import { jwtAuthenticator, nkeyAuthenticator, type Authenticator, type NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { jwtAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
 import type { ChunkMeter } from "../shared/accounting/chunk-accounting.ts";
 import { ChunkWorkSchema, type ChunkWork, type Heartbeat, type WorkMessage } from "../shared/protocol/messages.ts";
@@ -178,16 +178,15 @@ export class Agent {
     saveAgentId(this.opts.dataDir, this.agentId);
     const natsOptions = {
       servers: reachableNatsServers(joined.natsServers, this.opts.coordinator),
-      ...(joined.natsSeed ? { authenticator: natsAgentAuthenticator(joined.natsUserJwt, joined.natsSeed), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
+      ...(joined.natsSeed ? { authenticator: jwtAuthenticator(joined.natsUserJwt, new TextEncoder().encode(joined.natsSeed)), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
       // Servers that trust the studio's operator (embedded, or a cluster from `nats-cluster init`) listen with TLS from the studio CA.
       ...(creds && joined.natsSeed ? { tls: natsClientTls(creds.caPem) } : {}),
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     };
-    // A user JWT is valid on every server that trusts the studio's operator at once; a refusal on the first
-    // connect (a coordinator of an earlier version, still reloading nkey users) is retried, bounded.
-    this.nc = await connectWithRetry(natsOptions, log);
+    // A user JWT is valid on every server that trusts the studio's operator at once: nothing to wait for.
+    this.nc = await connect(natsOptions);
     void this.nc.closed().then((err) => {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
     });
@@ -438,8 +437,3 @@ function progressOf(c: Current): NonNullable<Heartbeat["progress"]> {
   };
 }
 
-/** A user JWT signed by the studio's NATS account, proved with the seed; an nkey user alone from an earlier coordinator. */
-function natsAgentAuthenticator(userJwt: string, seed: string): Authenticator {
-  const key = new TextEncoder().encode(seed);
-  return userJwt !== "" ? jwtAuthenticator(userJwt, key) : nkeyAuthenticator(key);
-}

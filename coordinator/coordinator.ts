@@ -2,13 +2,13 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { jwtAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
 import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
 import { Store } from "./store/store.ts";
 import type { CoordinatorConfig } from "./config/coordinator-config.ts";
 import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
-import { connectWithRetry } from "../shared/nats/connect-with-retry.ts";
 import { WorkQueue } from "./nats/work-queue.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { ClaimService } from "./dispatch/claim-service.ts";
@@ -175,7 +175,7 @@ export class Coordinator {
       // the coordinator logs in with a user JWT, hands agents theirs and pushes the account JWT (revocations) to them.
       const studioNats = nats !== undefined || (config.nats.mode === "external" && config.nats.studioAuth);
       const natsAuth = studioNats ? { authenticator: jwtAuthenticator(trust.natsCoordinator.jwt, new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient } : {};
-      const nc = await connectWithRetry({ servers: natsUrls, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 }, log.child({ part: "nats" }));
+      const nc = await connect({ servers: natsUrls, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       cleanups.push(() => nc.close());
       // Revocations reach the servers' resolvers through the system account (every node of a cluster); pushed once now, then on every removal.
       const natsAccountPush = studioNats ? await NatsAccountPush.open({ servers: natsUrls, systemUser: await trust.natsOperator.systemUser(), tls: natsTlsClient }) : undefined;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { EventEmitter } from "node:events";
@@ -31,7 +31,6 @@ export class EmbeddedNatsServer extends EventEmitter {
   private port: number;
   private stopping = false;
   private restarts = 0;
-  private reloading: Promise<void> = Promise.resolve();
   private triedSavedPort = false;
   private readonly binary: string;
 
@@ -94,42 +93,6 @@ export class EmbeddedNatsServer extends EventEmitter {
     writeFileSync(join(this.opts.dir, "port"), `${port}\n`);
     this.opts.log.info({ url: this.url, pid: child.pid, store: join(this.opts.dir, "jetstream") }, "nats-server started");
     return this.url;
-  }
-
-  /**
-   * Rewrites the config (extraConfig is read again: authorization changes) and
-   * asks the running server to reload it (SIGHUP). Resolves once the server
-   * logs the reload, or after timeoutMs. Reloads run one at a time.
-   */
-  reload(timeoutMs = 5000): Promise<void> {
-    const next = this.reloading.then(() => this.reloadNow(timeoutMs));
-    this.reloading = next.catch(() => undefined);
-    return next;
-  }
-
-  private async reloadNow(timeoutMs: number): Promise<void> {
-    const configPath = join(this.opts.dir, "nats-server.conf");
-    const temp = `${configPath}.${process.pid}.tmp`;
-    writeFileSync(temp, this.renderConfig(), { mode: 0o600 });
-    renameSync(temp, configPath);
-    const child = this.child;
-    if (!child || child.exitCode !== null) return; // a (re)start reads the new file
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.off("log-line", onLine);
-        resolve();
-      };
-      const onLine = (line: string): void => {
-        if (/Reloaded server configuration/i.test(line)) done();
-      };
-      const timer = setTimeout(() => {
-        this.opts.log.warn({ timeoutMs }, "nats-server did not confirm the config reload");
-        done();
-      }, timeoutMs);
-      this.on("log-line", onLine);
-      child.kill("SIGHUP");
-    });
   }
 
   private renderConfig(): string {
