@@ -1,5 +1,4 @@
 import os from "node:os";
-import { status as grpcStatus } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
 import { jwtAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../shared/log.ts";
@@ -19,6 +18,7 @@ import type { ModelWorkStep } from "../shared/steps/work-step.ts";
 import type { ExecutorProgress } from "./executors/executor.ts";
 import { BoundedLog } from "./work/bounded-log.ts";
 import { runChunk } from "./work/chunk-runner.ts";
+import { failureKind } from "./work/failure-kind.ts";
 import { ExecutorSlot } from "./work/executor-slot.ts";
 import { loadAgentId, saveAgentId } from "./agent-identity.ts";
 import type { AgentTelemetry } from "./telemetry/agent-telemetry.ts";
@@ -356,15 +356,17 @@ export class Agent {
     }
   }
 
-  private async settleFailure(work: ChunkWork, err: unknown, handedBack: boolean): Promise<void> {
-    const code = (err as { code?: number }).code;
-    if (code === grpcStatus.FAILED_PRECONDITION) {
+  private async settleFailure(work: ChunkWork, err: unknown, aborted: boolean): Promise<void> {
+    const kind = failureKind(err, aborted);
+    const handedBack = kind === "handed-back";
+    if (kind === "refused") {
       this.opts.log.warn({ attemptId: work.attemptId, err: (err as Error).message }, "sink refused the attempt");
       if (!/stale|unknown-attempt/.test((err as Error).message)) await this.client?.reportFailure(this.agentId, work.attemptId, (err as Error).message, false);
       return;
     }
     const message = err instanceof Error ? err.message : String(err);
-    this.opts.log.error({ attemptId: work.attemptId, err: message, handedBack }, "chunk failed on this agent");
+    if (handedBack) this.opts.log.warn({ attemptId: work.attemptId, err: message }, "chunk handed back: stopped here or the coordinator went away");
+    else this.opts.log.error({ attemptId: work.attemptId, err: message }, "chunk failed on this agent");
     // Throws when the coordinator is unreachable: the work loop then naks for redelivery.
     await this.client?.reportFailure(this.agentId, work.attemptId, message, handedBack);
   }

@@ -47,7 +47,10 @@ test("the coordinator killed with SIGKILL mid-job and started again: the job res
   const final = await waitUntil(() => {
     const row = db.get<{ state: string; output_dir: string; message: string | null }>(`SELECT state, output_dir, message FROM jobs WHERE id = ?`, jobId);
     return row && ["done", "failed", "cancelled"].includes(row.state) ? row : undefined;
-  }, 120_000, "the job to finish after the restart", 200);
+  }, 120_000, "the job to finish after the restart", 200).catch((e: Error) => {
+    // The logs say why: the coordinator's since its restart, the agent's last lines.
+    throw new Error(`${e.message}\n--- coordinator ---\n${coord.output().slice(-6000)}\n--- agent ---\n${agent.output().slice(-6000)}`);
+  });
   assert.equal(final.state, "done", final.message ?? "");
   t.diagnostic(`coordinator back ${restartSeconds.toFixed(2)} s after SIGKILL; ${doneBefore.length} chunks were done before`);
 
