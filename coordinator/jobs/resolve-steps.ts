@@ -126,7 +126,7 @@ async function resolveOne(
         if (!node) at(`bind.${name}.node`, `node '${b.node}' is not in the workflow (nodes: ${Object.keys(workflow).slice(0, 20).join(", ")})`);
         else if (!(b.input in node.inputs)) at(`bind.${name}.input`, `node '${b.node}' (${node.class_type}) has no input '${b.input}'`);
       }
-      return { id: step.id, kind: "comfyui", workflow, workflowSha256: sha256Bytes(bytes), bind: step.bind, per: step.per };
+      return { id: step.id, kind: "comfyui", workflow, workflowSha256: sha256Bytes(bytes), bind: step.bind, per: step.per, ...(step.minVramBytes !== undefined ? { minVramBytes: step.minVramBytes } : {}) };
     }
   }
 }

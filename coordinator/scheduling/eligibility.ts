@@ -1,10 +1,6 @@
 import type { AgentInfo, JobNeeds } from "./scheduling-types.ts";
 import { unmetNeed } from "../../shared/steps/step-needs.ts";
-
-/** "8.0 GiB" */
-export function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-}
+import { formatGiB as gib } from "../../shared/job-spec/byte-size.ts";
 
 /** The memory a model runs in on this agent: its largest GPU's, or RAM on an agent without a GPU. */
 export function deviceMemoryBytes(agent: AgentInfo): number {
@@ -13,7 +9,9 @@ export function deviceMemoryBytes(agent: AgentInfo): number {
 
 /**
  * Hard rules: why this agent may not run this job's chunks, or null when it
- * may. Tags must all be present; `minVramBytes` needs a GPU that large; the
+ * may. Each frame step's kind, version, features and device memory (a
+ * ComfyUI step's minVram against its devices) must be offered (step-needs.ts);
+ * tags must all be present; `minVramBytes` needs a GPU that large; the
  * model's memory need must fit the card (RAM for an agent without a GPU), so
  * a 14 GiB model never goes to an 8 GiB card; a blocklisted agent is out.
  */

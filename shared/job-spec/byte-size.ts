@@ -29,3 +29,8 @@ export function parseByteSize(text: string): ByteSizeParse {
   if (!Number.isSafeInteger(bytes)) return { ok: false, problem: `'${text}' is too large` };
   return { ok: true, bytes };
 }
+
+/** "8.0 GiB": how placement messages name a memory size. */
+export function formatGiB(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}

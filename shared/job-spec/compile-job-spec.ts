@@ -101,6 +101,7 @@ function compileSteps(raw: RawStep[]): JobStep[] {
           workflow: step.workflow,
           bind: { seed: step.bind.seed ?? null, image: step.bind.image ?? null, prefix: step.bind.prefix ?? null },
           per: step.per,
+          ...(step.minVram !== undefined ? { minVramBytes: step.minVram } : {}),
         };
       case "assemble":
         return { ...step, after: step.after === undefined ? frameStepIds : [...new Set(step.after)] };

@@ -72,6 +72,8 @@ export interface ComfyuiStep {
   workflow: string;
   bind: { seed: { node: string; input: string } | null; image: { node: string; input: string } | null; prefix: { node: string; input: string } | null };
   per: "frame" | "chunk";
+  /** `minVram` in bytes: the agent's ComfyUI must run on a GPU device with at least this much memory; absent: any. */
+  minVramBytes?: number;
 }
 
 export type FrameStep = ModelStep | TemporalStep | BlenderStep | CommandStep | ComfyuiStep;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseByteSize } from "./byte-size.ts";
 import { MAX_JOB_FRAMES, MODEL_NAME, PROGRAM_NAME, STEP_ID } from "./job-spec-limits.ts";
 import { outputTemplateIssues, type OutputTemplates } from "./output-templates.ts";
 import type { SpecIssue } from "./spec-issue.ts";
@@ -34,6 +35,13 @@ const stepId = z
   .string()
   .regex(STEP_ID, "must be a step id: a letter, then letters, digits, '_' or '-' (at most 64)");
 const comfyBinding = z.strictObject({ node: z.string().min(1).max(64), input: z.string().min(1).max(128) });
+/** A memory size with its unit ("12GiB", "16 GB"), compiled to bytes; the problem names what is wrong with the text. */
+const byteSize = z.string().transform((text, ctx) => {
+  const parsed = parseByteSize(text);
+  if (parsed.ok) return parsed.bytes;
+  ctx.addIssue({ code: "custom", message: parsed.problem });
+  return z.NEVER;
+});
 const clockTime = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, "must be a time of day as HH:MM (00:00 to 23:59)");
 
 const input = z.discriminatedUnion("type", [
@@ -90,6 +98,8 @@ const step = z.discriminatedUnion("kind", [
       .strictObject({ seed: comfyBinding.optional(), image: comfyBinding.optional(), prefix: comfyBinding.optional() })
       .default({}),
     per: z.enum(["frame", "chunk"]).default("frame"),
+    /** The GPU memory the workflow needs: only agents whose ComfyUI runs on a card at least this large get its chunks. */
+    minVram: byteSize.optional(),
   }),
   z.strictObject({
     id: stepId,

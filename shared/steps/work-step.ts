@@ -73,6 +73,8 @@ export const ComfyuiWorkStepSchema = z.object({
   }),
   /** frame: one prompt per output frame; chunk: one prompt makes the whole chunk's frames. */
   per: z.enum(["frame", "chunk"]),
+  /** The step's `minVram` in bytes: placed only where ComfyUI runs on a GPU device that large; absent: any (and on rows older than the field). */
+  minVramBytes: z.number().int().min(0).optional(),
 });
 
 export const WorkStepSchema = z.discriminatedUnion("kind", [

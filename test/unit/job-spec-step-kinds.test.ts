@@ -72,4 +72,20 @@ describe("job spec: step kinds", () => {
     assert.deepEqual(spec.steps[0], { id: "gen", kind: "comfyui", workflow: "wf.api.json", bind: { seed: { node: "3", input: "seed" }, image: null, prefix: null }, per: "frame" });
     assert.match(refused({ name: "x", frames: { start: 0, end: 1 }, steps: [{ id: "gen", kind: "comfyui", workflow: "wf.png" }] }), /steps\[0\]\.workflow: must be a ComfyUI workflow/);
   });
+
+  it("comfyui steps: minVram is a size with its unit, compiled to bytes; bad input names the field", () => {
+    const gen = { id: "gen", kind: "comfyui", workflow: "wf.api.json" };
+    const minVramOf = (minVram: string): unknown => {
+      const step = validateJobSpec({ name: "flux", frames: { start: 0, end: 9 }, steps: [{ ...gen, minVram }] }).steps[0];
+      return step?.kind === "comfyui" ? step.minVramBytes : undefined;
+    };
+    assert.equal(minVramOf("12GiB"), 12 * 2 ** 30);
+    assert.equal(minVramOf("16 GB"), 16e9);
+    const none = validateJobSpec({ name: "any", frames: { start: 0, end: 9 }, steps: [gen] }).steps[0];
+    assert.equal(none !== undefined && "minVramBytes" in none, false);
+    assert.match(refused({ name: "x", frames: { start: 0, end: 1 }, steps: [{ ...gen, minVram: "12G" }] }), /steps\[0\]\.minVram: '12G' is not a size/);
+    assert.match(refused({ name: "x", frames: { start: 0, end: 1 }, steps: [{ ...gen, minVram: 12 }] }), /steps\[0\]\.minVram: expected a string/);
+    // Only comfyui steps take it: elsewhere it is an unknown field, not silently ignored.
+    assert.match(refused({ name: "x", frames: { start: 0, end: 1 }, steps: [{ id: "c", kind: "command", program: "ff", args: ["{output}"], minVram: "8GiB" }] }), /steps\[0\]\.minVram: unknown field/);
+  });
 });

@@ -40,3 +40,37 @@ describe("step needs", () => {
     );
   });
 });
+
+describe("step needs: a comfyui step's minVram", () => {
+  const GiB = 2 ** 30;
+  const big: WorkStep = { ...comfy, minVramBytes: 12 * GiB } as WorkStep;
+  const features = ["KSampler", "MyCustomNode", "SaveImage"];
+  const card = (name: string, gib: number, type = "cuda") => ({ name, type, vramTotal: gib * GiB, vramFree: gib * GiB - GiB });
+
+  it("is carried into the need; a step without it needs no device memory", () => {
+    assert.equal(stepNeed(big).minVramBytes, 12 * GiB);
+    assert.equal(stepNeed(comfy).minVramBytes, undefined);
+    assert.equal(unmetNeed(stepNeed(comfy), [{ kind: "comfyui", version: "0.3.47", features }]), null);
+  });
+
+  it("needs a ComfyUI device with that much VRAM in total, and says how much is missing", () => {
+    assert.equal(unmetNeed(stepNeed(big), [{ kind: "comfyui", version: "0.3.47", features, devices: [card("cuda:0 RTX 4090", 24)] }]), null);
+    assert.equal(unmetNeed(stepNeed(big), [{ kind: "comfyui", version: "0.3.47", features, devices: [card("cuda:0 RTX 3060", 12)] }]), null);
+    assert.equal(
+      unmetNeed(stepNeed(big), [{ kind: "comfyui", version: "0.3.47", features, devices: [card("cuda:0 GTX 1080", 8)] }]),
+      "comfyui on cuda:0 GTX 1080 with 8.0 GiB VRAM, needs 12.0 GiB: 4.0 GiB short",
+    );
+    // Free memory at join is only a hint: a card whose VRAM is mostly in use then still counts by its total.
+    assert.equal(unmetNeed(stepNeed(big), [{ kind: "comfyui", version: "0.3.47", features, devices: [{ ...card("cuda:0 RTX 4090", 24), vramFree: GiB }] }]), null);
+  });
+
+  it("counts the largest GPU device, never a cpu device or a ComfyUI that reports none", () => {
+    assert.equal(unmetNeed(stepNeed(big), [{ kind: "comfyui", version: "0.3.47", features, devices: [card("cuda:0 GTX 1080", 8), card("cuda:1 RTX 4090", 24)] }]), null);
+    assert.equal(unmetNeed(stepNeed(big), [{ kind: "comfyui", version: "0.3.47", features, devices: [card("cpu", 64, "cpu")] }]), "comfyui on cpu only, needs 12.0 GiB VRAM");
+    assert.equal(unmetNeed(stepNeed(big), [{ kind: "comfyui", version: "0.3.47", features }]), "comfyui that reports no device, needs 12.0 GiB VRAM");
+  });
+
+  it("a missing node class is named before the memory", () => {
+    assert.equal(unmetNeed(stepNeed(big), [{ kind: "comfyui", version: "0.3.47", features: ["KSampler"], devices: [card("cuda:0 GTX 1080", 8)] }]), "comfyui lacks node class MyCustomNode, SaveImage");
+  });
+});
