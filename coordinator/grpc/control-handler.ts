@@ -33,6 +33,13 @@ export function wireAgent(a: AgentRow, blocklistedJobs: string[] = [], live: Age
     energySource: live.energySource,
     keyFingerprint: key.keyFingerprint,
     nameVerified: key.nameVerified,
+    kinds: a.kinds.map((k) => ({
+      kind: k.kind,
+      version: k.version,
+      featureCount: k.features.length,
+      devices: (k.devices ?? []).map((d) => ({ name: d.name, type: d.type, vramTotal: d.vramTotal, vramFree: d.vramFree })),
+      down: a.state === "online" && live.downKinds.includes(k.kind),
+    })),
   };
 }
 

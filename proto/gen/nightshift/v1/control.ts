@@ -210,6 +210,31 @@ export interface AgentView {
   keyFingerprint: string;
   /** False until the agent is enrolled: a pending agent's name is only what it says about itself. */
   nameVerified: boolean;
+  /** What the agent offers per step kind, as advertised when it joined (ComfyUI: its version and devices from /system_stats). */
+  kinds: KindView[];
+}
+
+export interface KindView {
+  /** "model", "blender", "command", "comfyui" */
+  kind: string;
+  /** The tool's version: onnxruntime 1.30.0, blender 3.4.1, ComfyUI 0.3.47 */
+  version: string;
+  /** How many features it lists: allowed programs, ComfyUI node classes. */
+  featureCount: number;
+  /** The devices the tool reports, with their memory; empty when it reports none. */
+  devices: KindDeviceView[];
+  /** The agent's latest heartbeat says the tool is down (ComfyUI not answering): no chunk of this kind goes there. */
+  down: boolean;
+}
+
+export interface KindDeviceView {
+  /** "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync", as the tool names it. */
+  name: string;
+  /** "cuda", "cpu", "mps", ... */
+  type: string;
+  vramTotal: number;
+  /** Free when the agent joined: a hint, not a reservation. */
+  vramFree: number;
 }
 
 export interface ReportRequest {
@@ -2659,6 +2684,7 @@ function createBaseAgentView(): AgentView {
     energySource: "",
     keyFingerprint: "",
     nameVerified: false,
+    kinds: [],
   };
 }
 
@@ -2705,6 +2731,9 @@ export const AgentView: MessageFns<AgentView> = {
     }
     if (message.nameVerified !== false) {
       writer.uint32(408).bool(message.nameVerified);
+    }
+    for (const v of message.kinds) {
+      KindView.encode(v!, writer.uint32(482).fork()).join();
     }
     return writer;
   },
@@ -2834,6 +2863,14 @@ export const AgentView: MessageFns<AgentView> = {
             message.nameVerified = reader.bool();
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.kinds.push(KindView.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2886,6 +2923,9 @@ export const AgentView: MessageFns<AgentView> = {
         : isSet(object.name_verified)
         ? globalThis.Boolean(object.name_verified)
         : false,
+      kinds: globalThis.Array.isArray(object?.kinds)
+        ? object.kinds.map((e: any) => KindView.fromJSON(e))
+        : [],
     };
   },
 
@@ -2933,6 +2973,9 @@ export const AgentView: MessageFns<AgentView> = {
     if (message.nameVerified !== false) {
       obj.nameVerified = message.nameVerified;
     }
+    if (message.kinds?.length) {
+      obj.kinds = message.kinds.map((e) => KindView.toJSON(e));
+    }
     return obj;
   },
 
@@ -2955,6 +2998,271 @@ export const AgentView: MessageFns<AgentView> = {
     message.energySource = object.energySource ?? "";
     message.keyFingerprint = object.keyFingerprint ?? "";
     message.nameVerified = object.nameVerified ?? false;
+    message.kinds = object.kinds?.map((e) => KindView.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseKindView(): KindView {
+  return { kind: "", version: "", featureCount: 0, devices: [], down: false };
+}
+
+export const KindView: MessageFns<KindView> = {
+  encode(message: KindView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    if (message.featureCount !== 0) {
+      writer.uint32(24).uint32(message.featureCount);
+    }
+    for (const v of message.devices) {
+      KindDeviceView.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.down !== false) {
+      writer.uint32(40).bool(message.down);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KindView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKindView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.featureCount = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.devices.push(KindDeviceView.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.down = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KindView {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      featureCount: isSet(object.featureCount)
+        ? globalThis.Number(object.featureCount)
+        : isSet(object.feature_count)
+        ? globalThis.Number(object.feature_count)
+        : 0,
+      devices: globalThis.Array.isArray(object?.devices)
+        ? object.devices.map((e: any) => KindDeviceView.fromJSON(e))
+        : [],
+      down: isSet(object.down) ? globalThis.Boolean(object.down) : false,
+    };
+  },
+
+  toJSON(message: KindView): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.featureCount !== 0) {
+      obj.featureCount = Math.round(message.featureCount);
+    }
+    if (message.devices?.length) {
+      obj.devices = message.devices.map((e) => KindDeviceView.toJSON(e));
+    }
+    if (message.down !== false) {
+      obj.down = message.down;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KindView>): KindView {
+    return KindView.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KindView>): KindView {
+    const message = createBaseKindView();
+    message.kind = object.kind ?? "";
+    message.version = object.version ?? "";
+    message.featureCount = object.featureCount ?? 0;
+    message.devices = object.devices?.map((e) => KindDeviceView.fromPartial(e)) || [];
+    message.down = object.down ?? false;
+    return message;
+  },
+};
+
+function createBaseKindDeviceView(): KindDeviceView {
+  return { name: "", type: "", vramTotal: 0, vramFree: 0 };
+}
+
+export const KindDeviceView: MessageFns<KindDeviceView> = {
+  encode(message: KindDeviceView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.vramTotal !== 0) {
+      writer.uint32(24).uint64(message.vramTotal);
+    }
+    if (message.vramFree !== 0) {
+      writer.uint32(32).uint64(message.vramFree);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KindDeviceView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKindDeviceView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.vramTotal = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.vramFree = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KindDeviceView {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      vramTotal: isSet(object.vramTotal)
+        ? globalThis.Number(object.vramTotal)
+        : isSet(object.vram_total)
+        ? globalThis.Number(object.vram_total)
+        : 0,
+      vramFree: isSet(object.vramFree)
+        ? globalThis.Number(object.vramFree)
+        : isSet(object.vram_free)
+        ? globalThis.Number(object.vram_free)
+        : 0,
+    };
+  },
+
+  toJSON(message: KindDeviceView): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.vramTotal !== 0) {
+      obj.vramTotal = Math.round(message.vramTotal);
+    }
+    if (message.vramFree !== 0) {
+      obj.vramFree = Math.round(message.vramFree);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KindDeviceView>): KindDeviceView {
+    return KindDeviceView.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KindDeviceView>): KindDeviceView {
+    const message = createBaseKindDeviceView();
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.vramTotal = object.vramTotal ?? 0;
+    message.vramFree = object.vramFree ?? 0;
     return message;
   },
 };
