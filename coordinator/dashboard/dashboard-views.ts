@@ -47,6 +47,8 @@ export interface AgentCardView {
   version: string;
   address: string;
   gpus: Array<{ name: string; vramBytes: number; vramUsedBytes: number | null }>;
+  /** Per step kind, as advertised at join: the tool's version, its devices (ComfyUI's /system_stats), and whether its heartbeat says it is down. */
+  kinds: Array<{ kind: string; version: string; down: boolean; devices: Array<{ name: string; vramTotal: number; vramFree: number }> }>;
   watts: number | null;
   energySource: string;
   /** [time ms, watts] of the last minutes, for the chart. */
@@ -155,6 +157,12 @@ export class DashboardViews {
       version: a.version,
       address: a.address,
       gpus: a.gpus.map((g, i) => ({ name: g.name, vramBytes: g.vramBytes, vramUsedBytes: i === 0 ? (t?.vramBytes ?? null) : null })),
+      kinds: a.kinds.map((k) => ({
+        kind: k.kind,
+        version: k.version,
+        down: a.state === "online" && (hb?.downKinds ?? []).includes(k.kind),
+        devices: (k.devices ?? []).map((d) => ({ name: d.name, vramTotal: d.vramTotal, vramFree: d.vramFree })),
+      })),
       watts: live.powerWatts,
       energySource: live.energySource,
       wattsSeries: this.d.watts.series(a.id),

@@ -129,6 +129,8 @@ test("dashboard: log in, pause and resume, live progress to done, thumbnails, re
   await admin.getByTestId("role").filter({ hasText: "admin" }).waitFor();
   await admin.goto(`${c.dashboard.url}#/agents`);
   await admin.getByTestId("agent-card").filter({ hasText: "dash-agent" }).waitFor();
+  // Each step kind the agent offers, with its tool's version (ComfyUI's devices and VRAM too, where it reports them).
+  await admin.getByTestId("agent-card").filter({ hasText: "dash-agent" }).getByTestId("agent-kinds").filter({ hasText: /model \d+\.\d+/ }).waitFor();
   await admin.getByTestId("create-token").click();
   const line = (await admin.getByTestId("join-token").textContent()) ?? "";
   const token = /--join-token (\S+)/.exec(line)?.[1] ?? "";

@@ -203,6 +203,7 @@ function AgentsPage({ agents, session, act }) {
         <h3>${a.name} <span class="state ${a.state}">${a.state}</span> ${a.status ? html`<span class="muted">${a.status}</span>` : null}</h3>
         ${a.note ? html`<p class="waiting">${a.note}</p>` : null}
         <ul>${a.gpus.map((g) => html`<li>${g.name}: ${fmtBytes(g.vramUsedBytes)} of ${fmtBytes(g.vramBytes)} VRAM</li>`)}</ul>
+        <ul data-testid="agent-kinds">${a.kinds.map((k) => html`<li>${k.kind} ${k.version}${k.down ? html` <span class="waiting">down</span>` : null}${k.devices.map((d) => html`<br /><span class="muted">${d.name}: ${fmtBytes(d.vramTotal)} VRAM, ${fmtBytes(d.vramFree)} free at join</span>`)}</li>`)}</ul>
         <p>${a.watts == null ? "power unknown" : `${a.watts.toFixed(0)} W`} <span class="muted">${a.energySource}</span> · ${a.framesPerSecond} frames/s</p>
         <${WattsChart} series=${a.wattsSeries} />
         <p>${a.running
