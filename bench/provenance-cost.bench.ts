@@ -8,16 +8,19 @@
  * through the OnnxExecutor as an agent runs it (read, model, PNG encode;
  * intraOpThreads 1), each frame handed to the coordinator's ResultSink as it
  * is made (stage, fsync, commit, rename). Once without provenance and once
- * with it (FrameStamper: pixel hash on its thread, record built and signed at
- * the commit, appended before the frame's one fsync), alternating, `rounds`
+ * with it (the agent hashes each frame's pixels before encoding and sends the
+ * hash; FrameStamper: the agent's hash taken, a sample of them checked by
+ * decoding on its thread, record built and signed at the commit, appended
+ * before the frame's one fsync), alternating, `rounds`
  * times each; medians. Ratio = (with - without) / without, per frame (aim:
  * under 0.02). Also: the provenance work on the sink's event loop
  * (split at IEND, hand to the hash thread, build + sign + append at commit),
  * the pixel decode done on the hash thread, and the job's manifest.json.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { EncodedFrame } from "../agent/executors/executor.ts";
 import { OnnxExecutor } from "../agent/executors/onnx-executor.ts";
 import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
 import { FrameStamper } from "../coordinator/provenance/frame-stamper.ts";
@@ -29,9 +32,10 @@ import type { JobRow } from "../coordinator/store/jobs-table.ts";
 import { Store } from "../coordinator/store/store.ts";
 import { StudioCa } from "../coordinator/trust/studio-ca.ts";
 import { generateFrame } from "../shared/media/generated-frames.ts";
-import { splitAtEnd } from "../shared/media/png-text-chunk.ts";
-import { pixelsOf } from "../shared/provenance/pixel-hash.ts";
-import { PROVENANCE_KEYWORD } from "../shared/provenance/provenance-manifest.ts";
+import { decodePng } from "../shared/media/png-codec.ts";
+import { readTextChunk, splitAtEnd } from "../shared/media/png-text-chunk.ts";
+import { pixelsOf, rgbPixelsSha256 } from "../shared/provenance/pixel-hash.ts";
+import { frameManifestSchema, PROVENANCE_KEYWORD, type FrameManifest } from "../shared/provenance/provenance-manifest.ts";
 import { resolveModel } from "../shared/model-manifest/model-registry.ts";
 import { silentLogger } from "../shared/log.ts";
 import { startAttempt } from "../test/helpers/sink-fixture.ts";
@@ -47,16 +51,25 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
   return withTempDir("nightshift-bench-provenance-", parentDirFlag(f.dir), async (dir) => {
     // Render, as the agent does.
     const model = await resolveModel(BUNDLED_MODELS_DIR, "colour-grade");
-    const executor = new OnnxExecutor({ manifest: model.manifest, modelPath: model.modelPath, intraOpThreads: 1 });
-    await executor.load();
-    const render = (): AsyncIterable<{ index: number; data: Uint8Array }> =>
-      executor.run({
+    // With provenance the agent sends each frame's pixel hash (taken before encoding); without, it does not.
+    const executors = {
+      with: new OnnxExecutor({ manifest: model.manifest, modelPath: model.modelPath, intraOpThreads: 1 }),
+      without: new OnnxExecutor({ manifest: model.manifest, modelPath: model.modelPath, intraOpThreads: 1, pixelHashes: false }),
+    };
+    await executors.with.load();
+    await executors.without.load();
+    const render = (withProvenance = true): AsyncIterable<EncodedFrame> =>
+      executors[withProvenance ? "with" : "without"].run({
         jobId: "bench", chunkId: "bench", attemptId: "bench", frames: Array.from({ length: frames }, (_, i) => i), seed: 7,
         readFrame: (i) => Promise.resolve(generateFrame(i, width, height, 7)),
         signal: new AbortController().signal,
       });
     const pngs: Uint8Array[] = [];
-    for await (const frame of render()) pngs.push(frame.data);
+    const claims: string[] = [];
+    for await (const frame of render()) {
+      pngs.push(frame.data);
+      claims.push(frame.pixelsSha256 ?? "");
+    }
 
     // The sink, as the coordinator runs it: a real store, CA, key, output root.
     const store = Store.open(join(dir, "store.sqlite"));
@@ -69,7 +82,7 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
       const specs = new JobSpecs();
       const stamper = new FrameStamper(store, specs, signer, Date.now, silentLogger());
       const acc = { wallSeconds: 1, busySeconds: 1, energyJoules: 100, energySource: "estimate" as const, idleEnergyJoules: 0, peakMemoryBytes: 1, memoryKind: "ram" as const, meanWatts: 1, samples: 1 };
-      const incoming = (index: number, data: Uint8Array) => ({ index, data, sha256: createHash("sha256").update(data).digest("hex"), size: data.length, format: "png" });
+      const incoming = (f: EncodedFrame) => ({ index: f.index, data: f.data, sha256: createHash("sha256").update(f.data).digest("hex"), size: f.data.length, format: "png", pixelsSha256: f.pixelsSha256 ?? "" });
       const upload = async (withProvenance: boolean, name: string): Promise<{ seconds: number; commitSeconds: number; job: JobRow }> => {
         const job = insertJob(store, { frameEnd: frames - 1, outputDir: join(outputRoot, name), modelSha256: model.manifest.sha256 });
         const [chunk] = insertChunks(store, job.id, [[0, frames - 1]]);
@@ -78,7 +91,7 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         const t0 = nowSeconds();
         const session = await sink.begin({ jobId: job.id, chunkId: chunk!.id, attemptId: `att_${name}`, agentId: agent.id, frameCount: frames });
         // Frames reach the sink as the agent renders them, as on the farm (agent and sink share this machine's cores here).
-        for await (const f of render()) await session.addFrame(incoming(f.index, f.data));
+        for await (const f of render(withProvenance)) await session.addFrame(incoming(f));
         const c0 = nowSeconds();
         await session.commit(acc);
         return { seconds: nowSeconds() - t0, commitSeconds: nowSeconds() - c0, job };
@@ -89,6 +102,7 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
       const signed: number[] = [];
       const commits = { without: [] as number[], with: [] as number[] };
       let lastJob: JobRow | undefined;
+      const signedJobs: JobRow[] = [];
       for (let r = 0; r < rounds; r++) {
         const n = await upload(false, `n${r}`);
         plain.push(n.seconds);
@@ -97,28 +111,39 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         signed.push(s.seconds);
         commits.with.push(s.commitSeconds);
         lastJob = s.job;
+        signedJobs.push(s.job);
       }
 
       // The same parts taken apart: the event loop's share and the hash thread's decode.
       const h = { jobId: lastJob!.id, chunkId: `${lastJob!.id}_c0`, attemptId: `att_p${rounds - 1}`, agentId: agent.id, frameCount: frames };
       const l0 = nowSeconds();
-      const hashes = pngs.map((png) => {
+      const hashes = pngs.map((png, i) => {
         splitAtEnd(png, PROVENANCE_KEYWORD);
-        return stamper.hashPixels(png);
+        return stamper.hashPixels(png, { sha256: claims[i]!, agentId: agent.id });
       });
       const dispatchSeconds = nowSeconds() - l0;
       const pixels = await Promise.all(hashes);
       const b0 = nowSeconds();
-      const records = stamper.recordChunks(h, pixels.map((p, index) => ({ index, pngSha256: incoming(index, pngs[index]!).sha256, pixels: p })), frames, acc);
+      const records = stamper.recordChunks(h, pixels.map((p, index) => ({ index, pngSha256: incoming({ index, data: pngs[index]!, format: "png" }).sha256, pixels: p })), frames, acc);
       const recordSeconds = nowSeconds() - b0;
       const d0 = nowSeconds();
       for (const png of pngs) pixelsOf(png);
       const decodeSeconds = nowSeconds() - d0;
+      const rgbs = pngs.map((png) => decodePng(png));
+      const a0 = nowSeconds();
+      for (const frame of rgbs) rgbPixelsSha256(frame);
+      const agentHashSeconds = nowSeconds() - a0;
+      // Whose pixel hash each frame of the measured "with" rounds names (the coordinator's where it checked the agent's claim).
+      const by = { agent: 0, coordinator: 0 };
+      for (let r = 0; r < rounds; r++) {
+        for (const row of store.frames.listByJob(signedJobs[r]!.id)) by[recordOf(readFileSync(row.path)).pixels.by ?? "coordinator"]++;
+      }
       await stamper.close();
 
       const m0 = nowSeconds();
       const written = new JobManifestWriter(store, specs, signer, Date.now, silentLogger()).write(lastJob!, "done");
-      await executor.close();
+      await executors.with.close();
+      await executors.without.close();
       const jobManifestSeconds = nowSeconds() - m0;
       if (written === undefined) throw new Error("job manifest was not written");
       const plainPerFrame = median(plain) / frames;
@@ -142,6 +167,8 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         eventLoopMsPerFrame: ms(loopPerFrame),
         eventLoopRatio: round(loopPerFrame / plainPerFrame, 4),
         hashThreadDecodeMsPerFrame: ms(decodeSeconds / frames),
+        agentPixelHashMsPerFrame: ms(agentHashSeconds / frames),
+        pixelHashBy: by,
         jobManifestMsPerFrame: ms(jobManifestSeconds / frames),
         pngBytes: pngs[0]?.length ?? 0,
         recordBytes: records.get(0)?.length ?? 0,
@@ -151,7 +178,9 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
           provenance: "frame time with the FrameStamper minus without it",
           commit: "UploadSession.commit per chunk (with provenance: wait for the last pixel hashes, sign, append, then every frame's fsync)",
           eventLoop: "provenance work on the sink's thread: split at IEND + hand the PNG to the hash thread, then build + sign + iTXt chunk at commit",
-          hashThreadDecode: "pixel hash (zlib + PNG row filters + sha256) per frame, on the hasher's worker thread, overlapped with the upload",
+          hashThreadDecode: "pixel hash (zlib + PNG row filters + sha256) per frame, on the hasher's worker thread, overlapped with the upload: done for frames that come without the agent's hash and for the agent's claims the coordinator checks",
+          agentPixelHash: "sha256 of a frame's RGB8 samples on the agent before encoding (in the 'with' frame time, not in 'without')",
+          pixelHashBy: "frames of the measured 'with' rounds whose record names the agent's pixel hash vs the coordinator's (its first claim per agent, then a random 1/32 are checked by decoding)",
           jobManifest: "manifest.json once per job (hash every file, sign, write + fsync + rename), divided by frames; not in the ratio",
         },
       };
@@ -159,6 +188,10 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
       store.close();
     }
   });
+}
+
+function recordOf(bytes: Uint8Array): FrameManifest {
+  return frameManifestSchema.parse((JSON.parse(readTextChunk(bytes, PROVENANCE_KEYWORD) ?? "null") as { manifest: unknown }).manifest);
 }
 
 function median(xs: readonly number[]): number {

@@ -38,7 +38,7 @@ function decodeFrameOnly(buf: Buffer): UploadMessage | null {
   if (r.uint32() !== FRAME_FIELD_TAG) return null;
   const length = r.uint32();
   if (r.pos + length !== buf.length) return null;
-  const frame: FrameData = { index: 0, data: NO_BYTES, sha256: "", format: "", size: 0 };
+  const frame: FrameData = { index: 0, data: NO_BYTES, sha256: "", format: "", size: 0, pixelsSha256: "" };
   while (r.pos < buf.length) {
     const tag = r.uint32();
     if (tag === 8) frame.index = r.uint32();
@@ -50,6 +50,7 @@ function decodeFrameOnly(buf: Buffer): UploadMessage | null {
     } else if (tag === 26) frame.sha256 = r.string();
     else if (tag === 34) frame.format = r.string();
     else if (tag === 40) frame.size = r.uint32();
+    else if (tag === 50) frame.pixelsSha256 = r.string();
     else return null; // unknown or unexpected: let the generated codec decide
   }
   return { body: { $case: "frame", value: frame } };

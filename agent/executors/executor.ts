@@ -19,6 +19,13 @@ export interface EncodedFrame {
   data: Uint8Array;
   /** "png" (or "exr" where a step makes EXR). */
   format: string;
+  /**
+   * sha256 of the frame's 8-bit RGB samples (shared/provenance/pixel-hash),
+   * where the executor held them before encoding; sent with the frame so the
+   * coordinator's provenance need not decode it (it names the hash as the
+   * agent's and checks a sample).
+   */
+  pixelsSha256?: string;
 }
 
 /** Live progress inside one frame, for `nightshift watch` (Blender samples, ComfyUI steps). */

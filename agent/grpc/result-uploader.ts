@@ -48,7 +48,7 @@ export async function uploadAttempt(
     await write({ body: { $case: "header", value: target } });
     for await (const f of frames) {
       const sha256 = createHash("sha256").update(f.data).digest("hex");
-      await write({ body: { $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256, format: f.format, size: f.data.length } } });
+      await write({ body: { $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256, format: f.format, size: f.data.length, pixelsSha256: f.pixelsSha256 ?? "" } } });
     }
     const acc = await finish();
     await write({ body: { $case: "accounting", value: acc } });

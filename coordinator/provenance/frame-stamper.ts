@@ -2,12 +2,13 @@ import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.t
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import { itxtChunk } from "../../shared/media/png-text-chunk.ts";
-import { FRAME_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type FrameManifest, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
-import type { PixelHash } from "../../shared/provenance/pixel-hash.ts";
+import { FRAME_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
+import { pngDimensions } from "../../shared/provenance/pixel-hash.ts";
 import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import type { Store } from "../store/store.ts";
+import { DEFAULT_PIXEL_CLAIM_CHECK_RATE, PixelClaimSampler } from "./pixel-claims.ts";
 import { PixelHasher } from "./pixel-hasher.ts";
 import { provenanceSteps } from "./provenance-steps.ts";
 
@@ -16,15 +17,29 @@ export interface StagedPng {
   index: number;
   /** sha256 of the PNG bytes the agent sent (checked by the sink). */
   pngSha256: string;
-  pixels: PixelHash;
+  pixels: FramePixels;
 }
+
+/** The pixel hash an agent sent with a frame (FrameData.pixels_sha256), and which agent. */
+export interface PixelClaim {
+  sha256: string;
+  agentId: string;
+}
+
+/** A claimed pixel hash that is malformed or does not match the frame: the upload is refused (bad-frame). */
+export class PixelClaimError extends Error {
+  override readonly name = "PixelClaimError";
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * Builds and signs the provenance record of every PNG frame of an attempt,
  * in two halves that follow what is known when:
- *  - when a frame arrives, its pixel hash (decoding the received PNG, on the
- *    PixelHasher's thread): the coordinator signs what it saw, not what an
- *    agent claims about it;
+ *  - when a frame arrives, its pixel hash: the one the agent sent with it
+ *    (recorded as the agent's; pixel-claims.ts picks which claims are
+ *    checked), else decoded from the received PNG on the PixelHasher's
+ *    thread (recorded as the coordinator's);
  *  - at the commit, once the chunk's accounting (render seconds, energy) has
  *    arrived, the record itself: job, chunk, attempt, steps, seed, agent,
  *    software, accounting share, hashes; signed and returned as the iTXt
@@ -40,10 +55,29 @@ export class FrameStamper {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly hasher = new PixelHasher(log),
+    private readonly claims = new PixelClaimSampler(DEFAULT_PIXEL_CLAIM_CHECK_RATE),
   ) {}
 
-  hashPixels(png: Uint8Array): Promise<PixelHash> {
-    return this.hasher.hash(png);
+  /**
+   * The frame's pixel hash for its record. With a claim: taken as the agent's
+   * unless this claim is picked for a check (then decoded and compared; a
+   * mismatch rejects with PixelClaimError). Without one: decoded here.
+   */
+  hashPixels(png: Uint8Array, claim?: PixelClaim): Promise<FramePixels> {
+    if (claim === undefined || claim.sha256 === "") return this.decoded(png);
+    if (!SHA256_HEX.test(claim.sha256)) return Promise.reject(new PixelClaimError("pixels_sha256 sent by the agent is not a lower-case hex sha256"));
+    const size = pngDimensions(png);
+    if (size !== undefined && !this.claims.shouldCheck(claim.agentId)) return Promise.resolve({ sha256: claim.sha256, ...size, by: "agent" });
+    return this.decoded(png).then((pixels) => {
+      if (pixels.sha256 === claim.sha256) return pixels;
+      this.claims.failed(claim.agentId);
+      this.log.warn({ agentId: claim.agentId, claimed: claim.sha256, decoded: pixels.sha256 }, "agent's pixel hash does not match its frame");
+      throw new PixelClaimError("pixels_sha256 sent by the agent does not match the frame's pixels");
+    });
+  }
+
+  private async decoded(png: Uint8Array): Promise<FramePixels> {
+    return { ...(await this.hasher.hash(png)), by: "coordinator" };
   }
 
   /** The iTXt chunk per frame index; empty when the job or chunk is gone (the commit refuses it right after). */

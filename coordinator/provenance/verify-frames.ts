@@ -114,7 +114,11 @@ export function checkFrame(bytes: Uint8Array, caPem: string): FrameCheck {
   } catch {
     return { kind: "altered", reason: "image data cannot be decoded" };
   }
-  if (pixels !== m.pixels.sha256) return { kind: "altered", reason: "pixels differ from the signed record" };
+  if (pixels !== m.pixels.sha256) {
+    // A pixel hash the agent computed may have been wrong when signed (the coordinator checks a sample of them).
+    const whose = m.pixels.by === "agent" ? " (its pixel hash is the agent's: the file was changed, or the agent's hash was wrong)" : "";
+    return { kind: "altered", reason: `pixels differ from the signed record${whose}` };
+  }
   return { kind: "ok", manifest: m };
 }
 

@@ -10,9 +10,9 @@ import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.t
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { appendSyncLater, fsyncDir, fsyncDirAsync, writeFileSyncLater } from "./durable-fs.ts";
 import { PngFormatError, splitAtEnd } from "../../shared/media/png-text-chunk.ts";
-import { isPng, type PixelHash } from "../../shared/provenance/pixel-hash.ts";
-import { PROVENANCE_KEYWORD } from "../../shared/provenance/provenance-manifest.ts";
-import type { StagedPng } from "../provenance/frame-stamper.ts";
+import { isPng } from "../../shared/provenance/pixel-hash.ts";
+import { PROVENANCE_KEYWORD, type FramePixels } from "../../shared/provenance/provenance-manifest.ts";
+import type { PixelClaim, StagedPng } from "../provenance/frame-stamper.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
@@ -31,6 +31,8 @@ export interface IncomingFrame {
   sha256: string;
   size: number;
   format: string;
+  /** The agent's sha256 of the frame's RGB8 samples; "" or absent when it sent none. */
+  pixelsSha256?: string;
 }
 
 /** Where a job's frame `index` ends up (absolute, already checked to be under the output root). */
@@ -42,7 +44,7 @@ export type FramePathResolver = (job: JobRow, index: number) => string;
  * made at the commit, when the chunk's accounting is known.
  */
 export interface AttemptStamper {
-  hashPixels(png: Uint8Array): Promise<PixelHash>;
+  hashPixels(png: Uint8Array, claim?: PixelClaim): Promise<FramePixels>;
   recordChunks(h: UploadHeader, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Uint8Array>;
 }
 
@@ -203,7 +205,7 @@ export class UploadSession {
   /** fsyncs of staged frames not yet awaited, oldest first. */
   private syncs: Array<Promise<void>> = [];
   /** Staged PNGs still waiting for their provenance record and IEND (see stagePng). */
-  private readonly pngs = new Map<number, { path: string; tail: Buffer; pixels: Promise<PixelHash>; pngSha256: string }>();
+  private readonly pngs = new Map<number, { path: string; tail: Buffer; pixels: Promise<FramePixels>; pngSha256: string }>();
   private done = false;
 
   constructor(
@@ -233,12 +235,12 @@ export class UploadSession {
    * A PNG that gets a provenance record: everything before its IEND is staged
    * now, without an fsync (its record needs the chunk's accounting, which
    * comes last); the commit appends record and IEND and fsyncs the file once.
-   * Its pixel hash is computed off this thread meanwhile.
+   * Its pixel hash is the agent's, or computed off this thread meanwhile.
    */
   private stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): void {
     const { head, tail } = splitAtEnd(f.data, PROVENANCE_KEYWORD);
     writeFileSync(path, head, { flag: "wx", mode: 0o644 });
-    const pixels = stamper.hashPixels(f.data);
+    const pixels = stamper.hashPixels(f.data, f.pixelsSha256 ? { sha256: f.pixelsSha256, agentId: this.header.agentId } : undefined);
     pixels.catch(() => undefined); // awaited at the commit
     this.pngs.set(f.index, { path, tail, pixels, pngSha256: f.sha256.toLowerCase() });
   }

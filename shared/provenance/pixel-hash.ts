@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { inflateSync } from "node:zlib";
 import { decodePng } from "../media/png-codec.ts";
+import { assertRgbFrame, type RgbFrame } from "../media/rgb-frame.ts";
 
 /**
  * The pixel hash a frame's provenance names: sha256 of the decoded 8-bit RGB
@@ -25,6 +26,26 @@ export function pixelsOf(png: Uint8Array): PixelHash {
   if (fast !== undefined) return fast;
   const frame = decodePng(png);
   return { sha256: createHash("sha256").update(frame.data).digest("hex"), width: frame.width, height: frame.height };
+}
+
+/**
+ * The same hash from pixels held in memory (what an agent has before it
+ * encodes a frame): equal to pixelsOf(encodePng(frame)), at the cost of one
+ * sha256 over the samples and no decode.
+ */
+export function rgbPixelsSha256(frame: RgbFrame): string {
+  assertRgbFrame(frame);
+  return createHash("sha256").update(frame.data).digest("hex");
+}
+
+/** Width and height from a PNG's IHDR (the first chunk), without decoding; undefined when there is none. */
+export function pngDimensions(png: Uint8Array): { width: number; height: number } | undefined {
+  if (!isPng(png) || png.length < 33) return undefined;
+  if (String.fromCharCode(png[12]!, png[13]!, png[14]!, png[15]!) !== "IHDR") return undefined;
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  return width > 0 && height > 0 ? { width, height } : undefined;
 }
 
 export function isPng(bytes: Uint8Array): boolean {

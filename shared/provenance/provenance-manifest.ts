@@ -18,6 +18,10 @@ export const SIGNATURE_ALG = "ES256";
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
+/** Who computed a frame record's pixel hash. */
+export const PIXEL_HASH_BY = ["coordinator", "agent"] as const;
+export type PixelHashBy = (typeof PIXEL_HASH_BY)[number];
+
 export const provenanceStepSchema = z.object({
   id: z.string(),
   kind: z.string(),
@@ -36,8 +40,14 @@ export const frameManifestSchema = z.object({
   software: z.record(z.string(), z.string()),
   renderSeconds: z.number(),
   energy: z.object({ joules: z.number(), source: z.string(), share: z.string() }),
-  /** sha256 of the decoded 8-bit RGB samples, row-major (shared/media/png-codec decodePng). */
-  pixels: z.object({ sha256, width: z.number().int(), height: z.number().int() }),
+  /**
+   * sha256 of the decoded 8-bit RGB samples, row-major (shared/media/png-codec
+   * decodePng), and who computed it: "coordinator" (it decoded the bytes it
+   * received) or "agent" (from the pixels it encoded, sent with the frame;
+   * the coordinator checks a random sample of such claims). Absent in records
+   * made before agents sent it: the coordinator.
+   */
+  pixels: z.object({ sha256, width: z.number().int(), height: z.number().int(), by: z.enum(PIXEL_HASH_BY).optional() }),
   /** sha256 of the PNG bytes as the agent sent them, i.e. the file without this chunk; the ledger's frames.sha256. */
   png: z.object({ sha256 }),
   /** ISO time the coordinator committed and signed the frame. */
@@ -78,6 +88,7 @@ export const envelopeSchema = z.object({
 
 export type ProvenanceStep = z.infer<typeof provenanceStepSchema>;
 export type FrameManifest = z.infer<typeof frameManifestSchema>;
+export type FramePixels = FrameManifest["pixels"];
 export type JobManifest = z.infer<typeof jobManifestSchema>;
 export type SignedEnvelope<M> = { manifest: M; signature: z.infer<typeof signatureSchema> };
 

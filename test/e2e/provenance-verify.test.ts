@@ -45,6 +45,7 @@ test("every committed frame carries a signed record that names its job, chunk, s
     const rows = new Map(store.frames.listByJob(r.jobId).map((row) => [row.frame, row]));
     const names = framesIn(r.outputDir);
     assert.equal(names.length, FRAMES);
+    const pixelHashBy = new Set<string | undefined>();
     for (const [i, name] of names.entries()) {
       const bytes = readFileSync(join(r.outputDir, name));
       const check = checkFrame(bytes, caPem);
@@ -60,8 +61,11 @@ test("every committed frame carries a signed record that names its job, chunk, s
       assert.deepEqual(m.steps, [{ id: "grade", kind: "model", hashes: { model: row.modelSha256 } }]);
       assert.equal(m.png.sha256, row.sha256, "the record names the bytes the ledger holds");
       assert.equal(m.pixels.sha256, sha256Bytes(decodePng(bytes).data));
+      pixelHashBy.add(m.pixels.by);
       assert.ok(m.renderSeconds > 0 && m.energy.joules > 0);
     }
+    // The agent sent each frame's pixel hash over gRPC; the coordinator checked its first (and a random 1/32 of the rest).
+    assert.ok(pixelHashBy.has("agent"), `pixel hashes recorded as: ${[...pixelHashBy].join(", ")}`);
   } finally {
     store.close();
   }

@@ -120,7 +120,7 @@ test("join, claim and upload over real gRPC: the attempt commits with exact byte
 test("a stream that ends without the accounting message is refused as truncated and leaves nothing", async (t) => {
   const { s, client } = await setup(t);
   const frames = makeFrames(0, 2).map((f): UploadMessage => ({
-    body: { $case: "frame", value: { index: f.index, data: Buffer.from(f.data), sha256: sha256Hex(f.data), format: "png", size: f.data.length } },
+    body: { $case: "frame", value: { index: f.index, data: Buffer.from(f.data), sha256: sha256Hex(f.data), format: "png", size: f.data.length, pixelsSha256: "" } },
   }));
   await assert.rejects(rawUpload(client, [{ body: { $case: "header", value: s.header } }, ...frames]), (err: unknown) => {
     assert.deepEqual(refusalOf(err), { code: status.FAILED_PRECONDITION, refusal: "truncated" });
@@ -134,7 +134,7 @@ test("a frame whose sha256 does not match is refused as bad-checksum (raw stream
   const data = randomBytes(1000);
   const messages: UploadMessage[] = [
     { body: { $case: "header", value: s.header } },
-    { body: { $case: "frame", value: { index: 0, data, sha256: sha256Hex(randomBytes(1000)), format: "png", size: data.length } } },
+    { body: { $case: "frame", value: { index: 0, data, sha256: sha256Hex(randomBytes(1000)), format: "png", size: data.length, pixelsSha256: "" } } },
   ];
   await assert.rejects(rawUpload(client, messages), (err: unknown) => {
     assert.deepEqual(refusalOf(err), { code: status.FAILED_PRECONDITION, refusal: "bad-checksum" });

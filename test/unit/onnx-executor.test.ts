@@ -11,6 +11,7 @@ import { colourMatrix, GRADE } from "../../models/colour-grade-model.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { generateFrame } from "../../shared/media/generated-frames.ts";
 import { decodePng } from "../../shared/media/png-codec.ts";
+import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
 import { parseManifest } from "../../shared/model-manifest/manifest-load.ts";
 import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
 import { resolveModel, type ResolvedModel } from "../../shared/model-manifest/model-registry.ts";
@@ -68,6 +69,7 @@ test("frames come out in order as PNGs of the input size, identical across runs 
   assert.ok(busy.every((s) => s >= 0 && s < 10));
   const png = decodePng(first[0]!.data);
   assert.deepEqual([png.width, png.height], [W, H]);
+  for (const f of first) assert.equal(f.pixelsSha256, pixelsOf(f.data).sha256, "the pixel hash sent with a frame is the one its PNG decodes to");
 
   const again = await collect(a.run(task([4, 5, 6])));
   const other = await collect(executor({ intraOpThreads: 1 }).run(task([4, 5, 6])));

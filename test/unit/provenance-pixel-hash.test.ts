@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { PNG } from "pngjs";
 import { generateFrame } from "../../shared/media/generated-frames.ts";
-import { decodePng } from "../../shared/media/png-codec.ts";
-import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
+import { decodePng, encodePng } from "../../shared/media/png-codec.ts";
+import { pixelsOf, pngDimensions, rgbPixelsSha256 } from "../../shared/provenance/pixel-hash.ts";
 
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
@@ -29,6 +29,16 @@ test("one changed sample changes the pixel hash; a 16-bit PNG goes the pngjs way
   deep.data = Buffer.alloc(4 * 2 * 6, 0x80) as never;
   const bytes = PNG.sync.write(deep, { bitDepth: 16, colorType: 2, inputHasAlpha: false } as never);
   assert.equal(pixelsOf(bytes).sha256, sha(decodePng(bytes).data));
+});
+
+test("from pixels in memory: the same hash as their PNG decodes to, and the PNG's size read from IHDR alone", () => {
+  const frame = generateFrame(2, 41, 17, 5);
+  const png = encodePng(frame);
+  assert.equal(rgbPixelsSha256(frame), pixelsOf(png).sha256);
+  assert.deepEqual(pngDimensions(png), { width: 41, height: 17 });
+  assert.equal(pngDimensions(png.subarray(0, 20)), undefined, "truncated before IHDR ends");
+  assert.equal(pngDimensions(Buffer.from("not a png at all, not at all, no")), undefined);
+  assert.throws(() => rgbPixelsSha256({ width: 2, height: 2, data: new Uint8Array(5) }), RangeError);
 });
 
 function encode(frame: { width: number; height: number; data: Uint8Array }, colorType: 2 | 6, filterType: number): Buffer {

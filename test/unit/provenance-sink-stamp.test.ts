@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { agentSoftware, FrameStamper } from "../../coordinator/provenance/frame-stamper.ts";
+import { PixelClaimSampler } from "../../coordinator/provenance/pixel-claims.ts";
 import { openProvenanceSigner } from "../../coordinator/provenance/provenance-key.ts";
 import { checkFrame } from "../../coordinator/provenance/verify-frames.ts";
 import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
@@ -13,7 +14,8 @@ import { UploadRefusedError } from "../../shared/errors.ts";
 import { generateFrame } from "../../shared/media/generated-frames.ts";
 import { decodePng, encodePng } from "../../shared/media/png-codec.ts";
 import { PngFormatError, readTextChunk, removeTextChunk, withTextChunk } from "../../shared/media/png-text-chunk.ts";
-import { frameManifestSchema, PROVENANCE_KEYWORD } from "../../shared/provenance/provenance-manifest.ts";
+import { rgbPixelsSha256 } from "../../shared/provenance/pixel-hash.ts";
+import { frameManifestSchema, PROVENANCE_KEYWORD, type FrameManifest } from "../../shared/provenance/provenance-manifest.ts";
 import { ACCOUNTING, framePath, setupSink, sha256Hex } from "../helpers/sink-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 
@@ -23,14 +25,14 @@ import { testLog } from "../helpers/test-log.ts";
  * appended before the file's one fsync.
  */
 
-async function stampedSink(t: TestContext) {
+async function stampedSink(t: TestContext, claims?: PixelClaimSampler) {
   const keys = mkdtempSync(join(tmpdir(), "ns-stamp-"));
   t.after(() => rmSync(keys, { recursive: true, force: true }));
   const ca = await StudioCa.open(join(keys, "ca"));
   const signer = await openProvenanceSigner(keys, ca);
   let stamper: FrameStamper | undefined;
   t.after(() => stamper?.close());
-  const s = setupSink(t, { maxFrameBytes: 1 << 20, stamper: (store) => (stamper = new FrameStamper(store, new JobSpecs(), signer, Date.now, testLog())) });
+  const s = setupSink(t, { maxFrameBytes: 1 << 20, stamper: (store) => (stamper = new FrameStamper(store, new JobSpecs(), signer, Date.now, testLog(), undefined, claims)) });
   return { ...s, caPem: ca.certPem };
 }
 
@@ -57,12 +59,93 @@ test("a PNG is written once: staged without IEND, then committed with a signed r
     assert.equal(m.frame, f.index);
     assert.equal(m.attempt, s.header.attemptId);
     assert.equal(m.png.sha256, f.sha256);
-    assert.deepEqual(m.pixels, { sha256: sha256Hex(decodePng(f.data).data), width: 24, height: 16 });
+    assert.deepEqual(m.pixels, { sha256: sha256Hex(decodePng(f.data).data), width: 24, height: 16, by: "coordinator" }, "no claim sent: decoded here");
     assert.equal(m.renderSeconds, ACCOUNTING.busySeconds / 3);
     assert.equal(m.energy.joules, ACCOUNTING.energyJoules / 3);
     assert.equal(m.energy.source, ACCOUNTING.energySource);
     assert.deepEqual(m.software, { nightshift: "0.0.0-test", onnxruntime: "1.30.0" }, "the versions the agent reported");
   }
+});
+
+/** A frame as the OnnxExecutor sends it: with the sha256 of the RGB samples it encoded (or another claim). */
+const claimed = (i: number, claim?: string) => {
+  const frame = generateFrame(i, 24, 16, 3);
+  return { ...png(i), pixelsSha256: claim ?? rgbPixelsSha256(frame) };
+};
+const recordOf = (bytes: Uint8Array): FrameManifest => frameManifestSchema.parse(JSON.parse(readTextChunk(bytes, PROVENANCE_KEYWORD)!).manifest);
+/** Never samples: only an agent's first claim is checked. */
+const firstOnly = () => new PixelClaimSampler(0, () => 0.5);
+
+test("an agent's pixel hash: its first claim is checked by decoding, later ones are recorded as the agent's, and every record verifies", async (t) => {
+  const s = await stampedSink(t, firstOnly());
+  const frames = [claimed(0), claimed(1), claimed(2)];
+  const session = await s.sink.begin(s.header);
+  for (const f of frames) await session.addFrame(f);
+  assert.equal(await session.commit(ACCOUNTING), 3);
+  const by = frames.map((f) => {
+    const bytes = readFileSync(framePath(s.job, f.index));
+    const check = checkFrame(bytes, s.caPem);
+    assert.equal(check.kind, "ok", check.kind === "ok" ? "" : check.reason);
+    const m = recordOf(bytes);
+    assert.deepEqual({ ...m.pixels, by: undefined }, { sha256: sha256Hex(decodePng(f.data).data), width: 24, height: 16, by: undefined });
+    return m.pixels.by;
+  });
+  assert.deepEqual(by, ["coordinator", "agent", "agent"]);
+});
+
+test("a claim that does not match the pixels is refused (bad-frame) when checked, and that agent's next claim is checked again", async (t) => {
+  const s = await stampedSink(t, firstOnly());
+  const wrong = "0".repeat(64);
+  let session = await s.sink.begin(s.header);
+  await session.addFrame(claimed(0, wrong));
+  await session.addFrame(claimed(1));
+  await session.addFrame(claimed(2));
+  await assert.rejects(session.commit(ACCOUNTING), (e: unknown) => e instanceof UploadRefusedError && e.reason === "bad-frame" && /frame 0: pixels_sha256 .* does not match/.test(e.message));
+  await session.abort();
+  assert.equal(s.store.frames.countByJob(s.job.id), 0, "nothing recorded");
+
+  // The same agent again: with nothing sampled, only a re-check of its next claim can catch this one.
+  session = await s.sink.begin(s.header);
+  await session.addFrame(claimed(0, wrong));
+  await session.addFrame(claimed(1));
+  await session.addFrame(claimed(2));
+  await assert.rejects(session.commit(ACCOUNTING), (e: unknown) => e instanceof UploadRefusedError && e.reason === "bad-frame" && /frame 0/.test(e.message));
+  await session.abort();
+
+  session = await s.sink.begin(s.header);
+  await session.addFrame({ ...claimed(0), pixelsSha256: "NOT-A-HASH" });
+  await session.addFrame(claimed(1));
+  await session.addFrame(claimed(2));
+  await assert.rejects(session.commit(ACCOUNTING), (e: unknown) => e instanceof UploadRefusedError && e.reason === "bad-frame" && /frame 0: pixels_sha256 .* not a lower-case hex sha256/.test(e.message));
+  await session.abort();
+  assert.equal(s.store.frames.countByJob(s.job.id), 0);
+});
+
+test("a wrong claim that was not sampled is signed as the agent's, and verify finds the frame altered", async (t) => {
+  const s = await stampedSink(t, firstOnly());
+  const session = await s.sink.begin(s.header);
+  await session.addFrame(claimed(0));
+  await session.addFrame(claimed(1, "0".repeat(64)));
+  await session.addFrame(claimed(2));
+  await session.commit(ACCOUNTING);
+  const bytes = readFileSync(framePath(s.job, 1));
+  assert.equal(recordOf(bytes).pixels.by, "agent", "the record says whose word it is");
+  const check = checkFrame(bytes, s.caPem);
+  assert.ok(check.kind === "altered", check.kind);
+  assert.match(check.reason, /agent/);
+});
+
+test("the claim sampler: an agent's first claim always, then the given share, from its random source", () => {
+  const draws = [0.01, 0.5, 0.02, 0.99];
+  const sampler = new PixelClaimSampler(0.03, () => draws.shift()!);
+  assert.deepEqual([sampler.shouldCheck("a"), sampler.shouldCheck("b")], [true, true], "first claims");
+  assert.deepEqual([sampler.shouldCheck("a"), sampler.shouldCheck("a"), sampler.shouldCheck("b"), sampler.shouldCheck("b")], [true, false, true, false]);
+  sampler.failed("a");
+  assert.equal(sampler.shouldCheck("a"), true, "after a failed check, the next claim is checked");
+  assert.throws(() => new PixelClaimSampler(1.5), RangeError);
+  const real = new PixelClaimSampler(1);
+  real.shouldCheck("x");
+  assert.equal(real.shouldCheck("x"), true, "rate 1 checks everything (crypto source)");
 });
 
 test("a PNG that arrives with its own nightshift record keeps only the coordinator's", async (t) => {

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { UploadMessage } from "../../proto/gen/nightshift/v1/sink.ts";
 import { decodeUploadMessage, encodeUploadMessage } from "../../shared/upload-codec.ts";
 
-const frame = (data: Buffer): UploadMessage => ({ body: { $case: "frame", value: { index: 300, data, sha256: "ab".repeat(32), format: "png", size: data.length } } });
+const frame = (data: Buffer, pixelsSha256 = ""): UploadMessage => ({ body: { $case: "frame", value: { index: 300, data, sha256: "ab".repeat(32), format: "png", size: data.length, pixelsSha256 } } });
 
 test("a frame message round-trips both ways with the generated codec: same wire meaning, data intact", () => {
   for (const n of [1, 127, 128, 16_384, 1_048_576 + 3]) {
@@ -15,6 +15,15 @@ test("a frame message round-trips both ways with the generated codec: same wire 
     assert.deepEqual(decodeUploadMessage(theirs), frame(data), `ours reads the generated encoding (${n} bytes)`);
     assert.equal(ours.length, theirs.length, "same size on the wire");
   }
+});
+
+test("a frame's pixels_sha256 (field 6) round-trips both ways too", () => {
+  const data = randomBytes(4096);
+  const m = frame(data, "cd".repeat(32));
+  const ours = encodeUploadMessage(m);
+  assert.deepEqual(UploadMessage.decode(ours), m, "generated decoder reads ours");
+  assert.deepEqual(decodeUploadMessage(Buffer.from(UploadMessage.encode(m).finish())), m, "ours reads the generated encoding");
+  assert.notEqual(ours.length, encodeUploadMessage(frame(data)).length, "an empty one is not on the wire");
 });
 
 test("header and accounting messages, and a malformed buffer, go through the generated codec", () => {

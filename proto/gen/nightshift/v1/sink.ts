@@ -50,6 +50,13 @@ export interface FrameData {
   format: string;
   /** Byte length of data, checked by the sink (a truncated stream fails here). */
   size: number;
+  /**
+   * Lower-case hex sha256 of the frame's 8-bit RGB samples (row-major, no
+   * padding), computed by the agent from the pixels it encoded; empty when it
+   * did not. The coordinator's provenance names it as the agent's and checks a
+   * random sample of them (README "Provenance").
+   */
+  pixelsSha256: string;
 }
 
 /** Last message of every upload: what the chunk cost on the agent. */
@@ -349,7 +356,7 @@ export const UploadHeader: MessageFns<UploadHeader> = {
 };
 
 function createBaseFrameData(): FrameData {
-  return { index: 0, data: Buffer.alloc(0), sha256: "", format: "", size: 0 };
+  return { index: 0, data: Buffer.alloc(0), sha256: "", format: "", size: 0, pixelsSha256: "" };
 }
 
 export const FrameData: MessageFns<FrameData> = {
@@ -368,6 +375,9 @@ export const FrameData: MessageFns<FrameData> = {
     }
     if (message.size !== 0) {
       writer.uint32(40).uint32(message.size);
+    }
+    if (message.pixelsSha256 !== "") {
+      writer.uint32(50).string(message.pixelsSha256);
     }
     return writer;
   },
@@ -425,6 +435,14 @@ export const FrameData: MessageFns<FrameData> = {
             message.size = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pixelsSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -444,6 +462,11 @@ export const FrameData: MessageFns<FrameData> = {
       sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
       format: isSet(object.format) ? globalThis.String(object.format) : "",
       size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      pixelsSha256: isSet(object.pixelsSha256)
+        ? globalThis.String(object.pixelsSha256)
+        : isSet(object.pixels_sha256)
+        ? globalThis.String(object.pixels_sha256)
+        : "",
     };
   },
 
@@ -464,6 +487,9 @@ export const FrameData: MessageFns<FrameData> = {
     if (message.size !== 0) {
       obj.size = Math.round(message.size);
     }
+    if (message.pixelsSha256 !== "") {
+      obj.pixelsSha256 = message.pixelsSha256;
+    }
     return obj;
   },
 
@@ -477,6 +503,7 @@ export const FrameData: MessageFns<FrameData> = {
     message.sha256 = object.sha256 ?? "";
     message.format = object.format ?? "";
     message.size = object.size ?? 0;
+    message.pixelsSha256 = object.pixelsSha256 ?? "";
     return message;
   },
 };
