@@ -29,6 +29,10 @@ export interface SinkUploadResult {
   chunks: number;
   /** Sum of the uploadAttempt calls: gRPC stream, sha256 both sides, fsync per frame, SQLite commit, renames. */
   uploadSeconds: number;
+  /** Each uploadAttempt call, first message to the commit's answer, in milliseconds. */
+  uploadMs: number[];
+  /** CPU time of this process (agent and coordinator both) during the uploadAttempt calls. */
+  uploadCpuSeconds: number;
   /** First claim to last commit: uploads plus waiting for the dispatcher and the claim calls. */
   wallSeconds: number;
 }
@@ -92,6 +96,8 @@ async function uploadAllChunks(o: SinkUploadOptions, coordinator: Coordinator, c
   const submitted = await coordinator.api.submit(JSON.stringify(spec), o.dir);
   const deadline = Date.now() + 5 * 60_000;
   let uploadSeconds = 0;
+  let uploadCpuMicros = 0;
+  const uploadMs: number[] = [];
   let bytes = 0;
   let started: number | undefined;
   for (let done = 0; done < submitted.chunks; ) {
@@ -106,6 +112,7 @@ async function uploadAllChunks(o: SinkUploadOptions, coordinator: Coordinator, c
     if (claim.skip) throw new Error(`sink bench: claim of ${chunk.id} skipped: ${claim.reason}`);
     const work = ChunkWorkSchema.parse(JSON.parse(claim.workJson));
     const t = nowSeconds();
+    const cpu = process.cpuUsage();
     const res = await uploadAttempt(
       client,
       { jobId: work.jobId, chunkId: work.chunkId, attemptId: work.attemptId, agentId: joined.agentId, frameCount: work.frameEnd - work.frameStart + 1 },
@@ -113,7 +120,11 @@ async function uploadAllChunks(o: SinkUploadOptions, coordinator: Coordinator, c
       () => Promise.resolve(ACCOUNTING),
       AbortSignal.timeout(5 * 60_000),
     );
-    uploadSeconds += nowSeconds() - t;
+    const took = nowSeconds() - t;
+    const used = process.cpuUsage(cpu);
+    uploadSeconds += took;
+    uploadMs.push(took * 1000);
+    uploadCpuMicros += used.user + used.system;
     if (!res.committed) throw new Error(`sink bench: upload of ${chunk.id} not committed: ${res.message}`);
     for (let i = work.frameStart; i <= work.frameEnd; i++) bytes += o.payloads[i % o.payloads.length]!.length;
     done++;
@@ -121,5 +132,5 @@ async function uploadAllChunks(o: SinkUploadOptions, coordinator: Coordinator, c
   const wallSeconds = nowSeconds() - (started ?? nowSeconds());
   const committed = coordinator.store.frames.countByJob(submitted.jobId);
   if (committed !== o.frames) throw new Error(`sink bench: ${committed} frames committed, ${o.frames} expected`);
-  return { bytes, chunks: submitted.chunks, uploadSeconds, wallSeconds };
+  return { bytes, chunks: submitted.chunks, uploadSeconds, uploadMs, uploadCpuSeconds: uploadCpuMicros / 1e6, wallSeconds };
 }

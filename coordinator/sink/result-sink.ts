@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
 import type { JobRow } from "../store/jobs-table.ts";
@@ -63,11 +63,14 @@ function refuse(reason: string, message: string): never {
  * attempt or is refused; every frame is checked (index inside the chunk, size,
  * sha256) and staged, its fsync started at once and awaited at the commit (at
  * most MAX_SYNCS_IN_FLIGHT at a time), so the next frame streams in while the
- * disk flushes. The commit waits for every staged file's fsync and fsyncs the
- * staging dir once, then records frames, ledger, attempt and chunk in one
- * SQLite transaction and only then renames the staged files into place. The
- * agent's only acknowledgement is the commit's answer, so every frame it
- * covers is on disk before it is sent. A crash between the two is repaired by reconcileStaging at start-up;
+ * disk flushes. The commit waits for every staged file's fsync and for one
+ * fsync of the staging dir (run alongside them), then records frames, ledger,
+ * attempt and chunk in one SQLite transaction, renames the staged files into
+ * place and fsyncs each target dir once (off the event loop). The agent's only
+ * acknowledgement is the commit's answer, sent after all of that, so every
+ * frame it covers is on disk under its final name before it is sent. A crash
+ * between the transaction and the target dirs' fsyncs is repaired by
+ * reconcileStaging at start-up (the staging dir is removed only after them);
  * a rename that fails while running is retried by StagedCommitRetry.
  */
 export class ResultSink {
@@ -95,7 +98,7 @@ export class ResultSink {
     const expected = chunk.frameEnd - chunk.frameStart + 1;
     if (h.frameCount !== expected) refuse("bad-header", `upload announces ${h.frameCount} frames, chunk ${h.chunkId} has ${expected}`);
     const dir = stagingDirFor(this.opts.outputRoot, h.attemptId);
-    await freshDir(dir);
+    freshDir(dir);
     return new UploadSession(this, h, dir, chunk.frameStart, chunk.frameEnd);
   }
 
@@ -126,8 +129,12 @@ export class ResultSink {
     if (digest !== f.sha256.toLowerCase()) refuse("bad-checksum", `frame ${f.index}: sha256 mismatch`);
   }
 
-  /** Commits a fully staged attempt. Synchronous from the check to the renames: nothing interleaves. */
-  commit(h: UploadHeader, dir: string, frames: Map<number, { sha256: string; bytes: number }>, acc: ChunkAccounting): number {
+  /**
+   * Commits a fully staged attempt. Synchronous from the check to the renames:
+   * nothing interleaves. Then the target dirs are fsynced on the thread pool
+   * (the renames durable) before the staging dir is removed and the answer goes.
+   */
+  async commit(h: UploadHeader, dir: string, frames: Map<number, { sha256: string; bytes: number }>, acc: ChunkAccounting): Promise<number> {
     const now = this.clock();
     const targets: Array<{ from: string; to: string }> = [];
     let losers: AttemptToCancel[] = [];
@@ -150,7 +157,7 @@ export class ResultSink {
       this.store.chunks.transition(h.chunkId, "done", now, { currentAttemptId: h.attemptId, error: null });
     });
     try {
-      moveIntoPlace(targets);
+      await Promise.all(renameIntoPlace(targets).map(fsyncDirAsync));
     } catch (err) {
       // The store commit stands and the staged frames are fsynced: they are moved in later (StagedCommitRetry).
       this.log.error({ attemptId: h.attemptId, err: (err as Error).message }, "committed frames could not be moved into place; kept in staging and retried");
@@ -165,29 +172,49 @@ export class ResultSink {
   }
 }
 
-/** An empty directory at `dir`: made new in one call when it is not there (the usual case), else emptied first. */
-async function freshDir(dir: string): Promise<void> {
+/**
+ * An empty directory at `dir`: made new in one call when it is not there (the
+ * usual case), else emptied first. In line, not on the thread pool, where a
+ * mkdir would wait behind the fsyncs of other uploads' frames.
+ */
+function freshDir(dir: string): void {
   try {
-    await mkdir(dir);
+    mkdirSync(dir);
     return;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") await rm(dir, { recursive: true, force: true });
+    if (code === "EEXIST") rmSync(dir, { recursive: true, force: true });
     else if (code !== "ENOENT") throw err;
   }
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
 }
 
-/** Renames staged files into place and fsyncs each target directory once. */
-export function moveIntoPlace(targets: ReadonlyArray<{ from: string; to: string }>): void {
+/**
+ * Renames staged files into place, making target directories as needed, and
+ * returns every directory whose entries changed: each target dir, and the
+ * parent of each directory made here (a new dir's own name lives there).
+ * They must be fsynced before the renames count as durable.
+ */
+export function renameIntoPlace(targets: ReadonlyArray<{ from: string; to: string }>): string[] {
   const dirs = new Set<string>();
   for (const t of targets) {
     const d = dirname(t.to);
-    if (!dirs.has(d)) mkdirSync(d, { recursive: true });
+    if (!dirs.has(d)) {
+      const made = mkdirSync(d, { recursive: true });
+      for (let p = d; made !== undefined; p = dirname(p)) {
+        dirs.add(dirname(p));
+        if (p === made || dirname(p) === p) break;
+      }
+    }
     renameSync(t.from, t.to);
     dirs.add(d);
   }
-  for (const d of dirs) fsyncDir(d);
+  return [...dirs];
+}
+
+/** Renames staged files into place and fsyncs every changed directory, in line (start-up and retry paths). */
+export function moveIntoPlace(targets: ReadonlyArray<{ from: string; to: string }>): void {
+  for (const d of renameIntoPlace(targets)) fsyncDir(d);
 }
 
 /** Staged frames whose fsync may run at once, per upload: bounds open files while the disk catches up. */
@@ -279,9 +306,9 @@ export class UploadSession {
     const syncs = this.syncs;
     this.syncs = [];
     try {
-      await Promise.all(syncs);
-      // Off the event loop: claims and other uploads go on meanwhile.
-      await fsyncDirAsync(this.dir);
+      // Every entry is in the dir by now, so its fsync runs alongside the files' own (off the event loop:
+      // claims and other uploads go on meanwhile); both are awaited before the transaction.
+      await Promise.all([...syncs, fsyncDirAsync(this.dir)]);
     } catch (err) {
       diskFull(err, "flushing the staged frames");
     }
@@ -294,7 +321,7 @@ export class UploadSession {
     await this.finishPngs(acc);
     await this.flush();
     try {
-      const n = this.sink.commit(this.header, this.dir, this.frames, acc);
+      const n = await this.sink.commit(this.header, this.dir, this.frames, acc);
       this.done = true;
       return n;
     } catch (err) {
