@@ -54,11 +54,13 @@ test("the coordinator killed with SIGKILL mid-job and started again: the job res
   assert.equal(final.state, "done", final.message ?? "");
   t.diagnostic(`coordinator back ${restartSeconds.toFixed(2)} s after SIGKILL; ${doneBefore.length} chunks were done before`);
 
-  // Chunks finished before the crash were never attempted again.
+  // Chunks finished before the crash were never attempted again. (Under heavy load a chunk may have had
+  // more than one attempt before its commit, e.g. a speculative copy or an agent briefly thought lost;
+  // what the restart must not do is start a new one.)
   for (const chunkId of doneBefore) {
     const attempts = db.all<AttemptRow>(`SELECT id, chunk_id, state, created_at FROM attempts WHERE chunk_id = ?`, chunkId);
-    assert.equal(attempts.length, 1, `chunk ${chunkId} attempted once`);
-    assert.equal(attempts[0]?.state, "committed");
+    assert.equal(attempts.filter((a) => a.state === "committed").length, 1, `chunk ${chunkId} committed once`);
+    assert.deepEqual(attempts.filter((a) => a.created_at >= killedAt).map((a) => a.id), [], `chunk ${chunkId} not attempted after the restart`);
   }
   for (const c of db.all<{ id: string }>(`SELECT id FROM chunks WHERE job_id = ?`, jobId)) {
     assert.equal(db.all<AttemptRow>(`SELECT * FROM attempts WHERE chunk_id = ? AND state = 'committed'`, c.id).length, 1);
