@@ -5,7 +5,9 @@
  * 1 MiB parts those short-lived buffers were the largest share of a transfer's
  * garbage collection. This codec writes a part with one copy of its data and
  * reads it as a view into the received message (which grpc-js keeps nothing
- * else of). The bytes on the wire are plain protobuf either way (fields in
+ * else of). The store goes one step further: it reads the file's bytes
+ * straight into a part laid out by `allocEncodedPart`, so a part served from
+ * disk is never copied before grpc-js frames it. The bytes on the wire are plain protobuf either way (fields in
  * order 1, 2, 3); anything unusual on the wire goes through the generated
  * decoder.
  */
@@ -18,15 +20,30 @@ const OFFSET_FIELD_TAG = 16; // ModelPart.offset, varint
 const TOTAL_SIZE_FIELD_TAG = 24; // ModelPart.total_size, varint
 const NO_BYTES = Buffer.alloc(0);
 
-export function encodeModelPart(m: ModelPart): Buffer {
+/** A part already in its wire form; the serializer sends it as it is. */
+export class EncodedModelPart {
+  constructor(readonly wire: Buffer) {}
+}
+
+/**
+ * A part of `length` data bytes at `offset` of an asset of `totalSize`, encoded
+ * but for its data: `data` is the view into `part` where those bytes go.
+ */
+export function allocEncodedPart(offset: number, totalSize: number, length: number): { part: EncodedModelPart; data: Buffer } {
+  const head = new BinaryWriter().uint32(DATA_FIELD_TAG).uint32(length).finish();
+  const tail = ModelPart.encode({ data: NO_BYTES, offset, totalSize }).finish();
+  const wire = Buffer.allocUnsafe(head.length + length + tail.length);
+  wire.set(head, 0);
+  wire.set(tail, head.length + length);
+  return { part: new EncodedModelPart(wire), data: wire.subarray(head.length, head.length + length) };
+}
+
+export function encodeModelPart(m: ModelPart | EncodedModelPart): Buffer {
+  if (m instanceof EncodedModelPart) return m.wire;
   if (m.data.length === 0) return Buffer.from(ModelPart.encode(m).finish());
-  const head = new BinaryWriter().uint32(DATA_FIELD_TAG).uint32(m.data.length).finish();
-  const tail = ModelPart.encode({ ...m, data: NO_BYTES }).finish();
-  const out = Buffer.allocUnsafe(head.length + m.data.length + tail.length);
-  out.set(head, 0);
-  out.set(m.data, head.length);
-  out.set(tail, head.length + m.data.length);
-  return out;
+  const { part, data } = allocEncodedPart(m.offset, m.totalSize, m.data.length);
+  data.set(m.data);
+  return part.wire;
 }
 
 /** A part with only the three known fields, `data` as a view; null for anything else. */

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ModelPart } from "../../proto/gen/nightshift/v1/model_store.ts";
-import { decodeModelPart, encodeModelPart } from "../../shared/assets/asset-part-codec.ts";
+import { allocEncodedPart, decodeModelPart, encodeModelPart } from "../../shared/assets/asset-part-codec.ts";
 
 const generated = (m: ModelPart): Buffer => Buffer.from(ModelPart.encode(m).finish());
 
@@ -14,6 +14,16 @@ test("an asset part round-trips both ways with the generated codec: same bytes o
     assert.ok(ours.equals(generated(part)), `identical encoding (${n} bytes at ${offset})`);
     assert.deepEqual(ModelPart.decode(ours), part, "the generated decoder reads ours");
     assert.deepEqual(decodeModelPart(generated(part)), part, "ours reads the generated encoding");
+  }
+});
+
+test("a part laid out before its bytes are read in encodes as the generated codec would", () => {
+  for (const [n, offset] of [[1, 0], [300, 12], [1_048_576, 2 ** 33]] as const) {
+    const bytes = randomBytes(n);
+    const { part, data } = allocEncodedPart(offset, offset + n, n);
+    assert.equal(data.length, n);
+    data.set(bytes);
+    assert.ok(encodeModelPart(part).equals(generated({ data: bytes, offset, totalSize: offset + n })), `${n} bytes at ${offset}`);
   }
 });
 
