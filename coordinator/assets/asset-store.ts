@@ -124,21 +124,30 @@ export class AssetStore {
   }
 }
 
+/** Reads parts in order, the next one already in flight while the caller sends the current one. */
 async function* readParts<T>(path: string, offset: number, size: number, place: (at: number, n: number) => { into: Uint8Array; part: T }, partBytes: number): AsyncGenerator<T> {
   const fh = await open(path, "r");
+  const readPart = async (at: number): Promise<T> => {
+    const n = Math.min(partBytes, size - at);
+    const { into, part } = place(at, n);
+    for (let got = 0; got < n; ) {
+      const { bytesRead } = await fh.read(into, got, n - got, at + got);
+      if (bytesRead === 0) throw new Error(`asset file ${path} ended at byte ${at + got} of ${size}`);
+      got += bytesRead;
+    }
+    return part;
+  };
+  let next: Promise<T> | undefined;
   try {
     for (let at = offset; at < size; ) {
-      const n = Math.min(partBytes, size - at);
-      const { into, part } = place(at, n);
-      for (let got = 0; got < n; ) {
-        const { bytesRead } = await fh.read(into, got, n - got, at + got);
-        if (bytesRead === 0) throw new Error(`asset file ${path} ended at byte ${at + got} of ${size}`);
-        got += bytesRead;
-      }
-      at += n;
-      yield part;
+      const current = next ?? readPart(at);
+      at += Math.min(partBytes, size - at);
+      next = at < size ? readPart(at) : undefined;
+      next?.catch(() => undefined); // awaited on the next turn, or dropped when the loop ends first
+      yield await current;
     }
   } finally {
+    await next?.catch(() => undefined);
     await fh.close();
   }
 }
