@@ -44,6 +44,8 @@ async function assetTransferBench(argv: readonly string[]): Promise<Record<strin
         const channel = studioChannelCredentials(conn.credentials);
         const client = new CoordinatorClient(c.address, channel.credentials, channel.options);
         const runs = { raw: [] as number[], fetch: [] as number[] };
+        // Process CPU (user + system, every thread, both ends) per GiB moved: less at the mercy of other jobs than the wall clock.
+        const cpu = { raw: [] as number[], fetch: [] as number[] };
         try {
           // One untimed fetch first: the TLS connection and the JIT are warm for every timed round, as for the raw side's sockets.
           await new AssetCache({ dir: join(dir, "warm-up"), capBytes: 2 * bytes, source: storeAssetSource(client.store), log }).ensure(ref);
@@ -51,6 +53,7 @@ async function assetTransferBench(argv: readonly string[]): Promise<Record<strin
           for (let r = 0; r < rounds; r++) {
             for (const side of r % 2 === 0 ? (["raw", "fetch"] as const) : (["fetch", "raw"] as const)) {
               const at = join(dir, `${side}-${r}`);
+              const cpuBefore = process.cpuUsage();
               if (side === "raw") {
                 const raw = await runRawTcpCopy({ dir: at, mode: "one-file", payloads });
                 runs.raw.push(raw.bytes / MB / raw.seconds);
@@ -60,6 +63,8 @@ async function assetTransferBench(argv: readonly string[]): Promise<Record<strin
                 await cache.ensure(ref);
                 runs.fetch.push(bytes / MB / (nowSeconds() - started));
               }
+              const used = process.cpuUsage(cpuBefore);
+              cpu[side].push((used.user + used.system) / 1e6 / (bytes / 2 ** 30));
               rmSync(at, { recursive: true, force: true });
             }
           }
@@ -75,10 +80,12 @@ async function assetTransferBench(argv: readonly string[]): Promise<Record<strin
           fetchMBps: round(fetch, 1),
           ratio: round(fetch / raw, 3),
           runs: { rawTcpMBps: runs.raw.map((v) => round(v, 1)), fetchMBps: runs.fetch.map((v) => round(v, 1)) },
+          cpuSecondsPerGiB: { rawTcp: cpu.raw.map((v) => round(v, 2)), fetch: cpu.fetch.map((v) => round(v, 2)) },
           unit: "MB/s = 10^6 bytes per second",
           definitions: {
             rawTcpMBps: "bench/raw-tcp-copy.ts one-file: the same bytes in 1 MiB writes over net on 127.0.0.1, the receiver appends them to one file and fsyncs once; clock from connect to the receiver's reply after fsync",
-            fetchMBps: `AssetCache.ensure on an empty cache: ModelStore.Fetch over gRPC with mutual TLS (peer guard) from a started Coordinator, parts of ${ASSET_PART_BYTES} bytes read from its store, sha256 while receiving, positioned writes to the partial file, fsync, rename; clock around ensure()`,
+            cpuSecondsPerGiB: "process.cpuUsage() (user + system, all threads: both ends run in this process, with the started coordinator's background work) over each timed side, per GiB moved",
+            fetchMBps: `AssetCache.ensure on an empty cache: ModelStore.Fetch over gRPC with mutual TLS (peer guard) from a started Coordinator, parts of ${ASSET_PART_BYTES} bytes read from its store straight into their encoded messages (shared/assets/asset-part-codec.ts), sha256 while receiving, positioned writes to the partial file, fsync, rename; clock around ensure()`,
           },
           aggregation: `best of ${rounds} rounds for each side (odd rounds fetch first), after one untimed warm-up fetch`,
           tempFileSystem: fileSystemType(dir),

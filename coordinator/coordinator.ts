@@ -42,7 +42,7 @@ import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 import { AssetStore } from "./assets/asset-store.ts";
 import { ModelCatalog } from "./assets/model-catalog.ts";
 import { modelStoreHandler } from "./assets/model-store-handler.ts";
-import { ModelStoreService } from "../proto/gen/nightshift/v1/model_store.ts";
+import { MODEL_STORE_SERVICE } from "../shared/assets/asset-part-codec.ts";
 import { DashboardAdminService } from "../proto/gen/nightshift/v1/dashboard.ts";
 import { WebhookOutboxTable } from "./store/webhook-outbox-table.ts";
 import { WebhookOutbox } from "./notify/webhook-outbox.ts";
@@ -281,7 +281,7 @@ export class Coordinator {
         }),
         extra: [
           edge.adminService,
-          { definition: ModelStoreService, implementation: modelStoreHandler(assets, log.child({ part: "assets" })) as unknown as UntypedServiceImplementation },
+          { definition: MODEL_STORE_SERVICE, implementation: modelStoreHandler(assets, log.child({ part: "assets" })) as unknown as UntypedServiceImplementation },
           { definition: DashboardAdminService, implementation: dashboardAdminHandler(() => dashboard, outbox) as unknown as UntypedServiceImplementation },
         ],
       }, trust.frontedTls(true, log.child({ part: "trust", port: "grpc" }), clock), [edge.guard]);

@@ -1,7 +1,8 @@
 import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type AttemptLogAck, type AttemptLogReport, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import type { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
-import { ModelStoreClient } from "../../proto/gen/nightshift/v1/model_store.ts";
+import type { ModelStoreClient } from "../../proto/gen/nightshift/v1/model_store.ts";
+import { ModelStoreCodecClient } from "../../shared/assets/asset-part-codec.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 import { UploadClient } from "../../shared/upload-codec.ts";
 
@@ -44,7 +45,7 @@ export class CoordinatorClient {
     this.gateway = new AgentGatewayClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
     this.sink = new UploadClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions });
     // Its own connection with a wide HTTP/2 window: at grpc-js's default 64 KiB, a transfer waits for a window update every 64 KiB.
-    this.store = new ModelStoreClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions, "grpc-node.flow_control_window": ASSET_FLOW_CONTROL_WINDOW });
+    this.store = new ModelStoreCodecClient(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...channelOptions, "grpc-node.flow_control_window": ASSET_FLOW_CONTROL_WINDOW });
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {

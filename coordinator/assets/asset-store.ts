@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { rm, unlink } from "node:fs/promises";
+import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { open, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { AssetMismatchError, blobPath, checkSha256, isSha256, type AssetRef } from "../../shared/assets/asset-ref.ts";
@@ -65,13 +65,26 @@ export class AssetStore {
    * The asset's bytes from `offset` on, in parts of at most `partBytes`. Throws
    * AssetNotFoundError when the store lacks an asset of that sha256 and size.
    */
-  read(ref: AssetRef, offset: number, partBytes = ASSET_PART_BYTES): AsyncIterable<Buffer> & { destroy(): void } {
+  read(ref: AssetRef, offset: number, partBytes = ASSET_PART_BYTES): AsyncIterable<Buffer> {
+    return this.readInto(ref, offset, (_at, n) => {
+      const into = Buffer.allocUnsafe(n);
+      return { into, part: into };
+    }, partBytes);
+  }
+
+  /**
+   * Like read, but each part's bytes are read straight into the buffer that
+   * `place(at, n)` hands out (for Fetch: the middle of the encoded message,
+   * so the bytes are never copied on the coordinator's side), and what it
+   * returns as `part` is yielded. Parts come in order; the file is closed when
+   * the loop ends, however it ends.
+   */
+  readInto<T>(ref: AssetRef, offset: number, place: (at: number, n: number) => { into: Uint8Array; part: T }, partBytes = ASSET_PART_BYTES): AsyncIterable<T> {
     if (!this.has(ref)) throw new AssetNotFoundError(`no asset ${ref.sha256} of ${ref.size} bytes in the store`);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > ref.size) {
       throw new AssetNotFoundError(`offset ${offset} is outside asset ${ref.sha256.slice(0, 12)}… of ${ref.size} bytes`);
     }
-    // An empty range: createReadStream with start = size reads nothing.
-    return createReadStream(blobPath(this.blobs, ref.sha256), { start: offset, highWaterMark: partBytes });
+    return readParts(blobPath(this.blobs, ref.sha256), offset, ref.size, place, partBytes);
   }
 
   /**
@@ -108,5 +121,33 @@ export class AssetStore {
   /** Removes an asset; a missing one is not an error. */
   async remove(sha256: string): Promise<void> {
     await rm(blobPath(this.blobs, checkSha256(sha256)), { force: true });
+  }
+}
+
+/** Reads parts in order, the next one already in flight while the caller sends the current one. */
+async function* readParts<T>(path: string, offset: number, size: number, place: (at: number, n: number) => { into: Uint8Array; part: T }, partBytes: number): AsyncGenerator<T> {
+  const fh = await open(path, "r");
+  const readPart = async (at: number): Promise<T> => {
+    const n = Math.min(partBytes, size - at);
+    const { into, part } = place(at, n);
+    for (let got = 0; got < n; ) {
+      const { bytesRead } = await fh.read(into, got, n - got, at + got);
+      if (bytesRead === 0) throw new Error(`asset file ${path} ended at byte ${at + got} of ${size}`);
+      got += bytesRead;
+    }
+    return part;
+  };
+  let next: Promise<T> | undefined;
+  try {
+    for (let at = offset; at < size; ) {
+      const current = next ?? readPart(at);
+      at += Math.min(partBytes, size - at);
+      next = at < size ? readPart(at) : undefined;
+      next?.catch(() => undefined); // awaited on the next turn, or dropped when the loop ends first
+      yield await current;
+    }
+  } finally {
+    await next?.catch(() => undefined);
+    await fh.close();
   }
 }

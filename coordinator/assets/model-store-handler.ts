@@ -1,37 +1,45 @@
 import { once } from "node:events";
-import type { ServerWritableStream } from "@grpc/grpc-js";
-import type { AssetStat, FetchModelRequest, ModelPart, ModelStoreServer, StatAssetRequest } from "../../proto/gen/nightshift/v1/model_store.ts";
+import type { handleUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { AssetStat, FetchModelRequest, ModelPart, StatAssetRequest } from "../../proto/gen/nightshift/v1/model_store.ts";
 import type { Logger } from "../../shared/log.ts";
 import { NotFoundError, toServiceError, unary } from "../grpc/grpc-errors.ts";
 import { AssetNotFoundError, type AssetStore } from "./asset-store.ts";
 import { checkSha256 } from "../../shared/assets/asset-ref.ts";
+import { allocEncodedPart, type EncodedModelPart } from "../../shared/assets/asset-part-codec.ts";
+
+/** The ModelStore service as served with the part codec (MODEL_STORE_SERVICE): Fetch writes parts already encoded. */
+export interface ModelStoreHandler extends UntypedServiceImplementation {
+  fetch(call: ServerWritableStream<FetchModelRequest, ModelPart | EncodedModelPart>): void;
+  stat: handleUnaryCall<StatAssetRequest, AssetStat>;
+}
 
 /**
  * gRPC edge of the asset store: Fetch streams an asset's bytes from the
- * offset the agent asks for, pausing when the HTTP/2 window is full (so a slow
- * agent holds back the file reads, not the coordinator's memory). Who may call
- * is the peer guard's business (enrolled, non-removed agents only).
+ * offset the agent asks for, each part read from the file straight into its
+ * encoded message, pausing when the HTTP/2 window is full (so a slow agent
+ * holds back the file reads, not the coordinator's memory). Who may call is
+ * the peer guard's business (enrolled, non-removed agents only).
  */
-export function modelStoreHandler(store: AssetStore, log: Logger): ModelStoreServer {
+export function modelStoreHandler(store: AssetStore, log: Logger): ModelStoreHandler {
   return {
-    fetch(call: ServerWritableStream<FetchModelRequest, ModelPart>): void {
+    fetch(call: ServerWritableStream<FetchModelRequest, ModelPart | EncodedModelPart>): void {
       const { sha256, offset, size } = call.request;
-      let source: ReturnType<AssetStore["read"]> | undefined;
-      call.on("cancelled", () => source?.destroy());
+      // A cancelled call never drains: the abort ends a wait for it, and the loop's return closes the file.
+      const cancelled = new AbortController();
+      call.on("cancelled", () => cancelled.abort());
       const run = async (): Promise<void> => {
         checkSha256(sha256);
-        source = store.read({ sha256, size }, offset);
-        let at = offset;
-        for await (const data of source) {
+        const parts = store.readInto({ sha256, size }, offset, (at, n) => {
+          const { part, data } = allocEncodedPart(at, size, n);
+          return { into: data, part };
+        });
+        for await (const part of parts) {
           if (call.cancelled) return;
-          const part: ModelPart = { data, offset: at, totalSize: size };
-          at += data.length;
-          if (!call.write(part)) await once(call, "drain");
+          if (!call.write(part)) await once(call, "drain", { signal: cancelled.signal });
         }
         call.end();
       };
       run().catch((err: unknown) => {
-        source?.destroy();
         if (call.cancelled) return;
         const mapped = err instanceof AssetNotFoundError ? new NotFoundError(err.message) : err;
         log.warn({ sha256: sha256.slice(0, 80), offset, err: err instanceof Error ? err.message : String(err) }, "asset fetch refused");
