@@ -33,6 +33,7 @@ import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
 import { renderNatsTls } from "./trust/nats-auth-config.ts";
 import { NatsAccountPush } from "./nats/nats-account-push.ts";
+import { watchAgentDisconnects } from "./nats/agent-disconnect-watch.ts";
 import { retryDuringElection } from "../shared/nats/retry-during-election.ts";
 import { natsClientTls } from "../shared/tls/nats-tls.ts";
 import { openProvenance } from "./provenance/open-provenance.ts";
@@ -257,6 +258,10 @@ export class Coordinator {
           }
         },
       });
+      // An agent whose process died is seen by its NATS connection closing, sooner than by its heartbeats stopping.
+      const disconnects = natsAccountPush
+        ? watchAgentDisconnects(natsAccountPush.connection, trust.natsOperator.accountPublicKey, (id, reason) => registry.connectionClosed(id, reason), log.child({ part: "agents" }))
+        : undefined;
       const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
       cleanups.push(() => accounting.stop());
       api.agentKey = (agentId) => trust.agentKey(agentId);
@@ -294,7 +299,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;

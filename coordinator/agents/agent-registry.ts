@@ -21,6 +21,10 @@ export interface AgentTransportHooks {
  * Knows which agents exist and whether they are alive. Heartbeats refresh
  * last_seen; a sweep marks silent agents offline and hands their running
  * attempts back to the queue, within agentTimeoutMs plus one sweep period.
+ * Sooner when NATS says the agent's connection closed from its side (its
+ * process died): offline then unless a heartbeat comes within heartbeatMs.
+ * An agent that joins again is a new process: its earlier attempts are lost
+ * at once.
  */
 export class AgentRegistry {
   private timer: NodeJS.Timeout | undefined;
@@ -28,6 +32,8 @@ export class AgentRegistry {
   readonly live = new Map<string, Heartbeat>();
   /** When a heartbeat last named each running attempt. */
   private readonly attemptSeen = new Map<string, number>();
+  /** When NATS last said each agent's connection closed from its side, until a heartbeat or the sweep settles it. */
+  private readonly closedAt = new Map<string, number>();
   private readonly startedAt: number;
 
   constructor(
@@ -49,6 +55,9 @@ export class AgentRegistry {
     if (existing?.state === "removed") throw new Error(`agent ${id} was removed; enroll it again`);
     const row = this.store.agents.upsert({ ...info, id, state: existing?.state ?? "online", now });
     if (row.state !== "online") this.store.agents.transition(id, "online");
+    this.closedAt.delete(id);
+    // A join comes from a process starting: attempts the agent's previous process was running are gone with it.
+    for (const att of this.store.attempts.runningForAgent(id)) this.claims.loseAttempt(att.id, `agent ${info.name} started again; its earlier process held attempt ${att.id}`);
     await this.hooks.onJoined(row);
     this.log.info({ agentId: id, name: info.name, gpus: info.gpus.length }, "agent joined");
     this.onOnline();
@@ -59,6 +68,7 @@ export class AgentRegistry {
     const agent = this.store.agents.get(hb.agentId);
     if (!agent || agent.state === "removed") return;
     this.live.set(hb.agentId, hb);
+    this.closedAt.delete(hb.agentId);
     this.store.agents.touch(hb.agentId, this.clock());
     for (const id of [...(hb.attemptId ? [hb.attemptId] : []), ...(hb.otherAttemptIds ?? [])]) this.attemptSeen.set(id, this.clock());
     if (agent.state === "offline") {
@@ -68,21 +78,47 @@ export class AgentRegistry {
     }
   }
 
-  /** Marks agents offline whose last heartbeat is older than the timeout. Returns their ids. */
+  /**
+   * NATS says the agent's connection was closed from its side (agent-disconnect-watch.ts). A live
+   * client reconnects and heartbeats within heartbeatMs; unless one comes, the sweep marks it offline.
+   */
+  connectionClosed(agentId: string, reason: string): void {
+    const agent = this.store.agents.get(agentId);
+    if (agent?.state !== "online") return;
+    this.closedAt.set(agentId, this.clock());
+    this.log.info({ agentId, name: agent.name, reason }, "agent's NATS connection closed");
+  }
+
+  /**
+   * Marks agents offline whose last heartbeat is older than the timeout, or whose connection
+   * closed and no heartbeat followed within heartbeatMs. Returns their ids.
+   */
   sweep(): string[] {
     const now = this.clock();
     const gone: string[] = [];
     for (const a of this.store.agents.list()) {
-      if (a.state !== "online" || now - a.lastSeen <= this.policy.agentTimeoutMs) continue;
-      this.store.agents.transition(a.id, "offline");
-      this.live.delete(a.id);
-      gone.push(a.id);
-      this.log.warn({ agentId: a.id, name: a.name, silentMs: now - a.lastSeen }, "agent offline: heartbeats stopped");
-      this.claims.loseAgentAttempts(a.id, `agent ${a.name} stopped sending heartbeats`);
-      this.hooks.onOffline?.(a, now - a.lastSeen);
+      if (a.state !== "online") continue;
+      const closed = this.closedAt.get(a.id);
+      if (closed !== undefined && now - closed >= this.policy.heartbeatMs) {
+        this.goOffline(a, now, "agent offline: connection closed", `agent ${a.name}'s connection closed`);
+        gone.push(a.id);
+      } else if (now - a.lastSeen > this.policy.agentTimeoutMs) {
+        this.goOffline(a, now, "agent offline: heartbeats stopped", `agent ${a.name} stopped sending heartbeats`);
+        gone.push(a.id);
+      }
     }
+    for (const id of this.closedAt.keys()) if (this.store.agents.get(id)?.state !== "online") this.closedAt.delete(id);
     this.sweepOrphanedAttempts(now);
     return gone;
+  }
+
+  private goOffline(a: AgentRow, now: number, msg: string, reason: string): void {
+    this.store.agents.transition(a.id, "offline");
+    this.live.delete(a.id);
+    this.closedAt.delete(a.id);
+    this.log.warn({ agentId: a.id, name: a.name, silentMs: now - a.lastSeen }, msg);
+    this.claims.loseAgentAttempts(a.id, reason);
+    this.hooks.onOffline?.(a, now - a.lastSeen);
   }
 
   /**

@@ -47,6 +47,11 @@ export class NatsAccountPush {
     return new NatsAccountPush(nc, o.timeoutMs ?? 5000);
   }
 
+  /** The system user's connection, also where the server's client advisories are read (agent-disconnect-watch.ts). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   /** Pushes `accountJwt`; resolves once a server says it stored it. */
   async push(accountJwt: string): Promise<void> {
     let text: string;

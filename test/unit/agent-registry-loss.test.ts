@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test, type TestContext } from "node:test";
+import { AgentRegistry } from "../../coordinator/agents/agent-registry.ts";
+import { ClaimService, type WorkDescriber } from "../../coordinator/dispatch/claim-service.ts";
+import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
+import { closedAgentOf } from "../../coordinator/nats/agent-disconnect-watch.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
+import { queueChunk, seedFarm } from "../helpers/store-fixture.ts";
+import { testLog } from "../helpers/test-log.ts";
+
+const describeWork: WorkDescriber = (job) => ({
+  input: { type: "generated", width: 8, height: 8, frames: job.frameEnd - job.frameStart + 1, seed: job.seed },
+  steps: [{ id: "grade", kind: "model", model: "test-model", modelSha256: job.modelSha256, window: null }],
+});
+
+/** One online agent, heard from at 50 s, holding a running attempt on the first chunk. */
+function setup(t: TestContext) {
+  const farm = seedFarm(t);
+  const clock = manualClock(50_000);
+  const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, describeWork, clock.now, testLog(), () => undefined);
+  const offline: string[] = [];
+  const registry = new AgentRegistry(farm.store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined, onOffline: (a) => offline.push(a.id) }, clock.now, testLog(), () => undefined);
+  farm.store.agents.touch(farm.agent.id, clock.now());
+  const chunk = farm.chunks[0]!;
+  const r = claims.claim(farm.agent.id, chunk.id, queueChunk(farm.store, chunk.id));
+  assert.equal(r.skip, false);
+  const attemptId = (r as { attemptId: string }).attemptId;
+  const beat = () => registry.heartbeat({ agentId: farm.agent.id, name: farm.agent.name, status: "busy", attemptId, seq: 0, sentAtMs: clock.now() } as Parameters<AgentRegistry["heartbeat"]>[0]);
+  return { ...farm, clock, registry, attemptId, chunk, offline, beat };
+}
+
+test("a closed NATS connection with no heartbeat after it: offline after one heartbeat period, not the full timeout", (t) => {
+  const { store, registry, clock, agent, attemptId, chunk, offline } = setup(t);
+  clock.advance(300);
+  registry.connectionClosed(agent.id, "Read Error");
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs - 1);
+  assert.deepEqual(registry.sweep(), [], "not before a heartbeat period has passed");
+  clock.advance(1);
+  assert.deepEqual(registry.sweep(), [agent.id]);
+  assert.ok(DEFAULT_FARM_POLICY.heartbeatMs + 300 < DEFAULT_FARM_POLICY.agentTimeoutMs, "sooner than the heartbeat timeout");
+  assert.equal(store.agents.get(agent.id)?.state, "offline");
+  assert.equal(store.attempts.get(attemptId)?.state, "lost");
+  assert.match(store.attempts.get(attemptId)?.error ?? "", /connection closed/);
+  assert.equal(store.chunks.get(chunk.id)?.state, "pending");
+  assert.deepEqual(offline, [agent.id]);
+});
+
+test("a heartbeat after the connection closed (the client reconnected) keeps the agent and its attempt", (t) => {
+  const { store, registry, clock, agent, attemptId, beat } = setup(t);
+  registry.connectionClosed(agent.id, "Client Closed");
+  clock.advance(400);
+  beat();
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs * 2);
+  assert.deepEqual(registry.sweep(), []);
+  assert.equal(store.agents.get(agent.id)?.state, "online");
+  assert.equal(store.attempts.get(attemptId)?.state, "running");
+});
+
+test("without a closed connection, heartbeat silence still takes the timeout", (t) => {
+  const { store, registry, clock, agent, attemptId } = setup(t);
+  clock.advance(DEFAULT_FARM_POLICY.agentTimeoutMs);
+  assert.deepEqual(registry.sweep(), []);
+  clock.advance(1);
+  assert.deepEqual(registry.sweep(), [agent.id]);
+  assert.match(store.attempts.get(attemptId)?.error ?? "", /stopped sending heartbeats/);
+});
+
+test("an agent that joins again is a new process: its earlier running attempts are lost at once, the agent stays online", async (t) => {
+  const { store, registry, agent, attemptId, chunk } = setup(t);
+  const { id: _id, state: _state, firstSeen: _f, lastSeen: _l, ...info } = agent;
+  const row = await registry.join({ ...info, agentId: agent.id });
+  assert.equal(row.state, "online");
+  assert.equal(store.attempts.get(attemptId)?.state, "lost");
+  assert.match(store.attempts.get(attemptId)?.error ?? "", /started again/);
+  assert.equal(store.chunks.get(chunk.id)?.state, "pending");
+});
+
+test("disconnect advisories: only an agent's user whose own side went away counts", () => {
+  const adv = (reason: string, nameTag?: string) => ({
+    type: "io.nats.server.advisory.v1.client_disconnect",
+    reason,
+    client: { name: "nightshift-agent-a", user: "UABC", ...(nameTag !== undefined ? { name_tag: nameTag } : {}) },
+  });
+  assert.deepEqual(closedAgentOf(adv("Read Error", "agent-agt-123")), { agentId: "agt-123", reason: "Read Error" });
+  assert.deepEqual(closedAgentOf(adv("Client Closed", "agent-agt-123")), { agentId: "agt-123", reason: "Client Closed" });
+  assert.equal(closedAgentOf(adv("Server Shutdown", "agent-agt-123")), undefined, "the server's own shutdown: the client reconnects");
+  assert.equal(closedAgentOf(adv("Stale Connection", "agent-agt-123")), undefined);
+  assert.equal(closedAgentOf(adv("Read Error", "nightshift-coordinator")), undefined, "not an agent's user");
+  assert.equal(closedAgentOf(adv("Read Error")), undefined, "no user name");
+  assert.equal(closedAgentOf({ ...adv("Read Error", "agent-agt-1"), type: "io.nats.server.advisory.v1.client_connect" }), undefined);
+  assert.equal(closedAgentOf("garbage"), undefined);
+});
