@@ -144,12 +144,17 @@ export class AgentRegistry {
 
   start(): void {
     const period = Math.max(100, Math.floor(this.policy.heartbeatMs / 2));
+    // The sweep runs after the event loop's poll phase (setImmediate), so that heartbeats already waiting
+    // in the socket are read first: after a stall of this process they would otherwise look late.
     this.timer = setInterval(() => {
-      try {
-        this.sweep();
-      } catch (err) {
-        this.log.error({ err }, "agent sweep failed");
-      }
+      setImmediate(() => {
+        if (this.timer === undefined) return; // stopped meanwhile
+        try {
+          this.sweep();
+        } catch (err) {
+          this.log.error({ err }, "agent sweep failed");
+        }
+      });
     }, period);
     this.timer.unref();
   }
