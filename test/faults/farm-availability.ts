@@ -2,9 +2,9 @@
  * When the soak's farm could recover from a fault: a lost chunk can run again
  * only while the coordinator is up and at least one agent is up (its process
  * running and its link up). The soak records every change it makes to either,
- * and measures each recovery from the first moment at or after the fault when
- * recovery was possible, not from the fault itself: while every agent is down,
- * the wait for one to come back is the fault plan's, not the farm's.
+ * and counts in each recovery only the time during which recovery was
+ * possible: while every agent is down, the wait for one to come back is the
+ * fault plan's, not the farm's.
  */
 export interface AvailabilityChange {
   at: number;
@@ -33,23 +33,21 @@ export class FarmAvailability {
   }
 
   /**
-   * The first moment at or after t0 when recovery was possible: an agent up and, unless
+   * Milliseconds between t0 and t1 during which recovery was possible: an agent up and, unless
    * `coordinatorCounts` is false (a coordinator kill, whose restart is part of its recovery), the
-   * coordinator up. Undefined when it never was, as far as the changes recorded so far go.
+   * coordinator up. Time with every agent down (or the coordinator down under another fault) is the
+   * fault plan's wait, not the farm's, and is left out.
    */
-  possibleFrom(t0: number, coordinatorCounts = true): number | undefined {
+  possibleMs(t0: number, t1: number, coordinatorCounts = true): number {
     const ok = (c: AvailabilityChange): boolean => c.agentsUp > 0 && (c.coordinatorUp || !coordinatorCounts);
-    let before: AvailabilityChange | undefined;
-    for (const c of this.changes) {
-      if (c.at <= t0) {
-        before = c;
-        continue;
-      }
-      if (before && ok(before)) return t0;
-      if (ok(c)) return c.at;
-      before = c;
+    let total = 0;
+    for (let i = 0; i < this.changes.length; i++) {
+      const c = this.changes[i] as AvailabilityChange;
+      const from = Math.max(c.at, t0);
+      const to = Math.min(this.changes[i + 1]?.at ?? Number.POSITIVE_INFINITY, t1);
+      if (to > from && ok(c)) total += to - from;
     }
-    return before && ok(before) ? t0 : undefined;
+    return total;
   }
 
   private record(at: number): void {

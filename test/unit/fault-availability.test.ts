@@ -2,31 +2,31 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FarmAvailability } from "../faults/farm-availability.ts";
 
-test("recovery is possible at the fault itself while another agent is up", () => {
+test("while another agent is up, all of a recovery counts", () => {
   const a = new FarmAvailability(3, 0);
   a.agent(0, false, 1_000);
-  assert.equal(a.possibleFrom(1_000), 1_000);
+  assert.equal(a.possibleMs(1_000, 3_500), 2_500);
 });
 
-test("with every agent down, recovery becomes possible when the first one comes back", () => {
+test("time with every agent down is left out, until the first one comes back", () => {
   const a = new FarmAvailability(2, 0);
   a.agent(0, false, 1_000);
   a.agent(1, false, 1_500);
-  assert.equal(a.possibleFrom(1_500), undefined, "nothing came back yet");
   a.agent(1, true, 4_000);
   a.agent(0, true, 5_000);
-  assert.equal(a.possibleFrom(1_500), 4_000);
-  assert.equal(a.possibleFrom(4_500), 4_500);
+  // Fault at 1 s: possible 1.0-1.5 s (agent 1 up), not 1.5-4 s, then 4-6 s.
+  assert.equal(a.possibleMs(1_000, 6_000), 500 + 2_000);
+  assert.equal(a.possibleMs(1_500, 4_000), 0);
 });
 
-test("a coordinator down delays the agents' faults, not its own kill's", () => {
+test("a coordinator down counts against the agents' faults, not against its own kill", () => {
   const a = new FarmAvailability(2, 0);
   a.coordinator(false, 1_000);
   a.agent(0, false, 1_200);
   a.coordinator(true, 3_000);
-  assert.equal(a.possibleFrom(1_200), 3_000);
-  assert.equal(a.possibleFrom(1_000, false), 1_000);
-  a.agent(1, false, 3_500);
+  assert.equal(a.possibleMs(1_200, 4_000), 1_000);
+  assert.equal(a.possibleMs(1_000, 4_000, false), 3_000);
+  a.agent(1, false, 4_500);
   a.agent(1, true, 6_000);
-  assert.equal(a.possibleFrom(3_500, false), 6_000, "its own kill still needs an agent");
+  assert.equal(a.possibleMs(4_000, 7_000, false), 500 + 1_000, "its own kill still needs an agent");
 });
