@@ -124,6 +124,8 @@ export class Agent {
   private claiming = 0;
   private readonly slot = new ExecutorSlot();
   private readonly ahead = new ClaimAhead();
+  /** When claiming ahead last became allowed (the pull for it then went out); null while it is not. */
+  private aheadAllowedAt: number | null = null;
   private readonly executors: ExecutorCache;
   /** Models and other assets fetched from the coordinator's store (agent/assets/). */
   readonly assets: AssetCache;
@@ -260,8 +262,11 @@ export class Agent {
    */
   private mayClaimAhead(): boolean {
     if (this.opts.claimAhead === false || this.state !== "running") return false;
-    const held = [...this.live].map((c) => ({ phase: c.phase, framesDone: c.framesDone, frames: c.work.frameEnd - c.work.frameStart + 1 }));
-    return this.ahead.mayClaim(held, this.claiming);
+    const now = performance.now();
+    const held = [...this.live].map((c) => ({ phase: c.phase, framesDone: c.framesDone, frames: c.work.frameEnd - c.work.frameStart + 1, elapsedMs: now - c.startedMs }));
+    const may = this.ahead.mayClaim(held, this.claiming);
+    this.aheadAllowedAt = may ? (this.aheadAllowedAt ?? now) : null;
+    return may;
   }
 
   /** False while someone else uses the GPU (and until it has been free long enough). */
@@ -271,12 +276,15 @@ export class Agent {
 
   private async handle(msg: WorkMessage, delivery: number): Promise<void> {
     const client = this.client as CoordinatorClient;
+    // A claim ahead is timed from the moment it was allowed (the pull's round trip counts: it too must
+    // hide behind the running chunk); an idle agent's claim from the claim call. Pulls that waited past
+    // a second found the queue empty, which says nothing about the claim's speed.
+    const since = this.live.size > 0 && this.aheadAllowedAt !== null ? this.aheadAllowedAt : performance.now();
     this.claiming++;
-    const claimStart = performance.now();
     let claim: Awaited<ReturnType<CoordinatorClient["claim"]>>;
     try {
       claim = await client.claim(this.agentId, msg.chunkId, msg.dispatchId, delivery);
-      this.ahead.observeClaim(performance.now() - claimStart);
+      if (performance.now() - since < 1000) this.ahead.observeClaim(performance.now() - since);
     } finally {
       this.claiming--;
     }

@@ -16,8 +16,11 @@
  *   thus at most about two claim round trips of work, which is what keeps it
  *   fair to idle agents; a draining agent hands all of it back unstarted.
  * - The chunk on the executor must be near its end: on its last frame, or
- *   with no more than two claims' time (as above) of frames left (estimated from
- *   the measured time per frame). Before anything is measured, the last frame.
+ *   with no more than two claims' time (as above) left, by its frames left or
+ *   by its time so far against the measured time per frame, whichever says
+ *   less (a pipelined executor hands its last frames over in a burst at the
+ *   end, so counting frames alone starts the claim too late). Before anything
+ *   is measured, the last frame.
  * - Chunks whose frames are made but whose upload and commit are still in
  *   flight never hold the executor, and at most `maxFinishing` of them may be
  *   in flight: a slow sink stops the agent claiming instead of piling up
@@ -29,6 +32,8 @@ export interface HeldChunk {
   phase: "claimed" | "running" | "finishing";
   framesDone: number;
   frames: number;
+  /** Time on the executor so far (running), ms. */
+  elapsedMs?: number;
 }
 
 export interface ClaimAheadLimits {
@@ -58,7 +63,7 @@ export class ClaimAhead {
     if (!(this.limits.maxAhead >= 1 && this.limits.maxFinishing >= 1)) throw new RangeError("claim ahead: maxAhead and maxFinishing must be at least 1");
   }
 
-  /** One claim call's round trip (pull answered to claim answered), ms. */
+  /** How long one claim ahead took to arrive: from the moment it was allowed to the claim's answer, ms. */
   observeClaim(ms: number): void {
     if (!(Number.isFinite(ms) && ms >= 0)) return;
     if (this.claimMs !== null) this.claimDevMs = ewma(this.claimDevMs, Math.abs(ms - this.claimMs));
@@ -103,6 +108,8 @@ export class ClaimAhead {
     if (left <= 1) return true;
     const claimMs = this.claimBoundMs();
     if (claimMs === null || this.frameMs === null) return false;
-    return left * this.frameMs <= 2 * claimMs;
+    const byFrames = left * this.frameMs;
+    const byTime = c.elapsedMs === undefined ? byFrames : c.frames * this.frameMs - c.elapsedMs;
+    return Math.min(byFrames, byTime) <= 2 * claimMs;
   }
 }

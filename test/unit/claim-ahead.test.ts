@@ -55,6 +55,9 @@ test("the running chunk counts as near its end when its frames left take at most
   assert.equal(p.mayClaim([running(0, 10)], 0), false, "200 ms left");
   assert.equal(p.mayClaim([running(4, 10)], 0), false, "120 ms left");
   assert.equal(p.mayClaim([running(5, 10)], 0), true, "100 ms left: two claims");
+  // A pipelined executor's frames arrive in a burst at the end: its time so far says it is near its end.
+  assert.equal(p.mayClaim([{ ...running(2, 10), elapsedMs: 90 }], 0), false, "110 ms left by its time");
+  assert.equal(p.mayClaim([{ ...running(2, 10), elapsedMs: 110 }], 0), true, "90 ms left by its time");
 });
 
 test("claims that vary count with their spread: a claim late half the time asks for a second chunk ahead", () => {
