@@ -20,6 +20,7 @@ import { BoundedLog } from "./work/bounded-log.ts";
 import { runChunk } from "./work/chunk-runner.ts";
 import { failureKind } from "./work/failure-kind.ts";
 import { ExecutorSlot } from "./work/executor-slot.ts";
+import { ClaimAhead } from "./work/claim-ahead.ts";
 import { loadAgentId, saveAgentId } from "./agent-identity.ts";
 import type { AgentTelemetry } from "./telemetry/agent-telemetry.ts";
 import type { AgentCredentials } from "./trust/agent-credentials.ts";
@@ -79,8 +80,9 @@ export interface AgentOptions {
   /** Where chunk attempts get their work folders (default: the OS temp dir). */
   workRoot?: string;
   /**
-   * Claim the next chunk while the current one makes its last frame, uploads and commits, so the
-   * executor starts it at once (default true). At most one chunk waits claimed ahead; drain hands it back.
+   * Claim the next chunk while the current one makes its last frames, uploads and commits, so the
+   * executor starts it at once (default true). At most one chunk waits claimed ahead, two while a claim
+   * takes longer than a chunk runs (agent/work/claim-ahead.ts); drain hands them back.
    */
   claimAhead?: boolean;
 }
@@ -116,11 +118,14 @@ export class Agent {
   private nc: NatsConnection | undefined;
   private heartbeat: HeartbeatPublisher | undefined;
   private loop: WorkLoop | undefined;
-  /** Every claimed attempt on this agent: at most one running, one finishing, one claimed ahead. */
+  /** Every claimed attempt on this agent: at most one running, four finishing, two claimed ahead (agent/work/claim-ahead.ts). */
   private readonly live = new Set<Current>();
   /** Messages being claimed right now (the claim call has not answered). */
   private claiming = 0;
   private readonly slot = new ExecutorSlot();
+  private readonly ahead = new ClaimAhead();
+  /** When claiming ahead last became allowed (the pull for it then went out); null while it is not. */
+  private aheadAllowedAt: number | null = null;
   private readonly executors: ExecutorCache;
   /** Models and other assets fetched from the coordinator's store (agent/assets/). */
   readonly assets: AssetCache;
@@ -252,16 +257,16 @@ export class Agent {
 
   /**
    * Whether the work loop may pull and claim one more chunk while this agent holds some: only while running,
-   * when nothing is claimed ahead yet (or being claimed) and the chunk holding the executor is on its last
-   * frame (or none holds it), so a claimed-ahead chunk waits at most one frame plus a commit.
+   * and as agent/work/claim-ahead.ts rules (the chunk on the executor near its end, a bounded number
+   * claimed ahead and uploading).
    */
   private mayClaimAhead(): boolean {
-    if (this.opts.claimAhead === false || this.state !== "running" || this.claiming > 0 || this.live.size >= 3) return false;
-    for (const c of this.live) {
-      if (c.phase === "claimed") return false;
-      if (c.phase === "running" && c.framesDone < c.work.frameEnd - c.work.frameStart) return false;
-    }
-    return true;
+    if (this.opts.claimAhead === false || this.state !== "running") return false;
+    const now = performance.now();
+    const held = [...this.live].map((c) => ({ phase: c.phase, framesDone: c.framesDone, frames: c.work.frameEnd - c.work.frameStart + 1, elapsedMs: now - c.startedMs }));
+    const may = this.ahead.mayClaim(held, this.claiming);
+    this.aheadAllowedAt = may ? (this.aheadAllowedAt ?? now) : null;
+    return may;
   }
 
   /** False while someone else uses the GPU (and until it has been free long enough). */
@@ -271,10 +276,15 @@ export class Agent {
 
   private async handle(msg: WorkMessage, delivery: number): Promise<void> {
     const client = this.client as CoordinatorClient;
+    // A claim ahead is timed from the moment it was allowed (the pull's round trip counts: it too must
+    // hide behind the running chunk); an idle agent's claim from the claim call. Pulls that waited past
+    // a second found the queue empty, which says nothing about the claim's speed.
+    const since = this.live.size > 0 && this.aheadAllowedAt !== null ? this.aheadAllowedAt : performance.now();
     this.claiming++;
     let claim: Awaited<ReturnType<CoordinatorClient["claim"]>>;
     try {
       claim = await client.claim(this.agentId, msg.chunkId, msg.dispatchId, delivery);
+      if (performance.now() - since < 1000) this.ahead.observeClaim(performance.now() - since);
     } finally {
       this.claiming--;
     }
@@ -329,7 +339,10 @@ export class Agent {
             this.loop?.wake();
             return () => {
               release();
-              if (current.phase === "running") current.phase = "finishing";
+              if (current.phase !== "running") return;
+              current.phase = "finishing";
+              const frames = work.frameEnd - work.frameStart + 1;
+              if (current.framesDone >= frames) this.ahead.observeChunk(performance.now() - current.startedMs, frames);
               this.loop?.wake();
             };
           },

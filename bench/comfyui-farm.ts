@@ -1,21 +1,21 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Agent } from "../agent/agent.ts";
-import { AgentKindsConfigSchema } from "../agent/config/agent-kinds-config.ts";
-import { startEnrolledAgent } from "../agent/connect/enroll-local-agent.ts";
 import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
 import { compileCoordinatorConfig } from "../coordinator/config/coordinator-config.ts";
 import { Coordinator } from "../coordinator/coordinator.ts";
 import type { Logger } from "../shared/log.ts";
 import type { ComfyuiWorkStep } from "../shared/steps/work-step.ts";
 import { cleanupOnInterrupt } from "./bench-cli.ts";
+import { startFarmAgentProcess, type FarmAgentProcess } from "./farm-agent-process.ts";
 
 /**
  * The farm half of the comfyui benchmark: an embedded coordinator (its own
- * nats-server, SQLite, gRPC on loopback) and one in-process agent per ComfyUI
- * (`comfyui: { url }`), one job of `count` frames in chunks of `chunkSize`,
- * each frame one prompt: dispatch, claim, the executor, upload, sha256,
- * fsync, commit. `dir` must be fresh for each run.
+ * nats-server, SQLite, gRPC on loopback) in this process and one agent per
+ * ComfyUI (`comfyui: { url }`) in a process of their own
+ * (bench/farm-agent-process.ts: a studio's agents are other machines), one
+ * job of `count` frames in chunks of `chunkSize`, each frame one prompt:
+ * dispatch, claim, the executor, upload, sha256, fsync, commit. `dir` must be
+ * fresh for each run.
  */
 
 export interface FarmComfyResult {
@@ -29,27 +29,25 @@ export interface FarmComfyResult {
 export async function runFarm(o: { dir: string; urls: readonly string[]; workflow: ComfyuiWorkStep["workflow"]; count: number; chunkSize: number; log: Logger }): Promise<FarmComfyResult> {
   const config = compileCoordinatorConfig({ dataDir: join(o.dir, "coordinator"), outputRoot: join(o.dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
-  const agents: Agent[] = [];
+  const held: { agents?: FarmAgentProcess; chunks: number } = { chunks: 0 };
   const stopAll = async (): Promise<void> => {
-    for (const a of agents) await a.stop();
+    await held.agents?.stop(held.chunks);
     await coordinator.stop();
   };
   try {
     return await cleanupOnInterrupt(stopAll, async () => {
-      for (const [i, url] of o.urls.entries()) {
-        const { token } = coordinator.trust.tokens.create({ ttlMs: 3_600_000, label: `bench-comfy-${i}` });
-        agents.push(
-          await startEnrolledAgent(coordinator.joinPoint, token, {
-            name: `bench-comfy-${i}`,
-            dataDir: join(o.dir, `agent-${i}`),
-            modelsDir: BUNDLED_MODELS_DIR,
-            intraOpThreads: 1,
-            energySource: "estimate",
-            kinds: AgentKindsConfigSchema.parse({ comfyui: { url } }),
-            log: o.log.child({ role: "agent" }),
-          }),
-        );
-      }
+      held.agents = await startFarmAgentProcess(
+        coordinator.joinPoint,
+        o.urls.map((url, i) => ({
+          name: `bench-comfy-${i}`,
+          dataDir: join(o.dir, `agent-${i}`),
+          modelsDir: BUNDLED_MODELS_DIR,
+          joinToken: coordinator.trust.tokens.create({ ttlMs: 3_600_000, label: `bench-comfy-${i}` }).token,
+          intraOpThreads: 1,
+          energySource: "estimate",
+          kinds: { comfyui: { url } },
+        })),
+      );
       mkdirSync(join(o.dir, "job"), { recursive: true });
       writeFileSync(join(o.dir, "job", "bench.api.json"), JSON.stringify(o.workflow));
       const spec = {
@@ -67,7 +65,9 @@ export async function runFarm(o: { dir: string; urls: readonly string[]; workflo
       if (job.state !== "done") throw new Error(`farm job ${job.id} ended ${job.state}: ${job.message ?? ""}`);
       const frames = coordinator.store.frames.listByJob(job.id).length;
       if (frames !== o.count) throw new Error(`farm job ${job.id}: ${frames} frames committed, ${o.count} expected`);
-      const chunkMs = coordinator.store.ledger.listByJob(job.id).flatMap((e) => Array<number>(e.frames).fill((e.wallSeconds * 1000) / e.frames));
+      const ledger = coordinator.store.ledger.listByJob(job.id);
+      held.chunks = ledger.length;
+      const chunkMs = ledger.flatMap((e) => Array<number>(e.frames).fill((e.wallSeconds * 1000) / e.frames));
       return { jobId: job.id, wallSeconds, chunkMs };
     });
   } finally {

@@ -1,12 +1,10 @@
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../shared/log.ts";
 import { compileCoordinatorConfig } from "../coordinator/config/coordinator-config.ts";
 import { Coordinator } from "../coordinator/coordinator.ts";
-import { startEnrolledAgent } from "../agent/connect/enroll-local-agent.ts";
-import type { Agent } from "../agent/agent.ts";
 import { demoJobSpec } from "../cli/demo/demo-job.ts";
 import { cleanupOnInterrupt, nowSeconds } from "./bench-cli.ts";
+import { startFarmAgentProcess, type FarmAgentProcess } from "./farm-agent-process.ts";
 
 export interface FarmRenderOptions {
   dir: string;
@@ -28,7 +26,7 @@ export interface FarmRenderResult {
   jobWallSeconds: number;
   /** Bench clock, submit() call to job done (adds dispatch and the first NATS delivery). */
   submitToDoneSeconds: number;
-  /** Coordinator start (nats-server, SQLite, gRPC) plus agent start and join. */
+  /** Coordinator start (nats-server, SQLite, gRPC) plus the agent's process start and join. */
   startupSeconds: number;
   /** Coordinator start to job done. */
   totalSeconds: number;
@@ -44,8 +42,9 @@ export interface FarmRenderResult {
 
 /**
  * The demo's job through the whole farm on loopback: an embedded coordinator
- * (its own nats-server, SQLite, gRPC) and one local agent started as
- * `nightshift demo` starts it (intraOpThreads 1). The job is the demo job
+ * (its own nats-server, SQLite, gRPC) in this process and one agent started
+ * as `nightshift demo` starts it (intraOpThreads 1) in a process of its own
+ * (bench/farm-agent-process.ts: in a studio it is another machine). The job is the demo job
  * without its assemble step, so the farm does the same per-frame work as the
  * bare loop plus everything around it (dispatch, claim, upload, sha256,
  * fsync, rename, SQLite commit), and no ffmpeg.
@@ -60,7 +59,7 @@ export async function runFarmRender(o: FarmRenderOptions): Promise<FarmRenderRes
     o.modelsDir,
   );
   const coordinator = await Coordinator.start(config, o.log.child({ role: "coordinator" }));
-  const held: { agent?: Agent } = {};
+  const held: { agent?: FarmAgentProcess } = {};
   const stopAll = async (): Promise<void> => {
     await held.agent?.stop();
     await coordinator.stop();
@@ -72,18 +71,12 @@ export async function runFarmRender(o: FarmRenderOptions): Promise<FarmRenderRes
   }
 }
 
-async function renderOneJob(o: FarmRenderOptions, coordinator: Coordinator, held: { agent?: Agent }, t0: number): Promise<FarmRenderResult> {
+async function renderOneJob(o: FarmRenderOptions, coordinator: Coordinator, held: { agent?: FarmAgentProcess }, t0: number): Promise<FarmRenderResult> {
   const spec = demoJobSpec(o.frames, o.width, o.height, o.model) as { seed: number; steps: Array<{ kind: string }>; output: Record<string, unknown> };
   spec.steps = spec.steps.filter((s) => s.kind !== "assemble");
   delete spec.output.video;
   const { token } = coordinator.trust.tokens.create({ ttlMs: 3_600_000, label: "bench" });
-  const agent = await startEnrolledAgent(coordinator.joinPoint, token, {
-    name: "bench-agent",
-    dataDir: join(o.dir, "agent"),
-    modelsDir: o.modelsDir,
-    intraOpThreads: 1,
-    log: o.log.child({ role: "agent" }),
-  });
+  const agent = await startFarmAgentProcess(coordinator.joinPoint, [{ name: "bench-agent", dataDir: join(o.dir, "agent"), modelsDir: o.modelsDir, joinToken: token, intraOpThreads: 1 }]);
   held.agent = agent;
   const startupSeconds = nowSeconds() - t0;
   const submittedAt = nowSeconds();
@@ -99,10 +92,9 @@ async function renderOneJob(o: FarmRenderOptions, coordinator: Coordinator, held
   }
   // The coordinator can see the last commit before the agent has read the
   // upload's reply; stopping the agent then would cancel a call that already
-  // succeeded. Let the agent finish its bookkeeping first (bounded).
-  for (let i = 0; i < 500 && agent.chunksDone < jr.chunks; i++) await sleep(10);
+  // succeeded. stop(chunks) lets it finish its bookkeeping first (bounded).
   const t1 = nowSeconds();
-  await agent.stop();
+  await agent.stop(jr.chunks);
   await coordinator.stop();
   return {
     jobId: job.id,

@@ -26,7 +26,7 @@ export interface ChunkRunnerDeps {
   toolLog?: BoundedLog;
   /**
    * The executor slot (agent/work/executor-slot.ts): held from before the executors are built until the
-   * last frame is made and the meter stopped, so a chunk claimed ahead waits here while this one uploads.
+   * last frame is made, so a chunk claimed ahead waits here while this one uploads and commits.
    */
   slot?: (signal: AbortSignal) => Promise<() => void>;
 }
@@ -56,11 +56,10 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
   let releaseSlot = (): void => undefined;
   const finish = async () => {
     stopped = true;
-    try {
-      return await meter.stop();
-    } finally {
-      releaseSlot(); // the frames are made: the next chunk may run while this one commits
-    }
+    // The frames are made: the next chunk may run while this one's meter takes its last reading and the
+    // upload commits. (The two meters' intervals then overlap by that reading, a few ms at most.)
+    releaseSlot();
+    return await meter.stop();
   };
   try {
     if (deps.slot) releaseSlot = await deps.slot(chain.signal);

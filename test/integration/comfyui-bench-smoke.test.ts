@@ -14,7 +14,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 test("the comfyui bench prints direct, executor and farm figures for a few prompts", async () => {
   const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    execFile(process.execPath, ["--import", "tsx", join(ROOT, "bench", "comfyui.bench.ts"), "--prompts", "4", "--chunk-size", "2"], { cwd: ROOT, timeout: 120_000, env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "silent" } }, (err, stdout, stderr) =>
+    execFile(process.execPath, ["--import", "tsx", join(ROOT, "bench", "comfyui.bench.ts"), "--prompts", "4", "--chunk-size", "2"], { cwd: ROOT, timeout: 300_000, env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "silent" } }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
     ),
   );
