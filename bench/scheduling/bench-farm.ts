@@ -74,13 +74,20 @@ export class BenchFarm {
     return { jobId, releasedAtMs };
   }
 
-  /** Runs a job to the end; returns its makespan from release to done, seconds. */
-  async run(spec: Record<string, unknown>): Promise<{ jobId: string; seconds: number }> {
+  /**
+   * Runs a job to the end; returns its makespan from release to done, seconds,
+   * and the CPU time (user + system) this process (the coordinator; the agents
+   * run in the host process) spent meanwhile per chunk of the job.
+   */
+  async run(spec: Record<string, unknown>): Promise<{ jobId: string; seconds: number; cpuMsPerChunk: number }> {
+    const cpu0 = process.cpuUsage();
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
     const job = await this.coordinator.finisher.waitFor(jobId);
     const seconds = (wallMs() - releasedAtMs) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     if (job.state !== "done") throw new Error(`bench job ${jobId} ended ${job.state}: ${job.message ?? ""}`);
-    return { jobId, seconds };
+    const chunks = Math.max(1, this.coordinator.store.chunks.listByJob(jobId).length);
+    return { jobId, seconds, cpuMsPerChunk: (cpu.user + cpu.system) / 1000 / chunks };
   }
 
   async events(): Promise<StartEvent[]> {
