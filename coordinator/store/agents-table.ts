@@ -1,7 +1,8 @@
 import type { Db } from "./open-database.ts";
 import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
 import { AGENT_TRANSITIONS, type AgentState } from "../../shared/lifecycle/states.ts";
-import { parseKinds, type KindCapability } from "../../shared/steps/kind-capability.ts";
+import type { KindCapability } from "../../shared/steps/kind-capability.ts";
+import { parseJsonOnce, parseKindsOnce } from "./parsed-columns.ts";
 
 export interface GpuRecord {
   name: string;
@@ -36,7 +37,7 @@ const COLUMNS = `id, name, state, version, gpus_json AS gpusJson, ram_bytes AS r
 
 function fromRaw(r: RawAgent): AgentRow {
   const { gpusJson, tagsJson, executorsJson, ...rest } = r;
-  return { ...rest, gpus: JSON.parse(gpusJson), tags: JSON.parse(tagsJson), kinds: parseKinds(executorsJson) };
+  return { ...rest, gpus: parseJsonOnce<GpuRecord[]>(gpusJson), tags: parseJsonOnce<string[]>(tagsJson), kinds: parseKindsOnce(executorsJson) };
 }
 
 export class AgentsTable {
