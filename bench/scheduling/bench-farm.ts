@@ -5,11 +5,11 @@ import { submitJob } from "../../coordinator/jobs/submit-job.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import type { Logger } from "../../shared/log.ts";
 import { AgentHost } from "./host-client.ts";
-import type { StartEvent } from "./host-protocol.ts";
+import { hostMs, type StartEvent } from "./host-protocol.ts";
 import type { SleepAgentSpec } from "./sleep-farm.ts";
 
-/** Wall clock with sub-ms resolution, comparable across processes. */
-export const wallMs = (): number => performance.timeOrigin + performance.now();
+/** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
+export const wallMs = hostMs;
 
 /**
  * One benchmark farm: a real coordinator in this process (embedded
