@@ -69,11 +69,6 @@ export class AgentsTable {
     return this.get(a.id) as AgentRow;
   }
 
-  /** Only the agent's state: the peer guard asks on every gRPC call and needs nothing else (no JSON to parse). */
-  stateOf(id: string): AgentRow["state"] | undefined {
-    return (this.db.prepare(`SELECT state FROM agents WHERE id = ?`).get(id) as { state: AgentRow["state"] } | undefined)?.state;
-  }
-
   get(id: string): AgentRow | undefined {
     const r = this.db.prepare(`SELECT ${COLUMNS} FROM agents WHERE id = ?`).get(id) as RawAgent | undefined;
     return r ? fromRaw(r) : undefined;
