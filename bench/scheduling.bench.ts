@@ -3,7 +3,7 @@
  * coordinator, and agents (in one child process) whose executor only sleeps a
  * controlled time per frame (agent/executors/sleep-executor.ts).
  *
- *   npm run bench:scheduling [-- --quick] [-- --dir PARENT]
+ *   npm run bench:scheduling [-- --quick] [-- --dir PARENT] [-- --agents 1,64,128,256] [-- --phases scaling]
  *
  * Prints one JSON object: dispatch latency (chunk ready -> executor start,
  * idle agents), chunks per second with a zero-work executor against raw
@@ -12,82 +12,129 @@
  * makespan on mixed-speed agents against the ideal (work / sum of speeds).
  * The store and the output root go to PARENT (default /dev/shm when present,
  * so that disk fsync latency is not what is measured; its file system and a
- * measured SQLite commit time are reported).
+ * measured SQLite commit time are reported). `--agents` replaces the agent
+ * counts of the scaling phase (1 is always run first: it is the baseline);
+ * `--phases` runs only the named phases (dispatch, scaling, mixed), e.g. to
+ * profile one of them with `node --cpu-prof`.
  */
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BadInputError } from "../shared/errors.ts";
-import { benchLogger, fileSystemType, parentDirFlag, round, runBench, withTempDir } from "./bench-cli.ts";
+import { benchLogger, fileSystemType, intListFlag, parentDirFlag, round, runBench, withTempDir } from "./bench-cli.ts";
 import { measureCommitMs, percentile } from "./scheduling/bench-stats.ts";
 import { dispatchPhase, mixedPhase, scalingPhase, type Sizes } from "./scheduling/bench-phases.ts";
 
 const FULL: Sizes = { dispatchAgents: 16, latencySamples: 200, throughputChunks: 2000, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 4, mixedChunks: 60 };
 const QUICK: Sizes = { dispatchAgents: 8, latencySamples: 40, throughputChunks: 300, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 2, mixedChunks: 20 };
 
-function parseArgs(argv: readonly string[]): { quick: boolean; dir: string | undefined } {
+const PHASES = ["dispatch", "scaling", "mixed"] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Args {
+  quick: boolean;
+  dir: string | undefined;
+  agents: number[] | undefined;
+  phases: ReadonlySet<Phase>;
+}
+
+function parseArgs(argv: readonly string[]): Args {
   let quick = false;
   let dir = "";
+  let agents: number[] | undefined;
+  let phases: ReadonlySet<Phase> = new Set(PHASES);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    const value = argv[i + 1];
     if (a === "--quick") quick = true;
-    else if (a === "--dir" && argv[i + 1] !== undefined) dir = argv[++i] as string;
-    else throw new BadInputError(`arguments: unknown or incomplete '${a}' (use --quick, --dir PARENT)`, { field: "argv" });
+    else if (a === "--dir" && value !== undefined) dir = argv[++i] as string;
+    else if (a === "--agents" && value !== undefined) {
+      i++;
+      const counts = intListFlag("agents", value, 1, 512);
+      agents = [...new Set([1, ...counts])].sort((x, y) => x - y);
+    } else if (a === "--phases" && value !== undefined) {
+      i++;
+      const names = value.split(",").map((p) => p.trim());
+      const bad = names.find((n) => !(PHASES as readonly string[]).includes(n));
+      if (bad !== undefined) throw new BadInputError(`--phases: unknown phase '${bad}' (use ${PHASES.join(", ")})`, { field: "phases" });
+      phases = new Set(names as Phase[]);
+    } else throw new BadInputError(`arguments: unknown or incomplete '${a}' (use --quick, --dir PARENT, --agents LIST, --phases LIST)`, { field: "argv" });
   }
-  return { quick, dir: parentDirFlag(dir) };
+  return { quick, dir: parentDirFlag(dir), agents, phases };
 }
 
 async function schedulingBench(argv: readonly string[]): Promise<Record<string, unknown>> {
   const args = parseArgs(argv);
-  const sizes = args.quick ? QUICK : FULL;
+  const sizes = { ...(args.quick ? QUICK : FULL), ...(args.agents ? { scalingCounts: args.agents } : {}) };
   const parent = args.dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
   const log = benchLogger("bench-scheduling");
   const started = performance.now();
   return withTempDir("nightshift-bench-sched-", parent, async (dir) => {
     const commitMs = measureCommitMs(dir);
-    const a = await dispatchPhase(join(dir, "dispatch"), sizes, log);
-    const s = await scalingPhase(join(dir, "scaling"), sizes, log);
-    const m = await mixedPhase(join(dir, "mixed"), sizes, log);
+    const a = args.phases.has("dispatch") ? await dispatchPhase(join(dir, "dispatch"), sizes, log) : undefined;
+    const s = args.phases.has("scaling") ? await scalingPhase(join(dir, "scaling"), sizes, log) : undefined;
+    const m = args.phases.has("mixed") ? await mixedPhase(join(dir, "mixed"), sizes, log) : undefined;
+    const base = s?.runs[0]?.seconds ?? NaN;
     return {
       benchmark: "scheduling",
       quick: args.quick,
-      dispatchP50Ms: round(percentile(a.latenciesMs, 50), 2),
-      dispatchP99Ms: round(percentile(a.latenciesMs, 99), 2),
-      chunksPerSecond: round(a.chunksPerSecond, 1),
-      rawJetStreamPerSecond: round(a.rawPerSecond, 1),
-      scalingEfficiency: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(s.runs[0]!.seconds / r.seconds, 3)])),
-      mixedMakespanRatio: round(m.cold.seconds / m.idealSeconds, 3),
+      ...(a && {
+        dispatchP50Ms: round(percentile(a.latenciesMs, 50), 2),
+        dispatchP99Ms: round(percentile(a.latenciesMs, 99), 2),
+        chunksPerSecond: round(a.chunksPerSecond, 1),
+        rawJetStreamPerSecond: round(a.rawPerSecond, 1),
+        coordinatorCpuMsPerChunk: round(a.cpuMsPerChunk, 2),
+      }),
+      ...(s && {
+        scalingEfficiency: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(base / r.seconds, 3)])),
+        scalingCpuMsPerChunk: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.cpuMsPerChunk, 2)])),
+      }),
+      ...(m && { mixedMakespanRatio: round(m.cold.seconds / m.idealSeconds, 3) }),
       details: {
-        dispatch: {
-          agents: sizes.dispatchAgents,
-          samples: a.latenciesMs.length,
-          maxMs: round(Math.max(...a.latenciesMs), 2),
-          meaning: "release of a 1-chunk job (store insert done, dispatcher kicked) to its executor starting on an idle agent",
-        },
-        throughput: { agents: sizes.dispatchAgents, chunks: sizes.throughputChunks, framesPerChunk: 1, seconds: round(a.throughputSeconds, 2), ratioToRaw: round(a.chunksPerSecond / a.rawPerSecond, 4) },
-        scaling: {
-          chunkSeconds: 1,
-          framesPerChunk: 4,
-          chunksPerAgent: sizes.chunksPerAgent,
-          meaning: "weak scaling: N agents, N x chunksPerAgent chunks of 1 s; efficiency = makespan(1 agent) / makespan(N agents)",
-          makespans: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.seconds, 3)])),
-          agentStartSeconds: round(s.agentStartSeconds, 1),
-        },
-        mixed: {
-          speeds: m.speeds,
-          chunks: sizes.mixedChunks,
-          framesPerChunk: 10,
-          chunkSecondsAt1x: 1,
-          idealSeconds: round(m.idealSeconds, 3),
-          coldSeconds: round(m.cold.seconds, 3),
-          warmSeconds: round(m.warm.seconds, 3),
-          warmMakespanRatio: round(m.warm.seconds / m.idealSeconds, 3),
-          cold: m.cold.shape,
-          warm: m.warm.shape,
-          meaning: "cold: no speed measured before the job; warm: the same job again, speeds known from the ledger",
-        },
+        ...(a && {
+          dispatch: {
+            agents: sizes.dispatchAgents,
+            samples: a.latenciesMs.length,
+            maxMs: round(Math.max(...a.latenciesMs), 2),
+            meaning: "release of a 1-chunk job (store insert done, dispatcher kicked) to its executor starting on an idle agent",
+          },
+          throughput: {
+            agents: sizes.dispatchAgents,
+            chunks: sizes.throughputChunks,
+            framesPerChunk: 1,
+            seconds: round(a.throughputSeconds, 2),
+            ratioToRaw: round(a.chunksPerSecond / a.rawPerSecond, 4),
+            cpuMeaning: "CPU time (user + system) of the coordinator's process from release to job done, divided by the job's chunks",
+          },
+        }),
+        ...(s && {
+          scaling: {
+            chunkSeconds: 1,
+            framesPerChunk: 4,
+            chunksPerAgent: sizes.chunksPerAgent,
+            meaning: "weak scaling: N agents, N x chunksPerAgent chunks of 1 s; efficiency = makespan(1 agent) / makespan(N agents)",
+            makespans: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.seconds, 3)])),
+            agentStartSeconds: round(s.agentStartSeconds, 1),
+          },
+        }),
+        ...(m && {
+          mixed: {
+            speeds: m.speeds,
+            chunks: sizes.mixedChunks,
+            framesPerChunk: 10,
+            chunkSecondsAt1x: 1,
+            idealSeconds: round(m.idealSeconds, 3),
+            coldSeconds: round(m.cold.seconds, 3),
+            warmSeconds: round(m.warm.seconds, 3),
+            warmMakespanRatio: round(m.warm.seconds / m.idealSeconds, 3),
+            cold: m.cold.shape,
+            warm: m.warm.shape,
+            meaning: "cold: no speed measured before the job; warm: the same job again, speeds known from the ledger",
+          },
+        }),
         environment: {
           cpus: (await import("node:os")).cpus().length,
+          loadAverage1m: round((await import("node:os")).loadavg()[0] ?? 0, 2),
           node: process.version,
           storeFileSystem: fileSystemType(dir),
           sqliteCommitMs: round(commitMs, 3),

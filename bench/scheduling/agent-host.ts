@@ -17,7 +17,7 @@ import type { PowerSource } from "../../agent/probe/power-source-types.ts";
 import { SleepExecutor } from "../../agent/executors/sleep-executor.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import { benchLogger } from "../bench-cli.ts";
-import type { HostCommand, HostReply, StartEvent } from "./host-protocol.ts";
+import { hostMs, type HostCommand, type HostReply, type StartEvent } from "./host-protocol.ts";
 
 const log = benchLogger("bench-agent-host");
 const agents: Agent[] = [];
@@ -53,7 +53,8 @@ async function startAgents(c: Extract<HostCommand, { type: "start-agents" }>): P
           new SleepExecutor({
             msPerFrame: c.msPerFrame,
             speed: s.speed,
-            onStart: (task, atMs) => events.push({ agent: s.name, jobId: task.jobId, chunkId: task.chunkId, attemptId: task.attemptId, atMs }),
+            // Timed here on the host's clock (the executor's own time is per-process, not comparable with the bench's).
+            onStart: (task) => events.push({ agent: s.name, jobId: task.jobId, chunkId: task.chunkId, attemptId: task.attemptId, atMs: hostMs() }),
           }),
       });
       try {
@@ -85,7 +86,7 @@ async function rawConsume(c: Extract<HostCommand, { type: "raw-consume" }>): Pro
           const m = await consumer.next({ expires: 1000 });
           if (!m) continue;
           m.ack();
-          const now = performance.timeOrigin + performance.now();
+          const now = hostMs();
           if (got === 0) firstMs = now;
           got++;
           lastMs = now;

@@ -5,11 +5,11 @@ import { submitJob } from "../../coordinator/jobs/submit-job.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import type { Logger } from "../../shared/log.ts";
 import { AgentHost } from "./host-client.ts";
-import type { StartEvent } from "./host-protocol.ts";
+import { hostMs, type StartEvent } from "./host-protocol.ts";
 import type { SleepAgentSpec } from "./sleep-farm.ts";
 
-/** Wall clock with sub-ms resolution, comparable across processes. */
-export const wallMs = (): number => performance.timeOrigin + performance.now();
+/** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
+export const wallMs = hostMs;
 
 /**
  * One benchmark farm: a real coordinator in this process (embedded
@@ -74,13 +74,20 @@ export class BenchFarm {
     return { jobId, releasedAtMs };
   }
 
-  /** Runs a job to the end; returns its makespan from release to done, seconds. */
-  async run(spec: Record<string, unknown>): Promise<{ jobId: string; seconds: number }> {
+  /**
+   * Runs a job to the end; returns its makespan from release to done, seconds,
+   * and the CPU time (user + system) this process (the coordinator; the agents
+   * run in the host process) spent meanwhile per chunk of the job.
+   */
+  async run(spec: Record<string, unknown>): Promise<{ jobId: string; seconds: number; cpuMsPerChunk: number }> {
+    const cpu0 = process.cpuUsage();
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
     const job = await this.coordinator.finisher.waitFor(jobId);
     const seconds = (wallMs() - releasedAtMs) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     if (job.state !== "done") throw new Error(`bench job ${jobId} ended ${job.state}: ${job.message ?? ""}`);
-    return { jobId, seconds };
+    const chunks = Math.max(1, this.coordinator.store.chunks.listByJob(jobId).length);
+    return { jobId, seconds, cpuMsPerChunk: (cpu.user + cpu.system) / 1000 / chunks };
   }
 
   async events(): Promise<StartEvent[]> {

@@ -57,14 +57,14 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
       consumers: s.dispatchAgents,
       count: s.throughputChunks,
     });
-    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, rawPerSecond };
+    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpuMsPerChunk: t.cpuMsPerChunk, rawPerSecond };
   });
 }
 
 /** Weak scaling with 1 s chunks (4 frames x 250 ms): agents are added between runs, never removed. */
 export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
   return withFarm(dir, 250, log, async (farm) => {
-    const runs: Array<{ agents: number; seconds: number }> = [];
+    const runs: Array<{ agents: number; seconds: number; cpuMsPerChunk: number }> = [];
     let have = 0;
     let agentStartSeconds = 0;
     for (const n of s.scalingCounts) {
@@ -73,7 +73,7 @@ export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
       agentStartSeconds += (wallMs() - t0) / 1000;
       have = n;
       const r = await farm.run(sleepJob(`scale-${n}`, n * s.chunksPerAgent * 4, 4));
-      runs.push({ agents: n, seconds: r.seconds });
+      runs.push({ agents: n, seconds: r.seconds, cpuMsPerChunk: r.cpuMsPerChunk });
     }
     return { runs, agentStartSeconds };
   });

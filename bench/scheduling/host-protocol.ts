@@ -1,5 +1,14 @@
 import type { SleepAgentSpec } from "./sleep-farm.ts";
 
+/**
+ * Milliseconds on the host's monotonic clock (CLOCK_MONOTONIC, the same in
+ * every process of this machine), sub-ms: times taken in the bench and in
+ * the agent host are compared with each other. performance.timeOrigin is
+ * taken separately by each process and can be off by tens of ms under load
+ * (negative dispatch latencies were seen).
+ */
+export const hostMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
 /** Parent -> agent host (bench/scheduling/agent-host.ts), over the child process IPC channel. */
 export type HostCommand =
   | {
@@ -14,7 +23,7 @@ export type HostCommand =
   | { type: "raw-consume"; natsUrl: string; jwt: string; seed: string; caPem: string; stream: string; consumer: string; consumers: number; count: number }
   | { type: "stop" };
 
-/** When an agent's executor started a chunk, by the wall clock (performance.timeOrigin + performance.now()). */
+/** When an agent's executor started a chunk, on the host's monotonic clock (hostMs). */
 export interface StartEvent {
   agent: string;
   jobId: string;

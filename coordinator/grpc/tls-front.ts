@@ -5,6 +5,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ServerTlsMaterial } from "../../shared/tls/grpc-credentials.ts";
 import { RefusalLog } from "./refusal-log.ts";
+import { pinPeerCertificate } from "./pin-peer-certificate.ts";
 
 /**
  * The TCP and TLS front of a gRPC port. grpc-js runs its own TLS server with
@@ -131,6 +132,7 @@ export async function startTlsFront(o: TlsFrontOptions): Promise<TlsFront> {
     }
     if (p) settle(p);
     stats.handedOver++;
+    if (o.requireClientCertificate) pinPeerCertificate(socket);
     o.injector.injectConnection(socket);
   });
   tlsServer.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {

@@ -1,6 +1,7 @@
 import type { Store } from "../store/store.ts";
 import type { GpuRecord } from "../store/agents-table.ts";
-import { parseKinds, type KindCapability } from "../../shared/steps/kind-capability.ts";
+import type { KindCapability } from "../../shared/steps/kind-capability.ts";
+import { parseJsonOnce, parseKindsOnce } from "../store/parsed-columns.ts";
 import type { PendingChunk, RunningWork, UnstartedChunk } from "./scheduling-types.ts";
 
 /**
@@ -18,28 +19,6 @@ export interface OnlineAgentRow {
   kinds: KindCapability[];
 }
 
-const parsed = new Map<string, unknown>();
-function parseOnce<T>(text: string): T {
-  let v = parsed.get(text);
-  if (v === undefined) {
-    if (parsed.size > 10_000) parsed.clear();
-    v = JSON.parse(text) as unknown;
-    parsed.set(text, v);
-  }
-  return v as T;
-}
-
-const kindsParsed = new Map<string, KindCapability[]>();
-function kindsOnce(text: string): KindCapability[] {
-  let v = kindsParsed.get(text);
-  if (v === undefined) {
-    if (kindsParsed.size > 1000) kindsParsed.clear();
-    v = parseKinds(text);
-    kindsParsed.set(text, v);
-  }
-  return v;
-}
-
 export function onlineAgents(store: Store): OnlineAgentRow[] {
   const rows = store.db
     .prepare(`SELECT id, name, gpus_json AS gpusJson, tags_json AS tagsJson, ram_bytes AS ramBytes, executors_json AS kindsJson FROM agents WHERE state = 'online' ORDER BY name, id`)
@@ -47,10 +26,10 @@ export function onlineAgents(store: Store): OnlineAgentRow[] {
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
-    gpus: parseOnce<GpuRecord[]>(r.gpusJson),
-    tags: parseOnce<string[]>(r.tagsJson),
+    gpus: parseJsonOnce<GpuRecord[]>(r.gpusJson),
+    tags: parseJsonOnce<string[]>(r.tagsJson),
     ramBytes: r.ramBytes,
-    kinds: kindsOnce(r.kindsJson),
+    kinds: parseKindsOnce(r.kindsJson),
   }));
 }
 

@@ -1,7 +1,8 @@
 import type { Db } from "./open-database.ts";
 import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
 import { AGENT_TRANSITIONS, type AgentState } from "../../shared/lifecycle/states.ts";
-import { parseKinds, type KindCapability } from "../../shared/steps/kind-capability.ts";
+import type { KindCapability } from "../../shared/steps/kind-capability.ts";
+import { parseJsonOnce, parseKindsOnce } from "./parsed-columns.ts";
 
 export interface GpuRecord {
   name: string;
@@ -36,7 +37,7 @@ const COLUMNS = `id, name, state, version, gpus_json AS gpusJson, ram_bytes AS r
 
 function fromRaw(r: RawAgent): AgentRow {
   const { gpusJson, tagsJson, executorsJson, ...rest } = r;
-  return { ...rest, gpus: JSON.parse(gpusJson), tags: JSON.parse(tagsJson), kinds: parseKinds(executorsJson) };
+  return { ...rest, gpus: parseJsonOnce<GpuRecord[]>(gpusJson), tags: parseJsonOnce<string[]>(tagsJson), kinds: parseKindsOnce(executorsJson) };
 }
 
 export class AgentsTable {
@@ -66,11 +67,6 @@ export class AgentsTable {
         now: a.now,
       });
     return this.get(a.id) as AgentRow;
-  }
-
-  /** Only the agent's state: the peer guard asks on every gRPC call and needs nothing else (no JSON to parse). */
-  stateOf(id: string): AgentRow["state"] | undefined {
-    return (this.db.prepare(`SELECT state FROM agents WHERE id = ?`).get(id) as { state: AgentRow["state"] } | undefined)?.state;
   }
 
   get(id: string): AgentRow | undefined {

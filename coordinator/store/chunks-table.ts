@@ -165,7 +165,22 @@ export class ChunksTable {
         countFailure: fields.countFailure ? 1 : 0,
         placedAgentId: fields.placedAgentId ?? null,
       });
-    return this.get(id) as ChunkRow;
+    // The row as the UPDATE above left it, without reading it back (a transition runs inside the caller's transaction).
+    const running = to === "running";
+    return {
+      ...chunk,
+      state: to,
+      updatedAt: now,
+      dispatchId: fields.dispatchId !== undefined ? fields.dispatchId : chunk.dispatchId,
+      currentAttemptId: fields.currentAttemptId !== undefined ? fields.currentAttemptId : chunk.currentAttemptId,
+      error: fields.error !== undefined ? fields.error : chunk.error,
+      attempts: chunk.attempts + (fields.countAttempt ? 1 : 0),
+      failures: chunk.failures + (fields.countFailure ? 1 : 0),
+      placedAgentId: to === "queued" ? (fields.placedAgentId ?? null) : chunk.placedAgentId,
+      specDispatchId: running ? chunk.specDispatchId : null,
+      specAgentId: running ? chunk.specAgentId : null,
+      specAttemptId: running ? chunk.specAttemptId : null,
+    };
   }
 
   /**

@@ -20,8 +20,29 @@ export interface EnrollmentRow {
 const COLUMNS = `agent_id AS agentId, public_key_pem AS publicKeyPem, method, approved_at AS approvedAt, cert_pem AS certPem,
   cert_fingerprint AS certFingerprint, nats_nkey AS natsNkey, enrolled_at AS enrolledAt, removed_at AS removedAt`;
 
+/** What the peer guard checks on every gRPC call of an agent (coordinator/trust/peer-guard.ts). */
+export interface AgentTrustRow {
+  certFingerprint: string | null;
+  removedAt: number | null;
+  /** The agent's state in the agents table; null when it has no row there. */
+  agentState: string | null;
+}
+
 export class EnrollmentsTable {
   constructor(private readonly db: Db) {}
+
+  /**
+   * Only what decides whether an agent's call is let in, in one statement:
+   * get() also reads the PEM texts, and the guard asks on every call.
+   */
+  trustOf(agentId: string): AgentTrustRow | undefined {
+    return this.db
+      .prepare(
+        `SELECT e.cert_fingerprint AS certFingerprint, e.removed_at AS removedAt, a.state AS agentState
+         FROM agent_enrollments e LEFT JOIN agents a ON a.id = e.agent_id WHERE e.agent_id = ?`,
+      )
+      .get(agentId) as AgentTrustRow | undefined;
+  }
 
   get(agentId: string): EnrollmentRow | undefined {
     return this.db.prepare(`SELECT ${COLUMNS} FROM agent_enrollments WHERE agent_id = ?`).get(agentId) as EnrollmentRow | undefined;

@@ -1,9 +1,9 @@
-import { createHash, X509Certificate } from "node:crypto";
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { EnrollmentsTable } from "../store/enrollments-table.ts";
-import { identifyPeer, PeerRejectedError, type PeerIdentity } from "./peer-identity.ts";
+import { PeerRejectedError, type PeerIdentity } from "./peer-identity.ts";
+import { PeerIdentityCache } from "./peer-identity-cache.ts";
 
 /** Who may call a service: admins (the CLI) or enrolled agents. */
 export type PeerRule = "admin" | "agent";
@@ -28,10 +28,15 @@ type Verdict = { ok: true; peer: PeerIdentity } | { ok: false; code: status; det
  * presents the certificate issued to it (a re-issued or removed one is
  * refused), and it speaks only for itself (an `agentId` in a request, or in an
  * upload header, must be its own; an empty one is filled in).
+ *
+ * The certificate's verdict is cached (coordinator/trust/peer-identity-cache.ts:
+ * per connection, expiry checked on every call); the store's verdict
+ * (enrolled, not removed, still this certificate) is read on every call, in
+ * one narrow statement (EnrollmentsTable#trustOf).
  */
 export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
-  const ca = new X509Certificate(deps.caPem);
-  const identify = cachedIdentify(ca);
+  const cache = new PeerIdentityCache(deps.caPem);
+  const identify = (certificate: { raw?: Buffer } | undefined): PeerIdentity => cache.identify(certificate);
   return (method, call) => {
     const service = method.path.split("/")[1] ?? "";
     let peer: PeerIdentity | undefined;
@@ -63,27 +68,6 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
         });
       },
     });
-  };
-}
-
-/**
- * Parsing and verifying the same client certificate on every call was the
- * coordinator's largest CPU cost under load. The verdict for a certificate is
- * cached by its sha256 for a minute (so expiry still takes effect within a
- * minute); revocation is not cached: agentRefusal asks the store on every call.
- */
-function cachedIdentify(ca: X509Certificate, ttlMs = 60_000, max = 4096): (certificate: { raw?: Buffer } | undefined) => PeerIdentity {
-  const verified = new Map<string, { peer: PeerIdentity; at: number }>();
-  return (certificate) => {
-    if (!certificate?.raw || certificate.raw.length === 0) return identifyPeer(certificate, ca);
-    const key = createHash("sha256").update(certificate.raw).digest("hex");
-    const now = Date.now();
-    const hit = verified.get(key);
-    if (hit && now - hit.at < ttlMs) return hit.peer;
-    const peer = identifyPeer(certificate, ca);
-    if (verified.size >= max) verified.clear();
-    verified.set(key, { peer, at: now });
-    return peer;
   };
 }
 
@@ -123,10 +107,10 @@ function check(
 }
 
 function agentRefusal(deps: PeerGuardDeps, peer: Extract<PeerIdentity, { kind: "agent" }>): string | undefined {
-  const enrollment = deps.enrollments.get(peer.agentId);
-  if (!enrollment?.certFingerprint) return "is not enrolled";
-  if (enrollment.removedAt !== null || deps.store.agents.stateOf(peer.agentId) === "removed") return "was removed";
-  if (enrollment.certFingerprint !== peer.certFingerprint) return "presented a certificate that is no longer valid";
+  const trust = deps.enrollments.trustOf(peer.agentId);
+  if (!trust?.certFingerprint) return "is not enrolled";
+  if (trust.removedAt !== null || trust.agentState === "removed") return "was removed";
+  if (trust.certFingerprint !== peer.certFingerprint) return "presented a certificate that is no longer valid";
   return undefined;
 }
 

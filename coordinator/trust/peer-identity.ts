@@ -40,6 +40,18 @@ export function identifyPeer(
   studioCa: X509Certificate | string,
   now: Date = new Date(),
 ): PeerIdentity {
+  return verifyPeer(peer, studioCa, now).peer;
+}
+
+/** A verified peer and the window its certificate is valid in (ms since the epoch), for caches that must honour expiry. */
+export interface VerifiedPeer {
+  readonly peer: PeerIdentity;
+  readonly validFromMs: number;
+  readonly validToMs: number;
+}
+
+/** identifyPeer, and the certificate's validity window. */
+export function verifyPeer(peer: PeerCertificateLike | undefined | null, studioCa: X509Certificate | string, now: Date = new Date()): VerifiedPeer {
   if (peer?.raw === undefined || peer.raw.length === 0) {
     throw new PeerRejectedError("no-certificate", "peer presented no client certificate");
   }
@@ -48,7 +60,9 @@ export function identifyPeer(
   if (!leaf.checkIssued(ca) || !leaf.verify(ca.publicKey)) {
     throw new PeerRejectedError("not-issued-by-studio-ca", "peer certificate is not signed by the studio CA");
   }
-  if (now < new Date(leaf.validFrom) || now > new Date(leaf.validTo)) {
+  const validFromMs = new Date(leaf.validFrom).getTime();
+  const validToMs = new Date(leaf.validTo).getTime();
+  if (now.getTime() < validFromMs || now.getTime() > validToMs) {
     throw new PeerRejectedError("expired", `peer certificate is valid from ${leaf.validFrom} to ${leaf.validTo}`);
   }
   const usages = leaf.keyUsage ?? [];
@@ -59,10 +73,10 @@ export function identifyPeer(
   const certFingerprint = createHash("sha256").update(leaf.raw).digest("hex");
   const serial = leaf.serialNumber.toLowerCase();
   if (cn?.startsWith(ADMIN_CN_PREFIX)) {
-    return { kind: "admin", name: cn.slice(ADMIN_CN_PREFIX.length), certFingerprint, serial };
+    return { peer: { kind: "admin", name: cn.slice(ADMIN_CN_PREFIX.length), certFingerprint, serial }, validFromMs, validToMs };
   }
   if (cn !== undefined && isValidAgentId(cn)) {
-    return { kind: "agent", agentId: cn, certFingerprint, serial };
+    return { peer: { kind: "agent", agentId: cn, certFingerprint, serial }, validFromMs, validToMs };
   }
   throw new PeerRejectedError("unknown-subject", `peer certificate subject ${JSON.stringify(leaf.subject)} names no agent or admin`);
 }
