@@ -12,6 +12,7 @@ interface VerifyFlags {
   dataDir?: string;
   json?: boolean;
   rerender?: string;
+  sceneTree?: string;
   coordinator?: string;
   adminCredentials?: string;
   timeout: string;
@@ -39,6 +40,7 @@ export function registerVerify(program: Command): void {
     .option("--ca <file>", "the studio CA certificate (default: <data-dir>/ca/ca.crt)")
     .option("--data-dir <dir>", "the coordinator's data dir: its CA and its ledger (frames table)")
     .option("--json", "print the report as JSON")
+    .option("--scene-tree <dir>", "also check the files of a Blender job's scene tree in DIR against the sha256 and size its manifest.json lists (<path> is the job folder)")
     .option("--rerender <n>", "re-render N sampled frames of job <path> on agents other than the original and compare pixels")
     .option("--coordinator <host:port>", "with --rerender: coordinator address (default: from --data-dir)")
     .option("--admin-credentials <dir>", "with --rerender: admin certificate folder")
@@ -48,6 +50,7 @@ export function registerVerify(program: Command): void {
       // SQLite and the PNG/x509 code load here, not when the CLI starts.
       const [{ verifyPath }, { Store }] = await Promise.all([import("../../coordinator/provenance/verify-frames.ts"), import("../../coordinator/store/store.ts")]);
       const caPem = caPemFrom(flags);
+      if (flags.sceneTree !== undefined && !existsSync(flags.sceneTree)) throw new BadInputError(`--scene-tree: ${flags.sceneTree}: no such folder`, { field: "sceneTree" });
       let store: Store | undefined;
       if (flags.dataDir !== undefined) {
         const db = join(flags.dataDir, "nightshift.db");
@@ -56,7 +59,9 @@ export function registerVerify(program: Command): void {
       }
       try {
         const s = store;
-        const report = verifyPath(path, caPem, s === undefined ? undefined : (jobId) => (s.jobs.get(jobId) ? s.frames.listByJob(jobId) : undefined));
+        const report = verifyPath(path, caPem, s === undefined ? undefined : (jobId) => (s.jobs.get(jobId) ? s.frames.listByJob(jobId) : undefined), {
+          ...(flags.sceneTree !== undefined ? { sceneTree: flags.sceneTree } : {}),
+        });
         if (flags.json) printJson({ ok: report.findings.length === 0, ...report });
         else printHuman(report);
         if (report.findings.length > 0) process.exitCode = EXIT_FAILURE;

@@ -40,7 +40,7 @@ export class JobManifestWriter {
       const manifest: JobManifest = {
         format: JOB_MANIFEST_FORMAT,
         job: { id: job.id, name: job.name, state },
-        steps: provenanceSteps(this.specs.steps(job)),
+        steps: provenanceSteps(this.specs.steps(job), { treeList: true }),
         seed: job.seed,
         frames: frames.sort((a, b) => a.frame - b.frame),
         signedAt: new Date(this.clock()).toISOString(),

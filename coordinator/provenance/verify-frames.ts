@@ -8,6 +8,7 @@ import { frameManifestSchema, jobManifestSchema, PROVENANCE_KEYWORD, type FrameM
 import { verifyEnvelope } from "../../shared/provenance/provenance-signature.ts";
 import type { FrameRow } from "../store/frames-table.ts";
 import { JOB_MANIFEST_FILE } from "./job-manifest.ts";
+import { frameTreeFindings, sceneTreeFileFindings, treeListFindings } from "./verify-scene-tree.ts";
 
 /**
  * `nightshift verify`: checks frames against their own signed records, the
@@ -18,6 +19,8 @@ import { JOB_MANIFEST_FILE } from "./job-manifest.ts";
  *    hold, or that the ledger or manifest.json contradicts;
  *  - missing: a frame manifest.json or the ledger lists that is not there;
  *  - extra: a PNG that neither lists, or a second file for one frame.
+ * A Blender job's scene tree is checked too (verify-scene-tree.ts), and with
+ * `sceneTree` (a folder) the tree's files themselves.
  */
 
 export type FindingKind = "missing" | "extra" | "altered" | "unsigned";
@@ -53,7 +56,7 @@ export type LedgerFrames = (jobId: string) => FrameRow[] | undefined;
 
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
-export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames): VerifyReport {
+export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames, opts: { sceneTree?: string } = {}): VerifyReport {
   if (!existsSync(path)) throw new BadInputError(`${path}: no such file or folder`, { field: "path" });
   const isDir = statSync(path).isDirectory();
   const root = isDir ? path : dirname(path);
@@ -79,9 +82,14 @@ export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames): 
     verified.push({ file: rel, jobId: m.job.id, frame: m.frame, agent: m.agent.name, steps: m.steps, pixelsSha256: m.pixels.sha256 });
   }
   let usedJobManifest = false;
+  let job: JobManifest | undefined;
   if (isDir && existsSync(join(path, JOB_MANIFEST_FILE))) {
     usedJobManifest = true;
-    checkAgainstJobManifest(path, caPem, files.map((f) => relative(path, f)), verified, findings);
+    job = checkAgainstJobManifest(path, caPem, files.map((f) => relative(path, f)), verified, findings);
+  }
+  if (opts.sceneTree !== undefined) {
+    if (job !== undefined) findings.push(...sceneTreeFileFindings(job, opts.sceneTree));
+    else if (!usedJobManifest) findings.push({ kind: "missing", file: JOB_MANIFEST_FILE, reason: "--scene-tree needs the job folder with its manifest.json" });
   }
   let usedLedger = false;
   if (ledger !== undefined) {
@@ -122,14 +130,16 @@ export function checkFrame(bytes: Uint8Array, caPem: string): FrameCheck {
   return { kind: "ok", manifest: m };
 }
 
-function checkAgainstJobManifest(dir: string, caPem: string, present: string[], verified: VerifiedFrame[], findings: VerifyFinding[]): void {
+/** The checks against the folder's manifest.json; returns it when its signature holds. */
+function checkAgainstJobManifest(dir: string, caPem: string, present: string[], verified: VerifiedFrame[], findings: VerifyFinding[]): JobManifest | undefined {
   const check = verifyEnvelope(readFileSync(join(dir, JOB_MANIFEST_FILE), "utf8"), caPem);
   const parsed = check.ok ? jobManifestSchema.safeParse(check.envelope.manifest) : undefined;
   if (!check.ok || !parsed?.success) {
     findings.push({ kind: "altered", file: JOB_MANIFEST_FILE, reason: check.ok ? "not a nightshift job manifest" : check.reason });
-    return;
+    return undefined;
   }
   const job: JobManifest = parsed.data;
+  findings.push(...treeListFindings(job), ...frameTreeFindings(job, verified));
   const listed = new Map(job.frames.map((f) => [f.file, f]));
   const files = new Set(present);
   for (const f of job.frames) {
@@ -145,6 +155,7 @@ function checkAgainstJobManifest(dir: string, caPem: string, present: string[], 
       findings.push({ kind: "altered", file, reason: `${JOB_MANIFEST_FILE} lists other pixels for this file`, jobId: v.jobId, frame: v.frame });
     }
   }
+  return job;
 }
 
 function checkAgainstLedger(root: string, isDir: boolean, ledger: LedgerFrames, verified: VerifiedFrame[], findings: VerifyFinding[]): void {

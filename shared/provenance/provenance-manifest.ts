@@ -7,8 +7,9 @@ import { z } from "zod";
  * farm with only the studio CA certificate.
  *
  * Steps are a list of {id, kind, hashes}: each kind names the hashes of what
- * it used (model: `model`; a Blender step would add `scene`, a command step
- * `command`, a ComfyUI step `workflow`), so new kinds need no new format.
+ * it used (model: `model`; a Blender step `scene`, and `tree` for a scene
+ * uploaded with its files; a command step `command`, a ComfyUI step
+ * `workflow`), so new kinds need no new format.
  */
 
 export const PROVENANCE_KEYWORD = "nightshift";
@@ -22,10 +23,20 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 export const PIXEL_HASH_BY = ["coordinator", "agent"] as const;
 export type PixelHashBy = (typeof PIXEL_HASH_BY)[number];
 
+/** One file of a Blender scene tree as the job's manifest.json lists it. */
+export const treeFileSchema = z.object({ path: z.string(), sha256, size: z.number().int().nonnegative() });
+
 export const provenanceStepSchema = z.object({
   id: z.string(),
   kind: z.string(),
   hashes: z.record(z.string(), z.string()),
+  /**
+   * A Blender step whose scene was uploaded with the files it references:
+   * hashes.tree is the tree's hash (shared/provenance/scene-tree-hash.ts),
+   * `files` its number of files; the job's manifest.json also lists them.
+   * Absent on other steps and on records written before trees were named.
+   */
+  tree: z.object({ files: z.number().int().nonnegative(), list: z.array(treeFileSchema).optional() }).optional(),
 });
 
 export const frameManifestSchema = z.object({
