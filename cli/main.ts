@@ -12,6 +12,7 @@ import { registerToken } from "./commands/token-command.ts";
 import { registerAgentDecisions } from "./commands/agent-decisions-command.ts";
 import { registerAdmin } from "./commands/admin-command.ts";
 import { registerModelCommands } from "./commands/models-commands.ts";
+import { registerAssetCommands } from "./commands/assets-commands.ts";
 import { registerVerify } from "./commands/verify-command.ts";
 import { registerDashboard } from "./commands/dashboard-command.ts";
 import { registerNatsCluster } from "./commands/nats-cluster-command.ts";
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerAdmin(program);
   registerReport(program);
   registerModelCommands(program);
+  registerAssetCommands(program);
   registerVerify(program);
   registerDashboard(program);
   registerNatsCluster(program);

@@ -42,6 +42,7 @@ import { StudioEdge } from "./trust/studio-edge.ts";
 import { startAccounting, type Accounting } from "./telemetry/accounting.ts";
 import { AssetStore } from "./assets/asset-store.ts";
 import { ModelCatalog } from "./assets/model-catalog.ts";
+import { AssetCollector } from "./assets/asset-collector.ts";
 import { modelStoreHandler } from "./assets/model-store-handler.ts";
 import { MODEL_STORE_SERVICE } from "../shared/assets/asset-part-codec.ts";
 import { DashboardAdminService } from "../proto/gen/nightshift/v1/dashboard.ts";
@@ -84,6 +85,7 @@ export class Coordinator {
       notifications: FarmNotifications;
       dashboard: DashboardServer;
       stamper: FrameStamper;
+      assetGc: AssetCollector;
     },
     /** The studio CA, admin credentials, join tokens and enrollments (coordinator/trust/). */
     readonly trust: StudioTrust,
@@ -199,7 +201,10 @@ export class Coordinator {
       await queue.ensure();
 
       const assets = new AssetStore(join(config.dataDir, "assets"));
-      const models = new ModelCatalog(store, assets, clock);
+      const assetGc = new AssetCollector(store, assets, clock, config.assetGc, log.child({ part: "assets" }));
+      const models = new ModelCatalog(store, assets, clock, (sha256) => assetGc.inUse(sha256));
+      assetGc.start();
+      cleanups.push(() => assetGc.stop());
       const specs = new JobSpecs();
       const provenance = await openProvenance(config.dataDir, trust.ca, store, specs, clock, log.child({ part: "provenance" }));
       const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }), provenance.jobs);
@@ -273,7 +278,7 @@ export class Coordinator {
       });
       cleanups.push(() => dashboard.close());
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
-        control: controlHandler(api, finisher, models, assets),
+        control: controlHandler(api, finisher, models, assets, assetGc),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
           if (reason === DISK_FULL) diskGuard.onDiskFull(h.jobId, h.attemptId);
         }),
@@ -299,7 +304,7 @@ export class Coordinator {
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -313,6 +318,7 @@ export class Coordinator {
     const p = this.parts;
     const steps: Array<() => Promise<void> | void> = [
       () => p.dispatcher.stop(),
+      () => p.assetGc.stop(),
       () => p.diskGuard.stop(),
       () => p.stagedRetry.stop(),
       () => this.registry.stop(),

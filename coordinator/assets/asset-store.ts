@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { open, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
@@ -20,6 +20,10 @@ export class AssetNotFoundError extends Error {
  * `incoming/` for uploads being written. Every path comes from a validated
  * sha256, so no name a user sends can point outside the folder. An upload is
  * hashed while it is written and installed only when complete and verified.
+ * A blob's mtime is when a client last uploaded it or was told the store has
+ * it (put, claim): the collector (asset-collector.ts) never removes a blob
+ * touched within its upload grace, so a submit's files stay between their
+ * upload and the job row that names them.
  */
 export class AssetStore {
   private readonly blobs: string;
@@ -49,16 +53,62 @@ export class AssetStore {
     return this.stat(ref.sha256)?.size === ref.size;
   }
 
+  /**
+   * has(), and when the store has the asset, marks it as just handed to a
+   * client (mtime = now), which keeps it from the collector for its upload
+   * grace: MissingAssets and a submit's tree check claim what they accept.
+   */
+  claim(ref: AssetRef): boolean {
+    if (!this.has(ref)) return false;
+    return this.touch(ref.sha256);
+  }
+
   /** Every asset in the store. */
   list(): AssetRef[] {
-    const out: AssetRef[] = [];
+    return this.entries().map(({ sha256, size }) => ({ sha256, size }));
+  }
+
+  /** Every asset in the store with the time it was last uploaded or claimed. */
+  entries(): Array<AssetRef & { touchedAtMs: number }> {
+    const out: Array<AssetRef & { touchedAtMs: number }> = [];
     for (const prefix of readdirSync(this.blobs)) {
       for (const name of readdirSync(join(this.blobs, prefix))) {
-        const ref = isSha256(name) ? this.stat(name) : undefined;
-        if (ref) out.push(ref);
+        if (!isSha256(name)) continue;
+        try {
+          const s = statSync(join(this.blobs, prefix, name));
+          if (s.isFile()) out.push({ sha256: name, size: s.size, touchedAtMs: s.mtimeMs });
+        } catch {
+          // Removed while listing.
+        }
       }
     }
     return out;
+  }
+
+  /**
+   * Removes the asset unless it was uploaded or claimed at or after
+   * `cutoffMs`, synchronously (the collector decides and removes in one turn
+   * of the event loop). True when it was removed.
+   */
+  removeIfUntouchedSince(sha256: string, cutoffMs: number): boolean {
+    const path = blobPath(this.blobs, checkSha256(sha256));
+    try {
+      if (statSync(path).mtimeMs >= cutoffMs) return false;
+    } catch {
+      return false;
+    }
+    rmSync(path, { force: true });
+    return true;
+  }
+
+  private touch(sha256: string): boolean {
+    const now = new Date();
+    try {
+      utimesSync(blobPath(this.blobs, sha256), now, now);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -108,7 +158,7 @@ export class AssetStore {
       if ((expected.sha256 !== undefined && expected.sha256 !== ref.sha256) || (expected.size !== undefined && expected.size !== ref.size)) {
         throw new AssetMismatchError({ sha256: expected.sha256 ?? ref.sha256, size: expected.size ?? ref.size }, ref);
       }
-      if (this.has(ref)) await unlink(temp);
+      if (this.has(ref) && this.touch(ref.sha256)) await unlink(temp);
       else await installFile(temp, blobPath(this.blobs, ref.sha256));
       return ref;
     } catch (err) {

@@ -17,7 +17,8 @@ export function assetUploadHandler(assets: AssetStore): Pick<ControlServer, "mis
   return {
     missingAssets: unary<AssetList, AssetList>((req) => {
       if (req.assets.length > MAX_TREE_FILES) throw new BadInputError(`MissingAssets: at most ${MAX_TREE_FILES} assets at once`, { field: "assets" });
-      return { assets: req.assets.filter((a) => !assets.has({ sha256: checkSha256(a.sha256, "assets.sha256"), size: a.size })) };
+      // What the store has is claimed: kept from the collector until the submit that follows names it.
+      return { assets: req.assets.filter((a) => !assets.claim({ sha256: checkSha256(a.sha256, "assets.sha256"), size: a.size })) };
     }),
     putAsset: headerThenData<WireAssetRef, PutAssetMessage, WireAssetRef>("PutAsset", (header, data) =>
       assets.put(data, { sha256: checkSha256(header.sha256, "header.sha256"), size: header.size }),

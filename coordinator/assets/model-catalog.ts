@@ -22,13 +22,17 @@ const SPDX = /^[A-Za-z0-9.+\-()]+( (AND|OR|WITH) [A-Za-z0-9.+\-()]+)*$/;
  * The model store: names over content hashes, with each model's manifest,
  * licence and source (`nightshift models add|list|rm`). The bytes go into the
  * asset store, verified against the manifest's sha256 before the name exists;
- * removing the last name of a hash removes its bytes.
+ * removing the last name of a hash removes its bytes, unless a job that can
+ * still run (or is within its retention) names them: then the asset
+ * collector removes them once nothing does.
  */
 export class ModelCatalog {
   constructor(
     private readonly store: Store,
     private readonly assets: AssetStore,
     private readonly clock: Clock,
+    /** Whether a job (or its retention) still needs the bytes: then `models rm` leaves them to the collector. */
+    private readonly stillNeeded: (sha256: string) => boolean = () => false,
   ) {}
 
   async add(header: AddModelHeader, data: AsyncIterable<Uint8Array>): Promise<ModelRow> {
@@ -72,7 +76,7 @@ export class ModelCatalog {
   }
 
   private async dropIfUnused(sha256: string): Promise<void> {
-    if (!this.store.models.bySha(sha256)) await this.assets.remove(sha256);
+    if (!this.store.models.bySha(sha256) && !this.stillNeeded(sha256)) await this.assets.remove(sha256);
   }
 }
 

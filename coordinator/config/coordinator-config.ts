@@ -7,6 +7,7 @@ import { parseHostPort } from "../../shared/host-port.ts";
 import { compileWebhooks, webhookConfigFields, type WebhookConfig } from "./webhook-config.ts";
 import { compileHttpListen, type HttpListen } from "./http-listen.ts";
 import { accountingConfigFields, compileAccountingConfig, type AccountingConfig } from "./accounting-config.ts";
+import { assetGcConfigFields, compileAssetGcConfig, type AssetGcConfig } from "./asset-gc-config.ts";
 
 const tariffSchema = z.union([
   z.strictObject({ kind: z.literal("flat"), currency: z.string(), pricePerKwh: z.number() }),
@@ -65,6 +66,7 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   /** The dashboard (coordinator/dashboard/): 127.0.0.1 only by default; any other host is served over HTTPS. */
   httpListen: z.string().default("127.0.0.1:0"),
   ...webhookConfigFields,
+  ...assetGcConfigFields,
   ...accountingConfigFields,
 });
 export type RawCoordinatorConfig = z.input<typeof rawCoordinatorConfigSchema>;
@@ -103,6 +105,8 @@ export interface CoordinatorConfig {
   http: HttpListen;
   /** Where notifications go (webhook-config.ts). */
   webhooks: WebhookConfig;
+  /** Retention and schedule of the asset store's cleanup (asset-gc-config.ts). */
+  assetGc: AssetGcConfig;
 }
 
 function describeTariff(t: TariffSpec): string {
@@ -152,6 +156,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
     accounting: compileAccountingConfig(c),
     http: compileHttpListen(c.httpListen),
     webhooks: compileWebhooks(c),
+    assetGc: compileAssetGcConfig(c),
   };
 }
 

@@ -12,6 +12,8 @@ import type { ModelCatalog } from "../assets/model-catalog.ts";
 import { modelAdminHandler } from "../assets/model-admin-handler.ts";
 import { assetUploadHandler } from "../assets/asset-upload-handler.ts";
 import type { AssetStore } from "../assets/asset-store.ts";
+import type { AssetCollector } from "../assets/asset-collector.ts";
+import { assetGcHandler } from "../assets/asset-gc-handler.ts";
 import { NO_AGENT_LIVE, type AgentLive } from "../telemetry/agent-live-view.ts";
 import { NO_AGENT_KEY, type AgentKeyView } from "../control/control-api.ts";
 
@@ -43,10 +45,11 @@ export function wireAgent(a: AgentRow, blocklistedJobs: string[] = [], live: Age
   };
 }
 
-export function controlHandler(api: ControlApi, finisher: JobFinisher, models: ModelCatalog, assets: AssetStore): ControlServer {
+export function controlHandler(api: ControlApi, finisher: JobFinisher, models: ModelCatalog, assets: AssetStore, collector: AssetCollector): ControlServer {
   return {
     ...modelAdminHandler(models),
     ...assetUploadHandler(assets),
+    ...assetGcHandler(collector),
     submit: unary<SubmitRequest, SubmitResponse>(async (req) => {
       const s = await api.submit(req.specJson, req.baseDir || process.cwd(), req.sceneTree);
       return { jobId: s.jobId, chunks: s.chunks, frames: s.frames };

@@ -7,12 +7,14 @@ import type { AssetStore } from "../assets/asset-store.ts";
  * content) checked before a job may name it: safe relative paths only, the
  * scene among them, and every file already in the asset store with the size
  * the tree says. The coordinator reads none of the submitter's files; what
- * it hands agents is the tree itself, sorted by path.
+ * it hands agents is the tree itself, sorted by path. Each file found is
+ * claimed (asset-store.ts), so the collector leaves it while the job row that
+ * names it is being written.
  */
 export function checkSceneTree(
   tree: readonly SceneFile[],
   scene: string,
-  assets: Pick<AssetStore, "has"> | undefined,
+  assets: Pick<AssetStore, "claim"> | undefined,
   issues: SpecIssue[],
   sceneField: ReadonlyArray<PropertyKey>,
 ): { sceneSha256: string; files: SceneFile[] } | null {
@@ -28,7 +30,7 @@ export function checkSceneTree(
     return null;
   }
   for (const [i, f] of tree.entries()) {
-    if (!assets.has(f)) issues.push({ path: ["sceneTree", i], message: `file '${f.path}' (${f.size} bytes, sha256 ${f.sha256.slice(0, 12)}…) was not uploaded to the asset store` });
+    if (!assets.claim(f)) issues.push({ path: ["sceneTree", i], message: `file '${f.path}' (${f.size} bytes, sha256 ${f.sha256.slice(0, 12)}…) was not uploaded to the asset store` });
   }
   if (issues.length > before) return null;
   const files = [...tree].map(({ path, sha256, size }) => ({ path, sha256, size })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -20,7 +20,7 @@ export interface ResolveStepsDeps {
   storeModels?: Pick<ModelsTable, "byName" | "bySha" | "list">;
   /** A Blender scene sent by content (its files already in `assets`); empty or absent: scenes come from the shared root. */
   sceneTree?: readonly SceneFile[];
-  assets?: Pick<AssetStore, "has">;
+  assets?: Pick<AssetStore, "claim">;
 }
 
 /**

@@ -23,7 +23,7 @@ export interface SubmitDeps {
   /** The studio's shared root as this coordinator mounts it (Blender scenes); absent: none. */
   sharedRoot?: string | null;
   /** The coordinator's asset store, where a submit's scene files were uploaded; absent: scene trees are refused. */
-  assets?: Pick<AssetStore, "has">;
+  assets?: Pick<AssetStore, "claim">;
   clock: Clock;
 }
 

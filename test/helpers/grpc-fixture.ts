@@ -32,6 +32,7 @@ export const unimplementedControl: ControlServer = {
   removeModel: unimplemented,
   missingAssets: unimplemented,
   putAsset: unimplemented,
+  collectAssets: unimplemented,
   rerender: unimplemented,
   watchJob: (call: ServerWritableStream<JobRef, JobView>) => call.destroy(Object.assign(new Error("not part of this test"), { code: status.UNIMPLEMENTED })),
 };

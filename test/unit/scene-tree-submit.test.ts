@@ -15,7 +15,7 @@ const A = "a".repeat(64);
 const B = "b".repeat(64);
 const C = "c".repeat(64);
 const uploaded = new Set([A, B, C]);
-const assets = { has: (ref: { sha256: string; size: number }) => uploaded.has(ref.sha256) && ref.size === 10 };
+const assets = { claim: (ref: { sha256: string; size: number }) => uploaded.has(ref.sha256) && ref.size === 10 };
 
 const spec = (scene = "shot/scene.blend"): unknown => ({
   name: "sh010",

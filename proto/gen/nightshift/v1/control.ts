@@ -67,6 +67,19 @@ export interface AssetList {
   assets: AssetRef[];
 }
 
+export interface CollectAssetsRequest {
+  dryRun: boolean;
+}
+
+export interface CollectAssetsResponse {
+  dryRun: boolean;
+  removed: AssetRef[];
+  removedBytes: number;
+  keptInUse: number;
+  keptRecent: number;
+  keptBytes: number;
+}
+
 export interface PutAssetMessage {
   body: { $case: "header"; value: AssetRef } | { $case: "data"; value: Buffer } | undefined;
 }
@@ -844,6 +857,248 @@ export const AssetList: MessageFns<AssetList> = {
   fromPartial(object: DeepPartial<AssetList>): AssetList {
     const message = createBaseAssetList();
     message.assets = object.assets?.map((e) => AssetRef.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCollectAssetsRequest(): CollectAssetsRequest {
+  return { dryRun: false };
+}
+
+export const CollectAssetsRequest: MessageFns<CollectAssetsRequest> = {
+  encode(message: CollectAssetsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dryRun !== false) {
+      writer.uint32(8).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CollectAssetsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCollectAssetsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CollectAssetsRequest {
+    return {
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: CollectAssetsRequest): unknown {
+    const obj: any = {};
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CollectAssetsRequest>): CollectAssetsRequest {
+    return CollectAssetsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CollectAssetsRequest>): CollectAssetsRequest {
+    const message = createBaseCollectAssetsRequest();
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
+function createBaseCollectAssetsResponse(): CollectAssetsResponse {
+  return { dryRun: false, removed: [], removedBytes: 0, keptInUse: 0, keptRecent: 0, keptBytes: 0 };
+}
+
+export const CollectAssetsResponse: MessageFns<CollectAssetsResponse> = {
+  encode(message: CollectAssetsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dryRun !== false) {
+      writer.uint32(8).bool(message.dryRun);
+    }
+    for (const v of message.removed) {
+      AssetRef.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.removedBytes !== 0) {
+      writer.uint32(24).uint64(message.removedBytes);
+    }
+    if (message.keptInUse !== 0) {
+      writer.uint32(32).uint32(message.keptInUse);
+    }
+    if (message.keptRecent !== 0) {
+      writer.uint32(40).uint32(message.keptRecent);
+    }
+    if (message.keptBytes !== 0) {
+      writer.uint32(48).uint64(message.keptBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CollectAssetsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCollectAssetsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.removed.push(AssetRef.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.removedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.keptInUse = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.keptRecent = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.keptBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CollectAssetsResponse {
+    return {
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      removed: globalThis.Array.isArray(object?.removed) ? object.removed.map((e: any) => AssetRef.fromJSON(e)) : [],
+      removedBytes: isSet(object.removedBytes)
+        ? globalThis.Number(object.removedBytes)
+        : isSet(object.removed_bytes)
+        ? globalThis.Number(object.removed_bytes)
+        : 0,
+      keptInUse: isSet(object.keptInUse)
+        ? globalThis.Number(object.keptInUse)
+        : isSet(object.kept_in_use)
+        ? globalThis.Number(object.kept_in_use)
+        : 0,
+      keptRecent: isSet(object.keptRecent)
+        ? globalThis.Number(object.keptRecent)
+        : isSet(object.kept_recent)
+        ? globalThis.Number(object.kept_recent)
+        : 0,
+      keptBytes: isSet(object.keptBytes)
+        ? globalThis.Number(object.keptBytes)
+        : isSet(object.kept_bytes)
+        ? globalThis.Number(object.kept_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: CollectAssetsResponse): unknown {
+    const obj: any = {};
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.removed?.length) {
+      obj.removed = message.removed.map((e) => AssetRef.toJSON(e));
+    }
+    if (message.removedBytes !== 0) {
+      obj.removedBytes = Math.round(message.removedBytes);
+    }
+    if (message.keptInUse !== 0) {
+      obj.keptInUse = Math.round(message.keptInUse);
+    }
+    if (message.keptRecent !== 0) {
+      obj.keptRecent = Math.round(message.keptRecent);
+    }
+    if (message.keptBytes !== 0) {
+      obj.keptBytes = Math.round(message.keptBytes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CollectAssetsResponse>): CollectAssetsResponse {
+    return CollectAssetsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CollectAssetsResponse>): CollectAssetsResponse {
+    const message = createBaseCollectAssetsResponse();
+    message.dryRun = object.dryRun ?? false;
+    message.removed = object.removed?.map((e) => AssetRef.fromPartial(e)) || [];
+    message.removedBytes = object.removedBytes ?? 0;
+    message.keptInUse = object.keptInUse ?? 0;
+    message.keptRecent = object.keptRecent ?? 0;
+    message.keptBytes = object.keptBytes ?? 0;
     return message;
   },
 };
@@ -4166,6 +4421,21 @@ export const ControlService = {
     responseDeserialize: (value: Buffer): AssetRef => AssetRef.decode(value),
   },
   /**
+   * nightshift assets gc: removes the store's blobs that no model, no job
+   * that can still run and no job within its retention names (dry run: only
+   * says which).
+   */
+  collectAssets: {
+    path: "/nightshift.v1.Control/CollectAssets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CollectAssetsRequest): Buffer => Buffer.from(CollectAssetsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CollectAssetsRequest => CollectAssetsRequest.decode(value),
+    responseSerialize: (value: CollectAssetsResponse): Buffer =>
+      Buffer.from(CollectAssetsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CollectAssetsResponse => CollectAssetsResponse.decode(value),
+  },
+  /**
    * nightshift verify --rerender: a new job rendering these committed frames
    * of a done job again, on agents other than the ones that made them.
    */
@@ -4206,6 +4476,12 @@ export interface ControlServer extends UntypedServiceImplementation {
    */
   missingAssets: handleUnaryCall<AssetList, AssetList>;
   putAsset: handleClientStreamingCall<PutAssetMessage, AssetRef>;
+  /**
+   * nightshift assets gc: removes the store's blobs that no model, no job
+   * that can still run and no job within its retention names (dry run: only
+   * says which).
+   */
+  collectAssets: handleUnaryCall<CollectAssetsRequest, CollectAssetsResponse>;
   /**
    * nightshift verify --rerender: a new job rendering these committed frames
    * of a done job again, on agents other than the ones that made them.
@@ -4422,6 +4698,26 @@ export interface ControlClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AssetRef) => void,
   ): ClientWritableStream<PutAssetMessage>;
+  /**
+   * nightshift assets gc: removes the store's blobs that no model, no job
+   * that can still run and no job within its retention names (dry run: only
+   * says which).
+   */
+  collectAssets(
+    request: CollectAssetsRequest,
+    callback: (error: ServiceError | null, response: CollectAssetsResponse) => void,
+  ): ClientUnaryCall;
+  collectAssets(
+    request: CollectAssetsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CollectAssetsResponse) => void,
+  ): ClientUnaryCall;
+  collectAssets(
+    request: CollectAssetsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CollectAssetsResponse) => void,
+  ): ClientUnaryCall;
   /**
    * nightshift verify --rerender: a new job rendering these committed frames
    * of a done job again, on agents other than the ones that made them.

@@ -1,0 +1,10 @@
+import type { CollectAssetsRequest, CollectAssetsResponse, ControlServer } from "../../proto/gen/nightshift/v1/control.ts";
+import { unary } from "../grpc/grpc-errors.ts";
+import type { AssetCollector } from "./asset-collector.ts";
+
+/** `nightshift assets gc [--dry-run]` (admin certificate only): one collection of the asset store (asset-collector.ts). */
+export function assetGcHandler(collector: AssetCollector): Pick<ControlServer, "collectAssets"> {
+  return {
+    collectAssets: unary<CollectAssetsRequest, CollectAssetsResponse>((req) => collector.collect({ dryRun: req.dryRun })),
+  };
+}
