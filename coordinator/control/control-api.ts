@@ -97,7 +97,7 @@ export class ControlApi {
 
   /** A new job rendering `frames` of done job `id` again, off the agents that made them (nightshift verify --rerender). */
   rerender(id: string, frames: readonly number[]): RerenderJob {
-    const r = createRerenderJob(this.store, id, frames, this.clock);
+    const r = createRerenderJob(this.store, id, frames, this.clock, this.submitDeps.assets);
     this.kick();
     this.finisher.emit("changed", r.jobId);
     return r;

@@ -3,6 +3,8 @@ import type { Clock } from "../../shared/clock.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { newId } from "../../shared/ids.ts";
 import type { Store } from "../store/store.ts";
+import type { AssetStore } from "../assets/asset-store.ts";
+import { storedSteps } from "../jobs/job-specs.ts";
 
 /** Where a job's re-rendered frames go: a hidden folder inside its own, which `nightshift verify` of the job folder skips. */
 export const RERENDER_DIR = ".rerender";
@@ -21,9 +23,12 @@ export interface RerenderJob {
  * are blocklisted for the new job from its first moment (the placement and
  * claim rules already keep a blocklisted agent off a job), so no extra rule
  * is needed. Refused (bad input) when the job is not done, a frame was not
- * committed, or no other agent is enrolled to run it.
+ * committed, no other agent is enrolled to run it, or a file of its uploaded
+ * scene tree has left the asset store (collected after the retention); the
+ * files that are there are claimed, in the same synchronous call that writes
+ * the new job's row, so the collector cannot take them in between.
  */
-export function createRerenderJob(store: Store, jobId: string, frames: readonly number[], clock: Clock): RerenderJob {
+export function createRerenderJob(store: Store, jobId: string, frames: readonly number[], clock: Clock, assets?: Pick<AssetStore, "claim">): RerenderJob {
   const job = store.jobs.get(jobId);
   if (!job) throw new BadInputError(`no job '${jobId}'`, { field: "job" });
   if (job.state !== "done") throw new BadInputError(`job ${jobId} is ${job.state}: only a finished (done) job can be re-rendered`, { field: "job" });
@@ -35,6 +40,13 @@ export function createRerenderJob(store: Store, jobId: string, frames: readonly 
   const avoidedAgents = [...new Set(wanted.map((f) => rows.get(f)!.agentId))].sort();
   const others = store.agents.list().filter((a) => a.state !== "removed" && !avoidedAgents.includes(a.id));
   if (others.length === 0) throw new BadInputError(`no agent other than the one(s) that made these frames (${avoidedAgents.join(", ")}) is enrolled`, { field: "agents" });
+  if (assets !== undefined) {
+    for (const step of storedSteps(job)) {
+      if (step.kind !== "blender") continue;
+      const gone = (step.tree ?? []).find((f) => !assets.claim(f));
+      if (gone) throw new BadInputError(`job ${jobId}'s scene file '${gone.path}' is no longer in the asset store (collected after assetRetentionHours); submit the scene again`, { field: "job" });
+    }
+  }
 
   const now = clock();
   const id = newId("job", now);

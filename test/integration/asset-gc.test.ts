@@ -11,7 +11,8 @@ import { compileAssetGcConfig } from "../../coordinator/config/asset-gc-config.t
 import { submitJob } from "../../coordinator/jobs/submit-job.ts";
 import type { Store } from "../../coordinator/store/store.ts";
 import type { AssetRef } from "../../shared/assets/asset-ref.ts";
-import { openTempStore } from "../helpers/store-fixture.ts";
+import { createRerenderJob } from "../../coordinator/provenance/rerender-job.ts";
+import { insertAgent, openTempStore } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 
 // The asset store's cleanup against a real SQLite store and a real asset store on disk: jobs are submitted with
@@ -154,4 +155,25 @@ test("models rm keeps bytes a queued job still names; the collector takes them o
   f.store.models.put({ name: "n", sha256: other.sha256, size: other.size, manifestJson: "{}", license: "", source: "", addedAt: 0 });
   await catalog.remove("n");
   assert.equal(f.assets.has(other), false);
+});
+
+test("verify --rerender of a job whose scene files were collected is refused naming the file; within retention it claims them", async (t) => {
+  const f = farm(t, 24);
+  const scene = await f.upload("scene", 3 * 24 * HOUR);
+  const jobId = await f.submit("sh050", { "scene.blend": scene });
+  const maker = insertAgent(f.store, { id: "agt_maker" });
+  insertAgent(f.store, { id: "agt_other" });
+  f.store.jobs.transition(jobId, "running", Date.now());
+  f.store.jobs.transition(jobId, "done", Date.now() - HOUR);
+  const chunk = f.store.chunks.listByJob(jobId)[0]!;
+  f.store.frames.upsert({ jobId, frame: 1, chunkId: chunk.id, attemptId: "att_1", agentId: maker.id, modelSha256: scene.sha256, seed: 0, sha256: "0".repeat(64), bytes: 1, path: "/x.png", committedAt: Date.now() });
+  f.age(scene, 3 * 24 * HOUR);
+  // Within the retention: the rerender is created and its scene claimed (fresh again).
+  const r = createRerenderJob(f.store, jobId, [1], Date.now, f.assets);
+  assert.ok((f.assets.entries()[0]?.touchedAtMs ?? 0) > Date.now() - 60_000);
+  f.store.jobs.transition(r.jobId, "cancelled", Date.now() - 3 * 24 * HOUR);
+  // Past it (rewritten here as a retention of 0), the scene is collected, and a rerender says why it cannot run.
+  const strict = new AssetCollector(f.store, f.assets, () => Date.now() + 2 * HOUR, compileAssetGcConfig({ assetRetentionHours: 0, assetUploadGraceMinutes: 60, assetGcIntervalMinutes: 0 }), testLog());
+  assert.deepEqual(removedSet(strict.collect({ dryRun: false })), new Set([scene.sha256]));
+  assert.throws(() => createRerenderJob(f.store, jobId, [1], Date.now, f.assets), /scene file 'scene.blend' is no longer in the asset store/);
 });
