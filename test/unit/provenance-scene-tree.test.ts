@@ -9,6 +9,7 @@ import { verifyPath } from "../../coordinator/provenance/verify-frames.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { encodePng } from "../../shared/media/png-codec.ts";
 import { withTextChunk } from "../../shared/media/png-text-chunk.ts";
+import { canonicalJson } from "../../shared/provenance/canonical-json.ts";
 import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
 import { FRAME_MANIFEST_FORMAT, JOB_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type FrameManifest, type JobManifest, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
 import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
@@ -27,6 +28,14 @@ test("the tree hash is sha256 of the canonical JSON of the (path, sha256, size) 
   const sorted = [...tree].sort((a, b) => (a.path < b.path ? -1 : 1));
   const expected = sha(JSON.stringify(sorted.map((f) => [f.path, f.sha256, f.size])));
   assert.equal(sceneTreeSha256(tree), expected);
+  // A fixed vector, computed outside the project: printf '%s' '<the JSON below>' | sha256sum.
+  const vector = [
+    { path: "tex/wood \"1\".png", sha256: "b".repeat(64), size: 2048 },
+    { path: "scene.blend", sha256: "a".repeat(64), size: 1024 },
+  ];
+  // [["scene.blend","aaa…",1024],["tex/wood \"1\".png","bbb…",2048]]
+  assert.equal(sceneTreeSha256(vector), "582fa33e746e5baa1c7bc8e1ad21a6975d173bf2af9c2f572f76e64575e21a19");
+  assert.equal(canonicalJson(vector.map((f) => [f.path, f.sha256, f.size]).reverse()), JSON.stringify(vector.map((f) => [f.path, f.sha256, f.size]).reverse()), "canonical JSON of triples is JSON.stringify's");
   assert.equal(sceneTreeSha256([...tree].reverse()), expected, "the order sent does not matter");
   for (const change of [{ path: "tex/oak.png" }, { sha256: sha("other") }, { size: 999 }]) {
     assert.notEqual(sceneTreeSha256(tree.map((f, i) => (i === 1 ? { ...f, ...change } : f))), expected, JSON.stringify(change));
