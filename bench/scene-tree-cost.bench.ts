@@ -36,11 +36,11 @@ const rounds = Number(values.rounds);
 const blobs = Number(values.blobs);
 const sha = (s: string): string => createHash("sha256").update(s).digest("hex");
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const time = (fn: () => void, n: number): number => {
+const time = async (fn: () => unknown, n: number): Promise<number> => {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
-    fn();
+    await fn();
     out.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return median(out);
@@ -53,11 +53,11 @@ try {
   const ca = await StudioCa.open(join(dir, "ca"));
   const signer = await openProvenanceSigner(dir, ca);
   const record = (steps: unknown) => ({ format: "nightshift-frame/1", job: { id: "job_1", name: "sh010" }, frame: 1, steps, seed: 0, pixels: { sha256: sha("p"), width: 1920, height: 1080 }, signedAt: new Date().toISOString() });
-  const signMs = time(() => void signManifest(record(provenanceSteps([step as unknown as WorkStep])), signer), rounds);
-  const treeHashMs = time(() => void sceneTreeSha256(tree), rounds);
+  const signMs = await time(() => void signManifest(record(provenanceSteps([step as unknown as WorkStep])), signer), rounds);
+  const treeHashMs = await time(() => void sceneTreeSha256(tree), rounds);
   const cachedTree = { ...step, tree } as unknown as WorkStep;
   provenanceSteps([cachedTree]);
-  const stepsCachedMs = time(() => void provenanceSteps([cachedTree]), rounds);
+  const stepsCachedMs = await time(() => void provenanceSteps([cachedTree]), rounds);
 
   const store = Store.open(join(dir, "store.sqlite"));
   const assets = new AssetStore(join(dir, "assets"));
@@ -75,8 +75,8 @@ try {
     });
   }
   const collector = new AssetCollector(store, assets, Date.now, compileAssetGcConfig({ assetRetentionHours: 168, assetUploadGraceMinutes: 60, assetGcIntervalMinutes: 0 }), silentLogger());
-  const listMs = time(() => void assets.list(), 5);
-  const gcMs = time(() => void collector.collect({ dryRun: true }), 5);
+  const listMs = await time(() => void assets.list(), 5);
+  const gcMs = await time(() => collector.collect({ dryRun: true }), 5);
   store.close();
   process.stdout.write(
     JSON.stringify(

@@ -202,7 +202,7 @@ export class Coordinator {
 
       const assets = new AssetStore(join(config.dataDir, "assets"));
       const assetGc = new AssetCollector(store, assets, clock, config.assetGc, log.child({ part: "assets" }));
-      const models = new ModelCatalog(store, assets, clock, (sha256) => assetGc.inUse(sha256));
+      const models = new ModelCatalog(store, assets, clock, (sha256) => assetGc.neededNow(sha256));
       assetGc.start();
       cleanups.push(() => assetGc.stop());
       const specs = new JobSpecs();

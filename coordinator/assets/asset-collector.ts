@@ -28,14 +28,17 @@ export interface AssetGcReport {
  * Why a submit uploading right now never loses a file: its uploads and the
  * MissingAssets answer set the blobs' mtime to now, and the submit's tree
  * check claims them again just before the job row is written, so for the
- * grace they are not candidates; and the collection itself (read the job
- * rows, stat, unlink) runs synchronously, in one turn of the event loop, so
- * no submit's check and insert can fall between its reading of the rows and
- * its unlinks. Uploads still being written live in `incoming/`, which the
- * collector never looks at.
+ * grace they are not candidates; and the decision (read the job rows, stat
+ * each candidate again, unlink) runs synchronously, in one turn of the event
+ * loop, so no submit's check and insert can fall between its reading of the
+ * rows and its unlinks. Only the listing of the store before it is
+ * asynchronous: a blob listed as old but claimed since is seen fresh by the
+ * second stat, and a job written since is in the rows. Uploads still being
+ * written live in `incoming/`, which the collector never looks at.
  */
 export class AssetCollector {
   private timer: NodeJS.Timeout | undefined;
+  private running: Promise<AssetGcReport> | undefined;
 
   constructor(
     private readonly store: Pick<Store, "models" | "jobs">,
@@ -45,17 +48,35 @@ export class AssetCollector {
     private readonly log: Logger,
   ) {}
 
-  /** Whether anything still needs the blob (a model, a job, its retention): `models rm` keeps such bytes. */
-  inUse(sha256: string): boolean {
-    return assetReferences(this.store, this.clock(), this.config.retentionMs).has(sha256);
+  /**
+   * Whether a model or a job that can still run a chunk names the blob:
+   * `models rm` keeps such bytes. An ended job within its retention does not
+   * hold back an explicit removal (only the collector honours retention).
+   */
+  neededNow(sha256: string): boolean {
+    return assetReferences(this.store, this.clock(), null).has(sha256);
   }
 
-  collect(opts: { dryRun: boolean }): AssetGcReport {
+  /** One collection; a call while one runs waits for it and runs after. */
+  async collect(opts: { dryRun: boolean }): Promise<AssetGcReport> {
+    while (this.running) await this.running.catch(() => undefined);
+    const run = this.collectOnce(opts);
+    this.running = run;
+    try {
+      return await run;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async collectOnce(opts: { dryRun: boolean }): Promise<AssetGcReport> {
+    const blobs = await this.assets.entriesAsync();
+    // From here to the end: synchronous (see the class comment).
     const now = this.clock();
     const uses = assetReferences(this.store, now, this.config.retentionMs);
     const cutoff = now - this.config.uploadGraceMs;
     const report: AssetGcReport = { dryRun: opts.dryRun, removed: [], removedBytes: 0, keptInUse: 0, keptRecent: 0, keptBytes: 0 };
-    for (const blob of this.assets.entries()) {
+    for (const blob of blobs) {
       const ref = { sha256: blob.sha256, size: blob.size };
       const keep = uses.has(blob.sha256) ? "keptInUse" : blob.touchedAtMs >= cutoff ? "keptRecent" : undefined;
       if (keep === undefined && (opts.dryRun || this.assets.removeIfUntouchedSince(blob.sha256, cutoff))) {
@@ -74,11 +95,7 @@ export class AssetCollector {
   start(): void {
     if (this.config.intervalMs <= 0 || this.timer) return;
     this.timer = setInterval(() => {
-      try {
-        this.collect({ dryRun: false });
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, "asset store collection failed");
-      }
+      this.collect({ dryRun: false }).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "asset store collection failed"));
     }, this.config.intervalMs);
     this.timer.unref();
   }

@@ -20,12 +20,14 @@ export type AssetUse = "model" | "active-job" | "retained-job";
 /** Every state but the terminal ones (queued, running, paused, assembling, and any state added later). */
 const ACTIVE_JOB_STATES = (Object.keys(JOB_TRANSITIONS) as JobState[]).filter((s) => !TERMINAL_JOB_STATES.includes(s));
 
-export function assetReferences(store: Pick<Store, "models" | "jobs">, nowMs: number, retentionMs: number): Map<string, AssetUse> {
+/** `retentionMs` null: ended jobs are not counted at all (what `models rm` asks). */
+export function assetReferences(store: Pick<Store, "models" | "jobs">, nowMs: number, retentionMs: number | null): Map<string, AssetUse> {
   const uses = new Map<string, AssetUse>();
   for (const m of store.models.list()) uses.set(m.sha256, "model");
   for (const job of store.jobs.listInStates(ACTIVE_JOB_STATES)) {
     for (const sha of jobAssetHashes(job)) if (!uses.has(sha)) uses.set(sha, "active-job");
   }
+  if (retentionMs === null) return uses;
   const since = nowMs - retentionMs;
   for (const job of store.jobs.listInStates(TERMINAL_JOB_STATES)) {
     // A job that ended without a recorded end time is kept: nothing says its retention is over.

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
-import { open, rm, unlink } from "node:fs/promises";
+import { open, readdir, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { AssetMismatchError, blobPath, checkSha256, isSha256, type AssetRef } from "../../shared/assets/asset-ref.ts";
@@ -85,10 +85,23 @@ export class AssetStore {
     return out;
   }
 
+  /** entries(), without holding the event loop for the whole walk (the collector lists a large store this way). */
+  async entriesAsync(): Promise<Array<AssetRef & { touchedAtMs: number }>> {
+    const out: Array<AssetRef & { touchedAtMs: number }> = [];
+    for (const prefix of await readdir(this.blobs)) {
+      for (const name of await readdir(join(this.blobs, prefix)).catch(() => [] as string[])) {
+        if (!isSha256(name)) continue;
+        const s = await stat(join(this.blobs, prefix, name)).catch(() => undefined);
+        if (s?.isFile()) out.push({ sha256: name, size: s.size, touchedAtMs: s.mtimeMs });
+      }
+    }
+    return out;
+  }
+
   /**
    * Removes the asset unless it was uploaded or claimed at or after
-   * `cutoffMs`, synchronously (the collector decides and removes in one turn
-   * of the event loop). True when it was removed.
+   * `cutoffMs`, synchronously (the collector checks the job rows and removes
+   * in one turn of the event loop). True when it was removed.
    */
   removeIfUntouchedSince(sha256: string, cutoffMs: number): boolean {
     const path = blobPath(this.blobs, checkSha256(sha256));

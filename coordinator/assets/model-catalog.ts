@@ -23,15 +23,15 @@ const SPDX = /^[A-Za-z0-9.+\-()]+( (AND|OR|WITH) [A-Za-z0-9.+\-()]+)*$/;
  * licence and source (`nightshift models add|list|rm`). The bytes go into the
  * asset store, verified against the manifest's sha256 before the name exists;
  * removing the last name of a hash removes its bytes, unless a job that can
- * still run (or is within its retention) names them: then the asset
- * collector removes them once nothing does.
+ * still run names them: then the asset collector removes them once nothing
+ * does.
  */
 export class ModelCatalog {
   constructor(
     private readonly store: Store,
     private readonly assets: AssetStore,
     private readonly clock: Clock,
-    /** Whether a job (or its retention) still needs the bytes: then `models rm` leaves them to the collector. */
+    /** Whether a job that can still run needs the bytes: then `models rm` leaves them to the collector. */
     private readonly stillNeeded: (sha256: string) => boolean = () => false,
   ) {}
 

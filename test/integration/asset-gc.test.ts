@@ -83,17 +83,17 @@ test("only blobs that no model, no active job and no job within its retention na
   // Submitting claimed every tree file (mtime now): age them again, as if the submits were days ago.
   for (const r of [queued.scene, queued.tex, recent.scene, old.scene, old.tex]) f.age(r, 3 * day);
 
-  const dry = f.collector.collect({ dryRun: true });
+  const dry = await f.collector.collect({ dryRun: true });
   assert.deepEqual(removedSet(dry), new Set([old.scene.sha256, old.tex.sha256, orphanOld.sha256]));
   assert.equal(dry.keptRecent, 1, "the fresh orphan");
   assert.equal(dry.keptInUse, 4, "queued scene, shared texture, recent scene, model");
   assert.equal(f.assets.list().length, 8, "a dry run removes nothing");
 
-  const real = f.collector.collect({ dryRun: false });
+  const real = await f.collector.collect({ dryRun: false });
   assert.deepEqual(removedSet(real), removedSet(dry));
   assert.equal(real.removedBytes, old.scene.size + old.tex.size + orphanOld.size);
   assert.deepEqual(new Set(f.assets.list().map((a) => a.sha256)), new Set([queued.scene.sha256, queued.tex.sha256, recent.scene.sha256, model.sha256, orphanFresh.sha256]));
-  assert.equal(f.collector.collect({ dryRun: false }).removed.length, 0, "a second run finds nothing more");
+  assert.equal((await f.collector.collect({ dryRun: false })).removed.length, 0, "a second run finds nothing more");
 });
 
 test("a submit racing the collector: its files are claimed at MissingAssets and at the tree check, so none goes before the job row names it", async (t) => {
@@ -105,18 +105,18 @@ test("a submit racing the collector: its files are claimed at MissingAssets and 
   assert.equal(f.assets.claim(scene), true);
   assert.equal(f.assets.claim(tex), true);
   // The collector runs between that answer and the submit: both are fresh, both stay.
-  const between = f.collector.collect({ dryRun: false });
+  const between = await f.collector.collect({ dryRun: false });
   assert.equal(between.removed.length, 0);
   assert.equal(between.keptRecent, 2);
   const jobId = await f.submit("sh010", { "scene.blend": scene, "tex/wood.png": tex });
   // Once the row exists the queued job keeps them, however old they get.
   f.age(scene, 30 * 24 * HOUR);
   f.age(tex, 30 * 24 * HOUR);
-  assert.equal(f.collector.collect({ dryRun: false }).keptInUse, 2);
+  assert.equal((await f.collector.collect({ dryRun: false })).keptInUse, 2);
   assert.equal(f.assets.has(scene) && f.assets.has(tex), true);
   // The job ends; with no retention the next collection takes both.
   f.store.jobs.transition(jobId, "cancelled", Date.now() - 1000);
-  assert.deepEqual(removedSet(f.collector.collect({ dryRun: false })), new Set([scene.sha256, tex.sha256]));
+  assert.deepEqual(removedSet(await f.collector.collect({ dryRun: false })), new Set([scene.sha256, tex.sha256]));
   // A submit naming files the collector already took is refused, naming the file: no job that could not run.
   await assert.rejects(f.submit("sh020", { "scene.blend": scene }), /file 'scene.blend'.*was not uploaded to the asset store/);
 });
@@ -129,17 +129,17 @@ test("the submit's own tree check claims the files (a client that skipped Missin
   assert.ok((f.assets.entries()[0]?.touchedAtMs ?? 0) > before + 29 * 24 * HOUR, "the check set the blob's time to now");
   // Even once the job is over and nothing names it, the claim keeps the blob for the grace.
   f.store.jobs.transition(jobId, "cancelled", Date.now() - 1000);
-  const r = f.collector.collect({ dryRun: false });
+  const r = await f.collector.collect({ dryRun: false });
   assert.deepEqual([r.removed.length, r.keptRecent], [0, 1]);
   // Uploading bytes the store already has refreshes them the same way.
   f.age(scene, 30 * 24 * HOUR);
   await f.upload("scene");
-  assert.equal(f.collector.collect({ dryRun: false }).removed.length, 0);
+  assert.equal((await f.collector.collect({ dryRun: false })).removed.length, 0);
 });
 
 test("models rm keeps bytes a queued job still names; the collector takes them once the job is over", async (t) => {
   const f = farm(t, 0);
-  const catalog = new ModelCatalog(f.store, f.assets, Date.now, (s) => f.collector.inUse(s));
+  const catalog = new ModelCatalog(f.store, f.assets, Date.now, (s) => f.collector.neededNow(s));
   // A Blender job whose tree holds the same bytes as a model (a texture added as a model by mistake, say).
   const bytes = "shared bytes";
   const ref = await f.upload(bytes, 2 * HOUR);
@@ -149,7 +149,7 @@ test("models rm keeps bytes a queued job still names; the collector takes them o
   assert.equal(f.assets.has(ref), true, "the queued job still needs the bytes");
   f.store.jobs.transition(jobId, "cancelled", Date.now() - 1000);
   f.age(ref, 2 * HOUR);
-  assert.deepEqual(removedSet(f.collector.collect({ dryRun: false })), new Set([ref.sha256]));
+  assert.deepEqual(removedSet(await f.collector.collect({ dryRun: false })), new Set([ref.sha256]));
   // With nothing else naming them, models rm removes the bytes at once, as before.
   const other = await f.upload("model only", 2 * HOUR);
   f.store.models.put({ name: "n", sha256: other.sha256, size: other.size, manifestJson: "{}", license: "", source: "", addedAt: 0 });
@@ -174,6 +174,28 @@ test("verify --rerender of a job whose scene files were collected is refused nam
   f.store.jobs.transition(r.jobId, "cancelled", Date.now() - 3 * 24 * HOUR);
   // Past it (rewritten here as a retention of 0), the scene is collected, and a rerender says why it cannot run.
   const strict = new AssetCollector(f.store, f.assets, () => Date.now() + 2 * HOUR, compileAssetGcConfig({ assetRetentionHours: 0, assetUploadGraceMinutes: 60, assetGcIntervalMinutes: 0 }), testLog());
-  assert.deepEqual(removedSet(strict.collect({ dryRun: false })), new Set([scene.sha256]));
+  assert.deepEqual(removedSet(await strict.collect({ dryRun: false })), new Set([scene.sha256]));
   assert.throws(() => createRerenderJob(f.store, jobId, [1], Date.now, f.assets), /scene file 'scene.blend' is no longer in the asset store/);
+});
+
+test("a claim or a job row that lands after the store was listed but before the decision keeps the blob", async (t) => {
+  const f = farm(t, 0);
+  const claimed = await f.upload("claimed between listing and decision", 30 * 24 * HOUR);
+  const named = await f.upload("named by a job written between listing and decision", 30 * 24 * HOUR);
+  const orphan = await f.upload("nobody's", 30 * 24 * HOUR);
+  // The real store, with a pause after its listing in which a client's MissingAssets and a submit land.
+  const racing = new (class extends AssetStore {
+    override async entriesAsync(): ReturnType<AssetStore["entriesAsync"]> {
+      const listed = await super.entriesAsync();
+      assert.equal(listed.length, 3);
+      f.assets.claim(claimed);
+      await f.submit("sh060", { "scene.blend": named });
+      f.age(named, 30 * 24 * HOUR);
+      return listed;
+    }
+  })(f.root);
+  const collector = new AssetCollector(f.store, racing, Date.now, compileAssetGcConfig({ assetRetentionHours: 0, assetUploadGraceMinutes: 60, assetGcIntervalMinutes: 0 }), testLog());
+  const r = await collector.collect({ dryRun: false });
+  assert.deepEqual(removedSet(r), new Set([orphan.sha256]));
+  assert.deepEqual([f.assets.has(claimed), f.assets.has(named), f.assets.has(orphan)], [true, true, false]);
 });
