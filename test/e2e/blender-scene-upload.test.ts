@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { sceneTreeSha256, type TreeEntry } from "../../shared/provenance/scene-tree-hash.ts";
 import { AgentKindsConfigSchema } from "../../agent/config/agent-kinds-config.ts";
 import type { JobRow } from "../../coordinator/store/jobs-table.ts";
 import { sha256File } from "../../shared/model-manifest/model-file-hash.ts";
@@ -72,8 +73,20 @@ test("a Blender scene with a texture in a subfolder renders on an agent that can
     assert.equal(pixelDigest(readFileSync(join(job.outputDir, name))), reference.get(i + 1), `frame ${i + 1} equals the direct render`);
   }
 
+  // Every frame names the whole tree; verify checks the artist's files against the list in manifest.json.
+  await waitUntil(() => existsSync(join(job.outputDir, "manifest.json")), 30_000, "the job's manifest.json");
+  const verifyTree = (): ReturnType<typeof runCli> => runCli(["verify", job.outputDir, "--data-dir", join(dir, "data"), "--scene-tree", join(artist, "shot"), "--json"]);
+  const verified = await verifyTree();
+  assert.equal(verified.status, 0, verified.stdout + verified.stderr);
+  const report = JSON.parse(verified.stdout) as { verified: Array<{ steps: Array<{ hashes: Record<string, string> }> }> };
+  assert.equal(report.verified.length, FRAMES);
+  assert.equal(report.verified[0]?.steps[0]?.hashes.tree, sceneTreeSha256((steps[0]?.tree ?? []) as TreeEntry[]));
+
   // A scene whose texture is gone is refused at submit, naming the file; nothing is queued.
   renameSync(texture, `${texture}.moved`);
+  const gone = await verifyTree();
+  assert.equal(gone.status, 1, gone.stdout + gone.stderr);
+  assert.match(gone.stdout, /"kind": "missing",\s*"file": "[^"]*tex\/checker\.png"/);
   const refused = await runCli(["submit", jobFile, ...admin], { timeoutMs: 120_000 });
   assert.equal(refused.status, 2, refused.stdout + refused.stderr);
   assert.match(refused.stderr, /tex\/checker\.png/);
