@@ -15,6 +15,7 @@ import { ExecutorCache } from "./work/executor-cache.ts";
 import { folderModelHashes, modelFactory } from "./executors/model-factory.ts";
 import type { AnyExecutorFactory } from "./executors/executor-registry.ts";
 import type { ModelWorkStep } from "../shared/steps/work-step.ts";
+import { stepContentAssets } from "../shared/steps/step-content-assets.ts";
 import type { ExecutorProgress } from "./executors/executor.ts";
 import { BoundedLog } from "./work/bounded-log.ts";
 import { runChunk } from "./work/chunk-runner.ts";
@@ -312,8 +313,8 @@ export class Agent {
     };
     const modelsBefore = this.executors.loaded().length;
     const cachedBefore = this.assets.hashes().length;
-    // A claimed chunk's models and scene files stay in the cache until the chunk is over.
-    const unpins = work.steps.flatMap((s) => (s.kind === "model" ? [s.modelSha256] : s.kind === "blender" ? (s.tree ?? []).map((f) => f.sha256) : [])).map((h) => this.assets.pin(h));
+    // A claimed chunk's models, scene files and comfyui input images stay in the cache until the chunk is over.
+    const unpins = work.steps.flatMap((s) => (s.kind === "model" ? [s.modelSha256] : stepContentAssets(s).map((a) => a.sha256))).map((h) => this.assets.pin(h));
     const unpin = (): void => unpins.forEach((u) => u());
     this.live.add(current);
     let logSent = false;

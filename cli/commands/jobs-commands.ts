@@ -32,7 +32,12 @@ export function registerJobCommands(program: Command): void {
     .option("--scene-timeout <seconds>", "how long Blender may take to list a scene's files", "120")
     .action(async (file: string, flags: ClientFlags & { wait?: boolean; sharedScene?: boolean; blender?: string; sceneTimeout: string }) => {
       // Validated here first, so a bad file fails fast (exit 2) without a coordinator; the coordinator validates again.
-      const [{ readJobFileChecked }, { prepareScene, uploadSceneTree }] = await Promise.all([import("../../shared/job-spec/index.ts"), import("../scene/upload-scene.ts")]);
+      const [{ readJobFileChecked }, { prepareScene, uploadSceneTree }, { prepareComfyImages }, { uploadAssets }] = await Promise.all([
+        import("../../shared/job-spec/index.ts"),
+        import("../scene/upload-scene.ts"),
+        import("../comfy/comfy-input-images.ts"),
+        import("../upload-assets.ts"),
+      ]);
       const { raw } = await readJobFileChecked(file);
       const timeoutS = Number(flags.sceneTimeout);
       if (!(timeoutS > 0)) throw new BadInputError(`--scene-timeout: expected seconds > 0, got '${flags.sceneTimeout}'`, { field: "scene-timeout" });
@@ -40,12 +45,21 @@ export function registerJobCommands(program: Command): void {
       const scene = flags.sharedScene
         ? null
         : await prepareScene(raw, file, { timeoutMs: timeoutS * 1000, say: (l) => void process.stderr.write(`${l}\n`), ...(flags.blender ? { blender: flags.blender } : {}) });
+      // A comfyui step's input images (LoadImage references, masks) travel by content too.
+      const comfy = await prepareComfyImages(scene?.raw ?? raw, file).catch(async (err: unknown) => {
+        await scene?.cleanup();
+        throw err;
+      });
       await withControl(flags, async (c) => {
+        if (comfy.images.length > 0) {
+          const sent = await uploadAssets(c, comfy.images);
+          if (!flags.json) process.stderr.write(`comfyui: ${comfy.images.length} input image(s), ${sent.files} uploaded (${sent.bytes} bytes)\n`);
+        }
         if (scene) {
           const sent = await uploadSceneTree(c, scene.tree);
           if (!flags.json) process.stderr.write(`scene: ${scene.tree.files.length} file(s), ${sent.files} uploaded (${sent.bytes} bytes)\n`);
         }
-        const r = await c.submit(JSON.stringify(scene?.raw ?? raw), dirname(resolve(file)), scene?.tree.files.map(({ path, sha256, size }) => ({ path, sha256, size })) ?? []);
+        const r = await c.submit(JSON.stringify(comfy.raw), dirname(resolve(file)), scene?.tree.files.map(({ path, sha256, size }) => ({ path, sha256, size })) ?? []);
         if (!flags.wait) {
           if (flags.json) printJson(r);
           else process.stdout.write(`submitted ${r.jobId}: ${r.frames} frames in ${r.chunks} chunks\n`);

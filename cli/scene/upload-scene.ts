@@ -1,10 +1,10 @@
-import { createReadStream } from "node:fs";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { BadInputError, MissingDependencyError } from "../../shared/errors.ts";
 import { findOnPath } from "../../shared/media/ffmpeg-binaries.ts";
 import type { Control } from "../control-client.ts";
+import { uploadAssets } from "../upload-assets.ts";
 import { sceneReferences, SCENE_SCAN_TIMEOUT_MS } from "./scene-references.ts";
 import { sceneTreeFiles, type LocalSceneTree } from "./scene-tree-files.ts";
 
@@ -66,17 +66,7 @@ export async function prepareScene(raw: unknown, jobFile: string, opts: SceneUpl
   }
 }
 
-/** Sends the files the store lacks; returns how many and how many bytes. */
-export async function uploadSceneTree(control: Control, tree: LocalSceneTree): Promise<{ files: number; bytes: number }> {
-  const { assets: missing } = await control.missingAssets(tree.files.map(({ sha256, size }) => ({ sha256, size })));
-  const wanted = new Set(missing.map((a) => a.sha256));
-  let files = 0;
-  let bytes = 0;
-  for (const f of tree.files) {
-    if (!wanted.delete(f.sha256)) continue;
-    await control.putAsset({ sha256: f.sha256, size: f.size }, createReadStream(f.local, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>);
-    files += 1;
-    bytes += f.size;
-  }
-  return { files, bytes };
+/** Sends the scene's files the store lacks; returns how many and how many bytes. */
+export function uploadSceneTree(control: Control, tree: LocalSceneTree): Promise<{ files: number; bytes: number }> {
+  return uploadAssets(control, tree.files);
 }

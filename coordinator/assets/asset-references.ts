@@ -3,6 +3,7 @@ import { stepHashes } from "../../shared/provenance/provenance-manifest.ts";
 import { storedSteps } from "../jobs/job-specs.ts";
 import type { JobRow } from "../store/jobs-table.ts";
 import type { Store } from "../store/store.ts";
+import { stepContentAssets } from "../../shared/steps/step-content-assets.ts";
 
 /**
  * Which blobs of the coordinator's asset store something still needs, and
@@ -11,7 +12,8 @@ import type { Store } from "../store/store.ts";
  * that ended less than `retentionMs` ago (so `verify --rerender` and a
  * resubmit of last night's shot find the scene still there). A job's assets
  * are its first step's hash, every `<name>Sha256` of its steps (models,
- * scenes, workflows) and every file of an uploaded Blender scene tree.
+ * scenes, workflows), every file of an uploaded Blender scene tree and every
+ * input image of a comfyui step.
  * Keeping too much is harmless; this errs that way.
  */
 
@@ -49,7 +51,7 @@ export function jobAssetHashes(job: Pick<JobRow, "stepsJson" | "modelName" | "mo
   }
   for (const s of steps) {
     for (const sha of Object.values(stepHashes(s as unknown as Record<string, unknown>))) out.add(sha);
-    if (s.kind === "blender") for (const f of s.tree ?? []) out.add(f.sha256);
+    for (const a of stepContentAssets(s)) out.add(a.sha256);
   }
   return out;
 }

@@ -1,15 +1,16 @@
 import type { AssetRef } from "../../shared/assets/asset-ref.ts";
 import type { WorkStep } from "../../shared/steps/work-step.ts";
 import type { Store } from "../store/store.ts";
+import { stepContentAssets } from "../../shared/steps/step-content-assets.ts";
 
 /**
  * What of the coordinator's asset store a job's chain needs on an agent: the
  * store model of its first step and of every later model step, and every file
- * of a Blender scene sent by content. Placement counts the bytes an agent
- * lacks (scheduling/eligibility.ts); prefetch sends them ahead (asset-prefetch.ts).
+ * of a Blender scene sent by content, and every input image of a comfyui
+ * step. Placement counts the bytes an agent lacks (scheduling/eligibility.ts); prefetch sends them ahead (asset-prefetch.ts).
  */
 
-/** Every store asset a job's chain uses: store models (the first step's and later ones) and uploaded scene files. */
+/** Every store asset a job's chain uses: store models (the first step's and later ones), uploaded scene files and comfyui input images. */
 export function storeAssets(store: Pick<Store, "models">, firstSha256: string, steps: readonly WorkStep[]): AssetRef[] {
   const out = new Map<string, AssetRef>();
   const model = (sha256: string): void => {
@@ -19,7 +20,7 @@ export function storeAssets(store: Pick<Store, "models">, firstSha256: string, s
   model(firstSha256);
   for (const s of steps) {
     if (s.kind === "model") model(s.modelSha256);
-    if (s.kind === "blender") for (const f of s.tree ?? []) out.set(f.sha256, { sha256: f.sha256, size: f.size });
+    for (const a of stepContentAssets(s)) out.set(a.sha256, a);
   }
   return [...out.values()];
 }

@@ -11,6 +11,7 @@ import type { ModelsTable } from "../store/models-table.ts";
 import type { AssetStore } from "../assets/asset-store.ts";
 import type { SceneFile } from "../../shared/assets/scene-tree.ts";
 import { checkSceneTree } from "./check-scene-tree.ts";
+import { checkComfyImages } from "./check-comfy-images.ts";
 
 export interface ResolveStepsDeps {
   modelsDir: string;
@@ -20,6 +21,7 @@ export interface ResolveStepsDeps {
   storeModels?: Pick<ModelsTable, "byName" | "bySha" | "list">;
   /** A Blender scene sent by content (its files already in `assets`); empty or absent: scenes come from the shared root. */
   sceneTree?: readonly SceneFile[];
+  /** The asset store: a scene tree's files and comfyui input images are claimed in it. */
   assets?: Pick<AssetStore, "claim">;
 }
 
@@ -126,7 +128,18 @@ async function resolveOne(
         if (!node) at(`bind.${name}.node`, `node '${b.node}' is not in the workflow (nodes: ${Object.keys(workflow).slice(0, 20).join(", ")})`);
         else if (!(b.input in node.inputs)) at(`bind.${name}.input`, `node '${b.node}' (${node.class_type}) has no input '${b.input}'`);
       }
-      return { id: step.id, kind: "comfyui", workflow, workflowSha256: sha256Bytes(bytes), bind: step.bind, per: step.per, ...(step.minVramBytes !== undefined ? { minVramBytes: step.minVramBytes } : {}) };
+      const images = step.images === undefined ? [] : checkComfyImages(step.images, workflow, step.bind.image?.node ?? null, deps.assets, issues, ["steps", index]);
+      if (images === null) return null;
+      return {
+        id: step.id,
+        kind: "comfyui",
+        workflow,
+        workflowSha256: sha256Bytes(bytes),
+        bind: step.bind,
+        per: step.per,
+        ...(step.minVramBytes !== undefined ? { minVramBytes: step.minVramBytes } : {}),
+        ...(images.length > 0 ? { images } : {}),
+      };
     }
   }
 }

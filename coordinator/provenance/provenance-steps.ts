@@ -12,11 +12,13 @@ import type { WorkStep } from "../../shared/steps/work-step.ts";
  * arguments, canonical JSON) is hashed as hashes.command. A Blender step
  * whose scene came as an uploaded tree also names the whole tree:
  * hashes.tree and tree.files (the count); with `treeList` (the job's
- * manifest.json) tree.list holds the files themselves.
+ * manifest.json) tree.list holds the files themselves. A comfyui step's input
+ * images sent by content are hashes["image:<node id>"].
  */
 export function provenanceSteps(steps: readonly WorkStep[], opts: { treeList?: boolean } = {}): ProvenanceStep[] {
   return steps.map((s) => {
     const hashes = stepHashes(s as unknown as Record<string, unknown>);
+    if (s.kind === "comfyui") for (const img of s.images ?? []) hashes[`image:${img.node}`] = img.sha256;
     if (s.kind === "command") hashes.command = createHash("sha256").update(canonicalJson([s.program, ...s.args])).digest("hex");
     if (s.kind === "blender" && s.tree !== undefined && s.tree.length > 0) {
       hashes.tree = treeHashOf(s.tree);

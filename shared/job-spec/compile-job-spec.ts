@@ -102,6 +102,7 @@ function compileSteps(raw: RawStep[]): JobStep[] {
           bind: { seed: step.bind.seed ?? null, image: step.bind.image ?? null, prefix: step.bind.prefix ?? null },
           per: step.per,
           ...(step.minVram !== undefined ? { minVramBytes: step.minVram } : {}),
+          ...(step.images !== undefined ? { images: step.images } : {}),
         };
       case "assemble":
         return { ...step, after: step.after === undefined ? frameStepIds : [...new Set(step.after)] };

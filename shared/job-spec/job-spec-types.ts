@@ -74,6 +74,15 @@ export interface ComfyuiStep {
   per: "frame" | "chunk";
   /** `minVram` in bytes: the agent's ComfyUI must run on a GPU device with at least this much memory; absent: any. */
   minVramBytes?: number;
+  /** Static input images by node id: a path relative to the job file, or the file by content (what `nightshift submit` sends). */
+  images?: Record<string, string | ComfyImageByContent>;
+}
+
+/** A comfyui input image as `nightshift submit` sends it: the artist's file name, its sha256 and size (uploaded to the asset store). */
+export interface ComfyImageByContent {
+  file: string;
+  sha256: string;
+  size: number;
 }
 
 export type FrameStep = ModelStep | TemporalStep | BlenderStep | CommandStep | ComfyuiStep;

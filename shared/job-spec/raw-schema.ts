@@ -35,6 +35,14 @@ const stepId = z
   .string()
   .regex(STEP_ID, "must be a step id: a letter, then letters, digits, '_' or '-' (at most 64)");
 const comfyBinding = z.strictObject({ node: z.string().min(1).max(64), input: z.string().min(1).max(128) });
+/**
+ * A comfyui step's static input image, by node id: a path relative to the job file (the artist's file, which
+ * `nightshift submit` uploads), or the file by content as `nightshift submit` sends it ({file, sha256, size}).
+ */
+const comfyImage = z.union([
+  nonEmptyPath.refine((p) => p.length <= 1024, "must be at most 1024 characters"),
+  z.strictObject({ file: nonEmptyPath.refine((p) => p.length <= 1024, "must be at most 1024 characters"), sha256, size: z.number().int().min(0) }),
+]);
 /** A memory size with its unit ("12GiB", "16 GB"), compiled to bytes; the problem names what is wrong with the text. */
 const byteSize = z.string().transform((text, ctx) => {
   const parsed = parseByteSize(text);
@@ -100,6 +108,8 @@ const step = z.discriminatedUnion("kind", [
     per: z.enum(["frame", "chunk"]).default("frame"),
     /** The GPU memory the workflow needs: only agents whose ComfyUI runs on a card at least this large get its chunks. */
     minVram: byteSize.optional(),
+    /** Static input images by node id (LoadImage-family nodes' `image`); `nightshift submit` fills it from the workflow. */
+    images: z.record(z.string().min(1).max(64), comfyImage).refine((m) => Object.keys(m).length <= 64, "at most 64 images per step").optional(),
   }),
   z.strictObject({
     id: stepId,

@@ -59,6 +59,19 @@ export const CommandWorkStepSchema = z.object({
 /** Where nightshift writes its per-frame values into a ComfyUI API-format workflow. */
 export const ComfyBindingSchema = z.object({ node: z.string().min(1), input: z.string().min(1) });
 
+/**
+ * A static input image of a ComfyUI workflow (a LoadImage-family node's `image`: a reference, a mask, a logo),
+ * sent by content at submit: the agent fetches it from the asset store and uploads it to its own ComfyUI.
+ */
+export const ComfyImageSchema = z.object({
+  /** The workflow node whose `image` input gets the uploaded file's name. */
+  node: z.string().min(1),
+  sha256: sha256Hex,
+  size: z.number().int().nonnegative(),
+  /** The file's name as the artist had it (the workflow's value, or the job's `images` path), for messages. */
+  name: z.string().min(1).max(1024),
+});
+
 /** A ComfyUI workflow in API format ({node id: {class_type, inputs}}), run on the agent's own ComfyUI server. */
 export const ComfyuiWorkStepSchema = z.object({
   id: z.string().min(1),
@@ -75,6 +88,8 @@ export const ComfyuiWorkStepSchema = z.object({
   per: z.enum(["frame", "chunk"]),
   /** The step's `minVram` in bytes: placed only where ComfyUI runs on a GPU device that large; absent: any (and on rows older than the field). */
   minVramBytes: z.number().int().min(0).optional(),
+  /** Static input images sent by content, sorted by node; absent on jobs older than the field (the files then sit in each ComfyUI's input folder). */
+  images: z.array(ComfyImageSchema).max(64).optional(),
 });
 
 export const WorkStepSchema = z.discriminatedUnion("kind", [
@@ -89,6 +104,7 @@ export type BlenderWorkStep = z.infer<typeof BlenderWorkStepSchema>;
 export type CommandWorkStep = z.infer<typeof CommandWorkStepSchema>;
 export type ComfyuiWorkStep = z.infer<typeof ComfyuiWorkStepSchema>;
 export type ComfyBinding = z.infer<typeof ComfyBindingSchema>;
+export type ComfyImage = z.infer<typeof ComfyImageSchema>;
 export type WorkStep = z.infer<typeof WorkStepSchema>;
 export type StepKind = WorkStep["kind"];
 export const STEP_KINDS: readonly StepKind[] = ["model", "blender", "command", "comfyui"];

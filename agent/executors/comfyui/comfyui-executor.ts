@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
+import type { AssetCache } from "../../assets/asset-cache.ts";
 import type { Logger } from "../../../shared/log.ts";
 import { encodePng } from "../../../shared/media/png-codec.ts";
 import type { ComfyBinding, ComfyuiWorkStep } from "../../../shared/steps/work-step.ts";
@@ -19,7 +22,9 @@ import { PromptWatch } from "./prompt-watch.ts";
  * and takes its images in order. Frames are the
  * bytes /view serves, untouched, so ComfyUI's `prompt` text chunk stays byte
  * for byte; nightshift's provenance goes in through extra_data.extra_pnginfo,
- * which SaveImage writes as a `nightshift` text chunk beside it.
+ * which SaveImage writes as a `nightshift` text chunk beside it. Static input
+ * images sent by content (a reference, a mask) are fetched through the
+ * agent's asset cache and uploaded once per chunk under their sha256.
  */
 
 export interface ComfyuiExecutorOptions {
@@ -32,6 +37,8 @@ export interface ComfyuiExecutorOptions {
   unreachableMs?: number;
   /** Told when ComfyUI stopped answering mid-chunk (the factory re-checks its health at once). */
   onUnavailable?: () => void;
+  /** The agent's asset cache: where a step's input images sent by content come from. */
+  assets?: Pick<AssetCache, "ensure">;
 }
 
 /** What nightshift writes into each output PNG (the `nightshift` text chunk). */
@@ -64,11 +71,12 @@ export class ComfyuiExecutor implements Executor {
   }
 
   async *run(task: ExecutorTask): AsyncIterable<EncodedFrame> {
+    const images = await this.uploadStaticImages(task.signal);
     if (this.step.per === "chunk") {
-      yield* this.prompt(task, task.frames);
+      yield* this.prompt(task, task.frames, images);
       return;
     }
-    for (const frame of task.frames) yield* this.prompt(task, [frame]);
+    for (const frame of task.frames) yield* this.prompt(task, [frame], images);
   }
 
   async close(): Promise<void> {
@@ -97,7 +105,26 @@ export class ComfyuiExecutor implements Executor {
     return folder;
   }
 
-  private async *prompt(task: ExecutorTask, frames: number[]): AsyncIterable<EncodedFrame> {
+  /**
+   * The step's input images sent by content, each fetched through the asset cache (verified by sha256) and
+   * uploaded to ComfyUI's input folder as `nightshift/<sha256><ext>` (overwrite: the name is the content, so
+   * a file of that name already there has these bytes); answers node id -> the name ComfyUI gave it.
+   */
+  private async uploadStaticImages(signal: AbortSignal): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    for (const img of this.step.images ?? []) {
+      const { assets } = this.opts;
+      if (assets === undefined) throw new StepFailedError("comfyui", `node ${img.node} needs image '${img.name}' sent by content, and this agent has no asset cache`);
+      const path = await assets.ensure({ sha256: img.sha256, size: img.size }, signal).catch((err: unknown) => {
+        if (signal.aborted) throw signal.reason;
+        throw new StepFailedError("comfyui", `cannot fetch image '${img.name}' for node ${img.node}: ${(err as Error).message}`, { cause: err });
+      });
+      names.set(img.node, await this.opts.client.uploadImage(`${img.sha256}${imageExtension(img.name)}`, await readFile(path), signal, STATIC_IMAGE_FOLDER));
+    }
+    return names;
+  }
+
+  private async *prompt(task: ExecutorTask, frames: number[], images: ReadonlyMap<string, string>): AsyncIterable<EncodedFrame> {
     const { client } = this.opts;
     const { signal } = task;
     const first = frames[0];
@@ -107,9 +134,10 @@ export class ComfyuiExecutor implements Executor {
     const graph = structuredClone(this.step.workflow);
     const seed = task.seed + first;
     const { bind } = this.step;
-    if (bind.seed !== null) setInput(graph, bind.seed, "seed", seed);
-    if (bind.image !== null) setInput(graph, bind.image, "image", await this.uploadInputs(task, frames, graph[bind.image.node]?.class_type));
-    if (bind.prefix !== null) setInput(graph, bind.prefix, "prefix", `nightshift/${task.jobId}/${task.attemptId}_${String(first).padStart(6, "0")}`);
+    for (const [node, name] of images) setInput(graph, { node, input: "image" }, `images.${node}`, name);
+    if (bind.seed !== null) setInput(graph, bind.seed, "bind.seed", seed);
+    if (bind.image !== null) setInput(graph, bind.image, "bind.image", await this.uploadInputs(task, frames, graph[bind.image.node]?.class_type));
+    if (bind.prefix !== null) setInput(graph, bind.prefix, "bind.prefix", `nightshift/${task.jobId}/${task.attemptId}_${String(first).padStart(6, "0")}`);
     const provenance: ComfyProvenance = { job: task.jobId, chunk: task.chunkId, attempt: task.attemptId, agent: this.opts.agentId, seed, frames, workflowSha256: this.step.workflowSha256 };
 
     const promptId = randomUUID();
@@ -157,10 +185,19 @@ export class ComfyuiExecutor implements Executor {
 /** ComfyUI's loaders of one image file (nodes.py, comfy_extras): bound to one frame even with per: chunk. */
 const SINGLE_IMAGE_LOADERS: ReadonlySet<string> = new Set(["LoadImage", "LoadImageMask", "LoadImageOutput"]);
 
+/** The subfolder of ComfyUI's input folder that static input images are uploaded to, each named by its sha256. */
+const STATIC_IMAGE_FOLDER = "nightshift";
+
+/** The artist's file's extension, lower-cased (ComfyUI's loaders open by content; the name only helps a person); ".png" when it has none. */
+function imageExtension(name: string): string {
+  const ext = extname(name).toLowerCase();
+  return /^\.[a-z0-9]{1,8}$/.test(ext) ? ext : ".png";
+}
+
 /** Sets a bound input; a binding to a node the workflow lacks fails the step naming it. */
-function setInput(graph: ComfyuiWorkStep["workflow"], b: ComfyBinding, what: string, value: unknown): void {
+function setInput(graph: ComfyuiWorkStep["workflow"], b: ComfyBinding, field: string, value: unknown): void {
   const node = graph[b.node];
-  if (node === undefined) throw new StepFailedError("comfyui", `bind.${what}: the workflow has no node "${b.node}"`);
+  if (node === undefined) throw new StepFailedError("comfyui", `${field}: the workflow has no node "${b.node}"`);
   node.inputs[b.input] = value;
 }
 

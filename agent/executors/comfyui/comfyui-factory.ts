@@ -64,12 +64,13 @@ export class ComfyuiExecutorFactory implements ExecutorFactory<ComfyuiWorkStep> 
   }
 
   reuseKey(step: ComfyuiWorkStep): string | null {
-    return step.workflowSha256;
+    const images = step.images ?? [];
+    return images.length === 0 ? step.workflowSha256 : `${step.workflowSha256}+${images.map((i) => `${i.node}=${i.sha256}`).join(",")}`;
   }
 
   async create(step: ComfyuiWorkStep, ctx: ExecutorContext): Promise<Executor> {
     if (step.kind !== "comfyui") throw new Error(`comfyui factory asked for a ${(step as { kind: string }).kind} step`);
-    const executor = new ComfyuiExecutor(step, { client: this.client, agentId: this.opts.agentId, log: ctx.log, quietMs: this.opts.quietMs, unreachableMs: this.opts.unreachableMs, onUnavailable: () => void this.checkHealth() });
+    const executor = new ComfyuiExecutor(step, { client: this.client, agentId: this.opts.agentId, log: ctx.log, quietMs: this.opts.quietMs, unreachableMs: this.opts.unreachableMs, onUnavailable: () => void this.checkHealth(), ...(ctx.assets ? { assets: ctx.assets } : {}) });
     await executor.load(); // the registry hands out loaded executors (the socket held and open)
     return executor;
   }

@@ -35,6 +35,8 @@ export interface RunContext {
   inputFiles(): string[];
   /** Folders in the input folder, for directory loaders' combos (VHS_LoadImages). */
   inputDirs(): string[];
+  /** folder_paths.exists_annotated_filepath: a file ("name.png", "sub/name.png", "name.png [input]") exists in the input folder. */
+  inputFileExists(name: string): boolean;
   /** The images of one input folder, sorted by name. */
   inputFolderFiles(dir: string): string[];
   /** Fault control: throw an execution error from this node. */
@@ -42,7 +44,7 @@ export interface RunContext {
 }
 
 /** What a node's input spec and VALIDATE_INPUTS may look at: the input folder's files and folders. */
-export type InputListing = Pick<RunContext, "inputFiles" | "inputDirs">;
+export type InputListing = Pick<RunContext, "inputFiles" | "inputDirs" | "inputFileExists">;
 
 export interface NodeResult {
   outputs: unknown[];
@@ -194,7 +196,8 @@ export const STANDIN_NODES: readonly NodeClass[] = [
     outputNode: false,
     validate: {
       inputs: ["image"],
-      check: (v, ctx) => (ctx.inputFiles().includes(String(v.image)) ? true : `Invalid image file: ${String(v.image)}`),
+      // nodes.py LoadImage.VALIDATE_INPUTS: the file exists (a subfolder's too, such as an upload's), not only the combo's top-level files.
+      check: (v, ctx) => (ctx.inputFileExists(String(v.image)) ? true : `Invalid image file: ${String(v.image)}`),
     },
     run: async (i, ctx) => {
       const frame = await ctx.loadInput(String(i.image));

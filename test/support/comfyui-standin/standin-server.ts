@@ -260,7 +260,15 @@ export class ComfyStandin {
 
   private inputFiles = (): string[] => readdirSync(this.inputDir, { withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name);
   private inputDirs = (): string[] => readdirSync(this.inputDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-  private readonly listing = { inputFiles: this.inputFiles, inputDirs: this.inputDirs };
+  private inputFileExists = (name: string): boolean => {
+    const plain = name.endsWith(" [input]") ? name.slice(0, -" [input]".length) : name;
+    try {
+      return existsSync(this.inputPath(plain));
+    } catch {
+      return false;
+    }
+  };
+  private readonly listing = { inputFiles: this.inputFiles, inputDirs: this.inputDirs, inputFileExists: this.inputFileExists };
   /** An input path ("name.png", "folder/name.png") inside the input folder; anything reaching outside it is refused. */
   private inputPath(name: string): string {
     const full = resolve(this.inputDir, name);
@@ -563,6 +571,7 @@ export class ComfyStandin {
       loadInput: async (name) => decodePng(readFileSync(this.inputPath(name)), name),
       inputFiles: this.inputFiles,
       inputDirs: this.inputDirs,
+      inputFileExists: this.inputFileExists,
       inputFolderFiles: (dir) => readdirSync(this.inputPath(dir), { withFileTypes: true }).filter((d) => d.isFile() && /\.(png|jpe?g|webp)$/i.test(d.name)).map((d) => d.name).sort(),
       injectedError: () => {
         const m = this.failNext;
