@@ -24,7 +24,7 @@ export interface RerenderJob {
  * claim rules already keep a blocklisted agent off a job), so no extra rule
  * is needed. Refused (bad input) when the job is not done, a frame was not
  * committed, no other agent is enrolled to run it, or a file of its uploaded
- * scene tree has left the asset store (collected after the retention); the
+ * scene tree or a comfyui input image has left the asset store (collected after the retention); the
  * files that are there are claimed, in the same synchronous call that writes
  * the new job's row, so the collector cannot take them in between.
  */
@@ -42,9 +42,14 @@ export function createRerenderJob(store: Store, jobId: string, frames: readonly 
   if (others.length === 0) throw new BadInputError(`no agent other than the one(s) that made these frames (${avoidedAgents.join(", ")}) is enrolled`, { field: "agents" });
   if (assets !== undefined) {
     for (const step of storedSteps(job)) {
-      if (step.kind !== "blender") continue;
-      const gone = (step.tree ?? []).find((f) => !assets.claim(f));
-      if (gone) throw new BadInputError(`job ${jobId}'s scene file '${gone.path}' is no longer in the asset store (collected after assetRetentionHours); submit the scene again`, { field: "job" });
+      if (step.kind === "blender") {
+        const gone = (step.tree ?? []).find((f) => !assets.claim(f));
+        if (gone) throw new BadInputError(`job ${jobId}'s scene file '${gone.path}' is no longer in the asset store (collected after assetRetentionHours); submit the scene again`, { field: "job" });
+      }
+      if (step.kind === "comfyui") {
+        const gone = (step.images ?? []).find((i) => !assets.claim(i));
+        if (gone) throw new BadInputError(`job ${jobId}'s input image '${gone.name}' (node ${gone.node}) is no longer in the asset store (collected after assetRetentionHours); submit the job again`, { field: "job" });
+      }
     }
   }
 
