@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, type ChannelCredentials, type ChannelOptions, type ClientWritableStream, type ServiceError } from "@grpc/grpc-js";
-import { ControlClient, type AssetList, type CollectAssetsRequest, type CollectAssetsResponse, type AssetRef, type SceneFile, type JobLogsRequest, type JobLogsResponse, type AddModelHeader, type ListModelsResponse, type ModelView, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type RerenderRequest, type RerenderResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
+import { ControlClient, type AssetList, type CollectAssetsRequest, type CollectAssetsResponse, type ListAssetsResponse, type AssetRef, type SceneFile, type JobLogsRequest, type JobLogsResponse, type AddModelHeader, type ListModelsResponse, type ModelView, type JobView, type ListAgentsResponse, type ListJobsResponse, type ReportResponse, type RerenderRequest, type RerenderResponse, type SubmitRequest, type SubmitResponse } from "../proto/gen/nightshift/v1/control.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../shared/grpc-options.ts";
 import { BadInputError } from "../shared/errors.ts";
 import { defaultDataDir } from "./paths.ts";
@@ -69,6 +69,7 @@ export class Control {
   rerender = (jobId: string, frames: number[]) => call<RerenderRequest, RerenderResponse>(this.client.rerender.bind(this.client), { jobId, frames });
   removeModel = (name: string) => call<{ name: string }, ModelView>(this.client.removeModel.bind(this.client), { name });
   collectAssets = (dryRun: boolean) => call<CollectAssetsRequest, CollectAssetsResponse>(this.client.collectAssets.bind(this.client), { dryRun });
+  listAssets = () => call<object, ListAssetsResponse>(this.client.listAssets.bind(this.client), {});
 
   /** Streams a model file to the store after its header; resolves with the stored model. */
   addModel(header: AddModelHeader, data: AsyncIterable<Buffer>): Promise<ModelView> {

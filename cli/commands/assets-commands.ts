@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { table } from "../format/format.ts";
 import { clientOptions, printJson, withControl, type ClientFlags } from "./client-options.ts";
 
 interface GcFlags extends ClientFlags {
@@ -7,9 +8,21 @@ interface GcFlags extends ClientFlags {
 
 const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
-/** `nightshift assets gc`: the coordinator's asset store cleanup (coordinator/assets/asset-collector.ts), admin certificate only. */
+/**
+ * `nightshift assets gc`: the coordinator's asset store cleanup (coordinator/assets/asset-collector.ts);
+ * `nightshift assets list`: every stored blob with its kinds, names and the jobs that name it. Admin certificate only.
+ */
 export function registerAssetCommands(program: Command): void {
-  const assets = program.command("assets").description("the coordinator's asset store (models, uploaded scene files)");
+  const assets = program.command("assets").description("the coordinator's asset store (models, uploaded scene files, comfyui input images)");
+
+  clientOptions(assets.command("list").description("every stored blob: sha256, size, kind, names and the jobs that name it")).action(async (flags: ClientFlags) => {
+    await withControl(flags, async (c) => {
+      const { assets: list } = await c.listAssets();
+      if (flags.json) return printJson(list);
+      const rows = list.map((a) => [a.sha256.slice(0, 16), String(a.size), a.kinds.join(", ") || "(unnamed)", a.names.join(", "), a.jobs.join(", ")]);
+      process.stdout.write(table(["sha256", "bytes", "kind", "names", "jobs"], rows) + "\n");
+    });
+  });
 
   clientOptions(
     assets

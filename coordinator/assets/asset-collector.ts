@@ -5,6 +5,7 @@ import type { Store } from "../store/store.ts";
 import type { AssetGcConfig } from "../config/asset-gc-config.ts";
 import { assetReferences } from "./asset-references.ts";
 import type { AssetStore } from "./asset-store.ts";
+import { listStoredAssets, type StoredAsset } from "./asset-listing.ts";
 
 export interface AssetGcReport {
   dryRun: boolean;
@@ -55,6 +56,11 @@ export class AssetCollector {
    */
   neededNow(sha256: string): boolean {
     return assetReferences(this.store, this.clock(), null).has(sha256);
+  }
+
+  /** Every blob in the store with what names it (`nightshift assets list`). */
+  list(): StoredAsset[] {
+    return listStoredAssets(this.store, this.assets);
   }
 
   /** One collection; a call while one runs waits for it and runs after. */

@@ -77,6 +77,10 @@ test("a reference image only the artist has reaches an agent's empty ComfyUI thr
   assert.equal(prompts.length, FRAMES);
   for (const p of prompts) assert.equal(p["10"]?.inputs.image, `nightshift/${refSha}.png`, "the prompt's LoadImage names the uploaded file");
   assert.ok(jobAssetHashes(job).has(refSha), "the store's cleanup counts the image as the job's");
+  const listed = await runCli(["assets", "list", "--json", ...admin]);
+  assert.equal(listed.status, 0, listed.stdout + listed.stderr);
+  const stored = (JSON.parse(listed.stdout) as Array<{ sha256: string; size: number; kinds: string[]; names: string[]; jobs: string[] }>).find((a) => a.sha256 === refSha);
+  assert.deepEqual(stored, { sha256: refSha, size: reference.length, kinds: ["comfyui image"], names: ["reference.png"], jobs: [jobId] }, "assets list names the image and its job");
 
   // Every frame's provenance names the image.
   await waitUntil(() => existsSync(join(job.outputDir, "manifest.json")), 30_000, "the job's manifest.json");

@@ -33,6 +33,7 @@ export const unimplementedControl: ControlServer = {
   missingAssets: unimplemented,
   putAsset: unimplemented,
   collectAssets: unimplemented,
+  listAssets: unimplemented,
   rerender: unimplemented,
   watchJob: (call: ServerWritableStream<JobRef, JobView>) => call.destroy(Object.assign(new Error("not part of this test"), { code: status.UNIMPLEMENTED })),
 };

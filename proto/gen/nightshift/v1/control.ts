@@ -67,6 +67,26 @@ export interface AssetList {
   assets: AssetRef[];
 }
 
+export interface ListAssetsRequest {
+}
+
+/**
+ * One blob of the asset store: its kinds (model, scene file, comfyui image),
+ * the names it goes by (model names, scene tree paths, image file names) and
+ * the ids of the jobs whose steps name it.
+ */
+export interface StoredAsset {
+  sha256: string;
+  size: number;
+  kinds: string[];
+  names: string[];
+  jobs: string[];
+}
+
+export interface ListAssetsResponse {
+  assets: StoredAsset[];
+}
+
 export interface CollectAssetsRequest {
   dryRun: boolean;
 }
@@ -857,6 +877,260 @@ export const AssetList: MessageFns<AssetList> = {
   fromPartial(object: DeepPartial<AssetList>): AssetList {
     const message = createBaseAssetList();
     message.assets = object.assets?.map((e) => AssetRef.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListAssetsRequest(): ListAssetsRequest {
+  return {};
+}
+
+export const ListAssetsRequest: MessageFns<ListAssetsRequest> = {
+  encode(_: ListAssetsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAssetsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAssetsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListAssetsRequest {
+    return {};
+  },
+
+  toJSON(_: ListAssetsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAssetsRequest>): ListAssetsRequest {
+    return ListAssetsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListAssetsRequest>): ListAssetsRequest {
+    const message = createBaseListAssetsRequest();
+    return message;
+  },
+};
+
+function createBaseStoredAsset(): StoredAsset {
+  return { sha256: "", size: 0, kinds: [], names: [], jobs: [] };
+}
+
+export const StoredAsset: MessageFns<StoredAsset> = {
+  encode(message: StoredAsset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).uint64(message.size);
+    }
+    for (const v of message.kinds) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.names) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.jobs) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoredAsset {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoredAsset();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kinds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.jobs.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StoredAsset {
+    return {
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      kinds: globalThis.Array.isArray(object?.kinds) ? object.kinds.map((e: any) => globalThis.String(e)) : [],
+      names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [],
+      jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: StoredAsset): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.kinds?.length) {
+      obj.kinds = message.kinds;
+    }
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    if (message.jobs?.length) {
+      obj.jobs = message.jobs;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StoredAsset>): StoredAsset {
+    return StoredAsset.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StoredAsset>): StoredAsset {
+    const message = createBaseStoredAsset();
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
+    message.kinds = object.kinds?.map((e) => e) || [];
+    message.names = object.names?.map((e) => e) || [];
+    message.jobs = object.jobs?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListAssetsResponse(): ListAssetsResponse {
+  return { assets: [] };
+}
+
+export const ListAssetsResponse: MessageFns<ListAssetsResponse> = {
+  encode(message: ListAssetsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.assets) {
+      StoredAsset.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAssetsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAssetsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.assets.push(StoredAsset.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAssetsResponse {
+    return {
+      assets: globalThis.Array.isArray(object?.assets) ? object.assets.map((e: any) => StoredAsset.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListAssetsResponse): unknown {
+    const obj: any = {};
+    if (message.assets?.length) {
+      obj.assets = message.assets.map((e) => StoredAsset.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAssetsResponse>): ListAssetsResponse {
+    return ListAssetsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAssetsResponse>): ListAssetsResponse {
+    const message = createBaseListAssetsResponse();
+    message.assets = object.assets?.map((e) => StoredAsset.fromPartial(e)) || [];
     return message;
   },
 };
@@ -4435,6 +4709,16 @@ export const ControlService = {
       Buffer.from(CollectAssetsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CollectAssetsResponse => CollectAssetsResponse.decode(value),
   },
+  /** nightshift assets list: every blob in the store with what names it. */
+  listAssets: {
+    path: "/nightshift.v1.Control/ListAssets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAssetsRequest): Buffer => Buffer.from(ListAssetsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAssetsRequest => ListAssetsRequest.decode(value),
+    responseSerialize: (value: ListAssetsResponse): Buffer => Buffer.from(ListAssetsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAssetsResponse => ListAssetsResponse.decode(value),
+  },
   /**
    * nightshift verify --rerender: a new job rendering these committed frames
    * of a done job again, on agents other than the ones that made them.
@@ -4482,6 +4766,8 @@ export interface ControlServer extends UntypedServiceImplementation {
    * says which).
    */
   collectAssets: handleUnaryCall<CollectAssetsRequest, CollectAssetsResponse>;
+  /** nightshift assets list: every blob in the store with what names it. */
+  listAssets: handleUnaryCall<ListAssetsRequest, ListAssetsResponse>;
   /**
    * nightshift verify --rerender: a new job rendering these committed frames
    * of a done job again, on agents other than the ones that made them.
@@ -4717,6 +5003,22 @@ export interface ControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CollectAssetsResponse) => void,
+  ): ClientUnaryCall;
+  /** nightshift assets list: every blob in the store with what names it. */
+  listAssets(
+    request: ListAssetsRequest,
+    callback: (error: ServiceError | null, response: ListAssetsResponse) => void,
+  ): ClientUnaryCall;
+  listAssets(
+    request: ListAssetsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAssetsResponse) => void,
+  ): ClientUnaryCall;
+  listAssets(
+    request: ListAssetsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAssetsResponse) => void,
   ): ClientUnaryCall;
   /**
    * nightshift verify --rerender: a new job rendering these committed frames
