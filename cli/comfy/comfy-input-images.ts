@@ -44,7 +44,7 @@ export async function prepareComfyImages(raw: unknown, jobFile: string): Promise
   if (!Array.isArray(steps)) return { raw, images: [] };
   const jobDir = dirname(resolve(jobFile));
   const images: LocalComfyImage[] = [];
-  const problems: string[] = [];
+  const problems: Problem[] = [];
   const rewritten = [];
   for (const [i, step] of (steps as RawStep[]).entries()) {
     if (step?.kind !== "comfyui" || typeof step.workflow !== "string") {
@@ -64,7 +64,7 @@ export async function prepareComfyImages(raw: unknown, jobFile: string): Promise
     for (const f of found) byContent[f.node] = { file: f.file, sha256: f.sha256, size: f.size };
     rewritten.push(Object.keys(byContent).length > 0 ? { ...step, images: byContent } : step);
   }
-  if (problems.length > 0) throw new BadInputError(problems.join("; "), { field: problems[0]?.split(":")[0] ?? "steps" });
+  if (problems.length > 0) throw new BadInputError(problems.map((p) => `${p.field}: ${p.message}`).join("; "), { field: problems[0]?.field ?? "steps" });
   return { raw: { ...(raw as object), steps: rewritten }, images };
 }
 
@@ -77,21 +77,25 @@ async function readWorkflow(path: string): Promise<Workflow | null> {
   }
 }
 
+interface Problem {
+  field: string;
+  message: string;
+}
+
 interface Roots {
   workflowDir: string;
   jobDir: string;
 }
 
-async function stepImages(index: number, step: RawStep, workflow: Workflow, roots: Roots, problems: string[]): Promise<LocalComfyImage[]> {
+async function stepImages(index: number, step: RawStep, workflow: Workflow, roots: Roots, problems: Problem[]): Promise<LocalComfyImage[]> {
   const bound = step.bind?.image?.node;
   const explicit = step.images ?? {};
   const out: LocalComfyImage[] = [];
   const add = async (node: string, field: string, file: string, where: string[]): Promise<void> => {
     const classType = String(workflow[node]?.class_type ?? "?");
-    const at = `${field}: node '${node}' (${classType}) image '${file}'`;
     const found = await findFile(file, where);
     if (typeof found === "string") {
-      problems.push(`${at}: ${found}`);
+      problems.push({ field, message: `node '${node}' (${classType}) image '${file}': ${found}` });
       return;
     }
     out.push({ step: index, node, file, local: found.path, sha256: await sha256File(found.path), size: found.size });
@@ -99,7 +103,7 @@ async function stepImages(index: number, step: RawStep, workflow: Workflow, root
   for (const [node, value] of Object.entries(explicit)) {
     if (typeof value !== "string") continue; // already by content
     const field = `steps[${index}].images.${node}`;
-    if (workflow[node] === undefined) problems.push(`${field}: node '${node}' is not in the workflow`);
+    if (workflow[node] === undefined) problems.push({ field, message: `node '${node}' is not in the workflow` });
     else await add(node, field, value, [roots.jobDir]);
   }
   for (const [node, n] of Object.entries(workflow)) {
