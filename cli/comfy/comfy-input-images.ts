@@ -10,8 +10,9 @@ import type { LocalAsset } from "../upload-assets.ts";
  * travel by content, so that an agent whose ComfyUI input folder is empty can
  * run the job. Each such node's `image` value is looked for beside the
  * workflow file, then beside the job file; the step's `images` field names a
- * file for a node by a path relative to the job file instead. The node bound
- * to the input frames (`bind.image`) is left alone. A file that is missing, or
+ * file for a node by a path relative to the job file instead, or `false` for
+ * a file that already sits in every agent's ComfyUI input folder. The node
+ * bound to the input frames (`bind.image`) is left alone. A file that is missing, or
  * that leaves those folders (`..`, an absolute path elsewhere, a symlink out),
  * is an error naming the step, the node and the file. The step is rewritten
  * with `images: {node: {file, sha256, size}}`, what the coordinator checks
@@ -101,7 +102,7 @@ async function stepImages(index: number, step: RawStep, workflow: Workflow, root
     out.push({ step: index, node, file, local: found.path, sha256: await sha256File(found.path), size: found.size });
   };
   for (const [node, value] of Object.entries(explicit)) {
-    if (typeof value !== "string") continue; // already by content
+    if (typeof value !== "string") continue; // already by content, or false: on every agent already
     const field = `steps[${index}].images.${node}`;
     if (workflow[node] === undefined) problems.push({ field, message: `node '${node}' is not in the workflow` });
     else await add(node, field, value, [roots.jobDir]);

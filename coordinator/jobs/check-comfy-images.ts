@@ -8,8 +8,10 @@ import type { AssetStore } from "../assets/asset-store.ts";
  * size}}`, what `nightshift submit` sends after uploading the files) checked
  * before a job may name them: each node in the workflow with an `image`
  * input and not the one bound to the input frames, each file already in the
- * asset store with that size. The coordinator reads none of the artist's
- * image files; a path given as text was never uploaded and is refused. Each
+ * asset store with that size (`false`: the file sits in every agent's
+ * ComfyUI input folder, as before images travelled). The coordinator reads
+ * none of the artist's image files; a path given as text was never uploaded
+ * and is refused. Each
  * file found is claimed, so the store's collector leaves it while the job row
  * that names it is being written.
  */
@@ -25,6 +27,7 @@ export function checkComfyImages(
   const out: ComfyImage[] = [];
   for (const [node, value] of Object.entries(images)) {
     const at = (message: string): void => void issues.push({ path: [...stepPath, "images", node], message });
+    if (value === false) continue; // the agents' ComfyUI input folders have it: nothing to send or check
     if (typeof value === "string") {
       at(`'${value}' was not sent by content; submit the job with 'nightshift submit', which uploads the file`);
       continue;

@@ -74,8 +74,8 @@ export interface ComfyuiStep {
   per: "frame" | "chunk";
   /** `minVram` in bytes: the agent's ComfyUI must run on a GPU device with at least this much memory; absent: any. */
   minVramBytes?: number;
-  /** Static input images by node id: a path relative to the job file, or the file by content (what `nightshift submit` sends). */
-  images?: Record<string, string | ComfyImageByContent>;
+  /** Static input images by node id: a path relative to the job file, the file by content (what `nightshift submit` sends), or false: on every agent already. */
+  images?: Record<string, string | ComfyImageByContent | false>;
 }
 
 /** A comfyui input image as `nightshift submit` sends it: the artist's file name, its sha256 and size (uploaded to the asset store). */

@@ -37,9 +37,11 @@ const stepId = z
 const comfyBinding = z.strictObject({ node: z.string().min(1).max(64), input: z.string().min(1).max(128) });
 /**
  * A comfyui step's static input image, by node id: a path relative to the job file (the artist's file, which
- * `nightshift submit` uploads), or the file by content as `nightshift submit` sends it ({file, sha256, size}).
+ * `nightshift submit` uploads), the file by content as `nightshift submit` sends it ({file, sha256, size}), or
+ * false: the node's file already sits in every agent's ComfyUI input folder, nothing is sent.
  */
 const comfyImage = z.union([
+  z.literal(false),
   nonEmptyPath.refine((p) => p.length <= 1024, "must be at most 1024 characters"),
   z.strictObject({ file: nonEmptyPath.refine((p) => p.length <= 1024, "must be at most 1024 characters"), sha256, size: z.number().int().min(0) }),
 ]);

@@ -84,6 +84,13 @@ test("a job's images field names a node's file relative to the job file, instead
   const spec = validateJobSpec(prepared.raw);
   assert.deepEqual(spec.steps[0]?.kind === "comfyui" && spec.steps[0].images, { "10": { file: "refs/hero_v3.png", sha256: sha("hero"), size: 4 } });
 
+  // false: the file is on every agent already; nothing is looked for or sent, and the coordinator takes it as is.
+  const onAgents = artistFolder(tempDir(t, "ns-comfy-img-"), img2img(), { images: { "10": false } });
+  const kept = await prepareComfyImages(rawOf(onAgents), onAgents);
+  assert.deepEqual(kept.images, []);
+  const keptSpec = validateJobSpec(kept.raw);
+  assert.deepEqual(keptSpec.steps[0]?.kind === "comfyui" && keptSpec.steps[0].images, { "10": false });
+
   const wrongNode = artistFolder(tempDir(t, "ns-comfy-img-"), img2img(), { images: { "99": "refs/hero_v3.png" } });
   assert.match((await refusal(wrongNode)).message, /steps\[0\]\.images\.99: node '99' is not in the workflow/);
 });
@@ -130,6 +137,7 @@ test("the coordinator takes images only by content, in the store, on a node with
   const ref = { file: "ref.png", sha256: sha("ref"), size: 3 };
   assert.deepEqual(check({ "10": ref }).out, [{ node: "10", sha256: sha("ref"), size: 3, name: "ref.png" }]);
   assert.deepEqual(claims, [sha("ref")], "the file is claimed in the store");
+  assert.deepEqual(check({ "10": false }), { out: [], issues: [] }, "false: the agents have the file; nothing is checked");
 
   const msgs = (r: { issues: SpecIssue[] }): string[] => r.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
   assert.deepEqual(msgs(check({ "10": "ref.png" })), ["steps.0.images.10: 'ref.png' was not sent by content; submit the job with 'nightshift submit', which uploads the file"]);
