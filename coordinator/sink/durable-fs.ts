@@ -31,6 +31,15 @@ export function appendSyncLater(path: string, data: Uint8Array): { durable: Prom
   return writeSyncLater(path, "a", data);
 }
 
+/**
+ * Replaces a file's whole content and starts its fsync, like writeFileSyncLater:
+ * for a staged file that must change before its first fsync (an EXR's
+ * provenance goes into its header, so the file is written again).
+ */
+export function rewriteSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
+  return writeSyncLater(path, "w", data);
+}
+
 function writeSyncLater(path: string, flags: string, data: Uint8Array): { durable: Promise<void> } {
   // The write itself is synchronous: it lands in the page cache in well under a millisecond, and on the
   // thread pool it would queue behind the fsyncs of earlier frames.

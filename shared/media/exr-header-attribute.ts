@@ -116,7 +116,7 @@ export function exrLayout(bytes: Uint8Array): ExrLayout {
 
 function linesPerBlock(compression: number): number {
   const lines = LINES_PER_BLOCK[compression];
-  if (lines === undefined) throw new ExrFormatError(`OpenEXR compression ${compression} is unknown`);
+  if (lines === undefined) throw new ExrUnsupportedError(`OpenEXR compression ${compression} is not one this module knows`);
   return lines;
 }
 
