@@ -23,7 +23,7 @@ import { createHash } from "node:crypto";
 const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1] ?? 15) || 15;
 const ffmpeg = findFfmpeg();
 if (ffmpeg === null) {
-  console.log(JSON.stringify({ bench: "exr-stamp", skipped: "ffmpeg not installed" }));
+  console.log(JSON.stringify({ benchmark: "exr-stamp", skipped: "ffmpeg not installed" }));
   process.exit(0);
 }
 const dir = mkdtempSync(join(tmpdir(), "ns-exr-bench-"));
@@ -64,7 +64,7 @@ try {
   const a = median(without);
   const b = median(withRecord);
   console.log(JSON.stringify({
-    bench: "exr-stamp",
+    benchmark: "exr-stamp",
     frameBytes: frame.length,
     rounds,
     withoutMsPerFrame: Number(a.toFixed(2)),
