@@ -36,7 +36,7 @@ function printHuman(r: VerifyReport): void {
 export function registerVerify(program: Command): void {
   program
     .command("verify <path>")
-    .description("check frames (a folder or one PNG) against their signed provenance, the job's manifest.json and, with --data-dir, the ledger; with --rerender N, <path> is a done job's id: render N of its frames again on another agent and compare pixels")
+    .description("check frames (a folder or one PNG or EXR) against their signed provenance, the job's manifest.json and, with --data-dir, the ledger; with --rerender N, <path> is a done job's id: render N of its frames again on another agent and compare pixels")
     .option("--ca <file>", "the studio CA certificate (default: <data-dir>/ca/ca.crt)")
     .option("--data-dir <dir>", "the coordinator's data dir: its CA and its ledger (frames table)")
     .option("--json", "print the report as JSON")

@@ -99,7 +99,7 @@ async function resolveOne(
     }
     case "blender": {
       const { engine, samples, resolution, percentage, version } = step;
-      const overrides = { engine, samples, resolution, percentage, version };
+      const overrides = { engine, samples, resolution, percentage, version, ...(step.format === "exr" ? { format: step.format } : {}) };
       if ((deps.sceneTree?.length ?? 0) > 0) {
         const tree = checkSceneTree(deps.sceneTree ?? [], step.scene, deps.assets, issues, ["steps", index, "scene"]);
         if (tree === null) return null;

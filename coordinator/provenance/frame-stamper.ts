@@ -2,7 +2,7 @@ import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.t
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import { itxtChunk } from "../../shared/media/png-text-chunk.ts";
-import { FRAME_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
+import { FRAME_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type ExrFrameManifest, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
 import { pngDimensions } from "../../shared/provenance/pixel-hash.ts";
 import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
@@ -20,6 +20,22 @@ export interface StagedPng {
   pixels: FramePixels;
 }
 
+/** What the sink knows of one staged EXR frame when the attempt commits. */
+export interface StagedExr {
+  index: number;
+  /** sha256 of the EXR bytes the agent sent (checked by the sink). */
+  exrSha256: string;
+  pixels: FramePixels;
+}
+
+/** The upload an attempt's records are for. */
+export interface AttemptHeader {
+  jobId: string;
+  chunkId: string;
+  attemptId: string;
+  agentId: string;
+}
+
 /** The pixel hash an agent sent with a frame (FrameData.pixels_sha256), and which agent. */
 export interface PixelClaim {
   sha256: string;
@@ -34,7 +50,7 @@ export class PixelClaimError extends Error {
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
- * Builds and signs the provenance record of every PNG frame of an attempt,
+ * Builds and signs the provenance record of every PNG and EXR frame of an attempt,
  * in two halves that follow what is known when:
  *  - when a frame arrives, its pixel hash: the one the agent sent with it
  *    (recorded as the agent's; pixel-claims.ts picks which claims are
@@ -43,7 +59,10 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  *  - at the commit, once the chunk's accounting (render seconds, energy) has
  *    arrived, the record itself: job, chunk, attempt, steps, seed, agent,
  *    software, accounting share, hashes; signed and returned as the iTXt
- *    chunk that the sink appends to the staged file before its one fsync.
+ *    chunk that the sink appends to the staged file before its one fsync;
+ *    for an EXR frame (exrRecords) the same record with `exr` for `png`, as
+ *    text that exr-staging.ts puts in the frame's header. An EXR's pixel hash
+ *    is taken by the sink on arrival (shared/provenance/exr-pixel-hash.ts).
  * The record's facts come from the coordinator's store; the software versions
  * are the ones the agent reported for the step kinds the job used.
  */
@@ -81,37 +100,55 @@ export class FrameStamper {
   }
 
   /** The iTXt chunk per frame index; empty when the job or chunk is gone (the commit refuses it right after). */
-  recordChunks(h: { jobId: string; chunkId: string; attemptId: string; agentId: string }, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Buffer> {
+  recordChunks(h: AttemptHeader, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Buffer> {
     const out = new Map<number, Buffer>();
-    const job = this.store.jobs.get(h.jobId);
-    const chunk = this.store.chunks.get(h.chunkId);
-    if (!job || !chunk) return out;
-    const agent = this.store.agents.get(h.agentId);
-    const steps: ProvenanceStep[] = provenanceSteps(this.specs.steps(job));
-    const count = Math.max(1, frameCount);
-    const signedAt = new Date(this.clock()).toISOString();
-    const software = agentSoftware(agent, steps);
+    const record = this.recordBody(h, frameCount, acc);
+    if (!record) return out;
     for (const f of frames) {
-      const manifest: FrameManifest = {
-        format: FRAME_MANIFEST_FORMAT,
-        job: { id: job.id, name: job.name },
-        chunk: { id: chunk.id, frameStart: chunk.frameStart, frameEnd: chunk.frameEnd },
-        attempt: h.attemptId,
-        frame: f.index,
-        steps,
-        seed: job.seed,
-        agent: { id: h.agentId, name: agent?.name ?? "unknown", gpu: agent?.gpus.map((g) => g.name).join(", ") || "none (CPU)" },
-        software,
-        renderSeconds: acc.busySeconds / count,
-        energy: { joules: acc.energyJoules / count, source: acc.energySource, share: `chunk total / ${count} frames` },
-        pixels: f.pixels,
-        png: { sha256: f.pngSha256 },
-        signedAt,
-      };
+      const manifest: FrameManifest = { ...record.body(f.index, f.pixels), png: { sha256: f.pngSha256 }, signedAt: record.signedAt };
       out.set(f.index, itxtChunk(PROVENANCE_KEYWORD, JSON.stringify(signManifest(manifest, this.signer))));
     }
     this.log.debug({ attemptId: h.attemptId, frames: out.size }, "provenance records signed");
     return out;
+  }
+
+  /** The signed record text per EXR frame index (exr-staging.ts puts it in the header); empty as recordChunks. */
+  exrRecords(h: AttemptHeader, frames: readonly StagedExr[], frameCount: number, acc: ChunkAccounting): Map<number, string> {
+    const out = new Map<number, string>();
+    const record = this.recordBody(h, frameCount, acc);
+    if (!record) return out;
+    for (const f of frames) {
+      const manifest: ExrFrameManifest = { ...record.body(f.index, f.pixels), exr: { sha256: f.exrSha256 }, signedAt: record.signedAt };
+      out.set(f.index, JSON.stringify(signManifest(manifest, this.signer)));
+    }
+    this.log.debug({ attemptId: h.attemptId, frames: out.size }, "EXR provenance records signed");
+    return out;
+  }
+
+  /** What every frame record of the attempt says, but the file's own hash and the time; undefined when the job or chunk is gone. */
+  private recordBody(h: AttemptHeader, frameCount: number, acc: ChunkAccounting) {
+    const job = this.store.jobs.get(h.jobId);
+    const chunk = this.store.chunks.get(h.chunkId);
+    if (!job || !chunk) return undefined;
+    const agent = this.store.agents.get(h.agentId);
+    const steps: ProvenanceStep[] = provenanceSteps(this.specs.steps(job));
+    const count = Math.max(1, frameCount);
+    const software = agentSoftware(agent, steps);
+    const body = (frame: number, pixels: FramePixels): Omit<FrameManifest, "png" | "signedAt"> => ({
+      format: FRAME_MANIFEST_FORMAT,
+      job: { id: job.id, name: job.name },
+      chunk: { id: chunk.id, frameStart: chunk.frameStart, frameEnd: chunk.frameEnd },
+      attempt: h.attemptId,
+      frame,
+      steps,
+      seed: job.seed,
+      agent: { id: h.agentId, name: agent?.name ?? "unknown", gpu: agent?.gpus.map((g) => g.name).join(", ") || "none (CPU)" },
+      software,
+      renderSeconds: acc.busySeconds / count,
+      energy: { joules: acc.energyJoules / count, source: acc.energySource, share: `chunk total / ${count} frames` },
+      pixels,
+    });
+    return { body, signedAt: new Date(this.clock()).toISOString() };
   }
 
   close(): Promise<void> {

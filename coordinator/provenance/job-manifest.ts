@@ -3,6 +3,7 @@ import { join, relative } from "node:path";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import { readTextChunk } from "../../shared/media/png-text-chunk.ts";
+import { isExr, readExrText } from "../../shared/media/exr-header-attribute.ts";
 import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
 import { isPng } from "../../shared/provenance/pixel-hash.ts";
 import { JOB_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type JobManifest } from "../../shared/provenance/provenance-manifest.ts";
@@ -59,8 +60,12 @@ export class JobManifestWriter {
 }
 
 function pixelsSha256Of(bytes: Buffer): string | null {
-  if (!isPng(bytes)) return null;
-  const text = readTextChunk(bytes, PROVENANCE_KEYWORD);
+  let text: string | undefined;
+  try {
+    text = isPng(bytes) ? readTextChunk(bytes, PROVENANCE_KEYWORD) : isExr(bytes) ? readExrText(bytes, PROVENANCE_KEYWORD) : undefined;
+  } catch {
+    return null;
+  }
   if (text === undefined) return null;
   try {
     const sha = (JSON.parse(text) as { manifest?: { pixels?: { sha256?: unknown } } }).manifest?.pixels?.sha256;

@@ -4,21 +4,25 @@ import { basename, dirname, join, relative } from "node:path";
 import { BadInputError } from "../../shared/errors.ts";
 import { readTextChunk, removeTextChunk } from "../../shared/media/png-text-chunk.ts";
 import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
-import { frameManifestSchema, jobManifestSchema, PROVENANCE_KEYWORD, type FrameManifest, type JobManifest } from "../../shared/provenance/provenance-manifest.ts";
+import { frameManifestSchema, jobManifestSchema, PROVENANCE_KEYWORD, type ExrFrameManifest, type FrameManifest, type JobManifest } from "../../shared/provenance/provenance-manifest.ts";
 import { verifyEnvelope } from "../../shared/provenance/provenance-signature.ts";
 import type { FrameRow } from "../store/frames-table.ts";
 import { JOB_MANIFEST_FILE } from "./job-manifest.ts";
+import { checkExrFrame, exrWithoutRecord } from "./verify-exr-frame.ts";
+import { checkSignedRecord } from "./signed-record.ts";
+import { isExr } from "../../shared/media/exr-header-attribute.ts";
 import { frameTreeFindings, sceneTreeFileFindings, treeListFindings } from "./verify-scene-tree.ts";
 
 /**
  * `nightshift verify`: checks frames against their own signed records, the
  * job folder's signed manifest.json and, when the coordinator's store is at
  * hand, the ledger (frames table). Pure apart from reading the files.
- *  - unsigned: a PNG without a nightshift record;
+ *  - unsigned: a PNG or EXR without a nightshift record (an EXR's is in its
+ *    header: verify-exr-frame.ts);
  *  - altered: a record whose signature, certificate or pixel hash does not
  *    hold, or that the ledger or manifest.json contradicts;
  *  - missing: a frame manifest.json or the ledger lists that is not there;
- *  - extra: a PNG that neither lists, or a second file for one frame.
+ *  - extra: a frame file that neither lists, or a second file for one frame.
  * A Blender job's scene tree is checked too (verify-scene-tree.ts), and with
  * `sceneTree` (a folder) the tree's files themselves.
  */
@@ -54,13 +58,15 @@ export interface VerifyReport {
 /** What the ledger knows, by job: injected so this file never opens SQLite. */
 export type LedgerFrames = (jobId: string) => FrameRow[] | undefined;
 
+const FRAME_FILE = /\.(png|exr)$/i;
+
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
 export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames, opts: { sceneTree?: string } = {}): VerifyReport {
   if (!existsSync(path)) throw new BadInputError(`${path}: no such file or folder`, { field: "path" });
   const isDir = statSync(path).isDirectory();
   const root = isDir ? path : dirname(path);
-  const files = isDir ? pngFilesUnder(path) : [path];
+  const files = isDir ? frameFilesUnder(path) : [path];
   const findings: VerifyFinding[] = [];
   const verified: VerifiedFrame[] = [];
   const seen = new Map<string, string>(); // job/frame -> file
@@ -100,22 +106,14 @@ export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames, o
   return { path, checkedFiles: files.length, verified: verified.filter((v) => !bad.has(v.file)), findings, usedJobManifest, usedLedger };
 }
 
-type FrameCheck = { kind: "ok"; manifest: FrameManifest } | { kind: "unsigned" | "altered"; reason: string };
+type FrameCheck = { kind: "ok"; manifest: FrameManifest | ExrFrameManifest } | { kind: "unsigned" | "altered"; reason: string };
 
 /** One frame's bytes against its own signed record. */
 export function checkFrame(bytes: Uint8Array, caPem: string): FrameCheck {
-  let text: string | undefined;
-  try {
-    text = readTextChunk(bytes, PROVENANCE_KEYWORD);
-  } catch (err) {
-    return { kind: "unsigned", reason: `not a readable PNG (${(err as Error).message})` };
-  }
-  if (text === undefined) return { kind: "unsigned", reason: "no nightshift provenance record" };
-  const check = verifyEnvelope(text, caPem);
-  if (!check.ok) return { kind: "altered", reason: check.reason };
-  const parsed = frameManifestSchema.safeParse(check.envelope.manifest);
-  if (!parsed.success) return { kind: "altered", reason: "signed record is not a nightshift frame manifest" };
-  const m = parsed.data;
+  if (isExr(bytes)) return checkExrFrame(bytes, caPem);
+  const record = checkSignedRecord(() => readTextChunk(bytes, PROVENANCE_KEYWORD), "PNG", caPem, frameManifestSchema);
+  if (record.kind !== "ok") return record;
+  const m = record.manifest;
   let pixels: string;
   try {
     pixels = pixelsOf(bytes).sha256;
@@ -175,26 +173,29 @@ function checkAgainstLedger(root: string, isDir: boolean, ledger: LedgerFrames, 
         continue;
       }
       const bytes = readFileSync(join(root, v.file));
-      if (sha256(removeTextChunk(bytes, PROVENANCE_KEYWORD)) !== row.sha256) {
+      if (sha256(isExr(bytes) ? exrWithoutRecord(bytes) : removeTextChunk(bytes, PROVENANCE_KEYWORD)) !== row.sha256) {
         findings.push({ kind: "altered", file: v.file, reason: "the ledger records other bytes for this frame", jobId, frame: v.frame });
       }
     }
     if (!isDir) continue;
     for (const row of rows) {
-      if (byJobFrame.has(`${jobId}/${row.frame}`) || findings.some((f) => f.jobId === jobId && f.frame === row.frame)) continue;
-      findings.push({ kind: "missing", file: relative(root, row.path), reason: `frame ${row.frame} is in the ledger, not in the folder`, jobId, frame: row.frame });
+      const file = relative(root, row.path);
+      // A file found altered or unsigned is there: not missing as well.
+      if (byJobFrame.has(`${jobId}/${row.frame}`) || findings.some((f) => (f.jobId === jobId && f.frame === row.frame) || f.file === file)) continue;
+      findings.push({ kind: "missing", file, reason: `frame ${row.frame} is in the ledger, not in the folder`, jobId, frame: row.frame });
     }
   }
 }
 
-function pngFilesUnder(dir: string, depth = 0): string[] {
+/** The frame files (PNG and EXR) under `dir`, skipping hidden entries. */
+function frameFilesUnder(dir: string, depth = 0): string[] {
   if (depth > 8) return [];
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name.startsWith(".")) continue;
     const full = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...pngFilesUnder(full, depth + 1));
-    else if (entry.isFile() && entry.name.toLowerCase().endsWith(".png")) out.push(full);
+    if (entry.isDirectory()) out.push(...frameFilesUnder(full, depth + 1));
+    else if (entry.isFile() && FRAME_FILE.test(entry.name)) out.push(full);
   }
   return out;
 }

@@ -31,6 +31,17 @@ export function appendSyncLater(path: string, data: Uint8Array): { durable: Prom
   return writeSyncLater(path, "a", data);
 }
 
+/**
+ * Overwrites a file from its start with `data`, at least as long as the file
+ * (not truncated first: a truncate to zero makes ext4 flush the old blocks at
+ * close), and starts its fsync, like writeFileSyncLater: for a staged file
+ * that must change before its first fsync (an EXR's provenance goes into its
+ * header, so the whole file is written again, one record longer).
+ */
+export function rewriteSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
+  return writeSyncLater(path, "r+", data);
+}
+
 function writeSyncLater(path: string, flags: string, data: Uint8Array): { durable: Promise<void> } {
   // The write itself is synchronous: it lands in the page cache in well under a millisecond, and on the
   // thread pool it would queue behind the fsyncs of earlier frames.

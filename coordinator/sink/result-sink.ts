@@ -12,7 +12,9 @@ import { appendSyncLater, fsyncDir, fsyncDirAsync, writeFileSyncLater } from "./
 import { PngFormatError, splitAtEnd } from "../../shared/media/png-text-chunk.ts";
 import { isPng } from "../../shared/provenance/pixel-hash.ts";
 import { PROVENANCE_KEYWORD, type FramePixels } from "../../shared/provenance/provenance-manifest.ts";
-import type { PixelClaim, StagedPng } from "../provenance/frame-stamper.ts";
+import type { PixelClaim, StagedExr, StagedPng } from "../provenance/frame-stamper.ts";
+import { stageExr, stampStagedExr, type StagedExrFile } from "../provenance/exr-staging.ts";
+import { ExrFormatError, isExr } from "../../shared/media/exr-header-attribute.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
@@ -39,13 +41,15 @@ export interface IncomingFrame {
 export type FramePathResolver = (job: JobRow, index: number) => string;
 
 /**
- * Provenance for PNG frames (coordinator/provenance/frame-stamper.ts): a
- * frame's pixel hash is started when it arrives, its signed record chunk is
- * made at the commit, when the chunk's accounting is known.
+ * Provenance for PNG and EXR frames (coordinator/provenance/frame-stamper.ts):
+ * a frame's pixel hash is started when it arrives, its signed record is made
+ * at the commit, when the chunk's accounting is known.
  */
 export interface AttemptStamper {
   hashPixels(png: Uint8Array, claim?: PixelClaim): Promise<FramePixels>;
   recordChunks(h: UploadHeader, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Uint8Array>;
+  /** The signed record text per EXR frame (exr-staging.ts); a stamper without it leaves EXR frames unstamped. */
+  exrRecords?(h: UploadHeader, frames: readonly StagedExr[], frameCount: number, acc: ChunkAccounting): Map<number, string>;
 }
 
 export interface SinkOptions {
@@ -233,6 +237,8 @@ export class UploadSession {
   private syncs: Array<Promise<void>> = [];
   /** Staged PNGs still waiting for their provenance record and IEND (see stagePng). */
   private readonly pngs = new Map<number, { path: string; tail: Buffer; pixels: Promise<FramePixels>; pngSha256: string }>();
+  /** Staged EXR frames whose record goes into their header at the commit (exr-staging.ts). */
+  private readonly exrs = new Map<number, StagedExrFile>();
   private done = false;
 
   constructor(
@@ -250,9 +256,9 @@ export class UploadSession {
     const stamper = this.sink.stamper;
     try {
       if (stamper && isPng(f.data)) this.stagePng(stamper, path, f);
-      else await this.track((await writeFileSyncLater(path, f.data)).durable);
+      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track((await writeFileSyncLater(path, f.data)).durable);
     } catch (err) {
-      if (err instanceof PngFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
+      if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
       diskFull(err, `writing frame ${f.index}`);
     }
     this.frames.set(f.index, { sha256: f.sha256.toLowerCase(), bytes: f.size });
@@ -272,6 +278,14 @@ export class UploadSession {
     this.pngs.set(f.index, { path, tail, pixels, pngSha256: f.sha256.toLowerCase() });
   }
 
+  /** An EXR that gets a provenance record in its header: staged now, rewritten with it and fsynced at the commit; false when it is not stamped. */
+  private stageExr(path: string, f: IncomingFrame): boolean {
+    const staged = stageExr(path, f.data, f.sha256);
+    if (staged === undefined) return false;
+    this.exrs.set(f.index, staged);
+    return true;
+  }
+
   /** Keeps at most MAX_SYNCS_IN_FLIGHT fsyncs running. */
   private async track(durable: Promise<void>): Promise<void> {
     this.syncs.push(durable);
@@ -281,6 +295,7 @@ export class UploadSession {
   /** Appends each staged PNG's signed record and its IEND, starting the file's fsync. */
   private async finishPngs(acc: ChunkAccounting): Promise<void> {
     const stamper = this.sink.stamper;
+    await this.finishExrs(stamper, acc);
     if (!stamper || this.pngs.size === 0) return;
     const staged: StagedPng[] = [];
     for (const [index, p] of this.pngs) {
@@ -296,6 +311,18 @@ export class UploadSession {
         const record = records.get(index);
         await this.track(appendSyncLater(p.path, record ? Buffer.concat([record, p.tail]) : p.tail).durable);
       }
+    } catch (err) {
+      diskFull(err, "finishing the staged frames");
+    }
+  }
+
+  /** Writes each staged EXR again with its signed record in the header, starting the file's fsync. */
+  private async finishExrs(stamper: AttemptStamper | undefined, acc: ChunkAccounting): Promise<void> {
+    if (!stamper?.exrRecords || this.exrs.size === 0) return;
+    const staged: StagedExr[] = [...this.exrs].map(([index, e]) => ({ index, exrSha256: e.exrSha256, pixels: e.pixels }));
+    const records = stamper.exrRecords(this.header, staged, this.frames.size, acc);
+    try {
+      for (const [index, e] of this.exrs) await this.track(stampStagedExr(e.path, records.get(index)).durable);
     } catch (err) {
       diskFull(err, "finishing the staged frames");
     }

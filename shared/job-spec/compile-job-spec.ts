@@ -70,6 +70,10 @@ function inputIssues(raw: RawJobSpec): SpecIssue[] {
   if (first.kind === "blender" && raw.input !== undefined) {
     return [{ path: ["input"], message: "a job whose first step is blender renders its own frames; remove input" }];
   }
+  if (first.kind === "blender" && (first.format === "exr") !== raw.output.framePattern.toLowerCase().endsWith(".exr")) {
+    const message = first.format === "exr" ? `must end in .exr: step '${first.id}' writes OpenEXR frames` : `must not end in .exr: step '${first.id}' writes PNG frames (format: exr makes OpenEXR)`;
+    return [{ path: ["output", "framePattern"], message }];
+  }
   return [];
 }
 
@@ -91,6 +95,7 @@ function compileSteps(raw: RawStep[]): JobStep[] {
           resolution: step.resolution ?? null,
           percentage: step.percentage ?? null,
           version: step.version ?? null,
+          ...(step.format === "exr" ? { format: "exr" as const } : {}),
         };
       case "command":
         return { id: step.id, kind: "command", program: step.program, args: step.args, per: step.per };

@@ -54,6 +54,8 @@ export interface BlenderStep {
   percentage: number | null;
   /** Version prefix ("3.4"); null = any Blender an agent has. */
   version: string | null;
+  /** "exr": Blender writes OpenEXR frames; absent: PNG. */
+  format?: "exr";
 }
 
 export interface CommandStep {

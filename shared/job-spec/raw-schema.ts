@@ -92,6 +92,8 @@ const step = z.discriminatedUnion("kind", [
     resolution: z.strictObject({ width: z.number().int().min(1).max(65536), height: z.number().int().min(1).max(65536) }).optional(),
     percentage: z.number().int().min(1).max(100).optional(),
     version: z.string().regex(/^[0-9]+(\.[0-9]+){0,2}$/, "must be a Blender version such as 3.4 or 3.4.1").optional(),
+    /** The frames' file format: PNG (default) or OpenEXR (the scene's own EXR codec and depth). */
+    format: z.enum(["png", "exr"]).optional(),
   }),
   z.strictObject({
     id: stepId,

@@ -65,6 +65,16 @@ export const frameManifestSchema = z.object({
   signedAt: z.string(),
 });
 
+/**
+ * An EXR frame's record (its `nightshift` header text, shared/media/exr-header-attribute.ts):
+ * the same as a PNG's with `exr` for `png`, and pixels.sha256 over the
+ * stored pixel chunks (shared/provenance/exr-pixel-hash.ts), not decoded samples.
+ */
+export const exrFrameManifestSchema = frameManifestSchema.omit({ png: true }).extend({
+  /** sha256 of the EXR bytes as the agent sent them, i.e. the file without this record; the ledger's frames.sha256. */
+  exr: z.object({ sha256 }),
+});
+
 export const jobManifestSchema = z.object({
   format: z.literal(JOB_MANIFEST_FORMAT),
   job: z.object({ id: z.string(), name: z.string(), state: z.string() }),
@@ -77,7 +87,7 @@ export const jobManifestSchema = z.object({
       file: z.string(),
       /** sha256 of the file as written (with its provenance chunk). */
       sha256,
-      /** From the frame's own provenance; null for a frame without one (not a PNG). */
+      /** From the frame's own provenance; null for a frame without one (neither a PNG nor an EXR, or unstamped). */
       pixelsSha256: sha256.nullable(),
     }),
   ),
@@ -100,6 +110,7 @@ export const envelopeSchema = z.object({
 export type ProvenanceStep = z.infer<typeof provenanceStepSchema>;
 export type FrameManifest = z.infer<typeof frameManifestSchema>;
 export type FramePixels = FrameManifest["pixels"];
+export type ExrFrameManifest = z.infer<typeof exrFrameManifestSchema>;
 export type JobManifest = z.infer<typeof jobManifestSchema>;
 export type SignedEnvelope<M> = { manifest: M; signature: z.infer<typeof signatureSchema> };
 

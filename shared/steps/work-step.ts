@@ -43,6 +43,8 @@ export const BlenderWorkStepSchema = z.object({
   version: z.string().nullable(),
   /** Set when the scene was uploaded at submit: the scene and every file it references, fetched by sha256 from the store. */
   tree: z.array(SceneFileSchema).max(MAX_TREE_FILES).optional(),
+  /** "exr": Blender writes OpenEXR frames; absent: PNG. */
+  format: z.literal("exr").optional(),
 });
 
 /** A program the agent's admin allowed by name, run without a shell, once per frame or once per chunk. */

@@ -95,13 +95,14 @@ test("the prelude carries overrides as JSON data, never as code", () => {
   const hostile: BlenderWorkStep = { ...step, engine: null, samples: null, percentage: null };
   const workDir = "/tmp/a'); import os; os.system('x') #";
   const prelude = blenderPrelude(hostile, workDir);
-  assert.deepEqual(preludeData(prelude), { engine: null, samples: null, resolution: null, percentage: null, output: `${workDir}/frame_#######` });
+  assert.deepEqual(preludeData(prelude), { engine: null, samples: null, resolution: null, percentage: null, output: `${workDir}/frame_#######`, format: "PNG" });
   assert.equal(prelude.split("\n").filter((l) => l.includes("os.system")).length, 1, "only inside the JSON literal");
   const withOverrides = preludeData(blenderPrelude(step, "/w"));
   assert.equal(withOverrides.engine, "CYCLES");
   assert.equal(withOverrides.samples, 64);
   assert.equal(withOverrides.percentage, 50);
   assert.match(prelude, /use_denoising = False/);
+  assert.equal(preludeData(blenderPrelude({ ...step, format: "exr" }, "/w")).format, "OPEN_EXR");
 });
 
 test("output files map back to frame numbers; chunks split into contiguous runs", () => {
@@ -109,6 +110,8 @@ test("output files map back to frame numbers; chunks split into contiguous runs"
   assert.equal(frameOfOutput("/w/a/frame_0000012.png"), 12);
   assert.equal(frameOfOutput("/w/a/frame_12345678.png"), 12345678);
   assert.equal(frameOfOutput("/w/a/other_0000012.png"), null);
+  assert.equal(frameOfOutput("/w/a/frame_0000012.exr"), 12);
+  assert.equal(frameOfOutput("/w/a/frame_0000012.jpg"), null);
   assert.deepEqual(contiguousRuns([1, 2, 3, 7, 8, 10]), [[1, 3], [7, 8], [10, 10]]);
   assert.deepEqual(contiguousRuns([]), []);
 });

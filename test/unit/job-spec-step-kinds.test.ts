@@ -31,6 +31,14 @@ describe("job spec: step kinds", () => {
     ]);
   });
 
+  it("a blender step with format: exr compiles with it, and its frame names must end in .exr (and only then)", () => {
+    const exr = { ...blender, steps: [{ ...blender.steps[0], format: "exr" }], output: { framePattern: "sh010/frame_{frame:04}.exr" } };
+    assert.deepEqual(validateJobSpec(exr).steps[0], { ...validateJobSpec(blender).steps[0], format: "exr" });
+    assert.match(refused({ ...exr, output: blender.output }), /output\.framePattern: must end in \.exr: step 'render' writes OpenEXR frames/);
+    assert.match(refused({ ...blender, output: exr.output }), /output\.framePattern: must not end in \.exr: step 'render' writes PNG frames/);
+    assert.match(refused({ ...blender, steps: [{ ...blender.steps[0], format: "tiff" }] }), /steps\[0\]\.format/);
+  });
+
   it("a job that makes its own frames needs a frame range; one that reads frames needs an input", () => {
     assert.match(refused({ ...blender, frames: undefined }), /frames: is required: step 'render' \(blender\) makes its own frames/);
     assert.match(refused({ name: "x", frames: { start: 0, end: 3 }, steps: [{ id: "g", kind: "model", model: "m" }] }), /input: is required: step 'g' \(model\) reads input frames/);

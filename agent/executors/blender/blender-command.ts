@@ -7,7 +7,8 @@ import type { BlenderWorkStep } from "../../../shared/steps/work-step.ts";
  * reads its arguments in order, so the prelude runs after the scene is loaded
  * and before the frames render. The prelude applies the step's overrides,
  * turns denoising off (the farm's frames must not depend on whether an
- * agent's Blender has OpenImageDenoise), and sends every frame as a PNG into
+ * agent's Blender has OpenImageDenoise), and sends every frame as a PNG (or
+ * an OpenEXR with the scene's own EXR codec and depth, `format: exr`) into
  * the attempt's own folder. A watchdog thread ends Blender when its parent
  * (the agent) is gone, so an agent killed outright leaves no render behind
  * (Blender releases Python's lock while it renders, so the thread runs).
@@ -21,7 +22,7 @@ const ENGINES: Record<NonNullable<BlenderWorkStep["engine"]>, string> = {
   workbench: "BLENDER_WORKBENCH",
 };
 
-const FRAME_FILE = /^frame_(-?\d+)\.png$/;
+const FRAME_FILE = /^frame_(-?\d+)\.(png|exr)$/;
 
 /** Blender replaces the `#` run with the zero-padded frame number. */
 export function outputPattern(workDir: string): string {
@@ -42,6 +43,7 @@ export function blenderPrelude(step: BlenderWorkStep, workDir: string): string {
     resolution: step.resolution,
     percentage: step.percentage,
     output: outputPattern(workDir),
+    format: step.format === "exr" ? "OPEN_EXR" : "PNG",
   };
   return [
     "import bpy, json, os, threading, time",
@@ -63,7 +65,7 @@ export function blenderPrelude(step: BlenderWorkStep, workDir: string): string {
     "r.use_overwrite = True",
     "r.use_placeholder = False",
     "r.use_file_extension = True",
-    "r.image_settings.file_format = 'PNG'",
+    "r.image_settings.file_format = o['format']",
     "r.filepath = o['output']",
   ].join("\n");
 }

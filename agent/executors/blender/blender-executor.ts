@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256File } from "../../../shared/model-manifest/model-file-hash.ts";
 import type { BlenderWorkStep } from "../../../shared/steps/work-step.ts";
+import { ExrUnsupportedError, exrLayout } from "../../../shared/media/exr-header-attribute.ts";
 import { StepFailedError } from "../executor-registry.ts";
 import type { EncodedFrame, Executor, ExecutorTask } from "../executor.ts";
 import { blenderArgs, blenderPrelude, frameOfOutput } from "./blender-command.ts";
@@ -91,13 +92,16 @@ export class BlenderExecutor implements Executor {
           throw new StepFailedError("blender", `Blender wrote '${parsed.path}' where frame ${next} was expected`);
         }
         const data = await readFile(parsed.path);
-        if (!isCompletePng(data)) throw new StepFailedError("blender", `frame ${next}: '${parsed.path}' is not a complete PNG`);
+        const format = parsed.path.endsWith(".exr") ? "exr" : "png";
+        if (!(format === "exr" ? isCompleteExr(data) : isCompletePng(data))) {
+          throw new StepFailedError("blender", `frame ${next}: '${parsed.path}' is not a complete ${format.toUpperCase()}`);
+        }
         await sceneCheck;
         const now = this.clock();
         task.onBusy?.(Math.max(0, now - since));
         since = now;
         task.signal.throwIfAborted();
-        yield { index: next, data, format: "png" };
+        yield { index: next, data, format };
         await unlink(parsed.path).catch(() => undefined);
         next += 1;
       }
@@ -139,6 +143,17 @@ export function contiguousRuns(frames: readonly number[]): [number, number][] {
     else runs.push([frame, frame]);
   }
   return runs;
+}
+
+/** Header and offset table read, every chunk offset inside the file (exr-header-attribute.ts checks them). */
+function isCompleteExr(data: Buffer): boolean {
+  try {
+    exrLayout(data);
+    return true;
+  } catch (err) {
+    // A multi-part or deep file is complete as far as this check knows: the farm passes it on unstamped.
+    return err instanceof ExrUnsupportedError;
+  }
 }
 
 function isCompletePng(data: Buffer): boolean {
