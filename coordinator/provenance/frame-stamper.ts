@@ -4,7 +4,8 @@ import type { Logger } from "../../shared/log.ts";
 import { itxtChunk } from "../../shared/media/png-text-chunk.ts";
 import { FRAME_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
 import { pngDimensions } from "../../shared/provenance/pixel-hash.ts";
-import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
+import { signChunkRecords } from "../../shared/provenance/chunk-records.ts";
+import type { ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import type { Store } from "../store/store.ts";
@@ -18,6 +19,14 @@ export interface StagedPng {
   /** sha256 of the PNG bytes the agent sent (checked by the sink). */
   pngSha256: string;
   pixels: FramePixels;
+}
+
+/** The attempt whose frames are stamped. */
+export interface AttemptRef {
+  jobId: string;
+  chunkId: string;
+  attemptId: string;
+  agentId: string;
 }
 
 /** The pixel hash an agent sent with a frame (FrameData.pixels_sha256), and which agent. */
@@ -42,8 +51,11 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  *    thread (recorded as the coordinator's);
  *  - at the commit, once the chunk's accounting (render seconds, energy) has
  *    arrived, the record itself: job, chunk, attempt, steps, seed, agent,
- *    software, accounting share, hashes; signed and returned as the iTXt
- *    chunk that the sink appends to the staged file before its one fsync.
+ *    software, accounting share, hashes; signed once for the whole attempt
+ *    (nightshift-frame/2: a hash tree over the records, its root signed) and
+ *    returned per frame as the iTXt chunk that the sink appends to the staged
+ *    file before its one fsync (or, through records(), as the record text for
+ *    another container).
  * The record's facts come from the coordinator's store; the software versions
  * are the ones the agent reported for the step kinds the job used.
  */
@@ -80,38 +92,47 @@ export class FrameStamper {
     return { ...(await this.hasher.hash(png)), by: "coordinator" };
   }
 
-  /** The iTXt chunk per frame index; empty when the job or chunk is gone (the commit refuses it right after). */
-  recordChunks(h: { jobId: string; chunkId: string; attemptId: string; agentId: string }, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Buffer> {
+  /** The iTXt chunk per frame index (PNG); empty when the job or chunk is gone (the commit refuses it right after). */
+  recordChunks(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Buffer> {
     const out = new Map<number, Buffer>();
+    for (const [index, text] of this.records(h, frames, frameCount, acc)) out.set(index, itxtChunk(PROVENANCE_KEYWORD, text));
+    return out;
+  }
+
+  /**
+   * The signed record text (nightshift-frame/2, JSON) per frame index, for any
+   * container: one signature for all of `frames` (shared/provenance/chunk-records.ts).
+   * Empty when the job or chunk is gone.
+   */
+  records(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, string> {
+    const manifests = this.manifests(h, frames, frameCount, acc);
+    const texts = signChunkRecords(manifests, this.signer);
+    this.log.debug({ attemptId: h.attemptId, frames: texts.length }, "provenance records signed");
+    return new Map(manifests.map((m, i) => [m.frame, texts[i]!]));
+  }
+
+  /** Each frame's manifest, from the store's facts and the chunk's accounting; the objects they share are shared by reference. */
+  manifests(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): FrameManifest[] {
     const job = this.store.jobs.get(h.jobId);
     const chunk = this.store.chunks.get(h.chunkId);
-    if (!job || !chunk) return out;
-    const agent = this.store.agents.get(h.agentId);
+    if (!job || !chunk) return [];
+    const agentRow = this.store.agents.get(h.agentId);
     const steps: ProvenanceStep[] = provenanceSteps(this.specs.steps(job));
     const count = Math.max(1, frameCount);
-    const signedAt = new Date(this.clock()).toISOString();
-    const software = agentSoftware(agent, steps);
-    for (const f of frames) {
-      const manifest: FrameManifest = {
-        format: FRAME_MANIFEST_FORMAT,
-        job: { id: job.id, name: job.name },
-        chunk: { id: chunk.id, frameStart: chunk.frameStart, frameEnd: chunk.frameEnd },
-        attempt: h.attemptId,
-        frame: f.index,
-        steps,
-        seed: job.seed,
-        agent: { id: h.agentId, name: agent?.name ?? "unknown", gpu: agent?.gpus.map((g) => g.name).join(", ") || "none (CPU)" },
-        software,
-        renderSeconds: acc.busySeconds / count,
-        energy: { joules: acc.energyJoules / count, source: acc.energySource, share: `chunk total / ${count} frames` },
-        pixels: f.pixels,
-        png: { sha256: f.pngSha256 },
-        signedAt,
-      };
-      out.set(f.index, itxtChunk(PROVENANCE_KEYWORD, JSON.stringify(signManifest(manifest, this.signer))));
-    }
-    this.log.debug({ attemptId: h.attemptId, frames: out.size }, "provenance records signed");
-    return out;
+    const common = {
+      format: FRAME_MANIFEST_FORMAT,
+      job: { id: job.id, name: job.name },
+      chunk: { id: chunk.id, frameStart: chunk.frameStart, frameEnd: chunk.frameEnd },
+      attempt: h.attemptId,
+      steps,
+      seed: job.seed,
+      agent: { id: h.agentId, name: agentRow?.name ?? "unknown", gpu: agentRow?.gpus.map((g) => g.name).join(", ") || "none (CPU)" },
+      software: agentSoftware(agentRow, steps),
+      renderSeconds: acc.busySeconds / count,
+      energy: { joules: acc.energyJoules / count, source: acc.energySource, share: `chunk total / ${count} frames` },
+      signedAt: new Date(this.clock()).toISOString(),
+    } satisfies Omit<FrameManifest, "frame" | "pixels" | "png">;
+    return frames.map((f) => ({ ...common, frame: f.index, pixels: f.pixels, png: { sha256: f.pngSha256 } }));
   }
 
   close(): Promise<void> {

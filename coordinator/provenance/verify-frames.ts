@@ -4,7 +4,8 @@ import { basename, dirname, join, relative } from "node:path";
 import { BadInputError } from "../../shared/errors.ts";
 import { readTextChunk, removeTextChunk } from "../../shared/media/png-text-chunk.ts";
 import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
-import { frameManifestSchema, jobManifestSchema, PROVENANCE_KEYWORD, type FrameManifest, type JobManifest } from "../../shared/provenance/provenance-manifest.ts";
+import { isChunkRecord, verifyChunkRecord } from "../../shared/provenance/chunk-records.ts";
+import { FRAME_MANIFEST_FORMAT, FRAME_MANIFEST_FORMAT_V1, frameManifestSchema, jobManifestSchema, PROVENANCE_KEYWORD, type FrameManifest, type JobManifest } from "../../shared/provenance/provenance-manifest.ts";
 import { verifyEnvelope } from "../../shared/provenance/provenance-signature.ts";
 import type { FrameRow } from "../store/frames-table.ts";
 import { JOB_MANIFEST_FILE } from "./job-manifest.ts";
@@ -111,10 +112,11 @@ export function checkFrame(bytes: Uint8Array, caPem: string): FrameCheck {
     return { kind: "unsigned", reason: `not a readable PNG (${(err as Error).message})` };
   }
   if (text === undefined) return { kind: "unsigned", reason: "no nightshift provenance record" };
-  const check = verifyEnvelope(text, caPem);
+  const check = verifyRecord(text, caPem);
   if (!check.ok) return { kind: "altered", reason: check.reason };
-  const parsed = frameManifestSchema.safeParse(check.envelope.manifest);
+  const parsed = frameManifestSchema.safeParse(check.manifest);
   if (!parsed.success) return { kind: "altered", reason: "signed record is not a nightshift frame manifest" };
+  if (parsed.data.format !== check.format) return { kind: "altered", reason: `a ${parsed.data.format} manifest in a ${check.format} record` };
   const m = parsed.data;
   let pixels: string;
   try {
@@ -128,6 +130,26 @@ export function checkFrame(bytes: Uint8Array, caPem: string): FrameCheck {
     return { kind: "altered", reason: `pixels differ from the signed record${whose}` };
   }
   return { kind: "ok", manifest: m };
+}
+
+/**
+ * A record's signature: a nightshift-frame/2 record (one signature per chunk,
+ * with the frame's inclusion path) or a /1 envelope (signed on its own, as
+ * frames committed before /2 are).
+ */
+function verifyRecord(text: string, caPem: string): { ok: true; manifest: unknown; format: FrameManifest["format"] } | { ok: false; reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: "provenance is not JSON" };
+  }
+  if (isChunkRecord(raw)) {
+    const check = verifyChunkRecord(raw, caPem);
+    return check.ok ? { ...check, format: FRAME_MANIFEST_FORMAT } : check;
+  }
+  const check = verifyEnvelope(text, caPem);
+  return check.ok ? { ok: true, manifest: check.envelope.manifest, format: FRAME_MANIFEST_FORMAT_V1 } : check;
 }
 
 /** The checks against the folder's manifest.json; returns it when its signature holds. */
