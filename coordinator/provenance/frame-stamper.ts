@@ -1,10 +1,10 @@
-import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
+import { ENERGY_SOURCES, type ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import { itxtChunk } from "../../shared/media/png-text-chunk.ts";
-import { FRAME_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
+import { itxtChunk, itxtChunkLength } from "../../shared/media/png-text-chunk.ts";
+import { FRAME_MANIFEST_FORMAT, PIXEL_HASH_BY, PROVENANCE_KEYWORD, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
 import { pngDimensions } from "../../shared/provenance/pixel-hash.ts";
-import { signChunkRecords } from "../../shared/provenance/chunk-records.ts";
+import { recordLengthBound, signChunkRecords } from "../../shared/provenance/chunk-records.ts";
 import type { ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import type { AgentRow } from "../store/agents-table.ts";
@@ -92,11 +92,37 @@ export class FrameStamper {
     return { ...(await this.hasher.hash(png)), by: "coordinator" };
   }
 
-  /** The iTXt chunk per frame index (PNG); empty when the job or chunk is gone (the commit refuses it right after). */
-  recordChunks(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Buffer> {
+  /**
+   * The iTXt chunk per frame index (PNG); empty when the job or chunk is gone
+   * (the commit refuses it right after). With `space`, a chunk that fits is
+   * padded to exactly that many bytes (spaces after the JSON), so it fills
+   * the room recordSpace reserved in the staged file.
+   */
+  recordChunks(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting, space?: number): Map<number, Buffer> {
     const out = new Map<number, Buffer>();
-    for (const [index, text] of this.records(h, frames, frameCount, acc)) out.set(index, itxtChunk(PROVENANCE_KEYWORD, text));
+    for (const [index, text] of this.records(h, frames, frameCount, acc)) {
+      const room = space === undefined ? 0 : space - itxtChunkLength(PROVENANCE_KEYWORD, text);
+      out.set(index, itxtChunk(PROVENANCE_KEYWORD, room > 0 ? text + " ".repeat(room) : text));
+    }
     return out;
+  }
+
+  /**
+   * Bytes a staged PNG can reserve for its record chunk when it arrives, before
+   * the record is known (it needs the chunk's accounting, which comes last):
+   * the chunk around the longest record this attempt can get, with the
+   * longest numbers, frame number, image size and energy source in place of
+   * the ones still unknown. 0 when the job or chunk is gone.
+   */
+  recordSpace(h: AttemptRef, frameCount: number): number {
+    const unknownHash = "0".repeat(64);
+    const pixels = { sha256: unknownHash, width: 2 ** 31 - 1, height: 2 ** 31 - 1, by: longest(PIXEL_HASH_BY) };
+    const acc: ChunkAccounting = { wallSeconds: 0, busySeconds: 0, energyJoules: 0, energySource: longest(ENERGY_SOURCES), idleEnergyJoules: 0, peakMemoryBytes: 0, memoryKind: "ram", meanWatts: 0, samples: 0 };
+    const [m] = this.manifests(h, [{ index: 0, pngSha256: unknownHash, pixels }], frameCount, acc);
+    if (m === undefined) return 0;
+    const frame = String(m.chunk.frameStart).length > String(m.chunk.frameEnd).length ? m.chunk.frameStart : m.chunk.frameEnd;
+    const worst: FrameManifest = { ...m, frame, renderSeconds: LONGEST_NUMBER, energy: { ...m.energy, joules: LONGEST_NUMBER } };
+    return itxtChunkLength(PROVENANCE_KEYWORD, " ".repeat(recordLengthBound(worst, Math.max(1, frameCount), this.signer)));
   }
 
   /**
@@ -139,6 +165,11 @@ export class FrameStamper {
     return this.hasher.close();
   }
 }
+
+/** The longest text a JavaScript number prints as (17 significant digits, 25 characters). */
+const LONGEST_NUMBER = -0.0000012345678901234567;
+
+const longest = <T extends string>(xs: readonly T[]): T => xs.reduce((a, b) => (b.length > a.length ? b : a));
 
 /** The tool behind each step kind, as software names it. */
 const TOOL_OF_KIND: Readonly<Record<string, string>> = { model: "onnxruntime", blender: "blender", comfyui: "comfyui" };

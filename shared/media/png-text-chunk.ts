@@ -51,11 +51,16 @@ function keywordOf(png: Uint8Array, c: ChunkSpan): string | undefined {
   return nul < 0 || nul >= c.dataEnd ? undefined : Buffer.from(png.subarray(c.dataStart, nul)).toString("latin1");
 }
 
+/** The byte length of itxtChunk(keyword, text). */
+export function itxtChunkLength(keyword: string, text: string): number {
+  return 12 + keyword.length + 5 + Buffer.byteLength(text, "utf8");
+}
+
 /** A complete iTXt chunk (length, type, data, CRC) holding `text` under `keyword`. */
 export function itxtChunk(keyword: string, text: string): Buffer {
   if (!/^[\x20-\x7e]{1,79}$/.test(keyword)) throw new RangeError(`iTXt keyword must be 1-79 printable Latin-1 characters: '${keyword}'`);
   // Written in place into one buffer (no intermediate copies): the sink makes one per frame at the commit.
-  const length = keyword.length + 5 + Buffer.byteLength(text, "utf8");
+  const length = itxtChunkLength(keyword, text) - 12;
   const out = Buffer.allocUnsafe(12 + length);
   out.writeUInt32BE(length, 0);
   out.write("iTXt", 4, "latin1");

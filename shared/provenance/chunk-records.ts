@@ -40,6 +40,21 @@ export function signChunkRecords(manifests: readonly FrameManifest[], signer: Pr
   return texts.map((text, i) => `{"manifest":${text},"proof":${JSON.stringify({ leaf: i, path: inclusionPath(levels, i).map((h) => h.toString("hex")) })}${tail}`);
 }
 
+/**
+ * At least the UTF-8 byte length of any record signChunkRecords writes for up
+ * to `count` manifests, none longer (serialised) than `longest`: what a
+ * container can reserve for a record before the record is known.
+ */
+export function recordLengthBound(longest: FrameManifest, count: number, signer: ProvenanceSigner): number {
+  const depth = Math.ceil(Math.log2(Math.max(1, count)));
+  const hash = "0".repeat(64);
+  const proof = JSON.stringify({ leaf: count, path: Array.from({ length: depth }, () => hash) });
+  const statement = canonicalJson({ format: CHUNK_STATEMENT_FORMAT, job: longest.job.id, chunk: longest.chunk.id, attempt: longest.attempt, frames: count, root: hash, signedAt: longest.signedAt });
+  // An ES256 value is 64 bytes (r || s): 88 base64 characters.
+  const signature = JSON.stringify({ alg: SIGNATURE_ALG, value: "A".repeat(88), certificate: certificateBase64(signer.certPem) });
+  return Buffer.byteLength(`{"manifest":${canonicalJson(longest)},"proof":${proof},"signature":${signature},"statement":${statement}}`);
+}
+
 export type ChunkRecordCheck = { ok: true; manifest: unknown } | { ok: false; reason: string };
 
 /** Whether `raw` (a parsed record) is a nightshift-frame/2 record rather than a /1 envelope. */
