@@ -53,9 +53,9 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  *    arrived, the record itself: job, chunk, attempt, steps, seed, agent,
  *    software, accounting share, hashes; signed once for the whole attempt
  *    (nightshift-frame/2: a hash tree over the records, its root signed) and
- *    returned per frame as the iTXt chunk that the sink appends to the staged
- *    file before its one fsync (or, through records(), as the record text for
- *    another container).
+ *    returned per frame as the iTXt chunk that the sink writes into the room
+ *    it kept in the staged file (recordSpace), or, through records(), as the
+ *    record text for another container.
  * The record's facts come from the coordinator's store; the software versions
  * are the ones the agent reported for the step kinds the job used.
  */
