@@ -10,8 +10,9 @@
  * is made (stage, fsync, commit, rename). Once without provenance and once
  * with it (the agent hashes each frame's pixels before encoding and sends the
  * hash; FrameStamper: the agent's hash taken, a sample of them checked by
- * decoding on its thread, record built and signed at the commit, appended
- * before the frame's one fsync), alternating (which goes first alternates too), `rounds`
+ * decoding on its thread; the frame staged with room for its record and
+ * fsynced as it arrives; at the commit the chunk's records built and signed
+ * once (nightshift-frame/2), written into that room and fdatasynced), alternating (which goes first alternates too), `rounds`
  * times each; medians. Ratio = (with - without) / without, per frame (aim:
  * under 0.02). Also: the provenance work on the sink's event loop
  * (split at IEND, hand to the hash thread, build + sign + append at commit),
@@ -176,8 +177,8 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         definitions: {
           frame: "one chunk of the demo job, per frame: OnnxExecutor.run (generated input, colour-grade model, PNG encode, intraOpThreads 1) feeding a ResultSink upload as each frame is made (stage, fsync, store transaction, rename); median of rounds",
           provenance: "frame time with the FrameStamper minus without it",
-          commit: "UploadSession.commit per chunk (with provenance: wait for the last pixel hashes, sign, append, then every frame's fsync)",
-          eventLoop: "provenance work on the sink's thread: split at IEND + hand the PNG to the hash thread, then build + sign + iTXt chunk at commit",
+          commit: "UploadSession.commit per chunk (with provenance: wait for the last pixel hashes, build the records and sign the chunk once, write each record into its frame's reserved room and fdatasync it)",
+          eventLoop: "provenance work on the sink's thread: split at IEND + hand the PNG to the hash thread, then build the records + one signature per chunk + iTXt chunks at commit",
           hashThreadDecode: "pixel hash (zlib + PNG row filters + sha256) per frame, on the hasher's worker thread, overlapped with the upload: done for frames that come without the agent's hash and for the agent's claims the coordinator checks",
           agentPixelHash: "sha256 of a frame's RGB8 samples on the agent before encoding (in the 'with' frame time, not in 'without')",
           pixelHashBy: "frames of the measured 'with' rounds whose record names the agent's pixel hash vs the coordinator's (its first claim per agent, then a random 1/32 are checked by decoding)",

@@ -1,10 +1,11 @@
-import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
+import { ENERGY_SOURCES, type ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import { itxtChunk } from "../../shared/media/png-text-chunk.ts";
-import { FRAME_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type ExrFrameManifest, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
+import { itxtChunk, itxtChunkLength } from "../../shared/media/png-text-chunk.ts";
+import { FRAME_MANIFEST_FORMAT, PIXEL_HASH_BY, PROVENANCE_KEYWORD, type ExrFrameManifest, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
 import { pngDimensions } from "../../shared/provenance/pixel-hash.ts";
-import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
+import { recordLengthBound, signChunkRecords } from "../../shared/provenance/chunk-records.ts";
+import type { ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import type { Store } from "../store/store.ts";
@@ -28,8 +29,8 @@ export interface StagedExr {
   pixels: FramePixels;
 }
 
-/** The upload an attempt's records are for. */
-export interface AttemptHeader {
+/** The attempt whose frames are stamped. */
+export interface AttemptRef {
   jobId: string;
   chunkId: string;
   attemptId: string;
@@ -50,7 +51,7 @@ export class PixelClaimError extends Error {
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
- * Builds and signs the provenance record of every PNG and EXR frame of an attempt,
+ * Builds and signs the provenance record of every PNG frame of an attempt,
  * in two halves that follow what is known when:
  *  - when a frame arrives, its pixel hash: the one the agent sent with it
  *    (recorded as the agent's; pixel-claims.ts picks which claims are
@@ -58,11 +59,11 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  *    thread (recorded as the coordinator's);
  *  - at the commit, once the chunk's accounting (render seconds, energy) has
  *    arrived, the record itself: job, chunk, attempt, steps, seed, agent,
- *    software, accounting share, hashes; signed and returned as the iTXt
- *    chunk that the sink appends to the staged file before its one fsync;
- *    for an EXR frame (exrRecords) the same record with `exr` for `png`, as
- *    text that exr-staging.ts puts in the frame's header. An EXR's pixel hash
- *    is taken by the sink on arrival (shared/provenance/exr-pixel-hash.ts).
+ *    software, accounting share, hashes; signed once for the whole attempt
+ *    (nightshift-frame/2: a hash tree over the records, its root signed) and
+ *    returned per frame as the iTXt chunk that the sink writes into the room
+ *    it kept in the staged file (recordSpace), or, through records(), as the
+ *    record text for another container.
  * The record's facts come from the coordinator's store; the software versions
  * are the ones the agent reported for the step kinds the job used.
  */
@@ -99,62 +100,104 @@ export class FrameStamper {
     return { ...(await this.hasher.hash(png)), by: "coordinator" };
   }
 
-  /** The iTXt chunk per frame index; empty when the job or chunk is gone (the commit refuses it right after). */
-  recordChunks(h: AttemptHeader, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Buffer> {
+  /**
+   * The iTXt chunk per frame index (PNG); empty when the job or chunk is gone
+   * (the commit refuses it right after). With `space`, a chunk that fits is
+   * padded to exactly that many bytes (spaces after the JSON), so it fills
+   * the room recordSpace reserved in the staged file.
+   */
+  recordChunks(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting, space?: number): Map<number, Buffer> {
     const out = new Map<number, Buffer>();
-    const record = this.recordBody(h, frameCount, acc);
-    if (!record) return out;
-    for (const f of frames) {
-      const manifest: FrameManifest = { ...record.body(f.index, f.pixels), png: { sha256: f.pngSha256 }, signedAt: record.signedAt };
-      out.set(f.index, itxtChunk(PROVENANCE_KEYWORD, JSON.stringify(signManifest(manifest, this.signer))));
+    for (const [index, text] of this.records(h, frames, frameCount, acc)) {
+      const room = space === undefined ? 0 : space - itxtChunkLength(PROVENANCE_KEYWORD, text);
+      out.set(index, itxtChunk(PROVENANCE_KEYWORD, room > 0 ? text + " ".repeat(room) : text));
     }
-    this.log.debug({ attemptId: h.attemptId, frames: out.size }, "provenance records signed");
     return out;
   }
 
-  /** The signed record text per EXR frame index (exr-staging.ts puts it in the header); empty as recordChunks. */
-  exrRecords(h: AttemptHeader, frames: readonly StagedExr[], frameCount: number, acc: ChunkAccounting): Map<number, string> {
-    const out = new Map<number, string>();
-    const record = this.recordBody(h, frameCount, acc);
-    if (!record) return out;
-    for (const f of frames) {
-      const manifest: ExrFrameManifest = { ...record.body(f.index, f.pixels), exr: { sha256: f.exrSha256 }, signedAt: record.signedAt };
-      out.set(f.index, JSON.stringify(signManifest(manifest, this.signer)));
-    }
-    this.log.debug({ attemptId: h.attemptId, frames: out.size }, "EXR provenance records signed");
-    return out;
+  /**
+   * Bytes a staged PNG can reserve for its record chunk when it arrives, before
+   * the record is known (it needs the chunk's accounting, which comes last):
+   * the chunk around the longest record this attempt can get, with the
+   * longest numbers, frame number, image size and energy source in place of
+   * the ones still unknown. 0 when the job or chunk is gone.
+   */
+  recordSpace(h: AttemptRef, frameCount: number): number {
+    const unknownHash = "0".repeat(64);
+    const pixels = { sha256: unknownHash, width: 2 ** 31 - 1, height: 2 ** 31 - 1, by: longest(PIXEL_HASH_BY) };
+    const acc: ChunkAccounting = { wallSeconds: 0, busySeconds: 0, energyJoules: 0, energySource: longest(ENERGY_SOURCES), idleEnergyJoules: 0, peakMemoryBytes: 0, memoryKind: "ram", meanWatts: 0, samples: 0 };
+    const [m] = this.manifests(h, [{ index: 0, pngSha256: unknownHash, pixels }], frameCount, acc);
+    if (m === undefined) return 0;
+    const frame = String(m.chunk.frameStart).length > String(m.chunk.frameEnd).length ? m.chunk.frameStart : m.chunk.frameEnd;
+    const worst: FrameManifest = { ...m, frame, renderSeconds: LONGEST_NUMBER, energy: { ...m.energy, joules: LONGEST_NUMBER } };
+    return itxtChunkLength(PROVENANCE_KEYWORD, " ".repeat(recordLengthBound(worst, Math.max(1, frameCount), this.signer)));
   }
 
-  /** What every frame record of the attempt says, but the file's own hash and the time; undefined when the job or chunk is gone. */
-  private recordBody(h: AttemptHeader, frameCount: number, acc: ChunkAccounting) {
+  /**
+   * The signed record text (nightshift-frame/2, JSON) per frame index, for any
+   * container: one signature for all of `frames` (shared/provenance/chunk-records.ts).
+   * Empty when the job or chunk is gone.
+   */
+  records(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, string> {
+    const manifests = this.manifests(h, frames, frameCount, acc);
+    const texts = signChunkRecords(manifests, this.signer);
+    this.log.debug({ attemptId: h.attemptId, frames: texts.length }, "provenance records signed");
+    return new Map(manifests.map((m, i) => [m.frame, texts[i]!]));
+  }
+
+  /**
+   * The signed record text per EXR frame index (exr-staging.ts puts it in the
+   * frame's header): the same nightshift-frame/2 record with `exr` for `png`,
+   * one signature for all of `frames`. Empty as records().
+   */
+  exrRecords(h: AttemptRef, frames: readonly StagedExr[], frameCount: number, acc: ChunkAccounting): Map<number, string> {
+    const common = this.common(h, frameCount, acc);
+    if (!common) return new Map();
+    const manifests: ExrFrameManifest[] = frames.map((f) => ({ ...common, frame: f.index, pixels: f.pixels, exr: { sha256: f.exrSha256 } }));
+    const texts = signChunkRecords(manifests, this.signer);
+    this.log.debug({ attemptId: h.attemptId, frames: texts.length }, "EXR provenance records signed");
+    return new Map(manifests.map((m, i) => [m.frame, texts[i]!]));
+  }
+
+  /** Each frame's manifest, from the store's facts and the chunk's accounting; the objects they share are shared by reference. */
+  manifests(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): FrameManifest[] {
+    const common = this.common(h, frameCount, acc);
+    if (!common) return [];
+    return frames.map((f) => ({ ...common, frame: f.index, pixels: f.pixels, png: { sha256: f.pngSha256 } }));
+  }
+
+  /** What every frame record of the attempt says but the frame, its pixels and its file hash; undefined when the job or chunk is gone. */
+  private common(h: AttemptRef, frameCount: number, acc: ChunkAccounting): Omit<FrameManifest, "frame" | "pixels" | "png"> | undefined {
     const job = this.store.jobs.get(h.jobId);
     const chunk = this.store.chunks.get(h.chunkId);
     if (!job || !chunk) return undefined;
-    const agent = this.store.agents.get(h.agentId);
+    const agentRow = this.store.agents.get(h.agentId);
     const steps: ProvenanceStep[] = provenanceSteps(this.specs.steps(job));
     const count = Math.max(1, frameCount);
-    const software = agentSoftware(agent, steps);
-    const body = (frame: number, pixels: FramePixels): Omit<FrameManifest, "png" | "signedAt"> => ({
+    return {
       format: FRAME_MANIFEST_FORMAT,
       job: { id: job.id, name: job.name },
       chunk: { id: chunk.id, frameStart: chunk.frameStart, frameEnd: chunk.frameEnd },
       attempt: h.attemptId,
-      frame,
       steps,
       seed: job.seed,
-      agent: { id: h.agentId, name: agent?.name ?? "unknown", gpu: agent?.gpus.map((g) => g.name).join(", ") || "none (CPU)" },
-      software,
+      agent: { id: h.agentId, name: agentRow?.name ?? "unknown", gpu: agentRow?.gpus.map((g) => g.name).join(", ") || "none (CPU)" },
+      software: agentSoftware(agentRow, steps),
       renderSeconds: acc.busySeconds / count,
       energy: { joules: acc.energyJoules / count, source: acc.energySource, share: `chunk total / ${count} frames` },
-      pixels,
-    });
-    return { body, signedAt: new Date(this.clock()).toISOString() };
+      signedAt: new Date(this.clock()).toISOString(),
+    };
   }
 
   close(): Promise<void> {
     return this.hasher.close();
   }
 }
+
+/** The longest text a JavaScript number prints as (17 significant digits, 25 characters). */
+const LONGEST_NUMBER = -0.0000012345678901234567;
+
+const longest = <T extends string>(xs: readonly T[]): T => xs.reduce((a, b) => (b.length > a.length ? b : a));
 
 /** The tool behind each step kind, as software names it. */
 const TOOL_OF_KIND: Readonly<Record<string, string>> = { model: "onnxruntime", blender: "blender", comfyui: "comfyui" };

@@ -5,7 +5,7 @@
  * closing are quick calls made in line; only the fsync, which waits for the
  * disk, runs on the pool, so one durable write costs one trip there, not three.
  */
-import { close, closeSync, fsync, fsyncSync, openSync, writeSync, constants } from "node:fs";
+import { close, closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, writeSync, constants } from "node:fs";
 
 /** Writes a whole file and fsyncs it before returning. The caller renames it into place. */
 export async function writeFileDurable(path: string, data: Uint8Array): Promise<void> {
@@ -23,12 +23,25 @@ export async function writeFileSyncLater(path: string, data: Uint8Array): Promis
 }
 
 /**
- * Appends to a file and starts its fsync, like writeFileSyncLater: once
- * `durable` settles, the whole file (also what was written to it earlier
- * without an fsync) is on disk.
+ * Replaces everything from `offset` to the end of a file with `data` and
+ * starts its sync, like writeFileSyncLater. When the file keeps its size (the
+ * bytes were reserved, written and fsynced earlier) only the data needs to
+ * reach the disk: fdatasync, no journal commit for a size or block change.
+ * Otherwise the file is cut at `offset` first and fully fsynced.
  */
-export function appendSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
-  return writeSyncLater(path, "a", data);
+export function rewriteSyncLater(path: string, offset: number, data: Uint8Array): { durable: Promise<void> } {
+  const fd = openSync(path, "r+");
+  let sameSize: boolean;
+  try {
+    sameSize = fstatSync(fd).size === offset + data.length;
+    if (!sameSize) ftruncateSync(fd, offset);
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off, offset + off);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return { durable: fsyncAndClose(fd, sameSize) };
 }
 
 /**
@@ -38,7 +51,7 @@ export function appendSyncLater(path: string, data: Uint8Array): { durable: Prom
  * that must change before its first fsync (an EXR's provenance goes into its
  * header, so the whole file is written again, one record longer).
  */
-export function rewriteSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
+export function overwriteSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
   return writeSyncLater(path, "r+", data);
 }
 
@@ -56,9 +69,9 @@ function writeSyncLater(path: string, flags: string, data: Uint8Array): { durabl
   return { durable: fsyncAndClose(fd) };
 }
 
-/** fsyncs `fd` on the thread pool, then closes it; settles when both are done. */
-function fsyncAndClose(fd: number): Promise<void> {
-  const durable = new Promise<void>((resolve, reject) => fsync(fd, (err) => close(fd, () => (err ? reject(err) : resolve()))));
+/** fsyncs (or fdatasyncs) `fd` on the thread pool, then closes it; settles when both are done. */
+function fsyncAndClose(fd: number, dataOnly = false): Promise<void> {
+  const durable = new Promise<void>((resolve, reject) => (dataOnly ? fdatasync : fsync)(fd, (err) => close(fd, () => (err ? reject(err) : resolve()))));
   durable.catch(() => undefined); // reported to whoever awaits it
   return durable;
 }

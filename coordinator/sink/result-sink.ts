@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
@@ -8,7 +8,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
-import { appendSyncLater, fsyncDir, fsyncDirAsync, writeFileSyncLater } from "./durable-fs.ts";
+import { fsyncDir, fsyncDirAsync, rewriteSyncLater, writeFileSyncLater } from "./durable-fs.ts";
 import { PngFormatError, splitAtEnd } from "../../shared/media/png-text-chunk.ts";
 import { isPng } from "../../shared/provenance/pixel-hash.ts";
 import { PROVENANCE_KEYWORD, type FramePixels } from "../../shared/provenance/provenance-manifest.ts";
@@ -47,7 +47,9 @@ export type FramePathResolver = (job: JobRow, index: number) => string;
  */
 export interface AttemptStamper {
   hashPixels(png: Uint8Array, claim?: PixelClaim): Promise<FramePixels>;
-  recordChunks(h: UploadHeader, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, Uint8Array>;
+  recordChunks(h: UploadHeader, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting, space?: number): Map<number, Uint8Array>;
+  /** Bytes a staged PNG reserves for its record chunk (a record that fits is padded to exactly this). */
+  recordSpace(h: UploadHeader, frameCount: number): number;
   /** The signed record text per EXR frame (exr-staging.ts); a stamper without it leaves EXR frames unstamped. */
   exrRecords?(h: UploadHeader, frames: readonly StagedExr[], frameCount: number, acc: ChunkAccounting): Map<number, string>;
 }
@@ -236,7 +238,9 @@ export class UploadSession {
   /** fsyncs of staged frames not yet awaited, oldest first. */
   private syncs: Array<Promise<void>> = [];
   /** Staged PNGs still waiting for their provenance record and IEND (see stagePng). */
-  private readonly pngs = new Map<number, { path: string; tail: Buffer; pixels: Promise<FramePixels>; pngSha256: string }>();
+  private readonly pngs = new Map<number, { path: string; recordAt: number; tail: Buffer; pixels: Promise<FramePixels>; pngSha256: string }>();
+  /** Bytes each staged PNG keeps for its record chunk (AttemptStamper.recordSpace), known at the first PNG. */
+  private recordSpace: number | undefined;
   /** Staged EXR frames whose record goes into their header at the commit (exr-staging.ts). */
   private readonly exrs = new Map<number, StagedExrFile>();
   private done = false;
@@ -255,7 +259,7 @@ export class UploadSession {
     const path = join(this.dir, stagedFrameName(f.index));
     const stamper = this.sink.stamper;
     try {
-      if (stamper && isPng(f.data)) this.stagePng(stamper, path, f);
+      if (stamper && isPng(f.data)) await this.stagePng(stamper, path, f);
       else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track((await writeFileSyncLater(path, f.data)).durable);
     } catch (err) {
       if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
@@ -265,17 +269,23 @@ export class UploadSession {
   }
 
   /**
-   * A PNG that gets a provenance record: everything before its IEND is staged
-   * now, without an fsync (its record needs the chunk's accounting, which
-   * comes last); the commit appends record and IEND and fsyncs the file once.
-   * Its pixel hash is the agent's, or computed off this thread meanwhile.
+   * A PNG that gets a provenance record, which needs the chunk's accounting
+   * (it comes last): everything before its IEND is staged now, followed by
+   * zeros where record and IEND will go, and fsynced at once like any frame;
+   * the commit writes record and IEND over the zeros and only the data needs
+   * to reach the disk then (no size change). Its pixel hash is the agent's,
+   * or computed off this thread meanwhile.
    */
-  private stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): void {
+  private async stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): Promise<void> {
     const { head, tail } = splitAtEnd(f.data, PROVENANCE_KEYWORD);
-    writeFileSync(path, head, { flag: "wx", mode: 0o644 });
+    this.recordSpace ??= stamper.recordSpace(this.header, this.header.frameCount);
+    const staged = Buffer.alloc(head.length + this.recordSpace + tail.length);
+    head.copy(staged);
+    const { durable } = await writeFileSyncLater(path, staged);
     const pixels = stamper.hashPixels(f.data, f.pixelsSha256 ? { sha256: f.pixelsSha256, agentId: this.header.agentId } : undefined);
     pixels.catch(() => undefined); // awaited at the commit
-    this.pngs.set(f.index, { path, tail, pixels, pngSha256: f.sha256.toLowerCase() });
+    this.pngs.set(f.index, { path, recordAt: head.length, tail, pixels, pngSha256: f.sha256.toLowerCase() });
+    await this.track(durable);
   }
 
   /** An EXR that gets a provenance record in its header: staged now, rewritten with it and fsynced at the commit; false when it is not stamped. */
@@ -292,7 +302,7 @@ export class UploadSession {
     if (this.syncs.length > MAX_SYNCS_IN_FLIGHT) await this.syncs.shift();
   }
 
-  /** Appends each staged PNG's signed record and its IEND, starting the file's fsync. */
+  /** Writes each staged PNG's signed record and its IEND in the room kept for them, starting the file's sync. */
   private async finishPngs(acc: ChunkAccounting): Promise<void> {
     const stamper = this.sink.stamper;
     await this.finishExrs(stamper, acc);
@@ -305,11 +315,12 @@ export class UploadSession {
         refuse("bad-frame", `frame ${index}: ${(err as Error).message}`);
       }
     }
-    const records = stamper.recordChunks(this.header, staged, this.frames.size, acc);
+    const records = stamper.recordChunks(this.header, staged, this.frames.size, acc, this.recordSpace);
     try {
       for (const [index, p] of this.pngs) {
         const record = records.get(index);
-        await this.track(appendSyncLater(p.path, record ? Buffer.concat([record, p.tail]) : p.tail).durable);
+        // A record that did not fit (or none: the job is gone) cuts the file and syncs it whole.
+        await this.track(rewriteSyncLater(p.path, p.recordAt, record ? Buffer.concat([record, p.tail]) : p.tail).durable);
       }
     } catch (err) {
       diskFull(err, "finishing the staged frames");

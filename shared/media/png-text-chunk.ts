@@ -51,15 +51,23 @@ function keywordOf(png: Uint8Array, c: ChunkSpan): string | undefined {
   return nul < 0 || nul >= c.dataEnd ? undefined : Buffer.from(png.subarray(c.dataStart, nul)).toString("latin1");
 }
 
+/** The byte length of itxtChunk(keyword, text). */
+export function itxtChunkLength(keyword: string, text: string): number {
+  return 12 + keyword.length + 5 + Buffer.byteLength(text, "utf8");
+}
+
 /** A complete iTXt chunk (length, type, data, CRC) holding `text` under `keyword`. */
 export function itxtChunk(keyword: string, text: string): Buffer {
   if (!/^[\x20-\x7e]{1,79}$/.test(keyword)) throw new RangeError(`iTXt keyword must be 1-79 printable Latin-1 characters: '${keyword}'`);
-  const data = Buffer.concat([Buffer.from(keyword, "latin1"), Buffer.from([0, 0, 0, 0, 0]), Buffer.from(text, "utf8")]);
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
+  // Written in place into one buffer (no intermediate copies): the sink makes one per frame at the commit.
+  const length = itxtChunkLength(keyword, text) - 12;
+  const out = Buffer.allocUnsafe(12 + length);
+  out.writeUInt32BE(length, 0);
   out.write("iTXt", 4, "latin1");
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  out.write(keyword, 8, "latin1");
+  out.fill(0, 8 + keyword.length, 13 + keyword.length); // keyword NUL, flag, method, empty language NUL, empty translated keyword NUL
+  out.write(text, 13 + keyword.length, "utf8");
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + length)), 8 + length);
   return out;
 }
 

@@ -13,7 +13,12 @@ import { z } from "zod";
  */
 
 export const PROVENANCE_KEYWORD = "nightshift";
-export const FRAME_MANIFEST_FORMAT = "nightshift-frame/1";
+/** The format the coordinator writes: frame records signed once per chunk (chunkRecordSchema). */
+export const FRAME_MANIFEST_FORMAT = "nightshift-frame/2";
+/** Records of frames committed before that: each signed on its own (envelopeSchema); verify still reads them. */
+export const FRAME_MANIFEST_FORMAT_V1 = "nightshift-frame/1";
+/** What the one signature of a chunk's frame records covers: the root of the hash tree over them. */
+export const CHUNK_STATEMENT_FORMAT = "nightshift-chunk/1";
 export const JOB_MANIFEST_FORMAT = "nightshift-job/1";
 export const SIGNATURE_ALG = "ES256";
 
@@ -40,7 +45,7 @@ export const provenanceStepSchema = z.object({
 });
 
 export const frameManifestSchema = z.object({
-  format: z.literal(FRAME_MANIFEST_FORMAT),
+  format: z.enum([FRAME_MANIFEST_FORMAT_V1, FRAME_MANIFEST_FORMAT]),
   job: z.object({ id: z.string(), name: z.string() }),
   chunk: z.object({ id: z.string(), frameStart: z.number(), frameEnd: z.number() }),
   attempt: z.string(),
@@ -98,8 +103,37 @@ export const signatureSchema = z.object({
   alg: z.literal(SIGNATURE_ALG),
   /** base64 of the IEEE P1363 (r || s) ECDSA P-256 signature over canonicalJson(manifest). */
   value: z.string(),
-  /** The signing certificate (PEM), issued by the studio CA for provenance only. */
+  /**
+   * The signing certificate, issued by the studio CA for provenance only: PEM
+   * in nightshift-frame/1 records and manifest.json, base64 DER (the same
+   * bytes without the PEM armour) in nightshift-frame/2 records.
+   */
   certificate: z.string(),
+});
+
+/** The statement a chunk's one signature covers (signature.value is over its canonical JSON). */
+export const chunkStatementSchema = z.object({
+  format: z.literal(CHUNK_STATEMENT_FORMAT),
+  job: z.string(),
+  chunk: z.string(),
+  attempt: z.string(),
+  /** How many frame records were signed together: the hash tree's leaf count. */
+  frames: z.number().int().positive(),
+  /** Root of the hash tree (shared/provenance/merkle-tree.ts) over sha256(0x00 || canonicalJson(manifest)) of each record. */
+  root: sha256,
+  signedAt: z.string(),
+});
+
+/**
+ * A nightshift-frame/2 record: the frame's own manifest, the chunk's signed
+ * statement, and the inclusion path that leads from this manifest's leaf
+ * (position `leaf` among the chunk's records) to the statement's root.
+ */
+export const chunkRecordSchema = z.object({
+  manifest: z.unknown(),
+  proof: z.object({ leaf: z.number().int().nonnegative(), path: z.array(sha256).max(64) }),
+  statement: chunkStatementSchema,
+  signature: signatureSchema,
 });
 
 export const envelopeSchema = z.object({
@@ -112,6 +146,7 @@ export type FrameManifest = z.infer<typeof frameManifestSchema>;
 export type FramePixels = FrameManifest["pixels"];
 export type ExrFrameManifest = z.infer<typeof exrFrameManifestSchema>;
 export type JobManifest = z.infer<typeof jobManifestSchema>;
+export type ChunkStatement = z.infer<typeof chunkStatementSchema>;
 export type SignedEnvelope<M> = { manifest: M; signature: z.infer<typeof signatureSchema> };
 
 /** A step's hashes: every `<name>Sha256` field of the compiled step spec becomes hashes[<name>]. */

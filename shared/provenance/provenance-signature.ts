@@ -24,7 +24,7 @@ export function provenanceSigner(keyPem: string, certPem: string): ProvenanceSig
 }
 
 export function signManifest<M>(manifest: M, signer: ProvenanceSigner): SignedEnvelope<M> {
-  const value = sign("sha256", Buffer.from(canonicalJson(manifest)), { key: signer.key, dsaEncoding: "ieee-p1363" }).toString("base64");
+  const value = signText(canonicalJson(manifest), signer);
   return { manifest, signature: { alg: SIGNATURE_ALG, value, certificate: signer.certPem } };
 }
 
@@ -41,39 +41,62 @@ export function verifyEnvelope(text: string, caPem: string, at?: Date): Signatur
   const parsed = envelopeSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, reason: `provenance envelope: ${parsed.error.issues[0]?.path.join(".") ?? ""} ${parsed.error.issues[0]?.message ?? "invalid"}` };
   const envelope = parsed.data as SignedEnvelope<unknown>;
+  const signed = checkSignature(canonicalJson(envelope.manifest), envelope.signature, caPem, at ?? signedAtOf(envelope.manifest));
+  return signed.ok ? { ok: true, envelope } : { ok: false, reason: signed.reason === SIGNATURE_MISMATCH ? "signature does not match the manifest (manifest altered)" : signed.reason };
+}
+
+/** checkSignature's reason when the value does not hold over the text (the certificate is fine). */
+export const SIGNATURE_MISMATCH = "signature does not match";
+
+/**
+ * Checks `signature` over `text`: its certificate (PEM, or base64 DER) chains
+ * to the CA in `caPem`, carries the document-signing usage and was valid at
+ * `signedAt` (when known), and its ES256 value holds over the text.
+ */
+export function checkSignature(text: string, signature: SignedEnvelope<unknown>["signature"], caPem: string, signedAt: Date | undefined): { ok: true } | { ok: false; reason: string } {
   let cert: X509Certificate;
   let ca: X509Certificate;
   try {
-    cert = new X509Certificate(envelope.signature.certificate);
+    const c = signature.certificate;
+    cert = new X509Certificate(c.startsWith("-----BEGIN") ? c : Buffer.from(c, "base64"));
     ca = new X509Certificate(caPem);
   } catch {
-    return { ok: false, reason: "signing certificate is not a PEM certificate" };
+    return { ok: false, reason: "signing certificate is not a certificate" };
   }
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return { ok: false, reason: "signing certificate was not issued by this studio CA" };
-  if (!hasDocumentSigningUsage(envelope.signature.certificate)) return { ok: false, reason: "certificate is not a provenance signing certificate" };
-  const signedAt = at ?? signedAtOf(envelope.manifest);
+  if (!hasDocumentSigningUsage(cert.raw)) return { ok: false, reason: "certificate is not a provenance signing certificate" };
   if (signedAt !== undefined && (signedAt < new Date(cert.validFrom) || signedAt > new Date(cert.validTo))) {
     return { ok: false, reason: `signing certificate was not valid at ${signedAt.toISOString()}` };
   }
   let good: boolean;
   try {
-    good = verify("sha256", Buffer.from(canonicalJson(envelope.manifest)), { key: cert.publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(envelope.signature.value, "base64"));
+    good = verify("sha256", Buffer.from(text), { key: cert.publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(signature.value, "base64"));
   } catch {
     good = false;
   }
-  return good ? { ok: true, envelope } : { ok: false, reason: "signature does not match the manifest (manifest altered)" };
+  return good ? { ok: true } : { ok: false, reason: SIGNATURE_MISMATCH };
 }
 
-function hasDocumentSigningUsage(certPem: string): boolean {
+/** The certificate as base64 DER: the PEM's body without its armour and line breaks. */
+export function certificateBase64(certPem: string): string {
+  return certPem.replace(/-----[^-]+-----|\s/g, "");
+}
+
+/** ES256 signature value (base64 of IEEE P1363 r || s) over `text`. */
+export function signText(text: string, signer: ProvenanceSigner): string {
+  return sign("sha256", Buffer.from(text), { key: signer.key, dsaEncoding: "ieee-p1363" }).toString("base64");
+}
+
+function hasDocumentSigningUsage(certDer: Buffer): boolean {
   try {
-    const eku = new x509.X509Certificate(certPem).getExtension(x509.ExtendedKeyUsageExtension);
+    const eku = new x509.X509Certificate(certDer).getExtension(x509.ExtendedKeyUsageExtension);
     return eku?.usages.map(String).includes(DOCUMENT_SIGNING_EKU) ?? false;
   } catch {
     return false;
   }
 }
 
-function signedAtOf(manifest: unknown): Date | undefined {
+export function signedAtOf(manifest: unknown): Date | undefined {
   const at = (manifest as { signedAt?: unknown } | null)?.signedAt;
   if (typeof at !== "string") return undefined;
   const d = new Date(at);

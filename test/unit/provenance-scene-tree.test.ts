@@ -12,6 +12,7 @@ import { withTextChunk } from "../../shared/media/png-text-chunk.ts";
 import { canonicalJson } from "../../shared/provenance/canonical-json.ts";
 import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
 import { FRAME_MANIFEST_FORMAT, JOB_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type FrameManifest, type JobManifest, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
+import { signChunkRecords } from "../../shared/provenance/chunk-records.ts";
 import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import { sceneTreeSha256, sortTree } from "../../shared/provenance/scene-tree-hash.ts";
 import type { WorkStep } from "../../shared/steps/work-step.ts";
@@ -70,7 +71,7 @@ function writeJobFolder(dir: string, signer: ProvenanceSigner, frameSteps: Prove
     steps: frameSteps, seed: 0, agent: { id: "agt_1", name: "gpu-1", gpu: "none (CPU)" }, software: { nightshift: "test" }, renderSeconds: 1,
     energy: { joules: 0, source: "none", share: "chunk total / 1 frames" }, pixels: pixelsOf(png), png: { sha256: sha(png) }, signedAt: new Date().toISOString(),
   };
-  const file = withTextChunk(png, PROVENANCE_KEYWORD, JSON.stringify(signManifest(frame, signer)));
+  const file = withTextChunk(png, PROVENANCE_KEYWORD, signChunkRecords([frame], signer)[0]!);
   writeFileSync(join(folder, "frame_0001.png"), file);
   const job: JobManifest = {
     format: JOB_MANIFEST_FORMAT, job: { id: "job_1", name: "sh010", state: "done" }, steps: jobSteps, seed: 0,

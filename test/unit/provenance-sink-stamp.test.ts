@@ -33,7 +33,7 @@ async function stampedSink(t: TestContext, claims?: PixelClaimSampler) {
   let stamper: FrameStamper | undefined;
   t.after(() => stamper?.close());
   const s = setupSink(t, { maxFrameBytes: 1 << 20, stamper: (store) => (stamper = new FrameStamper(store, new JobSpecs(), signer, Date.now, testLog(), undefined, claims)) });
-  return { ...s, caPem: ca.certPem };
+  return { ...s, caPem: ca.certPem, stamper: () => stamper! };
 }
 
 const png = (i: number, tweak?: (b: Uint8Array) => Uint8Array) => {
@@ -42,16 +42,19 @@ const png = (i: number, tweak?: (b: Uint8Array) => Uint8Array) => {
   return { index: i, data, sha256: sha256Hex(data), size: data.length, format: "png" };
 };
 
-test("a PNG is written once: staged without IEND, then committed with a signed record that verifies and names its pixels", async (t) => {
+test("a PNG is staged with room for its record and no IEND, then committed with a signed record in that room that verifies and names its pixels", async (t) => {
   const s = await stampedSink(t);
   const frames = [png(0), png(1), png(2)];
   const session = await s.sink.begin(s.header);
   for (const f of frames) await session.addFrame(f);
   const staged = readFileSync(join(stagingDirFor(s.outputRoot, s.header.attemptId), stagedFrameName(1)));
   assert.throws(() => readTextChunk(staged, PROVENANCE_KEYWORD), PngFormatError, "the staged file has no IEND before the commit");
+  const space = s.stamper().recordSpace(s.header, 3);
+  assert.equal(staged.length, frames[1]!.data.length + space, "the agent's bytes and the room for the record chunk");
   assert.equal(await session.commit(ACCOUNTING), 3);
   for (const f of frames) {
     const bytes = readFileSync(framePath(s.job, f.index));
+    assert.equal(bytes.length, f.data.length + space, "the record was written in its room: the file kept its size");
     const check = checkFrame(bytes, s.caPem);
     assert.equal(check.kind, "ok", check.kind === "ok" ? "" : check.reason);
     assert.deepEqual(removeTextChunk(bytes, PROVENANCE_KEYWORD), Buffer.from(f.data), "the agent's bytes plus one chunk");
@@ -64,6 +67,28 @@ test("a PNG is written once: staged without IEND, then committed with a signed r
     assert.equal(m.energy.joules, ACCOUNTING.energyJoules / 3);
     assert.equal(m.energy.source, ACCOUNTING.energySource);
     assert.deepEqual(m.software, { nightshift: "0.0.0-test", onnxruntime: "1.30.0" }, "the versions the agent reported");
+  }
+});
+
+test("the room kept for a record holds the longest one (long numbers, energy source, frame and image size); a record that does not fit still commits", async (t) => {
+  const s = await stampedSink(t);
+  const space = s.stamper().recordSpace(s.header, 3);
+  const pixels = { sha256: "ab".repeat(32), width: 2 ** 31 - 1, height: 2 ** 31 - 1, by: "coordinator" as const };
+  const worst = { ...ACCOUNTING, busySeconds: 3 * -0.0000012345678901234567, energyJoules: 3 * -0.0000012345678901234567, energySource: "nvidia-smi" as const };
+  const chunks = s.stamper().recordChunks(s.header, [0, 1, 2].map((index) => ({ index, pngSha256: "cd".repeat(32), pixels })), 3, worst, space);
+  for (const c of chunks.values()) assert.equal(c.length, space, "padded to exactly the room");
+
+  // A stamper that keeps too little room: the file is cut and written whole at the commit, and still verifies.
+  const small = s.stamper();
+  small.recordSpace = () => 40;
+  const frames = [png(0), png(1), png(2)];
+  const session = await s.sink.begin(s.header);
+  for (const f of frames) await session.addFrame(f);
+  assert.equal(await session.commit(ACCOUNTING), 3);
+  for (const f of frames) {
+    const bytes = readFileSync(framePath(s.job, f.index));
+    assert.equal(checkFrame(bytes, s.caPem).kind, "ok");
+    assert.deepEqual(removeTextChunk(bytes, PROVENANCE_KEYWORD), Buffer.from(f.data));
   }
 });
 

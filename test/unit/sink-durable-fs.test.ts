@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { fsyncDirAsync, writeFileSyncLater } from "../../coordinator/sink/durable-fs.ts";
+import { fsyncDirAsync, rewriteSyncLater, writeFileSyncLater } from "../../coordinator/sink/durable-fs.ts";
 import { renameIntoPlace } from "../../coordinator/sink/result-sink.ts";
 
 function tempDir(t: TestContext): string {
@@ -27,6 +27,19 @@ test("writeFileSyncLater has the bytes in the file at once and settles durable a
   assert.equal(readFileSync(path, "utf8"), "frame bytes");
   await durable;
   await assert.rejects(writeFileSyncLater(path, Buffer.from("again")), { code: "EEXIST" });
+});
+
+test("rewriteSyncLater replaces a file's end from an offset: in place when the size holds, else cut and written to the new length", async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, "staged.png");
+  await (await writeFileSyncLater(path, Buffer.from("head|0000000000"))).durable;
+  await rewriteSyncLater(path, 5, Buffer.from("record+END")).durable;
+  assert.equal(readFileSync(path, "utf8"), "head|record+END", "same size");
+  await rewriteSyncLater(path, 5, Buffer.from("a longer record+END")).durable;
+  assert.equal(readFileSync(path, "utf8"), "head|a longer record+END", "longer");
+  await rewriteSyncLater(path, 5, Buffer.from("END")).durable;
+  assert.equal(readFileSync(path, "utf8"), "head|END", "shorter: nothing of the old end is left");
+  assert.throws(() => rewriteSyncLater(join(dir, "missing"), 0, Buffer.from("x")), { code: "ENOENT" });
 });
 
 test("renameIntoPlace names every dir whose entries changed: each target dir, and the parent of each dir it made", (t) => {
