@@ -25,6 +25,39 @@ export class FrameEncoderError extends Error {
 // From the compiled CLI (dist/, scripts/build.mjs) the thread is its own built entry beside this chunk.
 const ENTRY = new URL(import.meta.url.endsWith(".ts") ? "./frame-encoder-thread.ts" : "./frame-encoder-thread.js", import.meta.url);
 
+/**
+ * A thread started when the agent starts, taken by the first encoder, so starting one (bundling and
+ * loading the module: about 0.3 s quiet, seconds on a loaded machine) is not paid inside the first chunk.
+ */
+let spare: Promise<Worker> | undefined;
+const exitedThreads = new WeakSet<Worker>();
+
+function startThread(): Promise<Worker> {
+  return startModuleWorker(ENTRY).then((w) => {
+    w.unref();
+    w.once("exit", () => exitedThreads.add(w));
+    w.on("error", () => undefined); // a spare's failure shows as its exit; the encoder that takes it listens too
+    return w;
+  });
+}
+
+/** Starts the spare thread if there is none (the model step's factory calls it when the agent starts). */
+export function prepareFrameEncoder(): void {
+  if (spare !== undefined) return;
+  const thread = startThread();
+  thread.catch(() => {
+    if (spare === thread) spare = undefined;
+  });
+  spare = thread;
+}
+
+async function takeThread(): Promise<Worker> {
+  const taken = spare;
+  spare = undefined;
+  const w = taken === undefined ? undefined : await taken.catch(() => undefined);
+  return w !== undefined && !exitedThreads.has(w) ? w : startThread();
+}
+
 interface Pending {
   resolve: (pixels: EncodedPixels) => void;
   reject: (err: Error) => void;
@@ -67,9 +100,8 @@ export class FrameEncoder {
   }
 
   private started(): Promise<Worker | undefined> {
-    this.thread ??= startModuleWorker(ENTRY).then(
+    this.thread ??= takeThread().then(
       (w) => {
-        w.unref();
         w.on("message", (reply: EncodeReply) => this.settle(w, reply));
         w.on("error", (err) => this.lost(new FrameEncoderError(`the frame encoder thread failed: ${err.message}`, { cause: err })));
         w.on("exit", (code) => this.lost(new FrameEncoderError(`the frame encoder thread exited (code ${code})`)));
