@@ -338,12 +338,12 @@ export class Agent {
             current.phase = "running";
             current.startedMs = performance.now();
             this.loop?.wake();
-            return () => {
+            return (allMade) => {
               release();
               if (current.phase !== "running") return;
               current.phase = "finishing";
               const frames = work.frameEnd - work.frameStart + 1;
-              if (current.framesDone >= frames) this.ahead.observeChunk(performance.now() - current.startedMs, frames);
+              if (allMade) this.ahead.observeChunk(performance.now() - current.startedMs, frames);
               this.loop?.wake();
             };
           },

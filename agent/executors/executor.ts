@@ -58,6 +58,12 @@ export interface ExecutorTask {
   signal: AbortSignal;
   /** Called after each frame's compute, with the compute seconds, for busy-time accounting. */
   onBusy?(seconds: number): void;
+  /**
+   * Called once by an executor that knows when it is done with the device (the ONNX executor: its last
+   * frame's compute has ended; encoding and upload remain): the runner then lets the next chunk use it.
+   * An executor that never calls it holds the device until its last frame is taken.
+   */
+  onDeviceDone?(): void;
   /** A folder of this attempt's own (created, emptied afterwards by the runner) for files the tool writes. */
   workDir?: string;
   /** Progress inside a frame. */

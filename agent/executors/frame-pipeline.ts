@@ -1,15 +1,16 @@
 import type { EncodedFrame, RgbFrame } from "./executor.ts";
 
 /**
- * Per-frame pipelining for an executor whose compute runs off the main
- * thread (the ONNX executor's worker): while frame N is computed, the main
- * thread reads and decodes the input of frame N+1 and queues it in the
- * worker behind N (so the worker goes from N to N+1 without waiting for this
- * thread to wake), and encodes frame N-1, which the consumer (the uploader)
- * streams to the sink.
+ * Per-frame pipelining for an executor whose compute and encoding run off
+ * the main thread (the ONNX executor: the model in its worker thread, the
+ * PNG encoding and pixel hash in the frame encoder's thread): while frame N
+ * is computed, frame N-1 is encoded (started the moment its compute ends),
+ * and the main thread reads and decodes the input of frame N+1 and queues it
+ * in the worker behind N (so the worker goes from N to N+1 without waiting
+ * for this thread to wake); the consumer (the uploader) streams N-1 to the sink.
  *
- * The bound, in frames, for one step: 3 = 1 output being encoded and taken
- * by the consumer (N-1) + 1 being computed (N) + 1 read and queued (N+1); a
+ * The bound, in frames, for one step: 3 = 1 output encoded or being taken by
+ * the consumer (N-1) + 1 being computed (N) + 1 read and queued (N+1); a
  * temporal model also holds its window of 2h+1 input frames. Frame N+1 is
  * read only after the consumer has taken frame N-2, so a slow sink pauses
  * compute instead of filling memory. Frames come out in order.
@@ -25,18 +26,19 @@ export interface FramePipelineTask {
   read(index: number): Promise<RgbFrame>;
   /** Computes one output frame from its window off the main thread: the frame and the compute seconds. */
   compute(window: RgbFrame[], signal: AbortSignal): Promise<{ frame: RgbFrame; seconds: number }>;
-  /** Encodes one output frame (on the main thread, overlapping the next compute). */
-  encode(frame: RgbFrame, index: number): EncodedFrame;
+  /** Encodes one output frame (off the main thread), in the order asked: the frame and the encoding seconds. */
+  encode(frame: RgbFrame, index: number): Promise<{ frame: EncodedFrame; seconds: number }>;
   /** Per frame: its compute seconds plus its encoding seconds. */
   onBusy?(seconds: number): void;
-  /** Monotonic clock in seconds (times the encoding). */
-  clock: () => number;
+  /** Once, when the last frame's compute has ended: the device is free (encoding and upload remain). */
+  onDeviceDone?(): void;
   signal: AbortSignal;
 }
 
-interface Computing {
-  index: number;
-  output: Promise<{ frame: RgbFrame; seconds: number }>;
+interface InFlight {
+  /** The frame's compute; its encoding starts as soon as it ends. */
+  computed: Promise<unknown>;
+  encoded: Promise<{ frame: EncodedFrame; seconds: number }>;
 }
 
 export async function* pipelineFrames(task: FramePipelineTask): AsyncGenerator<EncodedFrame> {
@@ -64,24 +66,32 @@ export async function* pipelineFrames(task: FramePipelineTask): AsyncGenerator<E
     return p;
   };
   // Frames sent to the worker, oldest first: the one it computes and the next, so it never waits for this thread.
-  const queued: Computing[] = [];
+  const queued: InFlight[] = [];
   const send = async (k: number): Promise<void> => {
-    const window = await readWindow(frames[k]!);
+    const index = frames[k]!;
+    const window = await readWindow(index);
     stop.signal.throwIfAborted();
-    queued.push({ index: frames[k]!, output: settled(task.compute(window, stop.signal)) });
+    const computed = settled(task.compute(window, stop.signal));
+    if (k === frames.length - 1) void computed.then(() => task.onDeviceDone?.(), () => undefined);
+    const encoded = computed.then(async (c) => {
+      stop.signal.throwIfAborted();
+      const e = await task.encode(c.frame, index);
+      return { frame: e.frame, seconds: c.seconds + e.seconds };
+    });
+    queued.push({ computed, encoded: settled(encoded) });
   };
   try {
     for (let k = 0; k < Math.min(2, frames.length); k++) await send(k);
     for (let k = 0; k < frames.length; k++) {
-      const done = queued.shift() as Computing;
-      const computed = await done.output;
+      const done = queued.shift() as InFlight;
+      await done.computed;
       stop.signal.throwIfAborted();
-      // While frame k+1 computes: read frame k+2 and queue it behind k+1, then encode frame k for the consumer (the upload).
+      // While frame k+1 computes and k is encoded: read frame k+2 and queue it behind k+1.
       if (k + 2 < frames.length) await send(k + 2);
-      const encoding = task.clock();
-      const encoded = task.encode(computed.frame, done.index);
-      task.onBusy?.(computed.seconds + Math.max(0, task.clock() - encoding));
-      yield encoded;
+      const encoded = await done.encoded;
+      stop.signal.throwIfAborted();
+      task.onBusy?.(encoded.seconds);
+      yield encoded.frame;
     }
   } finally {
     task.signal.removeEventListener("abort", onAbort);

@@ -6,6 +6,7 @@ import type { ModelWorkStep } from "../../shared/steps/work-step.ts";
 import type { Executor } from "./executor.ts";
 import type { ExecutorFactory } from "./executor-registry.ts";
 import { OnnxExecutor } from "./onnx-executor.ts";
+import { prepareFrameEncoder } from "./frame-encoder.ts";
 import { prepareOnnxWorker } from "./onnx-worker.ts";
 import { parseManifest } from "../../shared/model-manifest/manifest-load.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
@@ -31,8 +32,11 @@ export function modelFactory(opts: ModelFactoryOptions): ExecutorFactory<ModelWo
     kind: "model",
     async probe(): Promise<KindCapability> {
       const ort = await import("onnxruntime-node");
-      // The agent is starting: start the model's worker thread now rather than inside the first chunk.
-      if (!opts.build) prepareOnnxWorker();
+      // The agent is starting: start the model's worker thread and the frame encoder's now rather than inside the first chunk.
+      if (!opts.build) {
+        prepareOnnxWorker();
+        prepareFrameEncoder();
+      }
       return { kind: "model", version: ort.env.versions.common ?? "unknown", features: opts.executionProviders ?? ["cpu"] };
     },
     reuseKey: (step) => step.modelSha256,

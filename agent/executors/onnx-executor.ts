@@ -1,8 +1,8 @@
 import { encodePng } from "../../shared/media/png-codec.ts";
-import { rgbPixelsSha256 } from "../../shared/provenance/pixel-hash.ts";
 import { modelWindow } from "../../shared/model-manifest/frame-tensor.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import type { EncodedFrame, Executor, ExecutorTask, RgbFrame } from "./executor.ts";
+import { FrameEncoder } from "./frame-encoder.ts";
 import { pipelineFrames } from "./frame-pipeline.ts";
 import { OnnxWorker } from "./onnx-worker.ts";
 
@@ -15,11 +15,7 @@ export interface OnnxExecutorOptions {
   intraOpThreads?: number;
   /** Default true: each frame carries the sha256 of its RGB8 samples (EncodedFrame.pixelsSha256); false only to measure without it. */
   pixelHashes?: boolean;
-  /** Monotonic clock in seconds, for busy-time accounting; injectable for tests. */
-  clock?: () => number;
 }
-
-const monotonicSeconds = (): number => performance.now() / 1000;
 
 /**
  * Runs an ONNX model on each frame of a chunk: each frame (or, for a
@@ -28,27 +24,27 @@ const monotonicSeconds = (): number => performance.now() / 1000;
  * never waits on onnxruntime), rounded back to RGB8
  * (Math.round(clamp01(v) * 255)) and encoded as PNG, with the sha256 of
  * those RGB8 samples for the frame's provenance (about 0.1 ms a 320x180
- * frame; the coordinator would otherwise decode the PNG for it). Frames are pipelined
- * (frame-pipeline.ts): while frame N is in the worker, the main thread reads
- * frame N+1 and encodes frame N-1 for the upload, so at most three frames
- * (plus a temporal model's window) are in flight. The worker and its session
- * are made once and kept until close().
+ * frame; the coordinator would otherwise decode the PNG for it), both in
+ * the frame encoder's thread (frame-encoder.ts). Frames are pipelined
+ * (frame-pipeline.ts): while frame N is in the worker, frame N-1 is encoded
+ * and the main thread reads frame N+1, so at most three frames (plus a
+ * temporal model's window) are in flight. The worker, its session and the
+ * encoder are made once and kept until close().
  */
 export class OnnxExecutor implements Executor {
   readonly kind = "onnx";
   private worker: OnnxWorker | undefined;
   private loading: Promise<OnnxWorker> | undefined;
-  private readonly clock: () => number;
+  private encoder = new FrameEncoder();
 
-  constructor(private readonly options: OnnxExecutorOptions) {
-    this.clock = options.clock ?? monotonicSeconds;
-  }
+  constructor(private readonly options: OnnxExecutorOptions) {}
 
   get manifest(): ModelManifest {
     return this.options.manifest;
   }
 
   async load(): Promise<void> {
+    this.encoder.prepare();
     await this.ensureWorker();
   }
 
@@ -62,9 +58,13 @@ export class OnnxExecutor implements Executor {
       last: task.readable?.last ?? task.frames[task.frames.length - 1] ?? 0,
       read: (i) => task.readFrame(i),
       compute: (window, signal) => worker.run(window, signal),
-      encode: (frame, index) => ({ index, data: encodePng(frame), format: "png", ...(hashes ? { pixelsSha256: rgbPixelsSha256(frame) } : {}) }),
+      // The output frame came from the worker transferred, so it is ours to hand to the encoder's thread.
+      encode: async (frame, index) => {
+        const { data, pixelsSha256, seconds } = await this.encoder.encode(frame, { hash: hashes, transfer: true });
+        return { frame: { index, data, format: "png", ...(pixelsSha256 === undefined ? {} : { pixelsSha256 }) }, seconds };
+      },
       ...(task.onBusy === undefined ? {} : { onBusy: task.onBusy }),
-      clock: this.clock,
+      ...(task.onDeviceDone === undefined ? {} : { onDeviceDone: task.onDeviceDone }),
       signal: task.signal,
     });
   }
@@ -75,6 +75,9 @@ export class OnnxExecutor implements Executor {
   }
 
   async close(): Promise<void> {
+    const encoder = this.encoder;
+    this.encoder = new FrameEncoder(); // a closed executor may be run again, as its worker is reopened
+    await encoder.close();
     const pending = this.loading;
     this.loading = undefined;
     this.worker = undefined;

@@ -17,6 +17,12 @@ import { startPeakRamTracker, type PeakRamTracker } from "./process-memory.ts";
  * readings over [start, stop], holding the first and last reading out to the
  * edges. The idle baseline (idleWatts x wall) is reported separately. Peak
  * memory is the agent's VRAM when the source could see it, else its RAM.
+ *
+ * start() stamps the start and returns at once: its I/O (resetting the
+ * kernel's RAM high-water mark, the first power reading) finishes in the
+ * background and stop() waits for it. The runner starts the meter while it
+ * holds the agent's one executor slot, so that I/O (tens of ms on a loaded
+ * machine) would otherwise keep the device idle between chunks.
  */
 export interface ChunkMeterOptions {
   source: PowerSource;
@@ -32,7 +38,10 @@ export interface ChunkMeterOptions {
 
 interface Run {
   startMs: number;
-  ram: PeakRamTracker;
+  /** Null until start()'s background work has made it (or when it could not). */
+  ram: PeakRamTracker | null;
+  /** start()'s background work: the RAM tracker and the first reading. Never rejects. */
+  ready: Promise<void>;
   samples: PowerSample[];
   readings: number;
   failures: number;
@@ -61,7 +70,7 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
 
   const record = (r: Run, reading: PowerReading): void => {
     r.readings += 1;
-    r.ram.sample();
+    r.ram?.sample();
     if (reading.watts !== null && Number.isFinite(reading.watts)) r.samples.push({ tMs: reading.tMs, watts: reading.watts });
     if (reading.vramBytes !== null) r.peakVram = Math.max(r.peakVram ?? 0, reading.vramBytes);
     if (reading.counters === null || r.countersBroken) return;
@@ -99,10 +108,10 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
     source: source.kind,
     async start(): Promise<void> {
       if (run !== null) throw new IllegalTransitionError("chunk meter", "running", "running");
-      const ram = await (options.ramTracker ?? startPeakRamTracker)();
       const r: Run = {
         startMs: now(),
-        ram,
+        ram: null,
+        ready: Promise.resolve(),
         samples: [],
         readings: 0,
         failures: 0,
@@ -119,8 +128,12 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
       };
       r.timer.unref();
       run = r;
-      r.inFlight = poll(r).finally(() => (r.inFlight = null));
-      await r.inFlight;
+      r.ready = (async () => {
+        r.ram = await (options.ramTracker ?? startPeakRamTracker)().catch(() => null);
+        await poll(r);
+      })();
+      // The interval's polls wait behind the first reading, so readings never overlap.
+      r.inFlight = r.ready.finally(() => (r.inFlight = null));
     },
     markBusy(seconds: number): void {
       if (run !== null && Number.isFinite(seconds) && seconds > 0) run.busySeconds += seconds;
@@ -129,6 +142,7 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
       const r = run;
       if (r === null) throw new IllegalTransitionError("chunk meter", "stopped", "stopped");
       clearInterval(r.timer);
+      await r.ready;
       await r.inFlight;
       await poll(r);
       run = null;
@@ -138,7 +152,7 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
       let energyJoules = useCounters ? r.counterJoules : integrateHeld(r.samples, r.startMs, endMs);
       if (!Number.isFinite(energyJoules) || energyJoules < 0) energyJoules = 0;
       if (!useCounters && r.samples.length === 0) log.warn({ source: source.kind }, "no power readings during chunk; energy unknown");
-      const ramPeak = await r.ram.peak();
+      const ramPeak = r.ram === null ? process.memoryUsage.rss() : await r.ram.peak();
       return {
         wallSeconds,
         busySeconds: r.busySeconds,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import type { ChunkMeter } from "../../shared/accounting/chunk-accounting.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkWork } from "../../shared/protocol/messages.ts";
-import { createFrameSource, type FrameSource } from "../../shared/media/frame-source.ts";
+import { createFrameSource, type FrameSource, type InputDescription } from "../../shared/media/frame-source.ts";
 import type { UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
 import type { EncodedFrame, ExecutorProgress, RgbFrame } from "../executors/executor.ts";
 import type { ExecutorCache, ExecutorLease } from "./executor-cache.ts";
@@ -26,13 +26,23 @@ export interface ChunkRunnerDeps {
   toolLog?: BoundedLog;
   /**
    * The executor slot (agent/work/executor-slot.ts): held from before the executors are built until the
-   * last frame is made, so a chunk claimed ahead waits here while this one uploads and commits.
+   * last step is done with the device (its last frame computed, or made), so a chunk claimed ahead waits
+   * here while this one encodes, uploads and commits. The release says whether every frame was made.
    */
-  slot?: (signal: AbortSignal) => Promise<() => void>;
+  slot?: (signal: AbortSignal) => Promise<(allMade: boolean) => void>;
+  /** Opens the job's input (default: shared/media/frame-source.ts); injected by tests. */
+  frameSource?: (input: InputDescription) => FrameSource;
 }
 
 /** Frames a step may run ahead of the next one in a chain. */
 const BUS_CAPACITY = 4;
+
+/**
+ * Input frames a model step's chunk reads and decodes while it waits for the slot, so the device goes
+ * from one chunk's last frame to the next one's first without waiting for a read. With at most two
+ * chunks claimed ahead (claim-ahead.ts), that is at most 4 decoded frames beyond the pipeline's own.
+ */
+const PREFETCH_FRAMES = 2;
 
 /**
  * Runs one claimed chunk through its chain of frame steps on this agent: each
@@ -44,7 +54,7 @@ const BUS_CAPACITY = 4;
 export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: AbortSignal): Promise<UploadResult> {
   const log = deps.log.child({ jobId: work.jobId, chunkId: work.chunkId, attemptId: work.attemptId });
   const leases: ExecutorLease[] = [];
-  const source: FrameSource | null = work.input ? createFrameSource(work.input) : null;
+  const source: FrameSource | null = work.input ? (deps.frameSource ?? createFrameSource)(work.input) : null;
   const workDir = await mkdtemp(join(deps.workRoot ?? tmpdir(), "nightshift-attempt-"));
   const meter = deps.newMeter();
   const toolLog = deps.toolLog ?? new BoundedLog();
@@ -53,23 +63,32 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
   signal.addEventListener("abort", onAbort, { once: true });
   let started = false;
   let stopped = false;
-  let releaseSlot = (): void => undefined;
+  let slotHeld: ((allMade: boolean) => void) | undefined;
+  // The first release counts (the device done, or every frame made); later ones do nothing.
+  const releaseSlot = (allMade: boolean): void => {
+    const release = slotHeld;
+    slotHeld = undefined;
+    release?.(allMade);
+  };
   const finish = async () => {
     stopped = true;
     // The frames are made: the next chunk may run while this one's meter takes its last reading and the
     // upload commits. (The two meters' intervals then overlap by that reading, a few ms at most.)
-    releaseSlot();
+    releaseSlot(true);
     return await meter.stop();
   };
+  const spans = chainSpans(work.steps, { first: work.frameStart, last: work.frameEnd }, { first: work.contextStart, last: work.contextEnd });
+  const early = source !== null && work.steps[0]?.kind === "model" ? prefetch(source, firstReads(spans[0]!, halfWindow(work.steps[0]), work.contextStart, work.contextEnd)) : new Map<number, Promise<RgbFrame>>();
   try {
-    if (deps.slot) releaseSlot = await deps.slot(chain.signal);
+    if (deps.slot) slotHeld = await deps.slot(chain.signal);
     for (const step of work.steps) leases.push(await deps.executors.get(step));
-    const spans = chainSpans(work.steps, { first: work.frameStart, last: work.frameEnd }, { first: work.contextStart, last: work.contextEnd });
     await meter.start();
     started = true;
     let read: (i: number) => Promise<RgbFrame> = (i) => {
       if (!source) throw new Error(`step ${work.steps[0]?.id} reads input frames but the job has no input`);
-      return source.read(i);
+      const ahead = early.get(i);
+      early.delete(i);
+      return ahead ?? source.read(i);
     };
     const pumps: Array<Promise<void>> = [];
     let output: AsyncIterable<EncodedFrame> | undefined;
@@ -87,6 +106,8 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
         readable: k === 0 ? { first: work.contextStart, last: work.contextEnd } : { first: spans[k - 1]!.first, last: spans[k - 1]!.last },
         signal: chain.signal,
         onBusy: (s) => meter.markBusy(s),
+        // The last step done with the device means every earlier one is too: the next chunk may start.
+        ...(k === work.steps.length - 1 ? { onDeviceDone: () => releaseSlot(true) } : {}),
         workDir: stepDir,
         onProgress: (p) => deps.onProgress?.(p),
         onLog: (text) => toolLog.append(text),
@@ -115,8 +136,29 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
     // A meter that never started (an executor that could not be built) is never stopped: its stop waits for a start.
     if (started && !stopped) await meter.stop().catch(() => undefined);
     for (const l of leases) await l.release().catch(() => undefined);
-    releaseSlot();
+    releaseSlot(false);
+    await Promise.allSettled(early.values());
     await source?.close();
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** The first input frames a step reading `span` with `half` neighbours each side asks for, in its order. */
+function firstReads(span: { first: number; last: number }, half: number, contextFirst: number, contextLast: number): number[] {
+  const out: number[] = [];
+  for (let i = Math.max(contextFirst, span.first - half); i <= Math.min(contextLast, span.last + half) && out.length < PREFETCH_FRAMES; i++) out.push(i);
+  return out;
+}
+
+/** Starts reading `indices` one after another (a video source decodes in order); failures surface when read. */
+function prefetch(source: FrameSource, indices: readonly number[]): Map<number, Promise<RgbFrame>> {
+  const early = new Map<number, Promise<RgbFrame>>();
+  let before: Promise<unknown> = Promise.resolve();
+  for (const i of indices) {
+    const p = before.then(() => source.read(i));
+    p.catch(() => undefined); // read (and its failure seen) later, or never when the chunk ends first
+    early.set(i, p);
+    before = p.catch(() => undefined);
+  }
+  return early;
 }

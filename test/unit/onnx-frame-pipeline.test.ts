@@ -38,16 +38,15 @@ function harness(frames: number[], over: Partial<FramePipelineTask> = {}): Harne
     },
     encode: (frame, index) => {
       events.push(`encode ${index}`);
-      return { index, data: frame.data.slice(0, 1), format: "png" };
+      return Promise.resolve({ frame: { index, data: frame.data.slice(0, 1), format: "png" }, seconds: 0.5 });
     },
-    clock: () => 0,
     signal: new AbortController().signal,
     ...over,
   };
   return { events, computes, task };
 }
 
-test("while frame N computes, N+1 is read and queued behind it and N-1 is encoded and handed over; nothing runs further ahead", async () => {
+test("while frame N computes, N+1 is read and queued behind it and N-1 is encoded and handed over; nothing is read further ahead", async () => {
   const h = harness([10, 11, 12, 13]);
   const it = pipelineFrames(h.task);
   const first = it.next();
@@ -58,19 +57,19 @@ test("while frame N computes, N+1 is read and queued behind it and N-1 is encode
   h.computes[0]!.finish();
   const got10 = await first;
   assert.equal((got10.value as EncodedFrame).index, 10);
-  // While 11 computes: 12 was read and queued, then 10 encoded and handed over.
-  assert.deepEqual(h.events.slice(4), ["read 12", "compute 12", "encode 10"]);
+  // 10's encoding started as its compute ended; while 11 computes, 12 was read and queued; then 10 was handed over.
+  assert.deepEqual(h.events.slice(4), ["encode 10", "read 12", "compute 12"]);
 
-  // The consumer holds frame 10 (a slow upload): even with 11 done, nothing more is read or sent.
+  // The consumer holds frame 10 (a slow upload): 11 is encoded as its compute ends, but nothing more is read or sent.
   h.computes[1]!.finish();
   await turn();
   await turn();
-  assert.deepEqual(h.events.slice(7), []);
+  assert.deepEqual(h.events.slice(7), ["encode 11"]);
   assert.equal(h.computes.length, 3);
 
   const got11 = it.next();
   await turn();
-  assert.deepEqual(h.events.slice(7), ["read 13", "compute 13", "encode 11"]);
+  assert.deepEqual(h.events.slice(8), ["read 13", "compute 13"]);
   assert.equal((await got11).value?.index, 11);
 
   const rest: number[] = [];
@@ -146,4 +145,38 @@ test("an abort stops the compute in flight; a consumer that stops early does too
   assert.equal(early.computes[2]!.signal.aborted, true);
 
   await assert.rejects(pipelineFrames(harness([0], { signal: AbortSignal.abort() }).task).next(), { name: "AbortError" });
+});
+
+test("frame N's encoding overlaps N+1's compute; busy time is compute plus encoding; the device is reported free when the last compute ends", async () => {
+  const encodes: Array<{ index: number; finish: () => void }> = [];
+  const busy: number[] = [];
+  let deviceDone = 0;
+  const h = harness([0, 1, 2], {
+    encode: (frame, index) =>
+      new Promise((resolve) => encodes.push({ index, finish: () => resolve({ frame: { index, data: frame.data.slice(0, 1), format: "png" }, seconds: 0.25 }) })),
+    onBusy: (s) => busy.push(s),
+    onDeviceDone: () => deviceDone++,
+  });
+  const out: number[] = [];
+  const drain = (async () => {
+    for await (const f of pipelineFrames(h.task)) out.push(f.index);
+  })();
+  while (h.computes.length < 2) await turn();
+  h.computes[0]!.finish();
+  while (h.computes.length < 3) await turn();
+  // Frame 0 is being encoded while 1 computes and 2 waits behind it; nothing was handed over yet.
+  assert.deepEqual(encodes.map((e) => e.index), [0]);
+  assert.deepEqual(out, []);
+  h.computes[1]!.finish();
+  h.computes[2]!.finish();
+  await turn();
+  await turn();
+  // Every compute has ended: the device is free although no frame's encoding has finished.
+  assert.equal(deviceDone, 1);
+  assert.deepEqual(encodes.map((e) => e.index), [0, 1, 2]);
+  for (const e of encodes) e.finish();
+  await drain;
+  assert.deepEqual(out, [0, 1, 2]);
+  assert.deepEqual(busy, [1.25, 1.25, 1.25]);
+  assert.equal(deviceDone, 1);
 });

@@ -178,3 +178,52 @@ test("a running meter does not keep the process alive (unref'd timer)", async ()
   assert.equal(out.trim(), "started");
   assert.ok(Date.now() - started < 20_000);
 });
+
+test("start() returns before its first reading and RAM reset finish; busy time then counts and stop() waits for them", async () => {
+  let releaseRead!: () => void;
+  const readGate = new Promise<void>((r) => (releaseRead = r));
+  let releaseRam!: () => void;
+  const ramGate = new Promise<void>((r) => (releaseRam = r));
+  let reads = 0;
+  const src: PowerSource = {
+    kind: "rapl",
+    description: "slow first reading",
+    async read() {
+      reads += 1;
+      if (reads === 1) await readGate;
+      return { tMs: 0, watts: 10, counters: null, vramBytes: null };
+    },
+    async close() {},
+  };
+  let t = 0;
+  const meter = createChunkMeter({
+    source: src,
+    intervalMs: 3_600_000,
+    now: () => t,
+    ramTracker: async () => {
+      await ramGate;
+      return { sample: () => undefined, peak: async () => 123 };
+    },
+  });
+  await meter.start(); // neither the RAM tracker nor the first reading has finished
+  assert.equal(reads, 0, "the first reading waits for the RAM tracker");
+  meter.markBusy(0.5);
+  let stopped = false;
+  t = 2000;
+  const stopping = meter.stop().then((acc) => {
+    stopped = true;
+    return acc;
+  });
+  await sleep(10);
+  assert.equal(stopped, false, "stop waits for start's readings");
+  releaseRam();
+  await sleep(10);
+  assert.equal(reads, 1);
+  assert.equal(stopped, false);
+  releaseRead();
+  const acc = await stopping;
+  assert.equal(acc.busySeconds, 0.5);
+  assert.equal(acc.wallSeconds, 2, "wall runs from the start() call");
+  assert.equal(acc.samples, 2, "start's reading and stop's");
+  assert.equal(acc.peakMemoryBytes, 123);
+});
