@@ -2,12 +2,17 @@
  * How fast an agent fetches an asset from the coordinator's model store,
  * against a raw TCP copy of the same bytes on loopback, in the same run.
  *
- *   node --import tsx bench/asset-transfer.bench.ts [--mib 256] [--rounds 3] [--dir PARENT]   (npm run bench:assets)
+ *   node --import tsx bench/asset-transfer.bench.ts [--mib 256] [--rounds 3] [--topology split|same|both] [--dir PARENT]   (npm run bench:assets)
  *
  * The fetch is the real path: a started Coordinator (mutual TLS, peer guard,
  * the asset store under its data dir), an enrolled agent's AssetCache pulling
  * over ModelStore.Fetch, hashing as the parts arrive, writing the cache file,
- * fsync and rename. Rounds alternate the order; the best of each side counts.
+ * fsync and rename. Two topologies, each with its own raw baseline:
+ *  - split (the figure): the fetching agent runs in a process of its own
+ *    (bench/asset-fetch-process.ts), as another machine would, and so does
+ *    the raw copy's receiver;
+ *  - same: both ends of both transfers in this one process.
+ * Rounds alternate the order; the best of each side counts.
  */
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -21,79 +26,171 @@ import { compileCoordinatorConfig } from "../coordinator/config/coordinator-conf
 import { Coordinator } from "../coordinator/coordinator.ts";
 import { ASSET_PART_BYTES } from "../coordinator/assets/asset-store.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
+import { BadInputError } from "../shared/errors.ts";
+import type { AssetRef } from "../shared/assets/asset-ref.ts";
 import { MB, benchLogger, cleanupOnInterrupt, fileSystemType, intFlag, nowSeconds, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
-import { runRawTcpCopy } from "./raw-tcp-copy.ts";
+import { startAssetFetchProcess, type AssetFetchProcess } from "./asset-fetch-process.ts";
+import { rawFrameBytes, runRawTcpCopy, sendRawTcp } from "./raw-tcp-copy.ts";
+
+type Topology = "split" | "same";
+
+/** One timed transfer: wall seconds and the CPU seconds of every process that took part. */
+interface Timed {
+  seconds: number;
+  cpuSeconds: number;
+}
+
+/** Both sides of the comparison in one topology. */
+interface Sides {
+  raw(dir: string): Promise<Timed>;
+  fetch(dir: string): Promise<Timed>;
+}
+
+function cpuSecondsSince(before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6;
+}
+
+/** Both ends in this process: the same-process figure of earlier rounds. */
+function sameProcessSides(client: CoordinatorClient, ref: AssetRef, payloads: readonly Uint8Array[], log: ReturnType<typeof benchLogger>): Sides {
+  return {
+    async raw(dir) {
+      const cpu = process.cpuUsage();
+      const r = await runRawTcpCopy({ dir, mode: "one-file", payloads });
+      return { seconds: r.seconds, cpuSeconds: cpuSecondsSince(cpu) };
+    },
+    async fetch(dir) {
+      const cpu = process.cpuUsage();
+      const cache = new AssetCache({ dir, capBytes: 2 * ref.size, source: storeAssetSource(client.store), log });
+      const started = nowSeconds();
+      await cache.ensure(ref);
+      return { seconds: nowSeconds() - started, cpuSeconds: cpuSecondsSince(cpu) };
+    },
+  };
+}
+
+/** The receiving ends in their own process (bench/asset-fetch-process.ts); this process sends. */
+function splitSides(child: AssetFetchProcess, ref: AssetRef, payloads: readonly Uint8Array[]): Sides {
+  const frameBytes = rawFrameBytes(payloads);
+  return {
+    async raw(dir) {
+      const cpu = process.cpuUsage();
+      const receiver = await child.rawReceiver(dir, frameBytes);
+      const seconds = await sendRawTcp(receiver.port, payloads);
+      const { bytes, cpuSeconds } = await receiver.done;
+      if (bytes !== ref.size) throw new Error(`raw tcp copy: the receiver stored ${bytes} bytes, ${ref.size} sent`);
+      return { seconds, cpuSeconds: cpuSecondsSince(cpu) + cpuSeconds };
+    },
+    async fetch(dir) {
+      const cpu = process.cpuUsage();
+      const r = await child.fetch(dir, ref);
+      return { seconds: r.seconds, cpuSeconds: cpuSecondsSince(cpu) + r.cpuSeconds };
+    },
+  };
+}
+
+function topologiesFlag(raw: string): Topology[] {
+  if (raw === "both") return ["split", "same"];
+  if (raw === "split" || raw === "same") return [raw];
+  throw new BadInputError(`--topology: expected split, same or both, got '${raw}'`, { field: "topology" });
+}
 
 async function assetTransferBench(argv: readonly string[]): Promise<Record<string, unknown>> {
-  const f = parseFlags(argv, { mib: { default: "256" }, rounds: { default: "3" }, dir: { default: "" } });
+  const f = parseFlags(argv, { mib: { default: "256" }, rounds: { default: "3" }, topology: { default: "both" }, dir: { default: "" } });
   const mib = intFlag("mib", f.mib, 1, 4096);
   const rounds = intFlag("rounds", f.rounds, 1, 7);
+  const topologies = topologiesFlag(f.topology);
   const log = benchLogger("bench-asset-transfer");
   return withTempDir("nightshift-bench-assets-", parentDirFlag(f.dir), async (dir) => {
     const payloads = Array.from({ length: mib }, () => new Uint8Array(randomBytes(1024 * 1024)));
     const bytes = mib * 1024 * 1024;
     const config = compileCoordinatorConfig({ dataDir: join(dir, "data"), outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
     const c = await Coordinator.start(config, log);
-    return cleanupOnInterrupt(() => c.stop(), async () => {
-      try {
-        const ref = await c.assets.put((async function* () {
-          yield* payloads;
-        })());
-        const { token } = c.trust.tokens.create({ ttlMs: 60_000, multiUse: false, label: "bench" });
-        const conn = await enrollLocalAgent({ coordinator: c.joinPoint, joinToken: token, dataDir: join(dir, "agent"), name: "bench", log });
-        const channel = studioChannelCredentials(conn.credentials);
-        const client = new CoordinatorClient(c.address, channel.credentials, channel.options);
-        const runs = { raw: [] as number[], fetch: [] as number[] };
-        // Process CPU (user + system, every thread, both ends) per GiB moved: less at the mercy of other jobs than the wall clock.
-        const cpu = { raw: [] as number[], fetch: [] as number[] };
+    let child: AssetFetchProcess | undefined;
+    return cleanupOnInterrupt(
+      async () => {
+        await child?.stop();
+        await c.stop();
+      },
+      async () => {
+        let client: CoordinatorClient | undefined;
         try {
-          // One untimed fetch first: the TLS connection and the JIT are warm for every timed round, as for the raw side's sockets.
-          await new AssetCache({ dir: join(dir, "warm-up"), capBytes: 2 * bytes, source: storeAssetSource(client.store), log }).ensure(ref);
-          rmSync(join(dir, "warm-up"), { recursive: true, force: true });
+          const ref = await c.assets.put((async function* () {
+            yield* payloads;
+          })());
+          const token = (): string => c.trust.tokens.create({ ttlMs: 60_000, multiUse: false, label: "bench" }).token;
+          const sides = new Map<Topology, Sides>();
+          if (topologies.includes("same")) {
+            const conn = await enrollLocalAgent({ coordinator: c.joinPoint, joinToken: token(), dataDir: join(dir, "agent"), name: "bench", log });
+            const channel = studioChannelCredentials(conn.credentials);
+            client = new CoordinatorClient(c.address, channel.credentials, channel.options);
+            sides.set("same", sameProcessSides(client, ref, payloads, log));
+          }
+          if (topologies.includes("split")) {
+            child = await startAssetFetchProcess(c.joinPoint, token(), join(dir, "fetch-agent"));
+            sides.set("split", splitSides(child, ref, payloads));
+          }
+          const runs = new Map(topologies.map((t) => [t, { raw: [] as Timed[], fetch: [] as Timed[] }]));
+          // One untimed fetch and copy first in each topology: TLS connections, JIT and sockets are warm for every timed round.
+          for (const t of topologies) {
+            const s = sides.get(t) as Sides;
+            await s.fetch(join(dir, "warm-up"));
+            await s.raw(join(dir, "warm-up-raw"));
+            rmSync(join(dir, "warm-up"), { recursive: true, force: true });
+            rmSync(join(dir, "warm-up-raw"), { recursive: true, force: true });
+          }
           for (let r = 0; r < rounds; r++) {
-            for (const side of r % 2 === 0 ? (["raw", "fetch"] as const) : (["fetch", "raw"] as const)) {
-              const at = join(dir, `${side}-${r}`);
-              const cpuBefore = process.cpuUsage();
-              if (side === "raw") {
-                const raw = await runRawTcpCopy({ dir: at, mode: "one-file", payloads });
-                runs.raw.push(raw.bytes / MB / raw.seconds);
-              } else {
-                const cache = new AssetCache({ dir: at, capBytes: 2 * bytes, source: storeAssetSource(client.store), log });
-                const started = nowSeconds();
-                await cache.ensure(ref);
-                runs.fetch.push(bytes / MB / (nowSeconds() - started));
+            for (const t of r % 2 === 0 ? topologies : [...topologies].reverse()) {
+              for (const side of r % 2 === 0 ? (["raw", "fetch"] as const) : (["fetch", "raw"] as const)) {
+                const at = join(dir, `${t}-${side}-${r}`);
+                (runs.get(t) as { raw: Timed[]; fetch: Timed[] })[side].push(await (sides.get(t) as Sides)[side](at));
+                rmSync(at, { recursive: true, force: true });
               }
-              const used = process.cpuUsage(cpuBefore);
-              cpu[side].push((used.user + used.system) / 1e6 / (bytes / 2 ** 30));
-              rmSync(at, { recursive: true, force: true });
             }
           }
+          const gib = bytes / 2 ** 30;
+          const results = Object.fromEntries(
+            topologies.map((t) => {
+              const { raw, fetch } = runs.get(t) as { raw: Timed[]; fetch: Timed[] };
+              const mbps = (xs: Timed[]): number[] => xs.map((x) => bytes / MB / x.seconds);
+              const best = { raw: Math.max(...mbps(raw)), fetch: Math.max(...mbps(fetch)) };
+              return [
+                t,
+                {
+                  rawTcpMBps: round(best.raw, 1),
+                  fetchMBps: round(best.fetch, 1),
+                  ratio: round(best.fetch / best.raw, 3),
+                  runs: { rawTcpMBps: mbps(raw).map((v) => round(v, 1)), fetchMBps: mbps(fetch).map((v) => round(v, 1)) },
+                  cpuSecondsPerGiB: { rawTcp: raw.map((x) => round(x.cpuSeconds / gib, 2)), fetch: fetch.map((x) => round(x.cpuSeconds / gib, 2)) },
+                },
+              ];
+            }),
+          );
+          const figure = results[topologies[0] as Topology] as { ratio: number };
+          return {
+            benchmark: "asset-transfer",
+            bytes,
+            ratio: figure.ratio,
+            ratioTopology: topologies[0],
+            ...results,
+            unit: "MB/s = 10^6 bytes per second",
+            definitions: {
+              split: "the fetching agent and the raw copy's receiver in a second process (bench/asset-fetch-process.ts), the coordinator and the raw sender in this one: two processes, as two machines would be (on this machine they still share its cores)",
+              same: "both ends of both transfers in this one process, as in earlier rounds",
+              rawTcpMBps: "bench/raw-tcp-copy.ts one-file: the same bytes in 1 MiB writes over net on 127.0.0.1, the receiver appends them to one file and fsyncs once; clock from connect to the receiver's reply after fsync",
+              cpuSecondsPerGiB: "process.cpuUsage() (user + system, all threads) of every process taking part (split: both), over each timed side, per GiB moved; the coordinator's background work counts on both sides",
+              fetchMBps: `AssetCache.ensure on an empty cache: ModelStore.Fetch over gRPC with mutual TLS (peer guard) from a started Coordinator, parts of ${ASSET_PART_BYTES} bytes read from its store straight into their encoded messages (shared/assets/asset-part-codec.ts), sha256 while receiving, positioned writes to the partial file, fsync, rename; clock around ensure() in the fetching process`,
+            },
+            aggregation: `best of ${rounds} rounds for each side (odd rounds fetch first, topologies in turn), after one untimed warm-up fetch and copy per topology`,
+            tempFileSystem: fileSystemType(dir),
+          };
         } finally {
-          client.close();
+          client?.close();
+          await child?.stop();
+          await c.stop();
         }
-        const raw = Math.max(...runs.raw);
-        const fetch = Math.max(...runs.fetch);
-        return {
-          benchmark: "asset-transfer",
-          bytes,
-          rawTcpMBps: round(raw, 1),
-          fetchMBps: round(fetch, 1),
-          ratio: round(fetch / raw, 3),
-          runs: { rawTcpMBps: runs.raw.map((v) => round(v, 1)), fetchMBps: runs.fetch.map((v) => round(v, 1)) },
-          cpuSecondsPerGiB: { rawTcp: cpu.raw.map((v) => round(v, 2)), fetch: cpu.fetch.map((v) => round(v, 2)) },
-          unit: "MB/s = 10^6 bytes per second",
-          definitions: {
-            rawTcpMBps: "bench/raw-tcp-copy.ts one-file: the same bytes in 1 MiB writes over net on 127.0.0.1, the receiver appends them to one file and fsyncs once; clock from connect to the receiver's reply after fsync",
-            cpuSecondsPerGiB: "process.cpuUsage() (user + system, all threads: both ends run in this process, with the started coordinator's background work) over each timed side, per GiB moved",
-            fetchMBps: `AssetCache.ensure on an empty cache: ModelStore.Fetch over gRPC with mutual TLS (peer guard) from a started Coordinator, parts of ${ASSET_PART_BYTES} bytes read from its store straight into their encoded messages (shared/assets/asset-part-codec.ts), sha256 while receiving, positioned writes to the partial file, fsync, rename; clock around ensure()`,
-          },
-          aggregation: `best of ${rounds} rounds for each side (odd rounds fetch first), after one untimed warm-up fetch`,
-          tempFileSystem: fileSystemType(dir),
-        };
-      } finally {
-        await c.stop();
-      }
-    });
+      },
+    );
   });
 }
 

@@ -65,46 +65,79 @@ async function receive(sock: Socket, dir: string, mode: RawTcpMode, frameBytes: 
   return total;
 }
 
-export async function runRawTcpCopy(o: RawTcpCopyOptions): Promise<RawTcpCopyResult> {
-  const frameBytes = o.payloads[0]?.length ?? 0;
-  if (frameBytes === 0 || o.payloads.some((p) => p.length !== frameBytes)) throw new Error("raw tcp copy: payloads must be non-empty and of one size");
-  mkdirSync(o.dir, { recursive: true });
-  let received: Promise<number> | undefined;
+/** A receiving server on 127.0.0.1 for one connection; `received` settles with the bytes it stored. */
+export interface RawTcpReceiver {
+  readonly port: number;
+  readonly received: Promise<number>;
+  close(): void;
+}
+
+/**
+ * Listens for one sender and stores what it sends into `dir` as `mode` says,
+ * replying one byte after the last fsync. Apart from runRawTcpCopy, a bench
+ * can run it in another process than the sender (bench/asset-fetch-process.ts).
+ */
+export async function listenRawTcpReceiver(dir: string, mode: RawTcpMode, frameBytes: number): Promise<RawTcpReceiver> {
+  mkdirSync(dir, { recursive: true });
+  let settle: { resolve: (n: number) => void; reject: (err: unknown) => void } | undefined;
+  const received = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+  received.catch(() => undefined); // read by the caller; a sender that never connects leaves it pending
   const server = createServer({ allowHalfOpen: true }, (sock) => {
-    received = receive(sock, o.dir, o.mode, frameBytes).then(
+    server.close(); // one connection per copy
+    receive(sock, dir, mode, frameBytes).then(
       (n) => {
         sock.end(Buffer.from([1]));
-        return n;
+        settle?.resolve(n);
       },
       (err: unknown) => {
         sock.destroy();
-        throw err;
+        settle?.reject(err);
       },
     );
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
+  return { port: (server.address() as AddressInfo).port, received, close: () => server.close() };
+}
+
+/** Sends `payloads` to a receiver on 127.0.0.1:`port`; seconds from connect to the receiver's reply after its fsync. */
+export async function sendRawTcp(port: number, payloads: readonly Uint8Array[]): Promise<number> {
+  const started = nowSeconds();
+  const sock = connect({ host: "127.0.0.1", port });
   try {
-    const port = (server.address() as AddressInfo).port;
-    const started = nowSeconds();
-    const sock = connect({ host: "127.0.0.1", port });
     await once(sock, "connect");
     const acked = new Promise<void>((resolve, reject) => {
       sock.once("data", () => resolve());
       sock.once("error", reject);
       sock.once("close", () => reject(new Error("raw tcp copy: connection closed before the server's reply")));
     });
-    for (const p of o.payloads) {
+    for (const p of payloads) {
       if (!sock.write(p)) await once(sock, "drain");
     }
     sock.end();
     await acked;
-    const seconds = nowSeconds() - started;
+    return nowSeconds() - started;
+  } finally {
     sock.destroy();
-    const bytes = await (received as Promise<number>);
+  }
+}
+
+/** Checks the payloads (non-empty, one size) and returns that size. */
+export function rawFrameBytes(payloads: readonly Uint8Array[]): number {
+  const frameBytes = payloads[0]?.length ?? 0;
+  if (frameBytes === 0 || payloads.some((p) => p.length !== frameBytes)) throw new Error("raw tcp copy: payloads must be non-empty and of one size");
+  return frameBytes;
+}
+
+export async function runRawTcpCopy(o: RawTcpCopyOptions): Promise<RawTcpCopyResult> {
+  const frameBytes = rawFrameBytes(o.payloads);
+  const receiver = await listenRawTcpReceiver(o.dir, o.mode, frameBytes);
+  try {
+    const seconds = await sendRawTcp(receiver.port, o.payloads);
+    const bytes = await receiver.received;
     if (bytes !== frameBytes * o.payloads.length) throw new Error(`raw tcp copy: server stored ${bytes} bytes, ${frameBytes * o.payloads.length} sent`);
     return { bytes, seconds };
   } finally {
-    server.close();
+    receiver.close();
   }
 }
