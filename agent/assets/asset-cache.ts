@@ -7,6 +7,9 @@ import type { Logger } from "../../shared/log.ts";
 import { AssetMismatchError, AssetUnavailableError, blobPath, isSha256, type AssetRef } from "../../shared/assets/asset-ref.ts";
 import { installFile } from "../../shared/assets/install-file.ts";
 
+/** Bytes taken from the source but not yet written, at most, before the transfer waits for the disk. */
+const WRITE_BEHIND_BYTES = 8 * 1024 * 1024;
+
 /** Where the cache gets bytes it lacks: the coordinator's ModelStore (agent/grpc/asset-fetch.ts), or a test's stand-in. */
 export interface AssetSource {
   /** The asset's bytes from `offset` on. Throws AssetUnavailableError when retrying cannot help. */
@@ -175,19 +178,38 @@ export class AssetCache {
   /**
    * Appends what the source sends from `progress.offset` on, advancing it (and
    * the hash) after each whole write, so a broken stream leaves the exact
-   * resume point. Refuses more bytes than the asset has.
+   * resume point. Refuses more bytes than the asset has. The next parts are
+   * taken from the source while a write is in flight (up to WRITE_BEHIND_BYTES
+   * waiting), but the writes themselves run one at a time, in order, each
+   * starting where the last one ended: the partial file only ever grows by
+   * whole parts at its end, never with a hole before bytes that landed, so its
+   * length stays the resume point (as when each write was awaited in turn).
    */
   private async append(ref: AssetRef, partial: string, progress: { offset: number }, hash: ReturnType<typeof createHash>, signal?: AbortSignal): Promise<void> {
     const fh = await open(partial, progress.offset === 0 ? "w" : "r+");
+    let writes: Promise<void> = Promise.resolve();
+    let failed: { err: unknown } | undefined;
+    let received = progress.offset;
     try {
       for await (const data of this.opts.source.fetch(ref, progress.offset, signal)) {
-        const at = progress.offset;
+        if (failed) throw failed.err;
+        const at = received;
         if (at + data.length > ref.size) throw new AssetMismatchError(ref, { sha256: "(longer than announced)", size: at + data.length });
-        await fh.write(data, 0, data.length, at);
-        hash.update(data);
-        progress.offset = at + data.length;
+        received = at + data.length;
+        // A failed write stops the chain: no later part is written after it.
+        writes = writes.then(async () => {
+          const { bytesWritten } = await fh.write(data, 0, data.length, at);
+          if (bytesWritten !== data.length) throw new Error(`short write to the partial file: ${bytesWritten} of ${data.length} bytes at ${at}`);
+          hash.update(data);
+          progress.offset = at + data.length;
+        });
+        writes.catch((err: unknown) => (failed ??= { err }));
+        if (received - progress.offset >= WRITE_BEHIND_BYTES) await writes;
       }
+      await writes;
     } finally {
+      // Never close the file under a write in flight; what landed is in progress.offset either way.
+      await writes.catch(() => undefined);
       await fh.close();
     }
   }

@@ -85,6 +85,23 @@ test("a cut transfer resumes from the partial file's length", async (t) => {
   assert.deepEqual(source.calls.map((c) => c.offset), [0, 12_000]);
 });
 
+test("a transfer cut while its parts are still being written leaves the exact prefix it received, and the next run resumes from it", async (t) => {
+  const source = new MemorySource();
+  const bytes = randomBytes(300_000);
+  const ref = source.add(bytes);
+  const dir = tempDir(t, "asset-cache-");
+  // The parts arrive faster than the disk takes them: several are queued behind the write in flight when the cut comes.
+  source.cutAfter = 250_000;
+  const first = new AssetCache({ dir, capBytes: 1e6, source, log: testLog(), maxResumes: 0 });
+  await assert.rejects(first.ensure(ref), /connection reset/);
+  const partial = readFileSync(join(dir, "partial", ref.sha256));
+  assert.equal(partial.length, 250_000, "every part received before the cut is on disk, none beyond it");
+  assert.deepEqual(partial, bytes.subarray(0, 250_000));
+  const second = cacheWith(t, source, 1e6, dir);
+  assert.deepEqual(readFileSync(await second.ensure(ref)), bytes);
+  assert.deepEqual(source.calls.map((c) => c.offset), [0, 250_000]);
+});
+
 test("a partial file left by an earlier run is resumed, not fetched again", async (t) => {
   const source = new MemorySource();
   const bytes = randomBytes(20_000);
