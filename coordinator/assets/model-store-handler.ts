@@ -3,9 +3,10 @@ import type { handleUnaryCall, ServerWritableStream, UntypedServiceImplementatio
 import type { AssetStat, FetchModelRequest, ModelPart, StatAssetRequest } from "../../proto/gen/nightshift/v1/model_store.ts";
 import type { Logger } from "../../shared/log.ts";
 import { NotFoundError, toServiceError, unary } from "../grpc/grpc-errors.ts";
-import { AssetNotFoundError, type AssetStore } from "./asset-store.ts";
 import { checkSha256 } from "../../shared/assets/asset-ref.ts";
-import { allocEncodedPart, type EncodedModelPart } from "../../shared/assets/asset-part-codec.ts";
+import { allocEncodedPart, MAX_PART_OVERHEAD, type EncodedModelPart } from "../../shared/assets/asset-part-codec.ts";
+import { ASSET_PART_BYTES, AssetNotFoundError, type AssetStore } from "./asset-store.ts";
+import { PartBufferPool } from "./part-buffer-pool.ts";
 
 /** The ModelStore service as served with the part codec (MODEL_STORE_SERVICE): Fetch writes parts already encoded. */
 export interface ModelStoreHandler extends UntypedServiceImplementation {
@@ -16,8 +17,9 @@ export interface ModelStoreHandler extends UntypedServiceImplementation {
 /**
  * gRPC edge of the asset store: Fetch streams an asset's bytes from the
  * offset the agent asks for, each part read from the file straight into its
- * encoded message, pausing when the HTTP/2 window is full (so a slow agent
- * holds back the file reads, not the coordinator's memory). Who may call is
+ * encoded message (in a buffer reused once grpc-js has written it), pausing
+ * when the HTTP/2 window is full (so a slow agent holds back the file reads,
+ * not the coordinator's memory). Who may call is
  * the peer guard's business (enrolled, non-removed agents only).
  */
 export function modelStoreHandler(store: AssetStore, log: Logger): ModelStoreHandler {
@@ -29,13 +31,19 @@ export function modelStoreHandler(store: AssetStore, log: Logger): ModelStoreHan
       call.on("cancelled", () => cancelled.abort());
       const run = async (): Promise<void> => {
         checkSha256(sha256);
+        // Each part's buffer goes back to the pool once grpc-js reports it written (it has framed its own copy by then).
+        const pool = new PartBufferPool(ASSET_PART_BYTES + MAX_PART_OVERHEAD);
         const parts = store.readInto({ sha256, size }, offset, (at, n) => {
-          const { part, data } = allocEncodedPart(at, size, n);
-          return { into: data, part };
+          const backing = pool.take();
+          const { part, data } = allocEncodedPart(at, size, n, backing);
+          return { into: data, part: { part, backing } };
         });
-        for await (const part of parts) {
+        for await (const { part, backing } of parts) {
           if (call.cancelled) return;
-          if (!call.write(part)) await once(call, "drain", { signal: cancelled.signal });
+          const written = call.write(part, (err?: Error | null) => {
+            if (!err) pool.give(backing);
+          });
+          if (!written) await once(call, "drain", { signal: cancelled.signal });
         }
         call.end();
       };

@@ -25,14 +25,21 @@ export class EncodedModelPart {
   constructor(readonly wire: Buffer) {}
 }
 
+/** The most bytes a part's encoding adds to its data: the data field's tag and length, the offset and total size fields. */
+export const MAX_PART_OVERHEAD = 1 + 5 + (1 + 10) * 2;
+
 /**
  * A part of `length` data bytes at `offset` of an asset of `totalSize`, encoded
- * but for its data: `data` is the view into `part` where those bytes go.
+ * but for its data: `data` is the view into `part` where those bytes go. With
+ * `backing` (at least `length + MAX_PART_OVERHEAD` bytes, owned by the caller
+ * until the part is written), the part is laid out in it instead of a new buffer.
  */
-export function allocEncodedPart(offset: number, totalSize: number, length: number): { part: EncodedModelPart; data: Buffer } {
+export function allocEncodedPart(offset: number, totalSize: number, length: number, backing?: Buffer): { part: EncodedModelPart; data: Buffer } {
   const head = new BinaryWriter().uint32(DATA_FIELD_TAG).uint32(length).finish();
   const tail = ModelPart.encode({ data: NO_BYTES, offset, totalSize }).finish();
-  const wire = Buffer.allocUnsafe(head.length + length + tail.length);
+  const bytes = head.length + length + tail.length;
+  if (backing !== undefined && backing.length < bytes) throw new RangeError(`part of ${bytes} bytes does not fit its ${backing.length}-byte buffer`);
+  const wire = backing === undefined ? Buffer.allocUnsafe(bytes) : backing.subarray(0, bytes);
   wire.set(head, 0);
   wire.set(tail, head.length + length);
   return { part: new EncodedModelPart(wire), data: wire.subarray(head.length, head.length + length) };

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ModelPart } from "../../proto/gen/nightshift/v1/model_store.ts";
-import { allocEncodedPart, decodeModelPart, encodeModelPart } from "../../shared/assets/asset-part-codec.ts";
+import { allocEncodedPart, decodeModelPart, encodeModelPart, MAX_PART_OVERHEAD } from "../../shared/assets/asset-part-codec.ts";
+import { PartBufferPool } from "../../coordinator/assets/part-buffer-pool.ts";
 
 const generated = (m: ModelPart): Buffer => Buffer.from(ModelPart.encode(m).finish());
 
@@ -25,6 +26,23 @@ test("a part laid out before its bytes are read in encodes as the generated code
     data.set(bytes);
     assert.ok(encodeModelPart(part).equals(generated({ data: bytes, offset, totalSize: offset + n })), `${n} bytes at ${offset}`);
   }
+});
+
+test("a part laid out in a reused buffer of the largest part's size encodes as the generated codec would, in that buffer", () => {
+  const pool = new PartBufferPool(1_048_576 + MAX_PART_OVERHEAD, 1);
+  // The worst case first (the longest offset and size varints), then a short last part in the same buffer.
+  for (const [n, offset, totalSize] of [[1_048_576, Number.MAX_SAFE_INTEGER - 1_048_576, Number.MAX_SAFE_INTEGER], [300, 2 ** 20, 2 ** 20 + 300]] as const) {
+    const backing = pool.take();
+    const bytes = randomBytes(n);
+    const { part, data } = allocEncodedPart(offset, totalSize, n, backing);
+    assert.equal(data.buffer, backing.buffer, "laid out in the pool's buffer");
+    data.set(bytes);
+    assert.ok(encodeModelPart(part).equals(generated({ data: bytes, offset, totalSize })), `${n} bytes at ${offset}`);
+    pool.give(backing);
+    assert.equal(pool.take(), backing, "a buffer given back is the next one taken");
+    pool.give(backing);
+  }
+  assert.throws(() => allocEncodedPart(0, 2_000_000, 1_048_576 + MAX_PART_OVERHEAD, pool.take()), RangeError, "a part larger than its buffer");
 });
 
 test("the decoded data is a view into the received message, not a copy", () => {
