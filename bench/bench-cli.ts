@@ -128,6 +128,14 @@ export function round(n: number, digits = 3): number {
   return Math.round(n * f) / f;
 }
 
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** Milliseconds on the monotonic clock as seconds. */
 export function nowSeconds(): number {
   return performance.now() / 1000;
