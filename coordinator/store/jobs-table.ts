@@ -58,6 +58,11 @@ export class JobsTable {
     return this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
   }
 
+  /** Only the job's state (no spec or steps JSON read): for checks that run on every chunk. */
+  stateOf(id: string): JobState | undefined {
+    return (this.db.prepare(`SELECT state FROM jobs WHERE id = ?`).get(id) as { state: JobState } | undefined)?.state;
+  }
+
   list(): JobRow[] {
     return this.db.prepare(`SELECT ${COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC`).all() as JobRow[];
   }
