@@ -69,11 +69,7 @@ export function wireScheduling(p: SchedulingParts): void {
     speeds,
     zone: localZone,
     ...(p.onJobHeld ? { onJobHeld: p.onJobHeld } : {}),
-    prepare: () =>
-      models.refreshIfUnknown(
-        p.store.jobs.listInStates(["queued", "running"]).map((j) => ({ name: j.modelName, sha256: j.modelSha256 })),
-        p.clock(),
-      ),
+    prepare: () => models.refreshIfUnknown(p.store.jobs.modelsInStates(["queued", "running"]), p.clock()),
   });
   p.claims.ineligible = (agent, job) => ineligibility(agentInfo(agent, p.registry.live.get(agent.id)), needsOf(job));
   p.sink.onSuperseded = cancel;
