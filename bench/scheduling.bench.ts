@@ -1,9 +1,9 @@
 /**
  * Scheduling benchmark: the orchestration itself, with real NATS and a real
- * coordinator, and agents (in one child process) whose executor only sleeps a
+ * coordinator, and agents (in child processes) whose executor only sleeps a
  * controlled time per frame (agent/executors/sleep-executor.ts).
  *
- *   npm run bench:scheduling [-- --quick] [-- --dir PARENT] [-- --agents 1,64,128,256] [-- --phases scaling]
+ *   npm run bench:scheduling [-- --quick] [-- --dir PARENT] [-- --agents 1,64,128,256] [-- --agents-per-host 32] [-- --phases scaling]
  *
  * Prints one JSON object: dispatch latency (chunk ready -> executor start,
  * idle agents), chunks per second with a zero-work executor against raw
@@ -15,18 +15,21 @@
  * measured SQLite commit time are reported). `--agents` replaces the agent
  * counts of the scaling phase (1 is always run first: it is the baseline);
  * `--phases` runs only the named phases (dispatch, scaling, mixed), e.g. to
- * profile one of them with `node --cpu-prof`.
+ * profile one of them with `node --cpu-prof`. Agents run in child processes
+ * of at most `--agents-per-host` (32) agents each, as a studio's agents are
+ * other machines.
  */
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BadInputError } from "../shared/errors.ts";
-import { benchLogger, fileSystemType, intListFlag, parentDirFlag, round, runBench, withTempDir } from "./bench-cli.ts";
+import { benchLogger, fileSystemType, intFlag, intListFlag, parentDirFlag, round, runBench, withTempDir } from "./bench-cli.ts";
 import { measureCommitMs, percentile } from "./scheduling/bench-stats.ts";
 import { dispatchPhase, mixedPhase, scalingPhase, type Sizes } from "./scheduling/bench-phases.ts";
+import { DEFAULT_AGENTS_PER_HOST } from "./scheduling/bench-farm.ts";
 
-const FULL: Sizes = { dispatchAgents: 16, latencySamples: 200, throughputChunks: 2000, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 4, mixedChunks: 60 };
-const QUICK: Sizes = { dispatchAgents: 8, latencySamples: 40, throughputChunks: 300, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 2, mixedChunks: 20 };
+const FULL: Sizes = { dispatchAgents: 16, latencySamples: 200, throughputChunks: 2000, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 4, mixedChunks: 60, agentsPerHost: DEFAULT_AGENTS_PER_HOST };
+const QUICK: Sizes = { dispatchAgents: 8, latencySamples: 40, throughputChunks: 300, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 2, mixedChunks: 20, agentsPerHost: DEFAULT_AGENTS_PER_HOST };
 
 const PHASES = ["dispatch", "scaling", "mixed"] as const;
 type Phase = (typeof PHASES)[number];
@@ -35,6 +38,7 @@ interface Args {
   quick: boolean;
   dir: string | undefined;
   agents: number[] | undefined;
+  agentsPerHost: number | undefined;
   phases: ReadonlySet<Phase>;
 }
 
@@ -42,6 +46,7 @@ function parseArgs(argv: readonly string[]): Args {
   let quick = false;
   let dir = "";
   let agents: number[] | undefined;
+  let agentsPerHost: number | undefined;
   let phases: ReadonlySet<Phase> = new Set(PHASES);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -52,20 +57,23 @@ function parseArgs(argv: readonly string[]): Args {
       i++;
       const counts = intListFlag("agents", value, 1, 512);
       agents = [...new Set([1, ...counts])].sort((x, y) => x - y);
+    } else if (a === "--agents-per-host" && value !== undefined) {
+      i++;
+      agentsPerHost = intFlag("agents-per-host", value, 1, 512);
     } else if (a === "--phases" && value !== undefined) {
       i++;
       const names = value.split(",").map((p) => p.trim());
       const bad = names.find((n) => !(PHASES as readonly string[]).includes(n));
       if (bad !== undefined) throw new BadInputError(`--phases: unknown phase '${bad}' (use ${PHASES.join(", ")})`, { field: "phases" });
       phases = new Set(names as Phase[]);
-    } else throw new BadInputError(`arguments: unknown or incomplete '${a}' (use --quick, --dir PARENT, --agents LIST, --phases LIST)`, { field: "argv" });
+    } else throw new BadInputError(`arguments: unknown or incomplete '${a}' (use --quick, --dir PARENT, --agents LIST, --agents-per-host N, --phases LIST)`, { field: "argv" });
   }
-  return { quick, dir: parentDirFlag(dir), agents, phases };
+  return { quick, dir: parentDirFlag(dir), agents, agentsPerHost, phases };
 }
 
 async function schedulingBench(argv: readonly string[]): Promise<Record<string, unknown>> {
   const args = parseArgs(argv);
-  const sizes = { ...(args.quick ? QUICK : FULL), ...(args.agents ? { scalingCounts: args.agents } : {}) };
+  const sizes = { ...(args.quick ? QUICK : FULL), ...(args.agents ? { scalingCounts: args.agents } : {}), ...(args.agentsPerHost ? { agentsPerHost: args.agentsPerHost } : {}) };
   const parent = args.dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
   const log = benchLogger("bench-scheduling");
   const started = performance.now();
@@ -115,6 +123,8 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
             meaning: "weak scaling: N agents, N x chunksPerAgent chunks of 1 s; efficiency = makespan(1 agent) / makespan(N agents)",
             makespans: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.seconds, 3)])),
             agentStartSeconds: round(s.agentStartSeconds, 1),
+            agentHostProcesses: s.agentHosts,
+            agentsPerHost: sizes.agentsPerHost,
           },
         }),
         ...(m && {

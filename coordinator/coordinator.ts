@@ -178,7 +178,9 @@ export class Coordinator {
       // the coordinator logs in with a user JWT, hands agents theirs and pushes the account JWT (revocations) to them.
       const studioNats = nats !== undefined || (config.nats.mode === "external" && config.nats.studioAuth);
       const natsAuth = studioNats ? { authenticator: jwtAuthenticator(trust.natsCoordinator.jwt, new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient } : {};
-      const nc = await connect({ servers: natsUrls, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      const nc = await connect({ servers: natsUrls, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250,
+        // No Error (with its stack) captured per request for async traces: one per chunk publish was a measurable share of dispatch.
+        noAsyncTraces: true });
       cleanups.push(() => nc.close());
       // Revocations reach the servers' resolvers through the system account (every node of a cluster); pushed once now, then on every removal.
       const natsAccountPush = studioNats ? await NatsAccountPush.open({ servers: natsUrls, systemUser: await trust.natsOperator.systemUser(), tls: natsTlsClient }) : undefined;
@@ -220,7 +222,7 @@ export class Coordinator {
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange);
       const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool.
-      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kick());
+      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kickNow());
       const sink = new ResultSink(
         store,
         (job, i) => framePathFor(job, specs.of(job), i),
@@ -241,7 +243,8 @@ export class Coordinator {
         specs,
         { compiled: config.tariff, label: config.tariffLabel },
         clock,
-        () => dispatcher.kick(),
+        // Admin actions (submit, resume, priority) bring new work: dispatched at once, not after the passes' gap.
+        () => dispatcher.kickNow(),
       );
       wireScheduling({ store, modelsDir: config.modelsDir, specs, nc, subjects: queue.subjects, dispatcher, claims, sink, api, registry, clock, log: log.child({ part: "dispatch" }), onJobHeld: (id, reason) => notifications.jobHeld(id, reason) });
 

@@ -36,7 +36,7 @@ async function startAgents(c: Extract<HostCommand, { type: "start-agents" }>): P
   for (const s of c.agents) {
     const dataDir = join(c.dir, s.name);
     const alog = log.child({ agent: s.name });
-    const { credentials } = await enrollLocalAgent({ coordinator: c.coordinator, joinToken: c.joinToken, dataDir, name: s.name, log: alog });
+    const { credentials } = await enrollWithRetry(() => enrollLocalAgent({ coordinator: c.coordinator, joinToken: c.joinToken, dataDir, name: s.name, log: alog }), alog);
     for (let attempt = 1; ; attempt++) {
       const agent = new Agent({
         name: s.name,
@@ -70,6 +70,22 @@ async function startAgents(c: Extract<HostCommand, { type: "start-agents" }>): P
     }
   }
   reply({ type: "agents-started", count: agents.length });
+}
+
+/**
+ * An enrollment whose TLS handshake timed out on a starved machine (128-256
+ * agents on 2 cores) is tried again, 4 times at most, rather than ending the run.
+ */
+async function enrollWithRetry<T>(enroll: () => Promise<T>, alog: typeof log): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await enroll();
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      alog.warn({ attempt, err: (err as Error).message }, "enrollment failed; retrying");
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }
 
 /** The baseline: `consumers` connections pull from one shared durable consumer and ack, one message at a time, like agents do. */

@@ -11,46 +11,73 @@ import type { SleepAgentSpec } from "./sleep-farm.ts";
 /** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
 export const wallMs = hostMs;
 
+/** Default most agents per agent host process (`--agents-per-host`). */
+export const DEFAULT_AGENTS_PER_HOST = 32;
+
 /**
  * One benchmark farm: a real coordinator in this process (embedded
- * nats-server, store, gRPC) and its agents in one child process.
+ * nats-server, store, gRPC) and its agents in child processes, at most
+ * `agentsPerHost` each (a studio's agents are other machines: one process
+ * holding 256 agents' connections and heartbeats would measure its own
+ * event loop, not the coordinator).
  */
 export class BenchFarm {
   private readonly token: string;
   private started = 0;
+  /** The agent host processes; the first also runs the raw baseline's consumers. */
+  private readonly hosts: Array<{ host: AgentHost; agents: number }>;
 
   private constructor(
     readonly coordinator: Coordinator,
-    readonly host: AgentHost,
+    first: AgentHost,
     private readonly dir: string,
     private readonly msPerFrame: number,
+    private readonly agentsPerHost: number,
   ) {
     this.token = coordinator.trust.tokens.create({ ttlMs: 6 * 3600_000, multiUse: true, label: "bench" }).token;
+    this.hosts = [{ host: first, agents: 0 }];
   }
 
-  static async start(dir: string, msPerFrame: number, log: Logger): Promise<BenchFarm> {
+  static async start(dir: string, msPerFrame: number, log: Logger, agentsPerHost = DEFAULT_AGENTS_PER_HOST): Promise<BenchFarm> {
     const config = compileCoordinatorConfig(
       { dataDir: join(dir, "coordinator"), outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" },
       BUNDLED_MODELS_DIR,
     );
     const coordinator = await Coordinator.start(config, log.child({ role: "coordinator" }));
-    return new BenchFarm(coordinator, AgentHost.start(), dir, msPerFrame);
+    return new BenchFarm(coordinator, AgentHost.start(), dir, msPerFrame, agentsPerHost);
   }
 
+  /** The first agent host (the raw baseline's consumers run there). */
+  get host(): AgentHost {
+    return (this.hosts[0] as { host: AgentHost }).host;
+  }
+
+  get hostCount(): number {
+    return this.hosts.length;
+  }
+
+  /**
+   * Starts agents, filling each host process up to agentsPerHost before a new
+   * one is forked. One host at a time, as each host enrolls one agent at a
+   * time (agent-host.ts: an enrollment reloads the nats-server's users).
+   */
   async addAgents(specs: SleepAgentSpec[]): Promise<void> {
     const c = this.coordinator;
-    await this.host.request(
-      {
-        type: "start-agents",
-        coordinator: c.joinPoint,
-        joinToken: this.token,
-        dir: join(this.dir, "agents"),
-        msPerFrame: this.msPerFrame,
-        agents: specs,
-      },
-      "agents-started",
-      120_000,
-    );
+    for (let i = 0; i < specs.length; ) {
+      let slot = this.hosts.find((h) => h.agents < this.agentsPerHost);
+      if (!slot) {
+        slot = { host: AgentHost.start(), agents: 0 };
+        this.hosts.push(slot);
+      }
+      const take = specs.slice(i, i + this.agentsPerHost - slot.agents);
+      slot.agents += take.length;
+      i += take.length;
+      await slot.host.request(
+        { type: "start-agents", coordinator: c.joinPoint, joinToken: this.token, dir: join(this.dir, "agents"), msPerFrame: this.msPerFrame, agents: take },
+        "agents-started",
+        300_000,
+      );
+    }
     this.started += specs.length;
     // Every agent online and heard from (heartbeats carry its state to the scheduler).
     for (let i = 0; i < 200; i++) {
@@ -91,11 +118,12 @@ export class BenchFarm {
   }
 
   async events(): Promise<StartEvent[]> {
-    return (await this.host.request({ type: "events" }, "events", 30_000)).events;
+    const all = await Promise.all(this.hosts.map((h) => h.host.request({ type: "events" }, "events", 30_000)));
+    return all.flatMap((r) => r.events);
   }
 
   async stop(): Promise<void> {
-    await this.host.stop();
+    await Promise.all(this.hosts.map((h) => h.host.stop()));
     await this.coordinator.stop();
   }
 }

@@ -10,13 +10,15 @@ export interface Sizes {
   scalingCounts: number[];
   chunksPerAgent: number;
   mixedChunks: number;
+  /** Most agents in one agent host process (bench-farm.ts). */
+  agentsPerHost: number;
 }
 
 const names = (prefix: string, from: number, n: number, speed = 1): SleepAgentSpec[] =>
   Array.from({ length: n }, (_, i) => ({ name: `${prefix}${String(from + i).padStart(2, "0")}`, speed }));
 
-async function withFarm<T>(dir: string, msPerFrame: number, log: Logger, fn: (farm: BenchFarm) => Promise<T>): Promise<T> {
-  const farm = await BenchFarm.start(dir, msPerFrame, log);
+async function withFarm<T>(dir: string, msPerFrame: number, log: Logger, fn: (farm: BenchFarm) => Promise<T>, agentsPerHost?: number): Promise<T> {
+  const farm = await BenchFarm.start(dir, msPerFrame, log, agentsPerHost);
   try {
     return await fn(farm);
   } finally {
@@ -58,7 +60,7 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
       count: s.throughputChunks,
     });
     return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpuMsPerChunk: t.cpuMsPerChunk, rawPerSecond };
-  });
+  }, s.agentsPerHost);
 }
 
 /** Weak scaling with 1 s chunks (4 frames x 250 ms): agents are added between runs, never removed. */
@@ -75,8 +77,8 @@ export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
       const r = await farm.run(sleepJob(`scale-${n}`, n * s.chunksPerAgent * 4, 4));
       runs.push({ agents: n, seconds: r.seconds, cpuMsPerChunk: r.cpuMsPerChunk });
     }
-    return { runs, agentStartSeconds };
-  });
+    return { runs, agentStartSeconds, agentHosts: farm.hostCount };
+  }, s.agentsPerHost);
 }
 
 /** Makespan on agents of speeds 1, 1, 0.5 and 0.25 (1 s chunks at 1x), cold and then warm, against work / sum of speeds. */

@@ -35,6 +35,9 @@ export class AgentRegistry {
   /** When NATS last said each agent's connection closed from its side, until a heartbeat or the sweep settles it. */
   private readonly closedAt = new Map<string, number>();
   private readonly startedAt: number;
+  /** Heartbeat times not written to the store yet (flushTouches). */
+  private readonly touches = new Map<string, number>();
+  private touchTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -69,7 +72,7 @@ export class AgentRegistry {
     if (!agent || agent.state === "removed") return;
     this.live.set(hb.agentId, hb);
     this.closedAt.delete(hb.agentId);
-    this.store.agents.touch(hb.agentId, this.clock());
+    this.recordTouch(hb.agentId, this.clock());
     for (const id of [...(hb.attemptId ? [hb.attemptId] : []), ...(hb.otherAttemptIds ?? [])]) this.attemptSeen.set(id, this.clock());
     if (agent.state === "offline") {
       this.store.agents.transition(hb.agentId, "online");
@@ -94,6 +97,7 @@ export class AgentRegistry {
    * closed and no heartbeat followed within heartbeatMs. Returns their ids.
    */
   sweep(): string[] {
+    this.flushTouches();
     const now = this.clock();
     const gone: string[] = [];
     for (const a of this.store.agents.list()) {
@@ -128,14 +132,11 @@ export class AgentRegistry {
    */
   private sweepOrphanedAttempts(now: number): void {
     const limit = this.policy.agentTimeoutMs + this.policy.heartbeatMs;
-    for (const a of this.store.agents.list()) {
-      if (a.state !== "online") continue;
-      for (const att of this.store.attempts.runningForAgent(a.id)) {
-        const seen = this.attemptSeen.get(att.id) ?? Math.max(att.createdAt, this.startedAt);
-        if (now - seen <= limit) continue;
-        this.attemptSeen.delete(att.id);
-        this.claims.loseAttempt(att.id, `agent ${a.name} is no longer working on attempt ${att.id}`);
-      }
+    for (const att of this.store.attempts.runningOnOnlineAgents()) {
+      const seen = this.attemptSeen.get(att.id) ?? Math.max(att.createdAt, this.startedAt);
+      if (now - seen <= limit) continue;
+      this.attemptSeen.delete(att.id);
+      this.claims.loseAttempt(att.id, `agent ${att.agentName} is no longer working on attempt ${att.id}`);
     }
     if (this.attemptSeen.size > 10_000) {
       for (const [id, t] of this.attemptSeen) if (now - t > limit * 10) this.attemptSeen.delete(id);
@@ -162,5 +163,33 @@ export class AgentRegistry {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.flushTouches();
+  }
+
+  /**
+   * Heartbeats' last_seen is written in batches, one transaction each (an
+   * autocommit per heartbeat was one fsync per agent per second): kept here
+   * and written by the sweep before it judges anyone, and by a timer at most
+   * touchFlushMs (a quarter heartbeat) after a heartbeat, so that readers of
+   * the row (listings, the mDNS goodbye's check) lag by no more than that.
+   */
+  private recordTouch(agentId: string, now: number): void {
+    this.touches.set(agentId, now);
+    if (this.touchTimer !== undefined) return;
+    this.touchTimer = setTimeout(() => this.flushTouches(), Math.max(50, Math.floor(this.policy.heartbeatMs / 4)));
+    this.touchTimer.unref();
+  }
+
+  private flushTouches(): void {
+    if (this.touchTimer !== undefined) clearTimeout(this.touchTimer);
+    this.touchTimer = undefined;
+    if (this.touches.size === 0) return;
+    const batch = new Map(this.touches);
+    this.touches.clear();
+    try {
+      this.store.agents.touchMany(batch);
+    } catch (err) {
+      this.log.error({ err, agents: batch.size }, "writing heartbeats' last_seen failed");
+    }
   }
 }

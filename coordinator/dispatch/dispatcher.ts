@@ -14,16 +14,28 @@ export interface WorkPublisher {
   retract?(seq: number): Promise<void>;
 }
 
+/** Default least time between the starts of two dispatch passes asked for by kick() (kickNow() does not wait). */
+export const DEFAULT_MIN_PASS_GAP_MS = 20;
+
 /**
  * Moves pending chunks into the work queue, highest priority first, keeping at
  * most `queueDepthPerAgent` messages waiting per online agent so that a job
  * submitted later with a higher priority overtakes the backlog. Runs on every
  * change (kick) and on a slow tick as a safety net.
+ *
+ * Passes are coalesced with a leading edge: a kick after a quiet spell runs a
+ * pass on the next turn of the event loop; kicks within `minPassGapMs` of the
+ * last pass's start share one pass at the end of the gap. The queue holds
+ * `queueDepthPerAgent` messages per agent, so an agent never waits on that
+ * gap; new work (submit, resume, priority: kickNow()) is never delayed by it.
  */
 export class Dispatcher {
   private running = false;
-  private scheduled = false;
+  /** The pass asked for and not started yet: on the next turn (immediate) or at the end of the gap (timeout). */
+  private scheduled: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout } | undefined;
   private again = false;
+  private urgentAgain = false;
+  private lastPassAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   /** How many more chunks may start, given how many wait queued (the power budget); none: no limit. */
   private startLimit: ((queued: number, wanted: number) => number) | undefined;
@@ -34,6 +46,7 @@ export class Dispatcher {
     private readonly policy: FarmPolicy,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly minPassGapMs = DEFAULT_MIN_PASS_GAP_MS,
   ) {}
 
   start(tickMs = 1000): void {
@@ -57,35 +70,64 @@ export class Dispatcher {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.unschedule();
   }
 
   /**
-   * Asks for a dispatch pass. The pass runs on the next turn of the event
-   * loop, so the kicks of one burst (claims, commits, heartbeats arriving
-   * together) share one pass and one snapshot; kicks while a pass runs
-   * coalesce into one more pass after it.
+   * Asks for a dispatch pass (a chunk finished or was handed back, an agent
+   * joined). The pass runs on the next turn of the event loop, or at the end
+   * of the gap after the last pass's start: the kicks of one burst (commits,
+   * claims, heartbeats arriving together) share one pass and one snapshot;
+   * kicks while a pass runs coalesce into one more pass after it.
    */
   kick(): void {
-    if (this.running || this.scheduled) {
-      if (this.running) this.again = true;
+    this.request(false);
+  }
+
+  /** Asks for a pass without waiting for the gap: new work (a submitted or resumed job, a new priority) goes out at once. */
+  kickNow(): void {
+    this.request(true);
+  }
+
+  private request(urgent: boolean): void {
+    if (this.running) {
+      this.again = true;
+      this.urgentAgain ||= urgent;
       return;
     }
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
+    const wait = urgent ? 0 : this.lastPassAt + this.minPassGapMs - performance.now();
+    if (this.scheduled !== undefined) {
+      // A pass waiting for the gap is brought forward by an urgent kick; otherwise the scheduled pass serves this kick too.
+      if (!urgent || "immediate" in this.scheduled) return;
+      this.unschedule();
+    }
+    const run = (): void => {
+      this.scheduled = undefined;
       this.runPass();
-    });
+    };
+    this.scheduled = wait > 0 ? { timeout: setTimeout(run, wait) } : { immediate: setImmediate(run) };
+  }
+
+  private unschedule(): void {
+    const s = this.scheduled;
+    if (s === undefined) return;
+    if ("timeout" in s) clearTimeout(s.timeout);
+    else clearImmediate(s.immediate);
+    this.scheduled = undefined;
   }
 
   private runPass(): void {
     this.running = true;
+    this.lastPassAt = performance.now();
     void this.pass()
       .catch((err: unknown) => this.log.error({ err }, "dispatch pass failed"))
       .finally(() => {
         this.running = false;
         if (this.again) {
+          const urgent = this.urgentAgain;
           this.again = false;
-          this.kick();
+          this.urgentAgain = false;
+          this.request(urgent);
         }
       });
   }

@@ -35,12 +35,14 @@ export class JobFinisher extends EventEmitter {
   /** Whether committed frames of the job still wait in staging (StagedCommitRetry); set by the coordinator. */
   holdsFrames: (jobId: string) => boolean = () => false;
 
+  /** Runs after every chunk change: reads the job's state and kept counts only, the whole row only when the job ends. */
   check(jobId: string): void {
-    const job = this.store.jobs.get(jobId);
-    if (!job) return;
-    if (job.state === "running" || job.state === "queued") {
+    const state = this.store.jobs.stateOf(jobId);
+    if (state === undefined) return;
+    if (state === "running" || state === "queued") {
       const c = this.store.chunks.counts(jobId);
-      if (c.total > 0 && c.open === 0 && !this.holdsFrames(jobId)) this.finish(job, c.failed);
+      const job = c.total > 0 && c.open === 0 && !this.holdsFrames(jobId) ? this.store.jobs.get(jobId) : undefined;
+      if (job) this.finish(job, c.failed);
     }
     this.emit("changed", jobId);
   }

@@ -25,7 +25,7 @@ export function farmNotifications(store: Store, outbox: WebhookOutbox, jobChange
     return { jobId, name: j.name, state: j.state, message: j.message ?? "", framesDone: c.framesDone, framesTotal: c.framesTotal, outputDir: j.outputDir };
   };
   const onChanged = (jobId: string): void => {
-    const state = store.jobs.get(jobId)?.state;
+    const state = store.jobs.stateOf(jobId);
     if (state !== "done" && state !== "failed") return;
     const data = jobData(jobId);
     if (data) outbox.notify(state === "done" ? "job.done" : "job.failed", jobId, data);

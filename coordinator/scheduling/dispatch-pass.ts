@@ -41,9 +41,9 @@ interface Outgoing {
  * The thin edge of the scheduler: a snapshot of the store and the heartbeats,
  * the pure plan (coordinator/scheduling/plan-dispatch.ts), then every store
  * change in one transaction (cuts, placements, speculative copies; nothing can
- * interleave, so the snapshot is still true), then the publishes in order. A
- * failed publish puts its chunk and every later one back to pending and ends
- * the pass; the next pass tries again.
+ * interleave, so the snapshot is still true), then the publishes, pipelined
+ * (publishAll). A failed publish puts its chunk back to pending; the next
+ * pass tries again.
  */
 export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
   await d.prepare?.();
@@ -69,19 +69,36 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
     d.log.info({ jobId: e.jobId, pieces, gainMs: Math.round(e.currentFinishMs - e.finishMs) }, "end of job re-cut");
   }
   for (const s of plan.speculations) d.log.info({ chunkId: s.chunkId, agentId: s.agentId, gainMs: Math.round(s.gainMs) }, "speculative copy dispatched");
-  for (let i = 0; i < outgoing.length; i++) {
+  await publishAll(d, outgoing);
+}
+
+/**
+ * Sends every message of the pass without waiting for each ack in turn (one
+ * connection keeps them in order: they go out in one write and the stream
+ * stores them in that order), then waits for every ack. The delivery rule is
+ * unchanged: a chunk marked queued can be claimed only through its message,
+ * so it runs only once the stream holds it, and a publish that fails (no
+ * ack) puts its chunk back to pending (all failures in one transaction); the
+ * next pass tries again. The pass ends only when every publish has settled,
+ * so no other pass plans around a publish in flight.
+ */
+async function publishAll(d: DispatchPassDeps, outgoing: readonly Outgoing[]): Promise<void> {
+  const results = await Promise.allSettled(outgoing.map((o) => d.publisher.publish(o.msg, o.agentId)));
+  const failed: Outgoing[] = [];
+  for (const [i, r] of results.entries()) {
     const o = outgoing[i] as Outgoing;
-    try {
-      const seq = await d.publisher.publish(o.msg, o.agentId);
-      if (o.track && typeof seq === "number") d.published.set(o.msg.chunkId, { dispatchId: o.msg.dispatchId, seq });
-      if (o.agentId !== undefined) d.onPlaced?.(o.agentId, o.msg.jobId);
-    } catch (err) {
-      d.log.warn({ err, chunkId: o.msg.chunkId }, "publish failed; chunk back to pending");
-      d.store.tx(() => {
-        for (const rest of outgoing.slice(i)) rest.undo();
-      });
-      return;
+    if (r.status === "rejected") {
+      d.log.warn({ err: r.reason as unknown, chunkId: o.msg.chunkId }, "publish failed; chunk back to pending");
+      failed.push(o);
+      continue;
     }
+    if (o.track && typeof r.value === "number") d.published.set(o.msg.chunkId, { dispatchId: o.msg.dispatchId, seq: r.value });
+    if (o.agentId !== undefined) d.onPlaced?.(o.agentId, o.msg.jobId);
+  }
+  if (failed.length > 0) {
+    d.store.tx(() => {
+      for (const o of failed) o.undo();
+    });
   }
 }
 

@@ -23,6 +23,8 @@ export interface SnapshotDeps {
   memoryOf: (modelName: string, sha256: string) => number | null;
   needOfSha: (sha256: string) => number | null;
   zone: OffsetAt;
+  /** A job's needs, cached (job-needs-cache.ts); none: computed on every pass. */
+  needsOf?: (job: JobRow) => JobNeeds;
 }
 
 export interface Snapshot {
@@ -92,7 +94,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
     models.set(job.id, job.modelSha256);
     jobRows.set(job.id, job);
     if (job.state === "paused") continue;
-    const needs = jobNeeds(job, d.specs, d.store, d.memoryOf);
+    const needs = d.needsOf ? d.needsOf(job) : jobNeeds(job, d.specs, d.store, d.memoryOf);
     const win = (d.specs.of(job) as { window?: ReturnType<JobSpecs["of"]>["window"] }).window;
     if (win && (win.notBeforeMinutes !== null || win.doneByMinutes !== null)) {
       const c = d.store.chunks.counts(job.id);

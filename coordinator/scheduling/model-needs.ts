@@ -9,6 +9,8 @@ export class ModelNeeds {
   private readonly byName = new Map<string, { sha256: string; memoryBytes: number }>();
   private readonly bySha = new Map<string, number>();
   private lastRefresh = -Infinity;
+  /** Bumped on every re-read of the models directory (what memoryOf answers may have changed). */
+  revision = 0;
 
   constructor(
     private readonly modelsDir: string,
@@ -24,6 +26,7 @@ export class ModelNeeds {
       this.byName.set(m.name, { sha256: m.sha256, memoryBytes: m.memoryBytes });
       this.bySha.set(m.sha256, m.memoryBytes);
     }
+    this.revision++;
   }
 
   /** The model's memory need in bytes; null when its manifest (with this sha256) is not known. */

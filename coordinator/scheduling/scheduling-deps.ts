@@ -1,5 +1,7 @@
 import type { Heartbeat } from "../../shared/protocol/messages.ts";
 import { JobSpecs } from "../jobs/job-specs.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+import type { JobNeeds } from "./scheduling-types.ts";
 import type { OffsetAt } from "./job-window.ts";
 import { LedgerSpeeds } from "./ledger-speeds.ts";
 import { DEFAULT_SCHEDULING_POLICY, type SchedulingPolicy } from "./scheduling-policy.ts";
@@ -13,6 +15,8 @@ export interface SchedulingDeps {
   /** A model's memory need from its manifest; null when unknown. */
   memoryOf: (modelName: string, sha256: string) => number | null;
   needOfSha: (sha256: string) => number | null;
+  /** A job's placement needs, cached until what they are made of changes (job-needs-cache.ts); none: computed each time. */
+  needsOf?: (job: JobRow) => JobNeeds;
   speeds: LedgerSpeeds;
   /** The coordinator's local time zone, for job windows ("22:00"). */
   zone: OffsetAt;

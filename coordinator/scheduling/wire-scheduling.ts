@@ -15,6 +15,8 @@ import { ineligibility } from "./eligibility.ts";
 import { agentInfo, jobNeeds } from "./farm-snapshot.ts";
 import { LedgerSpeeds } from "./ledger-speeds.ts";
 import { ModelNeeds } from "./model-needs.ts";
+import { JobNeedsCache } from "./job-needs-cache.ts";
+import type { JobRow } from "../store/jobs-table.ts";
 import { progressSource } from "./progress-source.ts";
 import { localZone } from "./scheduling-deps.ts";
 import { DEFAULT_SCHEDULING_POLICY, type SchedulingPolicy } from "./scheduling-policy.ts";
@@ -50,6 +52,11 @@ export function wireScheduling(p: SchedulingParts): void {
   const live = () => p.registry.live;
   // Models folder first, then the model store's manifest.
   const memoryOf = (name: string, sha256: string): number | null => models.memoryOf(name, sha256) ?? storeMemoryOf(p.store, sha256);
+  const needs = new JobNeedsCache(
+    (job) => jobNeeds(job, p.specs, p.store, memoryOf),
+    () => `${p.store.blocklist.revision}|${p.store.models.revision}|${models.revision}`,
+  );
+  const needsOf = (job: JobRow) => needs.of(job);
   const cancel = agentControlPublisher(p.nc, p.subjects, p.log.child({ part: "control" }));
   p.dispatcher.useScheduling({
     scheduling: policy,
@@ -57,17 +64,14 @@ export function wireScheduling(p: SchedulingParts): void {
     live,
     memoryOf,
     needOfSha: (sha256) => models.needOfSha(sha256) ?? storeMemoryOf(p.store, sha256),
+    needsOf,
     onPlaced: assetPrefetcher({ store: p.store, nc: p.nc, subjects: p.subjects, live, clock: p.clock, log: p.log.child({ part: "assets" }) }),
     speeds,
     zone: localZone,
     ...(p.onJobHeld ? { onJobHeld: p.onJobHeld } : {}),
-    prepare: () =>
-      models.refreshIfUnknown(
-        p.store.jobs.listInStates(["queued", "running"]).map((j) => ({ name: j.modelName, sha256: j.modelSha256 })),
-        p.clock(),
-      ),
+    prepare: () => models.refreshIfUnknown(p.store.jobs.modelsInStates(["queued", "running"]), p.clock()),
   });
-  p.claims.ineligible = (agent, job) => ineligibility(agentInfo(agent, p.registry.live.get(agent.id)), jobNeeds(job, p.specs, p.store, memoryOf));
+  p.claims.ineligible = (agent, job) => ineligibility(agentInfo(agent, p.registry.live.get(agent.id)), needsOf(job));
   p.sink.onSuperseded = cancel;
   p.api.cancelAttempts = cancel;
   p.api.progressOf = progressSource(p.store, live, speeds, p.clock);

@@ -93,6 +93,14 @@ export class AgentsTable {
     this.db.prepare(`UPDATE agents SET last_seen = ? WHERE id = ?`).run(now, id);
   }
 
+  /** touch() of many agents in one transaction (one commit, one fsync): the registry's batched heartbeats. */
+  touchMany(lastSeen: ReadonlyMap<string, number>): void {
+    const update = this.db.prepare(`UPDATE agents SET last_seen = ? WHERE id = ?`);
+    this.db.transaction(() => {
+      for (const [id, now] of lastSeen) update.run(now, id);
+    })();
+  }
+
   /** The one place an agent changes state. */
   transition(id: string, to: AgentState): AgentRow {
     const a = this.get(id);

@@ -33,6 +33,17 @@ export class AttemptsTable {
     return this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE agent_id = ? AND state = 'running'`).all(agentId) as AttemptRow[];
   }
 
+  /** Every running attempt of an online agent, with the agent's name: one query for the registry's sweep. */
+  runningOnOnlineAgents(): Array<AttemptRow & { agentName: string }> {
+    return this.db
+      .prepare(
+        `SELECT a.id, a.chunk_id AS chunkId, a.job_id AS jobId, a.agent_id AS agentId, a.state, a.created_at AS createdAt,
+           a.finished_at AS finishedAt, a.error, g.name AS agentName
+         FROM attempts a JOIN agents g ON g.id = a.agent_id WHERE a.state = 'running' AND g.state = 'online'`,
+      )
+      .all() as Array<AttemptRow & { agentName: string }>;
+  }
+
   listByChunk(chunkId: string): AttemptRow[] {
     return this.db.prepare(`SELECT ${COLUMNS} FROM attempts WHERE chunk_id = ? ORDER BY created_at`).all(chunkId) as AttemptRow[];
   }

@@ -15,10 +15,14 @@ const COLUMNS = `job_id AS jobId, agent_id AS agentId, failures, last_error AS l
  * blocklisted for that job only: the rest of the farm's work still reaches it.
  */
 export class BlocklistTable {
+  /** Bumped by every write of this table (also when its transaction rolls back): readers that cache what it says compare it. */
+  revision = 0;
+
   constructor(private readonly db: Db) {}
 
   /** Counts one failure and blocklists when `block` says so; returns the entry after counting. */
   recordFailure(jobId: string, agentId: string, error: string, block: boolean, now: number): BlocklistEntry {
+    this.revision++;
     this.db
       .prepare(
         `INSERT INTO job_agent_failures (job_id, agent_id, failures, last_error) VALUES (?, ?, 1, ?)

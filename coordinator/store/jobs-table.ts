@@ -58,6 +58,17 @@ export class JobsTable {
     return this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
   }
 
+  /** Only the job's state (no spec or steps JSON read): for checks that run on every chunk. */
+  stateOf(id: string): JobState | undefined {
+    return (this.db.prepare(`SELECT state FROM jobs WHERE id = ?`).get(id) as { state: JobState } | undefined)?.state;
+  }
+
+  /** The model of each job in these states (no spec or steps JSON read): the dispatcher's check for models not seen yet, every pass. */
+  modelsInStates(states: readonly JobState[]): Array<{ name: string; sha256: string }> {
+    const marks = states.map(() => "?").join(",");
+    return this.db.prepare(`SELECT DISTINCT model_name AS name, model_sha256 AS sha256 FROM jobs WHERE state IN (${marks})`).all(...states) as Array<{ name: string; sha256: string }>;
+  }
+
   list(): JobRow[] {
     return this.db.prepare(`SELECT ${COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC`).all() as JobRow[];
   }

@@ -18,10 +18,14 @@ const COLUMNS = `name, sha256, size, manifest_json AS manifestJson, license, sou
 
 /** The model store's catalog: names over content hashes (the bytes are in coordinator/assets/). */
 export class ModelsTable {
+  /** Bumped by every write of this table (also when its transaction rolls back): readers that cache what it says compare it. */
+  revision = 0;
+
   constructor(private readonly db: Db) {}
 
   /** Adds or replaces the model called `row.name`. */
   put(row: ModelRow): void {
+    this.revision++;
     this.db
       .prepare(
         `INSERT INTO models (name, sha256, size, manifest_json, license, source, added_at) VALUES (@name, @sha256, @size, @manifestJson, @license, @source, @addedAt)
@@ -44,6 +48,7 @@ export class ModelsTable {
   }
 
   remove(name: string): boolean {
+    this.revision++;
     return this.db.prepare(`DELETE FROM models WHERE name = ?`).run(name).changes > 0;
   }
 }

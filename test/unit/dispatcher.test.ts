@@ -3,6 +3,7 @@ import { test, type TestContext } from "node:test";
 import { Dispatcher, type WorkPublisher } from "../../coordinator/dispatch/dispatcher.ts";
 import { DEFAULT_FARM_POLICY, type FarmPolicy } from "../../coordinator/dispatch/farm-policy.ts";
 import type { WorkMessage } from "../../shared/protocol/messages.ts";
+import type { Store } from "../../coordinator/store/store.ts";
 import { eventually, settle } from "../helpers/eventually.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { insertAgent, insertChunks, insertJob, openTempStore } from "../helpers/store-fixture.ts";
@@ -24,10 +25,11 @@ class RecordingPublisher implements WorkPublisher {
   }
 }
 
-function setup(t: TestContext, policy: Partial<FarmPolicy> = {}) {
+/** `gapMs`: the dispatcher's least gap between passes (0: every kick's pass on the next turn, as most tests want). */
+function setup(t: TestContext, policy: Partial<FarmPolicy> = {}, gapMs = 0) {
   const { store } = openTempStore(t);
   const publisher = new RecordingPublisher();
-  const dispatcher = new Dispatcher(store, publisher, { ...DEFAULT_FARM_POLICY, ...policy }, manualClock().now, testLog());
+  const dispatcher = new Dispatcher(store, publisher, { ...DEFAULT_FARM_POLICY, ...policy }, manualClock().now, testLog(), gapMs);
   t.after(() => dispatcher.stop());
   return { store, publisher, dispatcher };
 }
@@ -116,17 +118,80 @@ test("a publish failure puts the chunk back to pending; the next pass publishes 
 
   dispatcher.kick();
   await settle();
-  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_f_c0"]);
-  assert.equal(store.chunks.get("job_f_c0")?.state, "queued");
+  assert.equal(publisher.calls, 3, "the pass's publishes go out without waiting for each other");
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_f_c0", "job_f_c2"]);
+  for (const id of ["job_f_c0", "job_f_c2"]) assert.equal(store.chunks.get(id)?.state, "queued", `${id}: acked, so queued`);
   const failed = store.chunks.get("job_f_c1")!;
   assert.equal(failed.state, "pending", "the chunk whose publish failed is pending again");
   assert.equal(failed.dispatchId, null);
-  assert.equal(store.chunks.get("job_f_c2")?.state, "pending", "the pass stops at the failure");
 
   dispatcher.kick();
   await settle();
-  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_f_c0", "job_f_c1", "job_f_c2"]);
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_f_c0", "job_f_c2", "job_f_c1"]);
   assert.equal(store.chunks.countInState("queued"), 3);
+});
+
+test("a pass ends only when every publish of it has settled: no chunk is published twice", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 10 });
+  insertAgent(store);
+  const job = insertJob(store, { id: "job_s" });
+  insertChunks(store, job.id, [[0, 1], [2, 3]]);
+  let release!: () => void;
+  publisher.gate = new Promise<void>((r) => (release = r));
+  publisher.failOn = (call) => call === 1;
+  dispatcher.kick();
+  await settle();
+  assert.equal(publisher.calls, 2, "both publishes are in flight");
+  dispatcher.kick();
+  await settle();
+  assert.equal(publisher.calls, 2, "no second pass while the first one's publishes wait for acks");
+  assert.equal(store.chunks.countInState("queued"), 2, "in flight: still queued");
+  release();
+  await eventually(() => publisher.calls === 3, "the failed chunk to be published again by the pass after", 2000);
+  assert.deepEqual(publisher.published.map((m) => m.chunkId).sort(), ["job_s_c0", "job_s_c1"]);
+  assert.equal(store.chunks.countInState("queued"), 2);
+});
+
+/** Chunk `idx` of the job (two frames), the id insertChunks would give it. */
+function addChunk(store: Store, jobId: string, idx: number): void {
+  store.chunks.insert({ id: `${jobId}_c${idx}`, jobId, idx, frameStart: idx * 2, frameEnd: idx * 2 + 1, contextStart: idx * 2, contextEnd: idx * 2 + 1, updatedAt: 1_000 });
+}
+
+test("passes are coalesced with a leading edge: the first kick runs at once, kicks within the gap share one pass", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 10 }, 1000);
+  let passes = 0;
+  dispatcher.useScheduling({ prepare: async () => void passes++ });
+  insertAgent(store);
+  const job = insertJob(store, { id: "job_g" });
+  insertChunks(store, job.id, [[0, 1]]);
+
+  dispatcher.kick();
+  await settle();
+  assert.equal(passes, 1, "a kick after a quiet spell is not delayed");
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_g_c0"]);
+
+  addChunk(store, job.id, 1);
+  for (let i = 0; i < 5; i++) dispatcher.kick();
+  await settle();
+  assert.equal(passes, 1, "kicks within the gap wait for its end");
+  await eventually(() => passes === 2, "one pass at the end of the gap", 5000, 10);
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_g_c0", "job_g_c1"]);
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal(passes, 2, "five kicks, one pass");
+
+  dispatcher.kick();
+  await settle();
+  assert.equal(passes, 3, "after a quiet spell a kick runs at once again");
+  addChunk(store, job.id, 2);
+  dispatcher.kick();
+  await settle();
+  assert.equal(passes, 3, "within the gap: waits");
+  dispatcher.kickNow();
+  await settle();
+  assert.equal(passes, 4, "kickNow (new work) does not wait for the gap, and takes the waiting kick's place");
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_g_c0", "job_g_c1", "job_g_c2"]);
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal(passes, 4, "the waiting pass was replaced, not run as well");
 });
 
 test("a kick during a running pass is not lost", async (t) => {
