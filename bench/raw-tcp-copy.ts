@@ -1,7 +1,8 @@
 import { once } from "node:events";
 import { mkdirSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { createServer, connect, type AddressInfo, type Socket } from "node:net";
+import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
+import { connect as connectTls, createServer as createTlsServer } from "node:tls";
 import { join } from "node:path";
 import { writeFileDurable } from "../coordinator/sink/durable-fs.ts";
 import { nowSeconds } from "./bench-cli.ts";
@@ -19,6 +20,15 @@ import { nowSeconds } from "./bench-cli.ts";
  * last fsync and close.
  */
 export type RawTcpMode = "one-file" | "file-per-frame";
+
+/** TLS on the raw copy: the server's and the client's material (both from one studio-like CA), mutual TLS. */
+export interface RawTlsMaterial {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  /** The name in the server certificate that the client checks. */
+  servername: string;
+}
 
 export interface RawTcpCopyOptions {
   dir: string;
@@ -77,12 +87,12 @@ export interface RawTcpReceiver {
  * replying one byte after the last fsync. Apart from runRawTcpCopy, a bench
  * can run it in another process than the sender (bench/asset-fetch-process.ts).
  */
-export async function listenRawTcpReceiver(dir: string, mode: RawTcpMode, frameBytes: number): Promise<RawTcpReceiver> {
+export async function listenRawTcpReceiver(dir: string, mode: RawTcpMode, frameBytes: number, tls?: RawTlsMaterial): Promise<RawTcpReceiver> {
   mkdirSync(dir, { recursive: true });
   let settle: { resolve: (n: number) => void; reject: (err: unknown) => void } | undefined;
   const received = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
   received.catch(() => undefined); // read by the caller; a sender that never connects leaves it pending
-  const server = createServer({ allowHalfOpen: true }, (sock) => {
+  const onConnection = (sock: Socket): void => {
     server.close(); // one connection per copy
     receive(sock, dir, mode, frameBytes).then(
       (n) => {
@@ -94,18 +104,23 @@ export async function listenRawTcpReceiver(dir: string, mode: RawTcpMode, frameB
         settle?.reject(err);
       },
     );
-  });
+  };
+  const server: Server = tls
+    ? createTlsServer({ ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true }, onConnection)
+    : createServer({ allowHalfOpen: true }, onConnection);
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return { port: (server.address() as AddressInfo).port, received, close: () => server.close() };
 }
 
 /** Sends `payloads` to a receiver on 127.0.0.1:`port`; seconds from connect to the receiver's reply after its fsync. */
-export async function sendRawTcp(port: number, payloads: readonly Uint8Array[]): Promise<number> {
+export async function sendRawTcp(port: number, payloads: readonly Uint8Array[], tls?: RawTlsMaterial): Promise<number> {
   const started = nowSeconds();
-  const sock = connect({ host: "127.0.0.1", port });
+  const sock: Socket = tls
+    ? connectTls({ host: "127.0.0.1", port, ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, servername: tls.servername })
+    : connect({ host: "127.0.0.1", port });
   try {
-    await once(sock, "connect");
+    await once(sock, tls ? "secureConnect" : "connect");
     const acked = new Promise<void>((resolve, reject) => {
       sock.once("data", () => resolve());
       sock.once("error", reject);

@@ -6,29 +6,60 @@
  * Prints one JSON object with one result per frame size. Baselines and sink
  * run interleaved for --rounds rounds (default 2; odd rounds in reverse order)
  * and the best run of each is used, so the ratio is measured under the same
- * machine load and a passing disk hiccup hits neither side alone.
+ * machine load and a passing disk hiccup hits neither side alone. Every arm
+ * has the same topology: the receiver (coordinator, or raw server) in this
+ * process, the sender (the bench agent, or the raw client) in a process of
+ * its own (bench/sink-sender-process.ts), as an agent is another machine.
  * `--chunk-size 1` with small frames measures a commit's latency: each
  * upload's time from its first message to the commit's answer (p50, p90).
  */
-import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
-import { MB, benchLogger, fileSystemType, intFlag, intListFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
-import { runRawTcpCopy, type RawTcpMode } from "./raw-tcp-copy.ts";
+import { createCaCertificate, createLeafCertificate } from "../coordinator/trust/leaf-certificates.ts";
+import { generateEcKeyPair, privateKeyToPem } from "../shared/tls/pem-keys.ts";
+import { MB, benchLogger, cleanupOnInterrupt, fileSystemType, intFlag, intListFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { listenRawTcpReceiver, type RawTcpMode, type RawTlsMaterial } from "./raw-tcp-copy.ts";
 import { percentile } from "./comfyui-direct.ts";
 import { runSinkUploads, type SinkUploadResult } from "./sink-upload-run.ts";
+import { startSinkSender, type SinkSender } from "./sink-sender-process.ts";
 
-type Method = "oneFile" | "perFrame" | "sink";
+type Method = "oneFile" | "perFrame" | "tlsOneFile" | "sink";
 
-async function rawMBps(dir: string, mode: RawTcpMode, payloads: Uint8Array[]): Promise<number> {
+interface RawRun {
+  MBps: number;
+  /** CPU seconds per 10^9 bytes: receiving process, sending process. */
+  receiverCpu: number;
+  senderCpu: number;
+}
+
+async function rawRun(sender: SinkSender, dir: string, mode: RawTcpMode, frameBytes: number, frames: number, tls?: RawTlsMaterial): Promise<RawRun> {
+  const receiver = await listenRawTcpReceiver(dir, mode, frameBytes, tls);
   try {
-    const r = await runRawTcpCopy({ dir, mode, payloads });
-    return r.bytes / MB / r.seconds;
+    const cpu = process.cpuUsage();
+    const sent = await sender.raw(receiver.port, frameBytes, frames, tls);
+    const stored = await receiver.received;
+    const used = process.cpuUsage(cpu);
+    if (stored !== sent.bytes) throw new Error(`raw copy: receiver stored ${stored} bytes, ${sent.bytes} sent`);
+    return { MBps: sent.bytes / MB / sent.seconds, receiverCpu: ((used.user + used.system) / 1e6 / sent.bytes) * 1e9, senderCpu: (sent.cpuMicros / 1e6 / sent.bytes) * 1e9 };
   } finally {
+    receiver.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** A CA and one leaf for both ends of the raw TLS copy: ECDSA P-256 like the studio's, mutual TLS like the gRPC port. */
+async function rawTlsMaterial(): Promise<RawTlsMaterial> {
+  const now = new Date();
+  const caKeys = await generateEcKeyPair();
+  const ca = await createCaCertificate(caKeys, "sink-bench CA", now, 1);
+  const leafKeys = await generateEcKeyPair();
+  const leaf = await createLeafCertificate({ cert: ca, privateKey: caKeys.privateKey }, { commonName: "sink-bench", publicKey: leafKeys.publicKey, usage: "server-and-client", dnsNames: ["sink-bench.internal"], now, validityDays: 1 });
+  return { caPem: ca.toString("pem"), certPem: leaf.toString("pem"), keyPem: privateKeyToPem(leafKeys.privateKey), servername: "sink-bench.internal" };
+}
+
+const best = (xs: readonly number[]): number => Math.max(...xs);
+const least = (xs: readonly number[]): number => Math.min(...xs);
 
 async function sinkThroughputBench(argv: readonly string[]): Promise<Record<string, unknown>> {
   const f = parseFlags(argv, { frames: { default: "64" }, "frame-bytes": { default: "1048576,204800" }, rounds: { default: "2" }, "chunk-size": { default: "8" }, dir: { default: "" } });
@@ -37,47 +68,61 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
   const chunkSize = intFlag("chunk-size", f["chunk-size"], 1, 64);
   const sizes = intListFlag("frame-bytes", f["frame-bytes"], 1024, 32 * 1024 * 1024);
   const log = benchLogger("bench-sink-throughput");
+  const tls = await rawTlsMaterial();
+  const sender = await startSinkSender();
 
-  return withTempDir("nightshift-bench-sink-", parentDirFlag(f.dir), async (dir) => {
+  return cleanupOnInterrupt(() => sender.stop(), () => withTempDir("nightshift-bench-sink-", parentDirFlag(f.dir), async (dir) => {
     const results: Array<Record<string, unknown>> = [];
     for (const [n, frameBytes] of sizes.entries()) {
-      const pool = Array.from({ length: 8 }, () => new Uint8Array(randomBytes(frameBytes)));
-      const payloads = Array.from({ length: frames }, (_, i) => pool[i % pool.length]!);
-      const runs: Record<Method, number[]> = { oneFile: [], perFrame: [], sink: [] };
+      const raws: Record<Exclude<Method, "sink">, RawRun[]> = { oneFile: [], perFrame: [], tlsOneFile: [] };
       const sinkRuns: SinkUploadResult[] = [];
       for (let r = 0; r < rounds; r++) {
         // Alternate the order so that neither side always runs first (cold) or last.
-        const order: Method[] = r % 2 === 0 ? ["oneFile", "perFrame", "sink"] : ["sink", "perFrame", "oneFile"];
+        const order: Method[] = r % 2 === 0 ? ["oneFile", "tlsOneFile", "perFrame", "sink"] : ["sink", "perFrame", "tlsOneFile", "oneFile"];
         for (const m of order) {
           const at = join(dir, `${m}-${n}-${r}`);
           if (m === "sink") {
-            const sink = await runSinkUploads({ dir: at, modelsDir: BUNDLED_MODELS_DIR, payloads: pool, frames, chunkSize, log });
+            const sink = await runSinkUploads({ dir: at, modelsDir: BUNDLED_MODELS_DIR, frameBytes, frames, chunkSize, sender, log });
             rmSync(at, { recursive: true, force: true });
             sinkRuns.push(sink);
-            runs.sink.push(sink.bytes / MB / sink.uploadSeconds);
           } else {
-            runs[m].push(await rawMBps(at, m === "oneFile" ? "one-file" : "file-per-frame", payloads));
+            raws[m].push(await rawRun(sender, at, m === "perFrame" ? "file-per-frame" : "one-file", frameBytes, frames, m === "tlsOneFile" ? tls : undefined));
           }
         }
       }
-      const raw = Math.max(...runs.oneFile);
-      const rawPerFrame = Math.max(...runs.perFrame);
-      const sinkMBps = Math.max(...runs.sink);
-      const best = sinkRuns[runs.sink.indexOf(sinkMBps)]!;
+      const sinkMBpsRuns = sinkRuns.map((s) => s.bytes / MB / s.uploadSeconds);
+      const raw = best(raws.oneFile.map((x) => x.MBps));
+      const rawTls = best(raws.tlsOneFile.map((x) => x.MBps));
+      const rawPerFrame = best(raws.perFrame.map((x) => x.MBps));
+      const sinkMBps = best(sinkMBpsRuns);
+      const top = sinkRuns[sinkMBpsRuns.indexOf(sinkMBps)]!;
+      const perGB = (seconds: number, bytes: number): number => round((seconds / bytes) * 1e9, 2);
       results.push({
         frameBytes,
         frames,
-        chunks: best.chunks,
-        totalBytes: best.bytes,
+        chunks: top.chunks,
+        totalBytes: top.bytes,
         rawTcpMBps: round(raw, 1),
         sinkMBps: round(sinkMBps, 1),
         ratio: round(sinkMBps / raw, 3),
+        rawTlsMBps: round(rawTls, 1),
+        ratioVsRawTls: round(sinkMBps / rawTls, 3),
         rawTcpFsyncPerFrameMBps: round(rawPerFrame, 1),
         ratioVsFsyncPerFrame: round(sinkMBps / rawPerFrame, 3),
-        uploadMsPerChunk: { p50: round(percentile(best.uploadMs, 50), 1), p90: round(percentile(best.uploadMs, 90), 1) },
-        sinkCpuSecondsPerGB: round((best.uploadCpuSeconds / best.bytes) * 1e9, 2),
-        sinkWithClaimsMBps: round(Math.max(...sinkRuns.map((x) => x.bytes / MB / x.wallSeconds)), 1),
-        runs: { rawTcpMBps: runs.oneFile.map((v) => round(v, 1)), rawTcpFsyncPerFrameMBps: runs.perFrame.map((v) => round(v, 1)), sinkMBps: runs.sink.map((v) => round(v, 1)) },
+        uploadMsPerChunk: { p50: round(percentile(top.uploadMs, 50), 1), p90: round(percentile(top.uploadMs, 90), 1) },
+        cpuSecondsPerGB: {
+          sink: { receiver: round(least(sinkRuns.map((s) => (s.sinkCpuSeconds / s.bytes) * 1e9)), 2), sender: round(least(sinkRuns.map((s) => (s.agentCpuSeconds / s.bytes) * 1e9)), 2) },
+          rawTcp: { receiver: round(least(raws.oneFile.map((x) => x.receiverCpu)), 2), sender: round(least(raws.oneFile.map((x) => x.senderCpu)), 2) },
+          rawTls: { receiver: round(least(raws.tlsOneFile.map((x) => x.receiverCpu)), 2), sender: round(least(raws.tlsOneFile.map((x) => x.senderCpu)), 2) },
+        },
+        sinkCpuSecondsPerGB: perGB(top.sinkCpuSeconds, top.bytes),
+        sinkWithClaimsMBps: round(best(sinkRuns.map((x) => x.bytes / MB / x.wallSeconds)), 1),
+        runs: {
+          rawTcpMBps: raws.oneFile.map((x) => round(x.MBps, 1)),
+          rawTlsMBps: raws.tlsOneFile.map((x) => round(x.MBps, 1)),
+          rawTcpFsyncPerFrameMBps: raws.perFrame.map((x) => round(x.MBps, 1)),
+          sinkMBps: sinkMBpsRuns.map((v) => round(v, 1)),
+        },
       });
     }
     const first = results[0] as Record<string, unknown>;
@@ -91,21 +136,24 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
       ratio: first.ratio,
       results,
       unit: "MB/s = 10^6 bytes per second of frame payload",
+      topology: "receiver (coordinator, raw server) in the bench process; sender (bench agent, raw client) in a forked process of its own (bench/sink-sender-process.ts); loopback",
       definitions: {
         rawTcpMBps:
-          "net.createServer on 127.0.0.1:0; the client writes the frames back to back (awaiting drain); the server appends each received buffer to one file (awaited write), fsyncs once at the end, closes, then replies one byte; clock from connect to that reply",
+          "net.createServer on 127.0.0.1:0; the client (other process) writes the frames back to back (awaiting drain); the server appends each received buffer to one file (awaited write), fsyncs once at the end, closes, then replies one byte; clock from connect to that reply",
+        rawTlsMBps: "as rawTcpMBps over mutual TLS (ECDSA P-256 certificates, Node's default TLS 1.3 cipher): what TLS alone costs",
         rawTcpFsyncPerFrameMBps: "as rawTcpMBps, but the server cuts the stream into frames and writes each to a new file with fsync (the sink's writeFileDurable); no checksum, rename or SQLite",
-        sinkMBps: `sum over chunks (${chunkSize} frames each) of agent/grpc/result-uploader.ts uploadAttempt to a real Coordinator: gRPC client stream, sha256 on both sides, one staged file with fsync per frame, SQLite commit, rename into place, directory fsync`,
+        sinkMBps: `sum over chunks (${chunkSize} frames each) of agent/grpc/result-uploader.ts uploadAttempt to a real Coordinator: gRPC client stream over mutual TLS, sha256 on both sides, one staged file with fsync per frame, SQLite commit, rename into place, directory fsync`,
         uploadMsPerChunk: "the sink run with the best MB/s: each uploadAttempt call, first message to the commit's answer (a commit's latency with --chunk-size 1)",
-        sinkCpuSecondsPerGB: "CPU seconds of the bench process (agent and coordinator in one process) during those uploadAttempt calls, per 10^9 bytes of frames",
+        cpuSecondsPerGB: "CPU seconds (user + system, all threads) per 10^9 bytes of frames, least of the rounds, for each process: receiver = the coordinator (claims included) or raw server, sender = the agent or raw client",
+        sinkCpuSecondsPerGB: "the coordinator's process in the sink run with the best MB/s",
         sinkWithClaimsMBps: "first claim to last commit, so also the claim calls and waiting for the dispatcher to queue the next chunk",
       },
-      aggregation: `best of ${rounds} rounds for every figure (each round runs raw, raw per-frame and sink; odd rounds in reverse order); every run is listed under results[].runs`,
+      aggregation: `best of ${rounds} rounds for every MB/s figure, least for CPU (each round runs raw, raw TLS, raw per-frame and sink; odd rounds in reverse order); every run is listed under results[].runs`,
       chunkSize,
       payloads: `8 random buffers per size, reused round-robin (frame i gets buffer i mod 8)`,
       tempFileSystem: fileSystemType(dir),
     };
-  });
+  }).finally(() => sender.stop()));
 }
 
 runBench(() => sinkThroughputBench(process.argv.slice(2)));
