@@ -8,6 +8,7 @@ import type { ServerTlsMaterial } from "../../shared/tls/grpc-credentials.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import { startTlsFront, type TlsFront, type TlsFrontLimits } from "./tls-front.ts";
+import { widenReceiveWindow } from "./http2-receive-window.ts";
 
 export interface GrpcServices {
   control: ControlServer;
@@ -53,13 +54,18 @@ export async function listen(server: Server, host: string, port: number, credent
   if (!(credentials instanceof ServerCredentials)) {
     // The front has done TLS (and checked the client certificate); grpc-js reads the peer certificate from the socket.
     const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+    if (!widenReceiveWindow(server)) credentials.log.warn({}, "grpc-js does not expose its http2 servers: uploads keep the 64 KiB HTTP/2 receive window");
     const front = await startTlsFront({ host, port, injector, ...credentials });
     fronts.set(server, front);
     return front.port;
   }
   return new Promise<number>((resolve, reject) => {
     const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-    server.bindAsync(addr, credentials, (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(addr, credentials, (err, p) => {
+      if (err) return reject(err);
+      widenReceiveWindow(server);
+      resolve(p);
+    });
   });
 }
 
