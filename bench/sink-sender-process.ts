@@ -63,9 +63,15 @@ export async function startSinkSender(): Promise<SinkSender> {
   };
   process.once("exit", kill);
   child.once("exit", () => process.off("exit", kill));
+  // One request at a time: the reply (or the child's exit) settles the one waiting.
+  let waiting: { resolve: (m: Reply) => void; reject: (e: Error) => void } | undefined;
+  child.on("message", (m: Reply) => waiting?.resolve(m));
+  child.once("exit", () => waiting?.reject(new Error("bench sender process ended")));
   const ask = async (r: Request): Promise<Extract<Reply, { type: "ok" }>> => {
+    if (waiting) throw new Error("bench sender: one request at a time");
+    const reply = new Promise<Reply>((resolve, reject) => (waiting = { resolve, reject }));
     child.send(r);
-    const [m] = (await Promise.race([once(child, "message"), once(child, "exit").then(() => Promise.reject(new Error("bench sender process ended")))])) as [Reply];
+    const m = await reply.finally(() => (waiting = undefined));
     if (m.type === "error") throw new Error(`bench sender (${r.type}): ${m.message}`);
     return m;
   };

@@ -74,7 +74,8 @@ function refuse(reason: string, message: string): never {
  * attempt and chunk in one SQLite transaction, renames the staged files into
  * place and fsyncs each target dir once (off the event loop). The agent's only
  * acknowledgement is the commit's answer, sent after all of that, so every
- * frame it covers is on disk under its final name before it is sent. A crash
+ * frame it covers is on disk under its final name before it is sent; what the
+ * commit sets off (job end, next dispatch) runs after it has gone. A crash
  * between the transaction and the target dirs' fsyncs is repaired by
  * reconcileStaging at start-up (the staging dir is removed only after them);
  * a rename that fails while running is retried by StagedCommitRetry.
@@ -172,7 +173,15 @@ export class ResultSink {
     }
     rmSync(dir, { recursive: true, force: true });
     this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size }, "attempt committed");
-    this.onCommitted(h.jobId);
+    // After the answer has gone: for a job's last chunk this is the job-end work (the job manifest reads back
+    // and hashes every frame of the job), which the agent's acknowledgement must not wait for.
+    setImmediate(() => {
+      try {
+        this.onCommitted(h.jobId);
+      } catch (err) {
+        this.log.error({ jobId: h.jobId, err: (err as Error).message }, "work after a commit failed");
+      }
+    });
     if (losers.length > 0) this.onSuperseded(losers);
     return frames.size;
   }

@@ -13,6 +13,7 @@ import { UploadRefusedError } from "../../shared/errors.ts";
 import { ACCOUNTING, framePath, randomFrame as frame, setupSink as setup, sha256Hex as sha256, startAttempt } from "../helpers/sink-fixture.ts";
 import { insertAgent } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
+import { settle } from "../helpers/eventually.ts";
 
 /** Asserts `fn` refuses with UploadRefusedError of `reason`. */
 async function refusal(fn: () => unknown, reason: string): Promise<void> {
@@ -74,6 +75,8 @@ test("a full upload commits: exact bytes at framePath, frames + ledger + attempt
   const chunk = s.store.chunks.get(s.chunk.id)!;
   assert.equal(chunk.state, "done");
   assert.equal(chunk.currentAttemptId, "att_live");
+  assert.deepEqual(s.committed, [], "the work a commit sets off runs after the answer, not before");
+  await settle();
   assert.deepEqual(s.committed, [s.job.id]);
   assert.equal(s.store.chunks.get(s.chunks[1]!.id)?.state, "pending", "the other chunk is untouched");
 
