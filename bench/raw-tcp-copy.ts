@@ -9,7 +9,7 @@ import { nowSeconds } from "./bench-cli.ts";
 
 /**
  * The sink's baseline: the same bytes, in the same frame-sized writes, over a
- * plain TCP connection on 127.0.0.1 to a server that puts them on disk.
+ * plain TCP (or, with `tls`, mutual TLS) connection on 127.0.0.1 to a server that puts them on disk.
  *  - "one-file": the server appends everything it receives to one file,
  *    awaiting each write (so a slow disk pauses the socket), and fsyncs once
  *    at the end.
