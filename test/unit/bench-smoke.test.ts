@@ -109,6 +109,10 @@ test("asset-transfer prints the fetch against the raw TCP copy and cleans up", a
   const out = parseOne(await runBench("asset-transfer.bench.ts", ["--mib", "2", "--rounds", "1", "--dir", parent]));
   assert.equal(out.benchmark, "asset-transfer");
   assert.equal(out.bytes, 2 * 1024 * 1024);
-  assertPositive(out, ["rawTcpMBps", "fetchMBps", "ratio"], "assetTransfer");
+  assertPositive(out, ["ratio"], "assetTransfer");
+  assert.equal(out.ratioTopology, "split", "the figure is the two-process topology");
+  for (const topology of ["split", "same"]) {
+    assertPositive(out[topology] as Record<string, unknown>, ["rawTcpMBps", "fetchMBps", "ratio", "medianRatio"], `assetTransfer.${topology}`);
+  }
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
