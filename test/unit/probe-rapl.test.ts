@@ -63,8 +63,20 @@ test("chunk meter takes RAPL energy from the counters, wrap included", async (t)
   const r = await createRaplSource({ root });
   assert.ok(r.ok);
   // One reading at start and one at stop: the interval never fires.
-  const meter = createChunkMeter({ source: r.source, intervalMs: 3_600_000 });
+  // start() takes its first reading in the background: wait for it before the counters move.
+  let firstRead!: () => void;
+  const firstReadDone = new Promise<void>((resolve) => (firstRead = resolve));
+  const source = r.source;
+  const watched: typeof source = Object.assign(Object.create(source) as typeof source, {
+    read: async () => {
+      const reading = await source.read();
+      firstRead();
+      return reading;
+    },
+  });
+  const meter = createChunkMeter({ source: watched, intervalMs: 3_600_000 });
   await meter.start();
+  await firstReadDone;
   setEnergy(root, "intel-rapl:0", 2_000_000);
   setEnergy(root, "intel-rapl:1", 54_000_000);
   const acc = await meter.stop();
