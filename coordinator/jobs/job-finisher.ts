@@ -18,6 +18,8 @@ import { describeFrameRanges } from "./frame-ranges.ts";
  */
 export class JobFinisher extends EventEmitter {
   private readonly assembling = new Set<string>();
+  /** Jobs whose manifest.json is being written (it reads every frame back); they end once it is. */
+  private readonly finishing = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
@@ -26,7 +28,7 @@ export class JobFinisher extends EventEmitter {
     private readonly clock: Clock,
     private readonly log: Logger,
     /** Writes the job's signed manifest.json at job end and returns its text (coordinator/provenance/job-manifest.ts). */
-    private readonly manifest?: { write(job: JobRow, state: string): string | undefined },
+    private readonly manifest?: { write(job: JobRow, state: string): Promise<string | undefined> },
   ) {
     super();
     this.setMaxListeners(0);
@@ -47,10 +49,39 @@ export class JobFinisher extends EventEmitter {
     this.emit("changed", jobId);
   }
 
+  /**
+   * Ends a job with no open chunk: first its manifest.json (read back from
+   * every frame, off the event loop's critical path), then the state change,
+   * checked again then, since a chunk may have been requeued meanwhile.
+   */
   private finish(job: JobRow, failedChunks: number): void {
+    if (!this.manifest) {
+      this.conclude(job, failedChunks, undefined);
+      return;
+    }
+    if (this.finishing.has(job.id)) return;
+    this.finishing.add(job.id);
+    const manifest = this.manifest;
+    const p = (async () => {
+      const text = await manifest.write(job, failedChunks > 0 ? "failed" : "done");
+      this.finishing.delete(job.id);
+      const current = this.store.jobs.get(job.id);
+      if (current?.state !== "running" && current?.state !== "queued") return;
+      const c = this.store.chunks.counts(job.id);
+      if (c.open === 0 && !this.holdsFrames(job.id) && c.failed === failedChunks) this.conclude(current, failedChunks, text);
+      this.check(job.id); // anything that changed while the manifest was written (written again if the job can still end)
+    })()
+      .catch((err: unknown) => this.log.error({ jobId: job.id, err: (err as Error).message }, "job end failed"))
+      .finally(() => {
+        this.finishing.delete(job.id);
+        this.inFlight.delete(p);
+      });
+    this.inFlight.add(p);
+  }
+
+  private conclude(job: JobRow, failedChunks: number, manifestText: string | undefined): void {
     const now = this.clock();
     if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
-    const manifestText = this.manifest?.write(job, failedChunks > 0 ? "failed" : "done");
     if (failedChunks > 0) {
       const failed = this.store.chunks.listByJobInState(job.id, "failed");
       const ranges = describeFrameRanges(failed.map((c) => [c.frameStart, c.frameEnd] as const));

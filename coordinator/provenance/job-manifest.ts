@@ -1,4 +1,5 @@
-import { readFileSync, renameSync } from "node:fs";
+import { renameSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -20,7 +21,9 @@ export const JOB_MANIFEST_FILE = "manifest.json";
  * At job end, `<job folder>/manifest.json`: every committed frame with the
  * sha256 of its file and of its pixels, signed like the frames. Written
  * atomically (temp, fsync, rename); its text also goes into the video's
- * container metadata (tag `nightshift`).
+ * container metadata (tag `nightshift`). The frames are read back one at a
+ * time without blocking the event loop between them: a job's frames can be
+ * gigabytes, and uploads, claims and heartbeats are served meanwhile.
  */
 export class JobManifestWriter {
   constructor(
@@ -32,12 +35,13 @@ export class JobManifestWriter {
   ) {}
 
   /** Writes the manifest and returns its text; undefined (logged) when it could not be written. */
-  write(job: JobRow, state: string): string | undefined {
+  async write(job: JobRow, state: string): Promise<string | undefined> {
     try {
-      const frames = this.store.frames.listByJob(job.id).map((f) => {
-        const bytes = readFileSync(f.path);
-        return { frame: f.frame, file: relative(job.outputDir, f.path), sha256: sha256Bytes(bytes), pixelsSha256: pixelsSha256Of(bytes) };
-      });
+      const frames = [];
+      for (const f of this.store.frames.listByJob(job.id)) {
+        const bytes = await readFile(f.path);
+        frames.push({ frame: f.frame, file: relative(job.outputDir, f.path), sha256: sha256Bytes(bytes), pixelsSha256: pixelsSha256Of(bytes) });
+      }
       const manifest: JobManifest = {
         format: JOB_MANIFEST_FORMAT,
         job: { id: job.id, name: job.name, state },
