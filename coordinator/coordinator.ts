@@ -11,6 +11,7 @@ import type { CoordinatorConfig } from "./config/coordinator-config.ts";
 import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
 import { WorkQueue } from "./nats/work-queue.ts";
 import { LostWorkFirst } from "./dispatch/lost-work-first.ts";
+import { watchBusStatus } from "./nats/bus-status-watch.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { ClaimService } from "./dispatch/claim-service.ts";
 import { AgentRegistry } from "./agents/agent-registry.ts";
@@ -269,6 +270,8 @@ export class Coordinator {
           }
         },
       });
+      // Heartbeats cannot arrive while the coordinator's own NATS connection is down: no agent is timed out for that.
+      watchBusStatus(nc, { down: () => registry.busDown(), back: () => registry.busBack() });
       // An agent whose process died is seen by its NATS connection closing, sooner than by its heartbeats stopping.
       const disconnects = natsAccountPush
         ? watchAgentDisconnects(natsAccountPush.connection, trust.natsOperator.accountPublicKey, (id, reason) => registry.connectionClosed(id, reason), log.child({ part: "agents" }))
