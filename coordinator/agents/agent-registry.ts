@@ -125,7 +125,7 @@ export class AgentRegistry {
 
   /**
    * Heartbeats stopped for longer than agentTimeoutMs, counting only the time the coordinator could have heard
-   * them: not while its own NATS connection is down, and from the moment it came back.
+   * them: nothing while its own NATS connection is down, and its last outage taken out afterwards.
    */
   private silentTooLong(a: AgentRow, now: number): boolean {
     return this.countedSilence(a.lastSeen, now) > this.policy.agentTimeoutMs;
