@@ -10,6 +10,8 @@ import { Store } from "./store/store.ts";
 import type { CoordinatorConfig } from "./config/coordinator-config.ts";
 import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
 import { WorkQueue } from "./nats/work-queue.ts";
+import { LostWorkFirst } from "./dispatch/lost-work-first.ts";
+import { watchBusStatus } from "./nats/bus-status-watch.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { ClaimService } from "./dispatch/claim-service.ts";
 import { AgentRegistry } from "./agents/agent-registry.ts";
@@ -214,12 +216,14 @@ export class Coordinator {
       cleanups.push(() => outbox.stop());
       const notifications = farmNotifications(store, outbox, finisher);
       cleanups.push(() => notifications.stop());
-      const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }));
+      // A lost attempt's chunk is placed on an agent's own subject before each pass, not at the back of the pool.
+      const lostFirst = new LostWorkFirst({ store, publisher: queue, live: () => registry.live, ineligible: (a, j) => claims.ineligible(a, j), clock, log: log.child({ part: "dispatch" }) });
+      const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }), undefined, lostFirst);
       const onChange = (jobId: string): void => {
         finisher.check(jobId);
         dispatcher.kick();
       };
-      const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange);
+      const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange, (chunkId) => lostFirst.requeued(chunkId));
       const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool.
       const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kickNow());
@@ -266,6 +270,8 @@ export class Coordinator {
           }
         },
       });
+      // Heartbeats cannot arrive while the coordinator's own NATS connection is down: no agent is timed out for that.
+      watchBusStatus(nc, { down: () => registry.busDown(), back: () => registry.busBack() });
       // An agent whose process died is seen by its NATS connection closing, sooner than by its heartbeats stopping.
       const disconnects = natsAccountPush
         ? watchAgentDisconnects(natsAccountPush.connection, trust.natsOperator.accountPublicKey, (id, reason) => registry.connectionClosed(id, reason), log.child({ part: "agents" }))

@@ -34,7 +34,12 @@ export class AgentRegistry {
   private readonly attemptSeen = new Map<string, number>();
   /** When NATS last said each agent's connection closed from its side, until a heartbeat or the sweep settles it. */
   private readonly closedAt = new Map<string, number>();
-  private readonly startedAt: number;
+  /** Silence before this moment does not count (the coordinator's start). */
+  private readonly graceFrom: number;
+  /** Set while the coordinator's own NATS connection is down: no heartbeat can arrive, so silence proves nothing. */
+  private busDownSince: number | undefined;
+  /** The last outage of that connection: silence during it does not count. */
+  private lastOutage: { from: number; to: number } | undefined;
   /** Heartbeat times not written to the store yet (flushTouches). */
   private readonly touches = new Map<string, number>();
   private touchTimer: NodeJS.Timeout | undefined;
@@ -48,7 +53,7 @@ export class AgentRegistry {
     private readonly log: Logger,
     private readonly onOnline: () => void,
   ) {
-    this.startedAt = clock();
+    this.graceFrom = clock();
   }
 
   async join(info: JoinInfo): Promise<AgentRow> {
@@ -70,6 +75,8 @@ export class AgentRegistry {
   heartbeat(hb: Heartbeat): void {
     const agent = this.store.agents.get(hb.agentId);
     if (!agent || agent.state === "removed") return;
+    // A heartbeat proves the bus delivers again, should the connection's "reconnect" status go unseen.
+    if (this.busDownSince !== undefined) this.busBack();
     this.live.set(hb.agentId, hb);
     this.closedAt.delete(hb.agentId);
     this.recordTouch(hb.agentId, this.clock());
@@ -106,7 +113,7 @@ export class AgentRegistry {
       if (closed !== undefined && now - closed >= this.policy.heartbeatMs) {
         this.goOffline(a, now, "agent offline: connection closed", `agent ${a.name}'s connection closed`);
         gone.push(a.id);
-      } else if (now - a.lastSeen > this.policy.agentTimeoutMs) {
+      } else if (this.silentTooLong(a, now)) {
         this.goOffline(a, now, "agent offline: heartbeats stopped", `agent ${a.name} stopped sending heartbeats`);
         gone.push(a.id);
       }
@@ -114,6 +121,43 @@ export class AgentRegistry {
     for (const id of this.closedAt.keys()) if (this.store.agents.get(id)?.state !== "online") this.closedAt.delete(id);
     this.sweepOrphanedAttempts(now);
     return gone;
+  }
+
+  /**
+   * Heartbeats stopped for longer than agentTimeoutMs, counting only the time the coordinator could have heard
+   * them: nothing while its own NATS connection is down, and its last outage taken out afterwards.
+   */
+  private silentTooLong(a: AgentRow, now: number): boolean {
+    return this.countedSilence(a.lastSeen, now) > this.policy.agentTimeoutMs;
+  }
+
+  /** Time since `since` that counts as silence: from the coordinator's start, less the last outage of its NATS connection; 0 while it is down. */
+  private countedSilence(since: number, now: number): number {
+    if (this.busDownSince !== undefined) return 0;
+    const from = Math.max(since, this.graceFrom);
+    const o = this.lastOutage;
+    const overlap = o ? Math.max(0, Math.min(now, o.to) - Math.max(from, o.from)) : 0;
+    return now - from - overlap;
+  }
+
+  /** The coordinator's NATS connection dropped (its nats-server died or restarts): heartbeats cannot arrive. */
+  busDown(): void {
+    if (this.busDownSince !== undefined) return;
+    this.busDownSince = this.clock();
+    this.log.warn({}, "NATS connection down: agents are not timed out until it is back");
+  }
+
+  /**
+   * The coordinator's NATS connection is back. The outage does not count as anyone's silence: an agent
+   * silent for 2 s before it times out 2 s after it. (A fresh full timeout from here, tried first, delayed
+   * the loss of agents whose links were cut just before a nats-server kill by the whole outage plus 4 s.)
+   */
+  busBack(): void {
+    const now = this.clock();
+    if (this.busDownSince === undefined) return;
+    this.lastOutage = { from: this.busDownSince, to: now };
+    this.log.info({ downMs: now - this.busDownSince }, "NATS connection back: the outage does not count as agents' silence");
+    this.busDownSince = undefined;
   }
 
   private goOffline(a: AgentRow, now: number, msg: string, reason: string): void {
@@ -133,8 +177,7 @@ export class AgentRegistry {
   private sweepOrphanedAttempts(now: number): void {
     const limit = this.policy.agentTimeoutMs + this.policy.heartbeatMs;
     for (const att of this.store.attempts.runningOnOnlineAgents()) {
-      const seen = this.attemptSeen.get(att.id) ?? Math.max(att.createdAt, this.startedAt);
-      if (now - seen <= limit) continue;
+      if (this.countedSilence(this.attemptSeen.get(att.id) ?? att.createdAt, now) <= limit) continue;
       this.attemptSeen.delete(att.id);
       this.claims.loseAttempt(att.id, `agent ${att.agentName} is no longer working on attempt ${att.id}`);
     }

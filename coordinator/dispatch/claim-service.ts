@@ -31,6 +31,8 @@ export class ClaimService {
     private readonly log: Logger,
     /** Called after a chunk goes back to pending or changes in a way the dispatcher or finisher cares about. */
     private readonly onChange: (jobId: string) => void,
+    /** A lost attempt's chunk went back to pending (lost-work-first.ts places it ahead of the queue). */
+    private readonly onLostRequeued: (chunkId: string) => void = () => undefined,
   ) {}
 
   /** Why an agent may not run a job's chunks (tags, memory), or null; set by the coordinator (coordinator/scheduling/). */
@@ -170,6 +172,7 @@ export class ClaimService {
 
   private loseAttempts(select: () => AttemptRow[], reason: string, logFields: Record<string, string>): number {
     const jobs = new Set<string>();
+    const requeued: string[] = [];
     const lost = this.store.tx(() => {
       const now = this.clock();
       const running = select();
@@ -180,11 +183,13 @@ export class ClaimService {
         if (chunk && chunk.state === "running" && chunk.currentAttemptId === a.id) {
           this.store.chunks.transition(chunk.id, "pending", now, { currentAttemptId: null, dispatchId: null });
           jobs.add(a.jobId);
+          requeued.push(chunk.id);
         }
       }
       return running.length;
     });
     if (lost > 0) this.log.warn({ ...logFields, lost, reason }, "attempts lost, chunks requeued");
+    for (const c of requeued) this.onLostRequeued(c);
     for (const j of jobs) this.onChange(j);
     return lost;
   }

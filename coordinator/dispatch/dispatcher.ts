@@ -5,6 +5,7 @@ import type { WorkMessage } from "../../shared/protocol/messages.ts";
 import type { FarmPolicy } from "./farm-policy.ts";
 import { runDispatchPass } from "../scheduling/dispatch-pass.ts";
 import { defaultSchedulingDeps, type SchedulingDeps } from "../scheduling/scheduling-deps.ts";
+import type { LostWorkFirst } from "./lost-work-first.ts";
 
 /** The transport edge of dispatch (JetStream in production). */
 export interface WorkPublisher {
@@ -47,6 +48,8 @@ export class Dispatcher {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly minPassGapMs = DEFAULT_MIN_PASS_GAP_MS,
+    /** Places chunks requeued after a lost attempt before each pass, ahead of the pool (lost-work-first.ts). */
+    private readonly lostFirst?: LostWorkFirst,
   ) {}
 
   start(tickMs = 1000): void {
@@ -134,6 +137,7 @@ export class Dispatcher {
 
   /** One scheduling pass: coordinator/scheduling/dispatch-pass.ts (snapshot, pure plan, one transaction, publishes). */
   private async pass(): Promise<void> {
+    await this.lostFirst?.place(this.scheduling.published, this.scheduling.onPlaced);
     await runDispatchPass({
       ...this.scheduling,
       store: this.store,

@@ -1,9 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { generatedJob, startAgentProcess, startTestCoordinator, tempDir, waitUntil } from "../support/farm.ts";
-import { expectedGeneratedShas } from "../support/expected-frames.ts";
-import { checkOutput } from "../support/output-check.ts";
+import { assertGeneratedJobDone } from "../support/assert-generated-job.ts";
 
 test("an agent killed with SIGKILL mid-chunk: loss detected in seconds (its NATS connection closing, else its heartbeats stopping), chunk re-run elsewhere, every frame once", async (t) => {
   const dir = tempDir(t, "ns-fault-kill-");
@@ -31,21 +29,10 @@ test("an agent killed with SIGKILL mid-chunk: loss detected in seconds (its NATS
   assert.ok(detectionSeconds < 10, `loss detected after ${detectionSeconds.toFixed(1)} s`);
   t.diagnostic(`loss detected ${detectionSeconds.toFixed(2)} s after SIGKILL (${lost.error ?? ""})`);
 
-  const job = await coordinator.finisher.waitFor(jobId);
-  assert.equal(job.state, "done", job.message ?? "");
-  const check = checkOutput(join(dir, "output"), job.outputDir, await expectedGeneratedShas(N, W, H, 3));
-  assert.deepEqual(check.missing, []);
-  assert.deepEqual(check.corrupt, []);
-  assert.deepEqual(check.unexpected, []);
-  assert.equal(check.stagingLeftovers, 0);
-  // The lost chunk was committed by the survivor; every chunk committed exactly once.
-  const chunk = store.chunks.get(attempt.chunkId);
-  assert.equal(chunk?.state, "done");
+  await assertGeneratedJobDone(coordinator, dir, jobId, N, W, H);
+  // The lost chunk was committed by the survivor.
   const committed = store.attempts.listByChunk(attempt.chunkId).filter((x) => x.state === "committed");
   assert.equal(committed.length, 1);
   assert.notEqual(committed[0]?.agentId, victim.id);
-  for (const c of store.chunks.listByJob(jobId)) {
-    assert.equal(store.attempts.listByChunk(c.id).filter((x) => x.state === "committed").length, 1, `chunk ${c.idx} committed once`);
-  }
   await b.stop();
 });

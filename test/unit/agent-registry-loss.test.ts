@@ -5,7 +5,7 @@ import { ClaimService, type WorkDescriber } from "../../coordinator/dispatch/cla
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { closedAgentOf } from "../../coordinator/nats/agent-disconnect-watch.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
-import { queueChunk, seedFarm } from "../helpers/store-fixture.ts";
+import { insertAgent, queueChunk, seedFarm } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 
 const describeWork: WorkDescriber = (job) => ({
@@ -63,6 +63,47 @@ test("without a closed connection, heartbeat silence still takes the timeout", (
   clock.advance(1);
   assert.deepEqual(registry.sweep(), [agent.id]);
   assert.match(store.attempts.get(attemptId)?.error ?? "", /stopped sending heartbeats/);
+});
+
+test("while the coordinator's NATS connection is down no agent times out, and the outage does not count as silence after", (t) => {
+  const { store, registry, clock, agent, attemptId, beat } = setup(t);
+  clock.advance(1000);
+  registry.busDown();
+  clock.advance(DEFAULT_FARM_POLICY.agentTimeoutMs * 3);
+  assert.deepEqual(registry.sweep(), [], "silence while the bus is down proves nothing");
+  assert.equal(store.attempts.get(attemptId)?.state, "running");
+  registry.busBack();
+  clock.advance(DEFAULT_FARM_POLICY.agentTimeoutMs - 1000);
+  assert.deepEqual(registry.sweep(), [], "1 s silent before the outage plus 3 s after: not yet");
+  beat();
+  clock.advance(DEFAULT_FARM_POLICY.agentTimeoutMs);
+  assert.deepEqual(registry.sweep(), [], "the agent heartbeats again: kept");
+  assert.equal(store.attempts.get(attemptId)?.state, "running");
+  assert.equal(store.agents.get(agent.id)?.state, "online");
+});
+
+test("a heartbeat while the bus is taken for down ends the bus-down state: another silent agent times out again", (t) => {
+  const { store, registry, clock, agent, attemptId } = setup(t);
+  const other = insertAgent(store, { id: "agt-other", now: clock.now() });
+  registry.busDown();
+  clock.advance(2_000);
+  registry.heartbeat({ agentId: other.id, name: other.name, status: "idle", attemptId: null, seq: 0, sentAtMs: clock.now() } as Parameters<AgentRegistry["heartbeat"]>[0]);
+  clock.advance(DEFAULT_FARM_POLICY.agentTimeoutMs + 1);
+  assert.ok(registry.sweep().includes(agent.id));
+  assert.equal(store.attempts.get(attemptId)?.state, "lost");
+});
+
+test("after the bus is back, an agent silent since before the outage times out once its silence outside the outage passes the timeout", (t) => {
+  const { store, registry, clock, agent, attemptId } = setup(t);
+  clock.advance(2_000);
+  registry.busDown();
+  clock.advance(10_000);
+  registry.busBack();
+  clock.advance(DEFAULT_FARM_POLICY.agentTimeoutMs - 2_000);
+  assert.deepEqual(registry.sweep(), [], "2 s before + 2 s after is not more than the timeout");
+  clock.advance(1);
+  assert.deepEqual(registry.sweep(), [agent.id]);
+  assert.equal(store.attempts.get(attemptId)?.state, "lost");
 });
 
 test("an agent that joins again is a new process: its earlier running attempts are lost at once, the agent stays online", async (t) => {

@@ -1,0 +1,129 @@
+import type { Store } from "../store/store.ts";
+import type { AgentRow } from "../store/agents-table.ts";
+import type { JobRow } from "../store/jobs-table.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Heartbeat } from "../../shared/protocol/messages.ts";
+import { newId } from "../../shared/ids.ts";
+import { agentInfo } from "../scheduling/farm-snapshot.ts";
+import { withdrawDispatch } from "./withdraw-dispatch.ts";
+import type { WorkPublisher } from "./dispatcher.ts";
+
+/**
+ * Why this file exists: a chunk whose attempt was lost (its agent died, its
+ * link was cut) goes back to pending, and the dispatch pass would give it a
+ * fresh message at the back of the shared pool, behind every chunk already
+ * queued there: the lost work waited for the whole queue to drain. Here such
+ * a chunk is placed, before the pass, on the own subject of the eligible
+ * agent with the least work in hand. An agent polls its own consumer beside
+ * the pool and takes a placed message before the pool's next one, so the
+ * lost chunk is the next one it starts: at once on an idle agent, after its
+ * current chunk on a busy one. With no eligible agent online the pass puts it
+ * in the pool; once one is online again it is taken back from the pool (its
+ * message retracted, a stale copy refused at claim) and placed the same way.
+ * A chunk is forgotten here once it is claimed, placed or no longer wanted.
+ */
+
+export interface LostWorkFirstDeps {
+  store: Store;
+  publisher: WorkPublisher;
+  /** Latest heartbeat per agent: a draining or paused agent is not given work. */
+  live: () => ReadonlyMap<string, Heartbeat>;
+  /** Why the agent may not run the job's chunks (tags, memory, blocklist), or null (ClaimService.ineligible). */
+  ineligible: (agent: AgentRow, job: JobRow) => string | null;
+  clock: Clock;
+  log: Logger;
+}
+
+export class LostWorkFirst {
+  /** Chunks requeued after a lost attempt, not placed yet. */
+  private readonly lost = new Set<string>();
+
+  constructor(private readonly d: LostWorkFirstDeps) {}
+
+  /** A lost attempt's chunk went back to pending (ClaimService). */
+  requeued(chunkId: string): void {
+    this.lost.add(chunkId);
+  }
+
+  get waiting(): number {
+    return this.lost.size;
+  }
+
+  /**
+   * Places each requeued chunk that is still pending on an agent's own subject, then publishes it.
+   * `published` and `onPlaced` are the dispatch pass's (message tracking for retraction, asset prefetch).
+   */
+  async place(published?: Map<string, { dispatchId: string; seq: number }>, onPlaced?: (agentId: string, jobId: string) => void): Promise<void> {
+    if (this.lost.size === 0) return;
+    const now = this.d.clock();
+    const placed = this.d.store.tx(() => this.choose(now));
+    for (const p of placed) {
+      try {
+        const seq = await this.d.publisher.publish({ chunkId: p.chunkId, jobId: p.jobId, dispatchId: p.dispatchId }, p.agentId);
+        this.lost.delete(p.chunkId);
+        const inPool = published?.get(p.chunkId);
+        if (inPool !== undefined && inPool.dispatchId === p.fromPool) void this.d.publisher.retract?.(inPool.seq).catch(() => undefined);
+        if (typeof seq === "number") published?.set(p.chunkId, { dispatchId: p.dispatchId, seq });
+        onPlaced?.(p.agentId, p.jobId);
+        this.d.log.info({ chunkId: p.chunkId, agentId: p.agentId }, "lost chunk placed first");
+      } catch (err) {
+        // Back to pending and kept here: the next pass tries again.
+        this.d.store.tx(() => withdrawDispatch(this.d.store, p.chunkId, p.dispatchId, now));
+        this.d.log.warn({ err: (err as Error).message, chunkId: p.chunkId }, "publishing a lost chunk failed; chunk back to pending");
+      }
+    }
+  }
+
+  /** In one transaction: each placeable chunk queued on its agent (taken back from the pool first when it waits there). */
+  private choose(now: number): Placed[] {
+    const live = this.d.live();
+    const agents = this.d.store.agents.list().filter((a) => a.state === "online" && agentInfo(a, live.get(a.id)).accepting);
+    const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
+    const out: Placed[] = [];
+    for (const chunkId of this.lost) {
+      const chunk = this.d.store.chunks.get(chunkId);
+      const job = chunk ? this.d.store.jobs.get(chunk.jobId) : undefined;
+      const inPool = chunk?.state === "queued" && chunk.placedAgentId === null;
+      if (!chunk || (chunk.state !== "pending" && !inPool) || !job || (job.state !== "running" && job.state !== "queued")) {
+        this.lost.delete(chunkId);
+        continue;
+      }
+      const agent = leastBusy(agents.filter((a) => this.d.ineligible(a, job) === null), inHand);
+      if (!agent) continue; // none may run it now: the pass decides
+      const fromPool = inPool ? chunk.dispatchId : null;
+      if (inPool) this.d.store.chunks.transition(chunkId, "pending", now, { dispatchId: null });
+      const dispatchId = newId("dsp", now);
+      this.d.store.chunks.transition(chunkId, "queued", now, { dispatchId, placedAgentId: agent.id });
+      inHand.set(agent.id, (inHand.get(agent.id) ?? 0) + 1);
+      out.push({ chunkId, jobId: job.id, agentId: agent.id, dispatchId, fromPool });
+    }
+    return out;
+  }
+}
+
+interface Placed {
+  chunkId: string;
+  jobId: string;
+  agentId: string;
+  dispatchId: string;
+  /** The dispatch id of the pool message it was taken back from; null when it was pending. */
+  fromPool: string | null;
+}
+
+/** Attempts the agent runs plus chunks waiting on its own subject. */
+function workInHand(store: Store, agentId: string): number {
+  const waiting = store.db.prepare(`SELECT COUNT(*) AS n FROM chunks WHERE state = 'queued' AND placed_agent_id = ?`).get(agentId) as { n: number };
+  return store.attempts.runningForAgent(agentId).length + waiting.n;
+}
+
+/** The agent with the least work in hand (ties: by name, for a stable choice); undefined when there is none. */
+function leastBusy(agents: readonly AgentRow[], inHand: ReadonlyMap<string, number>): AgentRow | undefined {
+  let best: AgentRow | undefined;
+  for (const a of agents) {
+    const n = inHand.get(a.id) ?? 0;
+    const b = best ? (inHand.get(best.id) ?? 0) : Infinity;
+    if (n < b || (n === b && best !== undefined && a.name < best.name)) best = a;
+  }
+  return best;
+}

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LostWorkFirst } from "../../coordinator/dispatch/lost-work-first.ts";
+import type { WorkPublisher } from "../../coordinator/dispatch/dispatcher.ts";
+import type { Heartbeat, WorkMessage } from "../../shared/protocol/messages.ts";
+import { insertAgent, queueChunk, seedFarm } from "../helpers/store-fixture.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
+import { testLog } from "../helpers/test-log.ts";
+
+/** Records publishes (with a sequence) and retractions, as JetStream would see them. */
+function recordingPublisher(): WorkPublisher & { sent: Array<{ msg: WorkMessage; agentId: string | undefined; seq: number }>; retracted: number[] } {
+  const sent: Array<{ msg: WorkMessage; agentId: string | undefined; seq: number }> = [];
+  const retracted: number[] = [];
+  return {
+    sent,
+    retracted,
+    publish: async (msg, agentId) => {
+      sent.push({ msg, agentId, seq: 100 + sent.length });
+      return 100 + sent.length - 1;
+    },
+    retract: async (seq) => void retracted.push(seq),
+  };
+}
+
+test("a lost chunk is placed on the agent with the least work in hand, on its own subject", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14]] });
+  const busy = farm.agent;
+  const idle = insertAgent(farm.store, { id: "agt-idle" });
+  // The busy agent runs chunk 1; chunk 0 was lost and is pending again.
+  farm.store.chunks.transition(farm.chunks[1]!.id, "queued", 1_000, { dispatchId: "d1" });
+  farm.store.attempts.insert({ id: "att-1", chunkId: farm.chunks[1]!.id, jobId: farm.job.id, agentId: busy.id, createdAt: 1_000 });
+  farm.store.chunks.transition(farm.chunks[1]!.id, "running", 1_000, { currentAttemptId: "att-1" });
+  const publisher = recordingPublisher();
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => new Map(), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
+  first.requeued(farm.chunks[0]!.id);
+  const published = new Map<string, { dispatchId: string; seq: number }>();
+  await first.place(published);
+  assert.equal(publisher.sent.length, 1);
+  assert.equal(publisher.sent[0]?.agentId, idle.id);
+  const row = farm.store.chunks.get(farm.chunks[0]!.id);
+  assert.equal(row?.state, "queued");
+  assert.equal(row?.placedAgentId, idle.id);
+  assert.equal(row?.dispatchId, publisher.sent[0]?.msg.dispatchId);
+  assert.deepEqual(published.get(farm.chunks[0]!.id), { dispatchId: row?.dispatchId, seq: 100 });
+  assert.equal(first.waiting, 0);
+  // Placed once: a later pass publishes nothing more.
+  await first.place(published);
+  assert.equal(publisher.sent.length, 1);
+});
+
+test("with no agent that may run it, a lost chunk is left to the pool, then taken back from it once an agent is online", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" }, agentState: "offline" });
+  const chunk = farm.chunks[0]!;
+  const publisher = recordingPublisher();
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => new Map(), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
+  first.requeued(chunk.id);
+  await first.place();
+  assert.equal(publisher.sent.length, 0, "no agent online: nothing placed");
+  assert.equal(first.waiting, 1);
+  // The dispatch pass puts it in the pool meanwhile.
+  const poolDispatch = queueChunk(farm.store, chunk.id, "dsp-pool");
+  const published = new Map([[chunk.id, { dispatchId: poolDispatch, seq: 42 }]]);
+  farm.store.agents.transition(farm.agent.id, "online");
+  await first.place(published);
+  assert.equal(publisher.sent.length, 1);
+  assert.equal(publisher.sent[0]?.agentId, farm.agent.id);
+  assert.deepEqual(publisher.retracted, [42], "the pool message is retracted");
+  const row = farm.store.chunks.get(chunk.id);
+  assert.equal(row?.placedAgentId, farm.agent.id);
+  assert.notEqual(row?.dispatchId, poolDispatch, "a stale pool copy is refused at claim");
+});
+
+test("an ineligible or draining agent is not given the lost chunk; a chunk claimed meanwhile is forgotten", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" } });
+  const draining = insertAgent(farm.store, { id: "agt-draining" });
+  const publisher = recordingPublisher();
+  const hb = { agentId: draining.id, name: draining.name, status: "draining", seq: 0, sentAtMs: 0 } as unknown as Heartbeat;
+  const first = new LostWorkFirst({
+    store: farm.store,
+    publisher,
+    live: () => new Map<string, Heartbeat>([[draining.id, hb]]),
+    ineligible: (a) => (a.id === farm.agent.id ? "lacks tag x" : null),
+    clock: manualClock(5_000).now,
+    log: testLog(),
+  });
+  first.requeued(farm.chunks[0]!.id);
+  first.requeued(farm.chunks[1]!.id);
+  await first.place();
+  assert.equal(publisher.sent.length, 0);
+  assert.equal(first.waiting, 2);
+  queueChunk(farm.store, farm.chunks[1]!.id, "dsp-x");
+  farm.store.chunks.transition(farm.chunks[1]!.id, "running", 1_000);
+  await first.place();
+  assert.equal(first.waiting, 1, "the running chunk is no longer waited for");
+});
