@@ -86,7 +86,8 @@ test("the dispatcher holds chunks back while the farm's measured draw leaves no 
   telemetry.ingest("agt_cool", sample("agt_cool", 1, 30, false, clock.now()));
   const gate = new FarmPowerGate(800, store, live, telemetry, clock.now, log);
   const publisher = new Recording();
-  const dispatcher = new Dispatcher(store, publisher, { ...DEFAULT_FARM_POLICY, queueDepthPerAgent: 5 }, clock.now, log);
+  // No gap between passes: this test is about the power gate, not about coalescing kicks (dispatcher.test.ts).
+  const dispatcher = new Dispatcher(store, publisher, { ...DEFAULT_FARM_POLICY, queueDepthPerAgent: 5 }, clock.now, log, 0);
   dispatcher.limitStarts((queued, wanted) => gate.allowed(queued, wanted));
   t.after(() => dispatcher.stop());
 
