@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { ExrUnsupportedError, removeExrText, withExrText } from "../../shared/media/exr-header-attribute.ts";
 import { exrPixelsOf } from "../../shared/provenance/exr-pixel-hash.ts";
 import { PROVENANCE_KEYWORD, type FramePixels } from "../../shared/provenance/provenance-manifest.ts";
-import { overwriteSyncLater } from "../sink/durable-fs.ts";
+import { rewriteSyncLater } from "../sink/durable-fs.ts";
 
 /**
  * The sink's EXR half of provenance. A PNG's record is appended at its end,
@@ -46,5 +46,5 @@ export function stageExr(path: string, data: Uint8Array, sha256: string): Staged
 /** Writes the staged EXR again with `record` in its header (as it was when there is none) and starts its one fsync. */
 export function stampStagedExr(path: string, record: string | undefined): { durable: Promise<void> } {
   const staged = readFileSync(path);
-  return overwriteSyncLater(path, record === undefined ? staged : withExrText(staged, PROVENANCE_KEYWORD, record));
+  return rewriteSyncLater(path, 0, record === undefined ? staged : withExrText(staged, PROVENANCE_KEYWORD, record));
 }

@@ -25,34 +25,28 @@ export async function writeFileSyncLater(path: string, data: Uint8Array): Promis
 /**
  * Replaces everything from `offset` to the end of a file with `data` and
  * starts its sync, like writeFileSyncLater. When the file keeps its size (the
- * bytes were reserved, written and fsynced earlier) only the data needs to
- * reach the disk: fdatasync, no journal commit for a size or block change.
- * Otherwise the file is cut at `offset` first and fully fsynced.
+ * bytes were reserved earlier) only the data needs to reach the disk:
+ * fdatasync, no journal commit for a size or block change. Otherwise the file
+ * is fully fsynced; a file longer than the new end is cut after the write,
+ * never to zero first (a truncate to zero makes ext4 flush the old blocks at
+ * close). With offset 0 it writes a staged file again as a whole (an EXR whose
+ * provenance goes into its header, one record longer).
  */
 export function rewriteSyncLater(path: string, offset: number, data: Uint8Array): { durable: Promise<void> } {
   const fd = openSync(path, "r+");
   let sameSize: boolean;
   try {
-    sameSize = fstatSync(fd).size === offset + data.length;
-    if (!sameSize) ftruncateSync(fd, offset);
+    const size = fstatSync(fd).size;
+    const end = offset + data.length;
+    sameSize = size === end;
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off, offset + off);
+    if (size > end) ftruncateSync(fd, end);
   } catch (err) {
     closeSync(fd);
     throw err;
   }
   return { durable: fsyncAndClose(fd, sameSize) };
-}
-
-/**
- * Overwrites a file from its start with `data`, at least as long as the file
- * (not truncated first: a truncate to zero makes ext4 flush the old blocks at
- * close), and starts its fsync, like writeFileSyncLater: for a staged file
- * that must change before its first fsync (an EXR's provenance goes into its
- * header, so the whole file is written again, one record longer).
- */
-export function overwriteSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
-  return writeSyncLater(path, "r+", data);
 }
 
 function writeSyncLater(path: string, flags: string, data: Uint8Array): { durable: Promise<void> } {
