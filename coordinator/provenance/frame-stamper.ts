@@ -4,7 +4,7 @@ import type { Logger } from "../../shared/log.ts";
 import { itxtChunk, itxtChunkLength } from "../../shared/media/png-text-chunk.ts";
 import { FRAME_MANIFEST_FORMAT, PIXEL_HASH_BY, PROVENANCE_KEYWORD, type ExrFrameManifest, type FrameManifest, type FramePixels, type ProvenanceStep } from "../../shared/provenance/provenance-manifest.ts";
 import { pngDimensions } from "../../shared/provenance/pixel-hash.ts";
-import { recordLengthBound, signChunkRecords } from "../../shared/provenance/chunk-records.ts";
+import { recordLengthBound, signChunkRecords, type ChunkMember } from "../../shared/provenance/chunk-records.ts";
 import type { ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import type { AgentRow } from "../store/agents-table.ts";
@@ -139,10 +139,7 @@ export class FrameStamper {
    * Empty when the job or chunk is gone.
    */
   records(h: AttemptRef, frames: readonly StagedPng[], frameCount: number, acc: ChunkAccounting): Map<number, string> {
-    const manifests = this.manifests(h, frames, frameCount, acc);
-    const texts = signChunkRecords(manifests, this.signer);
-    this.log.debug({ attemptId: h.attemptId, frames: texts.length }, "provenance records signed");
-    return new Map(manifests.map((m, i) => [m.frame, texts[i]!]));
+    return this.signed(h, this.manifests(h, frames, frameCount, acc), "provenance records signed");
   }
 
   /**
@@ -154,8 +151,13 @@ export class FrameStamper {
     const common = this.common(h, frameCount, acc);
     if (!common) return new Map();
     const manifests: ExrFrameManifest[] = frames.map((f) => ({ ...common, frame: f.index, pixels: f.pixels, exr: { sha256: f.exrSha256 } }));
+    return this.signed(h, manifests, "EXR provenance records signed");
+  }
+
+  /** The chunk's manifests signed once (signChunkRecords), as record text per frame index. */
+  private signed(h: AttemptRef, manifests: readonly ChunkMember[], what: string): Map<number, string> {
     const texts = signChunkRecords(manifests, this.signer);
-    this.log.debug({ attemptId: h.attemptId, frames: texts.length }, "EXR provenance records signed");
+    this.log.debug({ attemptId: h.attemptId, frames: texts.length }, what);
     return new Map(manifests.map((m, i) => [m.frame, texts[i]!]));
   }
 
