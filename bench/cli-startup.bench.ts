@@ -10,6 +10,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../cli/paths.ts";
+import { median } from "./bench-cli.ts";
 
 const flag = (name: string, fallback: string): string => {
   const at = process.argv.indexOf(name);
@@ -35,11 +36,6 @@ function once(args: string[], env: NodeJS.ProcessEnv): Sample {
   if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr}`);
   return { ms, cpuMs: Number(/cpu=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1000, rssKiB: Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? NaN) };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
 
 const build = spawnSync(process.execPath, [join(PROJECT_ROOT, "scripts/build.mjs")], { stdio: "inherit" });
 if (build.status !== 0) process.exit(1);

@@ -19,6 +19,7 @@ import { stageExr, stampStagedExr } from "../coordinator/provenance/exr-staging.
 import { writeFileSyncLater } from "../coordinator/sink/durable-fs.ts";
 import { findFfmpeg } from "../shared/media/ffmpeg-binaries.ts";
 import { createHash } from "node:crypto";
+import { median } from "./bench-cli.ts";
 
 const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1] ?? 15) || 15;
 const ffmpeg = findFfmpeg();
@@ -60,7 +61,6 @@ try {
       without.push(await plain());
     }
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const a = median(without);
   const b = median(withRecord);
   console.log(JSON.stringify({

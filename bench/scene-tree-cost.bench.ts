@@ -29,13 +29,13 @@ import { sceneTreeSha256 } from "../shared/provenance/scene-tree-hash.ts";
 import { signManifest } from "../shared/provenance/provenance-signature.ts";
 import { silentLogger } from "../shared/log.ts";
 import type { WorkStep } from "../shared/steps/work-step.ts";
+import { median } from "./bench-cli.ts";
 
 const { values } = parseArgs({ options: { files: { type: "string", default: "2000" }, rounds: { type: "string", default: "200" }, blobs: { type: "string", default: "2000" } } });
 const files = Number(values.files);
 const rounds = Number(values.rounds);
 const blobs = Number(values.blobs);
 const sha = (s: string): string => createHash("sha256").update(s).digest("hex");
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const time = async (fn: () => unknown, n: number): Promise<number> => {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
