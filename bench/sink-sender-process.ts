@@ -9,8 +9,8 @@
  * (user + system, all threads) for the request, so the bench can say where
  * the CPU goes on each side. Speaks over IPC:
  *
- *   parent -> child: raw | enroll | upload | disconnect
- *   child -> parent: one reply per request ({ type: "ok", ... } or { type: "error", message })
+ *   parent -> child: raw | grpc | enroll | upload | disconnect | cpu (each with an id)
+ *   child -> parent: one reply per request, with its id ({ type: "ok", ... } or { type: "error", message })
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -27,12 +27,15 @@ import { uploadAttempt } from "../agent/grpc/result-uploader.ts";
 import type { EncodedFrame } from "../agent/executors/executor.ts";
 import { benchLogger, nowSeconds } from "./bench-cli.ts";
 import { sendRawTcp, type RawTlsMaterial } from "./raw-tcp-copy.ts";
+import { sendRawGrpc } from "./raw-grpc-copy.ts";
 
 type Request =
   | { type: "raw"; port: number; frameBytes: number; frames: number; tls?: RawTlsMaterial }
+  | { type: "grpc"; port: number; frameBytes: number; frames: number; tls: RawTlsMaterial }
   | { type: "enroll"; coordinator: LocalCoordinator; joinToken: string; dataDir: string }
   | { type: "upload"; chunkId: string; dispatchId: string; frameBytes: number }
-  | { type: "disconnect" };
+  | { type: "disconnect" }
+  | { type: "cpu" };
 
 type Reply = { type: "ok"; seconds: number; cpuMicros: number; bytes: number; committed: boolean } | { type: "error"; message: string };
 
@@ -44,13 +47,17 @@ export interface SendStats {
   bytes: number;
 }
 
-/** The parent's handle: one request at a time. */
+/** The parent's handle. Uploads may overlap (an agent streams a chunk's frames while the one before commits); the others are one at a time. */
 export interface SinkSender {
   raw(port: number, frameBytes: number, frames: number, tls?: RawTlsMaterial): Promise<SendStats>;
+  /** The bare grpc-js copy (bench/raw-grpc-copy.ts): one client stream, one message per frame. */
+  grpc(port: number, frameBytes: number, frames: number, tls: RawTlsMaterial): Promise<SendStats>;
   enroll(coordinator: LocalCoordinator, joinToken: string, dataDir: string): Promise<void>;
   /** Claims the chunk with its dispatch id and uploads its frames (random payloads of `frameBytes`); rejects unless committed. */
   upload(chunkId: string, dispatchId: string, frameBytes: number): Promise<SendStats>;
   disconnect(): Promise<void>;
+  /** The sending process's CPU time so far (user + system, all threads), in microseconds: for overlapping uploads, whose own figures overlap. */
+  cpuMicros(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -63,20 +70,28 @@ export async function startSinkSender(): Promise<SinkSender> {
   };
   process.once("exit", kill);
   child.once("exit", () => process.off("exit", kill));
-  // One request at a time: the reply (or the child's exit) settles the one waiting.
-  let waiting: { resolve: (m: Reply) => void; reject: (e: Error) => void } | undefined;
-  child.on("message", (m: Reply) => waiting?.resolve(m));
-  child.once("exit", () => waiting?.reject(new Error("bench sender process ended")));
+  // Requests carry an id; each reply (or the child's exit) settles the one waiting for it.
+  const waiting = new Map<number, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  child.on("message", (m: Reply & { id: number }) => {
+    waiting.get(m.id)?.resolve(m);
+    waiting.delete(m.id);
+  });
+  child.once("exit", () => {
+    for (const w of waiting.values()) w.reject(new Error("bench sender process ended"));
+    waiting.clear();
+  });
   const ask = async (r: Request): Promise<Extract<Reply, { type: "ok" }>> => {
-    if (waiting) throw new Error("bench sender: one request at a time");
-    const reply = new Promise<Reply>((resolve, reject) => (waiting = { resolve, reject }));
-    child.send(r);
-    const m = await reply.finally(() => (waiting = undefined));
+    const id = nextId++;
+    const reply = new Promise<Reply>((resolve, reject) => waiting.set(id, { resolve, reject }));
+    child.send({ ...r, id });
+    const m = await reply;
     if (m.type === "error") throw new Error(`bench sender (${r.type}): ${m.message}`);
     return m;
   };
   return {
     raw: (port, frameBytes, frames, tls) => ask({ type: "raw", port, frameBytes, frames, ...(tls ? { tls } : {}) }),
+    grpc: (port, frameBytes, frames, tls) => ask({ type: "grpc", port, frameBytes, frames, tls }),
     enroll: async (coordinator, joinToken, dataDir) => void (await ask({ type: "enroll", coordinator, joinToken, dataDir })),
     upload: async (chunkId, dispatchId, frameBytes) => {
       const r = await ask({ type: "upload", chunkId, dispatchId, frameBytes });
@@ -84,6 +99,7 @@ export async function startSinkSender(): Promise<SinkSender> {
       return r;
     },
     disconnect: async () => void (await ask({ type: "disconnect" })),
+    cpuMicros: async () => (await ask({ type: "cpu" })).cpuMicros,
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = once(child, "exit");
@@ -124,10 +140,10 @@ function childMain(): void {
     return { type: "ok", seconds, cpuMicros: used.user + used.system, bytes: r.bytes, committed: r.committed ?? true };
   };
   const handle = async (m: Request): Promise<Reply> => {
-    if (m.type === "raw") {
+    if (m.type === "raw" || m.type === "grpc") {
       const payloads = Array.from({ length: m.frames }, (_, i) => payload(m.frameBytes, i));
       return measured(async () => {
-        await sendRawTcp(m.port, payloads, m.tls);
+        await (m.type === "grpc" ? sendRawGrpc(m.port, payloads, m.tls) : sendRawTcp(m.port, payloads, m.tls));
         return { bytes: m.frameBytes * m.frames };
       });
     }
@@ -142,6 +158,10 @@ function childMain(): void {
       });
       agent = { client, agentId: joined.agentId };
       return { type: "ok", seconds: 0, cpuMicros: 0, bytes: 0, committed: true };
+    }
+    if (m.type === "cpu") {
+      const used = process.cpuUsage();
+      return { type: "ok", seconds: 0, cpuMicros: used.user + used.system, bytes: 0, committed: true };
     }
     if (m.type === "disconnect") {
       agent?.client.close();
@@ -169,10 +189,10 @@ function childMain(): void {
     agent?.client.close();
     process.exit(0);
   });
-  process.on("message", (m: Request) => {
+  process.on("message", (m: Request & { id: number }) => {
     void handle(m)
       .catch((err: unknown): Reply => ({ type: "error", message: (err as Error).message }))
-      .then((reply) => process.send?.(reply));
+      .then((reply) => process.send?.({ ...reply, id: m.id }));
   });
 }
 

@@ -22,9 +22,10 @@ import { MB, benchLogger, cleanupOnInterrupt, fileSystemType, intFlag, intListFl
 import { listenRawTcpReceiver, type RawTcpMode, type RawTlsMaterial } from "./raw-tcp-copy.ts";
 import { percentile } from "./comfyui-direct.ts";
 import { runSinkUploads, type SinkUploadResult } from "./sink-upload-run.ts";
-import { startSinkSender, type SinkSender } from "./sink-sender-process.ts";
+import { startSinkSender, type SendStats, type SinkSender } from "./sink-sender-process.ts";
+import { listenRawGrpcReceiver } from "./raw-grpc-copy.ts";
 
-type Method = "oneFile" | "perFrame" | "tlsOneFile" | "sink";
+type Method = "oneFile" | "perFrame" | "tlsOneFile" | "grpcOneFile" | "sink" | "sink2";
 
 interface RawRun {
   MBps: number;
@@ -35,15 +36,25 @@ interface RawRun {
 
 async function rawRun(sender: SinkSender, dir: string, mode: RawTcpMode, frameBytes: number, frames: number, tls?: RawTlsMaterial): Promise<RawRun> {
   const receiver = await listenRawTcpReceiver(dir, mode, frameBytes, tls);
+  return measureCopy(dir, receiver, () => sender.raw(receiver.port, frameBytes, frames, tls));
+}
+
+/** The bare grpc-js arm (bench/raw-grpc-copy.ts): what any gRPC sink could reach here. */
+async function grpcRun(sender: SinkSender, dir: string, frameBytes: number, frames: number, tls: RawTlsMaterial): Promise<RawRun> {
+  const receiver = await listenRawGrpcReceiver(dir, tls);
+  return measureCopy(dir, receiver, () => sender.grpc(receiver.port, frameBytes, frames, tls));
+}
+
+async function measureCopy(dir: string, receiver: { received: Promise<number>; close(): unknown }, send: () => Promise<SendStats>): Promise<RawRun> {
   try {
     const cpu = process.cpuUsage();
-    const sent = await sender.raw(receiver.port, frameBytes, frames, tls);
+    const sent = await send();
     const stored = await receiver.received;
     const used = process.cpuUsage(cpu);
     if (stored !== sent.bytes) throw new Error(`raw copy: receiver stored ${stored} bytes, ${sent.bytes} sent`);
     return { MBps: sent.bytes / MB / sent.seconds, receiverCpu: ((used.user + used.system) / 1e6 / sent.bytes) * 1e9, senderCpu: (sent.cpuMicros / 1e6 / sent.bytes) * 1e9 };
   } finally {
-    receiver.close();
+    await receiver.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -74,17 +85,20 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
   return cleanupOnInterrupt(() => sender.stop(), () => withTempDir("nightshift-bench-sink-", parentDirFlag(f.dir), async (dir) => {
     const results: Array<Record<string, unknown>> = [];
     for (const [n, frameBytes] of sizes.entries()) {
-      const raws: Record<Exclude<Method, "sink">, RawRun[]> = { oneFile: [], perFrame: [], tlsOneFile: [] };
+      const raws: Record<Exclude<Method, "sink" | "sink2">, RawRun[]> = { oneFile: [], perFrame: [], tlsOneFile: [], grpcOneFile: [] };
       const sinkRuns: SinkUploadResult[] = [];
+      const sink2Runs: SinkUploadResult[] = [];
       for (let r = 0; r < rounds; r++) {
         // Alternate the order so that neither side always runs first (cold) or last.
-        const order: Method[] = r % 2 === 0 ? ["oneFile", "tlsOneFile", "perFrame", "sink"] : ["sink", "perFrame", "tlsOneFile", "oneFile"];
+        const order: Method[] = r % 2 === 0 ? ["oneFile", "tlsOneFile", "grpcOneFile", "perFrame", "sink", "sink2"] : ["sink2", "sink", "perFrame", "grpcOneFile", "tlsOneFile", "oneFile"];
         for (const m of order) {
           const at = join(dir, `${m}-${n}-${r}`);
-          if (m === "sink") {
-            const sink = await runSinkUploads({ dir: at, modelsDir: BUNDLED_MODELS_DIR, frameBytes, frames, chunkSize, sender, log });
+          if (m === "sink" || m === "sink2") {
+            const sink = await runSinkUploads({ dir: at, modelsDir: BUNDLED_MODELS_DIR, frameBytes, frames, chunkSize, inFlight: m === "sink2" ? 2 : 1, sender, log });
             rmSync(at, { recursive: true, force: true });
-            sinkRuns.push(sink);
+            (m === "sink2" ? sink2Runs : sinkRuns).push(sink);
+          } else if (m === "grpcOneFile") {
+            raws[m].push(await grpcRun(sender, at, frameBytes, frames, tls));
           } else {
             raws[m].push(await rawRun(sender, at, m === "perFrame" ? "file-per-frame" : "one-file", frameBytes, frames, m === "tlsOneFile" ? tls : undefined));
           }
@@ -94,7 +108,10 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
       const raw = best(raws.oneFile.map((x) => x.MBps));
       const rawTls = best(raws.tlsOneFile.map((x) => x.MBps));
       const rawPerFrame = best(raws.perFrame.map((x) => x.MBps));
+      const rawGrpc = best(raws.grpcOneFile.map((x) => x.MBps));
       const sinkMBps = best(sinkMBpsRuns);
+      const sink2MBpsRuns = sink2Runs.map((s) => s.bytes / MB / s.uploadSeconds);
+      const sink2MBps = best(sink2MBpsRuns);
       const top = sinkRuns[sinkMBpsRuns.indexOf(sinkMBps)]!;
       const perGB = (seconds: number, bytes: number): number => round((seconds / bytes) * 1e9, 2);
       results.push({
@@ -107,21 +124,30 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
         ratio: round(sinkMBps / raw, 3),
         rawTlsMBps: round(rawTls, 1),
         ratioVsRawTls: round(sinkMBps / rawTls, 3),
+        sinkTwoInFlightMBps: round(sink2MBps, 1),
+        ratioTwoInFlight: round(sink2MBps / raw, 3),
+        bareGrpcMBps: round(rawGrpc, 1),
+        ratioVsBareGrpc: round(sinkMBps / rawGrpc, 3),
+        bareGrpcVsRawTls: round(rawGrpc / rawTls, 3),
         rawTcpFsyncPerFrameMBps: round(rawPerFrame, 1),
         ratioVsFsyncPerFrame: round(sinkMBps / rawPerFrame, 3),
         uploadMsPerChunk: { p50: round(percentile(top.uploadMs, 50), 1), p90: round(percentile(top.uploadMs, 90), 1) },
         cpuSecondsPerGB: {
           sink: { receiver: round(least(sinkRuns.map((s) => (s.sinkCpuSeconds / s.bytes) * 1e9)), 2), sender: round(least(sinkRuns.map((s) => (s.agentCpuSeconds / s.bytes) * 1e9)), 2) },
+          sinkTwoInFlight: { receiver: round(least(sink2Runs.map((s) => (s.sinkCpuSeconds / s.bytes) * 1e9)), 2), sender: round(least(sink2Runs.map((s) => (s.agentCpuSeconds / s.bytes) * 1e9)), 2) },
           rawTcp: { receiver: round(least(raws.oneFile.map((x) => x.receiverCpu)), 2), sender: round(least(raws.oneFile.map((x) => x.senderCpu)), 2) },
           rawTls: { receiver: round(least(raws.tlsOneFile.map((x) => x.receiverCpu)), 2), sender: round(least(raws.tlsOneFile.map((x) => x.senderCpu)), 2) },
+          bareGrpc: { receiver: round(least(raws.grpcOneFile.map((x) => x.receiverCpu)), 2), sender: round(least(raws.grpcOneFile.map((x) => x.senderCpu)), 2) },
         },
         sinkCpuSecondsPerGB: perGB(top.sinkCpuSeconds, top.bytes),
         sinkWithClaimsMBps: round(best(sinkRuns.map((x) => x.bytes / MB / x.wallSeconds)), 1),
         runs: {
           rawTcpMBps: raws.oneFile.map((x) => round(x.MBps, 1)),
           rawTlsMBps: raws.tlsOneFile.map((x) => round(x.MBps, 1)),
+          bareGrpcMBps: raws.grpcOneFile.map((x) => round(x.MBps, 1)),
           rawTcpFsyncPerFrameMBps: raws.perFrame.map((x) => round(x.MBps, 1)),
           sinkMBps: sinkMBpsRuns.map((v) => round(v, 1)),
+          sinkTwoInFlightMBps: sink2MBpsRuns.map((v) => round(v, 1)),
         },
       });
     }
@@ -141,14 +167,18 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
         rawTcpMBps:
           "net.createServer on 127.0.0.1:0; the client (other process) writes the frames back to back (awaiting drain); the server appends each received buffer to one file (awaited write), fsyncs once at the end, closes, then replies one byte; clock from connect to that reply",
         rawTlsMBps: "as rawTcpMBps over mutual TLS (ECDSA P-256 certificates, Node's default TLS 1.3 cipher): what TLS alone costs",
+        bareGrpcMBps:
+          "bare grpc-js (bench/raw-grpc-copy.ts): one client-streaming call over mutual TLS, one message per frame, no protobuf, the server's receive window widened as the coordinator's; the server appends each message to one file (awaited write) and fsyncs once at the end before answering. The ceiling of any gRPC sink here: sink/bareGrpc is nightshift's own cost, bareGrpc/rawTls is grpc-js's and Node's",
         rawTcpFsyncPerFrameMBps: "as rawTcpMBps, but the server cuts the stream into frames and writes each to a new file with fsync (the sink's writeFileDurable); no checksum, rename or SQLite",
         sinkMBps: `sum over chunks (${chunkSize} frames each) of agent/grpc/result-uploader.ts uploadAttempt to a real Coordinator: gRPC client stream over mutual TLS, sha256 on both sides, one staged file with fsync per frame, SQLite commit, rename into place, directory fsync`,
+        sinkTwoInFlightMBps:
+          "as sinkMBps with two chunks uploading at once, as a busy agent does (agent/work/chunk-runner.ts frees the device before a chunk's upload ends, so the next chunk streams its frames while this one commits); bytes over the time at least one upload ran",
         uploadMsPerChunk: "the sink run with the best MB/s: each uploadAttempt call, first message to the commit's answer (a commit's latency with --chunk-size 1)",
-        cpuSecondsPerGB: "CPU seconds (user + system, all threads) per 10^9 bytes of frames, least of the rounds, for each process: receiver = the coordinator (claims included) or raw server, sender = the agent or raw client",
+        cpuSecondsPerGB: "CPU seconds (user + system, all threads) per 10^9 bytes of frames, least of the rounds, for each process: receiver = the coordinator (claims and the bench's polling for queued chunks included, first upload to last) or raw server, sender = the agent or raw client",
         sinkCpuSecondsPerGB: "the coordinator's process in the sink run with the best MB/s",
         sinkWithClaimsMBps: "first claim to last commit, so also the claim calls and waiting for the dispatcher to queue the next chunk",
       },
-      aggregation: `best of ${rounds} rounds for every MB/s figure, least for CPU (each round runs raw, raw TLS, raw per-frame and sink; odd rounds in reverse order); every run is listed under results[].runs`,
+      aggregation: `best of ${rounds} rounds for every MB/s figure, least for CPU (each round runs raw, raw TLS, bare grpc-js, raw per-frame, sink and sink with two in flight; odd rounds in reverse order); every run is listed under results[].runs`,
       chunkSize,
       payloads: `8 random buffers per size, reused round-robin (frame i gets buffer i mod 8)`,
       tempFileSystem: fileSystemType(dir),

@@ -13,6 +13,12 @@ export interface SinkUploadOptions {
   frameBytes: number;
   frames: number;
   chunkSize: number;
+  /**
+   * Chunks uploading at once (default 1). An agent streams a chunk's frames
+   * while the chunk before it commits (agent/work/chunk-runner.ts releases the
+   * device before the upload ends), so 2 is what a busy agent does.
+   */
+  inFlight?: number;
   /** The bench "agent", in a process of its own (bench/sink-sender-process.ts). */
   sender: SinkSender;
   log: Logger;
@@ -21,13 +27,18 @@ export interface SinkUploadOptions {
 export interface SinkUploadResult {
   bytes: number;
   chunks: number;
-  /** Sum of the uploadAttempt calls: gRPC stream, sha256 both sides, fsync per frame, SQLite commit, renames. */
+  /**
+   * Time spent uploading: with one chunk in flight, the sum of the
+   * uploadAttempt calls (gRPC stream, sha256 both sides, fsync per frame,
+   * SQLite commit, renames); with more, the time during which at least one
+   * was running (the union of their intervals).
+   */
   uploadSeconds: number;
   /** Each uploadAttempt call, first message to the commit's answer, in milliseconds. */
   uploadMs: number[];
-  /** CPU time of the coordinator's process (this one) during the uploads, claims included. */
+  /** CPU time of the coordinator's process (this one) from the first upload to the last, claims and waits included. */
   sinkCpuSeconds: number;
-  /** CPU time of the agent's process during the uploadAttempt calls. */
+  /** CPU time of the agent's process over the same span. */
   agentCpuSeconds: number;
   /** First claim to last commit: uploads plus waiting for the dispatcher and the claim calls. */
   wallSeconds: number;
@@ -39,7 +50,7 @@ export interface SinkUploadResult {
  * process that enrolls and joins over gRPC, claims each chunk the dispatcher
  * has queued (its dispatch id read here from the store instead of pulling the
  * NATS message) and uploads random payloads with the agent's own
- * uploadAttempt, one chunk at a time as an agent does. The agent never
+ * uploadAttempt, `inFlight` chunks at a time. The agent never
  * heartbeats, so the coordinator is told to wait 10 minutes before calling it lost.
  */
 export async function runSinkUploads(o: SinkUploadOptions): Promise<SinkUploadResult> {
@@ -73,30 +84,51 @@ async function uploadAllChunks(o: SinkUploadOptions, coordinator: Coordinator): 
   };
   const submitted = await coordinator.api.submit(JSON.stringify(spec), o.dir);
   const deadline = Date.now() + 5 * 60_000;
-  let uploadSeconds = 0;
-  let sinkCpuMicros = 0;
-  let agentCpuMicros = 0;
+  const inFlight = Math.max(1, o.inFlight ?? 1);
   const uploadMs: number[] = [];
+  const running = new Map<string, Promise<void>>();
+  let busySince: number | undefined;
+  let uploadSeconds = 0;
   let bytes = 0;
+  let done = 0;
   let started: number | undefined;
-  for (let done = 0; done < submitted.chunks; ) {
-    const chunk = coordinator.store.chunks.listByJobInState(submitted.jobId, "queued").find((c) => c.dispatchId !== null);
+  const cpu = process.cpuUsage();
+  const agentCpuAtStart = await o.sender.cpuMicros();
+  const upload = async (chunkId: string, dispatchId: string): Promise<void> => {
+    busySince ??= nowSeconds();
+    const sent = await o.sender.upload(chunkId, dispatchId, o.frameBytes);
+    uploadMs.push(sent.seconds * 1000);
+    bytes += sent.bytes;
+    done++;
+  };
+  while (done < submitted.chunks) {
+    const chunk = running.size < inFlight ? coordinator.store.chunks.listByJobInState(submitted.jobId, "queued").find((c) => c.dispatchId !== null && !running.has(c.id)) : undefined;
     if (!chunk) {
       if (Date.now() > deadline) throw new Error(`sink bench: no chunk queued for 5 minutes (${done}/${submitted.chunks} done)`);
-      await sleep(1);
+      // All slots busy: wait for an upload to end. Else poll for the dispatcher's next chunk, every
+      // 1 ms while nothing uploads, every 5 ms beside a running upload (a tight poll would take its CPU).
+      if (running.size >= inFlight) await Promise.race(running.values());
+      else if (running.size > 0) await Promise.race([...running.values(), sleep(5)]);
+      else await sleep(1);
       continue;
     }
     started ??= nowSeconds();
-    const cpu = process.cpuUsage();
-    const sent = await o.sender.upload(chunk.id, chunk.dispatchId as string, o.frameBytes);
-    const used = process.cpuUsage(cpu);
-    uploadSeconds += sent.seconds;
-    uploadMs.push(sent.seconds * 1000);
-    sinkCpuMicros += used.user + used.system;
-    agentCpuMicros += sent.cpuMicros;
-    bytes += sent.bytes;
-    done++;
+    const id = chunk.id;
+    running.set(
+      id,
+      upload(id, chunk.dispatchId as string).finally(() => {
+        running.delete(id);
+        if (running.size === 0 && busySince !== undefined) {
+          uploadSeconds += nowSeconds() - busySince;
+          busySince = undefined;
+        }
+      }),
+    );
   }
+  await Promise.all(running.values());
+  const used = process.cpuUsage(cpu);
+  const sinkCpuMicros = used.user + used.system;
+  const agentCpuMicros = (await o.sender.cpuMicros()) - agentCpuAtStart;
   const wallSeconds = nowSeconds() - (started ?? nowSeconds());
   const committed = coordinator.store.frames.countByJob(submitted.jobId);
   if (committed !== o.frames) throw new Error(`sink bench: ${committed} frames committed, ${o.frames} expected`);

@@ -68,9 +68,9 @@ test("sink-throughput prints one result per frame size and cleans up", async (t)
   assert.deepEqual(results.map((r) => r.frameBytes), [65536, 16384]);
   for (const r of results) {
     assert.equal(r.totalBytes, 8 * (r.frameBytes as number));
-    assertPositive(r, ["rawTcpMBps", "sinkMBps", "ratio", "rawTlsMBps", "ratioVsRawTls", "rawTcpFsyncPerFrameMBps", "sinkWithClaimsMBps"], `results[${String(r.frameBytes)}]`);
+    assertPositive(r, ["rawTcpMBps", "sinkMBps", "ratio", "rawTlsMBps", "ratioVsRawTls", "rawTcpFsyncPerFrameMBps", "sinkWithClaimsMBps", "bareGrpcMBps", "ratioVsBareGrpc", "sinkTwoInFlightMBps", "ratioTwoInFlight"], `results[${String(r.frameBytes)}]`);
     const cpu = r.cpuSecondsPerGB as Record<string, Record<string, unknown>>;
-    for (const arm of ["sink", "rawTcp", "rawTls"]) assertPositive(cpu[arm]!, ["receiver", "sender"], `results[${String(r.frameBytes)}].cpuSecondsPerGB.${arm}`);
+    for (const arm of ["sink", "sinkTwoInFlight", "rawTcp", "rawTls", "bareGrpc"]) assertPositive(cpu[arm]!, ["receiver", "sender"], `results[${String(r.frameBytes)}].cpuSecondsPerGB.${arm}`);
   }
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
