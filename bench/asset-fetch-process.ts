@@ -22,12 +22,14 @@ import { storeAssetSource } from "../agent/grpc/store-asset-source.ts";
 import type { AssetRef } from "../shared/assets/asset-ref.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { benchLogger, nowSeconds } from "./bench-cli.ts";
-import { listenRawTcpReceiver } from "./raw-tcp-copy.ts";
+import { listenRawTcpReceiver, type RawTlsMaterial } from "./raw-tcp-copy.ts";
+import { listenRawGrpcReceiver } from "./raw-grpc-copy.ts";
 
 type ToChild =
   | { type: "start"; coordinator: LocalCoordinator; joinToken: string; dataDir: string }
   | { type: "fetch"; dir: string; ref: AssetRef }
   | { type: "raw"; dir: string; frameBytes: number }
+  | { type: "grpc"; dir: string; tls: RawTlsMaterial }
   | { type: "stop" };
 type FromChild =
   | { type: "ready" }
@@ -42,6 +44,8 @@ export interface AssetFetchProcess {
   fetch(dir: string, ref: AssetRef): Promise<{ seconds: number; cpuSeconds: number }>;
   /** Starts a raw TCP receiver into `dir`; `done` gives the bytes it stored and the child's CPU seconds. */
   rawReceiver(dir: string, frameBytes: number): Promise<{ port: number; done: Promise<{ bytes: number; cpuSeconds: number }> }>;
+  /** Starts a bare grpc-js receiver (bench/raw-grpc-copy.ts) into `dir`; as rawReceiver. */
+  grpcReceiver(dir: string, tls: RawTlsMaterial): Promise<{ port: number; done: Promise<{ bytes: number; cpuSeconds: number }> }>;
   /** Ends the process; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -76,6 +80,13 @@ export async function startAssetFetchProcess(coordinator: LocalCoordinator, join
         clearTimeout(timer);
       }
     })());
+  const receiver = async (m: Extract<ToChild, { type: "raw" | "grpc" }>): Promise<{ port: number; done: Promise<{ bytes: number; cpuSeconds: number }> }> => {
+    send(m);
+    const { port } = await next("listening");
+    const done = next("received").then((r) => ({ bytes: r.bytes, cpuSeconds: r.cpuSeconds }));
+    done.catch(() => undefined); // awaited by the caller after its send
+    return { port, done };
+  };
   try {
     send({ type: "start", coordinator, joinToken, dataDir });
     await next("ready");
@@ -89,13 +100,8 @@ export async function startAssetFetchProcess(coordinator: LocalCoordinator, join
       const m = await next("fetched");
       return { seconds: m.seconds, cpuSeconds: m.cpuSeconds };
     },
-    async rawReceiver(dir, frameBytes) {
-      send({ type: "raw", dir, frameBytes });
-      const { port } = await next("listening");
-      const done = next("received").then((m) => ({ bytes: m.bytes, cpuSeconds: m.cpuSeconds }));
-      done.catch(() => undefined); // awaited by the caller after its send
-      return { port, done };
-    },
+    rawReceiver: (dir, frameBytes) => receiver({ type: "raw", dir, frameBytes }),
+    grpcReceiver: (dir, tls) => receiver({ type: "grpc", dir, tls }),
     stop,
   };
 }
@@ -124,11 +130,12 @@ async function childMain(): Promise<void> {
       const started = nowSeconds();
       await cache.ensure(m.ref);
       reply({ type: "fetched", seconds: nowSeconds() - started, cpuSeconds: cpuSecondsSince(cpu) });
-    } else if (m.type === "raw") {
+    } else if (m.type === "raw" || m.type === "grpc") {
       const cpu = process.cpuUsage();
-      const receiver = await listenRawTcpReceiver(m.dir, "one-file", m.frameBytes);
+      const receiver = m.type === "grpc" ? await listenRawGrpcReceiver(m.dir, m.tls) : await listenRawTcpReceiver(m.dir, "one-file", m.frameBytes);
       reply({ type: "listening", port: receiver.port });
       const bytes = await receiver.received;
+      await receiver.close();
       reply({ type: "received", bytes, cpuSeconds: cpuSecondsSince(cpu) });
     } else {
       client?.close();

@@ -12,6 +12,8 @@
  *    (bench/asset-fetch-process.ts), as another machine would, and so does
  *    the raw copy's receiver;
  *  - same: both ends of both transfers in this one process.
+ * In split, also a bare grpc-js copy of the same bytes (bench/raw-grpc-copy.ts):
+ * what any transfer through grpc-js reaches here.
  * Rounds alternate the order; the best of each side counts.
  */
 import { randomBytes } from "node:crypto";
@@ -30,7 +32,8 @@ import { BadInputError } from "../shared/errors.ts";
 import type { AssetRef } from "../shared/assets/asset-ref.ts";
 import { MB, benchLogger, cleanupOnInterrupt, fileSystemType, intFlag, median, nowSeconds, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
 import { startAssetFetchProcess, type AssetFetchProcess } from "./asset-fetch-process.ts";
-import { rawFrameBytes, runRawTcpCopy, sendRawTcp } from "./raw-tcp-copy.ts";
+import { rawFrameBytes, rawTlsMaterial, runRawTcpCopy, sendRawTcp, type RawTlsMaterial } from "./raw-tcp-copy.ts";
+import { sendRawGrpc } from "./raw-grpc-copy.ts";
 
 type Topology = "split" | "same";
 
@@ -40,11 +43,14 @@ interface Timed {
   cpuSeconds: number;
 }
 
-/** Both sides of the comparison in one topology. */
+/** Both sides of the comparison in one topology, and (split only) the bare grpc-js copy. */
 interface Sides {
   raw(dir: string): Promise<Timed>;
   fetch(dir: string): Promise<Timed>;
+  grpc?(dir: string): Promise<Timed>;
 }
+
+type Side = "raw" | "fetch" | "grpc";
 
 function cpuSecondsSince(before: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(before);
@@ -70,17 +76,19 @@ function sameProcessSides(client: CoordinatorClient, ref: AssetRef, payloads: re
 }
 
 /** The receiving ends in their own process (bench/asset-fetch-process.ts); this process sends. */
-function splitSides(child: AssetFetchProcess, ref: AssetRef, payloads: readonly Uint8Array[]): Sides {
+function splitSides(child: AssetFetchProcess, ref: AssetRef, payloads: readonly Uint8Array[], tls: RawTlsMaterial): Sides {
   const frameBytes = rawFrameBytes(payloads);
+  const copy = async (receiving: Promise<{ port: number; done: Promise<{ bytes: number; cpuSeconds: number }> }>, send: (port: number) => Promise<number>): Promise<Timed> => {
+    const cpu = process.cpuUsage();
+    const receiver = await receiving;
+    const seconds = await send(receiver.port);
+    const { bytes, cpuSeconds } = await receiver.done;
+    if (bytes !== ref.size) throw new Error(`raw copy: the receiver stored ${bytes} bytes, ${ref.size} sent`);
+    return { seconds, cpuSeconds: cpuSecondsSince(cpu) + cpuSeconds };
+  };
   return {
-    async raw(dir) {
-      const cpu = process.cpuUsage();
-      const receiver = await child.rawReceiver(dir, frameBytes);
-      const seconds = await sendRawTcp(receiver.port, payloads);
-      const { bytes, cpuSeconds } = await receiver.done;
-      if (bytes !== ref.size) throw new Error(`raw tcp copy: the receiver stored ${bytes} bytes, ${ref.size} sent`);
-      return { seconds, cpuSeconds: cpuSecondsSince(cpu) + cpuSeconds };
-    },
+    raw: (dir) => copy(child.rawReceiver(dir, frameBytes), (port) => sendRawTcp(port, payloads)),
+    grpc: (dir) => copy(child.grpcReceiver(dir, tls), (port) => sendRawGrpc(port, payloads, tls)),
     async fetch(dir) {
       const cpu = process.cpuUsage();
       const r = await child.fetch(dir, ref);
@@ -128,22 +136,27 @@ async function assetTransferBench(argv: readonly string[]): Promise<Record<strin
           }
           if (topologies.includes("split")) {
             child = await startAssetFetchProcess(c.joinPoint, token(), join(dir, "fetch-agent"));
-            sides.set("split", splitSides(child, ref, payloads));
+            sides.set("split", splitSides(child, ref, payloads, await rawTlsMaterial()));
           }
-          const runs = new Map(topologies.map((t) => [t, { raw: [] as Timed[], fetch: [] as Timed[] }]));
+          const runs = new Map(topologies.map((t) => [t, { raw: [] as Timed[], fetch: [] as Timed[], grpc: [] as Timed[] }]));
           // One untimed fetch and copy first in each topology: TLS connections, JIT and sockets are warm for every timed round.
           for (const t of topologies) {
             const s = sides.get(t) as Sides;
             await s.fetch(join(dir, "warm-up"));
             await s.raw(join(dir, "warm-up-raw"));
+            await s.grpc?.(join(dir, "warm-up-grpc"));
+            rmSync(join(dir, "warm-up-grpc"), { recursive: true, force: true });
             rmSync(join(dir, "warm-up"), { recursive: true, force: true });
             rmSync(join(dir, "warm-up-raw"), { recursive: true, force: true });
           }
           for (let r = 0; r < rounds; r++) {
             for (const t of r % 2 === 0 ? topologies : [...topologies].reverse()) {
-              for (const side of r % 2 === 0 ? (["raw", "fetch"] as const) : (["fetch", "raw"] as const)) {
+              const s = sides.get(t) as Sides;
+              const order: Side[] = s.grpc ? ["raw", "grpc", "fetch"] : ["raw", "fetch"];
+              for (const side of r % 2 === 0 ? order : [...order].reverse()) {
                 const at = join(dir, `${t}-${side}-${r}`);
-                (runs.get(t) as { raw: Timed[]; fetch: Timed[] })[side].push(await (sides.get(t) as Sides)[side](at));
+                const run = s[side];
+                if (run) (runs.get(t) as Record<Side, Timed[]>)[side].push(await run.call(s, at));
                 rmSync(at, { recursive: true, force: true });
               }
             }
@@ -151,9 +164,17 @@ async function assetTransferBench(argv: readonly string[]): Promise<Record<strin
           const gib = bytes / 2 ** 30;
           const results = Object.fromEntries(
             topologies.map((t) => {
-              const { raw, fetch } = runs.get(t) as { raw: Timed[]; fetch: Timed[] };
+              const { raw, fetch, grpc } = runs.get(t) as Record<Side, Timed[]>;
               const mbps = (xs: Timed[]): number[] => xs.map((x) => bytes / MB / x.seconds);
               const best = { raw: Math.max(...mbps(raw)), fetch: Math.max(...mbps(fetch)) };
+              const bareGrpc =
+                grpc.length === 0
+                  ? {}
+                  : {
+                      bareGrpcMBps: round(Math.max(...mbps(grpc)), 1),
+                      medianRatioVsBareGrpc: round(median(mbps(fetch)) / median(mbps(grpc)), 3),
+                      bareGrpcMedianRatioVsRawTcp: round(median(mbps(grpc)) / median(mbps(raw)), 3),
+                    };
               return [
                 t,
                 {
@@ -162,8 +183,9 @@ async function assetTransferBench(argv: readonly string[]): Promise<Record<strin
                   ratio: round(best.fetch / best.raw, 3),
                   // One lucky raw round sets the best/best ratio on a busy machine; the medians' ratio is steadier.
                   medianRatio: round(median(mbps(fetch)) / median(mbps(raw)), 3),
-                  runs: { rawTcpMBps: mbps(raw).map((v) => round(v, 1)), fetchMBps: mbps(fetch).map((v) => round(v, 1)) },
-                  cpuSecondsPerGiB: { rawTcp: raw.map((x) => round(x.cpuSeconds / gib, 2)), fetch: fetch.map((x) => round(x.cpuSeconds / gib, 2)) },
+                  ...bareGrpc,
+                  runs: { rawTcpMBps: mbps(raw).map((v) => round(v, 1)), fetchMBps: mbps(fetch).map((v) => round(v, 1)), ...(grpc.length ? { bareGrpcMBps: mbps(grpc).map((v) => round(v, 1)) } : {}) },
+                  cpuSecondsPerGiB: { rawTcp: raw.map((x) => round(x.cpuSeconds / gib, 2)), fetch: fetch.map((x) => round(x.cpuSeconds / gib, 2)), ...(grpc.length ? { bareGrpc: grpc.map((x) => round(x.cpuSeconds / gib, 2)) } : {}) },
                 },
               ];
             }),
@@ -180,6 +202,8 @@ async function assetTransferBench(argv: readonly string[]): Promise<Record<strin
               split: "the fetching agent and the raw copy's receiver in a second process (bench/asset-fetch-process.ts), the coordinator and the raw sender in this one: two processes, as two machines would be (on this machine they still share its cores)",
               same: "both ends of both transfers in this one process, as in earlier rounds",
               rawTcpMBps: "bench/raw-tcp-copy.ts one-file: the same bytes in 1 MiB writes over net on 127.0.0.1, the receiver appends them to one file and fsyncs once; clock from connect to the receiver's reply after fsync",
+              bareGrpcMBps:
+                "split only: bench/raw-grpc-copy.ts, the same 1 MiB buffers as the messages of one client-streaming grpc-js call over mutual TLS (no protobuf; the receiving process's server widens its window as the coordinator does, appends each message to one file and fsyncs once), in the same direction (this process to the other). The ceiling of any transfer through grpc-js here: fetch/bareGrpc is nightshift's own cost, bareGrpc/rawTcp is grpc-js's, TLS's and Node's",
               cpuSecondsPerGiB: "process.cpuUsage() (user + system, all threads) of every process taking part (split: both), over each timed side, per GiB moved; the coordinator's background work counts on both sides",
               fetchMBps: `AssetCache.ensure on an empty cache: ModelStore.Fetch over gRPC with mutual TLS (peer guard) from a started Coordinator, parts of ${ASSET_PART_BYTES} bytes read from its store straight into their encoded messages (shared/assets/asset-part-codec.ts), sha256 while receiving, positioned writes to the partial file, fsync, rename; clock around ensure() in the fetching process`,
             },

@@ -5,6 +5,8 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { connect as connectTls, createServer as createTlsServer } from "node:tls";
 import { join } from "node:path";
 import { writeFileDurable } from "../coordinator/sink/durable-fs.ts";
+import { createCaCertificate, createLeafCertificate } from "../coordinator/trust/leaf-certificates.ts";
+import { generateEcKeyPair, privateKeyToPem } from "../shared/tls/pem-keys.ts";
 import { nowSeconds } from "./bench-cli.ts";
 
 /**
@@ -73,6 +75,16 @@ async function receive(sock: Socket, dir: string, mode: RawTcpMode, frameBytes: 
   }
   if (pendingBytes > 0) await writeFileDurable(join(dir, `${String(index).padStart(9, "0")}.frame`), Buffer.concat(pending, pendingBytes));
   return total;
+}
+
+/** A CA and one leaf for both ends of the raw TLS copy: ECDSA P-256 like the studio's, mutual TLS like the gRPC port. */
+export async function rawTlsMaterial(): Promise<RawTlsMaterial> {
+  const now = new Date();
+  const caKeys = await generateEcKeyPair();
+  const ca = await createCaCertificate(caKeys, "raw-copy-bench CA", now, 1);
+  const leafKeys = await generateEcKeyPair();
+  const leaf = await createLeafCertificate({ cert: ca, privateKey: caKeys.privateKey }, { commonName: "raw-copy-bench", publicKey: leafKeys.publicKey, usage: "server-and-client", dnsNames: ["raw-copy-bench.internal"], now, validityDays: 1 });
+  return { caPem: ca.toString("pem"), certPem: leaf.toString("pem"), keyPem: privateKeyToPem(leafKeys.privateKey), servername: "raw-copy-bench.internal" };
 }
 
 /** A receiving server on 127.0.0.1 for one connection; `received` settles with the bytes it stored. */

@@ -16,10 +16,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
-import { createCaCertificate, createLeafCertificate } from "../coordinator/trust/leaf-certificates.ts";
-import { generateEcKeyPair, privateKeyToPem } from "../shared/tls/pem-keys.ts";
 import { MB, benchLogger, cleanupOnInterrupt, fileSystemType, intFlag, intListFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
-import { listenRawTcpReceiver, type RawTcpMode, type RawTlsMaterial } from "./raw-tcp-copy.ts";
+import { listenRawTcpReceiver, rawTlsMaterial, type RawTcpMode, type RawTlsMaterial } from "./raw-tcp-copy.ts";
 import { percentile } from "./comfyui-direct.ts";
 import { runSinkUploads, type SinkUploadResult } from "./sink-upload-run.ts";
 import { startSinkSender, type SendStats, type SinkSender } from "./sink-sender-process.ts";
@@ -57,16 +55,6 @@ async function measureCopy(dir: string, receiver: { received: Promise<number>; c
     await receiver.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** A CA and one leaf for both ends of the raw TLS copy: ECDSA P-256 like the studio's, mutual TLS like the gRPC port. */
-async function rawTlsMaterial(): Promise<RawTlsMaterial> {
-  const now = new Date();
-  const caKeys = await generateEcKeyPair();
-  const ca = await createCaCertificate(caKeys, "sink-bench CA", now, 1);
-  const leafKeys = await generateEcKeyPair();
-  const leaf = await createLeafCertificate({ cert: ca, privateKey: caKeys.privateKey }, { commonName: "sink-bench", publicKey: leafKeys.publicKey, usage: "server-and-client", dnsNames: ["sink-bench.internal"], now, validityDays: 1 });
-  return { caPem: ca.toString("pem"), certPem: leaf.toString("pem"), keyPem: privateKeyToPem(leafKeys.privateKey), servername: "sink-bench.internal" };
 }
 
 const best = (xs: readonly number[]): number => Math.max(...xs);

@@ -114,5 +114,6 @@ test("asset-transfer prints the fetch against the raw TCP copy and cleans up", a
   for (const topology of ["split", "same"]) {
     assertPositive(out[topology] as Record<string, unknown>, ["rawTcpMBps", "fetchMBps", "ratio", "medianRatio"], `assetTransfer.${topology}`);
   }
+  assertPositive(out.split as Record<string, unknown>, ["bareGrpcMBps", "medianRatioVsBareGrpc", "bareGrpcMedianRatioVsRawTcp"], "assetTransfer.split");
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
