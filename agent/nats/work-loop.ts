@@ -111,7 +111,7 @@ export class WorkLoop {
         if (this.stopping) break;
         consumer ??= (await this.untilStopped(this.consumer(name))) ?? undefined;
         if (!consumer) break;
-        const m = await this.untilStopped(consumer.next({ expires: this.opts.pullExpiresMs ?? 1000 }));
+        const m = await this.untilStopped(consumer.next({ expires: this.opts.pullExpiresMs ?? 1000 }), (late) => late?.nak());
         if (!m) continue;
         if (this.stopping) {
           m.nak();
@@ -154,12 +154,13 @@ export class WorkLoop {
   }
 
   /**
-   * Settles with `p`, or with null once stop() is called. A message that a
-   * pull abandoned this way delivers later is handed back at once.
+   * Settles with `p`, or with null once stop() is called. What `p` yields
+   * after that goes to `giveBack` (a message a pull abandoned this way
+   * delivers later is handed back at once).
    */
-  private untilStopped<T>(p: Promise<T>): Promise<T | null> {
+  private untilStopped<T>(p: Promise<T>, giveBack?: (late: T) => void): Promise<T | null> {
     p.then((late) => {
-      if (this.stopping && late && typeof (late as { nak?: unknown }).nak === "function") (late as unknown as JsMsg).nak();
+      if (this.stopping) giveBack?.(late);
     }).catch(() => undefined);
     return Promise.race([p, this.stopped]);
   }
