@@ -4,6 +4,7 @@ import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
 import { compileCoordinatorConfig } from "../coordinator/config/coordinator-config.ts";
 import { Coordinator } from "../coordinator/coordinator.ts";
 import type { Logger } from "../shared/log.ts";
+import { workflowByContent } from "../shared/job-spec/comfy-workflow-content.ts";
 import type { ComfyuiWorkStep } from "../shared/steps/work-step.ts";
 import { cleanupOnInterrupt } from "./bench-cli.ts";
 import { startFarmAgentProcess, type FarmAgentProcess } from "./farm-agent-process.ts";
@@ -50,10 +51,13 @@ export async function runFarm(o: { dir: string; urls: readonly string[]; workflo
       );
       mkdirSync(join(o.dir, "job"), { recursive: true });
       writeFileSync(join(o.dir, "job", "bench.api.json"), JSON.stringify(o.workflow));
+      // The workflow by content, as nightshift submit sends it (the coordinator reads no workflow path).
+      const workflow = workflowByContent("bench.api.json", Buffer.from(JSON.stringify(o.workflow)));
+      if ("problem" in workflow) throw new Error(`bench workflow ${workflow.problem}`);
       const spec = {
         name: "comfyui bench",
         seed: 0,
-        steps: [{ id: "gen", kind: "comfyui", workflow: "bench.api.json", bind: { seed: { node: "3", input: "seed" }, prefix: { node: "9", input: "filename_prefix" } }, per: "frame" }],
+        steps: [{ id: "gen", kind: "comfyui", workflow: workflow.sent, bind: { seed: { node: "3", input: "seed" }, prefix: { node: "9", input: "filename_prefix" } }, per: "frame" }],
         frames: { start: 0, end: o.count - 1 },
         chunking: { mode: "fixed", size: o.chunkSize },
         output: { path: "{job}", framePattern: "frame_{frame:06}.png" },

@@ -1,6 +1,5 @@
-import { readFile, realpath, stat } from "node:fs/promises";
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
-import { BadInputError } from "../../shared/errors.ts";
+import { realpath, stat } from "node:fs/promises";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { sha256File } from "../../shared/model-manifest/model-file-hash.ts";
 import type { LocalAsset } from "../upload-assets.ts";
 
@@ -14,9 +13,9 @@ import type { LocalAsset } from "../upload-assets.ts";
  * a file that already sits in every agent's ComfyUI input folder. The node
  * bound to the input frames (`bind.image`) is left alone. A file that is missing, or
  * that leaves those folders (`..`, an absolute path elsewhere, a symlink out),
- * is an error naming the step, the node and the file. The step is rewritten
- * with `images: {node: {file, sha256, size}}`, what the coordinator checks
- * against its asset store.
+ * is an error naming the step, the node and the file. prepare-comfy-steps.ts
+ * rewrites the step with `images: {node: {file, sha256, size}}`, what the
+ * coordinator checks against its asset store.
  */
 
 /** ComfyUI's loaders of one file from its input folder (nodes.py): their `image` input names it. */
@@ -30,65 +29,21 @@ export interface LocalComfyImage extends LocalAsset {
   file: string;
 }
 
-export interface PreparedComfyImages {
-  /** The job spec with each comfyui step's `images` by content. */
-  raw: unknown;
-  images: LocalComfyImage[];
-}
-
-type RawStep = { kind?: unknown; workflow?: unknown; bind?: { image?: { node?: unknown } }; images?: Record<string, unknown> };
+type RawStep = { bind?: { image?: { node?: unknown } }; images?: Record<string, unknown> };
 type Workflow = Record<string, { class_type?: unknown; inputs?: Record<string, unknown> }>;
 
-/** Finds, checks and hashes every comfyui step's input images; throws one BadInputError naming each problem. */
-export async function prepareComfyImages(raw: unknown, jobFile: string): Promise<PreparedComfyImages> {
-  const steps = (raw as { steps?: unknown }).steps;
-  if (!Array.isArray(steps)) return { raw, images: [] };
-  const jobDir = dirname(resolve(jobFile));
-  const images: LocalComfyImage[] = [];
-  const problems: Problem[] = [];
-  const rewritten = [];
-  for (const [i, step] of (steps as RawStep[]).entries()) {
-    if (step?.kind !== "comfyui" || typeof step.workflow !== "string") {
-      rewritten.push(step);
-      continue;
-    }
-    const workflowPath = resolve(jobDir, step.workflow);
-    const workflow = await readWorkflow(workflowPath);
-    // An unreadable workflow is the coordinator's to report (it reads the same file); nothing to send here.
-    if (workflow === null) {
-      rewritten.push(step);
-      continue;
-    }
-    const found = await stepImages(i, step, workflow, { workflowDir: dirname(workflowPath), jobDir }, problems);
-    images.push(...found);
-    const byContent: Record<string, unknown> = { ...(step.images ?? {}) };
-    for (const f of found) byContent[f.node] = { file: f.file, sha256: f.sha256, size: f.size };
-    rewritten.push(Object.keys(byContent).length > 0 ? { ...step, images: byContent } : step);
-  }
-  if (problems.length > 0) throw new BadInputError(problems.map((p) => `${p.field}: ${p.message}`).join("; "), { field: problems[0]?.field ?? "steps" });
-  return { raw: { ...(raw as object), steps: rewritten }, images };
-}
-
-async function readWorkflow(path: string): Promise<Workflow | null> {
-  try {
-    const parsed: unknown = JSON.parse(await readFile(path, "utf8"));
-    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Workflow) : null;
-  } catch {
-    return null;
-  }
-}
-
-interface Problem {
+export interface Problem {
   field: string;
   message: string;
 }
 
-interface Roots {
+export interface Roots {
   workflowDir: string;
   jobDir: string;
 }
 
-async function stepImages(index: number, step: RawStep, workflow: Workflow, roots: Roots, problems: Problem[]): Promise<LocalComfyImage[]> {
+/** Finds and hashes step `index`'s input images; each one missing or out of bounds is pushed onto `problems`. */
+export async function stepImages(index: number, step: RawStep, workflow: Workflow, roots: Roots, problems: Problem[]): Promise<LocalComfyImage[]> {
   const bound = step.bind?.image?.node;
   const explicit = step.images ?? {};
   const out: LocalComfyImage[] = [];

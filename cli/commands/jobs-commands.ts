@@ -32,10 +32,10 @@ export function registerJobCommands(program: Command): void {
     .option("--scene-timeout <seconds>", "how long Blender may take to list a scene's files", "120")
     .action(async (file: string, flags: ClientFlags & { wait?: boolean; sharedScene?: boolean; blender?: string; sceneTimeout: string }) => {
       // Validated here first, so a bad file fails fast (exit 2) without a coordinator; the coordinator validates again.
-      const [{ readJobFileChecked }, { prepareScene, uploadSceneTree }, { prepareComfyImages }, { uploadAssets }] = await Promise.all([
+      const [{ readJobFileChecked }, { prepareScene, uploadSceneTree }, { prepareComfySteps }, { uploadAssets }] = await Promise.all([
         import("../../shared/job-spec/index.ts"),
         import("../scene/upload-scene.ts"),
-        import("../comfy/comfy-input-images.ts"),
+        import("../comfy/prepare-comfy-steps.ts"),
         import("../upload-assets.ts"),
       ]);
       const { raw } = await readJobFileChecked(file);
@@ -45,8 +45,8 @@ export function registerJobCommands(program: Command): void {
       const scene = flags.sharedScene
         ? null
         : await prepareScene(raw, file, { timeoutMs: timeoutS * 1000, say: (l) => void process.stderr.write(`${l}\n`), ...(flags.blender ? { blender: flags.blender } : {}) });
-      // A comfyui step's input images (LoadImage references, masks) travel by content too.
-      const comfy = await prepareComfyImages(scene?.raw ?? raw, file).catch(async (err: unknown) => {
+      // A comfyui step's workflow travels in the request, its input images (LoadImage references, masks) by content too.
+      const comfy = await prepareComfySteps(scene?.raw ?? raw, file).catch(async (err: unknown) => {
         await scene?.cleanup();
         throw err;
       });

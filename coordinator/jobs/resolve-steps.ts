@@ -1,7 +1,8 @@
-import { readFile, realpath } from "node:fs/promises";
-import { isAbsolute, resolve, sep } from "node:path";
+import { realpath } from "node:fs/promises";
+import { resolve, sep } from "node:path";
 import type { FrameStep, JobSpec } from "../../shared/job-spec/index.ts";
 import type { SpecIssue } from "../../shared/job-spec/spec-issue.ts";
+import { parseApiWorkflow, type ApiWorkflow, type ComfyWorkflowByContent } from "../../shared/job-spec/comfy-workflow-content.ts";
 import { listModels, resolveModel } from "../../shared/model-manifest/model-registry.ts";
 import { sha256Bytes, sha256File } from "../../shared/model-manifest/model-file-hash.ts";
 import { relativePathProblem } from "../../shared/safe-path.ts";
@@ -28,11 +29,11 @@ export interface ResolveStepsDeps {
 /**
  * Turns the compiled spec's frame steps into the work steps agents receive,
  * checked against what the farm has: each model resolved to its exact hash,
- * each scene found under the shared root and hashed, each workflow read,
- * checked against its bindings and hashed. Every problem is collected, none
+ * each scene found under the shared root and hashed, each workflow (sent by
+ * content) checked against its hash and its bindings. Every problem is collected, none
  * thrown, so that submit reports them all at once.
  */
-export async function resolveSteps(spec: JobSpec, baseDir: string, deps: ResolveStepsDeps, issues: SpecIssue[]): Promise<WorkStep[]> {
+export async function resolveSteps(spec: JobSpec, deps: ResolveStepsDeps, issues: SpecIssue[]): Promise<WorkStep[]> {
   const out: WorkStep[] = [];
   const listings = await listModels(deps.modelsDir);
   const inFolder = listings.flatMap((l) => (l.ok ? [l.model.manifest.name] : []));
@@ -40,7 +41,7 @@ export async function resolveSteps(spec: JobSpec, baseDir: string, deps: Resolve
   for (const [i, step] of spec.steps.entries()) {
     if (step.kind === "assemble") continue;
     const at = (field: string, message: string): void => void issues.push({ path: ["steps", i, field], message });
-    const resolved = await resolveOne(step, baseDir, deps, { known, inFolder }, at, { index: i, issues });
+    const resolved = await resolveOne(step, deps, { known, inFolder }, at, { index: i, issues });
     if (resolved) out.push(WorkStepSchema.parse(resolved));
   }
   if ((deps.sceneTree?.length ?? 0) > 0 && !spec.steps.some((s) => s.kind === "blender")) {
@@ -53,7 +54,6 @@ type At = (field: string, message: string) => void;
 
 async function resolveOne(
   step: FrameStep,
-  baseDir: string,
   deps: ResolveStepsDeps,
   models: { known: string[]; inFolder: string[] },
   at: At,
@@ -112,16 +112,9 @@ async function resolveOne(
     case "command":
       return { id: step.id, kind: "command", program: step.program, args: step.args, per: step.per };
     case "comfyui": {
-      const file = isAbsolute(step.workflow) ? step.workflow : resolve(baseDir, step.workflow);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(file);
-      } catch (err) {
-        at("workflow", `cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        return null;
-      }
-      const workflow = apiWorkflow(bytes, at);
-      if (workflow === null) return null;
+      const sent = sentWorkflow(step.workflow, at);
+      if (sent === null) return null;
+      const workflow = sent.graph;
       for (const [name, b] of Object.entries(step.bind)) {
         if (b === null) continue;
         const node = workflow[b.node];
@@ -134,7 +127,7 @@ async function resolveOne(
         id: step.id,
         kind: "comfyui",
         workflow,
-        workflowSha256: sha256Bytes(bytes),
+        workflowSha256: sent.sha256,
         bind: step.bind,
         per: step.per,
         ...(step.minVramBytes !== undefined ? { minVramBytes: step.minVramBytes } : {}),
@@ -144,33 +137,26 @@ async function resolveOne(
   }
 }
 
-type ApiWorkflow = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
-
-/** ComfyUI's API format: {node id: {class_type, inputs}}. The UI format (nodes, links) is refused with a hint. */
-function apiWorkflow(bytes: Buffer, at: At): ApiWorkflow | null {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bytes.toString("utf8"));
-  } catch (err) {
-    at("workflow", `is not JSON: ${(err as Error).message}`);
+/**
+ * The workflow the submit sent, checked: its text must hash to the sha256 it came with and be ComfyUI's API
+ * format. A path is refused: the coordinator reads no file from the submitting machine.
+ */
+function sentWorkflow(workflow: string | ComfyWorkflowByContent, at: At): { graph: ApiWorkflow; sha256: string } | null {
+  if (typeof workflow === "string") {
+    at("workflow", `'${workflow}' was not sent by content: the coordinator reads no workflow from the submitting machine; submit the job with nightshift submit, which sends the file`);
     return null;
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    at("workflow", "must be a JSON object in ComfyUI's API format");
+  const sha256 = sha256Bytes(Buffer.from(workflow.text, "utf8"));
+  if (sha256 !== workflow.sha256) {
+    at("workflow", `'${workflow.file}': the text sent has sha256 ${sha256}, not the ${workflow.sha256} it was sent with`);
     return null;
   }
-  if ("nodes" in parsed && "links" in parsed) {
-    at("workflow", "is in ComfyUI's UI format; export it with 'Save (API Format)'");
+  const graph = parseApiWorkflow(workflow.text);
+  if (typeof graph === "string") {
+    at("workflow", `'${workflow.file}' ${graph}`);
     return null;
   }
-  for (const [id, node] of Object.entries(parsed)) {
-    const n = node as { class_type?: unknown; inputs?: unknown };
-    if (typeof n !== "object" || n === null || typeof n.class_type !== "string" || typeof n.inputs !== "object" || n.inputs === null) {
-      at("workflow", `node '${id}' has no class_type and inputs: not ComfyUI's API format`);
-      return null;
-    }
-  }
-  return parsed as ApiWorkflow;
+  return { graph, sha256 };
 }
 
 /** A scene path must stay under the shared root, also through symlinks. */

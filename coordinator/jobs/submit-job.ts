@@ -46,7 +46,6 @@ export async function submitJob(deps: SubmitDeps, raw: unknown, baseDir: string,
   const issues: SpecIssue[] = [];
   const steps = await resolveSteps(
     spec,
-    baseDir,
     { modelsDir: deps.modelsDir, sharedRoot: deps.sharedRoot ?? null, storeModels: deps.store.models, sceneTree, ...(deps.assets ? { assets: deps.assets } : {}) },
     issues,
   );

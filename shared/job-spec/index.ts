@@ -8,3 +8,4 @@ export { rawJobSpecSchema, type JobSpecInput, type RawJobSpec } from "./raw-sche
 export { OUTPUT_TEMPLATE_VARIABLES } from "./output-templates.ts";
 export { DEFAULT_FPS, MAX_JOB_FRAMES } from "./job-spec-limits.ts";
 export type * from "./job-spec-types.ts";
+export { parseApiWorkflow, workflowByContent, MAX_WORKFLOW_BYTES, type ApiWorkflow, type ComfyWorkflowByContent } from "./comfy-workflow-content.ts";

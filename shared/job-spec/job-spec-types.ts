@@ -1,3 +1,5 @@
+import type { ComfyWorkflowByContent } from "./comfy-workflow-content.ts";
+
 /**
  * The compiled job spec: every default filled, sizes in bytes, times of day
  * in minutes, cross-field rules checked. Built once by validateJobSpec and
@@ -70,8 +72,8 @@ export interface CommandStep {
 export interface ComfyuiStep {
   id: string;
   kind: "comfyui";
-  /** The API-format workflow JSON, relative to the job file. */
-  workflow: string;
+  /** The API-format workflow JSON: a path relative to the job file (read by `nightshift submit`), or the file by content (what it sends). */
+  workflow: string | ComfyWorkflowByContent;
   bind: { seed: { node: string; input: string } | null; image: { node: string; input: string } | null; prefix: { node: string; input: string } | null };
   per: "frame" | "chunk";
   /** `minVram` in bytes: the agent's ComfyUI must run on a GPU device with at least this much memory; absent: any. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseByteSize } from "./byte-size.ts";
+import { MAX_WORKFLOW_BYTES } from "./comfy-workflow-content.ts";
 import { MAX_JOB_FRAMES, MODEL_NAME, PROGRAM_NAME, STEP_ID } from "./job-spec-limits.ts";
 import { outputTemplateIssues, type OutputTemplates } from "./output-templates.ts";
 import type { SpecIssue } from "./spec-issue.ts";
@@ -44,6 +45,18 @@ const comfyImage = z.union([
   z.literal(false),
   nonEmptyPath.refine((p) => p.length <= 1024, "must be at most 1024 characters"),
   z.strictObject({ file: nonEmptyPath.refine((p) => p.length <= 1024, "must be at most 1024 characters"), sha256, size: z.number().int().min(0) }),
+]);
+/**
+ * A comfyui step's workflow: the API-format JSON file, relative to the job file (what an artist writes; `nightshift
+ * submit` reads it), or the file by content as `nightshift submit` sends it ({file, sha256, text}).
+ */
+const comfyWorkflow = z.union([
+  nonEmptyPath.refine((p) => p.endsWith(".json"), "must be a ComfyUI workflow in API format (.json)"),
+  z.strictObject({
+    file: nonEmptyPath.refine((p) => p.length <= 1024, "must be at most 1024 characters"),
+    sha256,
+    text: z.string().max(MAX_WORKFLOW_BYTES, `must be at most ${MAX_WORKFLOW_BYTES} characters`),
+  }),
 ]);
 /** A memory size with its unit ("12GiB", "16 GB"), compiled to bytes; the problem names what is wrong with the text. */
 const byteSize = z.string().transform((text, ctx) => {
@@ -105,7 +118,7 @@ const step = z.discriminatedUnion("kind", [
   z.strictObject({
     id: stepId,
     kind: z.literal("comfyui"),
-    workflow: nonEmptyPath.refine((p) => p.endsWith(".json"), "must be a ComfyUI workflow in API format (.json)"),
+    workflow: comfyWorkflow,
     bind: z
       .strictObject({ seed: comfyBinding.optional(), image: comfyBinding.optional(), prefix: comfyBinding.optional() })
       .default({}),

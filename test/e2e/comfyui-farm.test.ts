@@ -12,6 +12,8 @@ import { startTestCoordinator } from "../support/farm.ts";
 import { readPngText } from "../support/comfyui-standin/png-text.ts";
 import { ComfyStandin } from "../support/comfyui-standin/standin-server.ts";
 import { txt2img } from "../support/comfyui-standin/workflows.ts";
+import { sentWorkflowFile } from "../support/comfyui-standin/sent-workflow.ts";
+import type { ComfyWorkflowByContent } from "../../shared/job-spec/comfy-workflow-content.ts";
 
 /**
  * ComfyUI across the farm: a real coordinator, two in-process agents, each
@@ -25,7 +27,7 @@ import { txt2img } from "../support/comfyui-standin/workflows.ts";
 
 const BIND = { seed: { node: "3", input: "seed" }, prefix: { node: "9", input: "filename_prefix" } };
 
-function comfyJob(name: string, workflow: string, frames: number): Record<string, unknown> {
+function comfyJob(name: string, workflow: ComfyWorkflowByContent, frames: number): Record<string, unknown> {
   return {
     name,
     seed: 500,
@@ -50,8 +52,8 @@ test("a 20-seed comfyui job across two agents, one ComfyUI restarting mid-job: e
   writeFileSync(join(dir, "workflows", "grain.api.json"), JSON.stringify(txt2img({ extraNode: "StandinFilmGrain" })));
 
   // Nothing has the custom node: the job is accepted, never placed, and the farm says which node is missing.
-  const missing = await c.api.submit(JSON.stringify(comfyJob("needs a custom node", "workflows/grain.api.json", 2)), dir);
-  const jobId = (await c.api.submit(JSON.stringify(comfyJob("product shots, 20 seeds", "workflows/product.api.json", 20)), dir)).jobId;
+  const missing = await c.api.submit(JSON.stringify(comfyJob("needs a custom node", sentWorkflowFile(dir, "workflows/grain.api.json"), 2)), dir);
+  const jobId = (await c.api.submit(JSON.stringify(comfyJob("product shots, 20 seeds", sentWorkflowFile(dir, "workflows/product.api.json"), 20)), dir)).jobId;
 
   // Restart the first ComfyUI while it runs one of this job's prompts.
   const victim = standins[0]!;
@@ -101,7 +103,7 @@ test("a workflow ComfyUI refuses fails its chunk with ComfyUI's own message, kep
   const c = await startTestCoordinator(t, dir);
   await startLocalAgent(t, c, dir, "comfy-solo", { kinds: AgentKindsConfigSchema.parse({ comfyui: { url: standin.url } }) });
   writeFileSync(join(dir, "zero-steps.api.json"), JSON.stringify(txt2img({ steps: 0 })));
-  const { jobId } = await c.api.submit(JSON.stringify(comfyJob("refused", "zero-steps.api.json", 1)), dir);
+  const { jobId } = await c.api.submit(JSON.stringify(comfyJob("refused", sentWorkflowFile(dir, "zero-steps.api.json"), 1)), dir);
   const errors = (): string[] => c.store.chunks.listByJob(jobId).flatMap((ch) => c.store.attempts.listByChunk(ch.id)).flatMap((a) => (a.error === null ? [] : [a.error]));
   for (let i = 0; i < 600 && errors().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
   assert.match(errors()[0] ?? "(no failed attempt)", /Prompt outputs failed validation: KSampler #3: Value 0 smaller than min of 1: steps/);

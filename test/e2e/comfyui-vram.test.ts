@@ -11,6 +11,7 @@ import { runCli } from "../support/run-cli.ts";
 import type { AgentListItem } from "../../cli/format/agents-listing.ts";
 import { ComfyStandin } from "../support/comfyui-standin/standin-server.ts";
 import { txt2img } from "../support/comfyui-standin/workflows.ts";
+import { sentWorkflowFile } from "../support/comfyui-standin/sent-workflow.ts";
 
 /**
  * ComfyUI's devices in placement and in `nightshift agents`: two agents, each
@@ -24,10 +25,10 @@ import { txt2img } from "../support/comfyui-standin/workflows.ts";
 const GiB = 2 ** 30;
 const card = (name: string, gib: number) => ({ name: `cuda:0 ${name} : cudaMallocAsync`, type: "cuda", vram_total: gib * GiB, vram_free: gib * GiB - 512 * 2 ** 20 });
 
-function vramJob(name: string, minVram: string, frames: number): Record<string, unknown> {
+function vramJob(name: string, minVram: string, frames: number, workflow: unknown = "wf.api.json"): Record<string, unknown> {
   return {
     name,
-    steps: [{ id: "gen", kind: "comfyui", workflow: "wf.api.json", bind: { seed: { node: "3", input: "seed" } }, minVram }],
+    steps: [{ id: "gen", kind: "comfyui", workflow, bind: { seed: { node: "3", input: "seed" } }, minVram }],
     frames: { start: 0, end: frames - 1 },
     chunking: { mode: "fixed", size: 1 },
   };
@@ -43,8 +44,8 @@ test("a comfyui step's minVram places it only on a ComfyUI with a card that larg
   await startLocalAgent(t, c, dir, "comfy-24g", { kinds: AgentKindsConfigSchema.parse({ comfyui: { url: large.url } }) });
   writeFileSync(join(dir, "wf.api.json"), JSON.stringify(txt2img({ width: 16, height: 16, steps: 1 })));
 
-  const tooBig = (await c.api.submit(JSON.stringify(vramJob("needs 32 GiB", "32GiB", 1)), dir)).jobId;
-  const fits = (await c.api.submit(JSON.stringify(vramJob("needs 16 GiB", "16GiB", 6)), dir)).jobId;
+  const tooBig = (await c.api.submit(JSON.stringify(vramJob("needs 32 GiB", "32GiB", 1, sentWorkflowFile(dir, "wf.api.json"))), dir)).jobId;
+  const fits = (await c.api.submit(JSON.stringify(vramJob("needs 16 GiB", "16GiB", 6, sentWorkflowFile(dir, "wf.api.json"))), dir)).jobId;
   const done = await c.finisher.waitFor(fits);
   assert.equal(done.state, "done", done.message ?? "");
   const byAgent = new Set(c.store.ledger.listByJob(fits).map((e) => c.store.agents.get(e.agentId)?.name));

@@ -13,6 +13,7 @@ import { BadInputError } from "../../shared/errors.ts";
 import { insertAgent, openTempStore } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 import { img2img } from "../support/comfyui-standin/workflows.ts";
+import { sentWorkflowFile } from "../support/comfyui-standin/sent-workflow.ts";
 
 // A comfyui job's input images against a real SQLite store and a real asset store on disk: submit takes them only
 // when uploaded, the collector keeps them while the job can run (and for the retention after), `assets list` names
@@ -36,7 +37,7 @@ test("a comfyui job's input image is kept while the job names it, listed with it
   const spec = (image: unknown): unknown => ({
     name: "hero",
     frames: { start: 1, end: 1 },
-    steps: [{ id: "gen", kind: "comfyui", workflow: "wf.api.json", images: { "10": image } }],
+    steps: [{ id: "gen", kind: "comfyui", workflow: sentWorkflowFile(dir, "wf.api.json"), images: { "10": image } }],
     output: { framePattern: "{job}/frame_{frame:04}.png" },
   });
   const ref = { file: "reference.png", sha256: sha("reference"), size: "reference".length };

@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { prepareComfyImages } from "../../cli/comfy/comfy-input-images.ts";
+import { prepareComfySteps } from "../../cli/comfy/prepare-comfy-steps.ts";
 import { checkComfyImages } from "../../coordinator/jobs/check-comfy-images.ts";
 import { provenanceSteps } from "../../coordinator/provenance/provenance-steps.ts";
-import { BadInputError } from "../../shared/errors.ts";
 import { validateJobSpec } from "../../shared/job-spec/index.ts";
 import type { SpecIssue } from "../../shared/job-spec/spec-issue.ts";
 import { stepContentAssets } from "../../shared/steps/step-content-assets.ts";
 import { WorkStepSchema } from "../../shared/steps/work-step.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
+import { comfySubmitRefusal, rawOf } from "../support/comfy-submit-refusal.ts";
 import { img2img } from "../support/comfyui-standin/workflows.ts";
 
 // Finding a comfyui step's input images at submit (the CLI side), checking them against the asset store (the
@@ -28,18 +28,6 @@ function artistFolder(dir: string, workflow: Record<string, unknown>, step: Reco
   return jobFile;
 }
 
-function rawOf(jobFile: string): unknown {
-  return JSON.parse(readFileSync(jobFile, "utf8")) as unknown;
-}
-
-async function refusal(jobFile: string): Promise<BadInputError> {
-  const err = await prepareComfyImages(rawOf(jobFile), jobFile).then(
-    () => assert.fail("expected a refusal"),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof BadInputError, String(err));
-  return err;
-}
 
 test("LoadImage-family nodes' files are found beside the workflow, then the job file; the bound node and [output] names are left alone", async (t) => {
   const dir = tempDir(t, "ns-comfy-img-");
@@ -57,7 +45,7 @@ test("LoadImage-family nodes' files are found beside the workflow, then the job 
   mkdirSync(join(dir, "masks"));
   writeFileSync(join(dir, "masks", "matte.png"), "matte beside the job file");
 
-  const prepared = await prepareComfyImages(rawOf(jobFile), jobFile);
+  const prepared = await prepareComfySteps(rawOf(jobFile), jobFile);
   assert.deepEqual(
     prepared.images.map(({ node, file, sha256, size }) => ({ node, file, sha256, size })),
     [
@@ -78,7 +66,7 @@ test("a job's images field names a node's file relative to the job file, instead
   const jobFile = artistFolder(dir, img2img(), { images: { "10": "refs/hero_v3.png" } });
   mkdirSync(join(dir, "refs"));
   writeFileSync(join(dir, "refs", "hero_v3.png"), "hero");
-  const prepared = await prepareComfyImages(rawOf(jobFile), jobFile);
+  const prepared = await prepareComfySteps(rawOf(jobFile), jobFile);
   assert.deepEqual(prepared.images.map((i) => [i.node, i.file, i.sha256]), [["10", "refs/hero_v3.png", sha("hero")]]);
   // What the CLI sends is a valid job spec, the file by content.
   const spec = validateJobSpec(prepared.raw);
@@ -86,13 +74,13 @@ test("a job's images field names a node's file relative to the job file, instead
 
   // false: the file is on every agent already; nothing is looked for or sent, and the coordinator takes it as is.
   const onAgents = artistFolder(tempDir(t, "ns-comfy-img-"), img2img(), { images: { "10": false } });
-  const kept = await prepareComfyImages(rawOf(onAgents), onAgents);
+  const kept = await prepareComfySteps(rawOf(onAgents), onAgents);
   assert.deepEqual(kept.images, []);
   const keptSpec = validateJobSpec(kept.raw);
   assert.deepEqual(keptSpec.steps[0]?.kind === "comfyui" && keptSpec.steps[0].images, { "10": false });
 
   const wrongNode = artistFolder(tempDir(t, "ns-comfy-img-"), img2img(), { images: { "99": "refs/hero_v3.png" } });
-  assert.match((await refusal(wrongNode)).message, /steps\[0\]\.images\.99: node '99' is not in the workflow/);
+  assert.match((await comfySubmitRefusal(wrongNode)).message, /steps\[0\]\.images\.99: node '99' is not in the workflow/);
 });
 
 test("a missing or hostile image is refused naming the step, node and file", async (t) => {
@@ -101,28 +89,28 @@ test("a missing or hostile image is refused naming the step, node and file", asy
     wf["10"]!.inputs.image = image;
     return wf;
   };
-  const missing = await refusal(artistFolder(tempDir(t, "ns-comfy-img-"), wfWith("ref.png")));
+  const missing = await comfySubmitRefusal(artistFolder(tempDir(t, "ns-comfy-img-"), wfWith("ref.png")));
   assert.equal(missing.field, "steps[0].workflow");
   assert.match(missing.message, /^steps\[0\]\.workflow: node '10' \(LoadImage\) image 'ref\.png': no such file \(looked for '.*\/workflows\/ref\.png' and '.*\/ref\.png'\)$/);
 
   const dotdot = tempDir(t, "ns-comfy-img-");
   writeFileSync(join(dotdot, "secret.png"), "outside the workflow folder, but reached with ..");
-  assert.match((await refusal(artistFolder(dotdot, wfWith("../secret.png")))).message, /node '10' \(LoadImage\) image '\.\.\/secret\.png': must not contain '\.\.'/);
+  assert.match((await comfySubmitRefusal(artistFolder(dotdot, wfWith("../secret.png")))).message, /node '10' \(LoadImage\) image '\.\.\/secret\.png': must not contain '\.\.'/);
 
   const outside = tempDir(t, "ns-comfy-outside-");
   writeFileSync(join(outside, "passwd.png"), "elsewhere");
-  assert.match((await refusal(artistFolder(tempDir(t, "ns-comfy-img-"), wfWith(join(outside, "passwd.png"))))).message, /node '10' \(LoadImage\) image '.*passwd\.png': is an absolute path outside/);
+  assert.match((await comfySubmitRefusal(artistFolder(tempDir(t, "ns-comfy-img-"), wfWith(join(outside, "passwd.png"))))).message, /node '10' \(LoadImage\) image '.*passwd\.png': is an absolute path outside/);
 
   const linked = tempDir(t, "ns-comfy-img-");
   const linkedJob = artistFolder(linked, wfWith("ref.png"));
   symlinkSync(join(outside, "passwd.png"), join(linked, "workflows", "ref.png"));
-  assert.match((await refusal(linkedJob)).message, /node '10' \(LoadImage\) image 'ref\.png': '.*\/workflows\/ref\.png' leaves .* through a symlink/);
+  assert.match((await comfySubmitRefusal(linkedJob)).message, /node '10' \(LoadImage\) image 'ref\.png': '.*\/workflows\/ref\.png' leaves .* through a symlink/);
 
   // An absolute path inside the job's folder is fine.
   const inside = tempDir(t, "ns-comfy-img-");
   const insideJob = artistFolder(inside, wfWith(join(inside, "ref.png")));
   writeFileSync(join(inside, "ref.png"), "inside");
-  assert.equal((await prepareComfyImages(rawOf(insideJob), insideJob)).images[0]?.sha256, sha("inside"));
+  assert.equal((await prepareComfySteps(rawOf(insideJob), insideJob)).images[0]?.sha256, sha("inside"));
 });
 
 test("the coordinator takes images only by content, in the store, on a node with an image input that is not bound", () => {
