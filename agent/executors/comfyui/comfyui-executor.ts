@@ -4,13 +4,14 @@ import { extname } from "node:path";
 import type { AssetCache } from "../../assets/asset-cache.ts";
 import type { Logger } from "../../../shared/log.ts";
 import { encodePng } from "../../../shared/media/png-codec.ts";
-import type { ComfyBinding, ComfyuiWorkStep } from "../../../shared/steps/work-step.ts";
+import type { ComfyBinding, ComfyImage, ComfyuiWorkStep } from "../../../shared/steps/work-step.ts";
 import { StepFailedError } from "../executor-registry.ts";
 import type { EncodedFrame, Executor, ExecutorTask } from "../executor.ts";
 import type { ComfyClient } from "./comfy-client.ts";
 import { ComfyExecutionError, ComfyRejectedError, ComfyUnavailableError } from "./comfy-errors.ts";
-import type { HistoryEntry, OutputFile } from "./comfy-messages.ts";
+import { PromptRejectedSchema, type HistoryEntry, type OutputFile } from "./comfy-messages.ts";
 import { PromptWatch } from "./prompt-watch.ts";
+import type { UploadedInputs } from "./uploaded-inputs.ts";
 
 /**
  * Runs a comfyui step on the agent's own ComfyUI. per: frame queues one
@@ -24,7 +25,8 @@ import { PromptWatch } from "./prompt-watch.ts";
  * for byte; nightshift's provenance goes in through extra_data.extra_pnginfo,
  * which SaveImage writes as a `nightshift` text chunk beside it. Static input
  * images sent by content (a reference, a mask) are fetched through the
- * agent's asset cache and uploaded once per chunk under their sha256.
+ * agent's asset cache and uploaded under their sha256, once per ComfyUI
+ * server (uploaded-inputs.ts) until it says it lacks one.
  */
 
 export interface ComfyuiExecutorOptions {
@@ -39,6 +41,8 @@ export interface ComfyuiExecutorOptions {
   onUnavailable?: () => void;
   /** The agent's asset cache: where a step's input images sent by content come from. */
   assets?: Pick<AssetCache, "ensure">;
+  /** What this ComfyUI already holds of them (one per ComfyUI server, shared by its executors); absent: uploaded every chunk. */
+  uploaded?: UploadedInputs;
 }
 
 /** What nightshift writes into each output PNG (the `nightshift` text chunk). */
@@ -72,11 +76,13 @@ export class ComfyuiExecutor implements Executor {
 
   async *run(task: ExecutorTask): AsyncIterable<EncodedFrame> {
     const images = await this.uploadStaticImages(task.signal);
+    // ComfyUI saying a static image is missing makes this chunk upload it again, once.
+    const inputs: StaticInputs = { images, reuploaded: false };
     if (this.step.per === "chunk") {
-      yield* this.prompt(task, task.frames, images);
+      yield* this.prompt(task, task.frames, inputs);
       return;
     }
-    for (const frame of task.frames) yield* this.prompt(task, [frame], images);
+    for (const frame of task.frames) yield* this.prompt(task, [frame], inputs);
   }
 
   async close(): Promise<void> {
@@ -108,23 +114,54 @@ export class ComfyuiExecutor implements Executor {
   /**
    * The step's input images sent by content, each fetched through the asset cache (verified by sha256) and
    * uploaded to ComfyUI's input folder as `nightshift/<sha256><ext>` (overwrite: the name is the content, so
-   * a file of that name already there has these bytes); answers node id -> the name ComfyUI gave it.
+   * a file of that name already there has these bytes); answers node id -> the name ComfyUI gave it. A file
+   * this ComfyUI already holds (`uploaded`) is neither fetched nor sent again.
    */
   private async uploadStaticImages(signal: AbortSignal): Promise<Map<string, string>> {
     const names = new Map<string, string>();
     for (const img of this.step.images ?? []) {
-      const { assets } = this.opts;
-      if (assets === undefined) throw new StepFailedError("comfyui", `node ${img.node} needs image '${img.name}' sent by content, and this agent has no asset cache`);
-      const path = await assets.ensure({ sha256: img.sha256, size: img.size }, signal).catch((err: unknown) => {
-        if (signal.aborted) throw signal.reason;
-        throw new StepFailedError("comfyui", `cannot fetch image '${img.name}' for node ${img.node}: ${(err as Error).message}`, { cause: err });
-      });
-      names.set(img.node, await this.opts.client.uploadImage(`${img.sha256}${imageExtension(img.name)}`, await readFile(path), signal, STATIC_IMAGE_FOLDER));
+      const key = staticImageName(img);
+      const upload = () => this.uploadStaticImage(img, signal);
+      names.set(img.node, await (this.opts.uploaded?.ensure(key, upload) ?? upload()));
     }
     return names;
   }
 
-  private async *prompt(task: ExecutorTask, frames: number[], images: ReadonlyMap<string, string>): AsyncIterable<EncodedFrame> {
+  private async uploadStaticImage(img: ComfyImage, signal: AbortSignal): Promise<string> {
+    const { assets } = this.opts;
+    if (assets === undefined) throw new StepFailedError("comfyui", `node ${img.node} needs image '${img.name}' sent by content, and this agent has no asset cache`);
+    const path = await assets.ensure({ sha256: img.sha256, size: img.size }, signal).catch((err: unknown) => {
+      if (signal.aborted) throw signal.reason;
+      throw new StepFailedError("comfyui", `cannot fetch image '${img.name}' for node ${img.node}: ${(err as Error).message}`, { cause: err });
+    });
+    return this.opts.client.uploadImage(staticImageName(img), await readFile(path), signal, STATIC_IMAGE_FOLDER);
+  }
+
+  /**
+   * Queues the prompt; when ComfyUI refuses it because a static image it was told to load is not in its input
+   * folder (it restarted on an empty one, or someone cleaned it), those images are uploaded again and the
+   * prompt queued again: once per chunk, so a second refusal fails the step with ComfyUI's words.
+   */
+  private async queueWithInputs(graph: ComfyuiWorkStep["workflow"], promptId: string, extraData: Record<string, unknown>, inputs: StaticInputs, signal: AbortSignal): Promise<void> {
+    const { client } = this.opts;
+    try {
+      await client.queuePrompt(graph, promptId, extraData, signal);
+    } catch (err) {
+      const missing = err instanceof ComfyRejectedError && !inputs.reuploaded ? (this.step.images ?? []).filter((img) => refusedImageInput(err.body, img.node)) : [];
+      if (missing.length === 0) throw err;
+      inputs.reuploaded = true;
+      this.opts.log.info({ url: client.url, nodes: missing.map((m) => m.node) }, "comfyui lacks static input images it was sent before; uploading them again");
+      for (const img of missing) {
+        this.opts.uploaded?.forget(staticImageName(img));
+        const name = await (this.opts.uploaded?.ensure(staticImageName(img), () => this.uploadStaticImage(img, signal)) ?? this.uploadStaticImage(img, signal));
+        inputs.images.set(img.node, name);
+        setInput(graph, { node: img.node, input: "image" }, `images.${img.node}`, name);
+      }
+      await client.queuePrompt(graph, promptId, extraData, signal);
+    }
+  }
+
+  private async *prompt(task: ExecutorTask, frames: number[], inputs: StaticInputs): AsyncIterable<EncodedFrame> {
     const { client } = this.opts;
     const { signal } = task;
     const first = frames[0];
@@ -134,7 +171,7 @@ export class ComfyuiExecutor implements Executor {
     const graph = structuredClone(this.step.workflow);
     const seed = task.seed + first;
     const { bind } = this.step;
-    for (const [node, name] of images) setInput(graph, { node, input: "image" }, `images.${node}`, name);
+    for (const [node, name] of inputs.images) setInput(graph, { node, input: "image" }, `images.${node}`, name);
     if (bind.seed !== null) setInput(graph, bind.seed, "bind.seed", seed);
     if (bind.image !== null) setInput(graph, bind.image, "bind.image", await this.uploadInputs(task, frames, graph[bind.image.node]?.class_type));
     if (bind.prefix !== null) setInput(graph, bind.prefix, "bind.prefix", `nightshift/${task.jobId}/${task.attemptId}_${String(first).padStart(6, "0")}`);
@@ -153,7 +190,7 @@ export class ComfyuiExecutor implements Executor {
     signal.addEventListener("abort", cancel, { once: true });
     let entry: HistoryEntry;
     try {
-      await client.queuePrompt(graph, promptId, { extra_pnginfo: { nightshift: provenance } }, signal);
+      await this.queueWithInputs(graph, promptId, { extra_pnginfo: { nightshift: provenance } }, inputs, signal);
       this.opts.log.debug({ promptId, frames: frames.length }, "comfyui prompt queued");
       entry = await watch.result();
     } catch (err) {
@@ -187,6 +224,32 @@ const SINGLE_IMAGE_LOADERS: ReadonlySet<string> = new Set(["LoadImage", "LoadIma
 
 /** The subfolder of ComfyUI's input folder that static input images are uploaded to, each named by its sha256. */
 const STATIC_IMAGE_FOLDER = "nightshift";
+
+/** A chunk's static input images: node id -> the name ComfyUI loads it by, and whether they were uploaded again already. */
+interface StaticInputs {
+  images: Map<string, string>;
+  reuploaded: boolean;
+}
+
+/** The file name a static image is uploaded under: its sha256 and the artist's extension. */
+function staticImageName(img: ComfyImage): string {
+  return `${img.sha256}${imageExtension(img.name)}`;
+}
+
+/**
+ * Whether ComfyUI's 400 answer refuses node `node`'s `image` input: LoadImage's VALIDATE_INPUTS says "Invalid
+ * image file" (execution.py: custom_validation_failed, extra_info.input_name "image", details "image - ..."), or
+ * an older ComfyUI's combo check says the name is not in the input folder's list (value_not_in_list).
+ */
+export function refusedImageInput(body: unknown, node: string): boolean {
+  const parsed = PromptRejectedSchema.safeParse(body);
+  if (!parsed.success || Array.isArray(parsed.data.node_errors)) return false;
+  const errors = parsed.data.node_errors[node]?.errors ?? [];
+  return errors.some((e) => {
+    const input = (e as { extra_info?: { input_name?: unknown } }).extra_info?.input_name;
+    return (e.type === "custom_validation_failed" || e.type === "value_not_in_list") && (input === "image" || e.details.startsWith("image"));
+  });
+}
 
 /** The artist's file's extension, lower-cased (ComfyUI's loaders open by content; the name only helps a person); ".png" when it has none. */
 function imageExtension(name: string): string {

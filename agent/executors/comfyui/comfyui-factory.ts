@@ -7,6 +7,7 @@ import { ComfyClient } from "./comfy-client.ts";
 import { ComfyUnavailableError } from "./comfy-errors.ts";
 import type { SystemStats } from "./comfy-messages.ts";
 import { ComfyuiExecutor } from "./comfyui-executor.ts";
+import { UploadedInputs } from "./uploaded-inputs.ts";
 
 /**
  * The comfyui executor factory: one ComfyUI server on the agent's machine
@@ -17,7 +18,8 @@ import { ComfyuiExecutor } from "./comfyui-executor.ts";
  * /system_stats every few seconds: while ComfyUI does not answer,
  * available() is false and the agent stops taking comfyui chunks (and says
  * so) instead of failing every chunk it is given. Executors are kept per
- * workflow (their socket hold ends when the agent closes them).
+ * workflow (their socket hold ends when the agent closes them); what static
+ * input images this ComfyUI already holds is kept per factory, for all of them.
  */
 
 export interface ComfyuiFactoryOptions {
@@ -41,6 +43,8 @@ export class ComfyuiExecutorFactory implements ExecutorFactory<ComfyuiWorkStep> 
   private timer: NodeJS.Timeout | null = null;
   private checking = false;
   private readonly listeners = new Set<HealthListener>();
+  /** The static input images this ComfyUI holds, shared by every executor of this factory. */
+  readonly uploaded = new UploadedInputs();
 
   constructor(private readonly opts: ComfyuiFactoryOptions) {
     this.client = new ComfyClient({ url: opts.url, log: opts.log, clientId: `nightshift-${opts.agentId}-${crypto.randomUUID().slice(0, 8)}` });
@@ -70,7 +74,7 @@ export class ComfyuiExecutorFactory implements ExecutorFactory<ComfyuiWorkStep> 
 
   async create(step: ComfyuiWorkStep, ctx: ExecutorContext): Promise<Executor> {
     if (step.kind !== "comfyui") throw new Error(`comfyui factory asked for a ${(step as { kind: string }).kind} step`);
-    const executor = new ComfyuiExecutor(step, { client: this.client, agentId: this.opts.agentId, log: ctx.log, quietMs: this.opts.quietMs, unreachableMs: this.opts.unreachableMs, onUnavailable: () => void this.checkHealth(), ...(ctx.assets ? { assets: ctx.assets } : {}) });
+    const executor = new ComfyuiExecutor(step, { client: this.client, agentId: this.opts.agentId, log: ctx.log, quietMs: this.opts.quietMs, unreachableMs: this.opts.unreachableMs, onUnavailable: () => void this.checkHealth(), uploaded: this.uploaded, ...(ctx.assets ? { assets: ctx.assets } : {}) });
     await executor.load(); // the registry hands out loaded executors (the socket held and open)
     return executor;
   }
