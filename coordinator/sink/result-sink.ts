@@ -9,7 +9,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { fsyncDir, fsyncDirAsync, rewriteSyncLater, writeFileSyncLater } from "./durable-fs.ts";
-import { PngFormatError, splitAtEnd } from "../../shared/media/png-text-chunk.ts";
+import { PngFormatError, splitAtEndHashed } from "../../shared/media/png-text-chunk.ts";
 import { isPng } from "../../shared/provenance/pixel-hash.ts";
 import { PROVENANCE_KEYWORD, type FramePixels } from "../../shared/provenance/provenance-manifest.ts";
 import type { PixelClaim, StagedExr, StagedPng } from "../provenance/frame-stamper.ts";
@@ -274,7 +274,8 @@ export class UploadSession {
       if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
       diskFull(err, `writing frame ${f.index}`);
     }
-    this.frames.set(f.index, { sha256: f.sha256.toLowerCase(), bytes: f.size });
+    // A stamped frame's ledger hash is of its bytes without any record the agent sent (a stale one), as verify reads it.
+    this.frames.set(f.index, { sha256: this.pngs.get(f.index)?.pngSha256 ?? this.exrs.get(f.index)?.exrSha256 ?? f.sha256.toLowerCase(), bytes: f.size });
   }
 
   /**
@@ -286,14 +287,14 @@ export class UploadSession {
    * or computed off this thread meanwhile.
    */
   private async stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): Promise<void> {
-    const { head, tail } = splitAtEnd(f.data, PROVENANCE_KEYWORD);
+    const { head, tail, sha256 } = splitAtEndHashed(f.data, PROVENANCE_KEYWORD, f.sha256);
     this.recordSpace ??= stamper.recordSpace(this.header, this.header.frameCount);
     const staged = Buffer.alloc(head.length + this.recordSpace + tail.length);
     head.copy(staged);
     const { durable } = await writeFileSyncLater(path, staged);
     const pixels = stamper.hashPixels(f.data, f.pixelsSha256 ? { sha256: f.pixelsSha256, agentId: this.header.agentId } : undefined);
     pixels.catch(() => undefined); // awaited at the commit
-    this.pngs.set(f.index, { path, recordAt: head.length, tail, pixels, pngSha256: f.sha256.toLowerCase() });
+    this.pngs.set(f.index, { path, recordAt: head.length, tail, pixels, pngSha256: sha256 });
     await this.track(durable);
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 
 /**
@@ -88,6 +89,16 @@ export function splitAtEnd(png: Uint8Array, keyword: string): { head: Buffer; ta
   const stripped = removeTextChunk(png, keyword);
   const iend = stripped.length - 12;
   return { head: stripped.subarray(0, iend), tail: stripped.subarray(iend) };
+}
+
+/**
+ * splitAtEnd, and the sha256 of `head` then `tail` (the PNG without any chunk under `keyword`): the given
+ * `sha256` of the whole PNG when there was none to remove, so the usual frame costs no second hash.
+ */
+export function splitAtEndHashed(png: Uint8Array, keyword: string, sha256: string): { head: Buffer; tail: Buffer; sha256: string } {
+  const { head, tail } = splitAtEnd(png, keyword);
+  if (head.length + tail.length === png.length) return { head, tail, sha256: sha256.toLowerCase() };
+  return { head, tail, sha256: createHash("sha256").update(head).update(tail).digest("hex") };
 }
 
 /** The PNG with `text` under `keyword` (replacing any earlier one), inserted right before IEND. */

@@ -103,6 +103,11 @@ test("a record the agent put in the EXR is replaced by the coordinator's", async
   const bytes = readFileSync(framePath(s.job, 0));
   assert.equal(checkFrame(bytes, s.caPem).kind, "ok");
   assert.equal(recordOf(bytes).attempt, s.header.attemptId);
+  // The ledger names the EXR without the agent's record, so verify against the ledger passes.
+  const ledger = (jobId: string) => s.store.frames.listByJob(jobId);
+  assert.equal(ledger(s.job.id).find((r) => r.frame === 0)?.sha256, sha256Hex(exr(0, "zip-32.exr").data));
+  const report = verifyPath(s.job.outputDir, s.caPem, ledger);
+  assert.deepEqual(report.findings, [], "no frame is reported altered");
 });
 
 test("a broken EXR is refused (bad-frame) with nothing recorded; a multi-part one is committed unstamped", async (t) => {

@@ -6,7 +6,7 @@ import { test, type TestContext } from "node:test";
 import { agentSoftware, FrameStamper } from "../../coordinator/provenance/frame-stamper.ts";
 import { PixelClaimSampler } from "../../coordinator/provenance/pixel-claims.ts";
 import { openProvenanceSigner } from "../../coordinator/provenance/provenance-key.ts";
-import { checkFrame } from "../../coordinator/provenance/verify-frames.ts";
+import { checkFrame, verifyPath } from "../../coordinator/provenance/verify-frames.ts";
 import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
 import { stagedFrameName, stagingDirFor } from "../../coordinator/sink/staging.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
@@ -183,6 +183,13 @@ test("a PNG that arrives with its own nightshift record keeps only the coordinat
   assert.equal(checkFrame(bytes, s.caPem).kind, "ok");
   assert.equal(Buffer.from(bytes).toString("latin1").split(`iTXt${PROVENANCE_KEYWORD}\0`).length, 2, "one record, the forged one is gone");
   assert.deepEqual(removeTextChunk(bytes, PROVENANCE_KEYWORD), Buffer.from(png(0).data));
+  // The ledger and the record name the PNG without the stale record (as for EXR), so verify against the ledger passes.
+  const ledger = (jobId: string) => s.store.frames.listByJob(jobId);
+  assert.deepEqual(ledger(s.job.id).map((r) => r.sha256), [0, 1, 2].map((i) => sha256Hex(png(i).data)));
+  assert.equal(recordOf(bytes).png.sha256, sha256Hex(png(0).data));
+  const report = verifyPath(s.job.outputDir, s.caPem, ledger);
+  assert.deepEqual(report.findings, [], "no frame is reported altered");
+  assert.equal(report.verified.length, 3);
 });
 
 test("a PNG without IEND is refused when it arrives; one whose pixels do not decode is refused at the commit; nothing is recorded", async (t) => {
