@@ -6,6 +6,7 @@ import type { ModelWorkStep } from "../../shared/steps/work-step.ts";
 import type { Executor } from "./executor.ts";
 import type { ExecutorFactory } from "./executor-registry.ts";
 import { OnnxExecutor } from "./onnx-executor.ts";
+import { prepareFrameDecoder } from "./frame-decoder.ts";
 import { prepareFrameEncoder } from "./frame-encoder.ts";
 import { prepareOnnxWorker } from "./onnx-worker.ts";
 import { parseManifest } from "../../shared/model-manifest/manifest-load.ts";
@@ -32,10 +33,11 @@ export function modelFactory(opts: ModelFactoryOptions): ExecutorFactory<ModelWo
     kind: "model",
     async probe(): Promise<KindCapability> {
       const ort = await import("onnxruntime-node");
-      // The agent is starting: start the model's worker thread and the frame encoder's now rather than inside the first chunk.
+      // The agent is starting: start the model's worker thread, the frame encoder's and the input decoder's now rather than inside the first chunk.
       if (!opts.build) {
         prepareOnnxWorker();
         prepareFrameEncoder();
+        prepareFrameDecoder();
       }
       return { kind: "model", version: ort.env.versions.common ?? "unknown", features: opts.executionProviders ?? ["cpu"] };
     },

@@ -1,6 +1,7 @@
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import type { OnnxSessionOptions } from "./onnx-session.ts";
+import type { WorkerErrorData } from "./thread-errors.ts";
 
 /**
  * The messages between the agent's main thread (onnx-worker.ts) and the
@@ -27,17 +28,11 @@ export type OnnxWorkerRequest =
   /** Release the session; the worker then exits. */
   | { type: "close"; id: number };
 
-/** An error as it crosses the thread boundary; BadInputError keeps its field. */
-export interface WorkerErrorData {
-  name: string;
-  message: string;
-  field?: string;
-}
-
 export type OnnxWorkerReply =
   /** The session is open, or could not be opened (`error`). */
   | { type: "opened"; id: number; error?: WorkerErrorData }
   /** Run `id` finished: the frame (its buffer transferred) and the seconds the worker spent on it. */
   | { type: "ran"; id: number; frame: RgbFrame; seconds: number }
+  /** An error as it crosses the thread boundary (thread-errors.ts: BadInputError keeps its field). */
   | { type: "failed"; id: number; error: WorkerErrorData }
   | { type: "closed"; id: number };

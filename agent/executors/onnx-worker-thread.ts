@@ -1,7 +1,7 @@
 import { parentPort } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
-import { BadInputError } from "../../shared/errors.ts";
-import type { OnnxWorkerModel, OnnxWorkerReply, OnnxWorkerRequest, WorkerErrorData } from "./onnx-worker-messages.ts";
+import type { OnnxWorkerModel, OnnxWorkerReply, OnnxWorkerRequest } from "./onnx-worker-messages.ts";
+import { errorData } from "./thread-errors.ts";
 import { openOnnxSession, runModelOnWindow } from "./onnx-session.ts";
 
 /**
@@ -25,11 +25,6 @@ let queue: Promise<void> = Promise.resolve();
 class RunCancelledError extends Error {
   override readonly name = "AbortError";
 }
-
-const errorData = (err: unknown): WorkerErrorData => {
-  const e = err instanceof Error ? err : new Error(String(err));
-  return { name: e.name, message: e.message, ...(err instanceof BadInputError && err.field !== undefined ? { field: err.field } : {}) };
-};
 
 const reply = (message: OnnxWorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 

@@ -1,9 +1,9 @@
 import type { Worker } from "node:worker_threads";
-import { BadInputError } from "../../shared/errors.ts";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import { startModuleWorker } from "./module-worker.ts";
-import type { OnnxWorkerReply, OnnxWorkerRequest, WorkerErrorData } from "./onnx-worker-messages.ts";
+import type { OnnxWorkerReply, OnnxWorkerRequest } from "./onnx-worker-messages.ts";
+import { errorFrom } from "./thread-errors.ts";
 import type { OnnxSessionOptions } from "./onnx-session.ts";
 
 /**
@@ -163,7 +163,7 @@ export class OnnxWorker {
     if (p === undefined) return; // an aborted run's late answer
     this.forget(reply.id);
     const error = reply.type === "failed" || reply.type === "opened" ? reply.error : undefined;
-    if (error !== undefined) p.reject(toError(error));
+    if (error !== undefined) p.reject(errorFrom(error));
     else p.resolve(reply);
   }
 
@@ -177,11 +177,4 @@ export class OnnxWorker {
     for (const p of this.pending.values()) p.reject(this.failure);
     this.pending.clear();
   }
-}
-
-function toError(e: WorkerErrorData): Error {
-  if (e.name === "BadInputError") return new BadInputError(e.message, e.field === undefined ? {} : { field: e.field });
-  const err = new Error(e.message);
-  err.name = e.name;
-  return err;
 }

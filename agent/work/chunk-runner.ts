@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import type { ChunkMeter } from "../../shared/accounting/chunk-accounting.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkWork } from "../../shared/protocol/messages.ts";
-import { createFrameSource, type FrameSource, type InputDescription } from "../../shared/media/frame-source.ts";
+import type { FrameSource, InputDescription } from "../../shared/media/frame-source.ts";
 import type { UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
 import type { EncodedFrame, ExecutorProgress, RgbFrame } from "../executors/executor.ts";
+import { openDecodedFrameSource } from "../executors/frame-decoder.ts";
 import type { ExecutorCache, ExecutorLease } from "./executor-cache.ts";
 import { BoundedLog } from "./bounded-log.ts";
 import { chainSpans, halfWindow, spanFrames } from "./chain-ranges.ts";
@@ -30,7 +31,7 @@ export interface ChunkRunnerDeps {
    * here while this one encodes, uploads and commits. The release says whether every frame was made.
    */
   slot?: (signal: AbortSignal) => Promise<(allMade: boolean) => void>;
-  /** Opens the job's input (default: shared/media/frame-source.ts); injected by tests. */
+  /** Opens the job's input (default: read and decoded on the decoder thread, agent/executors/frame-decoder.ts); injected by tests. */
   frameSource?: (input: InputDescription) => FrameSource;
 }
 
@@ -54,7 +55,7 @@ const PREFETCH_FRAMES = 2;
 export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: AbortSignal): Promise<UploadResult> {
   const log = deps.log.child({ jobId: work.jobId, chunkId: work.chunkId, attemptId: work.attemptId });
   const leases: ExecutorLease[] = [];
-  const source: FrameSource | null = work.input ? (deps.frameSource ?? createFrameSource)(work.input) : null;
+  const source: FrameSource | null = work.input ? (deps.frameSource ?? openDecodedFrameSource)(work.input) : null;
   const workDir = await mkdtemp(join(deps.workRoot ?? tmpdir(), "nightshift-attempt-"));
   const meter = deps.newMeter();
   const toolLog = deps.toolLog ?? new BoundedLog();

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { openDecodedFrameSource } from "../../agent/executors/frame-decoder.ts";
+import { BadInputError } from "../../shared/errors.ts";
+import { createFrameSource } from "../../shared/media/frame-source.ts";
+import { generateFrame } from "../../shared/media/generated-frames.ts";
+import { encodePng } from "../../shared/media/png-codec.ts";
+
+/**
+ * The input decoder's thread (agent/executors/frame-decoder.ts) gives the
+ * pixels the calling thread would (generated input and a PNG image
+ * sequence), in the order asked, keeps a bad input's error and field, and
+ * checks the description at once, on the calling thread.
+ */
+
+test("generated input read on the decoder thread: the calling thread's pixels, in the order asked", async () => {
+  const input = { type: "generated" as const, width: 48, height: 27, frames: 10, seed: 5 };
+  const source = openDecodedFrameSource(input);
+  try {
+    assert.equal(await source.frameCount(), 10);
+    const order = [3, 4, 5, 9, 0, 4];
+    const frames = await Promise.all(order.map((i) => source.read(i)));
+    for (const [k, i] of order.entries()) {
+      assert.deepEqual(frames[k], generateFrame(i, 48, 27, 5), `frame ${i}`);
+      // The frame arrived with a buffer of its own (transferred), not a view into a shared one.
+      assert.equal(frames[k]!.data.byteLength, frames[k]!.data.buffer.byteLength);
+    }
+    assert.equal(source.threadReads, order.length, "every read ran on the decoder thread");
+    await assert.rejects(source.read(10), (err: unknown) => err instanceof BadInputError && err.field === "frame");
+  } finally {
+    await source.close();
+    await source.close();
+  }
+  await assert.rejects(source.read(0), /closed/);
+});
+
+test("an image sequence decoded on the thread: the same pixels as the calling thread's source; a bad file names itself", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "nightshift-decoder-"));
+  try {
+    for (let i = 0; i < 3; i++) await writeFile(join(dir, `f${i + 1}.png`), encodePng(generateFrame(i, 32, 18, 2)));
+    await writeFile(join(dir, "f4.png"), "not a png");
+    const input = { type: "image-sequence" as const, path: dir };
+    const here = createFrameSource(input);
+    const there = openDecodedFrameSource(input);
+    try {
+      for (let i = 0; i < 3; i++) assert.deepEqual(await there.read(i), await here.read(i), `frame ${i}`);
+      assert.equal(there.threadReads, 3);
+      await assert.rejects(there.read(3), (err: unknown) => err instanceof BadInputError && err.field === join(dir, "f4.png"));
+      // The source goes on after a failed read.
+      assert.deepEqual(await there.read(1), await here.read(1));
+    } finally {
+      await there.close();
+      await here.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a bad description is refused at once, on the calling thread, naming the field", () => {
+  assert.throws(
+    () => openDecodedFrameSource({ type: "generated", width: 0, height: 18, frames: 3 }),
+    (err: unknown) => err instanceof BadInputError && err.field === "input.width",
+  );
+});
