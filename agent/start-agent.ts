@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import type { Logger } from "../shared/log.ts";
 import { choosePowerSource } from "./probe/power-source.ts";
 import { createChunkMeter } from "./probe/chunk-meter.ts";
+import { MeterHandOver } from "./probe/meter-hand-over.ts";
 import { probeInventory } from "./probe/gpu-inventory.ts";
 import type { EnergySource } from "../shared/accounting/chunk-accounting.ts";
 import { Agent } from "./agent.ts";
@@ -12,16 +13,19 @@ import type { ChunkAccounting, ChunkMeter } from "../shared/accounting/chunk-acc
 
 export interface MeasuredChunk {
   accounting: ChunkAccounting;
-  /** The meter's own clock readings at start and stop (Date.now()). */
+  /**
+   * The meter's own clock readings at start and stop (Date.now()). The energy covers this interval less
+   * any part a later chunk's meter counted (meter-hand-over.ts: an ONNX chunk's last upload overlaps the next chunk).
+   */
   startMs: number;
   endMs: number;
 }
 
 /** A chunk meter; with onMeasured, its clock readings are kept so the interval it measured is known exactly. */
-function measuredMeter(source: PowerSource, idleWatts: number | null, log: Logger, onMeasured?: (m: MeasuredChunk) => void): ChunkMeter {
-  if (!onMeasured) return createChunkMeter({ source, idleWatts, log });
+function measuredMeter(source: PowerSource, idleWatts: number | null, log: Logger, handOver: MeterHandOver, onMeasured?: (m: MeasuredChunk) => void): ChunkMeter {
+  if (!onMeasured) return createChunkMeter({ source, idleWatts, log, handOver });
   const ticks: number[] = [];
-  const meter = createChunkMeter({ source, idleWatts, log, now: () => ticks[ticks.push(Date.now()) - 1] as number });
+  const meter = createChunkMeter({ source, idleWatts, log, handOver, now: () => ticks[ticks.push(Date.now()) - 1] as number });
   return {
     source: meter.source,
     start: () => meter.start(),
@@ -89,6 +93,8 @@ export async function startAgent(o: StartAgentOptions): Promise<{ agent: Agent; 
     log: o.log,
   });
   o.log.info({ source: choice.source.kind, gpus: inventory.gpus.length }, "power source chosen");
+  // One for all the agent's chunk meters: two chunks' meters that run at once never count the same energy.
+  const handOver = new MeterHandOver();
   const agent = new Agent({
     name: o.name ?? hostname(),
     dataDir: o.dataDir,
@@ -98,7 +104,7 @@ export async function startAgent(o: StartAgentOptions): Promise<{ agent: Agent; 
     gpus: inventory.gpus.map((g) => ({ name: g.name, vramBytes: g.vramBytes, uuid: g.uuid })),
     ...(o.executionProviders ? { executionProviders: o.executionProviders } : {}),
     ...(o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}),
-    newMeter: () => measuredMeter(choice.source, telemetry.idleWatts(), o.log, o.onChunkMeasured),
+    newMeter: () => measuredMeter(choice.source, telemetry.idleWatts(), o.log, handOver, o.onChunkMeasured),
     telemetry,
     ...(o.credentials ? { credentials: o.credentials } : {}),
     ...(o.onLost ? { onLost: o.onLost } : {}),

@@ -6,6 +6,7 @@ import { IllegalTransitionError } from "../../shared/errors.ts";
 import { silentLogger, type Logger } from "../../shared/log.ts";
 import type { EnergyCounterReading, PowerReading, PowerSource } from "./power-source-types.ts";
 import { startPeakRamTracker, type PeakRamTracker } from "./process-memory.ts";
+import type { EnergyCounting, MeterHandOver } from "./meter-hand-over.ts";
 
 /**
  * Measures one chunk at a time: polls the power source every intervalMs
@@ -23,6 +24,11 @@ import { startPeakRamTracker, type PeakRamTracker } from "./process-memory.ts";
  * background and stop() waits for it. The runner starts the meter while it
  * holds the agent's one executor slot, so that I/O (tens of ms on a loaded
  * machine) would otherwise keep the device idle between chunks.
+ *
+ * With a hand-over (meter-hand-over.ts, one per agent), two meters that run
+ * at once (the next chunk's starts while this one's last frame is uploaded)
+ * never count the same energy: each counts only while it is the last one
+ * started, in segments that meet at a shared reading.
  */
 export interface ChunkMeterOptions {
   source: PowerSource;
@@ -34,6 +40,19 @@ export interface ChunkMeterOptions {
   log?: Logger;
   /** Injected for tests; defaults to process RSS. */
   ramTracker?: () => Promise<PeakRamTracker>;
+  /** The agent's one hand-over between its meters; without it this meter counts its whole wall. */
+  handOver?: MeterHandOver;
+}
+
+/** A stretch of time this meter counted energy for, from one shared reading to the next. */
+interface Segment {
+  fromMs: number;
+  /** Null while counting. */
+  toMs: number | null;
+  samples: PowerSample[];
+  prevCounters: EnergyCounterReading[] | null;
+  /** tMs of the last reading counted (a hand-over reading older than it is not counted twice). */
+  lastTMs: number;
 }
 
 interface Run {
@@ -42,11 +61,14 @@ interface Run {
   ram: PeakRamTracker | null;
   /** start()'s background work: the RAM tracker and the first reading. Never rejects. */
   ready: Promise<void>;
-  samples: PowerSample[];
+  /** The stretches this meter counted energy for; the last is open while `counting`. */
+  segments: Segment[];
+  counting: boolean;
+  /** This run's side of the hand-over (one object, known to the hand-over by identity). */
+  turn: EnergyCounting | null;
   readings: number;
   failures: number;
   peakVram: number | null;
-  prevCounters: EnergyCounterReading[] | null;
   counterJoules: number;
   counterSteps: number;
   countersBroken: boolean;
@@ -71,11 +93,15 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
   const record = (r: Run, reading: PowerReading): void => {
     r.readings += 1;
     r.ram?.sample();
-    if (reading.watts !== null && Number.isFinite(reading.watts)) r.samples.push({ tMs: reading.tMs, watts: reading.watts });
     if (reading.vramBytes !== null) r.peakVram = Math.max(r.peakVram ?? 0, reading.vramBytes);
+    // Energy only while this meter counts (another meter, started later, may count it now).
+    const seg = r.counting ? r.segments.at(-1) : undefined;
+    if (seg === undefined) return;
+    seg.lastTMs = Math.max(seg.lastTMs, reading.tMs);
+    if (reading.watts !== null && Number.isFinite(reading.watts)) seg.samples.push({ tMs: reading.tMs, watts: reading.watts });
     if (reading.counters === null || r.countersBroken) return;
-    if (r.prevCounters !== null) {
-      for (const prev of r.prevCounters) {
+    if (seg.prevCounters !== null) {
+      for (const prev of seg.prevCounters) {
         const next = reading.counters.find((c) => c.id === prev.id);
         let joules: number | null = null;
         try {
@@ -92,17 +118,41 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
       }
       r.counterSteps += 1;
     }
-    r.prevCounters = reading.counters;
+    seg.prevCounters = reading.counters;
   };
 
-  const poll = async (r: Run): Promise<void> => {
+  /** One reading, or null when it failed (counted, and logged once per chunk). */
+  const read = async (r: Run): Promise<PowerReading | null> => {
     try {
-      record(r, await source.read());
+      return await source.read();
     } catch (err) {
       r.failures += 1;
       if (r.failures === 1) log.warn({ err, source: source.kind }, "power reading failed");
+      return null;
     }
   };
+
+  const poll = async (r: Run): Promise<void> => {
+    const reading = await read(r);
+    if (reading !== null) record(r, reading);
+  };
+
+  /** This meter's side of the hand-over: its counting stops and resumes at readings another meter took. */
+  const counting = (r: Run): EnergyCounting => ({
+    yieldAt(reading, atMs) {
+      const seg = r.segments.at(-1);
+      if (!r.counting || seg === undefined) return;
+      if (reading !== null && reading.tMs >= seg.lastTMs) record(r, reading);
+      seg.toMs = Math.max(atMs, seg.fromMs);
+      r.counting = false;
+    },
+    resumeAt(reading, atMs) {
+      if (r.counting || run !== r) return;
+      r.segments.push({ fromMs: atMs, toMs: null, samples: [], prevCounters: null, lastTMs: -Infinity });
+      r.counting = true;
+      if (reading !== null) record(r, reading);
+    },
+  });
 
   return {
     source: source.kind,
@@ -112,11 +162,12 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
         startMs: now(),
         ram: null,
         ready: Promise.resolve(),
-        samples: [],
+        segments: [],
+        counting: false,
+        turn: null,
         readings: 0,
         failures: 0,
         peakVram: null,
-        prevCounters: null,
         counterJoules: 0,
         counterSteps: 0,
         countersBroken: false,
@@ -127,10 +178,19 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
         inFlight: null,
       };
       r.timer.unref();
+      r.turn = counting(r);
       run = r;
+      const handOver = options.handOver;
       r.ready = (async () => {
         r.ram = await (options.ramTracker ?? startPeakRamTracker)().catch(() => null);
-        await poll(r);
+        const first = await read(r);
+        // Counting starts at this first reading: from the start stamp when no other meter runs, else from
+        // the reading itself, where the meter counting so far stops.
+        const atMs = now();
+        const tookOver = handOver?.take(r.turn as EnergyCounting, first, atMs) ?? false;
+        r.segments.push({ fromMs: tookOver ? Math.max(atMs, r.startMs) : r.startMs, toMs: null, samples: [], prevCounters: null, lastTMs: -Infinity });
+        r.counting = true;
+        if (first !== null) record(r, first);
       })();
       // The interval's polls wait behind the first reading, so readings never overlap.
       r.inFlight = r.ready.finally(() => (r.inFlight = null));
@@ -144,24 +204,31 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
       clearInterval(r.timer);
       await r.ready;
       await r.inFlight;
-      await poll(r);
-      run = null;
+      const last = await read(r);
+      if (last !== null) record(r, last);
       const endMs = Math.max(now(), r.startMs);
+      const open = r.counting ? r.segments.at(-1) : undefined;
+      if (open !== undefined) open.toMs = Math.max(endMs, open.fromMs);
+      r.counting = false;
+      run = null;
+      // An earlier meter still running counts again from this last reading.
+      if (r.turn !== null) options.handOver?.release(r.turn, last, endMs);
       const wallSeconds = (endMs - r.startMs) / 1000;
+      const countedSeconds = r.segments.reduce((sum, g) => sum + ((g.toMs ?? endMs) - g.fromMs), 0) / 1000;
       const useCounters = !r.countersBroken && r.counterSteps > 0;
-      let energyJoules = useCounters ? r.counterJoules : integrateHeld(r.samples, r.startMs, endMs);
+      let energyJoules = useCounters ? r.counterJoules : r.segments.reduce((sum, g) => sum + integrateHeld(g.samples, g.fromMs, g.toMs ?? endMs), 0);
       if (!Number.isFinite(energyJoules) || energyJoules < 0) energyJoules = 0;
-      if (!useCounters && r.samples.length === 0) log.warn({ source: source.kind }, "no power readings during chunk; energy unknown");
+      if (!useCounters && r.segments.every((g) => g.samples.length === 0)) log.warn({ source: source.kind }, "no power readings during chunk; energy unknown");
       const ramPeak = r.ram === null ? process.memoryUsage.rss() : await r.ram.peak();
       return {
         wallSeconds,
         busySeconds: r.busySeconds,
         energyJoules,
         energySource: source.kind,
-        idleEnergyJoules: idleEnergyJoules(options.idleWatts, wallSeconds),
+        idleEnergyJoules: idleEnergyJoules(options.idleWatts, countedSeconds),
         peakMemoryBytes: r.peakVram ?? ramPeak,
         memoryKind: r.peakVram === null ? "ram" : "vram",
-        meanWatts: wallSeconds > 0 ? energyJoules / wallSeconds : 0,
+        meanWatts: countedSeconds > 0 ? energyJoules / countedSeconds : 0,
         samples: r.readings,
       };
     },

@@ -74,7 +74,8 @@ export async function runChunk(work: ChunkWork, deps: ChunkRunnerDeps, signal: A
   const finish = async () => {
     stopped = true;
     // The frames are made: the next chunk may run while this one's meter takes its last reading and the
-    // upload commits. (The two meters' intervals then overlap by that reading, a few ms at most.)
+    // upload commits. (Both meters then run; the agent's hand-over, agent/probe/meter-hand-over.ts, has the
+    // energy of that time counted by the later one only.)
     releaseSlot(true);
     return await meter.stop();
   };
