@@ -28,8 +28,8 @@ import { measureCommitMs, percentile } from "./scheduling/bench-stats.ts";
 import { dispatchPhase, mixedPhase, scalingPhase, type Sizes } from "./scheduling/bench-phases.ts";
 import { DEFAULT_AGENTS_PER_HOST } from "./scheduling/bench-farm.ts";
 
-const FULL: Sizes = { dispatchAgents: 16, latencySamples: 200, throughputChunks: 2000, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 4, mixedChunks: 60, agentsPerHost: DEFAULT_AGENTS_PER_HOST };
-const QUICK: Sizes = { dispatchAgents: 8, latencySamples: 40, throughputChunks: 300, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 2, mixedChunks: 20, agentsPerHost: DEFAULT_AGENTS_PER_HOST };
+const FULL: Sizes = { dispatchAgents: 16, latencySamples: 200, throughputChunks: 2000, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 4, mixedChunks: 60, agentsPerHost: DEFAULT_AGENTS_PER_HOST, idleSeconds: 3 };
+const QUICK: Sizes = { dispatchAgents: 8, latencySamples: 40, throughputChunks: 300, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 2, mixedChunks: 20, agentsPerHost: DEFAULT_AGENTS_PER_HOST, idleSeconds: 2 };
 
 const PHASES = ["dispatch", "scaling", "mixed"] as const;
 type Phase = (typeof PHASES)[number];
@@ -91,11 +91,15 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
         dispatchP99Ms: round(percentile(a.latenciesMs, 99), 2),
         chunksPerSecond: round(a.chunksPerSecond, 1),
         rawJetStreamPerSecond: round(a.rawPerSecond, 1),
-        coordinatorCpuMsPerChunk: round(a.cpuMsPerChunk, 2),
+        coordinatorCpuMsPerChunk: round(a.cpu.cpuMsPerChunk, 2),
+        coordinatorChunkCpuMsPerChunk: round(a.cpu.chunkCpuMsPerChunk, 2),
+        coordinatorIdleCpuMsPerAgentSecond: round(a.cpu.idleCpuMsPerAgentSecond, 3),
       }),
       ...(s && {
         scalingEfficiency: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(base / r.seconds, 3)])),
-        scalingCpuMsPerChunk: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.cpuMsPerChunk, 2)])),
+        scalingCpuMsPerChunk: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.cpu.cpuMsPerChunk, 2)])),
+        scalingChunkCpuMsPerChunk: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.cpu.chunkCpuMsPerChunk, 2)])),
+        scalingIdleCpuMsPerAgentSecond: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.cpu.idleCpuMsPerAgentSecond, 3)])),
       }),
       ...(m && { mixedMakespanRatio: round(m.cold.seconds / m.idealSeconds, 3) }),
       details: {
@@ -112,7 +116,9 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
             framesPerChunk: 1,
             seconds: round(a.throughputSeconds, 2),
             ratioToRaw: round(a.chunksPerSecond / a.rawPerSecond, 4),
-            cpuMeaning: "CPU time (user + system) of the coordinator's process from release to job done, divided by the job's chunks",
+            cpuMeaning:
+              "coordinatorCpuMsPerChunk: CPU time (user + system) of the coordinator's process from release to job done, divided by the job's chunks. Split: coordinatorIdleCpuMsPerAgentSecond is the same process's CPU per second over an idle window (same agents, no job) per agent; coordinatorChunkCpuMsPerChunk is the run's CPU less that idle rate times the makespan, per chunk (the dispatch, claim, upload and commit path)",
+            windowHostMs: a.windowMs.map((x) => round(x, 1)),
           },
         }),
         ...(s && {
@@ -122,6 +128,9 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
             chunksPerAgent: sizes.chunksPerAgent,
             meaning: "weak scaling: N agents, N x chunksPerAgent chunks of 1 s; efficiency = makespan(1 agent) / makespan(N agents)",
             makespans: Object.fromEntries(s.runs.map((r) => [String(r.agents), round(r.seconds, 3)])),
+            cpuMeaning: "as details.throughput.cpuMeaning, per agent count; idle windows are measured right after each run",
+            idleSeconds: sizes.idleSeconds,
+            windowsHostMs: Object.fromEntries(s.runs.map((r) => [String(r.agents), r.windowMs.map((x) => round(x, 1))])),
             agentStartSeconds: round(s.agentStartSeconds, 1),
             agentHostProcesses: s.agentHosts,
             agentsPerHost: sizes.agentsPerHost,

@@ -11,6 +11,18 @@ import type { SleepAgentSpec } from "./sleep-farm.ts";
 /** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
 export const wallMs = hostMs;
 
+/** One bench job run to the end (BenchFarm.run). */
+export interface FarmRun {
+  jobId: string;
+  chunks: number;
+  seconds: number;
+  /** The coordinator process's CPU (user + system) from release to done, ms; and that over the chunks. */
+  cpuMs: number;
+  cpuMsPerChunk: number;
+  /** Release and done on the host clock (hostMs). */
+  windowMs: [number, number];
+}
+
 /** Default most agents per agent host process (`--agents-per-host`). */
 export const DEFAULT_AGENTS_PER_HOST = 32;
 
@@ -103,18 +115,35 @@ export class BenchFarm {
 
   /**
    * Runs a job to the end; returns its makespan from release to done, seconds,
-   * and the CPU time (user + system) this process (the coordinator; the agents
-   * run in the host process) spent meanwhile per chunk of the job.
+   * the CPU time (user + system) this process (the coordinator; the agents
+   * run in the host processes) spent meanwhile, in all and per chunk of the
+   * job, and the run's window on the host clock (to cut a --cpu-prof to it).
    */
-  async run(spec: Record<string, unknown>): Promise<{ jobId: string; seconds: number; cpuMsPerChunk: number }> {
+  async run(spec: Record<string, unknown>): Promise<FarmRun> {
     const cpu0 = process.cpuUsage();
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
     const job = await this.coordinator.finisher.waitFor(jobId);
-    const seconds = (wallMs() - releasedAtMs) / 1000;
+    const endMs = wallMs();
     const cpu = process.cpuUsage(cpu0);
     if (job.state !== "done") throw new Error(`bench job ${jobId} ended ${job.state}: ${job.message ?? ""}`);
-    const chunks = Math.max(1, this.coordinator.store.chunks.listByJob(jobId).length);
-    return { jobId, seconds, cpuMsPerChunk: (cpu.user + cpu.system) / 1000 / chunks };
+    const chunks = Math.max(1, this.coordinator.store.chunks.counts(jobId).total);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, windowMs: [releasedAtMs, endMs] };
+  }
+
+  /**
+   * The coordinator's CPU per second with every agent up and no job
+   * (heartbeats, telemetry, sweeps, the dispatcher's tick): what a run pays
+   * for its agents whatever its chunks. Measured over `seconds` after a
+   * short settle.
+   */
+  async idleCpuMsPerSecond(seconds: number): Promise<number> {
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = wallMs();
+    const cpu0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const cpu = process.cpuUsage(cpu0);
+    return (cpu.user + cpu.system) / 1000 / ((wallMs() - t0) / 1000);
   }
 
   async events(): Promise<StartEvent[]> {

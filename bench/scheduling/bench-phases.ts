@@ -1,5 +1,5 @@
 import type { Logger } from "../../shared/log.ts";
-import { BenchFarm, wallMs } from "./bench-farm.ts";
+import { BenchFarm, wallMs, type FarmRun } from "./bench-farm.ts";
 import { rawJetStream } from "./raw-baseline.ts";
 import { sleepJob, type SleepAgentSpec } from "./sleep-farm.ts";
 
@@ -12,6 +12,28 @@ export interface Sizes {
   mixedChunks: number;
   /** Most agents in one agent host process (bench-farm.ts). */
   agentsPerHost: number;
+  /** Length of each idle window (agents up, no job) that prices the agents' idle costs. */
+  idleSeconds: number;
+}
+
+/**
+ * A run's coordinator CPU split in two: what its agents cost while idle
+ * (`idleCpuMsPerSecond`, measured with the same agents and no job, over the
+ * run's makespan) and the rest, spent on the chunks (dispatch, claim,
+ * upload, commit). The raw figure is kept beside them.
+ */
+export interface CpuSplit {
+  cpuMsPerChunk: number;
+  chunkCpuMsPerChunk: number;
+  idleCpuMsPerAgentSecond: number;
+}
+
+function splitCpu(run: FarmRun, idleCpuMsPerSecond: number, agents: number): CpuSplit {
+  return {
+    cpuMsPerChunk: run.cpuMsPerChunk,
+    chunkCpuMsPerChunk: Math.max(0, run.cpuMs - idleCpuMsPerSecond * run.seconds) / run.chunks,
+    idleCpuMsPerAgentSecond: idleCpuMsPerSecond / agents,
+  };
 }
 
 const names = (prefix: string, from: number, n: number, speed = 1): SleepAgentSpec[] =>
@@ -48,6 +70,7 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
       if (at !== undefined) latenciesMs.push(e.atMs - at);
       released.delete(e.jobId);
     }
+    const idle = await farm.idleCpuMsPerSecond(s.idleSeconds);
     const t = await farm.run(sleepJob("throughput", s.throughputChunks, 1));
     const c = farm.coordinator;
     const rawPerSecond = await rawJetStream({
@@ -59,14 +82,14 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
       consumers: s.dispatchAgents,
       count: s.throughputChunks,
     });
-    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpuMsPerChunk: t.cpuMsPerChunk, rawPerSecond };
+    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpu: splitCpu(t, idle, s.dispatchAgents), windowMs: t.windowMs, rawPerSecond };
   }, s.agentsPerHost);
 }
 
 /** Weak scaling with 1 s chunks (4 frames x 250 ms): agents are added between runs, never removed. */
 export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
   return withFarm(dir, 250, log, async (farm) => {
-    const runs: Array<{ agents: number; seconds: number; cpuMsPerChunk: number }> = [];
+    const runs: Array<{ agents: number; seconds: number; cpu: CpuSplit; windowMs: [number, number] }> = [];
     let have = 0;
     let agentStartSeconds = 0;
     for (const n of s.scalingCounts) {
@@ -75,7 +98,8 @@ export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
       agentStartSeconds += (wallMs() - t0) / 1000;
       have = n;
       const r = await farm.run(sleepJob(`scale-${n}`, n * s.chunksPerAgent * 4, 4));
-      runs.push({ agents: n, seconds: r.seconds, cpuMsPerChunk: r.cpuMsPerChunk });
+      const idle = await farm.idleCpuMsPerSecond(s.idleSeconds);
+      runs.push({ agents: n, seconds: r.seconds, cpu: splitCpu(r, idle, n), windowMs: r.windowMs });
     }
     return { runs, agentStartSeconds, agentHosts: farm.hostCount };
   }, s.agentsPerHost);

@@ -113,8 +113,7 @@ interface Placed {
 
 /** Attempts the agent runs plus chunks waiting on its own subject. */
 function workInHand(store: Store, agentId: string): number {
-  const waiting = store.db.prepare(`SELECT COUNT(*) AS n FROM chunks WHERE state = 'queued' AND placed_agent_id = ?`).get(agentId) as { n: number };
-  return store.attempts.runningForAgent(agentId).length + waiting.n;
+  return store.attempts.runningForAgent(agentId).length + store.chunks.placedOn(agentId).length;
 }
 
 /** The agent with the least work in hand (ties: by name, for a stable choice); undefined when there is none. */

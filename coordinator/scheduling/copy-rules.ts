@@ -75,7 +75,7 @@ export function liveAttempts(store: Store, chunk: ChunkRow): Array<{ attemptId: 
 
 /** An agent went offline: chunks waiting on its own subject go back to pending, to be placed elsewhere. */
 export function revokePlacedOn(store: Store, agentId: string, now: number): string[] {
-  const rows = store.db.prepare(`SELECT id, job_id AS jobId FROM chunks WHERE state = 'queued' AND placed_agent_id = ?`).all(agentId) as Array<{ id: string; jobId: string }>;
+  const rows = store.chunks.placedOn(agentId);
   for (const r of rows) store.chunks.transition(r.id, "pending", now, { dispatchId: null });
   return [...new Set(rows.map((r) => r.jobId))];
 }

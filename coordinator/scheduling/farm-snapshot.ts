@@ -149,7 +149,12 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
     if (u.chunks === 0) continue;
     jobsWithUnstarted.add(job.jobId);
     if (!d.scheduling.splitting || !speeds.knows(job.modelSha256)) continue;
-    if (inLastRounds(u.frames, u.biggest, eligibleSpeed(job, agents, speeds), d.scheduling.endGameRounds)) nearEnd.set(job.jobId, unstartedChunks(d.store, job.jobId));
+    // The bound on the biggest chunk can only say "maybe" too often (inLastRounds grows with it): the chunks are read, and asked again exactly, only then.
+    const fps = eligibleSpeed(job, agents, speeds);
+    if (!inLastRounds(u.frames, u.biggestBound, fps, d.scheduling.endGameRounds)) continue;
+    const chunks = unstartedChunks(d.store, job.jobId);
+    const biggest = chunks.reduce((m, c) => Math.max(m, c.frameEnd - c.frameStart + 1), 0);
+    if (inLastRounds(u.frames, biggest, fps, d.scheduling.endGameRounds)) nearEnd.set(job.jobId, chunks);
   }
   for (const q of queued) jobsWithUnstarted.add(q.jobId);
   return {

@@ -2,6 +2,7 @@ import type { Store } from "../store/store.ts";
 import type { GpuRecord } from "../store/agents-table.ts";
 import type { KindCapability } from "../../shared/steps/kind-capability.ts";
 import { parseJsonOnce, parseKindsOnce } from "../store/parsed-columns.ts";
+import type { UnstartedCounts } from "../store/chunks-table.ts";
 import type { PendingChunk, RunningWork, UnstartedChunk } from "./scheduling-types.ts";
 
 /**
@@ -59,15 +60,9 @@ export function pendingOfJob(store: Store, jobId: string, limit: number): Pendin
     .all(jobId, limit) as PendingChunk[];
 }
 
-/** Unstarted (pending or queued) chunks of one job: how many frames, and the biggest chunk. */
-export function unstartedOfJob(store: Store, jobId: string): { chunks: number; frames: number; biggest: number } {
-  const r = store.db
-    .prepare(
-      `SELECT COUNT(*) AS chunks, COALESCE(SUM(frame_end - frame_start + 1), 0) AS frames, COALESCE(MAX(frame_end - frame_start + 1), 0) AS biggest
-       FROM chunks WHERE job_id = ? AND state IN ('pending', 'queued')`,
-    )
-    .get(jobId) as { chunks: number; frames: number; biggest: number };
-  return r;
+/** Unstarted (pending or queued) chunks of one job: how many, their frames, a bound on the biggest; kept counts, one row. */
+export function unstartedOfJob(store: Store, jobId: string): UnstartedCounts {
+  return store.chunks.unstarted(jobId);
 }
 
 export function unstartedChunks(store: Store, jobId: string): UnstartedChunk[] {

@@ -50,6 +50,14 @@ const KEPT_COUNT_COLUMNS = `total, done, failed, cancelled, open, frames_total A
 
 type RawCounts = Record<keyof ChunkCounts, number | null>;
 
+/** A job's unstarted (pending or queued) chunks: how many, their frames, and a bound on the biggest one. */
+export interface UnstartedCounts {
+  chunks: number;
+  frames: number;
+  /** At least the frames of the biggest unstarted chunk (the most any chunk of the job ever had); 0 without chunks. */
+  biggestBound: number;
+}
+
 const EMPTY_COUNTS: RawCounts = { total: 0, done: 0, failed: 0, cancelled: 0, open: 0, framesTotal: 0, framesDone: 0 };
 
 function toCounts(row: RawCounts): ChunkCounts {
@@ -113,6 +121,29 @@ export class ChunksTable {
   countsByJob(): Map<string, ChunkCounts> {
     const rows = this.db.prepare(`SELECT job_id AS jobId, ${KEPT_COUNT_COLUMNS} FROM job_chunk_counts WHERE total > 0`).all() as Array<RawCounts & { jobId: string }>;
     return new Map(rows.map((r) => [r.jobId, toCounts(r)]));
+  }
+
+  /** The job's unstarted chunks from the kept counts (migration "dispatch: what each pass reads"): one row, whatever the job's size. */
+  unstarted(jobId: string): UnstartedCounts {
+    const row = this.db.prepare(`SELECT unstarted AS chunks, frames_unstarted AS frames, frames_max AS biggestBound FROM job_chunk_counts WHERE job_id = ?`).get(jobId) as
+      | UnstartedCounts
+      | undefined;
+    return row ?? { chunks: 0, frames: 0, biggestBound: 0 };
+  }
+
+  /** unstarted() computed from the chunks themselves, with the exact biggest chunk (tests: the kept values must match, the bound must hold). */
+  unstartedCounted(jobId: string): { chunks: number; frames: number; biggest: number } {
+    return this.db
+      .prepare(
+        `SELECT COUNT(*) AS chunks, COALESCE(SUM(frame_end - frame_start + 1), 0) AS frames, COALESCE(MAX(frame_end - frame_start + 1), 0) AS biggest
+         FROM chunks WHERE job_id = ? AND state IN ('pending', 'queued')`,
+      )
+      .get(jobId) as { chunks: number; frames: number; biggest: number };
+  }
+
+  /** Chunks waiting on an agent's own subject (queued, placed on it, not claimed yet). */
+  placedOn(agentId: string): Array<{ id: string; jobId: string }> {
+    return this.db.prepare(`SELECT id, job_id AS jobId FROM chunks WHERE state = 'queued' AND placed_agent_id = ?`).all(agentId) as Array<{ id: string; jobId: string }>;
   }
 
   /** counts() computed from the chunks themselves: what the kept counts must always equal (tests). */

@@ -295,4 +295,39 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at INTEGER NOT NULL
   );
   `,
+  // dispatch: what each pass reads kept cheap. Each job's unstarted (pending or queued) chunks and frames, and
+  // a bound on its biggest chunk, kept by the chunk triggers (the pass read them by scanning every unstarted
+  // chunk of every open job); and the job's chunks indexed in frame order by state, so "the next N pending
+  // chunks" reads N entries instead of every pending chunk sorted (the index replaces chunks_by_job_state,
+  // a prefix of it).
+  `
+  ALTER TABLE job_chunk_counts ADD COLUMN unstarted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE job_chunk_counts ADD COLUMN frames_unstarted INTEGER NOT NULL DEFAULT 0;
+  -- the most frames any chunk of the job had: never lowered, so at least its biggest unstarted chunk
+  ALTER TABLE job_chunk_counts ADD COLUMN frames_max INTEGER NOT NULL DEFAULT 0;
+  UPDATE job_chunk_counts SET
+    unstarted = (SELECT COUNT(*) FROM chunks c WHERE c.job_id = job_chunk_counts.job_id AND c.state IN ('pending','queued')),
+    frames_unstarted = (SELECT IFNULL(SUM(c.frame_end - c.frame_start + 1), 0) FROM chunks c WHERE c.job_id = job_chunk_counts.job_id AND c.state IN ('pending','queued')),
+    frames_max = (SELECT IFNULL(MAX(c.frame_end - c.frame_start + 1), 0) FROM chunks c WHERE c.job_id = job_chunk_counts.job_id);
+  CREATE TRIGGER job_chunk_unstarted_insert AFTER INSERT ON chunks BEGIN
+    UPDATE job_chunk_counts SET unstarted = unstarted + (NEW.state IN ('pending','queued')),
+      frames_unstarted = frames_unstarted + (CASE WHEN NEW.state IN ('pending','queued') THEN NEW.frame_end - NEW.frame_start + 1 ELSE 0 END),
+      frames_max = MAX(frames_max, NEW.frame_end - NEW.frame_start + 1)
+    WHERE job_id = NEW.job_id;
+  END;
+  CREATE TRIGGER job_chunk_unstarted_delete AFTER DELETE ON chunks BEGIN
+    UPDATE job_chunk_counts SET unstarted = unstarted - (OLD.state IN ('pending','queued')),
+      frames_unstarted = frames_unstarted - (CASE WHEN OLD.state IN ('pending','queued') THEN OLD.frame_end - OLD.frame_start + 1 ELSE 0 END)
+    WHERE job_id = OLD.job_id;
+  END;
+  CREATE TRIGGER job_chunk_unstarted_update AFTER UPDATE OF state, frame_start, frame_end ON chunks BEGIN
+    UPDATE job_chunk_counts SET unstarted = unstarted - (OLD.state IN ('pending','queued')) + (NEW.state IN ('pending','queued')),
+      frames_unstarted = frames_unstarted - (CASE WHEN OLD.state IN ('pending','queued') THEN OLD.frame_end - OLD.frame_start + 1 ELSE 0 END)
+        + (CASE WHEN NEW.state IN ('pending','queued') THEN NEW.frame_end - NEW.frame_start + 1 ELSE 0 END),
+      frames_max = MAX(frames_max, NEW.frame_end - NEW.frame_start + 1)
+    WHERE job_id = NEW.job_id;
+  END;
+  CREATE INDEX chunks_by_job_state_idx ON chunks(job_id, state, idx, frame_start, frame_end);
+  DROP INDEX chunks_by_job_state;
+  `,
 ];
