@@ -8,7 +8,10 @@
  * the process's user + system time, which load moves far less than wall time.
  * The store is on tmpfs (/dev/shm) unless --dir says otherwise.
  *
- *   node --import tsx bench/dispatch-pass.bench.ts [--agents 8,64,256] [--passes 300] [--dir PARENT]
+ * `--pool-chunks N` makes the pool job at least N one-frame chunks (21600:
+ * a 15-minute film at 24 fps), to see what a pass costs as a job grows.
+ *
+ *   node --import tsx bench/dispatch-pass.bench.ts [--agents 8,64,256] [--passes 300] [--pool-chunks N] [--dir PARENT]
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -24,10 +27,10 @@ import { benchLogger, fileSystemType, intFlag, intListFlag, parentDirFlag, parse
 const log = benchLogger("bench-dispatch-pass");
 
 /** A store with `agents` online agents, each running one attempt of a busy job, and a pool job of many pending chunks. */
-function seed(dir: string, agents: number, passes: number): Store {
+function seed(dir: string, agents: number, passes: number, poolChunks: number): Store {
   const store = Store.open(join(dir, `store-${agents}.sqlite`));
   const busy = insertJob(store, { id: "job_busy", frameEnd: agents - 1 });
-  const pool = insertJob(store, { id: "job_pool", frameEnd: 10 * agents + 4 * passes });
+  const pool = insertJob(store, { id: "job_pool", frameEnd: Math.max(poolChunks - 1, 10 * agents + 4 * passes) });
   store.tx(() => {
     for (let i = 0; i < agents; i++) {
       const a = insertAgent(store, { id: `agt_${String(i).padStart(3, "0")}` });
@@ -73,9 +76,10 @@ async function measure(store: Store, passes: number, cached: boolean): Promise<n
 }
 
 async function dispatchPassBench(argv: readonly string[]): Promise<Record<string, unknown>> {
-  const f = parseFlags(argv, { agents: { default: "8,64,256" }, passes: { default: "300" }, dir: { default: "" } });
+  const f = parseFlags(argv, { agents: { default: "8,64,256" }, passes: { default: "300" }, "pool-chunks": { default: "0" }, dir: { default: "" } });
   const counts = intListFlag("agents", f.agents, 1, 1024);
   const passes = intFlag("passes", f.passes, 10, 100_000);
+  const poolChunks = intFlag("pool-chunks", f["pool-chunks"], 0, 1_000_000);
   // tmpfs by default, as bench:scheduling: an fsync per pass's transaction on this VM's ext4 (3.6 ms) is not what is measured.
   const parent = parentDirFlag(f.dir) ?? (existsSync("/dev/shm") ? "/dev/shm" : undefined);
   return withTempDir("nightshift-bench-pass-", parent, async (dir) => {
@@ -85,7 +89,7 @@ async function dispatchPassBench(argv: readonly string[]): Promise<Record<string
       const ms = { computed: Infinity, cached: Infinity };
       for (let round2 = 0; round2 < 2; round2++) {
         for (const mode of ["computed", "cached"] as const) {
-          const store = seed(dir, n, passes);
+          const store = seed(dir, n, passes, poolChunks);
           try {
             ms[mode] = Math.min(ms[mode], await measure(store, passes, mode === "cached"));
           } finally {
@@ -100,6 +104,7 @@ async function dispatchPassBench(argv: readonly string[]): Promise<Record<string
     return {
       benchmark: "dispatch-pass",
       passes,
+      poolJobChunks: poolChunks,
       byAgents: runs,
       meaning: "CPU ms of one dispatch pass (snapshot, plan, transaction, publishes to an in-memory publisher) with N agents each running one attempt; cached: job needs cached per job (the coordinator's way), computed: on every pass (baseline, same run); best of 2 alternated rounds",
       environment: { cpus: os.cpus().length, loadAverage1m: round(os.loadavg()[0] ?? 0, 2), node: process.version, storeFileSystem: fileSystemType(dir) },

@@ -49,7 +49,7 @@ export class ClaimService {
       const copy = isCopyDispatch(chunk, dispatchId);
       if (!copy && chunk.state !== "queued") return { skip: true, reason: `chunk is ${chunk.state}` };
       if (!copy && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
-      const job = this.store.jobs.get(chunk.jobId);
+      const job = this.store.jobs.getLean(chunk.jobId);
       if (!job) return { skip: true, reason: "unknown job" };
       if (copy) {
         if ((job.state !== "running" && job.state !== "queued") || this.store.blocklist.isBlocked(job.id, agentId) || this.ineligible(agent, job) !== null) return { skip: true, reason: "copy not wanted" };
@@ -73,7 +73,7 @@ export class ClaimService {
       if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
       const attemptId = newId("att", now);
       this.store.attempts.insert({ id: attemptId, chunkId, jobId: job.id, agentId, createdAt: now });
-      const running = this.store.chunks.transition(chunk.id, "running", now, { currentAttemptId: attemptId, countAttempt: true });
+      const running = this.store.chunks.transition(chunk.id, "running", now, { currentAttemptId: attemptId, countAttempt: true }, chunk);
       return { skip: false, attemptId, work: this.work(job, running, attemptId) };
     });
     if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason }, "claim skipped");

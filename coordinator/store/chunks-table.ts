@@ -165,8 +165,10 @@ export class ChunksTable {
       /** Where a chunk moving to queued was published (null: the pool). */
       placedAgentId?: string | null;
     } = {},
+    /** The chunk's row as the caller read it earlier in the same transaction (not read again); none: read here. */
+    current?: ChunkRow,
   ): ChunkRow {
-    const chunk = this.get(id);
+    const chunk = current?.id === id ? current : this.get(id);
     if (!chunk) throw new Error(`no chunk ${id}`);
     assertTransition(`chunk ${id}`, CHUNK_TRANSITIONS, chunk.state, to);
     this.db

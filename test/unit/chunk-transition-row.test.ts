@@ -26,3 +26,19 @@ test("every transition returns the row the store holds afterwards", (t) => {
     ["done", 2, 1, "dsp_2", "att_2", null, null, 1_600],
   );
 });
+
+test("a transition given the row read earlier in its transaction writes and returns the same as one that reads it", (t) => {
+  const { store } = openTempStore(t);
+  const job = insertJob(store);
+  const [a, b] = insertChunks(store, job.id, [[0, 4], [5, 9]]);
+  for (const c of [a!, b!]) store.chunks.transition(c.id, "queued", 1_100, { dispatchId: `dsp_${c.id}` });
+  const given = store.tx(() => store.chunks.transition(a!.id, "running", 1_200, { currentAttemptId: "att_a", countAttempt: true }, store.chunks.get(a!.id)));
+  const read = store.chunks.transition(b!.id, "running", 1_200, { currentAttemptId: "att_b", countAttempt: true });
+  assert.deepEqual(given, store.chunks.get(a!.id));
+  assert.deepEqual(read, store.chunks.get(b!.id));
+  assert.deepEqual([given.state, given.attempts, given.updatedAt], [read.state, read.attempts, read.updatedAt]);
+  // A row of another chunk is not taken for this one: the transition reads its own.
+  const other = store.chunks.transition(a!.id, "done", 1_300, {}, store.chunks.get(b!.id));
+  assert.equal(other.id, a!.id);
+  assert.deepEqual(other, store.chunks.get(a!.id));
+});
