@@ -18,6 +18,14 @@
  * profile one of them with `node --cpu-prof`. Agents run in child processes
  * of at most `--agents-per-host` (32) agents each, as a studio's agents are
  * other machines.
+ *
+ * The coordinator's CPU is given raw (`coordinatorCpuMsPerChunk`,
+ * `scalingCpuMsPerChunk`: the process's CPU from release to done over the
+ * job's chunks) and split in two: an idle window with the same agents and
+ * no job prices what the agents cost whatever the chunks (heartbeats,
+ * telemetry, sweeps: `...IdleCpuMsPerAgentSecond`); the run's CPU less that
+ * rate over its makespan is what the chunks cost (dispatch, claim, upload,
+ * commit: `...ChunkCpuMsPerChunk`).
  */
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";

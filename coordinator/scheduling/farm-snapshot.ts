@@ -90,7 +90,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   const models = new Map<string, string>();
   const jobRows = new Map<string, JobRow>();
   const windows = new Map<string, WindowAssessment>();
-  for (const job of d.store.jobs.listInStates(["queued", "running", "paused"])) {
+  for (const job of d.store.jobs.listInStatesLean(["queued", "running", "paused"])) {
     models.set(job.id, job.modelSha256);
     jobRows.set(job.id, job);
     if (job.state === "paused") continue;

@@ -42,6 +42,7 @@ const COLUMNS = `id, name, state, priority, spec_json AS specJson, base_dir AS b
 
 /** Every column but the spec and steps JSON (the largest ones, which never change after submit). */
 const LEAN_COLUMNS = COLUMNS.replace("spec_json AS specJson, ", "").replace("steps_json AS stepsJson, ", "");
+type LeanRow = Omit<JobRow, "specJson" | "stepsJson">;
 
 export class JobsTable {
   constructor(private readonly db: Db) {}
@@ -68,8 +69,19 @@ export class JobsTable {
    * them once per job instead of once per chunk.
    */
   getLean(id: string): JobRow | undefined {
-    const row = this.db.prepare(`SELECT ${LEAN_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Omit<JobRow, "specJson" | "stepsJson"> | undefined;
-    if (!row) return undefined;
+    const row = this.db.prepare(`SELECT ${LEAN_COLUMNS} FROM jobs WHERE id = ?`).get(id) as LeanRow | undefined;
+    return row && this.withLazyJson(row);
+  }
+
+  /** listInStates() with lean rows (getLean): each dispatch pass lists the open jobs, and their JSON is read only for a job not seen before. */
+  listInStatesLean(states: readonly JobState[]): JobRow[] {
+    const marks = states.map(() => "?").join(",");
+    const rows = this.db.prepare(`SELECT ${LEAN_COLUMNS} FROM jobs WHERE state IN (${marks}) ORDER BY priority DESC, created_at ASC`).all(...states) as LeanRow[];
+    return rows.map((r) => this.withLazyJson(r));
+  }
+
+  private withLazyJson(row: LeanRow): JobRow {
+    const id = row.id;
     let texts: { specJson: string; stepsJson: string } | undefined;
     const read = (): { specJson: string; stepsJson: string } => {
       texts ??= this.db.prepare(`SELECT spec_json AS specJson, steps_json AS stepsJson FROM jobs WHERE id = ?`).get(id) as { specJson: string; stepsJson: string } | undefined;

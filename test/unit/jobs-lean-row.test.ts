@@ -38,3 +38,15 @@ test("a lean job row whose job is gone before its spec is read says so", (t) => 
   store.db.prepare(`DELETE FROM jobs WHERE id = ?`).run("job_gone");
   assert.throws(() => lean.specJson, /job job_gone was removed before its spec was read/);
 });
+
+test("the lean listing of open jobs gives the same rows in the same order as the full one", (t) => {
+  const { store } = openTempStore(t);
+  insertJob(store, { id: "job_low", priority: 0, createdAt: 1_000 });
+  insertJob(store, { id: "job_high", priority: 5, createdAt: 2_000, stepsJson: `[{"kind":"onnx","id":"a"}]` });
+  insertJob(store, { id: "job_done", state: "done" });
+  insertJob(store, { id: "job_old", priority: 0, createdAt: 500 });
+  const full = store.jobs.listInStates(["queued", "running", "paused"]);
+  const lean = store.jobs.listInStatesLean(["queued", "running", "paused"]);
+  assert.deepEqual(lean.map((j) => j.id), ["job_high", "job_old", "job_low"]);
+  assert.deepEqual(lean.map((j) => ({ ...j })), full.map((j) => ({ ...j })));
+});
