@@ -34,7 +34,7 @@ export function assetPrefetcher(deps: {
 }): (agentId: string, jobId: string) => void {
   const sent = new Map<string, number>();
   return (agentId, jobId) => {
-    const job = deps.store.jobs.getLean(jobId);
+    const job = deps.store.jobs.get(jobId);
     if (!job) return;
     const hb = deps.live().get(agentId);
     const held = new Set([...(hb?.cachedAssets ?? []), ...(hb?.loadedModels ?? [])]);

@@ -49,7 +49,7 @@ export class ClaimService {
       const copy = isCopyDispatch(chunk, dispatchId);
       if (!copy && chunk.state !== "queued") return { skip: true, reason: `chunk is ${chunk.state}` };
       if (!copy && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
-      const job = this.store.jobs.getLean(chunk.jobId);
+      const job = this.store.jobs.get(chunk.jobId);
       if (!job) return { skip: true, reason: "unknown job" };
       if (copy) {
         if ((job.state !== "running" && job.state !== "queued") || this.store.blocklist.isBlocked(job.id, agentId) || this.ineligible(agent, job) !== null) return { skip: true, reason: "copy not wanted" };

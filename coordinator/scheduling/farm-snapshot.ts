@@ -8,6 +8,8 @@ import type { Heartbeat } from "../../shared/protocol/messages.ts";
 import { ineligibility } from "./eligibility.ts";
 import { stepNeed } from "../../shared/steps/step-needs.ts";
 import { inLastRounds } from "./end-game.ts";
+import { routeJob } from "./place-chunks.ts";
+import type { UnstartedCounts } from "../store/chunks-table.ts";
 import { assessWindow, type OffsetAt, type WindowAssessment } from "./job-window.ts";
 import type { FarmSnapshot } from "./plan-dispatch.ts";
 import type { SchedulingPolicy } from "./scheduling-policy.ts";
@@ -90,7 +92,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   const models = new Map<string, string>();
   const jobRows = new Map<string, JobRow>();
   const windows = new Map<string, WindowAssessment>();
-  for (const job of d.store.jobs.listInStatesLean(["queued", "running", "paused"])) {
+  for (const job of d.store.jobs.listInStates(["queued", "running", "paused"])) {
     models.set(job.id, job.modelSha256);
     jobRows.set(job.id, job);
     if (job.state === "paused") continue;
@@ -136,25 +138,29 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   for (const w of waiting) waitingPer.set(w.agentId, (waitingPer.get(w.agentId) ?? 0) + 1);
   const rooms = agents.reduce((n, a) => n + Math.max(0, d.policy.queueDepthPerAgent - (waitingPer.get(a.id) ?? 0)), 0);
   let want = Math.max(0, Math.max(1, agents.length) * d.policy.queueDepthPerAgent - poolQueued) + rooms + 64;
+  // A pool job's chunks can only fill the pool's room, and a held job's are all skipped (placeChunks passes over the rest
+  // without a side effect), so only those are read: at 256 agents that is a chunk or two a pass instead of hundreds.
+  // `want` still goes down by what the full read would have taken, so every later job gets the rows it got before.
+  let poolRoom = Math.max(1, agents.length) * d.policy.queueDepthPerAgent - poolQueued;
+  const queuedPer = new Map<string, number>();
+  for (const q of queued) queuedPer.set(q.jobId, (queuedPer.get(q.jobId) ?? 0) + 1);
   const pending: PendingChunk[] = [];
   const jobsWithUnstarted = new Set<string>();
   const nearEnd = new Map<string, UnstartedChunk[]>();
   for (const job of jobs.values()) {
-    if (want > 0) {
-      const rows = pendingOfJob(d.store, job.jobId, want);
-      pending.push(...rows);
-      want -= rows.length;
-    }
     const u = unstartedOfJob(d.store, job.jobId);
-    if (u.chunks === 0) continue;
-    jobsWithUnstarted.add(job.jobId);
-    if (!d.scheduling.splitting || !speeds.knows(job.modelSha256)) continue;
-    // The bound on the biggest chunk can only say "maybe" too often (inLastRounds grows with it): the chunks are read, and asked again exactly, only then.
-    const fps = eligibleSpeed(job, agents, speeds);
-    if (!inLastRounds(u.frames, u.biggestBound, fps, d.scheduling.endGameRounds)) continue;
-    const chunks = unstartedChunks(d.store, job.jobId);
-    const biggest = chunks.reduce((m, c) => Math.max(m, c.frameEnd - c.frameStart + 1), 0);
-    if (inLastRounds(u.frames, biggest, fps, d.scheduling.endGameRounds)) nearEnd.set(job.jobId, chunks);
+    const last = u.chunks > 0 ? lastRoundChunks(d, job, u, agents, speeds) : undefined;
+    if (last) nearEnd.set(job.jobId, last);
+    if (want > 0) {
+      const take = Math.max(0, Math.min(want, u.chunks - (queuedPer.get(job.jobId) ?? 0)));
+      const route = routeJob(job, agents).kind;
+      // A job cut at its end this pass gives its pool room to the jobs after it: read as before.
+      const read = route === "pool" && !last ? Math.min(take, Math.max(0, poolRoom)) : route === "hold" ? Math.min(take, 1) : take;
+      if (read > 0) pending.push(...pendingOfJob(d.store, job.jobId, read));
+      if (route === "pool" && !last) poolRoom -= read;
+      want -= take;
+    }
+    if (u.chunks > 0) jobsWithUnstarted.add(job.jobId);
   }
   for (const q of queued) jobsWithUnstarted.add(q.jobId);
   return {
@@ -177,4 +183,19 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
     jobRows,
     queuedIds: new Set(queued.map((q) => q.chunkId)),
   };
+}
+
+/**
+ * The job's unstarted chunks when what is left may fit in the last rounds of
+ * its agents (end-game.ts inLastRounds), else undefined. The kept bound on
+ * the biggest chunk can only say "maybe" too often (inLastRounds grows with
+ * it), so the chunks are read, and asked again exactly, only then.
+ */
+function lastRoundChunks(d: SnapshotDeps, job: JobNeeds, u: UnstartedCounts, agents: readonly AgentInfo[], speeds: SpeedBook): UnstartedChunk[] | undefined {
+  if (!d.scheduling.splitting || !speeds.knows(job.modelSha256)) return undefined;
+  const fps = eligibleSpeed(job, agents, speeds);
+  if (!inLastRounds(u.frames, u.biggestBound, fps, d.scheduling.endGameRounds)) return undefined;
+  const chunks = unstartedChunks(d.store, job.jobId);
+  const biggest = chunks.reduce((m, c) => Math.max(m, c.frameEnd - c.frameStart + 1), 0);
+  return inLastRounds(u.frames, biggest, fps, d.scheduling.endGameRounds) ? chunks : undefined;
 }

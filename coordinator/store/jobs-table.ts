@@ -40,10 +40,6 @@ const COLUMNS = `id, name, state, priority, spec_json AS specJson, base_dir AS b
   frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
   steps_json AS stepsJson, recipe_sha256 AS recipeSha256, shots_json AS shotsJson, video_path AS videoPath, message, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, pause_reason AS pauseReason`;
 
-/** Every column but the spec and steps JSON (the largest ones, which never change after submit). */
-const LEAN_COLUMNS = COLUMNS.replace("spec_json AS specJson, ", "").replace("steps_json AS stepsJson, ", "");
-type LeanRow = Omit<JobRow, "specJson" | "stepsJson">;
-
 export class JobsTable {
   constructor(private readonly db: Db) {}
 
@@ -60,38 +56,6 @@ export class JobsTable {
 
   get(id: string): JobRow | undefined {
     return this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
-  }
-
-  /**
-   * The job's row, its spec and steps JSON read only when a caller reads
-   * them. They never change after submit, and JobSpecs keeps what they hold
-   * per job, so the per-chunk readers (the claim, the asset prefetch) read
-   * them once per job instead of once per chunk.
-   */
-  getLean(id: string): JobRow | undefined {
-    const row = this.db.prepare(`SELECT ${LEAN_COLUMNS} FROM jobs WHERE id = ?`).get(id) as LeanRow | undefined;
-    return row && this.withLazyJson(row);
-  }
-
-  /** listInStates() with lean rows (getLean): each dispatch pass lists the open jobs, and their JSON is read only for a job not seen before. */
-  listInStatesLean(states: readonly JobState[]): JobRow[] {
-    const marks = states.map(() => "?").join(",");
-    const rows = this.db.prepare(`SELECT ${LEAN_COLUMNS} FROM jobs WHERE state IN (${marks}) ORDER BY priority DESC, created_at ASC`).all(...states) as LeanRow[];
-    return rows.map((r) => this.withLazyJson(r));
-  }
-
-  private withLazyJson(row: LeanRow): JobRow {
-    const id = row.id;
-    let texts: { specJson: string; stepsJson: string } | undefined;
-    const read = (): { specJson: string; stepsJson: string } => {
-      texts ??= this.db.prepare(`SELECT spec_json AS specJson, steps_json AS stepsJson FROM jobs WHERE id = ?`).get(id) as { specJson: string; stepsJson: string } | undefined;
-      if (!texts) throw new Error(`job ${id} was removed before its spec was read`);
-      return texts;
-    };
-    return Object.defineProperties(row, {
-      specJson: { get: () => read().specJson, enumerable: true },
-      stepsJson: { get: () => read().stepsJson, enumerable: true },
-    }) as JobRow;
   }
 
   /** Only the job's state (no spec or steps JSON read): for checks that run on every chunk. */
