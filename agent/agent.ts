@@ -72,6 +72,8 @@ export interface AgentOptions {
   credentials?: AgentCredentials;
   /** The NATS connection closed for good while running (credentials revoked, for example). */
   onLost?: (reason: string) => void;
+  /** The health endpoint's port (agent/discovery/health-endpoint.ts), sent in the join for the coordinator's liveness probe; 0 or none: no probe. */
+  healthPort?: number;
   /** Size cap of the asset cache under <dataDir>/cache, bytes (`cacheSize`). Default DEFAULT_CACHE_BYTES. */
   cacheBytes?: number;
   /** Builds executors instead of the ONNX one (benchmarks, tests: agent/executors/sleep-executor.ts). */
@@ -179,6 +181,7 @@ export class Agent {
       executors: kinds.map((k) => k.kind),
       kinds: kinds.map((k) => ({ ...k, devices: k.devices ?? [] })),
       joinToken: "",
+      healthPort: this.opts.healthPort ?? 0,
     });
     this.agentId = joined.agentId;
     saveAgentId(this.opts.dataDir, this.agentId);

@@ -45,6 +45,8 @@ export interface StartAgentOptions {
   coordinator: string;
   /** Enrolled credentials (agent/connect/connect-agent.ts); the coordinator refuses agents without them. */
   credentials?: AgentCredentials;
+  /** The health endpoint's port, sent in the join (the coordinator's liveness probe). */
+  healthPort?: number;
   /** The agent lost its NATS connection for good (removed from the studio?). */
   onLost?: (reason: string) => void;
   name?: string;
@@ -108,6 +110,7 @@ export async function startAgent(o: StartAgentOptions): Promise<{ agent: Agent; 
     telemetry,
     ...(o.credentials ? { credentials: o.credentials } : {}),
     ...(o.onLost ? { onLost: o.onLost } : {}),
+    ...(o.healthPort ? { healthPort: o.healthPort } : {}),
     drainTimeoutMs: o.drainTimeoutMs ?? 60_000,
     factories: kindFactories(o.kinds ?? AgentKindsConfigSchema.parse({}), o.log, o.name ?? hostname()),
     ...(o.cacheBytes !== undefined ? { cacheBytes: o.cacheBytes } : {}),

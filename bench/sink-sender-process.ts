@@ -154,7 +154,7 @@ function childMain(): void {
       const client = new CoordinatorClient(m.coordinator.address, channel.credentials, channel.options);
       const joined = await client.join({
         agentId: "", name: "bench-uploader", version: NIGHTSHIFT_VERSION, gpus: [], ramBytes: os.totalmem(),
-        cpuCount: os.cpus().length, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [], devices: [] }], joinToken: "",
+        cpuCount: os.cpus().length, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [], devices: [] }], joinToken: "", healthPort: 0,
       });
       agent = { client, agentId: joined.agentId };
       return { type: "ok", seconds: 0, cpuMicros: 0, bytes: 0, committed: true };

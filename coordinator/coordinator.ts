@@ -15,6 +15,7 @@ import { watchBusStatus } from "./nats/bus-status-watch.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { ClaimService } from "./dispatch/claim-service.ts";
 import { AgentRegistry } from "./agents/agent-registry.ts";
+import { TcpAgentProber } from "./agents/tcp-agent-prober.ts";
 import { ResultSink } from "./sink/result-sink.ts";
 import { reconcileStaging } from "./sink/reconcile-staging.ts";
 import { StagedCommitRetry } from "./sink/staged-commit-retry.ts";
@@ -225,8 +226,8 @@ export class Coordinator {
       };
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange, (chunkId) => lostFirst.requeued(chunkId));
       const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
-      // Each agent pulls from its own consumer (placed work) as well as the pool.
-      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kickNow());
+      // Each agent pulls from its own consumer (placed work) as well as the pool. A silent agent's health port is probed before it is judged lost.
+      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kickNow(), new TcpAgentProber());
       const sink = new ResultSink(
         store,
         (job, i) => framePathFor(job, specs.of(job), i),

@@ -4,6 +4,7 @@ import { agentIdForPublicKey } from "../../shared/tls/agent-id.ts";
 import { probeInventory } from "../probe/gpu-inventory.ts";
 import { loadOrCreateAgentKeys } from "../trust/agent-keys.ts";
 import { startAgentPresence, type AgentPresence } from "../discovery/agent-presence.ts";
+import { startHealthEndpoint, type HealthEndpoint } from "../discovery/health-endpoint.ts";
 import { connectAgent, type AgentConnection } from "./connect-agent.ts";
 
 export interface JoinStudioOptions {
@@ -27,6 +28,8 @@ export interface JoinStudioOptions {
 export interface StudioMembership {
   readonly agentId: string;
   readonly connection: AgentConnection;
+  /** The health endpoint's port (sent in the join: the coordinator's liveness probe connects there). */
+  readonly healthPort: number;
   /** Says goodbye on mDNS and closes the health endpoint. */
   stop(): Promise<void>;
 }
@@ -45,22 +48,16 @@ export async function joinStudio(o: JoinStudioOptions): Promise<StudioMembership
   const discovery = useMdns ? new BonjourDiscovery({ ...(o.mdnsInterface ? { interfaceIp: o.mdnsInterface } : {}), log: o.log }) : undefined;
   let enrolled = false;
   let presence: AgentPresence | undefined;
+  let health: HealthEndpoint | undefined;
   const stop = async (): Promise<void> => {
     await presence?.stop().catch(() => undefined);
+    await health?.stop().catch(() => undefined);
     await discovery?.stop().catch(() => undefined);
   };
   try {
-    if (discovery) {
-      presence = await startAgentPresence({
-        discovery,
-        agentId,
-        name: o.name,
-        gpus,
-        ...(o.mdnsInterface ? { listenHost: o.mdnsInterface } : {}),
-        status: () => ({ enrolled }),
-        log: o.log,
-      });
-    }
+    // With or without mDNS: the coordinator probes it when the agent's heartbeats go silent.
+    health = await startHealthEndpoint({ agentId, name: o.name, ...(o.mdnsInterface ? { listenHost: o.mdnsInterface } : {}), status: () => ({ enrolled }) });
+    if (discovery) presence = startAgentPresence({ discovery, agentId, name: o.name, gpus, health, log: o.log });
     const connection = await connectAgent({
       dataDir: o.dataDir,
       keys,
@@ -77,7 +74,7 @@ export async function joinStudio(o: JoinStudioOptions): Promise<StudioMembership
       ...(o.onPending ? { onPending: o.onPending } : {}),
     });
     enrolled = true;
-    return { agentId, connection, stop };
+    return { agentId, connection, healthPort: health.port, stop };
   } catch (err) {
     await stop();
     throw err;

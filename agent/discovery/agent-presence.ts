@@ -1,9 +1,7 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "../../shared/log.ts";
 import { AGENT_SERVICE_TYPE, type Advertisement, type Discovery } from "../../shared/discovery/discovery.ts";
 import { encodeAgentTxt } from "../../shared/discovery/txt-records.ts";
-import { NIGHTSHIFT_VERSION } from "../../shared/version.ts";
+import type { HealthEndpoint } from "./health-endpoint.ts";
 
 const MIB = 1024 * 1024;
 
@@ -12,10 +10,8 @@ export interface AgentPresenceOptions {
   readonly agentId: string;
   readonly name: string;
   readonly gpus: ReadonlyArray<{ name: string; vramBytes: number }>;
-  /** Where the health endpoint listens: the mDNS interface, or every interface. */
-  readonly listenHost?: string;
-  /** What GET /health answers besides id, name and version (enrollment, state). */
-  readonly status: () => Record<string, unknown>;
+  /** The health endpoint whose port the advert names (health-endpoint.ts); closed by stop(). */
+  readonly health: HealthEndpoint;
   readonly log: Logger;
 }
 
@@ -26,21 +22,13 @@ export interface AgentPresence {
 }
 
 /**
- * The agent on the LAN: a small HTTP health endpoint (GET /health, JSON) and
- * an `_nshift-agent._tcp` advert naming its id, name, GPUs and that port, so
- * that the coordinator lists it as `discovered` before it enrolls. Being seen
- * grants nothing: enrollment decides.
+ * The agent on the LAN: an `_nshift-agent._tcp` advert naming its id, name,
+ * GPUs and its health endpoint's port (GET /health, JSON), so that the
+ * coordinator lists it as `discovered` before it enrolls. Being seen grants
+ * nothing: enrollment decides.
  */
-export async function startAgentPresence(o: AgentPresenceOptions): Promise<AgentPresence> {
-  const server = createServer((req, res) => {
-    if (req.method !== "GET" || req.url !== "/health") {
-      res.writeHead(404).end();
-      return;
-    }
-    const body = JSON.stringify({ id: o.agentId, name: o.name, version: NIGHTSHIFT_VERSION, ...o.status() });
-    res.writeHead(200, { "content-type": "application/json" }).end(body);
-  });
-  const port = await listen(server, o.listenHost ?? "0.0.0.0");
+export function startAgentPresence(o: AgentPresenceOptions): AgentPresence {
+  const port = o.health.port;
   const name = `nightshift-agent-${o.agentId}`;
   let advert: Advertisement | undefined;
   try {
@@ -52,7 +40,7 @@ export async function startAgentPresence(o: AgentPresenceOptions): Promise<Agent
       txt: encodeAgentTxt({ id: o.agentId, name: o.name, port, gpus: o.gpus.map((g) => ({ name: g.name, vramMiB: g.vramBytes / MIB })) }),
     });
   } catch (err) {
-    server.close();
+    void o.health.stop();
     throw err;
   }
   o.log.info({ agentId: o.agentId, healthPort: port }, "advertising on the LAN (mDNS)");
@@ -62,19 +50,9 @@ export async function startAgentPresence(o: AgentPresenceOptions): Promise<Agent
     stop: () => {
       stopping ??= (async () => {
         await advert?.stop().catch(() => undefined);
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await o.health.stop();
       })();
       return stopping;
     },
   };
-}
-
-function listen(server: Server, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }

@@ -124,6 +124,7 @@ export function registerAgent(program: Command): void {
       const started = startAgent({
         coordinator: membership.connection.address,
         credentials: membership.connection.credentials,
+        healthPort: membership.healthPort,
         onLost: (reason) => lost.abort(new Error(reason)),
         name,
         dataDir,

@@ -6,9 +6,27 @@ import type { Heartbeat } from "../../shared/protocol/messages.ts";
 import { newId } from "../../shared/ids.ts";
 import type { ClaimService } from "../dispatch/claim-service.ts";
 import type { FarmPolicy } from "../dispatch/farm-policy.ts";
+import type { AgentProber, ProbeAnswer } from "./agent-prober.ts";
+import { livenessRules, silentAgentVerdict, type LivenessRules, type LossReason } from "./silent-agent-verdict.ts";
 
 /** What an agent says about itself when it joins: its row, less what the coordinator decides. */
 export type JoinInfo = Omit<AgentRow, "id" | "state" | "firstSeen" | "lastSeen"> & { agentId: string };
+
+/** The probes of one agent's current silence (silent-agent-verdict.ts), until its next heartbeat. */
+interface ProbeState {
+  inFlight: boolean;
+  last?: { answer: ProbeAnswer; startedAt: number };
+  /** "kept online: its host answers" was logged for this silence. */
+  starvedLogged: boolean;
+}
+
+/** The log message and the attempts' loss reason for each way a silent agent is lost. */
+const LOSS_TEXT: Record<LossReason, { msg: string; why: string }> = {
+  "process gone": { msg: "agent offline: heartbeats stopped and its health port refuses (process gone)", why: "stopped sending heartbeats and its process is gone" },
+  "no answer": { msg: "agent offline: heartbeats stopped and its host does not answer", why: "stopped sending heartbeats and its host does not answer" },
+  silent: { msg: "agent offline: heartbeats stopped", why: "stopped sending heartbeats" },
+  "starved too long": { msg: "agent offline: heartbeats stopped too long, though its host answers", why: "stopped sending heartbeats for too long" },
+};
 
 /** Hooks the registry calls on the transport side (per-agent consumers, NATS users). */
 export interface AgentTransportHooks {
@@ -24,7 +42,10 @@ export interface AgentTransportHooks {
  * Sooner when NATS says the agent's connection closed from its side (its
  * process died): offline then unless a heartbeat comes within heartbeatMs.
  * An agent that joins again is a new process: its earlier attempts are lost
- * at once.
+ * at once. A silent agent's health port is probed (a TCP connect, agent-prober.ts) before it is
+ * judged: refused means its process is gone (offline at once), no answer a cut link or a dead
+ * machine (offline), accepted a live but starved process (kept online, up to 3 x agentTimeoutMs).
+ * The table is silent-agent-verdict.ts.
  */
 export class AgentRegistry {
   private timer: NodeJS.Timeout | undefined;
@@ -43,6 +64,10 @@ export class AgentRegistry {
   /** Heartbeat times not written to the store yet (flushTouches). */
   private readonly touches = new Map<string, number>();
   private touchTimer: NodeJS.Timeout | undefined;
+  /** Probes of silent agents' health ports, per agent, for the current silence only. */
+  private readonly probes = new Map<string, ProbeState>();
+  private readonly rules: LivenessRules;
+  private stopped = false;
 
   constructor(
     private readonly store: Store,
@@ -52,8 +77,11 @@ export class AgentRegistry {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly onOnline: () => void,
+    /** Probes silent agents' health ports; none: silence alone decides, as before the probe. */
+    private readonly prober?: AgentProber,
   ) {
     this.graceFrom = clock();
+    this.rules = livenessRules(policy);
   }
 
   async join(info: JoinInfo): Promise<AgentRow> {
@@ -64,6 +92,7 @@ export class AgentRegistry {
     const row = this.store.agents.upsert({ ...info, id, state: existing?.state ?? "online", now });
     if (row.state !== "online") this.store.agents.transition(id, "online");
     this.closedAt.delete(id);
+    this.probes.delete(id);
     // A join comes from a process starting: attempts the agent's previous process was running are gone with it.
     for (const att of this.store.attempts.runningForAgent(id)) this.claims.loseAttempt(att.id, `agent ${info.name} started again; its earlier process held attempt ${att.id}`);
     await this.hooks.onJoined(row);
@@ -79,6 +108,14 @@ export class AgentRegistry {
     if (this.busDownSince !== undefined) this.busBack();
     this.live.set(hb.agentId, hb);
     this.closedAt.delete(hb.agentId);
+    const probed = this.probes.get(hb.agentId);
+    if (probed) {
+      this.probes.delete(hb.agentId);
+      // A long silence is over: the agent gets a fresh orphan limit to name its attempts again (its first heartbeats
+      // may come before it has read the claim answers that waited in its socket).
+      for (const att of this.store.attempts.runningForAgent(hb.agentId)) this.attemptSeen.set(att.id, this.clock());
+      if (probed.starvedLogged) this.log.info({ agentId: hb.agentId, name: agent.name, silentMs: this.clock() - agent.lastSeen }, "silent agent heard again: kept online meanwhile, its host answered");
+    }
     this.recordTouch(hb.agentId, this.clock());
     for (const id of [...(hb.attemptId ? [hb.attemptId] : []), ...(hb.otherAttemptIds ?? [])]) this.attemptSeen.set(id, this.clock());
     if (agent.state === "offline") {
@@ -107,28 +144,73 @@ export class AgentRegistry {
     this.flushTouches();
     const now = this.clock();
     const gone: string[] = [];
+    const lastSeen = new Map<string, number>();
     for (const a of this.store.agents.list()) {
       if (a.state !== "online") continue;
+      lastSeen.set(a.id, a.lastSeen);
       const closed = this.closedAt.get(a.id);
       if (closed !== undefined && now - closed >= this.policy.heartbeatMs) {
         this.goOffline(a, now, "agent offline: connection closed", `agent ${a.name}'s connection closed`);
         gone.push(a.id);
-      } else if (this.silentTooLong(a, now)) {
-        this.goOffline(a, now, "agent offline: heartbeats stopped", `agent ${a.name} stopped sending heartbeats`);
+      } else if (this.judgeSilence(a, now)) {
         gone.push(a.id);
       }
     }
     for (const id of this.closedAt.keys()) if (this.store.agents.get(id)?.state !== "online") this.closedAt.delete(id);
-    this.sweepOrphanedAttempts(now);
+    for (const id of this.probes.keys()) if (!lastSeen.has(id)) this.probes.delete(id);
+    this.sweepOrphanedAttempts(now, lastSeen);
     return gone;
   }
 
   /**
-   * Heartbeats stopped for longer than agentTimeoutMs, counting only the time the coordinator could have heard
-   * them: nothing while its own NATS connection is down, and its last outage taken out afterwards.
+   * Judges an online agent by its heartbeat silence (countedSilence: only the time the coordinator could have
+   * heard it) and its health port's answers (silent-agent-verdict.ts): marks it offline and returns true when
+   * it is lost; starts a probe when one is due.
    */
-  private silentTooLong(a: AgentRow, now: number): boolean {
-    return this.countedSilence(a.lastSeen, now) > this.policy.agentTimeoutMs;
+  private judgeSilence(a: AgentRow, now: number): boolean {
+    const silentMs = this.countedSilence(a.lastSeen, now);
+    const state = this.probes.get(a.id);
+    const canProbe = this.prober !== undefined && a.address !== "";
+    const v = silentAgentVerdict(silentMs, state ?? { inFlight: false }, canProbe, now, this.rules);
+    if (v.lost) {
+      const t = LOSS_TEXT[v.reason];
+      this.goOffline(a, now, t.msg, `agent ${a.name} ${t.why}`);
+      return true;
+    }
+    if (v.starved && state && !state.starvedLogged) {
+      state.starvedLogged = true;
+      this.log.warn({ agentId: a.id, name: a.name, silentMs, address: a.address }, "agent silent past the timeout but its host answers: kept online (starved, not lost)");
+    }
+    if (v.probe) this.startProbe(a, now, state);
+    return false;
+  }
+
+  /** Probes the agent's health port; a refusal or no answer is judged at once, without waiting for the sweep. */
+  private startProbe(a: AgentRow, now: number, prev: ProbeState | undefined): void {
+    const prober = this.prober;
+    if (!prober) return;
+    const state: ProbeState = { inFlight: true, starvedLogged: prev?.starvedLogged ?? false, ...(prev?.last ? { last: prev.last } : {}) };
+    this.probes.set(a.id, state);
+    void prober.probe(a.address, this.rules.probeTimeoutMs).then(
+      (answer) => this.probeAnswered(a.id, state, answer, now),
+      () => this.probeAnswered(a.id, state, "no-answer", now),
+    );
+  }
+
+  private probeAnswered(agentId: string, state: ProbeState, answer: ProbeAnswer, startedAt: number): void {
+    if (this.probes.get(agentId) !== state) return; // a heartbeat (or a join) ended this silence meanwhile
+    state.inFlight = false;
+    state.last = { answer, startedAt };
+    this.log.debug({ agentId, answer, probeMs: this.clock() - startedAt }, "silent agent probed");
+    if (answer === "answered" || this.stopped) return;
+    this.flushTouches();
+    const a = this.store.agents.get(agentId);
+    if (a?.state !== "online") return;
+    try {
+      this.judgeSilence(a, this.clock());
+    } catch (err) {
+      this.log.error({ err, agentId }, "judging a probed agent failed");
+    }
   }
 
   /** Time since `since` that counts as silence: from the coordinator's start, less the last outage of its NATS connection; 0 while it is down. */
@@ -172,12 +254,16 @@ export class AgentRegistry {
   /**
    * An online agent whose heartbeats stopped naming one of its running attempts
    * is no longer working on it (its upload broke, or the coordinator restarted
-   * under it): that attempt is lost and its chunk requeued.
+   * under it): that attempt is lost and its chunk requeued. An agent silent as a
+   * whole since it last named the attempt is judged by its own silence instead
+   * (judgeSilence): a starved agent kept online keeps its attempt.
    */
-  private sweepOrphanedAttempts(now: number): void {
+  private sweepOrphanedAttempts(now: number, lastSeen: ReadonlyMap<string, number>): void {
     const limit = this.policy.agentTimeoutMs + this.policy.heartbeatMs;
     for (const att of this.store.attempts.runningOnOnlineAgents()) {
-      if (this.countedSilence(this.attemptSeen.get(att.id) ?? att.createdAt, now) <= limit) continue;
+      const seen = this.attemptSeen.get(att.id) ?? att.createdAt;
+      if (this.countedSilence(seen, now) <= limit) continue;
+      if ((lastSeen.get(att.agentId) ?? 0) - seen < this.policy.heartbeatMs) continue; // no heartbeat since: the agent is silent, not forgetting it
       this.attemptSeen.delete(att.id);
       this.claims.loseAttempt(att.id, `agent ${att.agentName} is no longer working on attempt ${att.id}`);
     }
@@ -204,6 +290,7 @@ export class AgentRegistry {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.flushTouches();

@@ -2,6 +2,7 @@ import type { AgentGatewayServer, AttemptLogAck, AttemptLogReport, ClaimRequest,
 import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { ClaimService } from "../dispatch/claim-service.ts";
 import { unary } from "./grpc-errors.ts";
+import { peerAddress } from "../trust/enrollment-throttle.ts";
 import { KindCapabilitySchema, type KindCapability } from "../../shared/steps/kind-capability.ts";
 
 /** The kinds an agent offers; an older agent that sends only kind names offers them without a version. */
@@ -19,6 +20,16 @@ function joinKinds(req: JoinRequest): KindCapability[] {
   return req.executors.map((e) => ({ kind: e === "onnx" ? "model" : e, version: "", features: [] }));
 }
 
+/**
+ * Where the agent's health endpoint is: the address its join came from (grpc-js getPeer) and the port it
+ * named. The liveness probe connects only there (agent-registry.ts). "" when it named none.
+ */
+export function healthAddress(peer: string, healthPort: number): string {
+  const host = peerAddress(peer);
+  if (!(Number.isInteger(healthPort) && healthPort >= 1 && healthPort <= 65535) || host === "" || host.includes("/")) return "";
+  return host.includes(":") ? `[${host}]:${healthPort}` : `${host}:${healthPort}`;
+}
+
 export interface GatewayConnectInfo {
   natsServers: () => string[];
   subjectPrefix: string;
@@ -29,7 +40,7 @@ export interface GatewayConnectInfo {
 
 export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimService, connect: GatewayConnectInfo): AgentGatewayServer {
   return {
-    join: unary<JoinRequest, JoinResponse>(async (req) => {
+    join: (call, callback) => unary<JoinRequest, JoinResponse>(async (req) => {
       const agent = await registry.join({
         agentId: req.agentId,
         name: req.name,
@@ -39,7 +50,7 @@ export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimServic
         cpuCount: req.cpuCount,
         tags: req.tags,
         kinds: joinKinds(req),
-        address: "",
+        address: healthAddress(call.getPeer(), req.healthPort),
       });
       const creds = await connect.natsCredentials(agent.id);
       return {
@@ -52,7 +63,7 @@ export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimServic
         subjectPrefix: connect.subjectPrefix,
         heartbeatMs: connect.heartbeatMs,
       };
-    }),
+    })(call, callback),
     claim: unary<ClaimRequest, ClaimResponse>((req) => {
       const r = claims.claim(req.agentId, req.chunkId, req.dispatchId);
       return r.skip

@@ -78,7 +78,7 @@ async function setup(t: TestContext, opts: Parameters<typeof setupSink>[1] = {})
 
 test("join, claim and upload over real gRPC: the attempt commits with exact bytes and the accounting", async (t) => {
   const { s, client } = await setup(t, { chunks: [[0, 2], [3, 6]] });
-  const joined = await client.join({ agentId: "", name: "render-07", version: "0.1.0", gpus: [], ramBytes: 1, cpuCount: 2, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [], devices: [] }], joinToken: "" });
+  const joined = await client.join({ agentId: "", name: "render-07", version: "0.1.0", gpus: [], ramBytes: 1, cpuCount: 2, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [], devices: [] }], joinToken: "", healthPort: 0 });
   assert.match(joined.agentId, /^agt_/);
   const chunk = s.chunks[1]!;
   const dispatchId = queueChunk(s.store, chunk.id);

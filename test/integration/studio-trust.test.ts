@@ -68,7 +68,7 @@ function agentClient(t: TestContext, address: string, material: { caPem: string;
 }
 
 function joinRequest(agentId: string): JoinRequest {
-  return { agentId, name: "test", version: "0", gpus: [], ramBytes: totalmem(), cpuCount: 2, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [], devices: [] }], joinToken: "" };
+  return { agentId, name: "test", version: "0", gpus: [], ramBytes: totalmem(), cpuCount: 2, tags: [], executors: [], kinds: [{ kind: "model", version: "1.30.0", features: [], devices: [] }], joinToken: "", healthPort: 0 };
 }
 
 /** The agent's NATS login: the user JWT from Join, proved with its seed. */

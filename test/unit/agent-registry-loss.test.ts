@@ -4,6 +4,7 @@ import { AgentRegistry } from "../../coordinator/agents/agent-registry.ts";
 import { ClaimService, type WorkDescriber } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { closedAgentOf } from "../../coordinator/nats/agent-disconnect-watch.ts";
+import type { AgentProber, ProbeAnswer } from "../../coordinator/agents/agent-prober.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { insertAgent, queueChunk, seedFarm } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
@@ -13,13 +14,14 @@ const describeWork: WorkDescriber = (job) => ({
   steps: [{ id: "grade", kind: "model", model: "test-model", modelSha256: job.modelSha256, window: null }],
 });
 
-/** One online agent, heard from at 50 s, holding a running attempt on the first chunk. */
-function setup(t: TestContext) {
+/** One online agent, heard from at 50 s, holding a running attempt on the first chunk; with `prober`, its health port is at 127.0.0.1:4100. */
+function setup(t: TestContext, prober?: AgentProber) {
   const farm = seedFarm(t);
   const clock = manualClock(50_000);
   const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, describeWork, clock.now, testLog(), () => undefined);
   const offline: string[] = [];
-  const registry = new AgentRegistry(farm.store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined, onOffline: (a) => offline.push(a.id) }, clock.now, testLog(), () => undefined);
+  const registry = new AgentRegistry(farm.store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined, onOffline: (a) => offline.push(a.id) }, clock.now, testLog(), () => undefined, prober);
+  if (prober) farm.store.agents.upsert({ ...farm.agent, agentId: farm.agent.id, address: "127.0.0.1:4100", now: clock.now() } as Parameters<typeof farm.store.agents.upsert>[0]);
   farm.store.agents.touch(farm.agent.id, clock.now());
   const chunk = farm.chunks[0]!;
   const r = claims.claim(farm.agent.id, chunk.id, queueChunk(farm.store, chunk.id));
@@ -130,4 +132,123 @@ test("disconnect advisories: only an agent's user whose own side went away count
   assert.equal(closedAgentOf(adv("Read Error")), undefined, "no user name");
   assert.equal(closedAgentOf({ ...adv("Read Error", "agent-agt-1"), type: "io.nats.server.advisory.v1.client_connect" }), undefined);
   assert.equal(closedAgentOf("garbage"), undefined);
+});
+
+/** A prober that answers what the test says, when the test says (answer()); records what it was asked. */
+function fakeProber(): AgentProber & { asked: string[]; pending(): number; answer(a: ProbeAnswer): Promise<void> } {
+  const waiting: Array<(a: ProbeAnswer) => void> = [];
+  const asked: string[] = [];
+  return {
+    asked,
+    pending: () => waiting.length,
+    probe: (address) => {
+      asked.push(address);
+      return new Promise<ProbeAnswer>((resolve) => waiting.push(resolve));
+    },
+    answer: async (a) => {
+      const r = waiting.shift();
+      assert.ok(r, "a probe was asked for");
+      r(a);
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+test("a silent agent whose host answers the probe (stopped or starved) stays online past agentTimeoutMs with its attempt, and is back on its next heartbeat", async (t) => {
+  const prober = fakeProber();
+  const { store, registry, clock, agent, attemptId, beat, offline } = setup(t, prober);
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs * 2);
+  registry.sweep();
+  assert.deepEqual(prober.asked, [], "not probed within two heartbeat periods");
+  clock.advance(1);
+  registry.sweep();
+  assert.deepEqual(prober.asked, ["127.0.0.1:4100"], "probed the address it joined with");
+  await prober.answer("answered");
+  // Keep answering, one probe per heartbeat period, until well past the timeout and the orphaned-attempt limit.
+  for (let ms = 0; ms < DEFAULT_FARM_POLICY.agentTimeoutMs * 2; ms += 500) {
+    clock.advance(500);
+    assert.deepEqual(registry.sweep(), []);
+    if (prober.pending() > 0) await prober.answer("answered");
+  }
+  assert.ok(prober.asked.length >= 6, `probed again while the silence lasted (${prober.asked.length} probes)`);
+  assert.equal(store.agents.get(agent.id)?.state, "online");
+  assert.equal(store.attempts.get(attemptId)?.state, "running", "its work is not requeued");
+  beat();
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs);
+  assert.deepEqual(registry.sweep(), []);
+  assert.equal(store.attempts.get(attemptId)?.state, "running");
+  assert.deepEqual(offline, []);
+});
+
+test("after a silence its host answered through, the agent's first heartbeats need not name its attempt yet (claim answers may still wait in its socket)", async (t) => {
+  const prober = fakeProber();
+  const { store, registry, clock, agent, attemptId } = setup(t, prober);
+  for (let ms = 0; ms < DEFAULT_FARM_POLICY.agentTimeoutMs * 2; ms += 500) {
+    clock.advance(500);
+    registry.sweep();
+    if (prober.pending() > 0) await prober.answer("answered");
+  }
+  const idle = () => registry.heartbeat({ agentId: agent.id, name: agent.name, status: "busy", attemptId: null, seq: 1, sentAtMs: clock.now() } as Parameters<AgentRegistry["heartbeat"]>[0]);
+  idle();
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs);
+  idle();
+  assert.deepEqual(registry.sweep(), []);
+  assert.equal(store.attempts.get(attemptId)?.state, "running", "a fresh orphan limit from the end of the silence");
+  clock.advance(DEFAULT_FARM_POLICY.agentTimeoutMs + DEFAULT_FARM_POLICY.heartbeatMs);
+  idle();
+  registry.sweep();
+  assert.equal(store.attempts.get(attemptId)?.state, "lost", "heard for longer than the limit without naming it: orphaned");
+});
+
+test("a starved agent is kept only up to 3 x agentTimeoutMs: then lost though its host answers", async (t) => {
+  const prober = fakeProber();
+  const { store, registry, clock, agent, attemptId } = setup(t, prober);
+  let gone: string[] = [];
+  for (let ms = 0; ms < DEFAULT_FARM_POLICY.agentTimeoutMs * 3 && gone.length === 0; ms += 500) {
+    clock.advance(500);
+    gone = registry.sweep();
+    if (prober.pending() > 0) await prober.answer("answered");
+  }
+  assert.deepEqual(gone, []);
+  clock.advance(500);
+  assert.deepEqual(registry.sweep(), [agent.id]);
+  assert.equal(store.attempts.get(attemptId)?.state, "lost");
+  assert.match(store.attempts.get(attemptId)?.error ?? "", /too long/);
+});
+
+test("a refused probe (the process is gone) makes the agent offline at once, sooner than agentTimeoutMs", async (t) => {
+  const prober = fakeProber();
+  const { store, registry, clock, agent, attemptId, chunk, offline } = setup(t, prober);
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs * 2 + 1);
+  registry.sweep();
+  clock.advance(200);
+  await prober.answer("refused");
+  assert.equal(store.agents.get(agent.id)?.state, "offline", "judged when the answer came, not at the next sweep");
+  assert.equal(store.attempts.get(attemptId)?.state, "lost");
+  assert.match(store.attempts.get(attemptId)?.error ?? "", /process is gone/);
+  assert.equal(store.chunks.get(chunk.id)?.state, "pending");
+  assert.deepEqual(offline, [agent.id]);
+});
+
+test("no answer to the probe (cut link, machine down): offline when it times out, sooner than agentTimeoutMs", async (t) => {
+  const prober = fakeProber();
+  const { store, registry, clock, agent, attemptId } = setup(t, prober);
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs * 2 + 1);
+  registry.sweep();
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs);
+  await prober.answer("no-answer");
+  assert.equal(store.agents.get(agent.id)?.state, "offline");
+  assert.match(store.attempts.get(attemptId)?.error ?? "", /does not answer/);
+});
+
+test("a probe's answer that comes after a heartbeat ended the silence is ignored", async (t) => {
+  const prober = fakeProber();
+  const { store, registry, clock, agent, attemptId, beat } = setup(t, prober);
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs * 2 + 1);
+  registry.sweep();
+  beat();
+  await prober.answer("refused");
+  assert.deepEqual(registry.sweep(), []);
+  assert.equal(store.agents.get(agent.id)?.state, "online");
+  assert.equal(store.attempts.get(attemptId)?.state, "running");
 });

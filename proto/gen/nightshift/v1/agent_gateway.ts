@@ -73,6 +73,11 @@ export interface JoinRequest {
   joinToken: string;
   /** What the agent can run, per step kind (shared/steps/kind-capability.ts). */
   kinds: KindCapability[];
+  /**
+   * The agent's health endpoint port (GET /health), on the address it joins from. The coordinator
+   * TCP-connects there to tell a silent but live agent from a dead one. 0: none.
+   */
+  healthPort: number;
 }
 
 export interface KindCapability {
@@ -691,6 +696,7 @@ function createBaseJoinRequest(): JoinRequest {
     executors: [],
     joinToken: "",
     kinds: [],
+    healthPort: 0,
   };
 }
 
@@ -725,6 +731,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     }
     for (const v of message.kinds) {
       KindCapability.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.healthPort !== 0) {
+      writer.uint32(88).uint32(message.healthPort);
     }
     return writer;
   },
@@ -822,6 +831,14 @@ export const JoinRequest: MessageFns<JoinRequest> = {
             message.kinds.push(KindCapability.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.healthPort = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -866,6 +883,11 @@ export const JoinRequest: MessageFns<JoinRequest> = {
       kinds: globalThis.Array.isArray(object?.kinds)
         ? object.kinds.map((e: any) => KindCapability.fromJSON(e))
         : [],
+      healthPort: isSet(object.healthPort)
+        ? globalThis.Number(object.healthPort)
+        : isSet(object.health_port)
+        ? globalThis.Number(object.health_port)
+        : 0,
     };
   },
 
@@ -901,6 +923,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     if (message.kinds?.length) {
       obj.kinds = message.kinds.map((e) => KindCapability.toJSON(e));
     }
+    if (message.healthPort !== 0) {
+      obj.healthPort = Math.round(message.healthPort);
+    }
     return obj;
   },
 
@@ -919,6 +944,7 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     message.executors = object.executors?.map((e) => e) || [];
     message.joinToken = object.joinToken ?? "";
     message.kinds = object.kinds?.map((e) => KindCapability.fromPartial(e)) || [];
+    message.healthPort = object.healthPort ?? 0;
     return message;
   },
 };
