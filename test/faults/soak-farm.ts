@@ -77,6 +77,7 @@ export class SoakFarm {
   }
 
   async startCoordinator(): Promise<void> {
+    if (this.stopping) throw new Error("the soak is stopping: no coordinator started");
     const args = ["coordinator", "--data-dir", this.dataDir, "--output-root", this.outputRoot, "--listen", this.address, ...(this.configFile ? ["--config", this.configFile] : [])];
     const host = this.coordinatorHost();
     if (host) args.push("--mdns-interface", host.ip);
@@ -110,6 +111,7 @@ export class SoakFarm {
   }
 
   async startAgent(i: number): Promise<void> {
+    if (this.stopping) throw new Error("the soak is stopping: no agent started");
     const host = this.agentHost(i);
     const args = [
       "agent", "--coordinator", this.address, "--join-token", this.token, "--ca-fingerprint", this.caFingerprint, "--name", `agent-${i + 1}`,

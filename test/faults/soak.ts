@@ -16,8 +16,10 @@
  *
  * As root with `ip`, the farm runs on network namespaces (coordinator and each
  * agent on its own host) and link cuts are among the faults; otherwise it runs
- * on loopback without link cuts and says so. Bounded: every wait has a limit
- * and the whole soak stops itself after --max-minutes (default 14).
+ * on loopback without link cuts and says so. Bounded: every wait has a limit,
+ * and --max-minutes (default 14) is strict: no fault is injected past it,
+ * faults still pending get FAULT_GRACE_MS more, and recoveries still watched
+ * then are cut off and counted as at least the time watched.
  */
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,6 +100,18 @@ interface Recovery {
 /** How long the soak watches one fault's recovery. */
 const RECOVERY_WAIT_MS = 60_000;
 
+/** Past --max-minutes, how long faults already injected may take to be restored and their recoveries seen. */
+const FAULT_GRACE_MS = 20_000;
+
+/** Recovery watches running now, by fault: at the bound (plus the grace) they are cut off and counted as at least the time watched. */
+const openWatches = new Map<symbol, { kind: FaultKind; t0: number }>();
+
+function startWatch(kind: FaultKind, t0: number): symbol {
+  const key = Symbol(kind);
+  openWatches.set(key, { kind, t0 });
+  return key;
+}
+
 /** How each recovery time is measured; printed with the results. */
 const MEASURED_HOW =
   "recovery is measured per fault from the fault until: for an agent kill or link cut, the chunk the agent held is " +
@@ -156,30 +170,50 @@ async function main(): Promise<number> {
         const plan = planFaults({ seed: o.seed * 1000 + round, faults: o.faults, agents: o.agents, windowSeconds: 12, kinds, minGapSeconds: 1.5 });
         log(`round ${round + 1}: job ${jobId}, ${plan.length} faults planned`);
         const pending: Array<Promise<void>> = [];
+        let cutOff = false; // set at the bound: late results of faults still pending are no longer counted
         const busy = new Set<number>(); // agents under a fault right now: faults on one agent never overlap
         let coordinatorFault: Promise<unknown> = Promise.resolve();
         for (const planned of plan) {
+          if (start + planned.atSeconds * 1000 >= deadline) {
+            log(`--max-minutes reached: no more faults injected (${plan.length - plan.indexOf(planned)} of the plan left out)`);
+            break;
+          }
           const wait = start + planned.atSeconds * 1000 - Date.now();
           if (wait > 0) await sleep(wait);
           if (jobState(db, jobId) !== "running" && jobState(db, jobId) !== "queued") break;
           const f = retarget(planned, busy, o.agents);
           if (!f) continue;
-          injected++;
           const agentFault = f.kind === "kill-agent" || f.kind === "cut-link";
           if (agentFault) busy.add(f.agent);
           // Coordinator-side faults wait for the previous one's restart: killing a coordinator that is still starting tests the harness, not the farm.
-          // NATS nodes likewise go down one at a time, so two of three keep the quorum.
+          // NATS nodes likewise go down one at a time, so two of three keep the quorum. One whose turn comes past the bound is not injected.
           const target = farm;
-          const run = agentFault ? inject(target, lan, db, jobId, f, cluster, availability) : coordinatorFault.then(() => inject(target, lan, db, jobId, f, cluster, availability));
+          const injectNow = (): Promise<Recovery | undefined> => {
+            if (Date.now() >= deadline) {
+              log(`  ${f.kind} not injected: its turn came past --max-minutes`);
+              return Promise.resolve(undefined);
+            }
+            injected++;
+            return inject(target, lan, db, jobId, f, cluster, availability);
+          };
+          const run = agentFault ? injectNow() : coordinatorFault.then(injectNow);
           if (!agentFault) coordinatorFault = run.catch(() => undefined);
           pending.push(
             run
-              .then((r) => void (r && recoveries.push(r)))
-              .catch((err: unknown) => void harnessErrors.push(`${f.kind}: ${(err as Error).message.slice(0, 300)}`))
+              .then((r) => void (r && !cutOff && recoveries.push(r)))
+              .catch((err: unknown) => void (!cutOff && harnessErrors.push(`${f.kind}: ${(err as Error).message.slice(0, 300)}`)))
               .finally(() => agentFault && busy.delete(f.agent)),
           );
         }
-        await Promise.all(pending);
+        const settled = await Promise.race([Promise.all(pending).then(() => true), sleep(Math.max(0, deadline + FAULT_GRACE_MS - Date.now())).then(() => false)]);
+        if (!settled) {
+          cutOff = true;
+          log(`--max-minutes and ${FAULT_GRACE_MS / 1000} s of grace passed with faults pending: ${openWatches.size} recovery watch(es) cut off`);
+          for (const [key, w] of openWatches) {
+            const r = recovery(w.kind, w.t0, undefined, availability, key, Date.now());
+            if (r) recoveries.push(r);
+          }
+        }
         const final = await waitForJob(db, jobId, Math.min(deadline - Date.now(), 5 * 60_000));
         const out = db.get<{ output_dir: string }>(`SELECT output_dir FROM jobs WHERE id = ?`, jobId)?.output_dir ?? "";
         const check = checkOutput(farm.outputRoot, out, expected);
@@ -281,12 +315,17 @@ async function whenTrue(cond: () => boolean, timeoutMs: number): Promise<number 
   return (await until(cond, timeoutMs)) ? Date.now() : undefined;
 }
 
-/** The recovery that ended at `doneAt` (undefined: not within the wait) for a fault at t0, counting only the time it was possible; logged. */
-function recovery(kind: FaultKind, t0: number, doneAt: number | undefined, availability: FarmAvailability): Recovery | undefined {
-  // Not recovered within the wait: counted as the wait (a lower bound), so that the slowest recoveries stay in the percentiles.
-  const end = doneAt ?? t0 + RECOVERY_WAIT_MS;
+/**
+ * The recovery that ended at `doneAt` (undefined: not within the wait) for a fault at t0, counting only the time it
+ * was possible; logged. `cutAt`: the watch was cut off there by --max-minutes. Undefined when the watch was already
+ * counted (cut off before its fault's own result came).
+ */
+function recovery(kind: FaultKind, t0: number, doneAt: number | undefined, availability: FarmAvailability, watch: symbol, cutAt?: number): Recovery | undefined {
+  if (!openWatches.delete(watch)) return undefined;
+  // Not recovered within the wait (or by the bound): counted as the time watched (a lower bound), so that the slowest recoveries stay in the percentiles.
+  const end = doneAt ?? cutAt ?? t0 + RECOVERY_WAIT_MS;
   const r = { kind, seconds: availability.possibleMs(t0, end, kind !== "kill-coordinator") / 1000, fromFaultSeconds: (end - t0) / 1000 };
-  const what = doneAt === undefined ? "not recovered within the soak's wait, counted as at least" : "recovered after";
+  const what = doneAt !== undefined ? "recovered after" : cutAt !== undefined ? "cut off by --max-minutes, counted as at least" : "not recovered within the soak's wait, counted as at least";
   log(`  ${kind}: ${what} ${r.fromFaultSeconds.toFixed(2)}s, ${r.seconds.toFixed(2)}s of it with recovery possible`);
   return r;
 }
@@ -328,12 +367,13 @@ async function inject(
       farm.agents[f.agent]?.kill("SIGKILL");
       log(`  SIGKILL agent-${f.agent + 1}${h ? " (held a chunk)" : ""}`);
       // The agent comes back on the plan's schedule whatever the farm does meanwhile; recovery is watched alongside.
+      const watch = h ? startWatch(f.kind, t0) : undefined;
       const rec = h ? whenTrue(() => reclaimed(h.chunk_id), RECOVERY_WAIT_MS) : Promise.resolve(undefined);
       await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
       await farm.agents[f.agent]?.exited;
       await restartAgent(farm, f.agent);
       availability.agent(f.agent, true, Date.now());
-      return h ? recovery(f.kind, t0, await rec, availability) : undefined;
+      return watch ? recovery(f.kind, t0, await rec, availability, watch) : undefined;
     }
     case "cut-link": {
       const host = farm.agentHost(f.agent);
@@ -342,19 +382,21 @@ async function inject(
       availability.agent(f.agent, false, t0);
       await lan.linkDown(host);
       log(`  link down: agent-${f.agent + 1}${h ? " (held a chunk)" : ""}`);
+      const watch = h ? startWatch(f.kind, t0) : undefined;
       const rec = h ? whenTrue(() => reclaimed(h.chunk_id), RECOVERY_WAIT_MS) : Promise.resolve(undefined);
       await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
       await lan.linkUp(host);
       availability.agent(f.agent, true, Date.now());
-      return h ? recovery(f.kind, t0, await rec, availability) : undefined;
+      return watch ? recovery(f.kind, t0, await rec, availability, watch) : undefined;
     }
     case "kill-coordinator": {
       availability.coordinator(false, t0);
+      const watch = startWatch(f.kind, t0);
       await farm.killCoordinator();
       log("  SIGKILL coordinator");
       await farm.startCoordinator();
       availability.coordinator(true, Date.now());
-      return recovery(f.kind, t0, await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS), availability);
+      return recovery(f.kind, t0, await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS), availability, watch);
     }
     case "kill-nats": {
       const pidFile = join(farm.dataDir, "nats", "nats-server.pid");
@@ -370,7 +412,8 @@ async function inject(
         return undefined;
       }
       log(`  SIGKILL nats-server ${pid}`);
-      return recovery(f.kind, t0, await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS), availability);
+      const watch = startWatch(f.kind, t0);
+      return recovery(f.kind, t0, await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS), availability, watch);
     }
     case "kill-nats-node": {
       if (!cluster) return undefined;
@@ -379,11 +422,12 @@ async function inject(
       if (pid === undefined) return undefined;
       await cluster.kill(node);
       log(`  SIGKILL NATS node ${cluster.nodes[node]?.name ?? node} (pid ${pid})`);
+      const watch = startWatch(f.kind, t0);
       const rec = whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS);
       await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
       await cluster.start(node);
       log(`  NATS node ${cluster.nodes[node]?.name ?? node} back`);
-      return recovery(f.kind, t0, await rec, availability);
+      return recovery(f.kind, t0, await rec, availability, watch);
     }
   }
 }
