@@ -67,6 +67,8 @@ export class AgentRegistry {
   /** Probes of silent agents' health ports, per agent, for the current silence only. */
   private readonly probes = new Map<string, ProbeState>();
   private readonly rules: LivenessRules;
+  /** Heartbeats heard per agent since this coordinator started, counted up to 2 (attempts from before the start are judged on them). */
+  private readonly heardSinceStart = new Map<string, number>();
   private stopped = false;
 
   constructor(
@@ -117,6 +119,8 @@ export class AgentRegistry {
       if (probed.starvedLogged) this.log.info({ agentId: hb.agentId, name: agent.name, silentMs: this.clock() - agent.lastSeen }, "silent agent heard again: kept online meanwhile, its host answered");
     }
     this.recordTouch(hb.agentId, this.clock());
+    const heard = this.heardSinceStart.get(hb.agentId) ?? 0;
+    if (heard < 2) this.heardSinceStart.set(hb.agentId, heard + 1);
     for (const id of [...(hb.attemptId ? [hb.attemptId] : []), ...(hb.otherAttemptIds ?? [])]) this.attemptSeen.set(id, this.clock());
     if (agent.state === "offline") {
       this.store.agents.transition(hb.agentId, "online");
@@ -256,11 +260,19 @@ export class AgentRegistry {
    * is no longer working on it (its upload broke, or the coordinator restarted
    * under it): that attempt is lost and its chunk requeued. An agent silent as a
    * whole since it last named the attempt is judged by its own silence instead
-   * (judgeSilence): a starved agent kept online keeps its attempt.
+   * (judgeSilence): a starved agent kept online keeps its attempt. An attempt
+   * from before this coordinator started, which two heartbeats since the start
+   * did not name, is lost at once: its claim was answered before the restart, so
+   * there is no race with the answer to wait out (its upload broke with the
+   * restart and its failure report found no coordinator).
    */
   private sweepOrphanedAttempts(now: number, lastSeen: ReadonlyMap<string, number>): void {
     const limit = this.policy.agentTimeoutMs + this.policy.heartbeatMs;
     for (const att of this.store.attempts.runningOnOnlineAgents()) {
+      if (!this.attemptSeen.has(att.id) && att.createdAt < this.graceFrom && (this.heardSinceStart.get(att.agentId) ?? 0) >= 2) {
+        this.claims.loseAttempt(att.id, `agent ${att.agentName} did not name attempt ${att.id} in its heartbeats since the coordinator started`);
+        continue;
+      }
       const seen = this.attemptSeen.get(att.id) ?? att.createdAt;
       if (this.countedSilence(seen, now) <= limit) continue;
       if ((lastSeen.get(att.agentId) ?? 0) - seen < this.policy.heartbeatMs) continue; // no heartbeat since: the agent is silent, not forgetting it

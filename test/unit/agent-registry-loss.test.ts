@@ -252,3 +252,24 @@ test("a probe's answer that comes after a heartbeat ended the silence is ignored
   assert.equal(store.agents.get(agent.id)?.state, "online");
   assert.equal(store.attempts.get(attemptId)?.state, "running");
 });
+
+test("after a coordinator restart, an attempt from before it that two heartbeats since do not name is lost at once; one they name is kept", (t) => {
+  const farm = seedFarm(t, { chunks: [[1, 5], [6, 10]] });
+  const clock = manualClock(50_000);
+  const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, describeWork, clock.now, testLog(), () => undefined);
+  const [c0, c1] = [farm.chunks[0]!, farm.chunks[1]!];
+  const kept = claims.claim(farm.agent.id, c0.id, queueChunk(farm.store, c0.id)) as { attemptId: string };
+  const dropped = claims.claim(farm.agent.id, c1.id, queueChunk(farm.store, c1.id)) as { attemptId: string };
+  clock.advance(20_000); // the coordinator was down, and starts again
+  const registry = new AgentRegistry(farm.store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined }, clock.now, testLog(), () => undefined);
+  const beat = () => registry.heartbeat({ agentId: farm.agent.id, name: farm.agent.name, status: "busy", attemptId: kept.attemptId, seq: 0, sentAtMs: clock.now() } as Parameters<AgentRegistry["heartbeat"]>[0]);
+  beat();
+  registry.sweep();
+  assert.equal(farm.store.attempts.get(dropped.attemptId)?.state, "running", "one heartbeat is not enough");
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs);
+  beat();
+  registry.sweep();
+  assert.equal(farm.store.attempts.get(dropped.attemptId)?.state, "lost", "2 heartbeats, not the 5 s orphan limit");
+  assert.match(farm.store.attempts.get(dropped.attemptId)?.error ?? "", /since the coordinator started/);
+  assert.equal(farm.store.attempts.get(kept.attemptId)?.state, "running");
+});
