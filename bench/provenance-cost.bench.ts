@@ -179,11 +179,13 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         for (const [index, data] of pngs.entries()) yield { index, data, format: "png", ...(withProvenance ? { pixelsSha256: claims[index]! } : {}) };
       };
       const sinkCpu = { without: [] as number[], with: [] as number[] };
+      const sinkWall = { without: [] as number[], with: [] as number[] };
       const sinkStarted = nowSeconds();
       for (let r = 0; r < 3 * done && (r < 9 || nowSeconds() - sinkStarted < maxSeconds / 4); r++) {
         for (const withProvenance of r % 2 === 0 ? [false, true] : [true, false]) {
           const u = await upload(withProvenance, `sink-${withProvenance ? "p" : "n"}${r}`, rendered(withProvenance));
           (withProvenance ? sinkCpu.with : sinkCpu.without).push(u.cpuSeconds / frames);
+          (withProvenance ? sinkWall.with : sinkWall.without).push(u.seconds / frames);
         }
       }
 
@@ -241,6 +243,8 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
           withMsPerFrame: spreadMs(arms.with.wall),
           ratioOfMedians: round((wallWith - wallWithout) / wallWithout, 4),
           pairedRatio: pairedRatio(arms.without.wall, arms.with.wall),
+          roundsMsPerFrame: { without: arms.without.wall.map(ms), with: arms.with.wall.map(ms) },
+          sinkAloneMsPerFrame: { without: spreadMs(sinkWall.without), with: spreadMs(sinkWall.with) },
         },
         cpu: {
           provenanceMsPerFrame: round(stepsMs, 4),
@@ -255,7 +259,7 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
           processWithMsPerFrame: spreadMs(arms.with.cpu),
           processPairedRatio: pairedRatio(arms.without.cpu, arms.with.cpu),
         },
-        commitMsPerChunk: { without: spreadMs(arms.without.commit), with: spreadMs(arms.with.commit) },
+        commitMsPerChunk: { without: spreadMs(arms.without.commit), with: spreadMs(arms.with.commit), rounds: { without: arms.without.commit.map(ms), with: arms.with.commit.map(ms) } },
         pixelHashBy: by,
         jobManifestMsPerFrame: ms(jobManifestSeconds / frames),
         pngBytes: pngs[0]?.length ?? 0,
@@ -263,7 +267,7 @@ async function provenanceBench(argv: readonly string[]): Promise<Record<string, 
         tempFileSystem: fileSystemType(dir),
         definitions: {
           frame: "one chunk of the demo job, per frame: OnnxExecutor.run (generated input, colour-grade model, PNG encode, intraOpThreads 1) feeding a ResultSink upload as each frame is made (stage, sync, store transaction, rename)",
-          wall: "frame time per arm over the rounds (median, quartiles); pairedRatio: (with - without) / without of the two arms of each round, its median, quartiles and a bootstrap 90 % interval of that median (2000 resamples, seeded)",
+          wall: "frame time per arm over the rounds (median, quartiles); pairedRatio: (with - without) / without of the two arms of each round, its median, quartiles and a bootstrap 90 % interval of that median (2000 resamples, seeded); sinkAloneMsPerFrame: the sink's upload and commit alone, per frame, over the frames rendered once (the rounds of the cpu figure)",
           cpu: "process.cpuUsage (user + system, every thread of this process). provenanceMsPerFrame = agentPixelHashMsPerFrame (sha256 of the RGB8 samples, as the agent's encoder thread does it, timed alone, median of 21 runs) + sinkProvenanceMsPerFrame (the sink alone over the frames rendered once, with a stamper less without, alternating pairs: median and bootstrap 90 % interval of the pairs' differences). renderMsPerFrame: the whole process per frame in the rounds without provenance (render, encode, upload, commit). stepsRatio = provenanceMsPerFrame / renderMsPerFrame, its interval from the sink's. sinkPartsMsPerFrame, timed alone (median of 21 runs): staging (split at IEND, the staged buffer with room), hashThreadDecode (the PNG decode for a pixel hash, times the share of frames the coordinator decoded in the rounds), recordsBuildSign (manifests, canonical JSON, hash tree, one ECDSA signature per chunk, iTXt chunks). processPairedRatio: the whole process per round with render, paired as the wall one",
           commit: "UploadSession.commit per chunk (with provenance: wait for the last pixel hashes, build the records and sign the chunk once, write each record into its frame's reserved room and fdatasync it, each frame's one sync)",
           pixelHashBy: "frames of the measured 'with' rounds whose record names the agent's pixel hash vs the coordinator's (its first claim per agent, then a random 1/32 are checked by decoding)",
