@@ -136,6 +136,41 @@ export function median(xs: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The q-quantile (0..1) by linear interpolation between order statistics; NaN for none. */
+export function quantile(xs: readonly number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (at - lo);
+}
+
+/**
+ * A percentile bootstrap interval for the median of `xs`: `level` (0.9 gives
+ * the 5th and 95th percentiles of the medians of `resamples` resamples).
+ * Seeded (mulberry32), so a run's interval can be reproduced from its values.
+ */
+export function bootstrapMedianInterval(xs: readonly number[], level = 0.9, resamples = 2000, seed = 1): { low: number; high: number } {
+  if (xs.length === 0) return { low: NaN, high: NaN };
+  let state = seed >>> 0;
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const medians: number[] = [];
+  const sample = new Array<number>(xs.length);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < xs.length; i++) sample[i] = xs[Math.floor(random() * xs.length)] as number;
+    medians.push(median(sample));
+  }
+  const tail = (1 - level) / 2;
+  return { low: quantile(medians, tail), high: quantile(medians, 1 - tail) };
+}
+
 /** Milliseconds on the monotonic clock as seconds. */
 export function nowSeconds(): number {
   return performance.now() / 1000;

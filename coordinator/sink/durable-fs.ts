@@ -25,8 +25,9 @@ export async function writeFileSyncLater(path: string, data: Uint8Array): Promis
 /**
  * Replaces everything from `offset` to the end of a file with `data` and
  * starts its sync, like writeFileSyncLater. When the file keeps its size (the
- * bytes were reserved earlier) only the data needs to reach the disk:
- * fdatasync, no journal commit for a size or block change. Otherwise the file
+ * bytes were reserved earlier) fdatasync is enough: it writes the data and
+ * only the metadata needed to read it back (the size and blocks of a file
+ * staged without a sync; nothing more for one synced before). Otherwise the file
  * is fully fsynced; a file longer than the new end is cut after the write,
  * never to zero first (a truncate to zero makes ext4 flush the old blocks at
  * close). With offset 0 it writes a staged file again as a whole (an EXR whose

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
@@ -69,7 +69,9 @@ function refuse(reason: string, message: string): never {
  * attempt or is refused; every frame is checked (index inside the chunk, size,
  * sha256) and staged, its fsync started at once and awaited at the commit (at
  * most MAX_SYNCS_IN_FLIGHT at a time), so the next frame streams in while the
- * disk flushes. The commit waits for every staged file's fsync and for one
+ * disk flushes; a frame that gets a provenance record is synced once, at the
+ * commit, after its record is written (stagePng, exr-staging.ts). The
+ * commit waits for every staged file's sync and for one
  * fsync of the staging dir (run alongside them), then records frames, ledger,
  * attempt and chunk in one SQLite transaction, renames the staged files into
  * place and fsyncs each target dir once (off the event loop). The agent's only
@@ -268,7 +270,7 @@ export class UploadSession {
     const path = join(this.dir, stagedFrameName(f.index));
     const stamper = this.sink.stamper;
     try {
-      if (stamper && isPng(f.data)) await this.stagePng(stamper, path, f);
+      if (stamper && isPng(f.data)) this.stagePng(stamper, path, f);
       else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track((await writeFileSyncLater(path, f.data)).durable);
     } catch (err) {
       if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
@@ -281,21 +283,26 @@ export class UploadSession {
   /**
    * A PNG that gets a provenance record, which needs the chunk's accounting
    * (it comes last): everything before its IEND is staged now, followed by
-   * zeros where record and IEND will go, and fsynced at once like any frame;
-   * the commit writes record and IEND over the zeros and only the data needs
-   * to reach the disk then (no size change). Its pixel hash is the agent's,
-   * or computed off this thread meanwhile.
+   * zeros where record and IEND will go, with no sync (as an EXR is staged);
+   * the commit writes record and IEND over the zeros and fdatasyncs the file,
+   * its one sync. That is enough because nothing is acknowledged before the
+   * commit: the agent's only answer is the commit's (UploadResult), sent
+   * after every staged file and the staging dir are synced and the store
+   * transaction is done, so a frame the agent is told about is on disk. A
+   * crash before the commit leaves a staging dir of an attempt that is not
+   * committed, which reconcileStaging deletes at start-up (the agent
+   * uploads the chunk again); its files' contents never count. Its pixel
+   * hash is the agent's, or computed off this thread meanwhile.
    */
-  private async stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): Promise<void> {
+  private stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): void {
     const { head, tail, sha256 } = splitAtEndHashed(f.data, PROVENANCE_KEYWORD, f.sha256);
     this.recordSpace ??= stamper.recordSpace(this.header, this.header.frameCount);
     const staged = Buffer.alloc(head.length + this.recordSpace + tail.length);
     head.copy(staged);
-    const { durable } = await writeFileSyncLater(path, staged);
+    writeFileSync(path, staged, { flag: "wx", mode: 0o644 });
     const pixels = stamper.hashPixels(f.data, f.pixelsSha256 ? { sha256: f.pixelsSha256, agentId: this.header.agentId } : undefined);
     pixels.catch(() => undefined); // awaited at the commit
     this.pngs.set(f.index, { path, recordAt: head.length, tail, pixels, pngSha256: sha256 });
-    await this.track(durable);
   }
 
   /** An EXR that gets a provenance record in its header: staged now, rewritten with it and fsynced at the commit; false when it is not stamped. */
@@ -312,7 +319,7 @@ export class UploadSession {
     if (this.syncs.length > MAX_SYNCS_IN_FLIGHT) await this.syncs.shift();
   }
 
-  /** Writes each staged PNG's signed record and its IEND in the room kept for them, starting the file's sync. */
+  /** Writes each staged PNG's signed record and its IEND in the room kept for them, starting the file's one sync. */
   private async finishPngs(acc: ChunkAccounting): Promise<void> {
     const stamper = this.sink.stamper;
     await this.finishExrs(stamper, acc);

@@ -57,6 +57,26 @@ test("onnx-in-farm prints its figures for a tiny job and cleans up", async (t) =
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
 
+test("provenance-cost prints the wall and CPU figures with their spread, stops at --rounds, and cleans up", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("provenance-cost.bench.ts", ["--frames", "4", "--width", "64", "--height", "36", "--rounds", "3", "--dir", parent]));
+  assert.equal(out.benchmark, "provenance-cost");
+  assert.equal(out.rounds, 3);
+  assertPositive(out, ["frameMs", "frameWithProvenanceMs"], "provenanceCost");
+  assert.ok(Number.isFinite(out.ratio), "ratio is a number");
+  const wall = out.wall as Record<string, Record<string, unknown>>;
+  const cpu = out.cpu as Record<string, unknown>;
+  assertPositive(wall.withoutMsPerFrame!, ["median", "q1", "q3"], "wall.withoutMsPerFrame");
+  const paired = wall.pairedRatio as { median: number; interval90: { low: number; high: number } };
+  assert.ok(Number.isFinite(paired.median) && paired.interval90.low <= paired.interval90.high, `wall.pairedRatio ${JSON.stringify(paired)}`);
+  assertPositive(cpu, ["renderMsPerFrame", "agentPixelHashMsPerFrame"], "cpu");
+  assert.equal(cpu.stepsRatio, out.ratio, "the ratio is the CPU figure the aim is judged on");
+  const sink = cpu.sinkMsPerFrame as Record<string, Record<string, unknown>>;
+  assertPositive(sink.with!, ["median"], "cpu.sinkMsPerFrame.with");
+  assertPositive(sink.without!, ["median"], "cpu.sinkMsPerFrame.without");
+  assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
+
 test("sink-throughput prints one result per frame size and cleans up", async (t) => {
   const parent = tempDir(t, "nightshift-bench-smoke-");
   const out = parseOne(await runBench("sink-throughput.bench.ts", ["--frames", "8", "--frame-bytes", "65536,16384", "--dir", parent]));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -8,6 +8,7 @@ import { PixelClaimSampler } from "../../coordinator/provenance/pixel-claims.ts"
 import { openProvenanceSigner } from "../../coordinator/provenance/provenance-key.ts";
 import { checkFrame, verifyPath } from "../../coordinator/provenance/verify-frames.ts";
 import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
+import { reconcileStaging } from "../../coordinator/sink/reconcile-staging.ts";
 import { stagedFrameName, stagingDirFor } from "../../coordinator/sink/staging.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
@@ -21,8 +22,9 @@ import { testLog } from "../helpers/test-log.ts";
 
 /**
  * The sink with the coordinator's FrameStamper: a PNG is staged without its
- * end when it arrives, and at the commit its signed record and IEND are
- * appended before the file's one fsync.
+ * end (and without a sync) when it arrives, and at the commit its signed
+ * record and IEND are written in the room kept for them before the file's
+ * one sync.
  */
 
 async function stampedSink(t: TestContext, claims?: PixelClaimSampler) {
@@ -67,6 +69,31 @@ test("a PNG is staged with room for its record and no IEND, then committed with 
     assert.equal(m.energy.joules, ACCOUNTING.energyJoules / 3);
     assert.equal(m.energy.source, ACCOUNTING.energySource);
     assert.deepEqual(m.software, { nightshift: "0.0.0-test", onnxruntime: "1.30.0" }, "the versions the agent reported");
+  }
+});
+
+test("PNGs staged without a sync by an upload cut off before its commit are discarded at start-up; the upload again commits frames that verify", async (t) => {
+  const s = await stampedSink(t);
+  const frames = [png(0), png(1), png(2)];
+  const cut = await s.sink.begin(s.header);
+  for (const f of frames) await cut.addFrame(f);
+  // The coordinator dies here: nothing was acknowledged, and a staged file may hold anything (a write the crash cut short).
+  const dir = stagingDirFor(s.outputRoot, s.header.attemptId);
+  truncateSync(join(dir, stagedFrameName(1)), 7);
+  assert.deepEqual(reconcileStaging(s.outputRoot, s.store, testLog()), { completed: 0, discarded: 1, stuck: [] });
+  assert.equal(existsSync(dir), false, "the uncommitted staging dir is gone");
+  assert.equal(s.store.frames.countByJob(s.job.id), 0, "nothing recorded");
+  for (const f of frames) assert.equal(existsSync(framePath(s.job, f.index)), false);
+
+  // The agent uploads the chunk again (the attempt is still live): every frame arrives whole and is signed.
+  const again = await s.sink.begin(s.header);
+  for (const f of frames) await again.addFrame(f);
+  assert.equal(await again.commit(ACCOUNTING), 3);
+  for (const f of frames) {
+    const bytes = readFileSync(framePath(s.job, f.index));
+    const check = checkFrame(bytes, s.caPem);
+    assert.equal(check.kind, "ok", check.kind === "ok" ? "" : check.reason);
+    assert.deepEqual(removeTextChunk(bytes, PROVENANCE_KEYWORD), Buffer.from(f.data));
   }
 });
 
