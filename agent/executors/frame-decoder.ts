@@ -47,10 +47,12 @@ class DecoderThread {
   lost = false;
 
   constructor(private readonly worker: Worker) {
-    worker.unref();
     worker.on("message", (reply: DecodeReply) => this.settle(reply));
     worker.on("error", () => this.lose());
     worker.once("exit", () => this.lose());
+    // After the listeners: adding a "message" listener refs the worker's port again, and a ref'd
+    // idle thread keeps the process from exiting.
+    worker.unref();
   }
 
   post(message: DecodeRequest): void {
@@ -95,9 +97,12 @@ function decoderThread(): Promise<DecoderThread | undefined> {
   return thread;
 }
 
-/** Starts the decoder thread now (the agent calls it when it starts), so starting it is not paid inside the first chunk. */
-export function prepareFrameDecoder(): void {
-  void decoderThread();
+/**
+ * Starts the decoder thread now (the agent calls it when it starts), so starting it is not paid inside
+ * the first chunk. Resolves once the thread runs (or could not start); callers need not wait.
+ */
+export async function prepareFrameDecoder(): Promise<void> {
+  await decoderThread();
 }
 
 let nextSource = 1;

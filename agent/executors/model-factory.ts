@@ -37,7 +37,7 @@ export function modelFactory(opts: ModelFactoryOptions): ExecutorFactory<ModelWo
       if (!opts.build) {
         prepareOnnxWorker();
         prepareFrameEncoder();
-        prepareFrameDecoder();
+        void prepareFrameDecoder();
       }
       return { kind: "model", version: ort.env.versions.common ?? "unknown", features: opts.executionProviders ?? ["cpu"] };
     },

@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { openDecodedFrameSource } from "../../agent/executors/frame-decoder.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { createFrameSource } from "../../shared/media/frame-source.ts";
@@ -65,4 +67,23 @@ test("a bad description is refused at once, on the calling thread, naming the fi
     () => openDecodedFrameSource({ type: "generated", width: 0, height: 18, frames: 3 }),
     (err: unknown) => err instanceof BadInputError && err.field === "input.width",
   );
+});
+
+test("an idle decoder thread does not keep the agent's process alive: a process that started it exits by itself", async () => {
+  // The agent starts the thread when it starts, and a Blender or command agent never reads through it.
+  // Before the fix the thread was unref'd before its "message" listener was added, which refs its port
+  // again, so such a process never exited (a Blender end-to-end test hung after passing).
+  const url = new URL("../../agent/executors/frame-decoder.ts", import.meta.url).href;
+  const script = `import { prepareFrameDecoder } from ${JSON.stringify(url)};
+    await prepareFrameDecoder(); console.log("started");`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  // Bounded: a process still running after 60 s is the bug; it is killed and the test fails.
+  const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+  clearTimeout(killer);
+  assert.equal(out.trim(), "started", "the child started the thread");
+  assert.equal(signal, null, "the child exited by itself, it was not killed");
+  assert.equal(code, 0);
 });
