@@ -57,7 +57,7 @@ export async function joinStudio(o: JoinStudioOptions): Promise<StudioMembership
   try {
     // With or without mDNS: the coordinator probes it when the agent's heartbeats go silent.
     health = await startHealthEndpoint({ agentId, name: o.name, ...(o.mdnsInterface ? { listenHost: o.mdnsInterface } : {}), status: () => ({ enrolled }) });
-    if (discovery) presence = startAgentPresence({ discovery, agentId, name: o.name, gpus, health, log: o.log });
+    if (discovery) presence = startAgentPresence({ discovery, agentId, name: o.name, gpus, healthPort: health.port, log: o.log });
     const connection = await connectAgent({
       dataDir: o.dataDir,
       keys,
