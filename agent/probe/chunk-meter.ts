@@ -61,9 +61,8 @@ interface Run {
   ram: PeakRamTracker | null;
   /** start()'s background work: the RAM tracker and the first reading. Never rejects. */
   ready: Promise<void>;
-  /** The stretches this meter counted energy for; the last is open while `counting`. */
+  /** The stretches this meter counted energy for; it counts now while the last one is open (toMs null). */
   segments: Segment[];
-  counting: boolean;
   /** This run's side of the hand-over (one object, known to the hand-over by identity). */
   turn: EnergyCounting | null;
   readings: number;
@@ -83,6 +82,12 @@ function counterStep(prev: EnergyCounterReading, next: EnergyCounterReading): nu
   return units === null ? null : units * next.joulesPerUnit;
 }
 
+/** The segment this meter is counting in now, if it counts. */
+function openSegment(r: Run): Segment | undefined {
+  const last = r.segments.at(-1);
+  return last !== undefined && last.toMs === null ? last : undefined;
+}
+
 export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
   const { source } = options;
   const intervalMs = options.intervalMs ?? 100;
@@ -95,7 +100,7 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
     r.ram?.sample();
     if (reading.vramBytes !== null) r.peakVram = Math.max(r.peakVram ?? 0, reading.vramBytes);
     // Energy only while this meter counts (another meter, started later, may count it now).
-    const seg = r.counting ? r.segments.at(-1) : undefined;
+    const seg = openSegment(r);
     if (seg === undefined) return;
     seg.lastTMs = Math.max(seg.lastTMs, reading.tMs);
     if (reading.watts !== null && Number.isFinite(reading.watts)) seg.samples.push({ tMs: reading.tMs, watts: reading.watts });
@@ -140,16 +145,14 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
   /** This meter's side of the hand-over: its counting stops and resumes at readings another meter took. */
   const counting = (r: Run): EnergyCounting => ({
     yieldAt(reading, atMs) {
-      const seg = r.segments.at(-1);
-      if (!r.counting || seg === undefined) return;
+      const seg = openSegment(r);
+      if (seg === undefined) return;
       if (reading !== null && reading.tMs >= seg.lastTMs) record(r, reading);
       seg.toMs = Math.max(atMs, seg.fromMs);
-      r.counting = false;
     },
     resumeAt(reading, atMs) {
-      if (r.counting || run !== r) return;
+      if (openSegment(r) !== undefined || run !== r) return;
       r.segments.push({ fromMs: atMs, toMs: null, samples: [], prevCounters: null, lastTMs: -Infinity });
-      r.counting = true;
       if (reading !== null) record(r, reading);
     },
   });
@@ -163,7 +166,6 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
         ram: null,
         ready: Promise.resolve(),
         segments: [],
-        counting: false,
         turn: null,
         readings: 0,
         failures: 0,
@@ -189,7 +191,6 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
         const atMs = now();
         const tookOver = handOver?.take(r.turn as EnergyCounting, first, atMs) ?? false;
         r.segments.push({ fromMs: tookOver ? Math.max(atMs, r.startMs) : r.startMs, toMs: null, samples: [], prevCounters: null, lastTMs: -Infinity });
-        r.counting = true;
         if (first !== null) record(r, first);
       })();
       // The interval's polls wait behind the first reading, so readings never overlap.
@@ -207,9 +208,8 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
       const last = await read(r);
       if (last !== null) record(r, last);
       const endMs = Math.max(now(), r.startMs);
-      const open = r.counting ? r.segments.at(-1) : undefined;
+      const open = openSegment(r);
       if (open !== undefined) open.toMs = Math.max(endMs, open.fromMs);
-      r.counting = false;
       run = null;
       // An earlier meter still running counts again from this last reading.
       if (r.turn !== null) options.handOver?.release(r.turn, last, endMs);
