@@ -119,12 +119,14 @@ export class ComfyuiExecutor implements Executor {
    */
   private async uploadStaticImages(signal: AbortSignal): Promise<Map<string, string>> {
     const names = new Map<string, string>();
-    for (const img of this.step.images ?? []) {
-      const key = staticImageName(img);
-      const upload = () => this.uploadStaticImage(img, signal);
-      names.set(img.node, await (this.opts.uploaded?.ensure(key, upload) ?? upload()));
-    }
+    for (const img of this.step.images ?? []) names.set(img.node, await this.ensureStaticImage(img, signal));
     return names;
+  }
+
+  /** The name ComfyUI holds `img` under: known already (`uploaded`), or fetched and uploaded now. */
+  private ensureStaticImage(img: ComfyImage, signal: AbortSignal): Promise<string> {
+    const upload = () => this.uploadStaticImage(img, signal);
+    return this.opts.uploaded?.ensure(staticImageName(img), upload) ?? upload();
   }
 
   private async uploadStaticImage(img: ComfyImage, signal: AbortSignal): Promise<string> {
@@ -153,7 +155,7 @@ export class ComfyuiExecutor implements Executor {
       this.opts.log.info({ url: client.url, nodes: missing.map((m) => m.node) }, "comfyui lacks static input images it was sent before; uploading them again");
       for (const img of missing) {
         this.opts.uploaded?.forget(staticImageName(img));
-        const name = await (this.opts.uploaded?.ensure(staticImageName(img), () => this.uploadStaticImage(img, signal)) ?? this.uploadStaticImage(img, signal));
+        const name = await this.ensureStaticImage(img, signal);
         inputs.images.set(img.node, name);
         setInput(graph, { node: img.node, input: "image" }, `images.${img.node}`, name);
       }
