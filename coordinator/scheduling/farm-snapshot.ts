@@ -1,6 +1,6 @@
 import type { Store } from "../store/store.ts";
 import type { JobRow } from "../store/jobs-table.ts";
-import { onlineAgents, pendingOfJob, queuedChunks, runningAttempts, unstartedChunks, unstartedOfJob, type OnlineAgentRow } from "./snapshot-queries.ts";
+import { onlineAgents, pendingOfJob, queuedChunks, runningAttempts, unstartedChunks, type OnlineAgentRow } from "./snapshot-queries.ts";
 import type { FarmPolicy } from "../dispatch/farm-policy.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import { storeAssets } from "../assets/store-assets.ts";
@@ -148,7 +148,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   const jobsWithUnstarted = new Set<string>();
   const nearEnd = new Map<string, UnstartedChunk[]>();
   for (const job of jobs.values()) {
-    const u = unstartedOfJob(d.store, job.jobId);
+    const u = d.store.chunks.unstarted(job.jobId);
     const last = u.chunks > 0 ? lastRoundChunks(d, job, u, agents, speeds) : undefined;
     if (last) nearEnd.set(job.jobId, last);
     if (want > 0) {

@@ -2,7 +2,6 @@ import type { Store } from "../store/store.ts";
 import type { GpuRecord } from "../store/agents-table.ts";
 import type { KindCapability } from "../../shared/steps/kind-capability.ts";
 import { parseJsonOnce, parseKindsOnce } from "../store/parsed-columns.ts";
-import type { UnstartedCounts } from "../store/chunks-table.ts";
 import type { PendingChunk, RunningWork, UnstartedChunk } from "./scheduling-types.ts";
 
 /**
@@ -58,11 +57,6 @@ export function pendingOfJob(store: Store, jobId: string, limit: number): Pendin
   return store.db
     .prepare(`SELECT id, job_id AS jobId, frame_end - frame_start + 1 AS frames FROM chunks WHERE job_id = ? AND state = 'pending' ORDER BY idx LIMIT ?`)
     .all(jobId, limit) as PendingChunk[];
-}
-
-/** Unstarted (pending or queued) chunks of one job: how many, their frames, a bound on the biggest; kept counts, one row. */
-export function unstartedOfJob(store: Store, jobId: string): UnstartedCounts {
-  return store.chunks.unstarted(jobId);
 }
 
 export function unstartedChunks(store: Store, jobId: string): UnstartedChunk[] {

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { Store } from "../../coordinator/store/store.ts";
 import { MIGRATIONS } from "../../coordinator/store/migrations.ts";
-import { unstartedOfJob } from "../../coordinator/scheduling/snapshot-queries.ts";
 import { insertChunks, insertJob, openTempStore, queueChunk } from "../helpers/store-fixture.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { join } from "node:path";
@@ -21,7 +20,7 @@ test("a job's unstarted chunks and frames are kept through every change: queue, 
   const job = insertJob(store, { id: "job_u" });
   const [c0, c1, c2, c3] = insertChunks(store, job.id, [[0, 9], [10, 19], [20, 29], [30, 44]]).map((c) => c.id) as [string, string, string, string];
   assertKept(store, job.id, "planned");
-  assert.deepEqual(unstartedOfJob(store, job.id), { chunks: 4, frames: 45, biggestBound: 15 });
+  assert.deepEqual(store.chunks.unstarted(job.id), { chunks: 4, frames: 45, biggestBound: 15 });
   queueChunk(store, c0);
   assertKept(store, job.id, "queued (still unstarted)");
   assert.equal(store.chunks.unstarted(job.id).chunks, 4);
