@@ -9,13 +9,12 @@
  * loses against this arm is nightshift's; what this arm loses against raw TLS
  * is grpc-js's and Node's (HTTP/2 framing, message copies).
  */
-import { open } from "node:fs/promises";
+import { once } from "node:events";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { widenReceiveWindow } from "../coordinator/grpc/http2-receive-window.ts";
 import { nowSeconds } from "./bench-cli.ts";
-import type { RawTlsMaterial } from "./raw-tcp-copy.ts";
+import { storeInOneFile, type RawTlsMaterial } from "./raw-tcp-copy.ts";
 
 const MAX_MESSAGE = 64 * 1024 * 1024;
 const identity = (b: Buffer): Buffer => b;
@@ -49,20 +48,7 @@ export async function listenRawGrpcReceiver(dir: string, tls: RawTlsMaterial): P
   const server = new grpc.Server({ "grpc.max_receive_message_length": MAX_MESSAGE });
   server.addService(COPY_SERVICE, {
     copy: (call: grpc.ServerReadableStream<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
-      void (async () => {
-        const fh = await open(join(dir, "received.bin"), "wx", 0o644);
-        let total = 0;
-        try {
-          for await (const msg of call as AsyncIterable<Buffer>) {
-            await fh.write(msg);
-            total += msg.length;
-          }
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        return total;
-      })().then(
+      storeInOneFile(dir, call as AsyncIterable<Buffer>).then(
         (n) => {
           done(null, Buffer.from([1]));
           settle?.resolve(n);
@@ -92,7 +78,7 @@ export async function sendRawGrpc(port: number, payloads: readonly Uint8Array[],
       const pump = async (): Promise<void> => {
         for (const p of payloads) {
           const buf = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-          if (!call.write(buf)) await new Promise<void>((r) => call.once("drain", () => r()));
+          if (!call.write(buf)) await once(call, "drain");
         }
         call.end();
       };

@@ -44,21 +44,28 @@ export interface RawTcpCopyResult {
   seconds: number;
 }
 
-async function receive(sock: Socket, dir: string, mode: RawTcpMode, frameBytes: number): Promise<number> {
+/**
+ * The "one-file" receiver's store, shared with the bare grpc-js arm (raw-grpc-copy.ts): appends each
+ * buffer to `dir/received.bin`, awaiting each write, fsyncs once at the end; answers the bytes stored.
+ */
+export async function storeInOneFile(dir: string, buffers: AsyncIterable<Uint8Array>): Promise<number> {
   let total = 0;
-  if (mode === "one-file") {
-    const fh = await open(join(dir, "received.bin"), "wx", 0o644);
-    try {
-      for await (const chunk of sock.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-        await fh.write(chunk);
-        total += chunk.length;
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
+  const fh = await open(join(dir, "received.bin"), "wx", 0o644);
+  try {
+    for await (const b of buffers) {
+      await fh.write(b);
+      total += b.length;
     }
-    return total;
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
+  return total;
+}
+
+async function receive(sock: Socket, dir: string, mode: RawTcpMode, frameBytes: number): Promise<number> {
+  if (mode === "one-file") return storeInOneFile(dir, sock.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>);
+  let total = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let index = 0;
