@@ -87,8 +87,3 @@ export async function runExecutor(urls: readonly string[], step: ComfyuiWorkStep
   return { ms, wallSeconds: (performance.now() - started) / 1000 };
 }
 
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}

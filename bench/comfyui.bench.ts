@@ -20,8 +20,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { ComfyuiWorkStep } from "../shared/steps/work-step.ts";
 import { TXT2IMG_BIND, txt2img } from "../test/support/comfyui-standin/workflows.ts";
-import { benchLogger, cleanupOnInterrupt, intFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
-import { percentile, runDirect, runExecutor } from "./comfyui-direct.ts";
+import { benchLogger, cleanupOnInterrupt, intFlag, parentDirFlag, parseFlags, percentile, round, runBench, withTempDir } from "./bench-cli.ts";
+import { runDirect, runExecutor } from "./comfyui-direct.ts";
 import { runFarm } from "./comfyui-farm.ts";
 import { startStandinProcess } from "./comfyui-standin-process.ts";
 

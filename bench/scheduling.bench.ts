@@ -31,8 +31,8 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BadInputError } from "../shared/errors.ts";
-import { benchLogger, fileSystemType, intFlag, intListFlag, parentDirFlag, round, runBench, withTempDir } from "./bench-cli.ts";
-import { measureCommitMs, percentile } from "./scheduling/bench-stats.ts";
+import { benchLogger, fileSystemType, intFlag, intListFlag, parentDirFlag, percentile, round, runBench, withTempDir } from "./bench-cli.ts";
+import { measureCommitMs } from "./scheduling/bench-stats.ts";
 import { dispatchPhase, mixedPhase, scalingPhase, type Sizes } from "./scheduling/bench-phases.ts";
 import { DEFAULT_AGENTS_PER_HOST } from "./scheduling/bench-farm.ts";
 

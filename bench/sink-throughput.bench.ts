@@ -16,9 +16,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
-import { MB, benchLogger, cleanupOnInterrupt, fileSystemType, intFlag, intListFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { MB, benchLogger, cleanupOnInterrupt, fileSystemType, intFlag, intListFlag, parentDirFlag, parseFlags, percentile, round, runBench, withTempDir } from "./bench-cli.ts";
 import { listenRawTcpReceiver, rawTlsMaterial, type RawTcpMode, type RawTlsMaterial } from "./raw-tcp-copy.ts";
-import { percentile } from "./comfyui-direct.ts";
 import { runSinkUploads, type SinkUploadResult } from "./sink-upload-run.ts";
 import { startSinkSender, type SendStats, type SinkSender } from "./sink-sender-process.ts";
 import { listenRawGrpcReceiver } from "./raw-grpc-copy.ts";

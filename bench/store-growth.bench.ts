@@ -20,8 +20,7 @@ import { JobFinisher } from "../coordinator/jobs/job-finisher.ts";
 import { JobSpecs } from "../coordinator/jobs/job-specs.ts";
 import { Store } from "../coordinator/store/store.ts";
 import { compileTariff } from "../shared/accounting/tariff.ts";
-import { benchLogger, fileSystemType, intFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
-import { percentile } from "./scheduling/bench-stats.ts";
+import { benchLogger, fileSystemType, intFlag, parentDirFlag, parseFlags, percentile, round, runBench, withTempDir } from "./bench-cli.ts";
 
 const REPEAT = 7;
 

@@ -2,12 +2,6 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 
-/** Nearest-rank percentile of a sample; NaN when empty. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
 
 /** Mean time of one SQLite commit (WAL, synchronous=FULL, like the store) in `dir`: what each claim and commit pays for durability. */
 export function measureCommitMs(dir: string, commits = 100): number {
