@@ -15,7 +15,8 @@ export interface MeasuredChunk {
   accounting: ChunkAccounting;
   /**
    * The meter's own clock readings at start and stop (Date.now()). The energy covers this interval less
-   * any part a later chunk's meter counted (meter-hand-over.ts: an ONNX chunk's last upload overlaps the next chunk).
+   * any part a later chunk's meter counted (meter-hand-over.ts: an ONNX chunk's last upload overlaps the next chunk);
+   * bench/energy-compare.ts compares overlapping chunks as one group for that reason.
    */
   startMs: number;
   endMs: number;

@@ -37,40 +37,61 @@ export function counterAt(samples: readonly CounterSample[], tMs: number): numbe
 
 export interface Comparison {
   chunks: number;
+  /**
+   * Runs of chunks whose intervals overlap (a chunk meter hands the shared
+   * time over to the chunk started later, so overlapping chunks count it
+   * once between them: only their sum is comparable with the counter).
+   */
+  groups: number;
   agentJoules: number;
+  /** The counter over the union of the compared chunks' intervals. */
   referenceJoules: number;
   /** (agent - reference) / reference x 100 over all chunks. */
   errorPercent: number;
-  /** Largest per-chunk |error| in percent. */
+  /** Largest |error| in percent of one group (a lone chunk is a group of its own). */
   maxChunkErrorPercent: number;
   /** Chunks outside the reference's sampled range (not compared). */
   skipped: number;
 }
 
+interface Group {
+  startMs: number;
+  endMs: number;
+  joules: number;
+}
+
+/** Chunks sorted by start, merged where one starts before the group so far ends. */
+function overlapGroups(chunks: readonly MeasuredInterval[]): Group[] {
+  const groups: Group[] = [];
+  for (const c of [...chunks].sort((a, b) => a.startMs - b.startMs)) {
+    const last = groups[groups.length - 1];
+    if (last !== undefined && c.startMs < last.endMs) {
+      last.endMs = Math.max(last.endMs, c.endMs);
+      last.joules += c.joules;
+    } else groups.push({ startMs: c.startMs, endMs: c.endMs, joules: c.joules });
+  }
+  return groups;
+}
+
 export function compareEnergy(reference: readonly CounterSample[], chunks: readonly MeasuredInterval[]): Comparison {
+  const inRange = chunks.filter((c) => counterAt(reference, c.startMs) !== null && counterAt(reference, c.endMs) !== null);
+  const groups = overlapGroups(inRange);
   let agent = 0;
   let ref = 0;
   let worst = 0;
-  let skipped = 0;
-  let compared = 0;
-  for (const c of chunks) {
-    const a = counterAt(reference, c.startMs);
-    const b = counterAt(reference, c.endMs);
-    if (a === null || b === null) {
-      skipped += 1;
-      continue;
-    }
-    compared += 1;
-    agent += c.joules;
-    ref += b - a;
-    if (b - a > 0) worst = Math.max(worst, Math.abs((c.joules - (b - a)) / (b - a)) * 100);
+  for (const g of groups) {
+    const span = (counterAt(reference, g.endMs) as number) - (counterAt(reference, g.startMs) as number);
+    agent += g.joules;
+    ref += span;
+    if (span > 0) worst = Math.max(worst, Math.abs((g.joules - span) / span) * 100);
   }
   return {
-    chunks: compared,
+    chunks: inRange.length,
+    groups: groups.length,
     agentJoules: agent,
     referenceJoules: ref,
     errorPercent: ref > 0 ? ((agent - ref) / ref) * 100 : NaN,
     maxChunkErrorPercent: worst,
-    skipped,
+    skipped: chunks.length - inRange.length,
   };
 }

@@ -15,7 +15,9 @@
  *    agent with that power source (not pausing for the load, which is a
  *    foreign GPU user) render a job; for every chunk the agent's reported
  *    energy is compared with the reference counter over exactly the interval
- *    the agent's chunk meter measured.
+ *    the agent's chunk meter measured; chunks whose intervals overlap (the
+ *    meters hand the shared time to the later chunk, so it is counted once)
+ *    are compared as one group, their sum against the counter over their union.
  * 5. Prints one JSON object; exit 0 when every source is within --max-error
  *    percent (default 2) over all chunks, 1 when not, 2 when there is no usable GPU.
  *
@@ -182,6 +184,7 @@ async function main(): Promise<unknown> {
             results.push({
               source: kind,
               chunks: cmp.chunks,
+              overlapGroups: cmp.groups,
               skipped: cmp.skipped,
               chunkSeconds: round(seconds, 2),
               meanWatts: round(cmp.referenceJoules / Math.max(seconds, 1e-9), 1),

@@ -24,3 +24,21 @@ test("agent chunk energy against the counter over the same intervals: total and 
   assert.ok(Math.abs(cmp.errorPercent - 1) < 1e-9, "12 J over 1200 J");
   assert.ok(Math.abs(cmp.maxChunkErrorPercent - 2) < 1e-9);
 });
+
+test("overlapping chunks are compared as one group: the shared time counted once, as the meter hand-over counts it", () => {
+  // Two chunks overlap from 3000 to 4000 ms. With the hand-over, the first
+  // stops counting at 3000 (300 J over 2000-3000) and the second counts
+  // 3000-5000 (600 J): the sum equals the counter over 2000-5000.
+  const cmp = compareEnergy(reference, [
+    { startMs: 3000, endMs: 5000, joules: 600 },
+    { startMs: 2000, endMs: 4000, joules: 300 },
+    { startMs: 6000, endMs: 7000, joules: 330 }, // alone, +10 %
+  ]);
+  assert.equal(cmp.chunks, 3);
+  assert.equal(cmp.groups, 2);
+  assert.ok(Math.abs(cmp.referenceJoules - 1200) < 1e-9, "the union of 2000-5000 and 6000-7000 at 300 W");
+  assert.ok(Math.abs(cmp.agentJoules - 1230) < 1e-9);
+  assert.ok(Math.abs(cmp.maxChunkErrorPercent - 10) < 1e-9, "the lone chunk's error; the pair is exact");
+  // Compared chunk by chunk, the pair would show -50 % on the first chunk and
+  // the total would be measured against 1500 J of counter.
+});
