@@ -65,6 +65,8 @@ interface Run {
   segments: Segment[];
   /** This run's side of the hand-over (one object, known to the hand-over by identity). */
   turn: EnergyCounting | null;
+  /** Its first reading failed while another meter counted: that one counts on until this one's first good reading. */
+  waiting: boolean;
   readings: number;
   failures: number;
   peakVram: number | null;
@@ -137,9 +139,21 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
     }
   };
 
+  /** A good reading: a waiting meter takes over at it first (meter-hand-over.ts `confirm`), then it is recorded. */
+  const counted = (r: Run, reading: PowerReading): void => {
+    if (r.waiting && r.turn !== null && options.handOver !== undefined) {
+      const atMs = now();
+      if (options.handOver.confirm(r.turn, reading, atMs)) {
+        r.waiting = false;
+        r.segments.push({ fromMs: Math.max(atMs, r.startMs), toMs: null, samples: [], prevCounters: null, lastTMs: -Infinity });
+      }
+    }
+    record(r, reading);
+  };
+
   const poll = async (r: Run): Promise<void> => {
     const reading = await read(r);
-    if (reading !== null) record(r, reading);
+    if (reading !== null) counted(r, reading);
   };
 
   /** This meter's side of the hand-over: its counting stops and resumes at readings another meter took. */
@@ -152,6 +166,7 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
     },
     resumeAt(reading, atMs) {
       if (openSegment(r) !== undefined || run !== r) return;
+      r.waiting = false;
       r.segments.push({ fromMs: atMs, toMs: null, samples: [], prevCounters: null, lastTMs: -Infinity });
       if (reading !== null) record(r, reading);
     },
@@ -167,6 +182,7 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
         ready: Promise.resolve(),
         segments: [],
         turn: null,
+        waiting: false,
         readings: 0,
         failures: 0,
         peakVram: null,
@@ -187,10 +203,12 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
         r.ram = await (options.ramTracker ?? startPeakRamTracker)().catch(() => null);
         const first = await read(r);
         // Counting starts at this first reading: from the start stamp when no other meter runs, else from
-        // the reading itself, where the meter counting so far stops.
+        // the reading itself, where the meter counting so far stops; when that reading failed while another
+        // meter counts, that one counts on until this one's first good reading (`counted`).
         const atMs = now();
-        const tookOver = handOver?.take(r.turn as EnergyCounting, first, atMs) ?? false;
-        r.segments.push({ fromMs: tookOver ? Math.max(atMs, r.startMs) : r.startMs, toMs: null, samples: [], prevCounters: null, lastTMs: -Infinity });
+        const took = handOver?.take(r.turn as EnergyCounting, first, atMs) ?? "alone";
+        if (took === "waiting") r.waiting = true;
+        else r.segments.push({ fromMs: took === "took" ? Math.max(atMs, r.startMs) : r.startMs, toMs: null, samples: [], prevCounters: null, lastTMs: -Infinity });
         if (first !== null) record(r, first);
       })();
       // The interval's polls wait behind the first reading, so readings never overlap.
@@ -206,7 +224,7 @@ export function createChunkMeter(options: ChunkMeterOptions): ChunkMeter {
       await r.ready;
       await r.inFlight;
       const last = await read(r);
-      if (last !== null) record(r, last);
+      if (last !== null) counted(r, last);
       const endMs = Math.max(now(), r.startMs);
       const open = openSegment(r);
       if (open !== undefined) open.toMs = Math.max(endMs, open.fromMs);

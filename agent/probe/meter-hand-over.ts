@@ -21,24 +21,57 @@ export interface EnergyCounting {
   resumeAt(reading: PowerReading | null, atMs: number): void;
 }
 
-export class MeterHandOver {
-  /** Running meters in the order they took over; the last one counts. */
-  private readonly running: EnergyCounting[] = [];
+/** What a meter's first reading did: it counts alone, took over from another, or waits for a good reading. */
+export type TakeResult = "alone" | "took" | "waiting";
 
-  /** `meter` counts from its first reading; the meter counting until now stops at it. Says whether one did. */
-  take(meter: EnergyCounting, reading: PowerReading | null, atMs: number): boolean {
-    const before = this.running.at(-1);
-    before?.yieldAt(reading, atMs);
+export class MeterHandOver {
+  /** Running meters in the order they started. */
+  private readonly running: EnergyCounting[] = [];
+  /** The one meter counting now (null when none runs). */
+  private counting: EnergyCounting | null = null;
+
+  /**
+   * `meter` has taken its first reading. With no meter counting, it counts
+   * alone. Otherwise the meter counting until now stops at that reading and
+   * `meter` counts from it; but when the reading failed, there is no shared
+   * reading to meet at (an energy counter would lose the time between the
+   * earlier meter's last reading and the later one's first good one), so the
+   * earlier meter keeps counting and `meter` waits: `confirm` with its first
+   * good reading hands over then.
+   */
+  take(meter: EnergyCounting, reading: PowerReading | null, atMs: number): TakeResult {
+    const before = this.counting;
     this.running.push(meter);
-    return before !== undefined;
+    if (before === null) {
+      this.counting = meter;
+      return "alone";
+    }
+    if (reading === null) return "waiting";
+    before.yieldAt(reading, atMs);
+    this.counting = meter;
+    return "took";
   }
 
-  /** `meter` has stopped at `reading`; if it was counting, the meter before it (still running) counts again from there. */
+  /**
+   * A waiting meter's first good reading: the meter counting until now stops
+   * there and `meter` counts from it. Nothing happens (false) when `meter` is
+   * not waiting, or a meter started after it runs (that one counts, or will).
+   */
+  confirm(meter: EnergyCounting, reading: PowerReading, atMs: number): boolean {
+    if (this.counting === meter || this.running.at(-1) !== meter) return false;
+    this.counting?.yieldAt(reading, atMs);
+    this.counting = meter;
+    return true;
+  }
+
+  /** `meter` has stopped at `reading`; if it was counting, the last meter still running counts from there. */
   release(meter: EnergyCounting, reading: PowerReading | null, atMs: number): void {
     const i = this.running.indexOf(meter);
     if (i < 0) return;
-    const wasCounting = i === this.running.length - 1;
     this.running.splice(i, 1);
-    if (wasCounting) this.running.at(-1)?.resumeAt(reading, atMs);
+    if (this.counting !== meter) return;
+    const next = this.running.at(-1) ?? null;
+    this.counting = next;
+    next?.resumeAt(reading, atMs);
   }
 }

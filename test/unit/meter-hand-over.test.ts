@@ -19,12 +19,13 @@ const watts = (tMs: number): number => 100 + tMs / 1000;
 /** Joules from 0 to t ms. */
 const joules = (tMs: number): number => (100 * tMs) / 1000 + (tMs / 1000) ** 2 / 2;
 
-function fakeSource(clock: { t: number }, withCounter: boolean): PowerSource {
+function fakeSource(clock: { t: number }, withCounter: boolean, failAt: ReadonlySet<number> = new Set()): PowerSource {
   return {
     kind: withCounter ? "nvml" : "nvidia-smi",
     description: "fake",
     async read(): Promise<PowerReading> {
       const t = clock.t;
+      if (failAt.has(t)) throw new Error(`no reading at ${t} ms`);
       // Counter in millijoules, as NVML's.
       const counters = withCounter ? [{ id: "gpu0", value: Math.round(joules(t) * 1000), maxRange: null, joulesPerUnit: 1e-3 }] : null;
       return { tMs: t, watts: watts(t), counters, vramBytes: null };
@@ -36,10 +37,10 @@ function fakeSource(clock: { t: number }, withCounter: boolean): PowerSource {
 const noRam = async () => ({ sample: () => undefined, peak: async () => 1 });
 
 /** Runs the script of starts and stops on one agent's meters; returns each chunk's energy and idle energy. */
-async function run(withCounter: boolean, script: ReadonlyArray<[number, "start" | "stop", "a" | "b"]>) {
+async function run(withCounter: boolean, script: ReadonlyArray<[number, "start" | "stop", "a" | "b"]>, failAt?: ReadonlySet<number>) {
   const clock = { t: 0 };
   const handOver = new MeterHandOver();
-  const source = fakeSource(clock, withCounter);
+  const source = fakeSource(clock, withCounter, failAt);
   const make = () => createChunkMeter({ source, intervalMs: 3_600_000, idleWatts: 10, now: () => clock.t, ramTracker: noRam, handOver });
   const meters = { a: make(), b: make() };
   const out: Record<string, { energy: number; idle: number; wall: number }> = {};
@@ -78,6 +79,18 @@ for (const withCounter of [true, false]) {
     assert.ok(close(got.a!.energy + got.b!.energy, joules(15_000)), `${got.a!.energy} + ${got.b!.energy} vs ${joules(15_000)}`);
     assert.ok(close(got.b!.energy, joules(12_000) - joules(8000)));
     assert.ok(close(got.a!.idle + got.b!.idle, 10 * 15));
+  });
+
+  test(`${how}: the later chunk's first reading fails, the earlier one counts on until the later one's first good reading`, async () => {
+    // b's first reading (8 s) fails; a stops at 9 s while b still waits: b counts from a's last reading.
+    const got = await run(withCounter, [[0, "start", "a"], [8000, "start", "b"], [9000, "stop", "a"], [20_000, "stop", "b"]], new Set([8000]));
+    assert.ok(close(got.a!.energy, joules(9000)), `a ${got.a!.energy} vs ${joules(9000)}`);
+    assert.ok(close(got.a!.energy + got.b!.energy, joules(20_000)), `${got.a!.energy} + ${got.b!.energy} vs ${joules(20_000)}`);
+    assert.ok(close(got.a!.idle + got.b!.idle, 10 * 20));
+    // b's first good reading is its last (12 s): a counts until then, b's stretch is empty, a counts again to 15 s.
+    const late = await run(withCounter, [[0, "start", "a"], [8000, "start", "b"], [12_000, "stop", "b"], [15_000, "stop", "a"]], new Set([8000]));
+    assert.ok(close(late.a!.energy + late.b!.energy, joules(15_000)), `${late.a!.energy} + ${late.b!.energy} vs ${joules(15_000)}`);
+    assert.ok(close(late.b!.energy, 0));
   });
 
   test(`${how}: chunks one after the other are measured as before`, async () => {
