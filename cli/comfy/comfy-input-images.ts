@@ -1,6 +1,7 @@
 import { realpath, stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { sha256File } from "../../shared/model-manifest/model-file-hash.ts";
+import type { ApiWorkflow } from "../../shared/job-spec/index.ts";
 import type { LocalAsset } from "../upload-assets.ts";
 
 /**
@@ -30,7 +31,6 @@ export interface LocalComfyImage extends LocalAsset {
 }
 
 type RawStep = { bind?: { image?: { node?: unknown } }; images?: Record<string, unknown> };
-type Workflow = Record<string, { class_type?: unknown; inputs?: Record<string, unknown> }>;
 
 export interface Problem {
   field: string;
@@ -43,12 +43,12 @@ export interface Roots {
 }
 
 /** Finds and hashes step `index`'s input images; each one missing or out of bounds is pushed onto `problems`. */
-export async function stepImages(index: number, step: RawStep, workflow: Workflow, roots: Roots, problems: Problem[]): Promise<LocalComfyImage[]> {
+export async function stepImages(index: number, step: RawStep, workflow: ApiWorkflow, roots: Roots, problems: Problem[]): Promise<LocalComfyImage[]> {
   const bound = step.bind?.image?.node;
   const explicit = step.images ?? {};
   const out: LocalComfyImage[] = [];
   const add = async (node: string, field: string, file: string, where: string[]): Promise<void> => {
-    const classType = String(workflow[node]?.class_type ?? "?");
+    const classType = workflow[node]?.class_type ?? "?";
     const found = await findFile(file, where);
     if (typeof found === "string") {
       problems.push({ field, message: `node '${node}' (${classType}) image '${file}': ${found}` });
@@ -63,8 +63,8 @@ export async function stepImages(index: number, step: RawStep, workflow: Workflo
     else await add(node, field, value, [roots.jobDir]);
   }
   for (const [node, n] of Object.entries(workflow)) {
-    if (node === bound || node in explicit || typeof n?.class_type !== "string" || !INPUT_IMAGE_LOADERS.has(n.class_type)) continue;
-    const value = n.inputs?.image;
+    if (node === bound || node in explicit || !INPUT_IMAGE_LOADERS.has(n.class_type)) continue;
+    const value = n.inputs.image;
     if (typeof value !== "string" || value === "") continue;
     const name = inputFolderName(value);
     // "name [output]" / "[temp]" point at ComfyUI's own output or temp folder on the agent: nothing the artist has.
