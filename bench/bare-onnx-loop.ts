@@ -21,6 +21,8 @@ export interface BareLoopResult {
   /** The frame loop alone: generate, tensor, run, back to RGB8, PNG. */
   loopSeconds: number;
   framesPerSecond: number;
+  /** This process's CPU (all threads, user + system) per frame over the frame loop, hashing included (it is small). */
+  cpuMsPerFrame: number;
   pngBytes: number;
   /** sha256 of each frame's PNG (hashing time is not counted in loopSeconds). */
   sha256: string[];
@@ -52,6 +54,7 @@ export async function runBareOnnxLoop(o: BareLoopOptions): Promise<BareLoopResul
   let hashSeconds = 0;
   try {
     const started = nowSeconds();
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < o.frames; i++) {
       const input = frameToTensor(generateFrame(i, o.width, o.height, o.seed), manifest);
       const results = await session.run({ [inputName]: new Tensor(input.dtype, input.data, input.dims) }, [outputName]);
@@ -65,8 +68,10 @@ export async function runBareOnnxLoop(o: BareLoopOptions): Promise<BareLoopResul
       pngBytes += png.length;
       hashSeconds += nowSeconds() - hashing;
     }
+    const cpu = process.cpuUsage(cpu0);
     const loopSeconds = nowSeconds() - started - hashSeconds;
-    return { sessionOpenSeconds, loopSeconds, framesPerSecond: o.frames / loopSeconds, pngBytes, sha256 };
+    const cpuMsPerFrame = (cpu.user + cpu.system) / 1000 / o.frames;
+    return { sessionOpenSeconds, loopSeconds, framesPerSecond: o.frames / loopSeconds, cpuMsPerFrame, pngBytes, sha256 };
   } finally {
     await session.release();
   }

@@ -15,6 +15,9 @@ export interface FarmRenderOptions {
   log: Logger;
   /** Another model for the demo job's frame step (default: colour-grade), and coordinator settings it needs. */
   model?: { id: string; name: string; agentTimeoutMs?: number };
+  /** Called right before the job is submitted and right after it is done (the onnx bench samples CPU there). */
+  onSubmit?: () => void;
+  onDone?: () => void;
 }
 
 export interface FarmRenderResult {
@@ -79,10 +82,12 @@ async function renderOneJob(o: FarmRenderOptions, coordinator: Coordinator, held
   const agent = await startFarmAgentProcess(coordinator.joinPoint, [{ name: "bench-agent", dataDir: join(o.dir, "agent"), modelsDir: o.modelsDir, joinToken: token, intraOpThreads: 1 }]);
   held.agent = agent;
   const startupSeconds = nowSeconds() - t0;
+  o.onSubmit?.();
   const submittedAt = nowSeconds();
   const submitted = await coordinator.api.submit(JSON.stringify(spec), o.dir);
   const job = await coordinator.finisher.waitFor(submitted.jobId, AbortSignal.timeout(10 * 60_000));
   const done = nowSeconds();
+  o.onDone?.();
   if (job.state !== "done") throw new Error(`farm job ${job.id} ended ${job.state}: ${job.message ?? ""}`);
   const jr = coordinator.api.report(job.id).jobs[0];
   const rows = coordinator.store.frames.listByJob(job.id);

@@ -12,6 +12,7 @@ import { BadInputError } from "../shared/errors.ts";
 import { runBareOnnxLoop, type BareLoopResult } from "./bare-onnx-loop.ts";
 import { benchLogger, fileSystemType, intFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
 import { runFarmRender } from "./farm-render.ts";
+import { cpuPerFrame, cpuSnapshot, type CpuSnapshot } from "./onnx-in-farm-cpu.ts";
 
 async function onnxInFarmBench(argv: readonly string[]): Promise<Record<string, unknown>> {
   const f = parseFlags(argv, { frames: { default: "96" }, width: { default: "320" }, height: { default: "180" }, dir: { default: "" } });
@@ -25,12 +26,18 @@ async function onnxInFarmBench(argv: readonly string[]): Promise<Record<string, 
     const bareOpts = { modelsDir: BUNDLED_MODELS_DIR, frames, width, height };
     // The farm's job seed comes from the demo job spec (7); the bare loop renders the same frames.
     const before = await runBareOnnxLoop({ ...bareOpts, seed: 7 });
-    const run = await runFarmRender({ dir, modelsDir: BUNDLED_MODELS_DIR, frames, width, height, log });
+    const cpu: { submitted?: CpuSnapshot; done?: CpuSnapshot } = {};
+    const run = await runFarmRender({
+      dir, modelsDir: BUNDLED_MODELS_DIR, frames, width, height, log,
+      onSubmit: () => (cpu.submitted = cpuSnapshot()),
+      onDone: () => (cpu.done = cpuSnapshot()),
+    });
     if (run.seed !== 7) throw new Error(`demo job seed is ${run.seed}, the bare loop used 7`);
     const after = await runBareOnnxLoop({ ...bareOpts, seed: run.seed });
     const bareFps = (before.framesPerSecond + after.framesPerSecond) / 2;
     const farmFps = frames / run.jobWallSeconds;
     const farmTotalFps = frames / run.totalSeconds;
+    const farmCpu = cpu.submitted && cpu.done ? cpuPerFrame(cpu.submitted, cpu.done, frames) : null;
     const sameFrames = before.sha256.every((h, i) => h === run.sha256[i]);
     return {
       benchmark: "onnx-in-farm",
@@ -46,6 +53,16 @@ async function onnxInFarmBench(argv: readonly string[]): Promise<Record<string, 
       ratioTotal: round(farmTotalFps / bareFps, 3),
       bareBaseline: "mean of two bare loops, one before and one after the farm run; loop time only (session open excluded)",
       bareRuns: [before, after].map(describeBare),
+      cpuMsPerFrame: {
+        bare: round((before.cpuMsPerFrame + after.cpuMsPerFrame) / 2, 2),
+        farm: farmCpu,
+        coresAtBareRate: farmCpu === null ? null : round((farmCpu.totalMsPerFrame / 1000) * bareFps, 2),
+        definitions: {
+          bare: "the bare loop's process CPU (all threads) per frame over its frame loop, mean of the two runs",
+          farm: "CPU per frame from submit to done, per process (coordinator = this bench's process) and per thread (main, the agent's named worker threads ns-*, other = libuv pool, V8 and onnxruntime helpers), from /proc",
+          coresAtBareRate: "farm CPU per frame x bare frames/s: the cores the farm would need to run at the bare loop's rate",
+        },
+      },
       farm: {
         chunks: run.chunks,
         jobWallSeconds: round(run.jobWallSeconds),
@@ -70,7 +87,7 @@ async function onnxInFarmBench(argv: readonly string[]): Promise<Record<string, 
 }
 
 function describeBare(r: BareLoopResult): Record<string, number> {
-  return { framesPerSecond: round(r.framesPerSecond, 2), loopSeconds: round(r.loopSeconds), sessionOpenSeconds: round(r.sessionOpenSeconds), pngBytes: r.pngBytes };
+  return { framesPerSecond: round(r.framesPerSecond, 2), cpuMsPerFrame: round(r.cpuMsPerFrame, 2), loopSeconds: round(r.loopSeconds), sessionOpenSeconds: round(r.sessionOpenSeconds), pngBytes: r.pngBytes };
 }
 
 runBench(() => onnxInFarmBench(process.argv.slice(2)));

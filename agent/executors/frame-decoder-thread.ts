@@ -2,6 +2,7 @@ import { parentPort } from "node:worker_threads";
 import { createFrameSource, type FrameSource } from "../../shared/media/frame-source.ts";
 import type { DecodeReply, DecodeRequest } from "./frame-decoder-messages.ts";
 import { errorData } from "./thread-errors.ts";
+import { nameThisThread } from "./thread-name.ts";
 
 /**
  * The body of the input decoder's worker thread (started by frame-decoder.ts):
@@ -11,6 +12,7 @@ import { errorData } from "./thread-errors.ts";
  * waits here beyond the one being decoded.
  */
 if (parentPort === null) throw new Error("frame-decoder-thread.ts runs inside a worker thread only");
+nameThisThread("ns-decoder");
 const port = parentPort;
 const sources = new Map<number, FrameSource>();
 let queue: Promise<void> = Promise.resolve();

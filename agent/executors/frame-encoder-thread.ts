@@ -1,5 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import { encodeRgbFrame, type EncodeReply, type EncodeRequest } from "./frame-encoding.ts";
+import { nameThisThread } from "./thread-name.ts";
 
 /**
  * The body of the frame encoder's worker thread (started by frame-encoder.ts):
@@ -8,6 +9,7 @@ import { encodeRgbFrame, type EncodeReply, type EncodeRequest } from "./frame-en
  * (uploads, heartbeats) nor the onnxruntime thread waits on the encoding.
  */
 if (parentPort === null) throw new Error("frame-encoder-thread.ts runs inside a worker thread only");
+nameThisThread("ns-png-encoder");
 const port = parentPort;
 
 port.on("message", (msg: EncodeRequest) => {

@@ -3,6 +3,7 @@ import type { InferenceSession } from "onnxruntime-node";
 import type { OnnxWorkerModel, OnnxWorkerReply, OnnxWorkerRequest } from "./onnx-worker-messages.ts";
 import { errorData } from "./thread-errors.ts";
 import { openOnnxSession, runModelOnWindow } from "./onnx-session.ts";
+import { nameThisThread } from "./thread-name.ts";
 
 /**
  * The body of the worker thread that holds one onnxruntime session
@@ -16,6 +17,7 @@ import { openOnnxSession, runModelOnWindow } from "./onnx-session.ts";
  */
 
 if (parentPort === null) throw new Error("onnx-worker-thread.ts runs inside a worker thread only");
+nameThisThread("ns-onnx");
 const port = parentPort;
 const cancelled = new Set<number>();
 let model: OnnxWorkerModel | undefined;
