@@ -54,7 +54,23 @@ test("onnx-in-farm prints its figures for a tiny job and cleans up", async (t) =
   assert.equal(out.height, 36);
   assertPositive(out, ["bareFramesPerSecond", "farmFramesPerSecond", "ratio", "farmTotalFramesPerSecond", "ratioTotal"], "onnxInFarm");
   assert.equal(out.sameFrames, true, "the farm must deliver the bytes the bare loop produced");
+  const cpu = out.cpuMsPerFrame as { bare: number; farm: { byProcess: Record<string, number>; msPerFrame: Record<string, number> } | null };
+  assert.ok(cpu.bare > 0, "the bare loop's CPU per frame");
+  if (process.platform === "linux") {
+    assert.ok(cpu.farm !== null && (cpu.farm.byProcess.coordinator ?? 0) > 0 && (cpu.farm.byProcess.agent ?? 0) > 0, `farm CPU by process: ${JSON.stringify(cpu.farm)}`);
+    for (const key of Object.keys(cpu.farm.msPerFrame)) assert.match(key, /^[\w.-]+\/(main|other|ns-[\w-]+)$/);
+  }
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
+
+test("onnx-in-farm-png times each encoder on model output and checks each is lossless", async () => {
+  const out = parseOne(await runBench("onnx-in-farm-png.bench.ts", ["--frames", "2", "--width", "64", "--height", "36", "--reps", "1"]));
+  assert.equal(out.benchmark, "onnx-in-farm-png");
+  assert.equal(out.lossless, true);
+  const encoders = out.encoders as Array<Record<string, unknown>>;
+  assert.ok(encoders.length >= 10);
+  assert.ok(encoders.some((e) => String(e.name).startsWith("current")));
+  for (const e of encoders) assertPositive(e, ["cpuMsPerFrame", "bytesPerFrame", "wallRatioToCurrent"], String(e.name));
 });
 
 test("provenance-cost prints the wall and CPU figures with their spread, stops at --rounds, and cleans up", async (t) => {

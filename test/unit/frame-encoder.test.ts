@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { FrameEncoder, FrameEncoderError } from "../../agent/executors/frame-encoder.ts";
 import { encodeRgbFrame } from "../../agent/executors/frame-encoding.ts";
@@ -41,4 +42,22 @@ test("a frame handed over with transfer loses its buffer (no copy); a closed enc
   await encoder.close();
   await encoder.close();
   await assert.rejects(encoder.encode(frame, { hash: true, transfer: false }), FrameEncoderError);
+});
+
+test("the encoder thread names itself ns-png-encoder for the OS (top -H, /proc), where /proc exists", async (t) => {
+  if (!existsSync("/proc/thread-self/comm")) return t.skip("no /proc/thread-self: thread names are Linux only");
+  const encoder = new FrameEncoder();
+  try {
+    await encoder.encode(generateFrame(0, 16, 9, 1), { hash: false, transfer: false });
+    const names = readdirSync("/proc/self/task").map((tid) => {
+      try {
+        return readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim();
+      } catch {
+        return ""; // a thread that ended meanwhile
+      }
+    });
+    assert.ok(names.includes("ns-png-encoder"), `threads: ${names.join(", ")}`);
+  } finally {
+    await encoder.close();
+  }
 });
