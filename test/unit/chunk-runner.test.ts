@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { test } from "node:test";
 import { setImmediate as turn } from "node:timers/promises";
 import type { EncodedFrame, Executor, ExecutorTask, RgbFrame } from "../../agent/executors/executor.ts";
@@ -10,6 +12,8 @@ import type { ChunkMeter } from "../../shared/accounting/chunk-accounting.ts";
 import { silentLogger } from "../../shared/log.ts";
 import type { FrameSource } from "../../shared/media/frame-source.ts";
 import type { ChunkWork } from "../../shared/protocol/messages.ts";
+import { encodePng } from "../../shared/media/png-codec.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
 
 /**
  * The chunk runner's hand-over between chunks on one agent
@@ -169,4 +173,50 @@ test("a chunk aborted while it waits for the slot ends without computing, its re
   assert.equal(executor.computes.length, 0);
   assert.deepEqual(events, ["A read 3", "A read 4"], "the slot was never held, so it was never released");
   held();
+});
+
+/** Records the work folder each run was given, and whether it existed then; makes its frames at once. */
+class FolderExecutor implements Executor {
+  readonly seen: Array<{ kind: string; workDir: string | undefined; existed: boolean }> = [];
+  constructor(readonly kind: string) {}
+  async load(): Promise<void> {}
+  async close(): Promise<void> {}
+  async *run(task: ExecutorTask): AsyncIterable<EncodedFrame> {
+    this.seen.push({ kind: this.kind, workDir: task.workDir, existed: task.workDir !== undefined && existsSync(dirname(task.workDir)) });
+    // PNG bytes, as a step before the last hands on (the runner decodes them for the next step).
+    for (const index of task.frames) yield { index, data: encodePng(await task.readFrame(index)), format: "png" };
+  }
+}
+
+test("a chain of model steps alone gets no work folder; a chain with another kind gets one, removed after the chunk", async (t) => {
+  const root = tempDir(t, "nightshift-runner-root-");
+  const executors = { model: new FolderExecutor("model"), command: new FolderExecutor("command") };
+  const factories = Object.values(executors).map(
+    (e) => ({ kind: e.kind, probe: () => Promise.resolve({ kind: e.kind, version: "test", features: [] }), reuseKey: () => e.kind, create: () => Promise.resolve(e) }) as unknown as AnyExecutorFactory,
+  );
+  const cache = new ExecutorCache(factories, { log: silentLogger() });
+  await cache.probe();
+  const d: ChunkRunnerDeps = {
+    executors: cache,
+    newMeter: meter,
+    log: silentLogger(),
+    workRoot: root,
+    frameSource: sources([]),
+    upload: async (_w, frames, finish) => {
+      let n = 0;
+      for await (const _ of frames) n++;
+      await finish();
+      return { committed: true, framesWritten: n, message: "" };
+    },
+  };
+  const modelOnly = work("M", 0, 1);
+  await runChunk(modelOnly, d, new AbortController().signal);
+  assert.deepEqual(executors.model.seen, [{ kind: "model", workDir: undefined, existed: false }]);
+
+  const withCommand: ChunkWork = { ...work("C", 0, 1), steps: [{ id: "tool", kind: "command", program: "x", args: [], per: "frame" }, ...modelOnly.steps] };
+  await runChunk(withCommand, d, new AbortController().signal);
+  const [tool, grade] = [executors.command.seen[0]!, executors.model.seen[1]!];
+  assert.ok(tool.workDir?.startsWith(root) && tool.existed, `the command step's folder is in the work root: ${tool.workDir}`);
+  assert.equal(dirname(grade.workDir ?? ""), dirname(tool.workDir!), "each step of the attempt has a folder in the attempt's");
+  assert.deepEqual(readdirSync(root), [], "the attempt's folder is removed after the chunk");
 });
