@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
  * /proc/PID/task/TID/stat (utime + stime, in clock ticks), for the ONNX farm
  * bench: which of the farm's processes and threads (the agent's main,
  * onnxruntime, PNG encoder and input decoder threads, named by
- * agent/executors/thread-name.ts; the coordinator; nats-server) spend the
+ * shared/thread-name.ts; the coordinator and its pixel hasher; nats-server) spend the
  * CPU a frame costs, against the bare loop's. The processes are this one
  * (the bench's coordinator) and its children (nats-server, the agent's
  * process). Linux only: elsewhere the snapshot is empty and so is the

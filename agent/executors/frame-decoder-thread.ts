@@ -2,7 +2,7 @@ import { parentPort } from "node:worker_threads";
 import { createFrameSource, type FrameSource } from "../../shared/media/frame-source.ts";
 import type { DecodeReply, DecodeRequest } from "./frame-decoder-messages.ts";
 import { errorData } from "./thread-errors.ts";
-import { nameThisThread } from "./thread-name.ts";
+import { nameThisThread } from "../../shared/thread-name.ts";
 
 /**
  * The body of the input decoder's worker thread (started by frame-decoder.ts):

@@ -1,6 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import { encodeRgbFrame, type EncodeReply, type EncodeRequest } from "./frame-encoding.ts";
-import { nameThisThread } from "./thread-name.ts";
+import { nameThisThread } from "../../shared/thread-name.ts";
 
 /**
  * The body of the frame encoder's worker thread (started by frame-encoder.ts):

@@ -3,7 +3,7 @@ import type { InferenceSession } from "onnxruntime-node";
 import type { OnnxWorkerModel, OnnxWorkerReply, OnnxWorkerRequest } from "./onnx-worker-messages.ts";
 import { errorData } from "./thread-errors.ts";
 import { openOnnxSession, runModelOnWindow } from "./onnx-session.ts";
-import { nameThisThread } from "./thread-name.ts";
+import { nameThisThread } from "../../shared/thread-name.ts";
 
 /**
  * The body of the worker thread that holds one onnxruntime session

@@ -6,6 +6,9 @@
  */
 import { parentPort } from "node:worker_threads";
 import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
+import { nameThisThread } from "../../shared/thread-name.ts";
+
+nameThisThread("ns-pixel-hash");
 
 parentPort?.on("message", (m: { id: number; png: Uint8Array }) => {
   try {

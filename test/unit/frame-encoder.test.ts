@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { FrameEncoder, FrameEncoderError } from "../../agent/executors/frame-encoder.ts";
 import { encodeRgbFrame } from "../../agent/executors/frame-encoding.ts";
 import { generateFrame } from "../../shared/media/generated-frames.ts";
 import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
+import { threadNames } from "../helpers/thread-names.ts";
 
 /**
  * The frame encoder's thread (agent/executors/frame-encoder.ts) gives the
@@ -45,17 +45,11 @@ test("a frame handed over with transfer loses its buffer (no copy); a closed enc
 });
 
 test("the encoder thread names itself ns-png-encoder for the OS (top -H, /proc), where /proc exists", async (t) => {
-  if (!existsSync("/proc/thread-self/comm")) return t.skip("no /proc/thread-self: thread names are Linux only");
+  if (threadNames() === undefined) return t.skip("no /proc/thread-self: thread names are Linux only");
   const encoder = new FrameEncoder();
   try {
     await encoder.encode(generateFrame(0, 16, 9, 1), { hash: false, transfer: false });
-    const names = readdirSync("/proc/self/task").map((tid) => {
-      try {
-        return readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim();
-      } catch {
-        return ""; // a thread that ended meanwhile
-      }
-    });
+    const names = threadNames() ?? [];
     assert.ok(names.includes("ns-png-encoder"), `threads: ${names.join(", ")}`);
   } finally {
     await encoder.close();

@@ -5,6 +5,7 @@ import { generateFrame } from "../../shared/media/generated-frames.ts";
 import { encodePng } from "../../shared/media/png-codec.ts";
 import { pixelsOf } from "../../shared/provenance/pixel-hash.ts";
 import { testLog } from "../helpers/test-log.ts";
+import { threadNames } from "../helpers/thread-names.ts";
 
 test("the hash thread answers each frame with its own pixel hash, also when many are in flight; a bad PNG is an error for that frame only", async () => {
   const hasher = new PixelHasher(testLog());
@@ -25,4 +26,17 @@ test("after close the hasher still answers, on the calling thread", async () => 
   await hasher.close();
   const png = encodePng(generateFrame(3, 16, 9, 1));
   assert.deepEqual(await hasher.hash(png), pixelsOf(png));
+});
+
+test("the hash thread names itself ns-pixel-hash for the OS (top -H, /proc), where /proc exists", async (t) => {
+  if (threadNames() === undefined) return t.skip("no /proc/thread-self: thread names are Linux only");
+  const hasher = new PixelHasher(testLog());
+  try {
+    const png = encodePng(generateFrame(1, 16, 9, 1));
+    assert.deepEqual(await hasher.hash(png), pixelsOf(png));
+    const names = threadNames() ?? [];
+    assert.ok(names.includes("ns-pixel-hash"), `threads: ${names.join(", ")}`);
+  } finally {
+    await hasher.close();
+  }
 });
