@@ -60,7 +60,7 @@ async function onnxInFarmBench(argv: readonly string[]): Promise<Record<string, 
         farmOverBare: farmCpu === null ? null : round(farmCpu.totalMsPerFrame / ((before.cpuMsPerFrame + after.cpuMsPerFrame) / 2), 2),
         definitions: {
           bare: "the bare loop's process CPU (all threads) per frame over its frame loop, mean of the two runs",
-          farm: "CPU per frame from submit to done, per process (coordinator = this bench's process) and per thread (main, the agent's named worker threads ns-*, other = libuv pool, V8 and onnxruntime helpers), from /proc",
+          farm: "CPU per frame from submit to done, per process (coordinator = this bench's process) and per thread (main, the named worker threads ns-* of shared/thread-name.ts, other = libuv pool, V8 and onnxruntime helpers), from /proc",
           coresAtBareRate: "farm CPU per frame x bare frames/s: the cores the farm would need to run at the bare loop's rate in this run",
           farmOverBare: "farm CPU per frame / bare CPU per frame: the cores the farm needs to keep up with a bare loop that has one core to itself; on N cores the ratio cannot exceed N / farmOverBare",
         },
