@@ -11,13 +11,10 @@ const { PNG } = pngjs;
  * fixed deflate settings. Bytes are identical for the same Node (zlib) build; a
  * different zlib may pack differently, so compare pixels across machines.
  *
- * Deflate level 2 (zlib's fast matcher), not the default 6: encoding was the
- * slowest stage of an ONNX agent's frame pipeline, and level 2 takes a
- * quarter of level 6's CPU on a 320x180 colour-grade frame (1.8 against 6.8
- * ms) and half at 1920x1080 (48 against 101 ms), for files 29 % and 60 %
- * larger; level 1 saves little more time for larger files still, level 3
- * costs half as much again as level 2 for 5-10 % smaller files. Lossless at
- * any level: the pixels, and so the provenance's pixel hash, are the same.
+ * Deflate level 6 (zlib's default). Level 2 was measured (sixth round,
+ * README "The CPU a farm frame costs"): a quarter of the CPU at 320x180
+ * and half at 1920x1080, for files 29 % and 60 % larger; not kept, since
+ * every delivered frame would grow for a gain the farm did not show.
  * `node --import tsx bench/onnx-in-farm-png.bench.ts` measures the choices.
  */
 const PACK_OPTIONS = {
@@ -26,7 +23,7 @@ const PACK_OPTIONS = {
   inputHasAlpha: false,
   bitDepth: 8,
   filterType: 1,
-  deflateLevel: 2,
+  deflateLevel: 6,
   deflateStrategy: 0,
 } as const;
 
