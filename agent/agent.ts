@@ -1,6 +1,7 @@
 import os from "node:os";
 import { connect } from "@nats-io/transport-node";
-import { jwtAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { nkeyJwtAuthenticator } from "../shared/nats/nkey-ed25519.ts";
 import type { Logger } from "../shared/log.ts";
 import type { ChunkMeter } from "../shared/accounting/chunk-accounting.ts";
 import { ChunkWorkSchema, type ChunkWork, type Heartbeat, type WorkMessage } from "../shared/protocol/messages.ts";
@@ -187,7 +188,7 @@ export class Agent {
     saveAgentId(this.opts.dataDir, this.agentId);
     const natsOptions = {
       servers: reachableNatsServers(joined.natsServers, this.opts.coordinator),
-      ...(joined.natsSeed ? { authenticator: jwtAuthenticator(joined.natsUserJwt, new TextEncoder().encode(joined.natsSeed)), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
+      ...(joined.natsSeed ? { authenticator: nkeyJwtAuthenticator(joined.natsUserJwt, joined.natsSeed), inboxPrefix: agentInboxPrefix(joined.agentId) } : {}),
       // Servers that trust the studio's operator (embedded, or a cluster from `nats-cluster init`) listen with TLS from the studio CA.
       ...(creds && joined.natsSeed ? { tls: natsClientTls(creds.caPem) } : {}),
       name: `nightshift-agent-${this.opts.name}`,

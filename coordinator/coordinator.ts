@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { jwtAuthenticator, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { nkeyJwtAuthenticator } from "../shared/nats/nkey-ed25519.ts";
 import { connect } from "@nats-io/transport-node";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
@@ -180,7 +181,7 @@ export class Coordinator {
       // The embedded server, and a cluster written by `nats-cluster init` (natsStudioAuth), trust the studio's operator:
       // the coordinator logs in with a user JWT, hands agents theirs and pushes the account JWT (revocations) to them.
       const studioNats = nats !== undefined || (config.nats.mode === "external" && config.nats.studioAuth);
-      const natsAuth = studioNats ? { authenticator: jwtAuthenticator(trust.natsCoordinator.jwt, new TextEncoder().encode(trust.natsCoordinator.seed)), tls: natsTlsClient } : {};
+      const natsAuth = studioNats ? { authenticator: nkeyJwtAuthenticator(trust.natsCoordinator.jwt, trust.natsCoordinator.seed), tls: natsTlsClient } : {};
       const nc = await connect({ servers: natsUrls, ...natsAuth, name: "nightshift-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 250,
         // No Error (with its stack) captured per request for async traces: one per chunk publish was a measurable share of dispatch.
         noAsyncTraces: true });

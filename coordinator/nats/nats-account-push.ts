@@ -1,4 +1,5 @@
-import { jwtAuthenticator, type NatsConnection, type TlsOptions } from "@nats-io/nats-core";
+import type { NatsConnection, TlsOptions } from "@nats-io/nats-core";
+import { nkeyJwtAuthenticator } from "../../shared/nats/nkey-ed25519.ts";
 import { connect } from "@nats-io/transport-node";
 import { z } from "zod";
 
@@ -38,7 +39,7 @@ export class NatsAccountPush {
   static async open(o: NatsAccountPushOptions): Promise<NatsAccountPush> {
     const nc = await connect({
       servers: o.servers,
-      authenticator: jwtAuthenticator(o.systemUser.jwt, new TextEncoder().encode(o.systemUser.seed)),
+      authenticator: nkeyJwtAuthenticator(o.systemUser.jwt, o.systemUser.seed),
       ...(o.tls ? { tls: o.tls } : {}),
       name: "nightshift-account-push",
       maxReconnectAttempts: -1,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { BadInputError } from "../../shared/errors.ts";
-import { base32Decode, base32Encode } from "./base32.ts";
+import { base32Decode, base32Encode } from "../../shared/base32.ts";
 
 /**
  * Join tokens: what an admin hands to a new agent so that it is approved at

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { nkeys } from "@nats-io/nats-core";
+import { createNkey, publicKeyOfSeed } from "../../shared/nats/nkey-ed25519.ts";
 import { assertAgentId } from "../../shared/tls/identity-names.ts";
 import { ensureSecretDirectory, readIfExists, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 
@@ -22,7 +22,7 @@ export class NatsUserKeys {
 
   /** A fresh user key for `agentId` (replacing any earlier one); returns its public key. */
   async create(agentId: string): Promise<string> {
-    const pair = nkeys.createUser();
+    const pair = createNkey("user");
     await writeFileAtomic(this.path(agentId), new TextDecoder().decode(pair.getSeed()), 0o600);
     return pair.getPublicKey();
   }
@@ -46,14 +46,6 @@ export class NatsUserKeys {
 
 /** The coordinator's own user: a fresh key on every start, held in memory only. */
 export function ephemeralNatsUser(): { seed: string; publicKey: string } {
-  const pair = nkeys.createUser();
+  const pair = createNkey("user");
   return { seed: new TextDecoder().decode(pair.getSeed()), publicKey: pair.getPublicKey() };
-}
-
-export function publicKeyOfSeed(seed: string): string | undefined {
-  try {
-    return nkeys.fromSeed(new TextEncoder().encode(seed)).getPublicKey();
-  } catch {
-    return undefined;
-  }
 }

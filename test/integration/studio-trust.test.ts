@@ -13,7 +13,7 @@ import { pino, type Logger } from "pino";
 import { Coordinator } from "../../coordinator/coordinator.ts";
 import { compileCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
-import { publicKeyOfSeed } from "../../coordinator/trust/nats-user-keys.ts";
+import { publicKeyOfSeed } from "../../shared/nats/nkey-ed25519.ts";
 import { natsClientTls } from "../../shared/tls/nats-tls.ts";
 import { EnrollmentRefusedError } from "../../coordinator/trust/enrollment-service.ts";
 import { fetchPinnedCa } from "../../agent/trust/ca-pinning.ts";

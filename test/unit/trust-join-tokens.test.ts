@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { base32Decode, base32Encode } from "../../coordinator/trust/base32.ts";
+import { base32Decode, base32Encode } from "../../shared/base32.ts";
 import { MemoryJoinTokenRepository } from "../../coordinator/trust/join-token-memory-repository.ts";
 import { hashJoinToken, JoinTokens } from "../../coordinator/trust/join-tokens.ts";
 import { BadInputError } from "../../shared/errors.ts";

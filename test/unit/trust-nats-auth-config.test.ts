@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { agentPermissions, renderNatsTls } from "../../coordinator/trust/nats-auth-config.ts";
-import { ephemeralNatsUser, publicKeyOfSeed } from "../../coordinator/trust/nats-user-keys.ts";
+import { ephemeralNatsUser } from "../../coordinator/trust/nats-user-keys.ts";
+import { publicKeyOfSeed } from "../../shared/nats/nkey-ed25519.ts";
 import { BadInputError } from "../../shared/errors.ts";
 
 test("an agent may publish only its heartbeat, telemetry and its consumers' pull/info/ack subjects", () => {

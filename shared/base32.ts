@@ -1,4 +1,4 @@
-/** RFC 4648 base32, lowercase, without padding: short tokens that survive being read aloud. */
+/** RFC 4648 base32, lowercase, without padding: short tokens that survive being read aloud (join tokens), and the text of NATS nkeys (upper-cased, shared/nats/nkey-ed25519.ts). */
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
