@@ -1,5 +1,5 @@
 import type { Store } from "../store/store.ts";
-import type { AgentRow } from "../store/agents-table.ts";
+import type { AgentLiveness, AgentRow } from "../store/agents-table.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Heartbeat } from "../../shared/protocol/messages.ts";
@@ -32,7 +32,7 @@ const LOSS_TEXT: Record<LossReason, { msg: string; why: string }> = {
 export interface AgentTransportHooks {
   onJoined(agent: AgentRow): Promise<void>;
   /** An agent's heartbeats stopped (the webhook "agent.offline"). */
-  onOffline?(agent: AgentRow, silentMs: number): void;
+  onOffline?(agent: AgentLiveness, silentMs: number): void;
 }
 
 /**
@@ -104,7 +104,7 @@ export class AgentRegistry {
   }
 
   heartbeat(hb: Heartbeat): void {
-    const agent = this.store.agents.get(hb.agentId);
+    const agent = this.store.agents.liveness(hb.agentId);
     if (!agent || agent.state === "removed") return;
     // A heartbeat proves the bus delivers again, should the connection's "reconnect" status go unseen.
     if (this.busDownSince !== undefined) this.busBack();
@@ -134,7 +134,7 @@ export class AgentRegistry {
    * client reconnects and heartbeats within heartbeatMs; unless one comes, the sweep marks it offline.
    */
   connectionClosed(agentId: string, reason: string): void {
-    const agent = this.store.agents.get(agentId);
+    const agent = this.store.agents.liveness(agentId);
     if (agent?.state !== "online") return;
     this.closedAt.set(agentId, this.clock());
     this.log.info({ agentId, name: agent.name, reason }, "agent's NATS connection closed");
@@ -149,8 +149,7 @@ export class AgentRegistry {
     const now = this.clock();
     const gone: string[] = [];
     const lastSeen = new Map<string, number>();
-    for (const a of this.store.agents.list()) {
-      if (a.state !== "online") continue;
+    for (const a of this.store.agents.listLiveness("online")) {
       lastSeen.set(a.id, a.lastSeen);
       const closed = this.closedAt.get(a.id);
       if (closed !== undefined && now - closed >= this.policy.heartbeatMs) {
@@ -160,7 +159,8 @@ export class AgentRegistry {
         gone.push(a.id);
       }
     }
-    for (const id of this.closedAt.keys()) if (this.store.agents.get(id)?.state !== "online") this.closedAt.delete(id);
+    // lastSeen holds the agents online at the sweep's start; those it took offline have left closedAt already (goOffline).
+    for (const id of this.closedAt.keys()) if (!lastSeen.has(id)) this.closedAt.delete(id);
     for (const id of this.probes.keys()) if (!lastSeen.has(id)) this.probes.delete(id);
     this.sweepOrphanedAttempts(now, lastSeen);
     return gone;
@@ -171,7 +171,7 @@ export class AgentRegistry {
    * heard it) and its health port's answers (silent-agent-verdict.ts): marks it offline and returns true when
    * it is lost; starts a probe when one is due.
    */
-  private judgeSilence(a: AgentRow, now: number): boolean {
+  private judgeSilence(a: AgentLiveness, now: number): boolean {
     const silentMs = this.countedSilence(a.lastSeen, now);
     const state = this.probes.get(a.id);
     const canProbe = this.prober !== undefined && a.address !== "";
@@ -190,7 +190,7 @@ export class AgentRegistry {
   }
 
   /** Probes the agent's health port; a refusal or no answer is judged at once, without waiting for the sweep. */
-  private startProbe(a: AgentRow, now: number, prev: ProbeState | undefined): void {
+  private startProbe(a: AgentLiveness, now: number, prev: ProbeState | undefined): void {
     const prober = this.prober;
     if (!prober) return;
     const state: ProbeState = { inFlight: true, starvedLogged: prev?.starvedLogged ?? false, ...(prev?.last ? { last: prev.last } : {}) };
@@ -208,7 +208,7 @@ export class AgentRegistry {
     this.log.debug({ agentId, answer, probeMs: this.clock() - startedAt }, "silent agent probed");
     if (answer === "answered" || this.stopped) return;
     this.flushTouches();
-    const a = this.store.agents.get(agentId);
+    const a = this.store.agents.liveness(agentId);
     if (a?.state !== "online") return;
     try {
       this.judgeSilence(a, this.clock());
@@ -246,7 +246,7 @@ export class AgentRegistry {
     this.busDownSince = undefined;
   }
 
-  private goOffline(a: AgentRow, now: number, msg: string, reason: string): void {
+  private goOffline(a: AgentLiveness, now: number, msg: string, reason: string): void {
     this.store.agents.transition(a.id, "offline");
     this.live.delete(a.id);
     this.closedAt.delete(a.id);

@@ -13,7 +13,7 @@ export interface FarmNotifications {
   /** For the scheduler: a job is held because no agent may run it. */
   jobHeld(jobId: string, reason: string): void;
   /** For the agent registry: an agent went silent. */
-  agentOffline(agent: AgentRow, silentMs: number): void;
+  agentOffline(agent: Pick<AgentRow, "id" | "name" | "lastSeen">, silentMs: number): void;
   stop(): void;
 }
 
