@@ -6,7 +6,7 @@ import { nkeyJwtAuthenticator } from "../shared/nats/nkey-ed25519.ts";
 import { connect } from "@nats-io/transport-node";
 import type { Logger } from "../shared/log.ts";
 import { systemClock, type Clock } from "../shared/clock.ts";
-import { HeartbeatSchema, decodeJson } from "../shared/protocol/messages.ts";
+import { decodeHeartbeat } from "../shared/protocol/heartbeat-decoder.ts";
 import { Store } from "./store/store.ts";
 import type { CoordinatorConfig } from "./config/coordinator-config.ts";
 import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
@@ -263,7 +263,7 @@ export class Coordinator {
         callback: (err, msg) => {
           if (err) return;
           try {
-            const hb = decodeJson(HeartbeatSchema, msg.data);
+            const hb = decodeHeartbeat(msg.data);
             // An agent may publish only on its own subject; the payload must name the same agent.
             if (msg.subject !== queue.subjects.heartbeat(hb.agentId)) throw new Error(`heartbeat for ${hb.agentId} on ${msg.subject}`);
             registry.heartbeat(hb);
