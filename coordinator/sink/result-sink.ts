@@ -16,6 +16,7 @@ import type { PixelClaim, StagedExr, StagedPng } from "../provenance/frame-stamp
 import { stageExr, stampStagedExr, type StagedExrFile } from "../provenance/exr-staging.ts";
 import { ExrFormatError, isExr } from "../../shared/media/exr-header-attribute.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
 
@@ -74,7 +75,9 @@ function refuse(reason: string, message: string): never {
  * commit waits for every staged file's sync and for one
  * fsync of the staging dir (run alongside them), then records frames, ledger,
  * attempt and chunk in one SQLite transaction, renames the staged files into
- * place and fsyncs each target dir once (off the event loop). The agent's only
+ * place and fsyncs each target dir once (off the event loop); commits that
+ * arrive while another is in progress share the next transaction and round of
+ * dir fsyncs (group commit, commitBatch). The agent's only
  * acknowledgement is the commit's answer, sent after all of that, so every
  * frame it covers is on disk under its final name before it is sent; what the
  * commit sets off (job end, next dispatch) runs after it has gone. A crash
@@ -139,42 +142,96 @@ export class ResultSink {
   }
 
   /**
-   * Commits a fully staged attempt. Synchronous from the check to the renames:
-   * nothing interleaves. Then the target dirs are fsynced on the thread pool
-   * (the renames durable) before the staging dir is removed and the answer goes.
+   * Commits a fully staged attempt, in a group with the other commits that
+   * arrived while the one before was in progress (group-commit.ts). Each
+   * settles only after its batch's transaction and the fsyncs of its target
+   * dirs: see commitBatch.
    */
-  async commit(h: UploadHeader, dir: string, frames: Map<number, { sha256: string; bytes: number }>, acc: ChunkAccounting): Promise<number> {
+  commit(h: UploadHeader, dir: string, frames: ReadonlyMap<number, StagedFrame>, acc: ChunkAccounting): Promise<number> {
+    return this.group.submit({ h, dir, frames, acc });
+  }
+
+  private readonly group = new GroupCommit<PendingCommit, number>((batch) => this.commitBatch(batch));
+
+  /**
+   * One batch of commits. Synchronous from the checks to the renames, so
+   * nothing interleaves: one SQLite transaction (one WAL fsync) in which each
+   * commit has its own savepoint (a commit refused by its check, say a stale
+   * attempt, rolls back alone and the others stand), then the renames of every
+   * recorded commit. Then every directory the renames changed is fsynced once
+   * for the whole batch, on the thread pool, and only then is each commit
+   * answered (its staging dir removed first). A commit whose renames or dir
+   * fsyncs fail is recorded but kept in staging for StagedCommitRetry, as
+   * before.
+   */
+  private async commitBatch(batch: readonly PendingCommit[]): Promise<Array<PromiseSettledResult<number>>> {
     const now = this.clock();
-    const targets: Array<{ from: string; to: string }> = [];
-    let losers: AttemptToCancel[] = [];
+    const recorded: Array<Recorded | { error: unknown }> = [];
     this.store.tx(() => {
-      const { chunk } = this.checkCurrent(h);
-      losers = supersedeOthers(this.store, chunk, h.attemptId, now);
-      const job = this.store.jobs.get(h.jobId) as JobRow;
-      for (let i = chunk.frameStart; i <= chunk.frameEnd; i++) {
-        const f = frames.get(i);
-        if (!f) refuse("missing-frames", `frame ${i} missing from upload`);
-        const to = this.framePath(job, i);
-        targets.push({ from: join(dir, stagedFrameName(i)), to });
-        this.store.frames.upsert({
-          jobId: h.jobId, frame: i, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId,
-          modelSha256: job.modelSha256, seed: job.seed, sha256: f.sha256, bytes: f.bytes, path: to, committedAt: now,
-        });
+      for (const c of batch) {
+        try {
+          recorded.push(this.store.tx(() => this.record(c, now)));
+        } catch (err) {
+          recorded.push({ error: err });
+        }
       }
-      this.store.ledger.append({ ...acc, jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId, frames: frames.size, finishedAt: now });
-      this.store.attempts.finish(h.attemptId, "committed", now);
-      this.store.chunks.transition(h.chunkId, "done", now, { currentAttemptId: h.attemptId, error: null });
     });
-    try {
-      await Promise.all(renameIntoPlace(targets).map(fsyncDirAsync));
-    } catch (err) {
-      // The store commit stands and the staged frames are fsynced: they are moved in later (StagedCommitRetry).
-      this.log.error({ attemptId: h.attemptId, err: (err as Error).message }, "committed frames could not be moved into place; kept in staging and retried");
-      this.onMoveFailed(h.attemptId);
-      throw err;
+    const syncs = new Map<string, Promise<void>>();
+    const moved = recorded.map((r) => {
+      if ("error" in r) return r;
+      try {
+        const dirs = renameIntoPlace(r.targets);
+        for (const d of dirs) if (!syncs.has(d)) syncs.set(d, fsyncDirAsync(d));
+        return { ...r, dirs };
+      } catch (err) {
+        return { ...r, moveError: err };
+      }
+    });
+    return Promise.all(
+      moved.map(async (r): Promise<PromiseSettledResult<number>> => {
+        if ("error" in r) return { status: "rejected", reason: r.error };
+        try {
+          if ("moveError" in r) throw r.moveError;
+          await Promise.all(r.dirs.map((d) => syncs.get(d)));
+        } catch (err) {
+          // The store commit stands and the staged frames are fsynced: they are moved in later (StagedCommitRetry).
+          this.log.error({ attemptId: r.c.h.attemptId, err: (err as Error).message }, "committed frames could not be moved into place; kept in staging and retried");
+          this.onMoveFailed(r.c.h.attemptId);
+          return { status: "rejected", reason: err };
+        }
+        return { status: "fulfilled", value: this.answered(r, batch.length) };
+      }),
+    );
+  }
+
+  /** The store rows of one commit (inside the batch's transaction); throws, rolling back its savepoint, when refused. */
+  private record(c: PendingCommit, now: number): Recorded {
+    const { h, dir, frames, acc } = c;
+    const { chunk } = this.checkCurrent(h);
+    const losers = supersedeOthers(this.store, chunk, h.attemptId, now);
+    const job = this.store.jobs.get(h.jobId) as JobRow;
+    const targets: Array<{ from: string; to: string }> = [];
+    for (let i = chunk.frameStart; i <= chunk.frameEnd; i++) {
+      const f = frames.get(i);
+      if (!f) refuse("missing-frames", `frame ${i} missing from upload`);
+      const to = this.framePath(job, i);
+      targets.push({ from: join(dir, stagedFrameName(i)), to });
+      this.store.frames.upsert({
+        jobId: h.jobId, frame: i, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId,
+        modelSha256: job.modelSha256, seed: job.seed, sha256: f.sha256, bytes: f.bytes, path: to, committedAt: now,
+      });
     }
+    this.store.ledger.append({ ...acc, jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId, frames: frames.size, finishedAt: now });
+    this.store.attempts.finish(h.attemptId, "committed", now);
+    this.store.chunks.transition(h.chunkId, "done", now, { currentAttemptId: h.attemptId, error: null });
+    return { c, targets, losers };
+  }
+
+  /** A commit whose frames are durable in place: its staging dir goes, and what it sets off is scheduled after the answer. */
+  private answered(r: Recorded, batchSize: number): number {
+    const { h, dir, frames } = r.c;
     rmSync(dir, { recursive: true, force: true });
-    this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size }, "attempt committed");
+    this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size, batch: batchSize }, "attempt committed");
     // After the answer has gone: for a job's last chunk this is the job-end work (the job manifest reads back
     // and hashes every frame of the job), which the agent's acknowledgement must not wait for.
     setImmediate(() => {
@@ -184,9 +241,29 @@ export class ResultSink {
         this.log.error({ jobId: h.jobId, err: (err as Error).message }, "work after a commit failed");
       }
     });
-    if (losers.length > 0) this.onSuperseded(losers);
+    if (r.losers.length > 0) this.onSuperseded(r.losers);
     return frames.size;
   }
+}
+
+/** A staged frame as the commit records it. */
+export interface StagedFrame {
+  sha256: string;
+  bytes: number;
+}
+
+interface PendingCommit {
+  h: UploadHeader;
+  dir: string;
+  frames: ReadonlyMap<number, StagedFrame>;
+  acc: ChunkAccounting;
+}
+
+/** A commit recorded in its batch's transaction, with the renames it still needs. */
+interface Recorded {
+  c: PendingCommit;
+  targets: Array<{ from: string; to: string }>;
+  losers: AttemptToCancel[];
 }
 
 /**
@@ -245,7 +322,7 @@ function diskFull(err: unknown, what: string): never {
 
 /** One attempt's upload in progress. */
 export class UploadSession {
-  private readonly frames = new Map<number, { sha256: string; bytes: number }>();
+  private readonly frames = new Map<number, StagedFrame>();
   /** fsyncs of staged frames not yet awaited, oldest first. */
   private syncs: Array<Promise<void>> = [];
   /** Staged PNGs still waiting for their provenance record and IEND (see stagePng). */
