@@ -5,7 +5,7 @@
  * closing are quick calls made in line; only the fsync, which waits for the
  * disk, runs on the pool, so one durable write costs one trip there, not three.
  */
-import { close, closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, writeSync, constants } from "node:fs";
+import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, writeSync, constants } from "node:fs";
 
 /** Writes a whole file and fsyncs it before returning. The caller renames it into place. */
 export async function writeFileDurable(path: string, data: Uint8Array): Promise<void> {
@@ -64,9 +64,23 @@ function writeSyncLater(path: string, flags: string, data: Uint8Array): { durabl
   return { durable: fsyncAndClose(fd) };
 }
 
-/** fsyncs (or fdatasyncs) `fd` on the thread pool, then closes it; settles when both are done. */
+/**
+ * fsyncs (or fdatasyncs) `fd` on the thread pool, then closes it in line (a
+ * close after the sync has nothing left to flush, and on the pool it would be
+ * a second trip, queued behind other frames' fsyncs); settles when both are done.
+ */
 function fsyncAndClose(fd: number, dataOnly = false): Promise<void> {
-  const durable = new Promise<void>((resolve, reject) => (dataOnly ? fdatasync : fsync)(fd, (err) => close(fd, () => (err ? reject(err) : resolve()))));
+  const durable = new Promise<void>((resolve, reject) =>
+    (dataOnly ? fdatasync : fsync)(fd, (err) => {
+      try {
+        closeSync(fd);
+      } catch {
+        // nothing to do: the sync's outcome is what the caller waits for
+      }
+      if (err) reject(err);
+      else resolve();
+    }),
+  );
   durable.catch(() => undefined); // reported to whoever awaits it
   return durable;
 }
