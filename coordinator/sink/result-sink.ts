@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
@@ -172,6 +172,8 @@ export class ResultSink {
         try {
           recorded.push(this.store.tx(() => this.record(c, now)));
         } catch (err) {
+          // SQLite may have dropped the whole transaction (disk full, I/O error): then none of the batch stands.
+          if (!this.store.db.inTransaction) throw err;
           recorded.push({ error: err });
         }
       }
@@ -230,7 +232,7 @@ export class ResultSink {
   /** A commit whose frames are durable in place: its staging dir goes, and what it sets off is scheduled after the answer. */
   private answered(r: Recorded, batchSize: number): number {
     const { h, dir, frames } = r.c;
-    rmSync(dir, { recursive: true, force: true });
+    removeEmptyDir(dir);
     this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size, batch: batchSize }, "attempt committed");
     // After the answer has gone: for a job's last chunk this is the job-end work (the job manifest reads back
     // and hashes every frame of the job), which the agent's acknowledgement must not wait for.
@@ -281,6 +283,15 @@ function freshDir(dir: string): void {
     else if (code !== "ENOENT") throw err;
   }
   mkdirSync(dir, { recursive: true });
+}
+
+/** Removes a staging dir whose frames were all renamed away: one rmdir, or a recursive removal if something is left. */
+function removeEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
