@@ -111,6 +111,17 @@ test("sink-throughput prints one result per frame size and cleans up", async (t)
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
 
+test("sink-group-commit commits the same chunks one by one and all at once, in one run, and cleans up", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("sink-group-commit.bench.ts", ["--agents", "3", "--frames-per-chunk", "2", "--frame-bytes", "4096", "--rounds", "1", "--dir", parent]));
+  assert.equal(out.benchmark, "sink-group-commit");
+  assertPositive(out, ["ratio"], "sinkGroupCommit");
+  for (const arm of ["serial", "together"]) assertPositive(out[arm] as Record<string, unknown>, ["chunksPerSecond", "transactionsPerRound"], `sinkGroupCommit.${arm}`);
+  assert.equal((out.serial as Record<string, unknown>).transactionsPerRound, 3, "one transaction per commit when none overlap");
+  assert.ok(((out.together as Record<string, unknown>).transactionsPerRound as number) < 3, "commits that meet share a transaction");
+  assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
+
 test("grpc-tls-front compares grpc-js's own listener with the front in one run and exits", async () => {
   const out = parseOne(await runBench("grpc-tls-front.bench.ts", ["--mb", "2", "--message-bytes", "65536", "--calls", "2", "--rounds", "1"]));
   assert.equal(out.benchmark, "grpc-tls-front");
