@@ -17,7 +17,6 @@ import { stageExr, stampStagedExr, type StagedExrFile } from "../provenance/exr-
 import { ExrFormatError, isExr } from "../../shared/media/exr-header-attribute.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { txSyncLater } from "../store/wal-sync-later.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
 
@@ -75,8 +74,7 @@ function refuse(reason: string, message: string): never {
  * commit, after its record is written (stagePng, exr-staging.ts). The
  * commit waits for every staged file's sync and for one
  * fsync of the staging dir (run alongside them), then records frames, ledger,
- * attempt and chunk in one SQLite transaction (its WAL fsync off the event
- * loop, and awaited before anything else), renames the staged files into
+ * attempt and chunk in one SQLite transaction, renames the staged files into
  * place and fsyncs each target dir once (off the event loop); commits that
  * arrive while another is in progress share the next transaction and round of
  * dir fsyncs (group commit, commitBatch). The agent's only
@@ -156,22 +154,20 @@ export class ResultSink {
   private readonly group = new GroupCommit<PendingCommit, number>((batch) => this.commitBatch(batch));
 
   /**
-   * One batch of commits: one SQLite transaction in which each commit has its
-   * own savepoint (a commit refused by its check, say a stale attempt, rolls
-   * back alone and the others stand); its WAL fsync on the thread pool
-   * (txSyncLater), then the renames of every recorded commit, in line, only
-   * once the transaction is on disk. Then every directory the renames changed
-   * is fsynced once for the whole batch, on the thread pool, and only then is
-   * each commit answered (its staging dir removed first). While the batch
-   * waits on the disk no other batch starts, and a superseded or stale
-   * attempt cannot commit over it (its check refuses it). A commit whose WAL
-   * fsync, renames or dir fsyncs fail stands in the store and is kept in
-   * staging for StagedCommitRetry, as before.
+   * One batch of commits. Synchronous from the checks to the renames, so
+   * nothing interleaves: one SQLite transaction (one WAL fsync) in which each
+   * commit has its own savepoint (a commit refused by its check, say a stale
+   * attempt, rolls back alone and the others stand), then the renames of every
+   * recorded commit. Then every directory the renames changed is fsynced once
+   * for the whole batch, on the thread pool, and only then is each commit
+   * answered (its staging dir removed first). A commit whose renames or dir
+   * fsyncs fail is recorded but kept in staging for StagedCommitRetry, as
+   * before.
    */
   private async commitBatch(batch: readonly PendingCommit[]): Promise<Array<PromiseSettledResult<number>>> {
     const now = this.clock();
     const recorded: Array<Recorded | { error: unknown }> = [];
-    const { durable } = txSyncLater(this.store, () => {
+    this.store.tx(() => {
       for (const c of batch) {
         try {
           recorded.push(this.store.tx(() => this.record(c, now)));
@@ -182,13 +178,9 @@ export class ResultSink {
         }
       }
     });
-    let walError: unknown;
-    // The transaction's WAL fsync, on the thread pool: other uploads stream and claims go on meanwhile.
-    await durable.catch((err: unknown) => (walError = err));
     const syncs = new Map<string, Promise<void>>();
     const moved = recorded.map((r) => {
       if ("error" in r) return r;
-      if (walError !== undefined) return { ...r, moveError: walError };
       try {
         const dirs = renameIntoPlace(r.targets);
         for (const d of dirs) if (!syncs.has(d)) syncs.set(d, fsyncDirAsync(d));
