@@ -31,6 +31,7 @@ import { controlHandler } from "./grpc/control-handler.ts";
 import { resultSinkHandler } from "./grpc/result-sink-handler.ts";
 import { agentGatewayHandler } from "./grpc/agent-gateway-handler.ts";
 import { recoverAfterRestart } from "./recover-after-restart.ts";
+import { StartUpSteps } from "./start-up-steps.ts";
 import { wireScheduling } from "./scheduling/wire-scheduling.ts";
 import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
 import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
@@ -149,15 +150,18 @@ export class Coordinator {
   }
 
   static async start(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<Coordinator> {
+    const steps = new StartUpSteps();
     // The data dir holds the CA key, NATS user seeds and the store: no other local user may look inside.
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(config.dataDir, 0o700);
     // The store is checked first: a corrupt one stops the start before anything else is created.
     const store = Store.open(config.storePath);
     mkdirSync(config.outputRoot, { recursive: true });
+    steps.mark("store");
     const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
     try {
       const trust = await StudioTrust.open({ dataDir: config.dataDir, listenHost: config.listenHost, subjectPrefix: config.subjectPrefix, store, clock, log: log.child({ part: "trust" }) });
+      steps.mark("trust");
       let nats: EmbeddedNatsServer | undefined;
       let natsUrls: string[];
       if (config.nats.mode === "embedded") {
@@ -177,6 +181,7 @@ export class Coordinator {
       } else {
         natsUrls = config.nats.urls;
       }
+      steps.mark("natsServer");
       const natsTlsClient = natsClientTls(trust.ca.certPem);
       // The embedded server, and a cluster written by `nats-cluster init` (natsStudioAuth), trust the studio's operator:
       // the coordinator logs in with a user JWT, hands agents theirs and pushes the account JWT (revocations) to them.
@@ -205,6 +210,7 @@ export class Coordinator {
         retry: { onRetry: (attempt, err) => natsLog.warn({ attempt, err: err.message }, "JetStream call failed (leader election?); retrying") },
       });
       await queue.ensure();
+      steps.mark("natsConnect");
 
       const assets = new AssetStore(join(config.dataDir, "assets"));
       const assetGc = new AssetCollector(store, assets, clock, config.assetGc, log.child({ part: "assets" }));
@@ -256,8 +262,10 @@ export class Coordinator {
 
       const diskGuard = new DiskFullGuard(store, config.outputRoot, config.minFreeBytes, clock, log.child({ part: "disk" }), onChange);
       cleanups.push(() => diskGuard.stop());
+      steps.mark("wiring");
       recoverAfterRestart(store, clock, log);
       for (const attemptId of reconcileStaging(config.outputRoot, store, log).stuck) stagedRetry.add(attemptId);
+      steps.mark("recover");
 
       const sub = nc.subscribe(queue.subjects.heartbeatAll, {
         callback: (err, msg) => {
@@ -288,6 +296,7 @@ export class Coordinator {
         log: log.child({ part: "dashboard" }),
       });
       cleanups.push(() => dashboard.close());
+      steps.mark("accountingEdgeDashboard");
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
         control: controlHandler(api, finisher, models, assets, assetGc),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
@@ -314,7 +323,8 @@ export class Coordinator {
       diskGuard.start();
       for (const j of store.jobs.listInStates(["running", "queued", "assembling"])) finisher.check(j.id);
       finisher.resumeAssembling();
-      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url }, "coordinator ready");
+      steps.mark("grpcAndStart");
+      log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url, startUpMs: steps.summary() }, "coordinator ready");
       return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);

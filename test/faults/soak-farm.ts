@@ -4,8 +4,8 @@ import { startCli, type CliProcess } from "../support/cli-process.ts";
 import type { Lan, LanHost } from "../lan/netns.ts";
 
 /** Runs one CLI command to completion (in a namespace when given) and returns its output. */
-export async function cliOnce(args: string[], netns?: string, timeoutMs = 60_000): Promise<{ code: number | null; out: string }> {
-  const p = startCli(args, { ...(netns ? { netns } : {}), env: { NIGHTSHIFT_LOG_LEVEL: "warn" } });
+export async function cliOnce(args: string[], netns?: string, timeoutMs = 60_000, compiled?: string): Promise<{ code: number | null; out: string }> {
+  const p = startCli(args, { ...(netns ? { netns } : {}), ...(compiled ? { compiled } : {}), env: { NIGHTSHIFT_LOG_LEVEL: "warn" } });
   keepLog(args[0] ?? "cli", p);
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
   const { code } = await p.exited;
@@ -48,6 +48,8 @@ export class SoakFarm {
     readonly lan: Lan | undefined,
     /** A coordinator config file (YAML) the coordinator starts with: the cluster soak's NATS list and natsStudioAuth. */
     readonly configFile?: string,
+    /** A compiled CLI's main.js (test/support/compiled-cli.ts) every process runs, as a release does; else the TypeScript through tsx. */
+    readonly compiled?: string,
   ) {
     this.agents = Array.from({ length: agentCount }, () => undefined);
   }
@@ -81,7 +83,7 @@ export class SoakFarm {
     const args = ["coordinator", "--data-dir", this.dataDir, "--output-root", this.outputRoot, "--listen", this.address, ...(this.configFile ? ["--config", this.configFile] : [])];
     const host = this.coordinatorHost();
     if (host) args.push("--mdns-interface", host.ip);
-    const p = startCli(args, { ...(host ? { netns: host.ns } : {}), ...logLevel() });
+    const p = startCli(args, { ...(host ? { netns: host.ns } : {}), ...(this.compiled ? { compiled: this.compiled } : {}), ...logLevel() });
     this.coordinator = p;
     this.planned = false;
     keepLog("coordinator", p);
@@ -103,7 +105,7 @@ export class SoakFarm {
   }
 
   async createToken(): Promise<void> {
-    const r = await cliOnce(["token", "create", "--data-dir", this.dataDir, "--multi-use", "--ttl", "2h", "--json"], this.coordinatorNs);
+    const r = await cliOnce(["token", "create", "--data-dir", this.dataDir, "--multi-use", "--ttl", "2h", "--json"], this.coordinatorNs, 60_000, this.compiled);
     if (r.code !== 0) throw new Error(`token create failed: ${r.out}`);
     const parsed = JSON.parse(r.out.slice(r.out.indexOf("{"))) as { token: string; caFingerprint: string };
     this.token = parsed.token;
@@ -118,7 +120,7 @@ export class SoakFarm {
       "--data-dir", join(this.dir, `agent-${i + 1}`), "--energy-source", "estimate",
     ];
     if (host) args.push("--mdns-interface", host.ip);
-    const p = startCli(args, { ...(host ? { netns: host.ns } : {}), ...logLevel() });
+    const p = startCli(args, { ...(host ? { netns: host.ns } : {}), ...(this.compiled ? { compiled: this.compiled } : {}), ...logLevel() });
     keepLog(`agent-${i + 1}`, p);
     this.agents[i] = p;
     await p.waitFor(/agent \S+ running/, 60_000);
@@ -130,7 +132,7 @@ export class SoakFarm {
   }
 
   async submit(jobFile: string): Promise<string> {
-    const r = await cliOnce(["submit", jobFile, "--data-dir", this.dataDir, "--json"], this.coordinatorNs);
+    const r = await cliOnce(["submit", jobFile, "--data-dir", this.dataDir, "--json"], this.coordinatorNs, 60_000, this.compiled);
     if (r.code !== 0) throw new Error(`submit failed: ${r.out}`);
     return (JSON.parse(r.out.slice(r.out.indexOf("{"))) as { jobId: string }).jobId;
   }

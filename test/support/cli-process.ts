@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../cli/paths.ts";
+import { RUN_COMPILED } from "./compiled-cli.ts";
 
 /** A nightshift CLI process started by a test; ended only by its own pid. */
 export interface CliProcess {
@@ -16,9 +17,10 @@ export interface CliProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function startCli(args: string[], opts: { env?: Record<string, string>; netns?: string; cwd?: string } = {}): CliProcess {
-  const bin = join(PROJECT_ROOT, "bin/nightshift.mjs");
-  const argv = opts.netns ? ["netns", "exec", opts.netns, process.execPath, bin, ...args] : [bin, ...args];
+/** `compiled`: a compiled main.js to run (test/support/compiled-cli.ts) instead of the TypeScript through tsx. */
+export function startCli(args: string[], opts: { env?: Record<string, string>; netns?: string; cwd?: string; compiled?: string } = {}): CliProcess {
+  const bin = opts.compiled ? [RUN_COMPILED, opts.compiled] : [join(PROJECT_ROOT, "bin/nightshift.mjs")];
+  const argv = opts.netns ? ["netns", "exec", opts.netns, process.execPath, ...bin, ...args] : [...bin, ...args];
   const child = spawn(opts.netns ? "ip" : process.execPath, argv, {
     cwd: opts.cwd ?? PROJECT_ROOT,
     env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "info", NIGHTSHIFT_FROM_SOURCE: "1", ...opts.env },
