@@ -21,6 +21,7 @@ import type { ExecutorProgress } from "./executors/executor.ts";
 import { BoundedLog } from "./work/bounded-log.ts";
 import { runChunk } from "./work/chunk-runner.ts";
 import { failureKind } from "./work/failure-kind.ts";
+import { FailureReportRetry } from "./work/failure-report-retry.ts";
 import { ExecutorSlot } from "./work/executor-slot.ts";
 import { ClaimAhead } from "./work/claim-ahead.ts";
 import { loadAgentId, saveAgentId } from "./agent-identity.ts";
@@ -119,6 +120,8 @@ interface Current {
 export class Agent {
   private state: AgentState = "created";
   private client: CoordinatorClient | undefined;
+  /** Failure reports sent again once a coordinator that was down is back. */
+  private reports: FailureReportRetry | undefined;
   private nc: NatsConnection | undefined;
   private heartbeat: HeartbeatPublisher | undefined;
   private loop: WorkLoop | undefined;
@@ -168,7 +171,9 @@ export class Agent {
     const log = this.opts.log;
     const creds = this.opts.credentials;
     const channel = creds ? studioChannelCredentials(creds) : undefined;
-    this.client = new CoordinatorClient(this.opts.coordinator, channel?.credentials, channel?.options);
+    const client = new CoordinatorClient(this.opts.coordinator, channel?.credentials, channel?.options);
+    this.client = client;
+    this.reports = new FailureReportRetry((r) => client.reportFailure(this.agentId, r.attemptId, r.error, r.handedBack), log.child({ part: "reports" }));
     const kinds = await this.executors.probe();
     log.info({ kinds: kinds.map((k) => `${k.kind} ${k.version}`) }, "step kinds on this agent");
     const joined = await this.client.join({
@@ -379,14 +384,26 @@ export class Agent {
     const handedBack = kind === "handed-back";
     if (kind === "refused") {
       this.opts.log.warn({ attemptId: work.attemptId, err: (err as Error).message }, "sink refused the attempt");
-      if (!/stale|unknown-attempt/.test((err as Error).message)) await this.client?.reportFailure(this.agentId, work.attemptId, (err as Error).message, false);
+      if (!/stale|unknown-attempt/.test((err as Error).message)) await this.report(work.attemptId, (err as Error).message, false);
       return;
     }
     const message = err instanceof Error ? err.message : String(err);
     if (handedBack) this.opts.log.warn({ attemptId: work.attemptId, err: message }, "chunk handed back: stopped here or the coordinator went away");
     else this.opts.log.error({ attemptId: work.attemptId, err: message }, "chunk failed on this agent");
     // Throws when the coordinator is unreachable: the work loop then naks for redelivery.
-    await this.client?.reportFailure(this.agentId, work.attemptId, message, handedBack);
+    await this.report(work.attemptId, message, handedBack);
+  }
+
+  /** Reports a failed or handed-back attempt; one the coordinator did not get (it was down) is sent again once it is back. */
+  private async report(attemptId: string, error: string, handedBack: boolean): Promise<void> {
+    try {
+      await this.client?.reportFailure(this.agentId, attemptId, error, handedBack);
+    } catch (err) {
+      if (this.reports?.retry({ attemptId, error, handedBack }, err)) {
+        this.opts.log.warn({ attemptId, err: (err as Error).message }, "failure report not delivered (coordinator unreachable); sent again once it is back");
+      }
+      throw err;
+    }
   }
 
   /**
@@ -415,6 +432,7 @@ export class Agent {
     this.state = "stopped";
     for (const c of this.live) c.abort.abort(new Error("agent stopping"));
     this.heartbeat?.stop();
+    this.reports?.stop();
     await this.opts.telemetry?.stop().catch(() => undefined);
     await this.loop?.stop().catch(() => undefined);
     // drain() waits for the server; when the coordinator (and its NATS) is already gone it would wait forever.

@@ -195,6 +195,23 @@ test("a second failure report for the same attempt, or one from another agent, i
   assert.equal(store.attempts.get(a1)?.error, "first");
 });
 
+test("a failure report that arrives late, after its attempt was lost and the chunk claimed again, changes nothing", (t) => {
+  // The agent's report was retried after a coordinator restart (agent/work/failure-report-retry.ts), but the
+  // restarted coordinator had already found the attempt abandoned and requeued the chunk.
+  const { store, claims, chunks, agent } = setup(t, { maxAgentsPerChunk: 1, maxFailuresPerChunk: 1 });
+  const other = insertAgent(store, { id: "agt_other" });
+  const c = chunks[0]!.id;
+  const a1 = queueAndClaim(store, claims, agent.id, c);
+  assert.equal(claims.loseAttempt(a1, "not named by its agent since the restart"), 1);
+  const a2 = queueAndClaim(store, claims, other.id, c);
+  assert.equal(claims.reportFailure(agent.id, a1, "14 UNAVAILABLE: Connection dropped", true), "ignored");
+  assert.equal(claims.reportFailure(agent.id, a1, "boom", false), "ignored", "nor as a failure: it would have failed the chunk at a limit of 1");
+  const row = store.chunks.get(c)!;
+  assert.deepEqual([row.state, row.currentAttemptId, row.failures], ["running", a2, 0]);
+  assert.equal(store.attempts.get(a1)?.state, "lost");
+  assert.equal(store.attempts.get(a2)?.state, "running");
+});
+
 test("loseAgentAttempts marks a silent agent's running attempts lost and requeues their chunks", (t) => {
   const { store, claims, chunks, agent, job, changes } = setup(t, {}, [[0, 1], [2, 3], [4, 5]]);
   const other = insertAgent(store, { id: "agt_other" });
