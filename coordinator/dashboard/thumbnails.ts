@@ -7,7 +7,7 @@
 import { mkdirSync, statSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import sharp from "sharp";
+import type sharpModule from "sharp";
 
 const THUMB_WIDTH = 256;
 const SHEET_COLUMNS = 8;
@@ -24,7 +24,7 @@ export class Thumbnails {
   async frame(jobId: string, frame: number, path: string): Promise<Buffer> {
     const st = statSync(path);
     const file = join(this.dir, `${safe(jobId)}-${frame}-${st.size}-${Math.floor(st.mtimeMs)}.jpg`);
-    return cached(file, () => sharp(path).resize({ width: THUMB_WIDTH, withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer());
+    return cached(file, async () => (await loadSharp())(path).resize({ width: THUMB_WIDTH, withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer());
   }
 
   /** A grid of the job's finished frames (at most SHEET_MAX, evenly spaced); `frames` are [number, path] in frame order. */
@@ -36,6 +36,7 @@ export class Thumbnails {
     const file = join(this.dir, `${safe(jobId)}-sheet-${key}.jpg`);
     return cached(file, async () => {
       const rows = Math.max(1, Math.ceil(shown.length / SHEET_COLUMNS));
+      const sharp = await loadSharp();
       const cells = await Promise.all(
         shown.map(([, path]) => sharp(path).resize({ width: SHEET_CELL, height: SHEET_CELL, fit: "contain", background: "#111" }).png().toBuffer()),
       );
@@ -45,6 +46,16 @@ export class Thumbnails {
         .toBuffer();
     });
   }
+}
+
+/**
+ * sharp, loaded at the first thumbnail: importing it costs about 0.3 s of CPU, which every coordinator start
+ * (a restart after a crash included) paid before it could listen.
+ */
+let loaded: Promise<typeof sharpModule> | undefined;
+function loadSharp(): Promise<typeof sharpModule> {
+  loaded ??= import("sharp").then((m) => m.default);
+  return loaded;
 }
 
 const safe = (id: string): string => id.replace(/[^A-Za-z0-9._-]/g, "_");
