@@ -63,3 +63,9 @@ export function percentile(values: readonly number[], p: number): number {
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
   return sorted[rank - 1] as number;
 }
+
+/** The soak's recovery figures: "recovery p50 Xs p99 Ys", or "no recovery measured" when no fault gave one (not "NaNs"). */
+export function recoverySummary(seconds: readonly number[]): string {
+  if (seconds.length === 0) return "no recovery measured";
+  return `recovery p50 ${percentile(seconds, 50).toFixed(1)}s p99 ${percentile(seconds, 99).toFixed(1)}s`;
+}

@@ -57,17 +57,6 @@ async function whenTrue(cond: () => boolean, timeoutMs: number): Promise<number 
   return null;
 }
 
-/** The startUpMs of the last "coordinator ready" line in a coordinator's JSON log. */
-function startUpSteps(output: string): Record<string, number> {
-  const line = output.split("\n").reverse().find((l) => l.includes('"coordinator ready"'));
-  if (!line) return {};
-  try {
-    return (JSON.parse(line) as { startUpMs?: Record<string, number> }).startUpMs ?? {};
-  } catch {
-    return {};
-  }
-}
-
 function median(values: ReadonlyArray<number | null>): number | null {
   const v = values.filter((x): x is number => x !== null).sort((a, b) => a - b);
   return v.length === 0 ? null : (v[Math.floor((v.length - 1) / 2)] as number);
@@ -121,7 +110,7 @@ async function main(): Promise<number> {
         const [hbAt, claimAt, ...backAt] = await Promise.all([heartbeat, claim, ...back]);
         const restart: Restart = {
           killToSpawnMs: spawnAt - killAt,
-          startUpMs: startUpSteps(farm.coordinator?.output() ?? ""),
+          startUpMs: farm.coordinatorStartUpMs(),
           spawnToListeningMs: listeningAt - spawnAt,
           listeningToFirstHeartbeatMs: hbAt === null ? null : hbAt - listeningAt,
           listeningToFirstClaimMs: claimAt === null ? null : claimAt - listeningAt,

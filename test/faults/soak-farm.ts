@@ -97,6 +97,20 @@ export class SoakFarm {
     await p.waitFor(/coordinator listening/, 60_000);
   }
 
+  /**
+   * Where the running coordinator's start-up went, ms per step, from its "coordinator ready" log line
+   * (coordinator/start-up-steps.ts; "launch" is Node and module loading); {} when its log has none (JSON logs only).
+   */
+  coordinatorStartUpMs(): Record<string, number> {
+    const line = (this.coordinator?.output() ?? "").split("\n").reverse().find((l) => l.includes('"coordinator ready"'));
+    if (!line) return {};
+    try {
+      return (JSON.parse(line) as { startUpMs?: Record<string, number> }).startUpMs ?? {};
+    } catch {
+      return {};
+    }
+  }
+
   /** SIGKILLs the coordinator on purpose (a planned fault) and waits until it is gone. */
   async killCoordinator(): Promise<void> {
     this.planned = true;

@@ -4,12 +4,18 @@
  * points; then the output root is checked against the expected frames and
  * checksums. Ends with one line:
  *   faults: N injected, E expected, P present, D duplicates, C corrupt, L lost, recovery p50 Xs p99 Ys
- * (recovery counts only the time it was possible: see MEASURED_HOW; stderr has the times from the fault too).
+ * (recovery counts only the time it was possible: see MEASURED_HOW; stderr has the times from the fault too;
+ * "no recovery measured" instead of the percentiles when no fault gave one).
  * Exit 0 only when nothing is lost, duplicated or corrupt.
  *
- *   npm run test:faults [-- --rounds 3 --frames 300 --agents 3 --faults 6 --seed 7 --no-netns --kinds kill-nats,cut-link]
+ *   npm run test:faults [-- --rounds 3 --frames 300 --agents 3 --faults 6 --seed 7 --no-netns --kinds kill-nats,cut-link --from-source]
  *   npm run test:faults:cluster   (= --cluster: three nats-server nodes on loopback, R3; kill-nats-node
  *                                  SIGKILLs one node and restarts it after 1-5 s, one node down at a time)
+ *
+ * The farm's processes run the CLI compiled once at the start (scripts/build.mjs
+ * into .tmp/, as a release runs dist/): a restarted coordinator does not spend
+ * seconds compiling TypeScript, which no studio's does. --from-source runs
+ * them through tsx instead (how every soak ran before the sixth round).
  *
  * With SOAK_LOG_DIR set, every process's output is written there when it ends
  * (set NIGHTSHIFT_LOG_LEVEL=debug for the detail).
@@ -31,10 +37,11 @@ import { readStore } from "../support/read-store.ts";
 import { checkOutput } from "../support/output-check.ts";
 import { expectedGeneratedShas } from "../support/expected-frames.ts";
 import { generatedJob } from "../support/farm.ts";
-import { planFaults, percentile, type FaultKind, type PlannedFault } from "./fault-schedule.ts";
+import { planFaults, percentile, recoverySummary, type FaultKind, type PlannedFault } from "./fault-schedule.ts";
 import { SoakFarm } from "./soak-farm.ts";
 import { FarmAvailability } from "./farm-availability.ts";
 import { LocalNatsCluster } from "../support/local-nats-cluster.ts";
+import { buildCompiledCli, type CompiledCli } from "../support/compiled-cli.ts";
 import YAML from "yaml";
 
 interface Options {
@@ -52,14 +59,20 @@ interface Options {
   kinds: FaultKind[];
   /** A three-node NATS cluster instead of the embedded server (loopback only). */
   cluster: boolean;
+  /** Run the farm's processes through tsx (compiling at each start) instead of the compiled CLI. */
+  fromSource: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { rounds: 3, frames: 300, agents: 3, faults: 6, seed: 7, width: 640, height: 360, chunk: 10, netns: true, maxMinutes: 14, kinds: [], cluster: false };
+  const o: Options = { rounds: 3, frames: 300, agents: 3, faults: 6, seed: 7, width: 640, height: 360, chunk: 10, netns: true, maxMinutes: 14, kinds: [], cluster: false, fromSource: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === "--no-netns") {
       o.netns = false;
+      continue;
+    }
+    if (a === "--from-source") {
+      o.fromSource = true;
       continue;
     }
     if (a === "--cluster") {
@@ -119,6 +132,19 @@ const MEASURED_HOW =
   "the time during which recovery was possible (at least one agent running with its link up, and the coordinator up, " +
   "its own restart counted for a coordinator kill). 'from fault' counts all of it";
 
+/** Waits for `p`, but not past `deadline` (ms since the epoch): then throws, naming `what`. */
+async function beforeDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than --max-minutes`)), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const log = (msg: string): void => void process.stderr.write(`soak: ${msg}\n`);
 
 async function main(): Promise<number> {
@@ -129,6 +155,7 @@ async function main(): Promise<number> {
   let lan: Lan | undefined;
   let farm: SoakFarm | undefined;
   let cluster: LocalNatsCluster | undefined;
+  let compiled: CompiledCli | undefined;
   try {
     if (lanReason === undefined) lan = await Lan.create({ hosts: o.agents + 1 });
     else log(`running on loopback, no link cuts (${o.cluster ? "--cluster" : lanReason})`);
@@ -144,12 +171,25 @@ async function main(): Promise<number> {
       writeFileSync(configFile, YAML.stringify(cluster.coordinatorConfig()));
       log(`NATS cluster up: ${cluster.files.urls.join(",")}`);
     }
-    farm = new SoakFarm(dir, o.agents, lan ? 17400 : await freePort(), lan, configFile);
+    const farmStart = Date.now();
+    if (!o.fromSource) {
+      compiled = buildCompiledCli();
+      log(`CLI compiled in ${((Date.now() - farmStart) / 1000).toFixed(1)} s; the farm runs it (--from-source: through tsx)`);
+    } else log("the farm runs the CLI from source through tsx (--from-source): every start compiles TypeScript");
+    farm = new SoakFarm(dir, o.agents, lan ? 17400 : await freePort(), lan, configFile, compiled?.main);
     const availability = new FarmAvailability(o.agents, Date.now());
-    await farm.startCoordinator();
-    await farm.createToken();
-    for (let i = 0; i < o.agents; i++) await farm.startAgent(i);
-    log(`farm up: coordinator ${farm.address}, ${o.agents} agents${lan ? " on network namespaces" : " on loopback"}`);
+    const up = farm;
+    // Start-up counts against --max-minutes too: a farm that cannot start within it ends the soak (a harness failure, named).
+    await beforeDeadline(
+      (async () => {
+        await up.startCoordinator();
+        await up.createToken();
+        for (let i = 0; i < o.agents; i++) await up.startAgent(i);
+      })(),
+      deadline,
+      "farm start-up",
+    );
+    log(`farm up after ${((Date.now() - farmStart) / 1000).toFixed(1)} s: coordinator ${farm.address}, ${o.agents} agents${lan ? " on network namespaces" : " on loopback"}`);
     const expected = await expectedGeneratedShas(o.frames, o.width, o.height, 3);
 
     const recoveries: Recovery[] = [];
@@ -231,8 +271,6 @@ async function main(): Promise<number> {
     } finally {
       db.close();
     }
-    const p50 = percentile(recoveries.map((r) => r.seconds), 50);
-    const p99 = percentile(recoveries.map((r) => r.seconds), 99);
     const byKind = new Map<string, number[]>();
     for (const r of recoveries) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.seconds]);
     const byKindFromFault = new Map<string, number[]>();
@@ -242,13 +280,12 @@ async function main(): Promise<number> {
       const ff = byKindFromFault.get(k) ?? [];
       log(`recovery ${k}: n=${v.length} p50 ${percentile(v, 50).toFixed(2)}s max ${Math.max(...v).toFixed(2)}s (from fault: p50 ${percentile(ff, 50).toFixed(2)}s max ${Math.max(...ff).toFixed(2)}s)`);
     }
-    const ffAll = recoveries.map((r) => r.fromFaultSeconds);
-    log(`recovery from fault, all kinds: p50 ${percentile(ffAll, 50).toFixed(1)}s p99 ${percentile(ffAll, 99).toFixed(1)}s`);
+    log(`from fault, all kinds: ${recoverySummary(recoveries.map((r) => r.fromFaultSeconds))}`);
     for (const c of farm.crashes) log(`FAILED: ${c}`);
     for (const e of harnessErrors) log(`FAILED to inject or restore: ${e}`);
     process.stdout.write(
       `faults: ${injected} injected, ${expectedTotal} expected, ${present} present, ${duplicates} duplicates, ${corrupt} corrupt, ${lost} lost, ` +
-        `recovery p50 ${p50.toFixed(1)}s p99 ${p99.toFixed(1)}s\n`,
+        `${recoverySummary(recoveries.map((r) => r.seconds))}\n`,
     );
     return lost === 0 && duplicates === 0 && corrupt === 0 && present === expectedTotal && expectedTotal > 0 && farm.crashes.length === 0 && harnessErrors.length === 0 ? 0 : 1;
   } finally {
@@ -256,6 +293,7 @@ async function main(): Promise<number> {
     await cluster?.stopAll();
     await lan?.cleanup();
     rmSync(dir, { recursive: true, force: true });
+    compiled?.remove();
   }
 }
 
@@ -394,9 +432,15 @@ async function inject(
       const watch = startWatch(f.kind, t0);
       await farm.killCoordinator();
       log("  SIGKILL coordinator");
+      const spawnAt = Date.now();
       await farm.startCoordinator();
-      availability.coordinator(true, Date.now());
-      return recovery(f.kind, t0, await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS), availability, watch);
+      const listeningAt = Date.now();
+      availability.coordinator(true, listeningAt);
+      const steps = Object.entries(farm.coordinatorStartUpMs()).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(2)}`).join(", ");
+      log(`  coordinator listening ${((listeningAt - t0) / 1000).toFixed(2)}s after the kill (started ${((spawnAt - t0) / 1000).toFixed(2)}s after it; its start-up, s: ${steps || "not logged"})`);
+      const claimedAt = await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS);
+      if (claimedAt !== undefined) log(`  first claim ${((claimedAt - listeningAt) / 1000).toFixed(2)}s after the coordinator listened`);
+      return recovery(f.kind, t0, claimedAt, availability, watch);
     }
     case "kill-nats": {
       const pidFile = join(farm.dataDir, "nats", "nats-server.pid");

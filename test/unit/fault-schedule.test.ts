@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { percentile, planFaults, seededRandom } from "../faults/fault-schedule.ts";
+import { percentile, planFaults, recoverySummary, seededRandom } from "../faults/fault-schedule.ts";
 
 test("the fault plan is a pure function of its seed", () => {
   const o = { seed: 42, faults: 8, agents: 3, windowSeconds: 20, kinds: ["kill-agent", "cut-link", "kill-coordinator"] as const, minGapSeconds: 2 };
@@ -23,4 +23,10 @@ test("seededRandom stays in [0,1) and percentile uses nearest rank", () => {
   assert.equal(percentile([5, 1, 3, 2, 4], 99), 5);
   assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90), 9);
   assert.ok(Number.isNaN(percentile([], 50)));
+});
+
+test("the summary's recovery part: percentiles of the times, or 'no recovery measured' when there are none (never NaN)", () => {
+  assert.equal(recoverySummary([]), "no recovery measured");
+  assert.equal(recoverySummary([2.5, 4.24, 1]), "recovery p50 2.5s p99 4.2s");
+  assert.doesNotMatch(recoverySummary([]), /NaN/);
 });
