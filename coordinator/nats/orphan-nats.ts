@@ -20,6 +20,15 @@ function cmdlineOf(pid: number): string | null {
   }
 }
 
+/**
+ * The process has ended: it is gone, or a zombie (its cmdline reads empty). A zombie holds no port nor file
+ * any more; only its parent's wait() removes it, and an orphan's parent is init, which here took 1-1.5 s after
+ * the SIGKILL: every coordinator restart after a crash waited for that before its nats-server could start.
+ */
+function ended(pid: number): boolean {
+  return (cmdlineOf(pid) ?? "") === "";
+}
+
 /** Ends our orphaned nats-server, if any. Returns its pid when one was ended. */
 export async function reapOrphanNats(pidFile: string, configPath: string): Promise<number | null> {
   if (!existsSync(pidFile)) return null;
@@ -29,7 +38,7 @@ export async function reapOrphanNats(pidFile: string, configPath: string): Promi
   const cmd = cmdlineOf(pid);
   if (!cmd || !cmd.includes("nats-server") || !cmd.includes(configPath)) return null;
   process.kill(pid, "SIGKILL");
-  for (let i = 0; i < 100 && cmdlineOf(pid) !== null; i++) await sleep(20);
+  for (let i = 0; i < 100 && !ended(pid); i++) await sleep(20);
   return pid;
 }
 
