@@ -436,9 +436,10 @@ async function inject(
       await farm.startCoordinator();
       const listeningAt = Date.now();
       availability.coordinator(true, listeningAt);
+      const claimedAt = await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS);
+      // Read after the claim: the coordinator's log reaches its stderr after "listening" reaches its stdout.
       const steps = Object.entries(farm.coordinatorStartUpMs()).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(2)}`).join(", ");
       log(`  coordinator listening ${((listeningAt - t0) / 1000).toFixed(2)}s after the kill (started ${((spawnAt - t0) / 1000).toFixed(2)}s after it; its start-up, s: ${steps || "not logged"})`);
-      const claimedAt = await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS);
       if (claimedAt !== undefined) log(`  first claim ${((claimedAt - listeningAt) / 1000).toFixed(2)}s after the coordinator listened`);
       return recovery(f.kind, t0, claimedAt, availability, watch);
     }
