@@ -199,6 +199,9 @@ export class Agent {
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      // Each connect try may take this long (nats.js default 20 s). A try begun while the agent's link was cut hangs on
+      // its SYN; at 20 s the agent came back on NATS (heartbeats, work) up to 20 s after its link did (soak, sixth round).
+      timeout: NATS_CONNECT_TRY_MS,
     };
     // A user JWT is valid on every server that trusts the studio's operator at once: nothing to wait for.
     this.nc = await connect(natsOptions);
@@ -447,6 +450,9 @@ export class Agent {
     await this.opts.onStopped?.().catch(() => undefined);
   }
 }
+
+/** Longest one NATS connect try of the agent (TCP, TLS, CONNECT/PONG), ms: a LAN handshake takes far less, even under load. */
+export const NATS_CONNECT_TRY_MS = 5_000;
 
 /** Waits for `p` (its failure ignored), at most `ms`. */
 async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
