@@ -22,6 +22,9 @@ export interface EmbeddedNatsOptions {
   maxRestarts?: number;
 }
 
+/** How many times the earlier run's port is tried again, 100 ms apart, before a new port is chosen. */
+const SAVED_PORT_TRIES = 20;
+
 /**
  * Spawns and supervises a nats-server with JetStream, its store under `dir`.
  * Events: "restarted" (url), "gave-up" (error), "log-line" (one line of its log).
@@ -32,6 +35,8 @@ export class EmbeddedNatsServer extends EventEmitter {
   private stopping = false;
   private restarts = 0;
   private triedSavedPort = false;
+  /** Tries of the earlier run's port that found it still taken (its old server just ended), up to SAVED_PORT_TRIES. */
+  private savedPortBusy = 0;
   private readonly binary: string;
 
   constructor(private readonly opts: EmbeddedNatsOptions) {
@@ -82,7 +87,15 @@ export class EmbeddedNatsServer extends EventEmitter {
     child.once("exit", (code, signal) => this.onExit(child, code, signal));
     const port = await Promise.race([this.waitForPortsFile(portsDir, child.pid as number), exited.then(() => -1)]);
     if (port < 0) {
-      if (fromSaved && this.port !== 0 && /address already in use/i.test(stderr)) {
+      const inUse = this.port !== 0 && /address already in use/i.test(stderr);
+      if (inUse && (fromSaved || this.savedPortBusy > 0) && this.savedPortBusy < SAVED_PORT_TRIES) {
+        // The earlier run's server has just been ended (reapOrphanNats): its port may be let go a moment later.
+        this.savedPortBusy++;
+        await sleep(100);
+        return this.start();
+      }
+      if (inUse && (fromSaved || this.savedPortBusy > 0)) {
+        this.savedPortBusy = 0;
         this.opts.log.warn({ port: this.port }, "the port of the earlier run is taken; choosing a new one");
         this.port = 0;
         return this.start();
@@ -90,6 +103,7 @@ export class EmbeddedNatsServer extends EventEmitter {
       throw new Error(`nats-server exited at start: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
     }
     this.port = port;
+    this.savedPortBusy = 0;
     writeFileSync(join(this.opts.dir, "port"), `${port}\n`);
     this.opts.log.info({ url: this.url, pid: child.pid, store: join(this.opts.dir, "jetstream") }, "nats-server started");
     return this.url;

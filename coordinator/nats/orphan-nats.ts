@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
@@ -21,12 +21,27 @@ function cmdlineOf(pid: number): string | null {
 }
 
 /**
- * The process has ended: it is gone, or a zombie (its cmdline reads empty). A zombie holds no port nor file
- * any more; only its parent's wait() removes it, and an orphan's parent is init, which here took 1-1.5 s after
- * the SIGKILL: every coordinator restart after a crash waited for that before its nats-server could start.
+ * The process has ended and let go of its files and sockets: it is gone, or a zombie with no open descriptor.
+ * Only its parent's wait() removes a zombie, and an orphan's parent is init, which here took 1-1.5 s after the
+ * SIGKILL: every coordinator restart after a crash waited for that before its nats-server could start. (Neither
+ * an empty cmdline nor the zombie state is enough: a Go server's other threads, still exiting, hold its sockets:
+ * every thread's descriptors are looked at.)
  */
 function ended(pid: number): boolean {
-  return (cmdlineOf(pid) ?? "") === "";
+  const none = (dir: string): boolean => {
+    try {
+      return readdirSync(dir).length === 0;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "ENOENT";
+    }
+  };
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT";
+  }
+  return threads.every((tid) => none(`/proc/${pid}/task/${tid}/fd`));
 }
 
 /** Ends our orphaned nats-server, if any. Returns its pid when one was ended. */

@@ -5,6 +5,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { reapOrphanNats, writeNatsPidFile } from "../../coordinator/nats/orphan-nats.ts";
+import { EmbeddedNatsServer } from "../../coordinator/nats/embedded-nats-server.ts";
+import { testLog } from "../helpers/test-log.ts";
 import { findNatsServer } from "../../shared/nats/find-nats-server.ts";
 import { freePort } from "../support/free-port.ts";
 import { tempDir } from "../support/farm.ts";
@@ -60,4 +62,17 @@ test("a pid that is not our nats-server (another config, or not nats-server) is 
   writeNatsPidFile(pidFile, process.pid);
   assert.equal(await reapOrphanNats(pidFile, join(dir, "nats-server.conf")), null);
   assert.equal(process.kill(process.pid, 0), true);
+});
+
+test("the embedded nats-server takes its earlier run's port again when that port is let go a moment after the start", { skip: binary ? false : "nats-server is not installed" }, async (t) => {
+  const dir = tempDir(t, "ns-saved-port-");
+  const port = await freePort();
+  writeFileSync(join(dir, "port"), `${port}\n`);
+  // Something still holds the port for 300 ms, as an old server's sockets being closed.
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(port, "127.0.0.1", resolve));
+  setTimeout(() => holder.close(), 300);
+  const nats = new EmbeddedNatsServer({ dir, log: testLog(), supervise: false });
+  t.after(() => nats.stop());
+  assert.equal(await nats.start(), `nats://127.0.0.1:${port}`, "the same URL, so agents reconnect to it");
 });
