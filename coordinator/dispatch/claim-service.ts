@@ -10,6 +10,7 @@ import type { AttemptRow } from "../store/attempts-table.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import { claimCopy, isCopyDispatch, revokePlacedOn, settleCopy } from "../scheduling/copy-rules.ts";
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
+import { TurnBatch } from "./turn-batch.ts";
 
 export type ClaimResult = { skip: true; reason: string } | { skip: false; attemptId: string; work: ChunkWork };
 export type FailureOutcome = "retry" | "failed" | "ignored";
@@ -33,49 +34,72 @@ export class ClaimService {
     private readonly onChange: (jobId: string) => void,
     /** A lost attempt's chunk went back to pending (lost-work-first.ts places it ahead of the queue). */
     private readonly onLostRequeued: (chunkId: string) => void = () => undefined,
-  ) {}
+  ) {
+    this.batch = new TurnBatch(store);
+  }
+
+  /** The shared transaction of the claims of one event-loop turn. */
+  readonly batch: TurnBatch;
 
   /** Why an agent may not run a job's chunks (tags, memory), or null; set by the coordinator (coordinator/scheduling/). */
   ineligible: (agent: AgentRow, job: JobRow) => string | null = () => null;
 
+  /** Claims in a transaction of its own. */
   claim(agentId: string, chunkId: string, dispatchId: string): ClaimResult {
-    const result = this.store.tx((): ClaimResult => {
-      const now = this.clock();
-      const agent = this.store.agents.get(agentId);
-      if (!agent || agent.state === "removed") return { skip: true, reason: "agent not enrolled" };
-      const chunk = this.store.chunks.get(chunkId);
-      if (!chunk) return { skip: true, reason: "unknown chunk" };
-      // A speculative copy: a second live attempt of a running chunk, allowed only for the copy's own dispatch id.
-      const copy = isCopyDispatch(chunk, dispatchId);
-      if (!copy && chunk.state !== "queued") return { skip: true, reason: `chunk is ${chunk.state}` };
-      if (!copy && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
-      const job = this.store.jobs.get(chunk.jobId);
-      if (!job) return { skip: true, reason: "unknown job" };
-      if (copy) {
-        if ((job.state !== "running" && job.state !== "queued") || this.store.blocklist.isBlocked(job.id, agentId) || this.ineligible(agent, job) !== null) return { skip: true, reason: "copy not wanted" };
-        const c = claimCopy(this.store, chunk, agentId, now);
-        if ("skip" in c) return { skip: true, reason: c.skip };
-        return { skip: false, attemptId: c.attemptId, work: this.work(job, chunk, c.attemptId) };
-      }
-      if (job.state === "paused" || job.state === "cancelled") {
-        this.store.chunks.transition(chunk.id, job.state === "paused" ? "pending" : "cancelled", now, { dispatchId: null });
-        return { skip: true, reason: `job is ${job.state}` };
-      }
-      if (this.store.blocklist.isBlocked(job.id, agentId)) {
-        this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
-        return { skip: true, reason: "agent is blocklisted for this job" };
-      }
-      const why = this.ineligible(agent, job);
-      if (why !== null) {
-        this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
-        return { skip: true, reason: `agent ${why}` };
-      }
-      if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
-      const attemptId = newId("att", now);
-      this.store.attempts.insert({ id: attemptId, chunkId, jobId: job.id, agentId, createdAt: now });
-      const running = this.store.chunks.transition(chunk.id, "running", now, { currentAttemptId: attemptId, countAttempt: true }, chunk);
-      return { skip: false, attemptId, work: this.work(job, running, attemptId) };
-    });
+    return this.answered(agentId, chunkId, this.store.tx(() => this.take(agentId, chunkId, dispatchId)));
+  }
+
+  /**
+   * Claims in the transaction shared by every claim of this event-loop turn
+   * (turn-batch.ts); resolves once that transaction committed, so the agent's
+   * answer still follows the durable write. A claim refused or failing does not
+   * spoil the others of its batch.
+   */
+  async claimBatched(agentId: string, chunkId: string, dispatchId: string): Promise<ClaimResult> {
+    return this.answered(agentId, chunkId, await this.batch.run(() => this.take(agentId, chunkId, dispatchId)));
+  }
+
+  /** The claim's store work; runs inside a transaction. */
+  private take(agentId: string, chunkId: string, dispatchId: string): ClaimResult {
+    const now = this.clock();
+    const agent = this.store.agents.get(agentId);
+    if (!agent || agent.state === "removed") return { skip: true, reason: "agent not enrolled" };
+    const chunk = this.store.chunks.get(chunkId);
+    if (!chunk) return { skip: true, reason: "unknown chunk" };
+    // A speculative copy: a second live attempt of a running chunk, allowed only for the copy's own dispatch id.
+    const copy = isCopyDispatch(chunk, dispatchId);
+    if (!copy && chunk.state !== "queued") return { skip: true, reason: `chunk is ${chunk.state}` };
+    if (!copy && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
+    const job = this.store.jobs.get(chunk.jobId);
+    if (!job) return { skip: true, reason: "unknown job" };
+    if (copy) {
+      if ((job.state !== "running" && job.state !== "queued") || this.store.blocklist.isBlocked(job.id, agentId) || this.ineligible(agent, job) !== null) return { skip: true, reason: "copy not wanted" };
+      const c = claimCopy(this.store, chunk, agentId, now);
+      if ("skip" in c) return { skip: true, reason: c.skip };
+      return { skip: false, attemptId: c.attemptId, work: this.work(job, chunk, c.attemptId) };
+    }
+    if (job.state === "paused" || job.state === "cancelled") {
+      this.store.chunks.transition(chunk.id, job.state === "paused" ? "pending" : "cancelled", now, { dispatchId: null });
+      return { skip: true, reason: `job is ${job.state}` };
+    }
+    if (this.store.blocklist.isBlocked(job.id, agentId)) {
+      this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
+      return { skip: true, reason: "agent is blocklisted for this job" };
+    }
+    const why = this.ineligible(agent, job);
+    if (why !== null) {
+      this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
+      return { skip: true, reason: `agent ${why}` };
+    }
+    if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
+    const attemptId = newId("att", now);
+    this.store.attempts.insert({ id: attemptId, chunkId, jobId: job.id, agentId, createdAt: now });
+    const running = this.store.chunks.transition(chunk.id, "running", now, { currentAttemptId: attemptId, countAttempt: true }, chunk);
+    return { skip: false, attemptId, work: this.work(job, running, attemptId) };
+  }
+
+  /** After the claim's commit: its log line, and a dispatch pass when the agent was refused the chunk. */
+  private answered(agentId: string, chunkId: string, result: ClaimResult): ClaimResult {
     if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason }, "claim skipped");
     else this.log.info({ agentId, chunkId, attemptId: result.attemptId }, "chunk claimed");
     if (result.skip && /^agent /.test(result.reason)) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "");

@@ -64,8 +64,8 @@ export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimServic
         heartbeatMs: connect.heartbeatMs,
       };
     })(call, callback),
-    claim: unary<ClaimRequest, ClaimResponse>((req) => {
-      const r = claims.claim(req.agentId, req.chunkId, req.dispatchId);
+    claim: unary<ClaimRequest, ClaimResponse>(async (req) => {
+      const r = await claims.claimBatched(req.agentId, req.chunkId, req.dispatchId);
       return r.skip
         ? { skip: true, reason: r.reason, attemptId: "", workJson: "" }
         : { skip: false, reason: "", attemptId: r.attemptId, workJson: JSON.stringify(r.work) };
