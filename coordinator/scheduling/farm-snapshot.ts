@@ -1,6 +1,6 @@
 import type { Store } from "../store/store.ts";
 import type { JobRow } from "../store/jobs-table.ts";
-import { onlineAgents, pendingOfJob, queuedChunks, runningAttempts, unstartedChunks, type OnlineAgentRow } from "./snapshot-queries.ts";
+import { onlineAgents, pendingOfJob, queuedChunks, runningAttempts, unstartedChunks, type AttemptProgress, type OnlineAgentRow } from "./snapshot-queries.ts";
 import type { FarmPolicy } from "../dispatch/farm-policy.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import { storeAssets } from "../assets/store-assets.ts";
@@ -8,12 +8,12 @@ import type { Heartbeat } from "../../shared/protocol/messages.ts";
 import { ineligibility } from "./eligibility.ts";
 import { stepNeed } from "../../shared/steps/step-needs.ts";
 import { inLastRounds } from "./end-game.ts";
-import { routeJob } from "./place-chunks.ts";
+import { routeJob, type Route } from "./place-chunks.ts";
 import type { UnstartedCounts } from "../store/chunks-table.ts";
 import { assessWindow, type OffsetAt, type WindowAssessment } from "./job-window.ts";
 import type { FarmSnapshot } from "./plan-dispatch.ts";
 import type { SchedulingPolicy } from "./scheduling-policy.ts";
-import type { AgentInfo, JobNeeds, PendingChunk, RunningWork, UnstartedChunk, WaitingWork } from "./scheduling-types.ts";
+import type { AgentInfo, JobNeeds, PendingChunk, UnstartedChunk, WaitingWork } from "./scheduling-types.ts";
 import type { SpeedBook } from "./speed-book.ts";
 
 export interface SnapshotDeps {
@@ -113,14 +113,9 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   const waiting = queued.filter((q): q is WaitingWork => q.agentId !== null && onlineIds.has(q.agentId));
   const poolQueued = queued.filter((q) => q.agentId === null).length;
 
-  const progress = new Map<string, { framesDone: number; elapsedMs: number; sentAtMs: number }>();
-  for (const hb of live.values()) if (hb.progress) progress.set(hb.progress.attemptId, { ...hb.progress, sentAtMs: hb.sentAtMs });
-  const running: RunningWork[] = runningAttempts(d.store).map((r) => ({
-    ...r,
-    framesDone: progress.get(r.attemptId)?.framesDone ?? null,
-    elapsedMs: progress.get(r.attemptId)?.elapsedMs ?? null,
-    reportedAtMs: progress.get(r.attemptId)?.sentAtMs ?? null,
-  }));
+  const progress = new Map<string, AttemptProgress>();
+  for (const hb of live.values()) if (hb.progress) progress.set(hb.progress.attemptId, { framesDone: hb.progress.framesDone, elapsedMs: hb.progress.elapsedMs, sentAtMs: hb.sentAtMs });
+  const running = runningAttempts(d.store, progress);
 
   // An agent holds the model of what it runs now, whatever its last heartbeat said.
   const runningModels = new Map<string, string[]>();
@@ -145,6 +140,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   const queuedPer = new Map<string, number>();
   for (const q of queued) queuedPer.set(q.jobId, (queuedPer.get(q.jobId) ?? 0) + 1);
   const pending: PendingChunk[] = [];
+  const routes = new Map<string, Route>();
   const jobsWithUnstarted = new Set<string>();
   const nearEnd = new Map<string, UnstartedChunk[]>();
   for (const job of jobs.values()) {
@@ -153,7 +149,9 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
     if (last) nearEnd.set(job.jobId, last);
     if (want > 0) {
       const take = Math.max(0, Math.min(want, u.chunks - (queuedPer.get(job.jobId) ?? 0)));
-      const route = routeJob(job, agents).kind;
+      const r = routeJob(job, agents);
+      routes.set(job.jobId, r);
+      const route = r.kind;
       // A job cut at its end this pass gives its pool room to the jobs after it: read as before.
       const read = route === "pool" && !last ? Math.min(take, Math.max(0, poolRoom)) : route === "hold" ? Math.min(take, 1) : take;
       if (read > 0) pending.push(...pendingOfJob(d.store, job.jobId, read));
@@ -170,6 +168,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
       jobs,
       models,
       pending,
+      routes,
       nearEnd,
       jobsWithUnstarted,
       running,

@@ -38,6 +38,8 @@ export interface PlacementInput {
   jobs: ReadonlyMap<string, JobNeeds>;
   /** Pending chunks, highest priority first. */
   pending: readonly PendingChunk[];
+  /** Routes already worked out from these same agents (the pass's snapshot); the others are worked out here. */
+  routes?: ReadonlyMap<string, Route>;
   /** Messages the pool may still take. */
   poolRoom: number;
   /** Most chunks waiting on one agent's subject. */
@@ -67,7 +69,7 @@ export function placeChunks(input: PlacementInput): { placements: Placement[]; h
     const job = input.jobs.get(chunk.jobId);
     if (!job) continue;
     let route = routes.get(job.jobId);
-    if (!route) routes.set(job.jobId, (route = routeJob(job, input.agents)));
+    if (!route) routes.set(job.jobId, (route = input.routes?.get(job.jobId) ?? routeJob(job, input.agents)));
     if (route.kind === "hold") {
       holds.set(job.jobId, route.reason);
       continue;

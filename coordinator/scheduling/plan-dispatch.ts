@@ -1,7 +1,7 @@
 import { AgentLoad } from "./agent-load.ts";
 import { ineligibility } from "./eligibility.ts";
 import { planEndGame, type EndGamePlan } from "./end-game.ts";
-import { placeChunks } from "./place-chunks.ts";
+import { placeChunks, type Route } from "./place-chunks.ts";
 import type { SchedulingPolicy } from "./scheduling-policy.ts";
 import type { AgentInfo, Hold, JobNeeds, PendingChunk, Placement, RunningWork, Speculation, UnstartedChunk, WaitingWork } from "./scheduling-types.ts";
 import { planSpeculation } from "./speculation.ts";
@@ -18,6 +18,8 @@ export interface FarmSnapshot {
   models: Map<string, string>;
   /** Pending chunks of those jobs, highest priority first (as many as could be placed). */
   pending: PendingChunk[];
+  /** How each job's chunks travel, where the snapshot already worked it out from these agents (placement reuses it). */
+  routes?: ReadonlyMap<string, Route>;
   /** Every unstarted chunk of the jobs that are near their end (see inLastRounds). */
   nearEnd: Map<string, UnstartedChunk[]>;
   /** Jobs that have any unstarted chunk. */
@@ -68,6 +70,7 @@ export function planDispatch(s: FarmSnapshot, speeds: SpeedBook, policy: Schedul
     agents: s.agents,
     jobs: s.jobs,
     pending: s.pending.filter((c) => !cut.has(c.jobId)),
+    ...(s.routes ? { routes: s.routes } : {}),
     poolRoom: Math.max(1, s.agents.length) * s.depthPerAgent - s.poolQueued,
     depthPerAgent: s.depthPerAgent,
     limit: budget,

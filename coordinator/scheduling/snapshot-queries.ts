@@ -40,16 +40,45 @@ export function queuedChunks(store: Store): Array<{ chunkId: string; jobId: stri
     .all() as Array<{ chunkId: string; jobId: string; agentId: string | null; frames: number }>;
 }
 
-/** Running attempts with their chunk's size and speculation state (progress filled in by the caller). */
-export function runningAttempts(store: Store): Array<Omit<RunningWork, "framesDone" | "elapsedMs" | "reportedAtMs">> {
+/** What an agent's heartbeat said of an attempt's progress. */
+export interface AttemptProgress {
+  framesDone: number;
+  elapsedMs: number;
+  sentAtMs: number;
+}
+
+/**
+ * Running attempts with their chunk's size, speculation state and reported
+ * progress, built in one loop from rows SQLite already shaped (a running
+ * attempt is read on every pass for every busy agent).
+ */
+export function runningAttempts(store: Store, progress: ReadonlyMap<string, AttemptProgress>): RunningWork[] {
   const rows = store.db
     .prepare(
       `SELECT a.id AS attemptId, a.chunk_id AS chunkId, a.job_id AS jobId, a.agent_id AS agentId, a.created_at AS startedAtMs,
-         c.frame_end - c.frame_start + 1 AS frames, c.spec_attempt_id AS specAttemptId, c.spec_dispatch_id AS specDispatchId
+         c.frame_end - c.frame_start + 1 AS frames, c.spec_attempt_id IS a.id AS speculative, c.spec_dispatch_id IS NOT NULL AS hasCopy
        FROM attempts a JOIN chunks c ON c.id = a.chunk_id WHERE a.state = 'running'`,
     )
-    .all() as Array<Omit<RunningWork, "framesDone" | "elapsedMs" | "reportedAtMs" | "speculative" | "hasCopy"> & { specAttemptId: string | null; specDispatchId: string | null }>;
-  return rows.map(({ specAttemptId, specDispatchId, ...r }) => ({ ...r, speculative: specAttemptId === r.attemptId, hasCopy: specDispatchId !== null }));
+    .all() as Array<{ attemptId: string; chunkId: string; jobId: string; agentId: string; startedAtMs: number; frames: number; speculative: 0 | 1; hasCopy: 0 | 1 }>;
+  const out: RunningWork[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as (typeof rows)[number];
+    const p = progress.get(r.attemptId);
+    out[i] = {
+      attemptId: r.attemptId,
+      chunkId: r.chunkId,
+      jobId: r.jobId,
+      agentId: r.agentId,
+      frames: r.frames,
+      startedAtMs: r.startedAtMs,
+      framesDone: p?.framesDone ?? null,
+      elapsedMs: p?.elapsedMs ?? null,
+      reportedAtMs: p?.sentAtMs ?? null,
+      speculative: r.speculative === 1,
+      hasCopy: r.hasCopy === 1,
+    };
+  }
+  return out;
 }
 
 /** Up to `limit` pending chunks of one job, in frame order. */

@@ -23,6 +23,7 @@ export class Store {
   readonly attemptLogs: AttemptLogsTable;
   readonly models: ModelsTable;
   private closed = false;
+  private readonly runTx: (fn: () => unknown) => unknown;
 
   constructor(readonly db: Db) {
     this.jobs = new JobsTable(db);
@@ -35,15 +36,21 @@ export class Store {
     this.telemetry = new TelemetryTable(db);
     this.attemptLogs = new AttemptLogsTable(db);
     this.models = new ModelsTable(db);
+    this.runTx = db.transaction((fn: () => unknown) => fn());
   }
 
   static open(path: string): Store {
     return new Store(openDatabase(path));
   }
 
-  /** Runs fn in one SQLite transaction: all of it commits, or none. */
+  /**
+   * Runs fn in one SQLite transaction: all of it commits, or none (inside
+   * another transaction: a savepoint). One wrapper made once: better-sqlite3's
+   * db.transaction(fn) builds four wrappers and their properties per call,
+   * a cost paid on every claim, commit and dispatch pass.
+   */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.runTx(fn) as T;
   }
 
   close(): void {

@@ -5,6 +5,7 @@ import { takeSnapshot } from "../../coordinator/scheduling/farm-snapshot.ts";
 import { planDispatch } from "../../coordinator/scheduling/plan-dispatch.ts";
 import { defaultSchedulingDeps } from "../../coordinator/scheduling/scheduling-deps.ts";
 import { pendingOfJob } from "../../coordinator/scheduling/snapshot-queries.ts";
+import { routeJob } from "../../coordinator/scheduling/place-chunks.ts";
 import type { Store } from "../../coordinator/store/store.ts";
 import { insertAgent, insertChunks, insertJob, openTempStore, queueChunk } from "../helpers/store-fixture.ts";
 
@@ -63,4 +64,11 @@ test("a pass reads only the pending chunks it could place, and plans exactly wha
   assert.equal(narrow.placements.filter((p) => p.jobId === pool.id).length, poolRoom);
   assert.ok(narrow.placements.some((p) => p.jobId === placed.id && p.agentId !== null && p.agentId !== "agt_a"));
   assert.deepEqual(narrow.holds.map((h) => h.jobId), [held.id]);
+
+  // The routes the snapshot worked out are the ones placement would work out from the plan's agents, and the plan is the same without them.
+  assert.deepEqual([...(snapshot.routes?.keys() ?? [])].sort(), [held.id, later.id, placed.id, pool.id].sort());
+  for (const [id, route] of snapshot.routes ?? []) assert.deepEqual(route, routeJob(snapshot.jobs.get(id)!, snapshot.agents), id);
+  assert.deepEqual(snapshot.routes?.get(placed.id)?.kind, "agents");
+  const { routes: _routes, ...withoutRoutes } = snapshot;
+  assert.deepEqual(planDispatch(withoutRoutes, deps.speeds.book, deps.scheduling), narrow);
 });
