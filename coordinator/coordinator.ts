@@ -65,6 +65,12 @@ import { dashboardAdminHandler } from "./grpc/dashboard-admin-handler.ts";
  */
 export class Coordinator {
   private stopped = false;
+
+  /** Claim transactions committed and the claims they held (bench:scheduling reports claims per transaction). */
+  get claimBatches(): { batches: number; writes: number } {
+    return { ...this.parts.claims.batch.stats };
+  }
+
   private constructor(
     readonly config: CoordinatorConfig,
     readonly store: Store,
@@ -80,6 +86,7 @@ export class Coordinator {
       natsAccountPush: NatsAccountPush | undefined;
       subs: Subscription[];
       dispatcher: Dispatcher;
+      claims: ClaimService;
       server: Server;
       log: Logger;
       diskGuard: DiskFullGuard;
@@ -325,7 +332,7 @@ export class Coordinator {
       finisher.resumeAssembling();
       steps.mark("grpcAndStart");
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url, startUpMs: steps.summary() }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, claims, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;

@@ -21,6 +21,8 @@ export interface FarmRun {
   cpuMsPerChunk: number;
   /** Release and done on the host clock (hostMs). */
   windowMs: [number, number];
+  /** Claims committed during the run over the transactions that held them (claims of one event-loop turn share one). */
+  claimsPerTransaction: number;
 }
 
 /** Default most agents per agent host process (`--agents-per-host`). */
@@ -121,6 +123,7 @@ export class BenchFarm {
    */
   async run(spec: Record<string, unknown>): Promise<FarmRun> {
     const cpu0 = process.cpuUsage();
+    const claims0 = this.coordinator.claimBatches;
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
     const job = await this.coordinator.finisher.waitFor(jobId);
     const endMs = wallMs();
@@ -128,7 +131,9 @@ export class BenchFarm {
     if (job.state !== "done") throw new Error(`bench job ${jobId} ended ${job.state}: ${job.message ?? ""}`);
     const chunks = Math.max(1, this.coordinator.store.chunks.counts(jobId).total);
     const cpuMs = (cpu.user + cpu.system) / 1000;
-    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, windowMs: [releasedAtMs, endMs] };
+    const claims = this.coordinator.claimBatches;
+    const claimsPerTransaction = (claims.writes - claims0.writes) / Math.max(1, claims.batches - claims0.batches);
+    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, windowMs: [releasedAtMs, endMs], claimsPerTransaction };
   }
 
   /**
