@@ -194,6 +194,22 @@ test("passes are coalesced with a leading edge: the first kick runs at once, kic
   assert.equal(passes, 4, "the waiting pass was replaced, not run as well");
 });
 
+test("without a gap, the kicks of one turn (commits, claims, an urgent kick) share one pass", async (t) => {
+  const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 10 });
+  let passes = 0;
+  dispatcher.useScheduling({ prepare: async () => void passes++ });
+  insertAgent(store);
+  const job = insertJob(store, { id: "job_t" });
+  insertChunks(store, job.id, [[0, 1]]);
+  for (let i = 0; i < 8; i++) dispatcher.kick();
+  dispatcher.kickNow();
+  dispatcher.kick();
+  await settle();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(passes, 1);
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_t_c0"]);
+});
+
 test("a kick during a running pass is not lost", async (t) => {
   const { store, publisher, dispatcher } = setup(t, { queueDepthPerAgent: 10 });
   insertAgent(store);
