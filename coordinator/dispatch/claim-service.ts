@@ -32,7 +32,7 @@ export class ClaimService {
     private readonly log: Logger,
     /** Called after a chunk goes back to pending or changes in a way the dispatcher or finisher cares about. */
     private readonly onChange: (jobId: string) => void,
-    /** A lost attempt's chunk went back to pending (lost-work-first.ts places it ahead of the queue). */
+    /** A lost or handed-back attempt's chunk went back to pending (lost-work-first.ts places it ahead of the queue). */
     private readonly onLostRequeued: (chunkId: string) => void = () => undefined,
   ) {
     this.batch = new TurnBatch(store);
@@ -132,6 +132,7 @@ export class ClaimService {
 
   /** An attempt failed (executor error) or was handed back by a draining agent. */
   reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): FailureOutcome {
+    let requeued: string | undefined;
     const outcome = this.store.tx((): FailureOutcome => {
       const now = this.clock();
       const attempt = this.store.attempts.get(attemptId);
@@ -143,6 +144,7 @@ export class ClaimService {
       if (!chunk || chunk.state !== "running" || chunk.currentAttemptId !== attemptId) return "ignored";
       if (handedBack) {
         this.store.chunks.transition(chunk.id, "pending", now, { currentAttemptId: null, dispatchId: null });
+        requeued = chunk.id;
         return "retry";
       }
       // Blocklisted for the job after failing several different chunks of it; one poison chunk retried on the
@@ -161,6 +163,9 @@ export class ClaimService {
       return "retry";
     });
     this.log.warn({ agentId, attemptId, outcome, handedBack, error }, "attempt failed");
+    // Work handed back (an agent stopping, or its report of work it could not finish while the coordinator was
+    // down) is placed first, as lost work is: it was running, and its frames are the night's oldest.
+    if (requeued !== undefined) this.onLostRequeued(requeued);
     const attempt = this.store.attempts.get(attemptId);
     if (attempt) this.onChange(attempt.jobId);
     return outcome;

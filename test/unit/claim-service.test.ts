@@ -250,3 +250,18 @@ test("loseAttempt loses just that running attempt and requeues its chunk", (t) =
   assert.equal(claims.loseAttempt(a0, "again"), 0, "an attempt that is not running is left alone");
   assert.equal(store.attempts.get(a0)?.error, "no longer in heartbeats");
 });
+
+test("a chunk handed back by its agent is placed first like lost work; a failed one is not", (t) => {
+  const farm = seedFarm(t, { chunks: [[0, 1], [2, 3]] });
+  const first: string[] = [];
+  const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, describeWork, manualClock(50_000).now, testLog(), () => undefined, (chunkId) => first.push(chunkId));
+  const [c0, c1] = [farm.chunks[0]!.id, farm.chunks[1]!.id];
+  const a0 = queueAndClaim(farm.store, claims, farm.agent.id, c0);
+  const a1 = queueAndClaim(farm.store, claims, farm.agent.id, c1);
+  assert.equal(claims.reportFailure(farm.agent.id, a1, "executor crashed", false), "retry");
+  assert.deepEqual(first, [], "a failure is retried in its turn");
+  assert.equal(claims.reportFailure(farm.agent.id, a0, "agent stopping", true), "retry");
+  assert.deepEqual(first, [c0]);
+  assert.equal(claims.reportFailure(farm.agent.id, a0, "agent stopping", true), "ignored");
+  assert.deepEqual(first, [c0], "a repeated report places nothing again");
+});
