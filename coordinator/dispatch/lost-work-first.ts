@@ -78,7 +78,12 @@ export class LostWorkFirst {
   /** In one transaction: each placeable chunk queued on its agent (taken back from the pool first when it waits there). */
   private choose(now: number): Placed[] {
     const live = this.d.live();
-    const agents = this.d.store.agents.list().filter((a) => a.state === "online" && agentInfo(a, live.get(a.id)).accepting);
+    const online = this.d.store.agents.list().filter((a) => a.state === "online" && agentInfo(a, live.get(a.id)).accepting);
+    // Agents heard since the coordinator started come first. After a restart every agent is still online in the
+    // store, but one whose link was cut meanwhile has sent nothing since: a chunk placed on it would wait until it
+    // is judged lost (the soak saw a handed-back chunk wait 10 s so). With none heard yet, any online agent.
+    const heard = online.filter((a) => live.has(a.id));
+    const agents = heard.length > 0 ? heard : online;
     const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
     const out: Placed[] = [];
     for (const chunkId of this.lost) {

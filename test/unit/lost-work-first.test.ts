@@ -93,3 +93,22 @@ test("an ineligible or draining agent is not given the lost chunk; a chunk claim
   await first.place();
   assert.equal(first.waiting, 1, "the running chunk is no longer waited for");
 });
+
+test("agents heard since the coordinator started are preferred: after a restart, one not heard from may have its link cut", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14]] });
+  const unheard = farm.agent;
+  const heard = insertAgent(farm.store, { id: "agt-heard" });
+  // The heard agent already has a chunk in hand; the unheard one has none: it would win on load.
+  farm.store.chunks.transition(farm.chunks[1]!.id, "queued", 1_000, { dispatchId: "d1" });
+  farm.store.attempts.insert({ id: "att-1", chunkId: farm.chunks[1]!.id, jobId: farm.job.id, agentId: heard.id, createdAt: 1_000 });
+  farm.store.chunks.transition(farm.chunks[1]!.id, "running", 1_000, { currentAttemptId: "att-1" });
+  const hb = { agentId: heard.id, name: heard.name, status: "busy", seq: 1, sentAtMs: 0 } as unknown as Heartbeat;
+  const live = new Map<string, Heartbeat>();
+  const publisher = recordingPublisher();
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => live, ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
+  live.set(heard.id, hb);
+  first.requeued(farm.chunks[0]!.id);
+  await first.place();
+  assert.deepEqual(publisher.sent.map((m) => m.agentId), [heard.id]);
+  assert.notEqual(heard.id, unheard.id);
+});
