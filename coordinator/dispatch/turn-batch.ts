@@ -31,23 +31,9 @@ export class TurnBatch {
   private flush(): void {
     const batch = this.queue;
     this.queue = [];
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+    let outcomes: ReturnType<Store["txEach"]>;
     try {
-      this.store.tx(() => {
-        for (const w of batch) {
-          if (batch.length === 1) {
-            outcomes.push({ ok: true, value: w.fn() });
-            continue;
-          }
-          try {
-            outcomes.push({ ok: true, value: this.store.tx(w.fn) });
-          } catch (err) {
-            // SQLite may have rolled back the whole transaction (disk full, I/O error): then nothing of the batch is kept.
-            if (!this.store.db.inTransaction) throw err;
-            outcomes.push({ ok: false, err });
-          }
-        }
-      });
+      outcomes = this.store.txEach(batch.map((w) => w.fn));
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;

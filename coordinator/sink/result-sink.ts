@@ -166,18 +166,10 @@ export class ResultSink {
    */
   private async commitBatch(batch: readonly PendingCommit[]): Promise<Array<PromiseSettledResult<number>>> {
     const now = this.clock();
-    const recorded: Array<Recorded | { error: unknown }> = [];
-    this.store.tx(() => {
-      for (const c of batch) {
-        try {
-          recorded.push(this.store.tx(() => this.record(c, now)));
-        } catch (err) {
-          // SQLite may have dropped the whole transaction (disk full, I/O error): then none of the batch stands.
-          if (!this.store.db.inTransaction) throw err;
-          recorded.push({ error: err });
-        }
-      }
-    });
+    // One savepoint each; if SQLite dropped the whole transaction (disk full, I/O error), none of the batch stands.
+    const recorded: Array<Recorded | { error: unknown }> = this.store
+      .txEach(batch.map((c) => () => this.record(c, now)))
+      .map((o) => (o.ok ? o.value : { error: o.err }));
     const syncs = new Map<string, Promise<void>>();
     const moved = recorded.map((r) => {
       if ("error" in r) return r;

@@ -53,6 +53,35 @@ export class Store {
     return this.runTx(fn) as T;
   }
 
+  /**
+   * Runs each of `fns` in its own savepoint inside one transaction (one
+   * BEGIN/COMMIT, one WAL fsync for all): one that throws is undone alone and
+   * its error takes its place in the result; the others commit together. A
+   * single fn runs without a savepoint (its error then fails the transaction,
+   * which held nothing else). Throws, keeping nothing, when the transaction
+   * fails or SQLite dropped it under one of them (disk full, I/O error).
+   * Shared by the claims of one turn (dispatch/turn-batch.ts) and the result
+   * sink's group commit.
+   */
+  txEach<T>(fns: ReadonlyArray<() => T>): Array<{ ok: true; value: T } | { ok: false; err: unknown }> {
+    const out: Array<{ ok: true; value: T } | { ok: false; err: unknown }> = [];
+    this.tx(() => {
+      for (const fn of fns) {
+        if (fns.length === 1) {
+          out.push({ ok: true, value: fn() });
+          continue;
+        }
+        try {
+          out.push({ ok: true, value: this.tx(fn) });
+        } catch (err) {
+          if (!this.db.inTransaction) throw err;
+          out.push({ ok: false, err });
+        }
+      }
+    });
+    return out;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
