@@ -79,11 +79,11 @@ export class LostWorkFirst {
   private choose(now: number): Placed[] {
     const live = this.d.live();
     const online = this.d.store.agents.list().filter((a) => a.state === "online" && agentInfo(a, live.get(a.id)).accepting);
-    // Agents heard since the coordinator started come first. After a restart every agent is still online in the
-    // store, but one whose link was cut meanwhile has sent nothing since: a chunk placed on it would wait until it
-    // is judged lost (the soak saw a handed-back chunk wait 10 s so). With none heard yet, any online agent.
-    const heard = online.filter((a) => live.has(a.id));
-    const agents = heard.length > 0 ? heard : online;
+    // Only agents heard since the coordinator started. After a restart every agent is still online in the store,
+    // but one whose link was cut meanwhile has sent nothing since: a chunk placed on it would wait until it is
+    // judged lost (the soak saw a handed-back chunk wait 3-10 s so). With none heard yet, the chunk waits in the
+    // pool, where any agent that is back may take it, and is placed once one is heard.
+    const agents = online.filter((a) => live.has(a.id));
     const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
     const out: Placed[] = [];
     for (const chunkId of this.lost) {

@@ -31,7 +31,7 @@ test("a lost chunk is placed on the agent with the least work in hand, on its ow
   farm.store.attempts.insert({ id: "att-1", chunkId: farm.chunks[1]!.id, jobId: farm.job.id, agentId: busy.id, createdAt: 1_000 });
   farm.store.chunks.transition(farm.chunks[1]!.id, "running", 1_000, { currentAttemptId: "att-1" });
   const publisher = recordingPublisher();
-  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => new Map(), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll(busy.id, idle.id), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
   first.requeued(farm.chunks[0]!.id);
   const published = new Map<string, { dispatchId: string; seq: number }>();
   await first.place(published);
@@ -52,7 +52,7 @@ test("with no agent that may run it, a lost chunk is left to the pool, then take
   const farm = seedFarm(t, { job: { state: "running" }, agentState: "offline" });
   const chunk = farm.chunks[0]!;
   const publisher = recordingPublisher();
-  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => new Map(), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll(farm.agent.id), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
   first.requeued(chunk.id);
   await first.place();
   assert.equal(publisher.sent.length, 0, "no agent online: nothing placed");
@@ -94,7 +94,12 @@ test("an ineligible or draining agent is not given the lost chunk; a chunk claim
   assert.equal(first.waiting, 1, "the running chunk is no longer waited for");
 });
 
-test("agents heard since the coordinator started are preferred: after a restart, one not heard from may have its link cut", async (t) => {
+/** The latest heartbeat of each agent named: heard since the coordinator started, taking work. */
+function heardAll(...ids: string[]): Map<string, Heartbeat> {
+  return new Map(ids.map((id) => [id, { agentId: id, status: "idle", seq: 1, sentAtMs: 0 } as unknown as Heartbeat]));
+}
+
+test("only agents heard since the coordinator started are given lost work: after a restart, one not heard from may have its link cut", async (t) => {
   const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14]] });
   const unheard = farm.agent;
   const heard = insertAgent(farm.store, { id: "agt-heard" });
@@ -111,4 +116,13 @@ test("agents heard since the coordinator started are preferred: after a restart,
   await first.place();
   assert.deepEqual(publisher.sent.map((m) => m.agentId), [heard.id]);
   assert.notEqual(heard.id, unheard.id);
+  // With nobody heard yet, nothing is placed: the chunk waits for the pool or for an agent to be heard.
+  live.clear();
+  first.requeued(farm.chunks[2]!.id);
+  await first.place();
+  assert.equal(publisher.sent.length, 1);
+  assert.equal(first.waiting, 1);
+  live.set(unheard.id, { ...hb, agentId: unheard.id } as Heartbeat);
+  await first.place();
+  assert.deepEqual(publisher.sent.map((m) => m.agentId), [heard.id, unheard.id]);
 });
