@@ -91,9 +91,22 @@ export class NatsOperatorKeys {
     return encodeAccount(SYSTEM_ACCOUNT_NAME, this.system, { limits: { ...NO_LIMITS } }, { signer: this.operator });
   }
 
-  /** The nightshift account's JWT: JetStream without limits, and the removed agents' keys revoked. */
-  accountJwt(revocations: NatsRevocations): Promise<string> {
-    return encodeAccount(
+  /** Issue second (`iat`) of the last account JWT made here. */
+  private lastAccountIat = 0;
+
+  /**
+   * The nightshift account's JWT: JetStream without limits, and the removed
+   * agents' keys revoked. Each one is issued in a later second than the one
+   * before (waiting for the next second when needed, at most one): a
+   * resolver that catches up after being down keeps the JWT with the later
+   * `iat`, and two account JWTs of the same second (two agents removed in
+   * quick succession) would tie, so a node could keep the older revocations.
+   */
+  async accountJwt(revocations: NatsRevocations): Promise<string> {
+    const nowSecond = (): number => Math.floor(Date.now() / 1000);
+    while (nowSecond() <= this.lastAccountIat) await new Promise((resolve) => setTimeout(resolve, 1000 * (this.lastAccountIat + 1) - Date.now() + 5));
+    this.lastAccountIat = nowSecond();
+    const jwt = await encodeAccount(
       NATS_ACCOUNT_NAME,
       this.account,
       {
@@ -102,6 +115,10 @@ export class NatsOperatorKeys {
       },
       { signer: this.operator },
     );
+    // The library stamps iat itself, a moment later: keep the second it actually used.
+    const iat = (JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString("utf8")) as { iat?: unknown }).iat;
+    if (typeof iat === "number") this.lastAccountIat = Math.max(this.lastAccountIat, iat);
+    return jwt;
   }
 
   /** A user JWT for the agent's public key ("U..."; a seed is refused), signed by the account, holding its permissions. */
