@@ -78,12 +78,14 @@ export class LostWorkFirst {
   /** In one transaction: each placeable chunk queued on its agent (taken back from the pool first when it waits there). */
   private choose(now: number): Placed[] {
     const live = this.d.live();
-    const online = this.d.store.agents.list().filter((a) => a.state === "online" && agentInfo(a, live.get(a.id)).accepting);
-    // Only agents heard since the coordinator started. After a restart every agent is still online in the store,
-    // but one whose link was cut meanwhile has sent nothing since: a chunk placed on it would wait until it is
-    // judged lost (the soak saw a handed-back chunk wait 3-10 s so). With none heard yet, the chunk waits in the
-    // pool, where any agent that is back may take it, and is placed once one is heard.
-    const agents = online.filter((a) => live.has(a.id));
+    // Only agents heard since the coordinator started (a heartbeat in `live`). After a restart every agent is still
+    // online in the store, but one whose link was cut meanwhile has sent nothing since: a chunk placed on it would
+    // wait until it is judged lost (the soak saw a handed-back chunk wait 3-10 s so). With none heard yet, the chunk
+    // waits in the pool, where any agent that is back may take it, and is placed once one is heard.
+    const agents = this.d.store.agents.list().filter((a) => {
+      const hb = live.get(a.id);
+      return a.state === "online" && hb !== undefined && agentInfo(a, hb).accepting;
+    });
     const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
     const out: Placed[] = [];
     for (const chunkId of this.lost) {

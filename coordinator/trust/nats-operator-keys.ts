@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { encodeAccount, encodeOperator, encodeUser, type KeyPair } from "@nats-io/jwt";
+import { decode, encodeAccount, encodeOperator, encodeUser, type KeyPair } from "@nats-io/jwt";
 import { createNkey, nkeyFromSeed } from "../../shared/nats/nkey-ed25519.ts";
 import { ensureSecretDirectory, readIfExists, writeFileAtomic } from "../../shared/tls/secret-file.ts";
 import type { SubjectPermissions } from "./nats-auth-config.ts";
@@ -116,8 +116,7 @@ export class NatsOperatorKeys {
       { signer: this.operator },
     );
     // The library stamps iat itself, a moment later: keep the second it actually used.
-    const iat = (JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString("utf8")) as { iat?: unknown }).iat;
-    if (typeof iat === "number") this.lastAccountIat = Math.max(this.lastAccountIat, iat);
+    this.lastAccountIat = Math.max(this.lastAccountIat, decode(jwt).iat);
     return jwt;
   }
 
