@@ -34,25 +34,23 @@ test("a report the coordinator did not get is sent again until it is delivered, 
 });
 
 test("retries are bounded, a refusal ends them, and an error that is not about reaching the coordinator is not retried", async () => {
-  let sends = 0;
-  const alwaysDown = new FailureReportRetry(async () => {
-    sends++;
-    throw grpcError(grpcStatus.UNAVAILABLE);
-  }, testLog(), { pauseMs: 1, tries: 3 });
-  alwaysDown.retry(report, grpcError(grpcStatus.UNAVAILABLE));
-  await alwaysDown.settled();
-  assert.equal(sends, 3);
+  /** Sends made for one report whose first send found the coordinator down, when every later send fails with `code`. */
+  const sendsUntilSettled = async (code: grpcStatus): Promise<{ sends: number; retry: FailureReportRetry }> => {
+    let sends = 0;
+    const retry = new FailureReportRetry(async () => {
+      sends++;
+      throw grpcError(code);
+    }, testLog(), { pauseMs: 1, tries: 3 });
+    retry.retry(report, grpcError(grpcStatus.UNAVAILABLE));
+    await retry.settled();
+    return { sends, retry };
+  };
+  assert.equal((await sendsUntilSettled(grpcStatus.UNAVAILABLE)).sends, 3);
 
-  let refusedSends = 0;
-  const refused = new FailureReportRetry(async () => {
-    refusedSends++;
-    throw grpcError(grpcStatus.PERMISSION_DENIED);
-  }, testLog(), { pauseMs: 1, tries: 3 });
-  refused.retry(report, grpcError(grpcStatus.UNAVAILABLE));
-  await refused.settled();
-  assert.equal(refusedSends, 1, "a refusal is an answer: not sent again");
+  const refused = await sendsUntilSettled(grpcStatus.PERMISSION_DENIED);
+  assert.equal(refused.sends, 1, "a refusal is an answer: not sent again");
 
-  assert.equal(refused.retry(report, grpcError(grpcStatus.INVALID_ARGUMENT)), false);
+  assert.equal(refused.retry.retry(report, grpcError(grpcStatus.INVALID_ARGUMENT)), false);
 });
 
 test("stop() ends the retries waiting for their turn", async () => {

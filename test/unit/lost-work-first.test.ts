@@ -27,9 +27,7 @@ test("a lost chunk is placed on the agent with the least work in hand, on its ow
   const busy = farm.agent;
   const idle = insertAgent(farm.store, { id: "agt-idle" });
   // The busy agent runs chunk 1; chunk 0 was lost and is pending again.
-  farm.store.chunks.transition(farm.chunks[1]!.id, "queued", 1_000, { dispatchId: "d1" });
-  farm.store.attempts.insert({ id: "att-1", chunkId: farm.chunks[1]!.id, jobId: farm.job.id, agentId: busy.id, createdAt: 1_000 });
-  farm.store.chunks.transition(farm.chunks[1]!.id, "running", 1_000, { currentAttemptId: "att-1" });
+  runOn(farm, farm.chunks[1]!.id, busy.id);
   const publisher = recordingPublisher();
   const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll(busy.id, idle.id), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
   first.requeued(farm.chunks[0]!.id);
@@ -94,6 +92,13 @@ test("an ineligible or draining agent is not given the lost chunk; a chunk claim
   assert.equal(first.waiting, 1, "the running chunk is no longer waited for");
 });
 
+/** The agent runs the chunk: queued, one running attempt ("att-1"), running. */
+function runOn(farm: ReturnType<typeof seedFarm>, chunkId: string, agentId: string): void {
+  farm.store.chunks.transition(chunkId, "queued", 1_000, { dispatchId: "d1" });
+  farm.store.attempts.insert({ id: "att-1", chunkId, jobId: farm.job.id, agentId, createdAt: 1_000 });
+  farm.store.chunks.transition(chunkId, "running", 1_000, { currentAttemptId: "att-1" });
+}
+
 /** The latest heartbeat of each agent named: heard since the coordinator started, taking work. */
 function heardAll(...ids: string[]): Map<string, Heartbeat> {
   return new Map(ids.map((id) => [id, { agentId: id, status: "idle", seq: 1, sentAtMs: 0 } as unknown as Heartbeat]));
@@ -104,9 +109,7 @@ test("only agents heard since the coordinator started are given lost work: after
   const unheard = farm.agent;
   const heard = insertAgent(farm.store, { id: "agt-heard" });
   // The heard agent already has a chunk in hand; the unheard one has none: it would win on load.
-  farm.store.chunks.transition(farm.chunks[1]!.id, "queued", 1_000, { dispatchId: "d1" });
-  farm.store.attempts.insert({ id: "att-1", chunkId: farm.chunks[1]!.id, jobId: farm.job.id, agentId: heard.id, createdAt: 1_000 });
-  farm.store.chunks.transition(farm.chunks[1]!.id, "running", 1_000, { currentAttemptId: "att-1" });
+  runOn(farm, farm.chunks[1]!.id, heard.id);
   const hb = { agentId: heard.id, name: heard.name, status: "busy", seq: 1, sentAtMs: 0 } as unknown as Heartbeat;
   const live = new Map<string, Heartbeat>();
   const publisher = recordingPublisher();
