@@ -87,14 +87,13 @@ export class EmbeddedNatsServer extends EventEmitter {
     child.once("exit", (code, signal) => this.onExit(child, code, signal));
     const port = await Promise.race([this.waitForPortsFile(portsDir, child.pid as number), exited.then(() => -1)]);
     if (port < 0) {
-      const inUse = this.port !== 0 && /address already in use/i.test(stderr);
-      if (inUse && (fromSaved || this.savedPortBusy > 0) && this.savedPortBusy < SAVED_PORT_TRIES) {
-        // The earlier run's server has just been ended (reapOrphanNats): its port may be let go a moment later.
-        this.savedPortBusy++;
-        await sleep(100);
-        return this.start();
-      }
-      if (inUse && (fromSaved || this.savedPortBusy > 0)) {
+      if ((fromSaved || this.savedPortBusy > 0) && this.port !== 0 && /address already in use/i.test(stderr)) {
+        if (this.savedPortBusy < SAVED_PORT_TRIES) {
+          // The earlier run's server has just been ended (reapOrphanNats): its port may be let go a moment later.
+          this.savedPortBusy++;
+          await sleep(100);
+          return this.start();
+        }
         this.savedPortBusy = 0;
         this.opts.log.warn({ port: this.port }, "the port of the earlier run is taken; choosing a new one");
         this.port = 0;
