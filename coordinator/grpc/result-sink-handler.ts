@@ -5,6 +5,7 @@ import { ENERGY_SOURCES, type ChunkAccounting, type EnergySource } from "../../s
 import type { Logger } from "../../shared/log.ts";
 import type { ResultSink, UploadSession } from "../sink/result-sink.ts";
 import { toServiceError } from "./grpc-errors.ts";
+import { messagesOf } from "./client-stream-messages.ts";
 
 function toAccounting(a: NonNullable<Extract<UploadMessage["body"], { $case: "accounting" }>>["value"]): ChunkAccounting {
   const source = a.energySource as EnergySource;
@@ -36,7 +37,7 @@ export function resultSinkHandler(sink: ResultSink, log: Logger, onRefused?: Ref
       let session: UploadSession | undefined;
       const run = async (): Promise<UploadResult> => {
         let accounting: ChunkAccounting | undefined;
-        for await (const msg of call as AsyncIterable<UploadMessage>) {
+        for await (const msg of messagesOf<UploadMessage>(call)) {
           const body = msg.body;
           if (!body) throw new UploadRefusedError("empty upload message", "bad-message");
           if (body.$case === "header") {
