@@ -49,7 +49,7 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, mdNext) => {
-            const verdict = check(deps, identify, service, call.getAuthContext()?.sslPeerCertificate, method.path, call.getPeer());
+            const verdict = check(deps, identify, service, call.getAuthContext()?.sslPeerCertificate, method.path, () => call.getPeer());
             if (!verdict.ok) return refuse(verdict.code, verdict.details);
             peer = verdict.peer;
             mdNext(metadata);
@@ -77,7 +77,8 @@ function check(
   service: string,
   certificate: { raw?: Buffer } | undefined,
   path: string,
-  address: string,
+  /** The caller's address, for a refusal's log line only: grpc-js reads it through the HTTP/2 session's socket proxy on each ask. */
+  address: () => string,
 ): Verdict {
   const rule = deps.rules[service];
   if (rule === undefined) return { ok: false, code: status.UNIMPLEMENTED, details: `no service ${service}` };
@@ -86,23 +87,23 @@ function check(
     peer = identify(certificate);
   } catch (err) {
     const reason = err instanceof PeerRejectedError ? err.reason : "bad-certificate";
-    deps.log.warn({ method: path, peer: address, reason }, "caller refused: no valid studio certificate");
+    deps.log.warn({ method: path, peer: address(), reason }, "caller refused: no valid studio certificate");
     return { ok: false, code: status.UNAUTHENTICATED, details: `no valid studio client certificate (${reason})` };
   }
   if (rule === "admin") {
     if (peer.kind === "admin") {
       if (deps.adminFingerprint(peer.name) === peer.certFingerprint) return { ok: true, peer };
-      deps.log.warn({ admin: peer.name, method: path, peer: address }, "admin refused: certificate was rotated or never issued by this coordinator");
+      deps.log.warn({ admin: peer.name, method: path, peer: address() }, "admin refused: certificate was rotated or never issued by this coordinator");
       return { ok: false, code: status.PERMISSION_DENIED, details: `admin certificate for ${peer.name} is no longer valid (rotated)` };
     }
-    deps.log.warn({ agentId: peer.agentId, method: path, peer: address }, "agent refused: admin call");
+    deps.log.warn({ agentId: peer.agentId, method: path, peer: address() }, "agent refused: admin call");
     return { ok: false, code: status.PERMISSION_DENIED, details: `${service} needs an admin certificate` };
   }
   if (peer.kind !== "agent") return { ok: false, code: status.PERMISSION_DENIED, details: `${service} is for agents` };
   const reason = agentRefusal(deps, peer);
   if (reason === undefined) return { ok: true, peer };
   const name = deps.store.agents.get(peer.agentId)?.name;
-  deps.log.warn({ agentId: peer.agentId, name, method: path, peer: address, reason }, "agent refused");
+  deps.log.warn({ agentId: peer.agentId, name, method: path, peer: address(), reason }, "agent refused");
   return { ok: false, code: status.PERMISSION_DENIED, details: `agent ${peer.agentId} ${reason}` };
 }
 
