@@ -16,7 +16,13 @@ export const GRPC_CHANNEL_OPTIONS = {
   "grpc.max_reconnect_backoff_ms": 5_000,
 };
 
+/**
+ * channelz off on the server: nothing reads grpc-js's channelz, and with it on every call pays for it (a
+ * tracker with four closures per call, Date.now() per message each way, per-call counters); see
+ * bench/grpc-call-cost.bench.ts.
+ */
 export const GRPC_SERVER_OPTIONS = {
+  "grpc.enable_channelz": 0,
   "grpc.max_send_message_length": MAX_GRPC_MESSAGE_BYTES,
   "grpc.max_receive_message_length": MAX_GRPC_MESSAGE_BYTES,
   "grpc.keepalive_permit_without_calls": 1,

@@ -1,0 +1,187 @@
+/**
+ * The coordinator's CPU per gRPC call on the agents' two per-chunk calls, in
+ * process: a claim-shaped unary call and an upload-shaped client stream
+ * (header, one frame, accounting), through the real TLS front and the real
+ * peer guard (coordinator/trust/peer-guard.ts) against a real store. The
+ * client runs in a child process, so the process CPU measured here is the
+ * server side only.
+ *
+ *   node --import tsx bench/grpc-call-cost.bench.ts [--calls 400] [--rounds 3] [--gap-ms 4] [--before-guard FILE]
+ *
+ * Two servers in the same run: "before" is this round's starting point
+ * (channelz on, grpc-js's default; the upload read with `for await`), "after"
+ * is what the coordinator does now (GRPC_SERVER_OPTIONS, channelz off; the
+ * upload read with messagesOf, coordinator/grpc/client-stream-messages.ts).
+ * Both use this tree's peer guard unless --before-guard names another
+ * peer-guard.ts for "before" (an older checkout's, to include the guard's
+ * own changes in the comparison). Each round runs both, alternating which goes first; calls are back to back
+ * ("warm") and then one every --gap-ms ("paced", the farm's shape: other work
+ * between two calls, so the code is colder). Figures are the median of the
+ * rounds, in microseconds of process CPU (user + system) per call.
+ */
+import { createHash, X509Certificate } from "node:crypto";
+import { fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { messagesOf } from "../coordinator/grpc/client-stream-messages.ts";
+import { listen, stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
+import { EnrollmentsTable } from "../coordinator/store/enrollments-table.ts";
+import { Store } from "../coordinator/store/store.ts";
+import { peerGuard } from "../coordinator/trust/peer-guard.ts";
+import { StudioCa } from "../coordinator/trust/studio-ca.ts";
+import { GRPC_CHANNEL_OPTIONS, GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
+import { silentLogger } from "../shared/log.ts";
+import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
+import { generateEcKeyPair, privateKeyToPem, publicKeyToPem } from "../shared/tls/pem-keys.ts";
+import { intFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+
+const SERVICE = "nightshift.bench.Calls";
+const CLAIM = `/${SERVICE}/Claim`;
+const UPLOAD = `/${SERVICE}/Upload`;
+const AGENT_ID = "agt-00000000000000000001";
+const identity = (b: Buffer) => b;
+const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
+const service: grpc.ServiceDefinition = {
+  claim: { path: CLAIM, requestStream: false, responseStream: false, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: identity, responseDeserialize: identity },
+  upload: { path: UPLOAD, requestStream: true, responseStream: false, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: identity, responseDeserialize: identity },
+};
+type Variant = "before" | "after";
+type Kind = "claim" | "upload";
+type ToChild = { variant: Variant; kind: Kind; calls: number; gapMs: number };
+interface ClientConfig { ports: Record<Variant, number>; caPem: string; certPem: string; keyPem: string }
+
+/** The child: makes the calls it is asked for, one at a time, and says when they are done. */
+async function child(config: ClientConfig): Promise<void> {
+  const channel = studioChannelCredentials({ caPem: config.caPem, certPem: config.certPem, keyPem: config.keyPem });
+  const clients = {
+    before: new grpc.Client(`127.0.0.1:${config.ports.before}`, channel.credentials, { ...GRPC_CHANNEL_OPTIONS, ...channel.options }),
+    after: new grpc.Client(`127.0.0.1:${config.ports.after}`, channel.credentials, { ...GRPC_CHANNEL_OPTIONS, ...channel.options }),
+  };
+  const frame = { frame: { index: 1, data: "x".repeat(1024) } };
+  const one = (client: grpc.Client, kind: Kind) =>
+    new Promise<void>((resolve, reject) => {
+      const done = (err: grpc.ServiceError | null) => (err ? reject(err) : resolve());
+      if (kind === "claim") return void client.makeUnaryRequest(CLAIM, json.serialize, identity, { agentId: AGENT_ID, chunkId: "chk-1", dispatchId: "d-1" }, { deadline: Date.now() + 30_000 }, done);
+      const call = client.makeClientStreamRequest(UPLOAD, json.serialize, identity, { deadline: Date.now() + 30_000 }, done);
+      call.write({ header: { agentId: AGENT_ID, attemptId: "att-1" } });
+      call.write(frame);
+      call.write({ accounting: { wallSeconds: 1 } });
+      call.end();
+    });
+  process.on("message", (m: ToChild) => {
+    void (async () => {
+      for (let i = 0; i < m.calls; i++) {
+        await one(clients[m.variant], m.kind);
+        if (m.gapMs > 0) await new Promise((r) => setTimeout(r, m.gapMs));
+      }
+      process.send?.("done");
+    })().catch((err: unknown) => process.send?.(`error ${String(err)}`));
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.send?.("ready");
+}
+
+async function parent(argv: readonly string[]): Promise<Record<string, unknown>> {
+  const f = parseFlags(argv, { calls: { default: "400" }, rounds: { default: "3" }, "gap-ms": { default: "4" }, "before-guard": { default: "" } });
+  const calls = intFlag("calls", f.calls, 10, 100_000);
+  const rounds = intFlag("rounds", f.rounds, 1, 9);
+  const gapMs = intFlag("gap-ms", f["gap-ms"], 1, 1000);
+  const guards: Record<Variant, typeof peerGuard> = {
+    before: f["before-guard"] === "" ? peerGuard : ((await import(pathToFileURL(resolve(f["before-guard"])).href)) as { peerGuard: typeof peerGuard }).peerGuard,
+    after: peerGuard,
+  };
+  return withTempDir("nightshift-bench-calls-", undefined, async (dir) => {
+    const ca = await StudioCa.open(join(dir, "ca"));
+    const tls = { caPem: ca.certPem, ...(await ca.issueServerCertificate()) };
+    const keys = await generateEcKeyPair();
+    const certPem = await ca.issueAgentCertificate(AGENT_ID, publicKeyToPem(keys.publicKey));
+    const store = Store.open(join(dir, "store.sqlite"));
+    const enrollments = new EnrollmentsTable(store.db);
+    store.agents.upsert({ id: AGENT_ID, name: "bench", state: "online", version: "1", gpus: [], ramBytes: 1, cpuCount: 1, tags: [], kinds: [], address: "", now: 1_000 });
+    enrollments.approve(AGENT_ID, "token", 1_000);
+    enrollments.recordCertificate(AGENT_ID, { certPem, certFingerprint: createHash("sha256").update(new X509Certificate(certPem).raw).digest("hex"), natsNkey: "U", at: 1_000 });
+    const log = silentLogger();
+    const servers: grpc.Server[] = [];
+    const ports = {} as Record<Variant, number>;
+    for (const variant of ["before", "after"] as const) {
+      const guard = guards[variant]({ caPem: ca.certPem, store, enrollments, adminFingerprint: () => undefined, log, rules: { [SERVICE]: "agent" } });
+      const options = variant === "after" ? GRPC_SERVER_OPTIONS : { ...GRPC_SERVER_OPTIONS, "grpc.enable_channelz": 1 };
+      const server = new grpc.Server({ ...options, interceptors: [guard] });
+      server.addService(service, {
+        claim: (_call: grpc.ServerUnaryCall<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.alloc(300, 7)),
+        upload: (call: grpc.ServerReadableStream<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+          void (async () => {
+            let n = 0;
+            for await (const _m of variant === "after" ? messagesOf<unknown>(call) : (call as AsyncIterable<unknown>)) n++;
+            return n;
+          })().then((n) => cb(null, Buffer.from(String(n))), (err: Error) => cb(err));
+        },
+      });
+      servers.push(server);
+      ports[variant] = await listen(server, "127.0.0.1", 0, { tls, requireClientCertificate: true, log, clock: Date.now });
+    }
+    const config: ClientConfig = { ports, caPem: ca.certPem, certPem, keyPem: privateKeyToPem(keys.privateKey) };
+    const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    try {
+      await once(proc, "message");
+      const run = async (m: ToChild): Promise<number> => {
+        const before = process.cpuUsage();
+        proc.send(m);
+        const [answer] = (await once(proc, "message")) as [string];
+        if (answer !== "done") throw new Error(`client: ${answer}`);
+        const used = process.cpuUsage(before);
+        return (used.user + used.system) / m.calls;
+      };
+      // Warm-up: connections made, code compiled, on both servers.
+      for (const variant of ["before", "after"] as const) for (const kind of ["claim", "upload"] as const) await run({ variant, kind, calls: 50, gapMs: 0 });
+      const results: Record<string, number[]> = {};
+      for (let r = 0; r < rounds; r++) {
+        const order: Variant[] = r % 2 === 0 ? ["before", "after"] : ["after", "before"];
+        for (const mode of ["warm", "paced"] as const) {
+          for (const kind of ["claim", "upload"] as const) {
+            for (const variant of order) {
+              const key = `${kind}.${mode}.${variant}`;
+              (results[key] ??= []).push(await run({ variant, kind, calls: mode === "warm" ? calls : Math.ceil(calls / 4), gapMs: mode === "warm" ? 0 : gapMs }));
+            }
+          }
+        }
+      }
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+      const figures: Record<string, unknown> = {};
+      for (const kind of ["claim", "upload"] as const) {
+        for (const mode of ["warm", "paced"] as const) {
+          const b = median(results[`${kind}.${mode}.before`] ?? []);
+          const a = median(results[`${kind}.${mode}.after`] ?? []);
+          figures[`${kind}${mode === "warm" ? "Warm" : "Paced"}`] = { beforeUsPerCall: round(b, 1), afterUsPerCall: round(a, 1), ratio: round(a / b, 3) };
+        }
+      }
+      return {
+        benchmark: "grpc-call-cost",
+        calls,
+        rounds,
+        gapMs,
+        beforeGuard: f["before-guard"] === "" ? "this tree's" : f["before-guard"],
+        ...figures,
+        runs: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((x) => round(x, 1))])),
+        definitions: {
+          usPerCall: "the server process's CPU (user + system) over a batch of calls, divided by the calls; the client is another process",
+          before: "grpc-js defaults (channelz on) and the upload read with for await over the call",
+          after: "GRPC_SERVER_OPTIONS (channelz off) and the upload read with messagesOf",
+          claim: "a unary call, ~60-byte request, 300-byte reply",
+          upload: "a client stream of 3 messages (header with agentId, a 1 KiB frame, accounting), then a short reply",
+          warm: "calls back to back; paced: one every --gap-ms, a quarter as many",
+        },
+        aggregation: `median of ${rounds} rounds; rounds alternate which server goes first`,
+      };
+    } finally {
+      proc.disconnect();
+      for (const s of servers) await stopGrpcServer(s, 0);
+      store.close();
+    }
+  });
+}
+
+if (process.argv[2] === "--child") void child(JSON.parse(process.argv[3] ?? "{}") as ClientConfig);
+else runBench(() => parent(process.argv.slice(2)));
