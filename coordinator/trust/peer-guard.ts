@@ -4,8 +4,6 @@ import type { Store } from "../store/store.ts";
 import type { EnrollmentsTable } from "../store/enrollments-table.ts";
 import { PeerRejectedError, type PeerIdentity } from "./peer-identity.ts";
 import { PeerIdentityCache } from "./peer-identity-cache.ts";
-import { PeerVerdictCache } from "./peer-verdict-cache.ts";
-import { trustRevisionOf } from "../store/trust-revision.ts";
 
 /** Who may call a service: admins (the CLI) or enrolled agents. */
 export type PeerRule = "admin" | "agent";
@@ -13,7 +11,6 @@ export type PeerRule = "admin" | "agent";
 export interface PeerGuardDeps {
   readonly caPem: string;
   readonly store: Store;
-  /** A table of `store`'s connection (the verdict cache watches that connection's writes). */
   readonly enrollments: EnrollmentsTable;
   /** The fingerprint of the one certificate accepted for an admin name (coordinator/store/admin-certificates-table.ts). */
   readonly adminFingerprint: (name: string) => string | undefined;
@@ -33,16 +30,13 @@ type Verdict = { ok: true; peer: PeerIdentity } | { ok: false; code: status; det
  * upload header, must be its own; an empty one is filled in).
  *
  * The certificate's verdict is cached (coordinator/trust/peer-identity-cache.ts:
- * per connection, expiry checked on every call). The store's verdict
- * (enrolled, not removed, still this certificate; one narrow statement,
- * EnrollmentsTable#trustOf) is kept per connection while the store's trust
- * revision is unchanged (peer-verdict-cache.ts): a removal or re-issue
- * written by anyone still refuses the very next call.
+ * per connection, expiry checked on every call); the store's verdict
+ * (enrolled, not removed, still this certificate) is read on every call, in
+ * one narrow statement (EnrollmentsTable#trustOf).
  */
 export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
   const cache = new PeerIdentityCache(deps.caPem);
   const identify = (certificate: { raw?: Buffer } | undefined): PeerIdentity => cache.identify(certificate);
-  const verdicts = new PeerVerdictCache(trustRevisionOf(deps.store.db));
   return (method, call) => {
     const service = method.path.split("/")[1] ?? "";
     let peer: PeerIdentity | undefined;
@@ -55,7 +49,7 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, mdNext) => {
-            const verdict = check(deps, identify, verdicts, service, call.getAuthContext()?.sslPeerCertificate, method.path, () => call.getPeer());
+            const verdict = check(deps, identify, service, call.getAuthContext()?.sslPeerCertificate, method.path, () => call.getPeer());
             if (!verdict.ok) return refuse(verdict.code, verdict.details);
             peer = verdict.peer;
             mdNext(metadata);
@@ -80,7 +74,6 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
 function check(
   deps: PeerGuardDeps,
   identify: (certificate: { raw?: Buffer } | undefined) => PeerIdentity,
-  verdicts: PeerVerdictCache,
   service: string,
   certificate: { raw?: Buffer } | undefined,
   path: string,
@@ -107,7 +100,7 @@ function check(
     return { ok: false, code: status.PERMISSION_DENIED, details: `${service} needs an admin certificate` };
   }
   if (peer.kind !== "agent") return { ok: false, code: status.PERMISSION_DENIED, details: `${service} is for agents` };
-  const reason = verdicts.refusal(certificate, () => agentRefusal(deps, peer));
+  const reason = agentRefusal(deps, peer);
   if (reason === undefined) return { ok: true, peer };
   const name = deps.store.agents.get(peer.agentId)?.name;
   deps.log.warn({ agentId: peer.agentId, name, method: path, peer: address(), reason }, "agent refused");

@@ -17,10 +17,9 @@ import { verifyPeer, type PeerCertificateLike, type PeerIdentity, type VerifiedP
  * studio CA, is a client certificate and names this agent or admin. Its
  * validity window is checked on every call, so an expired certificate is
  * refused from the second it expires. Whether the agent is still enrolled,
- * not removed, and this is still its certificate is not cached here: the
- * peer guard keeps that verdict only while the store's trust revision is
- * unchanged (coordinator/trust/peer-verdict-cache.ts), so a removal or a
- * re-issue takes effect at the next call of every connection.
+ * not removed, and this is still its certificate is not cached: the peer
+ * guard asks the store on every call (coordinator/trust/peer-guard.ts), so a
+ * removal or a re-issue takes effect at the next call of every connection.
  */
 export class PeerIdentityCache {
   private readonly byObject = new WeakMap<object, VerifiedPeer>();
