@@ -2,8 +2,9 @@
 // TLS front's pinned certificate, coordinator/grpc/pin-peer-certificate.ts)
 // with a real grpc-js server behind the real TLS front on loopback and a
 // real store: the certificate is read once per connection, and yet removing
-// an agent or re-issuing its certificate refuses the very next call on a
-// connection that was let in before.
+// an agent or re-issuing its certificate, on the coordinator's connection or
+// from the CLI's own store, refuses the very next call on a connection that
+// was let in before.
 import assert from "node:assert/strict";
 import { createHash, X509Certificate } from "node:crypto";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import { test, type TestContext } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { startTlsFront } from "../../coordinator/grpc/tls-front.ts";
 import { EnrollmentsTable } from "../../coordinator/store/enrollments-table.ts";
+import { Store } from "../../coordinator/store/store.ts";
 import { peerGuard } from "../../coordinator/trust/peer-guard.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { studioChannelCredentials } from "../../shared/tls/grpc-credentials.ts";
@@ -29,7 +31,7 @@ const service: grpc.ServiceDefinition = {
 const fingerprint = (pem: string) => createHash("sha256").update(new X509Certificate(pem).raw).digest("hex");
 
 async function guardedServer(t: TestContext) {
-  const { store } = openTempStore(t);
+  const { store, dbPath } = openTempStore(t);
   const enrollments = new EnrollmentsTable(store.db);
   const ca = await StudioCa.open(join(tempDir(t, "ns-guard-cache-"), "ca"));
   const certificates: unknown[] = [];
@@ -71,7 +73,7 @@ async function guardedServer(t: TestContext) {
       );
     return { call, certPem, publicKeyPem: publicKeyToPem(keys.publicKey) };
   };
-  return { store, enrollments, ca, front, certificates, enroll };
+  return { store, dbPath, enrollments, ca, front, certificates, enroll };
 }
 
 const deniedWith = (pattern: RegExp) => (err: unknown) => {
@@ -109,4 +111,19 @@ test("an agent whose row says removed, or whose certificate was re-issued, is re
   const reissued = await s.ca.issueAgentCertificate("agt-00000000000000000003", b.publicKeyPem);
   s.enrollments.recordCertificate("agt-00000000000000000003", { certPem: reissued, certFingerprint: fingerprint(reissued), natsNkey: "U", at: 3_000 });
   await assert.rejects(b.call(), deniedWith(/no longer valid/));
+});
+
+test("the CLI's removal, written with its own connection to the store, refuses the next call of a connection let in before", async (t) => {
+  const s = await guardedServer(t);
+  const a = await s.enroll("agt-00000000000000000004");
+  const b = await s.enroll("agt-00000000000000000005");
+  for (let i = 0; i < 3; i++) assert.equal(await a.call(), "ok");
+  assert.equal(await b.call(), "ok");
+  const cli = Store.open(s.dbPath);
+  defer(t, () => cli.close());
+  new EnrollmentsTable(cli.db).markRemoved("agt-00000000000000000004", 6_000);
+  await assert.rejects(a.call(), deniedWith(/was removed/), "the very next call after the CLI's commit");
+  assert.equal(await b.call(), "ok", "another agent is still let in");
+  cli.agents.transition("agt-00000000000000000005", "removed");
+  await assert.rejects(b.call(), deniedWith(/was removed/));
 });
