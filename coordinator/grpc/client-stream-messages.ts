@@ -9,9 +9,10 @@ import type { Readable } from "node:stream";
  * destroying a stream it did not see finish, so at the end of every upload
  * Node makes an AbortError (its stack captured: source-mapped under tsx),
  * emits it, and grpc-js's error listener calls end() on the destroyed stream,
- * which makes a second error. That was about 0.5 ms of the coordinator's main
- * thread per chunk in the scheduling bench's profile (README, "Per-call cost
- * of the claim and upload calls").
+ * which makes a second error. That was about 0.23 ms of the coordinator's
+ * main thread per chunk in the scheduling bench's profile, and a fifth of an
+ * upload's server CPU in bench/grpc-call-cost.bench.ts (README, "Per-call
+ * cost of the claim and upload calls").
  *
  * Destroying that stream does nothing for the call: grpc-js's stream has no
  * _destroy, and the call ends with the handler's callback, as before. So the
