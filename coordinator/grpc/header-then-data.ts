@@ -1,5 +1,6 @@
 import type { ServerReadableStream, sendUnaryData } from "@grpc/grpc-js";
 import { BadInputError } from "../../shared/errors.ts";
+import { messagesOf } from "./client-stream-messages.ts";
 import { toServiceError } from "./grpc-errors.ts";
 
 /**
@@ -16,7 +17,7 @@ export function headerThenData<H, Msg extends HeaderOrData<H>, Res>(
   handle: (header: H, data: AsyncIterable<Uint8Array>) => Promise<Res>,
 ): (call: ServerReadableStream<Msg, Res>, callback: sendUnaryData<Res>) => void {
   return (call, callback) => {
-    const messages = (call as AsyncIterable<Msg>)[Symbol.asyncIterator]();
+    const messages = messagesOf<Msg>(call)[Symbol.asyncIterator]();
     const run = async (): Promise<Res> => {
       const first = await messages.next();
       const body = first.done ? undefined : first.value.body;
