@@ -21,15 +21,19 @@ test("fsyncDirAsync settles for a directory and rejects, naming the error, for a
   await assert.rejects(fsyncDirAsync(join(dir, "file")), { code: "ENOTDIR" });
 });
 
-test("writeFileSyncLater makes the file in line and has every byte in it when durable settles; it never overwrites", async (t) => {
+test("writeFileSyncLater: the file exists when created settles, every byte is in it when durable does; it never overwrites", async (t) => {
   const dir = tempDir(t);
   const path = join(dir, "a.frame");
-  const { durable } = writeFileSyncLater(path, Buffer.from("frame bytes"));
-  assert.ok(existsSync(path), "the file is made before the write is handed to the thread pool");
+  const { created, durable } = writeFileSyncLater(path, Buffer.from("frame bytes"));
+  await created;
+  assert.ok(existsSync(path), "the file is made");
   await durable;
   assert.equal(readFileSync(path, "utf8"), "frame bytes");
-  assert.throws(() => writeFileSyncLater(path, Buffer.from("again")), { code: "EEXIST" });
+  const again = writeFileSyncLater(path, Buffer.from("again"));
+  await assert.rejects(again.created, { code: "EEXIST" });
+  await assert.rejects(again.durable, { code: "EEXIST" });
   assert.equal(readFileSync(path, "utf8"), "frame bytes", "the refused second write left the file alone");
+  await assert.rejects(writeFileSyncLater(join(dir, "missing", "b.frame"), Buffer.from("x")).durable, { code: "ENOENT" });
   // A frame of several MiB, a view into a larger buffer (as a frame is a view into its gRPC message): exactly its bytes.
   const message = randomBytes(9 * 1024 * 1024 + 7);
   const frame = message.subarray(5, message.length - 2);
@@ -42,8 +46,9 @@ test("writeFileSyncLater makes the file in line and has every byte in it when du
 test("writeFileSyncLater's file is opened O_DSYNC: its one write on the thread pool is its sync", { skip: !existsSync("/proc/self/fdinfo") && "needs Linux /proc to read an open file's flags" }, async (t) => {
   const dir = tempDir(t);
   const path = join(dir, "a.frame");
-  const { durable } = writeFileSyncLater(path, randomBytes(1024 * 1024));
-  // The fd stays open until the write's callback, which cannot run before this synchronous look.
+  const { created, durable } = writeFileSyncLater(path, randomBytes(1024 * 1024));
+  await created;
+  // The fd stays open until the write's callback (a later turn of the event loop), not before this synchronous look.
   const fd = readdirSync("/proc/self/fd").find((n) => {
     try {
       return readlinkSync(`/proc/self/fd/${n}`) === path;

@@ -99,6 +99,27 @@ test("a frame with the wrong sha256 is refused (bad-checksum)", async (t) => {
   assert.equal(s.store.attempts.get(s.header.attemptId)?.state, "running", "a refusal does not decide the attempt");
 });
 
+test("a staged frame whose file cannot be made fails the upload, at a later frame or at the latest at the commit; nothing is recorded", async (t) => {
+  const s = setup(t);
+  const session = await s.sink.begin(s.header);
+  // Frame files are made on the thread pool: with the staging dir gone, that fails after addFrame has returned.
+  rmSync(stagingDirFor(s.outputRoot, s.header.attemptId), { recursive: true });
+  const steps = [...[0, 1, 2].map((i) => () => session.addFrame(frame(i))), () => session.commit(ACCOUNTING)];
+  let failure: unknown;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      failure = err;
+      break;
+    }
+  }
+  assert.equal((failure as NodeJS.ErrnoException | undefined)?.code, "ENOENT", `the upload fails with the file's own error, not ${String(failure)}`);
+  await session.abort();
+  assertNothingRecorded(s);
+  assert.equal(s.store.attempts.get(s.header.attemptId)?.state, "running");
+});
+
 test("a size mismatch, an empty frame and an oversized frame are refused (bad-size)", async (t) => {
   const s = setup(t, { maxFrameBytes: 4096 });
   const session = await s.sink.begin(s.header);
