@@ -2,13 +2,13 @@
  * Why this file exists: the sink's durable writes, each with the fewest trips
  * through libuv's thread pool (4 threads, shared with every other async fs
  * call and busy with the syncs of earlier frames) and the least work on the
- * event loop. A new staged frame is made and written on the pool: one trip
- * opens it (O_DSYNC), the next copies the bytes into the kernel and waits
- * for the disk, so the event loop neither copies a frame's bytes nor waits
- * for the filesystem to make its file. Rewrites of staged files (provenance records) write
+ * event loop. A new staged frame is opened in line with O_DSYNC and written
+ * on the pool: one trip that copies the bytes into the kernel and waits for
+ * the disk, so the event loop never copies a frame's bytes and the frame
+ * costs one trip, not two. Rewrites of staged files (provenance records) write
  * in line and sync on the pool, one trip.
  */
-import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, open, openSync, write, writeSync, constants } from "node:fs";
+import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, write, writeSync, constants } from "node:fs";
 
 /** Writes a whole file and makes it durable before returning. The caller renames it into place. */
 export async function writeFileDurable(path: string, data: Uint8Array): Promise<void> {
@@ -16,54 +16,41 @@ export async function writeFileDurable(path: string, data: Uint8Array): Promise<
 }
 
 /**
- * Creates a new file (never overwriting one) and writes `data` to it, both on
- * the thread pool, without waiting: `created` settles when the file exists
- * (its name is in the directory, not yet durable: fsync the dir after it),
- * `durable` when the bytes, and the metadata needed to read them back (size,
- * blocks), are on disk and the file is closed. The file is opened with
- * O_DSYNC, so the write returns only then: what fdatasync after the write
- * would give, in the same trip. The event loop neither makes the file (a
- * create waits for the filesystem's journal while other files sync) nor
- * copies the bytes. The caller must keep `data` unchanged and await `durable`
- * before it relies on the file; meanwhile it can take the next frame. Errors
- * (EEXIST, ENOSPC, EIO) reject `durable`, and `created` too when the open
- * failed.
+ * Creates a new file (never overwriting one) and starts writing `data` to it
+ * on the thread pool, without waiting: `durable` settles when the bytes, and
+ * the metadata needed to read them back (size, blocks), are on disk, and the
+ * file is closed. The file is opened with O_DSYNC, so the write returns only
+ * then: what fdatasync after the write would give, in the same trip (the
+ * file's name is the directory's business: fsync its dir). The caller must
+ * keep `data` unchanged and await `durable` before it relies on the file
+ * (its bytes are not in it before); meanwhile it can take the next frame.
+ * Opening fails at once, in line (EEXIST, ENOSPC for the inode, ...); the
+ * write's own errors (ENOSPC, EIO) reject `durable`.
  */
-export function writeFileSyncLater(path: string, data: Uint8Array): { created: Promise<void>; durable: Promise<void> } {
-  let opened!: (fd: number) => void;
-  let openFailed!: (err: Error) => void;
-  const created = new Promise<number>((resolve, reject) => {
-    opened = resolve;
-    openFailed = reject;
+export function writeFileSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC, 0o644);
+  const durable = new Promise<void>((resolve, reject) => {
+    const done = (err: Error | null): void => {
+      try {
+        closeSync(fd);
+      } catch {
+        // nothing to do: the write's outcome is what the caller waits for
+      }
+      if (err) reject(err);
+      else resolve();
+    };
+    // A regular file takes the whole write at once; a short one (a full disk) is continued, and its error reported.
+    const writeFrom = (off: number): void =>
+      write(fd, data, off, data.length - off, null, (err, n) => {
+        if (err) done(err);
+        else if (off + n >= data.length) done(null);
+        else if (n === 0) done(new Error(`short write to ${path}: ${off} of ${data.length} bytes`));
+        else writeFrom(off + n);
+      });
+    writeFrom(0);
   });
-  const durable = created.then(
-    (fd) =>
-      new Promise<void>((resolve, reject) => {
-        const done = (err: Error | null): void => {
-          try {
-            closeSync(fd);
-          } catch {
-            // nothing to do: the write's outcome is what the caller waits for
-          }
-          if (err) reject(err);
-          else resolve();
-        };
-        // A regular file takes the whole write at once; a short one (a full disk) is continued, and its error reported.
-        const writeFrom = (off: number): void =>
-          write(fd, data, off, data.length - off, null, (err, n) => {
-            if (err) done(err);
-            else if (off + n >= data.length) done(null);
-            else if (n === 0) done(new Error(`short write to ${path}: ${off} of ${data.length} bytes`));
-            else writeFrom(off + n);
-          });
-        writeFrom(0);
-      }),
-  );
-  open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC, 0o644, (err, fd) => (err ? openFailed(err) : opened(fd)));
-  const made = created.then(() => undefined);
-  made.catch(() => undefined); // reported to whoever awaits it
-  durable.catch(() => undefined);
-  return { created: made, durable };
+  durable.catch(() => undefined); // reported to whoever awaits it
+  return { durable };
 }
 
 /**

@@ -68,8 +68,8 @@ function refuse(reason: string, message: string): never {
 /**
  * The sink's rules, without gRPC: an upload belongs to the chunk's current
  * attempt or is refused; every frame is checked (index inside the chunk, size,
- * sha256) and staged: its file is made, written and synced on the thread
- * pool (writeFileSyncLater: two trips, none of it on the event loop), awaited at the commit
+ * sha256) and staged: its file is made in line and its write and sync run
+ * on the thread pool in one trip (writeFileSyncLater), awaited at the commit
  * (at most MAX_SYNCS_IN_FLIGHT frames and MAX_BYTES_IN_FLIGHT bytes at a
  * time), so the next frame streams in while the disk takes this one; a frame that gets a provenance record is synced once, at the
  * commit, after its record is written (stagePng, exr-staging.ts). The
@@ -337,8 +337,6 @@ export class UploadSession {
   /** fsyncs (or writes and syncs) of staged frames not yet awaited, oldest first, with the bytes each holds. */
   private syncs: Array<Promise<void>> = [];
   private syncBytes: number[] = [];
-  /** Staged files being made on the thread pool: the staging dir's fsync must come after them. */
-  private created: Array<Promise<void>> = [];
   private bytesInFlight = 0;
   /** The first staged write that failed (a full disk), so that the next frame is refused at once, not at the commit. */
   private writeFailed: unknown;
@@ -366,11 +364,7 @@ export class UploadSession {
     const stamper = this.sink.stamper;
     try {
       if (stamper && isPng(f.data)) this.stagePng(stamper, path, f);
-      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) {
-        const { created, durable } = writeFileSyncLater(path, f.data);
-        this.created.push(created);
-        await this.track(durable, f.data.length);
-      }
+      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track(writeFileSyncLater(path, f.data).durable, f.data.length);
     } catch (err) {
       if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
       diskFull(err, `writing frame ${f.index}`);
@@ -464,18 +458,17 @@ export class UploadSession {
 
   /** Every staged frame and the staging dir's entries on disk. */
   private async flush(): Promise<void> {
-    // Once every entry is in the dir, its fsync runs alongside the files' own (off the event loop: claims and
-    // other uploads go on meanwhile); all are awaited before the transaction. Every write has settled when this
-    // throws (allSettled), so an abort that follows removes a staging dir no write is still making files in.
-    const created = await Promise.allSettled(this.created);
-    const failed = created.find((o) => o.status === "rejected");
-    const synced = await Promise.allSettled([...this.syncs, ...(failed ? [] : [fsyncDirAsync(this.dir)])]);
+    const syncs = this.syncs;
     this.syncs = [];
     this.syncBytes = [];
     this.bytesInFlight = 0;
-    this.created = [];
-    const err = failed ?? synced.find((o) => o.status === "rejected");
-    if (err) diskFull(err.reason, "flushing the staged frames");
+    try {
+      // Every entry is in the dir by now, so its fsync runs alongside the files' own (off the event loop:
+      // claims and other uploads go on meanwhile); both are awaited before the transaction.
+      await Promise.all([...syncs, fsyncDirAsync(this.dir)]);
+    } catch (err) {
+      diskFull(err, "flushing the staged frames");
+    }
   }
 
   async commit(acc: ChunkAccounting): Promise<number> {
