@@ -1,56 +1,25 @@
 /**
  * Why this file exists: the sink's durable writes, each with the fewest trips
  * through libuv's thread pool (4 threads, shared with every other async fs
- * call and busy with the syncs of earlier frames) and the least work on the
- * event loop. A new staged frame is opened in line with O_DSYNC and written
- * on the pool: one trip that copies the bytes into the kernel and waits for
- * the disk, so the event loop never copies a frame's bytes and the frame
- * costs one trip, not two. Rewrites of staged files (provenance records) write
- * in line and sync on the pool, one trip.
+ * call and busy with the fsyncs of earlier frames). Opening, writing and
+ * closing are quick calls made in line; only the fsync, which waits for the
+ * disk, runs on the pool, so one durable write costs one trip there, not three.
  */
-import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, write, writeSync, constants } from "node:fs";
+import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, writeSync, constants } from "node:fs";
 
-/** Writes a whole file and makes it durable before returning. The caller renames it into place. */
+/** Writes a whole file and fsyncs it before returning. The caller renames it into place. */
 export async function writeFileDurable(path: string, data: Uint8Array): Promise<void> {
-  await writeFileSyncLater(path, data).durable;
+  await (await writeFileSyncLater(path, data)).durable;
 }
 
 /**
- * Creates a new file (never overwriting one) and starts writing `data` to it
- * on the thread pool, without waiting: `durable` settles when the bytes, and
- * the metadata needed to read them back (size, blocks), are on disk, and the
- * file is closed. The file is opened with O_DSYNC, so the write returns only
- * then: what fdatasync after the write would give, in the same trip (the
- * file's name is the directory's business: fsync its dir). The caller must
- * keep `data` unchanged and await `durable` before it relies on the file
- * (its bytes are not in it before); meanwhile it can take the next frame.
- * Opening fails at once, in line (EEXIST, ENOSPC for the inode, ...); the
- * write's own errors (ENOSPC, EIO) reject `durable`.
+ * Writes a whole new file and starts its fsync without waiting for it: resolves
+ * once the bytes are with the kernel, handing back `durable`, which settles
+ * when the fsync and close are done. The caller must await `durable` before it
+ * relies on the file surviving a crash; meanwhile it can take the next frame.
  */
-export function writeFileSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC, 0o644);
-  const durable = new Promise<void>((resolve, reject) => {
-    const done = (err: Error | null): void => {
-      try {
-        closeSync(fd);
-      } catch {
-        // nothing to do: the write's outcome is what the caller waits for
-      }
-      if (err) reject(err);
-      else resolve();
-    };
-    // A regular file takes the whole write at once; a short one (a full disk) is continued, and its error reported.
-    const writeFrom = (off: number): void =>
-      write(fd, data, off, data.length - off, null, (err, n) => {
-        if (err) done(err);
-        else if (off + n >= data.length) done(null);
-        else if (n === 0) done(new Error(`short write to ${path}: ${off} of ${data.length} bytes`));
-        else writeFrom(off + n);
-      });
-    writeFrom(0);
-  });
-  durable.catch(() => undefined); // reported to whoever awaits it
-  return { durable };
+export async function writeFileSyncLater(path: string, data: Uint8Array): Promise<{ durable: Promise<void> }> {
+  return writeSyncLater(path, "wx", data);
 }
 
 /**
@@ -79,6 +48,20 @@ export function rewriteSyncLater(path: string, offset: number, data: Uint8Array)
     throw err;
   }
   return { durable: fsyncAndClose(fd, sameSize) };
+}
+
+function writeSyncLater(path: string, flags: string, data: Uint8Array): { durable: Promise<void> } {
+  // The write itself is synchronous: it lands in the page cache in well under a millisecond, and on the
+  // thread pool it would queue behind the fsyncs of earlier frames.
+  const fd = openSync(path, flags, 0o644);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return { durable: fsyncAndClose(fd) };
 }
 
 /**

@@ -68,10 +68,9 @@ function refuse(reason: string, message: string): never {
 /**
  * The sink's rules, without gRPC: an upload belongs to the chunk's current
  * attempt or is refused; every frame is checked (index inside the chunk, size,
- * sha256) and staged: its file is made in line and its write and sync run
- * on the thread pool in one trip (writeFileSyncLater), awaited at the commit
- * (at most MAX_SYNCS_IN_FLIGHT frames and MAX_BYTES_IN_FLIGHT bytes at a
- * time), so the next frame streams in while the disk takes this one; a frame that gets a provenance record is synced once, at the
+ * sha256) and staged, its fsync started at once and awaited at the commit (at
+ * most MAX_SYNCS_IN_FLIGHT at a time), so the next frame streams in while the
+ * disk flushes; a frame that gets a provenance record is synced once, at the
  * commit, after its record is written (stagePng, exr-staging.ts). The
  * commit waits for every staged file's sync and for one
  * fsync of the staging dir (run alongside them), then records frames, ledger,
@@ -318,13 +317,6 @@ export function moveIntoPlace(targets: ReadonlyArray<{ from: string; to: string 
 /** Staged frames whose fsync may run at once, per upload: bounds open files while the disk catches up. */
 export const MAX_SYNCS_IN_FLIGHT = 16;
 
-/**
- * Bytes of received frames an upload may hold while their writes run on the
- * thread pool (writeFileSyncLater keeps each frame until its write is done):
- * past it, the next frame waits, and so does the stream (HTTP/2 flow control).
- */
-export const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
-
 function diskFull(err: unknown, what: string): never {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOSPC" || code === "EDQUOT") refuse("disk-full", `output root is full while ${what}`);
@@ -334,12 +326,8 @@ function diskFull(err: unknown, what: string): never {
 /** One attempt's upload in progress. */
 export class UploadSession {
   private readonly frames = new Map<number, StagedFrame>();
-  /** fsyncs (or writes and syncs) of staged frames not yet awaited, oldest first, with the bytes each holds. */
+  /** fsyncs of staged frames not yet awaited, oldest first. */
   private syncs: Array<Promise<void>> = [];
-  private syncBytes: number[] = [];
-  private bytesInFlight = 0;
-  /** The first staged write that failed (a full disk), so that the next frame is refused at once, not at the commit. */
-  private writeFailed: unknown;
   /** Staged PNGs still waiting for their provenance record and IEND (see stagePng). */
   private readonly pngs = new Map<number, { path: string; recordAt: number; tail: Buffer; pixels: Promise<FramePixels>; pngSha256: string }>();
   /** Bytes each staged PNG keeps for its record chunk (AttemptStamper.recordSpace), known at the first PNG. */
@@ -357,14 +345,13 @@ export class UploadSession {
   ) {}
 
   async addFrame(f: IncomingFrame): Promise<void> {
-    if (this.writeFailed !== undefined) diskFull(this.writeFailed, `writing a frame before ${f.index}`);
     this.sink.verifyFrame(f, this.start, this.end);
     if (this.frames.has(f.index)) refuse("duplicate-frame", `frame ${f.index} sent twice`);
     const path = join(this.dir, stagedFrameName(f.index));
     const stamper = this.sink.stamper;
     try {
       if (stamper && isPng(f.data)) this.stagePng(stamper, path, f);
-      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track(writeFileSyncLater(path, f.data).durable, f.data.length);
+      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track((await writeFileSyncLater(path, f.data)).durable);
     } catch (err) {
       if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
       diskFull(err, `writing frame ${f.index}`);
@@ -406,17 +393,10 @@ export class UploadSession {
     return true;
   }
 
-  /** Keeps at most MAX_SYNCS_IN_FLIGHT syncs running, holding at most MAX_BYTES_IN_FLIGHT of frames (beyond one). */
-  private async track(durable: Promise<void>, holds = 0): Promise<void> {
-    durable.catch((err: unknown) => (this.writeFailed ??= err));
+  /** Keeps at most MAX_SYNCS_IN_FLIGHT fsyncs running. */
+  private async track(durable: Promise<void>): Promise<void> {
     this.syncs.push(durable);
-    this.syncBytes.push(holds);
-    this.bytesInFlight += holds;
-    while (this.syncs.length > MAX_SYNCS_IN_FLIGHT || (this.syncs.length > 1 && this.bytesInFlight > MAX_BYTES_IN_FLIGHT)) {
-      const oldest = this.syncs.shift();
-      this.bytesInFlight -= this.syncBytes.shift() ?? 0;
-      await oldest;
-    }
+    if (this.syncs.length > MAX_SYNCS_IN_FLIGHT) await this.syncs.shift();
   }
 
   /** Writes each staged PNG's signed record and its IEND in the room kept for them, starting the file's one sync. */
@@ -460,8 +440,6 @@ export class UploadSession {
   private async flush(): Promise<void> {
     const syncs = this.syncs;
     this.syncs = [];
-    this.syncBytes = [];
-    this.bytesInFlight = 0;
     try {
       // Every entry is in the dir by now, so its fsync runs alongside the files' own (off the event loop:
       // claims and other uploads go on meanwhile); both are awaited before the transaction.

@@ -122,6 +122,16 @@ test("sink-group-commit commits the same chunks one by one and all at once, in o
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
 
+test("sink-staging measures the event loop each staged frame holds against its sha256 alone, per size, and cleans up", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("sink-staging.bench.ts", ["--frame-bytes", "8192,4096", "--frames-per-chunk", "2", "--chunks", "2", "--rounds", "1", "--dir", parent]));
+  assert.equal(out.benchmark, "sink-staging");
+  const results = out.results as Array<Record<string, unknown>>;
+  assert.deepEqual(results.map((r) => r.frameBytes), [8192, 4096]);
+  for (const r of results) assertPositive(r, ["loopMsPerFrame", "sha256MsPerFrame", "loopVsSha256", "stagedAndCommittedMBps"], `sinkStaging.${String(r.frameBytes)}`);
+  assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
+
 test("grpc-tls-front compares grpc-js's own listener with the front in one run and exits", async () => {
   const out = parseOne(await runBench("grpc-tls-front.bench.ts", ["--mb", "2", "--message-bytes", "65536", "--calls", "2", "--rounds", "1"]));
   assert.equal(out.benchmark, "grpc-tls-front");

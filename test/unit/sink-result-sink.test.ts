@@ -102,7 +102,8 @@ test("a frame with the wrong sha256 is refused (bad-checksum)", async (t) => {
 test("a staged frame whose file cannot be made fails the upload, at a later frame or at the latest at the commit; nothing is recorded", async (t) => {
   const s = setup(t);
   const session = await s.sink.begin(s.header);
-  // Frame files are made on the thread pool: with the staging dir gone, that fails after addFrame has returned.
+  // With the staging dir gone no frame file can be made: wherever that fails (in line, or on the thread pool
+  // after addFrame has returned), the upload must fail with that error and record nothing.
   rmSync(stagingDirFor(s.outputRoot, s.header.attemptId), { recursive: true });
   const steps = [...[0, 1, 2].map((i) => () => session.addFrame(frame(i))), () => session.commit(ACCOUNTING)];
   let failure: unknown;
