@@ -9,16 +9,17 @@ import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, openS
 
 /** Writes a whole file and fsyncs it before returning. The caller renames it into place. */
 export async function writeFileDurable(path: string, data: Uint8Array): Promise<void> {
-  await (await writeFileSyncLater(path, data)).durable;
+  await writeFileSyncLater(path, data).durable;
 }
 
 /**
- * Writes a whole new file and starts its fsync without waiting for it: resolves
- * once the bytes are with the kernel, handing back `durable`, which settles
- * when the fsync and close are done. The caller must await `durable` before it
- * relies on the file surviving a crash; meanwhile it can take the next frame.
+ * Writes a whole new file (never overwriting one) and starts its fsync without
+ * waiting for it: returns once the bytes are with the kernel, handing back
+ * `durable`, which settles when the fsync and close are done. The caller must
+ * await `durable` before it relies on the file surviving a crash; meanwhile it
+ * can take the next frame. Opening and writing fail at once (EEXIST, ENOSPC).
  */
-export async function writeFileSyncLater(path: string, data: Uint8Array): Promise<{ durable: Promise<void> }> {
+export function writeFileSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
   return writeSyncLater(path, "wx", data);
 }
 

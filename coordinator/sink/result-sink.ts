@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
@@ -350,8 +350,8 @@ export class UploadSession {
     const path = join(this.dir, stagedFrameName(f.index));
     const stamper = this.sink.stamper;
     try {
-      if (stamper && isPng(f.data)) this.stagePng(stamper, path, f);
-      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track((await writeFileSyncLater(path, f.data)).durable);
+      if (stamper && isPng(f.data)) await this.track(this.stagePng(stamper, path, f).durable);
+      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track(writeFileSyncLater(path, f.data).durable);
     } catch (err) {
       if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
       diskFull(err, `writing frame ${f.index}`);
@@ -363,9 +363,11 @@ export class UploadSession {
   /**
    * A PNG that gets a provenance record, which needs the chunk's accounting
    * (it comes last): everything before its IEND is staged now, followed by
-   * zeros where record and IEND will go, with no sync (as an EXR is staged);
-   * the commit writes record and IEND over the zeros and fdatasyncs the file,
-   * its one sync. That is enough because nothing is acknowledged before the
+   * zeros where record and IEND will go, and its sync starts at once, as a
+   * plain frame's does, so the disk takes the bytes while the next frames
+   * stream in (returned: track it); the commit writes record and IEND over
+   * the zeros and fdatasyncs the file again, which then flushes only those
+   * blocks, not the whole file. That is enough because nothing is acknowledged before the
    * commit: the agent's only answer is the commit's (UploadResult), sent
    * after every staged file and the staging dir are synced and the store
    * transaction is done, so a frame the agent is told about is on disk. A
@@ -374,15 +376,16 @@ export class UploadSession {
    * uploads the chunk again); its files' contents never count. Its pixel
    * hash is the agent's, or computed off this thread meanwhile.
    */
-  private stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): void {
+  private stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): { durable: Promise<void> } {
     const { head, tail, sha256 } = splitAtEndHashed(f.data, PROVENANCE_KEYWORD, f.sha256);
     this.recordSpace ??= stamper.recordSpace(this.header, this.header.frameCount);
     const staged = Buffer.alloc(head.length + this.recordSpace + tail.length);
     head.copy(staged);
-    writeFileSync(path, staged, { flag: "wx", mode: 0o644 });
+    const { durable } = writeFileSyncLater(path, staged);
     const pixels = stamper.hashPixels(f.data, f.pixelsSha256 ? { sha256: f.pixelsSha256, agentId: this.header.agentId } : undefined);
     pixels.catch(() => undefined); // awaited at the commit
     this.pngs.set(f.index, { path, recordAt: head.length, tail, pixels, pngSha256: sha256 });
+    return { durable };
   }
 
   /** An EXR that gets a provenance record in its header: staged now, rewritten with it and fsynced at the commit; false when it is not stamped. */
