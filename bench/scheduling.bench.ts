@@ -26,6 +26,11 @@
  * telemetry, sweeps: `...IdleCpuMsPerAgentSecond`); the run's CPU less that
  * rate over its makespan is what the chunks cost (dispatch, claim, upload,
  * commit: `...ChunkCpuMsPerChunk`).
+ *
+ * NIGHTSHIFT_BENCH_COUNT_SQL=1 adds the SQLite statements and transactions
+ * per chunk of each run, and the most run statements (`sqlStatements`;
+ * scheduling/statement-counter.ts). Counting costs CPU: take the CPU figures
+ * from a run without it.
  */
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -128,6 +133,7 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
               "coordinatorCpuMsPerChunk: CPU time (user + system) of the coordinator's process from release to job done, divided by the job's chunks. Split: coordinatorIdleCpuMsPerAgentSecond is the same process's CPU per second over an idle window (same agents, no job) per agent; coordinatorChunkCpuMsPerChunk is the run's CPU less that idle rate times the makespan, per chunk (the dispatch, claim, upload and commit path)",
             windowHostMs: a.windowMs.map((x) => round(x, 1)),
             claimsPerTransaction: round(a.claimsPerTransaction, 2),
+            ...(a.statements && { sqlStatements: a.statements }),
           },
         }),
         ...(s && {
@@ -144,6 +150,7 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
             agentStartSeconds: round(s.agentStartSeconds, 1),
             agentHostProcesses: s.agentHosts,
             agentsPerHost: sizes.agentsPerHost,
+            ...(s.runs.some((r) => r.statements) && { sqlStatements: Object.fromEntries(s.runs.map((r) => [String(r.agents), r.statements])) }),
           },
         }),
         ...(m && {

@@ -7,6 +7,7 @@ import type { Logger } from "../../shared/log.ts";
 import { AgentHost } from "./host-client.ts";
 import { hostMs, type StartEvent } from "./host-protocol.ts";
 import type { SleepAgentSpec } from "./sleep-farm.ts";
+import { countingSql, countStatements, type StatementCount } from "./statement-counter.ts";
 
 /** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
 export const wallMs = hostMs;
@@ -23,6 +24,8 @@ export interface FarmRun {
   windowMs: [number, number];
   /** Claims committed during the run over the transactions that held them (claims of one event-loop turn share one). */
   claimsPerTransaction: number;
+  /** SQLite statements and transactions over the run, per chunk (only with NIGHTSHIFT_BENCH_COUNT_SQL=1: statement-counter.ts). */
+  statements?: StatementCount;
 }
 
 /** Default most agents per agent host process (`--agents-per-host`). */
@@ -124,16 +127,18 @@ export class BenchFarm {
   async run(spec: Record<string, unknown>): Promise<FarmRun> {
     const cpu0 = process.cpuUsage();
     const claims0 = this.coordinator.claimBatches;
+    const counting = countingSql() ? countStatements(this.coordinator.store) : undefined;
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
     const job = await this.coordinator.finisher.waitFor(jobId);
     const endMs = wallMs();
     const cpu = process.cpuUsage(cpu0);
-    if (job.state !== "done") throw new Error(`bench job ${jobId} ended ${job.state}: ${job.message ?? ""}`);
     const chunks = Math.max(1, this.coordinator.store.chunks.counts(jobId).total);
+    const statements = counting?.(chunks);
+    if (job.state !== "done") throw new Error(`bench job ${jobId} ended ${job.state}: ${job.message ?? ""}`);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const claims = this.coordinator.claimBatches;
     const claimsPerTransaction = (claims.writes - claims0.writes) / Math.max(1, claims.batches - claims0.batches);
-    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, windowMs: [releasedAtMs, endMs], claimsPerTransaction };
+    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, windowMs: [releasedAtMs, endMs], claimsPerTransaction, ...(statements && { statements }) };
   }
 
   /**

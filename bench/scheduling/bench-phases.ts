@@ -82,14 +82,14 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
       consumers: s.dispatchAgents,
       count: s.throughputChunks,
     });
-    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpu: splitCpu(t, idle, s.dispatchAgents), windowMs: t.windowMs, claimsPerTransaction: t.claimsPerTransaction, rawPerSecond };
+    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpu: splitCpu(t, idle, s.dispatchAgents), windowMs: t.windowMs, claimsPerTransaction: t.claimsPerTransaction, statements: t.statements, rawPerSecond };
   }, s.agentsPerHost);
 }
 
 /** Weak scaling with 1 s chunks (4 frames x 250 ms): agents are added between runs, never removed. */
 export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
   return withFarm(dir, 250, log, async (farm) => {
-    const runs: Array<{ agents: number; seconds: number; cpu: CpuSplit; windowMs: [number, number]; claimsPerTransaction: number }> = [];
+    const runs: Array<{ agents: number; seconds: number; cpu: CpuSplit; windowMs: [number, number]; claimsPerTransaction: number; statements: FarmRun["statements"] }> = [];
     let have = 0;
     let agentStartSeconds = 0;
     for (const n of s.scalingCounts) {
@@ -99,7 +99,7 @@ export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
       have = n;
       const r = await farm.run(sleepJob(`scale-${n}`, n * s.chunksPerAgent * 4, 4));
       const idle = await farm.idleCpuMsPerSecond(s.idleSeconds);
-      runs.push({ agents: n, seconds: r.seconds, cpu: splitCpu(r, idle, n), windowMs: r.windowMs, claimsPerTransaction: r.claimsPerTransaction });
+      runs.push({ agents: n, seconds: r.seconds, cpu: splitCpu(r, idle, n), windowMs: r.windowMs, claimsPerTransaction: r.claimsPerTransaction, statements: r.statements });
     }
     return { runs, agentStartSeconds, agentHosts: farm.hostCount };
   }, s.agentsPerHost);

@@ -1,0 +1,60 @@
+/**
+ * Counts the SQLite statements the coordinator runs during a bench run
+ * (NIGHTSHIFT_BENCH_COUNT_SQL=1 npm run bench:scheduling): which statements,
+ * how many per chunk, and how many transactions. Bench-only: it wraps the
+ * store's prepare() and tx() for the run and puts them back afterwards, so
+ * the coordinator's own code carries no counter (and the CPU figures of a
+ * counted run are not comparable with an uncounted one).
+ */
+import type { Store } from "../../coordinator/store/store.ts";
+
+export interface StatementCount {
+  statementsPerChunk: number;
+  /** store.tx calls, nested ones (savepoints) included. */
+  transactionsPerChunk: number;
+  /** The most run statements, per chunk, with their SQL shortened to one line. */
+  top: Array<{ perChunk: number; sql: string }>;
+}
+
+export const countingSql = (): boolean => process.env.NIGHTSHIFT_BENCH_COUNT_SQL === "1";
+
+/** Starts counting on `store`; the returned function stops and gives the figures over `chunks`. */
+export function countStatements(store: Store): (chunks: number) => StatementCount {
+  const db = store.db;
+  const prepare = db.prepare;
+  const tx = store.tx;
+  const counts = new Map<string, number>();
+  let transactions = 0;
+  const counted = new Set(["run", "get", "all", "iterate"]);
+  db.prepare = ((sql: string) => {
+    const stmt = prepare.call(db, sql);
+    return new Proxy(stmt, {
+      get(target, key) {
+        const v = Reflect.get(target, key) as unknown;
+        if (typeof v !== "function") return v;
+        if (typeof key === "string" && counted.has(key)) {
+          return (...args: unknown[]) => {
+            counts.set(sql, (counts.get(sql) ?? 0) + 1);
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return (v as (...a: unknown[]) => unknown).bind(target);
+      },
+    });
+  }) as typeof db.prepare;
+  store.tx = <T>(fn: () => T): T => {
+    transactions++;
+    return tx.call(store, fn) as T;
+  };
+  return (chunks) => {
+    db.prepare = prepare;
+    delete (store as { tx?: unknown }).tx;
+    const n = Math.max(1, chunks);
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    const top = [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 25)
+      .map(([sql, c]) => ({ perChunk: Math.round((c / n) * 100) / 100, sql: sql.replace(/\s+/g, " ").slice(0, 140) }));
+    return { statementsPerChunk: Math.round((total / n) * 100) / 100, transactionsPerChunk: Math.round((transactions / n) * 100) / 100, top };
+  };
+}
