@@ -1,6 +1,7 @@
 import type { Store } from "../store/store.ts";
 import type { JobRow } from "../store/jobs-table.ts";
-import { onlineAgents, pendingOfJob, queuedChunks, runningAttempts, unstartedChunks, type AttemptProgress, type OnlineAgentRow } from "./snapshot-queries.ts";
+import { onlineAgents, pendingOfJob, queuedChunks, runningRows, unstartedChunks, withProgress, type AttemptProgress, type OnlineAgentRow } from "./snapshot-queries.ts";
+import type { KeptReads } from "./kept-reads.ts";
 import type { FarmPolicy } from "../dispatch/farm-policy.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import { storeAssets } from "../assets/store-assets.ts";
@@ -27,6 +28,8 @@ export interface SnapshotDeps {
   zone: OffsetAt;
   /** A job's needs, cached (job-needs-cache.ts); none: computed on every pass. */
   needsOf?: (job: JobRow) => JobNeeds;
+  /** Agents, queued chunks and running attempts kept between passes (kept-reads.ts); none: read from the store. */
+  kept?: KeptReads;
 }
 
 export interface Snapshot {
@@ -87,7 +90,8 @@ export function eligibleSpeed(job: JobNeeds, agents: readonly AgentInfo[], speed
 /** Reads what one dispatch pass needs from the store and the latest heartbeats. Synchronous: nothing changes under it. */
 export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): Snapshot {
   const live = d.live();
-  const agents = onlineAgents(d.store).map((a) => agentInfo(a, live.get(a.id)));
+  const kept = d.kept?.refresh() ? d.kept : undefined;
+  const agents = (kept ? kept.onlineAgents() : onlineAgents(d.store)).map((a) => agentInfo(a, live.get(a.id)));
   const jobs = new Map<string, JobNeeds>();
   const models = new Map<string, string>();
   const jobRows = new Map<string, JobRow>();
@@ -108,14 +112,14 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
     jobs.set(job.id, needs);
   }
 
-  const queued = queuedChunks(d.store);
+  const queued = kept ? kept.queuedChunks() : queuedChunks(d.store);
   const onlineIds = new Set(agents.map((a) => a.id));
   const waiting = queued.filter((q): q is WaitingWork => q.agentId !== null && onlineIds.has(q.agentId));
   const poolQueued = queued.filter((q) => q.agentId === null).length;
 
   const progress = new Map<string, AttemptProgress>();
   for (const hb of live.values()) if (hb.progress) progress.set(hb.progress.attemptId, { framesDone: hb.progress.framesDone, elapsedMs: hb.progress.elapsedMs, sentAtMs: hb.sentAtMs });
-  const running = runningAttempts(d.store, progress);
+  const running = withProgress(kept ? kept.runningRows() : runningRows(d.store), progress);
 
   // An agent holds the model of what it runs now, whatever its last heartbeat said.
   const runningModels = new Map<string, string[]>();

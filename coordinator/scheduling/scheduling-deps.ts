@@ -4,6 +4,7 @@ import type { JobRow } from "../store/jobs-table.ts";
 import type { JobNeeds } from "./scheduling-types.ts";
 import type { OffsetAt } from "./job-window.ts";
 import { LedgerSpeeds } from "./ledger-speeds.ts";
+import type { KeptReads } from "./kept-reads.ts";
 import { DEFAULT_SCHEDULING_POLICY, type SchedulingPolicy } from "./scheduling-policy.ts";
 
 /** What the dispatcher's scheduler uses besides the store; the coordinator fills it in (Dispatcher.useScheduling). */
@@ -18,6 +19,8 @@ export interface SchedulingDeps {
   /** A job's placement needs, cached until what they are made of changes (job-needs-cache.ts); none: computed each time. */
   needsOf?: (job: JobRow) => JobNeeds;
   speeds: LedgerSpeeds;
+  /** Online agents, queued chunks and running attempts kept between passes (kept-reads.ts); none: read on every pass. */
+  kept?: KeptReads;
   /** The coordinator's local time zone, for job windows ("22:00"). */
   zone: OffsetAt;
   notes: Map<string, string>;

@@ -16,6 +16,7 @@ import { agentInfo, jobNeeds } from "./farm-snapshot.ts";
 import { LedgerSpeeds } from "./ledger-speeds.ts";
 import { ModelNeeds } from "./model-needs.ts";
 import { JobNeedsCache } from "./job-needs-cache.ts";
+import { KeptReads } from "./kept-reads.ts";
 import type { JobRow } from "../store/jobs-table.ts";
 import { progressSource } from "./progress-source.ts";
 import { localZone } from "./scheduling-deps.ts";
@@ -65,6 +66,7 @@ export function wireScheduling(p: SchedulingParts): void {
     memoryOf,
     needOfSha: (sha256) => models.needOfSha(sha256) ?? storeMemoryOf(p.store, sha256),
     needsOf,
+    kept: new KeptReads(p.store),
     onPlaced: assetPrefetcher({ store: p.store, nc: p.nc, subjects: p.subjects, live, clock: p.clock, log: p.log.child({ part: "assets" }) }),
     speeds,
     zone: localZone,
