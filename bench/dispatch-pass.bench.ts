@@ -2,9 +2,12 @@
  * One dispatch pass alone, in process, on a real SQLite store: CPU per pass
  * with N online agents each running an attempt and a pool job whose queue is
  * topped up by one chunk per pass (one chunk finished before each pass, as
- * after a commit). A job's placement needs cached per job
- * (coordinator/scheduling/job-needs-cache.ts, as the coordinator runs) against
- * computed on every pass (the baseline), alternated in the same run. CPU is
+ * after a commit). Three ways, alternated in the same run: job placement
+ * needs computed and every farm-wide read made on each pass (the baseline);
+ * needs cached per job (coordinator/scheduling/job-needs-cache.ts); and needs
+ * cached with the online agents, queued chunks and running attempts kept
+ * between passes (coordinator/scheduling/kept-reads.ts), as the coordinator
+ * runs. CPU is
  * the process's user + system time, which load moves far less than wall time.
  * The store is on tmpfs (/dev/shm) unless --dir says otherwise.
  *
@@ -21,6 +24,7 @@ import { runDispatchPass, type DispatchPassDeps } from "../coordinator/schedulin
 import { defaultSchedulingDeps } from "../coordinator/scheduling/scheduling-deps.ts";
 import { jobNeeds } from "../coordinator/scheduling/farm-snapshot.ts";
 import { JobNeedsCache } from "../coordinator/scheduling/job-needs-cache.ts";
+import { KeptReads } from "../coordinator/scheduling/kept-reads.ts";
 import { insertAgent, insertJob } from "../test/helpers/store-fixture.ts";
 import { benchLogger, fileSystemType, intFlag, intListFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
 
@@ -46,8 +50,12 @@ function seed(dir: string, agents: number, passes: number, poolChunks: number): 
   return store;
 }
 
+/** computed: job needs computed and every read made on each pass (the baseline); cached: needs cached; kept: needs cached and the farm-wide reads kept (the coordinator's way). */
+type Mode = "computed" | "cached" | "kept";
+
 /** CPU ms per pass over `passes` passes, one queued chunk of the pool job finished before each. */
-async function measure(store: Store, passes: number, cached: boolean): Promise<number> {
+async function measure(store: Store, passes: number, mode: Mode): Promise<number> {
+  const cached = mode !== "computed";
   let seq = 0;
   const base = defaultSchedulingDeps();
   const memoryOf = (): number | null => null;
@@ -60,6 +68,7 @@ async function measure(store: Store, passes: number, cached: boolean): Promise<n
     clock: () => 2_000,
     log,
     ...(cached ? { needsOf: (job) => needs.of(job) } : {}),
+    ...(mode === "kept" ? { kept: new KeptReads(store) } : {}),
   };
   await runDispatchPass(deps); // fills the queue
   const cpu0 = process.cpuUsage();
@@ -86,19 +95,26 @@ async function dispatchPassBench(argv: readonly string[]): Promise<Record<string
     const runs: Record<string, unknown> = {};
     for (const n of counts) {
       // Alternated, each on a fresh store: baseline, cached, baseline, cached; the lower of each pair is kept.
-      const ms = { computed: Infinity, cached: Infinity };
+      const ms = { computed: Infinity, cached: Infinity, kept: Infinity };
       for (let round2 = 0; round2 < 2; round2++) {
-        for (const mode of ["computed", "cached"] as const) {
+        for (const mode of ["computed", "cached", "kept"] as const) {
           const store = seed(dir, n, passes, poolChunks);
           try {
-            ms[mode] = Math.min(ms[mode], await measure(store, passes, mode === "cached"));
+            ms[mode] = Math.min(ms[mode], await measure(store, passes, mode));
           } finally {
             store.close();
           }
           for (const ext of ["", "-wal", "-shm"]) rmSync(join(dir, `store-${n}.sqlite${ext}`), { force: true });
         }
       }
-      runs[String(n)] = { passCpuMsNeedsComputed: round(ms.computed, 3), passCpuMsNeedsCached: round(ms.cached, 3), ratio: round(ms.cached / ms.computed, 3) };
+      runs[String(n)] = {
+        passCpuMsNeedsComputed: round(ms.computed, 3),
+        passCpuMsNeedsCached: round(ms.cached, 3),
+        ratio: round(ms.cached / ms.computed, 3),
+        passCpuMsKept: round(ms.kept, 3),
+        keptRatioToCached: round(ms.kept / ms.cached, 3),
+        keptRatioToComputed: round(ms.kept / ms.computed, 3),
+      };
     }
     const os = await import("node:os");
     return {
@@ -106,7 +122,7 @@ async function dispatchPassBench(argv: readonly string[]): Promise<Record<string
       passes,
       poolJobChunks: poolChunks,
       byAgents: runs,
-      meaning: "CPU ms of one dispatch pass (snapshot, plan, transaction, publishes to an in-memory publisher) with N agents each running one attempt; cached: job needs cached per job (the coordinator's way), computed: on every pass (baseline, same run); best of 2 alternated rounds",
+      meaning: "CPU ms of one dispatch pass (snapshot, plan, transaction, publishes to an in-memory publisher) with N agents each running one attempt; cached: job needs cached per job (the coordinator's way), computed: on every pass (baseline, same run); kept: needs cached and the online agents, queued chunks and running attempts kept between passes, re-reading only rows changed since (coordinator/scheduling/kept-reads.ts; the triggers' cost on the bench's own writes included); best of 2 alternated rounds",
       environment: { cpus: os.cpus().length, loadAverage1m: round(os.loadavg()[0] ?? 0, 2), node: process.version, storeFileSystem: fileSystemType(dir) },
     };
   });

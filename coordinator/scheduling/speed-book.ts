@@ -15,7 +15,7 @@ export interface SpeedSample {
  * ledger-speeds.ts from the ledger, or by tests.
  */
 export class SpeedBook {
-  private readonly fpsByKey = new Map<string, number>();
+  /** Speed by model, then by agent (no key string built per look-up: the pass asks for every agent and running chunk). */
   private readonly byModel = new Map<string, Map<string, number>>();
 
   constructor(private readonly alpha = 0.3) {}
@@ -25,18 +25,15 @@ export class SpeedBook {
     if (!(seconds > 0) || !(s.frames > 0)) return;
     const fps = s.frames / seconds;
     if (!Number.isFinite(fps)) return;
-    const key = `${s.agentId}\u0000${s.modelSha256}`;
-    const prev = this.fpsByKey.get(key);
-    const next = prev === undefined ? fps : prev + this.alpha * (fps - prev);
-    this.fpsByKey.set(key, next);
-    let models = this.byModel.get(s.modelSha256);
-    if (!models) this.byModel.set(s.modelSha256, (models = new Map()));
-    models.set(s.agentId, next);
+    let agents = this.byModel.get(s.modelSha256);
+    if (!agents) this.byModel.set(s.modelSha256, (agents = new Map()));
+    const prev = agents.get(s.agentId);
+    agents.set(s.agentId, prev === undefined ? fps : prev + this.alpha * (fps - prev));
   }
 
   /** The agent's measured speed on the model; null when it has not run it. */
   measured(agentId: string, modelSha256: string): number | null {
-    return this.fpsByKey.get(`${agentId}\u0000${modelSha256}`) ?? null;
+    return this.byModel.get(modelSha256)?.get(agentId) ?? null;
   }
 
   /**
