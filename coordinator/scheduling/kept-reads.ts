@@ -74,10 +74,6 @@ export class KeptReads {
     return this.runningList;
   }
 
-  close(): void {
-    this.feed.close();
-  }
-
   private reload(): void {
     this.agents = freezeAll(onlineAgents(this.store));
     this.queued.clear();
@@ -96,7 +92,7 @@ export class KeptReads {
       if (had === undefined) return;
       this.queued.delete(chunkId);
     } else {
-      if (had !== undefined && isDeepStrictEqual(had, q)) return;
+      if (had !== undefined && had.agentId === q.agentId && had.frames === q.frames && had.seq === q.seq && had.jobId === q.jobId) return;
       this.queued.set(chunkId, Object.freeze(q));
     }
     this.queuedList = undefined;
@@ -105,7 +101,7 @@ export class KeptReads {
   private readRunning(attemptId: string): void {
     const r = runningAttempt(this.store, attemptId);
     const had = this.running.get(attemptId);
-    if (had !== undefined && r !== undefined && isDeepStrictEqual(had, r)) return;
+    if (had !== undefined && r !== undefined && sameRunning(had, r)) return;
     if (had !== undefined) {
       const of = this.runningOf.get(had.chunkId);
       of?.delete(attemptId);
@@ -137,6 +133,18 @@ export class KeptReads {
       throw new Error(message);
     }
   }
+}
+
+function sameRunning(a: RunningRow, b: RunningRow): boolean {
+  return (
+    a.chunkId === b.chunkId &&
+    a.jobId === b.jobId &&
+    a.agentId === b.agentId &&
+    a.startedAtMs === b.startedAtMs &&
+    a.frames === b.frames &&
+    a.speculative === b.speculative &&
+    a.hasCopy === b.hasCopy
+  );
 }
 
 /** queuedChunks()'s order: the pool (null) first, then by agent id, then by rowid (SQLite's BINARY order on ASCII ids). */

@@ -14,7 +14,8 @@ import type { Db } from "./open-database.ts";
  * back later was still marked, and its row is simply read again. A commit by
  * another connection (another process on the same file) is seen through
  * PRAGMA data_version, and the reader then starts over. Bounded: past
- * MAX_MARKS unread marks a feed forgets them and asks for a full re-read.
+ * MAX_MARKS unread marks a feed forgets them and asks for a full re-read
+ * (a reader that stops taking costs at most that).
  */
 
 export type ChangedTable = "chunks" | "attempts" | "agents";
@@ -38,12 +39,8 @@ export class RowFeed {
   private count = 0;
   private overflow = false;
   private dataVersion: number | undefined;
-  private closed = false;
 
-  constructor(
-    private readonly db: Db,
-    private readonly owner: Set<RowFeed>,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   mark(table: ChangedTable, id: string): void {
     if (this.overflow) return;
@@ -57,7 +54,6 @@ export class RowFeed {
 
   /** The marks since the last take (and clears them); `reload` on the first take, after an overflow or another connection's commit. */
   take(): RowChangeSet {
-    if (this.closed) throw new Error("row feed closed");
     const version = (this.db.prepare("PRAGMA data_version").get() as { data_version: number }).data_version;
     const reload = this.dataVersion === undefined || version !== this.dataVersion || this.overflow;
     this.dataVersion = version;
@@ -66,11 +62,6 @@ export class RowFeed {
     this.count = 0;
     this.overflow = false;
     return out;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.owner.delete(this);
   }
 }
 
@@ -97,7 +88,7 @@ export function rowFeed(db: Db): RowFeed {
       `);
     }
   }
-  const feed = new RowFeed(db, feeds);
+  const feed = new RowFeed(db);
   feeds.add(feed);
   return feed;
 }
