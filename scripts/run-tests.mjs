@@ -32,7 +32,8 @@ const child = spawn(
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"],
     // The CLI under test is the TypeScript (NIGHTSHIFT_FROM_SOURCE), never a dist/ build that may be stale.
-    env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? "silent", NIGHTSHIFT_FROM_SOURCE: process.env.NIGHTSHIFT_FROM_SOURCE ?? "1" },
+    // Every dispatch pass of every test compares the rows it keeps between passes with a full read (coordinator/scheduling/kept-reads.ts).
+    env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? "silent", NIGHTSHIFT_FROM_SOURCE: process.env.NIGHTSHIFT_FROM_SOURCE ?? "1", NIGHTSHIFT_CHECK_KEPT_READS: process.env.NIGHTSHIFT_CHECK_KEPT_READS ?? "1" },
   },
 );
 // The runner's totals ("ℹ pass N") come before its list of failures, which can be long: keep the last of each seen.
