@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Store } from "../store/store.ts";
 import { rowFeed, type RowFeed } from "../store/row-changes.ts";
-import { onlineAgents, queuedChunk, queuedChunks, runningAttempt, runningRows, type OnlineAgentRow, type QueuedChunk, type RunningRow } from "./snapshot-queries.ts";
+import { onlineAgents, queuedChunk, queuedChunks, queuedChunksWithSeq, runningAttempt, runningRows, type OnlineAgentRow, type QueuedChunk, type RunningRow } from "./snapshot-queries.ts";
 
 /** Past this many changed chunks and attempts since the last pass, everything is read again (one scan beats that many lookups). */
 const RELOAD_PAST = 512;
@@ -17,7 +17,7 @@ const RELOAD_PAST = 512;
  *
  * The rows handed out are shared between passes: frozen, never to be changed.
  * NIGHTSHIFT_CHECK_KEPT_READS=1 compares every refresh with the full reads and
- * throws on any difference (tests run the farm with it).
+ * throws on any difference (npm test sets it for every test).
  */
 export class KeptReads {
   private readonly feed: RowFeed;
@@ -77,7 +77,7 @@ export class KeptReads {
   private reload(): void {
     this.agents = freezeAll(onlineAgents(this.store));
     this.queued.clear();
-    for (const q of queuedChunks(this.store)) this.readQueued(q.chunkId);
+    for (const q of queuedChunksWithSeq(this.store)) this.queued.set(q.chunkId, Object.freeze(q));
     this.running.clear();
     this.runningOf.clear();
     for (const r of runningRows(this.store)) this.keepRunning(r);

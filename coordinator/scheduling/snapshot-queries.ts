@@ -48,6 +48,11 @@ export function queuedChunks(store: Store): QueuedChunk[] {
   return store.db.prepare(`SELECT ${QUEUED_COLUMNS} FROM chunks WHERE state = 'queued' ORDER BY placed_agent_id, rowid`).all() as QueuedChunk[];
 }
 
+/** queuedChunks() with each chunk's rowid (its place in that order), in no particular order. */
+export function queuedChunksWithSeq(store: Store): Array<QueuedChunk & { seq: number }> {
+  return store.db.prepare(`SELECT ${QUEUED_COLUMNS}, rowid AS seq FROM chunks WHERE state = 'queued'`).all() as Array<QueuedChunk & { seq: number }>;
+}
+
 /** One chunk as queuedChunks() gives it, with its rowid (its place in that order); undefined when it is not queued. */
 export function queuedChunk(store: Store, chunkId: string): (QueuedChunk & { seq: number }) | undefined {
   return store.db.prepare(`SELECT ${QUEUED_COLUMNS}, rowid AS seq FROM chunks WHERE id = ? AND state = 'queued'`).get(chunkId) as (QueuedChunk & { seq: number }) | undefined;
