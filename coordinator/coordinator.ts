@@ -226,6 +226,7 @@ export class Coordinator {
       cleanups.push(() => assetGc.stop());
       const specs = new JobSpecs();
       const provenance = await openProvenance(config.dataDir, trust.ca, store, specs, clock, log.child({ part: "provenance" }));
+      cleanups.push(() => provenance.stamper.close());
       const finisher = new JobFinisher(store, specs, clock, log.child({ part: "jobs" }), provenance.jobs);
       const outbox = new WebhookOutbox({ table: new WebhookOutboxTable(store.db), config: config.webhooks, clock, log: log.child({ part: "notify" }) });
       cleanups.push(() => outbox.stop());

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../../shared/log.ts";
+import { encodePng } from "../../shared/media/png-codec.ts";
 import { pixelsOf, type PixelHash } from "../../shared/provenance/pixel-hash.ts";
 
 /**
@@ -10,6 +11,11 @@ import { pixelsOf, type PixelHash } from "../../shared/provenance/pixel-hash.ts"
  * the process open only while a hash is pending. If the thread cannot start or
  * dies, that frame and every later one is hashed on the calling thread
  * instead (same result, logged once).
+ *
+ * The coordinator calls start() when it starts (open-provenance.ts), so the
+ * thread's start (in a checkout, loading tsx: about 170 ms of CPU) and its
+ * first decode are paid then, not inside the first job; without it the
+ * thread starts on the first hash.
  */
 export class PixelHasher {
   private worker: Worker | undefined;
@@ -28,6 +34,19 @@ export class PixelHasher {
       this.pending.set(id, { resolve, reject, png });
       worker.postMessage({ id, png });
     });
+  }
+
+  /**
+   * Starts the thread now and has it hash one small frame, so its modules are
+   * loaded before the first real frame. Resolves true once the thread has
+   * answered with that frame's right hash; false when hashing fell back to
+   * the calling thread (the thread could not start or died) or the hasher is closed.
+   */
+  async start(): Promise<boolean> {
+    if (this.broken) return false;
+    const png = encodePng({ width: 2, height: 1, data: new Uint8Array([255, 0, 0, 0, 0, 255]) });
+    const answer = await this.hash(png).catch(() => undefined);
+    return !this.broken && this.worker !== undefined && answer?.sha256 === pixelsOf(png).sha256;
   }
 
   async close(): Promise<void> {

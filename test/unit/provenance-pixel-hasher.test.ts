@@ -40,3 +40,26 @@ test("the hash thread names itself ns-pixel-hash for the OS (top -H, /proc), whe
     await hasher.close();
   }
 });
+
+test("start() runs the thread before any frame: it answers its own check frame, then hashes frames right", async (t) => {
+  const hasher = new PixelHasher(testLog());
+  try {
+    assert.equal(await hasher.start(), true, "the thread answered the start's frame with its pixel hash");
+    const names = threadNames();
+    if (names !== undefined) assert.ok(names.includes("ns-pixel-hash"), `the thread runs before the first hash; threads: ${names.join(", ")}`);
+    else t.diagnostic("no /proc/thread-self: the thread's presence is not checked by name");
+    const pngs = [encodePng(generateFrame(5, 64, 36, 9)), encodePng(generateFrame(6, 17, 3, 2))];
+    for (const png of pngs) assert.deepEqual(await hasher.hash(png), pixelsOf(png));
+  } finally {
+    await hasher.close();
+  }
+});
+
+test("start() on a closed hasher says false and starts no thread; hashing still answers on the calling thread", async () => {
+  const hasher = new PixelHasher(testLog());
+  await hasher.close();
+  assert.equal(await hasher.start(), false);
+  assert.ok(!(threadNames() ?? []).includes("ns-pixel-hash"), "no hash thread runs");
+  const png = encodePng(generateFrame(2, 8, 8, 3));
+  assert.deepEqual(await hasher.hash(png), pixelsOf(png));
+});
