@@ -4,6 +4,11 @@
  * rows (JSON, signed), and a failed try is retried with exponential backoff
  * until it succeeds or runs out of tries. Rows survive a restart, so a
  * delivery in backoff when the coordinator stops is made after it starts.
+ *
+ * Rows are only ever added by notify() in this process, so the loop sleeps
+ * while none is pending (no webhook configured, or all delivered): one pass
+ * at start (a restart's leftovers), then a pass only after a notify() or
+ * when a retry falls due. It used to read the store every second regardless.
  */
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -16,7 +21,8 @@ import { SIGNATURE_HEADER, signWebhook } from "./webhook-signature.ts";
 const POST_TIMEOUT_MS = 5000;
 /** Rows sent per pass, so one pass stays bounded. */
 const BATCH = 20;
-const IDLE_POLL_MS = 1000;
+/** Longest sleep while a delivery is pending (the next retry's time is read again after it). */
+const PENDING_POLL_MS = 1000;
 
 export interface WebhookOutboxOptions {
   table: WebhookOutboxTable;
@@ -73,7 +79,8 @@ export class WebhookOutbox {
       this.pass = this.runPass().finally(() => {
         this.pass = undefined;
         const next = this.o.table.nextDue();
-        this.wake(next === undefined ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(0, next - this.o.clock())));
+        // Nothing pending: sleep until notify() wakes the loop.
+        if (next !== undefined) this.wake(Math.min(PENDING_POLL_MS, Math.max(0, next - this.o.clock())));
       });
     }, delayMs);
   }
