@@ -1,4 +1,5 @@
 import { statfsSync } from "node:fs";
+import type { JobRow } from "../store/jobs-table.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -18,9 +19,15 @@ function formatMiB(bytes: number): string {
  * A full output root pauses the job instead of failing it: the refused attempt
  * is handed back (not counted as a failure), its staged frames are already
  * gone, and the job resumes by itself once `minFreeBytes` are free again.
+ *
+ * The free space is polled only while a job waits for it (paused by
+ * onDiskFull, or found so at start after a restart); an idle coordinator
+ * read the jobs table every 2 s for it before.
  */
 export class DiskFullGuard {
   private timer: NodeJS.Timeout | undefined;
+  /** Set by start(); null before it and after stop(). */
+  private periodMs: number | null = null;
 
   constructor(
     private readonly store: Store,
@@ -50,7 +57,10 @@ export class DiskFullGuard {
       this.store.jobs.setPauseReason(jobId, DISK_FULL);
       return true;
     });
-    if (paused) this.log.error({ jobId, outputRoot: this.outputRoot }, "output root full: job paused");
+    if (paused) {
+      this.log.error({ jobId, outputRoot: this.outputRoot }, "output root full: job paused");
+      this.watch();
+    }
     this.onChange(jobId);
   }
 
@@ -64,8 +74,11 @@ export class DiskFullGuard {
 
   /** Resumes jobs paused for lack of space when there is room again. Returns the resumed job ids. */
   check(): string[] {
-    const waiting = this.store.jobs.listInStates(["paused"]).filter((j) => j.pauseReason === DISK_FULL);
-    if (waiting.length === 0) return [];
+    const waiting = this.waiting();
+    if (waiting.length === 0) {
+      this.stopWatching(); // resumed by hand, or cancelled
+      return [];
+    }
     const free = this.safeFree();
     if (free < this.minFreeBytes) return [];
     const resumed: string[] = [];
@@ -76,22 +89,40 @@ export class DiskFullGuard {
       this.log.info({ jobId: j.id, freeBytes: free }, "space freed: job resumed");
       this.onChange(j.id);
     }
+    this.stopWatching(); // every job that waited runs again
     return resumed;
   }
 
+  private waiting(): JobRow[] {
+    return this.store.jobs.listInStates(["paused"]).filter((j) => j.pauseReason === DISK_FULL);
+  }
+
+  /** Checks every periodMs while a job waits for space (one paused before a restart included). */
   start(periodMs = 2000): void {
+    this.periodMs = periodMs;
+    if (this.waiting().length > 0) this.watch();
+  }
+
+  /** Polls the free space until no job waits for it any more (resumed here, or by hand, or cancelled). */
+  private watch(): void {
+    if (this.periodMs === null || this.timer !== undefined) return;
     this.timer = setInterval(() => {
       try {
         this.check();
       } catch (err) {
         this.log.error({ err: (err as Error).message }, "disk check failed");
       }
-    }, periodMs);
+    }, this.periodMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  private stopWatching(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  stop(): void {
+    this.periodMs = null;
+    this.stopWatching();
   }
 }
