@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFileSync, writeFileSync } from "node:fs";
 
 /**
  * Peak memory of the agent process during a chunk.
@@ -13,6 +13,10 @@ import { readFile, writeFile } from "node:fs/promises";
  *
  * VRAM: the sum of GPU memory the agent's own pids hold, from the
  * per-process lists of NVML or nvidia-smi.
+ *
+ * The /proc files are read and written synchronously: the kernel answers
+ * them from memory in microseconds, where fs/promises took four trips through
+ * libuv's pool and back to the agent's main thread for each, every chunk.
  */
 
 const KIB = 1024;
@@ -26,7 +30,7 @@ export function parseProcStatusBytes(text: string, key: string): number | null {
 
 export async function readVmHwmBytes(statusPath = "/proc/self/status"): Promise<number | null> {
   try {
-    return parseProcStatusBytes(await readFile(statusPath, "utf8"), "VmHWM");
+    return parseProcStatusBytes(readFileSync(statusPath, "utf8"), "VmHWM");
   } catch {
     return null;
   }
@@ -35,7 +39,7 @@ export async function readVmHwmBytes(statusPath = "/proc/self/status"): Promise<
 /** Resets VmHWM to the current RSS. False where the kernel or sandbox does not allow it. */
 export async function resetHighWaterMark(clearRefsPath = "/proc/self/clear_refs"): Promise<boolean> {
   try {
-    await writeFile(clearRefsPath, "5", { flag: "r+" }); // never create the file
+    writeFileSync(clearRefsPath, "5", { flag: "r+" }); // never create the file
     return true;
   } catch {
     return false;

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { wrappingCounterDelta } from "../../shared/accounting/counter-delta.ts";
@@ -33,8 +34,9 @@ export interface RaplReading {
 
 export type RaplProbe = { ok: true; domains: RaplDomain[] } | { ok: false; reason: string };
 
+/** Read synchronously: a sysfs counter is a few bytes from the kernel, read at every meter step (10 a second). */
 async function readNumber(path: string): Promise<number> {
-  const n = Number((await readFile(path, "utf8")).trim());
+  const n = Number(readFileSync(path, "utf8").trim());
   if (!Number.isFinite(n) || n < 0) throw new Error(`${path}: not a counter value`);
   return n;
 }
