@@ -46,7 +46,10 @@ export interface FarmAgentProcess {
 
 /** Forks the process and starts `agents` in it, enrolled with the coordinator at `coordinator`. */
 export async function startFarmAgentProcess(coordinator: LocalCoordinator, agents: BenchAgentSpec[]): Promise<FarmAgentProcess> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child"], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  // NIGHTSHIFT_BENCH_AGENT_CPU_PROF=DIR: V8 CPU profiles of the agents' process, one per thread, into DIR (Node refuses --cpu-prof in NODE_OPTIONS).
+  const profDir = process.env.NIGHTSHIFT_BENCH_AGENT_CPU_PROF;
+  const execArgv = ["--import", "tsx", ...(profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [])];
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child"], { execArgv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const kill = (): void => {
     if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGKILL");
   };

@@ -6,7 +6,13 @@
  * Prints one JSON object. The ratio farm/bare is measured in one run, so it
  * survives a noisy machine better than either figure alone. The bare loop runs
  * before and after the farm; the baseline is the mean of the two runs.
+ *
+ * Profiles: `NIGHTSHIFT_BENCH_AGENT_CPU_PROF=DIR node --cpu-prof --cpu-prof-dir=DIR --import tsx bench/onnx-in-farm.bench.ts`
+ * writes V8 CPU profiles of the coordinator (this process) and the agents' process, every thread, into DIR,
+ * and job-window.json (submit and done on the profiles' clock) beside them.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
 import { BadInputError } from "../shared/errors.ts";
 import { runBareOnnxLoop, type BareLoopResult } from "./bare-onnx-loop.ts";
@@ -27,11 +33,21 @@ async function onnxInFarmBench(argv: readonly string[]): Promise<Record<string, 
     // The farm's job seed comes from the demo job spec (7); the bare loop renders the same frames.
     const before = await runBareOnnxLoop({ ...bareOpts, seed: 7 });
     const cpu: { submitted?: CpuSnapshot; done?: CpuSnapshot } = {};
+    const window = { submitUs: 0, doneUs: 0 };
     const run = await runFarmRender({
       dir, modelsDir: BUNDLED_MODELS_DIR, frames, width, height, log,
-      onSubmit: () => (cpu.submitted = cpuSnapshot()),
-      onDone: () => (cpu.done = cpuSnapshot()),
+      onSubmit: () => {
+        cpu.submitted = cpuSnapshot();
+        window.submitUs = monotonicUs();
+      },
+      onDone: () => {
+        cpu.done = cpuSnapshot();
+        window.doneUs = monotonicUs();
+      },
     });
+    // With profiles asked for (bench/farm-agent-process.ts), the job's span on their clock, to cut them to it.
+    const profDir = process.env.NIGHTSHIFT_BENCH_AGENT_CPU_PROF;
+    if (profDir) writeFileSync(join(profDir, "job-window.json"), JSON.stringify(window));
     if (run.seed !== 7) throw new Error(`demo job seed is ${run.seed}, the bare loop used 7`);
     const after = await runBareOnnxLoop({ ...bareOpts, seed: run.seed });
     const bareFps = (before.framesPerSecond + after.framesPerSecond) / 2;
@@ -90,6 +106,11 @@ async function onnxInFarmBench(argv: readonly string[]): Promise<Record<string, 
 
 function describeBare(r: BareLoopResult): Record<string, number> {
   return { framesPerSecond: round(r.framesPerSecond, 2), cpuMsPerFrame: round(r.cpuMsPerFrame, 2), loopSeconds: round(r.loopSeconds), sessionOpenSeconds: round(r.sessionOpenSeconds), pngBytes: r.pngBytes };
+}
+
+/** CLOCK_MONOTONIC in microseconds: the clock of V8's CPU profiles (their startTime and sample times) on Linux. */
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 runBench(() => onnxInFarmBench(process.argv.slice(2)));
