@@ -2,7 +2,7 @@ import type { Worker } from "node:worker_threads";
 import { createFrameSource, type FrameSource, type InputDescription } from "../../shared/media/frame-source.ts";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
 import type { DecodeReply, DecodeRequest } from "./frame-decoder-messages.ts";
-import { startModuleWorker } from "./module-worker.ts";
+import { startModuleWorker } from "../../shared/module-worker.ts";
 import { errorFrom } from "./thread-errors.ts";
 
 /**

@@ -1,7 +1,7 @@
 import type { Worker } from "node:worker_threads";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
 import { encodeRgbFrame, type EncodedPixels, type EncodeReply, type EncodeRequest } from "./frame-encoding.ts";
-import { startModuleWorker } from "./module-worker.ts";
+import { startModuleWorker } from "../../shared/module-worker.ts";
 
 /**
  * PNG encoding and pixel hashing of an executor's output frames on one

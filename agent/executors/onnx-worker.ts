@@ -1,7 +1,7 @@
 import type { Worker } from "node:worker_threads";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
 import type { ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
-import { startModuleWorker } from "./module-worker.ts";
+import { startModuleWorker } from "../../shared/module-worker.ts";
 import type { OnnxWorkerReply, OnnxWorkerRequest } from "./onnx-worker-messages.ts";
 import { errorFrom } from "./thread-errors.ts";
 import type { OnnxSessionOptions } from "./onnx-session.ts";

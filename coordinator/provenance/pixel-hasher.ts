@@ -1,33 +1,41 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { Logger } from "../../shared/log.ts";
 import { encodePng } from "../../shared/media/png-codec.ts";
+import { startModuleWorker } from "../../shared/module-worker.ts";
 import { pixelsOf, type PixelHash } from "../../shared/provenance/pixel-hash.ts";
+
+// From the compiled CLI (dist/, scripts/build.mjs) the thread is its own built entry beside this chunk.
+const ENTRY = new URL(import.meta.url.endsWith(".ts") ? "./pixel-hash-thread.ts" : "./pixel-hash-thread.js", import.meta.url);
 
 /**
  * Computes frames' pixel hashes on one worker thread, so the sink's event loop
  * only copies the PNG there and back: the upload keeps streaming while a frame
- * is decoded, and the commit awaits the hashes it needs. The worker loads the
- * TypeScript thread module through tsx (as bin/nightshift.mjs does); it holds
- * the process open only while a hash is pending. If the thread cannot start or
- * dies, that frame and every later one is hashed on the calling thread
- * instead (same result, logged once).
+ * is decoded, and the commit awaits the hashes it needs. In a checkout the
+ * thread runs its TypeScript module bundled once by esbuild
+ * (shared/module-worker.ts, as the agent's threads do; it used to register
+ * tsx inside the thread: a loader thread of its own, and a few ms of CPU a
+ * second while idle); it holds the process open only while a hash is
+ * pending. If the thread cannot start or dies, that frame and every later
+ * one is hashed on the calling thread instead (same result, logged once).
  *
  * The coordinator calls start() when it starts (open-provenance.ts), so the
- * thread's start (in a checkout, loading tsx: about 170 ms of CPU) and its
- * first decode are paid then, not inside the first job; without it the
- * thread starts on the first hash.
+ * thread's start and its first decode are paid then, not inside the first
+ * job; without it the thread starts on the first hash.
  */
 export class PixelHasher {
   private worker: Worker | undefined;
+  /** The thread's start, once asked for; undefined when it could not start or the hasher closed first. */
+  private starting: Promise<Worker | undefined> | undefined;
   private broken = false;
   private next = 0;
   private readonly pending = new Map<number, { resolve: (p: PixelHash) => void; reject: (e: Error) => void; png: Uint8Array }>();
 
   constructor(private readonly log: Logger) {}
 
-  hash(png: Uint8Array): Promise<PixelHash> {
-    const worker = this.broken ? undefined : this.started();
-    if (!worker) return Promise.resolve().then(() => pixelsOf(png));
+  async hash(png: Uint8Array): Promise<PixelHash> {
+    const worker = this.broken ? undefined : await this.started();
+    // Lost or closed while it started: this thread hashes.
+    if (worker === undefined || worker !== this.worker) return pixelsOf(png);
     const id = this.next++;
     return new Promise<PixelHash>((resolve, reject) => {
       if (this.pending.size === 0) worker.ref();
@@ -55,30 +63,35 @@ export class PixelHasher {
     this.broken = true;
     this.failOver(undefined);
     await w?.terminate();
+    await this.starting; // a thread still starting is ended as it arrives (started())
   }
 
-  private started(): Worker | undefined {
-    if (this.worker) return this.worker;
-    try {
-      // From the compiled CLI (dist/, scripts/build.mjs) the thread is its own built entry beside this chunk.
-      const w = import.meta.url.endsWith(".ts") ? sourceThread() : new Worker(new URL("./pixel-hash-thread.js", import.meta.url));
-      w.unref();
-      w.on("message", (m: { id: number; pixels?: PixelHash; error?: string }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (this.pending.size === 0) w.unref();
-        if (m.pixels) p.resolve(m.pixels);
-        else p.reject(new Error(m.error ?? "pixel hash failed"));
-      });
-      w.on("error", (err) => this.lost(w, err));
-      w.on("exit", (code) => this.lost(w, new Error(`pixel hash thread exited (${code})`)));
-      this.worker = w;
-      return w;
-    } catch (err) {
-      this.lost(undefined, err as Error);
-      return undefined;
-    }
+  private started(): Promise<Worker | undefined> {
+    this.starting ??= startModuleWorker(ENTRY).then(
+      (w) => {
+        if (this.broken) return w.terminate().then(() => undefined); // closed, or lost, meanwhile
+        w.on("message", (m: { id: number; pixels?: PixelHash; error?: string }) => {
+          const p = this.pending.get(m.id);
+          if (!p) return;
+          this.pending.delete(m.id);
+          if (this.pending.size === 0) w.unref();
+          if (m.pixels) p.resolve(m.pixels);
+          else p.reject(new Error(m.error ?? "pixel hash failed"));
+        });
+        w.on("error", (err) => this.lost(w, err));
+        w.on("exit", (code) => this.lost(w, new Error(`pixel hash thread exited (${code})`)));
+        // After the listeners: adding a "message" listener refs the thread's port again, and an idle
+        // ref'd thread would keep the process from exiting.
+        w.unref();
+        this.worker = w;
+        return w;
+      },
+      (err: unknown) => {
+        this.lost(undefined, err as Error);
+        return undefined;
+      },
+    );
+    return this.starting;
   }
 
   /** The thread is gone: hash what it still owed on this thread, and everything later too. */
@@ -103,11 +116,4 @@ export class PixelHasher {
       }
     }
   }
-}
-
-/** The thread from the TypeScript source, through tsx (a checkout and the tests). */
-function sourceThread(): Worker {
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const thread = new URL("./pixel-hash-thread.ts", import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(thread)}); });`, { eval: true });
 }

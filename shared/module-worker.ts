@@ -2,11 +2,13 @@ import { Worker } from "node:worker_threads";
 import { build, type Plugin } from "esbuild";
 
 /**
- * Starts a worker thread on one of this project's TypeScript modules. The
- * agent runs TypeScript through tsx, registered in code by bin/nightshift.mjs
- * (or by `--import tsx` in tests); a worker thread does not inherit such a
- * loader, and registering tsx again inside each worker costs seconds (its own
- * loader thread, every module transpiled again). Instead the module and the
+ * Starts a worker thread on one of this project's TypeScript modules (the
+ * agent's onnxruntime, encoder and decoder threads, the coordinator's pixel
+ * hash thread). A checkout runs TypeScript through tsx, registered in code by
+ * bin/nightshift.mjs (or by `--import tsx` in tests); a worker thread does not
+ * inherit such a loader, and registering tsx again inside each worker costs
+ * seconds (its own loader thread, every module transpiled again) and keeps
+ * costing a few ms of CPU a second while idle. Instead the module and the
  * project files it imports are bundled once per process with esbuild (a
  * dependency already, for the dashboard) into one ES module, in memory; npm
  * packages stay outside the bundle, imported by their absolute file URL, so
