@@ -88,7 +88,7 @@ function threads(pid: number): Map<number, ThreadCounts> {
 }
 
 /** Per second over `seconds`, by thread name (threads of one name summed), from two readings. */
-function perSecond(before: Map<number, ThreadCounts>, after: Map<number, ThreadCounts>, seconds: number): { cpuMsPerSecond: Record<string, number>; wakeupsPerSecond: Record<string, number>; total: { cpuMsPerSecond: number; wakeupsPerSecond: number } } {
+function perSecond<K>(before: Map<K, ThreadCounts>, after: Map<K, ThreadCounts>, seconds: number): { cpuMsPerSecond: Record<string, number>; wakeupsPerSecond: Record<string, number>; total: { cpuMsPerSecond: number; wakeupsPerSecond: number } } {
   const cpu: Record<string, number> = {};
   const wake: Record<string, number> = {};
   let [cpuAll, wakeAll] = [0, 0];
@@ -103,16 +103,24 @@ function perSecond(before: Map<number, ThreadCounts>, after: Map<number, ThreadC
   return { cpuMsPerSecond: cpu, wakeupsPerSecond: wake, total: { cpuMsPerSecond: round(cpuAll, 3), wakeupsPerSecond: round(wakeAll, 2) } };
 }
 
-/** The embedded nats-server: a child of this process. */
-function natsServerPid(): number | undefined {
+/** This process's children by name (the embedded nats-server; an esbuild service, if one runs). */
+function children(): Map<number, string> {
+  const out = new Map<number, string>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = readText(`/proc/${entry}/stat`);
     if (stat === undefined) continue;
     const close = stat.lastIndexOf(")");
-    if (Number(stat.slice(close + 2).split(" ")[1]) === process.pid && stat.includes("(nats-server")) return Number(entry);
+    if (Number(stat.slice(close + 2).split(" ")[1]) === process.pid) out.set(Number(entry), stat.slice(stat.indexOf("(") + 1, close));
   }
-  return undefined;
+  return out;
+}
+
+/** Every thread of the given processes, keyed by "pid/tid". */
+function threadsOf(pids: readonly number[]): Map<string, ThreadCounts> {
+  const out = new Map<string, ThreadCounts>();
+  for (const pid of pids) for (const [tid, t] of threads(pid)) out.set(`${pid}/${tid}`, t);
+  return out;
 }
 
 async function idleCoordinatorBench(argv: readonly string[]): Promise<Record<string, unknown>> {
@@ -128,13 +136,16 @@ async function idleCoordinatorBench(argv: readonly string[]): Promise<Record<str
     const coordinator = await Coordinator.start(config, benchLogger("bench-idle-coordinator"));
     try {
       await new Promise((r) => setTimeout(r, settle * 1000));
-      const nats = natsServerPid();
-      const before = { own: threads(process.pid), nats: nats === undefined ? new Map() : threads(nats) };
+      const kids = children();
+      const nats = [...kids].filter(([, name]) => name.startsWith("nats-server")).map(([pid]) => pid);
+      const others = [...kids].filter(([, name]) => !name.startsWith("nats-server")).map(([pid]) => pid);
+      const snapshot = (): { own: Map<number, ThreadCounts>; nats: Map<string, ThreadCounts>; others: Map<string, ThreadCounts> } => ({ own: threads(process.pid), nats: threadsOf(nats), others: threadsOf(others) });
+      const before = snapshot();
       fired.clear();
       const t0 = process.hrtime.bigint();
       await new Promise((r) => setTimeout(r, seconds * 1000));
       const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-      const after = { own: threads(process.pid), nats: nats === undefined ? new Map() : threads(nats) };
+      const after = snapshot();
       const timers = Object.fromEntries([...fired].filter(([site]) => !site.startsWith("bench/")).sort((a, b) => b[1] - a[1]).map(([site, n]) => [site, round(n / elapsed, 2)]));
       const own = perSecond(before.own, after.own, elapsed);
       const natsServer = perSecond(before.nats, after.nats, elapsed);
@@ -145,12 +156,14 @@ async function idleCoordinatorBench(argv: readonly string[]): Promise<Record<str
         coordinator: own,
         timerCallbacksPerSecond: { total: round(Object.values(timers).reduce((s, n) => s + n, 0), 2), bySite: timers },
         natsServer: natsServer.total,
+        otherChildren: { names: [...new Set(others.map((pid) => kids.get(pid)))], ...perSecond(before.others, after.others, elapsed).total },
         coordinatorOverNatsServer: { cpu: natsServer.total.cpuMsPerSecond > 0 ? round(own.total.cpuMsPerSecond / natsServer.total.cpuMsPerSecond, 2) : null, wakeups: natsServer.total.wakeupsPerSecond > 0 ? round(own.total.wakeupsPerSecond / natsServer.total.wakeupsPerSecond, 2) : null },
         definitions: {
           cpuMsPerSecond: "CPU time per second of wall, by thread name (main = the event loop; ns-* = the coordinator's named worker threads; libuv-worker = the libuv pool; others are V8's)",
           wakeupsPerSecond: "voluntary context switches per second: times a thread went to sleep, so times it was woken after",
           timerCallbacksPerSecond: "setTimeout/setInterval callbacks run per second, by where the timer was set (repository path:line, or the node_modules package)",
           natsServer: "the embedded nats-server over the same seconds: the same-run reference of a process serving an idle NATS",
+          otherChildren: "any other child process of the coordinator's (an esbuild service left running, say), all threads",
         },
       };
     } finally {

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { build, type Plugin } from "esbuild";
+import { build, stop, type Plugin } from "esbuild";
 
 /**
  * Starts a worker thread on one of this project's TypeScript modules (the
@@ -16,6 +16,8 @@ import { build, type Plugin } from "esbuild";
  * from a data: URL with no flags of the parent (`--test`, `--import`).
  */
 const bundles = new Map<string, Promise<string>>();
+/** Bundles being made now. */
+let building = 0;
 
 export async function startModuleWorker(entry: URL): Promise<Worker> {
   // A built JavaScript entry (the compiled CLI in dist/) runs as it is.
@@ -30,6 +32,18 @@ export async function startModuleWorker(entry: URL): Promise<Worker> {
 }
 
 async function bundleModule(entry: URL): Promise<string> {
+  building++;
+  try {
+    return await bundleOnce(entry);
+  } finally {
+    // esbuild's service process stays up after a build and pings this process every second, waking its
+    // event loop for nothing once the threads' bundles are made: end it (a later build starts it again).
+    // Nothing else in the process uses it: the dashboard is built in a child process.
+    if (--building === 0) void stop();
+  }
+}
+
+async function bundleOnce(entry: URL): Promise<string> {
   const out = await build({
     entryPoints: [decodeURIComponent(entry.pathname)],
     bundle: true,
