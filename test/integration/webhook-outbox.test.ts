@@ -52,11 +52,12 @@ test("webhooks: job.done is retried, survives a restart mid-retry, is delivered 
   await first.finisher.waitFor(jobId);
   assert.equal(first.api.job(jobId).state, "done");
 
-  // The receiver refuses: the delivery is retried, at least twice, and stays pending.
-  await waitUntil(() => rx.got.length >= 2, 20_000, "two failed tries");
+  // The receiver refuses: the delivery is retried, at least twice, and stays pending. Waited for in the
+  // outbox's row: the receiver has a request before the coordinator has read its answer and recorded the try.
   const table = new WebhookOutboxTable(first.store.db);
-  const pending = table.recent(10).find((r) => r.event === "job.done");
-  assert.ok(pending && pending.state === "pending" && pending.attempts >= 2 && pending.lastError === "HTTP 503", JSON.stringify(pending));
+  const pending = await waitUntil(() => table.recent(10).find((r) => r.event === "job.done" && r.attempts >= 2), 20_000, "two failed tries recorded");
+  assert.ok(rx.got.length >= 2);
+  assert.ok(pending.state === "pending" && pending.lastError === "HTTP 503", JSON.stringify(pending));
   await first.stop();
   const triesBefore = rx.got.length;
 
