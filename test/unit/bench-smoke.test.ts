@@ -73,6 +73,21 @@ test("onnx-in-farm-png times each encoder on model output and checks each is los
   for (const e of encoders) assertPositive(e, ["cpuMsPerFrame", "bytesPerFrame", "wallRatioToCurrent"], String(e.name));
 });
 
+test("idle-coordinator watches an idle coordinator's threads and timers, and cleans up", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("idle-coordinator.bench.ts", ["--seconds", "2", "--settle", "1", "--dir", parent]));
+  assert.equal(out.benchmark, "idle-coordinator");
+  const timers = out.timerCallbacksPerSecond as { total: number; bySite: Record<string, number> };
+  assert.ok(timers.total > 0, "the coordinator's own timers (dispatcher, agent sweep) are counted");
+  assert.ok(Object.keys(timers.bySite).some((site) => site.startsWith("coordinator/")), JSON.stringify(timers.bySite));
+  assert.ok(!Object.keys(timers.bySite).some((site) => site.includes("webhook-outbox") || site.includes("disk-full-guard")), "no webhook or full disk: neither polls");
+  if (process.platform === "linux") {
+    const own = out.coordinator as { cpuMsPerSecond: Record<string, number> };
+    assert.ok((own.cpuMsPerSecond.main ?? 0) > 0, JSON.stringify(own));
+  }
+  assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
+
 test("provenance-cost prints the wall and CPU figures with their spread, stops at --rounds, and cleans up", async (t) => {
   const parent = tempDir(t, "nightshift-bench-smoke-");
   const out = parseOne(await runBench("provenance-cost.bench.ts", ["--frames", "4", "--width", "64", "--height", "36", "--rounds", "3", "--dir", parent]));
