@@ -68,8 +68,7 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
   for (const h of [...ips, "127.0.0.1", "::1", ...names]) allowed.add(`${bracket(h)}:${port}`.toLowerCase());
   const shownHost = WILDCARD.has(o.listen.host) ? (o.listen.tls ? hostname() : "127.0.0.1") : o.listen.host;
   const url = `${tls ? "https" : "http"}://${bracket(shownHost)}:${port}/`;
-  const sampler = setInterval(() => o.watts.sample(o.telemetry), 1000);
-  sampler.unref();
+  const stopWatts = o.telemetry.onSample((agentId, t) => o.watts.record(agentId, t));
   o.log.info({ url }, "dashboard listening");
   let closed: Promise<void> | undefined;
   return {
@@ -80,7 +79,7 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     },
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
-        clearInterval(sampler);
+        stopWatts();
         if ("closeAllConnections" in server) server.closeAllConnections();
         server.close(() => resolve());
       })),

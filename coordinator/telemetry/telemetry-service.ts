@@ -32,6 +32,8 @@ const COMPACT_EVERY_MS = 3_600_000;
  */
 export class TelemetryService {
   private readonly latestByAgent = new Map<string, LatestTelemetry>();
+  /** Told of every accepted sample (the dashboard's watts chart), instead of polling latestAll(). */
+  private readonly sampleListeners = new Set<(agentId: string, latest: LatestTelemetry) => void>();
   private readonly joules = new Map<string, number>();
   private readonly busyReadings = new Map<string, number[]>();
   private readonly agg: TelemetryAggregator;
@@ -63,7 +65,9 @@ export class TelemetryService {
       return;
     }
     this.received += 1;
-    this.latestByAgent.set(sample.agentId, { sample, receivedAtMs: now });
+    const latest = { sample, receivedAtMs: now };
+    this.latestByAgent.set(sample.agentId, latest);
+    for (const listen of this.sampleListeners) listen(sample.agentId, latest);
     this.joules.set(sample.agentId, (this.joules.get(sample.agentId) ?? 0) + r.energyJoules);
     if (sample.busy && sample.watts !== null) {
       const list = this.busyReadings.get(sample.agentId) ?? [];
@@ -76,6 +80,12 @@ export class TelemetryService {
 
   latest(agentId: string): LatestTelemetry | undefined {
     return this.latestByAgent.get(agentId);
+  }
+
+  /** Calls `listen` with each accepted sample from now on; returns the unsubscribe. */
+  onSample(listen: (agentId: string, latest: LatestTelemetry) => void): () => void {
+    this.sampleListeners.add(listen);
+    return () => this.sampleListeners.delete(listen);
   }
 
   latestAll(): ReadonlyMap<string, LatestTelemetry> {
