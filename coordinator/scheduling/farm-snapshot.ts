@@ -50,7 +50,9 @@ export function agentInfo(a: Pick<OnlineAgentRow, "id" | "name" | "tags" | "gpus
     tags: a.tags,
     vramBytes: Math.max(0, ...a.gpus.map((g) => g.vramBytes)),
     ramBytes: a.ramBytes,
-    accepting: hb === undefined || !(NOT_TAKING.has(hb.status) || hb.status.startsWith("paused")),
+    // Only an agent heard since this coordinator started is placed on: after a restart every agent is still online in
+    // the store, and one whose link was cut meanwhile held the end-game pieces placed on it until it was back (soak).
+    accepting: hb !== undefined && !(NOT_TAKING.has(hb.status) || hb.status.startsWith("paused")),
     loadedModels: hb?.loadedModels ?? [],
     // A kind whose tool the agent reports down (its ComfyUI stopped answering) is not offered until it is back.
     kinds: hb?.downKinds?.length ? a.kinds.filter((k) => !hb.downKinds?.includes(k.kind)) : a.kinds,
@@ -153,7 +155,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
     if (last) nearEnd.set(job.jobId, last);
     if (want > 0) {
       const take = Math.max(0, Math.min(want, u.chunks - (queuedPer.get(job.jobId) ?? 0)));
-      const r = routeJob(job, agents);
+      const r = holdUnlessUnheardMay(routeJob(job, agents), job, agents, live);
       routes.set(job.jobId, r);
       const route = r.kind;
       // A job cut at its end this pass gives its pool room to the jobs after it: read as before.
@@ -201,4 +203,15 @@ function lastRoundChunks(d: SnapshotDeps, job: JobNeeds, u: UnstartedCounts, age
   const chunks = unstartedChunks(d.store, job.jobId);
   const biggest = chunks.reduce((m, c) => Math.max(m, c.frameEnd - c.frameStart + 1), 0);
   return inLastRounds(u.frames, biggest, fps, d.scheduling.endGameRounds) ? chunks : undefined;
+}
+
+/**
+ * A job no heard agent may run is held (its note says why, the webhook "job.blocked" fires), unless an online
+ * agent not heard since the coordinator started may run it: that agent is placed on once it is heard (a fresh
+ * agent's first heartbeat, one back after a restart), so until then the job waits, with no note.
+ */
+function holdUnlessUnheardMay(route: Route, job: JobNeeds, agents: readonly AgentInfo[], live: ReadonlyMap<string, Heartbeat>): Route {
+  if (route.kind !== "hold") return route;
+  const waitFor = agents.some((a) => !live.has(a.id) && ineligibility(a, job) === null);
+  return waitFor ? { kind: "agents", eligible: [] } : route;
 }

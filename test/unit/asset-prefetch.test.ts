@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { assetPrefetcher } from "../../coordinator/assets/asset-prefetch.ts";
-import { AgentControlSchema, decodeJson, type Heartbeat } from "../../shared/protocol/messages.ts";
+import { AgentControlSchema, decodeJson } from "../../shared/protocol/messages.ts";
+import { heard } from "../helpers/heartbeat-fixture.ts";
 import { subjects } from "../../shared/protocol/subjects.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { insertJob, openTempStore } from "../helpers/store-fixture.ts";
@@ -17,7 +18,7 @@ test("a chunk placed on an agent that lacks the job's store model sends one pref
   const sent: Array<{ subject: string; data: Uint8Array }> = [];
   // Only publish is used: a recorder in its place.
   const nc = { publish: (subject: string, data: Uint8Array) => void sent.push({ subject, data }) } as unknown as NatsConnection;
-  const live = new Map<string, Heartbeat>([["warm", { agentId: "warm", name: "warm", status: "idle", attemptId: null, sentAtMs: 0, seq: 1, cachedAssets: [SHA] }]]);
+  const live = heard(["warm"], { cachedAssets: [SHA] });
   let now = 0;
   const prefetch = assetPrefetcher({ store, nc, subjects: subjects("ns"), live: () => live, clock: () => now, log: silentLogger() });
 
@@ -47,7 +48,7 @@ test("prefetch covers every store model of a chain and every file of a scene sen
   const sent: Uint8Array[] = [];
   const nc = { publish: (_subject: string, data: Uint8Array) => void sent.push(data) } as unknown as NatsConnection;
   // The agent already holds the later model and the first texture.
-  const live = new Map<string, Heartbeat>([["a", { agentId: "a", name: "a", status: "idle", attemptId: null, sentAtMs: 0, seq: 1, cachedAssets: [second, files[0]!.sha256] }]]);
+  const live = heard(["a"], { cachedAssets: [second, files[0]!.sha256] });
   assetPrefetcher({ store, nc, subjects: subjects("ns"), live: () => live, clock: () => 0, log: silentLogger() })("a", chain.id);
   const asked = sent.flatMap((d) => {
     const m = decodeJson(AgentControlSchema, d);

@@ -8,6 +8,7 @@ import { eventually, settle } from "../helpers/eventually.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { insertAgent, insertChunks, insertJob, openTempStore } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
+import { hearOnline } from "../helpers/heartbeat-fixture.ts";
 
 /** The transport edge, recorded in memory. `failOn` decides per call whether publish rejects. */
 class RecordingPublisher implements WorkPublisher {
@@ -30,6 +31,8 @@ function setup(t: TestContext, policy: Partial<FarmPolicy> = {}, gapMs = 0) {
   const { store } = openTempStore(t);
   const publisher = new RecordingPublisher();
   const dispatcher = new Dispatcher(store, publisher, { ...DEFAULT_FARM_POLICY, ...policy }, manualClock().now, testLog(), gapMs);
+  // Every online agent is heard, as in a running farm (work is placed only on agents heard since the start).
+  dispatcher.useScheduling({ live: hearOnline(store) });
   t.after(() => dispatcher.stop());
   return { store, publisher, dispatcher };
 }

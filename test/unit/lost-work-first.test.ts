@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { LostWorkFirst } from "../../coordinator/dispatch/lost-work-first.ts";
 import type { WorkPublisher } from "../../coordinator/dispatch/dispatcher.ts";
 import type { Heartbeat, WorkMessage } from "../../shared/protocol/messages.ts";
+import { heard as heardAll, heartbeat } from "../helpers/heartbeat-fixture.ts";
 import { insertAgent, queueChunk, seedFarm } from "../helpers/store-fixture.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { testLog } from "../helpers/test-log.ts";
@@ -29,7 +30,7 @@ test("a lost chunk is placed on the agent with the least work in hand, on its ow
   // The busy agent runs chunk 1; chunk 0 was lost and is pending again.
   runOn(farm, farm.chunks[1]!.id, busy.id);
   const publisher = recordingPublisher();
-  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll(busy.id, idle.id), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll([busy.id, idle.id]), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
   first.requeued(farm.chunks[0]!.id);
   const published = new Map<string, { dispatchId: string; seq: number }>();
   await first.place(published);
@@ -50,7 +51,7 @@ test("with no agent that may run it, a lost chunk is left to the pool, then take
   const farm = seedFarm(t, { job: { state: "running" }, agentState: "offline" });
   const chunk = farm.chunks[0]!;
   const publisher = recordingPublisher();
-  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll(farm.agent.id), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll([farm.agent.id]), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
   first.requeued(chunk.id);
   await first.place();
   assert.equal(publisher.sent.length, 0, "no agent online: nothing placed");
@@ -72,11 +73,10 @@ test("an ineligible or draining agent is not given the lost chunk; a chunk claim
   const farm = seedFarm(t, { job: { state: "running" } });
   const draining = insertAgent(farm.store, { id: "agt-draining" });
   const publisher = recordingPublisher();
-  const hb = { agentId: draining.id, name: draining.name, status: "draining", seq: 0, sentAtMs: 0 } as unknown as Heartbeat;
   const first = new LostWorkFirst({
     store: farm.store,
     publisher,
-    live: () => new Map<string, Heartbeat>([[draining.id, hb]]),
+    live: () => heardAll([draining.id], { status: "draining" }),
     ineligible: (a) => (a.id === farm.agent.id ? "lacks tag x" : null),
     clock: manualClock(5_000).now,
     log: testLog(),
@@ -99,22 +99,16 @@ function runOn(farm: ReturnType<typeof seedFarm>, chunkId: string, agentId: stri
   farm.store.chunks.transition(chunkId, "running", 1_000, { currentAttemptId: "att-1" });
 }
 
-/** The latest heartbeat of each agent named: heard since the coordinator started, taking work. */
-function heardAll(...ids: string[]): Map<string, Heartbeat> {
-  return new Map(ids.map((id) => [id, { agentId: id, status: "idle", seq: 1, sentAtMs: 0 } as unknown as Heartbeat]));
-}
-
 test("only agents heard since the coordinator started are given lost work: after a restart, one not heard from may have its link cut", async (t) => {
   const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14]] });
   const unheard = farm.agent;
   const heard = insertAgent(farm.store, { id: "agt-heard" });
   // The heard agent already has a chunk in hand; the unheard one has none: it would win on load.
   runOn(farm, farm.chunks[1]!.id, heard.id);
-  const hb = { agentId: heard.id, name: heard.name, status: "busy", seq: 1, sentAtMs: 0 } as unknown as Heartbeat;
   const live = new Map<string, Heartbeat>();
   const publisher = recordingPublisher();
   const first = new LostWorkFirst({ store: farm.store, publisher, live: () => live, ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
-  live.set(heard.id, hb);
+  live.set(heard.id, heartbeat(heard.id, { status: "busy" }));
   first.requeued(farm.chunks[0]!.id);
   await first.place();
   assert.deepEqual(publisher.sent.map((m) => m.agentId), [heard.id]);
@@ -125,7 +119,7 @@ test("only agents heard since the coordinator started are given lost work: after
   await first.place();
   assert.equal(publisher.sent.length, 1);
   assert.equal(first.waiting, 1);
-  live.set(unheard.id, { ...hb, agentId: unheard.id } as Heartbeat);
+  live.set(unheard.id, heartbeat(unheard.id, { status: "busy" }));
   await first.place();
   assert.deepEqual(publisher.sent.map((m) => m.agentId), [heard.id, unheard.id]);
 });

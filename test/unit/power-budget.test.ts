@@ -12,6 +12,7 @@ import { settle } from "../helpers/eventually.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { insertAgent, insertChunks, insertJob, openTempStore } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
+import { heartbeat } from "../helpers/heartbeat-fixture.ts";
 
 const idle = (agentId: string, watts: number | null, busyWatts: number | null): AgentPower => ({ agentId, watts, busy: false, available: true, busyWatts });
 const busy = (agentId: string, watts: number | null, busyWatts: number | null): AgentPower => ({ agentId, watts, busy: true, available: false, busyWatts });
@@ -77,7 +78,7 @@ test("the dispatcher holds chunks back while the farm's measured draw leaves no 
   t.after(() => telemetry.stop());
   const live = new Map<string, Heartbeat>();
   const hb = (agentId: string, status: string): void => {
-    live.set(agentId, { agentId, name: agentId, status, attemptId: null, sentAtMs: clock.now(), seq: 0 });
+    live.set(agentId, heartbeat(agentId, { status, sentAtMs: clock.now() }));
   };
   // agt_hot is rendering something at 420 W; agt_cool idles at 30 W and its limit is 450 W.
   hb("agt_hot", "busy");
@@ -88,6 +89,7 @@ test("the dispatcher holds chunks back while the farm's measured draw leaves no 
   const publisher = new Recording();
   // No gap between passes: this test is about the power gate, not about coalescing kicks (dispatcher.test.ts).
   const dispatcher = new Dispatcher(store, publisher, { ...DEFAULT_FARM_POLICY, queueDepthPerAgent: 5 }, clock.now, log, 0);
+  dispatcher.useScheduling({ live: () => live });
   dispatcher.limitStarts((queued, wanted) => gate.allowed(queued, wanted));
   t.after(() => dispatcher.stop());
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { agentInfo } from "../../coordinator/scheduling/farm-snapshot.ts";
 import { ineligibility } from "../../coordinator/scheduling/eligibility.ts";
 import { job } from "../helpers/scheduling-fixtures.ts";
-import type { Heartbeat } from "../../shared/protocol/messages.ts";
+import { heartbeat } from "../helpers/heartbeat-fixture.ts";
 
 const row = {
   id: "a1",
@@ -16,7 +16,7 @@ const row = {
     { kind: "comfyui", version: "0.3.47", features: ["KSampler", "SaveImage"] },
   ],
 };
-const hb = (downKinds: string[]): Heartbeat => ({ agentId: "a1", name: "gpu-1", status: "idle", attemptId: null, sentAtMs: 0, seq: 1, downKinds });
+const hb = (downKinds: string[]) => heartbeat("a1", { name: "gpu-1", downKinds });
 const comfyJob = job("j", { steps: [{ stepId: "gen", kind: "comfyui", version: null, features: ["KSampler"] }] });
 
 test("a kind the agent reports down in its heartbeat is not placed there until it is back", () => {

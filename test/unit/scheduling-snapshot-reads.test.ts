@@ -8,6 +8,7 @@ import { pendingOfJob } from "../../coordinator/scheduling/snapshot-queries.ts";
 import { routeJob } from "../../coordinator/scheduling/place-chunks.ts";
 import type { Store } from "../../coordinator/store/store.ts";
 import { insertAgent, insertChunks, insertJob, openTempStore, queueChunk } from "../helpers/store-fixture.ts";
+import { hearOnline } from "../helpers/heartbeat-fixture.ts";
 
 const frames = (n: number, from = 0): Array<[number, number]> => Array.from({ length: n }, (_, i) => [from + i, from + i]);
 
@@ -40,7 +41,7 @@ test("a pass reads only the pending chunks it could place, and plans exactly wha
   store.blocklist.recordFailure(placed.id, "agt_a", "boom", true, 1_000);
   for (const a of agents) store.blocklist.recordFailure(held.id, a.id, "boom", true, 1_000);
 
-  const deps = { ...defaultSchedulingDeps(), store, policy: DEFAULT_FARM_POLICY };
+  const deps = { ...defaultSchedulingDeps(), store, policy: DEFAULT_FARM_POLICY, live: hearOnline(store) };
   const { snapshot } = takeSnapshot(deps, deps.speeds.book, 2_000);
   const perJob = (id: string): number => snapshot.pending.filter((c) => c.jobId === id).length;
   const depth = DEFAULT_FARM_POLICY.queueDepthPerAgent;
