@@ -117,13 +117,17 @@ const RECOVERY_WAIT_MS = 60_000;
 const FAULT_GRACE_MS = 20_000;
 
 /** Recovery watches running now, by fault: at the bound (plus the grace) they are cut off and counted as at least the time watched. */
-const openWatches = new Map<symbol, { kind: FaultKind; t0: number }>();
+const openWatches = new Map<symbol, { kind: FaultKind; t0: number; label: string }>();
 
-function startWatch(kind: FaultKind, t0: number): symbol {
+/** `label` names what is watched in the recovery's line (the agent and the chunk it held), to find it in the kept logs. */
+function startWatch(kind: FaultKind, t0: number, label = ""): symbol {
   const key = Symbol(kind);
-  openWatches.set(key, { kind, t0 });
+  openWatches.set(key, { kind, t0, label });
   return key;
 }
+
+/** The fault's agent, the chunk it held and the wall-clock time, as the recovery and fault lines name them. */
+const heldLabel = (agent: number, chunkId: string, t0: number): string => `agent-${agent + 1}, ${chunkId.slice(chunkId.lastIndexOf(".") + 1)}, at ${new Date(t0).toISOString().slice(11, 23)}`;
 
 /** How each recovery time is measured; printed with the results. */
 const MEASURED_HOW =
@@ -359,12 +363,13 @@ async function whenTrue(cond: () => boolean, timeoutMs: number): Promise<number 
  * counted (cut off before its fault's own result came).
  */
 function recovery(kind: FaultKind, t0: number, doneAt: number | undefined, availability: FarmAvailability, watch: symbol, cutAt?: number): Recovery | undefined {
+  const label = openWatches.get(watch)?.label;
   if (!openWatches.delete(watch)) return undefined;
   // Not recovered within the wait (or by the bound): counted as the time watched (a lower bound), so that the slowest recoveries stay in the percentiles.
   const end = doneAt ?? cutAt ?? t0 + RECOVERY_WAIT_MS;
   const r = { kind, seconds: availability.possibleMs(t0, end, kind !== "kill-coordinator") / 1000, fromFaultSeconds: (end - t0) / 1000 };
   const what = doneAt !== undefined ? "recovered after" : cutAt !== undefined ? "cut off by --max-minutes, counted as at least" : "not recovered within the soak's wait, counted as at least";
-  log(`  ${kind}: ${what} ${r.fromFaultSeconds.toFixed(2)}s, ${r.seconds.toFixed(2)}s of it with recovery possible`);
+  log(`  ${kind}${label ? ` (${label})` : ""}: ${what} ${r.fromFaultSeconds.toFixed(2)}s, ${r.seconds.toFixed(2)}s of it with recovery possible`);
   return r;
 }
 
@@ -403,9 +408,9 @@ async function inject(
       const h = held(`agent-${f.agent + 1}`);
       availability.agent(f.agent, false, t0);
       farm.agents[f.agent]?.kill("SIGKILL");
-      log(`  SIGKILL agent-${f.agent + 1}${h ? " (held a chunk)" : ""}`);
+      log(`  SIGKILL agent-${f.agent + 1}${h ? ` (held a chunk: ${heldLabel(f.agent, h.chunk_id, t0)})` : ""}`);
       // The agent comes back on the plan's schedule whatever the farm does meanwhile; recovery is watched alongside.
-      const watch = h ? startWatch(f.kind, t0) : undefined;
+      const watch = h ? startWatch(f.kind, t0, heldLabel(f.agent, h.chunk_id, t0)) : undefined;
       const rec = h ? whenTrue(() => reclaimed(h.chunk_id), RECOVERY_WAIT_MS) : Promise.resolve(undefined);
       await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
       await farm.agents[f.agent]?.exited;
@@ -419,8 +424,8 @@ async function inject(
       const h = held(`agent-${f.agent + 1}`);
       availability.agent(f.agent, false, t0);
       await lan.linkDown(host);
-      log(`  link down: agent-${f.agent + 1}${h ? " (held a chunk)" : ""}`);
-      const watch = h ? startWatch(f.kind, t0) : undefined;
+      log(`  link down: agent-${f.agent + 1}${h ? ` (held a chunk: ${heldLabel(f.agent, h.chunk_id, t0)})` : ""}`);
+      const watch = h ? startWatch(f.kind, t0, heldLabel(f.agent, h.chunk_id, t0)) : undefined;
       const rec = h ? whenTrue(() => reclaimed(h.chunk_id), RECOVERY_WAIT_MS) : Promise.resolve(undefined);
       await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
       await lan.linkUp(host);
@@ -431,7 +436,7 @@ async function inject(
       availability.coordinator(false, t0);
       const watch = startWatch(f.kind, t0);
       await farm.killCoordinator();
-      log("  SIGKILL coordinator");
+      log(`  SIGKILL coordinator at ${new Date(t0).toISOString().slice(11, 23)}`);
       const spawnAt = Date.now();
       await farm.startCoordinator();
       const listeningAt = Date.now();
