@@ -7,7 +7,8 @@
 
 /**
  * - answered: the connection was accepted (by the kernel: the process may be stopped or starved);
- * - refused: refused or reset, nothing listens there any more (the process is gone);
+ * - refused: refused or reset: nothing listens there any more (the process is gone), or a firewall or NAT on the
+ *   way answers for the host with a reset (the same verdict: the agent cannot be reached there);
  * - no-answer: nothing within the timeout, or no route (cut link, machine down).
  */
 export type ProbeAnswer = "answered" | "refused" | "no-answer";

@@ -22,7 +22,11 @@ interface ProbeState {
 
 /** The log message and the attempts' loss reason for each way a silent agent is lost. */
 const LOSS_TEXT: Record<LossReason, { msg: string; why: string }> = {
-  "process gone": { msg: "agent offline: heartbeats stopped and its health port refuses (process gone)", why: "stopped sending heartbeats and its process is gone" },
+  // A refusal or reset says nothing listens there, or that a firewall or NAT on the way refuses for the agent's host.
+  "process gone": {
+    msg: "agent offline: heartbeats stopped and its health port refuses connections (its process is gone, or a firewall or NAT on the way refuses)",
+    why: "stopped sending heartbeats and its health port refuses connections (its process is gone, or a firewall or NAT on the way refuses)",
+  },
   "no answer": { msg: "agent offline: heartbeats stopped and its host does not answer", why: "stopped sending heartbeats and its host does not answer" },
   silent: { msg: "agent offline: heartbeats stopped", why: "stopped sending heartbeats" },
   "starved too long": { msg: "agent offline: heartbeats stopped too long, though its host answers", why: "stopped sending heartbeats for too long" },

@@ -44,7 +44,7 @@ export interface SilenceProbes {
 }
 
 export type LossReason =
-  /** The kernel refused the connection: no process listens on the health port any more. */
+  /** The connection was refused or reset: no process listens on the health port any more, or a firewall or NAT on the way refuses. */
   | "process gone"
   /** The probe got no answer: cut link or machine down. */
   | "no answer"
