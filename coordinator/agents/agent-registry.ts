@@ -112,6 +112,7 @@ export class AgentRegistry {
     if (!agent || agent.state === "removed") return;
     // A heartbeat proves the bus delivers again, should the connection's "reconnect" status go unseen.
     if (this.busDownSince !== undefined) this.busBack();
+    const firstHeard = !this.live.has(hb.agentId);
     this.live.set(hb.agentId, hb);
     this.closedAt.delete(hb.agentId);
     const probed = this.probes.get(hb.agentId);
@@ -129,6 +130,10 @@ export class AgentRegistry {
     if (agent.state === "offline") {
       this.store.agents.transition(hb.agentId, "online");
       this.log.info({ agentId: hb.agentId, name: agent.name }, "agent back online");
+      this.onOnline();
+    } else if (firstHeard) {
+      // Work is placed only on agents heard since the start (farm-snapshot.ts): a pass now places on this one
+      // (a joined agent's first heartbeat, one back after a restart) instead of at the next tick.
       this.onOnline();
     }
   }

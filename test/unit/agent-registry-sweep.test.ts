@@ -73,3 +73,18 @@ test("heartbeats' last_seen is written in batches: by the sweep before it judges
   const at = clock.now();
   await eventually(() => store.agents.get(a.id)?.lastSeen === at, "the batch timer to write a's last_seen", 5000, 20);
 });
+
+test("an agent's first heartbeat since the coordinator started asks for a dispatch pass (work is placed only on agents heard since then); later ones do not", (t) => {
+  const farm = seedFarm(t);
+  const clock = manualClock(50_000);
+  const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, describeWork, clock.now, testLog(), () => undefined);
+  let passes = 0;
+  const registry = new AgentRegistry(farm.store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined }, clock.now, testLog(), () => passes++);
+  t.after(() => registry.stop());
+  const beat = (): void => registry.heartbeat({ agentId: farm.agent.id, name: farm.agent.name, status: "idle", attemptId: null, seq: 0, sentAtMs: clock.now() });
+  beat();
+  assert.equal(passes, 1, "first heard: a pass");
+  clock.advance(1000);
+  beat();
+  assert.equal(passes, 1, "heard before: no pass");
+});
