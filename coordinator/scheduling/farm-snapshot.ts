@@ -147,6 +147,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   for (const q of queued) queuedPer.set(q.jobId, (queuedPer.get(q.jobId) ?? 0) + 1);
   const pending: PendingChunk[] = [];
   const routes = new Map<string, Route>();
+  const routeAgents = asRouted(agents, live);
   const jobsWithUnstarted = new Set<string>();
   const nearEnd = new Map<string, UnstartedChunk[]>();
   for (const job of jobs.values()) {
@@ -155,7 +156,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
     if (last) nearEnd.set(job.jobId, last);
     if (want > 0) {
       const take = Math.max(0, Math.min(want, u.chunks - (queuedPer.get(job.jobId) ?? 0)));
-      const r = holdUnlessUnheardMay(routeJob(job, agents), job, agents, live);
+      const r = routeHeard(job, routeAgents, live);
       routes.set(job.jobId, r);
       const route = r.kind;
       // A job cut at its end this pass gives its pool room to the jobs after it: read as before.
@@ -206,12 +207,23 @@ function lastRoundChunks(d: SnapshotDeps, job: JobNeeds, u: UnstartedCounts, age
 }
 
 /**
- * A job no heard agent may run is held (its note says why, the webhook "job.blocked" fires), unless an online
- * agent not heard since the coordinator started may run it: that agent is placed on once it is heard (a fresh
- * agent's first heartbeat, one back after a restart), so until then the job waits, with no note.
+ * The agents a job's route is worked out from: as placed on, except that an online agent not heard since the
+ * coordinator started counts as taking work, as it did before placement waited for a heartbeat. It may pull
+ * from the pool, so whether the pool is safe (every such agent may run the job) and whether anything may run
+ * the job at all still count it. The same array when every agent is heard (a running farm): nothing is copied.
  */
-function holdUnlessUnheardMay(route: Route, job: JobNeeds, agents: readonly AgentInfo[], live: ReadonlyMap<string, Heartbeat>): Route {
-  if (route.kind !== "hold") return route;
-  const waitFor = agents.some((a) => !live.has(a.id) && ineligibility(a, job) === null);
-  return waitFor ? { kind: "agents", eligible: [] } : route;
+function asRouted(agents: AgentInfo[], live: ReadonlyMap<string, Heartbeat>): readonly AgentInfo[] {
+  if (agents.every((a) => live.has(a.id))) return agents;
+  return agents.map((a) => (live.has(a.id) ? a : { ...a, accepting: true }));
+}
+
+/**
+ * The job's route over `routed` (asRouted), its chunks placed only on heard agents: an agent not heard since
+ * the start may have had its link cut while the coordinator was down. With no heard agent to place on, the
+ * chunks wait (no note, no hold) until one is heard: its first heartbeat asks for a pass (agent-registry.ts).
+ */
+function routeHeard(job: JobNeeds, routed: readonly AgentInfo[], live: ReadonlyMap<string, Heartbeat>): Route {
+  const route = routeJob(job, routed);
+  if (route.kind !== "agents" || route.eligible.every((a) => live.has(a.id))) return route;
+  return { kind: "agents", eligible: route.eligible.filter((a) => live.has(a.id)) };
 }

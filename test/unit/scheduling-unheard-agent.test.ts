@@ -56,15 +56,19 @@ test("the end-of-job re-cut places no piece on an agent not heard since the coor
   assert.ok(cHeard.endGames[0]!.pieces.some((p) => p.agentId === "c"), "once heard, the idle agent gets a piece");
 });
 
-test("a job only an unheard agent may run waits for it without a hold note; with nobody heard yet work goes to the pool", (t) => {
+test("a job only an unheard agent may run waits for it, neither held nor in the pool; a job any agent may run goes to the pool before anyone is heard", (t) => {
   const f = farm(t, [[0, 4], [5, 9]]);
   // With no agent heard yet (a fresh farm's first second, or just after a restart), the job's chunks go to the pool,
   // where the first agent to ask takes one: nothing waits for a heartbeat.
   const fresh = f.plan();
   assert.deepEqual(fresh.placements.map((p) => p.agentId), [null, null]);
 
-  // a and b are heard and blocklisted for the job; c, the one agent that may run it, is not heard yet.
+  // a and b are blocklisted for the job; c, the one agent that may run it, is not heard yet. Not to the pool, where
+  // a and b would pull it and have their claims refused, nor held: it waits for c.
   for (const id of ["a", "b"]) f.store.blocklist.recordFailure(f.job.id, id, "boom", true, NOW);
+  const noneHeard = f.plan();
+  assert.deepEqual(noneHeard.placements, [], "with nobody heard: neither in the pool nor placed");
+  assert.deepEqual(noneHeard.holds, []);
   for (const [id, hb] of heard(["a", "b"])) f.live.set(id, hb);
   const waiting = f.plan();
   assert.deepEqual(waiting.placements, [], "not placed on the unheard agent");
