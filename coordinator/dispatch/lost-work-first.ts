@@ -33,6 +33,11 @@ export interface LostWorkFirstDeps {
   ineligible: (agent: AgentRow, job: JobRow) => string | null;
   clock: Clock;
   log: Logger;
+  /**
+   * Agents heard within this long (their last_seen) are preferred: a link cut a moment ago is noticed only after
+   * 2-3 s of silence, and a lost chunk placed on such an agent meanwhile waited 6-8 s in the soak. None: no preference.
+   */
+  freshMs?: number;
 }
 
 export class LostWorkFirst {
@@ -96,7 +101,10 @@ export class LostWorkFirst {
         this.lost.delete(chunkId);
         continue;
       }
-      const agent = leastBusy(agents.filter((a) => this.d.ineligible(a, job) === null), inHand);
+      const eligible = agents.filter((a) => this.d.ineligible(a, job) === null);
+      const freshMs = this.d.freshMs;
+      const fresh = freshMs === undefined ? [] : eligible.filter((a) => now - a.lastSeen <= freshMs);
+      const agent = leastBusy(fresh, inHand) ?? leastBusy(eligible, inHand);
       if (!agent) continue; // none may run it now: the pass decides
       const fromPool = inPool ? chunk.dispatchId : null;
       if (inPool) this.d.store.chunks.transition(chunkId, "pending", now, { dispatchId: null });

@@ -123,3 +123,22 @@ test("only agents heard since the coordinator started are given lost work: after
   await first.place();
   assert.deepEqual(publisher.sent.map((m) => m.agentId), [heard.id, unheard.id]);
 });
+
+test("an agent heard a moment ago is preferred to a less busy one silent for longer (its link may have just been cut); with none fresh, the least busy", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14]] });
+  const clock = manualClock(10_000);
+  const quiet = farm.agent; // idle, last heard 1.6 s ago: its link may have been cut, which is noticed only after 2-3 s
+  const fresh = insertAgent(farm.store, { id: "agt-fresh" }); // busy with one chunk, heard 0.2 s ago
+  runOn(farm, farm.chunks[1]!.id, fresh.id);
+  farm.store.agents.touchMany(new Map([[quiet.id, 8_400], [fresh.id, 9_800]]));
+  const publisher = recordingPublisher();
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll([quiet.id, fresh.id]), ineligible: () => null, clock: clock.now, log: testLog(), freshMs: 1_500 });
+  first.requeued(farm.chunks[0]!.id);
+  await first.place();
+  assert.deepEqual(publisher.sent.map((m) => m.agentId), [fresh.id]);
+  // Later, neither heard within 1.5 s: the least busy one, as before.
+  clock.advance(5_000);
+  first.requeued(farm.chunks[2]!.id);
+  await first.place();
+  assert.deepEqual(publisher.sent.map((m) => m.agentId), [fresh.id, quiet.id]);
+});
