@@ -14,7 +14,12 @@
  * upload read with messagesOf, coordinator/grpc/client-stream-messages.ts).
  * Both use this tree's peer guard unless --before-guard names another
  * peer-guard.ts for "before" (an older checkout's, to include the guard's
- * own changes in the comparison). Each round runs both, alternating which goes first; calls are back to back
+ * own changes in the comparison). A third way runs on the "after" server
+ * only: claim-shaped messages on one open bidirectional stream (each message
+ * checked by the peer guard as a call is; coordinator/grpc/claim-stream-handler.ts),
+ * one answer awaited before the next request, as a unary call is; its ratio
+ * is to the unary claim on the same server.
+ * Each round runs both, alternating which goes first; calls are back to back
  * ("warm") and then one every --gap-ms ("paced", the farm's shape: other work
  * between two calls, so the code is colder). Figures are the median of the
  * rounds, in microseconds of process CPU (user + system) per call.
@@ -40,15 +45,17 @@ import { intFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.t
 const SERVICE = "nightshift.bench.Calls";
 const CLAIM = `/${SERVICE}/Claim`;
 const UPLOAD = `/${SERVICE}/Upload`;
+const CLAIM_STREAM = `/${SERVICE}/ClaimStream`;
 const AGENT_ID = "agt-00000000000000000001";
 const identity = (b: Buffer) => b;
 const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
 const service: grpc.ServiceDefinition = {
   claim: { path: CLAIM, requestStream: false, responseStream: false, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: identity, responseDeserialize: identity },
   upload: { path: UPLOAD, requestStream: true, responseStream: false, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: identity, responseDeserialize: identity },
+  claimStream: { path: CLAIM_STREAM, requestStream: true, responseStream: true, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: identity, responseDeserialize: identity },
 };
 type Variant = "before" | "after";
-type Kind = "claim" | "upload";
+type Kind = "claim" | "upload" | "claimStream";
 type ToChild = { variant: Variant; kind: Kind; calls: number; gapMs: number };
 interface ClientConfig { ports: Record<Variant, number>; caPem: string; certPem: string; keyPem: string }
 
@@ -60,9 +67,26 @@ async function child(config: ClientConfig): Promise<void> {
     after: new grpc.Client(`127.0.0.1:${config.ports.after}`, channel.credentials, { ...GRPC_CHANNEL_OPTIONS, ...channel.options }),
   };
   const frame = { frame: { index: 1, data: "x".repeat(1024) } };
+  // One bidi stream per server, opened at the first claim on it and kept; answers come in order.
+  const streams = new Map<grpc.Client, { call: grpc.ClientDuplexStream<unknown, Buffer>; waiting: Array<(err?: Error) => void> }>();
+  const streamOf = (client: grpc.Client) => {
+    let s = streams.get(client);
+    if (s) return s;
+    const call = client.makeBidiStreamRequest(CLAIM_STREAM, json.serialize, identity);
+    const opened = { call, waiting: [] as Array<(err?: Error) => void> };
+    call.on("data", () => opened.waiting.shift()?.());
+    call.on("error", (err: Error) => opened.waiting.splice(0).forEach((w) => w(err)));
+    streams.set(client, (s = opened));
+    return s;
+  };
   const one = (client: grpc.Client, kind: Kind) =>
     new Promise<void>((resolve, reject) => {
       const done = (err: grpc.ServiceError | null) => (err ? reject(err) : resolve());
+      if (kind === "claimStream") {
+        const s = streamOf(client);
+        s.waiting.push((err) => (err ? reject(err) : resolve()));
+        return void s.call.write({ agentId: AGENT_ID, chunkId: "chk-1", dispatchId: "d-1" });
+      }
       if (kind === "claim") return void client.makeUnaryRequest(CLAIM, json.serialize, identity, { agentId: AGENT_ID, chunkId: "chk-1", dispatchId: "d-1" }, { deadline: Date.now() + 30_000 }, done);
       const call = client.makeClientStreamRequest(UPLOAD, json.serialize, identity, { deadline: Date.now() + 30_000 }, done);
       call.write({ header: { agentId: AGENT_ID, attemptId: "att-1" } });
@@ -111,6 +135,10 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
       const server = new grpc.Server({ ...options, interceptors: [guard] });
       server.addService(service, {
         claim: (_call: grpc.ServerUnaryCall<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.alloc(300, 7)),
+        claimStream: (call: grpc.ServerDuplexStream<unknown, Buffer>) => {
+          call.on("data", () => call.write(Buffer.alloc(300, 7)));
+          call.on("end", () => call.end());
+        },
         upload: (call: grpc.ServerReadableStream<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
           void (async () => {
             let n = 0;
@@ -136,6 +164,7 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
       };
       // Warm-up: connections made, code compiled, on both servers.
       for (const variant of ["before", "after"] as const) for (const kind of ["claim", "upload"] as const) await run({ variant, kind, calls: 50, gapMs: 0 });
+      await run({ variant: "after", kind: "claimStream", calls: 50, gapMs: 0 });
       const results: Record<string, number[]> = {};
       for (let r = 0; r < rounds; r++) {
         const order: Variant[] = r % 2 === 0 ? ["before", "after"] : ["after", "before"];
@@ -144,6 +173,10 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
             for (const variant of order) {
               const key = `${kind}.${mode}.${variant}`;
               (results[key] ??= []).push(await run({ variant, kind, calls: mode === "warm" ? calls : Math.ceil(calls / 4), gapMs: mode === "warm" ? 0 : gapMs }));
+              // The stream right beside the unary claim on the same server.
+              if (kind === "claim" && variant === "after") {
+                (results[`claimStream.${mode}.after`] ??= []).push(await run({ variant, kind: "claimStream", calls: mode === "warm" ? calls : Math.ceil(calls / 4), gapMs: mode === "warm" ? 0 : gapMs }));
+              }
             }
           }
         }
@@ -156,6 +189,11 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
           const a = median(results[`${kind}.${mode}.after`] ?? []);
           figures[`${kind}${mode === "warm" ? "Warm" : "Paced"}`] = { beforeUsPerCall: round(b, 1), afterUsPerCall: round(a, 1), ratio: round(a / b, 3) };
         }
+      }
+      for (const mode of ["warm", "paced"] as const) {
+        const unary = median(results[`claim.${mode}.after`] ?? []);
+        const stream = median(results[`claimStream.${mode}.after`] ?? []);
+        figures[`claimStream${mode === "warm" ? "Warm" : "Paced"}`] = { unaryUsPerClaim: round(unary, 1), streamUsPerClaim: round(stream, 1), ratioToUnary: round(stream / unary, 3) };
       }
       return {
         benchmark: "grpc-call-cost",
@@ -171,6 +209,7 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
           after: "GRPC_SERVER_OPTIONS (channelz off) and the upload read with messagesOf",
           claim: "a unary call, ~60-byte request, 300-byte reply",
           upload: "a client stream of 3 messages (header with agentId, a 1 KiB frame, accounting), then a short reply",
+          claimStream: "the claim's request and reply as messages on one bidirectional stream kept open (after server, each message through the peer guard's full check); ratioToUnary: to the unary claim on the same server, same round",
           warm: "calls back to back; paced: one every --gap-ms, a quarter as many",
         },
         aggregation: `median of ${rounds} rounds; rounds alternate which server goes first`,

@@ -33,12 +33,18 @@ type Verdict = { ok: true; peer: PeerIdentity } | { ok: false; code: status; det
  * per connection, expiry checked on every call); the store's verdict
  * (enrolled, not removed, still this certificate) is read on every call, in
  * one narrow statement (EnrollmentsTable#trustOf).
+ *
+ * A bidirectional stream (the agents' claim stream) is a long conversation
+ * rather than one request: each of its messages is checked as a new call
+ * would be, so an agent removed while its stream is open is refused at its
+ * very next message, and the stream ends with the refusal's status.
  */
 export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
   const cache = new PeerIdentityCache(deps.caPem);
   const identify = (certificate: { raw?: Buffer } | undefined): PeerIdentity => cache.identify(certificate);
   return (method, call) => {
     const service = method.path.split("/")[1] ?? "";
+    const eachMessage = method.requestStream && method.responseStream;
     let peer: PeerIdentity | undefined;
     let refused = false;
     const refuse = (code: status, details: string): void => {
@@ -56,6 +62,11 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
           },
           onReceiveMessage: (message, msgNext) => {
             if (refused) return;
+            if (eachMessage) {
+              const verdict = check(deps, identify, service, call.getAuthContext()?.sslPeerCertificate, method.path, () => call.getPeer());
+              if (!verdict.ok) return refuse(verdict.code, verdict.details);
+              peer = verdict.peer;
+            }
             if (peer?.kind === "agent" && !speaksForItself(message, peer.agentId)) {
               deps.log.warn({ agentId: peer.agentId, method: method.path, peer: call.getPeer() }, "agent refused: request names another agent");
               return refuse(status.PERMISSION_DENIED, `agent ${peer.agentId} may only act for itself`);
