@@ -29,7 +29,8 @@ import { ControlApi } from "./control/control-api.ts";
 import { startGrpcServer, stopGrpcServer } from "./grpc/grpc-server.ts";
 import { controlHandler } from "./grpc/control-handler.ts";
 import { resultSinkHandler } from "./grpc/result-sink-handler.ts";
-import { agentGatewayHandler } from "./grpc/agent-gateway-handler.ts";
+import { agentGatewayHandler, claimStreamsOf } from "./grpc/agent-gateway-handler.ts";
+import type { ClaimStreams } from "./grpc/claim-stream-handler.ts";
 import { recoverAfterRestart } from "./recover-after-restart.ts";
 import { StartUpSteps } from "./start-up-steps.ts";
 import { wireScheduling } from "./scheduling/wire-scheduling.ts";
@@ -87,6 +88,8 @@ export class Coordinator {
       subs: Subscription[];
       dispatcher: Dispatcher;
       claims: ClaimService;
+      /** The agents' open claim streams, ended before the gRPC server's graceful stop (which would wait for them). */
+      claimStreams: ClaimStreams;
       server: Server;
       log: Logger;
       diskGuard: DiskFullGuard;
@@ -306,6 +309,7 @@ export class Coordinator {
       });
       cleanups.push(() => dashboard.close());
       steps.mark("accountingEdgeDashboard");
+      const claimStreams = claimStreamsOf(claims);
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
         control: controlHandler(api, finisher, models, assets, assetGc),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
@@ -317,14 +321,14 @@ export class Coordinator {
           heartbeatMs: config.policy.heartbeatMs,
           // A user JWT and its seed wherever the servers trust the studio's operator; nothing for a foreign server.
           natsCredentials: async (agentId) => (studioNats ? trust.natsCredentials(agentId) : NO_NATS_CREDENTIALS),
-        }),
+        }, claimStreams),
         extra: [
           edge.adminService,
           { definition: MODEL_STORE_SERVICE, implementation: modelStoreHandler(assets, log.child({ part: "assets" })) as unknown as UntypedServiceImplementation },
           { definition: DashboardAdminService, implementation: dashboardAdminHandler(() => dashboard, outbox) as unknown as UntypedServiceImplementation },
         ],
       }, trust.frontedTls(true, log.child({ part: "trust", port: "grpc" }), clock), [edge.guard]);
-      cleanups.push(() => stopGrpcServer(server, 1000));
+      cleanups.push(() => (claimStreams.close(), stopGrpcServer(server, 1000)));
       await edge.listen(port);
       registry.start();
       outbox.start();
@@ -334,7 +338,7 @@ export class Coordinator {
       finisher.resumeAssembling();
       steps.mark("grpcAndStart");
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url, startUpMs: steps.summary() }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, claims, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, claims, claimStreams, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -356,6 +360,7 @@ export class Coordinator {
       () => p.dashboard.close(),
       () => p.notifications.stop(),
       () => p.outbox.stop(),
+      () => p.claimStreams.close(),
       () => stopGrpcServer(p.server),
       () => p.stamper.close(),
       () => this.finisher.settle(),

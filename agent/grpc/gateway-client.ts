@@ -5,6 +5,7 @@ import type { ModelStoreClient } from "../../proto/gen/nightshift/v1/model_store
 import { ModelStoreCodecClient } from "../../shared/assets/asset-part-codec.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 import { UploadClient } from "../../shared/upload-codec.ts";
+import { ClaimStream, type ClaimAsk } from "./claim-stream.ts";
 
 type UnaryCall<Req, Res> = (req: Req, metadata: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
@@ -48,6 +49,8 @@ export class CoordinatorClient {
   readonly sink: ResultSinkClient;
   /** The coordinator's asset store (agent/grpc/store-asset-source.ts). */
   readonly store: ModelStoreClient;
+  /** Claims over one open stream, the unary Claim as fallback (agent/grpc/claim-stream.ts). */
+  readonly claims: ClaimStream;
 
   constructor(
     readonly address: string,
@@ -60,14 +63,25 @@ export class CoordinatorClient {
     this.sink = new UploadClient(address, creds, options);
     // Its own connection with a wide HTTP/2 window: at grpc-js's default 64 KiB, a transfer waits for a window update every 64 KiB.
     this.store = new ModelStoreCodecClient(address, creds, { ...options, "grpc-node.flow_control_window": ASSET_FLOW_CONTROL_WINDOW });
+    this.claims = new ClaimStream({
+      open: () => this.gateway.claimStream(),
+      unary: (ask) => this.unaryClaim(ask),
+      answerWithinMs: SETTLE_WAIT_SECONDS * 1000,
+    });
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {
     return promisify<JoinRequest, JoinResponse>(this.gateway.join.bind(this.gateway), req);
   }
 
+  /** Claims a pulled chunk: on the claim stream, or over the unary call when the stream is not available. */
   claim(agentId: string, chunkId: string, dispatchId: string, delivery: number): Promise<ClaimResponse> {
-    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { agentId, chunkId, dispatchId, delivery }, true);
+    return this.claims.claim({ agentId, chunkId, dispatchId, delivery });
+  }
+
+  /** The unary Claim call, waiting for the connection (settle). */
+  unaryClaim(ask: ClaimAsk): Promise<ClaimResponse> {
+    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { ...ask, requestId: 0 }, true);
   }
 
   async reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): Promise<string> {
@@ -81,6 +95,7 @@ export class CoordinatorClient {
   }
 
   close(): void {
+    this.claims.close();
     this.gateway.close();
     this.sink.close();
     this.store.close();

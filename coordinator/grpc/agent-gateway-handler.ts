@@ -2,6 +2,7 @@ import type { AgentGatewayServer, AttemptLogAck, AttemptLogReport, ClaimRequest,
 import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { ClaimService } from "../dispatch/claim-service.ts";
 import { unary } from "./grpc-errors.ts";
+import { ClaimStreams } from "./claim-stream-handler.ts";
 import { peerAddress } from "../trust/enrollment-throttle.ts";
 import { KindCapabilitySchema, type KindCapability } from "../../shared/steps/kind-capability.ts";
 
@@ -38,7 +39,26 @@ export interface GatewayConnectInfo {
   natsCredentials(agentId: string): Promise<{ user: string; seed: string; jwt: string }>;
 }
 
-export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimService, connect: GatewayConnectInfo): AgentGatewayServer {
+/** A claim's answer, the same on the unary Claim and on ClaimStream. */
+export async function answerClaim(claims: ClaimService, req: ClaimRequest): Promise<ClaimResponse> {
+  const r = await claims.claimBatched(req.agentId, req.chunkId, req.dispatchId);
+  return r.skip
+    ? { skip: true, reason: r.reason, attemptId: "", workJson: "" }
+    : { skip: false, reason: "", attemptId: r.attemptId, workJson: JSON.stringify(r.work) };
+}
+
+/** The open claim streams of a gateway, answering as Claim does; the coordinator keeps it to close them at stop. */
+export function claimStreamsOf(claims: ClaimService): ClaimStreams {
+  return new ClaimStreams((req) => answerClaim(claims, req));
+}
+
+/** The AgentGateway service. `streams` holds the open claim streams (the coordinator closes them at stop). */
+export function agentGatewayHandler(
+  registry: AgentRegistry,
+  claims: ClaimService,
+  connect: GatewayConnectInfo,
+  streams: ClaimStreams = claimStreamsOf(claims),
+): AgentGatewayServer {
   return {
     join: (call, callback) => unary<JoinRequest, JoinResponse>(async (req) => {
       const agent = await registry.join({
@@ -64,12 +84,8 @@ export function agentGatewayHandler(registry: AgentRegistry, claims: ClaimServic
         heartbeatMs: connect.heartbeatMs,
       };
     })(call, callback),
-    claim: unary<ClaimRequest, ClaimResponse>(async (req) => {
-      const r = await claims.claimBatched(req.agentId, req.chunkId, req.dispatchId);
-      return r.skip
-        ? { skip: true, reason: r.reason, attemptId: "", workJson: "" }
-        : { skip: false, reason: "", attemptId: r.attemptId, workJson: JSON.stringify(r.work) };
-    }),
+    claim: unary<ClaimRequest, ClaimResponse>((req) => answerClaim(claims, req)),
+    claimStream: streams.handler,
     reportFailure: unary<FailureReport, FailureAck>((req) => ({
       outcome: claims.reportFailure(req.agentId, req.attemptId, req.error, req.handedBack),
     })),

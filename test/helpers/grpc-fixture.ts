@@ -1,11 +1,12 @@
-import { status, type sendUnaryData, type ServerWritableStream } from "@grpc/grpc-js";
+import { status, type ChannelCredentials, type ChannelOptions, type sendUnaryData, type ServerInterceptor, type ServerWritableStream } from "@grpc/grpc-js";
 import type { TestContext } from "node:test";
 import type { ControlServer, JobRef, JobView } from "../../proto/gen/nightshift/v1/control.ts";
 import { AgentRegistry } from "../../coordinator/agents/agent-registry.ts";
 import { ClaimService, type WorkDescriber } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
-import { agentGatewayHandler } from "../../coordinator/grpc/agent-gateway-handler.ts";
-import { startGrpcServer, stopGrpcServer } from "../../coordinator/grpc/grpc-server.ts";
+import { agentGatewayHandler, claimStreamsOf } from "../../coordinator/grpc/agent-gateway-handler.ts";
+import type { ClaimStreams } from "../../coordinator/grpc/claim-stream-handler.ts";
+import { startGrpcServer, stopGrpcServer, type FrontedTls } from "../../coordinator/grpc/grpc-server.ts";
 import { resultSinkHandler } from "../../coordinator/grpc/result-sink-handler.ts";
 import type { ResultSink } from "../../coordinator/sink/result-sink.ts";
 import type { Store } from "../../coordinator/store/store.ts";
@@ -38,6 +39,13 @@ export const unimplementedControl: ControlServer = {
   watchJob: (call: ServerWritableStream<JobRef, JobView>) => call.destroy(Object.assign(new Error("not part of this test"), { code: status.UNIMPLEMENTED })),
 };
 
+export interface GrpcFixtureOptions {
+  /** Makes the gateway's claim streams (coordinator/grpc/claim-stream-handler.ts): a test's own answer function around the claims. */
+  streamsOf?: (claims: ClaimService) => ClaimStreams;
+  /** Mutual TLS through the TLS front, the peer guard, and the client's studio credentials. */
+  secure?: { tls: FrontedTls; guard: ServerInterceptor; client: { credentials: ChannelCredentials; options: ChannelOptions } };
+}
+
 const describeWork: WorkDescriber = (job) => ({
   input: { type: "generated", width: 8, height: 8, frames: job.frameEnd - job.frameStart + 1, seed: job.seed },
   steps: [{ id: "grade", kind: "model", model: "test-model", modelSha256: job.modelSha256, window: null }],
@@ -48,9 +56,10 @@ const describeWork: WorkDescriber = (job) => ({
  * real AgentGateway (registry + claims on `store`), plus a CoordinatorClient to
  * it. Both are shut down when the test ends.
  */
-export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: ResultSink, clock: Clock, listenPort = 0) {
+export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: ResultSink, clock: Clock, listenPort = 0, opts: GrpcFixtureOptions = {}) {
   const log = testLog();
   const claims = new ClaimService(store, DEFAULT_FARM_POLICY, describeWork, clock, log, () => undefined);
+  const streams = (opts.streamsOf ?? claimStreamsOf)(claims);
   const registry = new AgentRegistry(store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined }, clock, log, () => undefined);
   const { server, port } = await startGrpcServer("127.0.0.1", listenPort, {
     control: unimplementedControl,
@@ -60,10 +69,10 @@ export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: R
       subjectPrefix: "ns",
       heartbeatMs: DEFAULT_FARM_POLICY.heartbeatMs,
       natsCredentials: async () => ({ user: "", seed: "", jwt: "" }),
-    }),
-  });
-  defer(t, () => stopGrpcServer(server, 1000));
-  const client = new CoordinatorClient(`127.0.0.1:${port}`);
+    }, streams),
+  }, opts.secure?.tls, opts.secure ? [opts.secure.guard] : []);
+  defer(t, () => (streams.close(), stopGrpcServer(server, 1000)));
+  const client = new CoordinatorClient(`127.0.0.1:${port}`, opts.secure?.client.credentials, opts.secure?.client.options);
   defer(t, () => client.close());
-  return { server, port, client, claims, registry };
+  return { server, port, client, claims, registry, streams };
 }

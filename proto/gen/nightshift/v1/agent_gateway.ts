@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -30,6 +32,8 @@ export interface ClaimRequest {
   delivery: number;
   /** Dispatch id carried by the message; a message from an older dispatch is skipped. */
   dispatchId: string;
+  /** ClaimStream only: the agent's id for this request, unique on its stream; Claim ignores it. */
+  requestId: number;
 }
 
 export interface ClaimResponse {
@@ -38,6 +42,21 @@ export interface ClaimResponse {
   attemptId: string;
   /** The chunk's work as JSON (shared/protocol/chunk-work.ts). */
   workJson: string;
+}
+
+/**
+ * One answer on ClaimStream: the request it answers, and either the claim's answer or the error
+ * the Claim call would have ended with.
+ */
+export interface ClaimStreamAnswer {
+  requestId: number;
+  /** Unset when error_code is set. */
+  claim:
+    | ClaimResponse
+    | undefined;
+  /** Non-zero: the claim failed with this gRPC status code, as a Claim call would have, and error_message says why. */
+  errorCode: number;
+  errorMessage: string;
 }
 
 export interface FailureReport {
@@ -130,7 +149,7 @@ export interface AttemptLogAck {
 }
 
 function createBaseClaimRequest(): ClaimRequest {
-  return { agentId: "", chunkId: "", delivery: 0, dispatchId: "" };
+  return { agentId: "", chunkId: "", delivery: 0, dispatchId: "", requestId: 0 };
 }
 
 export const ClaimRequest: MessageFns<ClaimRequest> = {
@@ -146,6 +165,9 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     }
     if (message.dispatchId !== "") {
       writer.uint32(34).string(message.dispatchId);
+    }
+    if (message.requestId !== 0) {
+      writer.uint32(40).uint64(message.requestId);
     }
     return writer;
   },
@@ -195,6 +217,14 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
             message.dispatchId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.requestId = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -225,6 +255,11 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
         : isSet(object.dispatch_id)
         ? globalThis.String(object.dispatch_id)
         : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.Number(object.request_id)
+        : 0,
     };
   },
 
@@ -242,6 +277,9 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     if (message.dispatchId !== "") {
       obj.dispatchId = message.dispatchId;
     }
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
     return obj;
   },
 
@@ -254,6 +292,7 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     message.chunkId = object.chunkId ?? "";
     message.delivery = object.delivery ?? 0;
     message.dispatchId = object.dispatchId ?? "";
+    message.requestId = object.requestId ?? 0;
     return message;
   },
 };
@@ -379,6 +418,137 @@ export const ClaimResponse: MessageFns<ClaimResponse> = {
     message.reason = object.reason ?? "";
     message.attemptId = object.attemptId ?? "";
     message.workJson = object.workJson ?? "";
+    return message;
+  },
+};
+
+function createBaseClaimStreamAnswer(): ClaimStreamAnswer {
+  return { requestId: 0, claim: undefined, errorCode: 0, errorMessage: "" };
+}
+
+export const ClaimStreamAnswer: MessageFns<ClaimStreamAnswer> = {
+  encode(message: ClaimStreamAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint64(message.requestId);
+    }
+    if (message.claim !== undefined) {
+      ClaimResponse.encode(message.claim, writer.uint32(18).fork()).join();
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(24).uint32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(34).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClaimStreamAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClaimStreamAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.claim = ClaimResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.errorCode = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClaimStreamAnswer {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.Number(object.request_id)
+        : 0,
+      claim: isSet(object.claim) ? ClaimResponse.fromJSON(object.claim) : undefined,
+      errorCode: isSet(object.errorCode)
+        ? globalThis.Number(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.Number(object.error_code)
+        : 0,
+      errorMessage: isSet(object.errorMessage)
+        ? globalThis.String(object.errorMessage)
+        : isSet(object.error_message)
+        ? globalThis.String(object.error_message)
+        : "",
+    };
+  },
+
+  toJSON(message: ClaimStreamAnswer): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.claim !== undefined) {
+      obj.claim = ClaimResponse.toJSON(message.claim);
+    }
+    if (message.errorCode !== 0) {
+      obj.errorCode = Math.round(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      obj.errorMessage = message.errorMessage;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClaimStreamAnswer>): ClaimStreamAnswer {
+    return ClaimStreamAnswer.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClaimStreamAnswer>): ClaimStreamAnswer {
+    const message = createBaseClaimStreamAnswer();
+    message.requestId = object.requestId ?? 0;
+    message.claim = (object.claim !== undefined && object.claim !== null)
+      ? ClaimResponse.fromPartial(object.claim)
+      : undefined;
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
     return message;
   },
 };
@@ -1605,6 +1775,24 @@ export const AgentGatewayService = {
     responseDeserialize: (value: Buffer): ClaimResponse => ClaimResponse.decode(value),
   },
   /**
+   * The same claims over one long-lived stream per agent, instead of a call per
+   * chunk (a call costs the coordinator far more CPU than a message on an open
+   * stream: bench/grpc-call-cost.bench.ts). Each request carries a request_id
+   * of the agent's choosing, and its answer repeats it: answers come as each
+   * claim commits, so not necessarily in the order asked. Each answer is what
+   * Claim would have answered, and every message is checked as a Claim call is.
+   * An agent falls back to Claim when this stream breaks or is unimplemented.
+   */
+  claimStream: {
+    path: "/nightshift.v1.AgentGateway/ClaimStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ClaimRequest): Buffer => Buffer.from(ClaimRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClaimRequest => ClaimRequest.decode(value),
+    responseSerialize: (value: ClaimStreamAnswer): Buffer => Buffer.from(ClaimStreamAnswer.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClaimStreamAnswer => ClaimStreamAnswer.decode(value),
+  },
+  /**
    * The executor failed: the coordinator decides between retry elsewhere and
    * marking the chunk failed.
    */
@@ -1638,6 +1826,16 @@ export interface AgentGatewayServer extends UntypedServiceImplementation {
    * and moves on. This is what makes redelivered messages harmless.
    */
   claim: handleUnaryCall<ClaimRequest, ClaimResponse>;
+  /**
+   * The same claims over one long-lived stream per agent, instead of a call per
+   * chunk (a call costs the coordinator far more CPU than a message on an open
+   * stream: bench/grpc-call-cost.bench.ts). Each request carries a request_id
+   * of the agent's choosing, and its answer repeats it: answers come as each
+   * claim commits, so not necessarily in the order asked. Each answer is what
+   * Claim would have answered, and every message is checked as a Claim call is.
+   * An agent falls back to Claim when this stream breaks or is unimplemented.
+   */
+  claimStream: handleBidiStreamingCall<ClaimRequest, ClaimStreamAnswer>;
   /**
    * The executor failed: the coordinator decides between retry elsewhere and
    * marking the chunk failed.
@@ -1681,6 +1879,18 @@ export interface AgentGatewayClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ClaimResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The same claims over one long-lived stream per agent, instead of a call per
+   * chunk (a call costs the coordinator far more CPU than a message on an open
+   * stream: bench/grpc-call-cost.bench.ts). Each request carries a request_id
+   * of the agent's choosing, and its answer repeats it: answers come as each
+   * claim commits, so not necessarily in the order asked. Each answer is what
+   * Claim would have answered, and every message is checked as a Claim call is.
+   * An agent falls back to Claim when this stream breaks or is unimplemented.
+   */
+  claimStream(): ClientDuplexStream<ClaimRequest, ClaimStreamAnswer>;
+  claimStream(options: Partial<CallOptions>): ClientDuplexStream<ClaimRequest, ClaimStreamAnswer>;
+  claimStream(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ClaimRequest, ClaimStreamAnswer>;
   /**
    * The executor failed: the coordinator decides between retry elsewhere and
    * marking the chunk failed.
