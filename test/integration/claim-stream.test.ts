@@ -207,3 +207,36 @@ test("at coordinator stop, a stream is ended by the coordinator with its claims 
   assert.equal(answers.length, 1, "the claim in flight was answered before the stream ended");
   assert.equal(answers[0], `7:${s.store.chunks.get(ids[0]!)?.currentAttemptId}`);
 });
+
+test("an answer overdue on the stream fails that claim as a unary deadline would; the stream is dropped and its other claims go over the unary call", async (t) => {
+  const s = setupSink(t, { chunks: FIVE });
+  const ids = s.chunks.slice(1).map((c) => c.id);
+  const dispatches = ids.map((id) => queueChunk(s.store, id));
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  defer(t, () => release());
+  // The coordinator never answers on the stream (a stalled stream); the unary call still works.
+  const g = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now, 0, { streamsOf: (claims) =>
+    new ClaimStreams(async (req) => {
+      await held;
+      return answerClaim(claims, req);
+    }) },
+  );
+  const client = new CoordinatorClient(`127.0.0.1:${g.port}`);
+  defer(t, () => client.close());
+  const stream = new ClaimStream({ open: () => client.gateway.claimStream(), unary: (ask) => client.unaryClaim(ask), answerWithinMs: 300, reopenAfterMs: 60_000 });
+  defer(t, () => stream.close());
+  const ask = (i: number) => ({ agentId: s.agent.id, chunkId: ids[i]!, dispatchId: dispatches[i]!, delivery: 1 });
+
+  const overdue = stream.claim(ask(0));
+  const other = stream.claim(ask(2));
+  await assert.rejects(overdue, (err: { code?: number }) => err.code === 4, "DEADLINE_EXCEEDED, as a unary claim past its deadline");
+  assert.equal(stream.stats.breaks, 1);
+  const moved = await other;
+  assert.equal(moved.skip, false, moved.reason);
+  assert.equal(s.store.chunks.get(ids[2]!)?.currentAttemptId, moved.attemptId, "the other claim in flight was made over the unary call");
+  // Within the reopen delay the next claim goes straight over the unary call.
+  const next = await stream.claim(ask(1));
+  assert.equal(next.skip, false, next.reason);
+  assert.deepEqual(stream.stats, { streamed: 0, unary: 2, breaks: 1 });
+});
