@@ -9,11 +9,19 @@ import { retryDuringElection } from "../../shared/nats/retry-during-election.ts"
 /** What the loop does with one pulled message; resolves when the message may be acked. */
 export type WorkHandler = (msg: WorkMessage, delivery: number) => Promise<void>;
 
+/**
+ * NIGHTSHIFT_DEBUG_PULLS=1: every pull and its outcome, per consumer, at debug level (so with
+ * NIGHTSHIFT_LOG_LEVEL=debug too). Off by default: two pulls a second per idle agent.
+ */
+const DEBUG_PULLS = process.env.NIGHTSHIFT_DEBUG_PULLS === "1";
+
 export interface WorkLoopOptions {
   /** Seconds the server waits for an ack; in-progress acks go out at a third of it. */
   ackWaitSeconds: number;
   /** Long-poll length of one pull, ms. */
   pullExpiresMs?: number;
+  /** Timeout of a JetStream API request (the consumer look-up), ms; nats.js's default is 5 s. */
+  apiTimeoutMs?: number;
   /** Asked before each pull and on each message: false pauses taking work (someone else uses the GPU). */
   mayTake?: () => boolean;
   /** The agent's own durable consumer (work placed on this agent); pulled alongside the pool. */
@@ -86,7 +94,7 @@ export class WorkLoop {
   }
 
   private async consumer(name: string): Promise<Consumer> {
-    return jetstream(this.nc).consumers.get(WORK_STREAM, name);
+    return jetstream(this.nc, this.opts.apiTimeoutMs ? { timeout: this.opts.apiTimeoutMs } : {}).consumers.get(WORK_STREAM, name);
   }
 
   private whenIdle(): Promise<void> {
@@ -111,7 +119,9 @@ export class WorkLoop {
         if (this.stopping) break;
         consumer ??= (await this.untilStopped(this.consumer(name))) ?? undefined;
         if (!consumer) break;
+        if (DEBUG_PULLS) this.log.debug({ consumer: name }, "pull sent");
         const m = await this.untilStopped(consumer.next({ expires: this.opts.pullExpiresMs ?? 1000 }), (late) => late?.nak());
+        if (DEBUG_PULLS) this.log.debug({ consumer: name, seq: m?.seq ?? null, subject: m?.subject ?? null }, "pull ended");
         if (!m) continue;
         if (this.stopping) {
           m.nak();
@@ -146,8 +156,11 @@ export class WorkLoop {
         this.inHand.add(handled);
       } catch (err) {
         if (this.stopping || this.nc.isClosed()) break;
-        this.log.warn({ err: (err as Error).message }, "work pull failed; retrying");
-        consumer = undefined;
+        this.log.warn({ err: (err as Error).message, consumer: name }, "work pull failed; retrying");
+        // The consumer handle is kept: a pull names the durable consumer, so there is nothing to look up again.
+        // Looking it up after each failed pull sent an API request into a link that had just gone silent: lost
+        // there, it was waited on for its whole timeout (5 s) even once the link was back and the client had
+        // reconnected, and placed work sat meanwhile (soak: a placed chunk passed over after a restart).
         await sleep(500);
       }
     }
