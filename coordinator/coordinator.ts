@@ -12,6 +12,7 @@ import type { CoordinatorConfig } from "./config/coordinator-config.ts";
 import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
 import { WorkQueue } from "./nats/work-queue.ts";
 import { LostWorkFirst } from "./dispatch/lost-work-first.ts";
+import { PlacedTakeBack } from "./dispatch/placed-take-back.ts";
 import { watchBusStatus } from "./nats/bus-status-watch.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { ClaimService } from "./dispatch/claim-service.ts";
@@ -237,7 +238,9 @@ export class Coordinator {
       cleanups.push(() => notifications.stop());
       // A lost attempt's chunk is placed on an agent's own subject before each pass, not at the back of the pool.
       // Fresh: a heartbeat within the period, plus the quarter period its last_seen may lag and as much again of jitter.
-      const lostFirst = new LostWorkFirst({ store, publisher: queue, live: () => registry.live, ineligible: (a, j) => claims.ineligible(a, j), clock, log: log.child({ part: "dispatch" }), freshMs: 1.5 * config.policy.heartbeatMs });
+      const lostFirst = new LostWorkFirst({ store, publisher: queue, live: () => registry.live, ineligible: (a, j) => claims.ineligible(a, j), clock, log: log.child({ part: "dispatch" }), freshMs: 1.5 * config.policy.heartbeatMs,
+        // A placed chunk its agent passes over while taking other work is taken back and placed again (placed-take-back.ts).
+        takeBack: new PlacedTakeBack(store) });
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }), undefined, lostFirst);
       const onChange = (jobId: string): void => {
         finisher.check(jobId);

@@ -8,6 +8,7 @@ import { newId } from "../../shared/ids.ts";
 import { agentInfo } from "../scheduling/farm-snapshot.ts";
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
 import type { WorkPublisher } from "./dispatcher.ts";
+import type { PlacedTakeBack } from "./placed-take-back.ts";
 
 /**
  * Why this file exists: a chunk whose attempt was lost (its agent died, its
@@ -22,6 +23,9 @@ import type { WorkPublisher } from "./dispatcher.ts";
  * in the pool; once one is online again it is taken back from the pool (its
  * message retracted, a stale copy refused at claim) and placed the same way.
  * A chunk is forgotten here once it is claimed, placed or no longer wanted.
+ * With `takeBack`, a placed chunk its agent passed over (placed-take-back.ts)
+ * is taken back before each pass and placed again the same way, on another
+ * agent than the one that passed it over (the pool when there is none).
  */
 
 export interface LostWorkFirstDeps {
@@ -38,11 +42,15 @@ export interface LostWorkFirstDeps {
    * 2-3 s of silence, and a lost chunk placed on such an agent meanwhile waited 6-8 s in the soak. None: no preference.
    */
   freshMs?: number;
+  /** Takes back placed chunks their agent passed over (placed-take-back.ts); none: placed chunks wait. */
+  takeBack?: PlacedTakeBack;
 }
 
 export class LostWorkFirst {
   /** Chunks requeued after a lost attempt, not placed yet. */
   private readonly lost = new Set<string>();
+  /** Of those, chunks taken back from an agent that passed them over: that agent, not to be given them again. */
+  private readonly avoid = new Map<string, string>();
 
   constructor(private readonly d: LostWorkFirstDeps) {}
 
@@ -60,13 +68,14 @@ export class LostWorkFirst {
    * `published` and `onPlaced` are the dispatch pass's (message tracking for retraction, asset prefetch).
    */
   async place(published?: Map<string, { dispatchId: string; seq: number }>, onPlaced?: (agentId: string, jobId: string) => void): Promise<void> {
-    if (this.lost.size === 0) return;
     const now = this.d.clock();
+    if (this.d.takeBack) this.takeBackPassedOver(now, published);
+    if (this.lost.size === 0) return;
     const placed = this.d.store.tx(() => this.choose(now));
     for (const p of placed) {
       try {
         const seq = await this.d.publisher.publish({ chunkId: p.chunkId, jobId: p.jobId, dispatchId: p.dispatchId }, p.agentId);
-        this.lost.delete(p.chunkId);
+        this.forget(p.chunkId);
         const inPool = published?.get(p.chunkId);
         if (inPool !== undefined && inPool.dispatchId === p.fromPool) void this.d.publisher.retract?.(inPool.seq).catch(() => undefined);
         if (typeof seq === "number") published?.set(p.chunkId, { dispatchId: p.dispatchId, seq });
@@ -78,6 +87,25 @@ export class LostWorkFirst {
         this.d.log.warn({ err: (err as Error).message, chunkId: p.chunkId }, "publishing a lost chunk failed; chunk back to pending");
       }
     }
+  }
+
+  /** Placed chunks their agent passed over go back to pending (placed-take-back.ts), their messages retracted, to be placed again. */
+  private takeBackPassedOver(now: number, published?: Map<string, { dispatchId: string; seq: number }>): void {
+    for (const p of this.d.takeBack?.takeBack(now) ?? []) {
+      const sent = published?.get(p.chunkId);
+      if (sent !== undefined && sent.dispatchId === p.dispatchId) {
+        published?.delete(p.chunkId);
+        void this.d.publisher.retract?.(sent.seq).catch(() => undefined);
+      }
+      this.lost.add(p.chunkId);
+      this.avoid.set(p.chunkId, p.agentId);
+      this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, "placed chunk passed over by its agent; taken back");
+    }
+  }
+
+  private forget(chunkId: string): void {
+    this.lost.delete(chunkId);
+    this.avoid.delete(chunkId);
   }
 
   /** In one transaction: each placeable chunk queued on its agent (taken back from the pool first when it waits there). */
@@ -98,10 +126,11 @@ export class LostWorkFirst {
       const job = chunk ? this.d.store.jobs.get(chunk.jobId) : undefined;
       const inPool = chunk?.state === "queued" && chunk.placedAgentId === null;
       if (!chunk || (chunk.state !== "pending" && !inPool) || !job || (job.state !== "running" && job.state !== "queued")) {
-        this.lost.delete(chunkId);
+        this.forget(chunkId);
         continue;
       }
-      const eligible = agents.filter((a) => this.d.ineligible(a, job) === null);
+      const avoid = this.avoid.get(chunkId);
+      const eligible = agents.filter((a) => a.id !== avoid && this.d.ineligible(a, job) === null);
       const freshMs = this.d.freshMs;
       const fresh = freshMs === undefined ? [] : eligible.filter((a) => now - a.lastSeen <= freshMs);
       const agent = leastBusy(fresh, inHand) ?? leastBusy(eligible, inHand);

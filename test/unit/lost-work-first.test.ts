@@ -1,27 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LostWorkFirst } from "../../coordinator/dispatch/lost-work-first.ts";
-import type { WorkPublisher } from "../../coordinator/dispatch/dispatcher.ts";
-import type { Heartbeat, WorkMessage } from "../../shared/protocol/messages.ts";
+import type { Heartbeat } from "../../shared/protocol/messages.ts";
 import { heard as heardAll, heartbeat } from "../helpers/heartbeat-fixture.ts";
 import { insertAgent, queueChunk, seedFarm } from "../helpers/store-fixture.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
+import { recordingPublisher } from "../helpers/recording-publisher.ts";
 import { testLog } from "../helpers/test-log.ts";
-
-/** Records publishes (with a sequence) and retractions, as JetStream would see them. */
-function recordingPublisher(): WorkPublisher & { sent: Array<{ msg: WorkMessage; agentId: string | undefined; seq: number }>; retracted: number[] } {
-  const sent: Array<{ msg: WorkMessage; agentId: string | undefined; seq: number }> = [];
-  const retracted: number[] = [];
-  return {
-    sent,
-    retracted,
-    publish: async (msg, agentId) => {
-      sent.push({ msg, agentId, seq: 100 + sent.length });
-      return 100 + sent.length - 1;
-    },
-    retract: async (seq) => void retracted.push(seq),
-  };
-}
 
 test("a lost chunk is placed on the agent with the least work in hand, on its own subject", async (t) => {
   const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14]] });
