@@ -278,7 +278,7 @@ export class Coordinator {
       const diskGuard = new DiskFullGuard(store, config.outputRoot, config.minFreeBytes, clock, log.child({ part: "disk" }), onChange);
       cleanups.push(() => diskGuard.stop());
       steps.mark("wiring");
-      recoverAfterRestart(store, clock, log);
+      for (const chunkId of recoverAfterRestart(store, clock, log)) lostFirst.requeued(chunkId);
       for (const attemptId of reconcileStaging(config.outputRoot, store, log).stuck) stagedRetry.add(attemptId);
       steps.mark("recover");
 
