@@ -15,6 +15,7 @@ import { createChunkMeter } from "../../agent/probe/chunk-meter.ts";
 import { createEstimateSource } from "../../agent/probe/estimate-source.ts";
 import type { PowerSource } from "../../agent/probe/power-source-types.ts";
 import { SleepExecutor } from "../../agent/executors/sleep-executor.ts";
+import type { Executor } from "../../agent/executors/executor.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import { benchLogger } from "../bench-cli.ts";
 import { hostMs, type HostCommand, type HostReply, type StartEvent } from "./host-protocol.ts";
@@ -50,12 +51,7 @@ async function startAgents(c: Extract<HostCommand, { type: "start-agents" }>): P
         drainTimeoutMs: 2000,
         log: alog,
         executorFactory: async () =>
-          new SleepExecutor({
-            msPerFrame: c.msPerFrame,
-            speed: s.speed,
-            // Timed here on the host's clock (the executor's own time is per-process, not comparable with the bench's).
-            onStart: (task) => events.push({ agent: s.name, jobId: task.jobId, chunkId: task.chunkId, attemptId: task.attemptId, atMs: hostMs() }),
-          }),
+          timed(s.name, new SleepExecutor({ msPerFrame: c.msPerFrame, speed: s.speed })),
       });
       try {
         await agent.start();
@@ -70,6 +66,28 @@ async function startAgents(c: Extract<HostCommand, { type: "start-agents" }>): P
     }
   }
   reply({ type: "agents-started", count: agents.length });
+}
+
+/**
+ * The executor with its chunk's start and last frame timed here on the host's
+ * clock (the executor's own time is per-process, not comparable with the
+ * bench's): the dispatch latency and the makespan split (makespan-split.ts).
+ */
+function timed(agent: string, inner: Executor): Executor {
+  return {
+    kind: inner.kind,
+    load: () => inner.load(),
+    close: () => inner.close(),
+    async *run(task) {
+      const e: StartEvent = { agent, jobId: task.jobId, chunkId: task.chunkId, attemptId: task.attemptId, atMs: hostMs(), frames: task.frames.length };
+      events.push(e);
+      let made = 0;
+      for await (const frame of inner.run(task)) {
+        if (++made === task.frames.length) e.endMs = hostMs();
+        yield frame;
+      }
+    },
+  };
 }
 
 /**

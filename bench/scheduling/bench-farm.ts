@@ -7,6 +7,8 @@ import type { Logger } from "../../shared/log.ts";
 import { AgentHost } from "./host-client.ts";
 import { hostMs, type StartEvent } from "./host-protocol.ts";
 import type { SleepAgentSpec } from "./sleep-farm.ts";
+import { coresMark, coresUsed, type CoresUsed } from "./cpu-cores.ts";
+import { splitMakespan, type MakespanSplit } from "./makespan-split.ts";
 import { countingSql, countStatements, type StatementCount } from "./statement-counter.ts";
 
 /** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
@@ -26,6 +28,10 @@ export interface FarmRun {
   claimsPerTransaction: number;
   /** SQLite statements and transactions over the run, per chunk (only with NIGHTSHIFT_BENCH_COUNT_SQL=1: statement-counter.ts). */
   statements?: StatementCount;
+  /** Where the makespan went (makespan-split.ts): executors' work, ramp-up, gaps between chunks, tail. */
+  split: MakespanSplit;
+  /** Cores the bench's processes and the whole machine used over the run (cpu-cores.ts). */
+  cores: CoresUsed;
 }
 
 /** Default most agents per agent host process (`--agents-per-host`). */
@@ -126,19 +132,38 @@ export class BenchFarm {
    */
   async run(spec: Record<string, unknown>): Promise<FarmRun> {
     const cpu0 = process.cpuUsage();
+    const cores0 = coresMark();
     const claims0 = this.coordinator.claimBatches;
     const counting = countingSql() ? countStatements(this.coordinator.store) : undefined;
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
     const job = await this.coordinator.finisher.waitFor(jobId);
     const endMs = wallMs();
     const cpu = process.cpuUsage(cpu0);
+    const cores = coresUsed(cores0);
     const chunks = Math.max(1, this.coordinator.store.chunks.counts(jobId).total);
     const statements = counting?.(chunks);
     if (job.state !== "done") throw new Error(`bench job ${jobId} ended ${job.state}: ${job.message ?? ""}`);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const claims = this.coordinator.claimBatches;
     const claimsPerTransaction = (claims.writes - claims0.writes) / Math.max(1, claims.batches - claims0.batches);
-    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, windowMs: [releasedAtMs, endMs], claimsPerTransaction, ...(statements && { statements }) };
+    const split = await this.split(jobId, releasedAtMs, endMs);
+    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, windowMs: [releasedAtMs, endMs], claimsPerTransaction, ...(statements && { statements }), split, cores };
+  }
+
+  /** The job's executor spans (from the agent hosts) and attempt rows (the store's clock moved to the host clock), split. */
+  private async split(jobId: string, releaseMs: number, doneMs: number): Promise<MakespanSplit> {
+    const st = this.coordinator.store;
+    const toHost = hostMs() - Date.now();
+    const rows = st.db.prepare(`SELECT id, state, created_at AS c, finished_at AS f FROM attempts WHERE job_id = ?`).all(jobId) as Array<{ id: string; state: string; c: number; f: number | null }>;
+    const spans = (await this.events()).filter((e) => e.jobId === jobId);
+    return splitMakespan({
+      releaseMs,
+      doneMs,
+      agents: st.agents.list().filter((a) => a.state === "online").map((a) => a.name),
+      spans: spans.map((e) => ({ agent: e.agent, attemptId: e.attemptId, startMs: e.atMs, frames: e.frames, ...(e.endMs !== undefined && { endMs: e.endMs }) })),
+      attempts: rows.map((r) => ({ id: r.id, state: r.state, claimedMs: r.c + toHost, finishedMs: r.f === null ? null : r.f + toHost })),
+      msPerFrame: this.msPerFrame,
+    });
   }
 
   /**

@@ -23,13 +23,15 @@ export type HostCommand =
   | { type: "raw-consume"; natsUrl: string; jwt: string; seed: string; caPem: string; stream: string; consumer: string; consumers: number; count: number }
   | { type: "stop" };
 
-/** When an agent's executor started a chunk, on the host's monotonic clock (hostMs). */
+/** When an agent's executor started a chunk, on the host's monotonic clock (hostMs), and when it made the chunk's last frame (endMs; absent if it never did). */
 export interface StartEvent {
   agent: string;
   jobId: string;
   chunkId: string;
   attemptId: string;
   atMs: number;
+  endMs?: number;
+  frames: number;
 }
 
 /** Agent host -> parent. */
