@@ -64,3 +64,32 @@ test("prefetch covers every store model of a chain and every file of a scene sen
   assetPrefetcher({ store, nc, subjects: subjects("ns"), live: () => live, clock: () => 0, log: silentLogger() })("a", models.id);
   assert.deepEqual(decodeJson(AgentControlSchema, sent[sent2]!), { type: "prefetch", assets: [{ sha256: second, size: 99 }] });
 });
+
+test("a job's assets are read once for the chunks of a pass, and again after a minute (a model stored later is then seen)", (t) => {
+  const { store } = openTempStore(t);
+  const job = insertJob(store, { modelSha256: SHA });
+  let reads = 0;
+  const jobs = store.jobs;
+  const get = jobs.get.bind(jobs);
+  jobs.get = (id: string) => {
+    reads++;
+    return get(id);
+  };
+  t.after(() => void (jobs.get = get));
+  const sent: string[] = [];
+  const nc = { publish: (subject: string) => void sent.push(subject) } as unknown as NatsConnection;
+  const live = heard(Array.from({ length: 128 }, (_, i) => `a${i}`));
+  let now = 0;
+  const prefetch = assetPrefetcher({ store, nc, subjects: subjects("ns"), live: () => live, clock: () => now, log: silentLogger() });
+  for (let i = 0; i < 128; i++) prefetch(`a${i}`, job.id);
+  assert.equal(reads, 1, "one read of the job for 128 placed chunks");
+  assert.equal(sent.length, 0, "the model is not in the store yet: nothing to fetch");
+
+  store.models.put({ name: "m", sha256: SHA, size: 1234, manifestJson: "{}", license: "", source: "", addedAt: 1 });
+  prefetch("a0", job.id);
+  assert.equal(sent.length, 0, "within the minute the kept list stands");
+  now += 61_000;
+  for (let i = 0; i < 128; i++) prefetch(`a${i}`, job.id);
+  assert.equal(reads, 2, "read again once after a minute");
+  assert.equal(sent.length, 128, "each agent lacking the now stored model is told once");
+});
