@@ -34,11 +34,12 @@ export function modelFactory(opts: ModelFactoryOptions): ExecutorFactory<ModelWo
     async probe(): Promise<KindCapability> {
       const ort = await import("onnxruntime-node");
       // The agent is starting: start the model's worker thread, the frame encoder's and the input decoder's now rather than inside the first chunk.
+      // The decoder is the chunk runner's (it reads a model step's input whatever executor runs it), so it starts with a built executor too.
       if (!opts.build) {
         prepareOnnxWorker();
         prepareFrameEncoder();
-        void prepareFrameDecoder();
       }
+      void prepareFrameDecoder();
       return { kind: "model", version: ort.env.versions.common ?? "unknown", features: opts.executionProviders ?? ["cpu"] };
     },
     reuseKey: (step) => step.modelSha256,

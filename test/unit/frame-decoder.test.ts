@@ -87,3 +87,25 @@ test("an idle decoder thread does not keep the agent's process alive: a process 
   assert.equal(signal, null, "the child exited by itself, it was not killed");
   assert.equal(code, 0);
 });
+
+test("an agent whose model executor is built by a factory (sleep executor) starts the input decoder thread when it starts, not in its first chunk", { skip: process.platform !== "linux" && "thread names are read from /proc" }, async () => {
+  // The chunk runner reads a model step's input through the decoder whatever executor runs the step; a thread
+  // started inside the first chunk cost a fresh agent host process 150-200 ms of its first chunks' start (bench:scheduling).
+  const url = new URL("../../agent/executors/model-factory.ts", import.meta.url).href;
+  const script = `import { readdirSync, readFileSync } from "node:fs";
+    import { modelFactory } from ${JSON.stringify(url)};
+    const names = () => readdirSync("/proc/self/task").map((t) => { try { return readFileSync("/proc/self/task/" + t + "/comm", "utf8").trim(); } catch { return ""; } });
+    const before = names().includes("ns-decoder");
+    await modelFactory({ modelsDir: "/nonexistent", build: async () => { throw new Error("not built here"); } }).probe();
+    let up = false;
+    for (let i = 0; i < 300 && !up; i++) { up = names().includes("ns-decoder"); if (!up) await new Promise((r) => setTimeout(r, 100)); }
+    console.log(JSON.stringify({ before, up }));`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const [code] = (await once(child, "exit")) as [number | null];
+  clearTimeout(killer);
+  assert.equal(code, 0);
+  assert.deepEqual(JSON.parse(out.trim()), { before: false, up: true }, "no decoder thread before probe(), one after it");
+});
