@@ -22,6 +22,13 @@ export class AgentLoad {
   /** Speeds seen in progress reports of running attempts, by agent and model: the first evidence about a new agent. */
   private readonly progressFps = new Map<string, number>();
   private readonly runningOn = new Set<string>();
+  /**
+   * freeAt() of each agent with waiting chunks, kept as they are added (the same sums in the same order as
+   * freeAtWithout, so the same figure to the last bit): it is asked once per eligible agent and chunk placed.
+   */
+  private readonly freeAtMs = new Map<string, number>();
+  /** fps() by job, then agent: fixed for the pass (speeds and progress are read once), asked once per agent and chunk placed. */
+  private readonly fpsOf = new Map<string, Map<string, number>>();
 
   constructor(
     readonly now: number,
@@ -49,7 +56,11 @@ export class AgentLoad {
 
   /** The agent's frames per second on the job's model: measured, else a guess, else NOMINAL_FPS. */
   fps(agentId: string, jobId: string): number {
-    return this.knownFps(agentId, jobId) ?? NOMINAL_FPS;
+    let byAgent = this.fpsOf.get(jobId);
+    if (!byAgent) this.fpsOf.set(jobId, (byAgent = new Map()));
+    let fps = byAgent.get(agentId);
+    if (fps === undefined) byAgent.set(agentId, (fps = this.knownFps(agentId, jobId) ?? NOMINAL_FPS));
+    return fps;
   }
 
   /**
@@ -98,7 +109,7 @@ export class AgentLoad {
 
   /** When the agent is free: its running chunk and everything waiting for it done. */
   freeAt(agentId: string): number {
-    return this.freeAtWithout(agentId, () => false);
+    return this.freeAtMs.get(agentId) ?? this.runEnd.get(agentId) ?? this.now;
   }
 
   /** As freeAt, leaving out waiting chunks that `skip` names (work about to be re-planned). */
@@ -126,11 +137,17 @@ export class AgentLoad {
     let q = this.queue.get(agentId);
     if (!q) this.queue.set(agentId, (q = []));
     if (!this.runEnd.has(agentId)) this.runEnd.set(agentId, this.now);
-    q.push({ chunkId, jobId, ms: this.ms(agentId, jobId, frames) });
+    const ms = this.ms(agentId, jobId, frames);
+    q.push({ chunkId, jobId, ms });
+    this.freeAtMs.set(agentId, this.freeAt(agentId) + ms);
   }
 
   /** Drops waiting chunks (they are being re-planned). */
   remove(chunkIds: ReadonlySet<string>): void {
-    for (const [id, q] of this.queue) this.queue.set(id, q.filter((x) => !chunkIds.has(x.chunkId)));
+    for (const [id, q] of this.queue) {
+      const kept = q.filter((x) => !chunkIds.has(x.chunkId));
+      this.queue.set(id, kept);
+      this.freeAtMs.set(id, this.freeAtWithout(id, () => false));
+    }
   }
 }

@@ -63,6 +63,8 @@ export function placeChunks(input: PlacementInput): { placements: Placement[]; h
   const holds = new Map<string, string>();
   const routes = new Map<string, Route>();
   const holdsModel = new Map<string, Set<string>>(); // agent -> models it holds or was just given
+  // The model-load and fetch penalty of each job on each agent that does not hold its model: the same all pass long.
+  const penaltyMs = new Map<string, Map<string, number>>();
   let poolRoom = input.poolRoom;
   for (const chunk of input.pending) {
     if (placements.length >= input.limit) break;
@@ -81,10 +83,17 @@ export function placeChunks(input: PlacementInput): { placements: Placement[]; h
       continue;
     }
     let best: { agent: AgentInfo; finish: number } | undefined;
+    let penalties = penaltyMs.get(job.jobId);
+    if (!penalties) penaltyMs.set(job.jobId, (penalties = new Map()));
     for (const a of route.eligible) {
       if (input.load.waitingCount(a.id) >= input.depthPerAgent) continue;
-      const held = holdsModel.get(a.id)?.has(job.modelSha256) ? { ...a, loadedModels: [...a.loadedModels, job.modelSha256] } : a;
-      const penalty = placementPenaltySeconds(held, job, input.needOf, input.policy.modelLoadSeconds, input.policy.fetchBytesPerSecond) * 1000;
+      // An agent given the job's model earlier in this pass holds it (no penalty, as placementPenaltySeconds says of a held model).
+      let penalty = 0;
+      if (!holdsModel.get(a.id)?.has(job.modelSha256)) {
+        const known = penalties.get(a.id);
+        penalty = known ?? placementPenaltySeconds(a, job, input.needOf, input.policy.modelLoadSeconds, input.policy.fetchBytesPerSecond) * 1000;
+        if (known === undefined) penalties.set(a.id, penalty);
+      }
       const finish = input.load.freeAt(a.id) + input.load.ms(a.id, job.jobId, chunk.frames) + penalty;
       if (!best || finish < best.finish || (finish === best.finish && a.id < best.agent.id)) best = { agent: a, finish };
     }
