@@ -11,6 +11,14 @@ import { coresMark, coresUsed, type CoresUsed } from "./cpu-cores.ts";
 import { splitMakespan, type MakespanSplit } from "./makespan-split.ts";
 import { countingSql, countStatements, type StatementCount } from "./statement-counter.ts";
 
+import { Dispatcher } from "../../coordinator/dispatch/dispatcher.ts";
+import { runDispatchPass } from "../../coordinator/scheduling/dispatch-pass.ts";
+export const PASSES: Array<[number, number]> = [];
+{
+  const proto = Dispatcher.prototype as unknown as { pass: () => Promise<void> };
+  const orig = proto.pass;
+  proto.pass = async function (this: unknown) { const t0 = hostMs(); try { await orig.call(this); } finally { PASSES.push([t0, hostMs()]); } };
+}
 /** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
 export const wallMs = hostMs;
 
@@ -47,6 +55,8 @@ export const DEFAULT_AGENTS_PER_HOST = 32;
 export class BenchFarm {
   private readonly token: string;
   private started = 0;
+  /** Cores the bench's processes used over the last idle window (idleCpuMsPerSecond): what idle agents cost their hosts. */
+  idleCores: CoresUsed | undefined;
   /** The agent host processes; the first also runs the raw baseline's consumers. */
   private readonly hosts: Array<{ host: AgentHost; agents: number }>;
 
@@ -156,6 +166,7 @@ export class BenchFarm {
     const toHost = hostMs() - Date.now();
     const rows = st.db.prepare(`SELECT id, state, created_at AS c, finished_at AS f FROM attempts WHERE job_id = ?`).all(jobId) as Array<{ id: string; state: string; c: number; f: number | null }>;
     const spans = (await this.events()).filter((e) => e.jobId === jobId);
+    if (process.env.MK_DUMP) { const ps = PASSES.filter(([a]) => a >= releaseMs - 50 && a <= doneMs).map(([a, b]) => [Math.round(a - releaseMs), Math.round(b - a)]); console.error("PASSES", spans.length, JSON.stringify(ps.slice(0, 12)), ps.length); PASSES.length = 0; }
     return splitMakespan({
       releaseMs,
       doneMs,
@@ -176,8 +187,10 @@ export class BenchFarm {
     await new Promise((r) => setTimeout(r, 300));
     const t0 = wallMs();
     const cpu0 = process.cpuUsage();
+    const cores0 = coresMark();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const cpu = process.cpuUsage(cpu0);
+    this.idleCores = coresUsed(cores0);
     return (cpu.user + cpu.system) / 1000 / ((wallMs() - t0) / 1000);
   }
 
