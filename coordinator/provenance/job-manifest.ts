@@ -1,4 +1,5 @@
 import { renameSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -10,7 +11,6 @@ import { JOB_MANIFEST_FORMAT, PROVENANCE_KEYWORD, type JobManifest } from "../..
 import { signManifest, type ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import type { JobSpecs } from "../jobs/job-specs.ts";
 import { provenanceSteps } from "./provenance-steps.ts";
-import { readAhead } from "./read-ahead.ts";
 import { fsyncDir, writeFileDurableSync } from "../sink/durable-fs.ts";
 import type { JobRow } from "../store/jobs-table.ts";
 import type { Store } from "../store/store.ts";
@@ -21,10 +21,9 @@ export const JOB_MANIFEST_FILE = "manifest.json";
  * At job end, `<job folder>/manifest.json`: every committed frame with the
  * sha256 of its file and of its pixels, signed like the frames. Written
  * atomically (temp, fsync, rename); its text also goes into the video's
- * container metadata (tag `nightshift`). The frames are read back with a few
- * reads in flight (read-ahead.ts, bounded in files and bytes) and hashed one
- * at a time, without blocking the event loop between them: a job's frames
- * can be gigabytes, and uploads, claims and heartbeats are served meanwhile.
+ * container metadata (tag `nightshift`). The frames are read back one at a
+ * time without blocking the event loop between them: a job's frames can be
+ * gigabytes, and uploads, claims and heartbeats are served meanwhile.
  */
 export class JobManifestWriter {
   constructor(
@@ -39,7 +38,8 @@ export class JobManifestWriter {
   async write(job: JobRow, state: string): Promise<string | undefined> {
     try {
       const frames = [];
-      for await (const [f, bytes] of readAhead(this.store.frames.listByJob(job.id))) {
+      for (const f of this.store.frames.listByJob(job.id)) {
+        const bytes = await readFile(f.path);
         frames.push({ frame: f.frame, file: relative(job.outputDir, f.path), sha256: sha256Bytes(bytes), pixelsSha256: pixelsSha256Of(bytes) });
       }
       const manifest: JobManifest = {
