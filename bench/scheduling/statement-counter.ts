@@ -16,7 +16,17 @@ export interface StatementCount {
   top: Array<{ perChunk: number; sql: string }>;
 }
 
-export const countingSql = (): boolean => process.env.NIGHTSHIFT_BENCH_COUNT_SQL === "1";
+export const countingSql = (): boolean => process.env.NIGHTSHIFT_BENCH_COUNT_SQL === "1" || process.env.NIGHTSHIFT_BENCH_COUNT_SQL === "sites";
+
+/** NIGHTSHIFT_BENCH_COUNT_SQL=sites: each statement is counted per caller (the nearest coordinator frames outside store/), to see who runs it. */
+const bySite = (): boolean => process.env.NIGHTSHIFT_BENCH_COUNT_SQL === "sites";
+
+/** The two nearest callers of a statement outside coordinator/store/ (file:line), for the sites mode. */
+function site(): string {
+  const frames = (new Error().stack ?? "").split("\n").slice(3);
+  const ours = frames.map((f) => /coordinator\/(.+?\.ts):(\d+)/.exec(f)).filter((m): m is RegExpExecArray => m !== null && !m[1]!.startsWith("store/"));
+  return ours.slice(0, 2).map((m) => `${m[1]}:${m[2]}`).join(" < ") || "?";
+}
 
 /** Starts counting on `store`; the returned function stops and gives the figures over `chunks`. */
 export function countStatements(store: Store): (chunks: number) => StatementCount {
@@ -34,7 +44,8 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
         if (typeof v !== "function") return v;
         if (typeof key === "string" && counted.has(key)) {
           return (...args: unknown[]) => {
-            counts.set(sql, (counts.get(sql) ?? 0) + 1);
+            const key = bySite() ? `${site()} | ${sql}` : sql;
+            counts.set(key, (counts.get(key) ?? 0) + 1);
             return (v as (...a: unknown[]) => unknown).apply(target, args);
           };
         }
@@ -53,8 +64,8 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     const top = [...counts]
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 25)
-      .map(([sql, c]) => ({ perChunk: Math.round((c / n) * 100) / 100, sql: sql.replace(/\s+/g, " ").slice(0, 140) }));
+      .slice(0, bySite() ? 60 : 25)
+      .map(([sql, c]) => ({ perChunk: Math.round((c / n) * 100) / 100, sql: sql.replace(/\s+/g, " ").slice(0, bySite() ? 220 : 140) }));
     return { statementsPerChunk: Math.round((total / n) * 100) / 100, transactionsPerChunk: Math.round((transactions / n) * 100) / 100, top };
   };
 }
