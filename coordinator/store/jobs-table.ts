@@ -1,4 +1,5 @@
 import type { Db } from "./open-database.ts";
+import { FIXED_JOB_COLUMNS, JobFacts } from "./job-facts.ts";
 import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
 import { JOB_TRANSITIONS, type JobState } from "../../shared/lifecycle/states.ts";
 
@@ -40,8 +41,33 @@ const COLUMNS = `id, name, state, priority, spec_json AS specJson, base_dir AS b
   frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
   steps_json AS stepsJson, recipe_sha256 AS recipeSha256, shots_json AS shotsJson, video_path AS videoPath, message, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, pause_reason AS pauseReason`;
 
+/** The columns of a job row that change after submit (read on every get(); the rest is kept: job-facts.ts). */
+const LIVE_COLUMNS = `state, priority, message, video_path AS videoPath, started_at AS startedAt, finished_at AS finishedAt, pause_reason AS pauseReason`;
+
+type LiveJobColumns = "state" | "priority" | "message" | "videoPath" | "startedAt" | "finishedAt" | "pauseReason";
+type FixedJobRow = Omit<JobRow, LiveJobColumns>;
+
+/** A new row in the column order of the full read (listings print rows as they come). */
+function joinRow(f: FixedJobRow, l: Pick<JobRow, LiveJobColumns>): JobRow {
+  return {
+    id: f.id, name: f.name, state: l.state, priority: l.priority, specJson: f.specJson, baseDir: f.baseDir, outputDir: f.outputDir,
+    frameStart: f.frameStart, frameEnd: f.frameEnd, fps: f.fps, seed: f.seed, modelName: f.modelName, modelSha256: f.modelSha256,
+    stepsJson: f.stepsJson, recipeSha256: f.recipeSha256, shotsJson: f.shotsJson, videoPath: l.videoPath, message: l.message,
+    createdAt: f.createdAt, startedAt: l.startedAt, finishedAt: l.finishedAt, pauseReason: l.pauseReason,
+  };
+}
+
 export class JobsTable {
-  constructor(private readonly db: Db) {}
+  private readonly facts: JobFacts<FixedJobRow>;
+
+  constructor(private readonly db: Db) {
+    this.facts = new JobFacts<FixedJobRow>(db);
+  }
+
+  /** Drops every kept job fact (Store.tx, when a transaction rolls back). */
+  forgetFacts(): void {
+    this.facts.forgetAll();
+  }
 
   insert(job: Omit<JobRow, "videoPath" | "message" | "startedAt" | "finishedAt" | "pauseReason">): void {
     this.db
@@ -54,13 +80,28 @@ export class JobsTable {
       .run(job);
   }
 
+  /** The job's row: its changing columns read now, the rest as kept since its first read (job-facts.ts). */
   get(id: string): JobRow | undefined {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
+    const live = this.db.prepare(`SELECT ${LIVE_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Pick<JobRow, LiveJobColumns> | undefined;
+    if (live === undefined) return undefined;
+    const fixed = this.facts.of(id, (jobId) => this.db.prepare(`SELECT ${FIXED_JOB_COLUMNS} FROM jobs WHERE id = ?`).get(jobId) as FixedJobRow | undefined);
+    return fixed && joinRow(fixed, live);
   }
 
   /** Only the job's state (no spec or steps JSON read): for checks that run on every chunk. */
   stateOf(id: string): JobState | undefined {
     return (this.db.prepare(`SELECT state FROM jobs WHERE id = ?`).get(id) as { state: JobState } | undefined)?.state;
+  }
+
+  /**
+   * The job's state and its kept chunk counts (migration "job_chunk_counts")
+   * in one statement: the job finisher's check after every chunk change, which
+   * read them apart (two statements, each its own read transaction).
+   */
+  stateWithCounts(id: string): { state: JobState; total: number; open: number; failed: number } | undefined {
+    return this.db
+      .prepare(`SELECT j.state, COALESCE(c.total, 0) AS total, COALESCE(c.open, 0) AS open, COALESCE(c.failed, 0) AS failed FROM jobs j LEFT JOIN job_chunk_counts c ON c.job_id = j.id WHERE j.id = ?`)
+      .get(id) as { state: JobState; total: number; open: number; failed: number } | undefined;
   }
 
   /** The model of each job in these states (no spec or steps JSON read): the dispatcher's check for models not seen yet, every pass. */

@@ -50,7 +50,13 @@ export class Store {
    * a cost paid on every claim, commit and dispatch pass.
    */
   tx<T>(fn: () => T): T {
-    return this.runTx(fn) as T;
+    try {
+      return this.runTx(fn) as T;
+    } catch (err) {
+      // Rolled back (this transaction or savepoint): job facts kept from reads inside it may be undone (job-facts.ts).
+      this.jobs.forgetFacts();
+      throw err;
+    }
   }
 
   /**

@@ -1,0 +1,76 @@
+import type { Db } from "./open-database.ts";
+
+/**
+ * Why this file exists: a job row is read on every claim and every commit
+ * (and by the finisher, the stamper, the control API), and most of it never
+ * changes after submit: the spec, the work steps and the shots as JSON text
+ * (a ComfyUI workflow or a film's shot list makes them tens of kilobytes),
+ * the paths, the frame range, the model. Reading them again with every chunk
+ * made SQLite copy those texts into new JS strings each time. JobFacts keeps
+ * them per job id, so a read asks SQLite only for the few columns that do
+ * change (state, priority, message, ...).
+ *
+ * No code changes those columns, but a kept copy must never be stale, so
+ * TEMP triggers on this connection (nothing is written to the file) drop a
+ * job's facts whenever its row is inserted, deleted or any kept column is
+ * updated, whoever wrote it, and forgetAll() drops every copy when a
+ * transaction rolls back (Store.tx): a copy read inside a transaction that
+ * is undone could hold values the file never kept. Bounded: cleared past
+ * MAX_JOBS.
+ */
+
+const FUNCTION = "nightshift_job_facts_changed";
+const MAX_JOBS = 1000;
+
+/** The columns a job row keeps from submit on (read once per job), as JobRow names them. */
+export const FIXED_JOB_COLUMNS = `id, name, spec_json AS specJson, base_dir AS baseDir, output_dir AS outputDir,
+  frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
+  steps_json AS stepsJson, recipe_sha256 AS recipeSha256, shots_json AS shotsJson, created_at AS createdAt`;
+
+/** The same columns by their SQL names: an UPDATE OF any of them drops the job's kept facts. */
+const FIXED_SQL_NAMES = "id, name, spec_json, base_dir, output_dir, frame_start, frame_end, fps, seed, model_name, model_sha256, steps_json, recipe_sha256, shots_json, created_at";
+
+export class JobFacts<T> {
+  private readonly kept = new Map<string, T>();
+
+  constructor(db: Db) {
+    let tables = listeners.get(db);
+    if (!tables) {
+      const all = new Set<JobFacts<unknown>>();
+      tables = all;
+      listeners.set(db, all);
+      db.function(FUNCTION, { varargs: true, deterministic: false }, (...ids: unknown[]) => {
+        for (const t of all) for (const id of ids) if (typeof id === "string") t.forget(id);
+        return null;
+      });
+      db.exec(`
+        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_insert AFTER INSERT ON main.jobs BEGIN SELECT ${FUNCTION}(NEW.id); END;
+        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_update AFTER UPDATE OF ${FIXED_SQL_NAMES} ON main.jobs BEGIN SELECT ${FUNCTION}(OLD.id, NEW.id); END;
+        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_delete AFTER DELETE ON main.jobs BEGIN SELECT ${FUNCTION}(OLD.id); END;
+      `);
+    }
+    tables.add(this as JobFacts<unknown>);
+  }
+
+  /** The kept facts of job `id`, or read(id) kept (undefined: no such job, nothing kept). */
+  of(id: string, read: (id: string) => T | undefined): T | undefined {
+    let f = this.kept.get(id);
+    if (f === undefined) {
+      f = read(id);
+      if (f === undefined) return undefined;
+      if (this.kept.size >= MAX_JOBS) this.kept.clear();
+      this.kept.set(id, f);
+    }
+    return f;
+  }
+
+  forget(id: string): void {
+    this.kept.delete(id);
+  }
+
+  forgetAll(): void {
+    this.kept.clear();
+  }
+}
+
+const listeners = new WeakMap<Db, Set<JobFacts<unknown>>>();
