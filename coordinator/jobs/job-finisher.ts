@@ -3,7 +3,7 @@ import type { Store } from "../store/store.ts";
 import type { JobRow } from "../store/jobs-table.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import { TERMINAL_JOB_STATES } from "../../shared/lifecycle/states.ts";
+import { TERMINAL_JOB_STATES, type JobState } from "../../shared/lifecycle/states.ts";
 import { assembleVideo, findFfmpeg } from "../../shared/media/assemble-video.ts";
 import type { JobSpecs } from "./job-specs.ts";
 import { ffmpegPattern, videoPathFor } from "./job-paths.ts";
@@ -14,7 +14,8 @@ import { describeFrameRanges } from "./frame-ranges.ts";
  * place (none waits in staging after a failed rename), and finishes it: failed chunks make
  * the job failed (its finished frames stay, the failed frames are listed);
  * otherwise the assemble step runs (ffmpeg, when present) and the job is done.
- * Emits "changed" (jobId) on every job change, for watchers and waiters.
+ * Emits "changed" (jobId, state?) on every job change, for watchers and
+ * waiters; the state, when given, is the job's state at the emit.
  */
 export class JobFinisher extends EventEmitter {
   private readonly assembling = new Set<string>();
@@ -37,16 +38,23 @@ export class JobFinisher extends EventEmitter {
   /** Whether committed frames of the job still wait in staging (StagedCommitRetry); set by the coordinator. */
   holdsFrames: (jobId: string) => boolean = () => false;
 
-  /** Runs after every chunk change: reads the job's state and kept counts only, the whole row only when the job ends. */
+  /**
+   * Runs after every chunk change: one statement (the job's state and kept
+   * counts), the whole row only when the job ends. Emits "changed" with the
+   * state it read when the job is not ending (listeners need not read it
+   * again: it is the state as of this synchronous emit), without it when the
+   * job may be ending (its state changes under finish()).
+   */
   check(jobId: string): void {
-    const state = this.store.jobs.stateOf(jobId);
-    if (state === undefined) return;
-    if (state === "running" || state === "queued") {
-      const c = this.store.chunks.counts(jobId);
-      const job = c.total > 0 && c.open === 0 && !this.holdsFrames(jobId) ? this.store.jobs.get(jobId) : undefined;
-      if (job) this.finish(job, c.failed);
+    const s = this.store.jobs.stateWithCounts(jobId);
+    if (s === undefined) return;
+    let state: JobState | undefined = s.state;
+    if ((state === "running" || state === "queued") && s.total > 0 && s.open === 0 && !this.holdsFrames(jobId)) {
+      const job = this.store.jobs.get(jobId);
+      if (job) this.finish(job, s.failed);
+      state = undefined;
     }
-    this.emit("changed", jobId);
+    this.emit("changed", jobId, state);
   }
 
   /**
@@ -164,8 +172,9 @@ export class JobFinisher extends EventEmitter {
         }
         return false;
       };
-      const onChange = (id: string): void => {
-        if (id === jobId) test();
+      // A state given with the event is current (job-finisher's check): a job not ended needs no read.
+      const onChange = (id: string, state?: JobState): void => {
+        if (id === jobId && (state === undefined || TERMINAL_JOB_STATES.includes(state))) test();
       };
       const onAbort = (): void => {
         cleanup();

@@ -7,6 +7,7 @@
 import type { EventEmitter } from "node:events";
 import type { Store } from "../store/store.ts";
 import type { AgentRow } from "../store/agents-table.ts";
+import type { JobState } from "../../shared/lifecycle/states.ts";
 import type { WebhookOutbox } from "./webhook-outbox.ts";
 
 export interface FarmNotifications {
@@ -24,8 +25,9 @@ export function farmNotifications(store: Store, outbox: WebhookOutbox, jobChange
     const c = store.chunks.counts(jobId);
     return { jobId, name: j.name, state: j.state, message: j.message ?? "", framesDone: c.framesDone, framesTotal: c.framesTotal, outputDir: j.outputDir };
   };
-  const onChanged = (jobId: string): void => {
-    const state = store.jobs.stateOf(jobId);
+  // The finisher's check passes the state it read (one statement per chunk change, not two).
+  const onChanged = (jobId: string, known?: JobState): void => {
+    const state = known ?? store.jobs.stateOf(jobId);
     if (state !== "done" && state !== "failed") return;
     const data = jobData(jobId);
     if (data) outbox.notify(state === "done" ? "job.done" : "job.failed", jobId, data);
