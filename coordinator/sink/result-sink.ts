@@ -106,7 +106,8 @@ export class ResultSink {
   onSuperseded: (list: AttemptToCancel[]) => void = () => undefined;
 
   async begin(h: UploadHeader): Promise<UploadSession> {
-    const { chunk } = this.checkCurrent(h);
+    // Its two reads in one read transaction (one lock, one snapshot; nothing written).
+    const { chunk } = this.store.tx(() => this.checkCurrent(h));
     const expected = chunk.frameEnd - chunk.frameStart + 1;
     if (h.frameCount !== expected) refuse("bad-header", `upload announces ${h.frameCount} frames, chunk ${h.chunkId} has ${expected}`);
     const dir = stagingDirFor(this.opts.outputRoot, h.attemptId);
@@ -201,7 +202,7 @@ export class ResultSink {
   /** The store rows of one commit (inside the batch's transaction); throws, rolling back its savepoint, when refused. */
   private record(c: PendingCommit, now: number): Recorded {
     const { h, dir, frames, acc } = c;
-    const { chunk } = this.checkCurrent(h);
+    const { attempt, chunk } = this.checkCurrent(h);
     const losers = supersedeOthers(this.store, chunk, h.attemptId, now);
     const job = this.store.jobs.get(h.jobId) as JobRow;
     const targets: Array<{ from: string; to: string }> = [];
@@ -216,8 +217,9 @@ export class ResultSink {
       });
     }
     this.store.ledger.append({ ...acc, jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId, frames: frames.size, finishedAt: now });
-    this.store.attempts.finish(h.attemptId, "committed", now);
-    this.store.chunks.transition(h.chunkId, "done", now, { currentAttemptId: h.attemptId, error: null });
+    // The rows checkCurrent read in this savepoint: supersedeOthers changed only the other attempts and no chunk column.
+    this.store.attempts.finish(h.attemptId, "committed", now, undefined, attempt);
+    this.store.chunks.transition(h.chunkId, "done", now, { currentAttemptId: h.attemptId, error: null }, chunk);
     return { c, targets, losers };
   }
 

@@ -75,8 +75,15 @@ export class AttemptsTable {
   }
 
   /** The one place an attempt changes state. */
-  finish(id: string, to: AttemptState, now: number, error?: string): void {
-    const a = this.get(id);
+  finish(
+    id: string,
+    to: AttemptState,
+    now: number,
+    error?: string,
+    /** The attempt's row as the caller read it earlier in the same transaction (not read again); none: read here. */
+    current?: AttemptRow,
+  ): void {
+    const a = current?.id === id ? current : this.get(id);
     if (!a) throw new Error(`no attempt ${id}`);
     assertTransition(`attempt ${id}`, ATTEMPT_TRANSITIONS, a.state, to);
     this.db.prepare(`UPDATE attempts SET state = ?, finished_at = ?, error = ? WHERE id = ?`).run(to, now, error ?? null, id);
