@@ -65,6 +65,21 @@ export class RowFeed {
   }
 }
 
+/**
+ * Chunk changes a reader of the queued chunks and running attempts sees
+ * (coordinator/scheduling/snapshot-queries.ts: a queued chunk's job, place
+ * and size; a running attempt's chunk size and copy columns). The others
+ * (a chunk inserted pending, a running chunk done or back to pending, a
+ * pending one failed or cancelled) are not marked: about half of a chunk's
+ * changes, each a point read per pass. An attempt that stops running marks
+ * its own row. NIGHTSHIFT_CHECK_KEPT_READS=1 (every test) checks this rule
+ * against full reads on every pass.
+ */
+const CHUNK_INSERT_READ = `NEW.state = 'queued' OR NEW.spec_dispatch_id IS NOT NULL OR NEW.spec_attempt_id IS NOT NULL`;
+const CHUNK_UPDATE_READ = `OLD.state = 'queued' OR NEW.state = 'queued' OR OLD.id IS NOT NEW.id
+  OR OLD.frame_start IS NOT NEW.frame_start OR OLD.frame_end IS NOT NEW.frame_end
+  OR OLD.spec_dispatch_id IS NOT NEW.spec_dispatch_id OR OLD.spec_attempt_id IS NOT NEW.spec_attempt_id`;
+
 const feedsOf = new WeakMap<Db, Set<RowFeed>>();
 
 /** A new feed of row changes on `db` (the triggers and the function are installed on the connection's first feed). */
@@ -81,9 +96,11 @@ export function rowFeed(db: Db): RowFeed {
     for (const t of TABLES) {
       // agents: a heartbeat's last_seen update is not a change the dispatcher reads.
       const updateOf = t === "agents" ? " OF name, state, gpus_json, ram_bytes, tags_json, executors_json" : "";
+      const insertWhen = t === "chunks" ? ` WHEN ${CHUNK_INSERT_READ}` : "";
+      const updateWhen = t === "chunks" ? ` WHEN ${CHUNK_UPDATE_READ}` : "";
       db.exec(`
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_${t}_insert AFTER INSERT ON main.${t} BEGIN SELECT ${FUNCTION}('${t}', NEW.id); END;
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_${t}_update AFTER UPDATE${updateOf} ON main.${t} BEGIN SELECT ${FUNCTION}('${t}', OLD.id, NEW.id); END;
+        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_${t}_insert AFTER INSERT ON main.${t}${insertWhen} BEGIN SELECT ${FUNCTION}('${t}', NEW.id); END;
+        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_${t}_update AFTER UPDATE${updateOf} ON main.${t}${updateWhen} BEGIN SELECT ${FUNCTION}('${t}', OLD.id, NEW.id); END;
         CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_${t}_delete AFTER DELETE ON main.${t} BEGIN SELECT ${FUNCTION}('${t}', OLD.id); END;
       `);
     }
