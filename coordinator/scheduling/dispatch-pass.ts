@@ -106,7 +106,7 @@ function apply(store: Store, plan: DispatchPlan, now: number): Outgoing[] {
   const out: Outgoing[] = [];
   const queue = (chunkId: string, jobId: string, agentId: string | null): void => {
     const dispatchId = newId("dsp", now);
-    store.chunks.transition(chunkId, "queued", now, { dispatchId, placedAgentId: agentId });
+    store.chunks.queuePending(chunkId, now, dispatchId, agentId); // planned from pending chunks of this run's snapshot
     out.push({
       msg: { chunkId, jobId, dispatchId },
       track: true,

@@ -1,5 +1,6 @@
 import type { Db } from "./open-database.ts";
 import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
+import { IllegalTransitionError } from "../../shared/errors.ts";
 import { CHUNK_TRANSITIONS, type ChunkState } from "../../shared/lifecycle/states.ts";
 
 export interface ChunkRow {
@@ -214,6 +215,27 @@ export class ChunksTable {
       specAgentId: running ? chunk.specAgentId : null,
       specAttemptId: running ? chunk.specAttemptId : null,
     };
+  }
+
+  /**
+   * transition(id, "queued", now, { dispatchId, placedAgentId }) for a chunk
+   * the caller knows to be pending (the dispatch pass, which planned it from
+   * a snapshot taken in the same synchronous run): one conditional UPDATE, the
+   * row not read first. Throws IllegalTransitionError, changing nothing, when
+   * the chunk is not pending (the row is read then, to name its state).
+   */
+  queuePending(id: string, now: number, dispatchId: string, placedAgentId: string | null): void {
+    const r = this.db
+      .prepare(
+        `UPDATE chunks SET state = 'queued', updated_at = ?, dispatch_id = ?, placed_agent_id = ?,
+           spec_dispatch_id = NULL, spec_agent_id = NULL, spec_attempt_id = NULL
+         WHERE id = ? AND state = 'pending'`,
+      )
+      .run(now, dispatchId, placedAgentId, id);
+    if (r.changes === 1) return;
+    const chunk = this.get(id);
+    if (!chunk) throw new Error(`no chunk ${id}`);
+    throw new IllegalTransitionError(`chunk ${id}`, chunk.state, "queued");
   }
 
   /**
