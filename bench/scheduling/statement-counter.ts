@@ -12,6 +12,8 @@ export interface StatementCount {
   statementsPerChunk: number;
   /** store.tx calls, nested ones (savepoints) included. */
   transactionsPerChunk: number;
+  /** Of those, the ones that ran no write (run()) statement: read transactions, whose COMMIT writes nothing. */
+  readOnlyTransactionsPerChunk: number;
   /** The most run statements, per chunk, with their SQL shortened to one line. */
   top: Array<{ perChunk: number; sql: string }>;
 }
@@ -35,6 +37,8 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
   const tx = store.tx;
   const counts = new Map<string, number>();
   let transactions = 0;
+  let readOnly = 0;
+  let writes = 0;
   const counted = new Set(["run", "get", "all", "iterate"]);
   db.prepare = ((sql: string) => {
     const stmt = prepare.call(db, sql);
@@ -44,8 +48,9 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
         if (typeof v !== "function") return v;
         if (typeof key === "string" && counted.has(key)) {
           return (...args: unknown[]) => {
-            const key = bySite() ? `${site()} | ${sql}` : sql;
-            counts.set(key, (counts.get(key) ?? 0) + 1);
+            const counted = bySite() ? `${site()} | ${sql}` : sql;
+            counts.set(counted, (counts.get(counted) ?? 0) + 1);
+            if (key === "run") writes++;
             return (v as (...a: unknown[]) => unknown).apply(target, args);
           };
         }
@@ -55,7 +60,12 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
   }) as typeof db.prepare;
   store.tx = <T>(fn: () => T): T => {
     transactions++;
-    return tx.call(store, fn) as T;
+    const before = writes;
+    try {
+      return tx.call(store, fn) as T;
+    } finally {
+      if (writes === before) readOnly++;
+    }
   };
   return (chunks) => {
     db.prepare = prepare;
@@ -66,6 +76,6 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
       .sort((a, b) => b[1] - a[1])
       .slice(0, bySite() ? 60 : 25)
       .map(([sql, c]) => ({ perChunk: Math.round((c / n) * 100) / 100, sql: sql.replace(/\s+/g, " ").slice(0, bySite() ? 220 : 140) }));
-    return { statementsPerChunk: Math.round((total / n) * 100) / 100, transactionsPerChunk: Math.round((transactions / n) * 100) / 100, top };
+    return { statementsPerChunk: Math.round((total / n) * 100) / 100, transactionsPerChunk: Math.round((transactions / n) * 100) / 100, readOnlyTransactionsPerChunk: Math.round((readOnly / n) * 100) / 100, top };
   };
 }

@@ -1,0 +1,126 @@
+/**
+ * The coordinator's store work for one chunk, in process, on a real SQLite
+ * store: the pass queues it (and every fifth chunk refreshes the pass's kept
+ * reads, about how often a pass runs per chunk), an agent claims it, its
+ * one-frame upload is checked, staged and committed by the ResultSink, and
+ * the job finisher checks the job, with a waiter and the webhook
+ * notifications listening, as the coordinator wires them. No gRPC, NATS or
+ * planning: what is left is what the store costs a chunk. CPU is the
+ * process's user + system time (load moves it far less than wall time).
+ *
+ * `--before DIR` runs another checkout's code (its coordinator/ modules) the
+ * same way, alternated round by round with this tree's, and prints the ratio
+ * (this tree / before): the before/after of a change to the store path,
+ * measured in one run. `--steps-kb N` gives the job N KiB of work-step JSON
+ * (a ComfyUI workflow is tens of KiB). Store and output root are on tmpfs
+ * (/dev/shm) unless --dir says otherwise, so fsyncs cost little.
+ *
+ *   node --import tsx bench/chunk-store-path.bench.ts [--chunks 300] [--rounds 5] [--steps-kb 1] [--before DIR] [--dir PARENT]
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { benchLogger, intFlag, median, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+
+const here = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const log = benchLogger("bench-chunk-store-path");
+
+/** The modules of one checkout, loaded from its own files. */
+async function loadTree(root: string) {
+  const m = async (p: string): Promise<Record<string, unknown>> => (await import(join(root, p))) as Record<string, unknown>;
+  return {
+    Store: (await m("coordinator/store/store.ts")).Store as typeof import("../coordinator/store/store.ts").Store,
+    ClaimService: (await m("coordinator/dispatch/claim-service.ts")).ClaimService as typeof import("../coordinator/dispatch/claim-service.ts").ClaimService,
+    policy: (await m("coordinator/dispatch/farm-policy.ts")).DEFAULT_FARM_POLICY as typeof import("../coordinator/dispatch/farm-policy.ts").DEFAULT_FARM_POLICY,
+    ResultSink: (await m("coordinator/sink/result-sink.ts")).ResultSink as typeof import("../coordinator/sink/result-sink.ts").ResultSink,
+    JobFinisher: (await m("coordinator/jobs/job-finisher.ts")).JobFinisher as typeof import("../coordinator/jobs/job-finisher.ts").JobFinisher,
+    JobSpecs: (await m("coordinator/jobs/job-specs.ts")).JobSpecs as typeof import("../coordinator/jobs/job-specs.ts").JobSpecs,
+    KeptReads: (await m("coordinator/scheduling/kept-reads.ts")).KeptReads as typeof import("../coordinator/scheduling/kept-reads.ts").KeptReads,
+    farmNotifications: (await m("coordinator/notify/farm-notifications.ts")).farmNotifications as typeof import("../coordinator/notify/farm-notifications.ts").farmNotifications,
+  };
+}
+
+type Tree = Awaited<ReturnType<typeof loadTree>>;
+
+const ACC = { wallSeconds: 1, busySeconds: 1, energyJoules: 1, energySource: "estimate" as const, idleEnergyJoules: 0, peakMemoryBytes: 1, memoryKind: "ram" as const, meanWatts: 1, samples: 1 };
+
+/** One tree's farm: a store with one job of `total` one-frame chunks and one online agent, and the coordinator's store-side parts. */
+async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
+  const store = tree.Store.open(join(dir, "store.sqlite"));
+  const jobId = "job_bench";
+  const steps = [{ id: "grade", kind: "model", model: "m", modelSha256: "ab".repeat(32), window: null, params: { blob: "x".repeat(stepsKb * 1024) } }];
+  store.jobs.insert({ id: jobId, name: jobId, state: "queued", priority: 0, specJson: JSON.stringify({ steps: [] }), stepsJson: JSON.stringify(steps), recipeSha256: "", shotsJson: "[]", baseDir: dir, outputDir: join(dir, "out", "job"), frameStart: 0, frameEnd: total - 1, fps: 24, seed: 1, modelName: "m", modelSha256: "ab".repeat(32), createdAt: 1 });
+  store.tx(() => {
+    for (let i = 0; i < total; i++) store.chunks.insert({ id: `c${String(i).padStart(6, "0")}`, jobId, idx: i, frameStart: i, frameEnd: i, contextStart: i, contextEnd: i, updatedAt: 1 });
+  });
+  const agentId = "agt_bench";
+  store.agents.upsert({ id: agentId, name: agentId, state: "online", version: "0", gpus: [], ramBytes: 2 ** 34, cpuCount: 4, tags: [], kinds: [{ kind: "model", version: "1", features: [] }], address: "", now: 1 });
+  let now = 10_000;
+  const clock = (): number => now++;
+  const finisher = new tree.JobFinisher(store, new tree.JobSpecs(), clock, log);
+  const stop = tree.farmNotifications(store, { notify: () => undefined } as never, finisher);
+  void finisher.waitFor(jobId).catch(() => undefined);
+  const claims = new tree.ClaimService(store, tree.policy, (job) => ({ input: null, steps: [{ id: "grade", kind: "model", model: job.modelName, modelSha256: job.modelSha256, window: null }] }), clock, log, () => undefined);
+  const sink = new tree.ResultSink(store, (job, i) => join(job.outputDir, `f${i}.png`), { outputRoot: join(dir, "out"), maxFrameBytes: 1 << 20 }, clock, log, (id) => finisher.check(id));
+  const kept = new tree.KeptReads(store, false);
+  kept.refresh();
+  const chunks = store.chunks as typeof store.chunks & { queuePending?: (id: string, now: number, dispatchId: string, agentId: string | null) => void };
+  const data = randomBytes(1024);
+  const frame = { index: 0, data, sha256: createHash("sha256").update(data).digest("hex"), size: data.length, format: "png" };
+  let next = 0;
+  /** The store work of one chunk, as the coordinator does it. */
+  const oneChunk = async (): Promise<void> => {
+    const chunkId = `c${String(next).padStart(6, "0")}`;
+    const dispatchId = `dsp_${next}`;
+    store.tx(() => (chunks.queuePending ? chunks.queuePending(chunkId, now, dispatchId, null) : chunks.transition(chunkId, "queued", now, { dispatchId, placedAgentId: null })));
+    if (next % 5 === 0) kept.refresh();
+    const r = claims.claim(agentId, chunkId, dispatchId);
+    if (r.skip) throw new Error(`claim skipped: ${r.reason}`);
+    const session = await sink.begin({ jobId, chunkId, attemptId: r.attemptId, agentId, frameCount: 1 });
+    await session.addFrame({ ...frame, index: next });
+    await session.commit(ACC);
+    await new Promise((res) => setImmediate(res)); // the finisher's check runs after the commit's answer
+    next++;
+  };
+  return { oneChunk, close: () => (stop.stop(), store.close()) };
+}
+
+async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
+  const f = parseFlags(argv, { chunks: { default: "300" }, rounds: { default: "5" }, "steps-kb": { default: "1" }, before: { default: "" }, dir: { default: "" } });
+  const chunks = intFlag("chunks", f.chunks, 10, 100_000);
+  const rounds = intFlag("rounds", f.rounds, 1, 100);
+  const stepsKb = intFlag("steps-kb", f["steps-kb"], 0, 10_000);
+  const parent = parentDirFlag(f.dir) ?? (existsSync("/dev/shm") ? "/dev/shm" : undefined);
+  const trees: Array<{ name: string; tree: Tree }> = [{ name: "this", tree: await loadTree(here) }];
+  if (f.before !== "") trees.unshift({ name: "before", tree: await loadTree(resolve(f.before)) });
+  return withTempDir("nightshift-bench-chunk-store-", parent, async (dir) => {
+    const farms = await Promise.all(trees.map(async (t, i) => ({ ...t, farm: await farm(t.tree, join(dir, String(i)), chunks * (rounds + 1), stepsKb) })));
+    const usPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
+    try {
+      for (const t of farms) for (let i = 0; i < chunks; i++) await t.farm.oneChunk(); // warm-up round
+      for (let r = 0; r < rounds; r++) {
+        for (const t of r % 2 === 0 ? farms : [...farms].reverse()) {
+          const c0 = process.cpuUsage();
+          for (let i = 0; i < chunks; i++) await t.farm.oneChunk();
+          const c = process.cpuUsage(c0);
+          usPerChunk.get(t.name)?.push((c.user + c.system) / chunks);
+        }
+      }
+    } finally {
+      for (const t of farms) t.farm.close();
+    }
+    const med = (name: string): number => median(usPerChunk.get(name) ?? []);
+    return {
+      benchmark: "chunk-store-path",
+      chunks,
+      rounds,
+      stepsKb,
+      cpuUsPerChunk: round(med("this"), 1),
+      ...(f.before !== "" && { beforeCpuUsPerChunk: round(med("before"), 1), ratioToBefore: round(med("this") / med("before")) }),
+      details: { perRound: Object.fromEntries([...usPerChunk].map(([k, v]) => [k, v.map((x) => round(x, 1))])), meaning: "CPU microseconds per chunk of the coordinator's store path (queue, kept refresh every 5th chunk, claim, upload check, commit, finisher check), median over rounds" },
+    };
+  });
+}
+
+runBench(() => chunkStorePathBench(process.argv.slice(2)));
