@@ -84,8 +84,12 @@ export class JobsTable {
   get(id: string): JobRow | undefined {
     const live = this.db.prepare(`SELECT ${LIVE_COLUMNS} FROM jobs WHERE id = ?`).get(id) as Pick<JobRow, LiveJobColumns> | undefined;
     if (live === undefined) return undefined;
-    const fixed = this.facts.of(id, (jobId) => this.db.prepare(`SELECT ${FIXED_JOB_COLUMNS} FROM jobs WHERE id = ?`).get(jobId) as FixedJobRow | undefined);
+    const fixed = this.fixedOf(id);
     return fixed && joinRow(fixed, live);
+  }
+
+  private fixedOf(id: string): FixedJobRow | undefined {
+    return this.facts.of(id, (jobId) => this.db.prepare(`SELECT ${FIXED_JOB_COLUMNS} FROM jobs WHERE id = ?`).get(jobId) as FixedJobRow | undefined);
   }
 
   /** Only the job's state (no spec or steps JSON read): for checks that run on every chunk. */
@@ -114,11 +118,18 @@ export class JobsTable {
     return this.db.prepare(`SELECT ${COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC`).all() as JobRow[];
   }
 
+  /** The jobs in these states, highest priority first, then oldest: the changing columns read, the rest kept (job-facts.ts); every dispatch pass lists them. */
   listInStates(states: readonly JobState[]): JobRow[] {
     const marks = states.map(() => "?").join(",");
-    return this.db
-      .prepare(`SELECT ${COLUMNS} FROM jobs WHERE state IN (${marks}) ORDER BY priority DESC, created_at ASC`)
-      .all(...states) as JobRow[];
+    const live = this.db
+      .prepare(`SELECT id, ${LIVE_COLUMNS} FROM jobs WHERE state IN (${marks}) ORDER BY priority DESC, created_at ASC`)
+      .all(...states) as Array<Pick<JobRow, "id" | LiveJobColumns>>;
+    const out: JobRow[] = [];
+    for (const l of live) {
+      const fixed = this.fixedOf(l.id);
+      if (fixed) out.push(joinRow(fixed, l));
+    }
+    return out;
   }
 
   /** The one place a job changes state. */

@@ -49,6 +49,25 @@ test("a job row read through the kept facts equals a full read after every chang
   assert.equal(store.jobs.get("no-such-job"), undefined);
 });
 
+test("the jobs listed in some states equal a full read, in priority then age order, after their rows change", (t) => {
+  const { store } = openTempStore(t);
+  const jobs = [0, 1, 2, 3].map((i) => insertJob(store, { state: "queued", createdAt: 1_000 + i, priority: i % 2 }));
+  const full = (): JobRow[] =>
+    store.jobs
+      .list()
+      .filter((j) => j.state === "queued" || j.state === "running")
+      .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt);
+  assert.deepEqual(store.jobs.listInStates(["queued", "running"]), full());
+  store.jobs.transition(jobs[0]!.id, "running", 2_000);
+  store.jobs.setPriority(jobs[2]!.id, 5);
+  store.jobs.transition(jobs[3]!.id, "cancelled", 2_000);
+  store.db.prepare(`UPDATE jobs SET steps_json = '[{"edited":1}]' WHERE id = ?`).run(jobs[1]!.id);
+  const listed = store.jobs.listInStates(["queued", "running"]);
+  assert.deepEqual(listed, full());
+  assert.deepEqual(listed.map((j) => j.id), [jobs[2]!.id, jobs[1]!.id, jobs[0]!.id]);
+  assert.equal(listed[1]?.stepsJson, '[{"edited":1}]');
+});
+
 test("facts read inside a transaction that rolls back are not kept: the next read is the file's", (t) => {
   const { store } = openTempStore(t);
   const job = insertJob(store, { state: "running" });
