@@ -170,10 +170,9 @@ export class FrameStamper {
 
   /** What every frame record of the attempt says but the frame, its pixels and its file hash; undefined when the job or chunk is gone. */
   private common(h: AttemptRef, frameCount: number, acc: ChunkAccounting): Omit<FrameManifest, "frame" | "pixels" | "png"> | undefined {
-    const job = this.store.jobs.get(h.jobId);
-    const chunk = this.store.chunks.get(h.chunkId);
+    // One read transaction for the three reads (one lock and one snapshot, not one each; nothing is written).
+    const { job, chunk, agentRow } = this.store.tx(() => ({ job: this.store.jobs.get(h.jobId), chunk: this.store.chunks.get(h.chunkId), agentRow: this.store.agents.get(h.agentId) }));
     if (!job || !chunk) return undefined;
-    const agentRow = this.store.agents.get(h.agentId);
     const steps: ProvenanceStep[] = provenanceSteps(this.specs.steps(job));
     const count = Math.max(1, frameCount);
     return {
