@@ -14,6 +14,7 @@ import { makeGenericClientConstructor, type ChannelCredentials, type ClientOptio
 import { FrameData, ResultSinkService, UploadMessage, type ResultSinkClient } from "../proto/gen/nightshift/v1/sink.ts";
 
 const FRAME_FIELD_TAG = 18; // UploadMessage.frame, length-delimited
+const UPLOAD_ID_TAG = 32; // UploadMessage.upload_id, varint (UploadStream only)
 const DATA_FIELD_TAG = 18; // FrameData.data, length-delimited
 const NO_BYTES = Buffer.alloc(0);
 
@@ -23,7 +24,9 @@ export function encodeUploadMessage(m: UploadMessage): Buffer {
   const meta = FrameData.encode({ ...m.body.value, data: NO_BYTES }).finish();
   const dataHead = new BinaryWriter().uint32(DATA_FIELD_TAG).uint32(data.length).finish();
   const innerLength = meta.length + dataHead.length + data.length;
-  const head = new BinaryWriter().uint32(FRAME_FIELD_TAG).uint32(innerLength).finish();
+  const w = new BinaryWriter();
+  if (m.uploadId !== 0) w.uint32(UPLOAD_ID_TAG).uint32(m.uploadId);
+  const head = w.uint32(FRAME_FIELD_TAG).uint32(innerLength).finish();
   const out = Buffer.allocUnsafe(head.length + innerLength);
   out.set(head, 0);
   out.set(meta, head.length);
@@ -32,10 +35,16 @@ export function encodeUploadMessage(m: UploadMessage): Buffer {
   return out;
 }
 
-/** A message that is exactly one frame field, decoded with `data` as a view; null for anything else. */
+/** A message that is exactly one frame field (after its upload id, if any), decoded with `data` as a view; null for anything else. */
 function decodeFrameOnly(buf: Buffer): UploadMessage | null {
   const r = new BinaryReader(buf);
-  if (r.uint32() !== FRAME_FIELD_TAG) return null;
+  let tag = r.uint32();
+  let uploadId = 0;
+  if (tag === UPLOAD_ID_TAG) {
+    uploadId = r.uint32();
+    tag = r.uint32();
+  }
+  if (tag !== FRAME_FIELD_TAG) return null;
   const length = r.uint32();
   if (r.pos + length !== buf.length) return null;
   const frame: FrameData = { index: 0, data: NO_BYTES, sha256: "", format: "", size: 0, pixelsSha256: "" };
@@ -53,7 +62,7 @@ function decodeFrameOnly(buf: Buffer): UploadMessage | null {
     else if (tag === 50) frame.pixelsSha256 = r.string();
     else return null; // unknown or unexpected: let the generated codec decide
   }
-  return { body: { $case: "frame", value: frame } };
+  return { body: { $case: "frame", value: frame }, uploadId };
 }
 
 export function decodeUploadMessage(buf: Buffer): UploadMessage {
@@ -66,9 +75,18 @@ export function decodeUploadMessage(buf: Buffer): UploadMessage {
   return UploadMessage.decode(buf);
 }
 
-/** ResultSinkService with the frame codec; both ends use it (the wire format is unchanged). */
+/**
+ * Response metadata the coordinator sends as an UploadStream opens: the agent
+ * starts its first upload on a stream only once it has seen it, so an older
+ * coordinator's UNIMPLEMENTED comes before any frame was taken from the
+ * executor, and the upload goes by Upload instead.
+ */
+export const UPLOAD_STREAM_READY_KEY = "nightshift-upload-stream";
+
+/** ResultSinkService with the frame codec on both methods; both ends use it (the wire format is unchanged). */
 export const UPLOAD_SERVICE = {
   upload: { ...ResultSinkService.upload, requestSerialize: encodeUploadMessage, requestDeserialize: decodeUploadMessage },
+  uploadStream: { ...ResultSinkService.uploadStream, requestSerialize: encodeUploadMessage, requestDeserialize: decodeUploadMessage },
 } as const;
 
 export const UploadClient = makeGenericClientConstructor(UPLOAD_SERVICE, "nightshift.v1.ResultSink") as unknown as {

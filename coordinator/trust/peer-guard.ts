@@ -47,6 +47,7 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
     const eachMessage = method.requestStream && method.responseStream;
     let peer: PeerIdentity | undefined;
     let refused = false;
+    let messages = 0;
     const refuse = (code: status, details: string): void => {
       refused = true;
       call.sendStatus({ code, details, metadata: new Metadata() });
@@ -70,6 +71,13 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
             if (peer?.kind === "agent" && !speaksForItself(message, peer.agentId)) {
               deps.log.warn({ agentId: peer.agentId, method: method.path, peer: call.getPeer() }, "agent refused: request names another agent");
               return refuse(status.PERMISSION_DENIED, `agent ${peer.agentId} may only act for itself`);
+            }
+            // A long-lived stream (ResultSink.UploadStream) carries many units of work: each one after the
+            // first (a message naming the agent) is checked again, so an agent removed meanwhile is refused
+            // at its next one, as a new call would be.
+            if (peer?.kind === "agent" && messages++ > 0 && namesAgent(message)) {
+              const verdict = check(deps, identify, service, call.getAuthContext()?.sslPeerCertificate, method.path, () => call.getPeer());
+              if (!verdict.ok) return refuse(verdict.code, verdict.details);
             }
             msgNext(message);
           },
@@ -126,15 +134,25 @@ function agentRefusal(deps: PeerGuardDeps, peer: Extract<PeerIdentity, { kind: "
   return undefined;
 }
 
-/** Checks (and fills when empty) the agent id a request or an upload header carries. */
-function speaksForItself(message: unknown, agentId: string): boolean {
+/** The request itself and, for an upload message, its header: where an agent id may be carried. */
+function agentIdHolders(message: unknown): Array<Record<string, unknown>> {
   const holders: Array<Record<string, unknown>> = [];
   if (isRecord(message)) {
     holders.push(message);
     const body = message["body"];
     if (isRecord(body) && body["$case"] === "header" && isRecord(body["value"])) holders.push(body["value"]);
   }
-  for (const h of holders) {
+  return holders;
+}
+
+/** Whether a message carries an agent id (a request, an upload header): one unit of work. */
+function namesAgent(message: unknown): boolean {
+  return agentIdHolders(message).some((h) => typeof h["agentId"] === "string");
+}
+
+/** Checks (and fills when empty) the agent id a request or an upload header carries. */
+function speaksForItself(message: unknown, agentId: string): boolean {
+  for (const h of agentIdHolders(message)) {
     const claimed = h["agentId"];
     if (typeof claimed !== "string") continue;
     if (claimed === "") h["agentId"] = agentId;

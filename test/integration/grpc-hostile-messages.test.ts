@@ -36,7 +36,7 @@ test("an oversized upload message is refused by gRPC (RESOURCE_EXHAUSTED) and no
   t.after(() => client.close());
   const big = Buffer.alloc(MAX_GRPC_MESSAGE_BYTES + 1024, 7);
   // Sent first, so it is the size limit that answers (a header would be refused earlier, for an unknown attempt).
-  const err = await upload(client, [{ body: { $case: "frame", value: { index: 0, data: big, sha256: "0".repeat(64), format: "png", size: big.length, pixelsSha256: "" } } }]);
+  const err = await upload(client, [{ body: { $case: "frame", value: { index: 0, data: big, sha256: "0".repeat(64), format: "png", size: big.length, pixelsSha256: "" } }, uploadId: 0 }]);
   assert.ok(err, "the upload must fail");
   assert.equal(err.code, status.RESOURCE_EXHAUSTED, err.message);
   assert.deepEqual(readdirSync(join(dir, "output")), [], "nothing under the output root");

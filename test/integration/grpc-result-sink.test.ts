@@ -121,8 +121,9 @@ test("a stream that ends without the accounting message is refused as truncated 
   const { s, client } = await setup(t);
   const frames = makeFrames(0, 2).map((f): UploadMessage => ({
     body: { $case: "frame", value: { index: f.index, data: Buffer.from(f.data), sha256: sha256Hex(f.data), format: "png", size: f.data.length, pixelsSha256: "" } },
+    uploadId: 0,
   }));
-  await assert.rejects(rawUpload(client, [{ body: { $case: "header", value: s.header } }, ...frames]), (err: unknown) => {
+  await assert.rejects(rawUpload(client, [{ body: { $case: "header", value: s.header }, uploadId: 0 }, ...frames]), (err: unknown) => {
     assert.deepEqual(refusalOf(err), { code: status.FAILED_PRECONDITION, refusal: "truncated" });
     return true;
   });
@@ -133,8 +134,8 @@ test("a frame whose sha256 does not match is refused as bad-checksum (raw stream
   const { s, client } = await setup(t);
   const data = randomBytes(1000);
   const messages: UploadMessage[] = [
-    { body: { $case: "header", value: s.header } },
-    { body: { $case: "frame", value: { index: 0, data, sha256: sha256Hex(randomBytes(1000)), format: "png", size: data.length, pixelsSha256: "" } } },
+    { body: { $case: "header", value: s.header }, uploadId: 0 },
+    { body: { $case: "frame", value: { index: 0, data, sha256: sha256Hex(randomBytes(1000)), format: "png", size: data.length, pixelsSha256: "" } }, uploadId: 0 },
   ];
   await assert.rejects(rawUpload(client, messages), (err: unknown) => {
     assert.deepEqual(refusalOf(err), { code: status.FAILED_PRECONDITION, refusal: "bad-checksum" });
@@ -150,10 +151,10 @@ test("a frame corrupted in transit is refused and uploadAttempt rejects with FAI
     if (m.body?.$case !== "frame" || m.body.value.index !== 1) return m;
     const data = Buffer.from(m.body.value.data);
     data[10]! ^= 0xff;
-    return { body: { $case: "frame", value: { ...m.body.value, data } } };
+    return { body: { $case: "frame", value: { ...m.body.value, data } }, uploadId: m.uploadId };
   });
   await assert.rejects(
-    uploadAttempt(client, targetOf(s), framesOf(makeFrames(0, 2)), async () => ACCOUNTING, new AbortController().signal),
+    uploadAttempt(client, targetOf(s), framesOf(makeFrames(0, 2)), async () => ACCOUNTING, new AbortController().signal, "unary"),
     (err: unknown) => {
       assert.deepEqual(refusalOf(err), { code: status.FAILED_PRECONDITION, refusal: "bad-checksum" });
       return true;
@@ -166,7 +167,7 @@ test("an upload for a lost attempt is refused as stale-attempt", async (t) => {
   const { s, client, claims } = await setup(t);
   claims.loseAgentAttempts(s.agent.id, "heartbeat timeout");
   await assert.rejects(
-    uploadAttempt(client, targetOf(s), framesOf(makeFrames(0, 2)), async () => ACCOUNTING, new AbortController().signal),
+    uploadAttempt(client, targetOf(s), framesOf(makeFrames(0, 2)), async () => ACCOUNTING, new AbortController().signal, "unary"),
     (err: unknown) => {
       assert.deepEqual(refusalOf(err), { code: status.FAILED_PRECONDITION, refusal: "stale-attempt" });
       return true;
@@ -188,7 +189,7 @@ test("an upload aborted by the agent leaves nothing behind", async (t) => {
     await new Promise((r) => setTimeout(r, 50));
     yield frames[1]!;
   }
-  await assert.rejects(uploadAttempt(client, targetOf(s), produce(), async () => ACCOUNTING, ac.signal), (err: unknown) => {
+  await assert.rejects(uploadAttempt(client, targetOf(s), produce(), async () => ACCOUNTING, ac.signal, "unary"), (err: unknown) => {
     assert.equal((err as ServiceError).code, status.CANCELLED);
     return true;
   });
@@ -199,7 +200,7 @@ test("backpressure: 40 frames of 1 MiB stream through flow control and land byte
   const { s, client } = await setup(t, { chunks: [[0, 39]], maxFrameBytes: 2 * 1024 * 1024 });
   const seen = interceptUploads(client);
   const frames = makeFrames(0, 39, 1024 * 1024);
-  const result = await uploadAttempt(client, targetOf(s), framesOf(frames), async () => ACCOUNTING, new AbortController().signal);
+  const result = await uploadAttempt(client, targetOf(s), framesOf(frames), async () => ACCOUNTING, new AbortController().signal, "unary");
   assert.deepEqual(result, { committed: true, framesWritten: 40, message: "" });
   for (const f of frames) {
     assert.equal(sha256Hex(readFileSync(framePath(s.job, f.index))), sha256Hex(f.data), `frame ${f.index} bytes`);

@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientWritableStream,
+  type handleBidiStreamingCall,
   type handleClientStreamingCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -24,10 +26,22 @@ export const protobufPackage = "nightshift.v1";
 export const protobufFileName = "nightshift/v1/sink.proto";
 
 export interface UploadMessage {
-  body: { $case: "header"; value: UploadHeader } | { $case: "frame"; value: FrameData } | {
-    $case: "accounting";
-    value: ChunkAccounting;
-  } | undefined;
+  body:
+    | { $case: "header"; value: UploadHeader }
+    | { $case: "frame"; value: FrameData }
+    | { $case: "accounting"; value: ChunkAccounting }
+    | //
+    /**
+     * UploadStream only: the agent gives this upload up (its chunk was
+     * aborted); the sink drops what it staged and answers with a refusal.
+     */
+    { $case: "cancel"; value: boolean }
+    | undefined;
+  /**
+   * UploadStream only: which of the stream's uploads this message belongs to
+   * (chosen by the agent, not reused on one stream); 0 and unread on Upload.
+   */
+  uploadId: number;
 }
 
 /** First message of every upload. */
@@ -80,8 +94,24 @@ export interface UploadResult {
   message: string;
 }
 
+/**
+ * UploadStream's answer to one upload: its commit's result, or why it was
+ * refused (what Upload would have failed with: gRPC status code, details,
+ * and the `refusal` metadata's reason).
+ */
+export interface UploadAnswer {
+  uploadId: number;
+  outcome: { $case: "result"; value: UploadResult } | { $case: "refusal"; value: UploadRefusal } | undefined;
+}
+
+export interface UploadRefusal {
+  code: number;
+  details: string;
+  reason: string;
+}
+
 function createBaseUploadMessage(): UploadMessage {
-  return { body: undefined };
+  return { body: undefined, uploadId: 0 };
 }
 
 export const UploadMessage: MessageFns<UploadMessage> = {
@@ -96,6 +126,12 @@ export const UploadMessage: MessageFns<UploadMessage> = {
       case "accounting":
         ChunkAccounting.encode(message.body.value, writer.uint32(26).fork()).join();
         break;
+      case "cancel":
+        writer.uint32(40).bool(message.body.value);
+        break;
+    }
+    if (message.uploadId !== 0) {
+      writer.uint32(32).uint32(message.uploadId);
     }
     return writer;
   },
@@ -137,6 +173,22 @@ export const UploadMessage: MessageFns<UploadMessage> = {
             message.body = { $case: "accounting", value: ChunkAccounting.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.body = { $case: "cancel", value: reader.bool() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.uploadId = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -157,7 +209,14 @@ export const UploadMessage: MessageFns<UploadMessage> = {
         ? { $case: "frame", value: FrameData.fromJSON(object.frame) }
         : isSet(object.accounting)
         ? { $case: "accounting", value: ChunkAccounting.fromJSON(object.accounting) }
+        : isSet(object.cancel)
+        ? { $case: "cancel", value: globalThis.Boolean(object.cancel) }
         : undefined,
+      uploadId: isSet(object.uploadId)
+        ? globalThis.Number(object.uploadId)
+        : isSet(object.upload_id)
+        ? globalThis.Number(object.upload_id)
+        : 0,
     };
   },
 
@@ -169,6 +228,11 @@ export const UploadMessage: MessageFns<UploadMessage> = {
       obj.frame = FrameData.toJSON(message.body.value);
     } else if (message.body?.$case === "accounting") {
       obj.accounting = ChunkAccounting.toJSON(message.body.value);
+    } else if (message.body?.$case === "cancel") {
+      obj.cancel = message.body.value;
+    }
+    if (message.uploadId !== 0) {
+      obj.uploadId = Math.round(message.uploadId);
     }
     return obj;
   },
@@ -197,7 +261,14 @@ export const UploadMessage: MessageFns<UploadMessage> = {
         }
         break;
       }
+      case "cancel": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "cancel", value: object.body.value };
+        }
+        break;
+      }
     }
+    message.uploadId = object.uploadId ?? 0;
     return message;
   },
 };
@@ -852,6 +923,228 @@ export const UploadResult: MessageFns<UploadResult> = {
   },
 };
 
+function createBaseUploadAnswer(): UploadAnswer {
+  return { uploadId: 0, outcome: undefined };
+}
+
+export const UploadAnswer: MessageFns<UploadAnswer> = {
+  encode(message: UploadAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uploadId !== 0) {
+      writer.uint32(8).uint32(message.uploadId);
+    }
+    switch (message.outcome?.$case) {
+      case "result":
+        UploadResult.encode(message.outcome.value, writer.uint32(18).fork()).join();
+        break;
+      case "refusal":
+        UploadRefusal.encode(message.outcome.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.uploadId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.outcome = { $case: "result", value: UploadResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = { $case: "refusal", value: UploadRefusal.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadAnswer {
+    return {
+      uploadId: isSet(object.uploadId)
+        ? globalThis.Number(object.uploadId)
+        : isSet(object.upload_id)
+        ? globalThis.Number(object.upload_id)
+        : 0,
+      outcome: isSet(object.result)
+        ? { $case: "result", value: UploadResult.fromJSON(object.result) }
+        : isSet(object.refusal)
+        ? { $case: "refusal", value: UploadRefusal.fromJSON(object.refusal) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: UploadAnswer): unknown {
+    const obj: any = {};
+    if (message.uploadId !== 0) {
+      obj.uploadId = Math.round(message.uploadId);
+    }
+    if (message.outcome?.$case === "result") {
+      obj.result = UploadResult.toJSON(message.outcome.value);
+    } else if (message.outcome?.$case === "refusal") {
+      obj.refusal = UploadRefusal.toJSON(message.outcome.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UploadAnswer>): UploadAnswer {
+    return UploadAnswer.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UploadAnswer>): UploadAnswer {
+    const message = createBaseUploadAnswer();
+    message.uploadId = object.uploadId ?? 0;
+    switch (object.outcome?.$case) {
+      case "result": {
+        if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
+          message.outcome = { $case: "result", value: UploadResult.fromPartial(object.outcome.value) };
+        }
+        break;
+      }
+      case "refusal": {
+        if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
+          message.outcome = { $case: "refusal", value: UploadRefusal.fromPartial(object.outcome.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseUploadRefusal(): UploadRefusal {
+  return { code: 0, details: "", reason: "" };
+}
+
+export const UploadRefusal: MessageFns<UploadRefusal> = {
+  encode(message: UploadRefusal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.details !== "") {
+      writer.uint32(18).string(message.details);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadRefusal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadRefusal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadRefusal {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      details: isSet(object.details) ? globalThis.String(object.details) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: UploadRefusal): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.details !== "") {
+      obj.details = message.details;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UploadRefusal>): UploadRefusal {
+    return UploadRefusal.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UploadRefusal>): UploadRefusal {
+    const message = createBaseUploadRefusal();
+    message.code = object.code ?? 0;
+    message.details = object.details ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 /**
  * ResultSink: agents stream finished frames of one chunk attempt to the sink,
  * which verifies each frame's sha256 and size, writes it atomically under the
@@ -871,10 +1164,36 @@ export const ResultSinkService = {
     responseSerialize: (value: UploadResult): Buffer => Buffer.from(UploadResult.encode(value).finish()),
     responseDeserialize: (value: Buffer): UploadResult => UploadResult.decode(value),
   },
+  /**
+   * One long-lived stream per agent carrying many chunks' uploads, each a run
+   * of header, frames, accounting keyed by upload_id (several may interleave),
+   * each answered with its own UploadAnswer once its commit is durable or it
+   * is refused. The same sink rules as Upload; a refused upload does not end
+   * the stream. Saves a call's set-up per chunk. Older coordinators answer
+   * UNIMPLEMENTED and the agent uses Upload.
+   */
+  uploadStream: {
+    path: "/nightshift.v1.ResultSink/UploadStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: UploadMessage): Buffer => Buffer.from(UploadMessage.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UploadMessage => UploadMessage.decode(value),
+    responseSerialize: (value: UploadAnswer): Buffer => Buffer.from(UploadAnswer.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UploadAnswer => UploadAnswer.decode(value),
+  },
 } as const;
 
 export interface ResultSinkServer extends UntypedServiceImplementation {
   upload: handleClientStreamingCall<UploadMessage, UploadResult>;
+  /**
+   * One long-lived stream per agent carrying many chunks' uploads, each a run
+   * of header, frames, accounting keyed by upload_id (several may interleave),
+   * each answered with its own UploadAnswer once its commit is durable or it
+   * is refused. The same sink rules as Upload; a refused upload does not end
+   * the stream. Saves a call's set-up per chunk. Older coordinators answer
+   * UNIMPLEMENTED and the agent uses Upload.
+   */
+  uploadStream: handleBidiStreamingCall<UploadMessage, UploadAnswer>;
 }
 
 export interface ResultSinkClient extends Client {
@@ -892,6 +1211,17 @@ export interface ResultSinkClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UploadResult) => void,
   ): ClientWritableStream<UploadMessage>;
+  /**
+   * One long-lived stream per agent carrying many chunks' uploads, each a run
+   * of header, frames, accounting keyed by upload_id (several may interleave),
+   * each answered with its own UploadAnswer once its commit is durable or it
+   * is refused. The same sink rules as Upload; a refused upload does not end
+   * the stream. Saves a call's set-up per chunk. Older coordinators answer
+   * UNIMPLEMENTED and the agent uses Upload.
+   */
+  uploadStream(): ClientDuplexStream<UploadMessage, UploadAnswer>;
+  uploadStream(options: Partial<CallOptions>): ClientDuplexStream<UploadMessage, UploadAnswer>;
+  uploadStream(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<UploadMessage, UploadAnswer>;
 }
 
 export const ResultSinkClient = makeGenericClientConstructor(

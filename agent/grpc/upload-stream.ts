@@ -1,0 +1,220 @@
+/**
+ * Why this file exists: the agent's end of ResultSink.UploadStream, one
+ * long-lived stream to the coordinator carrying every chunk's upload, so a
+ * chunk does not pay a call's set-up (README, "Result uploads over one
+ * stream"). The stream is opened lazily at the first upload and used only
+ * once the coordinator's ready metadata arrived; an UNIMPLEMENTED there (an
+ * older coordinator) makes every later upload go by Upload, for good.
+ *
+ * Each upload has its own id on the stream; its messages may interleave with
+ * another's (a chunk streams its frames while the one before commits), and
+ * its answer (commit result or refusal) settles it alone: a refusal rejects
+ * with what the unary Upload would have failed with (the gRPC code, details
+ * and `refusal` metadata), so the agent's failure handling (failure-kind.ts)
+ * is the same. When the stream breaks, every upload not yet answered rejects
+ * with the stream's error, exactly as their own calls would have when the
+ * connection dropped (the chunk is handed back, its attempt fenced, and run
+ * again under a new attempt: never committed twice, never lost; the frames
+ * are not kept to be sent again), and the next upload opens a new stream.
+ * A stream with nothing in flight is closed after IDLE_CLOSE_MS, so an idle
+ * agent holds no call open on the coordinator (whose shutdown waits for open
+ * calls).
+ */
+import { once } from "node:events";
+import { Metadata, connectivityState, status as grpcStatus, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import type { ResultSinkClient, UploadAnswer, UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
+import { UPLOAD_STREAM_READY_KEY } from "../../shared/upload-codec.ts";
+
+/** A stream with no upload in flight for this long is closed. */
+export const IDLE_CLOSE_MS = 2_000;
+
+interface Pending {
+  resolve: (r: UploadResult) => void;
+  reject: (e: ServiceError) => void;
+}
+
+/** One upload's end of the stream: send its messages, wait for its answer. */
+export interface StreamUpload {
+  /** Sends one of this upload's messages, waiting while the stream is full; rejects once the upload is answered or the stream broke. */
+  write(msg: UploadMessage): Promise<void>;
+  /** The upload's answer: its commit's result, or a rejection with the refusal or the stream's error. */
+  readonly result: Promise<UploadResult>;
+  /** Every message is sent (a unary call half-closes; on the stream, the accounting ends an upload). */
+  end(): void;
+  /** Gives the upload up: the sink drops what it staged. */
+  cancel(): void;
+}
+
+class OpenStream {
+  readonly pending = new Map<number, Pending>();
+  broken: ServiceError | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /** No new upload goes on it: closed as soon as nothing is in flight. */
+  private closing = false;
+
+  constructor(
+    readonly call: ClientDuplexStream<UploadMessage, UploadAnswer>,
+    private readonly channel: ReturnType<ResultSinkClient["getChannel"]>,
+    private readonly onGone: (s: OpenStream) => void,
+  ) {
+    call.on("data", (a: UploadAnswer) => this.answered(a));
+    call.on("error", (err: ServiceError) => this.fail(err));
+    call.on("end", () => this.fail(Object.assign(new Error("upload stream ended by the coordinator"), { code: grpcStatus.UNAVAILABLE, details: "upload stream ended", metadata: new Metadata() }) as ServiceError));
+    this.watchChannel();
+  }
+
+  /**
+   * A coordinator shutting down sends GOAWAY and then waits for open calls: the channel leaves READY, and
+   * the stream is closed once its uploads are answered (at once when idle), so the shutdown is not held up.
+   */
+  private watchChannel(): void {
+    const state = this.channel.getConnectivityState(false);
+    if (state !== connectivityState.READY) {
+      this.closing = true;
+      this.onGone(this);
+      if (this.pending.size === 0) this.close();
+      return;
+    }
+    this.channel.watchConnectivityState(state, Infinity, () => {
+      if (!this.broken && !this.closed) this.watchChannel();
+    });
+  }
+
+  private closed = false;
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    this.onGone(this);
+    this.call.end();
+  }
+
+  get usable(): boolean {
+    return !this.broken && !this.closing && !this.closed;
+  }
+
+  add(id: number, p: Pending): void {
+    clearTimeout(this.idleTimer);
+    this.pending.set(id, p);
+  }
+
+  private answered(a: UploadAnswer): void {
+    const p = this.pending.get(a.uploadId);
+    if (!p) return;
+    this.settled(a.uploadId);
+    if (a.outcome?.$case === "result") return p.resolve(a.outcome.value);
+    const r = a.outcome?.$case === "refusal" ? a.outcome.value : { code: grpcStatus.INTERNAL, details: "empty answer", reason: "" };
+    const metadata = new Metadata();
+    if (r.reason) metadata.set("refusal", r.reason);
+    p.reject(Object.assign(new Error(`${r.code} ${grpcStatus[r.code] ?? ""}: ${r.details}`), { code: r.code, details: r.details, metadata }) as ServiceError);
+  }
+
+  settled(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size > 0 || this.broken) return;
+    if (this.closing) return this.close();
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.pending.size === 0) this.close();
+    }, IDLE_CLOSE_MS);
+    this.idleTimer.unref();
+  }
+
+  fail(err: ServiceError): void {
+    if (this.broken) return;
+    this.broken = err;
+    clearTimeout(this.idleTimer);
+    this.onGone(this);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}
+
+/** The agent's upload stream to one coordinator. */
+export class UploadStream {
+  private current: Promise<OpenStream | null> | undefined;
+  private unimplemented = false;
+  private nextId = 0;
+
+  constructor(private readonly sink: ResultSinkClient) {}
+
+  /** A new upload on the open stream (opened now if need be), or null when the coordinator has no UploadStream. */
+  async begin(): Promise<StreamUpload | null> {
+    if (this.unimplemented) return null;
+    this.current ??= this.open();
+    const opening = this.current;
+    let s: OpenStream | null;
+    try {
+      s = await opening;
+    } catch (err) {
+      if (this.current === opening) this.current = undefined;
+      throw err;
+    }
+    if (!s) return null;
+    if (!s.usable) {
+      // Broke or began closing between its opening and now: a new one.
+      if (this.current === opening) this.current = undefined;
+      return this.begin();
+    }
+    return this.upload(s, ++this.nextId);
+  }
+
+  private async open(): Promise<OpenStream | null> {
+    const call = this.sink.uploadStream();
+    let stream: OpenStream | undefined;
+    const gone = (s: OpenStream): void => {
+      if (stream === s) this.current = undefined;
+    };
+    const ready = new Promise<void>((resolve, reject) => {
+      const onMetadata = (md: Metadata): void => {
+        if (md.get(UPLOAD_STREAM_READY_KEY).length > 0) resolve();
+      };
+      call.on("metadata", onMetadata);
+      call.once("error", reject);
+      call.once("end", () => reject(Object.assign(new Error("upload stream ended before it was ready"), { code: grpcStatus.UNAVAILABLE })));
+    });
+    try {
+      await ready;
+    } catch (err) {
+      call.on("error", () => undefined);
+      if ((err as ServiceError).code === grpcStatus.UNIMPLEMENTED) {
+        this.unimplemented = true;
+        return null;
+      }
+      throw err;
+    }
+    stream = new OpenStream(call, this.sink.getChannel(), gone);
+    return stream;
+  }
+
+  private upload(s: OpenStream, uploadId: number): StreamUpload {
+    const result = new Promise<UploadResult>((resolve, reject) => s.add(uploadId, { resolve, reject }));
+    let over: unknown;
+    const failed = result.then(
+      () => new Error("upload answered before all of it was sent"),
+      (err: unknown) => err,
+    );
+    void failed.then((e) => (over = e));
+    return {
+      result,
+      write: async (msg) => {
+        if (over) throw over;
+        if (!s.call.write({ ...msg, uploadId })) await Promise.race([once(s.call, "drain"), failed.then((e) => Promise.reject(e))]);
+      },
+      end: () => undefined,
+      cancel: () => {
+        if (over || s.broken) return;
+        s.call.write({ body: { $case: "cancel", value: true }, uploadId });
+      },
+    };
+  }
+
+  /** Ends the open stream (the agent is stopping); uploads still in flight reject with its error. */
+  close(): void {
+    const c = this.current;
+    this.current = undefined;
+    void c?.then((s) => s?.call.cancel(), () => undefined);
+  }
+}

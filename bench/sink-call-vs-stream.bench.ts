@@ -1,0 +1,154 @@
+/**
+ * The coordinator's CPU per upload-shaped exchange (header, one 1 KiB frame,
+ * accounting, answer) as its own ResultSink.Upload call per chunk against
+ * the same exchange as messages on one open ResultSink.UploadStream: the size
+ * of the gain of one long-lived upload stream per agent, without the disk.
+ * Both go through the real TLS front, the real peer guard (which checks the
+ * agent again at every upload's header on the stream) against a real store,
+ * the real sink handlers (coordinator/grpc/result-sink-handler.ts,
+ * upload-stream-handler.ts) with the upload codec, and the agent's own
+ * uploader (agent/grpc/result-uploader.ts) in a child process, so the process
+ * CPU measured here is the server side only. The sink behind the handlers
+ * takes every frame and commits at once (no files, no SQLite): what is left
+ * is what the transport costs per chunk.
+ *
+ *   node --import tsx bench/sink-call-vs-stream.bench.ts [--calls 400] [--rounds 3] [--gap-ms 4]
+ *
+ * Each round runs both ways, alternating which goes first; uploads back to
+ * back ("warm") and then one every --gap-ms ("paced": other work between two,
+ * so the code is colder). Figures are the median of the rounds, in
+ * microseconds of process CPU (user + system) per upload.
+ */
+import { createHash, X509Certificate } from "node:crypto";
+import { fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Server } from "@grpc/grpc-js";
+import { CoordinatorClient } from "../agent/grpc/gateway-client.ts";
+import { uploadAttempt, type UploadVia } from "../agent/grpc/result-uploader.ts";
+import { listen, stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
+import { resultSinkHandler } from "../coordinator/grpc/result-sink-handler.ts";
+import type { ResultSink, UploadHeader } from "../coordinator/sink/result-sink.ts";
+import { EnrollmentsTable } from "../coordinator/store/enrollments-table.ts";
+import { Store } from "../coordinator/store/store.ts";
+import { peerGuard } from "../coordinator/trust/peer-guard.ts";
+import { StudioCa } from "../coordinator/trust/studio-ca.ts";
+import { GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
+import { silentLogger } from "../shared/log.ts";
+import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
+import { UPLOAD_SERVICE } from "../shared/upload-codec.ts";
+import { generateEcKeyPair, privateKeyToPem, publicKeyToPem } from "../shared/tls/pem-keys.ts";
+import { intFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+
+const AGENT_ID = "agt-00000000000000000001";
+const VIAS = ["unary", "stream"] as const satisfies readonly UploadVia[];
+type ToChild = { via: UploadVia; calls: number; gapMs: number };
+interface ClientConfig { port: number; caPem: string; certPem: string; keyPem: string }
+
+const ACCOUNTING = { wallSeconds: 1, busySeconds: 1, energyJoules: 1, energySource: "estimate" as const, idleEnergyJoules: 0, peakMemoryBytes: 1, memoryKind: "ram" as const, meanWatts: 1, samples: 1 };
+
+/** A sink that takes everything and commits at once: the handlers' and transport's cost alone. */
+function nullSink(): ResultSink {
+  const session = (header: UploadHeader) => ({ header, addFrame: async () => undefined, commit: async () => 1, abort: async () => undefined });
+  return { begin: async (h: UploadHeader) => session(h) } as unknown as ResultSink;
+}
+
+/** The child: the agent's uploader, one upload at a time, as it is asked. */
+async function child(config: ClientConfig): Promise<void> {
+  const channel = studioChannelCredentials({ caPem: config.caPem, certPem: config.certPem, keyPem: config.keyPem });
+  const client = new CoordinatorClient(`127.0.0.1:${config.port}`, channel.credentials, channel.options);
+  const data = new Uint8Array(1024).fill(7);
+  const target = { jobId: "job-1", chunkId: "chk-1", attemptId: "att-1", agentId: AGENT_ID, frameCount: 1 };
+  async function* frames() {
+    yield { index: 0, data, format: "png" };
+  }
+  process.on("message", (m: ToChild) => {
+    void (async () => {
+      for (let i = 0; i < m.calls; i++) {
+        await uploadAttempt(client, target, frames(), async () => ACCOUNTING, new AbortController().signal, m.via);
+        if (m.gapMs > 0) await new Promise((r) => setTimeout(r, m.gapMs));
+      }
+      process.send?.("done");
+    })().catch((err: unknown) => process.send?.(`error ${String(err)}`));
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.send?.("ready");
+}
+
+async function parent(argv: readonly string[]): Promise<Record<string, unknown>> {
+  const f = parseFlags(argv, { calls: { default: "400" }, rounds: { default: "3" }, "gap-ms": { default: "4" } });
+  const calls = intFlag("calls", f.calls, 10, 100_000);
+  const rounds = intFlag("rounds", f.rounds, 1, 9);
+  const gapMs = intFlag("gap-ms", f["gap-ms"], 1, 1000);
+  return withTempDir("nightshift-bench-sink-stream-", undefined, async (dir) => {
+    const ca = await StudioCa.open(join(dir, "ca"));
+    const tls = { caPem: ca.certPem, ...(await ca.issueServerCertificate()) };
+    const keys = await generateEcKeyPair();
+    const certPem = await ca.issueAgentCertificate(AGENT_ID, publicKeyToPem(keys.publicKey));
+    const store = Store.open(join(dir, "store.sqlite"));
+    const enrollments = new EnrollmentsTable(store.db);
+    store.agents.upsert({ id: AGENT_ID, name: "bench", state: "online", version: "1", gpus: [], ramBytes: 1, cpuCount: 1, tags: [], kinds: [], address: "", now: 1_000 });
+    enrollments.approve(AGENT_ID, "token", 1_000);
+    enrollments.recordCertificate(AGENT_ID, { certPem, certFingerprint: createHash("sha256").update(new X509Certificate(certPem).raw).digest("hex"), natsNkey: "U", at: 1_000 });
+    const log = silentLogger();
+    const guard = peerGuard({ caPem: ca.certPem, store, enrollments, adminFingerprint: () => undefined, log, rules: { "nightshift.v1.ResultSink": "agent" } });
+    const server = new Server({ ...GRPC_SERVER_OPTIONS, interceptors: [guard] });
+    server.addService(UPLOAD_SERVICE, resultSinkHandler(nullSink(), log));
+    const port = await listen(server, "127.0.0.1", 0, { tls, requireClientCertificate: true, log, clock: Date.now });
+    const config: ClientConfig = { port, caPem: ca.certPem, certPem, keyPem: privateKeyToPem(keys.privateKey) };
+    const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    try {
+      await once(proc, "message");
+      const run = async (m: ToChild): Promise<number> => {
+        const before = process.cpuUsage();
+        proc.send(m);
+        const [answer] = (await once(proc, "message")) as [string];
+        if (answer !== "done") throw new Error(`client: ${answer}`);
+        const used = process.cpuUsage(before);
+        return (used.user + used.system) / m.calls;
+      };
+      for (const via of VIAS) await run({ via, calls: 50, gapMs: 0 }); // warm-up: connection made, code compiled
+      const results: Record<string, number[]> = {};
+      for (let r = 0; r < rounds; r++) {
+        const order = r % 2 === 0 ? VIAS : [...VIAS].reverse();
+        for (const mode of ["warm", "paced"] as const) {
+          for (const via of order) {
+            // Paced: the stream must stay open between uploads (its idle close is 2 s).
+            (results[`${mode}.${via}`] ??= []).push(await run({ via, calls: mode === "warm" ? calls : Math.ceil(calls / 4), gapMs: mode === "warm" ? 0 : gapMs }));
+          }
+        }
+      }
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+      const figures: Record<string, unknown> = {};
+      for (const mode of ["warm", "paced"] as const) {
+        const u = median(results[`${mode}.unary`] ?? []);
+        const s = median(results[`${mode}.stream`] ?? []);
+        figures[mode] = { unaryUsPerUpload: round(u, 1), streamUsPerUpload: round(s, 1), ratio: round(s / u, 3) };
+      }
+      return {
+        benchmark: "sink-call-vs-stream",
+        calls,
+        rounds,
+        gapMs,
+        ...figures,
+        runs: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((x) => round(x, 1))])),
+        definitions: {
+          usPerUpload: "the server process's CPU (user + system) over a batch of uploads, divided by the uploads; the agent's uploader is another process",
+          unary: "each upload its own ResultSink.Upload call (uploadAttempt via 'unary')",
+          stream: "each upload as messages on the agent's one open ResultSink.UploadStream (uploadAttempt via 'stream')",
+          upload: "header, one 1 KiB frame, accounting, answer; the sink behind the handler stores nothing",
+          warm: "uploads back to back; paced: one every --gap-ms, a quarter as many",
+        },
+        aggregation: `median of ${rounds} rounds; rounds alternate which way goes first`,
+      };
+    } finally {
+      proc.disconnect();
+      await stopGrpcServer(server, 0);
+      store.close();
+    }
+  });
+}
+
+if (process.argv[2] === "--child") void child(JSON.parse(process.argv[3] ?? "{}") as ClientConfig);
+else runBench(() => parent(process.argv.slice(2)));
