@@ -111,6 +111,13 @@ class OpenStream {
     p.reject(Object.assign(new Error(`${r.code} ${grpcStatus[r.code] ?? ""}: ${r.details}`), { code: r.code, details: r.details, metadata }) as ServiceError);
   }
 
+  cancel(id: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.settled(id);
+    p.reject(Object.assign(new Error("1 CANCELLED: Cancelled on client"), { code: grpcStatus.CANCELLED, details: "Cancelled on client", metadata: new Metadata() }) as ServiceError);
+  }
+
   settled(id: number): void {
     this.pending.delete(id);
     if (this.pending.size > 0 || this.broken) return;
@@ -206,7 +213,10 @@ export class UploadStream {
       end: () => undefined,
       cancel: () => {
         if (over || s.broken) return;
-        s.call.write({ body: { $case: "cancel", value: true }, uploadId });
+        // As grpc-js's cancel of an Upload call: the upload fails here at once with CANCELLED (a commit already
+        // under way may still complete, unanswered), and the sink is told to drop what it staged.
+        s.cancel(uploadId);
+        if (!s.broken) s.call.write({ body: { $case: "cancel", value: true }, uploadId });
       },
     };
   }
