@@ -23,7 +23,7 @@ import type { ChunkAccounting } from "../shared/accounting/chunk-accounting.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { CoordinatorClient } from "../agent/grpc/gateway-client.ts";
 import { enrollLocalAgent, type LocalCoordinator } from "../agent/connect/enroll-local-agent.ts";
-import { uploadAttempt } from "../agent/grpc/result-uploader.ts";
+import { uploadAttempt, type UploadVia } from "../agent/grpc/result-uploader.ts";
 import type { EncodedFrame } from "../agent/executors/executor.ts";
 import { benchLogger, nowSeconds } from "./bench-cli.ts";
 import { sendRawTcp, type RawTlsMaterial } from "./raw-tcp-copy.ts";
@@ -33,7 +33,7 @@ type Request =
   | { type: "raw"; port: number; frameBytes: number; frames: number; tls?: RawTlsMaterial }
   | { type: "grpc"; port: number; frameBytes: number; frames: number; tls: RawTlsMaterial }
   | { type: "enroll"; coordinator: LocalCoordinator; joinToken: string; dataDir: string }
-  | { type: "upload"; chunkId: string; dispatchId: string; frameBytes: number }
+  | { type: "upload"; chunkId: string; dispatchId: string; frameBytes: number; via: UploadVia }
   | { type: "disconnect" }
   | { type: "cpu" };
 
@@ -53,8 +53,8 @@ export interface SinkSender {
   /** The bare grpc-js copy (bench/raw-grpc-copy.ts): one client stream, one message per frame. */
   grpc(port: number, frameBytes: number, frames: number, tls: RawTlsMaterial): Promise<SendStats>;
   enroll(coordinator: LocalCoordinator, joinToken: string, dataDir: string): Promise<void>;
-  /** Claims the chunk with its dispatch id and uploads its frames (random payloads of `frameBytes`); rejects unless committed. */
-  upload(chunkId: string, dispatchId: string, frameBytes: number): Promise<SendStats>;
+  /** Claims the chunk with its dispatch id and uploads its frames (random payloads of `frameBytes`) on the agent's upload stream or by Upload; rejects unless committed. */
+  upload(chunkId: string, dispatchId: string, frameBytes: number, via?: UploadVia): Promise<SendStats>;
   disconnect(): Promise<void>;
   /** The sending process's CPU time so far (user + system, all threads), in microseconds: for overlapping uploads, whose own figures overlap. */
   cpuMicros(): Promise<number>;
@@ -93,8 +93,8 @@ export async function startSinkSender(): Promise<SinkSender> {
     raw: (port, frameBytes, frames, tls) => ask({ type: "raw", port, frameBytes, frames, ...(tls ? { tls } : {}) }),
     grpc: (port, frameBytes, frames, tls) => ask({ type: "grpc", port, frameBytes, frames, tls }),
     enroll: async (coordinator, joinToken, dataDir) => void (await ask({ type: "enroll", coordinator, joinToken, dataDir })),
-    upload: async (chunkId, dispatchId, frameBytes) => {
-      const r = await ask({ type: "upload", chunkId, dispatchId, frameBytes });
+    upload: async (chunkId, dispatchId, frameBytes, via = "stream") => {
+      const r = await ask({ type: "upload", chunkId, dispatchId, frameBytes, via });
       if (!r.committed) throw new Error(`bench sender: upload of ${chunkId} not committed`);
       return r;
     },
@@ -181,6 +181,7 @@ function childMain(): void {
         framesOf(work.frameStart, work.frameEnd, m.frameBytes),
         () => Promise.resolve(ACCOUNTING),
         AbortSignal.timeout(5 * 60_000),
+        m.via,
       );
       return { bytes: frameCount * m.frameBytes, committed: res.committed };
     });

@@ -1,7 +1,7 @@
 /**
  * How fast the result sink takes frames, against a raw TCP copy of the same bytes.
  *
- *   node --import tsx bench/sink-throughput.bench.ts [--frames 64] [--frame-bytes 1048576,204800] [--chunk-size 8] [--rounds 2] [--dir PARENT]
+ *   node --import tsx bench/sink-throughput.bench.ts [--frames 64] [--frame-bytes 1048576,204800] [--chunk-size 8] [--rounds 2] [--dir PARENT] [--unary-arm]
  *
  * Prints one JSON object with one result per frame size. Baselines and sink
  * run interleaved for --rounds rounds (default 2; odd rounds in reverse order)
@@ -12,6 +12,9 @@
  * its own (bench/sink-sender-process.ts), as an agent is another machine.
  * `--chunk-size 1` with small frames measures a commit's latency: each
  * upload's time from its first message to the commit's answer (p50, p90).
+ * The agent uploads on its one upload stream (ResultSink.UploadStream), as a
+ * real agent does; `--unary-arm` adds an arm with one Upload call per chunk
+ * (what agents did before, and older coordinators still get), one in flight.
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -22,7 +25,7 @@ import { runSinkUploads, type SinkUploadResult } from "./sink-upload-run.ts";
 import { startSinkSender, type SendStats, type SinkSender } from "./sink-sender-process.ts";
 import { listenRawGrpcReceiver } from "./raw-grpc-copy.ts";
 
-type Method = "oneFile" | "perFrame" | "tlsOneFile" | "grpcOneFile" | "sink" | "sink2";
+type Method = "oneFile" | "perFrame" | "tlsOneFile" | "grpcOneFile" | "sink" | "sink2" | "sinkUnary";
 
 interface RawRun {
   MBps: number;
@@ -60,7 +63,8 @@ const best = (xs: readonly number[]): number => Math.max(...xs);
 const least = (xs: readonly number[]): number => Math.min(...xs);
 
 async function sinkThroughputBench(argv: readonly string[]): Promise<Record<string, unknown>> {
-  const f = parseFlags(argv, { frames: { default: "64" }, "frame-bytes": { default: "1048576,204800" }, rounds: { default: "2" }, "chunk-size": { default: "8" }, dir: { default: "" } });
+  const f = parseFlags(argv, { frames: { default: "64" }, "frame-bytes": { default: "1048576,204800" }, rounds: { default: "2" }, "chunk-size": { default: "8" }, dir: { default: "" }, "unary-arm": { default: "false" } });
+  const unaryArm = f["unary-arm"] !== "false";
   const frames = intFlag("frames", f.frames, 1, 4096);
   const rounds = intFlag("rounds", f.rounds, 1, 5);
   const chunkSize = intFlag("chunk-size", f["chunk-size"], 1, 64);
@@ -72,18 +76,20 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
   return cleanupOnInterrupt(() => sender.stop(), () => withTempDir("nightshift-bench-sink-", parentDirFlag(f.dir), async (dir) => {
     const results: Array<Record<string, unknown>> = [];
     for (const [n, frameBytes] of sizes.entries()) {
-      const raws: Record<Exclude<Method, "sink" | "sink2">, RawRun[]> = { oneFile: [], perFrame: [], tlsOneFile: [], grpcOneFile: [] };
+      const raws: Record<Exclude<Method, "sink" | "sink2" | "sinkUnary">, RawRun[]> = { oneFile: [], perFrame: [], tlsOneFile: [], grpcOneFile: [] };
       const sinkRuns: SinkUploadResult[] = [];
       const sink2Runs: SinkUploadResult[] = [];
+      const unaryRuns: SinkUploadResult[] = [];
       for (let r = 0; r < rounds; r++) {
         // Alternate the order so that neither side always runs first (cold) or last.
-        const order: Method[] = r % 2 === 0 ? ["oneFile", "tlsOneFile", "grpcOneFile", "perFrame", "sink", "sink2"] : ["sink2", "sink", "perFrame", "grpcOneFile", "tlsOneFile", "oneFile"];
+        const forward: Method[] = ["oneFile", "tlsOneFile", "grpcOneFile", "perFrame", "sink", ...(unaryArm ? (["sinkUnary"] as const) : []), "sink2"];
+        const order: Method[] = r % 2 === 0 ? forward : [...forward].reverse();
         for (const m of order) {
           const at = join(dir, `${m}-${n}-${r}`);
-          if (m === "sink" || m === "sink2") {
-            const sink = await runSinkUploads({ dir: at, modelsDir: BUNDLED_MODELS_DIR, frameBytes, frames, chunkSize, inFlight: m === "sink2" ? 2 : 1, sender, log });
+          if (m === "sink" || m === "sink2" || m === "sinkUnary") {
+            const sink = await runSinkUploads({ dir: at, modelsDir: BUNDLED_MODELS_DIR, frameBytes, frames, chunkSize, inFlight: m === "sink2" ? 2 : 1, via: m === "sinkUnary" ? "unary" : "stream", sender, log });
             rmSync(at, { recursive: true, force: true });
-            (m === "sink2" ? sink2Runs : sinkRuns).push(sink);
+            (m === "sink2" ? sink2Runs : m === "sinkUnary" ? unaryRuns : sinkRuns).push(sink);
           } else if (m === "grpcOneFile") {
             raws[m].push(await grpcRun(sender, at, frameBytes, frames, tls));
           } else {
@@ -100,6 +106,16 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
       const sink2MBpsRuns = sink2Runs.map((s) => s.bytes / MB / s.uploadSeconds);
       const sink2MBps = best(sink2MBpsRuns);
       const top = sinkRuns[sinkMBpsRuns.indexOf(sinkMBps)]!;
+      const unaryMBpsRuns = unaryRuns.map((s) => s.bytes / MB / s.uploadSeconds);
+      const unaryTop = unaryRuns[unaryMBpsRuns.indexOf(best(unaryMBpsRuns))];
+      const unary = unaryTop
+        ? {
+            sinkUnaryMBps: round(best(unaryMBpsRuns), 1),
+            ratioUnary: round(best(unaryMBpsRuns) / raw, 3),
+            streamVsUnary: round(sinkMBps / best(unaryMBpsRuns), 3),
+            uploadMsPerChunkUnary: { p50: round(percentile(unaryTop.uploadMs, 50), 1), p90: round(percentile(unaryTop.uploadMs, 90), 1) },
+          }
+        : {};
       const perGB = (seconds: number, bytes: number): number => round((seconds / bytes) * 1e9, 2);
       results.push({
         frameBytes,
@@ -119,7 +135,9 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
         rawTcpFsyncPerFrameMBps: round(rawPerFrame, 1),
         ratioVsFsyncPerFrame: round(sinkMBps / rawPerFrame, 3),
         uploadMsPerChunk: { p50: round(percentile(top.uploadMs, 50), 1), p90: round(percentile(top.uploadMs, 90), 1) },
+        ...unary,
         cpuSecondsPerGB: {
+          ...(unaryTop ? { sinkUnary: { receiver: round(least(unaryRuns.map((s) => (s.sinkCpuSeconds / s.bytes) * 1e9)), 2), sender: round(least(unaryRuns.map((s) => (s.agentCpuSeconds / s.bytes) * 1e9)), 2) } } : {}),
           sink: { receiver: round(least(sinkRuns.map((s) => (s.sinkCpuSeconds / s.bytes) * 1e9)), 2), sender: round(least(sinkRuns.map((s) => (s.agentCpuSeconds / s.bytes) * 1e9)), 2) },
           sinkTwoInFlight: { receiver: round(least(sink2Runs.map((s) => (s.sinkCpuSeconds / s.bytes) * 1e9)), 2), sender: round(least(sink2Runs.map((s) => (s.agentCpuSeconds / s.bytes) * 1e9)), 2) },
           rawTcp: { receiver: round(least(raws.oneFile.map((x) => x.receiverCpu)), 2), sender: round(least(raws.oneFile.map((x) => x.senderCpu)), 2) },
@@ -135,6 +153,7 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
           rawTcpFsyncPerFrameMBps: raws.perFrame.map((x) => round(x.MBps, 1)),
           sinkMBps: sinkMBpsRuns.map((v) => round(v, 1)),
           sinkTwoInFlightMBps: sink2MBpsRuns.map((v) => round(v, 1)),
+          ...(unaryTop ? { sinkUnaryMBps: unaryMBpsRuns.map((v) => round(v, 1)) } : {}),
         },
       });
     }
@@ -157,7 +176,8 @@ async function sinkThroughputBench(argv: readonly string[]): Promise<Record<stri
         bareGrpcMBps:
           "bare grpc-js (bench/raw-grpc-copy.ts): one client-streaming call over mutual TLS, one message per frame, no protobuf, the server's receive window widened as the coordinator's; the server appends each message to one file (awaited write) and fsyncs once at the end before answering. The ceiling of any gRPC sink here: sink/bareGrpc is nightshift's own cost, bareGrpc/rawTls is grpc-js's and Node's",
         rawTcpFsyncPerFrameMBps: "as rawTcpMBps, but the server cuts the stream into frames and writes each to a new file with fsync (the sink's writeFileDurable); no checksum, rename or SQLite",
-        sinkMBps: `sum over chunks (${chunkSize} frames each) of agent/grpc/result-uploader.ts uploadAttempt to a real Coordinator: gRPC client stream over mutual TLS, sha256 on both sides, one staged file with fsync per frame, SQLite commit, rename into place, directory fsync`,
+        sinkMBps: `sum over chunks (${chunkSize} frames each) of agent/grpc/result-uploader.ts uploadAttempt to a real Coordinator: each chunk's messages on the agent's one ResultSink.UploadStream over mutual TLS, sha256 on both sides, one staged file with fsync per frame, SQLite commit, rename into place, directory fsync, each chunk answered on the stream`,
+        sinkUnaryMBps: "with --unary-arm: as sinkMBps, but each chunk its own ResultSink.Upload call (a gRPC client stream), as before UploadStream; streamVsUnary = sinkMBps / sinkUnaryMBps",
         sinkTwoInFlightMBps:
           "as sinkMBps with two chunks uploading at once, as a busy agent does (agent/work/chunk-runner.ts frees the device before a chunk's upload ends, so the next chunk streams its frames while this one commits); bytes over the time at least one upload ran",
         uploadMsPerChunk: "the sink run with the best MB/s: each uploadAttempt call, first message to the commit's answer (a commit's latency with --chunk-size 1)",

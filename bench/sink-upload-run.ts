@@ -5,6 +5,7 @@ import { compileCoordinatorConfig } from "../coordinator/config/coordinator-conf
 import { Coordinator } from "../coordinator/coordinator.ts";
 import { cleanupOnInterrupt, nowSeconds } from "./bench-cli.ts";
 import type { SinkSender } from "./sink-sender-process.ts";
+import type { UploadVia } from "../agent/grpc/result-uploader.ts";
 
 export interface SinkUploadOptions {
   dir: string;
@@ -19,6 +20,8 @@ export interface SinkUploadOptions {
    * device before the upload ends), so 2 is what a busy agent does.
    */
   inFlight?: number;
+  /** Each upload on the agent's one upload stream (the default, as the agent does) or as its own Upload call. */
+  via?: UploadVia;
   /** The bench "agent", in a process of its own (bench/sink-sender-process.ts). */
   sender: SinkSender;
   log: Logger;
@@ -96,7 +99,7 @@ async function uploadAllChunks(o: SinkUploadOptions, coordinator: Coordinator): 
   const agentCpuAtStart = await o.sender.cpuMicros();
   const upload = async (chunkId: string, dispatchId: string): Promise<void> => {
     busySince ??= nowSeconds();
-    const sent = await o.sender.upload(chunkId, dispatchId, o.frameBytes);
+    const sent = await o.sender.upload(chunkId, dispatchId, o.frameBytes, o.via);
     uploadMs.push(sent.seconds * 1000);
     bytes += sent.bytes;
     done++;
