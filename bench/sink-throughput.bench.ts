@@ -1,7 +1,7 @@
 /**
  * How fast the result sink takes frames, against a raw TCP copy of the same bytes.
  *
- *   node --import tsx bench/sink-throughput.bench.ts [--frames 64] [--frame-bytes 1048576,204800] [--chunk-size 8] [--rounds 2] [--dir PARENT] [--unary-arm]
+ *   node --import tsx bench/sink-throughput.bench.ts [--frames 64] [--frame-bytes 1048576,204800] [--chunk-size 8] [--rounds 2] [--dir PARENT] [--unary-arm true]
  *
  * Prints one JSON object with one result per frame size. Baselines and sink
  * run interleaved for --rounds rounds (default 2; odd rounds in reverse order)
@@ -13,7 +13,7 @@
  * `--chunk-size 1` with small frames measures a commit's latency: each
  * upload's time from its first message to the commit's answer (p50, p90).
  * The agent uploads on its one upload stream (ResultSink.UploadStream), as a
- * real agent does; `--unary-arm` adds an arm with one Upload call per chunk
+ * real agent does; `--unary-arm true` adds an arm with one Upload call per chunk
  * (what agents did before, and older coordinators still get), one in flight.
  */
 import { rmSync } from "node:fs";
@@ -64,7 +64,7 @@ const least = (xs: readonly number[]): number => Math.min(...xs);
 
 async function sinkThroughputBench(argv: readonly string[]): Promise<Record<string, unknown>> {
   const f = parseFlags(argv, { frames: { default: "64" }, "frame-bytes": { default: "1048576,204800" }, rounds: { default: "2" }, "chunk-size": { default: "8" }, dir: { default: "" }, "unary-arm": { default: "false" } });
-  const unaryArm = f["unary-arm"] !== "false";
+  const unaryArm = f["unary-arm"] === "true";
   const frames = intFlag("frames", f.frames, 1, 4096);
   const rounds = intFlag("rounds", f.rounds, 1, 5);
   const chunkSize = intFlag("chunk-size", f["chunk-size"], 1, 64);
