@@ -108,9 +108,9 @@ test("provenance-cost prints the wall and CPU figures with their spread, stops a
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
 
-test("sink-throughput prints one result per frame size and cleans up", async (t) => {
+test("sink-throughput prints one result per frame size, with the Upload-per-chunk arm when asked, and cleans up", async (t) => {
   const parent = tempDir(t, "nightshift-bench-smoke-");
-  const out = parseOne(await runBench("sink-throughput.bench.ts", ["--frames", "8", "--frame-bytes", "65536,16384", "--dir", parent]));
+  const out = parseOne(await runBench("sink-throughput.bench.ts", ["--frames", "8", "--frame-bytes", "65536,16384", "--dir", parent, "--unary-arm", "true"]));
   assert.equal(out.benchmark, "sink-throughput");
   assert.equal(out.frames, 8);
   assert.equal(out.frameBytes, 65536);
@@ -121,9 +121,16 @@ test("sink-throughput prints one result per frame size and cleans up", async (t)
     assert.equal(r.totalBytes, 8 * (r.frameBytes as number));
     assertPositive(r, ["rawTcpMBps", "sinkMBps", "ratio", "rawTlsMBps", "ratioVsRawTls", "rawTcpFsyncPerFrameMBps", "sinkWithClaimsMBps", "bareGrpcMBps", "ratioVsBareGrpc", "sinkTwoInFlightMBps", "ratioTwoInFlight"], `results[${String(r.frameBytes)}]`);
     const cpu = r.cpuSecondsPerGB as Record<string, Record<string, unknown>>;
-    for (const arm of ["sink", "sinkTwoInFlight", "rawTcp", "rawTls", "bareGrpc"]) assertPositive(cpu[arm]!, ["receiver", "sender"], `results[${String(r.frameBytes)}].cpuSecondsPerGB.${arm}`);
+    for (const arm of ["sink", "sinkTwoInFlight", "sinkUnary", "rawTcp", "rawTls", "bareGrpc"]) assertPositive(cpu[arm]!, ["receiver", "sender"], `results[${String(r.frameBytes)}].cpuSecondsPerGB.${arm}`);
+    assertPositive(r, ["sinkUnaryMBps", "ratioUnary", "streamVsUnary"], `results[${String(r.frameBytes)}]`);
   }
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
+
+test("sink-call-vs-stream measures the coordinator's CPU per upload as Upload calls and on one stream, in one run", async () => {
+  const out = parseOne(await runBench("sink-call-vs-stream.bench.ts", ["--calls", "10", "--rounds", "1", "--gap-ms", "1"]));
+  assert.equal(out.benchmark, "sink-call-vs-stream");
+  for (const mode of ["warm", "paced"]) assertPositive(out[mode] as Record<string, unknown>, ["unaryUsPerUpload", "streamUsPerUpload", "ratio"], mode);
 });
 
 test("sink-group-commit commits the same chunks one by one and all at once, in one run, and cleans up", async (t) => {
