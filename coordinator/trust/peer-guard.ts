@@ -34,10 +34,12 @@ type Verdict = { ok: true; peer: PeerIdentity } | { ok: false; code: status; det
  * (enrolled, not removed, still this certificate) is read on every call, in
  * one narrow statement (EnrollmentsTable#trustOf).
  *
- * A bidirectional stream (the agents' claim stream) is a long conversation
- * rather than one request: each of its messages is checked as a new call
+ * A bidirectional stream (the agents' claim stream, their upload stream) is
+ * a long conversation rather than one request: each of its messages that
+ * names the agent (a claim, an upload's header) is checked as a new call
  * would be, so an agent removed while its stream is open is refused at its
- * very next message, and the stream ends with the refusal's status.
+ * very next claim or chunk, and the stream ends with the refusal's status.
+ * An upload's frames name no agent and are not checked again.
  */
 export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
   const cache = new PeerIdentityCache(deps.caPem);
@@ -47,7 +49,6 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
     const eachMessage = method.requestStream && method.responseStream;
     let peer: PeerIdentity | undefined;
     let refused = false;
-    let messages = 0;
     const refuse = (code: status, details: string): void => {
       refused = true;
       call.sendStatus({ code, details, metadata: new Metadata() });
@@ -63,7 +64,9 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
           },
           onReceiveMessage: (message, msgNext) => {
             if (refused) return;
-            if (eachMessage) {
+            // Each unit of work on a bidirectional stream (a claim, an upload's header: a message naming the
+            // agent) is checked as a new call would be; an upload's frames on the stream are not checked again.
+            if (eachMessage && namesAgent(message)) {
               const verdict = check(deps, identify, service, call.getAuthContext()?.sslPeerCertificate, method.path, () => call.getPeer());
               if (!verdict.ok) return refuse(verdict.code, verdict.details);
               peer = verdict.peer;
@@ -71,13 +74,6 @@ export function peerGuard(deps: PeerGuardDeps): ServerInterceptor {
             if (peer?.kind === "agent" && !speaksForItself(message, peer.agentId)) {
               deps.log.warn({ agentId: peer.agentId, method: method.path, peer: call.getPeer() }, "agent refused: request names another agent");
               return refuse(status.PERMISSION_DENIED, `agent ${peer.agentId} may only act for itself`);
-            }
-            // A long-lived stream (ResultSink.UploadStream) carries many units of work: each one after the
-            // first (a message naming the agent) is checked again, so an agent removed meanwhile is refused
-            // at its next one, as a new call would be.
-            if (peer?.kind === "agent" && messages++ > 0 && namesAgent(message)) {
-              const verdict = check(deps, identify, service, call.getAuthContext()?.sslPeerCertificate, method.path, () => call.getPeer());
-              if (!verdict.ok) return refuse(verdict.code, verdict.details);
             }
             msgNext(message);
           },
