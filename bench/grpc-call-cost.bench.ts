@@ -24,29 +24,25 @@
  * between two calls, so the code is colder). Figures are the median of the
  * rounds, in microseconds of process CPU (user + system) per call.
  */
-import { createHash, X509Certificate } from "node:crypto";
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { messagesOf } from "../coordinator/grpc/client-stream-messages.ts";
 import { listen, stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
-import { EnrollmentsTable } from "../coordinator/store/enrollments-table.ts";
-import { Store } from "../coordinator/store/store.ts";
 import { peerGuard } from "../coordinator/trust/peer-guard.ts";
-import { StudioCa } from "../coordinator/trust/studio-ca.ts";
 import { GRPC_CHANNEL_OPTIONS, GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
 import { silentLogger } from "../shared/log.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
-import { generateEcKeyPair, privateKeyToPem, publicKeyToPem } from "../shared/tls/pem-keys.ts";
 import { intFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
 
 const SERVICE = "nightshift.bench.Calls";
 const CLAIM = `/${SERVICE}/Claim`;
 const UPLOAD = `/${SERVICE}/Upload`;
 const CLAIM_STREAM = `/${SERVICE}/ClaimStream`;
-const AGENT_ID = "agt-00000000000000000001";
+const AGENT_ID = BENCH_AGENT_ID;
 const identity = (b: Buffer) => b;
 const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
 const service: grpc.ServiceDefinition = {
@@ -117,15 +113,7 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
     after: peerGuard,
   };
   return withTempDir("nightshift-bench-calls-", undefined, async (dir) => {
-    const ca = await StudioCa.open(join(dir, "ca"));
-    const tls = { caPem: ca.certPem, ...(await ca.issueServerCertificate()) };
-    const keys = await generateEcKeyPair();
-    const certPem = await ca.issueAgentCertificate(AGENT_ID, publicKeyToPem(keys.publicKey));
-    const store = Store.open(join(dir, "store.sqlite"));
-    const enrollments = new EnrollmentsTable(store.db);
-    store.agents.upsert({ id: AGENT_ID, name: "bench", state: "online", version: "1", gpus: [], ramBytes: 1, cpuCount: 1, tags: [], kinds: [], address: "", now: 1_000 });
-    enrollments.approve(AGENT_ID, "token", 1_000);
-    enrollments.recordCertificate(AGENT_ID, { certPem, certFingerprint: createHash("sha256").update(new X509Certificate(certPem).raw).digest("hex"), natsNkey: "U", at: 1_000 });
+    const { ca, tls, certPem, keyPem, store, enrollments } = await enrolledBenchAgent(dir);
     const log = silentLogger();
     const servers: grpc.Server[] = [];
     const ports = {} as Record<Variant, number>;
@@ -150,7 +138,7 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
       servers.push(server);
       ports[variant] = await listen(server, "127.0.0.1", 0, { tls, requireClientCertificate: true, log, clock: Date.now });
     }
-    const config: ClientConfig = { ports, caPem: ca.certPem, certPem, keyPem: privateKeyToPem(keys.privateKey) };
+    const config: ClientConfig = { ports, caPem: ca.certPem, certPem, keyPem };
     const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
     try {
       await once(proc, "message");

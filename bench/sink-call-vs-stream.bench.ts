@@ -19,10 +19,8 @@
  * so the code is colder). Figures are the median of the rounds, in
  * microseconds of process CPU (user + system) per upload.
  */
-import { createHash, X509Certificate } from "node:crypto";
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Server } from "@grpc/grpc-js";
 import { CoordinatorClient } from "../agent/grpc/gateway-client.ts";
@@ -30,18 +28,15 @@ import { uploadAttempt, type UploadVia } from "../agent/grpc/result-uploader.ts"
 import { listen, stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
 import { resultSinkHandler } from "../coordinator/grpc/result-sink-handler.ts";
 import type { ResultSink, UploadHeader } from "../coordinator/sink/result-sink.ts";
-import { EnrollmentsTable } from "../coordinator/store/enrollments-table.ts";
-import { Store } from "../coordinator/store/store.ts";
 import { peerGuard } from "../coordinator/trust/peer-guard.ts";
-import { StudioCa } from "../coordinator/trust/studio-ca.ts";
 import { GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
 import { silentLogger } from "../shared/log.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { UPLOAD_SERVICE } from "../shared/upload-codec.ts";
-import { generateEcKeyPair, privateKeyToPem, publicKeyToPem } from "../shared/tls/pem-keys.ts";
 import { intFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
 
-const AGENT_ID = "agt-00000000000000000001";
+const AGENT_ID = BENCH_AGENT_ID;
 const VIAS = ["unary", "stream"] as const satisfies readonly UploadVia[];
 type ToChild = { via: UploadVia; calls: number; gapMs: number };
 interface ClientConfig { port: number; caPem: string; certPem: string; keyPem: string }
@@ -82,21 +77,13 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
   const rounds = intFlag("rounds", f.rounds, 1, 9);
   const gapMs = intFlag("gap-ms", f["gap-ms"], 1, 1000);
   return withTempDir("nightshift-bench-sink-stream-", undefined, async (dir) => {
-    const ca = await StudioCa.open(join(dir, "ca"));
-    const tls = { caPem: ca.certPem, ...(await ca.issueServerCertificate()) };
-    const keys = await generateEcKeyPair();
-    const certPem = await ca.issueAgentCertificate(AGENT_ID, publicKeyToPem(keys.publicKey));
-    const store = Store.open(join(dir, "store.sqlite"));
-    const enrollments = new EnrollmentsTable(store.db);
-    store.agents.upsert({ id: AGENT_ID, name: "bench", state: "online", version: "1", gpus: [], ramBytes: 1, cpuCount: 1, tags: [], kinds: [], address: "", now: 1_000 });
-    enrollments.approve(AGENT_ID, "token", 1_000);
-    enrollments.recordCertificate(AGENT_ID, { certPem, certFingerprint: createHash("sha256").update(new X509Certificate(certPem).raw).digest("hex"), natsNkey: "U", at: 1_000 });
+    const { ca, tls, certPem, keyPem, store, enrollments } = await enrolledBenchAgent(dir);
     const log = silentLogger();
     const guard = peerGuard({ caPem: ca.certPem, store, enrollments, adminFingerprint: () => undefined, log, rules: { "nightshift.v1.ResultSink": "agent" } });
     const server = new Server({ ...GRPC_SERVER_OPTIONS, interceptors: [guard] });
     server.addService(UPLOAD_SERVICE, resultSinkHandler(nullSink(), log));
     const port = await listen(server, "127.0.0.1", 0, { tls, requireClientCertificate: true, log, clock: Date.now });
-    const config: ClientConfig = { port, caPem: ca.certPem, certPem, keyPem: privateKeyToPem(keys.privateKey) };
+    const config: ClientConfig = { port, caPem: ca.certPem, certPem, keyPem };
     const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
     try {
       await once(proc, "message");
