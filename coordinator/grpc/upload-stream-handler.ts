@@ -89,7 +89,12 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
       while (answering.size > 0) await Promise.all([...answering]);
     };
     run()
-      .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : err }, "upload stream failed"))
+      .catch((err: unknown) => {
+        // An agent that stops (or closes an idle stream) cancels it: nothing to warn about unless an upload was open.
+        const fields = { err: err instanceof Error ? err.message : err, openUploads: open.size };
+        if (call.cancelled && open.size === 0) log.debug(fields, "upload stream cancelled by the agent");
+        else log.warn(fields, call.cancelled ? "upload stream cancelled with uploads open" : "upload stream failed");
+      })
       .finally(async () => {
         // Cut off (cancelled, or a broken message): what is open is dropped; a commit under way still completes.
         for (const [id, steps] of [...open]) {
