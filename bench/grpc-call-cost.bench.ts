@@ -24,8 +24,6 @@
  * between two calls, so the code is colder). Figures are the median of the
  * rounds, in microseconds of process CPU (user + system) per call.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -35,7 +33,8 @@ import { peerGuard } from "../coordinator/trust/peer-guard.ts";
 import { GRPC_CHANNEL_OPTIONS, GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
 import { silentLogger } from "../shared/log.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
-import { intFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { intFlag, median, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { forkCallClient, type CallClientProcess } from "./call-client-process.ts";
 import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
 
 const SERVICE = "nightshift.bench.Calls";
@@ -139,17 +138,10 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
       ports[variant] = await listen(server, "127.0.0.1", 0, { tls, requireClientCertificate: true, log, clock: Date.now });
     }
     const config: ClientConfig = { ports, caPem: ca.certPem, certPem, keyPem };
-    const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    let client: CallClientProcess<ToChild> | undefined;
     try {
-      await once(proc, "message");
-      const run = async (m: ToChild): Promise<number> => {
-        const before = process.cpuUsage();
-        proc.send(m);
-        const [answer] = (await once(proc, "message")) as [string];
-        if (answer !== "done") throw new Error(`client: ${answer}`);
-        const used = process.cpuUsage(before);
-        return (used.user + used.system) / m.calls;
-      };
+      client = await forkCallClient<ToChild>(fileURLToPath(import.meta.url), config);
+      const run = client.run;
       // Warm-up: connections made, code compiled, on both servers.
       for (const variant of ["before", "after"] as const) for (const kind of ["claim", "upload"] as const) await run({ variant, kind, calls: 50, gapMs: 0 });
       await run({ variant: "after", kind: "claimStream", calls: 50, gapMs: 0 });
@@ -169,7 +161,6 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
           }
         }
       }
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
       const figures: Record<string, unknown> = {};
       for (const kind of ["claim", "upload"] as const) {
         for (const mode of ["warm", "paced"] as const) {
@@ -203,7 +194,7 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
         aggregation: `median of ${rounds} rounds; rounds alternate which server goes first`,
       };
     } finally {
-      proc.disconnect();
+      client?.close();
       for (const s of servers) await stopGrpcServer(s, 0);
       store.close();
     }

@@ -19,8 +19,6 @@
  * so the code is colder). Figures are the median of the rounds, in
  * microseconds of process CPU (user + system) per upload.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Server } from "@grpc/grpc-js";
 import { CoordinatorClient } from "../agent/grpc/gateway-client.ts";
@@ -33,7 +31,8 @@ import { GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
 import { silentLogger } from "../shared/log.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { UPLOAD_SERVICE } from "../shared/upload-codec.ts";
-import { intFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { intFlag, median, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { forkCallClient, type CallClientProcess } from "./call-client-process.ts";
 import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
 
 const AGENT_ID = BENCH_AGENT_ID;
@@ -84,17 +83,10 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
     server.addService(UPLOAD_SERVICE, resultSinkHandler(nullSink(), log));
     const port = await listen(server, "127.0.0.1", 0, { tls, requireClientCertificate: true, log, clock: Date.now });
     const config: ClientConfig = { port, caPem: ca.certPem, certPem, keyPem };
-    const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    let client: CallClientProcess<ToChild> | undefined;
     try {
-      await once(proc, "message");
-      const run = async (m: ToChild): Promise<number> => {
-        const before = process.cpuUsage();
-        proc.send(m);
-        const [answer] = (await once(proc, "message")) as [string];
-        if (answer !== "done") throw new Error(`client: ${answer}`);
-        const used = process.cpuUsage(before);
-        return (used.user + used.system) / m.calls;
-      };
+      client = await forkCallClient<ToChild>(fileURLToPath(import.meta.url), config);
+      const run = client.run;
       for (const via of VIAS) await run({ via, calls: 50, gapMs: 0 }); // warm-up: connection made, code compiled
       const results: Record<string, number[]> = {};
       for (let r = 0; r < rounds; r++) {
@@ -106,7 +98,6 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
           }
         }
       }
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
       const figures: Record<string, unknown> = {};
       for (const mode of ["warm", "paced"] as const) {
         const u = median(results[`${mode}.unary`] ?? []);
@@ -130,7 +121,7 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
         aggregation: `median of ${rounds} rounds; rounds alternate which way goes first`,
       };
     } finally {
-      proc.disconnect();
+      client?.close();
       await stopGrpcServer(server, 0);
       store.close();
     }
