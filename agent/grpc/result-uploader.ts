@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
-import { once } from "node:events";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import type { ResultSinkClient, UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import type { EncodedFrame } from "../executors/executor.ts";
 import type { CoordinatorClient } from "./gateway-client.ts";
-import { UploadStream, type StreamUpload } from "./upload-stream.ts";
+import { UploadStream, writerUntil, type StreamUpload } from "./upload-stream.ts";
 
 export interface UploadTarget {
   jobId: string;
@@ -32,18 +31,9 @@ function unaryUpload(sink: ResultSinkClient): StreamUpload {
   let settle!: { resolve: (r: UploadResult) => void; reject: (e: ServiceError) => void };
   const result = new Promise<UploadResult>((resolve, reject) => (settle = { resolve, reject }));
   const call = sink.upload((err, res) => (err ? settle.reject(err) : settle.resolve(res)));
-  const failed = result.then(
-    () => new Error("upload closed"),
-    (err: unknown) => err,
-  );
-  let refused: unknown;
-  void failed.then((e) => (refused = e));
   return {
     result,
-    write: async (msg) => {
-      if (refused) throw refused;
-      if (!call.write(msg)) await Promise.race([once(call, "drain"), failed.then((e) => Promise.reject(e))]);
-    },
+    write: writerUntil(result, "upload closed", (msg) => call.write(msg), call),
     end: () => call.end(),
     cancel: () => call.cancel(),
   };

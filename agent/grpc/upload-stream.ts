@@ -20,7 +20,7 @@
  * agent holds no call open on the coordinator (whose shutdown waits for open
  * calls).
  */
-import { once } from "node:events";
+import { once, type EventEmitter } from "node:events";
 import { Metadata, connectivityState, status as grpcStatus, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { ResultSinkClient, UploadAnswer, UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
 import { UPLOAD_STREAM_READY_KEY } from "../../shared/upload-codec.ts";
@@ -139,6 +139,24 @@ class OpenStream {
   }
 }
 
+/**
+ * The write() of one upload's messages (on the stream, or as an Upload call's): a full call is waited on
+ * until 'drain'; once the upload's result has settled (answered early, refused, or the call broke), that
+ * write and every later one reject with the refusal or the error, as writes to a closed call would.
+ */
+export function writerUntil(result: Promise<unknown>, answeredEarly: string, send: (msg: UploadMessage) => boolean, drains: EventEmitter): (msg: UploadMessage) => Promise<void> {
+  let over: unknown;
+  const failed = result.then(
+    () => new Error(answeredEarly),
+    (err: unknown) => err,
+  );
+  void failed.then((e) => (over = e));
+  return async (msg) => {
+    if (over) throw over;
+    if (!send(msg)) await Promise.race([once(drains, "drain"), failed.then((e) => Promise.reject(e))]);
+  };
+}
+
 /** The agent's upload stream to one coordinator. */
 export class UploadStream {
   private current: Promise<OpenStream | null> | undefined;
@@ -198,21 +216,12 @@ export class UploadStream {
 
   private upload(s: OpenStream, uploadId: number): StreamUpload {
     const result = new Promise<UploadResult>((resolve, reject) => s.add(uploadId, { resolve, reject }));
-    let over: unknown;
-    const failed = result.then(
-      () => new Error("upload answered before all of it was sent"),
-      (err: unknown) => err,
-    );
-    void failed.then((e) => (over = e));
     return {
       result,
-      write: async (msg) => {
-        if (over) throw over;
-        if (!s.call.write({ ...msg, uploadId })) await Promise.race([once(s.call, "drain"), failed.then((e) => Promise.reject(e))]);
-      },
+      write: writerUntil(result, "upload answered before all of it was sent", (msg) => s.call.write({ ...msg, uploadId }), s.call),
       end: () => undefined,
       cancel: () => {
-        if (over || s.broken) return;
+        if (!s.pending.has(uploadId) || s.broken) return; // answered (or refused, or cancelled) already
         // As grpc-js's cancel of an Upload call: the upload fails here at once with CANCELLED (a commit already
         // under way may still complete, unanswered), and the sink is told to drop what it staged.
         s.cancel(uploadId);
