@@ -27,8 +27,10 @@ export const FIXED_JOB_COLUMNS = `id, name, spec_json AS specJson, base_dir AS b
   frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
   steps_json AS stepsJson, recipe_sha256 AS recipeSha256, shots_json AS shotsJson, created_at AS createdAt`;
 
-/** The same columns by their SQL names: an UPDATE OF any of them drops the job's kept facts. */
-const FIXED_SQL_NAMES = "id, name, spec_json, base_dir, output_dir, frame_start, frame_end, fps, seed, model_name, model_sha256, steps_json, recipe_sha256, shots_json, created_at";
+/** The same columns by their SQL names (the list above without its aliases): an UPDATE OF any of them drops the job's kept facts. */
+const FIXED_SQL_NAMES = FIXED_JOB_COLUMNS.split(",")
+  .map((c) => c.trim().split(" ")[0])
+  .join(", ");
 
 export class JobFacts<T> {
   private readonly kept = new Map<string, T>();
