@@ -4,7 +4,7 @@
  * GPU, a CUDA load, and minutes.
  *
  *   node --import tsx bench/gpu-energy-check.ts [--sources nvml,nvidia-smi] [--gpu 0]
- *        [--frames 240] [--width 1920] [--height 1080] [--chunk 24] [--load "CMD"] [--cuda 0|1] [--dir PARENT]
+ *        [--frames 240] [--width 1920] [--height 1080] [--chunk 24] [--load "CMD"] [--providers cpu|webgpu,cpu|cuda,cpu] [--dir PARENT]
  *
  * 1. Opens NVML on GPU --gpu and measures the idle draw for 3 s.
  * 2. Starts a CUDA load beside the agent: by default a PyTorch 8192x8192
@@ -23,7 +23,9 @@
  *
  * Size the job so that chunks last several seconds (the counter and
  * nvidia-smi's 1-second power average make short chunks noisy): raise --chunk
- * or the frame size; --cuda 1 runs the model on onnxruntime's CUDA provider.
+ * or the frame size; --providers webgpu,cpu runs the model on onnxruntime's
+ * WebGPU provider (bundled with onnxruntime-node; Vulkan on Linux), cuda,cpu
+ * on its CUDA provider where installed. --cuda 1 is kept as cuda,cpu.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -50,6 +52,7 @@ const FLAGS = {
   chunk: { default: "24" },
   load: { default: "" },
   cuda: { default: "0" },
+  providers: { default: "" },
   "max-error": { default: "2" },
   dir: { default: "" },
 };
@@ -96,7 +99,7 @@ function referenceSampler(source: PowerSource, intervalMs = 20) {
   return { samples, stop: () => clearInterval(timer) };
 }
 
-async function runSource(kind: EnergySource, o: { gpu: number; dir: string; frames: number; width: number; height: number; chunk: number; cuda: boolean }) {
+async function runSource(kind: EnergySource, o: { gpu: number; dir: string; frames: number; width: number; height: number; chunk: number; providers: string[] | undefined }) {
   const log = benchLogger(`gpu-energy-check-${kind}`);
   const config = compileCoordinatorConfig({ dataDir: join(o.dir, kind, "coordinator"), outputRoot: join(o.dir, kind, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" }, BUNDLED_MODELS_DIR);
   const coordinator = await Coordinator.start(config, log);
@@ -112,7 +115,7 @@ async function runSource(kind: EnergySource, o: { gpu: number; dir: string; fram
       powerSource: source,
       pauseOnForeignGpuUse: false, // the load is another process on the card, on purpose
       onChunkMeasured: (m) => chunks.push(m),
-      ...(o.cuda ? { executionProviders: ["cuda", "cpu"] } : {}),
+      ...(o.providers ? { executionProviders: o.providers } : {}),
       log,
     });
     try {
@@ -134,6 +137,15 @@ async function runSource(kind: EnergySource, o: { gpu: number; dir: string; fram
   return chunks;
 }
 
+/** The agent's onnxruntime providers: --providers LIST, or cuda,cpu for the older --cuda 1; undefined leaves the agent's default (cpu). */
+function providersFlag(list: string, cuda: boolean): string[] | undefined {
+  const names = list.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  const bad = names.find((p) => !["cpu", "webgpu", "cuda"].includes(p));
+  if (bad !== undefined) throw new BadInputError(`--providers: unknown provider '${bad}' (use cpu, webgpu, cuda)`, { field: "providers" });
+  if (names.length > 0) return names;
+  return cuda ? ["cuda", "cpu"] : undefined;
+}
+
 async function main(): Promise<unknown> {
   const f = parseFlags(process.argv.slice(2), FLAGS);
   const sources = f.sources.split(",").map((s) => s.trim()) as EnergySource[];
@@ -145,7 +157,7 @@ async function main(): Promise<unknown> {
     width: intFlag("width", f.width, 16, 8192),
     height: intFlag("height", f.height, 16, 8192),
     chunk: intFlag("chunk", f.chunk, 1, 10_000),
-    cuda: intFlag("cuda", f.cuda, 0, 1) === 1,
+    providers: providersFlag(f.providers, intFlag("cuda", f.cuda, 0, 1) === 1),
   };
   const maxError = Number(f["max-error"]);
   if (!(maxError > 0)) throw new BadInputError(`--max-error: expected a percentage > 0, got '${f["max-error"]}'`, { field: "max-error" });
@@ -204,7 +216,7 @@ async function main(): Promise<unknown> {
             idleWatts: idleWatts === null ? null : round(idleWatts, 1),
             loadWatts: round(loadWatts, 1),
             load: f.load || "python3 torch 8192x8192 matmul loop",
-            job: { frames: o.frames, width: o.width, height: o.height, chunk: o.chunk, cuda: o.cuda },
+            job: { frames: o.frames, width: o.width, height: o.height, chunk: o.chunk, providers: o.providers ?? ["cpu"] },
             maxErrorPercent: maxError,
             referenceSamples: sampler.samples.length,
             results,
