@@ -1,12 +1,13 @@
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { BadInputError } from "../../shared/errors.ts";
+import { providerNeeds } from "./onnx-providers.ts";
 import { frameToTensor, framesToTensor, tensorToFrame, type ImageTensor } from "../../shared/model-manifest/frame-tensor.ts";
 import { layoutAxes, type ModelManifest } from "../../shared/model-manifest/manifest-schema.ts";
 import type { RgbFrame } from "../../shared/media/rgb-frame.ts";
 import { cropTile, TileBlender, tilePlanFor, tileWindows, type OutputTile } from "./tile-blend.ts";
 
 export interface OnnxSessionOptions {
-  /** onnxruntime execution providers in order of preference, e.g. ["cuda", "cpu"]. Default ["cpu"]. */
+  /** onnxruntime execution providers in order of preference, e.g. ["webgpu", "cpu"] (onnx-providers.ts). Default ["cpu"]. */
   executionProviders?: string[];
   /** Threads inside one op; default: onnxruntime's choice (one per core). */
   intraOpThreads?: number;
@@ -64,7 +65,7 @@ async function createSession(modelPath: string, options: InferenceSession.Sessio
         await probe.release();
         throw new BadInputError(
           `execution providers [${providers.join(", ")}] could not start (${(err as Error).message}); ` +
-            `the model loads on ["cpu"]. onnxruntime-node needs its CUDA build and CUDA/cuDNN libraries for "cuda".`,
+            `the model loads on ["cpu"]. ${providerNeeds(providers.find((p) => p !== "cpu") ?? "cpu")}.`,
           { field: "executionProviders", cause: err },
         );
       }

@@ -43,11 +43,36 @@ interface AgentFlags {
   energySource?: string;
   idleWatts?: string;
   cuda?: boolean;
+  onnxProviders?: string;
   telemetryIntervalMs?: string;
   gpuFreeSeconds?: string;
   sharedRoot?: string;
   blender?: string;
   cacheSize?: string;
+}
+
+/**
+ * The model steps' execution providers: --onnx-providers, else the config's
+ * onnxProviders, else cuda,cpu for --cuda, else undefined (the CPU). Anything
+ * beyond the CPU is checked here, before the agent joins: a provider that
+ * cannot start stops it with exit 2 and what the provider needs.
+ */
+async function onnxProvidersOf(flags: AgentFlags, file: Record<string, unknown>): Promise<string[] | undefined> {
+  const fromFile = file.onnxProviders;
+  if (fromFile !== undefined && typeof fromFile !== "string" && !Array.isArray(fromFile)) {
+    throw new BadInputError("onnxProviders: expected a list such as [webgpu, cpu] or the text webgpu,cpu", { field: "onnxProviders" });
+  }
+  const text = flags.onnxProviders ?? (Array.isArray(fromFile) ? fromFile.map(String).join(",") : fromFile);
+  const field = flags.onnxProviders !== undefined ? "--onnx-providers" : "onnxProviders";
+  if (text !== undefined && flags.cuda) throw new BadInputError(`--cuda: give either --cuda or ${field}, not both`, { field: "cuda" });
+  if (text === undefined) return flags.cuda ? ["cuda", "cpu"] : undefined;
+  const [{ parseOnnxProviders, needsProviderCheck }, { checkOnnxProviders }] = await Promise.all([
+    import("../../agent/executors/onnx-providers.ts"),
+    import("../../agent/executors/onnx-provider-check.ts"),
+  ]);
+  const providers = parseOnnxProviders(text, field);
+  if (needsProviderCheck(providers)) await checkOnnxProviders(providers, BUNDLED_MODELS_DIR, field);
+  return providers;
 }
 
 export function registerAgent(program: Command): void {
@@ -72,7 +97,8 @@ export function registerAgent(program: Command): void {
     .option("--shared-root <dir>", "where the studio's shared root (NAS) is mounted on this machine (Blender scenes)")
     .option("--blender <path>", "the Blender executable (default: `blender` on PATH)")
     .option("--cache-size <size>", "cap of the model and asset cache under the data dir, e.g. 20GiB (config: cacheSize; default 20GiB)")
-    .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries)")
+    .option("--onnx-providers <list>", "onnxruntime execution providers for model steps, in order, e.g. webgpu,cpu (config: onnxProviders; default cpu). webgpu is built in and needs the GPU driver's Vulkan ICD and the Vulkan loader; checked at start")
+    .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries); the same as --onnx-providers cuda,cpu")
     .action(async (flags: AgentFlags) => {
       // onnxruntime, gRPC and NATS load here, not when the CLI starts.
       const [{ readConfigFile }, { startAgent }, { joinStudio }, { createLogger }] = await Promise.all([
@@ -100,6 +126,7 @@ export function registerAgent(program: Command): void {
       if (!(gpuFreeSeconds >= 0 && gpuFreeSeconds <= 86_400)) {
         throw new BadInputError(`--gpu-free-seconds: expected 0..86400, got '${flags.gpuFreeSeconds}'`, { field: "gpuFreeSeconds" });
       }
+      const executionProviders = await onnxProvidersOf(flags, file);
       const kinds = await agentKindsConfig(file, flags);
       const cacheBytes = parseCacheSize(flags.cacheSize ?? (file.cacheSize as string | number | undefined), flags.cacheSize !== undefined ? "--cache-size" : "cacheSize");
       const log = createLogger("nightshift-agent");
@@ -130,7 +157,7 @@ export function registerAgent(program: Command): void {
         dataDir,
         modelsDir: flags.modelsDir ?? BUNDLED_MODELS_DIR,
         tags: flags.tag,
-        ...(flags.cuda ? { executionProviders: ["cuda", "cpu"] } : {}),
+        ...(executionProviders ? { executionProviders } : {}),
         ...(flags.energySource ? { energySource: flags.energySource as EnergySource } : {}),
         idleWatts: idle,
         telemetryIntervalMs,
