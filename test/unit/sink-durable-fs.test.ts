@@ -63,3 +63,21 @@ test("renameIntoPlace names every dir whose entries changed: each target dir, an
   assert.equal(readFileSync(join(root, "out", "new", "deep", "f3"), "utf8"), "3");
   assert.equal(readFileSync(join(root, "out", "old", "f1"), "utf8"), "1");
 });
+
+test("renameIntoPlace fails with ENOENT for a staged file that is not there, in a target dir that is there and in one it makes", (t) => {
+  const root = tempDir(t);
+  mkdirSync(join(root, "staging"));
+  mkdirSync(join(root, "out"));
+  const gone = join(root, "staging", "gone");
+  assert.throws(() => renameIntoPlace([{ from: gone, to: join(root, "out", "f1") }]), { code: "ENOENT" });
+  assert.throws(() => renameIntoPlace([{ from: gone, to: join(root, "out", "new", "f1") }]), { code: "ENOENT" });
+  // A target dir that exists is only renamed into (no mkdir first), and named once however many frames go there.
+  writeFileSync(join(root, "staging", "a"), "a");
+  writeFileSync(join(root, "staging", "b"), "b");
+  const dirs = renameIntoPlace([
+    { from: join(root, "staging", "a"), to: join(root, "out", "a") },
+    { from: join(root, "staging", "b"), to: join(root, "out", "b") },
+  ]);
+  assert.deepEqual(dirs, [join(root, "out")]);
+  assert.equal(readFileSync(join(root, "out", "b"), "utf8"), "b");
+});
