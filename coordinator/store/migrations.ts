@@ -330,4 +330,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX chunks_by_job_state_idx ON chunks(job_id, state, idx, frame_start, frame_end);
   DROP INDEX chunks_by_job_state;
   `,
+  // dispatch: every pass lists the open jobs (jobs.listInStates) and their models (jobs.modelsInStates); without an
+  // index on the state both scan every job the store ever held, stepping over each one's spec JSON.
+  `
+  CREATE INDEX jobs_by_state ON jobs(state);
+  `,
 ];
