@@ -3,7 +3,7 @@
  * (jobs.listInStates, jobs.modelsInStates). Those reads must find the open
  * jobs through an index, not by scanning every job the store ever held: a
  * studio's store keeps its finished jobs, and the scan steps over each one's
- * spec JSON (bench/job-state-reads.bench.ts measures the cost).
+ * spec JSON (bench/store-history.bench.ts measures the cost).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -25,8 +25,11 @@ function plansOf(store: Store, read: () => unknown): Array<{ sql: string; plan: 
     db.prepare = prepare;
   }
   return texts.map((sql) => {
-    const marks = (sql.match(/\?/g) ?? []).length;
-    const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...Array.from({ length: marks }, () => "running")) as Array<{ detail: string }>;
+    // The plan does not depend on the values: "running" for each ? (the states read), a placeholder for each @name.
+    const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], 0]));
+    const marks = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => "running");
+    const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+    const rows = (Object.keys(named).length > 0 ? explain.all(named) : explain.all(...marks)) as Array<{ detail: string }>;
     return { sql, plan: rows.map((r) => r.detail).join(" | ") };
   });
 }
