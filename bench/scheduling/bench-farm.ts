@@ -11,14 +11,6 @@ import { coresMark, coresUsed, type CoresUsed } from "./cpu-cores.ts";
 import { splitMakespan, type MakespanSplit } from "./makespan-split.ts";
 import { countingSql, countStatements, type StatementCount } from "./statement-counter.ts";
 
-import { Dispatcher } from "../../coordinator/dispatch/dispatcher.ts";
-import { runDispatchPass } from "../../coordinator/scheduling/dispatch-pass.ts";
-export const PASSES: Array<[number, number]> = [];
-{
-  const proto = Dispatcher.prototype as unknown as { pass: () => Promise<void> };
-  const orig = proto.pass;
-  proto.pass = async function (this: unknown) { const t0 = hostMs(); try { await orig.call(this); } finally { PASSES.push([t0, hostMs()]); } };
-}
 /** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
 export const wallMs = hostMs;
 
@@ -166,7 +158,6 @@ export class BenchFarm {
     const toHost = hostMs() - Date.now();
     const rows = st.db.prepare(`SELECT id, state, created_at AS c, finished_at AS f FROM attempts WHERE job_id = ?`).all(jobId) as Array<{ id: string; state: string; c: number; f: number | null }>;
     const spans = (await this.events()).filter((e) => e.jobId === jobId);
-    if (process.env.MK_DUMP) { const ps = PASSES.filter(([a]) => a >= releaseMs - 50 && a <= doneMs).map(([a, b]) => [Math.round(a - releaseMs), Math.round(b - a)]); console.error("PASSES", spans.length, JSON.stringify(ps.slice(0, 12)), ps.length); PASSES.length = 0; }
     return splitMakespan({
       releaseMs,
       doneMs,
