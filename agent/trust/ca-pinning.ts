@@ -96,7 +96,10 @@ function presentedChain(options: FetchPinnedCaOptions): Promise<X509Certificate[
     socket.once("secureConnect", () => {
       clearTimeout(timer);
       const chain = walkChain(socket.getPeerCertificate(true));
-      socket.destroy();
+      // Ended, not destroyed: destroy() would drop this side's TLS Finished still on its way out, and the
+      // coordinator's front would see a handshake cut short and log it as a refused connection.
+      socket.once("finish", () => socket.destroy());
+      socket.end();
       resolve(chain);
     });
     socket.once("error", (err) => {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
+import { fetchPinnedCa, presentedCaFingerprint } from "../../agent/trust/ca-pinning.ts";
 import { REFUSED, startTlsFront, type TlsFront, type TlsFrontLimits } from "../../coordinator/grpc/tls-front.ts";
 import { identifyPeer } from "../../coordinator/trust/peer-identity.ts";
 import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
@@ -36,7 +37,7 @@ interface Harness {
   whoAmI(client: grpc.Client): Promise<string>;
 }
 
-async function harness(t: TestContext, limits: Partial<TlsFrontLimits>): Promise<Harness> {
+async function harness(t: TestContext, limits: Partial<TlsFrontLimits>, requireClientCertificate = true): Promise<Harness> {
   const dir = tempDir(t, "ns-tls-front-");
   const ca = await StudioCa.open(join(dir, "ca"));
   const server = new grpc.Server();
@@ -55,7 +56,7 @@ async function harness(t: TestContext, limits: Partial<TlsFrontLimits>): Promise
     host: "127.0.0.1",
     port: 0,
     tls: { caPem: ca.certPem, ...serverCert },
-    requireClientCertificate: true,
+    requireClientCertificate,
     injector: server.createConnectionInjector(grpc.ServerCredentials.createInsecure()),
     limits,
     log: pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
@@ -160,4 +161,14 @@ test("a peer failing TLS 20 times is logged once per minute window, with the cou
 
   assert.equal(await h.whoAmI(agentClient(t, h)), "agent:agt-00000000000000000001");
   assert.equal(lines(h, "127.0.0.1").length, 0);
+});
+
+test("the agent's CA-pin probes (ca-pinning.ts) finish their handshake before they leave: the enrollment front hands them over and logs no refusal", async (t) => {
+  const h = await harness(t, {}, false);
+  const pin = await presentedCaFingerprint({ host: "127.0.0.1", port: h.port });
+  await fetchPinnedCa({ host: "127.0.0.1", port: h.port, pin });
+  await eventually(() => h.front.handshaking().size === 0, "both probes settled", 10_000);
+  // Before the probe ended its socket (it destroyed it), each was "closed during the TLS handshake": failed, and a warning.
+  assert.deepEqual(h.front.stats(), { handedOver: 2, overCap: 0, timedOut: 0, failed: 0 });
+  assert.deepEqual(lines(h, "127.0.0.1"), []);
 });
