@@ -33,6 +33,11 @@ function toAccounting(a: NonNullable<Extract<UploadMessage["body"], { $case: "ac
   };
 }
 
+/** The refusal of an upload whose messages ended before its accounting: a cut-short call or stream. */
+export function truncatedUpload(): UploadRefusedError {
+  return new UploadRefusedError("upload ended without accounting (truncated stream)", "truncated");
+}
+
 /** One upload in progress at the sink's gRPC edge. */
 export class UploadSteps {
   private session: UploadSession | undefined;
@@ -67,7 +72,7 @@ export class UploadSteps {
   /** Commits the upload once every message is in: answered only when the commit is durable (ResultSink#commit). */
   async commit(): Promise<UploadResult> {
     if (!this.session) throw new UploadRefusedError("upload without header", "bad-message");
-    if (!this.accounting) throw new UploadRefusedError("upload ended without accounting (truncated stream)", "truncated");
+    if (!this.accounting) throw truncatedUpload();
     const written = await this.session.commit(this.accounting);
     return { committed: true, framesWritten: written, message: "" };
   }

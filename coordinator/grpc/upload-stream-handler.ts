@@ -25,7 +25,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { ResultSink } from "../sink/result-sink.ts";
 import { UPLOAD_STREAM_READY_KEY } from "../../shared/upload-codec.ts";
 import { messagesOf } from "./client-stream-messages.ts";
-import { UploadSteps, type RefusalHook } from "./upload-steps.ts";
+import { truncatedUpload, UploadSteps, type RefusalHook } from "./upload-steps.ts";
 
 /** Uploads open at once on one stream (the agent keeps at most claim-ahead's maxFinishing + 1 of its own). */
 export const MAX_OPEN_UPLOADS_PER_STREAM = 16;
@@ -85,7 +85,7 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
     const run = async (): Promise<void> => {
       for await (const msg of messagesOf<UploadMessage>(call)) await take(msg);
       // The agent has sent everything: an upload still open was cut short.
-      for (const [id, steps] of [...open]) track(refuse(id, steps, new UploadRefusedError("upload ended without accounting (truncated stream)", "truncated")));
+      for (const [id, steps] of [...open]) track(refuse(id, steps, truncatedUpload()));
       while (answering.size > 0) await Promise.all([...answering]);
     };
     run()
