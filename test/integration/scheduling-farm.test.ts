@@ -120,22 +120,27 @@ test("priorities, pause, resume and cancel: a later high-priority job overtakes;
   const { c, starts, submit } = await farmWith(t, 100, [{ name: "solo", speed: 1 }]);
   const low = await submit(sleepJob("low", 32, 2, { priority: 0 }));
   await eventually(() => starts.some((s) => s.jobId === low), "the low job to start", 10_000);
+  // The chunks of a job the coordinator has granted (an attempt is made at the claim). Counted rather than the
+  // executors' starts: on a loaded machine a granted chunk may start well after its claim.
+  const claimedOf = (jobId: string): Set<string> => new Set(c.store.chunks.listByJob(jobId).flatMap((ch) => c.store.attempts.listByChunk(ch.id).map((a) => a.id)));
   const high = await submit(sleepJob("high", 4, 2, { priority: 50 }));
-  const lowStartedBefore = starts.filter((s) => s.jobId === low).length;
+  const lowClaimedBefore = claimedOf(low).size;
   await c.finisher.waitFor(high);
   const order = starts.map((s) => s.jobId);
   const lastHigh = order.lastIndexOf(high);
-  // Before the high job's chunks, at most the low chunks that were running or waiting in the pool (depth 2) start.
+  // Before the high job's chunks, at most the low chunks already claimed or waiting in the pool (depth 2) start.
   const lowBeforeHigh = order.slice(0, lastHigh + 1).filter((j) => j === low).length;
-  assert.ok(lowBeforeHigh <= lowStartedBefore + 2, `high overtook the low backlog: ${lowStartedBefore} low started at submit, then ${order.join(",")}`);
+  assert.ok(lowBeforeHigh <= lowClaimedBefore + 2, `high overtook the low backlog: ${lowClaimedBefore} low claimed at submit, then ${order.join(",")}`);
   assert.ok(c.store.chunks.counts(low).open >= 3, "most of the low job was still to do when the high job was done");
 
-  // Pause: what runs finishes, nothing new starts; resume: it completes.
+  // Pause: what runs finishes, nothing new starts; resume: it completes. What the agent had claimed before the
+  // pause may still start after it (how many depends on how far the agent had got), nothing else.
   c.api.pause(low);
-  const startedAtPause = starts.filter((s) => s.jobId === low).length;
+  const claimedAtPause = claimedOf(low);
   await new Promise((r) => setTimeout(r, 600));
-  const afterWait = starts.filter((s) => s.jobId === low).length;
-  assert.ok(afterWait <= startedAtPause + 1, `at most a chunk already claimed starts after pause (${startedAtPause} -> ${afterWait})`);
+  assert.deepEqual(claimedOf(low), claimedAtPause, "no chunk of a paused job is claimed");
+  const startedAfter = starts.filter((s) => s.jobId === low && !claimedAtPause.has(s.attemptId));
+  assert.deepEqual(startedAfter, [], "only chunks already claimed start after pause");
   c.api.resume(low);
   assert.equal((await c.finisher.waitFor(low)).state, "done");
 
@@ -144,7 +149,7 @@ test("priorities, pause, resume and cancel: a later high-priority job overtakes;
   await eventually(() => starts.some((s) => s.jobId === long), "the long chunk to start", 10_000);
   c.api.cancel(long);
   const s = starts.find((x) => x.jobId === long);
-  await eventually(() => s?.aborted !== null, "the agent to abort the cancelled attempt", 3000);
+  await eventually(() => s?.aborted !== null, "the agent to abort the cancelled attempt", 10_000);
   assert.match(s?.aborted ?? "", /cancelled by the coordinator: job cancelled/);
   assert.equal(c.store.attempts.get(s?.attemptId ?? "")?.state, "cancelled");
   assert.equal(c.store.jobs.get(long)?.state, "cancelled");
