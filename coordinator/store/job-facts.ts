@@ -22,20 +22,11 @@ import type { Db } from "./open-database.ts";
 const FUNCTION = "nightshift_job_facts_changed";
 const MAX_JOBS = 1000;
 
-/** The columns a job row keeps from submit on (read once per job), as JobRow names them. */
-export const FIXED_JOB_COLUMNS = `id, name, spec_json AS specJson, base_dir AS baseDir, output_dir AS outputDir,
-  frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
-  steps_json AS stepsJson, recipe_sha256 AS recipeSha256, shots_json AS shotsJson, created_at AS createdAt`;
-
-/** The same columns by their SQL names (the list above without its aliases): an UPDATE OF any of them drops the job's kept facts. */
-const FIXED_SQL_NAMES = FIXED_JOB_COLUMNS.split(",")
-  .map((c) => c.trim().split(" ")[0])
-  .join(", ");
-
 export class JobFacts<T> {
   private readonly kept = new Map<string, T>();
 
-  constructor(db: Db) {
+  /** `keptColumns`: the SQL names of the columns kept (jobs-table.ts): an UPDATE OF any of them drops the job's kept facts. */
+  constructor(db: Db, keptColumns: readonly string[]) {
     let tables = listeners.get(db);
     if (!tables) {
       const all = new Set<JobFacts<unknown>>();
@@ -47,7 +38,7 @@ export class JobFacts<T> {
       });
       db.exec(`
         CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_insert AFTER INSERT ON main.jobs BEGIN SELECT ${FUNCTION}(NEW.id); END;
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_update AFTER UPDATE OF ${FIXED_SQL_NAMES} ON main.jobs BEGIN SELECT ${FUNCTION}(OLD.id, NEW.id); END;
+        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_update AFTER UPDATE OF ${keptColumns.join(", ")} ON main.jobs BEGIN SELECT ${FUNCTION}(OLD.id, NEW.id); END;
         CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_delete AFTER DELETE ON main.jobs BEGIN SELECT ${FUNCTION}(OLD.id); END;
       `);
     }

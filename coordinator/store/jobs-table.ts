@@ -1,5 +1,5 @@
 import type { Db } from "./open-database.ts";
-import { FIXED_JOB_COLUMNS, JobFacts } from "./job-facts.ts";
+import { JobFacts } from "./job-facts.ts";
 import { assertTransition } from "../../shared/lifecycle/state-machine.ts";
 import { JOB_TRANSITIONS, type JobState } from "../../shared/lifecycle/states.ts";
 
@@ -37,15 +37,53 @@ export interface JobRow {
   pauseReason: string | null;
 }
 
-const COLUMNS = `id, name, state, priority, spec_json AS specJson, base_dir AS baseDir, output_dir AS outputDir,
-  frame_start AS frameStart, frame_end AS frameEnd, fps, seed, model_name AS modelName, model_sha256 AS modelSha256,
-  steps_json AS stepsJson, recipe_sha256 AS recipeSha256, shots_json AS shotsJson, video_path AS videoPath, message, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, pause_reason AS pauseReason`;
+/**
+ * Every column of the jobs table, in the order of the full read (listings
+ * print rows as they come): its SQL name, its JobRow name, and when it is
+ * written: "fixed" at submit and never again (kept per job: job-facts.ts),
+ * "live" at submit and changed later, "later" null at submit and set later.
+ * The select lists, the insert and the kept facts' trigger derive from it.
+ */
+const JOB_COLUMNS = [
+  ["id", "id", "fixed"],
+  ["name", "name", "fixed"],
+  ["state", "state", "live"],
+  ["priority", "priority", "live"],
+  ["spec_json", "specJson", "fixed"],
+  ["base_dir", "baseDir", "fixed"],
+  ["output_dir", "outputDir", "fixed"],
+  ["frame_start", "frameStart", "fixed"],
+  ["frame_end", "frameEnd", "fixed"],
+  ["fps", "fps", "fixed"],
+  ["seed", "seed", "fixed"],
+  ["model_name", "modelName", "fixed"],
+  ["model_sha256", "modelSha256", "fixed"],
+  ["steps_json", "stepsJson", "fixed"],
+  ["recipe_sha256", "recipeSha256", "fixed"],
+  ["shots_json", "shotsJson", "fixed"],
+  ["video_path", "videoPath", "later"],
+  ["message", "message", "later"],
+  ["created_at", "createdAt", "fixed"],
+  ["started_at", "startedAt", "later"],
+  ["finished_at", "finishedAt", "later"],
+  ["pause_reason", "pauseReason", "later"],
+] as const satisfies ReadonlyArray<readonly [string, keyof JobRow, "fixed" | "live" | "later"]>;
 
-/** The columns of a job row that change after submit (read on every get(); the rest is kept: job-facts.ts). */
-const LIVE_COLUMNS = `state, priority, message, video_path AS videoPath, started_at AS startedAt, finished_at AS finishedAt, pause_reason AS pauseReason`;
-
-type LiveJobColumns = "state" | "priority" | "message" | "videoPath" | "startedAt" | "finishedAt" | "pauseReason";
+type JobColumn = (typeof JOB_COLUMNS)[number];
+/** The JobRow fields that change after submit (read on every get(); the rest is kept: job-facts.ts). */
+type LiveJobColumns = Extract<JobColumn, readonly [string, string, "live" | "later"]>[1];
 type FixedJobRow = Omit<JobRow, LiveJobColumns>;
+// Every JobRow field has its column: this line does not compile while one is missing from JOB_COLUMNS.
+const EVERY_FIELD_HAS_A_COLUMN: Exclude<keyof JobRow, JobColumn[1]> extends never ? true : never = true;
+void EVERY_FIELD_HAS_A_COLUMN;
+
+const selectList = (cols: readonly JobColumn[]): string => cols.map(([sql, field]) => (sql === field ? sql : `${sql} AS ${field}`)).join(", ");
+const FIXED = JOB_COLUMNS.filter((c) => c[2] === "fixed");
+const INSERTED = JOB_COLUMNS.filter((c) => c[2] !== "later");
+const COLUMNS = selectList(JOB_COLUMNS);
+const LIVE_COLUMNS = selectList(JOB_COLUMNS.filter((c) => c[2] !== "fixed"));
+const FIXED_COLUMNS = selectList(FIXED);
+const INSERT = `INSERT INTO jobs (${INSERTED.map((c) => c[0]).join(", ")}) VALUES (${INSERTED.map((c) => `@${c[1]}`).join(", ")})`;
 
 /** A new row in the column order of the full read (listings print rows as they come). */
 function joinRow(f: FixedJobRow, l: Pick<JobRow, LiveJobColumns>): JobRow {
@@ -61,7 +99,7 @@ export class JobsTable {
   private readonly facts: JobFacts<FixedJobRow>;
 
   constructor(private readonly db: Db) {
-    this.facts = new JobFacts<FixedJobRow>(db);
+    this.facts = new JobFacts<FixedJobRow>(db, FIXED.map((c) => c[0]));
   }
 
   /** Drops every kept job fact (Store.tx, when a transaction rolls back). */
@@ -69,15 +107,8 @@ export class JobsTable {
     this.facts.forgetAll();
   }
 
-  insert(job: Omit<JobRow, "videoPath" | "message" | "startedAt" | "finishedAt" | "pauseReason">): void {
-    this.db
-      .prepare(
-        `INSERT INTO jobs (id, name, state, priority, spec_json, base_dir, output_dir, frame_start, frame_end, fps, seed,
-          model_name, model_sha256, steps_json, recipe_sha256, shots_json, created_at)
-         VALUES (@id, @name, @state, @priority, @specJson, @baseDir, @outputDir, @frameStart, @frameEnd, @fps, @seed,
-          @modelName, @modelSha256, @stepsJson, @recipeSha256, @shotsJson, @createdAt)`,
-      )
-      .run(job);
+  insert(job: Pick<JobRow, Extract<JobColumn, readonly [string, string, "fixed" | "live"]>[1]>): void {
+    this.db.prepare(INSERT).run(job);
   }
 
   /** The job's row: its changing columns read now, the rest as kept since its first read (job-facts.ts). */
@@ -89,7 +120,7 @@ export class JobsTable {
   }
 
   private fixedOf(id: string): FixedJobRow | undefined {
-    return this.facts.of(id, (jobId) => this.db.prepare(`SELECT ${FIXED_JOB_COLUMNS} FROM jobs WHERE id = ?`).get(jobId) as FixedJobRow | undefined);
+    return this.facts.of(id, (jobId) => this.db.prepare(`SELECT ${FIXED_COLUMNS} FROM jobs WHERE id = ?`).get(jobId) as FixedJobRow | undefined);
   }
 
   /** Only the job's state (no spec or steps JSON read): for checks that run on every chunk. */
