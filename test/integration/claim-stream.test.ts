@@ -18,6 +18,7 @@ import { AgentGatewayClient } from "../../proto/gen/nightshift/v1/agent_gateway.
 import { credentials } from "@grpc/grpc-js";
 import { startCutProxy } from "../helpers/cut-proxy.ts";
 import { defer } from "../helpers/defer.ts";
+import { eventually } from "../helpers/eventually.ts";
 import { startCoordinatorGrpc } from "../helpers/grpc-fixture.ts";
 import { setupSink } from "../helpers/sink-fixture.ts";
 import { queueChunk } from "../helpers/store-fixture.ts";
@@ -69,7 +70,7 @@ test("claims on one stream: each answer matched to its claim, in order and out o
     note(ids[3]!, g.client.claim(agent, ids[3]!, dispatches[3]!, 1)),
     note(ids[0]!, g.client.claim(agent, ids[0]!, "dsp_none", 1)), // chunk 0 is pending: a skip, as Claim answers it
   ];
-  while (order.length < 2) await sleep(5);
+  await eventually(() => order.length >= 2, "the two claims that are not held to be answered", 10_000);
   release();
   const [a1, a3, a0] = (await Promise.all(inFlight)) as [ClaimResponse, ClaimResponse, ClaimResponse];
   assert.deepEqual(order, [ids[3], ids[0], ids[1]], "answers came as their claims committed, the held one last");
@@ -199,7 +200,7 @@ test("at coordinator stop, a stream is ended by the coordinator with its claims 
   call.on("data", (a: { requestId: number; claim?: { attemptId: string } }) => answers.push(`${a.requestId}:${a.claim?.attemptId ?? ""}`));
   const ended = new Promise<{ code: number; details: string }>((resolve) => call.on("error", (err: { code: number; details: string }) => resolve(err)));
   call.write({ agentId: s.agent.id, chunkId: ids[0]!, dispatchId: dispatches[0]!, delivery: 1, requestId: 7 });
-  while (!entered) await sleep(5);
+  await eventually(() => entered, "the claim to reach the coordinator's stream handler", 10_000);
   g.streams.close();
   release();
   const err = await ended;

@@ -77,7 +77,7 @@ const staged = (s: Sink, attemptId: string): number => (existsSync(stagingDirFor
 
 /** Nothing of `attemptId` reached the output root or the store, and it is still live. */
 async function assertLeftNothing(s: Sink, attemptId: string, frames: EncodedFrame[]): Promise<void> {
-  await eventually(() => !existsSync(stagingDirFor(s.outputRoot, attemptId)), "the staging dir to be removed", 3000);
+  await eventually(() => !existsSync(stagingDirFor(s.outputRoot, attemptId)), "the staging dir to be removed", 10_000);
   for (const f of frames) assert.equal(existsSync(framePath(s.job, f.index)), false, `no final file for frame ${f.index}`);
   assert.equal(s.store.frames.listByJob(s.job.id).filter((r) => r.attemptId === attemptId).length, 0, "no frame rows");
   assert.equal(s.store.attempts.get(attemptId)?.state, "running");
@@ -166,7 +166,7 @@ test("an upload aborted by the agent is given up on the stream (nothing staged i
   const [first] = makeFrames(0, 0);
   async function* produce(): AsyncIterable<EncodedFrame> {
     yield first!;
-    await eventually(() => staged(s, s.header.attemptId) === 1, "frame 0 staged", 3000);
+    await eventually(() => staged(s, s.header.attemptId) === 1, "frame 0 staged", 10_000);
     ac.abort(new Error("agent stopping"));
     throw new Error("executor aborted");
   }
@@ -183,7 +183,7 @@ test("a stream broken mid-chunk: the upload fails as a cut Upload call would, no
   async function* produce(): AsyncIterable<EncodedFrame> {
     yield frames[0]!;
     yield frames[1]!;
-    await eventually(() => staged(s, s.header.attemptId) === 2, "two frames staged", 3000);
+    await eventually(() => staged(s, s.header.attemptId) === 2, "two frames staged", 10_000);
     seen.streams[0]!.cancel(); // the link is cut under the upload
     await new Promise((r) => setTimeout(r, 50));
     yield frames[2]!;
@@ -235,7 +235,7 @@ test("through a real coordinator's peer guard: an agent removed while its stream
   call.on("data", (a: UploadAnswer) => answers.push(a));
   const failed = new Promise<ServiceError>((resolve) => call.on("error", resolve));
   call.write({ uploadId: 1, body: { $case: "header", value: header("att_one") } });
-  await eventually(() => answers.length === 1, "the first upload's answer", 5000);
+  await eventually(() => answers.length === 1, "the first upload's answer", 10_000);
   assert.equal(answers[0]?.outcome?.$case === "refusal" && answers[0].outcome.value.reason, "unknown-attempt", "let in by the guard, refused by the sink");
   await c.enrollment.remove(agentId);
   call.write({ uploadId: 2, body: { $case: "header", value: header("att_two") } });
