@@ -1,4 +1,5 @@
 import type { Db } from "./open-database.ts";
+import { watchRows } from "./row-triggers.ts";
 
 /**
  * Why this file exists: a job row is read on every claim and every commit
@@ -11,7 +12,7 @@ import type { Db } from "./open-database.ts";
  * change (state, priority, message, ...).
  *
  * No code changes those columns, but a kept copy must never be stale, so
- * TEMP triggers on this connection (nothing is written to the file) drop a
+ * TEMP triggers on this connection (row-triggers.ts) drop a
  * job's facts whenever its row is inserted, deleted or any kept column is
  * updated, whoever wrote it, and forgetAll() drops every copy when a
  * transaction rolls back (Store.tx): a copy read inside a transaction that
@@ -27,22 +28,7 @@ export class JobFacts<T> {
 
   /** `keptColumns`: the SQL names of the columns kept (jobs-table.ts): an UPDATE OF any of them drops the job's kept facts. */
   constructor(db: Db, keptColumns: readonly string[]) {
-    let tables = listeners.get(db);
-    if (!tables) {
-      const all = new Set<JobFacts<unknown>>();
-      tables = all;
-      listeners.set(db, all);
-      db.function(FUNCTION, { varargs: true, deterministic: false }, (...ids: unknown[]) => {
-        for (const t of all) for (const id of ids) if (typeof id === "string") t.forget(id);
-        return null;
-      });
-      db.exec(`
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_insert AFTER INSERT ON main.jobs BEGIN SELECT ${FUNCTION}(NEW.id); END;
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_update AFTER UPDATE OF ${keptColumns.join(", ")} ON main.jobs BEGIN SELECT ${FUNCTION}(OLD.id, NEW.id); END;
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_delete AFTER DELETE ON main.jobs BEGIN SELECT ${FUNCTION}(OLD.id); END;
-      `);
-    }
-    tables.add(this as JobFacts<unknown>);
+    watchRows(db, FUNCTION, [{ table: "jobs", updateOf: keptColumns }], (_table, id) => this.forget(id));
   }
 
   /** The kept facts of job `id`, or read(id) kept (undefined: no such job, nothing kept). */
@@ -65,5 +51,3 @@ export class JobFacts<T> {
     this.kept.clear();
   }
 }
-
-const listeners = new WeakMap<Db, Set<JobFacts<unknown>>>();

@@ -1,4 +1,5 @@
 import type { Db } from "./open-database.ts";
+import { watchRows, type WatchedTable } from "./row-triggers.ts";
 
 /**
  * Which rows of chunks, attempts and agents changed since a reader last
@@ -7,10 +8,9 @@ import type { Db } from "./open-database.ts";
  * those rows instead of every queued chunk, running attempt and online agent
  * on every pass.
  *
- * TEMP triggers (this connection only: nothing is written to the file, and a
- * CLI opening the same store sees no trigger) call a JS function for every
- * row inserted, updated or deleted, whatever code wrote it. So no writer has
- * to remember to announce its change. Marks are conservative: a change rolled
+ * TEMP triggers (this connection only: row-triggers.ts) call a JS function
+ * for every row inserted, updated or deleted, whatever code wrote it. So no
+ * writer has to remember to announce its change. Marks are conservative: a change rolled
  * back later was still marked, and its row is simply read again. A commit by
  * another connection (another process on the same file) is seen through
  * PRAGMA data_version, and the reader then starts over. Bounded: past
@@ -20,7 +20,6 @@ import type { Db } from "./open-database.ts";
 
 export type ChangedTable = "chunks" | "attempts" | "agents";
 
-const TABLES: readonly ChangedTable[] = ["chunks", "attempts", "agents"];
 const FUNCTION = "nightshift_row_changed";
 /** Unread marks a feed keeps before it gives up on them and asks for a full re-read. */
 export const MAX_MARKS = 50_000;
@@ -80,32 +79,16 @@ const CHUNK_UPDATE_READ = `OLD.state = 'queued' OR NEW.state = 'queued' OR OLD.i
   OR OLD.frame_start IS NOT NEW.frame_start OR OLD.frame_end IS NOT NEW.frame_end
   OR OLD.spec_dispatch_id IS NOT NEW.spec_dispatch_id OR OLD.spec_attempt_id IS NOT NEW.spec_attempt_id`;
 
-const feedsOf = new WeakMap<Db, Set<RowFeed>>();
+const TABLES: readonly WatchedTable[] = [
+  { table: "chunks", insertWhen: CHUNK_INSERT_READ, updateWhen: CHUNK_UPDATE_READ },
+  { table: "attempts" },
+  // agents: a heartbeat's last_seen update is not a change the dispatcher reads.
+  { table: "agents", updateOf: ["name", "state", "gpus_json", "ram_bytes", "tags_json", "executors_json"] },
+];
 
 /** A new feed of row changes on `db` (the triggers and the function are installed on the connection's first feed). */
 export function rowFeed(db: Db): RowFeed {
-  let feeds = feedsOf.get(db);
-  if (!feeds) {
-    const all = new Set<RowFeed>();
-    feeds = all;
-    feedsOf.set(db, all);
-    db.function(FUNCTION, { varargs: true, deterministic: false }, (table: unknown, ...ids: unknown[]) => {
-      for (const f of all) for (const id of ids) if (typeof id === "string") f.mark(table as ChangedTable, id);
-      return null;
-    });
-    for (const t of TABLES) {
-      // agents: a heartbeat's last_seen update is not a change the dispatcher reads.
-      const updateOf = t === "agents" ? " OF name, state, gpus_json, ram_bytes, tags_json, executors_json" : "";
-      const insertWhen = t === "chunks" ? ` WHEN ${CHUNK_INSERT_READ}` : "";
-      const updateWhen = t === "chunks" ? ` WHEN ${CHUNK_UPDATE_READ}` : "";
-      db.exec(`
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_${t}_insert AFTER INSERT ON main.${t}${insertWhen} BEGIN SELECT ${FUNCTION}('${t}', NEW.id); END;
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_${t}_update AFTER UPDATE${updateOf} ON main.${t}${updateWhen} BEGIN SELECT ${FUNCTION}('${t}', OLD.id, NEW.id); END;
-        CREATE TEMP TRIGGER IF NOT EXISTS ${FUNCTION}_${t}_delete AFTER DELETE ON main.${t} BEGIN SELECT ${FUNCTION}('${t}', OLD.id); END;
-      `);
-    }
-  }
   const feed = new RowFeed(db);
-  feeds.add(feed);
+  watchRows(db, FUNCTION, TABLES, (table, id) => feed.mark(table as ChangedTable, id));
   return feed;
 }
