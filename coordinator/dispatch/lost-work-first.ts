@@ -23,9 +23,10 @@ import type { PlacedTakeBack } from "./placed-take-back.ts";
  * in the pool; once one is online again it is taken back from the pool (its
  * message retracted, a stale copy refused at claim) and placed the same way.
  * A chunk is forgotten here once it is claimed, placed or no longer wanted.
- * With `takeBack`, a placed chunk its agent passed over (placed-take-back.ts)
- * is taken back before each pass and placed again the same way, on another
- * agent than the one that passed it over (the pool when there is none).
+ * With `takeBack`, a placed chunk its agent passed over, or left unclaimed
+ * while idle (placed-take-back.ts), is taken back before each pass and placed
+ * again the same way, on another agent than the one that passed it over (the
+ * pool when there is none).
  */
 
 export interface LostWorkFirstDeps {
@@ -42,7 +43,7 @@ export interface LostWorkFirstDeps {
    * 2-3 s of silence, and a lost chunk placed on such an agent meanwhile waited 6-8 s in the soak. None: no preference.
    */
   freshMs?: number;
-  /** Takes back placed chunks their agent passed over (placed-take-back.ts); none: placed chunks wait. */
+  /** Takes back placed chunks their agent passed over or left unclaimed (placed-take-back.ts); none: placed chunks wait. */
   takeBack?: PlacedTakeBack;
 }
 
@@ -89,7 +90,7 @@ export class LostWorkFirst {
     }
   }
 
-  /** Placed chunks their agent passed over go back to pending (placed-take-back.ts), their messages retracted, to be placed again. */
+  /** Placed chunks their agent passed over or left unclaimed go back to pending (placed-take-back.ts), their messages retracted, to be placed again. */
   private takeBackPassedOver(now: number, published?: Map<string, { dispatchId: string; seq: number }>): void {
     for (const p of this.d.takeBack?.takeBack(now) ?? []) {
       const sent = published?.get(p.chunkId);
@@ -99,7 +100,8 @@ export class LostWorkFirst {
       }
       this.lost.add(p.chunkId);
       this.avoid.set(p.chunkId, p.agentId);
-      this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, "placed chunk passed over by its agent; taken back");
+      if (p.why === "passed over") this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, "placed chunk passed over by its agent; taken back");
+      else this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, "placed chunk not claimed by its idle agent in time; taken back");
     }
   }
 
@@ -160,13 +162,18 @@ function workInHand(store: Store, agentId: string): number {
   return store.attempts.runningForAgent(agentId).length + store.chunks.placedOn(agentId).length;
 }
 
-/** The agent with the least work in hand (ties: by name, for a stable choice); undefined when there is none. */
+/**
+ * The agent with the least work in hand; ties: the one heard last (an agent whose link was cut a moment ago is
+ * still fresh, but its last heartbeat is older than a healthy one's, as in the soak's 7.47 s: a tie by name put
+ * lost work on such an agent), then by name for a stable choice. Undefined when there is none.
+ */
 function leastBusy(agents: readonly AgentRow[], inHand: ReadonlyMap<string, number>): AgentRow | undefined {
   let best: AgentRow | undefined;
   for (const a of agents) {
     const n = inHand.get(a.id) ?? 0;
     const b = best ? (inHand.get(best.id) ?? 0) : Infinity;
-    if (n < b || (n === b && best !== undefined && a.name < best.name)) best = a;
+    const tieWon = best !== undefined && (a.lastSeen > best.lastSeen || (a.lastSeen === best.lastSeen && a.name < best.name));
+    if (n < b || (n === b && tieWon)) best = a;
   }
   return best;
 }

@@ -31,12 +31,35 @@ import { withdrawDispatch } from "./withdraw-dispatch.ts";
  * the same fencing as every re-dispatch, so two attempts never both commit.
  * The caller (lost-work-first.ts) retracts the old message and places the
  * chunk again, first on another agent.
+ *
+ * Unclaimed (the second rule): a placed chunk its agent, idle (no attempt
+ * running), has not claimed within `afterMs` (2 s) of the later of the
+ * placement, the end of the agent's last attempt and this coordinator's
+ * start. The soak's 7.47 s recovery: lost work was placed on an agent whose
+ * link had been cut 0.47 s before (still inside the freshness window), which
+ * never claimed it and was judged lost only 2.5 s later; the passed-over rule
+ * cannot see such an agent (it claims nothing at all). An idle agent keeps a
+ * 1 s pull open on its own subject (0.5 s after a failed one), so a
+ * deliverable placed message reaches it within 1.5 s, and its claim is one
+ * call: 2 s is 0.5 s of margin for a loaded host. A busy agent does not pull
+ * until it is free (agent/nats/work-loop.ts), hence "idle", from its last
+ * attempt's end; a busy agent whose link was cut is judged lost and its
+ * placed chunks revoked (copy-rules.ts revokePlacedOn). A slow but healthy
+ * agent that trips it costs one refused claim (the same fencing as above:
+ * its late claim of the old message is refused, exactly once holds) and the
+ * chunk's placement elsewhere, or in the pool where the slow agent may still
+ * take it.
  */
 
 /** Least time since the agent's first claim of other work after the placement before the chunk is taken back. */
 export const PLACED_TAKE_BACK_MS = 2_000;
 /** Pool chunks the agent must have claimed since the placement. */
 export const PASSED_OVER_CLAIMS = 2;
+/** Least time between two looks at the store (the dispatch passes calling takeBack may run many times a second). */
+export const LOOK_EVERY_MS = 500;
+
+/** Why a placed chunk was taken back: its agent claimed pool work instead, or, idle, claimed nothing. */
+export type TakeBackReason = "passed over" | "unclaimed";
 
 export interface PassedOver {
   chunkId: string;
@@ -45,6 +68,7 @@ export interface PassedOver {
   agentId: string;
   /** The dispatch taken back (its message is to be retracted). */
   dispatchId: string;
+  why: TakeBackReason;
 }
 
 /**
@@ -60,30 +84,65 @@ const PASSED_OVER_SQL = `
   WHERE c.state = 'queued' AND c.placed_agent_id IS NOT NULL
   GROUP BY c.id`;
 
+/**
+ * Each placed chunk still waiting on an agent with no attempt running, with when it was placed and when that
+ * agent's last attempt ended (null: none yet). The subquery runs only for the rows the WHERE keeps.
+ */
+const UNCLAIMED_SQL = `
+  SELECT c.id AS chunkId, c.job_id AS jobId, c.placed_agent_id AS agentId, c.dispatch_id AS dispatchId,
+         c.updated_at AS placedAt,
+         (SELECT MAX(e.finished_at) FROM attempts e WHERE e.agent_id = c.placed_agent_id) AS idleSince
+  FROM chunks c
+  WHERE c.state = 'queued' AND c.placed_agent_id IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM attempts r WHERE r.agent_id = c.placed_agent_id AND r.state = 'running')`;
+
+type Row = Omit<PassedOver, "why">;
+
 export class PlacedTakeBack {
   private lastLook = -Infinity;
 
+  private readonly afterMs: number;
+  private readonly startedAt: number;
+  private readonly unclaimed: boolean;
+
   constructor(
     private readonly store: Store,
-    private readonly afterMs = PLACED_TAKE_BACK_MS,
-  ) {}
+    opts: {
+      afterMs?: number;
+      /** This coordinator's start: an idle agent's time before it does not count (its claims could not be answered). */
+      startedAt?: number;
+      /** False: only chunks passed over are taken back (as before the ninth round). */
+      unclaimed?: boolean;
+    } = {},
+  ) {
+    this.afterMs = opts.afterMs ?? PLACED_TAKE_BACK_MS;
+    this.startedAt = opts.startedAt ?? -Infinity;
+    this.unclaimed = opts.unclaimed ?? true;
+  }
 
   /**
-   * Takes back every placed chunk its agent passed over (see above), in one transaction; the store is read at most
-   * once per half `afterMs` (the dispatch passes calling this may run many times a second).
+   * Takes back every placed chunk its agent passed over or, idle, did not claim (see above), in one transaction;
+   * the store is read at most once per LOOK_EVERY_MS.
    */
   takeBack(now: number): PassedOver[] {
-    if (now - this.lastLook < this.afterMs / 2) return [];
+    if (now - this.lastLook < Math.min(LOOK_EVERY_MS, this.afterMs / 2)) return [];
     this.lastLook = now;
     return this.store.tx(() => {
-      const rows = this.store.db.prepare(PASSED_OVER_SQL).all() as Array<PassedOver & { claims: number; firstClaimAt: number }>;
-      const out: PassedOver[] = [];
-      for (const r of rows) {
-        if (r.claims < PASSED_OVER_CLAIMS || now - r.firstClaimAt < this.afterMs) continue;
-        if (withdrawDispatch(this.store, r.chunkId, r.dispatchId, now) === undefined) continue;
-        out.push({ chunkId: r.chunkId, jobId: r.jobId, agentId: r.agentId, dispatchId: r.dispatchId });
+      const due: PassedOver[] = [];
+      const passed = this.store.db.prepare(PASSED_OVER_SQL).all() as Array<Row & { claims: number; firstClaimAt: number }>;
+      for (const r of passed) if (r.claims >= PASSED_OVER_CLAIMS && now - r.firstClaimAt >= this.afterMs) due.push(taken(r, "passed over"));
+      if (this.unclaimed) {
+        const idle = this.store.db.prepare(UNCLAIMED_SQL).all() as Array<Row & { placedAt: number; idleSince: number | null }>;
+        for (const r of idle) {
+          const from = Math.max(r.placedAt, r.idleSince ?? -Infinity, this.startedAt);
+          if (now - from >= this.afterMs && !due.some((d) => d.chunkId === r.chunkId)) due.push(taken(r, "unclaimed"));
+        }
       }
-      return out;
+      return due.filter((d) => withdrawDispatch(this.store, d.chunkId, d.dispatchId, now) !== undefined);
     });
   }
+}
+
+function taken(r: Row, why: TakeBackReason): PassedOver {
+  return { chunkId: r.chunkId, jobId: r.jobId, agentId: r.agentId, dispatchId: r.dispatchId, why };
 }

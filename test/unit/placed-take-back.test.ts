@@ -3,7 +3,7 @@ import { test, type TestContext } from "node:test";
 import { ClaimService, type WorkDescriber } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { LostWorkFirst } from "../../coordinator/dispatch/lost-work-first.ts";
-import { PLACED_TAKE_BACK_MS, PlacedTakeBack } from "../../coordinator/dispatch/placed-take-back.ts";
+import { LOOK_EVERY_MS, PLACED_TAKE_BACK_MS, PlacedTakeBack } from "../../coordinator/dispatch/placed-take-back.ts";
 import { heard } from "../helpers/heartbeat-fixture.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { recordingPublisher } from "../helpers/recording-publisher.ts";
@@ -16,7 +16,7 @@ const describeWork: WorkDescriber = () => ({ input: null, steps: [] });
  * A farm where chunk 0 is placed on agent A's own subject at 10 s (message seq 7), chunks 1-3 wait in the pool,
  * and agent B is online; the coordinator's claim service, and lost-work-first with the take-back rule.
  */
-function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boolean }) {
+function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boolean; unclaimed?: boolean; startedAt?: number }) {
   const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14], [15, 19]] });
   const clock = manualClock(10_000);
   const a = farm.agent;
@@ -25,16 +25,20 @@ function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boole
   farm.store.chunks.transition(placed, "queued", clock.now(), { dispatchId: "dsp-placed", placedAgentId: a.id });
   const poolDispatch = pool.map((id, i) => queueChunk(farm.store, id, `dsp-pool-${i}`, clock.now()));
   const published = new Map([[placed, { dispatchId: "dsp-placed", seq: 7 }]]);
-  const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, describeWork, clock.now, testLog(), () => undefined);
+  const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, describeWork, clock.now, testLog(), () => undefined, (id) => first.requeued(id));
   const publisher = recordingPublisher();
-  const first = new LostWorkFirst({
+  const takeBack = new PlacedTakeBack(farm.store, {
+    ...(opts.unclaimed === false ? { unclaimed: false } : {}),
+    ...(opts.startedAt === undefined ? {} : { startedAt: opts.startedAt }),
+  });
+  const first: LostWorkFirst = new LostWorkFirst({
     store: farm.store,
     publisher,
     live: () => heard([a.id, ...(b ? [b.id] : [])]),
     ineligible: () => null,
     clock: clock.now,
     log: testLog(),
-    ...(opts.takeBack ? { takeBack: new PlacedTakeBack(farm.store) } : {}),
+    ...(opts.takeBack ? { takeBack } : {}),
   });
   /** A claims the next pool chunk, `afterMs` from now. */
   let next = 0;
@@ -123,4 +127,82 @@ test("claims of other chunks placed on the same agent do not count: its own subj
   await f.first.place(f.published);
   assert.equal(f.farm.store.chunks.get(second)?.dispatchId, "dsp-second", "still on A");
   assert.equal(f.publisher.sent.length, 0);
+});
+
+test("a placed chunk its idle agent does not claim within the bound is taken back, placed on another agent, and the late claim is refused", async (t) => {
+  // A's link was cut a moment before the placement: it claims nothing at all, so the passed-over rule cannot see it.
+  const f = passedOverFarm(t, { takeBack: true });
+  f.clock.advance(PLACED_TAKE_BACK_MS - 100);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed", "left in place within the bound");
+  f.clock.advance(LOOK_EVERY_MS);
+  await f.first.place(f.published);
+  const row = f.farm.store.chunks.get(f.placed);
+  assert.equal(row?.placedAgentId, f.b?.id, "placed again on the other agent");
+  assert.deepEqual(f.publisher.sent.map((s) => [s.agentId, s.msg.dispatchId]), [[f.b?.id, row?.dispatchId]]);
+  assert.deepEqual(f.publisher.retracted, [7], "the old message is retracted");
+  // A's link comes back and the old message reaches it: refused, so exactly one attempt runs.
+  assert.deepEqual(f.claims.claim(f.a.id, f.placed, "dsp-placed"), { skip: true, reason: "stale dispatch" });
+  assert.equal(f.claims.claim(f.b?.id as string, f.placed, row?.dispatchId as string).skip, false);
+  assert.equal(f.farm.store.attempts.listByChunk(f.placed).length, 1);
+});
+
+test("without the unclaimed rule, a placed chunk its idle agent never claims stays on it", async (t) => {
+  const f = passedOverFarm(t, { takeBack: true, unclaimed: false });
+  f.clock.advance(10 * PLACED_TAKE_BACK_MS);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.placedAgentId, f.a.id);
+  assert.equal(f.publisher.sent.length, 0);
+});
+
+test("a busy agent's placed chunk waits however long its attempt runs; the bound counts from the attempt's end", async (t) => {
+  const f = passedOverFarm(t, { takeBack: true });
+  f.claimPool(100); // A is busy: it pulls nothing until its attempt ends (agent/nats/work-loop.ts)
+  f.clock.advance(10 * PLACED_TAKE_BACK_MS);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed", "kept while A runs an attempt");
+  const [running] = f.farm.store.attempts.runningForAgent(f.a.id);
+  f.farm.store.tx(() => f.farm.store.attempts.finish(running?.id as string, "committed", f.clock.now()));
+  f.clock.advance(PLACED_TAKE_BACK_MS - 100);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed", "A has been idle for less than the bound");
+  f.clock.advance(LOOK_EVERY_MS);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.placedAgentId, f.b?.id);
+});
+
+test("time before the coordinator's start does not count: a chunk placed before a restart gets the whole bound", async (t) => {
+  const f = passedOverFarm(t, { takeBack: true, startedAt: 10_000 + 10 * PLACED_TAKE_BACK_MS });
+  f.clock.advance(10 * PLACED_TAKE_BACK_MS + 100);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed");
+  f.clock.advance(PLACED_TAKE_BACK_MS);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.placedAgentId, f.b?.id);
+});
+
+test("chunks placed on an agent judged lost are placed first on another agent, not left to the back of the pool", async (t) => {
+  const f = passedOverFarm(t, { takeBack: false });
+  f.clock.advance(500);
+  f.claims.loseAgentAttempts(f.a.id, "agent went silent");
+  assert.equal(f.first.waiting, 1);
+  await f.first.place(f.published);
+  const row = f.farm.store.chunks.get(f.placed);
+  assert.equal(row?.state, "queued");
+  assert.equal(row?.placedAgentId, f.b?.id);
+  assert.deepEqual(f.claims.claim(f.a.id, f.placed, "dsp-placed"), { skip: true, reason: "stale dispatch" });
+});
+
+test("lost work goes to the agent heard last among the least busy ones, not to the first by name", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4]] });
+  const clock = manualClock(10_000);
+  // agt-b sorts first by name, but its last heartbeat is 900 ms old: its link may have been cut a moment ago.
+  const b = insertAgent(farm.store, { id: "agt-b", now: 9_100 });
+  farm.store.agents.touch(farm.agent.id, 9_900);
+  const chunk = farm.chunks[0]!.id;
+  const publisher = recordingPublisher();
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heard([farm.agent.id, b.id]), ineligible: () => null, clock: clock.now, log: testLog(), freshMs: 1_500 });
+  first.requeued(chunk);
+  await first.place();
+  assert.equal(farm.store.chunks.get(chunk)?.placedAgentId, farm.agent.id);
 });
