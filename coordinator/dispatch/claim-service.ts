@@ -186,8 +186,11 @@ export class ClaimService {
 
   /** An agent went silent: its running attempts are lost and their chunks go back to the queue. */
   loseAgentAttempts(agentId: string, reason: string): number {
-    // Chunks placed on its own subject and not claimed yet go back to be placed elsewhere.
-    for (const jobId of this.store.tx(() => revokePlacedOn(this.store, agentId, this.clock()))) this.onChange(jobId);
+    // Chunks placed on its own subject and not claimed yet go back to be placed elsewhere: first, as lost work is
+    // (one placed there as lost work and revoked went to the back of the pool, and waited there in the soak).
+    const revoked = this.store.tx(() => revokePlacedOn(this.store, agentId, this.clock()));
+    for (const r of revoked) this.onLostRequeued(r.id);
+    for (const jobId of new Set(revoked.map((r) => r.jobId))) this.onChange(jobId);
     return this.loseAttempts(() => this.store.attempts.runningForAgent(agentId), reason, { agentId });
   }
 

@@ -73,9 +73,9 @@ export function liveAttempts(store: Store, chunk: ChunkRow): Array<{ attemptId: 
   return out;
 }
 
-/** An agent went offline: chunks waiting on its own subject go back to pending, to be placed elsewhere. */
-export function revokePlacedOn(store: Store, agentId: string, now: number): string[] {
+/** An agent went offline: chunks waiting on its own subject go back to pending, to be placed elsewhere. Returns them. */
+export function revokePlacedOn(store: Store, agentId: string, now: number): Array<{ id: string; jobId: string }> {
   const rows = store.chunks.placedOn(agentId);
   for (const r of rows) store.chunks.transition(r.id, "pending", now, { dispatchId: null });
-  return [...new Set(rows.map((r) => r.jobId))];
+  return rows;
 }
