@@ -85,15 +85,17 @@ const PASSED_OVER_SQL = `
   GROUP BY c.id`;
 
 /**
- * Each placed chunk still waiting on an agent with no attempt running, with when it was placed and when that
- * agent's last attempt ended (null: none yet). The subquery runs only for the rows the WHERE keeps.
+ * Each placed chunk still waiting, placed at or before the cutoff (the bound ago), on an agent with no attempt
+ * running, with when it was placed and when that agent's last attempt ended (null: none yet). The subquery (a read
+ * of the agent's attempts) runs only for the rows the WHERE keeps: none while every placed chunk is younger than
+ * the bound or waits on a busy agent, as nearly always.
  */
 const UNCLAIMED_SQL = `
   SELECT c.id AS chunkId, c.job_id AS jobId, c.placed_agent_id AS agentId, c.dispatch_id AS dispatchId,
          c.updated_at AS placedAt,
          (SELECT MAX(e.finished_at) FROM attempts e WHERE e.agent_id = c.placed_agent_id) AS idleSince
   FROM chunks c
-  WHERE c.state = 'queued' AND c.placed_agent_id IS NOT NULL
+  WHERE c.state = 'queued' AND c.placed_agent_id IS NOT NULL AND c.updated_at <= ?
     AND NOT EXISTS (SELECT 1 FROM attempts r WHERE r.agent_id = c.placed_agent_id AND r.state = 'running')`;
 
 type Row = Omit<PassedOver, "why">;
@@ -131,8 +133,8 @@ export class PlacedTakeBack {
       const due: PassedOver[] = [];
       const passed = this.store.db.prepare(PASSED_OVER_SQL).all() as Array<Row & { claims: number; firstClaimAt: number }>;
       for (const r of passed) if (r.claims >= PASSED_OVER_CLAIMS && now - r.firstClaimAt >= this.afterMs) due.push(taken(r, "passed over"));
-      if (this.unclaimed) {
-        const idle = this.store.db.prepare(UNCLAIMED_SQL).all() as Array<Row & { placedAt: number; idleSince: number | null }>;
+      if (this.unclaimed && now - this.startedAt >= this.afterMs) {
+        const idle = this.store.db.prepare(UNCLAIMED_SQL).all(now - this.afterMs) as Array<Row & { placedAt: number; idleSince: number | null }>;
         for (const r of idle) {
           const from = Math.max(r.placedAt, r.idleSince ?? -Infinity, this.startedAt);
           if (now - from >= this.afterMs && !due.some((d) => d.chunkId === r.chunkId)) due.push(taken(r, "unclaimed"));
