@@ -92,7 +92,7 @@ export class LostWorkFirst {
 
   /** Placed chunks their agent passed over or left unclaimed go back to pending (placed-take-back.ts), their messages retracted, to be placed again. */
   private takeBackPassedOver(now: number, published?: Map<string, { dispatchId: string; seq: number }>): void {
-    for (const p of this.d.takeBack?.takeBack(now) ?? []) {
+    for (const p of this.d.takeBack?.takeBack(now, (agentId, jobId) => this.freshElsewhere(now, agentId, jobId)) ?? []) {
       const sent = published?.get(p.chunkId);
       if (sent !== undefined && sent.dispatchId === p.dispatchId) {
         published?.delete(p.chunkId);
@@ -105,6 +105,31 @@ export class LostWorkFirst {
     }
   }
 
+  /**
+   * Whether an agent other than `agentId`, heard within freshMs (any heard agent without freshMs), may run the job's
+   * chunks now: an unclaimed chunk is taken back only then (placed-take-back.ts). A slow but healthy agent that trips
+   * the bound with nowhere else to go keeps its chunk, where the pool would put it behind every chunk queued there.
+   */
+  private freshElsewhere(now: number, agentId: string, jobId: string): boolean {
+    const job = this.d.store.jobs.get(jobId);
+    const freshMs = this.d.freshMs ?? Infinity;
+    return job !== undefined && this.placeable().some((a) => a.id !== agentId && now - a.lastSeen <= freshMs && this.d.ineligible(a, job) === null);
+  }
+
+  /**
+   * Agents work may be placed on: online, accepting, and heard since the coordinator started (a heartbeat in
+   * `live`). After a restart every agent is still online in the store, but one whose link was cut meanwhile has sent
+   * nothing since: a chunk placed on it would wait until it is judged lost (the soak saw a handed-back chunk wait
+   * 3-10 s so).
+   */
+  private placeable(): AgentRow[] {
+    const live = this.d.live();
+    return this.d.store.agents.list().filter((a) => {
+      const hb = live.get(a.id);
+      return a.state === "online" && hb !== undefined && agentInfo(a, hb).accepting;
+    });
+  }
+
   private forget(chunkId: string): void {
     this.lost.delete(chunkId);
     this.avoid.delete(chunkId);
@@ -112,15 +137,9 @@ export class LostWorkFirst {
 
   /** In one transaction: each placeable chunk queued on its agent (taken back from the pool first when it waits there). */
   private choose(now: number): Placed[] {
-    const live = this.d.live();
-    // Only agents heard since the coordinator started (a heartbeat in `live`). After a restart every agent is still
-    // online in the store, but one whose link was cut meanwhile has sent nothing since: a chunk placed on it would
-    // wait until it is judged lost (the soak saw a handed-back chunk wait 3-10 s so). With none heard yet, the chunk
-    // waits in the pool, where any agent that is back may take it, and is placed once one is heard.
-    const agents = this.d.store.agents.list().filter((a) => {
-      const hb = live.get(a.id);
-      return a.state === "online" && hb !== undefined && agentInfo(a, hb).accepting;
-    });
+    // With none placeable (heard since the start) yet, the chunk waits in the pool, where any agent that is back may
+    // take it, and is placed once one is heard.
+    const agents = this.placeable();
     const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
     const out: Placed[] = [];
     for (const chunkId of this.lost) {

@@ -47,8 +47,8 @@ import { withdrawDispatch } from "./withdraw-dispatch.ts";
  * placed chunks revoked (copy-rules.ts revokePlacedOn). A slow but healthy
  * agent that trips it costs one refused claim (the same fencing as above:
  * its late claim of the old message is refused, exactly once holds) and the
- * chunk's placement elsewhere, or in the pool where the slow agent may still
- * take it.
+ * chunk's placement on another freshly heard agent; with none, the chunk is
+ * left where it is (the back of the pool would be a longer wait).
  */
 
 /** Least time since the agent's first claim of other work after the placement before the chunk is taken back. */
@@ -124,9 +124,11 @@ export class PlacedTakeBack {
 
   /**
    * Takes back every placed chunk its agent passed over or, idle, did not claim (see above), in one transaction;
-   * the store is read at most once per LOOK_EVERY_MS.
+   * the store is read at most once per LOOK_EVERY_MS. An unclaimed one only when `elsewhere` says another freshly
+   * heard agent may run it (lost-work-first.ts): with none, the pool would put it behind every queued chunk, a loss
+   * when its agent is only slow, and nothing gained when its link is cut (no one else would take it sooner).
    */
-  takeBack(now: number): PassedOver[] {
+  takeBack(now: number, elsewhere: (agentId: string, jobId: string) => boolean = () => true): PassedOver[] {
     if (now - this.lastLook < Math.min(LOOK_EVERY_MS, this.afterMs / 2)) return [];
     this.lastLook = now;
     return this.store.tx(() => {
@@ -137,7 +139,7 @@ export class PlacedTakeBack {
         const idle = this.store.db.prepare(UNCLAIMED_SQL).all(now - this.afterMs) as Array<Row & { placedAt: number; idleSince: number | null }>;
         for (const r of idle) {
           const from = Math.max(r.placedAt, r.idleSince ?? -Infinity, this.startedAt);
-          if (now - from >= this.afterMs && !due.some((d) => d.chunkId === r.chunkId)) due.push(taken(r, "unclaimed"));
+          if (now - from >= this.afterMs && !due.some((d) => d.chunkId === r.chunkId) && elsewhere(r.agentId, r.jobId)) due.push(taken(r, "unclaimed"));
         }
       }
       return due.filter((d) => withdrawDispatch(this.store, d.chunkId, d.dispatchId, now) !== undefined);

@@ -77,7 +77,12 @@ async function cutPlacement(t: TestContext, unclaimed: boolean): Promise<{ claim
   await first.place(published);
   const placedAt = Date.now();
   assert.equal(farm.store.chunks.get(chunkId)?.placedAgentId, a, "the lost chunk is placed on A, whose link was just cut");
-  return { claimed, placedAt, chunkId, a, b, passes: () => first.place(published), restoreA: () => proxy.restore() };
+  // Each pass as the coordinator's: B's heartbeats keep it freshly heard (A's stop at the cut).
+  const passes = (): Promise<void> => {
+    farm.store.agents.touch(b, Date.now());
+    return first.place(published);
+  };
+  return { claimed, placedAt, chunkId, a, b, passes, restoreA: () => proxy.restore() };
 }
 
 test("lost work placed on an agent whose link was just cut is taken back and run by another agent; the cut agent's late claim is refused", async (t) => {

@@ -206,3 +206,12 @@ test("lost work goes to the agent heard last among the least busy ones, not to t
   await first.place();
   assert.equal(farm.store.chunks.get(chunk)?.placedAgentId, farm.agent.id);
 });
+
+test("with no other agent to go to, an unclaimed placed chunk is left where it is, not sent to the back of the pool", async (t) => {
+  const f = passedOverFarm(t, { takeBack: true, withB: false });
+  f.clock.advance(10 * PLACED_TAKE_BACK_MS);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed");
+  // The slow agent claims it at last: accepted.
+  assert.equal(f.claims.claim(f.a.id, f.placed, "dsp-placed").skip, false);
+});
