@@ -239,6 +239,8 @@ export class Coordinator {
       // A lost attempt's chunk is placed on an agent's own subject before each pass, not at the back of the pool.
       // Fresh: a heartbeat within the period, plus the quarter period its last_seen may lag and as much again of jitter.
       const lostFirst = new LostWorkFirst({ store, publisher: queue, live: () => registry.live, ineligible: (a, j) => claims.ineligible(a, j), clock, log: log.child({ part: "dispatch" }), freshMs: 1.5 * config.policy.heartbeatMs,
+        // After a restart, lost work is not piled on the first agents heard while the others are heard (a heartbeat period and the lag again).
+        settleMs: 1.5 * config.policy.heartbeatMs,
         // A placed chunk its agent passes over while taking other work, or leaves unclaimed while idle, is taken back and placed again (placed-take-back.ts).
         takeBack: new PlacedTakeBack(store, { startedAt: clock() }) });
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }), undefined, lostFirst);

@@ -43,11 +43,18 @@ export interface LostWorkFirstDeps {
    * 2-3 s of silence, and a lost chunk placed on such an agent meanwhile waited 6-8 s in the soak. None: no preference.
    */
   freshMs?: number;
+  /**
+   * After the start, while not every online agent is heard yet and for at most this long after the first is, an
+   * agent that has work in hand is given no more lost work (settling()). None: no such wait.
+   */
+  settleMs?: number;
   /** Takes back placed chunks their agent passed over or left unclaimed (placed-take-back.ts); none: placed chunks wait. */
   takeBack?: PlacedTakeBack;
 }
 
 export class LostWorkFirst {
+  /** When an agent was first placeable (heard since this coordinator started); undefined until then. */
+  private firstHeardAt: number | undefined;
   /** Chunks requeued after a lost attempt, not placed yet. */
   private readonly lost = new Set<string>();
   /** Of those, chunks taken back from an agent that passed them over: that agent, not to be given them again. */
@@ -130,6 +137,18 @@ export class LostWorkFirst {
     });
   }
 
+  /**
+   * True within `settleMs` of the first agent heard since the start while some online agent is not heard yet: a
+   * restarted coordinator hears its agents one by one over about a heartbeat period, and lost work placed meanwhile
+   * piled on the first heard (the soak: 4 chunks on one agent within 0.6 s, the last claimed 13 s later, while the
+   * other two were heard a moment after). Meanwhile an agent is given a lost chunk only with nothing in hand.
+   */
+  private settling(now: number, heard: number): boolean {
+    const settleMs = this.d.settleMs;
+    if (settleMs === undefined || this.firstHeardAt === undefined || now - this.firstHeardAt >= settleMs) return false;
+    return this.d.store.agents.listLiveness("online").length > heard;
+  }
+
   private forget(chunkId: string): void {
     this.lost.delete(chunkId);
     this.avoid.delete(chunkId);
@@ -140,7 +159,9 @@ export class LostWorkFirst {
     // With none placeable (heard since the start) yet, the chunk waits in the pool, where any agent that is back may
     // take it, and is placed once one is heard.
     const agents = this.placeable();
+    if (agents.length > 0) this.firstHeardAt ??= now;
     const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
+    const settling = this.settling(now, agents.length);
     const out: Placed[] = [];
     for (const chunkId of this.lost) {
       const chunk = this.d.store.chunks.get(chunkId);
@@ -156,6 +177,7 @@ export class LostWorkFirst {
       const fresh = freshMs === undefined ? [] : eligible.filter((a) => now - a.lastSeen <= freshMs);
       const agent = leastBusy(fresh, inHand) ?? leastBusy(eligible, inHand);
       if (!agent) continue; // none may run it now: the pass decides
+      if (settling && (inHand.get(agent.id) ?? 0) > 0) continue; // the pool meanwhile; placed once the others are heard
       const fromPool = inPool ? chunk.dispatchId : null;
       if (inPool) this.d.store.chunks.transition(chunkId, "pending", now, { dispatchId: null });
       const dispatchId = newId("dsp", now);

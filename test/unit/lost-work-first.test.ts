@@ -127,3 +127,45 @@ test("an agent heard a moment ago is preferred to a less busy one silent for lon
   await first.place();
   assert.deepEqual(publisher.sent.map((m) => m.agentId), [fresh.id, quiet.id]);
 });
+
+test("after a restart, lost work is not piled on the first agent heard while the others are not heard yet (bounded by settleMs)", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14]] });
+  const a = farm.agent;
+  const b = insertAgent(farm.store, { id: "agt-b" });
+  const c = insertAgent(farm.store, { id: "agt-c" });
+  const clock = manualClock(5_000);
+  const live = new Map<string, Heartbeat>([[a.id, heartbeat(a.id)]]);
+  const publisher = recordingPublisher();
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => live, ineligible: () => null, clock: clock.now, log: testLog(), settleMs: 1_500 });
+  for (const chunk of farm.chunks) first.requeued(chunk.id);
+  await first.place();
+  assert.deepEqual(publisher.sent.map((s) => s.agentId), [a.id], "one on A; the others wait while B and C are not heard");
+  // B is heard: it gets the next one; A and B have one in hand each, C is not heard yet: the third waits.
+  clock.advance(300);
+  live.set(b.id, heartbeat(b.id));
+  await first.place();
+  assert.deepEqual(publisher.sent.map((s) => s.agentId), [a.id, b.id]);
+  // C is heard: it gets the third.
+  clock.advance(300);
+  live.set(c.id, heartbeat(c.id));
+  await first.place();
+  assert.deepEqual(publisher.sent.map((s) => s.agentId), [a.id, b.id, c.id]);
+});
+
+test("the wait ends settleMs after the first agent is heard, though another online agent never is (its link may be cut)", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9]] });
+  const a = farm.agent;
+  insertAgent(farm.store, { id: "agt-silent" });
+  const clock = manualClock(5_000);
+  const publisher = recordingPublisher();
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll([a.id]), ineligible: () => null, clock: clock.now, log: testLog(), settleMs: 1_500 });
+  for (const c of farm.chunks) first.requeued(c.id);
+  await first.place();
+  assert.equal(publisher.sent.length, 1);
+  clock.advance(1_400);
+  await first.place();
+  assert.equal(publisher.sent.length, 1, "still within the wait");
+  clock.advance(100);
+  await first.place();
+  assert.deepEqual(publisher.sent.map((s) => s.agentId), [a.id, a.id]);
+});
