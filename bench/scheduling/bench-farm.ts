@@ -8,6 +8,7 @@ import { AgentHost } from "./host-client.ts";
 import { hostMs, type StartEvent } from "./host-protocol.ts";
 import type { SleepAgentSpec } from "./sleep-farm.ts";
 import { coresMark, coresUsed, type CoresUsed } from "./cpu-cores.ts";
+import { IDLE_SETTLE_MS, measureIdleWindow } from "./idle-window.ts";
 import { splitMakespan, type MakespanSplit } from "./makespan-split.ts";
 import { countingSql, countStatements, type StatementCount } from "./statement-counter.ts";
 
@@ -49,6 +50,8 @@ export class BenchFarm {
   private started = 0;
   /** Cores the bench's processes used over the last idle window (idleCpuMsPerSecond): what idle agents cost their hosts. */
   idleCores: CoresUsed | undefined;
+  /** The coordinator's CPU between the last run's end and its idle window, above the idle rate, ms (idle-window.ts). */
+  afterRunCpuMs = 0;
   /** The agent host processes; the first also runs the raw baseline's consumers. */
   private readonly hosts: Array<{ host: AgentHost; agents: number }>;
 
@@ -133,8 +136,8 @@ export class BenchFarm {
    * job, and the run's window on the host clock (to cut a --cpu-prof to it).
    */
   async run(spec: Record<string, unknown>): Promise<FarmRun> {
-    const cpu0 = process.cpuUsage();
     const cores0 = coresMark();
+    const cpu0 = process.cpuUsage();
     const claims0 = this.coordinator.claimBatches;
     const counting = countingSql() ? countStatements(this.coordinator.store) : undefined;
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
@@ -171,18 +174,15 @@ export class BenchFarm {
   /**
    * The coordinator's CPU per second with every agent up and no job
    * (heartbeats, telemetry, sweeps, the dispatcher's tick): what a run pays
-   * for its agents whatever its chunks. Measured over `seconds` after a
-   * short settle.
+   * for its agents whatever its chunks. Measured over `seconds` once the
+   * run's tail has settled (idle-window.ts: the agents' upload streams
+   * closed); that tail's own CPU is kept in `afterRunCpuMs`.
    */
   async idleCpuMsPerSecond(seconds: number): Promise<number> {
-    await new Promise((r) => setTimeout(r, 300));
-    const t0 = wallMs();
-    const cpu0 = process.cpuUsage();
-    const cores0 = coresMark();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const cpu = process.cpuUsage(cpu0);
-    this.idleCores = coresUsed(cores0);
-    return (cpu.user + cpu.system) / 1000 / ((wallMs() - t0) / 1000);
+    const w = await measureIdleWindow(seconds, IDLE_SETTLE_MS, { start: coresMark, end: (m) => coresUsed(m) });
+    this.idleCores = w.around;
+    this.afterRunCpuMs = w.afterRunCpuMs;
+    return w.cpuMsPerSecond;
   }
 
   async events(): Promise<StartEvent[]> {

@@ -26,13 +26,16 @@ export interface CpuSplit {
   cpuMsPerChunk: number;
   chunkCpuMsPerChunk: number;
   idleCpuMsPerAgentSecond: number;
+  /** The run's tail after done (the agents' upload streams closing, the job's end) above the idle rate, per agent (idle-window.ts). */
+  afterRunCpuMsPerAgent: number;
 }
 
-function splitCpu(run: FarmRun, idleCpuMsPerSecond: number, agents: number): CpuSplit {
+function splitCpu(run: FarmRun, idleCpuMsPerSecond: number, agents: number, afterRunCpuMs: number): CpuSplit {
   return {
     cpuMsPerChunk: run.cpuMsPerChunk,
     chunkCpuMsPerChunk: Math.max(0, run.cpuMs - idleCpuMsPerSecond * run.seconds) / run.chunks,
     idleCpuMsPerAgentSecond: idleCpuMsPerSecond / agents,
+    afterRunCpuMsPerAgent: afterRunCpuMs / agents,
   };
 }
 
@@ -82,7 +85,7 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
       consumers: s.dispatchAgents,
       count: s.throughputChunks,
     });
-    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpu: splitCpu(t, idle, s.dispatchAgents), windowMs: t.windowMs, claimsPerTransaction: t.claimsPerTransaction, statements: t.statements, rawPerSecond };
+    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpu: splitCpu(t, idle, s.dispatchAgents, farm.afterRunCpuMs), windowMs: t.windowMs, claimsPerTransaction: t.claimsPerTransaction, statements: t.statements, rawPerSecond };
   }, s.agentsPerHost);
 }
 
@@ -99,7 +102,7 @@ export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
       have = n;
       const r = await farm.run(sleepJob(`scale-${n}`, n * s.chunksPerAgent * 4, 4));
       const idle = await farm.idleCpuMsPerSecond(s.idleSeconds);
-      runs.push({ agents: n, seconds: r.seconds, cpu: splitCpu(r, idle, n), windowMs: r.windowMs, claimsPerTransaction: r.claimsPerTransaction, statements: r.statements, split: r.split, cores: r.cores, idleCores: farm.idleCores });
+      runs.push({ agents: n, seconds: r.seconds, cpu: splitCpu(r, idle, n, farm.afterRunCpuMs), windowMs: r.windowMs, claimsPerTransaction: r.claimsPerTransaction, statements: r.statements, split: r.split, cores: r.cores, idleCores: farm.idleCores });
     }
     return { runs, agentStartSeconds, agentHosts: farm.hostCount };
   }, s.agentsPerHost);
