@@ -95,6 +95,7 @@ export class Coordinator {
       log: Logger;
       diskGuard: DiskFullGuard;
       stagedRetry: StagedCommitRetry;
+      sink: ResultSink;
       edge: StudioEdge;
       accounting: Accounting;
       outbox: WebhookOutbox;
@@ -343,7 +344,7 @@ export class Coordinator {
       finisher.resumeAssembling();
       steps.mark("grpcAndStart");
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url, startUpMs: steps.summary() }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, claims, claimStreams, server, log, diskGuard, stagedRetry, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, claims, claimStreams, server, log, diskGuard, stagedRetry, sink, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -367,6 +368,8 @@ export class Coordinator {
       () => p.outbox.stop(),
       () => p.claimStreams.close(),
       () => stopGrpcServer(p.server),
+      // The last answered commits' emptied staging dirs (removed after their answers).
+      () => p.sink.drained(),
       () => p.stamper.close(),
       () => this.finisher.settle(),
       () => p.subs.forEach((s) => s.unsubscribe()),

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
@@ -17,6 +17,7 @@ import { stageExr, stampStagedExr, type StagedExrFile } from "../provenance/exr-
 import { ExrFormatError, isExr } from "../../shared/media/exr-header-attribute.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { GroupCommit } from "./group-commit.ts";
+import { StagingRemovals } from "./staging-removals.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
 
@@ -80,7 +81,8 @@ function refuse(reason: string, message: string): never {
  * dir fsyncs (group commit, commitBatch). The agent's only
  * acknowledgement is the commit's answer, sent after all of that, so every
  * frame it covers is on disk under its final name before it is sent; what the
- * commit sets off (job end, next dispatch) runs after it has gone. A crash
+ * commit sets off (job end, next dispatch) and the removal of its emptied
+ * staging dir run after it has gone. A crash
  * between the transaction and the target dirs' fsyncs is repaired by
  * reconcileStaging at start-up (the staging dir is removed only after them);
  * a rename that fails while running is retried by StagedCommitRetry.
@@ -93,7 +95,9 @@ export class ResultSink {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly onCommitted: (jobId: string) => void,
-  ) {}
+  ) {
+    this.removals = new StagingRemovals(log);
+  }
 
   get stamper(): AttemptStamper | undefined {
     return this.opts.stamper;
@@ -154,6 +158,14 @@ export class ResultSink {
 
   private readonly group = new GroupCommit<PendingCommit, number>((batch) => this.commitBatch(batch));
 
+  /** Emptied staging dirs of answered commits, removed after the answer. */
+  private readonly removals: StagingRemovals;
+
+  /** Settles once the staging dirs of the commits answered so far are removed (they go after the answer: staging-removals.ts). */
+  drained(): Promise<void> {
+    return this.removals.drained();
+  }
+
   /**
    * One batch of commits. Synchronous from the checks to the renames, so
    * nothing interleaves: one SQLite transaction (one WAL fsync) in which each
@@ -161,7 +173,7 @@ export class ResultSink {
    * attempt, rolls back alone and the others stand), then the renames of every
    * recorded commit. Then every directory the renames changed is fsynced once
    * for the whole batch, on the thread pool, and only then is each commit
-   * answered (its staging dir removed first). A commit whose renames or dir
+   * answered (its emptied staging dir is removed after the answer). A commit whose renames or dir
    * fsyncs fail is recorded but kept in staging for StagedCommitRetry, as
    * before.
    */
@@ -223,10 +235,10 @@ export class ResultSink {
     return { c, targets, losers };
   }
 
-  /** A commit whose frames are durable in place: its staging dir goes, and what it sets off is scheduled after the answer. */
+  /** A commit whose frames are durable in place: its emptied staging dir and what it sets off are left for after the answer. */
   private answered(r: Recorded, batchSize: number): number {
     const { h, dir, frames } = r.c;
-    removeEmptyDir(dir);
+    this.removals.remove(dir);
     this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size, batch: batchSize }, "attempt committed");
     // After the answer has gone: for a job's last chunk this is the job-end work (the job manifest reads back
     // and hashes every frame of the job), which the agent's acknowledgement must not wait for.
@@ -277,15 +289,6 @@ function freshDir(dir: string): void {
     else if (code !== "ENOENT") throw err;
   }
   mkdirSync(dir, { recursive: true });
-}
-
-/** Removes a staging dir whose frames were all renamed away: one rmdir, or a recursive removal if something is left. */
-function removeEmptyDir(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /**

@@ -114,6 +114,7 @@ test("join, claim and upload over real gRPC: the attempt commits with exact byte
   assert.equal(s.store.attempts.get(claim.attemptId)?.state, "committed");
   const [ledger] = s.store.ledger.listByJob(s.job.id);
   assert.deepEqual({ ...ledger!, samples: ACCOUNTING.samples }, { ...ACCOUNTING, jobId: s.job.id, chunkId: chunk.id, attemptId: claim.attemptId, agentId: joined.agentId, frames: 4, finishedAt: 70_000 });
+  await s.sink.drained(); // emptied staging dirs go after the answers
   assert.deepEqual(readdirSync(join(s.outputRoot, STAGING_DIR)), []);
 });
 

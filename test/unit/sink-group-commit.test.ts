@@ -113,7 +113,8 @@ test("sink: two commits that arrive while another is in progress go into one tra
   assert.deepEqual(answered, ["att_live", "att_b", "att_c"]);
   assert.equal(s.store.frames.countByJob(s.job.id), 6);
   assert.equal(s.store.ledger.listByJob(s.job.id).length, 3);
-  for (const u of uploads) assert.equal(existsSync(u.dir), false, "staging dir removed before the answer");
+  await s.sink.drained();
+  for (const u of uploads) assert.equal(existsSync(u.dir), false, "staging dir removed after the answers");
 });
 
 test("sink: a commit refused inside a shared transaction rolls back alone; the other commits, and the refused one's staged frames are kept", async (t) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ClaimService } from "../../coordinator/dispatch/claim-service.ts";
@@ -37,6 +37,24 @@ function assertNothingRecorded(s: ReturnType<typeof setup>): void {
   assert.deepEqual(s.committed, []);
 }
 
+test("the answer does not wait for the staging dir's removal: it goes after the commit is answered, whatever is left in it", async (t) => {
+  const s = setup(t);
+  const session = await s.sink.begin(s.header);
+  for (const i of [0, 1, 2]) await session.addFrame(frame(i));
+  const staging = stagingDirFor(s.outputRoot, s.header.attemptId);
+  // Something the renames do not take away: the dir cannot go in one rmdir, as an emptied one does.
+  writeFileSync(join(staging, "stray"), "x");
+
+  assert.equal(await session.commit(ACCOUNTING), 3);
+  // Answered: every frame is in place and recorded, while the staging dir is still there.
+  for (const i of [0, 1, 2]) assert.ok(existsSync(framePath(s.job, i)), `frame ${i} in place at the answer`);
+  assert.equal(s.store.attempts.get(s.header.attemptId)?.state, "committed");
+  assert.ok(existsSync(staging), "the staging dir is removed after the answer, not before it");
+
+  await s.sink.drained();
+  assert.equal(existsSync(staging), false, "then removed, with what was left in it");
+});
+
 test("a full upload commits: exact bytes at framePath, frames + ledger + attempt + chunk in the store, staging removed", async (t) => {
   const s = setup(t);
   const frames = [frame(2), frame(0), frame(1)]; // order of arrival does not matter
@@ -50,8 +68,6 @@ test("a full upload commits: exact bytes at framePath, frames + ledger + attempt
   assert.equal(await session.commit(ACCOUNTING), 3);
 
   for (const f of frames) assert.deepEqual(readFileSync(framePath(s.job, f.index)), Buffer.from(f.data), `frame ${f.index} bytes`);
-  assert.equal(existsSync(staging), false, "staging dir removed");
-  assert.deepEqual(readdirSync(join(s.outputRoot, STAGING_DIR)), [], "no other staging left behind");
 
   const rows = s.store.frames.listByJob(s.job.id);
   assert.deepEqual(
@@ -79,6 +95,9 @@ test("a full upload commits: exact bytes at framePath, frames + ledger + attempt
   await settle();
   assert.deepEqual(s.committed, [s.job.id]);
   assert.equal(s.store.chunks.get(s.chunks[1]!.id)?.state, "pending", "the other chunk is untouched");
+  await s.sink.drained(); // the emptied staging dir goes after the answer
+  assert.equal(existsSync(staging), false, "staging dir removed");
+  assert.deepEqual(readdirSync(join(s.outputRoot, STAGING_DIR)), [], "no other staging left behind");
 
   // The attempt is spent: a second upload of it is refused.
   await refusal(() => s.sink.begin(s.header), "stale-attempt");
