@@ -141,19 +141,28 @@ class OpenStream {
 
 /**
  * The write() of one upload's messages (on the stream, or as an Upload call's): a full call is waited on
- * until 'drain'; once the upload's result has settled (answered early, refused, or the call broke), that
- * write and every later one reject with the refusal or the error, as writes to a closed call would.
+ * until 'drain'. Once the upload's result has settled (answered early, refused, or the call broke), every
+ * later write rejects with the refusal or the error, as writes to a closed call would. A write waiting for
+ * 'drain' when the result settles ends with it: rejected by a refusal or an error; resolved by a
+ * commit's answer, since the message was already taken (send returned false only to say the call is full)
+ * and the sink answers only after the upload's last message, so the waiting write was that message (the
+ * answer can come before grpc-js's 'drain', which failed the bench's upload now and then).
  */
 export function writerUntil(result: Promise<unknown>, answeredEarly: string, send: (msg: UploadMessage) => boolean, drains: EventEmitter): (msg: UploadMessage) => Promise<void> {
   let over: unknown;
-  const failed = result.then(
-    () => new Error(answeredEarly),
-    (err: unknown) => err,
+  void result.then(
+    () => (over = new Error(answeredEarly)),
+    (err: unknown) => (over = err),
   );
-  void failed.then((e) => (over = e));
   return async (msg) => {
     if (over) throw over;
-    if (!send(msg)) await Promise.race([once(drains, "drain"), failed.then((e) => Promise.reject(e))]);
+    if (send(msg)) return;
+    const stop = new AbortController();
+    try {
+      await Promise.race([once(drains, "drain", { signal: stop.signal }), result.then(() => undefined)]);
+    } finally {
+      stop.abort(); // the listener of whichever did not come
+    }
   };
 }
 
