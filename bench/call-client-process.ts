@@ -37,3 +37,22 @@ export async function forkCallClient<M extends { calls: number }>(benchFile: str
     },
   };
 }
+
+/**
+ * The child's side: runs each batch the parent sends (`one` per call, `gapMs`
+ * between calls), answers "done" or the error's text, exits when the parent
+ * lets go, and says "ready" (call once connected).
+ */
+export function serveCallBatches<M extends { calls: number; gapMs: number }>(one: (batch: M) => Promise<unknown>): void {
+  process.on("message", (m: M) => {
+    void (async () => {
+      for (let i = 0; i < m.calls; i++) {
+        await one(m);
+        if (m.gapMs > 0) await new Promise((r) => setTimeout(r, m.gapMs));
+      }
+      process.send?.("done");
+    })().catch((err: unknown) => process.send?.(`error ${String(err)}`));
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.send?.("ready");
+}

@@ -34,7 +34,7 @@ import { GRPC_CHANNEL_OPTIONS, GRPC_SERVER_OPTIONS } from "../shared/grpc-option
 import { silentLogger } from "../shared/log.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { intFlag, median, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
-import { forkCallClient, type CallClientProcess } from "./call-client-process.ts";
+import { forkCallClient, serveCallBatches, type CallClientProcess } from "./call-client-process.ts";
 import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
 
 const SERVICE = "nightshift.bench.Calls";
@@ -89,17 +89,7 @@ async function child(config: ClientConfig): Promise<void> {
       call.write({ accounting: { wallSeconds: 1 } });
       call.end();
     });
-  process.on("message", (m: ToChild) => {
-    void (async () => {
-      for (let i = 0; i < m.calls; i++) {
-        await one(clients[m.variant], m.kind);
-        if (m.gapMs > 0) await new Promise((r) => setTimeout(r, m.gapMs));
-      }
-      process.send?.("done");
-    })().catch((err: unknown) => process.send?.(`error ${String(err)}`));
-  });
-  process.on("disconnect", () => process.exit(0));
-  process.send?.("ready");
+  serveCallBatches<ToChild>((m) => one(clients[m.variant], m.kind));
 }
 
 async function parent(argv: readonly string[]): Promise<Record<string, unknown>> {

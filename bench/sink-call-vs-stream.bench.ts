@@ -32,7 +32,7 @@ import { silentLogger } from "../shared/log.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
 import { UPLOAD_SERVICE } from "../shared/upload-codec.ts";
 import { intFlag, median, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
-import { forkCallClient, type CallClientProcess } from "./call-client-process.ts";
+import { forkCallClient, serveCallBatches, type CallClientProcess } from "./call-client-process.ts";
 import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
 
 const AGENT_ID = BENCH_AGENT_ID;
@@ -57,17 +57,7 @@ async function child(config: ClientConfig): Promise<void> {
   async function* frames() {
     yield { index: 0, data, format: "png" };
   }
-  process.on("message", (m: ToChild) => {
-    void (async () => {
-      for (let i = 0; i < m.calls; i++) {
-        await uploadAttempt(client, target, frames(), async () => ACCOUNTING, new AbortController().signal, m.via);
-        if (m.gapMs > 0) await new Promise((r) => setTimeout(r, m.gapMs));
-      }
-      process.send?.("done");
-    })().catch((err: unknown) => process.send?.(`error ${String(err)}`));
-  });
-  process.on("disconnect", () => process.exit(0));
-  process.send?.("ready");
+  serveCallBatches<ToChild>((m) => uploadAttempt(client, target, frames(), async () => ACCOUNTING, new AbortController().signal, m.via));
 }
 
 async function parent(argv: readonly string[]): Promise<Record<string, unknown>> {
