@@ -40,6 +40,7 @@ import { choosePowerSource } from "../agent/probe/power-source.ts";
 import { measureIdleWatts } from "../agent/probe/measure-idle.ts";
 import type { PowerSource } from "../agent/probe/power-source-types.ts";
 import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
+import { parseOnnxProviders } from "../agent/executors/onnx-providers.ts";
 import { benchLogger, cleanupOnInterrupt, intFlag, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
 import { compareEnergy, type CounterSample } from "./energy-compare.ts";
 
@@ -139,10 +140,7 @@ async function runSource(kind: EnergySource, o: { gpu: number; dir: string; fram
 
 /** The agent's onnxruntime providers: --providers LIST, or cuda,cpu for the older --cuda 1; undefined leaves the agent's default (cpu). */
 function providersFlag(list: string, cuda: boolean): string[] | undefined {
-  const names = list.split(",").map((p) => p.trim()).filter((p) => p !== "");
-  const bad = names.find((p) => !["cpu", "webgpu", "cuda"].includes(p));
-  if (bad !== undefined) throw new BadInputError(`--providers: unknown provider '${bad}' (use cpu, webgpu, cuda)`, { field: "providers" });
-  if (names.length > 0) return names;
+  if (list !== "") return parseOnnxProviders(list, "--providers");
   return cuda ? ["cuda", "cpu"] : undefined;
 }
 

@@ -14,6 +14,7 @@
  */
 import { openOnnxSession, runModelOnWindow } from "../agent/executors/onnx-session.ts";
 import { parseOnnxProviders } from "../agent/executors/onnx-providers.ts";
+import { onnxruntimeSaid } from "../agent/executors/onnx-provider-check.ts";
 import { resolveModel } from "../shared/model-manifest/model-registry.ts";
 import { BUNDLED_MODELS_DIR } from "../cli/paths.ts";
 import { intFlag, parseFlags, round, runBench } from "./bench-cli.ts";
@@ -36,8 +37,7 @@ async function main(): Promise<unknown> {
     try {
       session = await openOnnxSession(modelPath, manifest, { executionProviders: [p] });
     } catch (err) {
-      const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
-      results.push({ provider: p, started: false, reason: cause.split("\n").find((l) => l.trim() !== "")?.slice(0, 300) });
+      results.push({ provider: p, started: false, reason: onnxruntimeSaid(err) });
       continue;
     }
     try {

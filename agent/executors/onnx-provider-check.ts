@@ -21,8 +21,7 @@ export async function checkOnnxProviders(providers: readonly string[], modelsDir
     await runModelOnWindow(session, manifest, [frame]);
   } catch (err) {
     const gpu = providers.find((p) => p !== "cpu") ?? providers[0] ?? "cpu";
-    const cause = err instanceof BadInputError && err.cause instanceof Error ? err.cause.message : (err as Error).message;
-    throw new BadInputError(`${field}: execution providers [${providers.join(", ")}] could not run ${CHECK_MODEL}: ${providerNeeds(gpu)}. onnxruntime said: ${firstLine(cause)}`, {
+    throw new BadInputError(`${field}: execution providers [${providers.join(", ")}] could not run ${CHECK_MODEL}: ${providerNeeds(gpu)}. onnxruntime said: ${onnxruntimeSaid(err)}`, {
       field,
       cause: err,
     });
@@ -31,7 +30,9 @@ export async function checkOnnxProviders(providers: readonly string[], modelsDir
   }
 }
 
-function firstLine(text: string): string {
+/** onnxruntime's own first line from a session that would not open (openOnnxSession wraps it in a BadInputError). */
+export function onnxruntimeSaid(err: unknown): string {
+  const text = err instanceof BadInputError && err.cause instanceof Error ? err.cause.message : (err as Error).message;
   const line = text.split("\n").find((l) => l.trim() !== "") ?? text;
   return line.trim().slice(0, 400);
 }
