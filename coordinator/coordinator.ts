@@ -32,6 +32,7 @@ import { controlHandler } from "./grpc/control-handler.ts";
 import { resultSinkHandler } from "./grpc/result-sink-handler.ts";
 import { agentGatewayHandler, claimStreamsOf } from "./grpc/agent-gateway-handler.ts";
 import type { ClaimStreams } from "./grpc/claim-stream-handler.ts";
+import { UploadStreams } from "./grpc/upload-streams.ts";
 import { recoverAfterRestart } from "./recover-after-restart.ts";
 import { StartUpSteps } from "./start-up-steps.ts";
 import { wireScheduling } from "./scheduling/wire-scheduling.ts";
@@ -91,6 +92,8 @@ export class Coordinator {
       claims: ClaimService;
       /** The agents' open claim streams, ended before the gRPC server's graceful stop (which would wait for them). */
       claimStreams: ClaimStreams;
+      /** The agents' open upload streams, ended before the graceful stop as the claim streams are. */
+      uploadStreams: UploadStreams;
       server: Server;
       log: Logger;
       diskGuard: DiskFullGuard;
@@ -316,11 +319,12 @@ export class Coordinator {
       cleanups.push(() => dashboard.close());
       steps.mark("accountingEdgeDashboard");
       const claimStreams = claimStreamsOf(claims);
+      const uploadStreams = new UploadStreams();
       const { server, port } = await startGrpcServer(config.listenHost, config.listenPort, {
         control: controlHandler(api, finisher, models, assets, assetGc),
         sink: resultSinkHandler(sink, log.child({ part: "sink" }), (h, reason) => {
           if (reason === DISK_FULL) diskGuard.onDiskFull(h.jobId, h.attemptId);
-        }),
+        }, uploadStreams),
         gateway: agentGatewayHandler(registry, claims, {
           natsServers: () => natsUrls,
           subjectPrefix: config.subjectPrefix,
@@ -334,7 +338,7 @@ export class Coordinator {
           { definition: DashboardAdminService, implementation: dashboardAdminHandler(() => dashboard, outbox) as unknown as UntypedServiceImplementation },
         ],
       }, trust.frontedTls(true, log.child({ part: "trust", port: "grpc" }), clock), [edge.guard]);
-      cleanups.push(() => (claimStreams.close(), stopGrpcServer(server, 1000)));
+      cleanups.push(() => (claimStreams.close(), uploadStreams.close(), stopGrpcServer(server, 1000)));
       await edge.listen(port);
       registry.start();
       outbox.start();
@@ -344,7 +348,7 @@ export class Coordinator {
       finisher.resumeAssembling();
       steps.mark("grpcAndStart");
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url, startUpMs: steps.summary() }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, claims, claimStreams, server, log, diskGuard, stagedRetry, sink, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, claims, claimStreams, uploadStreams, server, log, diskGuard, stagedRetry, sink, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;
@@ -367,6 +371,7 @@ export class Coordinator {
       () => p.notifications.stop(),
       () => p.outbox.stop(),
       () => p.claimStreams.close(),
+      () => p.uploadStreams.close(),
       () => stopGrpcServer(p.server),
       // The last answered commits' emptied staging dirs (removed after their answers).
       () => p.sink.drained(),

@@ -6,6 +6,7 @@ import { ModelStoreCodecClient } from "../../shared/assets/asset-part-codec.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 import { UploadClient } from "../../shared/upload-codec.ts";
 import { ClaimStream, type ClaimAsk } from "./claim-stream.ts";
+import { UploadStream } from "./upload-stream.ts";
 
 type UnaryCall<Req, Res> = (req: Req, metadata: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
@@ -51,6 +52,8 @@ export class CoordinatorClient {
   readonly store: ModelStoreClient;
   /** Claims over one open stream, the unary Claim as fallback (agent/grpc/claim-stream.ts). */
   readonly claims: ClaimStream;
+  /** Every chunk's upload on one stream, open while the agent runs (agent/grpc/upload-stream.ts). */
+  readonly uploads: UploadStream;
 
   constructor(
     readonly address: string,
@@ -68,6 +71,7 @@ export class CoordinatorClient {
       unary: (ask) => this.unaryClaim(ask),
       answerWithinMs: SETTLE_WAIT_SECONDS * 1000,
     });
+    this.uploads = new UploadStream(this.sink);
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {
@@ -96,6 +100,7 @@ export class CoordinatorClient {
 
   close(): void {
     this.claims.close();
+    this.uploads.close();
     this.gateway.close();
     this.sink.close();
     this.store.close();

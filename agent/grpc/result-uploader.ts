@@ -4,7 +4,7 @@ import type { ResultSinkClient, UploadMessage, UploadResult } from "../../proto/
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import type { EncodedFrame } from "../executors/executor.ts";
 import type { CoordinatorClient } from "./gateway-client.ts";
-import { UploadStream, writerUntil, type StreamUpload } from "./upload-stream.ts";
+import { writerUntil, type StreamUpload } from "./upload-stream.ts";
 
 export interface UploadTarget {
   jobId: string;
@@ -16,15 +16,6 @@ export interface UploadTarget {
 
 /** How an upload travels: on the agent's one upload stream (falling back to Upload where the coordinator has none), or as its own Upload call. */
 export type UploadVia = "stream" | "unary";
-
-/** The agent's upload stream per sink client (one per coordinator connection). */
-const streams = new WeakMap<ResultSinkClient, UploadStream>();
-
-function streamOf(sink: ResultSinkClient): UploadStream {
-  let s = streams.get(sink);
-  if (!s) streams.set(sink, (s = new UploadStream(sink)));
-  return s;
-}
 
 /** One Upload call, with the same face as an upload on the stream. */
 function unaryUpload(sink: ResultSinkClient): StreamUpload {
@@ -54,7 +45,7 @@ export async function uploadAttempt(
   signal: AbortSignal,
   via: UploadVia = "stream",
 ): Promise<UploadResult> {
-  const up = (via === "stream" ? await streamOf(client.sink).begin() : null) ?? unaryUpload(client.sink);
+  const up = (via === "stream" ? await client.uploads.begin() : null) ?? unaryUpload(client.sink);
   // Our own messages carry no id; the stream's upload puts its own on.
   const message = (body: UploadMessage["body"]): UploadMessage => ({ body, uploadId: 0 });
   const onAbort = (): void => up.cancel();

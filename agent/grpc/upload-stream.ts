@@ -16,17 +16,22 @@
  * connection dropped (the chunk is handed back, its attempt fenced, and run
  * again under a new attempt: never committed twice, never lost; the frames
  * are not kept to be sent again), and the next upload opens a new stream.
- * A stream with nothing in flight is closed after IDLE_CLOSE_MS, so an idle
- * agent holds no call open on the coordinator (whose shutdown waits for open
- * calls).
+ *
+ * The stream stays open while the agent runs, idle or not: a studio chunk
+ * (a Blender frame, a model's steps) lasts longer than any idle close worth
+ * having, and a stream closed between chunks made every chunk pay an open
+ * (with its ready round trip) and a close. The agent closes it at its stop
+ * (CoordinatorClient.close); the coordinator ends it at its own stop
+ * (coordinator/grpc/upload-streams.ts), and an older coordinator's GOAWAY
+ * closes it once its uploads are answered (watchChannel). An idle stream
+ * through a dead link breaks when the channel's keepalive gets no answer
+ * (shared/grpc-options.ts: a ping after 10 s, 5 s to answer), and the next
+ * upload opens a new one.
  */
 import { once, type EventEmitter } from "node:events";
 import { Metadata, connectivityState, status as grpcStatus, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { ResultSinkClient, UploadAnswer, UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
 import { UPLOAD_STREAM_READY_KEY } from "../../shared/upload-codec.ts";
-
-/** A stream with no upload in flight for this long is closed. */
-export const IDLE_CLOSE_MS = 2_000;
 
 interface Pending {
   resolve: (r: UploadResult) => void;
@@ -48,7 +53,6 @@ export interface StreamUpload {
 class OpenStream {
   readonly pending = new Map<number, Pending>();
   broken: ServiceError | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
 
   /** No new upload goes on it: closed as soon as nothing is in flight. */
   private closing = false;
@@ -86,7 +90,6 @@ class OpenStream {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.idleTimer);
     this.onGone(this);
     this.call.end();
   }
@@ -96,7 +99,6 @@ class OpenStream {
   }
 
   add(id: number, p: Pending): void {
-    clearTimeout(this.idleTimer);
     this.pending.set(id, p);
   }
 
@@ -120,19 +122,12 @@ class OpenStream {
 
   settled(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size > 0 || this.broken) return;
-    if (this.closing) return this.close();
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      if (this.pending.size === 0) this.close();
-    }, IDLE_CLOSE_MS);
-    this.idleTimer.unref();
+    if (this.pending.size === 0 && !this.broken && this.closing) this.close();
   }
 
   fail(err: ServiceError): void {
     if (this.broken) return;
     this.broken = err;
-    clearTimeout(this.idleTimer);
     this.onGone(this);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
@@ -170,12 +165,16 @@ export function writerUntil(result: Promise<unknown>, answeredEarly: string, sen
 export class UploadStream {
   private current: Promise<OpenStream | null> | undefined;
   private unimplemented = false;
+  private closed = false;
   private nextId = 0;
+  /** Streams opened so far (each one a call and its ready round trip). */
+  readonly stats = { opened: 0 };
 
   constructor(private readonly sink: ResultSinkClient) {}
 
   /** A new upload on the open stream (opened now if need be), or null when the coordinator has no UploadStream. */
   async begin(): Promise<StreamUpload | null> {
+    if (this.closed) throw Object.assign(new Error("1 CANCELLED: the upload stream was closed"), { code: grpcStatus.CANCELLED, details: "the upload stream was closed", metadata: new Metadata() });
     if (this.unimplemented) return null;
     this.current ??= this.open();
     const opening = this.current;
@@ -197,6 +196,7 @@ export class UploadStream {
 
   private async open(): Promise<OpenStream | null> {
     const call = this.sink.uploadStream();
+    this.stats.opened++;
     let stream: OpenStream | undefined;
     const gone = (s: OpenStream): void => {
       if (stream === s) this.current = undefined;
@@ -239,8 +239,9 @@ export class UploadStream {
     };
   }
 
-  /** Ends the open stream (the agent is stopping); uploads still in flight reject with its error. */
+  /** Ends the open stream (the agent is stopping), and opens no other; uploads still in flight reject with its error. Safe to call twice. */
   close(): void {
+    this.closed = true;
     const c = this.current;
     this.current = undefined;
     void c?.then((s) => s?.call.cancel(), () => undefined);

@@ -175,8 +175,8 @@ export class BenchFarm {
    * The coordinator's CPU per second with every agent up and no job
    * (heartbeats, telemetry, sweeps, the dispatcher's tick): what a run pays
    * for its agents whatever its chunks. Measured over `seconds` once the
-   * run's tail has settled (idle-window.ts: the agents' upload streams
-   * closed); that tail's own CPU is kept in `afterRunCpuMs`.
+   * run's tail has settled, with every agent's streams open and idle
+   * (idle-window.ts); that tail's own CPU is kept in `afterRunCpuMs`.
    */
   async idleCpuMsPerSecond(seconds: number): Promise<number> {
     const w = await measureIdleWindow(seconds, IDLE_SETTLE_MS, { start: coresMark, end: (m) => coresUsed(m) });

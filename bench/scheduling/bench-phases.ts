@@ -26,7 +26,7 @@ export interface CpuSplit {
   cpuMsPerChunk: number;
   chunkCpuMsPerChunk: number;
   idleCpuMsPerAgentSecond: number;
-  /** The run's tail after done (the agents' upload streams closing, the job's end) above the idle rate, per agent (idle-window.ts). */
+  /** The run's tail after done (the job's end, the last commits' clean-up) above the idle rate, per agent (idle-window.ts). */
   afterRunCpuMsPerAgent: number;
 }
 

@@ -5,6 +5,7 @@ import type { ResultSink } from "../sink/result-sink.ts";
 import { messagesOf } from "./client-stream-messages.ts";
 import { UploadSteps, type RefusalHook } from "./upload-steps.ts";
 import { uploadStreamHandler } from "./upload-stream-handler.ts";
+import type { UploadStreams } from "./upload-streams.ts";
 
 export type { RefusalHook } from "./upload-steps.ts";
 
@@ -13,9 +14,10 @@ export type { RefusalHook } from "./upload-steps.ts";
  * so a slow disk pauses the HTTP/2 stream (flow control) instead of buffering
  * frames in memory. Protocol: header, frames..., accounting, end (the rules
  * are upload-steps.ts's). UploadStream carries many such uploads on one
- * stream (upload-stream-handler.ts).
+ * stream (upload-stream-handler.ts), which `uploadStreams` ends at the
+ * coordinator's stop (upload-streams.ts).
  */
-export function resultSinkHandler(sink: ResultSink, log: Logger, onRefused?: RefusalHook): ResultSinkServer {
+export function resultSinkHandler(sink: ResultSink, log: Logger, onRefused?: RefusalHook, uploadStreams?: UploadStreams): ResultSinkServer {
   return {
     upload(call: ServerReadableStream<UploadMessage, UploadResult>, callback: sendUnaryData<UploadResult>): void {
       const steps = new UploadSteps(sink);
@@ -27,6 +29,6 @@ export function resultSinkHandler(sink: ResultSink, log: Logger, onRefused?: Ref
         .then((res) => callback(null, res))
         .catch(async (err: unknown) => callback(await steps.fail(err, log, onRefused)));
     },
-    uploadStream: uploadStreamHandler(sink, log, onRefused),
+    uploadStream: uploadStreamHandler(sink, log, onRefused, uploadStreams),
   };
 }

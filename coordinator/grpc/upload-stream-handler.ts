@@ -17,8 +17,12 @@
  * Uploads' ids must grow: a message for an id already over (answered or
  * refused: frames still in flight when the refusal went) is dropped, since
  * nothing can change that upload's answer any more.
+ *
+ * The agent keeps its stream open while it runs; at the coordinator's stop
+ * (`streams`, upload-streams.ts) a stream refuses new uploads with
+ * UNAVAILABLE, answers those under way, then ends with UNAVAILABLE.
  */
-import { Metadata, type ServerDuplexStream } from "@grpc/grpc-js";
+import { Metadata, status as grpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { UploadAnswer, UploadMessage } from "../../proto/gen/nightshift/v1/sink.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -26,22 +30,43 @@ import type { ResultSink } from "../sink/result-sink.ts";
 import { UPLOAD_STREAM_READY_KEY } from "../../shared/upload-codec.ts";
 import { messagesOf } from "./client-stream-messages.ts";
 import { truncatedUpload, UploadSteps, type RefusalHook } from "./upload-steps.ts";
+import { coordinatorStopping, type UploadStreams } from "./upload-streams.ts";
 
 /** Uploads open at once on one stream (the agent keeps at most claim-ahead's maxFinishing + 1 of its own). */
 export const MAX_OPEN_UPLOADS_PER_STREAM = 16;
 
-export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: RefusalHook) {
+export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: RefusalHook, streams?: UploadStreams) {
   return (call: ServerDuplexStream<UploadMessage, UploadAnswer>): void => {
     const open = new Map<number, UploadSteps>();
     const answering = new Set<Promise<void>>();
     let highest = 0;
     let ended = false;
+    let stopping = false;
+    /**
+     * At coordinator stop, once nothing is under way and every answer is written: the stream ends with
+     * UNAVAILABLE (an emitted error is sent as the call's status). With nothing left to write the status goes
+     * out at once, before the message loop, which sees the error too, destroys the call (with an answer
+     * still being written, the status would wait for it, and the call would be destroyed without one).
+     */
+    const endIfStopped = (): void => {
+      if (!stopping || ended || open.size > 0 || answering.size > 0 || call.writableLength > 0) return;
+      ended = true;
+      streams?.delete(entry);
+      call.emit("error", coordinatorStopping());
+    };
+    const entry = {
+      stop: () => {
+        stopping = true;
+        endIfStopped();
+      },
+    };
+    if (streams && !streams.add(entry)) return void call.emit("error", coordinatorStopping());
     const ready = new Metadata();
     ready.set(UPLOAD_STREAM_READY_KEY, "1");
     call.sendMetadata(ready);
 
     const answer = (a: UploadAnswer): void => {
-      if (!ended && !call.destroyed) call.write(a);
+      if (!ended && !call.destroyed) call.write(a, endIfStopped);
     };
     const refuse = async (uploadId: number, steps: UploadSteps, err: unknown): Promise<void> => {
       open.delete(uploadId);
@@ -51,7 +76,10 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
     };
     const track = (p: Promise<void>): void => {
       answering.add(p);
-      void p.finally(() => answering.delete(p));
+      void p.finally(() => {
+        answering.delete(p);
+        endIfStopped();
+      });
     };
     const commit = (uploadId: number, steps: UploadSteps): void => {
       open.delete(uploadId);
@@ -68,6 +96,7 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
       if (!steps) {
         if (id <= highest) return; // an upload already over
         highest = id;
+        if (stopping) return answer({ uploadId: id, outcome: { $case: "refusal", value: { code: grpcStatus.UNAVAILABLE, details: "the coordinator is stopping", reason: "" } } });
         steps = new UploadSteps(sink);
         if (open.size >= MAX_OPEN_UPLOADS_PER_STREAM) {
           return refuse(id, steps, new UploadRefusedError(`more than ${MAX_OPEN_UPLOADS_PER_STREAM} uploads open on one stream`, "too-many-uploads"));
@@ -77,7 +106,8 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
       try {
         await steps.take(msg);
       } catch (err) {
-        return refuse(id, steps, err);
+        await refuse(id, steps, err);
+        return endIfStopped();
       }
       if (steps.complete) commit(id, steps);
     };
@@ -92,7 +122,8 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
       .catch((err: unknown) => {
         // An agent that stops (or closes an idle stream) cancels it: nothing to warn about unless an upload was open.
         const fields = { err: err instanceof Error ? err.message : err, openUploads: open.size };
-        if (call.cancelled && open.size === 0) log.debug(fields, "upload stream cancelled by the agent");
+        if (stopping && ended) log.debug(fields, "upload stream ended at coordinator stop");
+        else if (call.cancelled && open.size === 0) log.debug(fields, "upload stream cancelled by the agent");
         else log.warn(fields, call.cancelled ? "upload stream cancelled with uploads open" : "upload stream failed");
       })
       .finally(async () => {
@@ -102,6 +133,8 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
           await steps.fail(new UploadRefusedError("upload stream ended", "truncated"), log).catch(() => undefined);
         }
         while (answering.size > 0) await Promise.all([...answering]);
+        streams?.delete(entry);
+        if (ended) return; // ended by the coordinator's stop
         ended = true;
         if (!call.destroyed) call.end();
       });

@@ -8,6 +8,7 @@ import { agentGatewayHandler, claimStreamsOf } from "../../coordinator/grpc/agen
 import type { ClaimStreams } from "../../coordinator/grpc/claim-stream-handler.ts";
 import { startGrpcServer, stopGrpcServer, type FrontedTls } from "../../coordinator/grpc/grpc-server.ts";
 import { resultSinkHandler } from "../../coordinator/grpc/result-sink-handler.ts";
+import { UploadStreams } from "../../coordinator/grpc/upload-streams.ts";
 import type { ResultSink } from "../../coordinator/sink/result-sink.ts";
 import type { Store } from "../../coordinator/store/store.ts";
 import type { Clock } from "../../shared/clock.ts";
@@ -60,10 +61,11 @@ export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: R
   const log = testLog();
   const claims = new ClaimService(store, DEFAULT_FARM_POLICY, describeWork, clock, log, () => undefined);
   const streams = (opts.streamsOf ?? claimStreamsOf)(claims);
+  const uploadStreams = new UploadStreams();
   const registry = new AgentRegistry(store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined }, clock, log, () => undefined);
   const { server, port } = await startGrpcServer("127.0.0.1", listenPort, {
     control: unimplementedControl,
-    sink: resultSinkHandler(sink, log),
+    sink: resultSinkHandler(sink, log, undefined, uploadStreams),
     gateway: agentGatewayHandler(registry, claims, {
       natsServers: () => [],
       subjectPrefix: "ns",
@@ -71,8 +73,8 @@ export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: R
       natsCredentials: async () => ({ user: "", seed: "", jwt: "" }),
     }, streams),
   }, opts.secure?.tls, opts.secure ? [opts.secure.guard] : []);
-  defer(t, () => (streams.close(), stopGrpcServer(server, 1000)));
+  defer(t, () => (streams.close(), uploadStreams.close(), stopGrpcServer(server, 1000)));
   const client = new CoordinatorClient(`127.0.0.1:${port}`, opts.secure?.client.credentials, opts.secure?.client.options);
   defer(t, () => client.close());
-  return { server, port, client, claims, registry, streams };
+  return { server, port, client, claims, registry, streams, uploadStreams };
 }
