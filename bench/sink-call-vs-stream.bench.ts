@@ -25,7 +25,6 @@ import { CoordinatorClient } from "../agent/grpc/gateway-client.ts";
 import { uploadAttempt, type UploadVia } from "../agent/grpc/result-uploader.ts";
 import { listen, stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
 import { resultSinkHandler } from "../coordinator/grpc/result-sink-handler.ts";
-import type { ResultSink, UploadHeader } from "../coordinator/sink/result-sink.ts";
 import { peerGuard } from "../coordinator/trust/peer-guard.ts";
 import { GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
 import { silentLogger } from "../shared/log.ts";
@@ -34,6 +33,7 @@ import { UPLOAD_SERVICE } from "../shared/upload-codec.ts";
 import { intFlag, median, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
 import { forkCallClient, serveCallBatches, type CallClientProcess } from "./call-client-process.ts";
 import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
+import { nullSink } from "./null-sink.ts";
 
 const AGENT_ID = BENCH_AGENT_ID;
 const VIAS = ["unary", "stream"] as const satisfies readonly UploadVia[];
@@ -41,12 +41,6 @@ type ToChild = { via: UploadVia; calls: number; gapMs: number };
 interface ClientConfig { port: number; caPem: string; certPem: string; keyPem: string }
 
 const ACCOUNTING = { wallSeconds: 1, busySeconds: 1, energyJoules: 1, energySource: "estimate" as const, idleEnergyJoules: 0, peakMemoryBytes: 1, memoryKind: "ram" as const, meanWatts: 1, samples: 1 };
-
-/** A sink that takes everything and commits at once: the handlers' and transport's cost alone. */
-function nullSink(): ResultSink {
-  const session = (header: UploadHeader) => ({ header, addFrame: async () => undefined, commit: async () => 1, abort: async () => undefined });
-  return { begin: async (h: UploadHeader) => session(h) } as unknown as ResultSink;
-}
 
 /** The child: the agent's uploader, one upload at a time, as it is asked. */
 async function child(config: ClientConfig): Promise<void> {
@@ -83,7 +77,7 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
         const order = r % 2 === 0 ? VIAS : [...VIAS].reverse();
         for (const mode of ["warm", "paced"] as const) {
           for (const via of order) {
-            // Paced: the stream must stay open between uploads (its idle close is 2 s).
+            // Paced: other work between two uploads (the stream stays open; until the tenth round it closed after 2 s idle).
             (results[`${mode}.${via}`] ??= []).push(await run({ via, calls: mode === "warm" ? calls : Math.ceil(calls / 4), gapMs: mode === "warm" ? 0 : gapMs }));
           }
         }

@@ -4,7 +4,8 @@
 // between chunks longer than the old 2 s idle close; the coordinator's stop
 // ends open streams (idle ones at once, one with an upload under way once it
 // is answered) instead of waiting on them; and after a coordinator restart
-// the agent's next upload opens a new stream on the new coordinator.
+// the agent's next upload opens a new stream on the new coordinator, as it
+// does after an idle stream's link went dead (noticed by keepalive).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
@@ -13,11 +14,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { status, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import type { UploadAnswer } from "../../proto/gen/nightshift/v1/sink.ts";
 import { uploadAttempt, type UploadTarget } from "../../agent/grpc/result-uploader.ts";
-import type { CoordinatorClient } from "../../agent/grpc/gateway-client.ts";
+import { CoordinatorClient } from "../../agent/grpc/gateway-client.ts";
 import type { EncodedFrame } from "../../agent/executors/executor.ts";
 import { stopGrpcServer } from "../../coordinator/grpc/grpc-server.ts";
 import { stagingDirFor } from "../../coordinator/sink/staging.ts";
 import { UPLOAD_STREAM_READY_KEY } from "../../shared/upload-codec.ts";
+import { startBlackholeProxy } from "../helpers/blackhole-proxy.ts";
+import { defer } from "../helpers/defer.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { startCoordinatorGrpc } from "../helpers/grpc-fixture.ts";
 import { ACCOUNTING, setupSink, sha256Hex, startAttempt } from "../helpers/sink-fixture.ts";
@@ -111,4 +114,22 @@ test("after a coordinator restart, the agent's next upload opens a new stream on
   assert.equal(second.uploadStreams.opened, 1, "a new stream on the new coordinator");
   assert.equal(client.uploads.stats.opened, 2);
   assert.equal(s.store.attempts.get("att_second")?.state, "committed");
+});
+
+test("an idle open stream through a dead link is noticed by the channel's keepalive (shared/grpc-options.ts), and the next upload opens a new one", { timeout: 90_000 }, async (t) => {
+  const { s, targets } = sinkOfThree(t);
+  const g = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
+  const link = await startBlackholeProxy(t, `127.0.0.1:${g.port}`);
+  const client = new CoordinatorClient(link.address);
+  defer(t, () => client.close());
+  assert.equal((await upload(client, targets[0]!, 0)).committed, true);
+  assert.equal(g.uploadStreams.size, 1);
+  // The link goes dead with the stream idle: nothing is closed, nothing passes. Only a keepalive ping
+  // unanswered within its timeout (10 s + 5 s) tells the agent; its connection closing then ends the stream.
+  link.cut();
+  await eventually(() => g.uploadStreams.size === 0, "the agent to give the dead connection up", 40_000);
+  link.restore();
+  assert.equal((await upload(client, targets[1]!, 3)).committed, true);
+  assert.equal(client.uploads.stats.opened, 2, "a new stream for the next upload");
+  assert.equal(g.uploadStreams.opened, 2);
 });
