@@ -20,25 +20,19 @@
  * microseconds of process CPU (user + system) per upload.
  */
 import { fileURLToPath } from "node:url";
-import { Server } from "@grpc/grpc-js";
 import { CoordinatorClient } from "../agent/grpc/gateway-client.ts";
 import { uploadAttempt, type UploadVia } from "../agent/grpc/result-uploader.ts";
-import { listen, stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
-import { resultSinkHandler } from "../coordinator/grpc/result-sink-handler.ts";
-import { peerGuard } from "../coordinator/trust/peer-guard.ts";
-import { GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
-import { silentLogger } from "../shared/log.ts";
+import { stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
-import { UPLOAD_SERVICE } from "../shared/upload-codec.ts";
 import { intFlag, median, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
 import { forkCallClient, serveCallBatches, type CallClientProcess } from "./call-client-process.ts";
-import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
-import { nullSink } from "./null-sink.ts";
+import { BENCH_AGENT_ID } from "./enrolled-bench-agent.ts";
+import { startNullSinkServer, type NullSinkClientConfig } from "./null-sink.ts";
 
 const AGENT_ID = BENCH_AGENT_ID;
 const VIAS = ["unary", "stream"] as const satisfies readonly UploadVia[];
 type ToChild = { via: UploadVia; calls: number; gapMs: number };
-interface ClientConfig { port: number; caPem: string; certPem: string; keyPem: string }
+type ClientConfig = NullSinkClientConfig;
 
 const ACCOUNTING = { wallSeconds: 1, busySeconds: 1, energyJoules: 1, energySource: "estimate" as const, idleEnergyJoules: 0, peakMemoryBytes: 1, memoryKind: "ram" as const, meanWatts: 1, samples: 1 };
 
@@ -60,13 +54,7 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
   const rounds = intFlag("rounds", f.rounds, 1, 9);
   const gapMs = intFlag("gap-ms", f["gap-ms"], 1, 1000);
   return withTempDir("nightshift-bench-sink-stream-", undefined, async (dir) => {
-    const { ca, tls, certPem, keyPem, store, enrollments } = await enrolledBenchAgent(dir);
-    const log = silentLogger();
-    const guard = peerGuard({ caPem: ca.certPem, store, enrollments, adminFingerprint: () => undefined, log, rules: { "nightshift.v1.ResultSink": "agent" } });
-    const server = new Server({ ...GRPC_SERVER_OPTIONS, interceptors: [guard] });
-    server.addService(UPLOAD_SERVICE, resultSinkHandler(nullSink(), log));
-    const port = await listen(server, "127.0.0.1", 0, { tls, requireClientCertificate: true, log, clock: Date.now });
-    const config: ClientConfig = { port, caPem: ca.certPem, certPem, keyPem };
+    const { server, store, config } = await startNullSinkServer(dir);
     let client: CallClientProcess<ToChild> | undefined;
     try {
       client = await forkCallClient<ToChild>(fileURLToPath(import.meta.url), config);

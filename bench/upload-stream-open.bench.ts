@@ -28,25 +28,20 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { Server, type ServerDuplexStream } from "@grpc/grpc-js";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { CoordinatorClient } from "../agent/grpc/gateway-client.ts";
 import { uploadAttempt } from "../agent/grpc/result-uploader.ts";
-import { listen, stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
-import { resultSinkHandler } from "../coordinator/grpc/result-sink-handler.ts";
-import { peerGuard } from "../coordinator/trust/peer-guard.ts";
+import { stopGrpcServer } from "../coordinator/grpc/grpc-server.ts";
 import type { UploadAnswer, UploadMessage } from "../proto/gen/nightshift/v1/sink.ts";
-import { GRPC_SERVER_OPTIONS } from "../shared/grpc-options.ts";
-import { silentLogger } from "../shared/log.ts";
 import { studioChannelCredentials } from "../shared/tls/grpc-credentials.ts";
-import { UPLOAD_SERVICE } from "../shared/upload-codec.ts";
 import { intFlag, median, parseFlags, percentile, round, runBench, withTempDir } from "./bench-cli.ts";
-import { BENCH_AGENT_ID, enrolledBenchAgent } from "./enrolled-bench-agent.ts";
-import { nullSink } from "./null-sink.ts";
+import { BENCH_AGENT_ID } from "./enrolled-bench-agent.ts";
+import { startNullSinkServer, type NullSinkClientConfig } from "./null-sink.ts";
 
 /** From the last upload to the idle window: past the old 2 s idle close, with a margin. */
 const IDLE_SETTLE_MS = 2_700;
 
-interface ClientConfig { port: number; caPem: string; certPem: string; keyPem: string }
+type ClientConfig = NullSinkClientConfig;
 type ToChild = { type: "agents"; count: number } | { type: "uploads"; agents: number; count: number; gapMs: number };
 
 const ACCOUNTING = { wallSeconds: 1, busySeconds: 1, energyJoules: 1, energySource: "estimate" as const, idleEnergyJoules: 0, peakMemoryBytes: 1, memoryKind: "ram" as const, meanWatts: 1, samples: 1 };
@@ -115,17 +110,11 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
   const agents = intFlag("agents", f.agents, 1, 256);
   const idleSeconds = intFlag("idle-seconds", f["idle-seconds"], 1, 120);
   return withTempDir("nightshift-bench-upload-open-", undefined, async (dir) => {
-    const { ca, tls, certPem, keyPem, store, enrollments } = await enrolledBenchAgent(dir);
-    const log = silentLogger();
-    const guard = peerGuard({ caPem: ca.certPem, store, enrollments, adminFingerprint: () => undefined, log, rules: { "nightshift.v1.ResultSink": "agent" } });
-    const server = new Server({ ...GRPC_SERVER_OPTIONS, interceptors: [guard] });
-    const handlers = resultSinkHandler(nullSink(), log);
     let opened = 0;
-    const streamHandler = handlers.uploadStream;
-    handlers.uploadStream = (call: ServerDuplexStream<UploadMessage, UploadAnswer>) => (opened++, streamHandler(call));
-    server.addService(UPLOAD_SERVICE, handlers);
-    const port = await listen(server, "127.0.0.1", 0, { tls, requireClientCertificate: true, log, clock: Date.now });
-    const config: ClientConfig = { port, caPem: ca.certPem, certPem, keyPem };
+    const { server, store, config } = await startNullSinkServer(dir, (h) => ({
+      ...h,
+      uploadStream: (call: ServerDuplexStream<UploadMessage, UploadAnswer>) => (opened++, h.uploadStream(call)),
+    }));
     const proc = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
     try {
       await once(proc, "message");
