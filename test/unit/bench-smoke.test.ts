@@ -133,6 +133,17 @@ test("sink-call-vs-stream measures the coordinator's CPU per upload as Upload ca
   for (const mode of ["warm", "paced"]) assertPositive(out[mode] as Record<string, unknown>, ["unaryUsPerUpload", "streamUsPerUpload", "ratio"], mode);
 });
 
+test("upload-stream-open counts the streams opened per chunk, back to back and with gaps between chunks, and prices idle agents' streams", async () => {
+  const out = parseOne(await runBench("upload-stream-open.bench.ts", ["--chunks", "2", "--chunk-ms", "2500", "--agents", "2", "--idle-seconds", "1"]));
+  assert.equal(out.benchmark, "upload-stream-open");
+  for (const arm of ["backToBack", "longChunks"]) {
+    const a = out[arm] as { streamsPerChunk: number; latencyMs: Record<string, unknown> };
+    assert.equal(a.streamsPerChunk, 0, `${arm}: the stream opened at the warm-up stays open`);
+    assertPositive(a.latencyMs, ["p50", "max"], `${arm}.latencyMs`);
+  }
+  assertPositive(out.idle as Record<string, unknown>, ["streamsOpenedForIdleAgents", "cpuMsPerSecond"], "idle");
+});
+
 test("sink-group-commit commits the same chunks one by one and all at once, in one run, and cleans up", async (t) => {
   const parent = tempDir(t, "nightshift-bench-smoke-");
   const out = parseOne(await runBench("sink-group-commit.bench.ts", ["--agents", "3", "--frames-per-chunk", "2", "--frame-bytes", "4096", "--rounds", "1", "--arrive-together", "true", "--dir", parent]));
