@@ -11,6 +11,7 @@ import { coresMark, coresUsed, type CoresUsed } from "./cpu-cores.ts";
 import { IDLE_SETTLE_MS, measureIdleWindow } from "./idle-window.ts";
 import { splitMakespan, type MakespanSplit } from "./makespan-split.ts";
 import { countingSql, countStatements, type StatementCount } from "./statement-counter.ts";
+import { threadCpuMs } from "./main-thread-cpu.ts";
 
 /** Sub-ms time comparable across the bench's processes (host-protocol.ts). */
 export const wallMs = hostMs;
@@ -23,6 +24,8 @@ export interface FarmRun {
   /** The coordinator process's CPU (user + system) from release to done, ms; and that over the chunks. */
   cpuMs: number;
   cpuMsPerChunk: number;
+  /** The same for the coordinator's main thread alone (its event loop), ms; undefined off Linux (main-thread-cpu.ts). */
+  mainThreadCpuMs: number | undefined;
   /** Release and done on the host clock (hostMs). */
   windowMs: [number, number];
   /** Claims committed during the run over the transactions that held them (claims of one event-loop turn share one). */
@@ -138,12 +141,14 @@ export class BenchFarm {
   async run(spec: Record<string, unknown>): Promise<FarmRun> {
     const cores0 = coresMark();
     const cpu0 = process.cpuUsage();
+    const main0 = threadCpuMs();
     const claims0 = this.coordinator.claimBatches;
     const counting = countingSql() ? countStatements(this.coordinator.store) : undefined;
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
     const job = await this.coordinator.finisher.waitFor(jobId);
     const endMs = wallMs();
     const cpu = process.cpuUsage(cpu0);
+    const main1 = threadCpuMs();
     const cores = coresUsed(cores0);
     const chunks = Math.max(1, this.coordinator.store.chunks.counts(jobId).total);
     const statements = counting?.(chunks);
@@ -152,7 +157,7 @@ export class BenchFarm {
     const claims = this.coordinator.claimBatches;
     const claimsPerTransaction = (claims.writes - claims0.writes) / Math.max(1, claims.batches - claims0.batches);
     const split = await this.split(jobId, releasedAtMs, endMs);
-    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, windowMs: [releasedAtMs, endMs], claimsPerTransaction, ...(statements && { statements }), split, cores };
+    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, mainThreadCpuMs: main0 === undefined || main1 === undefined ? undefined : main1 - main0, windowMs: [releasedAtMs, endMs], claimsPerTransaction, ...(statements && { statements }), split, cores };
   }
 
   /** The job's executor spans (from the agent hosts) and attempt rows (the store's clock moved to the host clock), split. */

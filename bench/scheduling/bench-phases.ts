@@ -85,7 +85,7 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
       consumers: s.dispatchAgents,
       count: s.throughputChunks,
     });
-    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpu: splitCpu(t, idle, s.dispatchAgents, farm.afterRunCpuMs), windowMs: t.windowMs, claimsPerTransaction: t.claimsPerTransaction, statements: t.statements, rawPerSecond };
+    return { latenciesMs, chunksPerSecond: s.throughputChunks / t.seconds, throughputSeconds: t.seconds, cpu: splitCpu(t, idle, s.dispatchAgents, farm.afterRunCpuMs), mainThreadCpuMs: t.mainThreadCpuMs, windowMs: t.windowMs, claimsPerTransaction: t.claimsPerTransaction, statements: t.statements, rawPerSecond };
   }, s.agentsPerHost);
 }
 
