@@ -264,6 +264,8 @@ export class Coordinator {
         log.child({ part: "sink" }),
         onChange,
       );
+      // The uploads' staged writes and fsyncs on a thread of their own, off the event loop (staging-writer.ts); in line until it runs.
+      void sink.startThread();
       const stagedRetry = new StagedCommitRetry(config.outputRoot, store, log.child({ part: "sink" }));
       sink.onMoveFailed = (attemptId) => stagedRetry.add(attemptId);
       finisher.holdsFrames = (jobId) => stagedRetry.holds(jobId);
@@ -373,8 +375,8 @@ export class Coordinator {
       () => p.claimStreams.close(),
       () => p.uploadStreams.close(),
       () => stopGrpcServer(p.server),
-      // The last answered commits' emptied staging dirs (removed after their answers).
-      () => p.sink.drained(),
+      // The last answered commits' emptied staging dirs (removed after their answers), then the staging thread.
+      () => p.sink.close(),
       () => p.stamper.close(),
       () => this.finisher.settle(),
       () => p.subs.forEach((s) => s.unsubscribe()),

@@ -17,7 +17,7 @@ rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   // The worker threads are entries of their own: a worker loads a file, not a chunk's export.
-  entryPoints: { main: "cli/main.ts", "onnx-worker-thread": "agent/executors/onnx-worker-thread.ts", "frame-encoder-thread": "agent/executors/frame-encoder-thread.ts", "frame-decoder-thread": "agent/executors/frame-decoder-thread.ts", "pixel-hash-thread": "coordinator/provenance/pixel-hash-thread.ts" },
+  entryPoints: { main: "cli/main.ts", "onnx-worker-thread": "agent/executors/onnx-worker-thread.ts", "frame-encoder-thread": "agent/executors/frame-encoder-thread.ts", "frame-decoder-thread": "agent/executors/frame-decoder-thread.ts", "pixel-hash-thread": "coordinator/provenance/pixel-hash-thread.ts", "staging-thread": "coordinator/sink/staging-thread.ts" },
   outdir,
   bundle: true,
   splitting: true,

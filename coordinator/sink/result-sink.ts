@@ -8,7 +8,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
-import { fsyncDir, fsyncDirAsync, rewriteSyncLater, writeFileSyncLater } from "./durable-fs.ts";
+import { fsyncDir, rewriteSyncLater, writeFileSyncLater } from "./durable-fs.ts";
 import { PngFormatError, splitAtEndHashed } from "../../shared/media/png-text-chunk.ts";
 import { isPng } from "../../shared/provenance/pixel-hash.ts";
 import { PROVENANCE_KEYWORD, type FramePixels } from "../../shared/provenance/provenance-manifest.ts";
@@ -18,6 +18,7 @@ import { ExrFormatError, isExr } from "../../shared/media/exr-header-attribute.t
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { StagingRemovals } from "./staging-removals.ts";
+import { StagingWriter } from "./staging-writer.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
 
@@ -96,7 +97,25 @@ export class ResultSink {
     private readonly log: Logger,
     private readonly onCommitted: (jobId: string) => void,
   ) {
-    this.removals = new StagingRemovals(log);
+    this.staging = new StagingWriter(log);
+    this.removals = new StagingRemovals(log, (dir) => this.staging.removeDir(dir));
+  }
+
+  /** The uploads' file system work (staged writes, directory fsyncs, removals): in line until startThread(). */
+  readonly staging: StagingWriter;
+
+  /**
+   * Moves the uploads' file system work to a worker thread (staging-writer.ts);
+   * resolves false when it stays in line. The coordinator calls it when it starts.
+   */
+  startThread(): Promise<boolean> {
+    return this.staging.start();
+  }
+
+  /** Ends the staging thread, once the answered commits' removals are done (drained). */
+  async close(): Promise<void> {
+    await this.drained();
+    await this.staging.close();
   }
 
   get stamper(): AttemptStamper | undefined {
@@ -188,7 +207,7 @@ export class ResultSink {
       if ("error" in r) return r;
       try {
         const dirs = renameIntoPlace(r.targets);
-        for (const d of dirs) if (!syncs.has(d)) syncs.set(d, fsyncDirAsync(d));
+        for (const d of dirs) if (!syncs.has(d)) syncs.set(d, this.staging.syncDir(d));
         return { ...r, dirs };
       } catch (err) {
         return { ...r, moveError: err };
@@ -361,7 +380,7 @@ export class UploadSession {
     const stamper = this.sink.stamper;
     try {
       if (stamper && isPng(f.data)) await this.track(this.stagePng(stamper, path, f).durable);
-      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track(writeFileSyncLater(path, f.data).durable);
+      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track(this.sink.staging.writeFile(path, f.data).durable);
     } catch (err) {
       if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
       diskFull(err, `writing frame ${f.index}`);
@@ -391,6 +410,7 @@ export class UploadSession {
     this.recordSpace ??= stamper.recordSpace(this.header, this.header.frameCount);
     const staged = Buffer.alloc(head.length + this.recordSpace + tail.length);
     head.copy(staged);
+    // In line, not through the staging thread: the commit rewrites this file in line (finishPngs), so it must exist by then.
     const { durable } = writeFileSyncLater(path, staged);
     const pixels = stamper.hashPixels(f.data, f.pixelsSha256 ? { sha256: f.pixelsSha256, agentId: this.header.agentId } : undefined);
     pixels.catch(() => undefined); // awaited at the commit
@@ -456,7 +476,7 @@ export class UploadSession {
     try {
       // Every entry is in the dir by now, so its fsync runs alongside the files' own (off the event loop:
       // claims and other uploads go on meanwhile); both are awaited before the transaction.
-      await Promise.all([...syncs, fsyncDirAsync(this.dir)]);
+      await Promise.all([...syncs, this.sink.staging.syncDir(this.dir)]);
     } catch (err) {
       diskFull(err, "flushing the staged frames");
     }

@@ -10,18 +10,20 @@
  * leaves an empty staging dir of a committed attempt, which reconcileStaging
  * removes at start-up (finishStagedAttempt: nothing left to move).
  */
-import { rm, rmdir } from "node:fs/promises";
 import type { Logger } from "../../shared/log.ts";
 
 export class StagingRemovals {
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(private readonly log: Logger) {}
+  /** `removeDir`: one rmdir, or a recursive removal if something is left, off the event loop (StagingWriter#removeDir). */
+  constructor(
+    private readonly log: Logger,
+    private readonly removeDir: (dir: string) => Promise<void>,
+  ) {}
 
-  /** Starts removing `dir` on the thread pool: one rmdir, or a recursive removal if something is left. */
+  /** Starts removing `dir`, off the event loop. */
   remove(dir: string): void {
-    const p = rmdir(dir)
-      .catch(() => rm(dir, { recursive: true, force: true }))
+    const p = this.removeDir(dir)
       .catch((err: unknown) => this.log.warn({ dir, err: (err as Error).message }, "a committed upload's staging dir could not be removed"))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
