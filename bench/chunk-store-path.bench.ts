@@ -22,6 +22,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchLogger, intFlag, median, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
+import { threadCpuMs } from "./scheduling/main-thread-cpu.ts";
 
 const here = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const log = benchLogger("bench-chunk-store-path");
@@ -63,6 +64,8 @@ async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
   void finisher.waitFor(jobId).catch(() => undefined);
   const claims = new tree.ClaimService(store, tree.policy, (job) => ({ input: null, steps: [{ id: "grade", kind: "model", model: job.modelName, modelSha256: job.modelSha256, window: null }] }), clock, log, () => undefined);
   const sink = new tree.ResultSink(store, (job, i) => join(job.outputDir, `f${i}.png`), { outputRoot: join(dir, "out"), maxFrameBytes: 1 << 20 }, clock, log, (id) => finisher.check(id));
+  // The staging thread where the tree has one (tenth round), as the coordinator starts it.
+  const threaded = await (sink as { startThread?: () => Promise<boolean> }).startThread?.();
   const kept = new tree.KeptReads(store, false);
   kept.refresh();
   const chunks = store.chunks as typeof store.chunks & { queuePending?: (id: string, now: number, dispatchId: string, agentId: string | null) => void };
@@ -83,7 +86,7 @@ async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
     await new Promise((res) => setImmediate(res)); // the finisher's check runs after the commit's answer
     next++;
   };
-  return { oneChunk, close: () => (stop.stop(), store.close()) };
+  return { oneChunk, threaded: threaded === true, close: async () => (stop.stop(), await (sink as { close?: () => Promise<void> }).close?.(), store.close()) };
 }
 
 async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
@@ -97,28 +100,42 @@ async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
   return withTempDir("nightshift-bench-chunk-store-", parent, async (dir) => {
     const farms = await Promise.all(trees.map(async (t, i) => ({ ...t, farm: await farm(t.tree, join(dir, String(i)), chunks * (rounds + 1), stepsKb) })));
     const usPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
+    const mainUsPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
     try {
       for (const t of farms) for (let i = 0; i < chunks; i++) await t.farm.oneChunk(); // warm-up round
       for (let r = 0; r < rounds; r++) {
         for (const t of r % 2 === 0 ? farms : [...farms].reverse()) {
           const c0 = process.cpuUsage();
+          const m0 = threadCpuMs();
           for (let i = 0; i < chunks; i++) await t.farm.oneChunk();
+          const m1 = threadCpuMs();
           const c = process.cpuUsage(c0);
           usPerChunk.get(t.name)?.push((c.user + c.system) / chunks);
+          if (m0 !== undefined && m1 !== undefined) mainUsPerChunk.get(t.name)?.push(((m1 - m0) * 1000) / chunks);
         }
       }
     } finally {
-      for (const t of farms) t.farm.close();
+      for (const t of farms) await t.farm.close();
     }
     const med = (name: string): number => median(usPerChunk.get(name) ?? []);
+    const medMain = (name: string): number => median(mainUsPerChunk.get(name) ?? []);
+    const hasMain = (mainUsPerChunk.get("this") ?? []).length > 0;
     return {
       benchmark: "chunk-store-path",
       chunks,
       rounds,
       stepsKb,
+      stagingThread: Object.fromEntries(farms.map((t) => [t.name, t.farm.threaded])),
       cpuUsPerChunk: round(med("this"), 1),
       ...(f.before !== "" && { beforeCpuUsPerChunk: round(med("before"), 1), ratioToBefore: round(med("this") / med("before")) }),
-      details: { perRound: Object.fromEntries([...usPerChunk].map(([k, v]) => [k, v.map((x) => round(x, 1))])), meaning: "CPU microseconds per chunk of the coordinator's store path (queue, kept refresh every 5th chunk, claim, upload check, commit, finisher check), median over rounds" },
+      ...(hasMain && { mainThreadCpuUsPerChunk: round(medMain("this"), 1) }),
+      ...(hasMain && f.before !== "" && { beforeMainThreadCpuUsPerChunk: round(medMain("before"), 1), mainThreadRatioToBefore: round(medMain("this") / medMain("before")) }),
+      details: {
+        perRound: Object.fromEntries([...usPerChunk].map(([k, v]) => [k, v.map((x) => round(x, 1))])),
+        ...(hasMain && { mainThreadPerRound: Object.fromEntries([...mainUsPerChunk].map(([k, v]) => [k, v.map((x) => round(x, 1))])) }),
+        meaning:
+          "CPU microseconds per chunk of the coordinator's store path (queue, kept refresh every 5th chunk, claim, upload check, commit, finisher check), median over rounds: the process's (every thread) and, as mainThread..., the main thread's alone (/proc/thread-self/stat, tenth round)",
+      },
     };
   });
 }
