@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -19,6 +18,7 @@ import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { StagingRemovals } from "./staging-removals.ts";
 import { StagingWriter } from "./staging-writer.ts";
+import { checkFrameSha256 } from "./frame-checksum.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
 
@@ -157,12 +157,12 @@ export class ResultSink {
     return this.store.attempts.get(attemptId)?.state === "committed";
   }
 
-  verifyFrame(f: IncomingFrame, start: number, end: number, maxBytes = this.opts.maxFrameBytes): void {
+  /** Checks a frame's index and size, and its sha256 unless `hashed` is false (the staging thread checks it: StagingWriter#writeFile). */
+  verifyFrame(f: IncomingFrame, start: number, end: number, maxBytes = this.opts.maxFrameBytes, hashed = true): void {
     if (f.index < start || f.index > end) refuse("frame-out-of-range", `frame ${f.index} is outside the chunk (${start}-${end})`);
     if (f.data.length !== f.size) refuse("bad-size", `frame ${f.index}: ${f.data.length} bytes received, ${f.size} announced`);
     if (f.data.length === 0 || f.data.length > maxBytes) refuse("bad-size", `frame ${f.index}: size ${f.data.length} outside 1..${maxBytes}`);
-    const digest = createHash("sha256").update(f.data).digest("hex");
-    if (digest !== f.sha256.toLowerCase()) refuse("bad-checksum", `frame ${f.index}: sha256 mismatch`);
+    if (hashed) checkFrameSha256(f.data, f.sha256, f.index);
   }
 
   /**
@@ -374,14 +374,20 @@ export class UploadSession {
   ) {}
 
   async addFrame(f: IncomingFrame): Promise<void> {
-    this.sink.verifyFrame(f, this.start, this.end);
+    const stamper = this.sink.stamper;
+    // A frame staged as it came is hashed where it is written (on the staging thread, when it runs), and
+    // refused, if its sha256 is wrong, at a later frame or at the latest at the commit, before anything is recorded.
+    const whole = !(stamper && (isPng(f.data) || (stamper.exrRecords && isExr(f.data))));
+    this.sink.verifyFrame(f, this.start, this.end, undefined, !whole);
     if (this.frames.has(f.index)) refuse("duplicate-frame", `frame ${f.index} sent twice`);
     const path = join(this.dir, stagedFrameName(f.index));
-    const stamper = this.sink.stamper;
     try {
       if (stamper && isPng(f.data)) await this.track(this.stagePng(stamper, path, f).durable);
-      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) await this.track(this.sink.staging.writeFile(path, f.data).durable);
+      else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) {
+        await this.track(this.sink.staging.writeFile(path, f.data, whole ? { sha256: f.sha256, frame: f.index } : undefined).durable);
+      }
     } catch (err) {
+      if (err instanceof UploadRefusedError) throw err;
       if (err instanceof PngFormatError || err instanceof ExrFormatError) refuse("bad-frame", `frame ${f.index}: ${err.message}`);
       diskFull(err, `writing frame ${f.index}`);
     }

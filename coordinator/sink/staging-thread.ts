@@ -13,10 +13,11 @@ import { parentPort } from "node:worker_threads";
 import { rm, rmdir } from "node:fs/promises";
 import { nameThisThread } from "../../shared/thread-name.ts";
 import { fsyncDirAsync, writeFileSyncLater } from "./durable-fs.ts";
+import { BAD_CHECKSUM, sha256Matches } from "./frame-checksum.ts";
 
 /** What the thread is asked to do; `id` comes back in its answer. */
 export type StagingRequest =
-  | { id: number; op: "write"; path: string; data: Uint8Array }
+  | { id: number; op: "write"; path: string; data: Uint8Array; sha256?: string }
   | { id: number; op: "sync-dir"; dir: string }
   | { id: number; op: "remove-dir"; dir: string };
 
@@ -31,6 +32,8 @@ nameThisThread("ns-staging");
 function run(r: StagingRequest): Promise<void> {
   switch (r.op) {
     case "write":
+      // A frame whose bytes are not what its agent hashed is not staged (answered BAD_CHECKSUM).
+      if (r.sha256 !== undefined && !sha256Matches(r.data, r.sha256)) return Promise.reject(Object.assign(new Error("sha256 mismatch"), { code: BAD_CHECKSUM }));
       return writeFileSyncLater(r.path, r.data).durable;
     case "sync-dir":
       return fsyncDirAsync(r.dir);

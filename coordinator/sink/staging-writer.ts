@@ -25,6 +25,7 @@ import type { Logger } from "../../shared/log.ts";
 import { startModuleWorker } from "../../shared/module-worker.ts";
 import { fsyncDirAsync, writeFileSyncLater } from "./durable-fs.ts";
 import type { StagingAnswer, StagingRequest } from "./staging-thread.ts";
+import { BAD_CHECKSUM, badChecksum, checkFrameSha256 } from "./frame-checksum.ts";
 
 // From the compiled CLI (dist/, scripts/build.mjs) the thread is its own built entry beside this chunk.
 const ENTRY = new URL(import.meta.url.endsWith(".ts") ? "./staging-thread.ts" : "./staging-thread.js", import.meta.url);
@@ -70,16 +71,27 @@ export class StagingWriter {
 
   /**
    * Writes a new staged file (never overwriting one) and fsyncs it: `durable`
-   * settles once both are done, or fails (EEXIST, ENOSPC, ...). In line, the
-   * open and write fail at once, as writeFileSyncLater's do.
+   * settles once both are done, or fails (EEXIST, ENOSPC, ...). With `check`,
+   * the bytes are first hashed there and a mismatch fails `durable` with the
+   * frame's bad-checksum refusal, nothing written. In line, the hash, open
+   * and write fail at once, as writeFileSyncLater's do.
    */
-  writeFile(path: string, data: Uint8Array): { durable: Promise<void> } {
+  writeFile(path: string, data: Uint8Array, check?: { sha256: string; frame: number }): { durable: Promise<void> } {
     const w = this.worker;
-    if (w === undefined) return writeFileSyncLater(path, data);
+    if (w === undefined) {
+      if (check) checkFrameSha256(data, check.sha256, check.frame);
+      return writeFileSyncLater(path, data);
+    }
     // A copy of its own to hand over: the frame's bytes may be a view into a larger message buffer.
     const copy = new Uint8Array(data.byteLength);
     copy.set(data);
-    return { durable: this.ask(w, { op: "write", path, data: copy }, [copy.buffer]) };
+    const durable = this.ask(w, { op: "write", path, data: copy, ...(check && { sha256: check.sha256 }) }, [copy.buffer]);
+    if (!check) return { durable };
+    const checked = durable.catch((err: NodeJS.ErrnoException) => {
+      throw err.code === BAD_CHECKSUM ? badChecksum(check.frame) : err;
+    });
+    checked.catch(() => undefined); // reported to whoever awaits it
+    return { durable: checked };
   }
 
   /** fsyncs a directory, so the entries made or renamed in it survive a crash. */

@@ -3,6 +3,7 @@ import fs, { existsSync, readFileSync, rmSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { test, type TestContext } from "node:test";
 import { stagingDirFor } from "../../coordinator/sink/staging.ts";
+import { UploadRefusedError } from "../../shared/errors.ts";
 import { ACCOUNTING, framePath, randomFrame as frame, setupSink } from "../helpers/sink-fixture.ts";
 
 /** The sink of setupSink with its staging thread running (closed after the test). */
@@ -80,4 +81,24 @@ test("a closed staging writer hands the work back to the main thread: later uplo
   for (const i of [0, 1, 2]) await session.addFrame(frame(i));
   assert.equal(await session.commit(ACCOUNTING), 3);
   assert.ok(existsSync(framePath(s.job, 0)));
+});
+
+test("with the staging thread running, a frame whose bytes do not match its sha256 is hashed there and refused (bad-checksum) before anything is recorded", async (t) => {
+  const s = await threaded(t);
+  const session = await s.sink.begin(s.header);
+  const bad = { ...frame(1), sha256: "0".repeat(64) };
+  let failure: unknown;
+  for (const step of [() => session.addFrame(frame(0)), () => session.addFrame(bad), () => session.addFrame(frame(2)), () => session.commit(ACCOUNTING)]) {
+    try {
+      await step();
+    } catch (err) {
+      failure = err;
+      break;
+    }
+  }
+  assert.ok(failure instanceof UploadRefusedError, `refused, not ${String(failure)}`);
+  assert.equal(failure.reason, "bad-checksum");
+  await session.abort();
+  assert.equal(s.store.frames.countByJob(s.job.id), 0, "no frame rows");
+  assert.equal(existsSync(framePath(s.job, 1)), false);
 });
