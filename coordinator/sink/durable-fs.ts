@@ -18,9 +18,19 @@ export async function writeFileDurable(path: string, data: Uint8Array): Promise<
  * `durable`, which settles when the fsync and close are done. The caller must
  * await `durable` before it relies on the file surviving a crash; meanwhile it
  * can take the next frame. Opening and writing fail at once (EEXIST, ENOSPC).
+ * With `syncDir`, that directory is fsynced too (see below).
  */
-export function writeFileSyncLater(path: string, data: Uint8Array): { durable: Promise<void> } {
-  return writeSyncLater(path, "wx", data);
+export function writeFileSyncLater(path: string, data: Uint8Array, syncDir?: string): { durable: Promise<void> } {
+  const file = writeSyncLater(path, "wx", data);
+  // With `syncDir` (the file's dir), its fsync starts now too, the file's entry being in it: `durable` settles after both.
+  return syncDir === undefined ? file : { durable: settledBoth(file.durable, fsyncDirAsync(syncDir)) };
+}
+
+/** Settles when both have: fails with the first failure, and no rejection of either is left unhandled. */
+function settledBoth(a: Promise<void>, b: Promise<void>): Promise<void> {
+  const both = Promise.all([a, b]).then(() => undefined);
+  both.catch(() => undefined); // reported to whoever awaits it
+  return both;
 }
 
 /**

@@ -364,6 +364,8 @@ export class UploadSession {
   /** Staged EXR frames whose record goes into their header at the commit (exr-staging.ts). */
   private readonly exrs = new Map<number, StagedExrFile>();
   private done = false;
+  /** The staging dir's fsync, started with the upload's last frame (StagingWriter#writeFile): then flush starts none. */
+  private dirSync: Promise<void> | undefined;
 
   constructor(
     private readonly sink: ResultSink,
@@ -384,7 +386,11 @@ export class UploadSession {
     try {
       if (stamper && isPng(f.data)) await this.track(this.stagePng(stamper, path, f).durable);
       else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) {
-        await this.track(this.sink.staging.writeFile(path, f.data, whole ? { sha256: f.sha256, frame: f.index } : undefined).durable);
+        // The last frame's file is the dir's last new entry: its request also fsyncs the dir (one trip, not two).
+        const last = this.frames.size + 1 === this.header.frameCount;
+        const staged = this.sink.staging.writeFile(path, f.data, whole ? { sha256: f.sha256, frame: f.index } : undefined, last ? this.dir : undefined);
+        if (last) this.dirSync = staged.durable;
+        await this.track(staged.durable);
       }
     } catch (err) {
       if (err instanceof UploadRefusedError) throw err;
@@ -482,7 +488,7 @@ export class UploadSession {
     try {
       // Every entry is in the dir by now, so its fsync runs alongside the files' own (off the event loop:
       // claims and other uploads go on meanwhile); both are awaited before the transaction.
-      await Promise.all([...syncs, this.sink.staging.syncDir(this.dir)]);
+      await Promise.all([...syncs, this.dirSync ?? this.sink.staging.syncDir(this.dir)]);
     } catch (err) {
       diskFull(err, "flushing the staged frames");
     }

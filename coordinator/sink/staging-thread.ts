@@ -17,7 +17,7 @@ import { BAD_CHECKSUM, sha256Matches } from "./frame-checksum.ts";
 
 /** What the thread is asked to do; `id` comes back in its answer. */
 export type StagingRequest =
-  | { id: number; op: "write"; path: string; data: Uint8Array; sha256?: string }
+  | { id: number; op: "write"; path: string; data: Uint8Array; sha256?: string; syncDir?: string }
   | { id: number; op: "sync-dir"; dir: string }
   | { id: number; op: "remove-dir"; dir: string };
 
@@ -34,7 +34,7 @@ function run(r: StagingRequest): Promise<void> {
     case "write":
       // A frame whose bytes are not what its agent hashed is not staged (answered BAD_CHECKSUM).
       if (r.sha256 !== undefined && !sha256Matches(r.data, r.sha256)) return Promise.reject(Object.assign(new Error("sha256 mismatch"), { code: BAD_CHECKSUM }));
-      return writeFileSyncLater(r.path, r.data).durable;
+      return writeFileSyncLater(r.path, r.data, r.syncDir).durable;
     case "sync-dir":
       return fsyncDirAsync(r.dir);
     case "remove-dir":

@@ -73,19 +73,21 @@ export class StagingWriter {
    * Writes a new staged file (never overwriting one) and fsyncs it: `durable`
    * settles once both are done, or fails (EEXIST, ENOSPC, ...). With `check`,
    * the bytes are first hashed there and a mismatch fails `durable` with the
-   * frame's bad-checksum refusal, nothing written. In line, the hash, open
-   * and write fail at once, as writeFileSyncLater's do.
+   * frame's bad-checksum refusal, nothing written. With `syncDir` (the
+   * file's dir, whose last new entry it is) the dir is fsynced too, in the
+   * same trip. In line, the hash, open and write fail at once, as
+   * writeFileSyncLater's do.
    */
-  writeFile(path: string, data: Uint8Array, check?: { sha256: string; frame: number }): { durable: Promise<void> } {
+  writeFile(path: string, data: Uint8Array, check?: { sha256: string; frame: number }, syncDir?: string): { durable: Promise<void> } {
     const w = this.worker;
     if (w === undefined) {
       if (check) checkFrameSha256(data, check.sha256, check.frame);
-      return writeFileSyncLater(path, data);
+      return writeFileSyncLater(path, data, syncDir);
     }
     // A copy of its own to hand over: the frame's bytes may be a view into a larger message buffer.
     const copy = new Uint8Array(data.byteLength);
     copy.set(data);
-    const durable = this.ask(w, { op: "write", path, data: copy, ...(check && { sha256: check.sha256 }) }, [copy.buffer]);
+    const durable = this.ask(w, { op: "write", path, data: copy, ...(check && { sha256: check.sha256 }), ...(syncDir !== undefined && { syncDir }) }, [copy.buffer]);
     if (!check) return { durable };
     const checked = durable.catch((err: NodeJS.ErrnoException) => {
       throw err.code === BAD_CHECKSUM ? badChecksum(check.frame) : err;

@@ -102,3 +102,22 @@ test("with the staging thread running, a frame whose bytes do not match its sha2
   assert.equal(s.store.frames.countByJob(s.job.id), 0, "no frame rows");
   assert.equal(existsSync(framePath(s.job, 1)), false);
 });
+
+test("the staging dir's fsync goes with the upload's last frame: one request for both, none of its own at the flush", async (t) => {
+  for (const thread of [true, false]) {
+    const s = thread ? await threaded(t) : setupSink(t);
+    const dirSyncs = t.mock.method(s.sink.staging, "syncDir");
+    const writes = t.mock.method(s.sink.staging, "writeFile");
+    const session = await s.sink.begin(s.header);
+    for (const i of [2, 0, 1]) await session.addFrame(frame(i));
+    assert.deepEqual(
+      writes.mock.calls.map((c) => c.arguments[3]),
+      [undefined, undefined, stagingDirFor(s.outputRoot, s.header.attemptId)],
+      `thread ${thread}: the last frame's request names the staging dir`,
+    );
+    assert.equal(await session.commit(ACCOUNTING), 3);
+    const synced = dirSyncs.mock.calls.map((c) => c.arguments[0]);
+    assert.ok(synced.includes(s.job.outputDir), `thread ${thread}: the target dir is fsynced after the renames`);
+    assert.ok(!synced.includes(stagingDirFor(s.outputRoot, s.header.attemptId)), `thread ${thread}: the staging dir has no fsync of its own at the flush`);
+  }
+});
