@@ -64,8 +64,8 @@ async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
   void finisher.waitFor(jobId).catch(() => undefined);
   const claims = new tree.ClaimService(store, tree.policy, (job) => ({ input: null, steps: [{ id: "grade", kind: "model", model: job.modelName, modelSha256: job.modelSha256, window: null }] }), clock, log, () => undefined);
   const sink = new tree.ResultSink(store, (job, i) => join(job.outputDir, `f${i}.png`), { outputRoot: join(dir, "out"), maxFrameBytes: 1 << 20 }, clock, log, (id) => finisher.check(id));
-  // The staging thread where the tree has one (tenth round), as the coordinator starts it.
-  const threaded = await (sink as { startThread?: () => Promise<boolean> }).startThread?.();
+  // The staging thread where the tree has one (tenth round), whatever this machine's cores (the coordinator starts it from 4).
+  const threaded = await (sink as { startThread?: (cores: number) => Promise<boolean> }).startThread?.(64);
   const kept = new tree.KeptReads(store, false);
   kept.refresh();
   const chunks = store.chunks as typeof store.chunks & { queuePending?: (id: string, now: number, dispatchId: string, agentId: string | null) => void };

@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
 import type { JobRow } from "../store/jobs-table.ts";
@@ -17,7 +18,7 @@ import { ExrFormatError, isExr } from "../../shared/media/exr-header-attribute.t
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { StagingRemovals } from "./staging-removals.ts";
-import { StagingWriter } from "./staging-writer.ts";
+import { STAGING_THREAD_MIN_CORES, StagingWriter } from "./staging-writer.ts";
 import { checkFrameSha256 } from "./frame-checksum.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
@@ -105,11 +106,13 @@ export class ResultSink {
   readonly staging: StagingWriter;
 
   /**
-   * Moves the uploads' file system work to a worker thread (staging-writer.ts);
-   * resolves false when it stays in line. The coordinator calls it when it starts.
+   * Moves the uploads' file system work to a worker thread (staging-writer.ts)
+   * on a machine of at least STAGING_THREAD_MIN_CORES cores (`cores`, by
+   * default this one's); resolves false when it stays in line. The
+   * coordinator calls it when it starts.
    */
-  startThread(): Promise<boolean> {
-    return this.staging.start();
+  startThread(cores = availableParallelism()): Promise<boolean> {
+    return cores >= STAGING_THREAD_MIN_CORES ? this.staging.start() : Promise.resolve(false);
   }
 
   /** Ends the staging thread, once the answered commits' removals are done (drained). */

@@ -30,6 +30,18 @@ import { BAD_CHECKSUM, badChecksum, checkFrameSha256 } from "./frame-checksum.ts
 // From the compiled CLI (dist/, scripts/build.mjs) the thread is its own built entry beside this chunk.
 const ENTRY = new URL(import.meta.url.endsWith(".ts") ? "./staging-thread.ts" : "./staging-thread.js", import.meta.url);
 
+/**
+ * Cores a machine needs for the staging thread to pay (ResultSink#startThread).
+ * The thread takes the work off the event loop but costs CPU in all (a
+ * message and a wake-up each way per request): on the 2-core VM the
+ * scheduling bench's coordinator used 1.09x the process CPU for 0.91x the
+ * main thread's (README, "Tenth round"), and with two cores the thread's
+ * work competes with the event loop for the second one anyway. Where the
+ * event loop is the bound (16 cores: issue 15) the main thread's share is
+ * what counts.
+ */
+export const STAGING_THREAD_MIN_CORES = 4;
+
 /** A request without its id (given by ask()), per kind. */
 type Request<R = StagingRequest> = R extends StagingRequest ? Omit<R, "id"> : never;
 

@@ -3,13 +3,14 @@ import fs, { existsSync, readFileSync, rmSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { test, type TestContext } from "node:test";
 import { stagingDirFor } from "../../coordinator/sink/staging.ts";
+import { STAGING_THREAD_MIN_CORES } from "../../coordinator/sink/staging-writer.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { ACCOUNTING, framePath, randomFrame as frame, setupSink } from "../helpers/sink-fixture.ts";
 
 /** The sink of setupSink with its staging thread running (closed after the test). */
 async function threaded(t: TestContext) {
   const s = setupSink(t, { maxFrameBytes: 1 << 20 });
-  assert.equal(await s.sink.startThread(), true, "the staging thread starts");
+  assert.equal(await s.sink.startThread(STAGING_THREAD_MIN_CORES), true, "the staging thread starts");
   t.after(() => s.sink.close());
   return s;
 }
@@ -120,4 +121,11 @@ test("the staging dir's fsync goes with the upload's last frame: one request for
     assert.ok(synced.includes(s.job.outputDir), `thread ${thread}: the target dir is fsynced after the renames`);
     assert.ok(!synced.includes(stagingDirFor(s.outputRoot, s.header.attemptId)), `thread ${thread}: the staging dir has no fsync of its own at the flush`);
   }
+});
+
+test("on a machine of fewer than STAGING_THREAD_MIN_CORES cores the staging thread is not started: the work stays in line", async (t) => {
+  const s = setupSink(t);
+  t.after(() => s.sink.close());
+  assert.equal(await s.sink.startThread(STAGING_THREAD_MIN_CORES - 1), false);
+  assert.equal(s.sink.staging.threaded, false);
 });
