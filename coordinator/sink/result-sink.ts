@@ -87,7 +87,10 @@ function refuse(reason: string, message: string): never {
  * staging dir run after it has gone. A crash
  * between the transaction and the target dirs' fsyncs is repaired by
  * reconcileStaging at start-up (the staging dir is removed only after them);
- * a rename that fails while running is retried by StagedCommitRetry.
+ * a rename that fails while running is retried by StagedCommitRetry. The
+ * file work (staged writes and their hashes, fsyncs, removals) runs on the
+ * staging thread once startThread() has it going (staging-writer.ts), with
+ * the same order and the same waits.
  */
 export class ResultSink {
   constructor(
