@@ -19,7 +19,7 @@ import { describeFrameRanges } from "./frame-ranges.ts";
  */
 export class JobFinisher extends EventEmitter {
   private readonly assembling = new Set<string>();
-  /** Jobs whose manifest.json is being written (it reads every frame back); they end once it is. */
+  /** Jobs whose manifest.json is being written; they end once it is. */
   private readonly finishing = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -58,8 +58,8 @@ export class JobFinisher extends EventEmitter {
   }
 
   /**
-   * Ends a job with no open chunk: first its manifest.json (read back from
-   * every frame, off the event loop's critical path), then the state change,
+   * Ends a job with no open chunk: first its manifest.json (from the frames
+   * table; frames committed before it held their hashes are read back), then the state change,
    * checked again then, since a chunk may have been requeued meanwhile.
    */
   private finish(job: JobRow, failedChunks: number): void {

@@ -43,8 +43,13 @@ export function stageExr(path: string, data: Uint8Array, sha256: string): Staged
   return { path, exrSha256, pixels };
 }
 
-/** Writes the staged EXR again with `record` in its header (as it was when there is none) and starts its one fsync. */
-export function stampStagedExr(path: string, record: string | undefined): { durable: Promise<void> } {
+/**
+ * Writes the staged EXR again with `record` in its header (as it was when
+ * there is none) and starts its one fsync; `sha256` is of the bytes written,
+ * the file the commit renames into place (the job's manifest.json lists it).
+ */
+export function stampStagedExr(path: string, record: string | undefined): { durable: Promise<void>; sha256: string } {
   const staged = readFileSync(path);
-  return rewriteSyncLater(path, 0, record === undefined ? staged : withExrText(staged, PROVENANCE_KEYWORD, record));
+  const bytes = record === undefined ? staged : withExrText(staged, PROVENANCE_KEYWORD, record);
+  return { ...rewriteSyncLater(path, 0, bytes), sha256: createHash("sha256").update(bytes).digest("hex") };
 }

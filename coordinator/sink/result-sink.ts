@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -14,12 +15,13 @@ import { isPng } from "../../shared/provenance/pixel-hash.ts";
 import { PROVENANCE_KEYWORD, type FramePixels } from "../../shared/provenance/provenance-manifest.ts";
 import type { PixelClaim, StagedExr, StagedPng } from "../provenance/frame-stamper.ts";
 import { stageExr, stampStagedExr, type StagedExrFile } from "../provenance/exr-staging.ts";
+import { embeddedPixelsSha256 } from "../provenance/embedded-pixels-sha256.ts";
 import { ExrFormatError, isExr } from "../../shared/media/exr-header-attribute.ts";
 import { stagedFrameName, stagingDirFor } from "./staging.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { StagingRemovals } from "./staging-removals.ts";
 import { STAGING_THREAD_MIN_CORES, StagingWriter } from "./staging-writer.ts";
-import { checkFrameSha256 } from "./frame-checksum.ts";
+import { badChecksum, checkFrameSha256 } from "./frame-checksum.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
 
@@ -163,12 +165,26 @@ export class ResultSink {
     return this.store.attempts.get(attemptId)?.state === "committed";
   }
 
-  /** Checks a frame's index and size, and its sha256 unless `hashed` is false (the staging thread checks it: StagingWriter#writeFile). */
-  verifyFrame(f: IncomingFrame, start: number, end: number, maxBytes = this.opts.maxFrameBytes, hashed = true): void {
+  /**
+   * Checks a frame's index and size, and its sha256 unless `hashed` is false
+   * (the staging thread checks it: StagingWriter#writeFile). With `headAt`,
+   * returns the sha256 state after the frame's first `headAt` bytes, taken in
+   * the same pass (a stamped PNG's file hash is finished from it at the
+   * commit: stagePng).
+   */
+  verifyFrame(f: IncomingFrame, start: number, end: number, maxBytes = this.opts.maxFrameBytes, hashed = true, headAt?: number): Hash | undefined {
     if (f.index < start || f.index > end) refuse("frame-out-of-range", `frame ${f.index} is outside the chunk (${start}-${end})`);
     if (f.data.length !== f.size) refuse("bad-size", `frame ${f.index}: ${f.data.length} bytes received, ${f.size} announced`);
     if (f.data.length === 0 || f.data.length > maxBytes) refuse("bad-size", `frame ${f.index}: size ${f.data.length} outside 1..${maxBytes}`);
-    if (hashed) checkFrameSha256(f.data, f.sha256, f.index);
+    if (!hashed) return undefined;
+    if (headAt === undefined || headAt <= 0 || headAt >= f.data.length) {
+      checkFrameSha256(f.data, f.sha256, f.index);
+      return undefined;
+    }
+    const hash = createHash("sha256");
+    const head = hash.update(f.data.subarray(0, headAt)).copy();
+    if (hash.update(f.data.subarray(headAt)).digest("hex") !== f.sha256.toLowerCase()) throw badChecksum(f.index);
+    return head;
   }
 
   /**
@@ -251,6 +267,7 @@ export class ResultSink {
       this.store.frames.upsert({
         jobId: h.jobId, frame: i, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId,
         modelSha256: job.modelSha256, seed: job.seed, sha256: f.sha256, bytes: f.bytes, path: to, committedAt: now,
+        fileSha256: f.fileSha256 ?? null, pixelsSha256: f.pixelsSha256 ?? null,
       });
     }
     this.store.ledger.append({ ...acc, jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, agentId: h.agentId, frames: frames.size, finishedAt: now });
@@ -265,8 +282,8 @@ export class ResultSink {
     const { h, dir, frames } = r.c;
     this.removals.remove(dir);
     this.log.info({ jobId: h.jobId, chunkId: h.chunkId, attemptId: h.attemptId, frames: frames.size, batch: batchSize }, "attempt committed");
-    // After the answer has gone: for a job's last chunk this is the job-end work (the job manifest reads back
-    // and hashes every frame of the job), which the agent's acknowledgement must not wait for.
+    // After the answer has gone: for a job's last chunk this is the job-end work (the job manifest, the video),
+    // which the agent's acknowledgement must not wait for.
     setImmediate(() => {
       try {
         this.onCommitted(h.jobId);
@@ -283,6 +300,15 @@ export class ResultSink {
 export interface StagedFrame {
   sha256: string;
   bytes: number;
+  /**
+   * For the job's manifest.json (coordinator/provenance/job-manifest.ts): the
+   * sha256 of exactly the bytes that are fsynced and renamed into place, and
+   * the pixel hash their record names (null: none). Set when the frame arrives
+   * for a frame stored as sent, when its record is written for a stamped one;
+   * absent (never for a frame that commits) leaves the manifest to read the file.
+   */
+  fileSha256?: string;
+  pixelsSha256?: string | null;
 }
 
 interface PendingCommit {
@@ -364,7 +390,7 @@ export class UploadSession {
   /** fsyncs of staged frames not yet awaited, oldest first. */
   private syncs: Array<Promise<void>> = [];
   /** Staged PNGs still waiting for their provenance record and IEND (see stagePng). */
-  private readonly pngs = new Map<number, { path: string; recordAt: number; tail: Buffer; pixels: Promise<FramePixels>; pngSha256: string }>();
+  private readonly pngs = new Map<number, { path: string; recordAt: number; tail: Buffer; pixels: Promise<FramePixels>; pngSha256: string; head: Hash }>();
   /** Bytes each staged PNG keeps for its record chunk (AttemptStamper.recordSpace), known at the first PNG. */
   private recordSpace: number | undefined;
   /** Staged EXR frames whose record goes into their header at the commit (exr-staging.ts). */
@@ -383,15 +409,19 @@ export class UploadSession {
 
   async addFrame(f: IncomingFrame): Promise<void> {
     const stamper = this.sink.stamper;
+    const stampedPng = stamper !== undefined && isPng(f.data);
     // A frame staged as it came is hashed where it is written (on the staging thread, when it runs), and
     // refused, if its sha256 is wrong, at a later frame or at the latest at the commit, before anything is recorded.
-    const whole = !(stamper && (isPng(f.data) || (stamper.exrRecords && isExr(f.data))));
-    this.sink.verifyFrame(f, this.start, this.end, undefined, !whole);
+    const whole = !(stampedPng || (stamper?.exrRecords && isExr(f.data)));
+    // A stamped PNG's head is the frame less its IEND (12 bytes) when it came without a record: hashed in verify's pass.
+    const headHash = this.sink.verifyFrame(f, this.start, this.end, undefined, !whole, stampedPng ? f.data.length - 12 : undefined);
     if (this.frames.has(f.index)) refuse("duplicate-frame", `frame ${f.index} sent twice`);
     const path = join(this.dir, stagedFrameName(f.index));
+    let asSent = false;
     try {
-      if (stamper && isPng(f.data)) await this.track(this.stagePng(stamper, path, f).durable);
+      if (stamper && stampedPng) await this.track(this.stagePng(stamper, path, f, headHash).durable);
       else if (!(stamper?.exrRecords && isExr(f.data) && this.stageExr(path, f))) {
+        asSent = true;
         // The last frame's file is the dir's last new entry: its request also fsyncs the dir (one trip, not two).
         const last = this.frames.size + 1 === this.header.frameCount;
         const staged = this.sink.staging.writeFile(path, f.data, whole ? { sha256: f.sha256, frame: f.index } : undefined, last ? this.dir : undefined);
@@ -404,7 +434,15 @@ export class UploadSession {
       diskFull(err, `writing frame ${f.index}`);
     }
     // A stamped frame's ledger hash is of its bytes without any record the agent sent (a stale one), as verify reads it.
-    this.frames.set(f.index, { sha256: this.pngs.get(f.index)?.pngSha256 ?? this.exrs.get(f.index)?.exrSha256 ?? f.sha256.toLowerCase(), bytes: f.size });
+    const sha256 = this.pngs.get(f.index)?.pngSha256 ?? this.exrs.get(f.index)?.exrSha256 ?? f.sha256.toLowerCase();
+    // Stored as sent: the file is the agent's bytes, and the pixel hash any record in them names (read from its chunk or header).
+    this.frames.set(f.index, asSent ? { sha256, bytes: f.size, fileSha256: f.sha256.toLowerCase(), pixelsSha256: embeddedPixelsSha256(f.data) } : { sha256, bytes: f.size });
+  }
+
+  /** A stamped frame's manifest facts, once its record is written: see StagedFrame. */
+  private written(index: number, fileSha256: string, pixelsSha256: string | null): void {
+    const f = this.frames.get(index);
+    if (f) this.frames.set(index, { ...f, fileSha256, pixelsSha256 });
   }
 
   /**
@@ -423,8 +461,10 @@ export class UploadSession {
    * uploads the chunk again); its files' contents never count. Its pixel
    * hash is the agent's, or computed off this thread meanwhile.
    */
-  private stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame): { durable: Promise<void> } {
+  private stagePng(stamper: AttemptStamper, path: string, f: IncomingFrame, prefixHash: Hash | undefined): { durable: Promise<void> } {
     const { head, tail, sha256 } = splitAtEndHashed(f.data, PROVENANCE_KEYWORD, f.sha256);
+    // The final file is head, record, tail: its sha256 goes on from head's at the commit (finishPngs).
+    const headHash = prefixHash !== undefined && head.length + tail.length === f.data.length ? prefixHash : createHash("sha256").update(head);
     this.recordSpace ??= stamper.recordSpace(this.header, this.header.frameCount);
     const staged = Buffer.alloc(head.length + this.recordSpace + tail.length);
     head.copy(staged);
@@ -432,7 +472,7 @@ export class UploadSession {
     const { durable } = writeFileSyncLater(path, staged);
     const pixels = stamper.hashPixels(f.data, f.pixelsSha256 ? { sha256: f.pixelsSha256, agentId: this.header.agentId } : undefined);
     pixels.catch(() => undefined); // awaited at the commit
-    this.pngs.set(f.index, { path, recordAt: head.length, tail, pixels, pngSha256: sha256 });
+    this.pngs.set(f.index, { path, recordAt: head.length, tail, pixels, pngSha256: sha256, head: headHash });
     return { durable };
   }
 
@@ -455,20 +495,22 @@ export class UploadSession {
     const stamper = this.sink.stamper;
     await this.finishExrs(stamper, acc);
     if (!stamper || this.pngs.size === 0) return;
-    const staged: StagedPng[] = [];
+    const staged = new Map<number, StagedPng>();
     for (const [index, p] of this.pngs) {
       try {
-        staged.push({ index, pngSha256: p.pngSha256, pixels: await p.pixels });
+        staged.set(index, { index, pngSha256: p.pngSha256, pixels: await p.pixels });
       } catch (err) {
         refuse("bad-frame", `frame ${index}: ${(err as Error).message}`);
       }
     }
-    const records = stamper.recordChunks(this.header, staged, this.frames.size, acc, this.recordSpace);
+    const records = stamper.recordChunks(this.header, [...staged.values()], this.frames.size, acc, this.recordSpace);
     try {
       for (const [index, p] of this.pngs) {
         const record = records.get(index);
         // A record that did not fit (or none: the job is gone) cuts the file and syncs it whole.
-        await this.track(rewriteSyncLater(p.path, p.recordAt, record ? Buffer.concat([record, p.tail]) : p.tail).durable);
+        const end = record ? Buffer.concat([record, p.tail]) : p.tail;
+        await this.track(rewriteSyncLater(p.path, p.recordAt, end).durable);
+        this.written(index, p.head.update(end).digest("hex"), record ? (staged.get(index)?.pixels.sha256 ?? null) : null);
       }
     } catch (err) {
       diskFull(err, "finishing the staged frames");
@@ -481,7 +523,12 @@ export class UploadSession {
     const staged: StagedExr[] = [...this.exrs].map(([index, e]) => ({ index, exrSha256: e.exrSha256, pixels: e.pixels }));
     const records = stamper.exrRecords(this.header, staged, this.frames.size, acc);
     try {
-      for (const [index, e] of this.exrs) await this.track(stampStagedExr(e.path, records.get(index)).durable);
+      for (const [index, e] of this.exrs) {
+        const record = records.get(index);
+        const stamped = stampStagedExr(e.path, record);
+        await this.track(stamped.durable);
+        this.written(index, stamped.sha256, record === undefined ? null : e.pixels.sha256);
+      }
     } catch (err) {
       diskFull(err, "finishing the staged frames");
     }

@@ -335,4 +335,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX jobs_by_state ON jobs(state);
   `,
+  // job manifest facts recorded at the commit (coordinator/provenance/job-manifest.ts): the sha256 of the file the
+  // sink made durable under the frame's name (sha256 above names the frame without its record) and the pixel hash
+  // its record names (NULL: none). Rows committed before have file_sha256 NULL: the manifest reads those files back.
+  `
+  ALTER TABLE frames ADD COLUMN file_sha256 TEXT;
+  ALTER TABLE frames ADD COLUMN pixels_sha256 TEXT;
+  `,
 ];

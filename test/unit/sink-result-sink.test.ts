@@ -77,6 +77,7 @@ test("a full upload commits: exact bytes at framePath, frames + ledger + attempt
       return {
         jobId: s.job.id, frame: i, chunkId: s.chunk.id, attemptId: "att_live", agentId: s.agent.id,
         modelSha256: s.job.modelSha256, seed: s.job.seed, sha256: f.sha256, bytes: f.size, path: framePath(s.job, i), committedAt: 70_000,
+        fileSha256: f.sha256, pixelsSha256: null, // stored as sent, no record in it
       };
     }),
   );

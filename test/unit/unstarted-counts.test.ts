@@ -56,14 +56,15 @@ test("a store made before the kept unstarted counts gets them filled in when it 
   queueChunk(store, chunks[0]!.id);
   store.chunks.transition(chunks[1]!.id, "cancelled", 1_100);
   store.close();
-  // Back to the schema before the unstarted-counts migration (and the jobs_by_state index after it), as an older nightshift left it.
+  // Back to the schema before the unstarted-counts migration (and the jobs_by_state index and frames' manifest columns after it), as an older nightshift left it.
   const unstartedMigration = MIGRATIONS.findIndex((m) => m.includes("CREATE TRIGGER job_chunk_unstarted_insert"));
   const raw = new Database(path);
   raw.exec(`
     DROP TRIGGER job_chunk_unstarted_insert; DROP TRIGGER job_chunk_unstarted_delete; DROP TRIGGER job_chunk_unstarted_update;
     ALTER TABLE job_chunk_counts DROP COLUMN unstarted; ALTER TABLE job_chunk_counts DROP COLUMN frames_unstarted; ALTER TABLE job_chunk_counts DROP COLUMN frames_max;
     DROP INDEX chunks_by_job_state_idx; CREATE INDEX chunks_by_job_state ON chunks(job_id, state);
-    DROP INDEX jobs_by_state;`);
+    DROP INDEX jobs_by_state;
+    ALTER TABLE frames DROP COLUMN file_sha256; ALTER TABLE frames DROP COLUMN pixels_sha256;`);
   raw.pragma(`user_version = ${unstartedMigration}`);
   raw.close();
   const again = Store.open(path);
