@@ -24,8 +24,9 @@ export const JOB_MANIFEST_FILE = "manifest.json";
  *
  * What each hash says (tenth round): both come from the frames table, where
  * the sink put them in the commit's transaction, not from reading the files
- * back at job end (which took 164 ms for 512 frames, 629 ms at 512 agents on
- * 16 cores, and grew with the job):
+ * back at job end (which grew with the job: 736 ms for 512 frames against 38
+ * from the table, 2.3 s for 4,096 against 124 ms, bench/job-manifest-cost.bench.ts
+ * on a loaded 2-core machine):
  *  - `sha256`: of exactly the bytes the sink fsynced and renamed into place
  *    under the frame's name at the commit (the agent's bytes with the
  *    coordinator's record: result-sink.ts, finishPngs/finishExrs; the agent's
