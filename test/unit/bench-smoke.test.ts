@@ -210,3 +210,15 @@ test("asset-transfer prints the fetch against the raw TCP copy and cleans up", a
   assertPositive(out.split as Record<string, unknown>, ["bareGrpcMBps", "medianRatioVsBareGrpc", "bareGrpcMedianRatioVsRawTcp"], "assetTransfer.split");
   assert.deepEqual(readdirSync(parent), [], "temp dir removed");
 });
+
+test("job-manifest-cost writes the job end's manifest from the store and read back, checks they match, and cleans up", async (t) => {
+  const parent = tempDir(t, "nightshift-bench-smoke-");
+  const out = parseOne(await runBench("job-manifest-cost.bench.ts", ["--frames", "8", "--rounds", "1", "--dir", parent]));
+  assert.equal(out.benchmark, "job-manifest-cost");
+  const [job] = out.jobEnd as Array<Record<string, unknown>>;
+  assert.equal(job?.frames, 8);
+  assert.equal(job?.sameFrames, true);
+  assertPositive(job!, ["storeMs", "readBackMs", "ratio"], "jobManifestCost.jobEnd");
+  assertPositive(out.commitPathCpuUsPerFrame as Record<string, unknown>, ["baselineVerifyHash", "finishHash"], "jobManifestCost.commitPath");
+  assert.deepEqual(readdirSync(parent), [], "temp dir removed");
+});
