@@ -135,6 +135,7 @@ export class WorkLoop {
           if (name === POOL_CONSUMER) {
             // The agent's own consumer delivered first: an idle agent takes this one. The short delay lets
             // pulls left open by other busy agents expire, so the message does not bounce between them.
+            if (DEBUG_PULLS) this.log.debug({ consumer: name, seq: m.seq }, "pool message handed back: busy");
             m.nak(100);
             continue;
           }

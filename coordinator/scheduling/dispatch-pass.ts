@@ -69,6 +69,7 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
     d.log.info({ jobId: e.jobId, pieces, gainMs: Math.round(e.currentFinishMs - e.finishMs) }, "end of job re-cut");
   }
   for (const s of plan.speculations) d.log.info({ chunkId: s.chunkId, agentId: s.agentId, gainMs: Math.round(s.gainMs) }, "speculative copy dispatched");
+  if (d.log.isLevelEnabled("debug")) for (const p of plan.placements) d.log.debug({ chunkId: p.chunkId, agentId: p.agentId }, "chunk placed");
   await publishAll(d, outgoing);
 }
 
