@@ -144,7 +144,12 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
   // `want` still goes down by what the full read would have taken, so every later job gets the rows it got before.
   let poolRoom = Math.max(1, agents.length) * d.policy.queueDepthPerAgent - poolQueued;
   const queuedPer = new Map<string, number>();
-  for (const q of queued) queuedPer.set(q.jobId, (queuedPer.get(q.jobId) ?? 0) + 1);
+  const inPool = new Set<string>();
+  for (const q of queued) {
+    queuedPer.set(q.jobId, (queuedPer.get(q.jobId) ?? 0) + 1);
+    if (q.agentId === null) inPool.add(q.jobId);
+  }
+  const poolWaiting = new Set<string>();
   const pending: PendingChunk[] = [];
   const routes = new Map<string, Route>();
   const routeAgents = asRouted(agents, live);
@@ -159,6 +164,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
       const r = routeHeard(job, routeAgents, live);
       routes.set(job.jobId, r);
       const route = r.kind;
+      if (route === "pool" && (inPool.has(job.jobId) || u.chunks > (queuedPer.get(job.jobId) ?? 0))) poolWaiting.add(job.jobId);
       // A job cut at its end this pass gives its pool room to the jobs after it: read as before.
       const read = route === "pool" && !last ? Math.min(take, Math.max(0, poolRoom)) : route === "hold" ? Math.min(take, 1) : take;
       if (read > 0) pending.push(...pendingOfJob(d.store, job.jobId, read));
@@ -181,6 +187,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
       running,
       waiting,
       poolQueued,
+      poolWaiting,
       depthPerAgent: d.policy.queueDepthPerAgent,
       limit: Infinity,
       needOf: d.needOfSha,

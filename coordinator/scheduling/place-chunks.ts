@@ -46,6 +46,8 @@ export interface PlacementInput {
   depthPerAgent: number;
   /** Most chunks this pass may publish (power budget); Infinity for no limit. */
   limit: number;
+  /** Chunks of jobs below this priority wait (priority-gate.ts); none: no floor. */
+  priorityFloor?: number;
   load: AgentLoad;
   needOf: (sha256: string) => number | null;
   policy: SchedulingPolicy;
@@ -57,6 +59,8 @@ export interface PlacementInput {
  * them first: its timeline (running and waiting work at its measured speed)
  * plus the chunk at its speed plus a model-load penalty where it does not hold
  * the model. A chunk that finds no room waits for the next pass.
+ * A pool chunk that finds no room raises the priority floor to its job's:
+ * nothing of lower priority goes out this pass (priority-gate.ts).
  */
 export function placeChunks(input: PlacementInput): { placements: Placement[]; holds: Hold[] } {
   const placements: Placement[] = [];
@@ -66,6 +70,7 @@ export function placeChunks(input: PlacementInput): { placements: Placement[]; h
   // The model-load and fetch penalty of each job on each agent that does not hold its model: the same all pass long.
   const penaltyMs = new Map<string, Map<string, number>>();
   let poolRoom = input.poolRoom;
+  let floor = input.priorityFloor ?? -Infinity;
   for (const chunk of input.pending) {
     if (placements.length >= input.limit) break;
     const job = input.jobs.get(chunk.jobId);
@@ -76,8 +81,12 @@ export function placeChunks(input: PlacementInput): { placements: Placement[]; h
       holds.set(job.jobId, route.reason);
       continue;
     }
+    if (job.priority < floor) continue;
     if (route.kind === "pool") {
-      if (poolRoom <= 0) continue;
+      if (poolRoom <= 0) {
+        floor = Math.max(floor, job.priority);
+        continue;
+      }
       poolRoom--;
       placements.push({ chunkId: chunk.id, jobId: job.jobId, agentId: null });
       continue;

@@ -4,6 +4,7 @@ import { planEndGame, type EndGamePlan } from "./end-game.ts";
 import { placeChunks, type Route } from "./place-chunks.ts";
 import type { SchedulingPolicy } from "./scheduling-policy.ts";
 import type { AgentInfo, Hold, JobNeeds, PendingChunk, Placement, RunningWork, Speculation, UnstartedChunk, WaitingWork } from "./scheduling-types.ts";
+import { priorityFloor } from "./priority-gate.ts";
 import { planSpeculation } from "./speculation.ts";
 import type { SpeedBook } from "./speed-book.ts";
 
@@ -29,6 +30,8 @@ export interface FarmSnapshot {
   waiting: WaitingWork[];
   /** Chunks queued in the pool. */
   poolQueued: number;
+  /** Jobs on the pool route with chunks waiting for an agent (pending, or queued in the pool): see priority-gate.ts. */
+  poolWaiting?: ReadonlySet<string>;
   depthPerAgent: number;
   /** Most chunks this pass may publish (power budget); Infinity for no limit. */
   limit: number;
@@ -46,16 +49,19 @@ export interface DispatchPlan {
  * One pass of the scheduler, pure: the end-of-job cuts first (they free
  * agents' timelines and take those jobs' chunks out of bulk placement), then
  * bulk placement in priority order, then speculative copies for agents that
- * are left with nothing to do.
+ * are left with nothing to do. Neither a cut nor a placement goes to a job
+ * below the priority of a pool job whose chunks still wait (priority-gate.ts).
  */
 export function planDispatch(s: FarmSnapshot, speeds: SpeedBook, policy: SchedulingPolicy): DispatchPlan {
   const load = new AgentLoad(s.now, speeds, (jobId) => s.models.get(jobId) ?? s.jobs.get(jobId)?.modelSha256, policy, s.agents, s.running, s.waiting);
   let budget = s.limit;
   const endGames: EndGamePlan[] = [];
   const cut = new Set<string>();
+  const poolWaiting = s.poolWaiting ?? new Set<string>();
+  const floorBeforeCuts = priorityFloor(s.jobs, poolWaiting);
   for (const [jobId, unstarted] of s.nearEnd) {
     const job = s.jobs.get(jobId);
-    if (!job || unstarted.length === 0) continue;
+    if (!job || unstarted.length === 0 || job.priority < floorBeforeCuts) continue;
     const eligible = s.agents.filter((a) => a.accepting && ineligibility(a, job) === null);
     const plan = planEndGame({ job, unstarted, eligible, runningEndMs: jobRunningEnd(jobId, s.running, load), load, needOf: s.needOf, policy });
     if (!plan || plan.pieces.length > budget) continue;
@@ -74,6 +80,7 @@ export function planDispatch(s: FarmSnapshot, speeds: SpeedBook, policy: Schedul
     poolRoom: Math.max(1, s.agents.length) * s.depthPerAgent - s.poolQueued,
     depthPerAgent: s.depthPerAgent,
     limit: budget,
+    priorityFloor: priorityFloor(s.jobs, poolWaiting, cut),
     load,
     needOf: s.needOf,
     policy,

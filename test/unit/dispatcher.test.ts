@@ -49,13 +49,21 @@ test("pending chunks are published highest job priority first, then oldest job, 
 
   dispatcher.kick();
   await settle();
+  // The low job waits while the higher jobs' chunks are not claimed (coordinator/scheduling/priority-gate.ts).
+  assert.deepEqual(publisher.published.map((m) => m.chunkId), ["job_high_older_c0", "job_high_c0", "job_high_c1"]);
+  for (const m of publisher.published) {
+    store.attempts.insert({ id: `att-${m.chunkId}`, chunkId: m.chunkId, jobId: m.jobId, agentId: "agt_a", createdAt: 6_000 });
+    store.chunks.transition(m.chunkId, "running", 6_000, { currentAttemptId: `att-${m.chunkId}`, countAttempt: true });
+  }
+  dispatcher.kick();
+  await settle();
   assert.deepEqual(
     publisher.published.map((m) => m.chunkId),
     ["job_high_older_c0", "job_high_c0", "job_high_c1", "job_low_c0", "job_low_c1"],
   );
   for (const m of publisher.published) {
     const row = store.chunks.get(m.chunkId)!;
-    assert.equal(row.state, "queued");
+    assert.equal(row.state, m.jobId === low.id ? "queued" : "running");
     assert.equal(row.dispatchId, m.dispatchId, "the message carries the chunk's dispatch id");
     assert.equal(m.jobId, row.jobId);
   }
