@@ -70,9 +70,11 @@ export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames, o
   const findings: VerifyFinding[] = [];
   const verified: VerifiedFrame[] = [];
   const seen = new Map<string, string>(); // job/frame -> file
+  const fileSha256 = new Map<string, string>(); // verified file -> sha256 of its bytes
   for (const file of files) {
     const rel = relative(root, file) || basename(file);
-    const result = checkFrame(readFileSync(file), caPem);
+    const bytes = readFileSync(file);
+    const result = checkFrame(bytes, caPem);
     if (result.kind !== "ok") {
       findings.push({ kind: result.kind, file: rel, reason: result.reason });
       continue;
@@ -85,13 +87,14 @@ export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames, o
       continue;
     }
     seen.set(key, rel);
+    fileSha256.set(rel, sha256(bytes));
     verified.push({ file: rel, jobId: m.job.id, frame: m.frame, agent: m.agent.name, steps: m.steps, pixelsSha256: m.pixels.sha256 });
   }
   let usedJobManifest = false;
   let job: JobManifest | undefined;
   if (isDir && existsSync(join(path, JOB_MANIFEST_FILE))) {
     usedJobManifest = true;
-    job = checkAgainstJobManifest(path, caPem, files.map((f) => relative(path, f)), verified, findings);
+    job = checkAgainstJobManifest(path, caPem, files.map((f) => relative(path, f)), verified, fileSha256, findings);
   }
   if (opts.sceneTree !== undefined) {
     if (job !== undefined) findings.push(...sceneTreeFileFindings(job, opts.sceneTree));
@@ -129,7 +132,14 @@ export function checkFrame(bytes: Uint8Array, caPem: string): FrameCheck {
 }
 
 /** The checks against the folder's manifest.json; returns it when its signature holds. */
-function checkAgainstJobManifest(dir: string, caPem: string, present: string[], verified: VerifiedFrame[], findings: VerifyFinding[]): JobManifest | undefined {
+function checkAgainstJobManifest(
+  dir: string,
+  caPem: string,
+  present: string[],
+  verified: VerifiedFrame[],
+  fileSha256: ReadonlyMap<string, string>,
+  findings: VerifyFinding[],
+): JobManifest | undefined {
   const check = verifyEnvelope(readFileSync(join(dir, JOB_MANIFEST_FILE), "utf8"), caPem);
   const parsed = check.ok ? jobManifestSchema.safeParse(check.envelope.manifest) : undefined;
   if (!check.ok || !parsed?.success) {
@@ -151,6 +161,9 @@ function checkAgainstJobManifest(dir: string, caPem: string, present: string[], 
       if (!findings.some((x) => x.file === file)) findings.push({ kind: "extra", file, reason: `not listed in ${JOB_MANIFEST_FILE}` });
     } else if (v !== undefined && (v.jobId !== job.job.id || v.frame !== entry.frame || (entry.pixelsSha256 !== null && v.pixelsSha256 !== entry.pixelsSha256))) {
       findings.push({ kind: "altered", file, reason: `${JOB_MANIFEST_FILE} lists other pixels for this file`, jobId: v.jobId, frame: v.frame });
+    } else if (v !== undefined && fileSha256.get(file) !== entry.sha256) {
+      // The manifest's sha256 is of the bytes the sink made durable at the commit: its record and pixels hold, the rest of the file was changed since.
+      findings.push({ kind: "altered", file, reason: `its bytes differ from those ${JOB_MANIFEST_FILE} lists (committed); its record and pixels hold`, jobId: v.jobId, frame: v.frame });
     }
   }
   return job;

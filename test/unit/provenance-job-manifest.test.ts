@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -90,6 +90,13 @@ test("stamped PNG and EXR frames and one stored as sent: the manifest from the s
   const report = verifyPath(s.job.outputDir, s.caPem);
   assert.ok(report.usedJobManifest);
   assert.deepEqual(report.findings.map((f) => f.kind), ["unsigned"], JSON.stringify(report.findings));
+  // A frame whose record and pixels still hold but whose bytes changed after the commit (a chunk added by another tool):
+  // verify holds it against the manifest's sha256, the bytes the sink committed.
+  const edited = framePath(s.job, 0);
+  writeFileSync(edited, withTextChunk(readFileSync(edited), "Comment", "retouched"));
+  const after = verifyPath(s.job.outputDir, s.caPem);
+  assert.deepEqual(after.findings.map((f) => [f.kind, f.frame ?? null]), [["unsigned", null], ["altered", 0]], JSON.stringify(after.findings));
+  assert.match(after.findings[1]!.reason, /bytes differ/);
 });
 
 test("frames stored as sent (no stamper) with records of their own: the manifest from the store equals the one read back", async (t) => {
