@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { connectivityState, type Channel } from "@grpc/grpc-js";
+import { connectivityState } from "@grpc/grpc-js";
 import { CoordinatorClient } from "../../agent/grpc/gateway-client.ts";
 import { defer } from "../helpers/defer.ts";
 import { startBlackholeProxy } from "../helpers/blackhole-proxy.ts";
@@ -12,7 +12,7 @@ import { queueChunk } from "../helpers/store-fixture.ts";
 const NOTICED_WITHIN_MS = 8_000;
 
 /** When the channel first leaves READY (ms since the epoch), or undefined when it is still READY at `deadline`. */
-function leftReady(channel: Channel, deadline: number): Promise<number | undefined> {
+function leftReady(channel: ReturnType<CoordinatorClient["gateway"]["getChannel"]>, deadline: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const watch = (): void => {
       const state = channel.getConnectivityState(false);
