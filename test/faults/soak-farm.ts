@@ -111,6 +111,23 @@ export class SoakFarm {
     }
   }
 
+  /**
+   * When the running coordinator logged its NATS connection back after `after` (ms since the epoch; its JSON log's
+   * time), or undefined.
+   */
+  natsBackAfter(after: number): number | undefined {
+    for (const line of (this.coordinator?.output() ?? "").split("\n")) {
+      if (!line.includes('"NATS connection back')) continue;
+      try {
+        const time = (JSON.parse(line) as { time?: number }).time;
+        if (time !== undefined && time > after) return time;
+      } catch {
+        // not a JSON line
+      }
+    }
+    return undefined;
+  }
+
   /** SIGKILLs the coordinator on purpose (a planned fault) and waits until it is gone. */
   async killCoordinator(): Promise<void> {
     this.planned = true;

@@ -133,8 +133,9 @@ const heldLabel = (agent: number, chunkId: string, t0: number): string => `agent
 const MEASURED_HOW =
   "recovery is measured per fault from the fault until: for an agent kill or link cut, the chunk the agent held is " +
   "claimed again (or done); for a coordinator, nats-server or NATS node kill, the farm claims work again; counting only " +
-  "the time during which recovery was possible (at least one agent running with its link up, and the coordinator up, " +
-  "its own restart counted for a coordinator kill). 'from fault' counts all of it";
+  "the time during which recovery was possible (at least one agent running with its link up, the coordinator up, " +
+  "its own restart counted for a coordinator kill, and nats-server up, from its kill until the coordinator's NATS connection " +
+  "is back, its own outage counted for a nats-server kill). 'from fault' counts all of it";
 
 /** Waits for `p`, but not past `deadline` (ms since the epoch): then throws, naming `what`. */
 async function beforeDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
@@ -367,9 +368,12 @@ function recovery(kind: FaultKind, t0: number, doneAt: number | undefined, avail
   if (!openWatches.delete(watch)) return undefined;
   // Not recovered within the wait (or by the bound): counted as the time watched (a lower bound), so that the slowest recoveries stay in the percentiles.
   const end = doneAt ?? cutAt ?? t0 + RECOVERY_WAIT_MS;
-  const r = { kind, seconds: availability.possibleMs(t0, end, kind !== "kill-coordinator") / 1000, fromFaultSeconds: (end - t0) / 1000 };
+  const r = { kind, seconds: availability.possibleMs(t0, end, kind !== "kill-coordinator", kind !== "kill-nats") / 1000, fromFaultSeconds: (end - t0) / 1000 };
   const what = doneAt !== undefined ? "recovered after" : cutAt !== undefined ? "cut off by --max-minutes, counted as at least" : "not recovered within the soak's wait, counted as at least";
-  log(`  ${kind}${label ? ` (${label})` : ""}: ${what} ${r.fromFaultSeconds.toFixed(2)}s, ${r.seconds.toFixed(2)}s of it with recovery possible`);
+  // As the ninth round counted it (a nats-server outage not left out), to compare with its figures.
+  const withBus = availability.possibleMs(t0, end, kind !== "kill-coordinator", false) / 1000;
+  const ninth = withBus !== r.seconds ? ` (${withBus.toFixed(2)}s counting the nats-server outage)` : "";
+  log(`  ${kind}${label ? ` (${label})` : ""}: ${what} ${r.fromFaultSeconds.toFixed(2)}s, ${r.seconds.toFixed(2)}s of it with recovery possible${ninth}`);
   return r;
 }
 
@@ -462,8 +466,14 @@ async function inject(
         return undefined;
       }
       log(`  SIGKILL nats-server ${pid}`);
+      availability.bus(false, t0);
       const watch = startWatch(f.kind, t0);
-      return recovery(f.kind, t0, await whenTrue(() => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId)), RECOVERY_WAIT_MS), availability, watch);
+      // Back when the coordinator says its NATS connection is (it restarts nats-server itself), or at the first claim since.
+      const claimed = (): boolean => lastClaimAt(db, jobId) > t0 || !["running", "queued"].includes(jobState(db, jobId));
+      const busBack = (): number | undefined => farm.natsBackAfter(t0) ?? (claimed() ? Date.now() : undefined);
+      await until(() => busBack() !== undefined, RECOVERY_WAIT_MS);
+      availability.bus(true, busBack() ?? Date.now());
+      return recovery(f.kind, t0, await whenTrue(claimed, RECOVERY_WAIT_MS), availability, watch);
     }
     case "kill-nats-node": {
       if (!cluster) return undefined;

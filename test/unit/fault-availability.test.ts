@@ -30,3 +30,18 @@ test("a coordinator down counts against the agents' faults, not against its own 
   a.agent(1, true, 6_000);
   assert.equal(a.possibleMs(4_000, 7_000, false), 500 + 1_000, "its own kill still needs an agent");
 });
+
+test("nats-server down counts against the agents' faults, not against its own kill", () => {
+  const a = new FarmAvailability(2, 0);
+  a.agent(0, false, 1_000);
+  a.bus(false, 2_000);
+  a.bus(true, 5_000);
+  // Link cut at 1 s, recovered at 6 s: 1-2 s and 5-6 s possible, not the outage between.
+  assert.equal(a.possibleMs(1_000, 6_000), 2_000);
+  assert.equal(a.possibleMs(2_000, 6_000, true, false), 4_000, "its own kill counts its outage");
+  a.coordinator(false, 7_000);
+  a.bus(false, 7_500);
+  a.coordinator(true, 8_000);
+  a.bus(true, 9_000);
+  assert.equal(a.possibleMs(6_000, 10_000), 1_000 + 1_000, "either down leaves the time out");
+});
