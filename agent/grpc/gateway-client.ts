@@ -34,18 +34,19 @@ export const AGENT_RECONNECT_OPTIONS = {
 
 /**
  * The agent's keepalive to its coordinator: a ping 2 s after the last answer, the connection dropped when one is not
- * answered within 3 s (the shared options: 10 s and 5 s). A connection whose far end is gone and cannot say so (the
- * coordinator killed while the agent's link was cut: its FIN is lost, and nothing the agent sends after the link is
- * back is answered by a reset while it only waits for an answer) is noticed within 5 s instead of 15: the soak's
- * 13.6-15.4 s recoveries were chunks the agent held on such a connection (its uploads and claims hung until the
- * keepalive dropped it, 15 s after the cut). A drop fails the calls on it: the uploads are handed back (the
- * coordinator has judged the agent lost by then, 2-3.5 s after its last heartbeat, if the link was down that
- * long), the claims settle on the next connection. 3 s: a coordinator's event loop stalled that long under load
- * would cost its agents their connections; a ping every 2 s is one small frame each way per channel.
+ * answered within 4 s (the shared options: 10 s and 5 s). A connection whose far end is gone and cannot say so (the
+ * coordinator killed while the agent's link was cut: its FIN is lost, and while the agent only waits for an answer
+ * it sends nothing that would draw a reset once the link is back) is noticed within 6 s instead of 15: the soak's
+ * 10.4-14.1 s cut-link recoveries were chunks the agent held on such connections (its uploads and claims hung until
+ * the keepalive dropped them, 15 s after the cut). A drop fails the calls on it: the uploads are handed back (the
+ * coordinator has judged the agent lost by then, 2-3.5 s after its last heartbeat, if the link was down that long),
+ * claims settle on the next connection. Why 4 s and not less: a coordinator whose event loop stalls longer (a job
+ * manifest hashing every frame at job end took 9.4 s under load in the ninth round) costs its agents their
+ * connections, and the uploads on them; a ping every 2 s is one small frame each way per channel.
  */
 export const AGENT_KEEPALIVE_OPTIONS = {
   "grpc.keepalive_time_ms": 2_000,
-  "grpc.keepalive_timeout_ms": 3_000,
+  "grpc.keepalive_timeout_ms": 4_000,
 };
 
 /** HTTP/2 flow-control window of the asset connection, bytes. */

@@ -8,8 +8,8 @@ import { startCoordinatorGrpc } from "../helpers/grpc-fixture.ts";
 import { setupSink } from "../helpers/sink-fixture.ts";
 import { queueChunk } from "../helpers/store-fixture.ts";
 
-/** Most time the agent may take to notice that its connection to the coordinator carries nothing (2 s + 3 s of keepalive, 3 s of margin for a loaded host). */
-const NOTICED_WITHIN_MS = 8_000;
+/** Most time the agent may take to notice that its connection to the coordinator carries nothing (2 s + 4 s of keepalive, 3 s of margin for a loaded host; 10 s + 5 s before). */
+const NOTICED_WITHIN_MS = 9_000;
 
 /** When the channel first leaves READY (ms since the epoch), or undefined when it is still READY at `deadline`. */
 function leftReady(channel: ReturnType<CoordinatorClient["gateway"]["getChannel"]>, deadline: number): Promise<number | undefined> {
