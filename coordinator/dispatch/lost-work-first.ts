@@ -22,6 +22,10 @@ import type { PlacedTakeBack } from "./placed-take-back.ts";
  * current chunk on a busy one. With no eligible agent online the pass puts it
  * in the pool; once one is online again it is taken back from the pool (its
  * message retracted, a stale copy refused at claim) and placed the same way.
+ * Likewise one the pass placed on an agent's subject by its own rule while it
+ * waited here (the restart settle below; tenth round's soak: a lost chunk so
+ * placed behind two chunks on one agent was claimed 16.8 s after a restart,
+ * another agent idle), unless lost work would go to that same agent.
  * A chunk is forgotten here once it is claimed, placed or no longer wanted.
  * With `takeBack`, a placed chunk its agent passed over, or left unclaimed
  * while idle (placed-take-back.ts), is taken back before each pass and placed
@@ -84,8 +88,8 @@ export class LostWorkFirst {
       try {
         const seq = await this.d.publisher.publish({ chunkId: p.chunkId, jobId: p.jobId, dispatchId: p.dispatchId }, p.agentId);
         this.forget(p.chunkId);
-        const inPool = published?.get(p.chunkId);
-        if (inPool !== undefined && inPool.dispatchId === p.fromPool) void this.d.publisher.retract?.(inPool.seq).catch(() => undefined);
+        const sent = published?.get(p.chunkId);
+        if (sent !== undefined && sent.dispatchId === p.takenFrom) void this.d.publisher.retract?.(sent.seq).catch(() => undefined);
         if (typeof seq === "number") published?.set(p.chunkId, { dispatchId: p.dispatchId, seq });
         onPlaced?.(p.agentId, p.jobId);
         this.d.log.info({ chunkId: p.chunkId, agentId: p.agentId }, "lost chunk placed first");
@@ -166,8 +170,10 @@ export class LostWorkFirst {
     for (const chunkId of this.lost) {
       const chunk = this.d.store.chunks.get(chunkId);
       const job = chunk ? this.d.store.jobs.get(chunk.jobId) : undefined;
-      const inPool = chunk?.state === "queued" && chunk.placedAgentId === null;
-      if (!chunk || (chunk.state !== "pending" && !inPool) || !job || (job.state !== "running" && job.state !== "queued")) {
+      // Queued and still in this set: the dispatch pass queued it meanwhile (this class forgets what it placed), in
+      // the pool or, by its own rule, on an agent's subject: taken back when lost work goes elsewhere (below).
+      const queued = chunk?.state === "queued";
+      if (!chunk || (chunk.state !== "pending" && !queued) || !job || (job.state !== "running" && job.state !== "queued")) {
         this.forget(chunkId);
         continue;
       }
@@ -177,13 +183,17 @@ export class LostWorkFirst {
       const fresh = freshMs === undefined ? [] : eligible.filter((a) => now - a.lastSeen <= freshMs);
       const agent = leastBusy(fresh, inHand) ?? leastBusy(eligible, inHand);
       if (!agent) continue; // none may run it now: the pass decides
-      if (settling && (inHand.get(agent.id) ?? 0) > 0) continue; // the pool meanwhile; placed once the others are heard
-      const fromPool = inPool ? chunk.dispatchId : null;
-      if (inPool) this.d.store.chunks.transition(chunkId, "pending", now, { dispatchId: null });
+      if (settling && (inHand.get(agent.id) ?? 0) > 0) continue; // the pass's meanwhile; placed once the others are heard
+      if (queued && chunk.placedAgentId === agent.id) {
+        this.forget(chunkId); // already waits there; placed again it would go behind that agent's other placed chunks
+        continue;
+      }
+      const takenFrom = queued ? chunk.dispatchId : null;
+      if (queued) this.d.store.chunks.transition(chunkId, "pending", now, { dispatchId: null });
       const dispatchId = newId("dsp", now);
       this.d.store.chunks.transition(chunkId, "queued", now, { dispatchId, placedAgentId: agent.id });
       inHand.set(agent.id, (inHand.get(agent.id) ?? 0) + 1);
-      out.push({ chunkId, jobId: job.id, agentId: agent.id, dispatchId, fromPool });
+      out.push({ chunkId, jobId: job.id, agentId: agent.id, dispatchId, takenFrom });
     }
     return out;
   }
@@ -194,8 +204,8 @@ interface Placed {
   jobId: string;
   agentId: string;
   dispatchId: string;
-  /** The dispatch id of the pool message it was taken back from; null when it was pending. */
-  fromPool: string | null;
+  /** The dispatch id of the message it was taken back from (the pool's, or one the pass placed); null when it was pending. */
+  takenFrom: string | null;
 }
 
 /** Attempts the agent runs plus chunks waiting on its own subject. */

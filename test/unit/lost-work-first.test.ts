@@ -169,3 +169,31 @@ test("the wait ends settleMs after the first agent is heard, though another onli
   await first.place();
   assert.deepEqual(publisher.sent.map((s) => s.agentId), [a.id, a.id]);
 });
+
+test("a lost chunk the dispatch pass placed on a busy agent while it waited (the restart settle) is taken back and placed on an idle one; left where it is when that is lost work's choice", async (t) => {
+  const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14]] });
+  const busy = farm.agent;
+  const idle = insertAgent(farm.store, { id: "agt-idle" });
+  runOn(farm, farm.chunks[1]!.id, busy.id);
+  const [lost, other] = [farm.chunks[0]!.id, farm.chunks[2]!.id];
+  const publisher = recordingPublisher();
+  const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heardAll([busy.id, idle.id]), ineligible: () => null, clock: manualClock(5_000).now, log: testLog() });
+  first.requeued(lost);
+  first.requeued(other);
+  // The pass placed both by its own rule meanwhile: the lost one on the busy agent, the other on the idle one.
+  farm.store.chunks.transition(lost, "queued", 4_000, { dispatchId: "dsp-pass-1", placedAgentId: busy.id });
+  farm.store.chunks.transition(other, "queued", 4_000, { dispatchId: "dsp-pass-2", placedAgentId: idle.id });
+  const published = new Map([
+    [lost, { dispatchId: "dsp-pass-1", seq: 7 }],
+    [other, { dispatchId: "dsp-pass-2", seq: 8 }],
+  ]);
+  await first.place(published);
+  // The idle agent has one placed (the other chunk), the busy one runs one and has the lost one placed: least in hand wins.
+  assert.deepEqual(publisher.sent.map((s) => [s.msg.chunkId, s.agentId]), [[lost, idle.id]], "the lost chunk moves to the idle agent; the other stays where it is");
+  assert.deepEqual(publisher.retracted, [7], "the pass's message is retracted (a copy pulled already is refused at claim as stale)");
+  const row = farm.store.chunks.get(lost);
+  assert.equal(row?.placedAgentId, idle.id);
+  assert.notEqual(row?.dispatchId, "dsp-pass-1");
+  assert.equal(farm.store.chunks.get(other)?.dispatchId, "dsp-pass-2", "left where lost work would have put it");
+  assert.equal(first.waiting, 0);
+});
