@@ -287,6 +287,8 @@ export class Coordinator {
       cleanups.push(() => diskGuard.stop());
       steps.mark("wiring");
       for (const chunkId of recoverAfterRestart(store, clock, log)) lostFirst.requeued(chunkId);
+      // Every message left in the work stream is stale now (no chunk is queued): removed before the first pass publishes.
+      await queue.purge();
       for (const attemptId of reconcileStaging(config.outputRoot, store, log).stuck) stagedRetry.add(attemptId);
       steps.mark("recover");
 

@@ -116,6 +116,19 @@ export class WorkQueue {
   }
 
   /**
+   * Removes every message from the work stream (a restart, after recover-after-restart.ts has put every queued chunk
+   * back to pending with no dispatch id: each message is stale then, and would be refused at claim). Why: after a
+   * restart the coordinator knows none of their sequences to retract, and an agent's own subject delivers in order,
+   * so a lost chunk placed there again waited behind its stale copies, each a pull and a refused claim, and lost the
+   * race with the pool's next chunk (tenth round's soak: placed 22.69 s after a link cut, behind two stale copies,
+   * delivered 15.7 s later). A message an agent holds already is acked or refused as before: nats-server confirms
+   * the ack of a purged message at once, and a claim checks the dispatch id.
+   */
+  async purge(): Promise<void> {
+    await this.retried(async () => void (await (await this.manager()).streams.purge(WORK_STREAM)));
+  }
+
+  /**
    * Reads and deletes the message at `seq` (one JetStream stopped delivering);
    * null when it is gone already. Throws when it is not a work message.
    */
