@@ -23,6 +23,11 @@ export const GRPC_CHANNEL_OPTIONS = {
  */
 export const GRPC_SERVER_OPTIONS = {
   "grpc.enable_channelz": 0,
+  // The server pings too: an agent keeps its claim and upload streams open while it runs, and a dead agent's
+  // connection (power cut, cable pulled: no FIN) would otherwise hold them until TCP gives up, and hold the
+  // coordinator's graceful stop for its whole grace. Unanswered within 10 s + 5 s, the connection is closed.
+  "grpc.keepalive_time_ms": 10_000,
+  "grpc.keepalive_timeout_ms": 5_000,
   "grpc.max_send_message_length": MAX_GRPC_MESSAGE_BYTES,
   "grpc.max_receive_message_length": MAX_GRPC_MESSAGE_BYTES,
   "grpc.keepalive_permit_without_calls": 1,

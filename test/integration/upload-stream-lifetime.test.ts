@@ -125,11 +125,28 @@ test("an idle open stream through a dead link is noticed by the channel's keepal
   assert.equal((await upload(client, targets[0]!, 0)).committed, true);
   assert.equal(g.uploadStreams.size, 1);
   // The link goes dead with the stream idle: nothing is closed, nothing passes. Only a keepalive ping
-  // unanswered within its timeout (10 s + 5 s) tells the agent; its connection closing then ends the stream.
+  // unanswered within its timeout (the agent's 2 s + 4 s: AGENT_KEEPALIVE_OPTIONS) tells the agent; its
+  // connection closing then ends the stream.
   link.cut();
   await eventually(() => g.uploadStreams.size === 0, "the agent to give the dead connection up", 40_000);
   link.restore();
   assert.equal((await upload(client, targets[1]!, 3)).committed, true);
   assert.equal(client.uploads.stats.opened, 2, "a new stream for the next upload");
   assert.equal(g.uploadStreams.opened, 2);
+});
+
+test("a dead agent's open stream is dropped by the coordinator's own keepalive (GRPC_SERVER_OPTIONS): with the agent's pings off, only the server's ping notices the dead link", { timeout: 90_000 }, async (t) => {
+  const { s, targets } = sinkOfThree(t);
+  const g = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
+  const link = await startBlackholeProxy(t, `127.0.0.1:${g.port}`);
+  // An agent that never pings (the machine died: it sends nothing, answers nothing).
+  const client = new CoordinatorClient(link.address, undefined, { "grpc.keepalive_time_ms": 600_000, "grpc.keepalive_timeout_ms": 600_000 });
+  defer(t, () => client.close());
+  assert.equal((await upload(client, targets[0]!, 0)).committed, true);
+  assert.equal(g.uploadStreams.size, 1);
+  const cutAt = Date.now();
+  link.cut();
+  // Without the server's keepalive the stream stays open on the coordinator until TCP gives up (many minutes).
+  await eventually(() => g.uploadStreams.size === 0, "the coordinator to drop the dead agent's stream", 40_000);
+  t.diagnostic(`dropped ${Date.now() - cutAt} ms after the cut`);
 });
