@@ -6,6 +6,7 @@
  * disk, runs on the pool, so one durable write costs one trip there, not three.
  */
 import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, writeSync, constants } from "node:fs";
+import { rm, rmdir } from "node:fs/promises";
 
 /** Writes a whole file and fsyncs it before returning. The caller renames it into place. */
 export async function writeFileDurable(path: string, data: Uint8Array): Promise<void> {
@@ -129,4 +130,9 @@ export function writeFileDurableSync(path: string, data: Uint8Array): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Removes a directory on libuv's pool: one rmdir when it is empty (a committed upload's staging dir), else recursively. */
+export function removeDirAsync(dir: string): Promise<void> {
+  return rmdir(dir).catch(() => rm(dir, { recursive: true, force: true }));
 }

@@ -10,9 +10,8 @@
  * thread, so the uploads' syncs still overlap.
  */
 import { parentPort } from "node:worker_threads";
-import { rm, rmdir } from "node:fs/promises";
 import { nameThisThread } from "../../shared/thread-name.ts";
-import { fsyncDirAsync, writeFileSyncLater } from "./durable-fs.ts";
+import { fsyncDirAsync, removeDirAsync, writeFileSyncLater } from "./durable-fs.ts";
 import { BAD_CHECKSUM, sha256Matches } from "./frame-checksum.ts";
 
 /** What the thread is asked to do; `id` comes back in its answer. */
@@ -38,8 +37,7 @@ function run(r: StagingRequest): Promise<void> {
     case "sync-dir":
       return fsyncDirAsync(r.dir);
     case "remove-dir":
-      // An emptied staging dir goes in one rmdir; anything left in it, recursively.
-      return rmdir(r.dir).catch(() => rm(r.dir, { recursive: true, force: true }));
+      return removeDirAsync(r.dir);
   }
 }
 

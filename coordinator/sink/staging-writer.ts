@@ -20,10 +20,9 @@
  * held here at once.
  */
 import type { Worker } from "node:worker_threads";
-import { rm, rmdir } from "node:fs/promises";
 import type { Logger } from "../../shared/log.ts";
 import { startModuleWorker } from "../../shared/module-worker.ts";
-import { fsyncDirAsync, writeFileSyncLater } from "./durable-fs.ts";
+import { fsyncDirAsync, removeDirAsync, writeFileSyncLater } from "./durable-fs.ts";
 import type { StagingAnswer, StagingRequest } from "./staging-thread.ts";
 import { BAD_CHECKSUM, badChecksum, checkFrameSha256 } from "./frame-checksum.ts";
 
@@ -117,7 +116,7 @@ export class StagingWriter {
   /** Removes a directory: one rmdir when it is empty, else recursively. */
   removeDir(dir: string): Promise<void> {
     const w = this.worker;
-    return w === undefined ? rmdir(dir).catch(() => rm(dir, { recursive: true, force: true })) : this.ask(w, { op: "remove-dir", dir });
+    return w === undefined ? removeDirAsync(dir) : this.ask(w, { op: "remove-dir", dir });
   }
 
   /** Ends the thread; what it still owed fails. Safe to call twice. */
