@@ -38,7 +38,8 @@ export const JOB_MANIFEST_FILE = "manifest.json";
  * changed on disk between its commit and the job's end. `nightshift verify`
  * (verify-frames.ts) still reads every file: it checks each record's
  * signature and pixel hash, the manifest's pixelsSha256 against the file's
- * record, and with the store the ledger's sha256 against the file's bytes.
+ * record and its sha256 against the file's bytes, and with the store the
+ * ledger's sha256 against the file's bytes.
  * Rows committed before the table held these (file_sha256 NULL) are read
  * back, one at a time, as before.
  */
