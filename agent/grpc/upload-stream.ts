@@ -25,8 +25,8 @@
  * (coordinator/grpc/upload-streams.ts), and an older coordinator's GOAWAY
  * closes it once its uploads are answered (watchChannel). An idle stream
  * through a dead link breaks when the channel's keepalive gets no answer
- * (shared/grpc-options.ts: a ping after 10 s, 5 s to answer), and the next
- * upload opens a new one.
+ * (gateway-client.ts, AGENT_KEEPALIVE_OPTIONS: a ping 2 s after the last
+ * answer, 4 s to answer), and the next upload opens a new one.
  */
 import { once, type EventEmitter } from "node:events";
 import { Metadata, connectivityState, status as grpcStatus, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
