@@ -163,8 +163,23 @@ export class WorkLoop {
         // there, it was waited on for its whole timeout (5 s) even once the link was back and the client had
         // reconnected, and placed work sat meanwhile (soak: a placed chunk passed over after a restart).
         await sleep(500);
+        await this.untilLinkCarries();
       }
     }
+  }
+
+  /**
+   * Waits until the server answers a PING, or the client drops the connection (a disconnect rejects the
+   * PING), or stop(). A failed pull is mostly a link gone silent (its heartbeats missed): a pull sent into
+   * it is held, as TCP holds it, and reaches the server when the link is back, together with the
+   * unsubscribe of its inbox that the client sent once it gave the pull up. If the server hands that pull
+   * a message before it reads the unsubscribe, the message goes to an inbox the client has dropped and
+   * is lost until its ack wait (a flaky CI failure: placed work held back 30 s). So no pull goes out
+   * until the link carries again.
+   */
+  private async untilLinkCarries(): Promise<void> {
+    if (this.stopping || this.nc.isClosed()) return;
+    await this.untilStopped(this.nc.flush().catch(() => undefined));
   }
 
   /**

@@ -19,6 +19,8 @@ export interface BlackholeProxy {
   restore(): void;
   /** Connections reset by restore() because their server end had gone. */
   readonly resets: number;
+  /** What clients sent while the link was cut and is held for the server now (latin1), all connections. */
+  heldForServer(): string;
 }
 
 interface Pair {
@@ -87,6 +89,9 @@ export async function startBlackholeProxy(t: TestContext, target: string): Promi
     },
     get resets() {
       return resets;
+    },
+    heldForServer() {
+      return [...pairs].map((p) => Buffer.concat(p.toServer).toString("latin1")).join("");
     },
   };
 }
