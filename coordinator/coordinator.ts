@@ -36,6 +36,8 @@ import { UploadStreams } from "./grpc/upload-streams.ts";
 import { recoverAfterRestart } from "./recover-after-restart.ts";
 import { StartUpSteps } from "./start-up-steps.ts";
 import { wireScheduling } from "./scheduling/wire-scheduling.ts";
+import { windowHolds, type JobWindow } from "./scheduling/job-window.ts";
+import { localZone } from "./scheduling/scheduling-deps.ts";
 import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
 import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
@@ -246,7 +248,9 @@ export class Coordinator {
         // After a restart, lost work is not piled on the first agents heard while the others are heard (a heartbeat period and the lag again).
         settleMs: 1.5 * config.policy.heartbeatMs,
         // A placed chunk its agent passes over while taking other work, or leaves unclaimed while idle, is taken back and placed again (placed-take-back.ts).
-        takeBack: new PlacedTakeBack(store, { startedAt: clock() }) });
+        takeBack: new PlacedTakeBack(store, { startedAt: clock() }),
+        // A job held by its window does not keep lower-priority lost work back (outranking-work.ts).
+        held: (job, now) => windowHolds((specs.of(job) as { window?: JobWindow }).window, job.createdAt, now, localZone) });
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }), undefined, lostFirst);
       const onChange = (jobId: string): void => {
         finisher.check(jobId);

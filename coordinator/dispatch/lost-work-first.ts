@@ -9,6 +9,7 @@ import { agentInfo } from "../scheduling/farm-snapshot.ts";
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
 import type { WorkPublisher } from "./dispatcher.ts";
 import type { PlacedTakeBack } from "./placed-take-back.ts";
+import { OutrankingWork } from "./outranking-work.ts";
 
 /**
  * Why this file exists: a chunk whose attempt was lost (its agent died, its
@@ -31,6 +32,10 @@ import type { PlacedTakeBack } from "./placed-take-back.ts";
  * while idle (placed-take-back.ts), is taken back before each pass and placed
  * again the same way, on another agent than the one that passed it over (the
  * pool when there is none).
+ * First among its own priority and lower only: an agent that may run a
+ * higher-priority job's waiting chunks is not given a lower job's lost chunk
+ * (outranking-work.ts); the chunk waits here until those are taken, or goes
+ * to an agent that may not run them.
  */
 
 export interface LostWorkFirstDeps {
@@ -54,6 +59,8 @@ export interface LostWorkFirstDeps {
   settleMs?: number;
   /** Takes back placed chunks their agent passed over or left unclaimed (placed-take-back.ts); none: placed chunks wait. */
   takeBack?: PlacedTakeBack;
+  /** Whether a job is held by its window (not dispatched yet): its waiting chunks outrank nothing (outranking-work.ts). None: no job is held. */
+  held?: (job: JobRow, now: number) => boolean;
 }
 
 export class LostWorkFirst {
@@ -166,6 +173,7 @@ export class LostWorkFirst {
     if (agents.length > 0) this.firstHeardAt ??= now;
     const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
     const settling = this.settling(now, agents.length);
+    const outranking = new OutrankingWork(this.d.store, now, this.d.ineligible, this.d.held);
     const out: Placed[] = [];
     for (const chunkId of this.lost) {
       const chunk = this.d.store.chunks.get(chunkId);
@@ -178,11 +186,12 @@ export class LostWorkFirst {
         continue;
       }
       const avoid = this.avoid.get(chunkId);
-      const eligible = agents.filter((a) => a.id !== avoid && this.d.ineligible(a, job) === null);
+      // Not an agent that may run a higher-priority job's waiting chunks: those go first there (outranking-work.ts).
+      const eligible = agents.filter((a) => a.id !== avoid && this.d.ineligible(a, job) === null && !outranking.outranks(a, job.priority));
       const freshMs = this.d.freshMs;
       const fresh = freshMs === undefined ? [] : eligible.filter((a) => now - a.lastSeen <= freshMs);
       const agent = leastBusy(fresh, inHand) ?? leastBusy(eligible, inHand);
-      if (!agent) continue; // none may run it now: the pass decides
+      if (!agent) continue; // none may run it now, or each that may has higher-priority work waiting: the pass decides
       if (settling && (inHand.get(agent.id) ?? 0) > 0) continue; // the pass's meanwhile; placed once the others are heard
       if (queued && chunk.placedAgentId === agent.id) {
         this.forget(chunkId); // already waits there; placed again it would go behind that agent's other placed chunks

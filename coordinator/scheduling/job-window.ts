@@ -40,6 +40,11 @@ export function windowOpensAt(win: JobWindow, createdAtMs: number, offset: Offse
   return nextLocalTime(createdAtMs, win.notBeforeMinutes, offset);
 }
 
+/** Whether a job with this window is held (not dispatched) at `nowMs`, as assessWindow() says; without notBefore, never. */
+export function windowHolds(win: JobWindow | undefined, createdAtMs: number, nowMs: number, offset: OffsetAt): boolean {
+  return win !== undefined && win.notBeforeMinutes !== null && nowMs < windowOpensAt(win, createdAtMs, offset);
+}
+
 /** The `doneBy` the job is held to: its first occurrence after the window opens; null without doneBy. */
 export function windowDeadline(win: JobWindow, opensAtMs: number, offset: OffsetAt): number | null {
   return win.doneByMinutes === null ? null : nextLocalTime(opensAtMs + 1, win.doneByMinutes, offset);

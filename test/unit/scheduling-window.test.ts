@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { assessWindow, nextLocalTime, windowDeadline, windowOpensAt, type JobWindow } from "../../coordinator/scheduling/job-window.ts";
+import { assessWindow, nextLocalTime, windowDeadline, windowHolds, windowOpensAt, type JobWindow } from "../../coordinator/scheduling/job-window.ts";
 import { jobProgress } from "../../coordinator/scheduling/job-progress.ts";
 import { compileZoneOffset } from "../../shared/accounting/zone-offset.ts";
 
@@ -23,6 +23,11 @@ test("notBefore 22:00 holds a job submitted in the afternoon until 22:00 local t
   assert.equal(held.held, true);
   assert.equal(held.note, "waiting for window.notBefore 22:00 (2025-03-10 22:00, in 5h 30m)");
   assert.equal(assessWindow(w, created, at("2025-03-10T22:00:00Z"), utc.offsetMs, 1000, 0).held, false, "open at 22:00 sharp");
+  // windowHolds (lost work's priority rule) says the same as assessWindow.
+  assert.equal(windowHolds(w, created, at("2025-03-10T16:30:00Z"), utc.offsetMs), true);
+  assert.equal(windowHolds(w, created, at("2025-03-10T22:00:00Z"), utc.offsetMs), false);
+  assert.equal(windowHolds(win(null, "07:00"), created, created, utc.offsetMs), false);
+  assert.equal(windowHolds(undefined, created, created, utc.offsetMs), false);
 });
 
 test("a job submitted inside a window that crosses midnight starts at once; with only notBefore it waits for the next one", () => {
