@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { ExrUnsupportedError, removeExrText, withExrText } from "../../shared/media/exr-header-attribute.ts";
 import { exrPixelsOf } from "../../shared/provenance/exr-pixel-hash.ts";
 import { PROVENANCE_KEYWORD, type FramePixels } from "../../shared/provenance/provenance-manifest.ts";
+import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
 import { rewriteSyncLater } from "../sink/durable-fs.ts";
 
 /**
@@ -39,7 +39,7 @@ export function stageExr(path: string, data: Uint8Array, sha256: string): Staged
   const pixels: FramePixels = { ...exrPixelsOf(clean), by: "coordinator" };
   writeFileSync(path, clean, { flag: "wx", mode: 0o644 });
   // The record names the file without it: the agent's bytes, or less a record it sent (a copied header).
-  const exrSha256 = clean.length === data.length ? sha256.toLowerCase() : createHash("sha256").update(clean).digest("hex");
+  const exrSha256 = clean.length === data.length ? sha256.toLowerCase() : sha256Bytes(clean);
   return { path, exrSha256, pixels };
 }
 
@@ -51,5 +51,5 @@ export function stageExr(path: string, data: Uint8Array, sha256: string): Staged
 export function stampStagedExr(path: string, record: string | undefined): { durable: Promise<void>; sha256: string } {
   const staged = readFileSync(path);
   const bytes = record === undefined ? staged : withExrText(staged, PROVENANCE_KEYWORD, record);
-  return { ...rewriteSyncLater(path, 0, bytes), sha256: createHash("sha256").update(bytes).digest("hex") };
+  return { ...rewriteSyncLater(path, 0, bytes), sha256: sha256Bytes(bytes) };
 }

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { readExrText, removeExrText } from "../../shared/media/exr-header-attribute.ts";
 import { exrPixelsOf } from "../../shared/provenance/exr-pixel-hash.ts";
 import { exrFrameManifestSchema, PROVENANCE_KEYWORD, type ExrFrameManifest } from "../../shared/provenance/provenance-manifest.ts";
+import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
 import { checkSignedRecord, type RecordCheck } from "./signed-record.ts";
 
 /**
@@ -15,14 +15,13 @@ import { checkSignedRecord, type RecordCheck } from "./signed-record.ts";
 
 export type ExrFrameCheck = RecordCheck<ExrFrameManifest>;
 
-const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
 export function checkExrFrame(bytes: Uint8Array, caPem: string): ExrFrameCheck {
   const record = checkSignedRecord(() => readExrText(bytes, PROVENANCE_KEYWORD), "EXR", caPem, exrFrameManifestSchema);
   if (record.kind !== "ok") return record;
   const m = record.manifest;
   if (exrPixelsOf(bytes).sha256 !== m.pixels.sha256) return { kind: "altered", reason: "pixel chunks differ from the signed record" };
-  if (sha256(exrWithoutRecord(bytes)) !== m.exr.sha256) return { kind: "altered", reason: "EXR header differs from the signed record" };
+  if (sha256Bytes(exrWithoutRecord(bytes)) !== m.exr.sha256) return { kind: "altered", reason: "EXR header differs from the signed record" };
   return { kind: "ok", manifest: m };
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { BadInputError } from "../../shared/errors.ts";
@@ -11,6 +10,7 @@ import { JOB_MANIFEST_FILE } from "./job-manifest.ts";
 import { checkExrFrame, exrWithoutRecord } from "./verify-exr-frame.ts";
 import { checkSignedRecord } from "./signed-record.ts";
 import { isExr } from "../../shared/media/exr-header-attribute.ts";
+import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
 import { frameTreeFindings, sceneTreeFileFindings, treeListFindings } from "./verify-scene-tree.ts";
 
 /**
@@ -60,7 +60,6 @@ export type LedgerFrames = (jobId: string) => FrameRow[] | undefined;
 
 const FRAME_FILE = /\.(png|exr)$/i;
 
-const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
 export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames, opts: { sceneTree?: string } = {}): VerifyReport {
   if (!existsSync(path)) throw new BadInputError(`${path}: no such file or folder`, { field: "path" });
@@ -87,7 +86,7 @@ export function verifyPath(path: string, caPem: string, ledger?: LedgerFrames, o
       continue;
     }
     seen.set(key, rel);
-    fileSha256.set(rel, sha256(bytes));
+    fileSha256.set(rel, sha256Bytes(bytes));
     verified.push({ file: rel, jobId: m.job.id, frame: m.frame, agent: m.agent.name, steps: m.steps, pixelsSha256: m.pixels.sha256 });
   }
   let usedJobManifest = false;
@@ -186,7 +185,7 @@ function checkAgainstLedger(root: string, isDir: boolean, ledger: LedgerFrames, 
         continue;
       }
       const bytes = readFileSync(join(root, v.file));
-      if (sha256(isExr(bytes) ? exrWithoutRecord(bytes) : removeTextChunk(bytes, PROVENANCE_KEYWORD)) !== row.sha256) {
+      if (sha256Bytes(isExr(bytes) ? exrWithoutRecord(bytes) : removeTextChunk(bytes, PROVENANCE_KEYWORD)) !== row.sha256) {
         findings.push({ kind: "altered", file: v.file, reason: "the ledger records other bytes for this frame", jobId, frame: v.frame });
       }
     }
