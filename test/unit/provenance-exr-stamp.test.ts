@@ -1,37 +1,21 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test, type TestContext } from "node:test";
-import { FrameStamper } from "../../coordinator/provenance/frame-stamper.ts";
-import { openProvenanceSigner } from "../../coordinator/provenance/provenance-key.ts";
+import { test } from "node:test";
 import { checkFrame, verifyPath } from "../../coordinator/provenance/verify-frames.ts";
-import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
 import { stagedFrameName, stagingDirFor } from "../../coordinator/sink/staging.ts";
-import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { exrLayout, readExrText, removeExrText, withExrText } from "../../shared/media/exr-header-attribute.ts";
 import { exrPixelsOf } from "../../shared/provenance/exr-pixel-hash.ts";
 import { exrFrameManifestSchema, PROVENANCE_KEYWORD } from "../../shared/provenance/provenance-manifest.ts";
 import { ACCOUNTING, framePath, setupSink, sha256Hex } from "../helpers/sink-fixture.ts";
-import { testLog } from "../helpers/test-log.ts";
+import { stampedSink } from "../helpers/stamped-sink.ts";
 
 /**
  * The sink with the coordinator's FrameStamper, for EXR frames: each is staged
  * as it arrives, and at the commit written again with its signed record in
  * the header (offsets shifted) before its one fsync; verify reads it back.
  */
-
-async function stampedSink(t: TestContext) {
-  const keys = mkdtempSync(join(tmpdir(), "ns-exr-stamp-"));
-  t.after(() => rmSync(keys, { recursive: true, force: true }));
-  const ca = await StudioCa.open(join(keys, "ca"));
-  const signer = await openProvenanceSigner(keys, ca);
-  let stamper: FrameStamper | undefined;
-  t.after(() => stamper?.close());
-  const s = setupSink(t, { maxFrameBytes: 1 << 20, stamper: (store) => (stamper = new FrameStamper(store, new JobSpecs(), signer, Date.now, testLog())) });
-  return { ...s, caPem: ca.certPem };
-}
 
 const FIXTURES = new URL("../fixtures/exr/", import.meta.url).pathname;
 const exr = (index: number, file: string, tweak?: (b: Buffer) => Buffer) => {

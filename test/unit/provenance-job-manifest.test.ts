@@ -1,21 +1,17 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { FrameStamper } from "../../coordinator/provenance/frame-stamper.ts";
 import { JOB_MANIFEST_FILE, JobManifestWriter } from "../../coordinator/provenance/job-manifest.ts";
-import { openProvenanceSigner } from "../../coordinator/provenance/provenance-key.ts";
 import { verifyPath } from "../../coordinator/provenance/verify-frames.ts";
 import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
-import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
-import type { ProvenanceSigner } from "../../shared/provenance/provenance-signature.ts";
 import { withExrText } from "../../shared/media/exr-header-attribute.ts";
 import { generateFrame } from "../../shared/media/generated-frames.ts";
 import { encodePng } from "../../shared/media/png-codec.ts";
 import { withTextChunk } from "../../shared/media/png-text-chunk.ts";
 import { jobManifestSchema, PROVENANCE_KEYWORD, type JobManifest } from "../../shared/provenance/provenance-manifest.ts";
-import { ACCOUNTING, framePath, randomFrame, setupSink, sha256Hex, startAttempt } from "../helpers/sink-fixture.ts";
+import { ACCOUNTING, framePath, randomFrame, sha256Hex, startAttempt } from "../helpers/sink-fixture.ts";
+import { stampedSink } from "../helpers/stamped-sink.ts";
 import { testLog } from "../helpers/test-log.ts";
 
 /**
@@ -33,21 +29,11 @@ const exr = (index: number, file: string) => asFrame(index, readFileSync(join(FI
 /** A record an agent put in its frame: the sink drops it from a stamped frame, keeps it in one stored as sent. */
 const agentRecord = JSON.stringify({ manifest: { pixels: { sha256: "c".repeat(64) } } });
 
-async function keys(t: TestContext): Promise<{ signer: ProvenanceSigner; caPem: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "ns-job-manifest-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const ca = await StudioCa.open(join(dir, "ca"));
-  return { signer: await openProvenanceSigner(dir, ca), caPem: ca.certPem };
-}
-
 /** The sink with or without the coordinator's stamper, and the job's manifest writer with the same key. */
 async function farm(t: TestContext, stamped: boolean) {
-  const { signer, caPem } = await keys(t);
-  let stamper: FrameStamper | undefined;
-  t.after(() => stamper?.close());
-  const s = setupSink(t, { maxFrameBytes: 1 << 20, ...(stamped ? { stamper: (store) => (stamper = new FrameStamper(store, new JobSpecs(), signer, Date.now, testLog())) } : {}) });
+  const s = await stampedSink(t, { stamped });
   const signedAt = Date.now(); // one time for both manifests, within the certificate's validity
-  const manifests = new JobManifestWriter(s.store, new JobSpecs(), signer, () => signedAt, testLog());
+  const manifests = new JobManifestWriter(s.store, new JobSpecs(), s.signer, () => signedAt, testLog());
   /** Both chunks committed: chunk 0 as `first`, chunk 1 as `second`. */
   const commitBoth = async (first: ReturnType<typeof png>[], second: ReturnType<typeof png>[]) => {
     startAttempt(s.store, s.chunks[1]!.id, s.agent.id, "att_two");
@@ -67,7 +53,7 @@ async function farm(t: TestContext, stamped: boolean) {
     s.store.db.prepare(`UPDATE frames SET file_sha256 = NULL, pixels_sha256 = NULL WHERE job_id = ?`).run(s.job.id);
     return written();
   };
-  return { ...s, caPem, commitBoth, written, readBack };
+  return { ...s, commitBoth, written, readBack };
 }
 
 test("stamped PNG and EXR frames and one stored as sent: the manifest from the store equals the one read back from the files", async (t) => {

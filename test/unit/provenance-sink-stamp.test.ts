@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { test, type TestContext } from "node:test";
-import { agentSoftware, FrameStamper } from "../../coordinator/provenance/frame-stamper.ts";
+import { test } from "node:test";
+import { agentSoftware } from "../../coordinator/provenance/frame-stamper.ts";
 import { PixelClaimSampler } from "../../coordinator/provenance/pixel-claims.ts";
-import { openProvenanceSigner } from "../../coordinator/provenance/provenance-key.ts";
 import { checkFrame, verifyPath } from "../../coordinator/provenance/verify-frames.ts";
-import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
 import { reconcileStaging } from "../../coordinator/sink/reconcile-staging.ts";
 import { stagedFrameName, stagingDirFor } from "../../coordinator/sink/staging.ts";
-import { StudioCa } from "../../coordinator/trust/studio-ca.ts";
 import { UploadRefusedError } from "../../shared/errors.ts";
 import { generateFrame } from "../../shared/media/generated-frames.ts";
 import { decodePng, encodePng } from "../../shared/media/png-codec.ts";
@@ -18,6 +14,7 @@ import { PngFormatError, readTextChunk, removeTextChunk, withTextChunk } from ".
 import { rgbPixelsSha256 } from "../../shared/provenance/pixel-hash.ts";
 import { frameManifestSchema, PROVENANCE_KEYWORD, type FrameManifest } from "../../shared/provenance/provenance-manifest.ts";
 import { ACCOUNTING, framePath, setupSink, sha256Hex } from "../helpers/sink-fixture.ts";
+import { stampedSink } from "../helpers/stamped-sink.ts";
 import { testLog } from "../helpers/test-log.ts";
 
 /**
@@ -26,17 +23,6 @@ import { testLog } from "../helpers/test-log.ts";
  * record and IEND are written in the room kept for them before the file's
  * one sync.
  */
-
-async function stampedSink(t: TestContext, claims?: PixelClaimSampler) {
-  const keys = mkdtempSync(join(tmpdir(), "ns-stamp-"));
-  t.after(() => rmSync(keys, { recursive: true, force: true }));
-  const ca = await StudioCa.open(join(keys, "ca"));
-  const signer = await openProvenanceSigner(keys, ca);
-  let stamper: FrameStamper | undefined;
-  t.after(() => stamper?.close());
-  const s = setupSink(t, { maxFrameBytes: 1 << 20, stamper: (store) => (stamper = new FrameStamper(store, new JobSpecs(), signer, Date.now, testLog(), undefined, claims)) });
-  return { ...s, caPem: ca.certPem, stamper: () => stamper! };
-}
 
 const png = (i: number, tweak?: (b: Uint8Array) => Uint8Array) => {
   let data = encodePng(generateFrame(i, 24, 16, 3));
@@ -129,7 +115,7 @@ const recordOf = (bytes: Uint8Array): FrameManifest => frameManifestSchema.parse
 const firstOnly = () => new PixelClaimSampler(0, () => 0.5);
 
 test("an agent's pixel hash: its first claim is checked by decoding, later ones are recorded as the agent's, and every record verifies", async (t) => {
-  const s = await stampedSink(t, firstOnly());
+  const s = await stampedSink(t, { claims: firstOnly() });
   const frames = [claimed(0), claimed(1), claimed(2)];
   const session = await s.sink.begin(s.header);
   for (const f of frames) await session.addFrame(f);
@@ -146,7 +132,7 @@ test("an agent's pixel hash: its first claim is checked by decoding, later ones 
 });
 
 test("a claim that does not match the pixels is refused (bad-frame) when checked, and that agent's next claim is checked again", async (t) => {
-  const s = await stampedSink(t, firstOnly());
+  const s = await stampedSink(t, { claims: firstOnly() });
   const wrong = "0".repeat(64);
   let session = await s.sink.begin(s.header);
   await session.addFrame(claimed(0, wrong));
@@ -174,7 +160,7 @@ test("a claim that does not match the pixels is refused (bad-frame) when checked
 });
 
 test("a wrong claim that was not sampled is signed as the agent's, and verify finds the frame altered", async (t) => {
-  const s = await stampedSink(t, firstOnly());
+  const s = await stampedSink(t, { claims: firstOnly() });
   const session = await s.sink.begin(s.header);
   await session.addFrame(claimed(0));
   await session.addFrame(claimed(1, "0".repeat(64)));
