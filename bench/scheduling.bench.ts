@@ -3,7 +3,7 @@
  * coordinator, and agents (in child processes) whose executor only sleeps a
  * controlled time per frame (agent/executors/sleep-executor.ts).
  *
- *   npm run bench:scheduling [-- --quick] [-- --dir PARENT] [-- --agents 1,64,128,256] [-- --agents-per-host 32] [-- --phases scaling]
+ *   npm run bench:scheduling [-- --quick] [-- --dir PARENT | --disk] [-- --agents 1,64,128,256] [-- --agents-per-host 32] [-- --phases scaling]
  *
  * Prints one JSON object: dispatch latency (chunk ready -> executor start,
  * idle agents), chunks per second with a zero-work executor against raw
@@ -12,7 +12,10 @@
  * makespan on mixed-speed agents against the ideal (work / sum of speeds).
  * The store and the output root go to PARENT (default /dev/shm when present,
  * so that disk fsync latency is not what is measured; its file system and a
- * measured SQLite commit time are reported). `--agents` replaces the agent
+ * measured SQLite commit time are reported; `--disk` picks a directory on a
+ * real disk instead, the OS temp dir or else the working directory, whichever
+ * is not tmpfs: the fsyncs of the delivery rule then cost what they cost in a
+ * studio; `environment.storeParent` names the one used). `--agents` replaces the agent
  * counts of the scaling phase (1 is always run first: it is the baseline);
  * `--phases` runs only the named phases (dispatch, scaling, mixed), e.g. to
  * profile one of them with `node --cpu-prof`. Agents run in child processes
@@ -50,6 +53,8 @@ type Phase = (typeof PHASES)[number];
 interface Args {
   quick: boolean;
   dir: string | undefined;
+  /** --disk: the store on a real disk (not tmpfs). */
+  disk: boolean;
   agents: number[] | undefined;
   agentsPerHost: number | undefined;
   phases: ReadonlySet<Phase>;
@@ -57,6 +62,7 @@ interface Args {
 
 function parseArgs(argv: readonly string[]): Args {
   let quick = false;
+  let disk = false;
   let dir = "";
   let agents: number[] | undefined;
   let agentsPerHost: number | undefined;
@@ -65,6 +71,7 @@ function parseArgs(argv: readonly string[]): Args {
     const a = argv[i];
     const value = argv[i + 1];
     if (a === "--quick") quick = true;
+    else if (a === "--disk") disk = true;
     else if (a === "--dir" && value !== undefined) dir = argv[++i] as string;
     else if (a === "--agents" && value !== undefined) {
       i++;
@@ -79,15 +86,16 @@ function parseArgs(argv: readonly string[]): Args {
       const bad = names.find((n) => !(PHASES as readonly string[]).includes(n));
       if (bad !== undefined) throw new BadInputError(`--phases: unknown phase '${bad}' (use ${PHASES.join(", ")})`, { field: "phases" });
       phases = new Set(names as Phase[]);
-    } else throw new BadInputError(`arguments: unknown or incomplete '${a}' (use --quick, --dir PARENT, --agents LIST, --agents-per-host N, --phases LIST)`, { field: "argv" });
+    } else throw new BadInputError(`arguments: unknown or incomplete '${a}' (use --quick, --dir PARENT, --disk, --agents LIST, --agents-per-host N, --phases LIST)`, { field: "argv" });
   }
-  return { quick, dir: parentDirFlag(dir), agents, agentsPerHost, phases };
+  if (disk && dir !== "") throw new BadInputError("--disk and --dir: give one of them", { field: "dir" });
+  return { quick, dir: parentDirFlag(dir), disk, agents, agentsPerHost, phases };
 }
 
 async function schedulingBench(argv: readonly string[]): Promise<Record<string, unknown>> {
   const args = parseArgs(argv);
   const sizes = { ...(args.quick ? QUICK : FULL), ...(args.agents ? { scalingCounts: args.agents } : {}), ...(args.agentsPerHost ? { agentsPerHost: args.agentsPerHost } : {}) };
-  const parent = args.dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
+  const parent = args.dir ?? (args.disk ? diskDir() : existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
   const log = benchLogger("bench-scheduling");
   const started = performance.now();
   return withTempDir("nightshift-bench-sched-", parent, async (dir) => {
@@ -181,6 +189,7 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
           cpus: (await import("node:os")).cpus().length,
           loadAverage1m: round((await import("node:os")).loadavg()[0] ?? 0, 2),
           node: process.version,
+          storeParent: parent,
           storeFileSystem: fileSystemType(dir),
           sqliteCommitMs: round(commitMs, 3),
           benchSeconds: round((performance.now() - started) / 1000, 1),
@@ -188,6 +197,13 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
       },
     };
   });
+}
+
+/** --disk: the OS temp dir, else the working directory, whichever is first not on tmpfs. */
+function diskDir(): string {
+  const dir = [tmpdir(), process.cwd()].find((d) => fileSystemType(d) !== "tmpfs");
+  if (dir === undefined) throw new BadInputError("--disk: the temp dir and the working directory are both on tmpfs; give --dir PARENT on a disk", { field: "disk" });
+  return dir;
 }
 
 runBench(() => schedulingBench(process.argv.slice(2)));
