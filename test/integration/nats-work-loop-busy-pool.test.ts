@@ -69,20 +69,15 @@ async function busyAgentGetsPoolMessage(t: TestContext, withIdleAgent: boolean):
   return handled;
 }
 
-test("alone on the farm, a busy agent hands a pool message back and gets it again once free: one redelivery", async (t) => {
-  const handled = await busyAgentGetsPoolMessage(t, false);
-  t.diagnostic(JSON.stringify(handled));
-  assert.deepEqual(handled, [
-    { agent: "a", chunkId: "placed", delivery: 1, whileBusy: false },
-    { agent: "a", chunkId: "pool", delivery: 2, whileBusy: false },
-  ]);
-});
-
-test("with another agent idle, the handed-back pool message starts there while the busy agent's chunk still runs", async (t) => {
-  const handled = await busyAgentGetsPoolMessage(t, true);
-  t.diagnostic(JSON.stringify(handled));
-  assert.deepEqual(handled, [
-    { agent: "a", chunkId: "placed", delivery: 1, whileBusy: false },
-    { agent: "b", chunkId: "pool", delivery: 2, whileBusy: true },
-  ]);
-});
+const placedFirst: Handled = { agent: "a", chunkId: "placed", delivery: 1, whileBusy: false };
+const cases: Array<[name: string, withIdleAgent: boolean, pool: Handled]> = [
+  ["alone on the farm, a busy agent hands a pool message back and gets it again once free: one redelivery", false, { agent: "a", chunkId: "pool", delivery: 2, whileBusy: false }],
+  ["with another agent idle, the handed-back pool message starts there while the busy agent's chunk still runs", true, { agent: "b", chunkId: "pool", delivery: 2, whileBusy: true }],
+];
+for (const [name, withIdleAgent, pool] of cases) {
+  test(name, async (t) => {
+    const handled = await busyAgentGetsPoolMessage(t, withIdleAgent);
+    t.diagnostic(JSON.stringify(handled));
+    assert.deepEqual(handled, [placedFirst, pool]);
+  });
+}
