@@ -232,6 +232,9 @@ export class Agent {
       { ackWaitSeconds: 30, mayTake: () => this.mayTakeWork(), agentConsumer: agentConsumerName(this.agentId), mayTakeAnother: () => this.mayClaimAhead() },
       log,
     );
+    // Both streams stay open while the agent runs; opened now, the first chunk does not wait for them.
+    client.claims.warm();
+    client.uploads.warm();
     this.loop.start();
     this.to("running");
     log.info({ agentId: this.agentId, name: this.opts.name, coordinator: this.opts.coordinator }, "agent running");

@@ -126,6 +126,11 @@ export class Coordinator {
     return this.parts.edge.enrollment;
   }
 
+  /** The agents' claim and upload streams open now (tests, benches). */
+  get openStreams(): { claims: number; uploads: number } {
+    return { claims: this.parts.claimStreams.size, uploads: this.parts.uploadStreams.size };
+  }
+
   /** host:port that agents and the CLI dial. */
   get address(): string {
     const host = this.config.listenHost === "0.0.0.0" ? "127.0.0.1" : this.config.listenHost;

@@ -79,6 +79,13 @@ export class ClaimStream {
     });
   }
 
+  /** Opens the stream now if none is open and claims may use it, so that the first claim finds it set up (the agent opens it when it starts). */
+  warm(): void {
+    const now = (this.deps.now ?? Date.now)();
+    if (this.closed || this.unaryForGood || this.stream !== undefined || now < this.unaryUntil) return;
+    this.stream = this.opened();
+  }
+
   /** Ends the stream; claims still unanswered on it fail (the agent is closing its connection). */
   close(): void {
     this.closed = true;

@@ -194,6 +194,20 @@ export class UploadStream {
     return this.upload(s, ++this.nextId);
   }
 
+  /**
+   * Opens the stream now if none is open or opening, so that the next upload finds it ready instead of
+   * waiting for the call and its ready round trip (the agent opens it when it starts: a fresh farm's first
+   * chunks otherwise all waited for their agent's open at once). A failure is left to the next begin().
+   */
+  warm(): void {
+    if (this.closed || this.unimplemented || this.current) return;
+    const opening = this.open();
+    this.current = opening;
+    opening.catch(() => {
+      if (this.current === opening) this.current = undefined;
+    });
+  }
+
   private async open(): Promise<OpenStream | null> {
     const call = this.sink.uploadStream();
     this.stats.opened++;
