@@ -52,9 +52,9 @@ export interface MakespanSplit {
   /**
    * Release to each agent's first executor start; of it, release to that attempt's claim committed
    * (`firstClaim`) and the claim's commit to the executor's start (`claimToStart`: the answer's way back,
-   * the agent's own preparation).
+   * the agent's own preparation). `firstStart`: the per-agent distribution of release to first start.
    */
-  rampUp: { firstStartMs: number; allStartedMs: number; meanMs: number; agentsNeverStarted: number; firstClaim: Stats; claimToStart: Stats };
+  rampUp: { firstStartMs: number; allStartedMs: number; meanMs: number; agentsNeverStarted: number; firstStart: Stats; firstClaim: Stats; claimToStart: Stats };
   /** Executor time per attempt against frames x msPerFrame (a starved machine wakes its timers late). */
   work: { attempts: number; meanOverrunMs: number; overrunShareOfWork: number };
   /**
@@ -160,7 +160,7 @@ export function splitMakespan(i: SplitInput): MakespanSplit {
   return {
     makespanSeconds: Math.round(makespanMs) / 1000,
     agentSecondsShare: { work: share(work, total), rampUp: share(ramp, total), gaps: share(gapSum, total), tail: share(tail, total), neverStarted: share(never * makespanMs, total) },
-    rampUp: { firstStartMs: r(Math.min(...ramps)), allStartedMs: r(Math.max(...ramps)), meanMs: r(ramps.reduce((a, b) => a + b, 0) / Math.max(1, ramps.length)), agentsNeverStarted: never, firstClaim: stats(firstClaims), claimToStart: stats(claimToStart) },
+    rampUp: { firstStartMs: r(Math.min(...ramps)), allStartedMs: r(Math.max(...ramps)), meanMs: r(ramps.reduce((a, b) => a + b, 0) / Math.max(1, ramps.length)), agentsNeverStarted: never, firstStart: stats(ramps), firstClaim: stats(firstClaims), claimToStart: stats(claimToStart) },
     work: { attempts: ended, meanOverrunMs: r((work - nominal) / Math.max(1, ended)), overrunShareOfWork: share(work - nominal, work) },
     gaps: { ...stats(gaps), claimedAhead: stats(ahead), claimedLate: { ...stats(late), lateClaimMeanMs: r(lateClaim.reduce((a, b) => a + b, 0) / Math.max(1, lateClaim.length)) } },
     tail: { firstIdleToDoneMs: r(i.doneMs - Math.min(...lastEnds)), lastFrameToDoneMs: r(i.doneMs - Math.max(...lastEnds)), meanMs: r(tail / Math.max(1, byAgent.size)), lastCommitToDoneMs: r(i.doneMs - Math.max(...i.attempts.map((a) => a.finishedMs ?? -Infinity))) },

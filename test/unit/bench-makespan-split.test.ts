@@ -45,6 +45,7 @@ test("the split says which gaps waited for a claim, where the ramp-up and the ta
   const s = splitMakespan(input);
   assert.deepEqual([s.rampUp.firstStartMs, s.rampUp.allStartedMs, s.rampUp.meanMs, s.rampUp.agentsNeverStarted], [60, 300, 180, 1]);
   assert.deepEqual([s.rampUp.firstClaim.meanMs, s.rampUp.claimToStart.meanMs], [125, 55]);
+  assert.deepEqual(s.rampUp.firstStart, { count: 2, meanMs: 180, p50Ms: 60, p90Ms: 300, maxMs: 300 });
   assert.equal(s.gaps.count, 2);
   assert.equal(s.gaps.claimedAhead.count, 1);
   assert.equal(s.gaps.claimedAhead.maxMs, 5);
