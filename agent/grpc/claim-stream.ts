@@ -4,7 +4,7 @@
  * message on an open stream costs the coordinator a fraction of a call's CPU
  * (bench/grpc-call-cost.bench.ts). The unary call stays the fallback:
  *
- * - The stream opens at the first claim and stays open. Each claim carries a
+ * - The stream opens when the agent starts (warm; else at the first claim) and stays open. Each claim carries a
  *   request id and its answer is matched by it, so claims in flight at once
  *   (a claim ahead, agent/work/claim-ahead.ts) may be answered in any order.
  * - When the stream breaks (the link cut, the coordinator restarting or

@@ -2,7 +2,7 @@
  * Why this file exists: the agent's end of ResultSink.UploadStream, one
  * long-lived stream to the coordinator carrying every chunk's upload, so a
  * chunk does not pay a call's set-up (README, "Result uploads over one
- * stream"). The stream is opened lazily at the first upload and used only
+ * stream"). The stream is opened when the agent starts (warm), else at the first upload, and used only
  * once the coordinator's ready metadata arrived; an UNIMPLEMENTED there (an
  * older coordinator) makes every later upload go by Upload, for good.
  *
