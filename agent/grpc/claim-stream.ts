@@ -25,7 +25,8 @@
 import { Metadata, status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { ClaimRequest, ClaimResponse, ClaimStreamAnswer } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 
-export type ClaimAsk = Omit<ClaimRequest, "requestId">;
+/** A claim as the agent asks it: `next` (the next chunk for me, no message pulled) false unless given. */
+export type ClaimAsk = Omit<ClaimRequest, "requestId" | "next"> & { next?: boolean };
 
 export interface ClaimStreamDeps {
   /** Opens AgentGateway.ClaimStream. */
@@ -75,7 +76,7 @@ export class ClaimStream {
         this.broken(s, serviceError(status.DEADLINE_EXCEEDED, "claim answer overdue"));
       }, this.deps.answerWithinMs);
       s.pending.set(requestId, { ask, resolve, reject, timer });
-      s.call.write({ ...ask, requestId });
+      s.call.write({ next: false, ...ask, requestId });
     });
   }
 

@@ -102,7 +102,7 @@ export class CoordinatorClient {
 
   /** The unary Claim call, waiting for the connection (settle). */
   unaryClaim(ask: ClaimAsk): Promise<ClaimResponse> {
-    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { ...ask, requestId: 0 }, true);
+    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { next: false, ...ask, requestId: 0 }, true);
   }
 
   async reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): Promise<string> {

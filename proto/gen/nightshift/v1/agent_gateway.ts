@@ -34,6 +34,13 @@ export interface ClaimRequest {
   dispatchId: string;
   /** ClaimStream only: the agent's id for this request, unique on its stream; Claim ignores it. */
   requestId: number;
+  /**
+   * "The next chunk for me": no message was pulled (chunk_id and dispatch_id are empty). The
+   * coordinator picks a pending chunk by the dispatch pass's own placement rule, claims it for this
+   * agent and answers with its work; that chunk's work message is never published. `skip` answers
+   * "none now": the agent pulls from the work queue as before.
+   */
+  next: boolean;
 }
 
 export interface ClaimResponse {
@@ -42,6 +49,11 @@ export interface ClaimResponse {
   attemptId: string;
   /** The chunk's work as JSON (shared/protocol/chunk-work.ts). */
   workJson: string;
+  /**
+   * Answer to a `next` request from a coordinator that does not answer them (its option is off):
+   * the agent stops asking and only pulls.
+   */
+  nextOff: boolean;
 }
 
 /**
@@ -149,7 +161,7 @@ export interface AttemptLogAck {
 }
 
 function createBaseClaimRequest(): ClaimRequest {
-  return { agentId: "", chunkId: "", delivery: 0, dispatchId: "", requestId: 0 };
+  return { agentId: "", chunkId: "", delivery: 0, dispatchId: "", requestId: 0, next: false };
 }
 
 export const ClaimRequest: MessageFns<ClaimRequest> = {
@@ -168,6 +180,9 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     }
     if (message.requestId !== 0) {
       writer.uint32(40).uint64(message.requestId);
+    }
+    if (message.next !== false) {
+      writer.uint32(48).bool(message.next);
     }
     return writer;
   },
@@ -225,6 +240,14 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
             message.requestId = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.next = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -260,6 +283,7 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
         : isSet(object.request_id)
         ? globalThis.Number(object.request_id)
         : 0,
+      next: isSet(object.next) ? globalThis.Boolean(object.next) : false,
     };
   },
 
@@ -280,6 +304,9 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     if (message.requestId !== 0) {
       obj.requestId = Math.round(message.requestId);
     }
+    if (message.next !== false) {
+      obj.next = message.next;
+    }
     return obj;
   },
 
@@ -293,12 +320,13 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     message.delivery = object.delivery ?? 0;
     message.dispatchId = object.dispatchId ?? "";
     message.requestId = object.requestId ?? 0;
+    message.next = object.next ?? false;
     return message;
   },
 };
 
 function createBaseClaimResponse(): ClaimResponse {
-  return { skip: false, reason: "", attemptId: "", workJson: "" };
+  return { skip: false, reason: "", attemptId: "", workJson: "", nextOff: false };
 }
 
 export const ClaimResponse: MessageFns<ClaimResponse> = {
@@ -314,6 +342,9 @@ export const ClaimResponse: MessageFns<ClaimResponse> = {
     }
     if (message.workJson !== "") {
       writer.uint32(34).string(message.workJson);
+    }
+    if (message.nextOff !== false) {
+      writer.uint32(40).bool(message.nextOff);
     }
     return writer;
   },
@@ -363,6 +394,14 @@ export const ClaimResponse: MessageFns<ClaimResponse> = {
             message.workJson = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.nextOff = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -389,6 +428,11 @@ export const ClaimResponse: MessageFns<ClaimResponse> = {
         : isSet(object.work_json)
         ? globalThis.String(object.work_json)
         : "",
+      nextOff: isSet(object.nextOff)
+        ? globalThis.Boolean(object.nextOff)
+        : isSet(object.next_off)
+        ? globalThis.Boolean(object.next_off)
+        : false,
     };
   },
 
@@ -406,6 +450,9 @@ export const ClaimResponse: MessageFns<ClaimResponse> = {
     if (message.workJson !== "") {
       obj.workJson = message.workJson;
     }
+    if (message.nextOff !== false) {
+      obj.nextOff = message.nextOff;
+    }
     return obj;
   },
 
@@ -418,6 +465,7 @@ export const ClaimResponse: MessageFns<ClaimResponse> = {
     message.reason = object.reason ?? "";
     message.attemptId = object.attemptId ?? "";
     message.workJson = object.workJson ?? "";
+    message.nextOff = object.nextOff ?? false;
     return message;
   },
 };
