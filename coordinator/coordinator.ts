@@ -261,7 +261,7 @@ export class Coordinator {
         finisher.check(jobId);
         dispatcher.kick();
       };
-      const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange, (chunkId) => lostFirst.requeued(chunkId));
+      const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange, (chunkId) => lostFirst.requeued(chunkId), config.claimNext ? (agentId: string, max: number): string[] => dispatcher.nextFor(agentId, max) : undefined);
       const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool. A silent agent's health port is probed before it is judged lost.
       const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kickNow(), new TcpAgentProber());

@@ -60,6 +60,8 @@ export const rawCoordinatorConfigSchema = z.strictObject({
   maxAgentsPerChunk: z.number().int().min(1).max(100).default(DEFAULT_FARM_POLICY.maxAgentsPerChunk),
   maxFailuresPerChunk: z.number().int().min(1).max(1000).default(DEFAULT_FARM_POLICY.maxFailuresPerChunk),
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(48 * 1024 * 1024),
+  /** Answer an agent's claim for "the next chunk for me" with a chunk claimed for it, no work message published (pick-next.ts). */
+  claimNext: z.boolean().default(true),
   /** A job paused because the output root filled up resumes once this much is free. */
   minFreeBytes: z.number().int().min(0).default(256 * 1024 * 1024),
   tariff: tariffSchema.default({ kind: "flat", currency: "EUR", pricePerKwh: 0.3 }),
@@ -95,6 +97,8 @@ export interface CoordinatorConfig {
   nats: NatsConnectionConfig;
   subjectPrefix: string;
   policy: FarmPolicy;
+  /** Claims for the next chunk answered (coordinator/scheduling/pick-next.ts); off: agents only pull. */
+  claimNext: boolean;
   maxFrameBytes: number;
   minFreeBytes: number;
   tariff: CompiledTariff;
@@ -149,6 +153,7 @@ export function compileCoordinatorConfig(raw: unknown, defaultModelsDir: string)
       maxAgentsPerChunk: c.maxAgentsPerChunk,
       maxFailuresPerChunk: c.maxFailuresPerChunk,
     },
+    claimNext: c.claimNext,
     maxFrameBytes: c.maxFrameBytes,
     minFreeBytes: c.minFreeBytes,
     tariff: compileTariff(c.tariff as TariffSpec),

@@ -12,6 +12,11 @@ import { claimCopy, isCopyDispatch, revokePlacedOn, settleCopy } from "../schedu
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
 import { TurnBatch } from "./turn-batch.ts";
 
+/** Pending chunks a claim for the next chunk tries, best first: a few, since agents finishing together pick alike. */
+const NEXT_PICKS = 4;
+/** Dispatch ids of chunks claimed by answer (never published) start with this. */
+export const ANSWERED_PREFIX = "ans";
+
 export type ClaimResult = { skip: true; reason: string } | { skip: false; attemptId: string; work: ChunkWork };
 export type FailureOutcome = "retry" | "failed" | "ignored";
 
@@ -34,6 +39,11 @@ export class ClaimService {
     private readonly onChange: (jobId: string) => void,
     /** A lost or handed-back attempt's chunk went back to pending (lost-work-first.ts places it ahead of the queue). */
     private readonly onLostRequeued: (chunkId: string) => void = () => undefined,
+    /**
+     * The pending chunks an agent's claim for its next chunk may take, best first (Dispatcher.nextFor: the
+     * pass's own placement); none: such claims are not answered (the coordinator's `claimNext` option off).
+     */
+    private readonly pickNext?: (agentId: string, max: number) => string[],
   ) {
     this.batch = new TurnBatch(store);
   }
@@ -57,6 +67,35 @@ export class ClaimService {
    */
   async claimBatched(agentId: string, chunkId: string, dispatchId: string): Promise<ClaimResult> {
     return this.answered(agentId, chunkId, await this.batch.run(() => this.take(agentId, chunkId, dispatchId)));
+  }
+
+  /** Whether claims for "the next chunk for me" are answered here. */
+  get answersNext(): boolean {
+    return this.pickNext !== undefined;
+  }
+
+  /**
+   * "The next chunk for me": the agent pulled no message. A chunk picked by the pass's placement rule is
+   * queued for this agent and claimed, in this turn's shared transaction, exactly as a claim of its work
+   * message would be; no message is ever published for it (the pass plans only pending chunks). Skip
+   * ("none") when nothing is picked, or every pick was taken meanwhile or refused: the agent pulls.
+   */
+  async claimNextBatched(agentId: string): Promise<ClaimResult> {
+    const picks = this.pickNext?.(agentId, NEXT_PICKS) ?? [];
+    if (picks.length === 0) return { skip: true, reason: "none" };
+    const result = await this.batch.run((): ClaimResult => {
+      const now = this.clock();
+      for (const chunkId of picks) {
+        if (this.store.chunks.get(chunkId)?.state !== "pending") continue;
+        const dispatchId = newId(ANSWERED_PREFIX, now);
+        this.store.chunks.queuePending(chunkId, now, dispatchId, agentId);
+        const r = this.take(agentId, chunkId, dispatchId);
+        if (!r.skip) return r;
+      }
+      return { skip: true, reason: "none" };
+    });
+    if (!result.skip) this.log.info({ agentId, chunkId: result.work.chunkId, attemptId: result.attemptId }, "next chunk claimed");
+    return result;
   }
 
   /** The claim's store work; runs inside a transaction. */

@@ -6,6 +6,8 @@ import type { FarmPolicy } from "./farm-policy.ts";
 import { runDispatchPass } from "../scheduling/dispatch-pass.ts";
 import { defaultSchedulingDeps, type SchedulingDeps } from "../scheduling/scheduling-deps.ts";
 import type { LostWorkFirst } from "./lost-work-first.ts";
+import { takeSnapshot } from "../scheduling/farm-snapshot.ts";
+import { pickNext } from "../scheduling/pick-next.ts";
 
 /** The transport edge of dispatch (JetStream in production). */
 export interface WorkPublisher {
@@ -133,6 +135,20 @@ export class Dispatcher {
           this.request(urgent);
         }
       });
+  }
+
+  /**
+   * The chunks an agent's claim for its next chunk may be answered with, best first (pick-next.ts: the pass's
+   * own placement over the same snapshot); none while lost work waits to be placed first, or the power budget
+   * lets no more start.
+   */
+  nextFor(agentId: string, max: number): string[] {
+    if ((this.lostFirst?.waiting ?? 0) > 0) return [];
+    const speeds = this.scheduling.speeds.refresh(this.store);
+    const d = { ...this.scheduling, store: this.store, policy: this.policy };
+    const { snapshot } = takeSnapshot(d, speeds, this.clock(), max);
+    if (this.startLimit) snapshot.limit = Math.max(0, this.startLimit(snapshot.poolQueued + snapshot.waiting.length, 1));
+    return pickNext(agentId, snapshot, speeds, this.scheduling.scheduling, max);
   }
 
   /** One scheduling pass: coordinator/scheduling/dispatch-pass.ts (snapshot, pure plan, one transaction, publishes). */

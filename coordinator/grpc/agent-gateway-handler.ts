@@ -41,10 +41,11 @@ export interface GatewayConnectInfo {
 
 /** A claim's answer, the same on the unary Claim and on ClaimStream. */
 export async function answerClaim(claims: ClaimService, req: ClaimRequest): Promise<ClaimResponse> {
-  const r = await claims.claimBatched(req.agentId, req.chunkId, req.dispatchId);
+  if (req.next && !claims.answersNext) return { skip: true, reason: "next chunk not answered here", attemptId: "", workJson: "", nextOff: true };
+  const r = req.next ? await claims.claimNextBatched(req.agentId) : await claims.claimBatched(req.agentId, req.chunkId, req.dispatchId);
   return r.skip
-    ? { skip: true, reason: r.reason, attemptId: "", workJson: "" }
-    : { skip: false, reason: "", attemptId: r.attemptId, workJson: JSON.stringify(r.work) };
+    ? { skip: true, reason: r.reason, attemptId: "", workJson: "", nextOff: false }
+    : { skip: false, reason: "", attemptId: r.attemptId, workJson: JSON.stringify(r.work), nextOff: false };
 }
 
 /** The open claim streams of a gateway, answering as Claim does; the coordinator keeps it to close them at stop. */

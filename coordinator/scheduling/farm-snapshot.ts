@@ -89,8 +89,12 @@ export function eligibleSpeed(job: JobNeeds, agents: readonly AgentInfo[], speed
   return out;
 }
 
-/** Reads what one dispatch pass needs from the store and the latest heartbeats. Synchronous: nothing changes under it. */
-export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): Snapshot {
+/**
+ * Reads what one dispatch pass needs from the store and the latest heartbeats. Synchronous: nothing changes under it.
+ * `poolReadAtLeast`: pending chunks read of each pool job even when the pool has no room (a claim answered with
+ * its next chunk takes one without the pool: pick-next.ts); the pass reads only what the pool has room for.
+ */
+export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number, poolReadAtLeast = 0): Snapshot {
   const live = d.live();
   const kept = d.kept?.refresh() ? d.kept : undefined;
   const agents = (kept ? kept.onlineAgents() : onlineAgents(d.store)).map((a) => agentInfo(a, live.get(a.id)));
@@ -166,7 +170,7 @@ export function takeSnapshot(d: SnapshotDeps, speeds: SpeedBook, now: number): S
       const route = r.kind;
       if (route === "pool" && (inPool.has(job.jobId) || u.chunks > (queuedPer.get(job.jobId) ?? 0))) poolWaiting.add(job.jobId);
       // A job cut at its end this pass gives its pool room to the jobs after it: read as before.
-      const read = route === "pool" && !last ? Math.min(take, Math.max(0, poolRoom)) : route === "hold" ? Math.min(take, 1) : take;
+      const read = route === "pool" && !last ? Math.min(take, Math.max(poolReadAtLeast, poolRoom)) : route === "hold" ? Math.min(take, 1) : take;
       if (read > 0) pending.push(...pendingOfJob(d.store, job.jobId, read));
       if (route === "pool" && !last) poolRoom -= read;
       want -= take;

@@ -53,7 +53,7 @@ export interface DispatchPlan {
  * below the priority of a pool job whose chunks still wait (priority-gate.ts).
  */
 export function planDispatch(s: FarmSnapshot, speeds: SpeedBook, policy: SchedulingPolicy): DispatchPlan {
-  const load = new AgentLoad(s.now, speeds, (jobId) => s.models.get(jobId) ?? s.jobs.get(jobId)?.modelSha256, policy, s.agents, s.running, s.waiting);
+  const load = snapshotLoad(s, speeds, policy);
   let budget = s.limit;
   const endGames: EndGamePlan[] = [];
   const cut = new Set<string>();
@@ -95,6 +95,11 @@ export function planDispatch(s: FarmSnapshot, speeds: SpeedBook, policy: Schedul
       ? planSpeculation({ idle, running: s.running, jobs: s.jobs, jobsWithUnstarted: s.jobsWithUnstarted, load, needOf: s.needOf, policy }).slice(0, budget)
       : [];
   return { endGames, placements, speculations, holds };
+}
+
+/** What every agent has in hand (running, and waiting on its subject) as a pass, or a claim's pick (pick-next.ts), starts from. */
+export function snapshotLoad(s: FarmSnapshot, speeds: SpeedBook, policy: SchedulingPolicy): AgentLoad {
+  return new AgentLoad(s.now, speeds, (jobId) => s.models.get(jobId) ?? s.jobs.get(jobId)?.modelSha256, policy, s.agents, s.running, s.waiting);
 }
 
 /** When the job's running chunks are expected to be done: each chunk ends with its first attempt to end. */
