@@ -11,7 +11,8 @@ import { NIGHTSHIFT_VERSION } from "../shared/version.ts";
 import { CoordinatorClient } from "./grpc/gateway-client.ts";
 import { uploadAttempt } from "./grpc/result-uploader.ts";
 import { HeartbeatPublisher } from "./nats/heartbeat-publisher.ts";
-import { WorkLoop } from "./nats/work-loop.ts";
+import { WorkLoop, type TakenNext } from "./nats/work-loop.ts";
+import type { ClaimResponse } from "../proto/gen/nightshift/v1/agent_gateway.ts";
 import { ExecutorCache } from "./work/executor-cache.ts";
 import { folderModelHashes, modelFactory } from "./executors/model-factory.ts";
 import type { AnyExecutorFactory } from "./executors/executor-registry.ts";
@@ -90,6 +91,12 @@ export interface AgentOptions {
    * takes longer than a chunk runs (agent/work/claim-ahead.ts); drain hands them back.
    */
   claimAhead?: boolean;
+  /**
+   * Where a pull would go out after taking a chunk, first ask the coordinator for the next chunk (a claim
+   * answered with its work: no work message published, pulled or acked); pull after it answers none
+   * (default true).
+   */
+  claimNext?: boolean;
 }
 
 interface Current {
@@ -129,6 +136,10 @@ export class Agent {
   private readonly live = new Set<Current>();
   /** Messages being claimed right now (the claim call has not answered). */
   private claiming = 0;
+  /** The coordinator said it does not answer claims for the next chunk: only pull. */
+  private nextOff = false;
+  /** Chunks that reached this agent as the answer to a claim for its next chunk (no work message). */
+  nextAnswered = 0;
   private readonly slot = new ExecutorSlot();
   private readonly ahead = new ClaimAhead();
   /** When claiming ahead last became allowed (the pull for it then went out); null while it is not. */
@@ -229,7 +240,13 @@ export class Agent {
     this.loop = new WorkLoop(
       this.nc,
       (msg, delivery) => this.handle(msg, delivery),
-      { ackWaitSeconds: 30, mayTake: () => this.mayTakeWork(), agentConsumer: agentConsumerName(this.agentId), mayTakeAnother: () => this.mayClaimAhead() },
+      {
+        ackWaitSeconds: 30,
+        mayTake: () => this.mayTakeWork(),
+        agentConsumer: agentConsumerName(this.agentId),
+        mayTakeAnother: () => this.mayClaimAhead(),
+        ...(this.opts.claimNext === false ? {} : { takeNext: () => this.takeNext() }),
+      },
       log,
     );
     // Both streams stay open while the agent runs; opened now, the first chunk does not wait for them.
@@ -291,20 +308,43 @@ export class Agent {
   }
 
   private async handle(msg: WorkMessage, delivery: number): Promise<void> {
-    const client = this.client as CoordinatorClient;
+    const claim = await this.timedClaim((client) => client.claim(this.agentId, msg.chunkId, msg.dispatchId, delivery));
+    if (!claim.skip) await this.runClaimed(claim);
+  }
+
+  /**
+   * The work loop's takeNext: a claim for the next chunk, with no message pulled. The chunk it is answered
+   * with runs as a pulled one does, with nothing to keep alive or ack. A coordinator that does not answer
+   * such claims (next_off) is not asked again.
+   */
+  private async takeNext(): Promise<TakenNext | null> {
+    if (this.nextOff || this.state !== "running") return null;
+    const claim = await this.timedClaim((client) => client.claimNext(this.agentId));
+    if (claim.nextOff) this.nextOff = true;
+    if (claim.skip) return null;
+    this.nextAnswered++;
+    return { done: this.runClaimed(claim) };
+  }
+
+  /** A claim, counted in flight (claiming ahead) and timed. */
+  private async timedClaim(ask: (client: CoordinatorClient) => Promise<ClaimResponse>): Promise<ClaimResponse> {
     // A claim ahead is timed from the moment it was allowed (the pull's round trip counts: it too must
     // hide behind the running chunk); an idle agent's claim from the claim call. Pulls that waited past
     // a second found the queue empty, which says nothing about the claim's speed.
     const since = this.live.size > 0 && this.aheadAllowedAt !== null ? this.aheadAllowedAt : performance.now();
     this.claiming++;
-    let claim: Awaited<ReturnType<CoordinatorClient["claim"]>>;
     try {
-      claim = await client.claim(this.agentId, msg.chunkId, msg.dispatchId, delivery);
-      if (performance.now() - since < 1000) this.ahead.observeClaim(performance.now() - since);
+      const claim = await ask(this.client as CoordinatorClient);
+      if (!claim.skip && performance.now() - since < 1000) this.ahead.observeClaim(performance.now() - since);
+      return claim;
     } finally {
       this.claiming--;
     }
-    if (claim.skip) return;
+  }
+
+  /** Runs a claimed chunk to its end: its frames made, uploaded and committed, or its failure settled. */
+  private async runClaimed(claim: ClaimResponse): Promise<void> {
+    const client = this.client as CoordinatorClient;
     const work = ChunkWorkSchema.parse(JSON.parse(claim.workJson));
     if (this.state === "stopped" || (this.state === "draining" && this.live.size > 0)) {
       // Claimed ahead (or after stop) while the agent began to drain or stop: handed back at once, never left

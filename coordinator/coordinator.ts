@@ -76,6 +76,11 @@ export class Coordinator {
     return { ...this.parts.claims.batch.stats };
   }
 
+  /** Chunk messages published to the work stream so far (a chunk claimed by answer has none). */
+  get workMessagesPublished(): number {
+    return this.parts.queue.published;
+  }
+
   private constructor(
     readonly config: CoordinatorConfig,
     readonly store: Store,
@@ -91,6 +96,7 @@ export class Coordinator {
       natsAccountPush: NatsAccountPush | undefined;
       subs: Subscription[];
       dispatcher: Dispatcher;
+      queue: WorkQueue;
       claims: ClaimService;
       /** The agents' open claim streams, ended before the gRPC server's graceful stop (which would wait for them). */
       claimStreams: ClaimStreams;
@@ -361,7 +367,7 @@ export class Coordinator {
       finisher.resumeAssembling();
       steps.mark("grpcAndStart");
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url, startUpMs: steps.summary() }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, claims, claimStreams, uploadStreams, server, log, diskGuard, stagedRetry, sink, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, queue, claims, claimStreams, uploadStreams, server, log, diskGuard, stagedRetry, sink, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;

@@ -100,6 +100,11 @@ export class CoordinatorClient {
     return this.claims.claim({ agentId, chunkId, dispatchId, delivery });
   }
 
+  /** Asks for the next chunk without a pulled message (ClaimRequest.next): answered with its work, or skip for none. */
+  claimNext(agentId: string): Promise<ClaimResponse> {
+    return this.claims.claim({ agentId, chunkId: "", dispatchId: "", delivery: 0, next: true });
+  }
+
   /** The unary Claim call, waiting for the connection (settle). */
   unaryClaim(ask: ClaimAsk): Promise<ClaimResponse> {
     return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { next: false, ...ask, requestId: 0 }, true);

@@ -6,6 +6,11 @@ import { POOL_CONSUMER, WORK_STREAM } from "../../shared/protocol/subjects.ts";
 import type { Logger } from "../../shared/log.ts";
 import { retryDuringElection } from "../../shared/nats/retry-during-election.ts";
 
+/** A chunk the coordinator answered a claim for the next chunk with: `done` settles when it is handled. */
+export interface TakenNext {
+  done: Promise<void>;
+}
+
 /** What the loop does with one pulled message; resolves when the message may be acked. */
 export type WorkHandler = (msg: WorkMessage, delivery: number) => Promise<void>;
 
@@ -32,6 +37,13 @@ export interface WorkLoopOptions {
    * The answer may change without a message settling: call wake() then.
    */
   mayTakeAnother?: () => boolean;
+  /**
+   * Asks the coordinator for the next chunk directly (a claim answered with its work: no message, nothing to
+   * keep alive or ack); resolves with that chunk's handling, or null for none. Asked where a pull would go out,
+   * after the agent took a chunk (pulled or answered); after a none the loop pulls until it takes one again, so
+   * a new job or a chunk placed on this agent still reaches it. None: the loop only pulls.
+   */
+  takeNext?: () => Promise<TakenNext | null>;
 }
 
 /**
@@ -59,6 +71,8 @@ export class WorkLoop {
   /** Resolves when stop() is called: an open pull is abandoned then (while NATS reconnects it may never settle). */
   private stopped!: Promise<null>;
   private signalStop: () => void = () => undefined;
+  /** Ask takeNext() before the next pull: the agent took a chunk since the last none. */
+  private askNext = true;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -117,6 +131,11 @@ export class WorkLoop {
         }
         while (this.busy && !this.stopping) await this.whenIdle();
         if (this.stopping) break;
+        if (name === POOL_CONSUMER && this.opts.takeNext && this.askNext) {
+          if (await this.takenNext(this.opts.takeNext)) continue;
+          this.askNext = false;
+          if (this.stopping) break;
+        }
         consumer ??= (await this.untilStopped(this.consumer(name))) ?? undefined;
         if (!consumer) break;
         if (DEBUG_PULLS) this.log.debug({ consumer: name }, "pull sent");
@@ -148,13 +167,8 @@ export class WorkLoop {
             break;
           }
         }
-        const handled: Promise<void> = this.handle(m)
-          .catch((err: unknown) => this.log.error({ err: (err as Error).message }, "work message handling failed"))
-          .finally(() => {
-            this.inHand.delete(handled);
-            this.wakeIdle();
-          });
-        this.inHand.add(handled);
+        this.askNext = true;
+        this.hold(this.handle(m));
       } catch (err) {
         if (this.stopping || this.nc.isClosed()) break;
         this.log.warn({ err: (err as Error).message, consumer: name }, "work pull failed; retrying");
@@ -166,6 +180,39 @@ export class WorkLoop {
         await this.untilLinkCarries();
       }
     }
+  }
+
+  /** Counts `work` in hand until it settles (a failure logged), then lets the loops pull again. */
+  private hold(work: Promise<void>): void {
+    const handled: Promise<void> = work
+      .catch((err: unknown) => this.log.error({ err: (err as Error).message }, "work message handling failed"))
+      .finally(() => {
+        this.inHand.delete(handled);
+        this.wakeIdle();
+      });
+    this.inHand.add(handled);
+  }
+
+  /**
+   * Asks takeNext() and holds what it answers. The ask counts as in hand while in flight, so the other
+   * consumer's loop does not pull meanwhile unless the agent wants another chunk anyway. True when answered
+   * with work; a failed ask (the coordinator unreachable) counts as none.
+   */
+  private async takenNext(takeNext: () => Promise<TakenNext | null>): Promise<boolean> {
+    let answered!: (work: boolean) => void;
+    const got = new Promise<boolean>((r) => (answered = r));
+    this.hold(
+      (async () => {
+        let work: TakenNext | null = null;
+        try {
+          work = await takeNext();
+        } finally {
+          answered(work !== null);
+        }
+        if (work) await work.done;
+      })(),
+    );
+    return (await this.untilStopped(got)) === true;
   }
 
   /**

@@ -94,11 +94,16 @@ export class WorkQueue {
     });
   }
 
+  /** Chunk messages published (each acked by the stream); tests and benches compare it with the chunks run. */
+  published = 0;
+
   /** Publishes one chunk message, to the pool or to one agent; resolves with its stream sequence. */
   async publish(msg: WorkMessage, agentId?: string): Promise<number> {
     const subject = agentId ? this.subjects.workAgent(agentId) : this.subjects.workPool;
     const data = encodeJson(msg);
-    return (await this.retried(() => this.js.publish(subject, data, { msgID: msg.dispatchId }))).seq;
+    const seq = (await this.retried(() => this.js.publish(subject, data, { msgID: msg.dispatchId }))).seq;
+    this.published++;
+    return seq;
   }
 
   /**
