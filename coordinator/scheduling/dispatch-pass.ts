@@ -10,7 +10,7 @@ import type { EndGamePlan } from "./end-game.ts";
 import { takeSnapshot, type SnapshotDeps } from "./farm-snapshot.ts";
 import type { WindowAssessment } from "./job-window.ts";
 import type { LedgerSpeeds } from "./ledger-speeds.ts";
-import { planDispatch, type DispatchPlan } from "./plan-dispatch.ts";
+import { planDispatch, type DispatchPlan, type FarmSnapshot } from "./plan-dispatch.ts";
 
 export interface DispatchPassDeps extends SnapshotDeps {
   publisher: WorkPublisher;
@@ -26,6 +26,10 @@ export interface DispatchPassDeps extends SnapshotDeps {
   /** A chunk of `jobId` was published on `agentId`'s own subject. */
   onPlaced?: (agentId: string, jobId: string) => void;
   onJobHeld?: (jobId: string, reason: string) => void;
+  /** Pending chunks read of each pool job beyond the pool's room, for picks (takeSnapshot's poolReadAtLeast; default 0). */
+  pickRead?: number;
+  /** The pass's snapshot and plan, once its store changes are made (the picks of claims for the next chunk start from it). */
+  onPlanned?: (snapshot: FarmSnapshot, plan: DispatchPlan) => void;
 }
 
 interface Outgoing {
@@ -49,7 +53,7 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
   await d.prepare?.();
   const now = d.clock();
   const speeds = d.speeds.refresh(d.store);
-  const { snapshot, windows, jobRows, queuedIds } = takeSnapshot(d, speeds, now);
+  const { snapshot, windows, jobRows, queuedIds } = takeSnapshot(d, speeds, now, d.pickRead ?? 0);
   for (const id of d.published.keys()) if (!queuedIds.has(id)) d.published.delete(id);
   if (d.startLimit) {
     const queued = snapshot.poolQueued + snapshot.waiting.length;
@@ -60,6 +64,7 @@ export async function runDispatchPass(d: DispatchPassDeps): Promise<void> {
   writeNotes(d, plan, windows, jobRows);
   const taken = plan.endGames.flatMap((e) => e.revoke).map((id) => d.published.get(id)).filter((p): p is { dispatchId: string; seq: number } => p !== undefined);
   const outgoing = d.store.tx(() => apply(d.store, plan, now));
+  d.onPlanned?.(snapshot, plan);
   for (const e of plan.endGames) for (const id of e.revoke) d.published.delete(id);
   if (d.publisher.retract) {
     for (const t of taken) d.publisher.retract(t.seq).catch((err: unknown) => d.log.warn({ err, seq: t.seq }, "retracting a taken-back message failed"));

@@ -1,6 +1,6 @@
 import { ineligibility } from "./eligibility.ts";
 import { placeChunks } from "./place-chunks.ts";
-import { snapshotLoad, type FarmSnapshot } from "./plan-dispatch.ts";
+import { snapshotLoad, type DispatchPlan, type FarmSnapshot } from "./plan-dispatch.ts";
 import { priorityFloor } from "./priority-gate.ts";
 import type { SchedulingPolicy } from "./scheduling-policy.ts";
 import type { SpeedBook } from "./speed-book.ts";
@@ -45,4 +45,24 @@ export function pickNext(agentId: string, s: FarmSnapshot, speeds: SpeedBook, po
     if (p.agentId === agentId || (p.agentId === null && job !== undefined && ineligibility(me, job) === null)) out.push(p.chunkId);
   }
   return out;
+}
+
+/**
+ * The farm as a pass left it, from its snapshot and plan: the chunks it placed are queued (in the pool, or
+ * waiting on their agent's subject), the jobs it cut are near their end. Picks are made from this until
+ * the next pass.
+ */
+export function afterPass(s: FarmSnapshot, plan: DispatchPlan): FarmSnapshot {
+  const placed = new Set(plan.placements.map((p) => p.chunkId));
+  const frames = new Map(s.pending.map((c) => [c.id, c.frames]));
+  const nearEnd = new Map(s.nearEnd);
+  for (const e of plan.endGames) nearEnd.set(e.jobId, nearEnd.get(e.jobId) ?? []);
+  const waiting = [...s.waiting];
+  let poolQueued = s.poolQueued;
+  for (const p of plan.placements) {
+    if (p.agentId === null) poolQueued++;
+    else waiting.push({ chunkId: p.chunkId, jobId: p.jobId, agentId: p.agentId, frames: frames.get(p.chunkId) ?? 1 });
+  }
+  for (const e of plan.endGames) for (const p of e.pieces) waiting.push({ chunkId: p.sourceChunkId, jobId: e.jobId, agentId: p.agentId, frames: p.frameEnd - p.frameStart + 1 });
+  return { ...s, pending: s.pending.filter((c) => !placed.has(c.id)), nearEnd, waiting, poolQueued, limit: Math.max(0, s.limit - plan.placements.length) };
 }
