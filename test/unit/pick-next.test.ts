@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { pickNext } from "../../coordinator/scheduling/pick-next.ts";
+import { afterPass, pickNext } from "../../coordinator/scheduling/pick-next.ts";
 import type { FarmSnapshot } from "../../coordinator/scheduling/plan-dispatch.ts";
 import { agent, job, NOW, policy, speeds } from "../helpers/scheduling-fixtures.ts";
 import type { JobNeeds } from "../../coordinator/scheduling/scheduling-types.ts";
@@ -53,4 +53,13 @@ test("a job the agent may not run, an agent with placed work waiting, a job near
   assert.deepEqual(pickNext("a", { ...plain, waiting: [{ chunkId: "j.c9", jobId: "j", agentId: "a", frames: 2 }] }, book, policy(), 4), []);
   assert.deepEqual(pickNext("a", { ...plain, nearEnd: new Map([["j", []]]) }, book, policy(), 4), []);
   assert.deepEqual(pickNext("a", { ...plain, agents: [agent("a", { accepting: false }), agent("b")] }, book, policy(), 4), []);
+});
+
+test("picks from a pass's snapshot as the pass left the farm: its placed chunks are gone, an agent it placed on gets none", () => {
+  const s = snapshot({ jobList: [job("j")], pending: pending("j", 4), poolWaiting: new Set(["j"]) });
+  const plan = { endGames: [], speculations: [], holds: [], placements: [{ chunkId: "j.c0", jobId: "j", agentId: null }, { chunkId: "j.c1", jobId: "j", agentId: "b" }] };
+  const after = afterPass(s, plan);
+  assert.equal(after.poolQueued, 1);
+  assert.deepEqual(pickNext("a", after, book, policy(), 4), ["j.c2", "j.c3"]);
+  assert.deepEqual(pickNext("b", after, book, policy(), 4), [], "b has j.c1 waiting on its subject");
 });
