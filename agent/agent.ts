@@ -318,7 +318,7 @@ export class Agent {
    * such claims (next_off) is not asked again.
    */
   private async takeNext(): Promise<TakenNext | null> {
-    if (this.nextOff || this.state !== "running") return null;
+    if (this.nextOff || this.state !== "running" || !this.mayTakeWork()) return null;
     const claim = await this.timedClaim((client) => client.claimNext(this.agentId));
     if (claim.nextOff) this.nextOff = true;
     if (claim.skip) return null;
