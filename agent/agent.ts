@@ -411,6 +411,9 @@ export class Agent {
       );
       this.chunksDone++;
     } catch (err) {
+      // Over here: heartbeats stop naming it while its log and report wait for a coordinator that went away (a
+      // restarted one holds fresh pool chunks back until such attempts end, lost-work-first.ts holdsPool).
+      this.live.delete(current);
       // The output goes first, so that a chunk that fails for good has its log when the job shows failed.
       await deliverLog();
       if (current.cancelled !== null) this.opts.log.info({ attemptId: work.attemptId, reason: current.cancelled }, "attempt stopped: cancelled by the coordinator");
