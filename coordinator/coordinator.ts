@@ -261,7 +261,9 @@ export class Coordinator {
         // A placed chunk its agent passes over while taking other work, or leaves unclaimed while idle, is taken back and placed again (placed-take-back.ts).
         takeBack: new PlacedTakeBack(store, { startedAt: clock() }),
         // A job held by its window does not keep lower-priority lost work back (outranking-work.ts).
-        held: (job, now) => windowHolds((specs.of(job) as { window?: JobWindow }).window, job.createdAt, now, localZone) });
+        held: (job, now) => windowHolds((specs.of(job) as { window?: JobWindow }).window, job.createdAt, now, localZone),
+        // After a restart the pool waits at most this long for the lost work (and the attempts that died with the old process) to be placed.
+        restartHoldMs: 3 * config.policy.heartbeatMs });
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }), undefined, lostFirst);
       const onChange = (jobId: string): void => {
         finisher.check(jobId);
@@ -301,7 +303,9 @@ export class Coordinator {
       const diskGuard = new DiskFullGuard(store, config.outputRoot, config.minFreeBytes, clock, log.child({ part: "disk" }), onChange);
       cleanups.push(() => diskGuard.stop());
       steps.mark("wiring");
-      for (const chunkId of recoverAfterRestart(store, clock, log)) lostFirst.requeued(chunkId);
+      // The first passes place the restart's lost work, and the chunks of attempts that died with the old process, before fresh pool chunks.
+      const runningAtRestart = store.attempts.runningOnOnlineAgents().map((a) => a.id);
+      lostFirst.restarted(recoverAfterRestart(store, clock, log), runningAtRestart);
       // Every message left in the work stream is stale now (no chunk is queued): removed before the first pass publishes.
       await queue.purge();
       for (const attemptId of reconcileStaging(config.outputRoot, store, log).stuck) stagedRetry.add(attemptId);

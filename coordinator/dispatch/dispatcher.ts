@@ -27,6 +27,9 @@ export interface WorkPublisher {
 /** Default least time between the starts of two dispatch passes asked for by kick() (kickNow() does not wait). */
 export const DEFAULT_MIN_PASS_GAP_MS = 20;
 
+/** While the pool is held after a restart, the next pass comes this long after a held one. */
+const HOLD_RETRY_MS = 100;
+
 /**
  * Moves pending chunks into the work queue, highest priority first, keeping at
  * most `queueDepthPerAgent` messages waiting per online agent so that a job
@@ -53,6 +56,8 @@ export class Dispatcher {
   private picksFrom: { at: number; snapshot: FarmSnapshot; speeds: SpeedBook; handed: Set<string> } | undefined;
   /** Claims for the next chunk have been asked: passes read pending chunks beyond the pool's room for them. */
   private answering = false;
+  /** The next pass asked for while the pool is held after a restart. */
+  private holdRetry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -86,6 +91,8 @@ export class Dispatcher {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    clearTimeout(this.holdRetry);
+    this.holdRetry = undefined;
     this.unschedule();
   }
 
@@ -188,6 +195,14 @@ export class Dispatcher {
   /** One scheduling pass: coordinator/scheduling/dispatch-pass.ts (snapshot, pure plan, one transaction, publishes). */
   private async pass(): Promise<void> {
     await this.lostFirst?.place(this.scheduling.published, this.scheduling.onPlaced);
+    // After a restart, no fresh pool chunk goes out before the lost work is placed (lost-work-first.ts holdsPool, bounded); asked again shortly.
+    if (this.lostFirst?.holdsPool()) {
+      this.holdRetry ??= setTimeout(() => {
+        this.holdRetry = undefined;
+        this.kick();
+      }, HOLD_RETRY_MS).unref();
+      return;
+    }
     await runDispatchPass({
       ...this.scheduling,
       store: this.store,

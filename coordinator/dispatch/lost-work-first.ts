@@ -61,6 +61,18 @@ export interface LostWorkFirstDeps {
   takeBack?: PlacedTakeBack;
   /** Whether a job is held by its window (not dispatched yet): its waiting chunks outrank nothing (outranking-work.ts). None: no job is held. */
   held?: (job: JobRow, now: number) => boolean;
+  /** After a restart (restarted()), the longest the pool is held back from the first pass on (holdsPool()). Default 3000. */
+  restartHoldMs?: number;
+}
+
+/** What the first passes after a restart wait for before fresh pool chunks go out (holdsPool()). */
+interface RestartHold {
+  /** Attempts running at the restart: each is named by its agent's heartbeat again, or ends (handed back, lost, committed). */
+  attempts: ReadonlySet<string>;
+  /** Lost chunks no placeable agent may run: not waited for. */
+  unplaceable: Set<string>;
+  /** The first pass's time: the pool goes out restartHoldMs later at the latest. */
+  from?: number;
 }
 
 export class LostWorkFirst {
@@ -70,6 +82,8 @@ export class LostWorkFirst {
   private readonly lost = new Set<string>();
   /** Of those, chunks taken back from an agent that passed them over: that agent, not to be given them again. */
   private readonly avoid = new Map<string, string>();
+  /** Set by restarted() until the pool may go out. */
+  private hold: RestartHold | undefined;
 
   constructor(private readonly d: LostWorkFirstDeps) {}
 
@@ -80,6 +94,47 @@ export class LostWorkFirst {
 
   get waiting(): number {
     return this.lost.size;
+  }
+
+  /**
+   * The coordinator started again: `lostWork` is the lost work recover-after-restart.ts named (each also
+   * requeued here), `runningAttempts` the attempts the store held running then. Until holdsPool() says
+   * otherwise, the dispatch pass publishes no fresh pool chunk.
+   */
+  restarted(lostWork: readonly string[], runningAttempts: readonly string[]): void {
+    for (const id of lostWork) this.requeued(id);
+    if (lostWork.length > 0 || runningAttempts.length > 0) this.hold = { attempts: new Set(runningAttempts), unplaceable: new Set() };
+  }
+
+  /**
+   * True while the first passes after a restart must not publish fresh pool chunks (the dispatch pass waits;
+   * place() runs meanwhile): some lost work named at the restart is not placed yet, or some attempt running
+   * at the restart is neither named by its agent's latest heartbeat nor ended. An agent's chunk that died with
+   * the old process comes back (its hand-back, or the rule for attempts from before the start) as lost work
+   * a moment after the restart; published first, the pool's chunks went to the idle agents and the lost ones
+   * waited behind them, one chunk each (tenth round's soak: 8-14 s at load 20-30). Bounded by restartHoldMs
+   * from the first call; false for good once it is over.
+   */
+  holdsPool(): boolean {
+    const h = this.hold;
+    if (h === undefined) return false;
+    const now = this.d.clock();
+    h.from ??= now;
+    const live = this.d.live();
+    const attemptOpen = (id: string): boolean => {
+      const a = this.d.store.attempts.get(id);
+      if (a === undefined || a.state !== "running") return false;
+      const hb = live.get(a.agentId);
+      return hb === undefined || (hb.attemptId !== id && !(hb.otherAttemptIds ?? []).includes(id));
+    };
+    // Lost work not placed yet: named at the restart, or come back since (a hand-back, an attempt judged lost).
+    const unplaced = (id: string): boolean => !h.unplaceable.has(id) && this.d.store.chunks.get(id)?.state === "pending";
+    const waits = now - h.from < (this.d.restartHoldMs ?? 3000) && ([...this.lost].some(unplaced) || [...h.attempts].some(attemptOpen));
+    if (!waits) {
+      this.hold = undefined;
+      this.d.log.info({ heldMs: now - h.from }, "pool released after the restart's lost work");
+    }
+    return waits;
   }
 
   /**
@@ -191,7 +246,10 @@ export class LostWorkFirst {
       const freshMs = this.d.freshMs;
       const fresh = freshMs === undefined ? [] : eligible.filter((a) => now - a.lastSeen <= freshMs);
       const agent = leastBusy(fresh, inHand) ?? leastBusy(eligible, inHand);
-      if (!agent) continue; // none may run it now, or each that may has higher-priority work waiting: the pass decides
+      if (!agent) {
+        if (agents.length > 0) this.hold?.unplaceable.add(chunkId); // agents are heard and none takes it now: not waited for
+        continue; // none may run it now, or each that may has higher-priority work waiting: the pass decides
+      }
       if (settling && (inHand.get(agent.id) ?? 0) > 0) continue; // the pass's meanwhile; placed once the others are heard
       if (queued && chunk.placedAgentId === agent.id) {
         this.forget(chunkId); // already waits there; placed again it would go behind that agent's other placed chunks
