@@ -38,6 +38,9 @@ export class IllegalTransitionError extends Error {
 }
 
 /** A result upload was refused by the sink (stale attempt, bad checksum, ...). */
+/** The refusal of an upload for an attempt whose earlier upload the coordinator still holds: the agent may send it again shortly (agent/grpc/result-uploader.ts). */
+export const UPLOAD_IN_PROGRESS = "upload-in-progress";
+
 export class UploadRefusedError extends Error {
   override readonly name = "UploadRefusedError";
   constructor(

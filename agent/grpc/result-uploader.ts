@@ -1,10 +1,13 @@
 import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import type { ResultSinkClient, UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
 import type { EncodedFrame } from "../executors/executor.ts";
 import type { CoordinatorClient } from "./gateway-client.ts";
 import { writerUntil, type StreamUpload } from "./upload-stream.ts";
+import { coordinatorGone, KEEP_BYTES, KeptFrames } from "./kept-frames.ts";
+import { UPLOAD_IN_PROGRESS } from "../../shared/errors.ts";
 
 export interface UploadTarget {
   jobId: string;
@@ -36,6 +39,10 @@ function unaryUpload(sink: ResultSinkClient): StreamUpload {
  * Backpressure: when write() returns false the uploader waits for 'drain', so
  * the executor is paused by a slow sink rather than filling memory. The
  * accounting is asked for only after the last frame, so it covers the whole run.
+ * When the coordinator goes away under the upload (a restart; UNAVAILABLE, not a
+ * refusal), the frames go on being made and kept (kept-frames.ts, up to
+ * `keepBytes`) and the whole attempt is sent again once it is back, within the
+ * attempt's ack wait (sendKept); past the bound the chunk is handed back as before.
  */
 export async function uploadAttempt(
   client: CoordinatorClient,
@@ -44,10 +51,40 @@ export async function uploadAttempt(
   finish: () => Promise<ChunkAccounting>,
   signal: AbortSignal,
   via: UploadVia = "stream",
+  keep: { bytes: number; withinMs: number } = { bytes: KEEP_BYTES, withinMs: 30_000 },
 ): Promise<UploadResult> {
+  const kept = new KeptFrames(keep.bytes);
+  const first = await uploadOnce(client, target, frames, finish, signal, via, kept);
+  if ("committed" in first) return first;
+  return await sendKept(client, target, first, signal, via, Date.now() + keep.withinMs);
+}
+
+/** The frames of an upload the coordinator went away under, all made and kept, with the attempt's accounting. */
+interface KeptUpload {
+  gone: unknown;
+  messages: readonly UploadMessage[];
+  acc: ChunkAccounting;
+}
+
+/** Pause between two sends of kept frames while the coordinator is not back (each send also waits for the connection). */
+const RESEND_PAUSE_MS = 500;
+
+/** Our own messages carry no id; the stream's upload puts its own on. */
+function message(body: UploadMessage["body"]): UploadMessage {
+  return { body, uploadId: 0 };
+}
+
+/** One upload's send; when the coordinator went away under it with every frame kept, the kept upload instead of a result. */
+async function uploadOnce(
+  client: CoordinatorClient,
+  target: UploadTarget,
+  frames: AsyncIterable<EncodedFrame>,
+  finish: () => Promise<ChunkAccounting>,
+  signal: AbortSignal,
+  via: UploadVia,
+  kept: KeptFrames,
+): Promise<UploadResult | KeptUpload> {
   const up = (via === "stream" ? await client.uploads.begin() : null) ?? unaryUpload(client.sink);
-  // Our own messages carry no id; the stream's upload puts its own on.
-  const message = (body: UploadMessage["body"]): UploadMessage => ({ body, uploadId: 0 });
   const onAbort = (): void => up.cancel();
   signal.addEventListener("abort", onAbort, { once: true });
   // If the sink refuses mid-stream, stop producing frames at once.
@@ -57,16 +94,36 @@ export async function uploadAttempt(
   );
   let refused: unknown;
   void failed.then((e) => (refused = e));
+  // The coordinator went away under the upload: frames are kept, not sent, while every one so far is.
+  let gone: unknown;
+  const keepGoing = (err: unknown): void => {
+    if (!coordinatorGone(err) || kept.all === null || signal.aborted) throw err;
+    gone ??= err;
+  };
   try {
     await up.write(message({ $case: "header", value: target }));
     for await (const f of frames) {
       const sha256 = createHash("sha256").update(f.data).digest("hex");
-      await up.write(message({ $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256, format: f.format, size: f.data.length, pixelsSha256: f.pixelsSha256 ?? "" } }));
+      const msg = message({ $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256, format: f.format, size: f.data.length, pixelsSha256: f.pixelsSha256 ?? "" } });
+      kept.add(msg);
+      if (gone !== undefined) {
+        if (kept.all === null) throw gone;
+        continue;
+      }
+      await up.write(msg).catch(keepGoing);
     }
     const acc = await finish();
-    await up.write(message({ $case: "accounting", value: acc }));
-    up.end();
-    return await up.result;
+    if (gone === undefined) {
+      try {
+        await up.write(message({ $case: "accounting", value: acc }));
+        up.end();
+        return await up.result;
+      } catch (err) {
+        keepGoing(err);
+      }
+    }
+    up.cancel();
+    return { gone, messages: kept.all ?? [], acc };
   } catch (err) {
     // A refusal from the sink explains the failure better than the local write error it caused; but when the
     // failure is ours (the executor threw), the sink has nothing to say and our own error is the one to report.
@@ -76,5 +133,39 @@ export async function uploadAttempt(
     throw fromSink ?? err;
   } finally {
     signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Sends a kept upload again, whole (header, every frame, accounting), until the coordinator answers or
+ * `deadline`: a commit, or a refusal (the attempt is no longer live there: committed already, or lost and
+ * run again; the agent then drops the frames, failure-kind.ts "refused"). Sent again while the coordinator
+ * is still away, or still holds the broken upload (UPLOAD_IN_PROGRESS); past the deadline, the last error
+ * (the chunk is handed back as before).
+ */
+async function sendKept(client: CoordinatorClient, target: UploadTarget, k: KeptUpload, signal: AbortSignal, via: UploadVia, deadline: number): Promise<UploadResult> {
+  let last = k.gone;
+  for (let i = 0; Date.now() < deadline && !signal.aborted; i++) {
+    if (i > 0) await sleep(RESEND_PAUSE_MS, undefined, { signal }).catch(() => undefined);
+    try {
+      return await uploadOnce(client, target, replay(k.messages), () => Promise.resolve(k.acc), signal, via, new KeptFrames(0)).then((r) => {
+        if ("committed" in r) return r;
+        throw r.gone;
+      });
+    } catch (err) {
+      const inProgress = (err as ServiceError | null)?.metadata?.get?.("refusal")?.[0] === UPLOAD_IN_PROGRESS;
+      if (!coordinatorGone(err) && !inProgress) throw err;
+      last = err;
+    }
+  }
+  throw last;
+}
+
+/** The kept frames as the frame source of a send again (their messages as they were). */
+async function* replay(messages: readonly UploadMessage[]): AsyncIterable<EncodedFrame> {
+  for (const m of messages) {
+    if (m.body?.$case !== "frame") continue;
+    const f = m.body.value;
+    yield { index: f.index, data: f.data, format: f.format as EncodedFrame["format"], ...(f.pixelsSha256 ? { pixelsSha256: f.pixelsSha256 } : {}) };
   }
 }

@@ -8,7 +8,7 @@ import type { JobRow } from "../store/jobs-table.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
-import { UploadRefusedError } from "../../shared/errors.ts";
+import { UPLOAD_IN_PROGRESS, UploadRefusedError } from "../../shared/errors.ts";
 import { fsyncDir, rewriteSyncLater, writeFileSyncLater } from "./durable-fs.ts";
 import { PngFormatError, splitAtEndHashed } from "../../shared/media/png-text-chunk.ts";
 import { isPng } from "../../shared/provenance/pixel-hash.ts";
@@ -141,9 +141,21 @@ export class ResultSink {
     const { chunk } = this.store.tx(() => this.checkCurrent(h));
     const expected = chunk.frameEnd - chunk.frameStart + 1;
     if (h.frameCount !== expected) refuse("bad-header", `upload announces ${h.frameCount} frames, chunk ${h.chunkId} has ${expected}`);
+    // An agent sends an attempt's frames again when its upload broke (agent/grpc/kept-frames.ts); while this
+    // process still holds the broken one (not yet seen broken), the two would share one staging dir.
+    if (this.uploading.has(h.attemptId)) refuse(UPLOAD_IN_PROGRESS, `attempt ${h.attemptId} has an upload in progress`);
+    this.uploading.add(h.attemptId);
     const dir = stagingDirFor(this.opts.outputRoot, h.attemptId);
     freshDir(dir);
     return new UploadSession(this, h, dir, chunk.frameStart, chunk.frameEnd);
+  }
+
+  /** Attempts with an upload session open here (begun, not yet committed or aborted). */
+  private readonly uploading = new Set<string>();
+
+  /** An upload session ended (committed, or aborted with its staged frames dropped). */
+  ended(attemptId: string): void {
+    this.uploading.delete(attemptId);
   }
 
   /** Refuses unless the attempt is the chunk's live attempt, by the agent that claimed it. */
@@ -556,6 +568,7 @@ export class UploadSession {
     try {
       const n = await this.sink.commit(this.header, this.dir, this.frames, acc);
       this.done = true;
+      this.sink.ended(this.header.attemptId);
       return n;
     } catch (err) {
       // Committed in the store but not (fully) renamed: the staged frames now belong to reconcileStaging; abort must keep them.
@@ -566,9 +579,9 @@ export class UploadSession {
 
   /** Drops the staged frames of an upload that did not commit. Safe to call twice. */
   async abort(): Promise<void> {
-    if (this.done) return;
+    if (this.done) return this.sink.ended(this.header.attemptId);
     this.done = true;
     await Promise.allSettled(this.syncs);
-    await rm(this.dir, { recursive: true, force: true });
+    await rm(this.dir, { recursive: true, force: true }).finally(() => this.sink.ended(this.header.attemptId));
   }
 }

@@ -72,6 +72,8 @@ test("PNGs staged without a sync by an upload cut off before its commit are disc
   for (const f of frames) assert.equal(existsSync(framePath(s.job, f.index)), false);
 
   // The agent uploads the chunk again (the attempt is still live): every frame arrives whole and is signed.
+  // (The dead process's upload went with it: this sink, standing in for the restarted one, is told so.)
+  s.sink.ended(s.header.attemptId);
   const again = await s.sink.begin(s.header);
   for (const f of frames) await again.addFrame(f);
   assert.equal(await again.commit(ACCOUNTING), 3);

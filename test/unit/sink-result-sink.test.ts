@@ -9,7 +9,7 @@ import { STAGING_DIR, stagingDirFor } from "../../coordinator/sink/staging.ts";
 import { StagedCommitRetry } from "../../coordinator/sink/staged-commit-retry.ts";
 import { JobFinisher } from "../../coordinator/jobs/job-finisher.ts";
 import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
-import { UploadRefusedError } from "../../shared/errors.ts";
+import { UPLOAD_IN_PROGRESS, UploadRefusedError } from "../../shared/errors.ts";
 import { ACCOUNTING, framePath, randomFrame as frame, setupSink as setup, sha256Hex as sha256, startAttempt } from "../helpers/sink-fixture.ts";
 import { insertAgent } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
@@ -101,6 +101,21 @@ test("a full upload commits: exact bytes at framePath, frames + ledger + attempt
   assert.deepEqual(readdirSync(join(s.outputRoot, STAGING_DIR)), [], "no other staging left behind");
 
   // The attempt is spent: a second upload of it is refused.
+  await refusal(() => s.sink.begin(s.header), "stale-attempt");
+});
+
+test("an attempt's upload sent again while its broken one is still held here is refused (upload-in-progress) and leaves that one's frames; once it is aborted, the new one commits", async (t) => {
+  const s = setup(t);
+  const frames = [frame(0), frame(1), frame(2)];
+  const broken = await s.sink.begin(s.header);
+  await broken.addFrame(frames[0]!);
+  await refusal(() => s.sink.begin(s.header), UPLOAD_IN_PROGRESS);
+  assert.equal(readdirSync(stagingDirFor(s.outputRoot, s.header.attemptId)).length, 1, "the held upload's staged frame is left alone");
+  await broken.abort();
+  const again = await s.sink.begin(s.header);
+  for (const f of frames) await again.addFrame(f);
+  assert.equal(await again.commit(ACCOUNTING), 3);
+  // Committed: the attempt is no longer live, and a later send is refused as stale, not held.
   await refusal(() => s.sink.begin(s.header), "stale-attempt");
 });
 

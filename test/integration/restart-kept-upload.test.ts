@@ -1,0 +1,73 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startCli } from "../support/cli-process.ts";
+import { freePort } from "../support/free-port.ts";
+import { readStore } from "../support/read-store.ts";
+import { generatedJob, startAgentProcess, tempDir, waitUntil } from "../support/farm.ts";
+import { expectedGeneratedShas } from "../support/expected-frames.ts";
+import { checkOutput } from "../support/output-check.ts";
+import { Control } from "../../cli/control-client.ts";
+import { adminChannel } from "../../cli/admin-credentials.ts";
+
+interface AttemptRow {
+  id: string;
+  chunk_id: string;
+  state: string;
+}
+
+/**
+ * The coordinator killed while agents upload: an agent keeps the frames of its chunk (agent/grpc/kept-frames.ts)
+ * and sends them again, under the same attempt, to the restarted coordinator, which commits them because that
+ * attempt is still the chunk's live one: the chunk is not rendered again. Exactly once: every chunk has one
+ * committed attempt and the output holds every frame, once, with the expected bytes.
+ */
+test("after a coordinator restart, an agent's chunk that was uploading commits under its attempt from before the kill, sent again from the frames it kept", async (t) => {
+  const dir = tempDir(t, "ns-restart-kept-");
+  const address = `127.0.0.1:${await freePort()}`;
+  const args = ["coordinator", "--data-dir", join(dir, "data"), "--output-root", join(dir, "output"), "--listen", address];
+  let coord = startCli(args);
+  t.after(() => coord.stop());
+  await coord.waitFor(/coordinator listening/, 60_000);
+  const procs = [await startAgentProcess(t, address, "alpha", dir), await startAgentProcess(t, address, "beta", dir)];
+  const logs = (): string => `--- coordinator ---\n${coord.output().slice(-4000)}\n${procs.map((p, i) => `--- agent ${i} ---\n${p.output().slice(-3000)}`).join("\n")}`;
+
+  const [W, H, N] = [960, 540, 120];
+  const control = new Control(address, adminChannel({ dataDir: join(dir, "data") }));
+  t.after(() => control.close());
+  const { jobId } = await control.submit(JSON.stringify(generatedJob("restart-kept", N, W, H, 10)), dir);
+  const db = readStore(join(dir, "data", "nightshift.db"));
+  t.after(() => db.close());
+  const running = (): AttemptRow[] => db.all<AttemptRow>(`SELECT id, chunk_id, state FROM attempts WHERE job_id = ? AND state = 'running'`, jobId);
+  // Both agents mid-chunk (a chunk takes a few seconds at this size), after a first commit: the upload stream is open.
+  await waitUntil(() => new Set(db.all<{ agent_id: string }>(`SELECT agent_id FROM attempts WHERE job_id = ? AND state = 'running'`, jobId).map((r) => r.agent_id)).size >= 2 &&
+    (db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM chunks WHERE job_id = ? AND state = 'done'`, jobId)?.n ?? 0) >= 1, 90_000, "both agents mid-chunk after a first commit", 20);
+  coord.kill("SIGKILL");
+  await coord.exited;
+  const atKill = running();
+  coord = startCli(args);
+  await coord.waitFor(/coordinator listening/, 60_000);
+
+  const final = await waitUntil(() => {
+    const row = db.get<{ state: string; output_dir: string; message: string | null }>(`SELECT state, output_dir, message FROM jobs WHERE id = ?`, jobId);
+    return row && ["done", "failed", "cancelled"].includes(row.state) ? row : undefined;
+  }, 120_000, "the job to finish after the restart", 200).catch((e: Error) => {
+    throw new Error(`${e.message}\n${logs()}`);
+  });
+  assert.equal(final.state, "done", final.message ?? "");
+
+  const kept = atKill.filter((a) => db.get<{ state: string }>(`SELECT state FROM attempts WHERE id = ?`, a.id)?.state === "committed");
+  t.diagnostic(`attempts running at the kill: ${atKill.length}; committed after the restart under the same attempt: ${kept.length}`);
+  assert.ok(kept.length >= 1, `no attempt running at the kill committed after the restart (each chunk was rendered again)\n${logs()}`);
+  // Exactly once: one committed attempt per chunk, every frame once with the expected bytes.
+  for (const c of db.all<{ id: string }>(`SELECT id FROM chunks WHERE job_id = ?`, jobId)) {
+    assert.equal(db.all<AttemptRow>(`SELECT id FROM attempts WHERE chunk_id = ? AND state = 'committed'`, c.id).length, 1, `chunk ${c.id} committed once`);
+  }
+  const check = checkOutput(join(dir, "output"), final.output_dir, await expectedGeneratedShas(N, W, H, 3));
+  assert.deepEqual(check.missing, []);
+  assert.deepEqual(check.corrupt, []);
+  assert.deepEqual(check.unexpected, []);
+  assert.equal(check.stagingLeftovers, 0);
+  assert.equal(db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM frames WHERE job_id = ?`, jobId)?.n, N);
+  await coord.stop();
+});
