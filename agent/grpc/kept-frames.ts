@@ -9,6 +9,12 @@ import type { UploadMessage } from "../../proto/gen/nightshift/v1/sink.ts";
  */
 export const KEEP_BYTES = 64 * 1024 * 1024;
 
+/** The bound in force: NIGHTSHIFT_KEEP_UPLOAD_BYTES when set (0: keep nothing, a broken upload hands its chunk back), else KEEP_BYTES. */
+export function keepBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env["NIGHTSHIFT_KEEP_UPLOAD_BYTES"] ?? Number.NaN);
+  return Number.isInteger(v) && v >= 0 ? v : KEEP_BYTES;
+}
+
 /**
  * Why this file exists: a coordinator restart broke every upload in flight, and each agent handed its chunk
  * back to be rendered again (tenth round's soak: 4-6 chunks of lost work for 3 agents after each restart,

@@ -74,6 +74,12 @@ function message(body: UploadMessage["body"]): UploadMessage {
   return { body, uploadId: 0 };
 }
 
+/** A frame's upload message, its sha256 taken here. */
+function frameMessage(f: EncodedFrame): UploadMessage {
+  const sha256 = createHash("sha256").update(f.data).digest("hex");
+  return message({ $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256, format: f.format, size: f.data.length, pixelsSha256: f.pixelsSha256 ?? "" } });
+}
+
 /** One upload's send; when the coordinator went away under it with every frame kept, the kept upload instead of a result. */
 async function uploadOnce(
   client: CoordinatorClient,
@@ -82,9 +88,21 @@ async function uploadOnce(
   finish: () => Promise<ChunkAccounting>,
   signal: AbortSignal,
   via: UploadVia,
-  kept: KeptFrames,
+  /** Where frames are kept to send again; null: none kept (a send of kept frames). */
+  kept: KeptFrames | null,
 ): Promise<UploadResult | KeptUpload> {
-  const up = (via === "stream" ? await client.uploads.begin() : null) ?? unaryUpload(client.sink);
+  let up: StreamUpload;
+  try {
+    up = (via === "stream" ? await client.uploads.begin() : null) ?? unaryUpload(client.sink);
+  } catch (err) {
+    // Away already as the upload begins (a chunk that started during a restart): every frame is kept from the first.
+    if (kept === null || !coordinatorGone(err) || signal.aborted) throw err;
+    for await (const f of frames) {
+      kept.add(frameMessage(f));
+      if (kept.all === null) throw err;
+    }
+    return { gone: err, messages: kept.all ?? [], acc: await finish() };
+  }
   const onAbort = (): void => up.cancel();
   signal.addEventListener("abort", onAbort, { once: true });
   // If the sink refuses mid-stream, stop producing frames at once.
@@ -97,17 +115,16 @@ async function uploadOnce(
   // The coordinator went away under the upload: frames are kept, not sent, while every one so far is.
   let gone: unknown;
   const keepGoing = (err: unknown): void => {
-    if (!coordinatorGone(err) || kept.all === null || signal.aborted) throw err;
+    if (kept === null || !coordinatorGone(err) || kept.all === null || signal.aborted) throw err;
     gone ??= err;
   };
   try {
     await up.write(message({ $case: "header", value: target }));
     for await (const f of frames) {
-      const sha256 = createHash("sha256").update(f.data).digest("hex");
-      const msg = message({ $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256, format: f.format, size: f.data.length, pixelsSha256: f.pixelsSha256 ?? "" } });
-      kept.add(msg);
+      const msg = frameMessage(f);
+      kept?.add(msg);
       if (gone !== undefined) {
-        if (kept.all === null) throw gone;
+        if (kept?.all == null) throw gone;
         continue;
       }
       await up.write(msg).catch(keepGoing);
@@ -123,7 +140,7 @@ async function uploadOnce(
       }
     }
     up.cancel();
-    return { gone, messages: kept.all ?? [], acc };
+    return { gone, messages: kept?.all ?? [], acc };
   } catch (err) {
     // A refusal from the sink explains the failure better than the local write error it caused; but when the
     // failure is ours (the executor threw), the sink has nothing to say and our own error is the one to report.
@@ -148,7 +165,7 @@ async function sendKept(client: CoordinatorClient, target: UploadTarget, k: Kept
   for (let i = 0; Date.now() < deadline && !signal.aborted; i++) {
     if (i > 0) await sleep(RESEND_PAUSE_MS, undefined, { signal }).catch(() => undefined);
     try {
-      return await uploadOnce(client, target, replay(k.messages), () => Promise.resolve(k.acc), signal, via, new KeptFrames(0)).then((r) => {
+      return await uploadOnce(client, target, replay(k.messages), () => Promise.resolve(k.acc), signal, via, null).then((r) => {
         if ("committed" in r) return r;
         throw r.gone;
       });

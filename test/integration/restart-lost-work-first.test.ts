@@ -10,9 +10,9 @@ import { adminChannel } from "../../cli/admin-credentials.ts";
 
 /**
  * After a coordinator restart, the chunks whose attempts died with the old process (each agent's running
- * chunk: its upload went to the dead process) are the first ones the agents start again, before the fresh
- * chunks the first pass would otherwise publish to the pool at once (coordinator/dispatch/lost-work-first.ts
- * holdsPool). Asserted on order: each agent's first claim after the restart is one of those chunks.
+ * chunk, when the agent keeps no frames: its upload went to the dead process) are the first ones the agents
+ * start again, before the fresh chunks the first pass would otherwise publish to the pool at once
+ * (coordinator/dispatch/lost-work-first.ts holdsPool). Asserted on order: each agent's first claim after the restart is one of those chunks.
  */
 test("after a coordinator restart, each agent's first claim is a chunk whose attempt died with the old process, not a fresh pool chunk", async (t) => {
   const dir = tempDir(t, "ns-restart-lost-first-");
@@ -22,7 +22,11 @@ test("after a coordinator restart, each agent's first claim is a chunk whose att
   t.after(() => coord.stop());
   await coord.waitFor(/coordinator listening/, 60_000);
   // Three agents: each one's race (its own subject against the pool) is a chance for the old order to show.
-  const procs = [await startAgentProcess(t, address, "alpha", dir), await startAgentProcess(t, address, "beta", dir), await startAgentProcess(t, address, "gamma", dir)];
+  // Agents that keep no frames (kept-frames.ts): each upload broken by the kill hands its chunk back, the lost work
+  // this test is about (with frames kept, those attempts commit after the restart: restart-kept-upload.test.ts).
+  const noKeep = { NIGHTSHIFT_KEEP_UPLOAD_BYTES: "0" };
+  const procs: Array<Awaited<ReturnType<typeof startAgentProcess>>> = [];
+  for (const n of ["alpha", "beta", "gamma"]) procs.push(await startAgentProcess(t, address, n, dir, noKeep));
   const logs = (): string => `--- coordinator ---\n${coord.output().slice(-4000)}\n${procs.map((p, i) => `--- agent ${i} ---\n${p.output().slice(-3000)}`).join("\n")}`;
 
   const control = new Control(address, adminChannel({ dataDir: join(dir, "data") }));
