@@ -157,11 +157,11 @@ export class Dispatcher {
 
   /**
    * The chunks an agent's claim for its next chunk may be answered with, best first (pick-next.ts: the pass's
-   * own placement over the same snapshot); none while lost work waits to be placed first, or the power budget
-   * lets no more start.
+   * own placement over the same snapshot); none while lost work waits to be placed first, or the pool is held
+   * for it after a restart (holdsPool), or the power budget lets no more start.
    */
   nextFor(agentId: string, max: number): string[] {
-    if ((this.lostFirst?.waiting ?? 0) > 0) return [];
+    if ((this.lostFirst?.waiting ?? 0) > 0 || this.lostFirst?.holdsPool()) return [];
     const kept = this.pickSnapshot();
     const picks = pickNext(agentId, kept.snapshot, kept.speeds, this.scheduling.scheduling, max);
     // The claim takes the first pick that is still pending: that one leaves the kept snapshot's pending list.
