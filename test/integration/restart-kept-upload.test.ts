@@ -1,8 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startCli } from "../support/cli-process.ts";
-import { freePort } from "../support/free-port.ts";
+import { restartableCoordinator } from "../support/restartable-coordinator.ts";
 import { readStore } from "../support/read-store.ts";
 import { generatedJob, startAgentProcess, tempDir, waitUntil } from "../support/farm.ts";
 import { assertGeneratedOutput } from "../support/assert-generated-job.ts";
@@ -23,13 +22,10 @@ interface AttemptRow {
  */
 test("after a coordinator restart, an agent's chunk that was uploading commits under its attempt from before the kill, sent again from the frames it kept", async (t) => {
   const dir = tempDir(t, "ns-restart-kept-");
-  const address = `127.0.0.1:${await freePort()}`;
-  const args = ["coordinator", "--data-dir", join(dir, "data"), "--output-root", join(dir, "output"), "--listen", address];
-  let coord = startCli(args);
-  t.after(() => coord.stop());
-  await coord.waitFor(/coordinator listening/, 60_000);
+  const coord = await restartableCoordinator(t, dir);
+  const address = coord.address;
   const procs = [await startAgentProcess(t, address, "alpha", dir), await startAgentProcess(t, address, "beta", dir)];
-  const logs = (): string => `--- coordinator ---\n${coord.output().slice(-4000)}\n${procs.map((p, i) => `--- agent ${i} ---\n${p.output().slice(-3000)}`).join("\n")}`;
+  const logs = (): string => coord.logs(procs);
 
   const [W, H, N] = [960, 540, 120];
   const control = new Control(address, adminChannel({ dataDir: join(dir, "data") }));
@@ -41,11 +37,9 @@ test("after a coordinator restart, an agent's chunk that was uploading commits u
   // Both agents mid-chunk (a chunk takes a few seconds at this size), after a first commit: the upload stream is open.
   await waitUntil(() => new Set(db.all<{ agent_id: string }>(`SELECT agent_id FROM attempts WHERE job_id = ? AND state = 'running'`, jobId).map((r) => r.agent_id)).size >= 2 &&
     (db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM chunks WHERE job_id = ? AND state = 'done'`, jobId)?.n ?? 0) >= 1, 90_000, "both agents mid-chunk after a first commit", 20);
-  coord.kill("SIGKILL");
-  await coord.exited;
+  await coord.kill();
   const atKill = running();
-  coord = startCli(args);
-  await coord.waitFor(/coordinator listening/, 60_000);
+  await coord.restart();
 
   const final = await waitUntil(() => {
     const row = db.get<{ state: string; output_dir: string; message: string | null }>(`SELECT state, output_dir, message FROM jobs WHERE id = ?`, jobId);
@@ -64,5 +58,5 @@ test("after a coordinator restart, an agent's chunk that was uploading commits u
   }
   await assertGeneratedOutput(dir, final.output_dir, N, W, H);
   assert.equal(db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM frames WHERE job_id = ?`, jobId)?.n, N);
-  await coord.stop();
+  await coord.now.stop();
 });
