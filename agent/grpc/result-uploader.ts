@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import type { ResultSinkClient, UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
@@ -8,6 +7,7 @@ import type { CoordinatorClient } from "./gateway-client.ts";
 import { writerUntil, type StreamUpload } from "./upload-stream.ts";
 import { coordinatorGone, KEEP_BYTES, KeptFrames } from "./kept-frames.ts";
 import { UPLOAD_IN_PROGRESS } from "../../shared/errors.ts";
+import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
 
 export interface UploadTarget {
   jobId: string;
@@ -76,8 +76,7 @@ function message(body: UploadMessage["body"]): UploadMessage {
 
 /** A frame's upload message, its sha256 taken here. */
 function frameMessage(f: EncodedFrame): UploadMessage {
-  const sha256 = createHash("sha256").update(f.data).digest("hex");
-  return message({ $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256, format: f.format, size: f.data.length, pixelsSha256: f.pixelsSha256 ?? "" } });
+  return message({ $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256: sha256Bytes(f.data), format: f.format, size: f.data.length, pixelsSha256: f.pixelsSha256 ?? "" } });
 }
 
 /** One upload's send; when the coordinator went away under it with every frame kept, the kept upload instead of a result. */
