@@ -22,7 +22,7 @@ import { stepContentAssets } from "../shared/steps/step-content-assets.ts";
 import type { ExecutorProgress } from "./executors/executor.ts";
 import { BoundedLog } from "./work/bounded-log.ts";
 import { runChunk } from "./work/chunk-runner.ts";
-import { failureKind } from "./work/failure-kind.ts";
+import { failureKind, refusalReported } from "./work/failure-kind.ts";
 import { FailureReportRetry } from "./work/failure-report-retry.ts";
 import { ExecutorSlot } from "./work/executor-slot.ts";
 import { ClaimAhead } from "./work/claim-ahead.ts";
@@ -438,7 +438,7 @@ export class Agent {
     const handedBack = kind === "handed-back";
     if (kind === "refused") {
       this.opts.log.warn({ attemptId: work.attemptId, err: (err as Error).message }, "sink refused the attempt");
-      if (!/stale|unknown-attempt/.test((err as Error).message)) await this.report(work.attemptId, (err as Error).message, false);
+      if (refusalReported(err)) await this.report(work.attemptId, (err as Error).message, false);
       return;
     }
     const message = err instanceof Error ? err.message : String(err);

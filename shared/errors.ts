@@ -40,6 +40,10 @@ export class IllegalTransitionError extends Error {
 /** A result upload was refused by the sink (stale attempt, bad checksum, ...). */
 /** The refusal of an upload for an attempt whose earlier upload the coordinator still holds: the agent may send it again shortly (agent/grpc/result-uploader.ts). */
 export const UPLOAD_IN_PROGRESS = "upload-in-progress";
+/** The refusal of an upload for an attempt that is no longer the chunk's live one (committed, lost, replaced): the agent drops it, and reports nothing. */
+export const STALE_ATTEMPT = "stale-attempt";
+/** The refusal of an upload for an attempt the coordinator does not know. */
+export const UNKNOWN_ATTEMPT = "unknown-attempt";
 
 export class UploadRefusedError extends Error {
   override readonly name = "UploadRefusedError";

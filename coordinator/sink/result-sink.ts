@@ -8,7 +8,7 @@ import type { JobRow } from "../store/jobs-table.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
-import { UPLOAD_IN_PROGRESS, UploadRefusedError } from "../../shared/errors.ts";
+import { STALE_ATTEMPT, UNKNOWN_ATTEMPT, UPLOAD_IN_PROGRESS, UploadRefusedError } from "../../shared/errors.ts";
 import { fsyncDir, rewriteSyncLater, writeFileSyncLater } from "./durable-fs.ts";
 import { PngFormatError, splitAtEndHashed } from "../../shared/media/png-text-chunk.ts";
 import { isPng } from "../../shared/provenance/pixel-hash.ts";
@@ -161,14 +161,14 @@ export class ResultSink {
   /** Refuses unless the attempt is the chunk's live attempt, by the agent that claimed it. */
   checkCurrent(h: Pick<UploadHeader, "jobId" | "chunkId" | "attemptId" | "agentId">) {
     const attempt = this.store.attempts.get(h.attemptId);
-    if (!attempt) refuse("unknown-attempt", `unknown attempt ${h.attemptId}`);
+    if (!attempt) refuse(UNKNOWN_ATTEMPT, `unknown attempt ${h.attemptId}`);
     if (attempt.agentId !== h.agentId) refuse("wrong-agent", `attempt ${h.attemptId} belongs to another agent`);
     if (attempt.chunkId !== h.chunkId || attempt.jobId !== h.jobId) refuse("bad-header", `attempt ${h.attemptId} is not for chunk ${h.chunkId}`);
-    if (attempt.state !== "running") refuse("stale-attempt", `attempt ${h.attemptId} is ${attempt.state}`);
+    if (attempt.state !== "running") refuse(STALE_ATTEMPT, `attempt ${h.attemptId} is ${attempt.state}`);
     const chunk = this.store.chunks.get(h.chunkId);
     // The chunk's attempt, or its speculative copy (coordinator/scheduling/copy-rules.ts): the first to commit wins.
     if (!chunk || chunk.state !== "running" || (chunk.currentAttemptId !== h.attemptId && chunk.specAttemptId !== h.attemptId)) {
-      refuse("stale-attempt", `attempt ${h.attemptId} is no longer the chunk's current attempt`);
+      refuse(STALE_ATTEMPT, `attempt ${h.attemptId} is no longer the chunk's current attempt`);
     }
     return { attempt, chunk };
   }
