@@ -12,6 +12,9 @@
  *   again over the unary call, which waits for the coordinator
  *   (SETTLE_WAIT_SECONDS); claims go unary for `reopenAfterMs`, then the next
  *   one opens a new stream. UNIMPLEMENTED (an older coordinator): unary for good.
+ * - A claim for the next chunk (`next`) is made again with its key
+ *   (`nextKey`), and a coordinator that took it answers with the same attempt
+ *   (coordinator/dispatch/next-claim-keys.ts).
  * - A claim the coordinator took whose answer was lost with the stream is
  *   answered "chunk is running" (skip) on its unary retry: the same outcome as
  *   a unary claim whose answer was lost (the work message redelivered, the
@@ -25,8 +28,8 @@
 import { Metadata, status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { ClaimRequest, ClaimResponse, ClaimStreamAnswer } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 
-/** A claim as the agent asks it: `next` (the next chunk for me, no message pulled) false unless given. */
-export type ClaimAsk = Omit<ClaimRequest, "requestId" | "next"> & { next?: boolean };
+/** A claim as the agent asks it: `next` (the next chunk for me, no message pulled) false and `nextKey` empty unless given. */
+export type ClaimAsk = Omit<ClaimRequest, "requestId" | "next" | "nextKey"> & { next?: boolean; nextKey?: string };
 
 export interface ClaimStreamDeps {
   /** Opens AgentGateway.ClaimStream. */
@@ -76,7 +79,7 @@ export class ClaimStream {
         this.broken(s, serviceError(status.DEADLINE_EXCEEDED, "claim answer overdue"));
       }, this.deps.answerWithinMs);
       s.pending.set(requestId, { ask, resolve, reject, timer });
-      s.call.write({ next: false, ...ask, requestId });
+      s.call.write({ next: false, nextKey: "", ...ask, requestId });
     });
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type AttemptLogAck, type AttemptLogReport, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import type { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
@@ -100,14 +101,25 @@ export class CoordinatorClient {
     return this.claims.claim({ agentId, chunkId, dispatchId, delivery });
   }
 
-  /** Asks for the next chunk without a pulled message (ClaimRequest.next): answered with its work, or skip for none. */
-  claimNext(agentId: string): Promise<ClaimResponse> {
-    return this.claims.claim({ agentId, chunkId: "", dispatchId: "", delivery: 0, next: true });
+  /**
+   * Asks for the next chunk without a pulled message (ClaimRequest.next): answered with its work, or skip for
+   * none. The ask's key is kept until an answer comes: an ask that failed (its stream broke and the unary
+   * retry failed too, or the answer was an error) is asked again with the same key, and a coordinator that
+   * took a chunk for it answers with that chunk's attempt instead of claiming a second one.
+   */
+  async claimNext(agentId: string): Promise<ClaimResponse> {
+    const nextKey = (this.nextKey ??= randomUUID());
+    const answer = await this.claims.claim({ agentId, chunkId: "", dispatchId: "", delivery: 0, next: true, nextKey });
+    this.nextKey = undefined;
+    return answer;
   }
+
+  /** The key of the claim for the next chunk not answered yet (claimNext). */
+  private nextKey: string | undefined;
 
   /** The unary Claim call, waiting for the connection (settle). */
   unaryClaim(ask: ClaimAsk): Promise<ClaimResponse> {
-    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { next: false, ...ask, requestId: 0 }, true);
+    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { next: false, nextKey: "", ...ask, requestId: 0 }, true);
   }
 
   async reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): Promise<string> {

@@ -11,6 +11,7 @@ import type { AgentRow } from "../store/agents-table.ts";
 import { claimCopy, isCopyDispatch, revokePlacedOn, settleCopy } from "../scheduling/copy-rules.ts";
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
 import { TurnBatch } from "./turn-batch.ts";
+import { NextClaimKeys } from "./next-claim-keys.ts";
 
 /** Pending chunks a claim for the next chunk tries, best first: a few, since agents finishing together pick alike. */
 const NEXT_PICKS = 4;
@@ -80,7 +81,35 @@ export class ClaimService {
    * message would be; no message is ever published for it (the pass plans only pending chunks). Skip
    * ("none") when nothing is picked, or every pick was taken meanwhile or refused: the agent pulls.
    */
-  async claimNextBatched(agentId: string): Promise<ClaimResult> {
+  async claimNextBatched(agentId: string, key = ""): Promise<ClaimResult> {
+    if (key === "") return this.claimPicked(agentId);
+    const earlier = this.nextKeys.earlier(agentId, key);
+    // Kept at once, before any await: a repeat arriving while this one is still being claimed waits for it.
+    const answer = earlier === undefined ? this.claimPicked(agentId) : this.answeredAgain(agentId, earlier);
+    this.nextKeys.remember(agentId, key, answer);
+    return answer;
+  }
+
+  /** Each agent's last key of a claim for its next chunk, and the answer it got (next-claim-keys.ts). */
+  private readonly nextKeys = new NextClaimKeys();
+
+  /**
+   * A repeated key (the agent did not get its answer: the claim stream broke under it, or it was an error):
+   * the attempt that key took while it is still this agent's live attempt of its chunk; otherwise (none was
+   * taken, or the attempt is over) the ask is claimed afresh.
+   */
+  private async answeredAgain(agentId: string, earlier: Promise<ClaimResult>): Promise<ClaimResult> {
+    const r = await earlier.catch(() => undefined);
+    const attempt = r === undefined || r.skip ? undefined : this.store.attempts.get(r.attemptId);
+    if (r === undefined || attempt?.state !== "running" || attempt.agentId !== agentId || this.store.chunks.get(attempt.chunkId)?.currentAttemptId !== attempt.id) {
+      return this.claimPicked(agentId);
+    }
+    this.log.info({ agentId, chunkId: attempt.chunkId, attemptId: attempt.id }, "next chunk answered again (its answer was lost)");
+    return r;
+  }
+
+  /** Claims the first pick still pending for the agent, in the turn's shared transaction; skip ("none") if none. */
+  private async claimPicked(agentId: string): Promise<ClaimResult> {
     const picks = this.pickNext?.(agentId, NEXT_PICKS) ?? [];
     if (picks.length === 0) return { skip: true, reason: "none" };
     const result = await this.batch.run((): ClaimResult => {

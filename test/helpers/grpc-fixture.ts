@@ -43,6 +43,8 @@ export const unimplementedControl: ControlServer = {
 export interface GrpcFixtureOptions {
   /** Makes the gateway's claim streams (coordinator/grpc/claim-stream-handler.ts): a test's own answer function around the claims. */
   streamsOf?: (claims: ClaimService) => ClaimStreams;
+  /** Answers claims for the next chunk with these picks (the coordinator's Dispatcher.nextFor); none: such claims are not answered. */
+  pickNext?: (agentId: string, max: number) => string[];
   /** Mutual TLS through the TLS front, the peer guard, and the client's studio credentials. */
   secure?: { tls: FrontedTls; guard: ServerInterceptor; client: { credentials: ChannelCredentials; options: ChannelOptions } };
 }
@@ -59,7 +61,7 @@ const describeWork: WorkDescriber = (job) => ({
  */
 export async function startCoordinatorGrpc(t: TestContext, store: Store, sink: ResultSink, clock: Clock, listenPort = 0, opts: GrpcFixtureOptions = {}) {
   const log = testLog();
-  const claims = new ClaimService(store, DEFAULT_FARM_POLICY, describeWork, clock, log, () => undefined);
+  const claims = new ClaimService(store, DEFAULT_FARM_POLICY, describeWork, clock, log, () => undefined, undefined, opts.pickNext);
   const streams = (opts.streamsOf ?? claimStreamsOf)(claims);
   const uploadStreams = new UploadStreams();
   const registry = new AgentRegistry(store, claims, DEFAULT_FARM_POLICY, { onJoined: async () => undefined }, clock, log, () => undefined);

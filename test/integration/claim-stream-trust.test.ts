@@ -57,7 +57,7 @@ function rawStream(t: TestContext, call: ClientDuplexStream<ClaimRequest, ClaimS
     while (answers.length === 0 && ended === undefined) await new Promise<void>((r) => (waiting = r));
     return answers.shift() ?? (ended as ServiceError);
   };
-  return { next, write: (req: Omit<ClaimRequest, "next">) => call.write({ next: false, ...req }) };
+  return { next, write: (req: Omit<ClaimRequest, "next" | "nextKey">) => call.write({ next: false, nextKey: "", ...req }) };
 }
 
 const isAnswer = (x: ClaimStreamAnswer | ServiceError): x is ClaimStreamAnswer => "requestId" in x;

@@ -199,7 +199,7 @@ test("at coordinator stop, a stream is ended by the coordinator with its claims 
   const answers: string[] = [];
   call.on("data", (a: { requestId: number; claim?: { attemptId: string } }) => answers.push(`${a.requestId}:${a.claim?.attemptId ?? ""}`));
   const ended = new Promise<{ code: number; details: string }>((resolve) => call.on("error", (err: { code: number; details: string }) => resolve(err)));
-  call.write({ agentId: s.agent.id, chunkId: ids[0]!, dispatchId: dispatches[0]!, delivery: 1, requestId: 7, next: false });
+  call.write({ agentId: s.agent.id, chunkId: ids[0]!, dispatchId: dispatches[0]!, delivery: 1, requestId: 7, next: false, nextKey: "" });
   await eventually(() => entered, "the claim to reach the coordinator's stream handler", 10_000);
   g.streams.close();
   release();

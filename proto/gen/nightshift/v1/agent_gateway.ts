@@ -41,6 +41,13 @@ export interface ClaimRequest {
    * "none now": the agent pulls from the work queue as before.
    */
   next: boolean;
+  /**
+   * With `next`: the agent's key for this ask, kept until it gets an answer (a retry after a broken
+   * claim stream, or after an error, sends it again). A coordinator that already took a chunk for this
+   * agent's key answers the repeat with the same attempt while that attempt is still live, instead of
+   * claiming a second chunk. Empty: no key (every ask claims afresh).
+   */
+  nextKey: string;
 }
 
 export interface ClaimResponse {
@@ -161,7 +168,7 @@ export interface AttemptLogAck {
 }
 
 function createBaseClaimRequest(): ClaimRequest {
-  return { agentId: "", chunkId: "", delivery: 0, dispatchId: "", requestId: 0, next: false };
+  return { agentId: "", chunkId: "", delivery: 0, dispatchId: "", requestId: 0, next: false, nextKey: "" };
 }
 
 export const ClaimRequest: MessageFns<ClaimRequest> = {
@@ -183,6 +190,9 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     }
     if (message.next !== false) {
       writer.uint32(48).bool(message.next);
+    }
+    if (message.nextKey !== "") {
+      writer.uint32(58).string(message.nextKey);
     }
     return writer;
   },
@@ -248,6 +258,14 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
             message.next = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.nextKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -284,6 +302,11 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
         ? globalThis.Number(object.request_id)
         : 0,
       next: isSet(object.next) ? globalThis.Boolean(object.next) : false,
+      nextKey: isSet(object.nextKey)
+        ? globalThis.String(object.nextKey)
+        : isSet(object.next_key)
+        ? globalThis.String(object.next_key)
+        : "",
     };
   },
 
@@ -307,6 +330,9 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     if (message.next !== false) {
       obj.next = message.next;
     }
+    if (message.nextKey !== "") {
+      obj.nextKey = message.nextKey;
+    }
     return obj;
   },
 
@@ -321,6 +347,7 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     message.dispatchId = object.dispatchId ?? "";
     message.requestId = object.requestId ?? 0;
     message.next = object.next ?? false;
+    message.nextKey = object.nextKey ?? "";
     return message;
   },
 };
