@@ -10,7 +10,7 @@ import { assertTransition, type Transitions } from "../shared/lifecycle/state-ma
 import { NIGHTSHIFT_VERSION } from "../shared/version.ts";
 import { CoordinatorClient } from "./grpc/gateway-client.ts";
 import { uploadAttempt } from "./grpc/result-uploader.ts";
-import { keepBytes } from "./grpc/kept-frames.ts";
+import { KEEP_BYTES } from "./grpc/kept-frames.ts";
 import { HeartbeatPublisher } from "./nats/heartbeat-publisher.ts";
 import { WorkLoop, type TakenNext } from "./nats/work-loop.ts";
 import type { ClaimResponse } from "../proto/gen/nightshift/v1/agent_gateway.ts";
@@ -98,6 +98,8 @@ export interface AgentOptions {
    * (default true).
    */
   claimNext?: boolean;
+  /** The most bytes of frames one upload keeps to send again after the coordinator went away under it (agent/grpc/kept-frames.ts); 0: none. Default KEEP_BYTES. */
+  keepUploadBytes?: number;
 }
 
 interface Current {
@@ -390,7 +392,7 @@ export class Agent {
           upload: (w, frames, finish, signal) =>
             uploadAttempt(client, { jobId: w.jobId, chunkId: w.chunkId, attemptId: w.attemptId, agentId: this.agentId, frameCount: w.frameEnd - w.frameStart + 1 }, counted(frames, current, () => this.loop?.wake()), finish, signal, "stream", {
               // Frames kept to send again if the coordinator goes away under the upload, for as long as the attempt's ack wait.
-              bytes: keepBytes(),
+              bytes: this.opts.keepUploadBytes ?? KEEP_BYTES,
               withinMs: w.ackWaitSeconds * 1000,
             }),
           slot: async (signal) => {

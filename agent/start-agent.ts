@@ -41,6 +41,7 @@ function measuredMeter(source: PowerSource, idleWatts: number | null, log: Logge
 import type { PowerSource } from "./probe/power-source-types.ts";
 import { AgentKindsConfigSchema, type AgentKindsConfig } from "./config/agent-kinds-config.ts";
 import { kindFactories } from "./executors/agent-kinds.ts";
+import type { AgentLimits } from "./config/agent-limits.ts";
 
 export interface StartAgentOptions {
   coordinator: string;
@@ -75,6 +76,8 @@ export interface StartAgentOptions {
   onChunkMeasured?: (m: MeasuredChunk) => void;
   /** Step kinds beyond `model` (blender, command, comfyui), from the agent's config. */
   kinds?: AgentKindsConfig;
+  /** `keepUploadBytes` and `claimNext` (agent/config/agent-limits.ts); each absent: the Agent's default. */
+  limits?: Partial<AgentLimits>;
   log: Logger;
 }
 
@@ -115,6 +118,7 @@ export async function startAgent(o: StartAgentOptions): Promise<{ agent: Agent; 
     drainTimeoutMs: o.drainTimeoutMs ?? 60_000,
     factories: kindFactories(o.kinds ?? AgentKindsConfigSchema.parse({}), o.log, o.name ?? hostname()),
     ...(o.cacheBytes !== undefined ? { cacheBytes: o.cacheBytes } : {}),
+    ...o.limits,
     log: o.log,
     onStopped: () => choice.source.close(),
   });

@@ -2,18 +2,12 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 import type { UploadMessage } from "../../proto/gen/nightshift/v1/sink.ts";
 
 /**
- * The most bytes of frames one upload keeps in the agent's memory to send again: 64 MiB (a 10-frame chunk of
- * 960x540 PNGs is about 15 MiB). At most `maxFinishing` + 1 uploads run at once (claim-ahead.ts), so an agent
- * keeps a few hundred MiB at worst. A chunk whose frames pass the bound keeps none: its upload, broken, hands
- * the chunk back as before.
+ * The most bytes of frames one upload keeps in the agent's memory to send again, by default: 64 MiB (a 10-frame
+ * chunk of 960x540 PNGs is about 15 MiB). At most `maxFinishing` + 1 uploads run at once (claim-ahead.ts), so an
+ * agent keeps a few hundred MiB at worst. A chunk whose frames pass the bound keeps none: its upload, broken,
+ * hands the chunk back as before. The agent's `keepUploadBytes` (agent/config/agent-limits.ts) sets another.
  */
 export const KEEP_BYTES = 64 * 1024 * 1024;
-
-/** The bound in force: NIGHTSHIFT_KEEP_UPLOAD_BYTES when set (0: keep nothing, a broken upload hands its chunk back), else KEEP_BYTES. */
-export function keepBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env["NIGHTSHIFT_KEEP_UPLOAD_BYTES"] ?? Number.NaN);
-  return Number.isInteger(v) && v >= 0 ? v : KEEP_BYTES;
-}
 
 /**
  * Why this file exists: a coordinator restart broke every upload in flight, and each agent handed its chunk

@@ -49,6 +49,8 @@ interface AgentFlags {
   sharedRoot?: string;
   blender?: string;
   cacheSize?: string;
+  keepUploadBytes?: string;
+  claimNext?: boolean;
 }
 
 /**
@@ -98,14 +100,17 @@ export function registerAgent(program: Command): void {
     .option("--blender <path>", "the Blender executable (default: `blender` on PATH)")
     .option("--cache-size <size>", "cap of the model and asset cache under the data dir, e.g. 20GiB (config: cacheSize; default 20GiB)")
     .option("--onnx-providers <list>", "onnxruntime execution providers for model steps, in order, e.g. webgpu,cpu (config: onnxProviders; default cpu). webgpu is built in and needs the GPU driver's Vulkan ICD and the Vulkan loader; checked at start")
+    .option("--keep-upload-bytes <size>", "frames one upload keeps in memory to send again if the coordinator restarts under it, e.g. 64MiB; 0 keeps none (config: keepUploadBytes; default 64MiB)")
+    .option("--no-claim-next", "pull every chunk from the work queue instead of asking for the next one on the claim stream (config: claimNext: false)")
     .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries); the same as --onnx-providers cuda,cpu")
     .action(async (flags: AgentFlags) => {
       // onnxruntime, gRPC and NATS load here, not when the CLI starts.
-      const [{ readConfigFile }, { startAgent }, { joinStudio }, { createLogger }] = await Promise.all([
+      const [{ readConfigFile }, { startAgent }, { joinStudio }, { createLogger }, { agentLimits }] = await Promise.all([
         import("../config-file.ts"),
         import("../../agent/start-agent.ts"),
         import("../../agent/connect/join-studio.ts"),
         import("../../shared/log.ts"),
+        import("../../agent/config/agent-limits.ts"),
       ]);
       const file = flags.config ? readConfigFile(flags.config) : {};
       const coordinator = flags.coordinator ?? (file.coordinator as string | undefined);
@@ -129,6 +134,7 @@ export function registerAgent(program: Command): void {
       const executionProviders = await onnxProvidersOf(flags, file);
       const kinds = await agentKindsConfig(file, flags);
       const cacheBytes = parseCacheSize(flags.cacheSize ?? (file.cacheSize as string | number | undefined), flags.cacheSize !== undefined ? "--cache-size" : "cacheSize");
+      const limits = agentLimits(flags, file);
       const log = createLogger("nightshift-agent");
       const signal = shutdownSignal();
       const name = flags.name ?? hostname();
@@ -164,6 +170,7 @@ export function registerAgent(program: Command): void {
         gpuFreeSeconds,
         kinds,
         cacheBytes,
+        limits,
         log,
       });
       const { agent } = await started.catch(async (err: unknown) => {

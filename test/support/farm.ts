@@ -39,13 +39,13 @@ export async function startTestCoordinator(t: TestContext, dir: string, extra: P
  * `<dir>/data`), enrolled with a join token made through the admin
  * credentials there; ended by pid after the test.
  */
-export async function startAgentProcess(t: TestContext, coordinatorAddress: string, name: string, dir: string, env?: Record<string, string>): Promise<CliProcess> {
+export async function startAgentProcess(t: TestContext, coordinatorAddress: string, name: string, dir: string, env?: Record<string, string>, args: string[] = []): Promise<CliProcess> {
   const admin = new StudioAdmin({ coordinator: coordinatorAddress, dataDir: join(dir, "data") });
   const t0 = await admin.createJoinToken({ ttlMs: 3_600_000, neverExpires: false, multiUse: false, label: name }).finally(() => admin.close());
   const enroll = `${coordinatorAddress.slice(0, coordinatorAddress.lastIndexOf(":"))}:${t0.enrollPort}`;
   const p = startCli([
     "agent", "--coordinator", coordinatorAddress, "--enroll", enroll, "--join-token", t0.token, "--ca-fingerprint", t0.caFingerprint,
-    "--name", name, "--data-dir", join(dir, `agent-${name}`), "--energy-source", "estimate",
+    "--name", name, "--data-dir", join(dir, `agent-${name}`), "--energy-source", "estimate", ...args,
   ], env ? { env } : {});
   defer(t, () => p.stop(2000));
   await p.waitFor(/agent \S+ running/, 60_000);
