@@ -54,7 +54,7 @@ export async function uploadAttempt(
   keep: { bytes: number; withinMs: number } = { bytes: KEEP_BYTES, withinMs: 30_000 },
 ): Promise<UploadResult> {
   const kept = new KeptFrames(keep.bytes);
-  const first = await uploadOnce(client, target, frames, finish, signal, via, kept);
+  const first = await uploadOnce(client, target, frameMessages(frames), finish, signal, via, kept);
   if ("committed" in first) return first;
   return await sendKept(client, target, first, signal, via, Date.now() + keep.withinMs);
 }
@@ -79,11 +79,17 @@ function frameMessage(f: EncodedFrame): UploadMessage {
   return message({ $case: "frame", value: { index: f.index, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), sha256: sha256Bytes(f.data), format: f.format, size: f.data.length, pixelsSha256: f.pixelsSha256 ?? "" } });
 }
 
+/** Each frame's upload message as the executor makes the frame. */
+async function* frameMessages(frames: AsyncIterable<EncodedFrame>): AsyncIterable<UploadMessage> {
+  for await (const f of frames) yield frameMessage(f);
+}
+
 /** One upload's send; when the coordinator went away under it with every frame kept, the kept upload instead of a result. */
 async function uploadOnce(
   client: CoordinatorClient,
   target: UploadTarget,
-  frames: AsyncIterable<EncodedFrame>,
+  /** The frame messages: made as the frames come (frameMessages), or the kept ones sent again as they were (replay). */
+  frames: AsyncIterable<UploadMessage>,
   finish: () => Promise<ChunkAccounting>,
   signal: AbortSignal,
   via: UploadVia,
@@ -96,8 +102,8 @@ async function uploadOnce(
   } catch (err) {
     // Away already as the upload begins (a chunk that started during a restart): every frame is kept from the first.
     if (kept === null || !coordinatorGone(err) || signal.aborted) throw err;
-    for await (const f of frames) {
-      kept.add(frameMessage(f));
+    for await (const msg of frames) {
+      kept.add(msg);
       if (kept.all === null) throw err;
     }
     return { gone: err, messages: kept.all ?? [], acc: await finish() };
@@ -119,8 +125,7 @@ async function uploadOnce(
   };
   try {
     await up.write(message({ $case: "header", value: target }));
-    for await (const f of frames) {
-      const msg = frameMessage(f);
+    for await (const msg of frames) {
       kept?.add(msg);
       if (gone !== undefined) {
         if (kept?.all == null) throw gone;
@@ -177,11 +182,7 @@ async function sendKept(client: CoordinatorClient, target: UploadTarget, k: Kept
   throw last;
 }
 
-/** The kept frames as the frame source of a send again (their messages as they were). */
-async function* replay(messages: readonly UploadMessage[]): AsyncIterable<EncodedFrame> {
-  for (const m of messages) {
-    if (m.body?.$case !== "frame") continue;
-    const f = m.body.value;
-    yield { index: f.index, data: f.data, format: f.format as EncodedFrame["format"], ...(f.pixelsSha256 ? { pixelsSha256: f.pixelsSha256 } : {}) };
-  }
+/** The kept frame messages, sent again as they were: bytes and sha256 from the first send, nothing hashed again. */
+async function* replay(messages: readonly UploadMessage[]): AsyncIterable<UploadMessage> {
+  for (const m of messages) if (m.body?.$case === "frame") yield m;
 }
