@@ -18,11 +18,13 @@ export async function startLocalAgent(
   dir: string,
   name: string,
   extra: Partial<Omit<StartAgentOptions, "coordinator" | "credentials" | "name" | "dataDir" | "log">> = {},
+  /** The gRPC address the agent reaches the coordinator at (a proxy in front of it); default the coordinator's own. */
+  via?: string,
 ): Promise<Agent> {
   const log = testLog();
   const { token } = coordinator.trust.tokens.create({ ttlMs: 10 * 60_000, multiUse: false, label: name });
   const dataDir = join(dir, `agent-${name}`);
-  const agent = await startEnrolledAgent(coordinator.joinPoint, token, {
+  const agent = await startEnrolledAgent(via === undefined ? coordinator.joinPoint : { ...coordinator.joinPoint, address: via }, token, {
     name,
     dataDir,
     modelsDir: BUNDLED_MODELS_DIR,

@@ -15,6 +15,10 @@ import { startCutProxy } from "../helpers/cut-proxy.ts";
 import { defer } from "../helpers/defer.ts";
 import { startCoordinatorGrpc } from "../helpers/grpc-fixture.ts";
 import { setupSink } from "../helpers/sink-fixture.ts";
+import { startLocalAgent } from "../helpers/local-agent.ts";
+import { generatedJob, startTestCoordinator, tempDir } from "../support/farm.ts";
+import { assertGeneratedJobDone } from "../support/assert-generated-job.ts";
+import { pino } from "pino";
 
 // setupSink starts an attempt on the first chunk ("att_live"); claims for the next chunk take the four others.
 const FIVE = [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]] as const;
@@ -99,4 +103,32 @@ test("an ask answered with an error is asked again with its key: the same attemp
   assert.notEqual(fresh.attemptId, second, "an attempt that is over is not answered again");
   assert.equal(f.s.store.attempts.get(fresh.attemptId)?.state, "running");
   assert.deepEqual(f.live().sort(), [again.attemptId, fresh.attemptId].sort());
+});
+
+test("a real coordinator and agent: the claim stream cut under a next-chunk answer; the agent runs the chunk the lost answer named, and no attempt is left to be lost", async (t) => {
+  const dir = tempDir(t, "ns-claim-next-key-");
+  let proxy: Awaited<ReturnType<typeof startCutProxy>> | undefined;
+  let armed = true;
+  let answeredAgain = 0;
+  // The coordinator's own log line "next chunk claimed" is written after the claim committed and before its
+  // answer goes out on the stream: the link through the proxy goes then, under the answer.
+  const log = pino({ level: "info" }, {
+    write: (line: string) => {
+      if (line.includes('"msg":"next chunk answered again (its answer was lost)"')) answeredAgain++;
+      if (!armed || proxy === undefined || !line.includes('"msg":"next chunk claimed"')) return;
+      armed = false;
+      proxy.cutAfter(1);
+    },
+  });
+  const coordinator = await startTestCoordinator(t, dir, {}, log);
+  proxy = await startCutProxy(t, coordinator.address);
+  await startLocalAgent(t, coordinator, dir, "solo", {}, proxy.address);
+  const [W, H, N] = [32, 32, 16];
+  const { jobId } = await coordinator.api.submit(JSON.stringify(generatedJob("next-key", N, W, H, 2)), dir);
+  await assertGeneratedJobDone(coordinator, dir, jobId, N, W, H);
+  const attempts = coordinator.store.chunks.listByJob(jobId).flatMap((c) => coordinator.store.attempts.listByChunk(c.id));
+  t.diagnostic(`cuts ${proxy.cuts}, answered again ${answeredAgain}, attempts ${attempts.length}: ${attempts.map((a) => a.state).join(" ")}`);
+  assert.equal(proxy.cuts, 1, "the link was cut under a next-chunk answer");
+  assert.equal(answeredAgain, 1, "the agent's retry was answered with the attempt the lost answer carried");
+  assert.deepEqual(attempts.filter((a) => a.state !== "committed").map((a) => `${a.id} ${a.state}`), [], "every attempt committed: none left running nowhere and lost");
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { Coordinator } from "../../coordinator/coordinator.ts";
 import { compileCoordinatorConfig, type RawCoordinatorConfig } from "../../coordinator/config/coordinator-config.ts";
-import { silentLogger } from "../../shared/log.ts";
+import { silentLogger, type Logger } from "../../shared/log.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import { startCli, type CliProcess } from "./cli-process.ts";
 import { StudioAdmin } from "../../cli/studio-admin-client.ts";
@@ -24,12 +24,12 @@ export function tempDir(t: TestContext, prefix: string): string {
 }
 
 /** An in-process coordinator on loopback (embedded nats-server), stopped after the test. */
-export async function startTestCoordinator(t: TestContext, dir: string, extra: Partial<RawCoordinatorConfig> = {}): Promise<Coordinator> {
+export async function startTestCoordinator(t: TestContext, dir: string, extra: Partial<RawCoordinatorConfig> = {}, log: Logger = silentLogger()): Promise<Coordinator> {
   const config = compileCoordinatorConfig(
     { dataDir: join(dir, "data"), outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0", ...extra },
     BUNDLED_MODELS_DIR,
   );
-  const c = await Coordinator.start(config, silentLogger());
+  const c = await Coordinator.start(config, log);
   defer(t, () => c.stop());
   return c;
 }
