@@ -26,9 +26,4 @@ export class NextClaimKeys {
   remember(agentId: string, key: string, answer: Promise<ClaimResult>): void {
     this.byAgent.set(agentId, { key, answer });
   }
-
-  /** Agents with a key kept. */
-  get size(): number {
-    return this.byAgent.size;
-  }
 }
