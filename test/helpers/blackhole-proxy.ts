@@ -21,6 +21,13 @@ export interface BlackholeProxy {
   readonly resets: number;
   /** What clients sent while the link was cut and is held for the server now (latin1), all connections. */
   heldForServer(): string;
+  /**
+   * Holds what the server sends until restore() while the clients' bytes still pass: a link that carries
+   * one way, as a host too busy to read its socket sees it (its pulls' heartbeats come late).
+   */
+  stallToClient(): void;
+  /** What clients sent from now on, each read with its time (performance.now(), ms; latin1). */
+  recordFromClient(): Array<{ atMs: number; text: string }>;
 }
 
 interface Pair {
@@ -34,6 +41,8 @@ interface Pair {
 export async function startBlackholeProxy(t: TestContext, target: string): Promise<BlackholeProxy> {
   const url = new URL(target.includes("://") ? target : `tcp://${target}`);
   let isCut = false;
+  let toClientStalled = false;
+  let record: Array<{ atMs: number; text: string }> | undefined;
   let resets = 0;
   const pairs = new Set<Pair>();
 
@@ -45,7 +54,7 @@ export async function startBlackholeProxy(t: TestContext, target: string): Promi
   const attach = (p: Pair): void => {
     const up = connect(Number(url.port), url.hostname);
     p.upstream = up;
-    up.on("data", (data: Buffer) => (isCut ? p.toClient.push(data) : p.client.write(data)));
+    up.on("data", (data: Buffer) => (isCut || toClientStalled ? p.toClient.push(data) : p.client.write(data)));
     const gone = (): void => {
       p.upstreamGone = true;
       if (!isCut) close(p);
@@ -57,7 +66,11 @@ export async function startBlackholeProxy(t: TestContext, target: string): Promi
   const server: Server = createServer((client) => {
     const p: Pair = { client, upstream: undefined, upstreamGone: false, toServer: [], toClient: [] };
     pairs.add(p);
-    client.on("data", (data: Buffer) => (isCut || !p.upstream ? p.toServer.push(data) : p.upstream.write(data)));
+    client.on("data", (data: Buffer) => {
+      record?.push({ atMs: performance.now(), text: data.toString("latin1") });
+      if (isCut || !p.upstream) p.toServer.push(data);
+      else p.upstream.write(data);
+    });
     client.on("error", () => close(p)).on("close", () => close(p));
     if (!isCut) attach(p);
   });
@@ -74,6 +87,7 @@ export async function startBlackholeProxy(t: TestContext, target: string): Promi
     },
     restore() {
       isCut = false;
+      toClientStalled = false;
       for (const p of [...pairs]) {
         if (!p.upstream) {
           attach(p);
@@ -92,6 +106,13 @@ export async function startBlackholeProxy(t: TestContext, target: string): Promi
     },
     heldForServer() {
       return [...pairs].map((p) => Buffer.concat(p.toServer).toString("latin1")).join("");
+    },
+    stallToClient() {
+      toClientStalled = true;
+    },
+    recordFromClient() {
+      record = [];
+      return record;
     },
   };
 }

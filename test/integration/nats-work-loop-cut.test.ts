@@ -86,3 +86,25 @@ test("a silent link cut to the same server: work placed on the agent meanwhile r
   await eventually(() => got.length >= 1, "the placed message to reach the agent after the link is back", 20_000);
   assert.deepEqual(got, [placed]);
 });
+
+test("pulls given up for missed heartbeats on a link that carries: the PING goes out at once, the next pull once it is answered", async (t) => {
+  const { wq, proxy, got } = await cutFarm(t);
+  // What the server sends is held (the heartbeats of both open pulls come late, as in a busy agent host);
+  // what the agent sends still reaches the server, so its PING is answered, held too until the stall ends.
+  const sent = proxy.recordFromClient();
+  proxy.stallToClient();
+  const unsubs = (): number => sent.map((s) => s.text).join("").split("UNSUB").length - 1;
+  await eventually(() => unsubs() >= 2, "both pulls given up (heartbeats missed)", 10_000);
+  await sleep(1_000);
+  await wq.queue.publish(placed, AGENT);
+  const all = sent.map((s) => s.text).join("");
+  const firstUnsub = sent.find((s) => s.text.includes("UNSUB")) as { atMs: number };
+  const ping = sent.find((s) => s.atMs >= firstUnsub.atMs && s.text.includes("PING\r\n"));
+  // main waited 500 ms after a failed pull before its PING (each test run: 500-510 ms after the UNSUB).
+  assert.ok(ping !== undefined && ping.atMs - firstUnsub.atMs < 400, `the PING follows the given-up pull at once; sent: ${JSON.stringify(sent.map((s) => [Math.round(s.atMs - firstUnsub.atMs), s.text.slice(0, 60)]))}`);
+  const afterUnsub = all.slice(all.indexOf("UNSUB"));
+  assert.ok(!afterUnsub.includes("CONSUMER.MSG.NEXT"), `no pull goes out before the PING is answered; sent after: ${JSON.stringify(afterUnsub.slice(0, 400))}`);
+  proxy.restore();
+  await eventually(() => got.length >= 1, "the placed message to reach the agent once the PONG is in", 20_000);
+  assert.deepEqual(got, [placed]);
+});
