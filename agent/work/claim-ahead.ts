@@ -19,8 +19,11 @@
  *   with no more than two claims' time (as above) left, by its frames left or
  *   by its time so far against the measured time per frame, whichever says
  *   less (a pipelined executor hands its last frames over in a burst at the
- *   end, so counting frames alone starts the claim too late). Before anything
- *   is measured, the last frame.
+ *   end, so counting frames alone starts the claim too late). Before a chunk
+ *   is measured (an agent's first chunk), its own frames so far give the time
+ *   per frame once a claim is measured (a fresh farm's agents under load: the
+ *   last-frame rule left 250 ms for claims that took 300-500 ms); before any
+ *   of that, the last frame.
  * - Chunks whose frames are made but whose upload and commit are still in
  *   flight never hold the executor, and at most `maxFinishing` of them may be
  *   in flight: a slow sink stops the agent claiming instead of piling up
@@ -107,9 +110,11 @@ export class ClaimAhead {
     const left = c.frames - c.framesDone;
     if (left <= 1) return true;
     const claimMs = this.claimBoundMs();
-    if (claimMs === null || this.frameMs === null) return false;
-    const byFrames = left * this.frameMs;
-    const byTime = c.elapsedMs === undefined ? byFrames : c.frames * this.frameMs - c.elapsedMs;
+    // Before a chunk is measured (an agent's first), the running chunk's own frames so far give its pace.
+    const frameMs = this.frameMs ?? (c.framesDone > 0 && c.elapsedMs !== undefined ? c.elapsedMs / c.framesDone : null);
+    if (claimMs === null || frameMs === null) return false;
+    const byFrames = left * frameMs;
+    const byTime = c.elapsedMs === undefined ? byFrames : c.frames * frameMs - c.elapsedMs;
     return Math.min(byFrames, byTime) <= 2 * claimMs;
   }
 }

@@ -16,7 +16,8 @@ import { startWorkQueue } from "../helpers/work-queue-fixture.ts";
 // Why this file exists: the soak cuts an agent's link silently (its bridge port goes down: nothing is closed, so
 // neither end notices), unlike nats-work-loop-reconnect.test.ts, where the server stops and the client sees it.
 // These tests cut the agent's NATS link the same way (a proxy that stops carrying bytes) and place work on the
-// agent's own subject while it is cut.
+// agent's own subject while it is cut. The last test stalls one way only (what the server sends is held, what the
+// agent sends passes): the pulls' heartbeats come late on a link that still carries, as in a busy agent host.
 
 // Long enough that a message swallowed by a stale pull (redelivered only after the ack wait) fails the test.
 const ACK_WAIT_S = 30;

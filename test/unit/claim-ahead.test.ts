@@ -86,3 +86,13 @@ test("the averages follow the newest measurements and ignore nonsense", () => {
   assert.equal(p.target(), 1, "claims got fast again");
   assert.throws(() => new ClaimAhead({ maxAhead: 0 }), /maxAhead/);
 });
+
+test("before a chunk is measured, the running chunk's own frames so far give its time per frame", () => {
+  const p = new ClaimAhead();
+  assert.equal(p.mayClaim([{ ...running(2, 4), elapsedMs: 500 }], 0), false, "no claim measured yet: the last frame only");
+  p.observeClaim(300); // a claim under load: two of them outlast the last frame's 250 ms
+  assert.equal(p.mayClaim([{ ...running(0, 4), elapsedMs: 200 }], 0), false, "no frame made yet: no pace");
+  assert.equal(p.mayClaim([{ ...running(1, 4), elapsedMs: 250 }], 0), false, "750 ms left at 250 ms a frame");
+  assert.equal(p.mayClaim([{ ...running(2, 4), elapsedMs: 500 }], 0), true, "500 ms left: within two claims");
+  assert.equal(p.mayClaim([running(2, 4)], 0), false, "no time so far: the last frame only");
+});
