@@ -146,7 +146,8 @@ export class ResultSink {
     if (this.uploading.has(h.attemptId)) refuse(UPLOAD_IN_PROGRESS, `attempt ${h.attemptId} has an upload in progress`);
     this.uploading.add(h.attemptId);
     const dir = stagingDirFor(this.opts.outputRoot, h.attemptId);
-    freshDir(dir);
+    // An answered commit's emptied dir, renamed (staging-removals.ts), where there is one: no removal's trip per chunk.
+    if (!this.removals.reuse(dir)) freshDir(dir);
     return new UploadSession(this, h, dir, chunk.frameStart, chunk.frameEnd);
   }
 
@@ -214,7 +215,7 @@ export class ResultSink {
   /** Emptied staging dirs of answered commits, removed after the answer. */
   private readonly removals: StagingRemovals;
 
-  /** Settles once the staging dirs of the commits answered so far are removed (they go after the answer: staging-removals.ts). */
+  /** Settles once the staging dirs of the commits answered so far are removed (after the answer, or kept as spares for the next uploads: staging-removals.ts). */
   drained(): Promise<void> {
     return this.removals.drained();
   }
