@@ -115,10 +115,7 @@ export class ClaimService {
     const result = await this.batch.run((): ClaimResult => {
       const now = this.clock();
       for (const chunkId of picks) {
-        if (this.store.chunks.get(chunkId)?.state !== "pending") continue;
-        const dispatchId = newId(ANSWERED_PREFIX, now);
-        this.store.chunks.queuePending(chunkId, now, dispatchId, agentId);
-        const r = this.take(agentId, chunkId, dispatchId);
+        const r = this.take(agentId, chunkId, newId(ANSWERED_PREFIX, now), true);
         if (!r.skip) return r;
       }
       return { skip: true, reason: "none" };
@@ -127,17 +124,22 @@ export class ClaimService {
     return result;
   }
 
-  /** The claim's store work; runs inside a transaction. */
-  private take(agentId: string, chunkId: string, dispatchId: string): ClaimResult {
+  /**
+   * The claim's store work; runs inside a transaction. `picked`: a pending chunk picked for a claim for the
+   * next chunk (claimNextBatched), taken straight to running, with `dispatchId` and this agent as its
+   * placement, in one UPDATE (it was queued and then claimed, two UPDATEs in the same transaction, so no
+   * reader ever saw the queued step); refused, it stays pending as it was.
+   */
+  private take(agentId: string, chunkId: string, dispatchId: string, picked = false): ClaimResult {
     const now = this.clock();
     const agent = this.store.agents.get(agentId);
     if (!agent || agent.state === "removed") return { skip: true, reason: "agent not enrolled" };
     const chunk = this.store.chunks.get(chunkId);
     if (!chunk) return { skip: true, reason: "unknown chunk" };
     // A speculative copy: a second live attempt of a running chunk, allowed only for the copy's own dispatch id.
-    const copy = isCopyDispatch(chunk, dispatchId);
-    if (!copy && chunk.state !== "queued") return { skip: true, reason: `chunk is ${chunk.state}` };
-    if (!copy && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
+    const copy = !picked && isCopyDispatch(chunk, dispatchId);
+    if (!copy && chunk.state !== (picked ? "pending" : "queued")) return { skip: true, reason: `chunk is ${chunk.state}` };
+    if (!copy && !picked && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
     const job = this.store.jobs.get(chunk.jobId);
     if (!job) return { skip: true, reason: "unknown job" };
     if (copy) {
@@ -146,23 +148,20 @@ export class ClaimService {
       if ("skip" in c) return { skip: true, reason: c.skip };
       return { skip: false, attemptId: c.attemptId, work: this.work(job, chunk, c.attemptId) };
     }
-    if (job.state === "paused" || job.state === "cancelled") {
-      this.store.chunks.transition(chunk.id, job.state === "paused" ? "pending" : "cancelled", now, { dispatchId: null });
-      return { skip: true, reason: `job is ${job.state}` };
-    }
-    if (this.store.blocklist.isBlocked(job.id, agentId)) {
-      this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
-      return { skip: true, reason: "agent is blocklisted for this job" };
-    }
+    // A refused chunk goes back to pending (a picked one is still there), or is cancelled with its job.
+    const refused = (to: "pending" | "cancelled", reason: string): ClaimResult => {
+      if (!(picked && to === "pending")) this.store.chunks.transition(chunk.id, to, now, { dispatchId: null });
+      return { skip: true, reason };
+    };
+    if (job.state === "paused" || job.state === "cancelled") return refused(job.state === "paused" ? "pending" : "cancelled", `job is ${job.state}`);
+    if (this.store.blocklist.isBlocked(job.id, agentId)) return refused("pending", "agent is blocklisted for this job");
     const why = this.ineligible(agent, job);
-    if (why !== null) {
-      this.store.chunks.transition(chunk.id, "pending", now, { dispatchId: null });
-      return { skip: true, reason: `agent ${why}` };
-    }
+    if (why !== null) return refused("pending", `agent ${why}`);
     if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
     const attemptId = newId("att", now);
     this.store.attempts.insert({ id: attemptId, chunkId, jobId: job.id, agentId, createdAt: now });
-    const running = this.store.chunks.transition(chunk.id, "running", now, { currentAttemptId: attemptId, countAttempt: true }, chunk);
+    const placed = picked ? { dispatchId, placedAgentId: agentId } : {};
+    const running = this.store.chunks.transition(chunk.id, "running", now, { currentAttemptId: attemptId, countAttempt: true, ...placed }, chunk);
     return { skip: false, attemptId, work: this.work(job, running, attemptId) };
   }
 

@@ -163,7 +163,7 @@ export class ChunksTable {
       error?: string | null;
       countAttempt?: boolean;
       countFailure?: boolean;
-      /** Where a chunk moving to queued was published (null: the pool). */
+      /** Where a chunk moving to queued was published (null: the pool); for one claimed straight from pending, its agent. */
       placedAgentId?: string | null;
     } = {},
     /** The chunk's row as the caller read it earlier in the same transaction (not read again); none: read here. */
@@ -179,7 +179,7 @@ export class ChunksTable {
            current_attempt_id = CASE WHEN @setAttempt THEN @currentAttemptId ELSE current_attempt_id END,
            error = CASE WHEN @setError THEN @error ELSE error END,
            attempts = attempts + @countAttempt, failures = failures + @countFailure,
-           placed_agent_id = CASE WHEN @to = 'queued' THEN @placedAgentId ELSE placed_agent_id END,
+           placed_agent_id = CASE WHEN @setPlaced THEN @placedAgentId ELSE placed_agent_id END,
            spec_dispatch_id = CASE WHEN @to = 'running' THEN spec_dispatch_id END,
            spec_agent_id = CASE WHEN @to = 'running' THEN spec_agent_id END,
            spec_attempt_id = CASE WHEN @to = 'running' THEN spec_attempt_id END
@@ -197,6 +197,7 @@ export class ChunksTable {
         error: fields.error ?? null,
         countAttempt: fields.countAttempt ? 1 : 0,
         countFailure: fields.countFailure ? 1 : 0,
+        setPlaced: to === "queued" || fields.placedAgentId !== undefined ? 1 : 0,
         placedAgentId: fields.placedAgentId ?? null,
       });
     // The row as the UPDATE above left it, without reading it back (a transition runs inside the caller's transaction).
@@ -210,7 +211,7 @@ export class ChunksTable {
       error: fields.error !== undefined ? fields.error : chunk.error,
       attempts: chunk.attempts + (fields.countAttempt ? 1 : 0),
       failures: chunk.failures + (fields.countFailure ? 1 : 0),
-      placedAgentId: to === "queued" ? (fields.placedAgentId ?? null) : chunk.placedAgentId,
+      placedAgentId: to === "queued" || fields.placedAgentId !== undefined ? (fields.placedAgentId ?? null) : chunk.placedAgentId,
       specDispatchId: running ? chunk.specDispatchId : null,
       specAgentId: running ? chunk.specAgentId : null,
       specAttemptId: running ? chunk.specAttemptId : null,

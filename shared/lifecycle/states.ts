@@ -12,10 +12,13 @@ export const JOB_TRANSITIONS: Transitions<JobState> = {
 };
 export const TERMINAL_JOB_STATES: readonly JobState[] = ["done", "failed", "cancelled"];
 
-/** pending: not yet published; queued: a work message is in JetStream; running: claimed by an attempt. */
+/**
+ * pending: not yet published; queued: a work message is in JetStream; running: claimed by an attempt
+ * (from pending when a claim for the next chunk is answered with it: no message is published for it).
+ */
 export type ChunkState = "pending" | "queued" | "running" | "done" | "failed" | "cancelled";
 export const CHUNK_TRANSITIONS: Transitions<ChunkState> = {
-  pending: ["queued", "cancelled"],
+  pending: ["queued", "running", "cancelled"],
   queued: ["running", "pending", "cancelled"],
   running: ["done", "queued", "pending", "failed", "cancelled"],
   done: [],
