@@ -276,7 +276,7 @@ export class Coordinator {
       const sink = new ResultSink(
         store,
         (job, i) => framePathFor(job, specs.of(job), i),
-        { outputRoot: config.outputRoot, maxFrameBytes: config.maxFrameBytes, stamper: provenance.stamper },
+        { outputRoot: config.outputRoot, maxFrameBytes: config.maxFrameBytes, stamper: provenance.stamper, shareTransaction: () => claims.batch.take() },
         clock,
         log.child({ part: "sink" }),
         onChange,

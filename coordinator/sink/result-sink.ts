@@ -24,6 +24,7 @@ import { STAGING_THREAD_MIN_CORES, StagingWriter } from "./staging-writer.ts";
 import { badChecksum, checkFrameSha256 } from "./frame-checksum.ts";
 import { supersedeOthers } from "../scheduling/copy-rules.ts";
 import type { AttemptToCancel } from "../nats/agent-control.ts";
+import type { SharedWrites } from "../dispatch/turn-batch.ts";
 
 export interface UploadHeader {
   jobId: string;
@@ -64,6 +65,11 @@ export interface SinkOptions {
   outputRoot: string;
   maxFrameBytes: number;
   stamper?: AttemptStamper;
+  /**
+   * Other writes waiting for a transaction of this turn (the claims' TurnBatch#take), run in each commit
+   * batch's transaction after its commits: one BEGIN/COMMIT and one WAL fsync for both. None: commits alone.
+   */
+  shareTransaction?: () => SharedWrites | undefined;
 }
 
 function refuse(reason: string, message: string): never {
@@ -233,10 +239,20 @@ export class ResultSink {
    */
   private async commitBatch(batch: readonly PendingCommit[]): Promise<Array<PromiseSettledResult<number>>> {
     const now = this.clock();
-    // One savepoint each; if SQLite dropped the whole transaction (disk full, I/O error), none of the batch stands.
-    const recorded: Array<Recorded | { error: unknown }> = this.store
-      .txEach(batch.map((c) => () => this.record(c, now)))
-      .map((o) => (o.ok ? o.value : { error: o.err }));
+    // Claims waiting for this turn's transaction go in this one, after the commits (the order they had: a claim's
+    // transaction came after a commit that started in the same turn); answered once it committed, as before.
+    const shared = this.opts.shareTransaction?.();
+    const writes: Array<() => unknown> = batch.map((c) => () => this.record(c, now));
+    let outcomes: ReturnType<Store["txEach"]>;
+    try {
+      // One savepoint each; if SQLite dropped the whole transaction (disk full, I/O error), none of the batch stands.
+      outcomes = this.store.txEach(shared ? [...writes, ...shared.fns] : writes);
+    } catch (err) {
+      shared?.settle({ err });
+      throw err;
+    }
+    shared?.settle({ done: outcomes.slice(batch.length) });
+    const recorded = outcomes.slice(0, batch.length).map((o): Recorded | { error: unknown } => (o.ok ? (o.value as Recorded) : { error: o.err }));
     const syncs = new Map<string, Promise<void>>();
     const moved = recorded.map((r) => {
       if ("error" in r) return r;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { ResultSink, type AttemptStamper, type IncomingFrame, type UploadHeader } from "../../coordinator/sink/result-sink.ts";
+import { ResultSink, type AttemptStamper, type IncomingFrame, type SinkOptions, type UploadHeader } from "../../coordinator/sink/result-sink.ts";
 import type { Store } from "../../coordinator/store/store.ts";
 import type { JobRow } from "../../coordinator/store/jobs-table.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
@@ -45,7 +45,10 @@ export function startAttempt(store: Store, chunkId: string, agentId: string, att
  * <dir>/out/shot-a, one online agent, a live attempt "att_live" on chunk 0, and
  * a ResultSink over <dir>/out. `committed` records onCommitted calls.
  */
-export function setupSink(t: TestContext, opts: { maxFrameBytes?: number; chunks?: ReadonlyArray<readonly [number, number]>; stamper?: (store: Store) => AttemptStamper } = {}) {
+export function setupSink(
+  t: TestContext,
+  opts: { maxFrameBytes?: number; chunks?: ReadonlyArray<readonly [number, number]>; stamper?: (store: Store) => AttemptStamper; shareTransaction?: SinkOptions["shareTransaction"] } = {},
+) {
   const chunks = opts.chunks ?? [[0, 2], [3, 5]];
   const farm = seedFarm(t, { chunks });
   const outputRoot = join(farm.dir, "out");
@@ -56,7 +59,7 @@ export function setupSink(t: TestContext, opts: { maxFrameBytes?: number; chunks
   const sink = new ResultSink(
     farm.store,
     framePath,
-    { outputRoot, maxFrameBytes: opts.maxFrameBytes ?? 64 * 1024, ...(opts.stamper ? { stamper: opts.stamper(farm.store) } : {}) },
+    { outputRoot, maxFrameBytes: opts.maxFrameBytes ?? 64 * 1024, ...(opts.stamper ? { stamper: opts.stamper(farm.store) } : {}), ...(opts.shareTransaction ? { shareTransaction: opts.shareTransaction } : {}) },
     clock.now,
     testLog(),
     (jobId) => committed.push(jobId),

@@ -46,7 +46,7 @@ test("claims asked for in one turn share one transaction, each gets its own chun
     ),
   );
   assert.equal(s.commits() - before, 1, "one transaction for the four claims");
-  assert.deepEqual(s.claims.batch.stats, { batches: 1, writes: 4 });
+  assert.deepEqual(s.claims.batch.stats, { batches: 1, writes: 4, shared: 0 });
   for (const [i, r] of results.entries()) {
     assert.equal(r.skip, false);
     if (r.skip) continue;
