@@ -19,14 +19,18 @@
  * frames' entries are fsynced with the dir before the commit. A crash leaves a
  * spare as the empty dir of a committed attempt (removed at start-up, as
  * above) or, renamed, as the dir of an upload that did not commit (deleted).
- * Bounded: at most MAX_SPARES spares; all are removed once no upload took one
+ * Bounded: at most MAX_SPARES spares (empty dirs); all are removed once no upload took one
  * for SPARE_IDLE_MS, and at drained().
  */
 import { renameSync } from "node:fs";
 import type { Logger } from "../../shared/log.ts";
 
-/** Emptied staging dirs kept for the next uploads; more are removed at once. */
-export const MAX_SPARES = 8;
+/**
+ * Emptied staging dirs kept for the next uploads; more are removed at once. About one per agent between two
+ * uploads is used (a bench farm of 8 agents filled 8 and still removed a third of its dirs), and an empty dir
+ * costs nothing: room for a large farm.
+ */
+export const MAX_SPARES = 256;
 /** Spares no upload took for this long (ms) are removed. */
 export const SPARE_IDLE_MS = 250;
 
