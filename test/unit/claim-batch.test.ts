@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
-import Database from "better-sqlite3";
 import { ClaimService, type ClaimResult, type WorkDescriber } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { TurnBatch } from "../../coordinator/dispatch/turn-batch.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { insertAgent, queueChunk, seedFarm } from "../helpers/store-fixture.ts";
-import { defer } from "../helpers/defer.ts";
+import { committedAttempts, countTransactions } from "../helpers/store-transactions.ts";
 import { testLog } from "../helpers/test-log.ts";
 
 const describeWork: WorkDescriber = () => ({ input: null, steps: [] });
@@ -16,19 +15,10 @@ function setup(t: TestContext) {
   const farm = seedFarm(t, { chunks: [[0, 1], [2, 3], [4, 5], [6, 7]] });
   const agents = [farm.agent, insertAgent(farm.store), insertAgent(farm.store), insertAgent(farm.store)];
   const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, describeWork, manualClock(50_000).now, testLog(), () => undefined);
-  let commits = 0;
-  const tx = farm.store.tx.bind(farm.store);
-  farm.store.tx = <T>(fn: () => T): T => {
-    if (!farm.store.db.inTransaction) commits++;
-    return tx(fn);
-  };
+  const commits = countTransactions(farm.store);
   // A second connection sees only what was committed.
-  const reader = new Database(farm.dbPath, { readonly: true });
-  defer(t, () => {
-    reader.close();
-  });
-  const committedAttempt = (attemptId: string) => reader.prepare(`SELECT chunk_id AS chunkId, agent_id AS agentId, state FROM attempts WHERE id = ?`).get(attemptId);
-  return { ...farm, agents, claims, commits: () => commits, committedAttempt };
+  const committedAttempt = committedAttempts(t, farm.dbPath);
+  return { ...farm, agents, claims, commits, committedAttempt };
 }
 
 test("claims asked for in one turn share one transaction, each gets its own chunk, answered only after the commit", async (t) => {

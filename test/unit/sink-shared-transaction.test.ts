@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test, type TestContext } from "node:test";
-import Database from "better-sqlite3";
 import { ClaimService } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { stagingDirFor } from "../../coordinator/sink/staging.ts";
@@ -15,7 +14,7 @@ import { ACCOUNTING, framePath, randomFrame, setupSink } from "../helpers/sink-f
 import { insertAgent, queueChunk } from "../helpers/store-fixture.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { testLog } from "../helpers/test-log.ts";
-import { defer } from "../helpers/defer.ts";
+import { committedAttempts, countTransactions } from "../helpers/store-transactions.ts";
 import { settle } from "../helpers/eventually.ts";
 
 /** A staged upload of chunk 0 (att_live), a second agent with chunk 1 queued for it, and the outer transactions counted. */
@@ -31,20 +30,11 @@ async function setup(t: TestContext) {
   const frames = new Map(data.map((f) => [f.index, { sha256: f.sha256, bytes: f.size }]));
   const queued = s.chunks[1]!;
   const dispatchId = queueChunk(s.store, queued.id);
-  let transactions = 0;
-  const tx = s.store.tx.bind(s.store);
-  s.store.tx = <T>(fn: () => T): T => {
-    if (!s.store.db.inTransaction) transactions++;
-    return tx(fn);
-  };
+  const transactions = countTransactions(s.store);
   // A second connection sees only what was committed.
-  const reader = new Database(s.dbPath, { readonly: true });
-  defer(t, () => {
-    reader.close();
-  });
-  const committedAttempt = (attemptId: string) => reader.prepare(`SELECT state FROM attempts WHERE id = ?`).get(attemptId);
+  const committedAttempt = committedAttempts(t, s.dbPath);
   const commit = () => s.sink.commit(header, stagingDirFor(s.outputRoot, header.attemptId), frames, ACCOUNTING);
-  return { s, claims, other, data, queued, dispatchId, commit, transactions: () => transactions, committedAttempt };
+  return { s, claims, other, data, queued, dispatchId, commit, transactions, committedAttempt };
 }
 
 test("a claim waiting for its turn's transaction goes into the transaction of a commit batch started in that turn; both answered after its commit", async (t) => {
@@ -60,7 +50,7 @@ test("a claim waiting for its turn's transaction goes into the transaction of a 
   assert.equal(c.s.store.chunks.get(c.queued.id)?.state, "running");
   assert.equal(await committed, 2);
   const { seen } = await claimed;
-  assert.deepEqual(seen, { state: "running" });
+  assert.deepEqual(seen, { chunkId: c.queued.id, agentId: c.other.id, state: "running" });
   for (const f of c.data) assert.deepEqual(readFileSync(framePath(c.s.job, f.index)), Buffer.from(f.data));
   assert.equal(c.s.store.chunks.get(c.s.chunk.id)?.state, "done");
   await settle();
