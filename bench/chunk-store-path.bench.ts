@@ -98,7 +98,11 @@ async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
   const trees: Array<{ name: string; tree: Tree }> = [{ name: "this", tree: await loadTree(here) }];
   if (f.before !== "") trees.unshift({ name: "before", tree: await loadTree(resolve(f.before)) });
   return withTempDir("nightshift-bench-chunk-store-", parent, async (dir) => {
-    const farms = await Promise.all(trees.map(async (t, i) => ({ ...t, farm: await farm(t.tree, join(dir, String(i)), chunks * (rounds + 1), stepsKb) })));
+    // One tree after the other: each tree's shared/module-worker.ts stops esbuild's service when its own staging
+    // thread's bundle is made, which would leave the other tree's build waiting for good (the process then ends
+    // with nothing printed) if both were bundling at once; two trees in one process is this bench's alone.
+    const farms: Array<{ name: string; tree: Tree; farm: Awaited<ReturnType<typeof farm>> }> = [];
+    for (const [i, t] of trees.entries()) farms.push({ ...t, farm: await farm(t.tree, join(dir, String(i)), chunks * (rounds + 1), stepsKb) });
     const usPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
     const mainUsPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
     try {
