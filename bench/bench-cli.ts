@@ -189,11 +189,21 @@ export function nowSeconds(): number {
  */
 export function runBench(main: () => Promise<unknown>): void {
   exitOnSignals();
+  let settled = false;
+  // A bench whose work waits on something that can never happen would otherwise end with status 0 and print nothing.
+  const unsettled = (): void => {
+    if (settled) return;
+    process.stderr.write("bench failed: its work was still waiting when nothing was left to run (a promise that never settles)\n");
+    process.exitCode = 1;
+  };
+  process.once("beforeExit", unsettled);
   main().then(
     (result) => {
+      settled = true;
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     },
     (err: unknown) => {
+      settled = true;
       const bad = err instanceof BadInputError;
       process.stderr.write(`${bad ? "" : "bench failed: "}${err instanceof Error ? (bad ? err.message : (err.stack ?? err.message)) : String(err)}\n`);
       process.exitCode = bad ? 2 : 1;
