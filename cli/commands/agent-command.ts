@@ -7,22 +7,17 @@ import { collect } from "./parse-args.ts";
 import { parseCacheSize } from "../../agent/assets/cache-size.ts";
 import { shutdownSignal, untilAborted } from "../signals.ts";
 import type { AgentKindsConfig } from "../../agent/config/agent-kinds-config.ts";
+import type { AgentFile } from "../../agent/config/agent-file-schema.ts";
 
 /** The step-kind part of the config file, with --shared-root and --blender on top; a bad entry names its field. */
-async function agentKindsConfig(file: Record<string, unknown>, flags: AgentFlags): Promise<AgentKindsConfig> {
+async function agentKindsConfig(file: AgentFile, flags: AgentFlags): Promise<AgentKindsConfig> {
   // zod loads here, not when the CLI starts.
   const [{ AgentKindsConfigSchema }, { badInputFromIssues, specIssuesFromZod }] = await Promise.all([
     import("../../agent/config/agent-kinds-config.ts"),
     import("../../shared/job-spec/format-issues.ts"),
   ]);
-  const raw = {
-    ...(file.sharedRoot !== undefined ? { sharedRoot: file.sharedRoot } : {}),
-    ...(file.blender !== undefined ? { blender: file.blender } : {}),
-    ...(file.commands !== undefined ? { commands: file.commands } : {}),
-    ...(file.comfyui !== undefined ? { comfyui: file.comfyui } : {}),
-  };
-  if (flags.sharedRoot) raw.sharedRoot = flags.sharedRoot;
-  if (flags.blender) raw.blender = { ...((raw.blender as object | undefined) ?? {}), path: flags.blender };
+  const raw = { sharedRoot: flags.sharedRoot ?? file.sharedRoot, blender: file.blender, commands: file.commands, comfyui: file.comfyui };
+  if (flags.blender) raw.blender = { ...(raw.blender ?? { enabled: true }), path: flags.blender };
   const parsed = AgentKindsConfigSchema.safeParse(raw);
   if (!parsed.success) throw badInputFromIssues(specIssuesFromZod(parsed.error.issues, raw), "agent config");
   return parsed.data;
@@ -59,12 +54,8 @@ interface AgentFlags {
  * beyond the CPU is checked here, before the agent joins: a provider that
  * cannot start stops it with exit 2 and what the provider needs.
  */
-async function onnxProvidersOf(flags: AgentFlags, file: Record<string, unknown>): Promise<string[] | undefined> {
-  const fromFile = file.onnxProviders;
-  if (fromFile !== undefined && typeof fromFile !== "string" && !Array.isArray(fromFile)) {
-    throw new BadInputError("onnxProviders: expected a list such as [webgpu, cpu] or the text webgpu,cpu", { field: "onnxProviders" });
-  }
-  const text = flags.onnxProviders ?? (Array.isArray(fromFile) ? fromFile.map(String).join(",") : fromFile);
+async function onnxProvidersOf(flags: AgentFlags, file: AgentFile): Promise<string[] | undefined> {
+  const text = flags.onnxProviders ?? file.onnxProviders;
   const field = flags.onnxProviders !== undefined ? "--onnx-providers" : "onnxProviders";
   if (text !== undefined && flags.cuda) throw new BadInputError(`--cuda: give either --cuda or ${field}, not both`, { field: "cuda" });
   if (text === undefined) return flags.cuda ? ["cuda", "cpu"] : undefined;
@@ -105,15 +96,17 @@ export function registerAgent(program: Command): void {
     .option("--cuda", "run ONNX models with the CUDA execution provider (needs onnxruntime's CUDA libraries); the same as --onnx-providers cuda,cpu")
     .action(async (flags: AgentFlags) => {
       // onnxruntime, gRPC and NATS load here, not when the CLI starts.
-      const [{ readConfigFile }, { startAgent }, { joinStudio }, { createLogger }, { agentLimits }] = await Promise.all([
+      const [{ readConfigFile }, { parseAgentFile }, { startAgent }, { joinStudio }, { createLogger }, { agentLimits }] = await Promise.all([
         import("../config-file.ts"),
+        import("../../agent/config/agent-file-schema.ts"),
         import("../../agent/start-agent.ts"),
         import("../../agent/connect/join-studio.ts"),
         import("../../shared/log.ts"),
         import("../../agent/config/agent-limits.ts"),
       ]);
-      const file = flags.config ? readConfigFile(flags.config) : {};
-      const coordinator = flags.coordinator ?? (file.coordinator as string | undefined);
+      // Every key checked before anything else runs: an unknown key or a wrong type is exit 2, naming the key and the file.
+      const file = parseAgentFile(flags.config ? readConfigFile(flags.config) : {}, flags.config ?? "");
+      const coordinator = flags.coordinator ?? file.coordinator;
       const discoverySeconds = Number(flags.discoveryTimeout);
       if (!(discoverySeconds >= 1 && discoverySeconds <= 600)) {
         throw new BadInputError(`--discovery-timeout: expected 1..600 seconds, got '${flags.discoveryTimeout}'`, { field: "discoveryTimeout" });
@@ -133,13 +126,13 @@ export function registerAgent(program: Command): void {
       }
       const executionProviders = await onnxProvidersOf(flags, file);
       const kinds = await agentKindsConfig(file, flags);
-      const cacheBytes = parseCacheSize(flags.cacheSize ?? (file.cacheSize as string | number | undefined), flags.cacheSize !== undefined ? "--cache-size" : "cacheSize");
+      const cacheBytes = parseCacheSize(flags.cacheSize ?? file.cacheSize, flags.cacheSize !== undefined ? "--cache-size" : "cacheSize");
       const limits = agentLimits(flags, file);
       const log = createLogger("nightshift-agent");
       const signal = shutdownSignal();
       const name = flags.name ?? hostname();
       const dataDir = flags.dataDir ?? defaultAgentDataDir();
-      const joinToken = flags.joinToken ?? (file.joinToken as string | undefined);
+      const joinToken = flags.joinToken ?? file.joinToken;
       const membership = await joinStudio({
         dataDir,
         name,
