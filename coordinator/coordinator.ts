@@ -219,16 +219,19 @@ export class Coordinator {
         // No Error (with its stack) captured per request for async traces: one per chunk publish was a measurable share of dispatch.
         noAsyncTraces: true });
       cleanups.push(() => nc.close());
+      steps.mark("natsConnect");
       // Revocations reach the servers' resolvers through the system account (every node of a cluster); pushed once now, then on every removal.
       const natsAccountPush = studioNats ? await NatsAccountPush.open({ servers: natsUrls, systemUser: await trust.natsOperator.systemUser(), tls: natsTlsClient }) : undefined;
       if (natsAccountPush) {
         cleanups.push(() => natsAccountPush.close());
         // A cluster that is still electing (or a node still starting) answers with timeouts: retried, bounded.
-        const accountJwt = await trust.natsAccountJwt();
+        // The JWT signed at open (and preloaded by the embedded server), not a new one: that would wait for the next second.
+        const accountJwt = trust.latestNatsAccountJwt;
         await retryDuringElection(() => natsAccountPush.push(accountJwt), {
           onRetry: (attempt, err) => log.warn({ attempt, err: err.message }, "NATS servers did not take the account JWT yet; retrying"),
         });
       }
+      steps.mark("natsAccountPush");
       const natsLog = log.child({ part: "nats" });
       const queue = new WorkQueue(nc, {
         prefix: config.subjectPrefix,
@@ -238,7 +241,7 @@ export class Coordinator {
         retry: { onRetry: (attempt, err) => natsLog.warn({ attempt, err: err.message }, "JetStream call failed (leader election?); retrying") },
       });
       await queue.ensure();
-      steps.mark("natsConnect");
+      steps.mark("workStream");
 
       const assets = new AssetStore(join(config.dataDir, "assets"));
       const assetGc = new AssetCollector(store, assets, clock, config.assetGc, log.child({ part: "assets" }));

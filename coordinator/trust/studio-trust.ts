@@ -181,6 +181,15 @@ export class StudioTrust {
     if (key !== null && key !== undefined) this.natsRevocations.revoke(key, agentId, Date.now());
   }
 
+  /**
+   * The account JWT signed last here (at open, or by natsAccountJwt since), with every revocation up to then. The
+   * start-up push sends this one: nothing was revoked since open, and signing another would wait for the next whole
+   * second (nats-operator-keys.ts), 0.5 s of every coordinator start on average (twelfth round).
+   */
+  get latestNatsAccountJwt(): string {
+    return this.natsJwts.account;
+  }
+
   /** The nightshift account JWT signed now with every revocation; later (re)starts preload it too. */
   async natsAccountJwt(): Promise<string> {
     this.natsJwts.account = await this.natsOperator.accountJwt(this.natsRevocations.asClaims());
