@@ -1,7 +1,8 @@
 // Why this file exists: one place that decides how every process logs: human-readable lines when a person
 // watches a terminal, JSON lines for files, pipes, journald and log shippers.
 import { pino, type Logger } from "pino";
-import { PinoPretty } from "pino-pretty";
+import { createRequire } from "node:module";
+import type { PinoPretty as PinoPrettyFn } from "pino-pretty";
 
 export type { Logger };
 
@@ -35,6 +36,8 @@ export function createLogger(name: string, level = process.env.NIGHTSHIFT_LOG_LE
   if (options.file) return pino(settings, pino.destination({ dest: options.file, sync: true, mkdir: true }));
   if ((options.format ?? logFormat()) === "pretty") {
     // Synchronous on fd 2 so that a line is on screen before the process exits; no worker thread.
+    // Required here, not imported with this file: a JSON-logging process (a coordinator under systemd) never loads pino-pretty's 40 modules.
+    const { PinoPretty } = createRequire(import.meta.url)("pino-pretty") as { PinoPretty: typeof PinoPrettyFn };
     return pino(settings, PinoPretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" }));
   }
   return pino(settings, pino.destination({ dest: 2, sync: false }));

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { build, stop, type Plugin } from "esbuild";
+import type { Plugin } from "esbuild";
 
 /**
  * Starts a worker thread on one of this project's TypeScript modules (the
@@ -39,11 +39,13 @@ async function bundleModule(entry: URL): Promise<string> {
     // esbuild's service process stays up after a build and pings this process every second, waking its
     // event loop for nothing once the threads' bundles are made: end it (a later build starts it again).
     // Nothing else in the process uses it: the dashboard is built in a child process.
-    if (--building === 0) void stop();
+    if (--building === 0) void import("esbuild").then(({ stop }) => stop());
   }
 }
 
 async function bundleOnce(entry: URL): Promise<string> {
+  // Loaded here, not with this file: the compiled CLI (dist/) never bundles, and its start-up should not load esbuild.
+  const { build } = await import("esbuild");
   const out = await build({
     entryPoints: [decodeURIComponent(entry.pathname)],
     bundle: true,

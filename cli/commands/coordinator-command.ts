@@ -41,15 +41,15 @@ export function registerCoordinator(program: Command): void {
     .option("--metrics-listen <host:port>", "serve Prometheus metrics on GET /metrics (config: metricsListen)")
     .option("--http-listen <host:port>", "the dashboard's address (default 127.0.0.1, any free port; beyond loopback it is HTTPS) (config: httpListen)")
     .action(async (flags: CoordinatorFlags) => {
-      // The store, NATS, gRPC and onnxruntime load here, not when the CLI starts.
-      const [{ readConfigFile }, { compileCoordinatorConfig }, { Coordinator }, { createLogger }, { ENDPOINT_FILE }] = await Promise.all([
-        import("../config-file.ts"),
+      // The store, NATS, gRPC and onnxruntime load here, not when the CLI starts; the YAML reader only with --config
+      // (every module loaded is time a restarted coordinator is not listening: issue 15, twelfth round).
+      const [file, { compileCoordinatorConfig }, { Coordinator }, { createLogger }, { ENDPOINT_FILE }] = await Promise.all([
+        flags.config ? import("../config-file.ts").then(({ readConfigFile }) => readConfigFile(flags.config as string)) : ({} as Record<string, unknown>),
         import("../../coordinator/config/coordinator-config.ts"),
         import("../../coordinator/coordinator.ts"),
         import("../../shared/log.ts"),
         import("../control-client.ts"),
       ]);
-      const file = flags.config ? readConfigFile(flags.config) : {};
       const raw = {
         ...file,
         dataDir: flags.dataDir ?? (file.dataDir as string | undefined) ?? defaultDataDir(),

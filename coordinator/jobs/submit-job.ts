@@ -1,7 +1,10 @@
 import { newId } from "../../shared/ids.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
-import { checkAgainstInput, validateJobSpec, type FrameRange, type JobSpec } from "../../shared/job-spec/index.ts";
+// From the modules themselves, not the folder's index: through it the compiled coordinator loaded the YAML parser at start-up (parse-job-file.ts).
+import { validateJobSpec } from "../../shared/job-spec/validate-job-spec.ts";
+import { checkAgainstInput } from "../../shared/job-spec/check-against-input.ts";
+import type { FrameRange, JobSpec } from "../../shared/job-spec/index.ts";
 import { badInputFromIssues } from "../../shared/job-spec/format-issues.ts";
 import type { SpecIssue } from "../../shared/job-spec/spec-issue.ts";
 import { createFrameSource } from "../../shared/media/frame-source.ts";

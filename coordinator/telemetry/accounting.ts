@@ -5,8 +5,7 @@ import type { Heartbeat } from "../../shared/protocol/messages.ts";
 import type { AccountingConfig } from "../config/accounting-config.ts";
 import type { ControlApi } from "../control/control-api.ts";
 import type { Dispatcher } from "../dispatch/dispatcher.ts";
-import { createFarmMetrics } from "../metrics/farm-metrics.ts";
-import { startMetricsServer, type MetricsServer } from "../metrics/metrics-server.ts";
+import type { MetricsServer } from "../metrics/metrics-server.ts";
 import type { Store } from "../store/store.ts";
 import { agentLiveView } from "./agent-live-view.ts";
 import { FarmPowerGate } from "./farm-power-gate.ts";
@@ -53,6 +52,8 @@ export async function startAccounting(d: AccountingDeps): Promise<Accounting> {
   let metrics: MetricsServer | null = null;
   if (d.config.metrics !== null) {
     try {
+      // prom-client (and the OpenTelemetry API it loads, some 90 modules) only when metrics are served: a coordinator's start waits for every module.
+      const [{ createFarmMetrics }, { startMetricsServer }] = await Promise.all([import("../metrics/farm-metrics.ts"), import("../metrics/metrics-server.ts")]);
       const registry = createFarmMetrics({ store: d.store, telemetry, live: d.live, clock: d.clock, powerBudgetWatts: budget });
       metrics = await startMetricsServer(registry, d.config.metrics.host, d.config.metrics.port, d.log.child({ part: "metrics" }));
     } catch (err) {

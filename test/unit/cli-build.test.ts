@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -14,15 +14,8 @@ function staticImports(file: string): { chunks: string[]; packages: string[] } {
   return { chunks: specs.filter((s) => s.startsWith("./")), packages: specs.filter((s) => !s.startsWith(".") && !s.startsWith("node:")) };
 }
 
-test("the built CLI loads only commander at start; onnxruntime, gRPC, NATS, SQLite, sharp and hono load in the commands that need them", (t) => {
-  // Inside the checkout (.tmp/ is ignored by git), so that the built files resolve node_modules.
-  mkdirSync(join(PROJECT_ROOT, ".tmp"), { recursive: true });
-  const out = mkdtempSync(join(PROJECT_ROOT, ".tmp", "build-"));
-  t.after(() => rmSync(out, { recursive: true, force: true }));
-  const build = spawnSync(process.execPath, [join(PROJECT_ROOT, "scripts/build.mjs"), "--outdir", out], { encoding: "utf8" });
-  assert.equal(build.status, 0, build.stderr);
-
-  // Everything `nightshift --help` evaluates: main.js and the chunks it imports statically, transitively.
+/** The packages that loading these built files loads: their static imports, and their chunks' static imports, transitively. */
+function packagesReached(out: string, files: readonly string[]): Set<string> {
   const seen = new Set<string>();
   const packages = new Set<string>();
   const visit = (name: string): void => {
@@ -32,8 +25,24 @@ test("the built CLI loads only commander at start; onnxruntime, gRPC, NATS, SQLi
     for (const pkg of p) packages.add(pkg);
     for (const c of chunks) visit(c.slice(2));
   };
-  visit("main.js");
-  assert.deepEqual([...packages].sort(), ["commander"]);
+  for (const f of files) visit(f);
+  return packages;
+}
+
+/** Builds the CLI into a fresh folder inside the checkout (.tmp/ is ignored by git), so that the built files resolve node_modules. */
+function buildCli(t: TestContext): string {
+  mkdirSync(join(PROJECT_ROOT, ".tmp"), { recursive: true });
+  const out = mkdtempSync(join(PROJECT_ROOT, ".tmp", "build-"));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const build = spawnSync(process.execPath, [join(PROJECT_ROOT, "scripts/build.mjs"), "--outdir", out], { encoding: "utf8" });
+  assert.equal(build.status, 0, build.stderr);
+  return out;
+}
+
+test("the built CLI loads only commander at start; onnxruntime, gRPC, NATS, SQLite, sharp and hono load in the commands that need them", (t) => {
+  const out = buildCli(t);
+  // Everything `nightshift --help` evaluates: main.js and the chunks it imports statically, transitively.
+  assert.deepEqual([...packagesReached(out, ["main.js"])].sort(), ["commander"]);
 
   // The heavy modules are in the build, in chunks that only a command's `await import()` reaches.
   const all = readdirSync(out).filter((f) => f.endsWith(".js"));
@@ -54,4 +63,18 @@ test("the built CLI loads only commander at start; onnxruntime, gRPC, NATS, SQLi
   const help = run("--help");
   assert.equal(help.status, 0, help.stderr);
   for (const cmd of ["demo", "coordinator", "agent", "submit", "jobs", "report"]) assert.match(help.stdout, new RegExp(`\\n  ${cmd}\\b`));
+});
+
+test("a coordinator's start loads no YAML parser, pretty printer, Prometheus client or esbuild unless asked for them", (t) => {
+  // Every module loaded is time a restarted coordinator is not listening (issue 15, twelfth round): the YAML reader only
+  // with --config, pino-pretty only for logs on a terminal, prom-client only with metricsListen, esbuild never from dist/.
+  const out = buildCli(t);
+  const main = readFileSync(join(out, "main.js"), "utf8");
+  // The chunks the coordinator command's action imports (cli/commands/coordinator-command.ts), less the config file reader.
+  const action = main.slice(main.indexOf('.command("coordinator")'), main.indexOf('.command("agent")'));
+  const chunks = [...action.matchAll(/import\("\.\/([^"]+)"\)/g)].map((m) => m[1] as string).filter((f) => !f.startsWith("config-file-"));
+  assert.ok(chunks.some((f) => f.startsWith("coordinator-")), `the coordinator command's chunks: ${chunks.join(", ")}`);
+  const reached = packagesReached(out, chunks);
+  for (const pkg of ["@grpc/grpc-js", "better-sqlite3"]) assert.ok(reached.has(pkg), `${pkg} is reached from ${chunks.join(", ")}`);
+  for (const pkg of ["yaml", "pino-pretty", "prom-client", "esbuild"]) assert.ok(!reached.has(pkg), `${pkg} is loaded at every coordinator start`);
 });
