@@ -263,6 +263,7 @@ export class Agent {
   /** The coordinator's instructions on <p>.ctl.<agentId>. */
   private onControl(m: AgentControl): void {
     if (m.type === "prefetch") return this.prefetch(m.assets);
+    if (m.type === "heartbeat-now") return this.heartbeat?.beat();
     if (m.type !== "cancel-attempt") return;
     const cur = [...this.live].find((c) => c.work.attemptId === m.attemptId);
     if (!cur) return;

@@ -39,6 +39,7 @@ import { wireScheduling } from "./scheduling/wire-scheduling.ts";
 import { windowHolds, type JobWindow } from "./scheduling/job-window.ts";
 import { localZone } from "./scheduling/scheduling-deps.ts";
 import { ensureAgentConsumer } from "./nats/agent-consumer.ts";
+import { askForHeartbeats } from "./nats/agent-control.ts";
 import { watchDeadLetters } from "./nats/dead-letter-watch.ts";
 import { NO_NATS_CREDENTIALS, StudioTrust } from "./trust/studio-trust.ts";
 import { renderNatsTls } from "./trust/nats-auth-config.ts";
@@ -120,6 +121,11 @@ export class Coordinator {
     /** Content-addressed models and other assets agents fetch (coordinator/assets/). */
     readonly assets: AssetStore,
   ) {}
+
+  /** Asks every agent online in the store for a heartbeat now (done at start, once heartbeats are listened for). */
+  askForHeartbeats(): void {
+    askForHeartbeats(this.parts.nc, this.parts.queue.subjects, this.store.agents.listLiveness("online").map((a) => a.id), this.parts.log.child({ part: "agents" }));
+  }
 
   /** host:port of the enrollment listener (server-only TLS). */
   get enrollAddress(): string {
@@ -327,6 +333,8 @@ export class Coordinator {
           }
         },
       });
+      // The agents online in the store are asked for a heartbeat now: heard within a round trip, not over a period.
+      askForHeartbeats(nc, queue.subjects, store.agents.listLiveness("online").map((a) => a.id), log.child({ part: "agents" }));
       // Heartbeats cannot arrive while the coordinator's own NATS connection is down: no agent is timed out for that.
       watchBusStatus(nc, { down: () => registry.busDown(), back: () => registry.busBack() });
       // An agent whose process died is seen by its NATS connection closing, sooner than by its heartbeats stopping.

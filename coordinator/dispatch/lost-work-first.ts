@@ -73,6 +73,8 @@ interface RestartHold {
   unplaceable: Set<string>;
   /** The first pass's time: the pool goes out restartHoldMs later at the latest. */
   from?: number;
+  /** When the first agent was heard since the start: one not heard settleMs later is not waited for. */
+  firstHeardAt?: number;
 }
 
 export class LostWorkFirst {
@@ -112,7 +114,10 @@ export class LostWorkFirst {
    * at the restart is neither named by its agent's latest heartbeat nor ended. An agent's chunk that died with
    * the old process comes back (its hand-back, or the rule for attempts from before the start) as lost work
    * a moment after the restart; published first, the pool's chunks went to the idle agents and the lost ones
-   * waited behind them, one chunk each (tenth round's soak: 8-14 s at load 20-30). Bounded by restartHoldMs
+   * waited behind them, one chunk each (tenth round's soak: 8-14 s at load 20-30). An agent not heard since the
+   * start is waited for only while the agents are being heard (settleMs from the first one heard, as settling()):
+   * one killed or cut off meanwhile is never heard, and waiting for it held the pool to the bound (twelfth round);
+   * its attempts are judged lost by the liveness rule later and placed first then. Bounded by restartHoldMs
    * from the first call; false for good once it is over.
    */
   holdsPool(): boolean {
@@ -121,18 +126,26 @@ export class LostWorkFirst {
     const now = this.d.clock();
     h.from ??= now;
     const live = this.d.live();
-    const attemptOpen = (id: string): boolean => {
+    // Any agent heard since the start, busy or not (placeable() counts only those that take work now).
+    if (this.d.store.agents.listLiveness("online").some((a) => live.has(a.id))) h.firstHeardAt ??= now;
+    const settleMs = this.d.settleMs;
+    const unheardWaited = settleMs === undefined || h.firstHeardAt === undefined || now - h.firstHeardAt < settleMs;
+    // Attempts running at the restart that are still running: their agents' latest heartbeats (undefined: not heard since the start).
+    const running: Array<{ id: string; hb: Heartbeat | undefined }> = [];
+    for (const id of h.attempts) {
       const a = this.d.store.attempts.get(id);
-      if (a === undefined || a.state !== "running") return false;
-      const hb = live.get(a.agentId);
-      return hb === undefined || (hb.attemptId !== id && !(hb.otherAttemptIds ?? []).includes(id));
-    };
+      if (a?.state === "running") running.push({ id, hb: live.get(a.agentId) });
+    }
+    const notHeard = running.filter((r) => r.hb === undefined).length;
+    const open = running.some(({ id, hb }) => (hb === undefined ? unheardWaited : hb.attemptId !== id && !(hb.otherAttemptIds ?? []).includes(id)));
     // Lost work not placed yet: named at the restart, or come back since (a hand-back, an attempt judged lost).
     const unplaced = (id: string): boolean => !h.unplaceable.has(id) && this.d.store.chunks.get(id)?.state === "pending";
-    const waits = now - h.from < (this.d.restartHoldMs ?? 3000) && ([...this.lost].some(unplaced) || [...h.attempts].some(attemptOpen));
+    const byBound = now - h.from >= (this.d.restartHoldMs ?? 3000);
+    const waits = !byBound && (open || [...this.lost].some(unplaced));
     if (!waits) {
       this.hold = undefined;
-      this.d.log.info({ heldMs: now - h.from }, "pool released after the restart's lost work");
+      // byBound: released by restartHoldMs, not because all was placed; notHeard: attempts of agents not heard since the start, not waited for.
+      this.d.log.info({ heldMs: now - h.from, byBound, notHeard }, "pool released after the restart's lost work");
     }
     return waits;
   }

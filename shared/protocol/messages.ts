@@ -84,6 +84,12 @@ export const AgentControlSchema = z.discriminatedUnion("type", [
     type: z.literal("prefetch"),
     assets: z.array(z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() })).max(64),
   }),
+  /**
+   * Send a heartbeat now: a restarted coordinator asks once it listens for them, instead of waiting up to a period
+   * to hear each agent (its pool is held until they are heard: lost-work-first.ts holdsPool). An agent of an
+   * earlier version logs it as malformed and heartbeats on its period.
+   */
+  z.object({ type: z.literal("heartbeat-now") }),
 ]);
 export type AgentControl = z.infer<typeof AgentControlSchema>;
 
