@@ -1,0 +1,104 @@
+/**
+ * How long a coordinator restart takes to listen (issue 15: the coordinator restart sets the fault soak's p99):
+ * the compiled CLI (as a release and the soak run it) is SIGKILLed and started again on the same data dir, and
+ * each start is timed from spawn to "coordinator listening", with its start-up steps from the "coordinator
+ * ready" log (coordinator/start-up-steps.ts; "launch" is Node and module loading). The first start of each data
+ * dir (the CA and store created) is left out. With `--against DIR` (another checkout, e.g. main in a detached
+ * worktree with node_modules linked) its build is started the same way, interleaved launch by launch: the
+ * baseline from the same minutes of a shared machine.
+ *
+ *   node --import tsx bench/coordinator-launch.bench.ts [--runs 5] [--against /tmp/old-checkout]
+ *
+ * Prints one JSON object: per side ("this", "baseline"), every launch's ms, the median and the median of each
+ * step, the load average at the start and end, and this checkout's median over the baseline's.
+ */
+import { spawnSync } from "node:child_process";
+import { loadavg } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../cli/paths.ts";
+import { startCli, type CliProcess } from "../test/support/cli-process.ts";
+import { freePort } from "../test/support/free-port.ts";
+import { median } from "./bench-cli.ts";
+
+const flag = (name: string): string | undefined => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+};
+const runs = Math.max(1, Math.min(50, Number(flag("--runs") ?? "5")));
+const against = flag("--against");
+
+/** Builds `root`'s CLI into a fresh folder under its .tmp/ (its node_modules resolve from there); returns main.js. */
+function build(root: string): string {
+  mkdirSync(join(root, ".tmp"), { recursive: true });
+  const dir = mkdtempSync(join(root, ".tmp", "launch-bench-"));
+  const r = spawnSync(process.execPath, [join(root, "scripts/build.mjs"), "--outdir", dir], { cwd: root, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${root}: scripts/build.mjs failed: ${r.stderr}`);
+  return join(dir, "main.js");
+}
+
+interface Side {
+  name: string;
+  main: string;
+  dir: string;
+  address: string;
+  proc?: CliProcess;
+  launches: Array<{ ms: number; steps: Record<string, number> }>;
+}
+
+async function start(side: Side): Promise<{ ms: number; steps: Record<string, number> }> {
+  const args = ["coordinator", "--data-dir", join(side.dir, "data"), "--output-root", join(side.dir, "output"), "--listen", side.address, "--no-mdns"];
+  const t0 = performance.now();
+  const p = startCli(args, { compiled: side.main, env: { NIGHTSHIFT_LOG_FORMAT: "json" } });
+  side.proc = p;
+  await p.waitFor(/coordinator listening/, 120_000);
+  const ms = performance.now() - t0;
+  // The log line reaches stderr after "listening" reaches stdout: a moment to read it.
+  let steps: Record<string, number> = {};
+  for (let i = 0; i < 40 && Object.keys(steps).length === 0; i++) {
+    const line = p.output().split("\n").find((l) => l.includes('"coordinator ready"'));
+    if (line) steps = (JSON.parse(line.slice(line.indexOf("{"))) as { startUpMs?: Record<string, number> }).startUpMs ?? {};
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+  return { ms, steps };
+}
+
+async function kill(side: Side): Promise<void> {
+  side.proc?.kill("SIGKILL");
+  await side.proc?.exited;
+}
+
+const sides: Side[] = [];
+const scratch = mkdtempSync(join(PROJECT_ROOT, ".tmp", "launch-bench-data-"));
+try {
+  for (const [name, root] of [["this", PROJECT_ROOT], ...(against ? [["baseline", against]] : [])] as const) {
+    sides.push({ name, main: build(root), dir: join(scratch, name), address: `127.0.0.1:${await freePort()}`, launches: [] });
+  }
+  const loadAtStart = loadavg()[0] as number;
+  for (const s of sides) {
+    await start(s); // the first start creates the data dir: left out
+    await kill(s);
+  }
+  for (let i = 0; i < runs; i++) {
+    for (const s of i % 2 === 0 ? sides : [...sides].reverse()) {
+      s.launches.push(await start(s));
+      await kill(s);
+    }
+  }
+  const summary = Object.fromEntries(
+    sides.map((s) => {
+      const names = [...new Set(s.launches.flatMap((l) => Object.keys(l.steps)))];
+      return [s.name, {
+        launchesMs: s.launches.map((l) => Math.round(l.ms)),
+        medianMs: Math.round(median(s.launches.map((l) => l.ms))),
+        medianStepsMs: Object.fromEntries(names.map((n) => [n, Math.round(median(s.launches.map((l) => l.steps[n] ?? 0)))])),
+      }];
+    }),
+  );
+  const ratio = against ? (summary.this as { medianMs: number }).medianMs / (summary.baseline as { medianMs: number }).medianMs : undefined;
+  process.stdout.write(JSON.stringify({ bench: "coordinator-launch", runs, baselineRoot: against ?? null, loadAverage: [loadAtStart, loadavg()[0]], ...summary, ...(ratio !== undefined ? { ratioThisToBaseline: Number(ratio.toFixed(3)) } : {}) }, null, 2) + "\n");
+} finally {
+  for (const s of sides) await kill(s).catch(() => undefined);
+  rmSync(scratch, { recursive: true, force: true });
+  for (const s of sides) rmSync(join(s.main, ".."), { recursive: true, force: true });
+}
