@@ -213,6 +213,9 @@ export class Agent {
       name: `nightshift-agent-${this.opts.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      // nats.js adds up to 1 s at random to each try over TLS: after a coordinator restart (its nats-server restarted
+      // with it) agents came back up to 1.25 s apart, and its pool is held until they are heard (twelfth round).
+      reconnectJitterTLS: 250,
       // Each connect try may take this long (nats.js default 20 s). A try begun while the agent's link was cut hangs on
       // its SYN; at 20 s the agent came back on NATS (heartbeats, work) up to 20 s after its link did (soak, sixth round).
       timeout: NATS_CONNECT_TRY_MS,

@@ -334,9 +334,14 @@ export class Coordinator {
         },
       });
       // The agents online in the store are asked for a heartbeat now: heard within a round trip, not over a period.
-      askForHeartbeats(nc, queue.subjects, store.agents.listLiveness("online").map((a) => a.id), log.child({ part: "agents" }));
+      const askHeartbeats = (): void => askForHeartbeats(nc, queue.subjects, store.agents.listLiveness("online").map((a) => a.id), log.child({ part: "agents" }));
+      askHeartbeats();
       // Heartbeats cannot arrive while the coordinator's own NATS connection is down: no agent is timed out for that.
-      watchBusStatus(nc, { down: () => registry.busDown(), back: () => registry.busBack() });
+      // Back after the agents (nats-server restarted), it asks them for a heartbeat: they are heard at once, not over a period.
+      watchBusStatus(nc, { down: () => registry.busDown(), back: () => {
+        registry.busBack();
+        askHeartbeats();
+      } });
       // An agent whose process died is seen by its NATS connection closing, sooner than by its heartbeats stopping.
       const disconnects = natsAccountPush
         ? watchAgentDisconnects(natsAccountPush.connection, trust.natsOperator.accountPublicKey, (id, reason) => registry.connectionClosed(id, reason), log.child({ part: "agents" }))

@@ -17,6 +17,11 @@ export class HeartbeatPublisher {
     this.beat();
     this.timer = setInterval(() => this.beat(), this.periodMs);
     this.timer.unref();
+    // Back on NATS (its server restarted, with a coordinator restart or alone): heard at once, not up to a period
+    // later. A coordinator back after the agents asks them instead (heartbeat-now).
+    void (async () => {
+      for await (const s of this.nc.status()) if (s.type === "reconnect" && this.timer !== undefined) this.beat();
+    })().catch(() => undefined);
   }
 
   beat(): void {
