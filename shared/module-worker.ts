@@ -39,7 +39,12 @@ async function bundleModule(entry: URL): Promise<string> {
     // esbuild's service process stays up after a build and pings this process every second, waking its
     // event loop for nothing once the threads' bundles are made: end it (a later build starts it again).
     // Nothing else in the process uses it: the dashboard is built in a child process.
-    if (--building === 0) void import("esbuild").then(({ stop }) => stop());
+    // Checked again once esbuild is at hand: a build started meanwhile must not have the service stopped under it.
+    if (--building === 0) {
+      void import("esbuild").then(async ({ stop }) => {
+        if (building === 0) await stop();
+      });
+    }
   }
 }
 
