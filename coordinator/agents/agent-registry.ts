@@ -132,6 +132,8 @@ export class AgentRegistry {
       this.log.info({ agentId: hb.agentId, name: agent.name }, "agent back online");
       this.onOnline();
     } else if (firstHeard) {
+      // One known before this process started (a restart): how long it took to be heard again, which the restart's pool hold waits for.
+      if (agent.lastSeen < this.graceFrom) this.log.info({ agentId: hb.agentId, name: agent.name, msSinceStart: this.clock() - this.graceFrom }, "agent first heard since the coordinator started");
       // Work is placed only on agents heard since the start (farm-snapshot.ts): a pass now places on this one
       // (a joined agent's first heartbeat, one back after a restart) instead of at the next tick.
       this.onOnline();
