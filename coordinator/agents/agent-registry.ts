@@ -73,6 +73,8 @@ export class AgentRegistry {
   private readonly rules: LivenessRules;
   /** Heartbeats heard per agent since this coordinator started, counted up to 2 (attempts from before the start are judged on them). */
   private readonly heardSinceStart = new Map<string, number>();
+  /** Agents that joined since this coordinator started: their first heartbeat is not "heard again after a restart". */
+  private readonly joinedSinceStart = new Set<string>();
   private stopped = false;
 
   constructor(
@@ -99,6 +101,7 @@ export class AgentRegistry {
     if (row.state !== "online") this.store.agents.transition(id, "online");
     this.closedAt.delete(id);
     this.probes.delete(id);
+    this.joinedSinceStart.add(id);
     // A join comes from a process starting: attempts the agent's previous process was running are gone with it.
     for (const att of this.store.attempts.runningForAgent(id)) this.claims.loseAttempt(att.id, `agent ${info.name} started again; its earlier process held attempt ${att.id}`);
     await this.hooks.onJoined(row);
@@ -132,8 +135,8 @@ export class AgentRegistry {
       this.log.info({ agentId: hb.agentId, name: agent.name }, "agent back online");
       this.onOnline();
     } else if (firstHeard) {
-      // One known before this process started (a restart): how long it took to be heard again, which the restart's pool hold waits for.
-      if (agent.lastSeen < this.graceFrom) this.log.info({ agentId: hb.agentId, name: agent.name, msSinceStart: this.clock() - this.graceFrom }, "agent first heard since the coordinator started");
+      // One not joined since the start (known before a restart): how long it took to be heard again, which the restart's pool hold waits for.
+      if (!this.joinedSinceStart.has(hb.agentId)) this.log.info({ agentId: hb.agentId, name: agent.name, msSinceStart: this.clock() - this.graceFrom }, "agent first heard since the coordinator started");
       // Work is placed only on agents heard since the start (farm-snapshot.ts): a pass now places on this one
       // (a joined agent's first heartbeat, one back after a restart) instead of at the next tick.
       this.onOnline();
