@@ -132,14 +132,17 @@ export class ClaimService {
    */
   private take(agentId: string, chunkId: string, dispatchId: string, picked = false): ClaimResult {
     const now = this.clock();
-    const agent = this.store.agents.get(agentId);
-    if (!agent || agent.state === "removed") return { skip: true, reason: "agent not enrolled" };
+    // The chunk before the agent: a chunk not there for this claim (a pick already taken, a stale message) is
+    // refused without the agent's row read. Those refusals write nothing, so the agent's check still comes
+    // before every write; a removed agent hears "chunk is ..." for such a chunk instead of "agent not enrolled".
     const chunk = this.store.chunks.get(chunkId);
     if (!chunk) return { skip: true, reason: "unknown chunk" };
     // A speculative copy: a second live attempt of a running chunk, allowed only for the copy's own dispatch id.
     const copy = !picked && isCopyDispatch(chunk, dispatchId);
     if (!copy && chunk.state !== (picked ? "pending" : "queued")) return { skip: true, reason: `chunk is ${chunk.state}` };
     if (!copy && !picked && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
+    const agent = this.store.agents.get(agentId);
+    if (!agent || agent.state === "removed") return { skip: true, reason: "agent not enrolled" };
     const job = this.store.jobs.get(chunk.jobId);
     if (!job) return { skip: true, reason: "unknown job" };
     if (copy) {

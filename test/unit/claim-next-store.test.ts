@@ -53,3 +53,16 @@ for (const refusal of ["blocklisted", "job paused"] as const) {
     assert.deepEqual(s.store.chunks.get(s.first.id), before, "the row as it was");
   });
 }
+
+test("a pick already taken is passed over without reading the agent's row: one agent read for the pick claimed", async (t) => {
+  const s = setup(t);
+  const second = s.chunks[1]!;
+  assert.equal((await s.claims.claimNextBatched(s.agent.id)).skip, false, "the first chunk is taken");
+  const claims = new ClaimService(s.store, DEFAULT_FARM_POLICY, describeWork, manualClock(60_000).now, testLog(), () => undefined, () => undefined, () => [s.first.id, second.id]);
+  let agentReads = 0;
+  const get = s.store.agents.get.bind(s.store.agents);
+  s.store.agents.get = (id: string) => (agentReads++, get(id));
+  const r = await claims.claimNextBatched(s.agent.id);
+  assert.equal(r.skip ? r.reason : r.work.chunkId, second.id, "the second pick is claimed");
+  assert.equal(agentReads, 1, "the taken first pick cost no agent read");
+});
