@@ -288,7 +288,11 @@ export class Coordinator {
         { outputRoot: config.outputRoot, maxFrameBytes: config.maxFrameBytes, stamper: provenance.stamper, shareTransaction: () => claims.batch.take() },
         clock,
         log.child({ part: "sink" }),
-        onChange,
+        // One call per committed chunk: the finisher reads the job's counts only when it may end (job-finisher.ts).
+        (jobId) => {
+          finisher.committed(jobId);
+          dispatcher.kick();
+        },
       );
       // The uploads' staged writes and fsyncs on a thread of their own, off the event loop (staging-writer.ts); in line until it runs.
       void sink.startThread();

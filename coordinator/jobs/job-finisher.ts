@@ -33,10 +33,47 @@ export class JobFinisher extends EventEmitter {
   ) {
     super();
     this.setMaxListeners(0);
+    this.on("changed", (jobId: string) => {
+      if (!this.knownEmit) this.openAtLeast.delete(jobId);
+    });
+  }
+
+  /**
+   * After a chunk's commit (the result sink, one call per committed chunk): the job cannot end while its
+   * open-chunk floor stays above zero, so no read is needed then; at the floor's last chunk, or with no
+   * floor (after a restart, another change), it is check().
+   */
+  committed(jobId: string): void {
+    const left = this.openAtLeast.get(jobId);
+    if (left === undefined || left <= 1) {
+      this.check(jobId);
+      return;
+    }
+    this.openAtLeast.set(jobId, left - 1);
+    this.emitKnown(jobId, "running");
+  }
+
+  private emitKnown(jobId: string, state: JobState | undefined): void {
+    this.knownEmit = true;
+    try {
+      this.emit("changed", jobId, state);
+    } finally {
+      this.knownEmit = false;
+    }
   }
 
   /** Whether committed frames of the job still wait in staging (StagedCommitRetry); set by the coordinator. */
   holdsFrames: (jobId: string) => boolean = () => false;
+
+  /**
+   * Per running job, a floor under its open chunk count: the count check() last read, less one per
+   * committed() since. Every other path that closes a chunk (a failure, a staged move) runs check(), which
+   * reads the count again, and every other job change (cancel, pause, submit, the job's end) emits "changed",
+   * which drops the floor; a chunk reopened only raises the true count. So the floor never exceeds the count.
+   */
+  private readonly openAtLeast = new Map<string, number>();
+  /** True while this finisher emits a change it knows (the floor stays); any other "changed" drops the job's floor. */
+  private knownEmit = false;
 
   /**
    * Runs after every chunk change: one statement (the job's state and kept
@@ -47,6 +84,8 @@ export class JobFinisher extends EventEmitter {
    */
   check(jobId: string): void {
     const s = this.store.jobs.stateWithCounts(jobId);
+    if (s?.state === "running" && s.open > 0) this.openAtLeast.set(jobId, s.open);
+    else this.openAtLeast.delete(jobId);
     if (s === undefined) return;
     let state: JobState | undefined = s.state;
     if ((state === "running" || state === "queued") && s.total > 0 && s.open === 0 && !this.holdsFrames(jobId)) {
@@ -54,7 +93,7 @@ export class JobFinisher extends EventEmitter {
       if (job) this.finish(job, s.failed);
       state = undefined;
     }
-    this.emit("changed", jobId, state);
+    this.emitKnown(jobId, state);
   }
 
   /**
