@@ -23,6 +23,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchLogger, intFlag, median, parentDirFlag, parseFlags, round, runBench, withTempDir } from "./bench-cli.ts";
 import { threadCpuMs } from "./scheduling/main-thread-cpu.ts";
+import { countingSql, countStatements } from "./scheduling/statement-counter.ts";
 
 const here = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const log = benchLogger("bench-chunk-store-path");
@@ -63,7 +64,9 @@ async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
   const stop = tree.farmNotifications(store, { notify: () => undefined } as never, finisher);
   void finisher.waitFor(jobId).catch(() => undefined);
   const claims = new tree.ClaimService(store, tree.policy, (job) => ({ input: null, steps: [{ id: "grade", kind: "model", model: job.modelName, modelSha256: job.modelSha256, window: null }] }), clock, log, () => undefined);
-  const sink = new tree.ResultSink(store, (job, i) => join(job.outputDir, `f${i}.png`), { outputRoot: join(dir, "out"), maxFrameBytes: 1 << 20 }, clock, log, (id) => finisher.check(id));
+  // The coordinator's wiring after a commit: the finisher's committed() where the tree has it (twelfth round), else its check.
+  const afterCommit = (finisher as { committed?: (jobId: string) => void }).committed?.bind(finisher) ?? ((id: string) => finisher.check(id));
+  const sink = new tree.ResultSink(store, (job, i) => join(job.outputDir, `f${i}.png`), { outputRoot: join(dir, "out"), maxFrameBytes: 1 << 20 }, clock, log, afterCommit);
   // The staging thread where the tree has one (tenth round), whatever this machine's cores (the coordinator starts it from 4).
   const threaded = await (sink as { startThread?: (cores: number) => Promise<boolean> }).startThread?.(64);
   const kept = new tree.KeptReads(store, false);
@@ -86,7 +89,7 @@ async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
     await new Promise((res) => setImmediate(res)); // the finisher's check runs after the commit's answer
     next++;
   };
-  return { oneChunk, threaded: threaded === true, close: async () => (stop.stop(), await (sink as { close?: () => Promise<void> }).close?.(), store.close()) };
+  return { oneChunk, store, threaded: threaded === true, close: async () => (stop.stop(), await (sink as { close?: () => Promise<void> }).close?.(), store.close()) };
 }
 
 async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
@@ -105,8 +108,12 @@ async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
     for (const [i, t] of trees.entries()) farms.push({ ...t, farm: await farm(t.tree, join(dir, String(i)), chunks * (rounds + 1), stepsKb) });
     const usPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
     const mainUsPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
+    // NIGHTSHIFT_BENCH_COUNT_SQL=1 (or =sites): each tree's statements over the measured rounds (the CPU figures of such a run are not comparable).
+    const statements = new Map<string, ReturnType<typeof countStatements>>();
+    const counted: Record<string, ReturnType<ReturnType<typeof countStatements>>> = {};
     try {
       for (const t of farms) for (let i = 0; i < chunks; i++) await t.farm.oneChunk(); // warm-up round
+      if (countingSql()) for (const t of farms) statements.set(t.name, countStatements(t.farm.store as Parameters<typeof countStatements>[0]));
       for (let r = 0; r < rounds; r++) {
         for (const t of r % 2 === 0 ? farms : [...farms].reverse()) {
           const c0 = process.cpuUsage();
@@ -118,6 +125,7 @@ async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
           if (m0 !== undefined && m1 !== undefined) mainUsPerChunk.get(t.name)?.push(((m1 - m0) * 1000) / chunks);
         }
       }
+      for (const [name, stop] of statements) counted[name] = stop(chunks * rounds);
     } finally {
       for (const t of farms) await t.farm.close();
     }
@@ -134,7 +142,9 @@ async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
       ...(f.before !== "" && { beforeCpuUsPerChunk: round(med("before"), 1), ratioToBefore: round(med("this") / med("before")) }),
       ...(hasMain && { mainThreadCpuUsPerChunk: round(medMain("this"), 1) }),
       ...(hasMain && f.before !== "" && { beforeMainThreadCpuUsPerChunk: round(medMain("before"), 1), mainThreadRatioToBefore: round(medMain("this") / medMain("before")) }),
+      ...(statements.size > 0 && { statementsPerChunk: Object.fromEntries(Object.entries(counted).map(([k, v]) => [k, v.statementsPerChunk])) }),
       details: {
+        ...(statements.size > 0 && { statements: counted }),
         perRound: Object.fromEntries([...usPerChunk].map(([k, v]) => [k, v.map((x) => round(x, 1))])),
         ...(hasMain && { mainThreadPerRound: Object.fromEntries([...mainUsPerChunk].map(([k, v]) => [k, v.map((x) => round(x, 1))])) }),
         meaning:
