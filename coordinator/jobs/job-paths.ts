@@ -51,7 +51,7 @@ function jobShots(job: Pick<JobRow, "id" | "shotsJson">): ShotStart[] {
   return s;
 }
 
-export function framePathFor(job: JobRow, spec: JobSpec, frame: number): string {
+export function framePathFor(job: Pick<JobRow, "id" | "outputDir" | "shotsJson">, spec: JobSpec, frame: number): string {
   return join(job.outputDir, frameFileName(spec, job.id, frame, shotOf(jobShots(job), frame)));
 }
 

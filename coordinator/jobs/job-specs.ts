@@ -10,7 +10,7 @@ export class JobSpecs {
   private readonly cache = new Map<string, JobSpec>();
   private readonly stepCache = new Map<string, WorkStep[]>();
 
-  of(job: JobRow): JobSpec {
+  of(job: Pick<JobRow, "id" | "specJson">): JobSpec {
     let spec = this.cache.get(job.id);
     if (!spec) {
       spec = JSON.parse(job.specJson) as JobSpec;

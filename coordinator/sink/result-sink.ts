@@ -4,7 +4,7 @@ import { rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import type { Store } from "../store/store.ts";
-import type { JobRow } from "../store/jobs-table.ts";
+import type { FixedJobRow } from "../store/jobs-table.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.ts";
@@ -45,7 +45,7 @@ export interface IncomingFrame {
 }
 
 /** Where a job's frame `index` ends up (absolute, already checked to be under the output root). */
-export type FramePathResolver = (job: JobRow, index: number) => string;
+export type FramePathResolver = (job: FixedJobRow, index: number) => string;
 
 /**
  * Provenance for PNG and EXR frames (coordinator/provenance/frame-stamper.ts):
@@ -286,7 +286,8 @@ export class ResultSink {
     const { h, dir, frames, acc } = c;
     const { attempt, chunk } = this.checkCurrent(h);
     const losers = supersedeOthers(this.store, chunk, h.attemptId, now);
-    const job = this.store.jobs.get(h.jobId) as JobRow;
+    // The fixed columns alone (the frame paths, model, seed): kept facts, no statement in the commit once read.
+    const job = this.store.jobs.fixed(h.jobId) as FixedJobRow;
     const targets: Array<{ from: string; to: string }> = [];
     for (let i = chunk.frameStart; i <= chunk.frameEnd; i++) {
       const f = frames.get(i);

@@ -72,7 +72,8 @@ const JOB_COLUMNS = [
 type JobColumn = (typeof JOB_COLUMNS)[number];
 /** The JobRow fields that change after submit (read on every get(); the rest is kept: job-facts.ts). */
 type LiveJobColumns = Extract<JobColumn, readonly [string, string, "live" | "later"]>[1];
-type FixedJobRow = Omit<JobRow, LiveJobColumns>;
+/** A job's columns that never change after submit (kept in memory after the first read: job-facts.ts). */
+export type FixedJobRow = Omit<JobRow, LiveJobColumns>;
 // Every JobRow field has its column: this line does not compile while one is missing from JOB_COLUMNS.
 const EVERY_FIELD_HAS_A_COLUMN: Exclude<keyof JobRow, JobColumn[1]> extends never ? true : never = true;
 void EVERY_FIELD_HAS_A_COLUMN;
@@ -117,6 +118,11 @@ export class JobsTable {
     if (live === undefined) return undefined;
     const fixed = this.fixedOf(id);
     return fixed && joinRow(fixed, live);
+  }
+
+  /** Only the job's columns that never change (id, paths, model, seed, spec): no statement once kept; for per-chunk work that needs no state. */
+  fixed(id: string): FixedJobRow | undefined {
+    return this.fixedOf(id);
   }
 
   private fixedOf(id: string): FixedJobRow | undefined {

@@ -24,7 +24,7 @@ export const ACCOUNTING: ChunkAccounting = {
 export const sha256Hex = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
 /** The test farm's frame layout: <job output dir>/frame_NNNN.png. */
-export const framePath = (job: JobRow, i: number): string => join(job.outputDir, `frame_${String(i).padStart(4, "0")}.png`);
+export const framePath = (job: Pick<JobRow, "outputDir">, i: number): string => join(job.outputDir, `frame_${String(i).padStart(4, "0")}.png`);
 
 /** A frame of random bytes with its true sha256 and size. */
 export function randomFrame(index: number, bytes = 2048): IncomingFrame {
