@@ -16,8 +16,14 @@ import type { Plugin } from "esbuild";
  * from a data: URL with no flags of the parent (`--test`, `--import`).
  */
 const bundles = new Map<string, Promise<string>>();
-/** Bundles being made now. */
-let building = 0;
+/**
+ * Bundles being made now, counted for the whole process: every copy of this
+ * module (a bench that loads two checkouts has two) shares the one esbuild
+ * service, so none may stop it while another copy's build is running.
+ */
+const builds: { building: number } = ((globalThis as Record<symbol, unknown>)[Symbol.for("nightshift.moduleWorker.builds")] ??= { building: 0 }) as {
+  building: number;
+};
 
 export async function startModuleWorker(entry: URL): Promise<Worker> {
   // A built JavaScript entry (the compiled CLI in dist/) runs as it is.
@@ -32,7 +38,7 @@ export async function startModuleWorker(entry: URL): Promise<Worker> {
 }
 
 async function bundleModule(entry: URL): Promise<string> {
-  building++;
+  builds.building++;
   try {
     return await bundleOnce(entry);
   } finally {
@@ -40,9 +46,9 @@ async function bundleModule(entry: URL): Promise<string> {
     // event loop for nothing once the threads' bundles are made: end it (a later build starts it again).
     // Nothing else in the process uses it: the dashboard is built in a child process.
     // Checked again once esbuild is at hand: a build started meanwhile must not have the service stopped under it.
-    if (--building === 0) {
+    if (--builds.building === 0) {
       void import("esbuild").then(async ({ stop }) => {
-        if (building === 0) await stop();
+        if (builds.building === 0) await stop();
       });
     }
   }
