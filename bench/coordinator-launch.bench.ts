@@ -17,6 +17,7 @@ import { loadavg } from "node:os";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../cli/paths.ts";
+import { reapOrphanNats } from "../coordinator/nats/orphan-nats.ts";
 import { startCli, type CliProcess } from "../test/support/cli-process.ts";
 import { freePort } from "../test/support/free-port.ts";
 import { median } from "./bench-cli.ts";
@@ -98,7 +99,12 @@ try {
   const ratio = against ? (summary.this as { medianMs: number }).medianMs / (summary.baseline as { medianMs: number }).medianMs : undefined;
   process.stdout.write(JSON.stringify({ bench: "coordinator-launch", runs, baselineRoot: against ?? null, loadAverage: [loadAtStart, loadavg()[0]], ...summary, ...(ratio !== undefined ? { ratioThisToBaseline: Number(ratio.toFixed(3)) } : {}) }, null, 2) + "\n");
 } finally {
-  for (const s of sides) await kill(s).catch(() => undefined);
+  for (const s of sides) {
+    await kill(s).catch(() => undefined);
+    // A SIGKILLed coordinator leaves its nats-server running; the next start reaps it, the last kill has no next start.
+    const nats = join(s.dir, "data", "nats");
+    await reapOrphanNats(join(nats, "nats-server.pid"), join(nats, "nats-server.conf")).catch(() => null);
+  }
   rmSync(scratch, { recursive: true, force: true });
   for (const s of sides) rmSync(join(s.main, ".."), { recursive: true, force: true });
 }
