@@ -1,6 +1,7 @@
 import { BadInputError } from "../../shared/errors.ts";
 import { parseByteSize } from "../../shared/job-spec/byte-size.ts";
 import { KEEP_BYTES } from "../grpc/kept-frames.ts";
+import type { AgentFile } from "./agent-file-schema.ts";
 
 /**
  * Why this file exists: two agent settings that were an environment variable read per upload
@@ -34,10 +35,14 @@ export function parseKeepUploadBytes(value: unknown, field: string): number {
   throw new BadInputError(`${field}: expected a number of bytes (0: keep none) or a size like '64MiB', got ${JSON.stringify(value)}`, { field });
 }
 
-/** The agent's limits from its flags, its config file's keys and the environment, in that order; defaults where none is given. */
+/**
+ * The agent's limits from its flags, its config file's keys and the environment, in that order; defaults where
+ * none is given. `file` is the config file as its schema checked it (agent-file-schema.ts: `claimNext` a
+ * boolean, `keepUploadBytes` a text or a number), so only the values are checked here.
+ */
 export function agentLimits(
   flags: { keepUploadBytes?: string; claimNext?: boolean },
-  file: Record<string, unknown>,
+  file: Pick<AgentFile, "keepUploadBytes" | "claimNext">,
   env: NodeJS.ProcessEnv = process.env,
 ): AgentLimits {
   const keep: [unknown, string] | undefined =
@@ -45,9 +50,6 @@ export function agentLimits(
     : file.keepUploadBytes !== undefined ? [file.keepUploadBytes, "keepUploadBytes"]
     : env[KEEP_UPLOAD_BYTES_ENV] !== undefined ? [env[KEEP_UPLOAD_BYTES_ENV], KEEP_UPLOAD_BYTES_ENV]
     : undefined;
-  if (file.claimNext !== undefined && typeof file.claimNext !== "boolean") {
-    throw new BadInputError(`claimNext: expected true or false, got ${JSON.stringify(file.claimNext)}`, { field: "claimNext" });
-  }
   return {
     keepUploadBytes: keep === undefined ? KEEP_BYTES : parseKeepUploadBytes(keep[0], keep[1]),
     // --no-claim-next turns it off; otherwise the config file's key, on by default.

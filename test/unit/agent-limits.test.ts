@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { agentLimits, KEEP_UPLOAD_BYTES_ENV } from "../../agent/config/agent-limits.ts";
+import { parseAgentFile } from "../../agent/config/agent-file-schema.ts";
 import { KEEP_BYTES } from "../../agent/grpc/kept-frames.ts";
 import { BadInputError } from "../../shared/errors.ts";
 
@@ -25,8 +26,12 @@ test("a bad keepUploadBytes or claimNext is refused, naming where it came from (
   assert.throws(() => agentLimits({ keepUploadBytes: "-1" }, {}, {}), refusedAs("--keep-upload-bytes"));
   assert.throws(() => agentLimits({}, { keepUploadBytes: -5 }, {}), refusedAs("keepUploadBytes"));
   assert.throws(() => agentLimits({}, { keepUploadBytes: 1.5 }, {}), refusedAs("keepUploadBytes"));
-  assert.throws(() => agentLimits({}, { keepUploadBytes: true }, {}), refusedAs("keepUploadBytes"));
   assert.throws(() => agentLimits({}, {}, { [KEEP_UPLOAD_BYTES_ENV]: "64M" }), refusedAs(KEEP_UPLOAD_BYTES_ENV));
   assert.throws(() => agentLimits({}, {}, { [KEEP_UPLOAD_BYTES_ENV]: "" }), refusedAs(KEEP_UPLOAD_BYTES_ENV));
-  assert.throws(() => agentLimits({}, { claimNext: "no" }, {}), refusedAs("claimNext"));
+  // A value of the wrong type in the file is the schema's to refuse (the file is compiled through it before agentLimits).
+  const throughSchema = (raw: Record<string, unknown>) => () => agentLimits({}, parseAgentFile(raw, "agent.yaml"), {});
+  const refusedInFile = (field: string) => (err: unknown) => err instanceof BadInputError && err.field === field && err.message.startsWith(`agent config agent.yaml: ${field}:`);
+  assert.throws(throughSchema({ claimNext: "no" }), refusedInFile("claimNext"));
+  assert.throws(throughSchema({ keepUploadBytes: true }), refusedInFile("keepUploadBytes"));
+  assert.throws(throughSchema({ keepUploadBytes: -5 }), refusedAs("keepUploadBytes"));
 });
