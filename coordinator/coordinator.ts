@@ -16,6 +16,7 @@ import { PlacedTakeBack } from "./dispatch/placed-take-back.ts";
 import { watchBusStatus } from "./nats/bus-status-watch.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { ClaimService } from "./dispatch/claim-service.ts";
+import { claimChanges } from "./dispatch/claim-changes.ts";
 import { AgentRegistry } from "./agents/agent-registry.ts";
 import { TcpAgentProber } from "./agents/tcp-agent-prober.ts";
 import { ResultSink } from "./sink/result-sink.ts";
@@ -274,10 +275,7 @@ export class Coordinator {
         // After a restart the pool waits at most this long for the lost work (and the attempts that died with the old process) to be placed.
         restartHoldMs: 3 * config.policy.heartbeatMs });
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }), undefined, lostFirst);
-      const onChange = (jobId: string): void => {
-        finisher.check(jobId);
-        dispatcher.kick();
-      };
+      const onChange = claimChanges(finisher, dispatcher);
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange, (chunkId) => lostFirst.requeued(chunkId), config.claimNext ? (agentId: string, max: number): string[] => dispatcher.nextFor(agentId, max) : undefined);
       const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool. A silent agent's health port is probed before it is judged lost.

@@ -36,8 +36,12 @@ export class ClaimService {
     private readonly describe: WorkDescriber,
     private readonly clock: Clock,
     private readonly log: Logger,
-    /** Called after a chunk goes back to pending or changes in a way the dispatcher or finisher cares about. */
-    private readonly onChange: (jobId: string) => void,
+    /**
+     * Called after a chunk goes back to pending or changes in a way the dispatcher or finisher cares about.
+     * `jobMayEnd` false: nothing that could end the job changed (a claim refused to its agent: the chunk only
+     * went back from queued to pending), so only the dispatcher needs to hear it (claim-changes.ts).
+     */
+    private readonly onChange: (jobId: string, jobMayEnd?: boolean) => void,
     /** A lost or handed-back attempt's chunk went back to pending (lost-work-first.ts places it ahead of the queue). */
     private readonly onLostRequeued: (chunkId: string) => void = () => undefined,
     /**
@@ -55,9 +59,9 @@ export class ClaimService {
   /** Why an agent may not run a job's chunks (tags, memory), or null; set by the coordinator (coordinator/scheduling/). */
   ineligible: (agent: AgentRow, job: JobRow) => string | null = () => null;
 
-  /** Claims in a transaction of its own. */
-  claim(agentId: string, chunkId: string, dispatchId: string): ClaimResult {
-    return this.answered(agentId, chunkId, this.store.tx(() => this.take(agentId, chunkId, dispatchId)));
+  /** Claims in a transaction of its own. `delivery`: the work message's JetStream delivery count as the agent saw it (0: not sent). */
+  claim(agentId: string, chunkId: string, dispatchId: string, delivery = 0): ClaimResult {
+    return this.answered(agentId, chunkId, delivery, this.store.tx(() => this.take(agentId, chunkId, dispatchId)));
   }
 
   /**
@@ -66,8 +70,8 @@ export class ClaimService {
    * answer still follows the durable write. A claim refused or failing does not
    * spoil the others of its batch.
    */
-  async claimBatched(agentId: string, chunkId: string, dispatchId: string): Promise<ClaimResult> {
-    return this.answered(agentId, chunkId, await this.batch.run(() => this.take(agentId, chunkId, dispatchId)));
+  async claimBatched(agentId: string, chunkId: string, dispatchId: string, delivery = 0): Promise<ClaimResult> {
+    return this.answered(agentId, chunkId, delivery, await this.batch.run(() => this.take(agentId, chunkId, dispatchId)));
   }
 
   /** Whether claims for "the next chunk for me" are answered here. */
@@ -168,11 +172,17 @@ export class ClaimService {
     return { skip: false, attemptId, work: this.work(job, running, attemptId) };
   }
 
-  /** After the claim's commit: its log line, and a dispatch pass when the agent was refused the chunk. */
-  private answered(agentId: string, chunkId: string, result: ClaimResult): ClaimResult {
-    if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason }, "claim skipped");
-    else this.log.info({ agentId, chunkId, attemptId: result.attemptId }, "chunk claimed");
-    if (result.skip && /^agent /.test(result.reason)) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "");
+  /**
+   * After the claim's commit: its log line, and a dispatch pass when the agent was refused the chunk. The line
+   * names the message's delivery when it was delivered before (a pool message handed back by busy agents, a
+   * redelivery after an ack wait or a nak): how long a chunk went round before an agent took it.
+   */
+  private answered(agentId: string, chunkId: string, delivery: number, result: ClaimResult): ClaimResult {
+    const again = delivery > 1 ? { delivery } : {};
+    if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason, ...again }, "claim skipped");
+    else this.log.info({ agentId, chunkId, attemptId: result.attemptId, ...again }, "chunk claimed");
+    // The chunk went back to pending (or, for a removed agent, stayed queued): still open, so the job cannot end by it.
+    if (result.skip && /^agent /.test(result.reason)) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "", false);
     return result;
   }
 

@@ -42,7 +42,7 @@ export interface GatewayConnectInfo {
 /** A claim's answer, the same on the unary Claim and on ClaimStream. */
 export async function answerClaim(claims: ClaimService, req: ClaimRequest): Promise<ClaimResponse> {
   if (req.next && !claims.answersNext) return { skip: true, reason: "next chunk not answered here", attemptId: "", workJson: "", nextOff: true };
-  const r = req.next ? await claims.claimNextBatched(req.agentId, req.nextKey) : await claims.claimBatched(req.agentId, req.chunkId, req.dispatchId);
+  const r = req.next ? await claims.claimNextBatched(req.agentId, req.nextKey) : await claims.claimBatched(req.agentId, req.chunkId, req.dispatchId, req.delivery);
   return r.skip
     ? { skip: true, reason: r.reason, attemptId: "", workJson: "", nextOff: false }
     : { skip: false, reason: "", attemptId: r.attemptId, workJson: JSON.stringify(r.work), nextOff: false };
