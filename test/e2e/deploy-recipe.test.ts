@@ -13,6 +13,7 @@ import YAML from "yaml";
 import { PROJECT_ROOT } from "../../cli/paths.ts";
 import { NIGHTSHIFT_VERSION } from "../../shared/version.ts";
 import { freePort } from "../support/free-port.ts";
+import { execStart } from "../support/unit-exec-start.ts";
 
 const has = (tool: string): boolean => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 const skip = has("npm") ? false : "npm is missing (it packs and installs the release)";
@@ -50,13 +51,6 @@ function start(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Pro
       clearTimeout(timer);
     },
   };
-}
-
-/** The unit's ExecStart, split into words. */
-function execStart(unit: string): string[] {
-  const line = readFileSync(join(PROJECT_ROOT, "deploy", unit), "utf8").split("\n").find((l) => l.startsWith("ExecStart="));
-  assert.ok(line, `${unit} has an ExecStart`);
-  return line.slice("ExecStart=".length).trim().split(/\s+/);
 }
 
 test(`deploy/: the packed release installs offline and the coordinator serves${asServiceUser ? " as a non-root service user" : " (as the current user: not root)"}`, { skip, timeout: 900_000 }, async (t) => {

@@ -1,28 +1,16 @@
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { tempDir } from "../support/farm.ts";
 import { runCli } from "../support/run-cli.ts";
+import { countingListener } from "../support/counting-listener.ts";
 
 /**
  * `nightshift agent --config agent.yaml` checks the whole file against one schema
  * (agent/config/agent-file-schema.ts) before it contacts anyone: an unknown key or a wrong type is exit 2
  * naming the key and the file; a file of known keys is taken, and its `coordinator` key is where the agent goes.
  */
-
-/** A loopback TCP listener standing in for the coordinator's enrollment port: counts connections, closes each one. */
-async function countingListener(t: TestContext): Promise<{ address: string; connections: () => number }> {
-  let n = 0;
-  const server = createServer((socket) => {
-    n++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => n };
-}
 
 test("an unknown key or a wrong type in the agent's config file stops it with exit 2, naming the key and the file, before it connects", async (t) => {
   const dir = tempDir(t, "ns-agent-file-");
