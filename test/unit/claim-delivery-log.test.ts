@@ -5,6 +5,7 @@ import { ClaimService } from "../../coordinator/dispatch/claim-service.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { answerClaim } from "../../coordinator/grpc/agent-gateway-handler.ts";
 import { ClaimRequest } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
+import type { ChunkRow } from "../../coordinator/store/chunks-table.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { queueChunk, seedFarm } from "../helpers/store-fixture.ts";
 
@@ -19,7 +20,7 @@ test("a claim of a message delivered before names its delivery on the claim's lo
   const lines: Array<{ msg: string; chunkId?: string; delivery?: number; reason?: string }> = [];
   const log = pino({ level: "info" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, () => ({ input: null, steps: [] }), manualClock(50_000).now, log, () => undefined);
-  const [first, second] = farm.chunks as [{ id: string }, { id: string }];
+  const [first, second] = farm.chunks as [ChunkRow, ChunkRow];
   const ask = (chunkId: string, dispatchId: string, delivery: number) => answerClaim(claims, ClaimRequest.fromPartial({ agentId: farm.agent.id, chunkId, dispatchId, delivery }));
 
   const handedBack = queueChunk(farm.store, first.id);

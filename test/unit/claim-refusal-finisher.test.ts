@@ -5,6 +5,7 @@ import { claimChanges } from "../../coordinator/dispatch/claim-changes.ts";
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { JobFinisher } from "../../coordinator/jobs/job-finisher.ts";
 import { JobSpecs } from "../../coordinator/jobs/job-specs.ts";
+import type { ChunkRow } from "../../coordinator/store/chunks-table.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { queueChunk, seedFarm } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
@@ -24,7 +25,7 @@ test("a claim refused for an agent reason kicks the dispatcher without a finishe
   farm.store.jobs.stateWithCounts = (id: string) => (reads.n++, read(id));
   const kicks = { n: 0 };
   const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, () => ({ input: null, steps: [] }), clock.now, testLog(), claimChanges(finisher, { kick: () => void kicks.n++ }));
-  const [first, second] = farm.chunks as [{ id: string }, { id: string }];
+  const [first, second] = farm.chunks as [ChunkRow, ChunkRow];
 
   claims.ineligible = () => "lacks the tag gpu";
   const refused = claims.claim(farm.agent.id, first.id, queueChunk(farm.store, first.id));
