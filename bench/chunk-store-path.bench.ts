@@ -15,7 +15,9 @@
  * (a ComfyUI workflow is tens of KiB). Store and output root are on tmpfs
  * (/dev/shm) unless --dir says otherwise, so fsyncs cost little.
  *
- *   node --import tsx bench/chunk-store-path.bench.ts [--chunks 300] [--rounds 5] [--steps-kb 1] [--before DIR] [--dir PARENT]
+ * `--claims call|batched|next` says how each chunk is claimed (CLAIM_MODES below; `call` by default).
+ *
+ *   node --import tsx bench/chunk-store-path.bench.ts [--chunks 300] [--rounds 5] [--steps-kb 1] [--claims call] [--before DIR] [--dir PARENT]
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -47,8 +49,18 @@ type Tree = Awaited<ReturnType<typeof loadTree>>;
 
 const ACC = { wallSeconds: 1, busySeconds: 1, energyJoules: 1, energySource: "estimate" as const, idleEnergyJoules: 0, peakMemoryBytes: 1, memoryKind: "ram" as const, meanWatts: 1, samples: 1 };
 
+/**
+ * How the agent claims each chunk: `call`, a claim in its own transaction (ClaimService.claim); `batched`, on the
+ * claim stream (claimBatched: the turn's shared transaction), asked in the same turn as the previous chunk's
+ * commit, as an agent claiming ahead does, so the commit's transaction may take it (TurnBatch#take, twelfth
+ * round); `next`, a claim for the next chunk (claimNextBatched, with an idempotency key where the tree has them),
+ * the pass's pick being the next pending chunk: no work message, no queue step.
+ */
+const CLAIM_MODES = ["call", "batched", "next"] as const;
+type ClaimMode = (typeof CLAIM_MODES)[number];
+
 /** One tree's farm: a store with one job of `total` one-frame chunks and one online agent, and the coordinator's store-side parts. */
-async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
+async function farm(tree: Tree, dir: string, total: number, stepsKb: number, mode: ClaimMode) {
   const store = tree.Store.open(join(dir, "store.sqlite"));
   const jobId = "job_bench";
   const steps = [{ id: "grade", kind: "model", model: "m", modelSha256: "ab".repeat(32), window: null, params: { blob: "x".repeat(stepsKb * 1024) } }];
@@ -63,10 +75,14 @@ async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
   const finisher = new tree.JobFinisher(store, new tree.JobSpecs(), clock, log);
   const stop = tree.farmNotifications(store, { notify: () => undefined } as never, finisher);
   void finisher.waitFor(jobId).catch(() => undefined);
-  const claims = new tree.ClaimService(store, tree.policy, (job) => ({ input: null, steps: [{ id: "grade", kind: "model", model: job.modelName, modelSha256: job.modelSha256, window: null }] }), clock, log, () => undefined);
+  let next = 0;
+  const chunkIdOf = (n: number): string => `c${String(n).padStart(6, "0")}`;
+  const claims = new tree.ClaimService(store, tree.policy, (job) => ({ input: null, steps: [{ id: "grade", kind: "model", model: job.modelName, modelSha256: job.modelSha256, window: null }] }), clock, log, () => undefined, undefined, () => [chunkIdOf(next)]);
   // The coordinator's wiring after a commit: the finisher's committed() where the tree has it (twelfth round), else its check.
   const afterCommit = (finisher as { committed?: (jobId: string) => void }).committed?.bind(finisher) ?? ((id: string) => finisher.check(id));
-  const sink = new tree.ResultSink(store, (job, i) => join(job.outputDir, `f${i}.png`), { outputRoot: join(dir, "out"), maxFrameBytes: 1 << 20 }, clock, log, afterCommit);
+  // The coordinator's wiring of the shared claim/commit transaction where the tree has it (an older sink ignores the option).
+  const share = { shareTransaction: () => (claims as { batch?: { take?: () => unknown } }).batch?.take?.() };
+  const sink = new tree.ResultSink(store, (job, i) => join(job.outputDir, `f${i}.png`), { outputRoot: join(dir, "out"), maxFrameBytes: 1 << 20, ...(share as object) }, clock, log, afterCommit);
   // The staging thread where the tree has one (tenth round), whatever this machine's cores (the coordinator starts it from 4).
   const threaded = await (sink as { startThread?: (cores: number) => Promise<boolean> }).startThread?.(64);
   const kept = new tree.KeptReads(store, false);
@@ -74,26 +90,47 @@ async function farm(tree: Tree, dir: string, total: number, stepsKb: number) {
   const chunks = store.chunks as typeof store.chunks & { queuePending?: (id: string, now: number, dispatchId: string, agentId: string | null) => void };
   const data = randomBytes(1024);
   const frame = { index: 0, data, sha256: createHash("sha256").update(data).digest("hex"), size: data.length, format: "png" };
-  let next = 0;
-  /** The store work of one chunk, as the coordinator does it. */
-  const oneChunk = async (): Promise<void> => {
-    const chunkId = `c${String(next).padStart(6, "0")}`;
-    const dispatchId = `dsp_${next}`;
+  /** The claim of chunk `n` as `mode` says; for `batched`, `beside` (the previous chunk's commit) starts in the same turn. */
+  const claimOf = async (n: number, beside: () => Promise<unknown>): Promise<string> => {
+    const chunkId = chunkIdOf(n);
+    if (n % 5 === 0) kept.refresh();
+    if (mode === "next") {
+      await beside();
+      const r = await (claims as { claimNextBatched: (agentId: string, key?: string) => Promise<Awaited<ReturnType<typeof claims.claimNextBatched>>> }).claimNextBatched(agentId, `key_${n}`);
+      if (r.skip) throw new Error(`next claim skipped: ${r.reason}`);
+      return r.attemptId;
+    }
+    const dispatchId = `dsp_${n}`;
     store.tx(() => (chunks.queuePending ? chunks.queuePending(chunkId, now, dispatchId, null) : chunks.transition(chunkId, "queued", now, { dispatchId, placedAgentId: null })));
-    if (next % 5 === 0) kept.refresh();
-    const r = claims.claim(agentId, chunkId, dispatchId);
+    let r: Awaited<ReturnType<typeof claims.claimBatched>>;
+    if (mode === "batched") [r] = await Promise.all([claims.claimBatched(agentId, chunkId, dispatchId), beside()]);
+    else (await beside(), (r = claims.claim(agentId, chunkId, dispatchId)));
     if (r.skip) throw new Error(`claim skipped: ${r.reason}`);
-    const session = await sink.begin({ jobId, chunkId, attemptId: r.attemptId, agentId, frameCount: 1 });
-    await session.addFrame({ ...frame, index: next });
-    await session.commit(ACC);
-    await new Promise((res) => setImmediate(res)); // the finisher's check runs after the commit's answer
+    return r.attemptId;
+  };
+  /** The previous chunk's upload, staged and waiting for its commit. */
+  let staged: { commit: () => Promise<unknown> } | undefined;
+  /** The store work of one chunk, as the coordinator does it: its claim (beside the previous chunk's commit), its upload staged. */
+  const oneChunk = async (): Promise<void> => {
+    const n = next;
+    const previous = staged;
+    const attemptId = await claimOf(n, async () => {
+      if (previous) await previous.commit();
+      await new Promise((res) => setImmediate(res)); // the finisher's check runs after the commit's answer
+    });
+    const session = await sink.begin({ jobId, chunkId: chunkIdOf(n), attemptId, agentId, frameCount: 1 });
+    await session.addFrame({ ...frame, index: n });
+    staged = { commit: () => session.commit(ACC) };
     next++;
   };
-  return { oneChunk, store, threaded: threaded === true, close: async () => (stop.stop(), await (sink as { close?: () => Promise<void> }).close?.(), store.close()) };
+  const sharedClaims = (): number | undefined => (claims as { batch?: { stats?: { shared?: number } } }).batch?.stats?.shared;
+  return { oneChunk, store, threaded: threaded === true, sharedClaims, close: async () => (await staged?.commit(), stop.stop(), await (sink as { close?: () => Promise<void> }).close?.(), store.close()) };
 }
 
 async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
-  const f = parseFlags(argv, { chunks: { default: "300" }, rounds: { default: "5" }, "steps-kb": { default: "1" }, before: { default: "" }, dir: { default: "" } });
+  const f = parseFlags(argv, { chunks: { default: "300" }, rounds: { default: "5" }, "steps-kb": { default: "1" }, before: { default: "" }, dir: { default: "" }, claims: { default: "call" } });
+  const mode = CLAIM_MODES.find((m) => m === f.claims);
+  if (mode === undefined) throw new Error(`--claims: expected one of ${CLAIM_MODES.join(", ")}, got '${f.claims}'`);
   const chunks = intFlag("chunks", f.chunks, 10, 100_000);
   const rounds = intFlag("rounds", f.rounds, 1, 100);
   const stepsKb = intFlag("steps-kb", f["steps-kb"], 0, 10_000);
@@ -105,7 +142,7 @@ async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
     // thread's bundle is made, which would leave the other tree's build waiting for good (the process then ends
     // with nothing printed) if both were bundling at once; two trees in one process is this bench's alone.
     const farms: Array<{ name: string; tree: Tree; farm: Awaited<ReturnType<typeof farm>> }> = [];
-    for (const [i, t] of trees.entries()) farms.push({ ...t, farm: await farm(t.tree, join(dir, String(i)), chunks * (rounds + 1), stepsKb) });
+    for (const [i, t] of trees.entries()) farms.push({ ...t, farm: await farm(t.tree, join(dir, String(i)), chunks * (rounds + 1) + 1, stepsKb, mode) });
     const usPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
     const mainUsPerChunk = new Map<string, number[]>(trees.map((t) => [t.name, []]));
     // NIGHTSHIFT_BENCH_COUNT_SQL=1 (or =sites): each tree's statements over the measured rounds (the CPU figures of such a run are not comparable).
@@ -137,6 +174,7 @@ async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
       chunks,
       rounds,
       stepsKb,
+      claims: mode,
       stagingThread: Object.fromEntries(farms.map((t) => [t.name, t.farm.threaded])),
       cpuUsPerChunk: round(med("this"), 1),
       ...(f.before !== "" && { beforeCpuUsPerChunk: round(med("before"), 1), ratioToBefore: round(med("this") / med("before")) }),
@@ -145,6 +183,8 @@ async function chunkStorePathBench(argv: readonly string[]): Promise<unknown> {
       ...(statements.size > 0 && { statementsPerChunk: Object.fromEntries(Object.entries(counted).map(([k, v]) => [k, v.statementsPerChunk])) }),
       details: {
         ...(statements.size > 0 && { statements: counted }),
+        // Claims run in a commit's transaction (TurnBatch#take; a tree without it: absent), over the whole run.
+        claimsInCommitTransaction: Object.fromEntries(farms.map((t) => [t.name, t.farm.sharedClaims() ?? null])),
         perRound: Object.fromEntries([...usPerChunk].map(([k, v]) => [k, v.map((x) => round(x, 1))])),
         ...(hasMain && { mainThreadPerRound: Object.fromEntries([...mainUsPerChunk].map(([k, v]) => [k, v.map((x) => round(x, 1))])) }),
         meaning:

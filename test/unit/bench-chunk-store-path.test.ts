@@ -10,11 +10,11 @@ import { tempDir } from "../helpers/temp-dir.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-function runBench(before: string, parent: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runBench(before: string, parent: string, extra: readonly string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", join(ROOT, "bench", "chunk-store-path.bench.ts"), "--chunks", "10", "--rounds", "2", "--steps-kb", "2", "--before", before, "--dir", parent],
+      ["--import", "tsx", join(ROOT, "bench", "chunk-store-path.bench.ts"), "--chunks", "10", "--rounds", "2", "--steps-kb", "2", "--before", before, "--dir", parent, ...extra],
       { cwd: ROOT, timeout: 120_000, env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "silent" } },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
     );
@@ -47,4 +47,16 @@ test("chunk-store-path against another checkout's copy (its own module instances
   const out = JSON.parse(run.stdout) as Record<string, unknown>;
   assert.ok(typeof out.ratioToBefore === "number" && out.ratioToBefore > 0, "ratioToBefore is a positive number");
   assert.deepEqual((out.stagingThread as Record<string, boolean>) ?? {}, { before: true, this: true });
+});
+
+test("chunk-store-path's claim modes: on the claim stream beside the previous commit (batched), and claims for the next chunk (next)", async (t) => {
+  for (const mode of ["batched", "next"]) {
+    const parent = tempDir(t, "nightshift-bench-smoke-");
+    const run = await runBench(ROOT, parent, ["--claims", mode]);
+    assert.equal(run.code, 0, `bench --claims ${mode} failed: ${run.stderr.slice(-2000)}`);
+    const out = JSON.parse(run.stdout) as { claims: string; ratioToBefore: number; details: { claimsInCommitTransaction: Record<string, number | null> } };
+    assert.equal(out.claims, mode);
+    assert.ok(out.ratioToBefore > 0, `--claims ${mode}: ratioToBefore is a positive number`);
+    assert.equal(typeof out.details.claimsInCommitTransaction.this, "number", "this tree counts the claims run in a commit's transaction");
+  }
 });
