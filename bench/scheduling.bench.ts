@@ -3,7 +3,7 @@
  * coordinator, and agents (in child processes) whose executor only sleeps a
  * controlled time per frame (agent/executors/sleep-executor.ts).
  *
- *   npm run bench:scheduling [-- --quick] [-- --dir PARENT | --disk] [-- --agents 1,64,128,256] [-- --agents-per-host 32] [-- --phases scaling]
+ *   npm run bench:scheduling [-- --quick] [-- --dir PARENT | --disk] [-- --agents 1,64,128,256] [-- --agents-per-host 32] [-- --phases scaling] [-- --gpu-clock absolute|per-frame]
  *
  * Prints one JSON object: dispatch latency (chunk ready -> executor start,
  * idle agents), chunks per second with a zero-work executor against raw
@@ -20,7 +20,12 @@
  * `--phases` runs only the named phases (dispatch, scaling, mixed), e.g. to
  * profile one of them with `node --cpu-prof`. Agents run in child processes
  * of at most `--agents-per-host` (32) agents each, as a studio's agents are
- * other machines.
+ * other machines. `--gpu-clock` says how the sleep executor times frames:
+ * `absolute` (the default since the thirteenth round) is a card that renders
+ * a chunk's frames back to back from the chunk's start whatever the agent's
+ * event loop does; `per-frame` (the executor before) times each frame from
+ * when the agent asked for it, so a late host loop lengthened the "GPU" work
+ * itself. The JSON's `executorClock` names the one used.
  *
  * The coordinator's CPU is given raw (`coordinatorCpuMsPerChunk`,
  * `scalingCpuMsPerChunk`: the process's CPU from release to done over the
@@ -43,9 +48,10 @@ import { benchLogger, fileSystemType, intFlag, intListFlag, parentDirFlag, perce
 import { measureCommitMs } from "./scheduling/bench-stats.ts";
 import { dispatchPhase, mixedPhase, scalingPhase, type Sizes } from "./scheduling/bench-phases.ts";
 import { DEFAULT_AGENTS_PER_HOST } from "./scheduling/bench-farm.ts";
+import type { SleepClock } from "../agent/executors/sleep-executor.ts";
 
-const FULL: Sizes = { dispatchAgents: 16, latencySamples: 200, throughputChunks: 2000, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 4, mixedChunks: 60, agentsPerHost: DEFAULT_AGENTS_PER_HOST, idleSeconds: 3 };
-const QUICK: Sizes = { dispatchAgents: 8, latencySamples: 40, throughputChunks: 300, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 2, mixedChunks: 20, agentsPerHost: DEFAULT_AGENTS_PER_HOST, idleSeconds: 2 };
+const FULL: Sizes = { dispatchAgents: 16, latencySamples: 200, throughputChunks: 2000, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 4, mixedChunks: 60, agentsPerHost: DEFAULT_AGENTS_PER_HOST, idleSeconds: 3, clock: "absolute" };
+const QUICK: Sizes = { dispatchAgents: 8, latencySamples: 40, throughputChunks: 300, scalingCounts: [1, 2, 4, 8, 16, 32, 64], chunksPerAgent: 2, mixedChunks: 20, agentsPerHost: DEFAULT_AGENTS_PER_HOST, idleSeconds: 2, clock: "absolute" };
 
 const PHASES = ["dispatch", "scaling", "mixed"] as const;
 type Phase = (typeof PHASES)[number];
@@ -58,6 +64,8 @@ interface Args {
   agents: number[] | undefined;
   agentsPerHost: number | undefined;
   phases: ReadonlySet<Phase>;
+  /** --gpu-clock: how the sleep executor times frames (agent/executors/sleep-executor.ts). */
+  clock: SleepClock | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -67,6 +75,7 @@ function parseArgs(argv: readonly string[]): Args {
   let agents: number[] | undefined;
   let agentsPerHost: number | undefined;
   let phases: ReadonlySet<Phase> = new Set(PHASES);
+  let clock: SleepClock | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = argv[i + 1];
@@ -86,15 +95,19 @@ function parseArgs(argv: readonly string[]): Args {
       const bad = names.find((n) => !(PHASES as readonly string[]).includes(n));
       if (bad !== undefined) throw new BadInputError(`--phases: unknown phase '${bad}' (use ${PHASES.join(", ")})`, { field: "phases" });
       phases = new Set(names as Phase[]);
-    } else throw new BadInputError(`arguments: unknown or incomplete '${a}' (use --quick, --dir PARENT, --disk, --agents LIST, --agents-per-host N, --phases LIST)`, { field: "argv" });
+    } else if (a === "--gpu-clock" && value !== undefined) {
+      i++;
+      if (value !== "absolute" && value !== "per-frame") throw new BadInputError(`--gpu-clock: '${value}' (use absolute or per-frame)`, { field: "gpu-clock" });
+      clock = value;
+    } else throw new BadInputError(`arguments: unknown or incomplete '${a}' (use --quick, --dir PARENT, --disk, --agents LIST, --agents-per-host N, --phases LIST, --gpu-clock absolute|per-frame)`, { field: "argv" });
   }
   if (disk && dir !== "") throw new BadInputError("--disk and --dir: give one of them", { field: "dir" });
-  return { quick, dir: parentDirFlag(dir), disk, agents, agentsPerHost, phases };
+  return { quick, dir: parentDirFlag(dir), disk, agents, agentsPerHost, phases, clock };
 }
 
 async function schedulingBench(argv: readonly string[]): Promise<Record<string, unknown>> {
   const args = parseArgs(argv);
-  const sizes = { ...(args.quick ? QUICK : FULL), ...(args.agents ? { scalingCounts: args.agents } : {}), ...(args.agentsPerHost ? { agentsPerHost: args.agentsPerHost } : {}) };
+  const sizes = { ...(args.quick ? QUICK : FULL), ...(args.agents ? { scalingCounts: args.agents } : {}), ...(args.agentsPerHost ? { agentsPerHost: args.agentsPerHost } : {}), ...(args.clock ? { clock: args.clock } : {}) };
   const parent = args.dir ?? (args.disk ? diskDir() : existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
   const log = benchLogger("bench-scheduling");
   const started = performance.now();
@@ -107,6 +120,7 @@ async function schedulingBench(argv: readonly string[]): Promise<Record<string, 
     return {
       benchmark: "scheduling",
       quick: args.quick,
+      executorClock: sizes.clock,
       ...(a && {
         dispatchP50Ms: round(percentile(a.latenciesMs, 50), 2),
         dispatchP99Ms: round(percentile(a.latenciesMs, 99), 2),

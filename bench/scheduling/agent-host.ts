@@ -51,7 +51,7 @@ async function startAgents(c: Extract<HostCommand, { type: "start-agents" }>): P
         drainTimeoutMs: 2000,
         log: alog,
         executorFactory: async () =>
-          timed(s.name, new SleepExecutor({ msPerFrame: c.msPerFrame, speed: s.speed })),
+          timed(s.name, new SleepExecutor({ msPerFrame: c.pace.msPerFrame, clock: c.pace.clock, speed: s.speed })),
       });
       try {
         await agent.start();

@@ -7,6 +7,7 @@ import type { Logger } from "../../shared/log.ts";
 import { AgentHost } from "./host-client.ts";
 import { hostMs, type StartEvent } from "./host-protocol.ts";
 import type { SleepAgentSpec } from "./sleep-farm.ts";
+import type { SleepClock } from "../../agent/executors/sleep-executor.ts";
 import { coresMark, coresUsed, type CoresUsed } from "./cpu-cores.ts";
 import { IDLE_SETTLE_MS, measureIdleWindow } from "./idle-window.ts";
 import { splitMakespan, type MakespanSplit } from "./makespan-split.ts";
@@ -38,6 +39,12 @@ export interface FarmRun {
   cores: CoresUsed;
 }
 
+/** The sleep executor's frame time at speed 1 and how it times frames (agent/executors/sleep-executor.ts). */
+export interface FramePace {
+  msPerFrame: number;
+  clock: SleepClock;
+}
+
 /** Default most agents per agent host process (`--agents-per-host`). */
 export const DEFAULT_AGENTS_PER_HOST = 32;
 
@@ -62,20 +69,20 @@ export class BenchFarm {
     readonly coordinator: Coordinator,
     first: AgentHost,
     private readonly dir: string,
-    private readonly msPerFrame: number,
+    private readonly pace: FramePace,
     private readonly agentsPerHost: number,
   ) {
     this.token = coordinator.trust.tokens.create({ ttlMs: 6 * 3600_000, multiUse: true, label: "bench" }).token;
     this.hosts = [{ host: first, agents: 0 }];
   }
 
-  static async start(dir: string, msPerFrame: number, log: Logger, agentsPerHost = DEFAULT_AGENTS_PER_HOST): Promise<BenchFarm> {
+  static async start(dir: string, pace: FramePace, log: Logger, agentsPerHost = DEFAULT_AGENTS_PER_HOST): Promise<BenchFarm> {
     const config = compileCoordinatorConfig(
       { dataDir: join(dir, "coordinator"), outputRoot: join(dir, "output"), modelsDir: BUNDLED_MODELS_DIR, listen: "127.0.0.1:0" },
       BUNDLED_MODELS_DIR,
     );
     const coordinator = await Coordinator.start(config, log.child({ role: "coordinator" }));
-    return new BenchFarm(coordinator, AgentHost.start(), dir, msPerFrame, agentsPerHost);
+    return new BenchFarm(coordinator, AgentHost.start(), dir, pace, agentsPerHost);
   }
 
   /** The first agent host (the raw baseline's consumers run there). */
@@ -104,7 +111,7 @@ export class BenchFarm {
       slot.agents += take.length;
       i += take.length;
       await slot.host.request(
-        { type: "start-agents", coordinator: c.joinPoint, joinToken: this.token, dir: join(this.dir, "agents"), msPerFrame: this.msPerFrame, agents: take },
+        { type: "start-agents", coordinator: c.joinPoint, joinToken: this.token, dir: join(this.dir, "agents"), pace: this.pace, agents: take },
         "agents-started",
         300_000,
       );
@@ -172,7 +179,7 @@ export class BenchFarm {
       agents: st.agents.list().filter((a) => a.state === "online").map((a) => a.name),
       spans: spans.map((e) => ({ agent: e.agent, attemptId: e.attemptId, startMs: e.atMs, frames: e.frames, ...(e.endMs !== undefined && { endMs: e.endMs }) })),
       attempts: rows.map((r) => ({ id: r.id, state: r.state, claimedMs: r.c + toHost, finishedMs: r.f === null ? null : r.f + toHost })),
-      msPerFrame: this.msPerFrame,
+      msPerFrame: this.pace.msPerFrame,
     });
   }
 

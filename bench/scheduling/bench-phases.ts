@@ -1,7 +1,8 @@
 import type { Logger } from "../../shared/log.ts";
-import { BenchFarm, wallMs, type FarmRun } from "./bench-farm.ts";
+import { BenchFarm, wallMs, type FarmRun, type FramePace } from "./bench-farm.ts";
 import { rawJetStream } from "./raw-baseline.ts";
 import { sleepJob, type SleepAgentSpec } from "./sleep-farm.ts";
+import type { SleepClock } from "../../agent/executors/sleep-executor.ts";
 
 export interface Sizes {
   dispatchAgents: number;
@@ -14,6 +15,8 @@ export interface Sizes {
   agentsPerHost: number;
   /** Length of each idle window (agents up, no job) that prices the agents' idle costs. */
   idleSeconds: number;
+  /** How the sleep executor times frames (agent/executors/sleep-executor.ts). */
+  clock: SleepClock;
 }
 
 /**
@@ -42,8 +45,8 @@ function splitCpu(run: FarmRun, idleCpuMsPerSecond: number, agents: number, afte
 const names = (prefix: string, from: number, n: number, speed = 1): SleepAgentSpec[] =>
   Array.from({ length: n }, (_, i) => ({ name: `${prefix}${String(from + i).padStart(2, "0")}`, speed }));
 
-async function withFarm<T>(dir: string, msPerFrame: number, log: Logger, fn: (farm: BenchFarm) => Promise<T>, agentsPerHost?: number): Promise<T> {
-  const farm = await BenchFarm.start(dir, msPerFrame, log, agentsPerHost);
+async function withFarm<T>(dir: string, pace: FramePace, log: Logger, fn: (farm: BenchFarm) => Promise<T>, agentsPerHost?: number): Promise<T> {
+  const farm = await BenchFarm.start(dir, pace, log, agentsPerHost);
   try {
     return await fn(farm);
   } finally {
@@ -56,7 +59,7 @@ async function withFarm<T>(dir: string, msPerFrame: number, log: Logger, fn: (fa
  * agents; then the raw JetStream baseline on the same nats-server.
  */
 export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
-  return withFarm(dir, 0, log, async (farm) => {
+  return withFarm(dir, { msPerFrame: 0, clock: s.clock }, log, async (farm) => {
     await farm.addAgents(names("d", 0, s.dispatchAgents));
     await farm.run(sleepJob("warm-up", s.dispatchAgents * 4, 1));
     await farm.events();
@@ -91,7 +94,7 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
 
 /** Weak scaling with 1 s chunks (4 frames x 250 ms): agents are added between runs, never removed. */
 export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
-  return withFarm(dir, 250, log, async (farm) => {
+  return withFarm(dir, { msPerFrame: 250, clock: s.clock }, log, async (farm) => {
     const runs: Array<{ agents: number; seconds: number; cpu: CpuSplit; windowMs: [number, number]; claimsPerTransaction: number; statements: FarmRun["statements"]; split: FarmRun["split"]; cores: FarmRun["cores"]; idleCores: FarmRun["cores"] | undefined }> = [];
     let have = 0;
     let agentStartSeconds = 0;
@@ -112,7 +115,7 @@ export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
 export async function mixedPhase(dir: string, s: Sizes, log: Logger) {
   const speeds = [1, 1, 0.5, 0.25];
   const msPerFrame = 100;
-  return withFarm(dir, msPerFrame, log, async (farm) => {
+  return withFarm(dir, { msPerFrame, clock: s.clock }, log, async (farm) => {
     await farm.addAgents(speeds.map((speed, i) => ({ name: `m${i}-x${speed}`, speed })));
     const frames = s.mixedChunks * 10;
     const idealSeconds = (frames * msPerFrame) / 1000 / speeds.reduce((a, b) => a + b, 0);

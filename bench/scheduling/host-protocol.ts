@@ -1,4 +1,5 @@
 import type { SleepAgentSpec } from "./sleep-farm.ts";
+import type { FramePace } from "./bench-farm.ts";
 
 /**
  * Milliseconds on the host's monotonic clock (CLOCK_MONOTONIC, the same in
@@ -16,7 +17,7 @@ export type HostCommand =
       coordinator: { address: string; enrollAddress: string; caFingerprint: string };
       joinToken: string;
       dir: string;
-      msPerFrame: number;
+      pace: FramePace;
       agents: SleepAgentSpec[];
     }
   | { type: "events" }
