@@ -123,8 +123,13 @@ export class WorkLoop {
 
   private async run(name: string): Promise<void> {
     let consumer: Consumer | undefined;
+    // The last pull's send time and the connection's messages in by then: a failed pull's warning says how
+    // long it was open and whether anything else reached this connection meanwhile (a silent link, or a pull
+    // whose heartbeats alone did not come: pullFailureFacts).
+    let pulled: PullSent | null = null;
     while (!this.stopping) {
       try {
+        pulled = null;
         if (this.opts.mayTake?.() === false) {
           await sleep(250);
           continue;
@@ -139,6 +144,7 @@ export class WorkLoop {
         consumer ??= (await this.untilStopped(this.consumer(name))) ?? undefined;
         if (!consumer) break;
         if (DEBUG_PULLS) this.log.debug({ consumer: name }, "pull sent");
+        pulled = { atMs: performance.now(), inMsgs: this.nc.stats().inMsgs };
         const m = await this.untilStopped(consumer.next({ expires: this.opts.pullExpiresMs ?? 1000 }), (late) => late?.nak());
         if (DEBUG_PULLS) this.log.debug({ consumer: name, seq: m?.seq ?? null, subject: m?.subject ?? null }, "pull ended");
         if (!m) continue;
@@ -171,7 +177,7 @@ export class WorkLoop {
         this.hold(this.handle(m));
       } catch (err) {
         if (this.stopping || this.nc.isClosed()) break;
-        this.log.warn({ err: (err as Error).message, consumer: name }, "work pull failed; retrying");
+        this.log.warn({ err: (err as Error).message, consumer: name, ...pullFailureFacts(pulled, this.nc) }, "work pull failed; retrying");
         // The consumer handle is kept: a pull names the durable consumer, so there is nothing to look up again.
         // Looking it up after each failed pull sent an API request into a link that had just gone silent: lost
         // there, it was waited on for its whole timeout (5 s) even once the link was back and the client had
@@ -304,6 +310,22 @@ export class WorkLoop {
  * only that: there is no code to read). On a busy host the heartbeats are often in the socket already: the
  * check runs on a timer, and timers run before the event loop reads its sockets.
  */
+interface PullSent {
+  atMs: number;
+  inMsgs: number;
+}
+
+/**
+ * What a failed pull's warning adds: how long the pull was open (`pullOpenMs`) and how many messages reached
+ * this NATS connection meanwhile (`inMsgsWhileOpen`: the agent's other subscriptions, control, the other
+ * consumer's pull). Messages in while no heartbeat of this pull came say the connection was read, and this
+ * pull's heartbeats were not sent or not sent in time; none say nothing was read at all.
+ */
+function pullFailureFacts(pulled: PullSent | null, nc: NatsConnection): { pullOpenMs?: number; inMsgsWhileOpen?: number } {
+  if (pulled === null) return {};
+  return { pullOpenMs: Math.round(performance.now() - pulled.atMs), inMsgsWhileOpen: nc.stats().inMsgs - pulled.inMsgs };
+}
+
 function missedHeartbeats(err: unknown): boolean {
   return err instanceof JetStreamError && err.message === "heartbeats missed";
 }

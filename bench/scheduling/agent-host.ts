@@ -5,6 +5,7 @@
  * would in a studio. Also runs the raw JetStream consumers of the baseline.
  */
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { connect } from "@nats-io/transport-node";
 import { jwtAuthenticator } from "@nats-io/nats-core";
 import { natsClientTls } from "../../shared/tls/nats-tls.ts";
@@ -24,6 +25,12 @@ const log = benchLogger("bench-agent-host");
 const agents: Agent[] = [];
 let events: StartEvent[] = [];
 let source: PowerSource | undefined;
+// This process's event loop lateness between two "events" requests (BenchFarm.run asks at its release, and after
+// the job's end): the 32 agents a host holds answer their chunks one after another, where a studio's agents are
+// separate machines.
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
+const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
 
 function reply(r: HostReply): void {
   process.send?.(r);
@@ -144,8 +151,9 @@ process.on("message", (msg: HostCommand) => {
   const run = async (): Promise<void> => {
     if (msg.type === "start-agents") await startAgents(msg);
     else if (msg.type === "events") {
-      reply({ type: "events", events });
+      reply({ type: "events", events, loopDelay: { p50Ms: ms(loopDelay.percentile(50)), p99Ms: ms(loopDelay.percentile(99)), maxMs: ms(loopDelay.max) } });
       events = [];
+      loopDelay.reset();
     } else if (msg.type === "raw-consume") await rawConsume(msg);
     else await stop();
   };

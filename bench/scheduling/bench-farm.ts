@@ -5,7 +5,7 @@ import { submitJob } from "../../coordinator/jobs/submit-job.ts";
 import { BUNDLED_MODELS_DIR } from "../../cli/paths.ts";
 import type { Logger } from "../../shared/log.ts";
 import { AgentHost } from "./host-client.ts";
-import { hostMs, type StartEvent } from "./host-protocol.ts";
+import { hostMs, type LoopDelay, type StartEvent } from "./host-protocol.ts";
 import type { SleepAgentSpec } from "./sleep-farm.ts";
 import type { SleepClock } from "../../agent/executors/sleep-executor.ts";
 import { coresMark, coresUsed, type CoresUsed } from "./cpu-cores.ts";
@@ -37,6 +37,8 @@ export interface FarmRun {
   split: MakespanSplit;
   /** Cores the bench's processes and the whole machine used over the run (cpu-cores.ts). */
   cores: CoresUsed;
+  /** The agent hosts' event loop lateness from release to done: the worst host's p99 and max, ms. */
+  hostLoopDelay: LoopDelay;
 }
 
 /** The sleep executor's frame time at speed 1 and how it times frames (agent/executors/sleep-executor.ts). */
@@ -151,6 +153,7 @@ export class BenchFarm {
     const main0 = threadCpuMs();
     const claims0 = this.coordinator.claimBatches;
     const counting = countingSql() ? countStatements(this.coordinator.store) : undefined;
+    await this.hostEvents(); // restarts the hosts' loop delay figures at the release
     const { jobId, releasedAtMs } = await this.submitAndRelease(spec);
     const job = await this.coordinator.finisher.waitFor(jobId);
     const endMs = wallMs();
@@ -163,16 +166,17 @@ export class BenchFarm {
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const claims = this.coordinator.claimBatches;
     const claimsPerTransaction = (claims.writes - claims0.writes) / Math.max(1, claims.batches - claims0.batches);
-    const split = await this.split(jobId, releasedAtMs, endMs);
-    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, mainThreadCpuMs: main0 === undefined || main1 === undefined ? undefined : main1 - main0, windowMs: [releasedAtMs, endMs], claimsPerTransaction, ...(statements && { statements }), split, cores };
+    const { events, loopDelay } = await this.hostEvents();
+    const split = this.split(jobId, releasedAtMs, endMs, events);
+    return { jobId, chunks, seconds: (endMs - releasedAtMs) / 1000, cpuMs, cpuMsPerChunk: cpuMs / chunks, mainThreadCpuMs: main0 === undefined || main1 === undefined ? undefined : main1 - main0, windowMs: [releasedAtMs, endMs], claimsPerTransaction, ...(statements && { statements }), split, cores, hostLoopDelay: worst(loopDelay) };
   }
 
   /** The job's executor spans (from the agent hosts) and attempt rows (the store's clock moved to the host clock), split. */
-  private async split(jobId: string, releaseMs: number, doneMs: number): Promise<MakespanSplit> {
+  private split(jobId: string, releaseMs: number, doneMs: number, events: readonly StartEvent[]): MakespanSplit {
     const st = this.coordinator.store;
     const toHost = hostMs() - Date.now();
     const rows = st.db.prepare(`SELECT id, state, created_at AS c, finished_at AS f FROM attempts WHERE job_id = ?`).all(jobId) as Array<{ id: string; state: string; c: number; f: number | null }>;
-    const spans = (await this.events()).filter((e) => e.jobId === jobId);
+    const spans = events.filter((e) => e.jobId === jobId);
     return splitMakespan({
       releaseMs,
       doneMs,
@@ -198,12 +202,22 @@ export class BenchFarm {
   }
 
   async events(): Promise<StartEvent[]> {
+    return (await this.hostEvents()).events;
+  }
+
+  /** Every host's start events since the last call, and each host's loop delay meanwhile. */
+  private async hostEvents(): Promise<{ events: StartEvent[]; loopDelay: LoopDelay[] }> {
     const all = await Promise.all(this.hosts.map((h) => h.host.request({ type: "events" }, "events", 30_000)));
-    return all.flatMap((r) => r.events);
+    return { events: all.flatMap((r) => r.events), loopDelay: all.map((r) => r.loopDelay) };
   }
 
   async stop(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.host.stop()));
     await this.coordinator.stop();
   }
+}
+
+/** The worst of the hosts' loop delays, figure by figure. */
+function worst(delays: readonly LoopDelay[]): LoopDelay {
+  return { p50Ms: Math.max(0, ...delays.map((d) => d.p50Ms)), p99Ms: Math.max(0, ...delays.map((d) => d.p99Ms)), maxMs: Math.max(0, ...delays.map((d) => d.maxMs)) };
 }

@@ -95,7 +95,7 @@ export async function dispatchPhase(dir: string, s: Sizes, log: Logger) {
 /** Weak scaling with 1 s chunks (4 frames x 250 ms): agents are added between runs, never removed. */
 export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
   return withFarm(dir, { msPerFrame: 250, clock: s.clock }, log, async (farm) => {
-    const runs: Array<{ agents: number; seconds: number; cpu: CpuSplit; windowMs: [number, number]; claimsPerTransaction: number; statements: FarmRun["statements"]; split: FarmRun["split"]; cores: FarmRun["cores"]; idleCores: FarmRun["cores"] | undefined }> = [];
+    const runs: Array<{ agents: number; seconds: number; cpu: CpuSplit; windowMs: [number, number]; claimsPerTransaction: number; statements: FarmRun["statements"]; split: FarmRun["split"]; cores: FarmRun["cores"]; hostLoopDelay: FarmRun["hostLoopDelay"]; idleCores: FarmRun["cores"] | undefined }> = [];
     let have = 0;
     let agentStartSeconds = 0;
     for (const n of s.scalingCounts) {
@@ -105,7 +105,7 @@ export async function scalingPhase(dir: string, s: Sizes, log: Logger) {
       have = n;
       const r = await farm.run(sleepJob(`scale-${n}`, n * s.chunksPerAgent * 4, 4));
       const idle = await farm.idleCpuMsPerSecond(s.idleSeconds);
-      runs.push({ agents: n, seconds: r.seconds, cpu: splitCpu(r, idle, n, farm.afterRunCpuMs), windowMs: r.windowMs, claimsPerTransaction: r.claimsPerTransaction, statements: r.statements, split: r.split, cores: r.cores, idleCores: farm.idleCores });
+      runs.push({ agents: n, seconds: r.seconds, cpu: splitCpu(r, idle, n, farm.afterRunCpuMs), windowMs: r.windowMs, claimsPerTransaction: r.claimsPerTransaction, statements: r.statements, split: r.split, cores: r.cores, hostLoopDelay: r.hostLoopDelay, idleCores: farm.idleCores });
     }
     return { runs, agentStartSeconds, agentHosts: farm.hostCount };
   }, s.agentsPerHost);

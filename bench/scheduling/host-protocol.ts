@@ -35,10 +35,17 @@ export interface StartEvent {
   frames: number;
 }
 
+/** How late the agent host's event loop ran since the last "events" request (perf_hooks.monitorEventLoopDelay), ms. */
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
 /** Agent host -> parent. */
 export type HostReply =
   | { type: "agents-started"; count: number }
-  | { type: "events"; events: StartEvent[] }
+  | { type: "events"; events: StartEvent[]; loopDelay: LoopDelay }
   | { type: "raw-consumed"; count: number; firstMs: number; lastMs: number }
   | { type: "stopped" }
   | { type: "error"; message: string };
