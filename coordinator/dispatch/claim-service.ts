@@ -146,7 +146,12 @@ export class ClaimService {
     if (!copy && chunk.state !== (picked ? "pending" : "queued")) return { skip: true, reason: `chunk is ${chunk.state}` };
     if (!copy && !picked && chunk.dispatchId !== dispatchId) return { skip: true, reason: "stale dispatch" };
     const agent = this.store.agents.get(agentId);
-    if (!agent || agent.state === "removed") return { skip: true, reason: "agent not enrolled" };
+    if (!agent || agent.state === "removed") {
+      // The agent acks the message after a skip: its chunk goes back to pending now (a copy's dispatch is cleared),
+      // as other refusals to the agent do, instead of waiting queued for the placed take-back or a sweep.
+      if (!picked) withdrawDispatch(this.store, chunk.id, dispatchId, now);
+      return { skip: true, reason: "agent not enrolled" };
+    }
     const job = this.store.jobs.get(chunk.jobId);
     if (!job) return { skip: true, reason: "unknown job" };
     if (copy) {
@@ -181,7 +186,7 @@ export class ClaimService {
     const again = delivery > 1 ? { delivery } : {};
     if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason, ...again }, "claim skipped");
     else this.log.info({ agentId, chunkId, attemptId: result.attemptId, ...again }, "chunk claimed");
-    // The chunk went back to pending (or, for a removed agent, stayed queued): still open, so the job cannot end by it.
+    // The chunk went back to pending: still open, so the job cannot end by it.
     if (result.skip && /^agent /.test(result.reason)) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "", false);
     return result;
   }

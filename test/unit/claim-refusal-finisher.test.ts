@@ -11,7 +11,7 @@ import { queueChunk, seedFarm } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 
 /**
- * A claim refused to its agent (blocklisted, ineligible) sends the chunk from queued back to pending: the job's
+ * A claim refused to its agent (blocklisted, ineligible, not enrolled) sends the chunk from queued back to pending: the job's
  * open chunks are unchanged, so the coordinator runs a dispatch pass for it but no finisher check (which reads
  * the job's counts). The claim service and the coordinator's hook (claim-changes.ts), as the coordinator wires them.
  */
@@ -34,12 +34,17 @@ test("a claim refused for an agent reason kicks the dispatcher without a finishe
   assert.equal(kicks.n, 1, "a dispatch pass is asked for");
   assert.equal(reads.n, 0, "the finisher did not read the job's counts");
 
-  // A failure can end the job (a chunk failed for good): it still runs the finisher's check.
+  // Not enrolled (an agent the store does not know, or one removed): also back to pending, a pass, no finisher read.
   claims.ineligible = () => null;
+  assert.deepEqual(claims.claim("agt_stranger", second.id, queueChunk(farm.store, second.id)), { skip: true, reason: "agent not enrolled" });
+  assert.deepEqual({ state: farm.store.chunks.get(second.id)?.state, dispatchId: farm.store.chunks.get(second.id)?.dispatchId }, { state: "pending", dispatchId: null });
+  assert.deepEqual({ kicks: kicks.n, reads: reads.n }, { kicks: 2, reads: 0 });
+
+  // A failure can end the job (a chunk failed for good): it still runs the finisher's check.
   const taken = claims.claim(farm.agent.id, second.id, queueChunk(farm.store, second.id));
   assert.equal(taken.skip, false);
   if (taken.skip) return;
   claims.reportFailure(farm.agent.id, taken.attemptId, "boom", false);
   assert.equal(reads.n, 1, "a failure reads the job's counts");
-  assert.equal(kicks.n, 2);
+  assert.equal(kicks.n, 3);
 });

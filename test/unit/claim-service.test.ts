@@ -109,14 +109,19 @@ test("a claim for a paused job puts the chunk back to pending; for a cancelled j
   assert.equal(store.attempts.listByChunk(chunks[1]!.id).length, 0);
 });
 
-test("a removed or unknown agent cannot claim", (t) => {
-  const { store, claims, chunks, agent } = setup(t);
-  const d = queueChunk(store, chunks[0]!.id);
+test("a removed or unknown agent cannot claim: the chunk goes straight back to pending (the agent acks the message), and the dispatcher hears it", (t) => {
+  const { store, claims, chunks, agent, job, changes } = setup(t);
+  const [removedAsks, strangerAsks] = [chunks[0]!.id, chunks[1]!.id];
+  const d0 = queueChunk(store, removedAsks);
+  const d1 = queueChunk(store, strangerAsks);
   store.agents.transition(agent.id, "removed");
-  assert.deepEqual(claims.claim(agent.id, chunks[0]!.id, d), { skip: true, reason: "agent not enrolled" });
-  assert.deepEqual(claims.claim("agt_stranger", chunks[0]!.id, d), { skip: true, reason: "agent not enrolled" });
-  assert.equal(store.chunks.get(chunks[0]!.id)?.state, "queued");
-  assert.equal(store.attempts.listByChunk(chunks[0]!.id).length, 0);
+  assert.deepEqual(claims.claim(agent.id, removedAsks, d0), { skip: true, reason: "agent not enrolled" });
+  assert.deepEqual(claims.claim("agt_stranger", strangerAsks, d1), { skip: true, reason: "agent not enrolled" });
+  for (const id of [removedAsks, strangerAsks]) {
+    assert.deepEqual({ state: store.chunks.get(id)?.state, dispatchId: store.chunks.get(id)?.dispatchId }, { state: "pending", dispatchId: null }, "not left queued for a sweep");
+    assert.equal(store.attempts.listByChunk(id).length, 0);
+  }
+  assert.deepEqual(changes, [job.id, job.id], "a dispatch pass asked for each");
 });
 
 test("failures retry the chunk until maxAgentsPerChunk distinct agents have failed it", (t) => {
