@@ -124,6 +124,16 @@ test("a removed or unknown agent cannot claim: the chunk goes straight back to p
   assert.deepEqual(changes, [job.id, job.id], "a dispatch pass asked for each");
 });
 
+test("a speculative copy's claim by an agent not enrolled clears the copy's dispatch, so that another copy may be placed", (t) => {
+  const { store, claims, chunks, agent } = setup(t);
+  queueAndClaim(store, claims, agent.id, chunks[0]!.id);
+  store.chunks.setAttempts(chunks[0]!.id, { specDispatchId: "dsp_copy", specAgentId: "agt_stranger" });
+  assert.deepEqual(claims.claim("agt_stranger", chunks[0]!.id, "dsp_copy"), { skip: true, reason: "agent not enrolled" });
+  const row = store.chunks.get(chunks[0]!.id)!;
+  assert.deepEqual({ state: row.state, specDispatchId: row.specDispatchId, specAgentId: row.specAgentId }, { state: "running", specDispatchId: null, specAgentId: null });
+  assert.equal(store.attempts.listByChunk(chunks[0]!.id).length, 1, "the first attempt alone");
+});
+
 test("failures retry the chunk until maxAgentsPerChunk distinct agents have failed it", (t) => {
   const { store, claims, chunks, agent, job, changes } = setup(t, { maxAgentsPerChunk: 2, maxFailuresPerChunk: 10 });
   const other = insertAgent(store, { id: "agt_other" });
