@@ -31,6 +31,7 @@ test("a fresh file is created and fully migrated, in WAL mode with foreign keys 
   assert.equal(store.db.pragma("user_version", { simple: true }), MIGRATIONS.length);
   assert.equal(store.db.pragma("journal_mode", { simple: true }), "wal");
   assert.equal(store.db.pragma("foreign_keys", { simple: true }), 1);
+  assert.equal(store.db.pragma("temp_store", { simple: true }), 2, "savepoints' sub-journals in memory (thirteenth round)");
   const tables = (store.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>).map((r) => r.name);
   for (const name of ["agents", "attempts", "chunks", "frames", "jobs", "ledger"]) assert.ok(tables.includes(name), `table ${name} exists`);
 });
