@@ -41,7 +41,7 @@ export function openDatabase(path: string): Db {
     // Savepoints' sub-journals (a write inside a savepoint to a page the transaction already changed keeps its old
     // content there) in memory, not in a temp file: the commit batch's commits and the claims that share its
     // transaction each run in a savepoint, and with files each such UPDATE wrote to one (thirteenth round,
-    // bench/chunk-store-path.bench.ts --next 1). Nothing durable lives there; it goes at COMMIT.
+    // bench/chunk-store-path.bench.ts: a claim beside a commit, --claims batched). Nothing durable lives there; it goes at COMMIT.
     db.pragma("temp_store = MEMORY");
     migrate(db, path);
     cacheStatements(db);
