@@ -10,6 +10,9 @@ import type { AttemptRow } from "../store/attempts-table.ts";
 import type { AgentRow } from "../store/agents-table.ts";
 import { claimCopy, isCopyDispatch, revokePlacedOn, settleCopy } from "../scheduling/copy-rules.ts";
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
+
+/** A speculative copy's claim refused: its job no longer runs, or the agent may not run it (blocklisted, ineligible). */
+const COPY_NOT_WANTED = "copy not wanted";
 import { TurnBatch } from "./turn-batch.ts";
 import { NextClaimKeys } from "./next-claim-keys.ts";
 
@@ -155,7 +158,11 @@ export class ClaimService {
     const job = this.store.jobs.get(chunk.jobId);
     if (!job) return { skip: true, reason: "unknown job" };
     if (copy) {
-      if ((job.state !== "running" && job.state !== "queued") || this.store.blocklist.isBlocked(job.id, agentId) || this.ineligible(agent, job) !== null) return { skip: true, reason: "copy not wanted" };
+      if ((job.state !== "running" && job.state !== "queued") || this.store.blocklist.isBlocked(job.id, agentId) || this.ineligible(agent, job) !== null) {
+        // The agent acks the message after a skip: the copy's dispatch is cleared, so that a pass may place it elsewhere.
+        withdrawDispatch(this.store, chunk.id, dispatchId, now);
+        return { skip: true, reason: COPY_NOT_WANTED };
+      }
       const c = claimCopy(this.store, chunk, agentId, now);
       if ("skip" in c) return { skip: true, reason: c.skip };
       return { skip: false, attemptId: c.attemptId, work: this.work(job, chunk, c.attemptId) };
@@ -186,8 +193,8 @@ export class ClaimService {
     const again = delivery > 1 ? { delivery } : {};
     if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason, ...again }, "claim skipped");
     else this.log.info({ agentId, chunkId, attemptId: result.attemptId, ...again }, "chunk claimed");
-    // The chunk went back to pending: still open, so the job cannot end by it.
-    if (result.skip && /^agent /.test(result.reason)) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "", false);
+    // The chunk went back to pending, or a copy's dispatch was cleared: nothing that could end the job changed.
+    if (result.skip && (/^agent /.test(result.reason) || result.reason === COPY_NOT_WANTED)) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "", false);
     return result;
   }
 

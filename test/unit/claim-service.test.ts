@@ -134,6 +134,20 @@ test("a speculative copy's claim by an agent not enrolled clears the copy's disp
   assert.equal(store.attempts.listByChunk(chunks[0]!.id).length, 1, "the first attempt alone");
 });
 
+test("a speculative copy refused to a blocklisted agent (copy not wanted) clears the copy's dispatch and asks for a pass", (t) => {
+  const { store, claims, chunks, agent, job, changes } = setup(t);
+  queueAndClaim(store, claims, agent.id, chunks[0]!.id);
+  const other = insertAgent(store, { id: "agt_other" });
+  store.blocklist.recordFailure(job.id, other.id, "boom", true, 40_000);
+  store.chunks.setAttempts(chunks[0]!.id, { specDispatchId: "dsp_copy", specAgentId: other.id });
+  changes.length = 0;
+  assert.deepEqual(claims.claim(other.id, chunks[0]!.id, "dsp_copy"), { skip: true, reason: "copy not wanted" });
+  const row = store.chunks.get(chunks[0]!.id)!;
+  assert.deepEqual({ state: row.state, specDispatchId: row.specDispatchId, specAgentId: row.specAgentId }, { state: "running", specDispatchId: null, specAgentId: null }, "not left placed on the refused agent");
+  assert.equal(store.attempts.listByChunk(chunks[0]!.id).length, 1, "the first attempt alone");
+  assert.deepEqual(changes, [job.id], "a dispatch pass asked for, so the copy may go elsewhere");
+});
+
 test("failures retry the chunk until maxAgentsPerChunk distinct agents have failed it", (t) => {
   const { store, claims, chunks, agent, job, changes } = setup(t, { maxAgentsPerChunk: 2, maxFailuresPerChunk: 10 });
   const other = insertAgent(store, { id: "agt_other" });
