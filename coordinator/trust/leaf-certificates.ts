@@ -3,6 +3,7 @@ import { isIP } from "node:net";
 import * as x509 from "../../shared/tls/x509.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { EC_SIGNING_ALGORITHM, type CryptoKey } from "../../shared/tls/pem-keys.ts";
+import { EXTENDED_KEY_USAGE_OIDS, LEAF_ORGANIZATION } from "./server-certificate-profile.ts";
 
 /**
  * Builders for the certificates the studio CA signs. Pure apart from the
@@ -13,13 +14,6 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Leaves start a little in the past so that a peer whose clock is behind accepts them. */
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
-const EXTENDED_USAGE = {
-  server: [x509.ExtendedKeyUsage.serverAuth],
-  client: [x509.ExtendedKeyUsage.clientAuth],
-  /** A NATS cluster node: a server to clients, and both ends of its TLS routes (nats-server verifies route peers both ways). */
-  "server-and-client": [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
-  "document-signing": ["1.3.6.1.5.5.7.3.36"],
-} as const;
 
 export interface CaSigner {
   readonly cert: x509.X509Certificate;
@@ -47,7 +41,7 @@ export async function createCaCertificate(
   return x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: randomSerial(),
-      name: [{ CN: [commonName] }, { O: ["nightshift"] }],
+      name: [{ CN: [commonName] }, { O: [LEAF_ORGANIZATION] }],
       notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
       notAfter: new Date(now.getTime() + validityDays * DAY_MS),
       keys,
@@ -71,7 +65,7 @@ export async function createLeafCertificate(ca: CaSigner, request: LeafRequest):
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([...EXTENDED_USAGE[request.usage]], false),
+    new x509.ExtendedKeyUsageExtension([...EXTENDED_KEY_USAGE_OIDS[request.usage]], false),
     await x509.SubjectKeyIdentifierExtension.create(request.publicKey, false, webcrypto),
     await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey, false, webcrypto),
   ];
@@ -79,7 +73,7 @@ export async function createLeafCertificate(ca: CaSigner, request: LeafRequest):
   return x509.X509CertificateGenerator.create(
     {
       serialNumber: randomSerial(),
-      subject: [{ CN: [request.commonName] }, { O: ["nightshift"] }],
+      subject: [{ CN: [request.commonName] }, { O: [LEAF_ORGANIZATION] }],
       issuer: ca.cert.subjectName,
       notBefore: new Date(request.now.getTime() - CLOCK_SKEW_MS),
       notAfter: new Date(notAfter),

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import * as x509 from "../../shared/tls/x509.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import { silentLogger } from "../../shared/log.ts";
-import { adminCommonName, assertAgentId, COORDINATOR_TLS_NAME } from "../../shared/tls/identity-names.ts";
+import { adminCommonName, assertAgentId } from "../../shared/tls/identity-names.ts";
 import {
   certificateFingerprint,
   generateEcKeyPair,
@@ -15,7 +14,10 @@ import {
   type CryptoKey,
 } from "../../shared/tls/pem-keys.ts";
 import { ensureSecretDirectory, isGroupOrWorldAccessible, readIfExists, writeFileAtomic } from "../../shared/tls/secret-file.ts";
-import { createCaCertificate, createLeafCertificate } from "./leaf-certificates.ts";
+import type { CaSigner } from "./leaf-certificates.ts";
+import { serverCertificateProfile, type ServerCertificateRequest } from "./server-certificate-profile.ts";
+
+export type { ServerCertificateRequest } from "./server-certificate-profile.ts";
 
 export const CA_KEY_FILE = "ca.key";
 export const CA_CERT_FILE = "ca.crt";
@@ -39,35 +41,35 @@ export interface StudioCaOptions {
   readonly leafValidityDays?: number;
 }
 
-export interface ServerCertificateRequest {
-  /** Extra DNS names; COORDINATOR_TLS_NAME and "localhost" are always added. */
-  readonly dnsNames?: readonly string[];
-  /** Extra IPs; 127.0.0.1 and ::1 are always added. */
-  readonly ips?: readonly string[];
-  /** Also a TLS client (a NATS cluster node, which dials its routes with the same certificate). */
-  readonly alsoClient?: boolean;
-}
-
 export interface IssuedKeyAndCert {
   /** Leaf followed by the CA certificate, so that clients can pin the CA from the handshake. */
   readonly certPem: string;
   readonly keyPem: string;
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The certificate builders, with @peculiar/x509 (about 200 modules): loaded when a certificate is issued, not at every start. */
+const builders = () => import("./leaf-certificates.ts");
+
 /**
  * The studio's certificate authority: created in `dir` on first start
- * (ca.key 0600, ca.crt), loaded unchanged on every later start.
+ * (ca.key 0600, ca.crt), loaded unchanged on every later start. It is read
+ * with node:crypto; @peculiar/x509 is loaded only to issue a certificate.
  */
 export class StudioCa {
   private constructor(
     readonly certPem: string,
     /** sha256 of the CA certificate's DER, lowercase hex. What agents pin. */
     readonly fingerprint: string,
-    private readonly cert: x509.X509Certificate,
+    private readonly cert: X509Certificate,
     private readonly privateKey: CryptoKey,
     private readonly now: () => Date,
     private readonly leafValidityDays: number,
   ) {}
+
+  /** The signing side as @peculiar/x509 wants it, made at the first certificate issued. */
+  private signing: Promise<CaSigner> | undefined;
 
   static async open(dir: string, options: StudioCaOptions = {}): Promise<StudioCa> {
     const now = options.now ?? (() => new Date());
@@ -80,8 +82,9 @@ export class StudioCa {
       await ensureSecretDirectory(dir);
       const keys = await generateEcKeyPair();
       const name = `nightshift studio CA ${randomBytes(4).toString("hex")}`;
-      const cert = await createCaCertificate(keys, name, now(), options.caValidityDays ?? 3650);
-      const newCertPem = cert.toString("pem") + "\n";
+      const { createCaCertificate } = await builders();
+      const newCertPem = (await createCaCertificate(keys, name, now(), options.caValidityDays ?? 3650)).toString("pem") + "\n";
+      const cert = new X509Certificate(newCertPem);
       await writeFileAtomic(keyPath, privateKeyToPem(keys.privateKey), 0o600);
       await writeFileAtomic(certPath, newCertPem, 0o644);
       const ca = new StudioCa(newCertPem, certificateFingerprint(newCertPem), cert, keys.privateKey, now, leafDays);
@@ -110,9 +113,9 @@ export class StudioCa {
     now: () => Date,
     leafDays: number,
   ): Promise<StudioCa> {
-    let cert: x509.X509Certificate;
+    let cert: X509Certificate;
     try {
-      cert = new x509.X509Certificate(certPem);
+      cert = new X509Certificate(certPem);
     } catch (cause) {
       throw new StudioCaError(`${certPath} is not a PEM certificate (corrupt?)`, certPath, { cause });
     }
@@ -124,28 +127,32 @@ export class StudioCa {
     } catch (cause) {
       throw new StudioCaError(`${keyPath} is not a PEM EC P-256 private key (corrupt?)`, keyPath, { cause });
     }
-    if (cert.publicKey.toString("pem").trim() !== publicPem.trim()) {
+    if (cert.publicKey.export({ type: "spki", format: "pem" }).toString().trim() !== publicPem.trim()) {
       throw new StudioCaError(`${keyPath} does not belong to the certificate in ${certPath}`, keyPath);
     }
-    if (cert.notAfter.getTime() <= now().getTime()) {
+    const notAfter = new Date(cert.validTo);
+    if (notAfter.getTime() <= now().getTime()) {
       throw new StudioCaError(
-        `studio CA in ${certPath} expired on ${cert.notAfter.toISOString()}; a new CA means every agent re-enrolls`,
+        `studio CA in ${certPath} expired on ${notAfter.toISOString()}; a new CA means every agent re-enrolls`,
         certPath,
       );
     }
-    const pem = cert.toString("pem") + "\n";
+    // node:crypto prints the PEM as @peculiar/x509 did (64-column lines) with the one newline at the end.
+    const pem = cert.toString();
     return new StudioCa(pem, certificateFingerprint(pem), cert, privateKey, now, leafDays);
   }
 
   /** A fresh key and server certificate for the coordinator's gRPC listener. */
   async issueServerCertificate(request: ServerCertificateRequest = {}): Promise<IssuedKeyAndCert> {
     const keys = await generateEcKeyPair();
-    const leaf = await createLeafCertificate(this.signer(), {
-      commonName: COORDINATOR_TLS_NAME,
+    const profile = serverCertificateProfile(request);
+    const { createLeafCertificate } = await builders();
+    const leaf = await createLeafCertificate(await this.signer(), {
+      commonName: profile.commonName,
       publicKey: keys.publicKey,
-      usage: request.alsoClient === true ? "server-and-client" : "server",
-      dnsNames: unique([COORDINATOR_TLS_NAME, "localhost", ...(request.dnsNames ?? [])]),
-      ips: unique(["127.0.0.1", "::1", ...(request.ips ?? [])]),
+      usage: profile.usage,
+      dnsNames: profile.dnsNames,
+      ips: profile.ips,
       now: this.now(),
       validityDays: this.leafValidityDays,
     });
@@ -175,7 +182,8 @@ export class StudioCa {
     } catch (cause) {
       throw new BadInputError("public key must be an SPKI PEM EC P-256 key", { field: "publicKey", cause });
     }
-    const leaf = await createLeafCertificate(this.signer(), {
+    const { createLeafCertificate } = await builders();
+    const leaf = await createLeafCertificate(await this.signer(), {
       commonName,
       publicKey,
       usage,
@@ -185,12 +193,14 @@ export class StudioCa {
     return leaf.toString("pem") + "\n";
   }
 
-  private signer() {
-    return { cert: this.cert, privateKey: this.privateKey };
+  /** The clock's now and the notAfter of a leaf issued now (its validity, cut at the CA's end): what a kept leaf is held to. */
+  leafWindow(): { now: Date; latestNotAfter: Date } {
+    const now = this.now();
+    return { now, latestNotAfter: new Date(Math.min(now.getTime() + this.leafValidityDays * DAY_MS, new Date(this.cert.validTo).getTime())) };
   }
-}
 
-
-function unique(values: readonly string[]): string[] {
-  return [...new Set(values)];
+  private signer(): Promise<CaSigner> {
+    this.signing ??= import("../../shared/tls/x509.ts").then((lib) => ({ cert: new lib.X509Certificate(this.certPem), privateKey: this.privateKey }));
+    return this.signing;
+  }
 }

@@ -7,6 +7,7 @@ import { JoinTokensTable } from "../store/join-tokens-table.ts";
 import { EnrollmentsTable } from "../store/enrollments-table.ts";
 import type { ServerTlsMaterial } from "../../shared/tls/grpc-credentials.ts";
 import { StudioCa } from "./studio-ca.ts";
+import { keptServerCertificate } from "./kept-server-certificate.ts";
 import { identifyPeer, type PeerCertificateLike } from "./peer-identity.ts";
 import { BadInputError } from "../../shared/errors.ts";
 import { publicKeyFingerprint } from "../../shared/tls/agent-id.ts";
@@ -48,7 +49,7 @@ export interface StudioTrustOptions {
 /**
  * Everything the coordinator needs to decide who is in the studio, opened
  * once at start: the studio CA (`<data-dir>/ca`), the admin credentials for
- * the CLI (`<data-dir>/admin`), this run's server certificate, join tokens
+ * the CLI (`<data-dir>/admin`), the server certificate (kept across restarts, `<data-dir>/server-tls`), join tokens
  * and enrollments in the store, and the NATS users derived from them.
  */
 export class StudioTrust {
@@ -79,7 +80,7 @@ export class StudioTrust {
       o.log.warn({ dir: admin.dir }, "the admin certificate in this folder was rotated by `nightshift admin rotate` elsewhere; it is refused");
     }
     const specificIp = isIP(o.listenHost) !== 0 && o.listenHost !== "0.0.0.0" && o.listenHost !== "::";
-    const issued = await ca.issueServerCertificate(specificIp ? { ips: [o.listenHost] } : {});
+    const issued = await keptServerCertificate(o.dataDir, ca, specificIp ? { ips: [o.listenHost] } : {}, o.log);
     const tokens = new JoinTokens(new JoinTokensTable(o.store.db), o.clock);
     const enrollments = new EnrollmentsTable(o.store.db);
     const natsKeys = await NatsUserKeys.open(o.dataDir);

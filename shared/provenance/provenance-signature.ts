@@ -1,5 +1,4 @@
 import { createPrivateKey, sign, verify, X509Certificate, type KeyObject } from "node:crypto";
-import * as x509 from "../tls/x509.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { envelopeSchema, SIGNATURE_ALG, type SignedEnvelope } from "./provenance-manifest.ts";
 
@@ -64,7 +63,7 @@ export function checkSignature(text: string, signature: SignedEnvelope<unknown>[
     return { ok: false, reason: "signing certificate is not a certificate" };
   }
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return { ok: false, reason: "signing certificate was not issued by this studio CA" };
-  if (!hasDocumentSigningUsage(cert.raw)) return { ok: false, reason: "certificate is not a provenance signing certificate" };
+  if (!hasDocumentSigningUsage(cert)) return { ok: false, reason: "certificate is not a provenance signing certificate" };
   if (signedAt !== undefined && (signedAt < new Date(cert.validFrom) || signedAt > new Date(cert.validTo))) {
     return { ok: false, reason: `signing certificate was not valid at ${signedAt.toISOString()}` };
   }
@@ -87,13 +86,10 @@ export function signText(text: string, signer: ProvenanceSigner): string {
   return sign("sha256", Buffer.from(text), { key: signer.key, dsaEncoding: "ieee-p1363" }).toString("base64");
 }
 
-function hasDocumentSigningUsage(certDer: Buffer): boolean {
-  try {
-    const eku = new x509.X509Certificate(certDer).getExtension(x509.ExtendedKeyUsageExtension);
-    return eku?.usages.map(String).includes(DOCUMENT_SIGNING_EKU) ?? false;
-  } catch {
-    return false;
-  }
+/** The extended key usages as node:crypto reads them (Node 20 `keyUsage`, renamed `extKeyUsage` later): no @peculiar/x509 at every start. */
+function hasDocumentSigningUsage(cert: X509Certificate): boolean {
+  const c = cert as X509Certificate & { extKeyUsage?: string[] };
+  return (c.extKeyUsage ?? c.keyUsage ?? []).includes(DOCUMENT_SIGNING_EKU);
 }
 
 export function signedAtOf(manifest: unknown): Date | undefined {

@@ -65,9 +65,10 @@ test("the built CLI loads only commander at start; onnxruntime, gRPC, NATS, SQLi
   for (const cmd of ["demo", "coordinator", "agent", "submit", "jobs", "report"]) assert.match(help.stdout, new RegExp(`\\n  ${cmd}\\b`));
 });
 
-test("a coordinator's start loads no YAML parser, pretty printer, Prometheus client or esbuild unless asked for them", (t) => {
+test("a coordinator's start loads no YAML parser, pretty printer, Prometheus client, esbuild or X.509 builder unless asked for them", (t) => {
   // Every module loaded is time a restarted coordinator is not listening (issue 15, twelfth round): the YAML reader only
-  // with --config, pino-pretty only for logs on a terminal, prom-client only with metricsListen, esbuild never from dist/.
+  // with --config, pino-pretty only for logs on a terminal, prom-client only with metricsListen, esbuild never from dist/,
+  // @peculiar/x509 only when a certificate is issued (thirteenth round: a restart reuses its kept server certificate).
   const out = buildCli(t);
   const main = readFileSync(join(out, "main.js"), "utf8");
   // The chunks the coordinator command's action imports (cli/commands/coordinator-command.ts), less the config file reader.
@@ -76,5 +77,5 @@ test("a coordinator's start loads no YAML parser, pretty printer, Prometheus cli
   assert.ok(chunks.some((f) => f.startsWith("coordinator-")), `the coordinator command's chunks: ${chunks.join(", ")}`);
   const reached = packagesReached(out, chunks);
   for (const pkg of ["@grpc/grpc-js", "better-sqlite3"]) assert.ok(reached.has(pkg), `${pkg} is reached from ${chunks.join(", ")}`);
-  for (const pkg of ["yaml", "pino-pretty", "prom-client", "esbuild"]) assert.ok(!reached.has(pkg), `${pkg} is loaded at every coordinator start`);
+  for (const pkg of ["yaml", "pino-pretty", "prom-client", "esbuild", "@peculiar/x509"]) assert.ok(!reached.has(pkg), `${pkg} is loaded at every coordinator start`);
 });
