@@ -1,5 +1,5 @@
 import { rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { BUNDLED_MODELS_DIR, defaultDataDir } from "../paths.ts";
 import { positiveInt } from "./parse-args.ts";
@@ -43,12 +43,20 @@ export function registerCoordinator(program: Command): void {
     .action(async (flags: CoordinatorFlags) => {
       // The store, NATS, gRPC and onnxruntime load here, not when the CLI starts; the YAML reader only with --config
       // (every module loaded is time a restarted coordinator is not listening: issue 15, twelfth round).
+      const fileRead = flags.config ? import("../config-file.ts").then(({ readConfigFile }) => readConfigFile(flags.config as string)) : Promise.resolve({} as Record<string, unknown>);
+      // The nats-server a killed coordinator left behind is ended while the modules below load (thirteenth round).
+      const reaping = fileRead.then(async (file) => {
+        if (flags.nats || file.nats !== undefined) return;
+        const { startReapingOrphanNats } = await import("../../coordinator/nats/orphan-nats.ts");
+        startReapingOrphanNats(join(resolve(flags.dataDir ?? (file.dataDir as string | undefined) ?? defaultDataDir()), "nats"));
+      });
       const [file, { compileCoordinatorConfig }, { Coordinator }, { createLogger }, { ENDPOINT_FILE }] = await Promise.all([
-        flags.config ? import("../config-file.ts").then(({ readConfigFile }) => readConfigFile(flags.config as string)) : ({} as Record<string, unknown>),
+        fileRead,
         import("../../coordinator/config/coordinator-config.ts"),
         import("../../coordinator/coordinator.ts"),
         import("../../shared/log.ts"),
         import("../control-client.ts"),
+        reaping,
       ]);
       const raw = {
         ...file,

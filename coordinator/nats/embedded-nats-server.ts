@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { EventEmitter } from "node:events";
 import { findNatsServer } from "../../shared/nats/find-nats-server.ts";
-import { readSavedPort, reapOrphanNats, writeNatsPidFile } from "./orphan-nats.ts";
+import { NATS_CONFIG_FILE, NATS_PID_FILE, readSavedPort, reapOrphanNats, writeNatsPidFile } from "./orphan-nats.ts";
 import type { Logger } from "../../shared/log.ts";
 
 export interface EmbeddedNatsOptions {
@@ -60,8 +60,8 @@ export class EmbeddedNatsServer extends EventEmitter {
     const portsDir = join(this.opts.dir, "ports");
     rmSync(portsDir, { recursive: true, force: true });
     mkdirSync(portsDir, { recursive: true });
-    const configPath = join(this.opts.dir, "nats-server.conf");
-    const pidFile = join(this.opts.dir, "nats-server.pid");
+    const configPath = join(this.opts.dir, NATS_CONFIG_FILE);
+    const pidFile = join(this.opts.dir, NATS_PID_FILE);
     const reaped = await reapOrphanNats(pidFile, configPath);
     if (reaped) this.opts.log.warn({ pid: reaped }, "ended the nats-server left behind by an earlier coordinator");
     const fromSaved = this.port === 0 && !this.triedSavedPort;
@@ -177,6 +177,6 @@ export class EmbeddedNatsServer extends EventEmitter {
     const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
-    rmSync(join(this.opts.dir, "nats-server.pid"), { force: true });
+    rmSync(join(this.opts.dir, NATS_PID_FILE), { force: true });
   }
 }

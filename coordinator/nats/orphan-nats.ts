@@ -1,5 +1,10 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+
+/** The embedded server's files in its folder (`<data-dir>/nats`). */
+export const NATS_CONFIG_FILE = "nats-server.conf";
+export const NATS_PID_FILE = "nats-server.pid";
 
 /**
  * A coordinator killed with SIGKILL leaves its nats-server child running, still
@@ -27,7 +32,7 @@ function cmdlineOf(pid: number): string | null {
  * an empty cmdline nor the zombie state is enough: a Go server's other threads, still exiting, hold its sockets:
  * every thread's descriptors are looked at.)
  */
-function ended(pid: number): boolean {
+export function processEnded(pid: number): boolean {
   const none = (dir: string): boolean => {
     try {
       return readdirSync(dir).length === 0;
@@ -44,8 +49,29 @@ function ended(pid: number): boolean {
   return threads.every((tid) => none(`/proc/${pid}/task/${tid}/fd`));
 }
 
-/** Ends our orphaned nats-server, if any. Returns its pid when one was ended. */
+/** Reaps started early in this process (startReapingOrphanNats), by pid file, until the start takes the result. */
+const early = new Map<string, Promise<number | null>>();
+
+/**
+ * Starts ending the orphan now: the coordinator command calls it before it loads the coordinator's modules, so that
+ * the orphan's exit (0.1-0.5 s under load, thirteenth round) overlaps module loading, the store and trust rather than
+ * following them. The same checks as at the start; EmbeddedNatsServer.start's reapOrphanNats waits for it and takes
+ * its result.
+ */
+export function startReapingOrphanNats(natsDir: string): void {
+  const pidFile = join(natsDir, NATS_PID_FILE);
+  if (!early.has(pidFile)) early.set(pidFile, endOrphan(pidFile, join(natsDir, NATS_CONFIG_FILE)));
+}
+
+/** Ends our orphaned nats-server, if any (or takes the result of the reap started early). Returns its pid when one was ended. */
 export async function reapOrphanNats(pidFile: string, configPath: string): Promise<number | null> {
+  const started = early.get(pidFile);
+  early.delete(pidFile);
+  const endedEarly = started === undefined ? null : await started.catch(() => null);
+  return endedEarly ?? endOrphan(pidFile, configPath);
+}
+
+async function endOrphan(pidFile: string, configPath: string): Promise<number | null> {
   if (!existsSync(pidFile)) return null;
   const pid = Number(readFileSync(pidFile, "utf8").trim());
   rmSync(pidFile, { force: true });
@@ -53,7 +79,7 @@ export async function reapOrphanNats(pidFile: string, configPath: string): Promi
   const cmd = cmdlineOf(pid);
   if (!cmd || !cmd.includes("nats-server") || !cmd.includes(configPath)) return null;
   process.kill(pid, "SIGKILL");
-  for (let i = 0; i < 100 && !ended(pid); i++) await sleep(20);
+  for (let i = 0; i < 100 && !processEnded(pid); i++) await sleep(20);
   return pid;
 }
 
