@@ -20,6 +20,11 @@ export interface CaSigner {
   readonly privateKey: CryptoKey;
 }
 
+/** The signing side of the CA whose certificate is `certPem` (parsed here, so that @peculiar/x509 is imported in this module only). */
+export function caSigner(certPem: string, privateKey: CryptoKey): CaSigner {
+  return { cert: new x509.X509Certificate(certPem), privateKey };
+}
+
 export interface LeafRequest {
   readonly commonName: string;
   readonly publicKey: CryptoKey;

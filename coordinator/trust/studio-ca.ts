@@ -200,7 +200,7 @@ export class StudioCa {
   }
 
   private signer(): Promise<CaSigner> {
-    this.signing ??= import("../../shared/tls/x509.ts").then((lib) => ({ cert: new lib.X509Certificate(this.certPem), privateKey: this.privateKey }));
+    this.signing ??= builders().then(({ caSigner }) => caSigner(this.certPem, this.privateKey));
     return this.signing;
   }
 }
