@@ -139,8 +139,6 @@ export class Agent {
   private readonly live = new Set<Current>();
   /** Messages being claimed right now (the claim call has not answered). */
   private claiming = 0;
-  /** Of those, claims for the next chunk (takeNext): a placed chunk's claim may go beside them. */
-  private claimingNext = 0;
   /** The coordinator said it does not answer claims for the next chunk: only pull. */
   private nextOff = false;
   /** Chunks that reached this agent as the answer to a claim for its next chunk (no work message). */
@@ -252,7 +250,7 @@ export class Agent {
         ackWaitSeconds: 30,
         mayTake: () => this.mayTakeWork(),
         agentConsumer: agentConsumerName(this.agentId),
-        mayTakeAnother: (placed) => this.mayClaimAhead(placed),
+        mayTakeAnother: () => this.mayClaimAhead(),
         ...(this.opts.claimNext === false ? {} : { takeNext: () => this.takeNext() }),
       },
       log,
@@ -300,14 +298,13 @@ export class Agent {
   /**
    * Whether the work loop may pull and claim one more chunk while this agent holds some: only while running,
    * and as agent/work/claim-ahead.ts rules (the chunk on the executor near its end, a bounded number
-   * claimed ahead and uploading). `placed`: for a chunk placed on this agent, whose claim a claim for the next
-   * chunk in flight does not hold back (the coordinator answers that one none while a chunk is placed here).
+   * claimed ahead and uploading).
    */
-  private mayClaimAhead(placed: boolean): boolean {
+  private mayClaimAhead(): boolean {
     if (this.opts.claimAhead === false || this.state !== "running") return false;
     const now = performance.now();
     const held = [...this.live].map((c) => ({ phase: c.phase, framesDone: c.framesDone, frames: c.work.frameEnd - c.work.frameStart + 1, elapsedMs: now - c.startedMs }));
-    const may = placed ? this.ahead.mayClaim(held, this.claiming - this.claimingNext, this.claimingNext) : this.ahead.mayClaim(held, this.claiming);
+    const may = this.ahead.mayClaim(held, this.claiming);
     this.aheadAllowedAt = may ? (this.aheadAllowedAt ?? now) : null;
     return may;
   }
@@ -329,8 +326,7 @@ export class Agent {
    */
   private async takeNext(): Promise<TakenNext | null> {
     if (this.nextOff || this.state !== "running" || !this.mayTakeWork()) return null;
-    this.claimingNext++;
-    const claim = await this.timedClaim((client) => client.claimNext(this.agentId)).finally(() => this.claimingNext--);
+    const claim = await this.timedClaim((client) => client.claimNext(this.agentId));
     if (claim.nextOff) this.nextOff = true;
     if (claim.skip) return null;
     this.nextAnswered++;

@@ -34,11 +34,9 @@ export interface WorkLoopOptions {
   /**
    * Asked while messages are in hand: true lets the loop pull one more before they are done (the agent
    * claims its next chunk while the last one finishes, uploads and commits). Default: never (one at a time).
-   * The answer may change without a message settling: call wake() then. `placed`: asked for the agent's own
-   * consumer (a chunk placed on it), which the agent may let go beside a claim for its next chunk in flight
-   * (takeNext: the coordinator answers that one none while a chunk waits on the agent's subject).
+   * The answer may change without a message settling: call wake() then.
    */
-  mayTakeAnother?: (placed: boolean) => boolean;
+  mayTakeAnother?: () => boolean;
   /**
    * Asks the coordinator for the next chunk directly (a claim answered with its work: no message, nothing to
    * keep alive or ack); resolves with that chunk's handling, or null for none. Asked where a pull would go out,
@@ -104,17 +102,17 @@ export class WorkLoop {
     this.wakeIdle();
   }
 
-  /** Full for consumer `name`: a message is in hand and the agent does not want another one from it yet. */
-  private busy(name: string): boolean {
-    return this.inHand.size > 0 && this.opts.mayTakeAnother?.(name !== POOL_CONSUMER) !== true;
+  /** Full: a message is in hand and the agent does not want another one yet. */
+  private get busy(): boolean {
+    return this.inHand.size > 0 && this.opts.mayTakeAnother?.() !== true;
   }
 
   private async consumer(name: string): Promise<Consumer> {
     return jetstream(this.nc, this.opts.apiTimeoutMs ? { timeout: this.opts.apiTimeoutMs } : {}).consumers.get(WORK_STREAM, name);
   }
 
-  private whenIdle(name: string): Promise<void> {
-    return this.busy(name) && !this.stopping ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
+  private whenIdle(): Promise<void> {
+    return this.busy && !this.stopping ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
   }
 
   private wakeIdle(): void {
@@ -136,14 +134,12 @@ export class WorkLoop {
           await sleep(250);
           continue;
         }
-        while (this.busy(name) && !this.stopping) await this.whenIdle(name);
+        while (this.busy && !this.stopping) await this.whenIdle();
         if (this.stopping) break;
         if (name === POOL_CONSUMER && this.opts.takeNext && this.askNext) {
-          const taken = await this.takenNext(this.opts.takeNext);
-          // None: the pool is pulled, once the agent wants another chunk still (a placed chunk's claim may have
-          // gone out beside the ask).
-          if (!taken) this.askNext = false;
-          continue;
+          if (await this.takenNext(this.opts.takeNext)) continue;
+          this.askNext = false;
+          if (this.stopping) break;
         }
         consumer ??= (await this.untilStopped(this.consumer(name))) ?? undefined;
         if (!consumer) break;
@@ -160,7 +156,7 @@ export class WorkLoop {
           m.nak(); // paused while the pull was open: another agent takes it
           continue;
         }
-        if (this.busy(name)) {
+        if (this.busy) {
           if (name === POOL_CONSUMER) {
             // The agent's own consumer delivered first: an idle agent takes this one. The short delay lets
             // pulls left open by other busy agents expire, so the message does not bounce between them.
@@ -170,7 +166,7 @@ export class WorkLoop {
           }
           // Placed on this agent: it waits its turn, kept alive.
           const keepAlive = setInterval(() => m.working(), Math.max(500, (this.opts.ackWaitSeconds * 1000) / 3));
-          while (this.busy(name) && !this.stopping) await this.whenIdle(name);
+          while (this.busy && !this.stopping) await this.whenIdle();
           clearInterval(keepAlive);
           if (this.stopping) {
             m.nak();

@@ -15,9 +15,6 @@
  *   the executor idle half the time. What an agent holds unstarted is
  *   thus at most about two claim round trips of work, which is what keeps it
  *   fair to idle agents; a draining agent hands all of it back unstarted.
- *   A chunk placed on the agent is claimed beside a claim for its next chunk
- *   in flight, which the coordinator answers none then (pick-next.ts): at
- *   most `maxAhead` in the race where both are answered with work.
  * - The chunk on the executor must be near its end: on its last frame, or
  *   with no more than two claims' time (as above) left, by its frames left or
  *   by its time so far against the measured time per frame, whichever says
@@ -95,14 +92,8 @@ export class ClaimAhead {
     return Math.min(this.limits.maxAhead, Math.max(1, Math.ceil(claimMs / Math.max(this.chunkMs, 0.001))));
   }
 
-  /**
-   * Whether to pull and claim one more chunk now, given what the agent holds and how many claims are in flight.
-   * `claimingNext`: claims for the next chunk in flight that `claiming` leaves out, for a chunk placed on the
-   * agent: the coordinator answers those none while a chunk is placed (pick-next.ts), so they do not hold the
-   * placed chunk's claim back, but they count against maxAhead, the bound in the race where both are answered
-   * with work.
-   */
-  mayClaim(held: readonly HeldChunk[], claiming: number, claimingNext = 0): boolean {
+  /** Whether to pull and claim one more chunk now, given what the agent holds and how many claims are in flight. */
+  mayClaim(held: readonly HeldChunk[], claiming: number): boolean {
     let unstarted = claiming;
     let finishing = 0;
     let running: HeldChunk | undefined;
@@ -111,7 +102,7 @@ export class ClaimAhead {
       else if (c.phase === "finishing") finishing++;
       else running = c;
     }
-    if (finishing >= this.limits.maxFinishing || unstarted >= this.target() || unstarted + claimingNext >= this.limits.maxAhead) return false;
+    if (finishing >= this.limits.maxFinishing || unstarted >= this.target()) return false;
     return running === undefined || this.nearEnd(running);
   }
 

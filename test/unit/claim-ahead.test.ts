@@ -96,12 +96,3 @@ test("before a chunk is measured, the running chunk's own frames so far give its
   assert.equal(p.mayClaim([{ ...running(2, 4), elapsedMs: 500 }], 0), true, "500 ms left: within two claims");
   assert.equal(p.mayClaim([running(2, 4)], 0), false, "no time so far: the last frame only");
 });
-
-test("a placed chunk's claim goes beside a claim for the next chunk in flight, within maxAhead in the race where both answer", () => {
-  const p = new ClaimAhead({ maxAhead: 2 });
-  assert.equal(p.mayClaim([running(9, 10)], 1), false, "counted as claiming: a pull waits for the claim for the next chunk");
-  assert.equal(p.mayClaim([running(9, 10)], 0, 1), true, "a placed chunk's claim does not wait for it");
-  assert.equal(p.mayClaim([running(9, 10), claimed()], 0, 1), false, "one claimed ahead and the ask in flight: maxAhead (2) reached");
-  assert.equal(p.mayClaim([running(9, 10)], 1, 1), false, "the placed claim in flight too");
-  assert.equal(p.mayClaim([running(0, 10)], 0, 1), false, "the running chunk not near its end");
-});
