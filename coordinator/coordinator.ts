@@ -263,13 +263,15 @@ export class Coordinator {
       cleanups.push(() => outbox.stop());
       const notifications = farmNotifications(store, outbox, finisher);
       cleanups.push(() => notifications.stop());
+      // A placed chunk its agent passes over while taking other work, or leaves unclaimed while idle, or had not
+      // claimed when it was heard again after a gap, is taken back and placed again (placed-take-back.ts).
+      const takeBack = new PlacedTakeBack(store, { startedAt: clock() });
       // A lost attempt's chunk is placed on an agent's own subject before each pass, not at the back of the pool.
       // Fresh: a heartbeat within the period, plus the quarter period its last_seen may lag and as much again of jitter.
       const lostFirst = new LostWorkFirst({ store, publisher: queue, live: () => registry.live, ineligible: (a, j) => claims.ineligible(a, j), clock, log: log.child({ part: "dispatch" }), freshMs: 1.5 * config.policy.heartbeatMs,
         // After a restart, lost work is not piled on the first agents heard while the others are heard (a heartbeat period and the lag again).
         settleMs: 1.5 * config.policy.heartbeatMs,
-        // A placed chunk its agent passes over while taking other work, or leaves unclaimed while idle, is taken back and placed again (placed-take-back.ts).
-        takeBack: new PlacedTakeBack(store, { startedAt: clock() }),
+        takeBack,
         // A job held by its window does not keep lower-priority lost work back (outranking-work.ts).
         held: (job, now) => windowHolds((specs.of(job) as { window?: JobWindow }).window, job.createdAt, now, localZone),
         // After a restart the pool waits at most this long for the lost work (and the attempts that died with the old process) to be placed.
@@ -279,7 +281,10 @@ export class Coordinator {
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange, (chunkId) => lostFirst.requeued(chunkId), config.claimNext ? (agentId: string, max: number): string[] => dispatcher.nextFor(agentId, max) : undefined);
       const deadLetters = watchDeadLetters(nc, queue, (chunkId, dispatchId) => claims.dropUndelivered(chunkId, dispatchId), log.child({ part: "dispatch" }));
       // Each agent pulls from its own consumer (placed work) as well as the pool. A silent agent's health port is probed before it is judged lost.
-      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms) }, clock, log.child({ part: "agents" }), () => dispatcher.kickNow(), new TcpAgentProber());
+      const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms), onHeardAfterGap: (id) => {
+          takeBack.heardAfterGap(id, clock());
+          dispatcher.kickNow();
+        } }, clock, log.child({ part: "agents" }), () => dispatcher.kickNow(), new TcpAgentProber());
       const sink = new ResultSink(
         store,
         (job, i) => framePathFor(job, specs.of(job), i),

@@ -37,7 +37,16 @@ export interface AgentTransportHooks {
   onJoined(agent: AgentRow): Promise<void>;
   /** An agent's heartbeats stopped (the webhook "agent.offline"). */
   onOffline?(agent: AgentLiveness, silentMs: number): void;
+  /**
+   * An online agent was heard again after a gap of HEARD_GAP_BEATS heartbeat periods or more (its link, or the
+   * coordinator's own NATS connection, was down): work placed on it by then may have been delivered into the gap
+   * (placed-take-back.ts heardAfterGap).
+   */
+  onHeardAfterGap?(agentId: string, gapMs: number): void;
 }
+
+/** Heartbeat periods between two heartbeats of an agent that make a gap (onHeardAfterGap); a late one is under 2. */
+export const HEARD_GAP_BEATS = 2;
 
 /**
  * Knows which agents exist and whether they are alive. Heartbeats refresh
@@ -73,6 +82,8 @@ export class AgentRegistry {
   private readonly rules: LivenessRules;
   /** Heartbeats heard per agent since this coordinator started, counted up to 2 (attempts from before the start are judged on them). */
   private readonly heardSinceStart = new Map<string, number>();
+  /** When each online agent's last heartbeat arrived (onHeardAfterGap). */
+  private readonly heardAt = new Map<string, number>();
   /** Agents that joined since this coordinator started: their first heartbeat is not "heard again after a restart". */
   private readonly joinedSinceStart = new Set<string>();
   private stopped = false;
@@ -127,6 +138,9 @@ export class AgentRegistry {
       if (probed.starvedLogged) this.log.info({ agentId: hb.agentId, name: agent.name, silentMs: this.clock() - agent.lastSeen }, "silent agent heard again: kept online meanwhile, its host answered");
     }
     this.recordTouch(hb.agentId, this.clock());
+    const before = this.heardAt.get(hb.agentId);
+    this.heardAt.set(hb.agentId, this.clock());
+    if (before !== undefined && this.clock() - before >= HEARD_GAP_BEATS * this.policy.heartbeatMs) this.hooks.onHeardAfterGap?.(hb.agentId, this.clock() - before);
     const heard = this.heardSinceStart.get(hb.agentId) ?? 0;
     if (heard < 2) this.heardSinceStart.set(hb.agentId, heard + 1);
     for (const id of [...(hb.attemptId ? [hb.attemptId] : []), ...(hb.otherAttemptIds ?? [])]) this.attemptSeen.set(id, this.clock());
@@ -263,6 +277,7 @@ export class AgentRegistry {
   private goOffline(a: AgentLiveness, now: number, msg: string, reason: string): void {
     this.store.agents.transition(a.id, "offline");
     this.live.delete(a.id);
+    this.heardAt.delete(a.id); // its placed work is revoked now (ClaimService): nothing to place again when it is back
     this.closedAt.delete(a.id);
     this.log.warn({ agentId: a.id, name: a.name, silentMs: now - a.lastSeen }, msg);
     this.claims.loseAgentAttempts(a.id, reason);

@@ -8,7 +8,7 @@ import { newId } from "../../shared/ids.ts";
 import { agentInfo } from "../scheduling/farm-snapshot.ts";
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
 import type { WorkPublisher } from "./dispatcher.ts";
-import type { PlacedTakeBack } from "./placed-take-back.ts";
+import type { PlacedTakeBack, TakeBackReason } from "./placed-take-back.ts";
 import { OutrankingWork } from "./outranking-work.ts";
 
 /**
@@ -37,6 +37,13 @@ import { OutrankingWork } from "./outranking-work.ts";
  * (outranking-work.ts); the chunk waits here until those are taken, or goes
  * to an agent that may not run them.
  */
+
+/** The log line for each way a placed chunk is taken back (placed-take-back.ts). */
+const TAKE_BACK_TEXT: Record<TakeBackReason, string> = {
+  "passed over": "placed chunk passed over by its agent; taken back",
+  unclaimed: "placed chunk not claimed by its idle agent in time; taken back",
+  "after a gap": "placed chunk not claimed when its agent was heard again after a gap in its heartbeats; placed again",
+};
 
 export interface LostWorkFirstDeps {
   store: Store;
@@ -185,9 +192,9 @@ export class LostWorkFirst {
         void this.d.publisher.retract?.(sent.seq).catch(() => undefined);
       }
       this.lost.add(p.chunkId);
-      this.avoid.set(p.chunkId, p.agentId);
-      if (p.why === "passed over") this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, "placed chunk passed over by its agent; taken back");
-      else this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, "placed chunk not claimed by its idle agent in time; taken back");
+      // After a gap the agent is heard again: a new message on its own subject reaches it (placed-take-back.ts).
+      if (p.why !== "after a gap") this.avoid.set(p.chunkId, p.agentId);
+      this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, TAKE_BACK_TEXT[p.why]);
     }
   }
 

@@ -47,7 +47,7 @@ function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boole
     const i = next++;
     assert.equal(claims.claim(a.id, pool[i] as string, poolDispatch[i] as string).skip, false);
   };
-  return { farm, clock, a, b, placed, published, claims, publisher, first, claimPool };
+  return { farm, clock, a, b, placed, published, claims, publisher, first, claimPool, takeBack };
 }
 
 test("a placed chunk its agent passes over while claiming pool work is taken back, placed on another agent, and the first agent's late claim is refused", async (t) => {
@@ -214,4 +214,45 @@ test("with no other agent to go to, an unclaimed placed chunk is left where it i
   assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed");
   // The slow agent claims it at last: accepted.
   assert.equal(f.claims.claim(f.a.id, f.placed, "dsp-placed").skip, false);
+});
+
+test("a busy agent heard again after a gap has its unclaimed placed chunk placed again at once, and the old message's claim is refused", async (t) => {
+  // The thirteenth round's soak: lost work placed on a busy agent whose link had just been cut (or just before a
+  // nats-server kill); the message went into the gap, and the agent, back, took a pool chunk around it.
+  const f = passedOverFarm(t, { takeBack: true });
+  f.claimPool(100); // A is busy (and this is one pool claim: not passed over)
+  f.clock.advance(3_000);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed", "neither the passed-over nor the unclaimed rule sees it");
+  f.takeBack.heardAfterGap(f.a.id, f.clock.now());
+  await f.first.place(f.published); // at once: not held to the once-per-look rate of the other rules
+  const row = f.farm.store.chunks.get(f.placed);
+  assert.equal(row?.state, "queued");
+  assert.notEqual(row?.dispatchId, "dsp-placed");
+  assert.equal(row?.placedAgentId, f.b?.id, "placed on the least busy agent (A runs an attempt)");
+  assert.deepEqual(f.publisher.sent.map((s) => [s.agentId, s.msg.dispatchId]), [[f.b?.id, row?.dispatchId]]);
+  assert.deepEqual(f.publisher.retracted, [7], "the old message is retracted");
+  assert.deepEqual(f.claims.claim(f.a.id, f.placed, "dsp-placed"), { skip: true, reason: "stale dispatch" });
+  assert.equal(f.claims.claim(f.b?.id as string, f.placed, row?.dispatchId as string).skip, false);
+  assert.equal(f.farm.store.attempts.listByChunk(f.placed).length, 1);
+});
+
+test("after a gap the agent itself is not avoided: with no other agent its chunk is placed on it again, with a new message", async (t) => {
+  const f = passedOverFarm(t, { takeBack: true, withB: false });
+  f.clock.advance(3_000);
+  f.takeBack.heardAfterGap(f.a.id, f.clock.now());
+  await f.first.place(f.published);
+  const row = f.farm.store.chunks.get(f.placed);
+  assert.equal(row?.placedAgentId, f.a.id);
+  assert.notEqual(row?.dispatchId, "dsp-placed");
+  assert.deepEqual(f.publisher.retracted, [7]);
+  assert.equal(f.claims.claim(f.a.id, f.placed, row?.dispatchId as string).skip, false);
+});
+
+test("a chunk placed after the agent was heard again is left where it is", async (t) => {
+  const f = passedOverFarm(t, { takeBack: true });
+  f.takeBack.heardAfterGap(f.a.id, f.clock.now() - 1);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed");
+  assert.equal(f.publisher.sent.length, 0);
 });
