@@ -38,9 +38,10 @@ export interface AgentTransportHooks {
   /** An agent's heartbeats stopped (the webhook "agent.offline"). */
   onOffline?(agent: AgentLiveness, silentMs: number): void;
   /**
-   * An online agent was heard again after a gap of HEARD_GAP_BEATS heartbeat periods or more (its link, or the
-   * coordinator's own NATS connection, was down): work placed on it by then may have been delivered into the gap
-   * (placed-take-back.ts heardAfterGap).
+   * An online agent was heard again after a gap of HEARD_GAP_BEATS heartbeat periods or more (its link was down),
+   * or for the first time since an outage of the coordinator's own NATS connection (the nats-server died or
+   * restarted, however short): work placed on it by then may have been delivered into the gap, to a pull that
+   * died with the link or the server (placed-take-back.ts heardAfterGap).
    */
   onHeardAfterGap?(agentId: string, gapMs: number): void;
 }
@@ -84,6 +85,8 @@ export class AgentRegistry {
   private readonly heardSinceStart = new Map<string, number>();
   /** When each online agent's last heartbeat arrived (onHeardAfterGap). */
   private readonly heardAt = new Map<string, number>();
+  /** Agents heard before the last outage of the coordinator's NATS connection and not since: their next heartbeat ends a gap, however short. */
+  private readonly heardBeforeOutage = new Set<string>();
   /** Agents that joined since this coordinator started: their first heartbeat is not "heard again after a restart". */
   private readonly joinedSinceStart = new Set<string>();
   private stopped = false;
@@ -140,7 +143,8 @@ export class AgentRegistry {
     this.recordTouch(hb.agentId, this.clock());
     const before = this.heardAt.get(hb.agentId);
     this.heardAt.set(hb.agentId, this.clock());
-    if (before !== undefined && this.clock() - before >= HEARD_GAP_BEATS * this.policy.heartbeatMs) this.hooks.onHeardAfterGap?.(hb.agentId, this.clock() - before);
+    const afterOutage = this.heardBeforeOutage.delete(hb.agentId);
+    if (before !== undefined && (afterOutage || this.clock() - before >= HEARD_GAP_BEATS * this.policy.heartbeatMs)) this.hooks.onHeardAfterGap?.(hb.agentId, this.clock() - before);
     const heard = this.heardSinceStart.get(hb.agentId) ?? 0;
     if (heard < 2) this.heardSinceStart.set(hb.agentId, heard + 1);
     for (const id of [...(hb.attemptId ? [hb.attemptId] : []), ...(hb.otherAttemptIds ?? [])]) this.attemptSeen.set(id, this.clock());
@@ -270,6 +274,8 @@ export class AgentRegistry {
     const now = this.clock();
     if (this.busDownSince === undefined) return;
     this.lastOutage = { from: this.busDownSince, to: now };
+    // Work placed on them before may have gone to pulls that died with the server or the connection (onHeardAfterGap).
+    for (const id of this.heardAt.keys()) this.heardBeforeOutage.add(id);
     this.log.info({ downMs: now - this.busDownSince }, "NATS connection back: the outage does not count as agents' silence");
     this.busDownSince = undefined;
   }
@@ -278,6 +284,7 @@ export class AgentRegistry {
     this.store.agents.transition(a.id, "offline");
     this.live.delete(a.id);
     this.heardAt.delete(a.id); // its placed work is revoked now (ClaimService): nothing to place again when it is back
+    this.heardBeforeOutage.delete(a.id);
     this.closedAt.delete(a.id);
     this.log.warn({ agentId: a.id, name: a.name, silentMs: now - a.lastSeen }, msg);
     this.claims.loseAgentAttempts(a.id, reason);

@@ -31,3 +31,24 @@ test("a heartbeat HEARD_GAP_BEATS periods or more after the agent's previous one
   beat();
   assert.deepEqual(gaps, [[farm.agent.id, HEARD_GAP_BEATS * period + 700]]);
 });
+
+test("an agent's first heartbeat after an outage of the coordinator's NATS connection is reported, however short the gap", async (t) => {
+  const farm = seedFarm(t);
+  const clock = manualClock(50_000);
+  const gaps: Array<[string, number]> = [];
+  const claims = new ClaimService(farm.store, DEFAULT_FARM_POLICY, () => ({ input: null, steps: [] }), clock.now, testLog(), () => undefined);
+  const hooks = { onJoined: async () => undefined, onHeardAfterGap: (id: string, ms: number) => void gaps.push([id, ms]) };
+  const registry = new AgentRegistry(farm.store, claims, DEFAULT_FARM_POLICY, hooks, clock.now, testLog(), () => undefined);
+  t.after(() => registry.stop());
+  const beat = (): void => registry.heartbeat({ agentId: farm.agent.id, name: "a", status: "idle", attemptId: null, seq: 0, sentAtMs: clock.now() });
+  beat();
+  clock.advance(300);
+  registry.busDown();
+  clock.advance(400);
+  registry.busBack();
+  clock.advance(300);
+  beat();
+  clock.advance(1_000);
+  beat(); // the next one is an ordinary heartbeat again
+  assert.deepEqual(gaps, [[farm.agent.id, 1_000]]);
+});
