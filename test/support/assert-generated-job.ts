@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Coordinator } from "../../coordinator/coordinator.ts";
+import { SPARE_IDLE_MS } from "../../coordinator/sink/staging-removals.ts";
 import { expectedGeneratedShas } from "./expected-frames.ts";
 import { checkOutput } from "./output-check.ts";
 
@@ -13,10 +16,23 @@ import { checkOutput } from "./output-check.ts";
 export async function assertGeneratedJobDone(coordinator: Coordinator, dir: string, jobId: string, frames: number, width: number, height: number): Promise<void> {
   const job = await coordinator.finisher.waitFor(jobId);
   assert.equal(job.state, "done", job.message ?? "");
+  await spareStagingDirsGone(join(dir, "output"));
   await assertGeneratedOutput(dir, job.outputDir, frames, width, height);
   for (const c of coordinator.store.chunks.listByJob(jobId)) {
     assert.equal(coordinator.store.attempts.listByChunk(c.id).filter((x) => x.state === "committed").length, 1, `chunk ${c.idx} committed once`);
   }
+}
+
+/**
+ * A job's last commits leave their emptied staging dirs as spares for the next uploads, removed SPARE_IDLE_MS
+ * after the last one was taken (coordinator/sink/staging-removals.ts): a check made at once after the job ends
+ * could see them. Waits, bounded, until the staging root is empty; the output check then still fails on anything
+ * left there.
+ */
+async function spareStagingDirsGone(outputRoot: string): Promise<void> {
+  const staging = join(outputRoot, ".nightshift-staging");
+  const until = Date.now() + 20 * SPARE_IDLE_MS;
+  while (Date.now() < until && existsSync(staging) && readdirSync(staging).length > 0) await sleep(SPARE_IDLE_MS / 5);
 }
 
 /** The generated job's output under `<dir>/output`: every frame in place with the right bytes, nothing extra, nothing left in staging. */
