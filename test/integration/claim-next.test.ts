@@ -69,8 +69,11 @@ test("claimNext off: every chunk goes through a published work message, and the 
 test("an agent killed while it runs an answered chunk: the chunk is lost, runs again on the other agent, every chunk committed once", async (t) => {
   const dir = tempDir(t, "ns-claim-next-kill-");
   const coordinator = await startTestCoordinator(t, dir);
+  // The victim starts alone: its chunks after the first two placed ones come by answer (the first test). With
+  // the survivor running too, which agent's claims were answered was a matter of timing: a claim sent while a
+  // chunk placed on the agent waited was answered none, and on a loaded machine the victim ran only placed
+  // chunks for the whole job (a CI run timed out waiting for it). The survivor starts at the kill.
   const victim = await startAgentProcess(t, coordinator.address, "victim", dir);
-  await startAgentProcess(t, coordinator.address, "survivor", dir);
   // Frames large enough that a chunk runs a while, so the kill lands mid-chunk.
   const [W, H, N] = [640, 360, 60];
   const { jobId } = await coordinator.api.submit(JSON.stringify(generatedJob("next-kill", N, W, H, 5)), dir);
@@ -80,6 +83,7 @@ test("an agent killed while it runs an answered chunk: the chunk is lost, runs a
   const attempt = await waitUntil(() => store.attempts.runningForAgent(victimRow.id).find((a) => answered(store.chunks.get(a.chunkId)?.dispatchId ?? null)), 60_000, "the victim to run an answered chunk", 10);
   victim.kill("SIGKILL");
   await victim.exited;
+  await startAgentProcess(t, coordinator.address, "survivor", dir);
   await assertGeneratedJobDone(coordinator, dir, jobId, N, W, H);
   const tries = store.attempts.listByChunk(attempt.chunkId);
   assert.equal(tries.find((a) => a.id === attempt.id)?.state, "lost");
