@@ -10,11 +10,13 @@
  *   node --import tsx bench/coordinator-launch.bench.ts [--runs 5] [--against /tmp/old-checkout]
  *
  * Prints one JSON object: per side ("this", "baseline"), every launch's ms, the median and the median of each
- * step, the load average at the start and end, and this checkout's median over the baseline's.
+ * step, the load average at the start and end, and this checkout's median over the baseline's. Each launch's
+ * CPU time (user + system of the coordinator process, all its threads, from /proc at "listening"; Linux) is
+ * printed beside its wall time: on a shared machine CPU time moves far less with the load than wall time does.
  */
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../cli/paths.ts";
 import { reapOrphanNats } from "../coordinator/nats/orphan-nats.ts";
@@ -44,16 +46,33 @@ interface Side {
   dir: string;
   address: string;
   proc?: CliProcess;
-  launches: Array<{ ms: number; steps: Record<string, number> }>;
+  launches: Launch[];
 }
 
-async function start(side: Side): Promise<{ ms: number; steps: Record<string, number> }> {
+interface Launch {
+  ms: number;
+  /** User + system CPU of the coordinator process up to "listening" (null where /proc is missing). */
+  cpuMs: number | null;
+  steps: Record<string, number>;
+}
+
+/** A process's user + system CPU time so far, ms, from /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s). */
+function cpuMsOf(pid: number): number | null {
+  const file = `/proc/${pid}/stat`;
+  if (!existsSync(file)) return null;
+  const stat = readFileSync(file, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from field 3 (state) on
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function start(side: Side): Promise<Launch> {
   const args = ["coordinator", "--data-dir", join(side.dir, "data"), "--output-root", join(side.dir, "output"), "--listen", side.address, "--no-mdns"];
   const t0 = performance.now();
   const p = startCli(args, { compiled: side.main, env: { NIGHTSHIFT_LOG_FORMAT: "json" } });
   side.proc = p;
   await p.waitFor(/coordinator listening/, 120_000);
   const ms = performance.now() - t0;
+  const cpuMs = cpuMsOf(p.pid);
   // The log line reaches stderr after "listening" reaches stdout: a moment to read it.
   let steps: Record<string, number> = {};
   for (let i = 0; i < 40 && Object.keys(steps).length === 0; i++) {
@@ -61,7 +80,7 @@ async function start(side: Side): Promise<{ ms: number; steps: Record<string, nu
     if (line) steps = (JSON.parse(line.slice(line.indexOf("{"))) as { startUpMs?: Record<string, number> }).startUpMs ?? {};
     else await new Promise((r) => setTimeout(r, 50));
   }
-  return { ms, steps };
+  return { ms, cpuMs, steps };
 }
 
 async function kill(side: Side): Promise<void> {
@@ -89,15 +108,21 @@ try {
   const summary = Object.fromEntries(
     sides.map((s) => {
       const names = [...new Set(s.launches.flatMap((l) => Object.keys(l.steps)))];
+      const cpu = s.launches.flatMap((l) => (l.cpuMs === null ? [] : [l.cpuMs]));
       return [s.name, {
         launchesMs: s.launches.map((l) => Math.round(l.ms)),
         medianMs: Math.round(median(s.launches.map((l) => l.ms))),
+        launchesCpuMs: cpu,
+        medianCpuMs: cpu.length ? Math.round(median(cpu)) : null,
         medianStepsMs: Object.fromEntries(names.map((n) => [n, Math.round(median(s.launches.map((l) => l.steps[n] ?? 0)))])),
       }];
     }),
   );
-  const ratio = against ? (summary.this as { medianMs: number }).medianMs / (summary.baseline as { medianMs: number }).medianMs : undefined;
-  process.stdout.write(JSON.stringify({ bench: "coordinator-launch", runs, baselineRoot: against ?? null, loadAverage: [loadAtStart, loadavg()[0]], ...summary, ...(ratio !== undefined ? { ratioThisToBaseline: Number(ratio.toFixed(3)) } : {}) }, null, 2) + "\n");
+  type Summary = { medianMs: number; medianCpuMs: number | null };
+  const [mine, base] = [summary.this as Summary, summary.baseline as Summary | undefined];
+  const ratio = base ? mine.medianMs / base.medianMs : undefined;
+  const cpuRatio = base && mine.medianCpuMs !== null && base.medianCpuMs ? mine.medianCpuMs / base.medianCpuMs : undefined;
+  process.stdout.write(JSON.stringify({ bench: "coordinator-launch", runs, baselineRoot: against ?? null, loadAverage: [loadAtStart, loadavg()[0]], ...summary, ...(ratio !== undefined ? { ratioThisToBaseline: Number(ratio.toFixed(3)) } : {}), ...(cpuRatio !== undefined ? { cpuRatioThisToBaseline: Number(cpuRatio.toFixed(3)) } : {}) }, null, 2) + "\n");
 } finally {
   for (const s of sides) {
     await kill(s).catch(() => undefined);
