@@ -87,6 +87,8 @@ test(`deploy/: the packed release installs offline and the coordinator serves${a
   const version = spawnSync(bin, ["--version"], { cwd: root, env: userEnv, encoding: "utf8" });
   assert.equal(version.status, 0, version.stderr);
   assert.equal(version.stdout.trim(), NIGHTSHIFT_VERSION);
+  // The npm packages bundled into dist/ ship their licences with it (scripts/build-licences.mjs).
+  assert.match(readFileSync(join(prefix, "lib/node_modules/nightshift/dist/THIRD-PARTY-LICENSES.txt"), "utf8"), /\n@grpc\/grpc-js@[\d.]+ \(Apache-2\.0\)\n[\s\S]*Apache License/);
 
   // 2. The service user and what systemd would make for it (StateDirectory=nightshift), the output root.
   if (asServiceUser) {
