@@ -7,7 +7,8 @@
 // In the staged copy the bundled packages lose their install scripts: they are built already, and on the
 // target machine those scripts would only fetch (onnxruntime-node's CUDA download, better-sqlite3's prebuilt
 // binary) or compile. Packages that list `files` get their compiled *.node bindings added to it (npm applies
-// a bundled package's own `files`, which leaves out better-sqlite3's build/); the packed list is checked.
+// a bundled package's own `files`, which leaves out better-sqlite3's build/); the packed list is checked, and
+// so is dist/THIRD-PARTY-LICENSES.txt, the licences of the npm packages the build bundled into dist/.
 //   node scripts/release-pack.mjs [--out DIR]     (npm run release:pack)
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -67,6 +68,8 @@ try {
   const inTar = new Set(packed[0].files.map((f) => f.path));
   const missing = nativeBindings(join(stage, "node_modules")).map((f) => relative(stage, f)).filter((f) => !inTar.has(f));
   if (missing.length) throw new Error(`the tarball lacks native bindings: ${missing.join(", ")}`);
+  // The npm packages bundled into dist/ run from there: their licences ship in this file (scripts/build-licences.mjs).
+  if (!inTar.has("dist/THIRD-PARTY-LICENSES.txt")) throw new Error("the tarball lacks dist/THIRD-PARTY-LICENSES.txt (the bundled packages' licences)");
   say(`${tarball} (${(statSync(tarball).size / 1e6).toFixed(0)} MB, ${inTar.size} files)`);
   process.stdout.write(`${tarball}\n`);
 } finally {
