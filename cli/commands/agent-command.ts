@@ -132,50 +132,57 @@ export function registerAgent(program: Command): void {
       const signal = shutdownSignal();
       const name = flags.name ?? hostname();
       const dataDir = flags.dataDir ?? defaultAgentDataDir();
-      const joinToken = flags.joinToken ?? file.joinToken;
-      const membership = await joinStudio({
-        dataDir,
-        name,
-        ...(coordinator ? { coordinator } : {}),
-        ...(flags.enroll ? { enroll: flags.enroll } : {}),
-        ...(joinToken ? { joinToken } : {}),
-        ...(flags.caFingerprint ? { caFingerprint: flags.caFingerprint } : {}),
-        ...(flags.mdnsInterface ? { mdnsInterface: flags.mdnsInterface } : {}),
-        discoveryTimeoutMs: discoverySeconds * 1000,
-        log,
-        signal,
-        onPending: (id, message) => process.stderr.write(`agent ${id}: ${message}\n`),
-      });
-      const lost = new AbortController();
-      const started = startAgent({
-        coordinator: membership.connection.address,
-        credentials: membership.connection.credentials,
-        healthPort: membership.healthPort,
-        onLost: (reason) => lost.abort(new Error(reason)),
-        name,
-        dataDir,
-        modelsDir: flags.modelsDir ?? BUNDLED_MODELS_DIR,
-        tags: flags.tag,
-        ...(executionProviders ? { executionProviders } : {}),
-        ...(flags.energySource ? { energySource: flags.energySource as EnergySource } : {}),
-        idleWatts: idle,
-        telemetryIntervalMs,
-        gpuFreeSeconds,
-        kinds,
-        cacheBytes,
-        limits,
-        log,
-      });
-      const { agent } = await started.catch(async (err: unknown) => {
+      // Before the identity or the cache is read: two agents on one data dir would share a key and an identity.
+      const { lockDataDir } = await import("../../shared/data-dir-lock/data-dir-lock.ts");
+      const lock = lockDataDir(dataDir, "agent");
+      try {
+        const joinToken = flags.joinToken ?? file.joinToken;
+        const membership = await joinStudio({
+          dataDir,
+          name,
+          ...(coordinator ? { coordinator } : {}),
+          ...(flags.enroll ? { enroll: flags.enroll } : {}),
+          ...(joinToken ? { joinToken } : {}),
+          ...(flags.caFingerprint ? { caFingerprint: flags.caFingerprint } : {}),
+          ...(flags.mdnsInterface ? { mdnsInterface: flags.mdnsInterface } : {}),
+          discoveryTimeoutMs: discoverySeconds * 1000,
+          log,
+          signal,
+          onPending: (id, message) => process.stderr.write(`agent ${id}: ${message}\n`),
+        });
+        const lost = new AbortController();
+        const started = startAgent({
+          coordinator: membership.connection.address,
+          credentials: membership.connection.credentials,
+          healthPort: membership.healthPort,
+          onLost: (reason) => lost.abort(new Error(reason)),
+          name,
+          dataDir,
+          modelsDir: flags.modelsDir ?? BUNDLED_MODELS_DIR,
+          tags: flags.tag,
+          ...(executionProviders ? { executionProviders } : {}),
+          ...(flags.energySource ? { energySource: flags.energySource as EnergySource } : {}),
+          idleWatts: idle,
+          telemetryIntervalMs,
+          gpuFreeSeconds,
+          kinds,
+          cacheBytes,
+          limits,
+          log,
+        });
+        const { agent } = await started.catch(async (err: unknown) => {
+          await membership.stop();
+          throw err;
+        });
+        process.stdout.write(`agent ${agent.agentId} running, coordinator ${membership.connection.address}\n`);
+        await Promise.race([untilAborted(signal), untilAborted(lost.signal)]);
+        await agent.drain();
         await membership.stop();
-        throw err;
-      });
-      process.stdout.write(`agent ${agent.agentId} running, coordinator ${membership.connection.address}\n`);
-      await Promise.race([untilAborted(signal), untilAborted(lost.signal)]);
-      await agent.drain();
-      await membership.stop();
-      if (lost.signal.aborted && !signal.aborted) {
-        throw new Error(`lost the coordinator for good (${(lost.signal.reason as Error).message}); was this agent removed? see \`nightshift agents\``);
+        if (lost.signal.aborted && !signal.aborted) {
+          throw new Error(`lost the coordinator for good (${(lost.signal.reason as Error).message}); was this agent removed? see \`nightshift agents\``);
+        }
+      } finally {
+        lock.release();
       }
     });
 }
