@@ -1,7 +1,7 @@
 /**
  * Counts the SQLite statements the coordinator runs during a bench run
  * (NIGHTSHIFT_BENCH_COUNT_SQL=1 npm run bench:scheduling): which statements,
- * how many per chunk, and how many transactions. Bench-only: it wraps the
+ * how many per chunk, and how many transactions and savepoints. Bench-only: it wraps the
  * store's prepare() and tx() for the run and puts them back afterwards, so
  * the coordinator's own code carries no counter (and the CPU figures of a
  * counted run are not comparable with an uncounted one).
@@ -10,9 +10,11 @@ import type { Store } from "../../coordinator/store/store.ts";
 
 export interface StatementCount {
   statementsPerChunk: number;
-  /** store.tx calls, nested ones (savepoints) included. */
+  /** Top-level store.tx calls: one BEGIN ... COMMIT each. (Before the fourteenth round savepoints were counted here too.) */
   transactionsPerChunk: number;
-  /** Of those, the ones that ran no write (run()) statement: read transactions, whose COMMIT writes nothing. */
+  /** store.tx calls inside a transaction (txEach's claims and commits, nested tx): SAVEPOINT ... RELEASE, no COMMIT of their own. */
+  savepointsPerChunk: number;
+  /** Of the transactions, the ones that ran no write (run()) statement: read transactions, whose COMMIT writes nothing. */
   readOnlyTransactionsPerChunk: number;
   /** The most run statements, per chunk, with their SQL shortened to one line. */
   top: Array<{ perChunk: number; sql: string }>;
@@ -37,6 +39,7 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
   const tx = store.tx;
   const counts = new Map<string, number>();
   let transactions = 0;
+  let savepoints = 0;
   let readOnly = 0;
   let writes = 0;
   const counted = new Set(["run", "get", "all", "iterate"]);
@@ -59,6 +62,10 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
     });
   }) as typeof db.prepare;
   store.tx = <T>(fn: () => T): T => {
+    if (db.inTransaction) {
+      savepoints++;
+      return tx.call(store, fn) as T;
+    }
     transactions++;
     const before = writes;
     try {
@@ -72,10 +79,11 @@ export function countStatements(store: Store): (chunks: number) => StatementCoun
     delete (store as { tx?: unknown }).tx;
     const n = Math.max(1, chunks);
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    const perChunk = (c: number): number => Math.round((c / n) * 100) / 100;
     const top = [...counts]
       .sort((a, b) => b[1] - a[1])
       .slice(0, bySite() ? 60 : 25)
-      .map(([sql, c]) => ({ perChunk: Math.round((c / n) * 100) / 100, sql: sql.replace(/\s+/g, " ").slice(0, bySite() ? 220 : 140) }));
-    return { statementsPerChunk: Math.round((total / n) * 100) / 100, transactionsPerChunk: Math.round((transactions / n) * 100) / 100, readOnlyTransactionsPerChunk: Math.round((readOnly / n) * 100) / 100, top };
+      .map(([sql, c]) => ({ perChunk: perChunk(c), sql: sql.replace(/\s+/g, " ").slice(0, bySite() ? 220 : 140) }));
+    return { statementsPerChunk: perChunk(total), transactionsPerChunk: perChunk(transactions), savepointsPerChunk: perChunk(savepoints), readOnlyTransactionsPerChunk: perChunk(readOnly), top };
   };
 }
