@@ -47,7 +47,8 @@ function readText(file: string): string | null {
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
     throw err;
   }
 }
@@ -90,6 +91,9 @@ export function lockDataDir(dir: string, role: string, opts: { facts?: HostFacts
   const me = thisProcess(role, randomUUID(), facts);
   const text = `${JSON.stringify(me)}\n`;
   const mine = `${file}.${me.token}.new`;
+  // A live holder is named before this process writes anything in the dir.
+  const first = readText(file);
+  if (first !== null) deadHolderOf(root, file, first, facts);
   try {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(mine, text, { flag: "wx", mode: 0o600 });
@@ -102,16 +106,22 @@ export function lockDataDir(dir: string, role: string, opts: { facts?: HostFacts
       if (tryLink(mine, file, text)) return held(file, me, text, staleHolder);
       const seen = readText(file);
       if (seen === null) continue; // let go just now
-      const holder = parseHolder(seen);
-      const liveness = holder === null ? "dead" : holderLiveness(holder, facts);
-      if (liveness !== "dead") throw lockedError(root, file, holder as LockHolder, liveness, "held by");
-      staleHolder = holder;
+      staleHolder = deadHolderOf(root, file, seen, facts);
       removeIfUnchanged(root, file, seen, { mine, text, facts }, 0);
     }
     throw new DataDirLockedError(`data dir ${root} is in use: ${file} was taken by another process each of ${MAX_ROUNDS} times this one tried`, file, null);
   } finally {
     rmSync(mine, { force: true });
   }
+}
+
+/** The holder named by a lock file's text when it is dead (null: no holder recorded); throws when it runs or cannot be checked. */
+function deadHolderOf(root: string, file: string, text: string, facts: HostFacts): LockHolder | null {
+  const holder = parseHolder(text);
+  if (holder === null) return null;
+  const liveness = holderLiveness(holder, facts);
+  if (liveness !== "dead") throw lockedError(root, file, holder, liveness, "held by");
+  return holder;
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { DATA_DIR_LOCK_FILE, DataDirLockedError, lockDataDir } from "../../shared/data-dir-lock/data-dir-lock.ts";
@@ -44,6 +44,7 @@ test("a second lock on a held data dir is refused (exit 2) naming the lock file,
   t.after(() => first.release());
   const file = join(dir, DATA_DIR_LOCK_FILE);
   const before = readFileSync(file, "utf8");
+  const dirChanged = statSync(dir).mtimeMs;
   assert.throws(
     () => lockDataDir(dir, "coordinator"),
     (err: unknown) => {
@@ -55,7 +56,7 @@ test("a second lock on a held data dir is refused (exit 2) naming the lock file,
     },
   );
   assert.equal(readFileSync(file, "utf8"), before);
-  assert.deepEqual(readdirSync(dir), [DATA_DIR_LOCK_FILE], "no file of the refused process left");
+  assert.equal(statSync(dir).mtimeMs, dirChanged, "the refused process wrote nothing in the dir, not even for a moment");
   first.release();
   assert.equal(existsSync(file), false, "released");
   lockDataDir(dir, "coordinator").release();
@@ -138,16 +139,19 @@ test("a stale lock replaced by a live one between this process's look and its ta
   const gonePid = 4_000_000;
   writeLock(dir, { pid: gonePid });
   const live = `${JSON.stringify(thisProcess("coordinator", "won-the-race", facts))}\n`;
-  // While this process decides that the stale holder is dead, another takes the lock over (the file now names a live holder).
+  // While this process decides, after its link() failed, that the stale holder is dead, another takes the lock over
+  // (the file now names a live holder). The first look, before this process writes anything, sees it as it was.
+  let looks = 0;
   const racing: HostFacts = {
     ...facts,
     processStart(pid) {
       if (pid !== gonePid) return facts.processStart(pid);
-      writeFileSync(file, live);
+      if (++looks === 2) writeFileSync(file, live);
       return { state: "gone" };
     },
   };
   assert.throws(() => lockDataDir(dir, "coordinator", { facts: racing }), new RegExp(`held by pid ${process.pid} `));
+  assert.equal(looks, 2);
   assert.equal(readFileSync(file, "utf8"), live, "the winner's lock is not removed");
   assert.deepEqual(readdirSync(dir), [DATA_DIR_LOCK_FILE]);
 });
