@@ -111,13 +111,16 @@ async function runCoordinator(flags: CoordinatorFlags, file: Record<string, unkn
   const log = createLogger("nightshift-coordinator");
   if (staleHolder) log.warn({ pid: staleHolder.pid, since: staleHolder.since, command: staleHolder.command }, "took over the data dir's lock from a process that ended without letting go");
   const coordinator = await Coordinator.start(config, log);
+  // Before "listening" is printed: a SIGTERM sent on that line (a test, a supervisor) is a clean stop that lets go of
+  // the lock, not Node's default exit without one.
+  const stopAsked = shutdownSignal();
   const endpoint = join(config.dataDir, ENDPOINT_FILE);
   writeFileSync(endpoint, JSON.stringify({ grpc: coordinator.address, enroll: coordinator.enrollAddress, nats: coordinator.natsUrl, pid: process.pid }) + "\n");
   process.stdout.write(`coordinator listening on ${coordinator.address} (data ${config.dataDir})\n`);
   process.stdout.write(`enrollment on ${coordinator.enrollAddress}, studio CA ${coordinator.trust.caFingerprint}\n`);
   process.stdout.write(`dashboard on ${coordinator.dashboard.url} (a login link: nightshift dashboard --data-dir ${config.dataDir})\n`);
   if (coordinator.accounting.metricsUrl) process.stdout.write(`metrics on ${coordinator.accounting.metricsUrl}\n`);
-  await untilAborted(shutdownSignal());
+  await untilAborted(stopAsked);
   await coordinator.stop();
   rmSync(endpoint, { force: true });
 }
