@@ -83,6 +83,14 @@ export function decodeUploadMessage(buf: Buffer): UploadMessage {
  */
 export const UPLOAD_STREAM_READY_KEY = "nightshift-upload-stream";
 
+/**
+ * Ready metadata beside UPLOAD_STREAM_READY_KEY from a coordinator that takes
+ * a small upload as one `whole` message (UploadMessage.whole): an agent sends
+ * it only where it saw this, so an older coordinator gets header, frames and
+ * accounting as before.
+ */
+export const UPLOAD_WHOLE_KEY = "nightshift-upload-whole";
+
 /** ResultSinkService with the frame codec on both methods; both ends use it (the wire format is unchanged). */
 export const UPLOAD_SERVICE = {
   upload: { ...ResultSinkService.upload, requestSerialize: encodeUploadMessage, requestDeserialize: decodeUploadMessage },

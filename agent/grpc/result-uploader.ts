@@ -5,6 +5,7 @@ import type { ChunkAccounting } from "../../shared/accounting/chunk-accounting.t
 import type { EncodedFrame } from "../executors/executor.ts";
 import type { CoordinatorClient } from "./gateway-client.ts";
 import { writerUntil, type StreamUpload } from "./upload-stream.ts";
+import { HeldUpload } from "./whole-upload.ts";
 import { coordinatorGone, KEEP_BYTES, KeptFrames } from "./kept-frames.ts";
 import { UPLOAD_IN_PROGRESS } from "../../shared/errors.ts";
 import { sha256Bytes } from "../../shared/model-manifest/model-file-hash.ts";
@@ -17,8 +18,13 @@ export interface UploadTarget {
   frameCount: number;
 }
 
-/** How an upload travels: on the agent's one upload stream (falling back to Upload where the coordinator has none), or as its own Upload call. */
-export type UploadVia = "stream" | "unary";
+/**
+ * How an upload travels: on the agent's one upload stream (falling back to Upload where the coordinator has
+ * none; a small one as one `whole` message where the coordinator takes that: whole-upload.ts), or as its own
+ * Upload call. `stream-parts`: on the stream, never whole (header, frames, accounting as an older agent sends
+ * them; tests of a chunk cut mid-stream, and benches comparing the two).
+ */
+export type UploadVia = "stream" | "stream-parts" | "unary";
 
 /** One Upload call, with the same face as an upload on the stream. */
 function unaryUpload(sink: ResultSinkClient): StreamUpload {
@@ -30,12 +36,15 @@ function unaryUpload(sink: ResultSinkClient): StreamUpload {
     write: writerUntil(result, "upload closed", (msg) => call.write(msg), call),
     end: () => call.end(),
     cancel: () => call.cancel(),
+    takesWhole: false,
   };
 }
 
 /**
  * Streams one attempt's frames to the ResultSink as they are produced, on the
- * agent's upload stream (upload-stream.ts) or as one Upload call.
+ * agent's upload stream (upload-stream.ts) or as one Upload call; a small
+ * upload on a stream that takes it goes as one `whole` message at its end
+ * (whole-upload.ts).
  * Backpressure: when write() returns false the uploader waits for 'drain', so
  * the executor is paused by a slow sink rather than filling memory. The
  * accounting is asked for only after the last frame, so it covers the whole run.
@@ -98,7 +107,7 @@ async function uploadOnce(
 ): Promise<UploadResult | KeptUpload> {
   let up: StreamUpload;
   try {
-    up = (via === "stream" ? await client.uploads.begin() : null) ?? unaryUpload(client.sink);
+    up = (via !== "unary" ? await client.uploads.begin() : null) ?? unaryUpload(client.sink);
   } catch (err) {
     // Away already as the upload begins (a chunk that started during a restart): every frame is kept from the first.
     if (kept === null || !coordinatorGone(err) || signal.aborted) throw err;
@@ -123,20 +132,30 @@ async function uploadOnce(
     if (kept === null || !coordinatorGone(err) || kept.all === null || signal.aborted) throw err;
     gone ??= err;
   };
+  // A small upload is held and sent whole with its accounting, where the coordinator takes that (whole-upload.ts).
+  let held = via === "stream" ? HeldUpload.forUpload(target, up.takesWhole) : undefined;
   try {
-    await up.write(message({ $case: "header", value: target }));
+    if (!held) await up.write(message({ $case: "header", value: target }));
     for await (const msg of frames) {
       kept?.add(msg);
       if (gone !== undefined) {
         if (kept?.all == null) throw gone;
         continue;
       }
+      if (held?.hold(msg)) continue;
+      if (held) {
+        // Past the bound: the header and the frames held so far go now, and the rest streams as it comes.
+        const earlier = [held.header(), ...held.held()];
+        held = undefined;
+        for (const m of earlier) if (gone === undefined) await up.write(m).catch(keepGoing);
+        if (gone !== undefined) continue;
+      }
       await up.write(msg).catch(keepGoing);
     }
     const acc = await finish();
     if (gone === undefined) {
       try {
-        await up.write(message({ $case: "accounting", value: acc }));
+        await up.write(held ? held.whole(acc) : message({ $case: "accounting", value: acc }));
         up.end();
         return await up.result;
       } catch (err) {

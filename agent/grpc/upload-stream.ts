@@ -31,7 +31,7 @@
 import { once, type EventEmitter } from "node:events";
 import { Metadata, connectivityState, status as grpcStatus, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { ResultSinkClient, UploadAnswer, UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
-import { UPLOAD_STREAM_READY_KEY } from "../../shared/upload-codec.ts";
+import { UPLOAD_STREAM_READY_KEY, UPLOAD_WHOLE_KEY } from "../../shared/upload-codec.ts";
 
 interface Pending {
   resolve: (r: UploadResult) => void;
@@ -48,6 +48,8 @@ export interface StreamUpload {
   end(): void;
   /** Gives the upload up: the sink drops what it staged. */
   cancel(): void;
+  /** The coordinator takes a small upload as one `whole` message (its ready metadata said so: UPLOAD_WHOLE_KEY). */
+  readonly takesWhole?: boolean;
 }
 
 class OpenStream {
@@ -61,6 +63,8 @@ class OpenStream {
     readonly call: ClientDuplexStream<UploadMessage, UploadAnswer>,
     private readonly channel: ReturnType<ResultSinkClient["getChannel"]>,
     private readonly onGone: (s: OpenStream) => void,
+    /** The coordinator's ready metadata offered whole uploads (UPLOAD_WHOLE_KEY). */
+    readonly takesWhole: boolean,
   ) {
     call.on("data", (a: UploadAnswer) => this.answered(a));
     call.on("error", (err: ServiceError) => this.fail(err));
@@ -215,9 +219,12 @@ export class UploadStream {
     const gone = (s: OpenStream): void => {
       if (stream === s) this.current = undefined;
     };
+    let takesWhole = false;
     const ready = new Promise<void>((resolve, reject) => {
       const onMetadata = (md: Metadata): void => {
-        if (md.get(UPLOAD_STREAM_READY_KEY).length > 0) resolve();
+        if (md.get(UPLOAD_STREAM_READY_KEY).length === 0) return;
+        takesWhole = md.get(UPLOAD_WHOLE_KEY).length > 0;
+        resolve();
       };
       call.on("metadata", onMetadata);
       call.once("error", reject);
@@ -233,7 +240,7 @@ export class UploadStream {
       }
       throw err;
     }
-    stream = new OpenStream(call, this.sink.getChannel(), gone);
+    stream = new OpenStream(call, this.sink.getChannel(), gone, takesWhole);
     return stream;
   }
 
@@ -241,6 +248,7 @@ export class UploadStream {
     const result = new Promise<UploadResult>((resolve, reject) => s.add(uploadId, { resolve, reject }));
     return {
       result,
+      takesWhole: s.takesWhole,
       write: writerUntil(result, "upload answered before all of it was sent", (msg) => s.call.write({ ...msg, uploadId }), s.call),
       end: () => undefined,
       cancel: () => {

@@ -1,6 +1,7 @@
 /**
  * Why this file exists: the rules of one upload (header, frames, accounting,
- * then the commit) as both gRPC edges of the sink apply them: ResultSink.Upload
+ * then the commit; or all three in one `whole` message, a small chunk's
+ * upload on the stream) as both gRPC edges of the sink apply them: ResultSink.Upload
  * (one call per upload, result-sink-handler.ts) and ResultSink.UploadStream
  * (many uploads on one stream, upload-stream-handler.ts). The same messages
  * are refused the same way on both, and a refused upload's staged frames are
@@ -57,6 +58,16 @@ export class UploadSteps {
     if (body.$case === "header") {
       if (this.session) throw new UploadRefusedError("second header in one upload", "bad-message");
       this.session = await this.sink.begin(body.value);
+    } else if (body.$case === "whole") {
+      if (this.session) throw new UploadRefusedError("whole upload after a header", "bad-message");
+      const { header, frames, accounting } = body.value;
+      if (!header) throw new UploadRefusedError("whole upload without a header", "bad-message");
+      if (!accounting) throw truncatedUpload();
+      // Checked before anything is staged; taken last, as the accounting message would be.
+      const acc = toAccounting(accounting);
+      this.session = await this.sink.begin(header);
+      for (const f of frames) await this.session.addFrame(f);
+      this.accounting = acc;
     } else if (!this.session) {
       throw new UploadRefusedError("upload must start with a header", "bad-message");
     } else if (body.$case === "cancel") {

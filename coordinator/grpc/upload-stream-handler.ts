@@ -27,7 +27,7 @@ import type { UploadAnswer, UploadMessage } from "../../proto/gen/nightshift/v1/
 import { UploadRefusedError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ResultSink } from "../sink/result-sink.ts";
-import { UPLOAD_STREAM_READY_KEY } from "../../shared/upload-codec.ts";
+import { UPLOAD_STREAM_READY_KEY, UPLOAD_WHOLE_KEY } from "../../shared/upload-codec.ts";
 import { messagesOf } from "./client-stream-messages.ts";
 import { truncatedUpload, UploadSteps, type RefusalHook } from "./upload-steps.ts";
 import { coordinatorStopping, type UploadStreams } from "./upload-streams.ts";
@@ -63,6 +63,7 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
     if (streams && !streams.add(entry)) return void call.emit("error", coordinatorStopping());
     const ready = new Metadata();
     ready.set(UPLOAD_STREAM_READY_KEY, "1");
+    ready.set(UPLOAD_WHOLE_KEY, "1");
     call.sendMetadata(ready);
 
     const answer = (a: UploadAnswer): void => {

@@ -36,7 +36,7 @@ type Verdict = { ok: true; peer: PeerIdentity } | { ok: false; code: status; det
  *
  * A bidirectional stream (the agents' claim stream, their upload stream) is
  * a long conversation rather than one request: each of its messages that
- * names the agent (a claim, an upload's header) is checked as a new call
+ * names the agent (a claim, an upload's header, alone or in a whole upload) is checked as a new call
  * would be, so an agent removed while its stream is open is refused at its
  * very next claim or chunk, and the stream ends with the refusal's status.
  * An upload's frames name no agent and are not checked again.
@@ -130,13 +130,17 @@ function agentRefusal(deps: PeerGuardDeps, peer: Extract<PeerIdentity, { kind: "
   return undefined;
 }
 
-/** The request itself and, for an upload message, its header: where an agent id may be carried. */
+/** The request itself and, for an upload message, its header (alone, or in a whole upload): where an agent id may be carried. */
 function agentIdHolders(message: unknown): Array<Record<string, unknown>> {
   const holders: Array<Record<string, unknown>> = [];
   if (isRecord(message)) {
     holders.push(message);
     const body = message["body"];
-    if (isRecord(body) && body["$case"] === "header" && isRecord(body["value"])) holders.push(body["value"]);
+    const value = isRecord(body) ? body["value"] : undefined;
+    if (isRecord(body) && isRecord(value)) {
+      if (body["$case"] === "header") holders.push(value);
+      else if (body["$case"] === "whole" && isRecord(value["header"])) holders.push(value["header"]);
+    }
   }
   return holders;
 }

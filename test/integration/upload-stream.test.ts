@@ -171,7 +171,8 @@ test("an upload aborted by the agent is given up on the stream (nothing staged i
     ac.abort(new Error("agent stopping"));
     throw new Error("executor aborted");
   }
-  await assert.rejects(uploadAttempt(client, s.header, produce(), async () => ACCOUNTING, ac.signal), /executor aborted/);
+  // Sent in parts (a small chunk is otherwise held and sent whole at its end: nothing would be staged to drop).
+  await assert.rejects(uploadAttempt(client, s.header, produce(), async () => ACCOUNTING, ac.signal, "stream-parts"), /executor aborted/);
   await assertLeftNothing(s, s.header.attemptId, makeFrames(0, 2));
   const b = makeFrames(3, 5);
   assert.equal((await upload(client, second, b)).committed, true);
@@ -189,7 +190,8 @@ test("a stream broken mid-chunk: the upload fails as a cut Upload call would, no
     await new Promise((r) => setTimeout(r, 50));
     yield frames[2]!;
   }
-  await assert.rejects(uploadAttempt(client, s.header, produce(), async () => ACCOUNTING, new AbortController().signal), (err: unknown) => {
+  // Sent in parts: a stream cut with two frames staged (sent whole, nothing would reach the sink before the cut).
+  await assert.rejects(uploadAttempt(client, s.header, produce(), async () => ACCOUNTING, new AbortController().signal, "stream-parts"), (err: unknown) => {
     assert.equal((err as ServiceError).code, status.CANCELLED);
     return true;
   });

@@ -36,6 +36,13 @@ export interface UploadMessage {
      * aborted); the sink drops what it staged and answers with a refusal.
      */
     { $case: "cancel"; value: boolean }
+    | //
+    /**
+     * UploadStream only, to a coordinator whose ready metadata offers it
+     * (nightshift-upload-whole): a small upload's header, frames and
+     * accounting in one message, the same rules as the three kinds above.
+     */
+    { $case: "whole"; value: UploadWhole }
     | undefined;
   /**
    * UploadStream only: which of the stream's uploads this message belongs to
@@ -88,6 +95,17 @@ export interface ChunkAccounting {
   samples: number;
 }
 
+/**
+ * A whole upload in one message (UploadMessage.whole): a small chunk's
+ * header, every frame and the accounting, so the coordinator takes one
+ * message per chunk instead of two plus one per frame.
+ */
+export interface UploadWhole {
+  header: UploadHeader | undefined;
+  frames: FrameData[];
+  accounting: ChunkAccounting | undefined;
+}
+
 export interface UploadResult {
   committed: boolean;
   framesWritten: number;
@@ -128,6 +146,9 @@ export const UploadMessage: MessageFns<UploadMessage> = {
         break;
       case "cancel":
         writer.uint32(40).bool(message.body.value);
+        break;
+      case "whole":
+        UploadWhole.encode(message.body.value, writer.uint32(50).fork()).join();
         break;
     }
     if (message.uploadId !== 0) {
@@ -181,6 +202,14 @@ export const UploadMessage: MessageFns<UploadMessage> = {
             message.body = { $case: "cancel", value: reader.bool() };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "whole", value: UploadWhole.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 4: {
             if (tag !== 32) {
               break;
@@ -211,6 +240,8 @@ export const UploadMessage: MessageFns<UploadMessage> = {
         ? { $case: "accounting", value: ChunkAccounting.fromJSON(object.accounting) }
         : isSet(object.cancel)
         ? { $case: "cancel", value: globalThis.Boolean(object.cancel) }
+        : isSet(object.whole)
+        ? { $case: "whole", value: UploadWhole.fromJSON(object.whole) }
         : undefined,
       uploadId: isSet(object.uploadId)
         ? globalThis.Number(object.uploadId)
@@ -230,6 +261,8 @@ export const UploadMessage: MessageFns<UploadMessage> = {
       obj.accounting = ChunkAccounting.toJSON(message.body.value);
     } else if (message.body?.$case === "cancel") {
       obj.cancel = message.body.value;
+    } else if (message.body?.$case === "whole") {
+      obj.whole = UploadWhole.toJSON(message.body.value);
     }
     if (message.uploadId !== 0) {
       obj.uploadId = Math.round(message.uploadId);
@@ -264,6 +297,12 @@ export const UploadMessage: MessageFns<UploadMessage> = {
       case "cancel": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "cancel", value: object.body.value };
+        }
+        break;
+      }
+      case "whole": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "whole", value: UploadWhole.fromPartial(object.body.value) };
         }
         break;
       }
@@ -814,6 +853,111 @@ export const ChunkAccounting: MessageFns<ChunkAccounting> = {
     message.memoryKind = object.memoryKind ?? "";
     message.meanWatts = object.meanWatts ?? 0;
     message.samples = object.samples ?? 0;
+    return message;
+  },
+};
+
+function createBaseUploadWhole(): UploadWhole {
+  return { header: undefined, frames: [], accounting: undefined };
+}
+
+export const UploadWhole: MessageFns<UploadWhole> = {
+  encode(message: UploadWhole, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      UploadHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.frames) {
+      FrameData.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.accounting !== undefined) {
+      ChunkAccounting.encode(message.accounting, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadWhole {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadWhole();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = UploadHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.frames.push(FrameData.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accounting = ChunkAccounting.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadWhole {
+    return {
+      header: isSet(object.header) ? UploadHeader.fromJSON(object.header) : undefined,
+      frames: globalThis.Array.isArray(object?.frames) ? object.frames.map((e: any) => FrameData.fromJSON(e)) : [],
+      accounting: isSet(object.accounting) ? ChunkAccounting.fromJSON(object.accounting) : undefined,
+    };
+  },
+
+  toJSON(message: UploadWhole): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = UploadHeader.toJSON(message.header);
+    }
+    if (message.frames?.length) {
+      obj.frames = message.frames.map((e) => FrameData.toJSON(e));
+    }
+    if (message.accounting !== undefined) {
+      obj.accounting = ChunkAccounting.toJSON(message.accounting);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UploadWhole>): UploadWhole {
+    return UploadWhole.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UploadWhole>): UploadWhole {
+    const message = createBaseUploadWhole();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? UploadHeader.fromPartial(object.header)
+      : undefined;
+    message.frames = object.frames?.map((e) => FrameData.fromPartial(e)) || [];
+    message.accounting = (object.accounting !== undefined && object.accounting !== null)
+      ? ChunkAccounting.fromPartial(object.accounting)
+      : undefined;
     return message;
   },
 };
