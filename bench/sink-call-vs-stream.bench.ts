@@ -2,7 +2,10 @@
  * The coordinator's CPU per upload-shaped exchange (header, one 1 KiB frame,
  * accounting, answer) as its own ResultSink.Upload call per chunk against
  * the same exchange as messages on one open ResultSink.UploadStream: the size
- * of the gain of one long-lived upload stream per agent, without the disk.
+ * of the gain of one long-lived upload stream per agent, without the disk;
+ * and, on the stream, as three messages (`stream-parts`) against one whole
+ * message (`stream`, as the agent sends a small upload since the fourteenth
+ * round: agent/grpc/whole-upload.ts).
  * Both go through the real TLS front, the real peer guard (which checks the
  * agent again at every upload's header on the stream) against a real store,
  * the real sink handlers (coordinator/grpc/result-sink-handler.ts,
@@ -30,7 +33,7 @@ import { BENCH_AGENT_ID } from "./enrolled-bench-agent.ts";
 import { startNullSinkServer, type NullSinkClientConfig } from "./null-sink.ts";
 
 const AGENT_ID = BENCH_AGENT_ID;
-const VIAS = ["unary", "stream"] as const satisfies readonly UploadVia[];
+const VIAS = ["unary", "stream-parts", "stream"] as const satisfies readonly UploadVia[];
 type ToChild = { via: UploadVia; calls: number; gapMs: number };
 type ClientConfig = NullSinkClientConfig;
 
@@ -73,8 +76,9 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
       const figures: Record<string, unknown> = {};
       for (const mode of ["warm", "paced"] as const) {
         const u = median(results[`${mode}.unary`] ?? []);
+        const p = median(results[`${mode}.stream-parts`] ?? []);
         const s = median(results[`${mode}.stream`] ?? []);
-        figures[mode] = { unaryUsPerUpload: round(u, 1), streamUsPerUpload: round(s, 1), ratio: round(s / u, 3) };
+        figures[mode] = { unaryUsPerUpload: round(u, 1), streamPartsUsPerUpload: round(p, 1), streamUsPerUpload: round(s, 1), ratio: round(s / u, 3), wholeRatio: round(s / p, 3) };
       }
       return {
         benchmark: "sink-call-vs-stream",
@@ -86,7 +90,9 @@ async function parent(argv: readonly string[]): Promise<Record<string, unknown>>
         definitions: {
           usPerUpload: "the server process's CPU (user + system) over a batch of uploads, divided by the uploads; the agent's uploader is another process",
           unary: "each upload its own ResultSink.Upload call (uploadAttempt via 'unary')",
-          stream: "each upload as messages on the agent's one open ResultSink.UploadStream (uploadAttempt via 'stream')",
+          streamParts: "each upload as header, frame and accounting messages on the agent's one open ResultSink.UploadStream (uploadAttempt via 'stream-parts': as before the fourteenth round, and as an older agent sends)",
+          stream: "each upload on the same stream as the agent sends it now (uploadAttempt via 'stream'): one whole message (header, frame, accounting) where the coordinator offers it (agent/grpc/whole-upload.ts)",
+          wholeRatio: "stream / streamParts: the gain of one message per small upload",
           upload: "header, one 1 KiB frame, accounting, answer; the sink behind the handler stores nothing",
           warm: "uploads back to back; paced: one every --gap-ms, a quarter as many",
         },
