@@ -49,7 +49,8 @@ async function uploadInFlight(t: TestContext, answer: (claims: ClaimService, req
       yield { index: i, data, format: "png" };
     }
   }
-  const uploading = uploadAttempt(client, s.header, frames(), async () => ACCOUNTING, new AbortController().signal);
+  // In parts: a small chunk is otherwise held and sent whole at its end (agent/grpc/whole-upload.ts), never in flight.
+  const uploading = uploadAttempt(client, s.header, frames(), async () => ACCOUNTING, new AbortController().signal, "stream-parts");
   const staging = stagingDirFor(s.outputRoot, s.header.attemptId);
   await eventually(() => existsSync(staging) && readdirSync(staging).length === 1, "the upload's first frame staged", 10_000);
   const ask = { agentId: s.agent.id, chunkId: claimed.id, dispatchId, delivery: 1 };

@@ -55,3 +55,35 @@ test("a kept upload is sent again as it was first made: the same frame messages,
   // The frame the first send carried goes again as that very message, not rebuilt (and rehashed) from its bytes.
   assert.equal(again[0], first[0]);
 });
+
+test("a whole upload whose coordinator went away as it was sent is kept and sent again whole, the same frames, once it is back", async () => {
+  const sent: UploadMessage[][] = [];
+  const begin = async (): Promise<StreamUpload> => {
+    const n = sent.length;
+    const msgs: UploadMessage[] = [];
+    sent.push(msgs);
+    let commit!: (r: UploadResult) => void;
+    const result = new Promise<UploadResult>((resolve) => (commit = resolve));
+    return {
+      result,
+      takesWhole: true,
+      write: async (msg) => {
+        if (n === 0) throw gone(); // away as the whole message goes
+        msgs.push(msg);
+        if (msg.body?.$case === "whole") commit({ committed: true, framesWritten: msg.body.value.frames.length, message: "" });
+      },
+      end: () => undefined,
+      cancel: () => undefined,
+    };
+  };
+  const client = { uploads: { begin } } as unknown as CoordinatorClient;
+  const result = await uploadAttempt(client, TARGET, threeFrames(), async () => ACCOUNTING, new AbortController().signal, "stream", { bytes: 1 << 20, withinMs: 5_000 });
+  assert.deepEqual({ committed: result.committed, framesWritten: result.framesWritten }, { committed: true, framesWritten: 3 });
+  assert.equal(sent.length, 2, "one send, then one send again");
+  assert.deepEqual(sent[1]!.map((m) => m.body?.$case), ["whole"], "sent again as one whole message");
+  const whole = sent[1]![0]!.body as Extract<UploadMessage["body"], { $case: "whole" }>;
+  assert.deepEqual(whole.value.header, TARGET);
+  assert.deepEqual(whole.value.accounting, ACCOUNTING);
+  assert.deepEqual(whole.value.frames.map((f) => f.index), [0, 1, 2]);
+  for (const f of whole.value.frames) assert.equal(f.sha256, sha256Hex(f.data), `frame ${f.index}'s sha256`);
+});
