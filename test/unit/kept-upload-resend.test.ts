@@ -12,10 +12,11 @@ const TARGET: UploadTarget = { jobId: "job_1", chunkId: "chk_1", attemptId: "att
 const gone = (): Error => Object.assign(new Error("14 UNAVAILABLE: the coordinator went away"), { code: status.UNAVAILABLE, details: "the coordinator went away", metadata: new Metadata() });
 
 /**
- * A client whose first upload loses its coordinator after the header and one frame (UNAVAILABLE, as at a restart),
- * and whose second commits once the accounting comes; each upload's messages recorded as written.
+ * A client whose first upload loses its coordinator (UNAVAILABLE, as at a restart) at the write `awayAt` says,
+ * and whose later uploads commit at their last message (the accounting, or a whole upload); each upload's
+ * messages recorded as written. `takesWhole`: the coordinator offers whole uploads (agent/grpc/whole-upload.ts).
  */
-function restartingClient() {
+function restartingClient(awayAt: (written: readonly UploadMessage[]) => boolean, takesWhole = false) {
   const sent: UploadMessage[][] = [];
   const begin = async (): Promise<StreamUpload> => {
     const n = sent.length;
@@ -25,10 +26,12 @@ function restartingClient() {
     const result = new Promise<UploadResult>((resolve) => (commit = resolve));
     return {
       result,
+      takesWhole,
       write: async (msg) => {
-        if (n === 0 && msgs.length >= 2) throw gone();
+        if (n === 0 && awayAt(msgs)) throw gone();
         msgs.push(msg);
         if (msg.body?.$case === "accounting") commit({ committed: true, framesWritten: msgs.length - 2, message: "" });
+        if (msg.body?.$case === "whole") commit({ committed: true, framesWritten: msg.body.value.frames.length, message: "" });
       },
       end: () => undefined,
       cancel: () => undefined,
@@ -44,7 +47,8 @@ async function* threeFrames(): AsyncIterable<EncodedFrame> {
 const frameBodies = (msgs: readonly UploadMessage[]) => msgs.flatMap((m) => (m.body?.$case === "frame" ? [m.body.value] : []));
 
 test("a kept upload is sent again as it was first made: the same frame messages, their sha256 taken once, not hashed again", async () => {
-  const { client, sent } = restartingClient();
+  // Away after the header and one frame.
+  const { client, sent } = restartingClient((written) => written.length >= 2);
   const result = await uploadAttempt(client, TARGET, threeFrames(), async () => ACCOUNTING, new AbortController().signal, "stream", { bytes: 1 << 20, withinMs: 5_000 });
   assert.equal(result.committed, true);
   assert.equal(sent.length, 2, "one send, then one send again");
@@ -57,26 +61,8 @@ test("a kept upload is sent again as it was first made: the same frame messages,
 });
 
 test("a whole upload whose coordinator went away as it was sent is kept and sent again whole, the same frames, once it is back", async () => {
-  const sent: UploadMessage[][] = [];
-  const begin = async (): Promise<StreamUpload> => {
-    const n = sent.length;
-    const msgs: UploadMessage[] = [];
-    sent.push(msgs);
-    let commit!: (r: UploadResult) => void;
-    const result = new Promise<UploadResult>((resolve) => (commit = resolve));
-    return {
-      result,
-      takesWhole: true,
-      write: async (msg) => {
-        if (n === 0) throw gone(); // away as the whole message goes
-        msgs.push(msg);
-        if (msg.body?.$case === "whole") commit({ committed: true, framesWritten: msg.body.value.frames.length, message: "" });
-      },
-      end: () => undefined,
-      cancel: () => undefined,
-    };
-  };
-  const client = { uploads: { begin } } as unknown as CoordinatorClient;
+  // Away as the whole message goes (its first write).
+  const { client, sent } = restartingClient(() => true, true);
   const result = await uploadAttempt(client, TARGET, threeFrames(), async () => ACCOUNTING, new AbortController().signal, "stream", { bytes: 1 << 20, withinMs: 5_000 });
   assert.deepEqual({ committed: result.committed, framesWritten: result.framesWritten }, { committed: true, framesWritten: 3 });
   assert.equal(sent.length, 2, "one send, then one send again");
