@@ -157,29 +157,35 @@ test("priorities, pause, resume and cancel: a later high-priority job overtakes;
 });
 
 test("window: notBefore holds a job until then (injected clock), and doneBy warns when the measured ETA is past it", async (t) => {
-  // When the job is submitted, the coordinator's clock reads 21:59:57 local time; the window opens three
-  // seconds later. The clock is set only then: the warm-up run before it may take seconds under load.
+  // When the job is submitted, the coordinator's clock reads 21:59:00 local time: the window cannot open while the
+  // test looks at the hold. Only then is the clock moved on to 21:59:59, and the window opens a second later. (The
+  // clock used to read 21:59:57 at the submit, so the hold had to be seen within three seconds: on a loaded
+  // machine the window could open first.) The warm-up run before the submit may take seconds under load.
   const at = new Date();
-  at.setHours(21, 59, 57, 0);
+  at.setHours(21, 59, 0, 0);
+  const opensAt = at.getTime() + 60_000;
   let offset = at.getTime() - 3_600_000 - Date.now(); // an hour earlier while warming up
   const { c, starts, submit, run } = await farmWith(t, 50, [{ name: "solo", speed: 1 }], () => Date.now() + offset);
   await run(sleepJob("warm", 4, 2)); // 20 frames/s measured
   offset = at.getTime() - Date.now();
   const id = await submit(sleepJob("tonight", 2000, 100, { window: { notBefore: "22:00", doneBy: "22:01" } }));
   // The hold and the doneBy warning may come from two dispatch passes; the measured speed is near 20 frames/s
-  // (sleeping 50 ms a frame), a little under it on a loaded machine.
+  // (sleeping 50 ms a frame), a little under it on a loaded machine. The estimate counts from 22:00 (2000 frames,
+  // 100 s): past 22:01 whenever it is made before the window opens.
   await eventually(
     () => /waiting for window.notBefore 22:00/.test(c.store.jobs.get(id)?.message ?? "") && /cannot be met/.test(c.store.jobs.get(id)?.message ?? ""),
     "the job to be held with the doneBy warning",
-    2500,
+    10_000,
     10,
   );
   const held = c.store.jobs.get(id)?.message ?? "";
   assert.match(held, /window.doneBy 22:01 cannot be met: estimated finish \S+ \d\d:\d\d \(2000 frames left at (1\d|20)\.\d frames\/s\)/);
+  assert.ok(Date.now() + offset < opensAt, "the hold was seen before 22:00 by the coordinator's clock");
   assert.equal(starts.filter((s) => s.jobId === id).length, 0, "nothing starts before 22:00");
   assert.equal(c.store.jobs.get(id)?.state, "queued");
+  offset = opensAt - 1_000 - Date.now();
   await eventually(() => starts.some((s) => s.jobId === id), "the job to start once the window opens", 10_000);
-  assert.ok(Date.now() + offset >= at.getTime() + 3000, "not before 22:00 by the coordinator's clock");
+  assert.ok(Date.now() + offset >= opensAt, "not before 22:00 by the coordinator's clock");
   await eventually(() => !/waiting for/.test(c.store.jobs.get(id)?.message ?? ""), "the hold note to go", 3000);
   assert.match(c.store.jobs.get(id)?.message ?? "", /cannot be met/, "the doneBy warning stays while it cannot be met");
   c.api.cancel(id);
