@@ -6,10 +6,11 @@ import { WorkLoop } from "../../agent/nats/work-loop.ts";
 import { EmbeddedNatsServer } from "../../coordinator/nats/embedded-nats-server.ts";
 import { WorkQueue } from "../../coordinator/nats/work-queue.ts";
 import type { WorkMessage } from "../../shared/protocol/messages.ts";
-import { agentConsumerName } from "../../shared/protocol/subjects.ts";
+import { POOL_CONSUMER, agentConsumerName } from "../../shared/protocol/subjects.ts";
 import { startBlackholeProxy } from "../helpers/blackhole-proxy.ts";
 import { defer } from "../helpers/defer.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { pullsOpen } from "../helpers/open-pulls.ts";
 import { testLog } from "../helpers/test-log.ts";
 import { startWorkQueue } from "../helpers/work-queue-fixture.ts";
 
@@ -40,7 +41,7 @@ async function cutFarm(t: TestContext) {
   const loop = new WorkLoop(agentNc, async (msg) => void got.push(msg), opts, testLog());
   defer(t, () => loop.stop());
   loop.start();
-  await sleep(300); // both pulls open
+  await pullsOpen(wq.jsm, { [agentConsumerName(AGENT)]: 1, [POOL_CONSUMER]: 1 }, "the agent's pulls (its own consumer and the pool) to be open");
   return { wq, proxy, got };
 }
 

@@ -5,9 +5,10 @@ import { connect } from "@nats-io/transport-node";
 import { EmbeddedNatsServer } from "../../coordinator/nats/embedded-nats-server.ts";
 import { WorkQueue } from "../../coordinator/nats/work-queue.ts";
 import type { WorkMessage } from "../../shared/protocol/messages.ts";
-import { agentConsumerName } from "../../shared/protocol/subjects.ts";
+import { POOL_CONSUMER, agentConsumerName } from "../../shared/protocol/subjects.ts";
 import { defer } from "../helpers/defer.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { pullsOpen } from "../helpers/open-pulls.ts";
 import { testLog } from "../helpers/test-log.ts";
 import { startWorkQueue } from "../helpers/work-queue-fixture.ts";
 
@@ -20,7 +21,7 @@ test("work placed on an agent while its NATS server was down reaches it once it 
   await wq.queue.ensureAgentConsumer(AGENT);
   const got: WorkMessage[] = [];
   await wq.startLoop(async (msg) => void got.push(msg), { agentConsumer: agentConsumerName(AGENT) });
-  await sleep(300); // both pulls open
+  await pullsOpen(wq.jsm, { [agentConsumerName(AGENT)]: 1, [POOL_CONSUMER]: 1 }, "the agent's pulls (its own consumer and the pool) to be open");
 
   // The server goes away for a few seconds (a coordinator restart): the loop keeps pulling meanwhile.
   await wq.server.stop();

@@ -7,10 +7,11 @@ import { ClaimService, type ClaimResult, type WorkDescriber } from "../../coordi
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { LostWorkFirst } from "../../coordinator/dispatch/lost-work-first.ts";
 import { PlacedTakeBack } from "../../coordinator/dispatch/placed-take-back.ts";
-import { agentConsumerName } from "../../shared/protocol/subjects.ts";
+import { POOL_CONSUMER, agentConsumerName } from "../../shared/protocol/subjects.ts";
 import { startBlackholeProxy } from "../helpers/blackhole-proxy.ts";
 import { defer } from "../helpers/defer.ts";
 import { heard } from "../helpers/heartbeat-fixture.ts";
+import { pullsOpen } from "../helpers/open-pulls.ts";
 import { seedFarm } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 import { startWorkQueue } from "../helpers/work-queue-fixture.ts";
@@ -40,7 +41,8 @@ async function placedIntoGap(t: TestContext): Promise<{ claims: ClaimResult[]; a
   const loop = new WorkLoop(nc, async (msg) => void results.push(claims.claim(a, msg.chunkId, msg.dispatchId)), { ackWaitSeconds: ACK_WAIT_S, agentConsumer: agentConsumerName(a) }, testLog());
   defer(t, () => loop.stop());
   loop.start();
-  await sleep(300); // A's pulls open
+  // A's pulls open: the placed message must reach the pull A had open when its link went silent.
+  await pullsOpen(wq.jsm, { [agentConsumerName(a)]: 1, [POOL_CONSUMER]: 1 }, "A's pulls (its own consumer and the pool) to be open");
   farm.store.agents.touch(a, Date.now());
   const takeBack = new PlacedTakeBack(farm.store, { startedAt: Date.now() });
   const first = new LostWorkFirst({ store: farm.store, publisher: wq.queue, live: () => heard([a]), ineligible: () => null, clock: Date.now, log: testLog(), freshMs: 1.5 * DEFAULT_FARM_POLICY.heartbeatMs, takeBack });

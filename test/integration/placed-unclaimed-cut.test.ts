@@ -7,11 +7,12 @@ import { ClaimService, type ClaimResult, type WorkDescriber } from "../../coordi
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { LostWorkFirst } from "../../coordinator/dispatch/lost-work-first.ts";
 import { PlacedTakeBack } from "../../coordinator/dispatch/placed-take-back.ts";
-import { agentConsumerName } from "../../shared/protocol/subjects.ts";
+import { POOL_CONSUMER, agentConsumerName } from "../../shared/protocol/subjects.ts";
 import { startBlackholeProxy } from "../helpers/blackhole-proxy.ts";
 import { defer } from "../helpers/defer.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { heard } from "../helpers/heartbeat-fixture.ts";
+import { pullsOpen } from "../helpers/open-pulls.ts";
 import { insertAgent, seedFarm } from "../helpers/store-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 import { startWorkQueue } from "../helpers/work-queue-fixture.ts";
@@ -55,7 +56,7 @@ async function cutPlacement(t: TestContext, unclaimed: boolean): Promise<{ claim
   const proxy = await startBlackholeProxy(t, wq.url);
   await startAgent(a, proxy.address);
   await startAgent(b, wq.url);
-  await sleep(300); // both agents' pulls open
+  await pullsOpen(wq.jsm, { [agentConsumerName(a)]: 1, [agentConsumerName(b)]: 1, [POOL_CONSUMER]: 2 }, "both agents' pulls to be open");
 
   // A was heard last (its link is cut a moment from now); B a little before: A is the choice, as in the soak.
   const now = Date.now();
