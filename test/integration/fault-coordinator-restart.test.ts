@@ -5,8 +5,7 @@ import { startCli } from "../support/cli-process.ts";
 import { freePort } from "../support/free-port.ts";
 import { readStore } from "../support/read-store.ts";
 import { generatedJob, startAgentProcess, tempDir, waitUntil } from "../support/farm.ts";
-import { expectedGeneratedShas } from "../support/expected-frames.ts";
-import { checkOutput } from "../support/output-check.ts";
+import { assertGeneratedOutput } from "../support/assert-generated-job.ts";
 import { Control } from "../../cli/control-client.ts";
 import { adminChannel } from "../../cli/admin-credentials.ts";
 
@@ -65,11 +64,7 @@ test("the coordinator killed with SIGKILL mid-job and started again: the job res
   for (const c of db.all<{ id: string }>(`SELECT id FROM chunks WHERE job_id = ?`, jobId)) {
     assert.equal(db.all<AttemptRow>(`SELECT * FROM attempts WHERE chunk_id = ? AND state = 'committed'`, c.id).length, 1);
   }
-  const check = checkOutput(join(dir, "output"), final.output_dir, await expectedGeneratedShas(N, W, H, 3));
-  assert.deepEqual(check.missing, []);
-  assert.deepEqual(check.corrupt, []);
-  assert.deepEqual(check.unexpected, []);
-  assert.equal(check.stagingLeftovers, 0);
+  await assertGeneratedOutput(dir, final.output_dir, N, W, H);
   assert.equal(db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM frames WHERE job_id = ?`, jobId)?.n, N);
   await agent.stop();
   await coord.stop();
