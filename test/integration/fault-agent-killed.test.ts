@@ -6,8 +6,10 @@ import { assertGeneratedJobDone } from "../support/assert-generated-job.ts";
 test("an agent killed with SIGKILL mid-chunk: loss detected in seconds (its NATS connection closing, else its heartbeats stopping), chunk re-run elsewhere, every frame once", async (t) => {
   const dir = tempDir(t, "ns-fault-kill-");
   const coordinator = await startTestCoordinator(t, dir);
+  // The victim starts alone, and the survivor once the loss is seen: with both running, whether the victim took one
+  // of the job's four chunks was timing (the survivor could take them while the victim's pull was not open), the
+  // race of the claim-next kill test.
   const a = await startAgentProcess(t, coordinator.address, "victim", dir);
-  const b = await startAgentProcess(t, coordinator.address, "survivor", dir);
   const [W, H, N] = [640, 360, 64];
   const { jobId } = await coordinator.api.submit(JSON.stringify(generatedJob("kill-agent", N, W, H, 16)), dir);
   const store = coordinator.store;
@@ -28,6 +30,7 @@ test("an agent killed with SIGKILL mid-chunk: loss detected in seconds (its NATS
   assert.equal(lost.state, "lost");
   assert.ok(detectionSeconds < 10, `loss detected after ${detectionSeconds.toFixed(1)} s`);
   t.diagnostic(`loss detected ${detectionSeconds.toFixed(2)} s after SIGKILL (${lost.error ?? ""})`);
+  const b = await startAgentProcess(t, coordinator.address, "survivor", dir);
 
   await assertGeneratedJobDone(coordinator, dir, jobId, N, W, H);
   // The lost chunk was committed by the survivor.
