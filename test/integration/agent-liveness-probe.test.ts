@@ -42,7 +42,7 @@ test("a stopped agent (kernel answers) stays online with its chunk past agentTim
     const row = store.attempts.get(first.id);
     return row && row.state !== "running" ? row : undefined;
   }, 60_000, "the stopped agent's attempt to end after SIGCONT");
-  assert.equal(done.state, "committed", "the stopped agent committed its chunk after SIGCONT");
+  assert.equal(done.state, "committed", `the stopped agent committed its chunk after SIGCONT (${done.state}: ${done.error ?? ""})`);
   t.diagnostic(`stopped ${stopFor} ms (timeout ${agentTimeoutMs} ms): kept online, its attempt committed after SIGCONT`);
 
   // 2. Stopped, kept past the timeout, then killed: lost by the refusal or the closed connection, not the starved limit.
