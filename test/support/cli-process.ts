@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../cli/paths.ts";
 import { RUN_COMPILED } from "./compiled-cli.ts";
+import { endWithThisProcess } from "./end-children.ts";
 
 /** A nightshift CLI process started by a test; ended only by its own pid. */
 export interface CliProcess {
@@ -26,6 +27,7 @@ export function startCli(args: string[], opts: { env?: Record<string, string>; n
     env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: "info", NIGHTSHIFT_FROM_SOURCE: "1", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  endWithThisProcess(child);
   let out = "";
   const waiters = new Set<() => void>();
   const onData = (d: Buffer): void => {
