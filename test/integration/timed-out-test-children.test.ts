@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { PROJECT_ROOT } from "../../cli/paths.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
 /**
- * A test file that runs past --test-timeout is ended by node's test runner with SIGTERM, and its after-hooks do not
- * run: the processes it started (test/support/cli-process.ts registers each with test/support/end-children.ts) must
- * not outlive it. A real runner, a real timeout, a real child process; the child is ended here by its pid if left.
+ * A test file that runs past --test-timeout is ended by node's test runner with SIGTERM (node 20's runner; its
+ * after-hooks do not run then): the processes it started (test/support/cli-process.ts registers each with
+ * test/support/end-children.ts) must not outlive it. The fixture stands for such a file: a real process with a real
+ * child, sent the runner's SIGTERM once its child runs. A child left running is ended here by its pid.
  */
 const FIXTURE = join(PROJECT_ROOT, "test/fixtures/timed-out/child-left-running.ts");
 
@@ -23,31 +24,32 @@ function alive(pid: number): boolean {
   }
 }
 
-function runTimedOut(register: boolean, pidFile: string): { pid: number; out: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=1500", FIXTURE], {
+/** Starts the fixture, waits until its child runs, sends the fixture SIGTERM and waits for it to end; the child's pid. */
+async function endedByTheRunner(t: TestContext, register: boolean, pidFile: string): Promise<number> {
+  const file = spawn(process.execPath, ["--import", "tsx", FIXTURE], {
     cwd: PROJECT_ROOT,
-    // A runner of its own: without NODE_TEST_CONTEXT, which would make it report to this test's runner instead.
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_TEST_CONTEXT")), CHILD_PID_FILE: pidFile, REGISTER_CHILD: register ? "1" : "0" },
-    encoding: "utf8",
-    timeout: 60_000,
+    env: { ...process.env, CHILD_PID_FILE: pidFile, REGISTER_CHILD: register ? "1" : "0" },
+    stdio: "ignore",
   });
-  return { pid: Number(readFileSync(pidFile, "utf8")), out: `${r.stdout}${r.stderr}` };
+  const exited = new Promise<number | null>((resolve) => file.once("exit", (code) => resolve(code)));
+  t.after(() => {
+    if (file.exitCode === null && file.signalCode === null) file.kill("SIGKILL");
+  });
+  await eventually(() => existsSync(pidFile) && readFileSync(pidFile, "utf8") !== "", "the fixture's child to start", 60_000);
+  const pid = Number(readFileSync(pidFile, "utf8"));
+  t.after(() => {
+    if (alive(pid)) process.kill(pid, "SIGKILL");
+  });
+  file.kill("SIGTERM");
+  await exited;
+  return pid;
 }
 
-test("a child registered by a test file that runs past its timeout is ended with the file's process; one not registered is left", async (t) => {
+test("a child registered by a test file ended with SIGTERM (past its timeout) is ended with it; one not registered is left", async (t) => {
   const dir = tempDir(t, "ns-timed-out-children-");
-  const left = runTimedOut(false, join(dir, "unregistered.pid"));
-  t.after(() => {
-    if (alive(left.pid)) process.kill(left.pid, "SIGKILL");
-  });
-  assert.match(left.out, /test timed out after 1500ms/, "the fixture ran past its timeout");
-  // What the registry is for: without it, the child outlives the timed-out file.
-  assert.equal(alive(left.pid), true, "the unregistered child is still running");
-
-  const ended = runTimedOut(true, join(dir, "registered.pid"));
-  t.after(() => {
-    if (alive(ended.pid)) process.kill(ended.pid, "SIGKILL");
-  });
-  assert.match(ended.out, /test timed out after 1500ms/, "the fixture ran past its timeout");
-  await eventually(() => !alive(ended.pid), "the registered child to be ended with the timed-out file", 10_000);
+  // What the registry is for: without it, the child outlives the file's process.
+  const left = await endedByTheRunner(t, false, join(dir, "unregistered.pid"));
+  assert.equal(alive(left), true, "the unregistered child is still running");
+  const ended = await endedByTheRunner(t, true, join(dir, "registered.pid"));
+  await eventually(() => !alive(ended), "the registered child to be ended with the file's process", 10_000);
 });
