@@ -53,7 +53,10 @@ export interface StreamUpload {
 }
 
 class OpenStream {
+  /** Uploads that sent a message, by their id on the stream. */
   readonly pending = new Map<number, Pending>();
+  /** Uploads begun that have sent nothing yet (a held one: whole-upload.ts), so have no id yet. */
+  private readonly unsent = new Set<Pending>();
   broken: ServiceError | undefined;
 
   /** No new upload goes on it: closed as soon as nothing is in flight. */
@@ -81,7 +84,7 @@ class OpenStream {
     if (state !== connectivityState.READY) {
       this.closing = true;
       this.onGone(this);
-      if (this.pending.size === 0) this.close();
+      if (this.inFlight === 0) this.close();
       return;
     }
     this.channel.watchConnectivityState(state, Infinity, () => {
@@ -102,8 +105,26 @@ class OpenStream {
     return !this.broken && !this.closing && !this.closed;
   }
 
-  add(id: number, p: Pending): void {
+  /** Uploads begun and not answered, sent from or not. */
+  get inFlight(): number {
+    return this.pending.size + this.unsent.size;
+  }
+
+  add(p: Pending): void {
+    this.unsent.add(p);
+  }
+
+  /** The upload's first message goes now, under `id`. */
+  numbered(id: number, p: Pending): void {
+    this.unsent.delete(p);
     this.pending.set(id, p);
+  }
+
+  /** An upload given up before it sent anything: the coordinator never heard of it. */
+  cancelUnsent(p: Pending): void {
+    if (!this.unsent.delete(p)) return;
+    p.reject(cancelledOnClient());
+    if (this.inFlight === 0 && !this.broken && this.closing) this.close();
   }
 
   private answered(a: UploadAnswer): void {
@@ -121,21 +142,27 @@ class OpenStream {
     const p = this.pending.get(id);
     if (!p) return;
     this.settled(id);
-    p.reject(Object.assign(new Error("1 CANCELLED: Cancelled on client"), { code: grpcStatus.CANCELLED, details: "Cancelled on client", metadata: new Metadata() }) as ServiceError);
+    p.reject(cancelledOnClient());
   }
 
   settled(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0 && !this.broken && this.closing) this.close();
+    if (this.inFlight === 0 && !this.broken && this.closing) this.close();
   }
 
   fail(err: ServiceError): void {
     if (this.broken) return;
     this.broken = err;
     this.onGone(this);
-    for (const p of this.pending.values()) p.reject(err);
+    for (const p of [...this.pending.values(), ...this.unsent]) p.reject(err);
     this.pending.clear();
+    this.unsent.clear();
   }
+}
+
+/** What grpc-js rejects a call cancelled by its client with. */
+function cancelledOnClient(): ServiceError {
+  return Object.assign(new Error("1 CANCELLED: Cancelled on client"), { code: grpcStatus.CANCELLED, details: "Cancelled on client", metadata: new Metadata() }) as ServiceError;
 }
 
 /**
@@ -195,7 +222,7 @@ export class UploadStream {
       if (this.current === opening) this.current = undefined;
       return this.begin();
     }
-    return this.upload(s, ++this.nextId);
+    return this.upload(s);
   }
 
   /**
@@ -244,14 +271,26 @@ export class UploadStream {
     return stream;
   }
 
-  private upload(s: OpenStream, uploadId: number): StreamUpload {
-    const result = new Promise<UploadResult>((resolve, reject) => s.add(uploadId, { resolve, reject }));
+  /**
+   * An upload on `s`. Its id is taken at its first message, not at its begin: the coordinator drops a
+   * message whose id is not above every id it has seen start (upload-stream-handler.ts), and a held upload
+   * (whole-upload.ts) sends nothing until its end, while uploads begun after it may already have sent.
+   */
+  private upload(s: OpenStream): StreamUpload {
+    let pending!: Pending;
+    const result = new Promise<UploadResult>((resolve, reject) => s.add((pending = { resolve, reject })));
+    let uploadId = 0;
+    const idFor = (): number => {
+      if (uploadId === 0) s.numbered((uploadId = ++this.nextId), pending);
+      return uploadId;
+    };
     return {
       result,
       takesWhole: s.takesWhole,
-      write: writerUntil(result, "upload answered before all of it was sent", (msg) => s.call.write({ ...msg, uploadId }), s.call),
+      write: writerUntil(result, "upload answered before all of it was sent", (msg) => s.call.write({ ...msg, uploadId: idFor() }), s.call),
       end: () => undefined,
       cancel: () => {
+        if (uploadId === 0) return s.cancelUnsent(pending);
         if (!s.pending.has(uploadId) || s.broken) return; // answered (or refused, or cancelled) already
         // As grpc-js's cancel of an Upload call: the upload fails here at once with CANCELLED (a commit already
         // under way may still complete, unanswered), and the sink is told to drop what it staged.

@@ -25,7 +25,7 @@ import { UPLOAD_SERVICE, UPLOAD_WHOLE_KEY } from "../../shared/upload-codec.ts";
 import { defer } from "../helpers/defer.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { startCoordinatorGrpc } from "../helpers/grpc-fixture.ts";
-import { ACCOUNTING, framePath, setupSink, sha256Hex } from "../helpers/sink-fixture.ts";
+import { ACCOUNTING, framePath, setupSink, sha256Hex, startAttempt } from "../helpers/sink-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 import { startTestCoordinator, tempDir } from "../support/farm.ts";
 
@@ -89,6 +89,37 @@ test("an upload past the bound streams in parts: header and the held frames at o
   assert.equal((await upload(client, s.header, frames)).committed, true);
   assert.deepEqual(kinds, ["header", "frame", "frame", "frame", "accounting"]);
   assertCommitted(s, frames, s.header.attemptId);
+});
+
+test("a held upload begun before another that sends first is still answered: its id is taken at its first message, since the sink drops an id below one it has seen", async (t) => {
+  const s = setupSink(t);
+  const { client } = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
+  const kinds = sentKinds(client);
+  const second = s.chunks[1]!;
+  startAttempt(s.store, second.id, s.agent.id, "att_second");
+  const framesA = makeFrames(0, 2);
+  const framesB = makeFrames(3, 5);
+  // A is held (sent whole at its end) and waits for its frames; B, begun after it, streams in parts and commits first.
+  let begun!: () => void;
+  let open!: () => void;
+  const pulled = new Promise<void>((r) => (begun = r));
+  const gate = new Promise<void>((r) => (open = r));
+  async function* slowFrames(): AsyncIterable<EncodedFrame> {
+    begun();
+    await gate;
+    yield* framesA;
+  }
+  const a = uploadAttempt(client, s.header, slowFrames(), async () => ACCOUNTING, new AbortController().signal);
+  await pulled; // A's upload has begun on the stream
+  const headerB = { ...s.header, chunkId: second.id, attemptId: "att_second" };
+  const b = await uploadAttempt(client, headerB, framesOf(framesB), async () => ACCOUNTING, new AbortController().signal, "stream-parts");
+  assert.equal(b.committed, true);
+  open();
+  const answered = await Promise.race([a, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  assert.deepEqual(answered, { committed: true, framesWritten: 3, message: "" }, "the held upload must be answered (before the fix its whole message was dropped as an upload already over)");
+  assert.deepEqual(kinds, ["header", "frame", "frame", "frame", "accounting", "whole"]);
+  assertCommitted(s, framesA, s.header.attemptId);
+  assertCommitted(s, framesB, "att_second");
 });
 
 test("a coordinator that does not offer whole uploads (an older one) gets header, frames and accounting", async (t) => {
