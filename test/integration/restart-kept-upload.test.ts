@@ -45,7 +45,9 @@ test("after a coordinator restart, an agent's chunk that was uploading commits u
     const row = db.get<{ state: string; output_dir: string; message: string | null }>(`SELECT state, output_dir, message FROM jobs WHERE id = ?`, jobId);
     return row && ["done", "failed", "cancelled"].includes(row.state) ? row : undefined;
   }, 120_000, "the job to finish after the restart", 200).catch((e: Error) => {
-    throw new Error(`${e.message}\n${logs()}`);
+    // Which chunks are left, and under which attempts (a chunk whose attempt stays running was the whole-upload id bug).
+    const rows = db.all<Record<string, unknown>>(`SELECT c.id, c.state, c.frame_start, c.frame_end, a.id AS attempt, a.state AS attempt_state, a.agent_id FROM chunks c LEFT JOIN attempts a ON a.chunk_id = c.id WHERE c.job_id = ? AND c.state <> 'done'`, jobId);
+    throw new Error(`${e.message}\nchunks not done: ${JSON.stringify(rows)}\n${logs()}`);
   });
   assert.equal(final.state, "done", final.message ?? "");
 

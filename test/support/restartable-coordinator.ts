@@ -16,7 +16,7 @@ export interface RestartableCoordinator {
   kill(): Promise<void>;
   /** Starts the coordinator again and waits until it listens. */
   restart(): Promise<void>;
-  /** The last lines of the coordinator's output and of each of `agents`. */
+  /** The last lines of the coordinator's output (the killed process's, then the running one's) and of each of `agents`. */
   logs(agents: readonly CliProcess[]): string;
 }
 
@@ -24,6 +24,7 @@ export async function restartableCoordinator(t: TestContext, dir: string): Promi
   const address = `127.0.0.1:${await freePort()}`;
   const args = ["coordinator", "--data-dir", join(dir, "data"), "--output-root", join(dir, "output"), "--listen", address];
   let proc = startCli(args);
+  let killed: CliProcess | undefined;
   t.after(() => proc.stop());
   await proc.waitFor(/coordinator listening/, 60_000);
   return {
@@ -34,11 +35,12 @@ export async function restartableCoordinator(t: TestContext, dir: string): Promi
     async kill() {
       proc.kill("SIGKILL");
       await proc.exited;
+      killed = proc;
     },
     async restart() {
       proc = startCli(args);
       await proc.waitFor(/coordinator listening/, 60_000);
     },
-    logs: (agents) => `--- coordinator ---\n${proc.output().slice(-4000)}\n${agents.map((p, i) => `--- agent ${i} ---\n${p.output().slice(-3000)}`).join("\n")}`,
+    logs: (agents) => `${killed ? `--- coordinator, killed ---\n${killed.output().slice(-3000)}\n` : ""}--- coordinator ---\n${proc.output().slice(-4000)}\n${agents.map((p, i) => `--- agent ${i} ---\n${p.output().slice(-3000)}`).join("\n")}`,
   };
 }
