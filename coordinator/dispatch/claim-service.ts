@@ -11,8 +11,6 @@ import type { AgentRow } from "../store/agents-table.ts";
 import { claimCopy, isCopyDispatch, revokePlacedOn, settleCopy } from "../scheduling/copy-rules.ts";
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
 
-/** A speculative copy's claim refused: its job no longer runs, or the agent may not run it (blocklisted, ineligible). */
-const COPY_NOT_WANTED = "copy not wanted";
 import { TurnBatch } from "./turn-batch.ts";
 import { NextClaimKeys } from "./next-claim-keys.ts";
 
@@ -21,7 +19,11 @@ const NEXT_PICKS = 4;
 /** Dispatch ids of chunks claimed by answer (never published) start with this. */
 export const ANSWERED_PREFIX = "ans";
 
-export type ClaimResult = { skip: true; reason: string } | { skip: false; attemptId: string; work: ChunkWork };
+/**
+ * A claim's answer. `handedBack`: the refusal sent the chunk back to pending or cleared a copy's dispatch, so a
+ * dispatch pass may place it elsewhere (answered() asks for one).
+ */
+export type ClaimResult = { skip: true; reason: string; handedBack?: true } | { skip: false; attemptId: string; work: ChunkWork };
 export type FailureOutcome = "retry" | "failed" | "ignored";
 
 /** Builds the agent-facing work description of a chunk; supplied by the job module. */
@@ -152,8 +154,9 @@ export class ClaimService {
     if (!agent || agent.state === "removed") {
       // The agent acks the message after a skip: its chunk goes back to pending now (a copy's dispatch is cleared),
       // as other refusals to the agent do, instead of waiting queued for the placed take-back or a sweep.
-      if (!picked) withdrawDispatch(this.store, chunk.id, dispatchId, now);
-      return { skip: true, reason: "agent not enrolled" };
+      if (picked) return { skip: true, reason: "agent not enrolled" };
+      withdrawDispatch(this.store, chunk.id, dispatchId, now);
+      return { skip: true, reason: "agent not enrolled", handedBack: true };
     }
     const job = this.store.jobs.get(chunk.jobId);
     if (!job) return { skip: true, reason: "unknown job" };
@@ -161,21 +164,23 @@ export class ClaimService {
       if ((job.state !== "running" && job.state !== "queued") || this.store.blocklist.isBlocked(job.id, agentId) || this.ineligible(agent, job) !== null) {
         // The agent acks the message after a skip: the copy's dispatch is cleared, so that a pass may place it elsewhere.
         withdrawDispatch(this.store, chunk.id, dispatchId, now);
-        return { skip: true, reason: COPY_NOT_WANTED };
+        return { skip: true, reason: "copy not wanted", handedBack: true };
       }
       const c = claimCopy(this.store, chunk, agentId, now);
       if ("skip" in c) return { skip: true, reason: c.skip };
       return { skip: false, attemptId: c.attemptId, work: this.work(job, chunk, c.attemptId) };
     }
     // A refused chunk goes back to pending (a picked one is still there), or is cancelled with its job.
-    const refused = (to: "pending" | "cancelled", reason: string): ClaimResult => {
-      if (!(picked && to === "pending")) this.store.chunks.transition(chunk.id, to, now, { dispatchId: null });
-      return { skip: true, reason };
+    // `handBack`: refused for the agent's sake, the chunk may go elsewhere (a paused or cancelled job's may not).
+    const refused = (to: "pending" | "cancelled", reason: string, handBack = false): ClaimResult => {
+      if (picked && to === "pending") return { skip: true, reason };
+      this.store.chunks.transition(chunk.id, to, now, { dispatchId: null });
+      return handBack ? { skip: true, reason, handedBack: true } : { skip: true, reason };
     };
     if (job.state === "paused" || job.state === "cancelled") return refused(job.state === "paused" ? "pending" : "cancelled", `job is ${job.state}`);
-    if (this.store.blocklist.isBlocked(job.id, agentId)) return refused("pending", "agent is blocklisted for this job");
+    if (this.store.blocklist.isBlocked(job.id, agentId)) return refused("pending", "agent is blocklisted for this job", true);
     const why = this.ineligible(agent, job);
-    if (why !== null) return refused("pending", `agent ${why}`);
+    if (why !== null) return refused("pending", `agent ${why}`, true);
     if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
     const attemptId = newId("att", now);
     this.store.attempts.insert({ id: attemptId, chunkId, jobId: job.id, agentId, createdAt: now });
@@ -194,7 +199,7 @@ export class ClaimService {
     if (result.skip) this.log.info({ agentId, chunkId, reason: result.reason, ...again }, "claim skipped");
     else this.log.info({ agentId, chunkId, attemptId: result.attemptId, ...again }, "chunk claimed");
     // The chunk went back to pending, or a copy's dispatch was cleared: nothing that could end the job changed.
-    if (result.skip && (/^agent /.test(result.reason) || result.reason === COPY_NOT_WANTED)) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "", false);
+    if (result.skip && result.handedBack) this.onChange(this.store.chunks.get(chunkId)?.jobId ?? "", false);
     return result;
   }
 

@@ -29,14 +29,14 @@ test("a claim refused for an agent reason kicks the dispatcher without a finishe
 
   claims.ineligible = () => "lacks the tag gpu";
   const refused = claims.claim(farm.agent.id, first.id, queueChunk(farm.store, first.id));
-  assert.deepEqual(refused, { skip: true, reason: "agent lacks the tag gpu" });
+  assert.deepEqual(refused, { skip: true, reason: "agent lacks the tag gpu", handedBack: true });
   assert.equal(farm.store.chunks.get(first.id)?.state, "pending", "the refused chunk is back to pending");
   assert.equal(kicks.n, 1, "a dispatch pass is asked for");
   assert.equal(reads.n, 0, "the finisher did not read the job's counts");
 
   // Not enrolled (an agent the store does not know, or one removed): also back to pending, a pass, no finisher read.
   claims.ineligible = () => null;
-  assert.deepEqual(claims.claim("agt_stranger", second.id, queueChunk(farm.store, second.id)), { skip: true, reason: "agent not enrolled" });
+  assert.deepEqual(claims.claim("agt_stranger", second.id, queueChunk(farm.store, second.id)), { skip: true, reason: "agent not enrolled", handedBack: true });
   assert.deepEqual({ state: farm.store.chunks.get(second.id)?.state, dispatchId: farm.store.chunks.get(second.id)?.dispatchId }, { state: "pending", dispatchId: null });
   assert.deepEqual({ kicks: kicks.n, reads: reads.n }, { kicks: 2, reads: 0 });
 

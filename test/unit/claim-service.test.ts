@@ -115,8 +115,8 @@ test("a removed or unknown agent cannot claim: the chunk goes straight back to p
   const d0 = queueChunk(store, removedAsks);
   const d1 = queueChunk(store, strangerAsks);
   store.agents.transition(agent.id, "removed");
-  assert.deepEqual(claims.claim(agent.id, removedAsks, d0), { skip: true, reason: "agent not enrolled" });
-  assert.deepEqual(claims.claim("agt_stranger", strangerAsks, d1), { skip: true, reason: "agent not enrolled" });
+  assert.deepEqual(claims.claim(agent.id, removedAsks, d0), { skip: true, reason: "agent not enrolled", handedBack: true });
+  assert.deepEqual(claims.claim("agt_stranger", strangerAsks, d1), { skip: true, reason: "agent not enrolled", handedBack: true });
   for (const id of [removedAsks, strangerAsks]) {
     assert.deepEqual({ state: store.chunks.get(id)?.state, dispatchId: store.chunks.get(id)?.dispatchId }, { state: "pending", dispatchId: null }, "not left queued for a sweep");
     assert.equal(store.attempts.listByChunk(id).length, 0);
@@ -128,7 +128,7 @@ test("a speculative copy's claim by an agent not enrolled clears the copy's disp
   const { store, claims, chunks, agent } = setup(t);
   queueAndClaim(store, claims, agent.id, chunks[0]!.id);
   store.chunks.setAttempts(chunks[0]!.id, { specDispatchId: "dsp_copy", specAgentId: "agt_stranger" });
-  assert.deepEqual(claims.claim("agt_stranger", chunks[0]!.id, "dsp_copy"), { skip: true, reason: "agent not enrolled" });
+  assert.deepEqual(claims.claim("agt_stranger", chunks[0]!.id, "dsp_copy"), { skip: true, reason: "agent not enrolled", handedBack: true });
   const row = store.chunks.get(chunks[0]!.id)!;
   assert.deepEqual({ state: row.state, specDispatchId: row.specDispatchId, specAgentId: row.specAgentId }, { state: "running", specDispatchId: null, specAgentId: null });
   assert.equal(store.attempts.listByChunk(chunks[0]!.id).length, 1, "the first attempt alone");
@@ -141,7 +141,7 @@ test("a speculative copy refused to a blocklisted agent (copy not wanted) clears
   store.blocklist.recordFailure(job.id, other.id, "boom", true, 40_000);
   store.chunks.setAttempts(chunks[0]!.id, { specDispatchId: "dsp_copy", specAgentId: other.id });
   changes.length = 0;
-  assert.deepEqual(claims.claim(other.id, chunks[0]!.id, "dsp_copy"), { skip: true, reason: "copy not wanted" });
+  assert.deepEqual(claims.claim(other.id, chunks[0]!.id, "dsp_copy"), { skip: true, reason: "copy not wanted", handedBack: true });
   const row = store.chunks.get(chunks[0]!.id)!;
   assert.deepEqual({ state: row.state, specDispatchId: row.specDispatchId, specAgentId: row.specAgentId }, { state: "running", specDispatchId: null, specAgentId: null }, "not left placed on the refused agent");
   assert.equal(store.attempts.listByChunk(chunks[0]!.id).length, 1, "the first attempt alone");
