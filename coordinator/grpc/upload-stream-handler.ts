@@ -16,7 +16,8 @@
  * next message is read (the next chunk streams in while one commits).
  * Uploads' ids must grow: a message for an id already over (answered or
  * refused: frames still in flight when the refusal went) is dropped, since
- * nothing can change that upload's answer any more.
+ * nothing can change that upload's answer any more; a header or whole upload
+ * under such an id is refused (bad-message), never left unanswered.
  *
  * The agent keeps its stream open while it runs; at the coordinator's stop
  * (`streams`, upload-streams.ts) a stream refuses new uploads with
@@ -95,7 +96,13 @@ export function uploadStreamHandler(sink: ResultSink, log: Logger, onRefused?: R
       const id = msg.uploadId;
       let steps = open.get(id);
       if (!steps) {
-        if (id <= highest) return; // an upload already over
+        if (id <= highest) {
+          // A message of an upload already over is dropped. One that would begin an upload under such an id breaks
+          // the rule: refused, so that its agent hears of it instead of waiting for an answer that never comes.
+          const begins = msg.body?.$case === "header" || msg.body?.$case === "whole";
+          if (begins) await refuse(id, new UploadSteps(sink), new UploadRefusedError(`upload id ${id} is not above the last one begun on this stream (${highest})`, "bad-message"));
+          return;
+        }
         highest = id;
         if (stopping) return answer({ uploadId: id, outcome: { $case: "refusal", value: { code: grpcStatus.UNAVAILABLE, details: "the coordinator is stopping", reason: "" } } });
         steps = new UploadSteps(sink);

@@ -176,6 +176,27 @@ test("whole uploads are refused by the same rules (stale attempt, bad sha256, no
   assertCommitted(s, frames, s.header.attemptId);
 });
 
+test("an upload begun under an id not above one already begun on the stream is refused, not left unanswered", async (t) => {
+  const s = setupSink(t);
+  const { client } = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
+  const call = client.sink.uploadStream();
+  const answers = new Map<number, UploadAnswer["outcome"]>();
+  call.on("data", (a: UploadAnswer) => answers.set(a.uploadId, a.outcome));
+  call.on("error", () => undefined);
+  defer(t, () => call.cancel());
+  const frames = makeFrames(0, 2);
+  const wire = frames.map((f) => ({ index: f.index, data: Buffer.from(f.data), sha256: sha256Hex(f.data), format: "png", size: f.data.length, pixelsSha256: "" }));
+  call.write({ uploadId: 2, body: { $case: "header", value: { ...s.header, attemptId: "att_gone" } } });
+  call.write({ uploadId: 1, body: { $case: "whole", value: { header: s.header, frames: wire, accounting: ACCOUNTING } } });
+  await eventually(() => answers.has(1), "an answer to the upload under the lower id", 10_000);
+  const outcome = answers.get(1);
+  assert.equal(outcome?.$case, "refusal");
+  assert.equal((outcome as { value: { reason: string; details: string } }).value.reason, "bad-message");
+  assert.match((outcome as { value: { details: string } }).value.details, /upload id 1 is not above the last one begun on this stream \(2\)/);
+  await assertLeftNothing(s, s.header.attemptId, frames);
+  assert.equal(s.store.attempts.get(s.header.attemptId)?.state, "running", "still live");
+});
+
 test("through a real coordinator's peer guard: a whole upload naming another agent is refused and nothing is written", async (t) => {
   const dir = tempDir(t, "ns-upload-whole-hostile-");
   const c = await startTestCoordinator(t, dir);
