@@ -67,6 +67,20 @@ async function assertLeftNothing(s: Sink, attemptId: string, frames: EncodedFram
   assert.equal(s.store.ledger.listByJob(s.job.id).filter((l) => l.attemptId === attemptId).length, 0);
 }
 
+/** A sink behind real grpc-js and an upload stream written by hand: its answers by upload id, three frames and their wire form. */
+async function rawStream(t: TestContext) {
+  const s = setupSink(t);
+  const { client } = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
+  const call = client.sink.uploadStream();
+  const answers = new Map<number, UploadAnswer["outcome"]>();
+  call.on("data", (a: UploadAnswer) => answers.set(a.uploadId, a.outcome));
+  call.on("error", () => undefined);
+  defer(t, () => call.cancel());
+  const frames = makeFrames(0, 2);
+  const wire = frames.map((f) => ({ index: f.index, data: Buffer.from(f.data), sha256: sha256Hex(f.data), format: "png", size: f.data.length, pixelsSha256: "" }));
+  return { s, call, answers, frames, wire };
+}
+
 test("a small chunk goes as one whole message where the coordinator offers it, and commits as three kinds would", async (t) => {
   const s = setupSink(t);
   const { client } = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
@@ -147,15 +161,7 @@ test("a coordinator that does not offer whole uploads (an older one) gets header
 });
 
 test("whole uploads are refused by the same rules (stale attempt, bad sha256, no accounting, after a header) and leave nothing; the stream goes on", async (t) => {
-  const s = setupSink(t);
-  const { client } = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
-  const call = client.sink.uploadStream();
-  const answers = new Map<number, UploadAnswer["outcome"]>();
-  call.on("data", (a: UploadAnswer) => answers.set(a.uploadId, a.outcome));
-  call.on("error", () => undefined);
-  defer(t, () => call.cancel());
-  const frames = makeFrames(0, 2);
-  const wire = frames.map((f) => ({ index: f.index, data: Buffer.from(f.data), sha256: sha256Hex(f.data), format: "png", size: f.data.length, pixelsSha256: "" }));
+  const { s, call, answers, frames, wire } = await rawStream(t);
   const whole = (uploadId: number, over: Partial<{ header: UploadTarget; frames: typeof wire; accounting: typeof ACCOUNTING | undefined }> = {}): UploadMessage => ({
     uploadId,
     body: { $case: "whole", value: { header: s.header, frames: wire, accounting: ACCOUNTING, ...over } },
@@ -177,15 +183,7 @@ test("whole uploads are refused by the same rules (stale attempt, bad sha256, no
 });
 
 test("an upload begun under an id not above one already begun on the stream is refused, not left unanswered", async (t) => {
-  const s = setupSink(t);
-  const { client } = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
-  const call = client.sink.uploadStream();
-  const answers = new Map<number, UploadAnswer["outcome"]>();
-  call.on("data", (a: UploadAnswer) => answers.set(a.uploadId, a.outcome));
-  call.on("error", () => undefined);
-  defer(t, () => call.cancel());
-  const frames = makeFrames(0, 2);
-  const wire = frames.map((f) => ({ index: f.index, data: Buffer.from(f.data), sha256: sha256Hex(f.data), format: "png", size: f.data.length, pixelsSha256: "" }));
+  const { s, call, answers, frames, wire } = await rawStream(t);
   call.write({ uploadId: 2, body: { $case: "header", value: { ...s.header, attemptId: "att_gone" } } });
   call.write({ uploadId: 1, body: { $case: "whole", value: { header: s.header, frames: wire, accounting: ACCOUNTING } } });
   await eventually(() => answers.has(1), "an answer to the upload under the lower id", 10_000);
