@@ -89,6 +89,7 @@ async function kill(side: Side): Promise<void> {
 }
 
 const sides: Side[] = [];
+mkdirSync(join(PROJECT_ROOT, ".tmp"), { recursive: true }); // a fresh checkout has none yet
 const scratch = mkdtempSync(join(PROJECT_ROOT, ".tmp", "launch-bench-data-"));
 try {
   for (const [name, root] of [["this", PROJECT_ROOT], ...(against ? [["baseline", against]] : [])] as const) {
