@@ -101,6 +101,11 @@ class OpenStream {
     this.call.end();
   }
 
+  /** A stream that began closing is closed once nothing is in flight on it (a broken one is over already). */
+  private closeIfDone(): void {
+    if (this.inFlight === 0 && !this.broken && this.closing) this.close();
+  }
+
   get usable(): boolean {
     return !this.broken && !this.closing && !this.closed;
   }
@@ -124,7 +129,7 @@ class OpenStream {
   cancelUnsent(p: Pending): void {
     if (!this.unsent.delete(p)) return;
     p.reject(cancelledOnClient());
-    if (this.inFlight === 0 && !this.broken && this.closing) this.close();
+    this.closeIfDone();
   }
 
   private answered(a: UploadAnswer): void {
@@ -147,7 +152,7 @@ class OpenStream {
 
   settled(id: number): void {
     this.pending.delete(id);
-    if (this.inFlight === 0 && !this.broken && this.closing) this.close();
+    this.closeIfDone();
   }
 
   fail(err: ServiceError): void {
