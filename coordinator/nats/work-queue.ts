@@ -3,6 +3,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy,
 import { WorkMessageSchema, decodeJson, encodeJson, type WorkMessage } from "../../shared/protocol/messages.ts";
 import { POOL_CONSUMER, WORK_STREAM, agentConsumerName, subjects, type Subjects } from "../../shared/protocol/subjects.ts";
 import { retryDuringElection, type ElectionRetry } from "../../shared/nats/retry-during-election.ts";
+import { ReconnectRace } from "../../shared/nats/reconnect-race.ts";
 
 export interface WorkQueueOptions {
   prefix?: string;
@@ -28,6 +29,8 @@ const nanos = (seconds: number): number => Math.round(seconds * 1e9);
 export class WorkQueue {
   readonly subjects: Subjects;
   private readonly js: JetStreamClient;
+  /** A call in flight when the connection drops is sent again once it is back, not waited on for its timeout. */
+  private readonly race: ReconnectRace;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -35,6 +38,7 @@ export class WorkQueue {
   ) {
     this.subjects = subjects(opts.prefix);
     this.js = jetstream(nc);
+    this.race = new ReconnectRace(nc);
   }
 
   private get replicas(): number {
@@ -42,7 +46,7 @@ export class WorkQueue {
   }
 
   private retried<T>(call: () => Promise<T>): Promise<T> {
-    return retryDuringElection(call, this.opts.retry);
+    return retryDuringElection(() => this.race.run(call), this.opts.retry);
   }
 
   async ensure(): Promise<void> {

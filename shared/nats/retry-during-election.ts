@@ -29,7 +29,8 @@ export async function retryDuringElection<T>(call: () => Promise<T>, o: Election
       const e = err as Error;
       if (attempt >= MAX_ATTEMPTS || Date.now() >= deadline || o.stopped?.() === true || !isTransient(e)) throw e;
       o.onRetry?.(attempt, e);
-      await sleep(Math.min(1000, 100 * attempt));
+      // Lost with a connection that is back now (reconnect-race.ts): sent again at once.
+      if (e.name !== "ReconnectedWhileInFlight") await sleep(Math.min(1000, 100 * attempt));
     }
   }
 }

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { test } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { WorkQueue } from "../../coordinator/nats/work-queue.ts";
+import type { WorkMessage } from "../../shared/protocol/messages.ts";
+import { WORK_STREAM } from "../../shared/protocol/subjects.ts";
+import { defer } from "../helpers/defer.ts";
+import { startNats } from "../helpers/nats.ts";
+
+// JetStream's own timeout for a publish (nats.js default): a publish lost with the old connection waits this long.
+const PUBLISH_TIMEOUT_MS = 5_000;
+
+test("a chunk publish sent while the coordinator's nats-server is down is sent again once it is back, not waited on for its timeout", async (t) => {
+  const nats = await startNats(t);
+  // As the coordinator connects: reconnect tries 250 ms apart.
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  defer(t, () => nc.close());
+  const retries: string[] = [];
+  const queue = new WorkQueue(nc, { ackWaitSeconds: 30, maxDeliver: 10, retry: { onRetry: (_attempt, err) => retries.push(err.name) } });
+  await queue.ensure();
+  await queue.publish({ chunkId: "chunk_before", jobId: "job_1", dispatchId: "dsp_before" });
+
+  // The server dies (the supervisor starts it again on the same port and store); a dispatch pass publishes meanwhile.
+  const pid = nats.server.pid as number;
+  const restarted = once(nats.server, "restarted");
+  const disconnected = (async () => {
+    for await (const s of nc.status()) if (s.type === "disconnect") return;
+  })();
+  process.kill(pid, "SIGKILL");
+  await disconnected;
+  const sentAt = performance.now();
+  const msg: WorkMessage = { chunkId: "chunk_during", jobId: "job_1", dispatchId: "dsp_during" };
+  const seq = await queue.publish(msg);
+  const tookMs = performance.now() - sentAt;
+  await restarted;
+
+  // A publish lost with the old connection cannot resolve before its timeout: it was sent again at the reconnect.
+  assert.ok(tookMs < PUBLISH_TIMEOUT_MS, `the publish took ${Math.round(tookMs)} ms (retries: ${retries.join(", ") || "none"}): waited out its timeout`);
+  const jsm = await jetstreamManager(nc);
+  const stored = await jsm.streams.getMessage(WORK_STREAM, { seq });
+  assert.equal(JSON.parse(stored?.string() ?? "{}").dispatchId, msg.dispatchId);
+  assert.equal((await jsm.streams.info(WORK_STREAM)).state.messages, 2, "stored once (the resend is deduplicated by its message id)");
+});
