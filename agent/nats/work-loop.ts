@@ -5,6 +5,7 @@ import { WorkMessageSchema, decodeJson, type WorkMessage } from "../../shared/pr
 import { POOL_CONSUMER, WORK_STREAM } from "../../shared/protocol/subjects.ts";
 import type { Logger } from "../../shared/log.ts";
 import { retryDuringElection } from "../../shared/nats/retry-during-election.ts";
+import { ReconnectRace } from "../../shared/nats/reconnect-race.ts";
 
 /** A chunk the coordinator answered a claim for the next chunk with: `done` settles when it is handled. */
 export interface TakenNext {
@@ -73,13 +74,17 @@ export class WorkLoop {
   private signalStop: () => void = () => undefined;
   /** Ask takeNext() before the next pull: the agent took a chunk since the last none. */
   private askNext = true;
+  /** An ack in flight when the connection drops is sent again once it is back: the loop holds the message until it is confirmed. */
+  private readonly race: ReconnectRace;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly handler: WorkHandler,
     private readonly opts: WorkLoopOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.race = new ReconnectRace(nc);
+  }
 
   start(): void {
     this.stopping = false;
@@ -289,7 +294,7 @@ export class WorkLoop {
    */
   private async ack(m: JsMsg): Promise<void> {
     try {
-      await m.ackAck({ timeout: 3000 });
+      await this.race.run(() => m.ackAck({ timeout: 3000 }));
       return;
     } catch (err) {
       this.log.warn({ err: (err as Error).message, seq: m.seq }, "ack not confirmed; sending it again");
@@ -298,7 +303,7 @@ export class WorkLoop {
     const reply = (m as unknown as { msg?: { reply?: string } }).msg?.reply;
     if (!reply) return;
     try {
-      await retryDuringElection(() => this.nc.request(reply, new TextEncoder().encode("+ACK"), { timeout: 2000 }), { withinMs: 15_000, stopped: () => this.stopping || this.nc.isClosed() });
+      await retryDuringElection(() => this.race.run(() => this.nc.request(reply, new TextEncoder().encode("+ACK"), { timeout: 2000 })), { withinMs: 15_000, stopped: () => this.stopping || this.nc.isClosed() });
     } catch (err) {
       this.log.warn({ err: (err as Error).message, seq: m.seq }, "ack not confirmed; the redelivery will be refused at claim time");
     }
