@@ -11,6 +11,7 @@ import { Store } from "./store/store.ts";
 import type { CoordinatorConfig } from "./config/coordinator-config.ts";
 import { EmbeddedNatsServer } from "./nats/embedded-nats-server.ts";
 import { WorkQueue } from "./nats/work-queue.ts";
+import { RollCall } from "./dispatch/roll-call.ts";
 import { LostWorkFirst } from "./dispatch/lost-work-first.ts";
 import { PlacedTakeBack } from "./dispatch/placed-take-back.ts";
 import { watchBusStatus } from "./nats/bus-status-watch.ts";
@@ -268,6 +269,17 @@ export class Coordinator {
       const takeBack = new PlacedTakeBack(store, { startedAt: clock() });
       // A lost attempt's chunk is placed on an agent's own subject before each pass, not at the back of the pool.
       // Fresh: a heartbeat within the period, plus the quarter period its last_seen may lag and as much again of jitter.
+      // The agents online in the store are asked for a heartbeat now (heard within a round trip, not over a period).
+      const askHeartbeats = (): void => askForHeartbeats(nc, queue.subjects, store.agents.listLiveness("online").map((a) => a.id), log.child({ part: "agents" }));
+      // When work is lost, the online agents are asked for a heartbeat: it goes to one that answers (roll-call.ts).
+      const rollCall = new RollCall({
+        ask: askHeartbeats,
+        heardAt: (id) => registry.heardAt(id),
+        ms: config.policy.heartbeatMs / 2,
+        clock,
+        kick: () => dispatcher.kickNow(),
+      });
+      cleanups.push(() => rollCall.stop());
       const lostFirst = new LostWorkFirst({ store, publisher: queue, live: () => registry.live, ineligible: (a, j) => claims.ineligible(a, j), clock, log: log.child({ part: "dispatch" }), freshMs: 1.5 * config.policy.heartbeatMs,
         // After a restart, lost work is not piled on the first agents heard while the others are heard (a heartbeat period and the lag again).
         settleMs: 1.5 * config.policy.heartbeatMs,
@@ -275,7 +287,8 @@ export class Coordinator {
         // A job held by its window does not keep lower-priority lost work back (outranking-work.ts).
         held: (job, now) => windowHolds((specs.of(job) as { window?: JobWindow }).window, job.createdAt, now, localZone),
         // After a restart the pool waits at most this long for the lost work (and the attempts that died with the old process) to be placed.
-        restartHoldMs: 3 * config.policy.heartbeatMs });
+        restartHoldMs: 3 * config.policy.heartbeatMs,
+        rollCall });
       const dispatcher = new Dispatcher(store, queue, config.policy, clock, log.child({ part: "dispatch" }), undefined, lostFirst);
       const onChange = claimChanges(finisher, dispatcher);
       const claims = new ClaimService(store, config.policy, workDescriber(specs), clock, log.child({ part: "claims" }), onChange, (chunkId) => lostFirst.requeued(chunkId), config.claimNext ? (agentId: string, max: number): string[] => dispatcher.nextFor(agentId, max) : undefined);
@@ -284,6 +297,8 @@ export class Coordinator {
       const registry = new AgentRegistry(store, claims, config.policy, { onJoined: (a) => ensureAgentConsumer(queue, a.id, log), onOffline: (a, ms) => notifications.agentOffline(a, ms), onHeardAfterGap: (id) => {
           takeBack.heardAfterGap(id, clock());
           dispatcher.kickNow();
+        }, onHeard: () => {
+          if (lostFirst.waiting > 0 && rollCall.open(clock())) dispatcher.kickNow();
         } }, clock, log.child({ part: "agents" }), () => dispatcher.kickNow(), new TcpAgentProber());
       const sink = new ResultSink(
         store,
@@ -341,7 +356,6 @@ export class Coordinator {
         },
       });
       // The agents online in the store are asked for a heartbeat now: heard within a round trip, not over a period.
-      const askHeartbeats = (): void => askForHeartbeats(nc, queue.subjects, store.agents.listLiveness("online").map((a) => a.id), log.child({ part: "agents" }));
       askHeartbeats();
       // Heartbeats cannot arrive while the coordinator's own NATS connection is down: no agent is timed out for that.
       // Back after the agents (nats-server restarted), it asks them for a heartbeat: they are heard at once, not over a period.

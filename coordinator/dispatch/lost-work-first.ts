@@ -10,6 +10,7 @@ import { withdrawDispatch } from "./withdraw-dispatch.ts";
 import type { WorkPublisher } from "./dispatcher.ts";
 import type { PlacedTakeBack, TakeBackReason } from "./placed-take-back.ts";
 import { OutrankingWork } from "./outranking-work.ts";
+import type { RollCall } from "./roll-call.ts";
 
 /**
  * Why this file exists: a chunk whose attempt was lost (its agent died, its
@@ -70,6 +71,11 @@ export interface LostWorkFirstDeps {
   held?: (job: JobRow, now: number) => boolean;
   /** After a restart (restarted()), the longest the pool is held back from the first pass on (holdsPool()). Default 3000. */
   restartHoldMs?: number;
+  /**
+   * Asked when work is lost: while it is open, lost work goes only to agents that answered it (roll-call.ts), and
+   * waits for one when none has yet. None: the freshness rule alone.
+   */
+  rollCall?: RollCall;
 }
 
 /** What the first passes after a restart wait for before fresh pool chunks go out (holdsPool()). */
@@ -99,6 +105,7 @@ export class LostWorkFirst {
   /** A lost attempt's chunk went back to pending (ClaimService). */
   requeued(chunkId: string): void {
     this.lost.add(chunkId);
+    this.d.rollCall?.call();
   }
 
   get waiting(): number {
@@ -249,6 +256,7 @@ export class LostWorkFirst {
     const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
     const settling = this.settling(now, agents.length);
     const outranking = new OutrankingWork(this.d.store, now, this.d.ineligible, this.d.held);
+    const rollOpen = this.d.rollCall?.open(now) === true;
     const out: Placed[] = [];
     for (const chunkId of this.lost) {
       const chunk = this.d.store.chunks.get(chunkId);
@@ -265,7 +273,10 @@ export class LostWorkFirst {
       const eligible = agents.filter((a) => a.id !== avoid && this.d.ineligible(a, job) === null && !outranking.outranks(a, job.priority));
       const freshMs = this.d.freshMs;
       const fresh = freshMs === undefined ? [] : eligible.filter((a) => now - a.lastSeen <= freshMs);
-      const agent = leastBusy(fresh, inHand) ?? leastBusy(eligible, inHand);
+      // While the roll call is open, only an agent that answered it: one heard a moment ago may have its link cut since.
+      const answered = rollOpen ? eligible.filter((a) => this.d.rollCall?.answered(a.id) === true) : undefined;
+      if (answered?.length === 0 && eligible.length > 0) continue; // placed at the first answer, or by the rule below once it closes
+      const agent = answered ? leastBusy(answered, inHand) : (leastBusy(fresh, inHand) ?? leastBusy(eligible, inHand));
       if (!agent) {
         if (agents.length > 0) this.hold?.unplaceable.add(chunkId); // agents are heard and none takes it now: not waited for
         continue; // none may run it now, or each that may has higher-priority work waiting: the pass decides

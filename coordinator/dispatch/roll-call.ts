@@ -1,0 +1,64 @@
+import type { Clock } from "../../shared/clock.ts";
+
+/**
+ * Why this file exists: lost work is placed first on a live agent
+ * (lost-work-first.ts), and "live" meant heard within 1.5 heartbeat periods.
+ * An agent whose link was cut 0.7 s before was still that fresh: in the
+ * fifteenth round's soak a lost chunk placed on such an agent waited until it
+ * was heard again, 5.3 s in all, while the one agent that could run it was
+ * heard and busy. Silence is noticed only after 2-3 s; a question is answered
+ * in milliseconds.
+ *
+ * So when work is lost, the online agents are asked for a heartbeat now (the
+ * heartbeat-now control message). For up to `ms` after the ask, lost work is
+ * placed only on agents that answered; a cut link cannot. The first answer
+ * asks for a pass (heard()), and when the roll call closes unanswered the
+ * placement falls back to the freshness rule, so lost work waits at most `ms`
+ * for it, and a few milliseconds on a healthy LAN.
+ */
+export interface RollCallDeps {
+  /** Asks every online agent for a heartbeat now. */
+  ask: () => void;
+  /** When the agent's last heartbeat arrived (AgentRegistry#heardAt); undefined: not heard since the start. */
+  heardAt: (agentId: string) => number | undefined;
+  /** How long answers are waited for. */
+  ms: number;
+  clock: Clock;
+  /** Asks for a dispatch pass (the roll call closed: lost work still waiting is placed by the fallback rule). */
+  kick?: () => void;
+}
+
+export class RollCall {
+  private askedAt: number | undefined;
+  private closing: NodeJS.Timeout | undefined;
+
+  constructor(private readonly d: RollCallDeps) {}
+
+  /** Work was lost: asks the agents, unless a roll call is open already (its answers serve this work too). */
+  call(): void {
+    const now = this.d.clock();
+    if (this.open(now)) return;
+    this.askedAt = now;
+    this.d.ask();
+    if (this.d.kick) {
+      clearTimeout(this.closing);
+      this.closing = setTimeout(() => this.d.kick?.(), this.d.ms);
+      this.closing.unref();
+    }
+  }
+
+  /** Answers are still waited for. */
+  open(now: number): boolean {
+    return this.askedAt !== undefined && now - this.askedAt < this.d.ms;
+  }
+
+  /** The agent was heard since the ask. */
+  answered(agentId: string): boolean {
+    const at = this.d.heardAt(agentId);
+    return this.askedAt !== undefined && at !== undefined && at >= this.askedAt;
+  }
+
+  stop(): void {
+    clearTimeout(this.closing);
+  }
+}
