@@ -199,6 +199,8 @@ export class LostWorkFirst {
         void this.d.publisher.retract?.(sent.seq).catch(() => undefined);
       }
       this.lost.add(p.chunkId);
+      // Placed again on an agent that answers (roll-call.ts): the soak's taken-back chunk went to one cut 50 ms before.
+      this.d.rollCall?.call();
       // After a gap the agent is heard again: a new message on its own subject reaches it (placed-take-back.ts).
       if (p.why !== "after a gap") this.avoid.set(p.chunkId, p.agentId);
       this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, TAKE_BACK_TEXT[p.why]);

@@ -4,6 +4,7 @@ import { ClaimService, type WorkDescriber } from "../../coordinator/dispatch/cla
 import { DEFAULT_FARM_POLICY } from "../../coordinator/dispatch/farm-policy.ts";
 import { LostWorkFirst } from "../../coordinator/dispatch/lost-work-first.ts";
 import { LOOK_EVERY_MS, PLACED_TAKE_BACK_MS, PlacedTakeBack } from "../../coordinator/dispatch/placed-take-back.ts";
+import { RollCall } from "../../coordinator/dispatch/roll-call.ts";
 import { heard } from "../helpers/heartbeat-fixture.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { recordingPublisher } from "../helpers/recording-publisher.ts";
@@ -16,7 +17,7 @@ const describeWork: WorkDescriber = () => ({ input: null, steps: [] });
  * A farm where chunk 0 is placed on agent A's own subject at 10 s (message seq 7), chunks 1-3 wait in the pool,
  * and agent B is online; the coordinator's claim service, and lost-work-first with the take-back rule.
  */
-function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boolean; unclaimed?: boolean; startedAt?: number }) {
+function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boolean; unclaimed?: boolean; startedAt?: number; heardAt?: Map<string, number> }) {
   const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14], [15, 19]] });
   const clock = manualClock(10_000);
   const a = farm.agent;
@@ -39,6 +40,7 @@ function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boole
     clock: clock.now,
     log: testLog(),
     ...(opts.takeBack ? { takeBack } : {}),
+    ...(opts.heardAt ? { rollCall: new RollCall({ ask: () => undefined, heardAt: (id) => opts.heardAt?.get(id), ms: 500, clock: clock.now }) } : {}),
   });
   /** A claims the next pool chunk, `afterMs` from now. */
   let next = 0;
@@ -235,6 +237,21 @@ test("a busy agent heard again after a gap has its unclaimed placed chunk placed
   assert.deepEqual(f.claims.claim(f.a.id, f.placed, "dsp-placed"), { skip: true, reason: "stale dispatch" });
   assert.equal(f.claims.claim(f.b?.id as string, f.placed, row?.dispatchId as string).skip, false);
   assert.equal(f.farm.store.attempts.listByChunk(f.placed).length, 1);
+});
+
+test("a chunk taken back after a gap goes to an agent that answers the roll call, not to a less busy one that does not", async (t) => {
+  // The fifteenth round's soak: a taken-back chunk placed on an agent whose link had been cut 50 ms before.
+  const heardAt = new Map<string, number>();
+  const f = passedOverFarm(t, { takeBack: true, heardAt });
+  f.claimPool(100); // A is busy; B, idle, would win on load
+  f.clock.advance(3_000);
+  // A's heartbeat that ended the gap comes with the take-back: it answers; B, silent since before, does not.
+  heardAt.set(f.a.id, f.clock.now());
+  heardAt.set(f.b?.id as string, f.clock.now() - 900);
+  f.takeBack.heardAfterGap(f.a.id, f.clock.now());
+  await f.first.place(f.published);
+  assert.deepEqual(f.publisher.sent.map((s) => s.agentId), [f.a.id]);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.placedAgentId, f.a.id);
 });
 
 test("after a gap the agent itself is not avoided: with no other agent its chunk is placed on it again, with a new message", async (t) => {

@@ -9,9 +9,9 @@ const none: SilenceProbes = { inFlight: false };
 const last = (answer: "answered" | "refused" | "no-answer", agoMs = 100, inFlight = false): SilenceProbes => ({ inFlight, last: { answer, startedAt: NOW - agoMs } });
 const v = (silentMs: number, p: SilenceProbes, canProbe = true) => silentAgentVerdict(silentMs, p, canProbe, NOW, r);
 
-test("the rules come from the policy: probe after two heartbeats, starved limit 3 x agentTimeoutMs", () => {
-  assert.deepEqual(r, { probeAfterMs: 2000, probeTimeoutMs: 1000, reprobeMs: 1000, starvedLimitMs: 12_000, agentTimeoutMs: 4000 });
-  assert.equal(livenessRules({ heartbeatMs: 1000, agentTimeoutMs: 1500 }).probeAfterMs, 1500, "never later than the timeout");
+test("the rules come from the policy: probe after one and a half heartbeats, starved limit 3 x agentTimeoutMs", () => {
+  assert.deepEqual(r, { probeAfterMs: 1500, probeTimeoutMs: 1000, reprobeMs: 1000, starvedLimitMs: 12_000, agentTimeoutMs: 4000 });
+  assert.equal(livenessRules({ heartbeatMs: 1000, agentTimeoutMs: 1200 }).probeAfterMs, 1200, "never later than the timeout");
 });
 
 test("short silence: kept, nothing probed, whatever an old answer said", () => {
