@@ -20,7 +20,11 @@ export interface LivenessRules {
    * cut link's recovery).
    */
   readonly probeAfterMs: number;
-  /** A probe with no answer within this long (one heartbeat period) counts as no answer. */
+  /**
+   * A probe with no answer within this long (half a heartbeat period; a whole one before the fifteenth round)
+   * counts as no answer. A LAN answers a connect in a millisecond, and the timeout is judged after the event
+   * loop has read its sockets (tcp-agent-prober.ts), so a stalled coordinator does not take an answer for none.
+   */
   readonly probeTimeoutMs: number;
   /** While the silence lasts, a new probe once the last one started this long ago (one heartbeat period). */
   readonly reprobeMs: number;
@@ -32,7 +36,7 @@ export interface LivenessRules {
 export function livenessRules(policy: Pick<FarmPolicy, "heartbeatMs" | "agentTimeoutMs">): LivenessRules {
   return {
     probeAfterMs: Math.min(1.5 * policy.heartbeatMs, policy.agentTimeoutMs),
-    probeTimeoutMs: policy.heartbeatMs,
+    probeTimeoutMs: policy.heartbeatMs / 2,
     reprobeMs: policy.heartbeatMs,
     starvedLimitMs: 3 * policy.agentTimeoutMs,
     agentTimeoutMs: policy.agentTimeoutMs,

@@ -10,7 +10,7 @@ const last = (answer: "answered" | "refused" | "no-answer", agoMs = 100, inFligh
 const v = (silentMs: number, p: SilenceProbes, canProbe = true) => silentAgentVerdict(silentMs, p, canProbe, NOW, r);
 
 test("the rules come from the policy: probe after one and a half heartbeats, starved limit 3 x agentTimeoutMs", () => {
-  assert.deepEqual(r, { probeAfterMs: 1500, probeTimeoutMs: 1000, reprobeMs: 1000, starvedLimitMs: 12_000, agentTimeoutMs: 4000 });
+  assert.deepEqual(r, { probeAfterMs: 1500, probeTimeoutMs: 500, reprobeMs: 1000, starvedLimitMs: 12_000, agentTimeoutMs: 4000 });
   assert.equal(livenessRules({ heartbeatMs: 1000, agentTimeoutMs: 1200 }).probeAfterMs, 1200, "never later than the timeout");
 });
 
