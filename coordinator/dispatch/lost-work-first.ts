@@ -11,6 +11,8 @@ import type { WorkPublisher } from "./dispatcher.ts";
 import type { PlacedTakeBack, TakeBackReason } from "./placed-take-back.ts";
 import { OutrankingWork } from "./outranking-work.ts";
 import type { RollCall } from "./roll-call.ts";
+import { LostWorkRebalance } from "./lost-work-rebalance.ts";
+import type { PassedOver } from "./placed-take-back.ts";
 
 /**
  * Why this file exists: a chunk whose attempt was lost (its agent died, its
@@ -44,6 +46,7 @@ const TAKE_BACK_TEXT: Record<TakeBackReason, string> = {
   "passed over": "placed chunk passed over by its agent; taken back",
   unclaimed: "placed chunk not claimed by its idle agent in time; taken back",
   "after a gap": "placed chunk not claimed when its agent was heard again after a gap in its heartbeats; placed again",
+  "waiting behind": "lost chunk waiting behind other work on its agent while another agent has none; taken back",
 };
 
 export interface LostWorkFirstDeps {
@@ -99,8 +102,12 @@ export class LostWorkFirst {
   private readonly avoid = new Map<string, string>();
   /** Set by restarted() until the pool may go out. */
   private hold: RestartHold | undefined;
+  /** Lost work placed here, moved to an agent with nothing in hand while it waits behind other work (lost-work-rebalance.ts). */
+  private readonly rebalance: LostWorkRebalance;
 
-  constructor(private readonly d: LostWorkFirstDeps) {}
+  constructor(private readonly d: LostWorkFirstDeps) {
+    this.rebalance = new LostWorkRebalance(d.store);
+  }
 
   /** A lost attempt's chunk went back to pending (ClaimService). */
   requeued(chunkId: string): void {
@@ -171,12 +178,14 @@ export class LostWorkFirst {
   async place(published?: Map<string, { dispatchId: string; seq: number }>, onPlaced?: (agentId: string, jobId: string) => void): Promise<void> {
     const now = this.d.clock();
     if (this.d.takeBack) this.takeBackPassedOver(now, published);
+    if (this.rebalance.watching > 0) this.takeBackWaitingBehind(now, published);
     if (this.lost.size === 0) return;
     const placed = this.d.store.tx(() => this.choose(now));
     for (const p of placed) {
       try {
         const seq = await this.d.publisher.publish({ chunkId: p.chunkId, jobId: p.jobId, dispatchId: p.dispatchId }, p.agentId);
         this.forget(p.chunkId);
+        this.rebalance.placedOn(p.chunkId, p.jobId, p.agentId, p.dispatchId);
         const sent = published?.get(p.chunkId);
         if (sent !== undefined && sent.dispatchId === p.takenFrom) void this.d.publisher.retract?.(sent.seq).catch(() => undefined);
         if (typeof seq === "number") published?.set(p.chunkId, { dispatchId: p.dispatchId, seq });
@@ -192,19 +201,37 @@ export class LostWorkFirst {
 
   /** Placed chunks their agent passed over or left unclaimed go back to pending (placed-take-back.ts), their messages retracted, to be placed again. */
   private takeBackPassedOver(now: number, published?: Map<string, { dispatchId: string; seq: number }>): void {
-    for (const p of this.d.takeBack?.takeBack(now, (agentId, jobId) => this.freshElsewhere(now, agentId, jobId)) ?? []) {
-      const sent = published?.get(p.chunkId);
-      if (sent !== undefined && sent.dispatchId === p.dispatchId) {
-        published?.delete(p.chunkId);
-        void this.d.publisher.retract?.(sent.seq).catch(() => undefined);
-      }
-      this.lost.add(p.chunkId);
-      // Placed again on an agent that answers (roll-call.ts): the soak's taken-back chunk went to one cut 50 ms before.
-      this.d.rollCall?.call();
-      // After a gap the agent is heard again: a new message on its own subject reaches it (placed-take-back.ts).
-      if (p.why !== "after a gap") this.avoid.set(p.chunkId, p.agentId);
-      this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, TAKE_BACK_TEXT[p.why]);
+    for (const p of this.d.takeBack?.takeBack(now, (agentId, jobId) => this.freshElsewhere(now, agentId, jobId)) ?? []) this.takenBack(p, published);
+  }
+
+  /** Lost work placed here that waits behind other work while a freshly heard agent that may run it has none (lost-work-rebalance.ts). */
+  private takeBackWaitingBehind(now: number, published?: Map<string, { dispatchId: string; seq: number }>): void {
+    const agents = this.placeable();
+    const freshMs = this.d.freshMs ?? Infinity;
+    const inHand = new Map<string, number>(agents.map((a) => [a.id, workInHand(this.d.store, a.id)]));
+    // As choose() will judge it: eligible, and not an agent that higher-priority waiting work goes to first.
+    const outranking = new OutrankingWork(this.d.store, now, this.d.ineligible, this.d.held);
+    const mayRun = (a: AgentRow, jobId: string): boolean => {
+      const job = this.d.store.jobs.get(jobId);
+      return job !== undefined && this.d.ineligible(a, job) === null && !outranking.outranks(a, job.priority);
+    };
+    const takers = agents.filter((a) => now - a.lastSeen <= freshMs);
+    for (const p of this.rebalance.takeBack(now, takers, inHand, mayRun)) this.takenBack(p, published);
+  }
+
+  /** A placed chunk taken back (its dispatch withdrawn): its message retracted, and it waits here to be placed again. */
+  private takenBack(p: PassedOver, published?: Map<string, { dispatchId: string; seq: number }>): void {
+    const sent = published?.get(p.chunkId);
+    if (sent !== undefined && sent.dispatchId === p.dispatchId) {
+      published?.delete(p.chunkId);
+      void this.d.publisher.retract?.(sent.seq).catch(() => undefined);
     }
+    this.lost.add(p.chunkId);
+    // Placed again on an agent that answers (roll-call.ts): the soak's taken-back chunk went to one cut 50 ms before.
+    this.d.rollCall?.call();
+    // After a gap the agent is heard again: a new message on its own subject reaches it (placed-take-back.ts).
+    if (p.why !== "after a gap") this.avoid.set(p.chunkId, p.agentId);
+    this.d.log.warn({ chunkId: p.chunkId, agentId: p.agentId }, TAKE_BACK_TEXT[p.why]);
   }
 
   /**

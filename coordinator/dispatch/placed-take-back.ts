@@ -74,8 +74,11 @@ export const PASSED_OVER_CLAIMS = 2;
 /** Least time between two looks at the store (the dispatch passes calling takeBack may run many times a second). */
 export const LOOK_EVERY_MS = 500;
 
-/** Why a placed chunk was taken back: its agent claimed pool work instead, or, idle, claimed nothing. */
-export type TakeBackReason = "passed over" | "unclaimed" | "after a gap";
+/**
+ * Why a placed chunk was taken back: its agent claimed pool work instead, or, idle, claimed nothing, or was heard
+ * again after a gap; or, lost work only (lost-work-rebalance.ts), it waited behind other work while another agent idled.
+ */
+export type TakeBackReason = "passed over" | "unclaimed" | "after a gap" | "waiting behind";
 
 export interface PassedOver {
   chunkId: string;
