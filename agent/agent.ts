@@ -134,6 +134,8 @@ export class Agent {
   private reports: FailureReportRetry | undefined;
   private nc: NatsConnection | undefined;
   private heartbeat: HeartbeatPublisher | undefined;
+  /** The coordinator's last heartbeat-now `ask`, echoed in every heartbeat since (its roll call: coordinator/dispatch/roll-call.ts). */
+  private answers: number | undefined;
   private loop: WorkLoop | undefined;
   /** Every claimed attempt on this agent: at most one running, four finishing, two claimed ahead (agent/work/claim-ahead.ts). */
   private readonly live = new Set<Current>();
@@ -239,6 +241,7 @@ export class Agent {
       downKinds: this.executors.downKinds(),
       cachedAssets: [...new Set([...inFolder, ...this.assets.hashes()])].slice(0, MAX_ADVERTISED_ASSETS),
       progress: this.current ? progressOf(this.current) : null,
+      ...(this.answers !== undefined && { answers: this.answers }),
     }));
     listenForControl(this.nc, subj.control(this.agentId), (m) => this.onControl(m), log);
     this.heartbeat.start();
@@ -266,7 +269,10 @@ export class Agent {
   /** The coordinator's instructions on <p>.ctl.<agentId>. */
   private onControl(m: AgentControl): void {
     if (m.type === "prefetch") return this.prefetch(m.assets);
-    if (m.type === "heartbeat-now") return this.heartbeat?.beat();
+    if (m.type === "heartbeat-now") {
+      if (m.ask !== undefined) this.answers = m.ask;
+      return this.heartbeat?.beat();
+    }
     if (m.type !== "cancel-attempt") return;
     const cur = [...this.live].find((c) => c.work.attemptId === m.attemptId);
     if (!cur) return;

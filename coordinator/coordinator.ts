@@ -125,8 +125,8 @@ export class Coordinator {
   ) {}
 
   /** Asks every agent online in the store for a heartbeat now (done at start, once heartbeats are listened for). */
-  askForHeartbeats(): void {
-    askForHeartbeats(this.parts.nc, this.parts.queue.subjects, this.store.agents.listLiveness("online").map((a) => a.id), this.parts.log.child({ part: "agents" }));
+  askForHeartbeats(ask?: number): void {
+    askForHeartbeats(this.parts.nc, this.parts.queue.subjects, this.store.agents.listLiveness("online").map((a) => a.id), this.parts.log.child({ part: "agents" }), ask);
   }
 
   /** host:port of the enrollment listener (server-only TLS). */
@@ -270,11 +270,11 @@ export class Coordinator {
       // A lost attempt's chunk is placed on an agent's own subject before each pass, not at the back of the pool.
       // Fresh: a heartbeat within the period, plus the quarter period its last_seen may lag and as much again of jitter.
       // The agents online in the store are asked for a heartbeat now (heard within a round trip, not over a period).
-      const askHeartbeats = (): void => askForHeartbeats(nc, queue.subjects, store.agents.listLiveness("online").map((a) => a.id), log.child({ part: "agents" }));
+      const askHeartbeats = (ask?: number): void => askForHeartbeats(nc, queue.subjects, store.agents.listLiveness("online").map((a) => a.id), log.child({ part: "agents" }), ask);
       // When work is lost, the online agents are asked for a heartbeat: it goes to one that answers (roll-call.ts).
       const rollCall = new RollCall({
         ask: askHeartbeats,
-        heardAt: (id) => registry.heardAt(id),
+        answers: (id) => registry.live.get(id)?.answers,
         ms: config.policy.heartbeatMs / 2,
         clock,
         kick: () => dispatcher.kickNow(),

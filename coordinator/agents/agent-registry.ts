@@ -44,7 +44,7 @@ export interface AgentTransportHooks {
    * died with the link or the server (placed-take-back.ts heardAfterGap).
    */
   onHeardAfterGap?(agentId: string, gapMs: number): void;
-  /** Any heartbeat, after the registry has taken it (heardAt() gives its time): lost work waiting for a roll call's answer is placed (roll-call.ts). */
+  /** Any heartbeat, after the registry has taken it (in `live`): lost work waiting for a roll call's answer is placed (roll-call.ts). */
   onHeard?(agentId: string): void;
 }
 
@@ -162,11 +162,6 @@ export class AgentRegistry {
       this.onOnline();
     }
     this.hooks.onHeard?.(hb.agentId);
-  }
-
-  /** When the agent's last heartbeat arrived, in memory (its last_seen in the store may lag); undefined when not heard since it was last online. */
-  heardAt(agentId: string): number | undefined {
-    return this.lastHeard.get(agentId);
   }
 
   /**

@@ -12,15 +12,20 @@ import type { Clock } from "../../shared/clock.ts";
  * So when work is lost, the online agents are asked for a heartbeat now (the
  * heartbeat-now control message). For up to `ms` after the ask, lost work is
  * placed only on agents that answered; a cut link cannot. The first answer
- * asks for a pass (heard()), and when the roll call closes unanswered the
- * placement falls back to the freshness rule, so lost work waits at most `ms`
- * for it, and a few milliseconds on a healthy LAN.
+ * asks for a pass, and when the roll call closes unanswered the placement
+ * falls back to the freshness rule, so lost work waits at most `ms` for it,
+ * and a few milliseconds on a healthy LAN. An answer is a heartbeat that
+ * echoes the ask (its time, as a number): a heartbeat that was already on its
+ * way when the coordinator asked (the soak: one sent just before its agent's
+ * link was cut, read 30 ms after the ask) says nothing about the link now.
+ * An agent of an earlier version echoes nothing: never an answer, the
+ * fallback decides after `ms`.
  */
 export interface RollCallDeps {
-  /** Asks every online agent for a heartbeat now. */
-  ask: () => void;
-  /** When the agent's last heartbeat arrived (AgentRegistry#heardAt); undefined: not heard since the start. */
-  heardAt: (agentId: string) => number | undefined;
+  /** Asks every online agent for a heartbeat now, one that echoes `ask`. */
+  ask: (ask: number) => void;
+  /** The `answers` of the agent's latest heartbeat (the last ask it echoes); undefined: none. */
+  answers: (agentId: string) => number | undefined;
   /** How long answers are waited for. */
   ms: number;
   clock: Clock;
@@ -39,7 +44,7 @@ export class RollCall {
     const now = this.d.clock();
     if (this.open(now)) return;
     this.askedAt = now;
-    this.d.ask();
+    this.d.ask(now);
     if (this.d.kick) {
       clearTimeout(this.closing);
       this.closing = setTimeout(() => this.d.kick?.(), this.d.ms);
@@ -52,10 +57,10 @@ export class RollCall {
     return this.askedAt !== undefined && now - this.askedAt < this.d.ms;
   }
 
-  /** The agent was heard since the ask. */
+  /** The agent's heartbeat answered the ask (echoes it, or a later one). */
   answered(agentId: string): boolean {
-    const at = this.d.heardAt(agentId);
-    return this.askedAt !== undefined && at !== undefined && at >= this.askedAt;
+    const echoed = this.d.answers(agentId);
+    return this.askedAt !== undefined && echoed !== undefined && echoed >= this.askedAt;
   }
 
   stop(): void {

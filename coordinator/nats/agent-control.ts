@@ -35,10 +35,11 @@ export function agentControlPublisher(nc: NatsConnection, subjects: Subjects, lo
  * Asks each agent for a heartbeat now, on its control subject: a restarted coordinator hears its agents within a
  * round trip of subscribing to heartbeats instead of over a heartbeat period, and its pool, held until the agents
  * running work at the restart are heard (lost-work-first.ts holdsPool), goes out that much sooner. Call after the
- * heartbeat subscription: the answers come on the same connection's subscription.
+ * heartbeat subscription: the answers come on the same connection's subscription. `ask`: a number each agent echoes
+ * in its heartbeats' `answers` from then on, which tells an answer from a heartbeat already under way (roll-call.ts).
  */
-export function askForHeartbeats(nc: NatsConnection, subjects: Subjects, agentIds: readonly string[], log: Logger): void {
-  const msg = encodeJson({ type: "heartbeat-now" } satisfies AgentControl);
+export function askForHeartbeats(nc: NatsConnection, subjects: Subjects, agentIds: readonly string[], log: Logger, ask?: number): void {
+  const msg = encodeJson({ type: "heartbeat-now", ...(ask !== undefined && { ask }) } satisfies AgentControl);
   for (const agentId of agentIds) {
     try {
       nc.publish(subjects.control(agentId), msg);

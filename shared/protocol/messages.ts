@@ -51,6 +51,8 @@ export const HeartbeatSchema = z.object({
   otherAttemptIds: z.array(z.string()).max(8).optional(),
   sentAtMs: z.number(),
   seq: z.number().int(),
+  /** The `ask` of the last heartbeat-now this agent got (AgentControlSchema): this heartbeat was sent after it. */
+  answers: z.number().optional(),
   /** Why the agent is not taking work (foreign GPU use), shown in `nightshift agents`. */
   note: z.string().max(500).optional(),
   /** Step kinds the agent advertised whose tool is down now (its ComfyUI stopped answering): placed nowhere until back. */
@@ -87,9 +89,11 @@ export const AgentControlSchema = z.discriminatedUnion("type", [
   /**
    * Send a heartbeat now: a restarted coordinator asks once it listens for them, instead of waiting up to a period
    * to hear each agent (its pool is held until they are heard: lost-work-first.ts holdsPool). An agent of an
-   * earlier version logs it as malformed and heartbeats on its period.
+   * earlier version logs it as malformed and heartbeats on its period. `ask` (since the fifteenth round): the
+   * ask's own number, echoed in the heartbeat's `answers`, so that a heartbeat already on its way when the
+   * coordinator asked is not taken for an answer (roll-call.ts).
    */
-  z.object({ type: z.literal("heartbeat-now") }),
+  z.object({ type: z.literal("heartbeat-now"), ask: z.number().optional() }),
 ]);
 export type AgentControl = z.infer<typeof AgentControlSchema>;
 

@@ -27,11 +27,13 @@ async function farmOfOne(t: TestContext, prefix: string) {
   return { c, first, heardAfter };
 }
 
-test("an agent answers the coordinator's heartbeat-now at once, not at its next period", async (t) => {
+test("an agent answers the coordinator's heartbeat-now at once, not at its next period, echoing the ask", async (t) => {
   const { c, first, heardAfter } = await farmOfOne(t, "ns-heartbeat-now-");
-  c.askForHeartbeats();
+  assert.equal(first.answers, undefined, "asked nothing yet");
+  c.askForHeartbeats(1_234);
   const next = await heardAfter(first, 10_000, "a heartbeat answering the ask");
   assert.equal(next.agentId, first.agentId);
+  assert.equal(next.answers, 1_234, "the heartbeat names the ask it answers (the roll call tells it from one already under way)");
 });
 
 test("after the nats-server restarts, an agent is heard again at once, not at its next period", async (t) => {

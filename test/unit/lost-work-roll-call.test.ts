@@ -22,12 +22,13 @@ function farmWithCutAgent(t: Parameters<typeof seedFarm>[0]) {
   runOn(farm, farm.chunks[1]!.id, cut.id, "att-cut");
   runOn(farm, farm.chunks[2]!.id, live.id, "att-live");
   farm.store.agents.touchMany(new Map([[cut.id, 9_900], [live.id, 9_500]]));
-  const heardAt = new Map<string, number>([[cut.id, 9_900], [live.id, 9_500]]);
+  // What each agent's latest heartbeat echoes: an ask from before this roll call.
+  const answers = new Map<string, number>([[cut.id, 4_000], [live.id, 4_000]]);
   const asks: number[] = [];
-  const rollCall = new RollCall({ ask: () => asks.push(clock.now()), heardAt: (id) => heardAt.get(id), ms: ROLL_CALL_MS, clock: clock.now });
+  const rollCall = new RollCall({ ask: (ask) => asks.push(ask), answers: (id) => answers.get(id), ms: ROLL_CALL_MS, clock: clock.now });
   const publisher = recordingPublisher();
   const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heard([cut.id, live.id]), ineligible: () => null, clock: clock.now, log: testLog(), freshMs: 1_500, rollCall });
-  return { farm, clock, cut, live, heardAt, asks, publisher, first };
+  return { farm, clock, cut, live, answers, asks, publisher, first };
 }
 
 test("lost work goes to an agent that answered the roll call, not to one heard last before it whose link may be cut", async (t) => {
@@ -38,9 +39,9 @@ test("lost work goes to an agent that answered the roll call, not to one heard l
   await f.first.place();
   assert.equal(f.publisher.sent.length, 0);
   assert.equal(f.first.waiting, 1);
-  // The live agent answers 5 ms later; the cut one cannot.
+  // The live agent answers 5 ms later, echoing the ask; the cut one cannot.
   f.clock.advance(5);
-  f.heardAt.set(f.live.id, f.clock.now());
+  f.answers.set(f.live.id, f.asks[0] as number);
   await f.first.place();
   assert.deepEqual(f.publisher.sent.map((m) => m.agentId), [f.live.id]);
   // A second chunk lost while the roll call is open: no new ask, the answers serve it too.

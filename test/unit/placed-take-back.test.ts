@@ -17,7 +17,7 @@ const describeWork: WorkDescriber = () => ({ input: null, steps: [] });
  * A farm where chunk 0 is placed on agent A's own subject at 10 s (message seq 7), chunks 1-3 wait in the pool,
  * and agent B is online; the coordinator's claim service, and lost-work-first with the take-back rule.
  */
-function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boolean; unclaimed?: boolean; startedAt?: number; heardAt?: Map<string, number> }) {
+function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boolean; unclaimed?: boolean; startedAt?: number; rollCall?: { answers: Map<string, number>; asks: number[] } }) {
   const farm = seedFarm(t, { job: { state: "running" }, chunks: [[0, 4], [5, 9], [10, 14], [15, 19]] });
   const clock = manualClock(10_000);
   const a = farm.agent;
@@ -40,7 +40,7 @@ function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boole
     clock: clock.now,
     log: testLog(),
     ...(opts.takeBack ? { takeBack } : {}),
-    ...(opts.heardAt ? { rollCall: new RollCall({ ask: () => undefined, heardAt: (id) => opts.heardAt?.get(id), ms: 500, clock: clock.now }) } : {}),
+    ...(opts.rollCall ? { rollCall: new RollCall({ ask: (ask) => opts.rollCall?.asks.push(ask), answers: (id) => opts.rollCall?.answers.get(id), ms: 500, clock: clock.now }) } : {}),
   });
   /** A claims the next pool chunk, `afterMs` from now. */
   let next = 0;
@@ -241,14 +241,17 @@ test("a busy agent heard again after a gap has its unclaimed placed chunk placed
 
 test("a chunk taken back after a gap goes to an agent that answers the roll call, not to a less busy one that does not", async (t) => {
   // The fifteenth round's soak: a taken-back chunk placed on an agent whose link had been cut 50 ms before.
-  const heardAt = new Map<string, number>();
-  const f = passedOverFarm(t, { takeBack: true, heardAt });
+  const rollCall = { answers: new Map<string, number>(), asks: [] as number[] };
+  const f = passedOverFarm(t, { takeBack: true, rollCall });
   f.claimPool(100); // A is busy; B, idle, would win on load
   f.clock.advance(3_000);
-  // A's heartbeat that ended the gap comes with the take-back: it answers; B, silent since before, does not.
-  heardAt.set(f.a.id, f.clock.now());
-  heardAt.set(f.b?.id as string, f.clock.now() - 900);
   f.takeBack.heardAfterGap(f.a.id, f.clock.now());
+  await f.first.place(f.published);
+  assert.equal(rollCall.asks.length, 1, "the take-back asks the agents");
+  assert.equal(f.publisher.sent.length, 0, "taken back, waiting for an answer");
+  // A answers, echoing the ask; B (its link cut, say) does not.
+  f.clock.advance(5);
+  rollCall.answers.set(f.a.id, rollCall.asks[0] as number);
   await f.first.place(f.published);
   assert.deepEqual(f.publisher.sent.map((s) => s.agentId), [f.a.id]);
   assert.equal(f.farm.store.chunks.get(f.placed)?.placedAgentId, f.a.id);
