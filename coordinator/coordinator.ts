@@ -355,13 +355,14 @@ export class Coordinator {
           }
         },
       });
-      // The agents online in the store are asked for a heartbeat now: heard within a round trip, not over a period.
-      askHeartbeats();
+      // The agents online in the store are asked for a heartbeat now: heard within a round trip, not over a period
+      // (with the roll call's number when the restart's lost work opened one before this subscription existed).
+      rollCall.askAgain();
       // Heartbeats cannot arrive while the coordinator's own NATS connection is down: no agent is timed out for that.
       // Back after the agents (nats-server restarted), it asks them for a heartbeat: they are heard at once, not over a period.
       watchBusStatus(nc, { down: () => registry.busDown(), back: () => {
         registry.busBack();
-        askHeartbeats();
+        rollCall.askAgain();
       } });
       // An agent whose process died is seen by its NATS connection closing, sooner than by its heartbeats stopping.
       const disconnects = natsAccountPush

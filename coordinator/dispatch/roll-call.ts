@@ -22,8 +22,8 @@ import type { Clock } from "../../shared/clock.ts";
  * fallback decides after `ms`.
  */
 export interface RollCallDeps {
-  /** Asks every online agent for a heartbeat now, one that echoes `ask`. */
-  ask: (ask: number) => void;
+  /** Asks every online agent for a heartbeat now, one that echoes `ask` (none: a plain ask). */
+  ask: (ask?: number) => void;
   /** The `answers` of the agent's latest heartbeat (the last ask it echoes); undefined: none. */
   answers: (agentId: string) => number | undefined;
   /** How long answers are waited for. */
@@ -50,6 +50,16 @@ export class RollCall {
       this.closing = setTimeout(() => this.d.kick?.(), this.d.ms);
       this.closing.unref();
     }
+  }
+
+  /**
+   * Asks the agents again, with the open roll call's number (a plain ask when none is open): after a restart the
+   * first ask went out before the heartbeat subscription, so its answers were dropped (and the roll call waited
+   * out its bound: the restart's first claim 0.7 s later in the soak), and an ask sent while the bus was down is lost.
+   */
+  askAgain(): void {
+    const now = this.d.clock();
+    this.d.ask(this.open(now) ? this.askedAt : undefined);
   }
 
   /** Answers are still waited for. */

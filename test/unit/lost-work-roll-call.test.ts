@@ -25,7 +25,7 @@ function farmWithCutAgent(t: Parameters<typeof seedFarm>[0]) {
   // What each agent's latest heartbeat echoes: an ask from before this roll call.
   const answers = new Map<string, number>([[cut.id, 4_000], [live.id, 4_000]]);
   const asks: number[] = [];
-  const rollCall = new RollCall({ ask: (ask) => asks.push(ask), answers: (id) => answers.get(id), ms: ROLL_CALL_MS, clock: clock.now });
+  const rollCall = new RollCall({ ask: (ask) => asks.push(ask ?? -1), answers: (id) => answers.get(id), ms: ROLL_CALL_MS, clock: clock.now });
   const publisher = recordingPublisher();
   const first = new LostWorkFirst({ store: farm.store, publisher, live: () => heard([cut.id, live.id]), ineligible: () => null, clock: clock.now, log: testLog(), freshMs: 1_500, rollCall });
   return { farm, clock, cut, live, answers, asks, publisher, first };

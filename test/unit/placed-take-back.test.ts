@@ -40,7 +40,7 @@ function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boole
     clock: clock.now,
     log: testLog(),
     ...(opts.takeBack ? { takeBack } : {}),
-    ...(opts.rollCall ? { rollCall: new RollCall({ ask: (ask) => opts.rollCall?.asks.push(ask), answers: (id) => opts.rollCall?.answers.get(id), ms: 500, clock: clock.now }) } : {}),
+    ...(opts.rollCall ? { rollCall: new RollCall({ ask: (ask) => opts.rollCall?.asks.push(ask ?? -1), answers: (id) => opts.rollCall?.answers.get(id), ms: 500, clock: clock.now }) } : {}),
   });
   /** A claims the next pool chunk, `afterMs` from now. */
   let next = 0;
