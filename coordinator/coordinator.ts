@@ -267,11 +267,9 @@ export class Coordinator {
       // A placed chunk its agent passes over while taking other work, or leaves unclaimed while idle, or had not
       // claimed when it was heard again after a gap, is taken back and placed again (placed-take-back.ts).
       const takeBack = new PlacedTakeBack(store, { startedAt: clock() });
-      // A lost attempt's chunk is placed on an agent's own subject before each pass, not at the back of the pool.
-      // Fresh: a heartbeat within the period, plus the quarter period its last_seen may lag and as much again of jitter.
-      // The agents online in the store are asked for a heartbeat now (heard within a round trip, not over a period).
+      // When work is lost, the online agents are asked for a heartbeat now (heard within a round trip, not over a
+      // period): it goes to one that answers (roll-call.ts).
       const askHeartbeats = (ask?: number): void => askForHeartbeats(nc, queue.subjects, store.agents.listLiveness("online").map((a) => a.id), log.child({ part: "agents" }), ask);
-      // When work is lost, the online agents are asked for a heartbeat: it goes to one that answers (roll-call.ts).
       const rollCall = new RollCall({
         ask: askHeartbeats,
         answers: (id) => registry.live.get(id)?.answers,
@@ -280,6 +278,8 @@ export class Coordinator {
         kick: () => dispatcher.kickNow(),
       });
       cleanups.push(() => rollCall.stop());
+      // A lost attempt's chunk is placed on an agent's own subject before each pass, not at the back of the pool.
+      // Fresh: a heartbeat within the period, plus the quarter period its last_seen may lag and as much again of jitter.
       const lostFirst = new LostWorkFirst({ store, publisher: queue, live: () => registry.live, ineligible: (a, j) => claims.ineligible(a, j), clock, log: log.child({ part: "dispatch" }), freshMs: 1.5 * config.policy.heartbeatMs,
         // After a restart, lost work is not piled on the first agents heard while the others are heard (a heartbeat period and the lag again).
         settleMs: 1.5 * config.policy.heartbeatMs,

@@ -8,11 +8,10 @@ import { newId } from "../../shared/ids.ts";
 import { agentInfo } from "../scheduling/farm-snapshot.ts";
 import { withdrawDispatch } from "./withdraw-dispatch.ts";
 import type { WorkPublisher } from "./dispatcher.ts";
-import type { PlacedTakeBack, TakeBackReason } from "./placed-take-back.ts";
+import type { PassedOver, PlacedTakeBack, TakeBackReason } from "./placed-take-back.ts";
 import { OutrankingWork } from "./outranking-work.ts";
 import type { RollCall } from "./roll-call.ts";
 import { LostWorkRebalance } from "./lost-work-rebalance.ts";
-import type { PassedOver } from "./placed-take-back.ts";
 
 /**
  * Why this file exists: a chunk whose attempt was lost (its agent died, its
@@ -178,7 +177,7 @@ export class LostWorkFirst {
   async place(published?: Map<string, { dispatchId: string; seq: number }>, onPlaced?: (agentId: string, jobId: string) => void): Promise<void> {
     const now = this.d.clock();
     if (this.d.takeBack) this.takeBackPassedOver(now, published);
-    if (this.rebalance.watching > 0) this.takeBackWaitingBehind(now, published);
+    if (this.rebalance.due(now)) this.takeBackWaitingBehind(now, published);
     if (this.lost.size === 0) return;
     const placed = this.d.store.tx(() => this.choose(now));
     for (const p of placed) {

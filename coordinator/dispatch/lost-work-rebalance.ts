@@ -49,9 +49,9 @@ export class LostWorkRebalance {
     this.placed.set(chunkId, { jobId, agentId, dispatchId, seq: this.seq++ });
   }
 
-  /** Placed lost work still watched (until claimed, re-placed or taken back). */
-  get watching(): number {
-    return this.placed.size;
+  /** Whether a look is due: some placed lost work is watched (until claimed, re-placed or taken back), and the last look is REBALANCE_LOOK_MS old. */
+  due(now: number): boolean {
+    return this.placed.size > 0 && now - this.lastLook >= REBALANCE_LOOK_MS;
   }
 
   /**
@@ -62,7 +62,7 @@ export class LostWorkRebalance {
    * for that agent.
    */
   takeBack(now: number, takers: readonly AgentRow[], inHand: Map<string, number>, mayRun: (agent: AgentRow, jobId: string) => boolean): PassedOver[] {
-    if (this.placed.size === 0 || now - this.lastLook < REBALANCE_LOOK_MS) return [];
+    if (!this.due(now)) return [];
     this.lastLook = now;
     return this.store.tx(() => {
       for (const [chunkId, p] of this.placed) {

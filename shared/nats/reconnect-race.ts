@@ -27,7 +27,14 @@ export class ReconnectRace {
     return new Promise<T>((resolve, reject) => {
       const abandon = (err: Error): void => reject(err);
       this.waiting.add(abandon);
-      call().then(
+      let sent: Promise<T>;
+      try {
+        sent = call();
+      } catch (err) {
+        this.waiting.delete(abandon);
+        throw err;
+      }
+      sent.then(
         (v) => {
           this.waiting.delete(abandon);
           resolve(v);
@@ -38,11 +45,6 @@ export class ReconnectRace {
         },
       );
     });
-  }
-
-  /** Calls in flight now. */
-  get inFlight(): number {
-    return this.waiting.size;
   }
 
   private reconnected(): void {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { ReconnectedWhileInFlight } from "./reconnect-race.ts";
 
 /**
  * Retries one JetStream call through a leader election. When a clustered
@@ -30,7 +31,7 @@ export async function retryDuringElection<T>(call: () => Promise<T>, o: Election
       if (attempt >= MAX_ATTEMPTS || Date.now() >= deadline || o.stopped?.() === true || !isTransient(e)) throw e;
       o.onRetry?.(attempt, e);
       // Lost with a connection that is back now (reconnect-race.ts): sent again at once.
-      if (e.name !== "ReconnectedWhileInFlight") await sleep(Math.min(1000, 100 * attempt));
+      if (!(e instanceof ReconnectedWhileInFlight)) await sleep(Math.min(1000, 100 * attempt));
     }
   }
 }
