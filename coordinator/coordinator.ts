@@ -117,6 +117,8 @@ export class Coordinator {
       dashboard: DashboardServer;
       stamper: FrameStamper;
       assetGc: AssetCollector;
+      /** Asks every agent online in the store for a heartbeat now, echoing `ask` when given (agent-control.ts). */
+      askHeartbeats: (ask?: number) => void;
     },
     /** The studio CA, admin credentials, join tokens and enrollments (coordinator/trust/). */
     readonly trust: StudioTrust,
@@ -126,7 +128,7 @@ export class Coordinator {
 
   /** Asks every agent online in the store for a heartbeat now (done at start, once heartbeats are listened for). */
   askForHeartbeats(ask?: number): void {
-    askForHeartbeats(this.parts.nc, this.parts.queue.subjects, this.store.agents.listLiveness("online").map((a) => a.id), this.parts.log.child({ part: "agents" }), ask);
+    this.parts.askHeartbeats(ask);
   }
 
   /** host:port of the enrollment listener (server-only TLS). */
@@ -409,7 +411,7 @@ export class Coordinator {
       finisher.resumeAssembling();
       steps.mark("grpcAndStart");
       log.info({ grpc: `${config.listenHost}:${port}`, nats: natsUrls.join(","), replicas: config.nats.replicas, dataDir: config.dataDir, outputRoot: config.outputRoot, dashboard: dashboard.url, startUpMs: steps.summary() }, "coordinator ready");
-      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, queue, claims, claimStreams, uploadStreams, server, log, diskGuard, stagedRetry, sink, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc }, trust, assets);
+      return new Coordinator(config, store, api, finisher, registry, natsUrls, port, { nats, nc, natsAccountPush, subs: [sub, deadLetters, ...(disconnects ? [disconnects] : [])], dispatcher, queue, claims, claimStreams, uploadStreams, server, log, diskGuard, stagedRetry, sink, edge, accounting, outbox, notifications, dashboard, stamper: provenance.stamper, assetGc, askHeartbeats }, trust, assets);
     } catch (err) {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;

@@ -86,7 +86,7 @@ export class AgentRegistry {
   /** Heartbeats heard per agent since this coordinator started, counted up to 2 (attempts from before the start are judged on them). */
   private readonly heardSinceStart = new Map<string, number>();
   /** When each online agent's last heartbeat arrived (onHeardAfterGap). */
-  private readonly lastHeard = new Map<string, number>();
+  private readonly heardAt = new Map<string, number>();
   /** Agents heard before the last outage of the coordinator's NATS connection and not since: their next heartbeat ends a gap, however short. */
   private readonly heardBeforeOutage = new Set<string>();
   /** Agents that joined since this coordinator started: their first heartbeat is not "heard again after a restart". */
@@ -143,8 +143,8 @@ export class AgentRegistry {
       if (probed.starvedLogged) this.log.info({ agentId: hb.agentId, name: agent.name, silentMs: this.clock() - agent.lastSeen }, "silent agent heard again: kept online meanwhile, its host answered");
     }
     this.recordTouch(hb.agentId, this.clock());
-    const before = this.lastHeard.get(hb.agentId);
-    this.lastHeard.set(hb.agentId, this.clock());
+    const before = this.heardAt.get(hb.agentId);
+    this.heardAt.set(hb.agentId, this.clock());
     const afterOutage = this.heardBeforeOutage.delete(hb.agentId);
     if (before !== undefined && (afterOutage || this.clock() - before >= HEARD_GAP_BEATS * this.policy.heartbeatMs)) this.hooks.onHeardAfterGap?.(hb.agentId, this.clock() - before);
     const heard = this.heardSinceStart.get(hb.agentId) ?? 0;
@@ -278,7 +278,7 @@ export class AgentRegistry {
     if (this.busDownSince === undefined) return;
     this.lastOutage = { from: this.busDownSince, to: now };
     // Work placed on them before may have gone to pulls that died with the server or the connection (onHeardAfterGap).
-    for (const id of this.lastHeard.keys()) this.heardBeforeOutage.add(id);
+    for (const id of this.heardAt.keys()) this.heardBeforeOutage.add(id);
     this.log.info({ downMs: now - this.busDownSince }, "NATS connection back: the outage does not count as agents' silence");
     this.busDownSince = undefined;
   }
@@ -286,7 +286,7 @@ export class AgentRegistry {
   private goOffline(a: AgentLiveness, now: number, msg: string, reason: string): void {
     this.store.agents.transition(a.id, "offline");
     this.live.delete(a.id);
-    this.lastHeard.delete(a.id); // its placed work is revoked now (ClaimService): nothing to place again when it is back
+    this.heardAt.delete(a.id); // its placed work is revoked now (ClaimService): nothing to place again when it is back
     this.heardBeforeOutage.delete(a.id);
     this.closedAt.delete(a.id);
     this.log.warn({ agentId: a.id, name: a.name, silentMs: now - a.lastSeen }, msg);
