@@ -9,6 +9,7 @@ import { heartbeat } from "../helpers/heartbeat-fixture.ts";
 import { insertAgent, seedFarm } from "../helpers/store-fixture.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { recordingPublisher } from "../helpers/recording-publisher.ts";
+import { startAttempt } from "../helpers/sink-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 
 const describeWork: WorkDescriber = () => ({ input: null, steps: [] });
@@ -23,9 +24,7 @@ async function pileOnOneAgent(t: Parameters<typeof seedFarm>[0], bMayRun = true)
   const a = farm.agent;
   const b = insertAgent(farm.store, { id: "agt-b" });
   const [running, ...lost] = farm.chunks.map((c) => c.id) as [string, ...string[]];
-  farm.store.chunks.transition(running, "queued", 1_000, { dispatchId: "d-run" });
-  farm.store.attempts.insert({ id: "att-run", chunkId: running, jobId: farm.job.id, agentId: a.id, createdAt: 1_000 });
-  farm.store.chunks.transition(running, "running", 1_000, { currentAttemptId: "att-run" });
+  startAttempt(farm.store, running, a.id, "att-run");
   const live = new Map<string, Heartbeat>([[a.id, heartbeat(a.id, { status: "busy" })]]);
   const publisher = recordingPublisher();
   const first: LostWorkFirst = new LostWorkFirst({ store: farm.store, publisher, live: () => live, ineligible: (agent) => (bMayRun || agent.id !== "agt-b" ? null : "lacks tag gpu"), clock: clock.now, log: testLog(), freshMs: 1_500 });

@@ -6,6 +6,7 @@ import { heard } from "../helpers/heartbeat-fixture.ts";
 import { insertAgent, seedFarm } from "../helpers/store-fixture.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { recordingPublisher } from "../helpers/recording-publisher.ts";
+import { startAttempt } from "../helpers/sink-fixture.ts";
 import { testLog } from "../helpers/test-log.ts";
 
 const ROLL_CALL_MS = 500;
@@ -19,8 +20,8 @@ function farmWithCutAgent(t: Parameters<typeof seedFarm>[0]) {
   const clock = manualClock(10_000);
   const cut = farm.agent;
   const live = insertAgent(farm.store, { id: "agt-live" });
-  runOn(farm, farm.chunks[1]!.id, cut.id, "att-cut");
-  runOn(farm, farm.chunks[2]!.id, live.id, "att-live");
+  startAttempt(farm.store, farm.chunks[1]!.id, cut.id, "att-cut");
+  startAttempt(farm.store, farm.chunks[2]!.id, live.id, "att-live");
   farm.store.agents.touchMany(new Map([[cut.id, 9_900], [live.id, 9_500]]));
   // What each agent's latest heartbeat echoes: an ask from before this roll call.
   const answers = new Map<string, number>([[cut.id, 4_000], [live.id, 4_000]]);
@@ -63,10 +64,3 @@ test("a roll call nobody answers closes after its bound and the lost work is pla
   f.first.requeued(f.farm.chunks[3]!.id);
   assert.deepEqual(f.asks, [10_000, 10_000 + ROLL_CALL_MS]);
 });
-
-/** The agent runs the chunk: queued, one running attempt, running. */
-function runOn(farm: ReturnType<typeof seedFarm>, chunkId: string, agentId: string, attemptId: string): void {
-  farm.store.chunks.transition(chunkId, "queued", 1_000, { dispatchId: `d-${attemptId}` });
-  farm.store.attempts.insert({ id: attemptId, chunkId, jobId: farm.job.id, agentId, createdAt: 1_000 });
-  farm.store.chunks.transition(chunkId, "running", 1_000, { currentAttemptId: attemptId });
-}
