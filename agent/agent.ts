@@ -42,6 +42,7 @@ import { join } from "node:path";
 import { AssetCache, type AssetSource } from "./assets/asset-cache.ts";
 import { storeAssetSource } from "./grpc/store-asset-source.ts";
 import { DEFAULT_CACHE_BYTES } from "./assets/cache-size.ts";
+import { AGENT_NATS_LINK, logStaleLinks } from "./nats/link-settings.ts";
 
 /** Heartbeats name at most this many cached assets (the schema's bound). */
 const MAX_ADVERTISED_ASSETS = 1024;
@@ -213,17 +214,11 @@ export class Agent {
       // Servers that trust the studio's operator (embedded, or a cluster from `nats-cluster init`) listen with TLS from the studio CA.
       ...(creds && joined.natsSeed ? { tls: natsClientTls(creds.caPem) } : {}),
       name: `nightshift-agent-${this.opts.name}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      // nats.js adds up to 1 s at random to each try over TLS: after a coordinator restart (its nats-server restarted
-      // with it) agents came back up to 1.25 s apart, and its pool is held until they are heard (twelfth round).
-      reconnectJitterTLS: 250,
-      // Each connect try may take this long (nats.js default 20 s). A try begun while the agent's link was cut hangs on
-      // its SYN; at 20 s the agent came back on NATS (heartbeats, work) up to 20 s after its link did (soak, sixth round).
-      timeout: NATS_CONNECT_TRY_MS,
+      ...AGENT_NATS_LINK,
     };
     // A user JWT is valid on every server that trusts the studio's operator at once: nothing to wait for.
     this.nc = await connect(natsOptions);
+    logStaleLinks(this.nc, log);
     void this.nc.closed().then((err) => {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
     });
@@ -513,9 +508,6 @@ export class Agent {
     await this.opts.onStopped?.().catch(() => undefined);
   }
 }
-
-/** Longest one NATS connect try of the agent (TCP, TLS, CONNECT/PONG), ms: a LAN handshake takes far less, even under load. */
-export const NATS_CONNECT_TRY_MS = 5_000;
 
 /** Waits for `p` (its failure ignored), at most `ms`. */
 async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
