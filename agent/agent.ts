@@ -42,7 +42,7 @@ import { join } from "node:path";
 import { AssetCache, type AssetSource } from "./assets/asset-cache.ts";
 import { storeAssetSource } from "./grpc/store-asset-source.ts";
 import { DEFAULT_CACHE_BYTES } from "./assets/cache-size.ts";
-import { AGENT_NATS_LINK, logStaleLinks } from "./nats/link-settings.ts";
+import { AGENT_NATS_LINK, logStaleLinks, natsConnectionName } from "./nats/link-settings.ts";
 
 /** Heartbeats name at most this many cached assets (the schema's bound). */
 const MAX_ADVERTISED_ASSETS = 1024;
@@ -217,8 +217,9 @@ export class Agent {
       ...AGENT_NATS_LINK,
     };
     // A user JWT is valid on every server that trusts the studio's operator at once: nothing to wait for.
-    this.nc = await connect(natsOptions);
-    logStaleLinks(this.nc, log);
+    const nc = await connect(natsOptions);
+    this.nc = nc;
+    logStaleLinks(nc, log);
     void this.nc.closed().then((err) => {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
     });
@@ -237,6 +238,7 @@ export class Agent {
       cachedAssets: [...new Set([...inFolder, ...this.assets.hashes()])].slice(0, MAX_ADVERTISED_ASSETS),
       progress: this.current ? progressOf(this.current) : null,
       ...(this.answers !== undefined && { answers: this.answers }),
+      natsConnection: natsConnectionName(nc),
     }));
     listenForControl(this.nc, subj.control(this.agentId), (m) => this.onControl(m), log);
     this.heartbeat.start();

@@ -368,7 +368,7 @@ export class Coordinator {
       } });
       // An agent whose process died is seen by its NATS connection closing, sooner than by its heartbeats stopping.
       const disconnects = natsAccountPush
-        ? watchAgentDisconnects(natsAccountPush.connection, trust.natsOperator.accountPublicKey, (id, reason) => registry.connectionClosed(id, reason), log.child({ part: "agents" }))
+        ? watchAgentDisconnects(natsAccountPush.connection, trust.natsOperator.accountPublicKey, (c) => registry.connectionClosed(c.agentId, c.reason, c.connection), log.child({ part: "agents" }))
         : undefined;
       const accounting = await startAccounting({ config: config.accounting, store, nc, telemetrySubject: queue.subjects.telemetryAll, live: registry.live, dispatcher, api, clock, log });
       cleanups.push(() => accounting.stop());

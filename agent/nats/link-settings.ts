@@ -26,7 +26,11 @@ import type { Logger } from "../../shared/log.ts";
  * had handed the old connection is lost with it, as it was already when a pull
  * was given up: the coordinator's after-a-gap rule places such work again
  * (coordinator/dispatch/placed-take-back.ts), and calls in flight are sent
- * again at the reconnect (shared/nats/reconnect-race.ts).
+ * again at the reconnect (shared/nats/reconnect-race.ts). The server reports
+ * the old connection closed only when the link is back, often just after the
+ * agent's first heartbeat on the new one: each heartbeat names its connection
+ * (natsConnectionName), and the coordinator ignores the close of another one
+ * (coordinator/agents/agent-registry.ts connectionClosed).
  *
  * The cost: two pings a second per agent, answered by the server. A host too
  * busy to read a pong for 1.5 s gets one needless reconnect; a cut shorter
@@ -53,6 +57,16 @@ export const AGENT_NATS_LINK = {
   pingInterval: NATS_PING_MS,
   maxPingOut: NATS_MAX_PINGS_OUT,
 } as const;
+
+/**
+ * The connection's name in nats-server's advisories: `<server id>/<client id>` from its INFO (undefined before
+ * the first). Sent in each heartbeat, so the coordinator can tell the close of a connection the agent dropped as
+ * stale, which the server reports once the link is back, from the close of the one it is on.
+ */
+export function natsConnectionName(nc: NatsConnection): string | undefined {
+  const info = nc.info;
+  return info ? `${info.server_id}/${info.client_id}` : undefined;
+}
 
 /** Logs each connection the agent drops as stale (a silent link) and the reconnect that follows. */
 export function logStaleLinks(nc: NatsConnection, log: Logger): void {

@@ -167,12 +167,20 @@ export class AgentRegistry {
   /**
    * NATS says the agent's connection was closed from its side (agent-disconnect-watch.ts). A live
    * client reconnects and heartbeats within heartbeatMs; unless one comes, the sweep marks it offline.
+   * The close of a connection other than the one its last heartbeat named is ignored: the agent
+   * dropped a silent one and is heard on its new one (the server reports the old close only once the
+   * link is back, often just after that first heartbeat, which would then not count).
    */
-  connectionClosed(agentId: string, reason: string): void {
+  connectionClosed(agentId: string, reason: string, connection?: string): void {
     const agent = this.store.agents.liveness(agentId);
     if (agent?.state !== "online") return;
+    const heardOn = this.live.get(agentId)?.natsConnection;
+    if (connection !== undefined && heardOn !== undefined && heardOn !== connection) {
+      this.log.info({ agentId, name: agent.name, reason, connection, heardOn }, "an earlier NATS connection of the agent closed; it is heard on another");
+      return;
+    }
     this.closedAt.set(agentId, this.clock());
-    this.log.info({ agentId, name: agent.name, reason }, "agent's NATS connection closed");
+    this.log.info({ agentId, name: agent.name, reason, connection }, "agent's NATS connection closed");
   }
 
   /**

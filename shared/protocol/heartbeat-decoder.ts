@@ -31,6 +31,7 @@ export function decodeHeartbeat(data: Uint8Array): Heartbeat {
     seq: int(o.seq, "seq"),
   };
   if (o.answers !== undefined) hb.answers = num(o.answers, "answers");
+  if (o.natsConnection !== undefined) hb.natsConnection = str(o.natsConnection, "natsConnection", 120);
   if (o.otherAttemptIds !== undefined) hb.otherAttemptIds = strings(o.otherAttemptIds, "otherAttemptIds", 8, Infinity);
   if (o.note !== undefined) hb.note = str(o.note, "note", 500);
   if (o.downKinds !== undefined) hb.downKinds = strings(o.downKinds, "downKinds", 16, 32);

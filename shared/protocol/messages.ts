@@ -53,6 +53,12 @@ export const HeartbeatSchema = z.object({
   seq: z.number().int(),
   /** The `ask` of the last heartbeat-now this agent got (AgentControlSchema): this heartbeat was sent after it. */
   answers: z.number().optional(),
+  /**
+   * The NATS connection the agent was on when it made this heartbeat, `<server id>/<client id>` from the server's
+   * INFO: the coordinator takes nats-server's disconnect advisory for an earlier connection (dropped as stale
+   * and dialled again) as no sign the agent is gone.
+   */
+  natsConnection: z.string().max(120).optional(),
   /** Why the agent is not taking work (foreign GPU use), shown in `nightshift agents`. */
   note: z.string().max(500).optional(),
   /** Step kinds the agent advertised whose tool is down now (its ComfyUI stopped answering): placed nowhere until back. */

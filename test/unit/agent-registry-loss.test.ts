@@ -27,7 +27,8 @@ function setup(t: TestContext, prober?: AgentProber) {
   const r = claims.claim(farm.agent.id, chunk.id, queueChunk(farm.store, chunk.id));
   assert.equal(r.skip, false);
   const attemptId = (r as { attemptId: string }).attemptId;
-  const beat = () => registry.heartbeat({ agentId: farm.agent.id, name: farm.agent.name, status: "busy", attemptId, seq: 0, sentAtMs: clock.now() } as Parameters<AgentRegistry["heartbeat"]>[0]);
+  const beat = (natsConnection?: string) =>
+    registry.heartbeat({ agentId: farm.agent.id, name: farm.agent.name, status: "busy", attemptId, seq: 0, sentAtMs: clock.now(), ...(natsConnection !== undefined && { natsConnection }) } as Parameters<AgentRegistry["heartbeat"]>[0]);
   return { ...farm, clock, registry, attemptId, chunk, offline, beat };
 }
 
@@ -56,6 +57,35 @@ test("a heartbeat after the connection closed (the client reconnected) keeps the
   assert.deepEqual(registry.sweep(), []);
   assert.equal(store.agents.get(agent.id)?.state, "online");
   assert.equal(store.attempts.get(attemptId)?.state, "running");
+});
+
+test("the close of an earlier connection, reported after the agent is heard on a new one, is ignored; the close of the one it is heard on counts", (t) => {
+  // The agent dropped a silent connection (cid 6) and dialled again (cid 9); the server reports cid 6 closed once
+  // the link is back, just after the first heartbeat on cid 9. Counted, the agent would need another heartbeat
+  // within one period of that report, and a late one would lose its attempt.
+  const { store, registry, clock, agent, attemptId, beat, offline } = setup(t);
+  beat("NSERVER/9");
+  clock.advance(5);
+  registry.connectionClosed(agent.id, "Client Closed", "NSERVER/6");
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs + 500);
+  assert.deepEqual(registry.sweep(), [], "an earlier connection's close");
+  assert.equal(store.attempts.get(attemptId)?.state, "running");
+  beat("NSERVER/9");
+  registry.connectionClosed(agent.id, "Read Error", "NSERVER/9");
+  clock.advance(DEFAULT_FARM_POLICY.heartbeatMs);
+  assert.deepEqual(registry.sweep(), [agent.id], "the close of the connection its heartbeats came on");
+  assert.equal(store.attempts.get(attemptId)?.state, "lost");
+  assert.deepEqual(offline, [agent.id]);
+});
+
+test("a close that names no connection, or an agent whose heartbeats name none (an earlier version), counts as before", (t) => {
+  for (const [heardOn, closed] of [["NSERVER/9", undefined], [undefined, "NSERVER/6"]] as const) {
+    const { registry, clock, agent, beat } = setup(t);
+    beat(heardOn);
+    registry.connectionClosed(agent.id, "Client Closed", closed);
+    clock.advance(DEFAULT_FARM_POLICY.heartbeatMs);
+    assert.deepEqual(registry.sweep(), [agent.id], `heard on ${heardOn}, closed ${closed}`);
+  }
 });
 
 test("without a closed connection, heartbeat silence still takes the timeout", (t) => {
@@ -124,6 +154,9 @@ test("disconnect advisories: only an agent's user whose own side went away count
     reason,
     client: { name: "nightshift-agent-a", user: "UABC", ...(nameTag !== undefined ? { name_tag: nameTag } : {}) },
   });
+  // As nats-server 2.9 sends them (the server's id, the connection's client id: those of its INFO to the client).
+  const withIds = { ...adv("Client Closed", "agent-agt-123"), server: { name: "n1", host: "0.0.0.0", id: "NSERVER" }, client: { ...adv("", "agent-agt-123").client, id: 6 } };
+  assert.deepEqual(closedAgentOf(withIds), { agentId: "agt-123", reason: "Client Closed", connection: "NSERVER/6" });
   assert.deepEqual(closedAgentOf(adv("Read Error", "agent-agt-123")), { agentId: "agt-123", reason: "Read Error" });
   assert.deepEqual(closedAgentOf(adv("Client Closed", "agent-agt-123")), { agentId: "agt-123", reason: "Client Closed" });
   assert.equal(closedAgentOf(adv("Server Shutdown", "agent-agt-123")), undefined, "the server's own shutdown: the client reconnects");
