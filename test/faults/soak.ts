@@ -363,7 +363,7 @@ async function whenTrue(cond: () => boolean, timeoutMs: number): Promise<number 
  * was possible; logged. `cutAt`: the watch was cut off there by --max-minutes. Undefined when the watch was already
  * counted (cut off before its fault's own result came).
  */
-function recovery(kind: FaultKind, t0: number, doneAt: number | undefined, availability: FarmAvailability, watch: symbol, cutAt?: number): Recovery | undefined {
+function recovery(kind: FaultKind, t0: number, doneAt: number | undefined, availability: FarmAvailability, watch: symbol, cutAt?: number, how?: string): Recovery | undefined {
   const label = openWatches.get(watch)?.label;
   if (!openWatches.delete(watch)) return undefined;
   // Not recovered within the wait (or by the bound): counted as the time watched (a lower bound), so that the slowest recoveries stay in the percentiles.
@@ -373,7 +373,7 @@ function recovery(kind: FaultKind, t0: number, doneAt: number | undefined, avail
   // As the ninth round counted it (a nats-server outage not left out), to compare with its figures.
   const withBus = availability.possibleMs(t0, end, kind !== "kill-coordinator", false) / 1000;
   const ninth = withBus !== r.seconds ? ` (${withBus.toFixed(2)}s counting the nats-server outage)` : "";
-  log(`  ${kind}${label ? ` (${label})` : ""}: ${what} ${r.fromFaultSeconds.toFixed(2)}s, ${r.seconds.toFixed(2)}s of it with recovery possible${ninth}`);
+  log(`  ${kind}${label ? ` (${label})` : ""}: ${what} ${r.fromFaultSeconds.toFixed(2)}s, ${r.seconds.toFixed(2)}s of it with recovery possible${ninth}${how && doneAt !== undefined ? `: ${how}` : ""}`);
   return r;
 }
 
@@ -406,6 +406,13 @@ async function inject(
   const reclaimed = (chunkId: string): boolean =>
     (db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM attempts WHERE chunk_id = ? AND created_at > ?`, chunkId, t0)?.n ?? 0) > 0 ||
     db.get<{ state: string }>(`SELECT state FROM chunks WHERE id = ?`, chunkId)?.state === "done";
+  // Which of the two ended an agent fault's recovery: the per-fault line says so (the summary counts both alike).
+  const how = (chunkId: string, doneAt: number | undefined): string | undefined =>
+    doneAt === undefined
+      ? undefined
+      : (db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM attempts WHERE chunk_id = ? AND created_at > ? AND created_at <= ?`, chunkId, t0, doneAt)?.n ?? 0) > 0
+        ? "claimed again"
+        : "finished by the agent that held it";
   switch (f.kind) {
     case "kill-agent": {
       if (!farm.agentAlive(f.agent)) return undefined;
@@ -420,7 +427,8 @@ async function inject(
       await farm.agents[f.agent]?.exited;
       await restartAgent(farm, f.agent);
       availability.agent(f.agent, true, Date.now());
-      return watch ? recovery(f.kind, t0, await rec, availability, watch) : undefined;
+      const doneAt = await rec;
+      return watch && h ? recovery(f.kind, t0, doneAt, availability, watch, undefined, how(h.chunk_id, doneAt)) : undefined;
     }
     case "cut-link": {
       const host = farm.agentHost(f.agent);
@@ -434,7 +442,8 @@ async function inject(
       await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
       await lan.linkUp(host);
       availability.agent(f.agent, true, Date.now());
-      return watch ? recovery(f.kind, t0, await rec, availability, watch) : undefined;
+      const doneAt = await rec;
+      return watch && h ? recovery(f.kind, t0, doneAt, availability, watch, undefined, how(h.chunk_id, doneAt)) : undefined;
     }
     case "kill-coordinator": {
       availability.coordinator(false, t0);
