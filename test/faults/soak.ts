@@ -403,16 +403,13 @@ async function inject(
       agentName,
       jobId,
     );
-  const reclaimed = (chunkId: string): boolean =>
-    (db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM attempts WHERE chunk_id = ? AND created_at > ?`, chunkId, t0)?.n ?? 0) > 0 ||
-    db.get<{ state: string }>(`SELECT state FROM chunks WHERE id = ?`, chunkId)?.state === "done";
+  // Attempts of the chunk made after the fault (and by `upTo`, when given): the chunk was claimed again.
+  const claimedAgain = (chunkId: string, upTo = Number.MAX_SAFE_INTEGER): boolean =>
+    (db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM attempts WHERE chunk_id = ? AND created_at > ? AND created_at <= ?`, chunkId, t0, upTo)?.n ?? 0) > 0;
+  const reclaimed = (chunkId: string): boolean => claimedAgain(chunkId) || db.get<{ state: string }>(`SELECT state FROM chunks WHERE id = ?`, chunkId)?.state === "done";
   // Which of the two ended an agent fault's recovery: the per-fault line says so (the summary counts both alike).
   const how = (chunkId: string, doneAt: number | undefined): string | undefined =>
-    doneAt === undefined
-      ? undefined
-      : (db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM attempts WHERE chunk_id = ? AND created_at > ? AND created_at <= ?`, chunkId, t0, doneAt)?.n ?? 0) > 0
-        ? "claimed again"
-        : "finished by the agent that held it";
+    doneAt === undefined ? undefined : claimedAgain(chunkId, doneAt) ? "claimed again" : "finished by the agent that held it";
   switch (f.kind) {
     case "kill-agent": {
       if (!farm.agentAlive(f.agent)) return undefined;
