@@ -26,6 +26,14 @@ export interface BlackholeProxy {
    * one way, as a host too busy to read its socket sees it (its pulls' heartbeats come late).
    */
   stallToClient(): void;
+  /**
+   * The connections open now carry nothing more either way, for good, and nothing closes them; connections
+   * opened from now on pass: a link back after a cut whose old connections' far end is gone without a reset
+   * reaching the client (the coordinator killed during the cut), or waits out its TCP retransmit backoff.
+   */
+  deafen(): void;
+  /** Connections accepted so far. */
+  readonly accepted: number;
   /** What clients sent from now on, each read with its time (performance.now(), ms; latin1). */
   recordFromClient(): Array<{ atMs: number; text: string }>;
 }
@@ -34,6 +42,8 @@ interface Pair {
   client: Socket;
   upstream: Socket | undefined;
   upstreamGone: boolean;
+  /** deafen(): nothing passes on it any more. */
+  deaf: boolean;
   toServer: Buffer[];
   toClient: Buffer[];
 }
@@ -44,6 +54,7 @@ export async function startBlackholeProxy(t: TestContext, target: string): Promi
   let toClientStalled = false;
   let record: Array<{ atMs: number; text: string }> | undefined;
   let resets = 0;
+  let accepted = 0;
   const pairs = new Set<Pair>();
 
   const close = (p: Pair): void => {
@@ -54,19 +65,25 @@ export async function startBlackholeProxy(t: TestContext, target: string): Promi
   const attach = (p: Pair): void => {
     const up = connect(Number(url.port), url.hostname);
     p.upstream = up;
-    up.on("data", (data: Buffer) => (isCut || toClientStalled ? p.toClient.push(data) : p.client.write(data)));
+    up.on("data", (data: Buffer) => {
+      if (p.deaf) return;
+      if (isCut || toClientStalled) p.toClient.push(data);
+      else p.client.write(data);
+    });
     const gone = (): void => {
       p.upstreamGone = true;
-      if (!isCut) close(p);
+      if (!isCut && !p.deaf) close(p);
     };
     up.on("error", gone).on("close", gone);
     for (const b of p.toServer.splice(0)) up.write(b);
   };
 
   const server: Server = createServer((client) => {
-    const p: Pair = { client, upstream: undefined, upstreamGone: false, toServer: [], toClient: [] };
+    const p: Pair = { client, upstream: undefined, upstreamGone: false, deaf: false, toServer: [], toClient: [] };
     pairs.add(p);
+    accepted++;
     client.on("data", (data: Buffer) => {
+      if (p.deaf) return;
       record?.push({ atMs: performance.now(), text: data.toString("latin1") });
       if (isCut || !p.upstream) p.toServer.push(data);
       else p.upstream.write(data);
@@ -103,6 +120,12 @@ export async function startBlackholeProxy(t: TestContext, target: string): Promi
     },
     get resets() {
       return resets;
+    },
+    deafen() {
+      for (const p of pairs) p.deaf = true;
+    },
+    get accepted() {
+      return accepted;
     },
     heldForServer() {
       return [...pairs].map((p) => Buffer.concat(p.toServer).toString("latin1")).join("");
