@@ -90,6 +90,19 @@ export class ClaimStream {
     this.stream = this.opened();
   }
 
+  /**
+   * Drops the open stream, with no pause before the next one (the agent dialled the coordinator again:
+   * CoordinatorClient.redial): claims unanswered on it are made again over the unary call, which goes on the
+   * new connection.
+   */
+  reset(): void {
+    const s = this.stream;
+    if (!s) return;
+    this.stream = undefined;
+    this.broken(s, serviceError(status.UNAVAILABLE, "the agent dialled the coordinator again"));
+    s.call.cancel();
+  }
+
   /** Ends the stream; claims still unanswered on it fail (the agent is closing its connection). */
   close(): void {
     this.closed = true;

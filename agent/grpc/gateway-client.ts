@@ -62,34 +62,89 @@ function promisify<Req, Res>(fn: UnaryCall<Req, Res>, req: Req, settle = false):
   });
 }
 
+/** One dial of the coordinator: the clients of one set of connections (gateway and sink share one; the store has its own). */
+interface Dial {
+  gateway: AgentGatewayClient;
+  sink: ResultSinkClient;
+  store: ModelStoreClient;
+}
+
+/**
+ * Channel option that numbers the agent's dials (redial): grpc-js shares a connection between channels whose
+ * address, options and credentials are equal, so a dial with a new number gets connections of its own.
+ */
+const DIAL_OPTION = "nightshift.dial";
+
 /** The agent's gRPC connection to the coordinator: gateway calls and the result sink client. */
 export class CoordinatorClient {
-  readonly gateway: AgentGatewayClient;
-  readonly sink: ResultSinkClient;
-  /** The coordinator's asset store (agent/grpc/store-asset-source.ts). */
-  readonly store: ModelStoreClient;
   /** Claims over one open stream, the unary Claim as fallback (agent/grpc/claim-stream.ts). */
   readonly claims: ClaimStream;
   /** Every chunk's upload on one stream, open while the agent runs (agent/grpc/upload-stream.ts). */
   readonly uploads: UploadStream;
+  private dial: Dial;
+  /** Dials made so far (redial). */
+  dials = 1;
+  private readonly options: ChannelOptions;
 
   constructor(
     readonly address: string,
-    creds: ChannelCredentials = grpcCredentials.createInsecure(),
+    private readonly creds: ChannelCredentials = grpcCredentials.createInsecure(),
     /** Extra channel options (the TLS name the studio's mutual TLS checks). */
     channelOptions: ChannelOptions = {},
   ) {
-    const options = { ...GRPC_CHANNEL_OPTIONS, ...AGENT_RECONNECT_OPTIONS, ...AGENT_KEEPALIVE_OPTIONS, ...channelOptions };
-    this.gateway = new AgentGatewayClient(address, creds, options);
-    this.sink = new UploadClient(address, creds, options);
-    // Its own connection with a wide HTTP/2 window: at grpc-js's default 64 KiB, a transfer waits for a window update every 64 KiB.
-    this.store = new ModelStoreCodecClient(address, creds, { ...options, "grpc-node.flow_control_window": ASSET_FLOW_CONTROL_WINDOW });
+    this.options = { ...GRPC_CHANNEL_OPTIONS, ...AGENT_RECONNECT_OPTIONS, ...AGENT_KEEPALIVE_OPTIONS, ...channelOptions };
+    this.dial = this.dialled();
     this.claims = new ClaimStream({
       open: () => this.gateway.claimStream(),
       unary: (ask) => this.unaryClaim(ask),
       answerWithinMs: SETTLE_WAIT_SECONDS * 1000,
     });
-    this.uploads = new UploadStream(this.sink);
+    this.uploads = new UploadStream(() => this.sink);
+  }
+
+  private dialled(): Dial {
+    const options = { ...this.options, [DIAL_OPTION]: this.dials };
+    return {
+      gateway: new AgentGatewayClient(this.address, this.creds, options),
+      sink: new UploadClient(this.address, this.creds, options),
+      // Its own connection with a wide HTTP/2 window: at grpc-js's default 64 KiB, a transfer waits for a window update every 64 KiB.
+      store: new ModelStoreCodecClient(this.address, this.creds, { ...options, "grpc-node.flow_control_window": ASSET_FLOW_CONTROL_WINDOW }),
+    };
+  }
+
+  get gateway(): AgentGatewayClient {
+    return this.dial.gateway;
+  }
+
+  get sink(): ResultSinkClient {
+    return this.dial.sink;
+  }
+
+  /** The coordinator's asset store (agent/grpc/store-asset-source.ts). */
+  get store(): ModelStoreClient {
+    return this.dial.store;
+  }
+
+  /**
+   * Moves to new connections to the coordinator, and lets the old ones go: for a connection that may carry
+   * nothing any more and cannot tell (the agent's link was cut: the far end killed meanwhile, or waiting out
+   * its TCP retransmit backoff; see agent/nats/link-settings.ts). Claims unanswered on the claim stream are
+   * made again over the unary call on the new connection; uploads on the upload stream fail as on a broken
+   * connection (UNAVAILABLE), so an upload with its frames kept is sent again whole on the new one
+   * (result-uploader.ts). Both streams open again at once. Other calls under way on the old connections (an
+   * asset fetch, a failure report) run on there until they end or its keepalive drops it.
+   */
+  redial(): void {
+    const old = this.dial;
+    this.dials++;
+    this.dial = this.dialled();
+    this.claims.reset();
+    this.uploads.reset();
+    this.claims.warm();
+    this.uploads.warm();
+    old.gateway.close();
+    old.sink.close();
+    old.store.close();
   }
 
   join(req: JoinRequest): Promise<JoinResponse> {

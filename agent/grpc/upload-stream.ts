@@ -206,13 +206,14 @@ export class UploadStream {
   /** Streams opened so far (each one a call and its ready round trip). */
   readonly stats = { opened: 0 };
 
-  constructor(private readonly sink: ResultSinkClient) {}
+  /** `sink`: the client of the agent's current connection (CoordinatorClient.redial moves it to a new one). */
+  constructor(private readonly sink: () => ResultSinkClient) {}
 
   /** A new upload on the open stream (opened now if need be), or null when the coordinator has no UploadStream. */
   async begin(): Promise<StreamUpload | null> {
     if (this.closed) throw Object.assign(new Error("1 CANCELLED: the upload stream was closed"), { code: grpcStatus.CANCELLED, details: "the upload stream was closed", metadata: new Metadata() });
     if (this.unimplemented) return null;
-    this.current ??= this.open();
+    this.current ??= this.opening();
     const opening = this.current;
     let s: OpenStream | null;
     try {
@@ -237,19 +238,28 @@ export class UploadStream {
    */
   warm(): void {
     if (this.closed || this.unimplemented || this.current) return;
-    const opening = this.open();
+    const opening = this.opening();
     this.current = opening;
     opening.catch(() => {
       if (this.current === opening) this.current = undefined;
     });
   }
 
-  private async open(): Promise<OpenStream | null> {
-    const call = this.sink.uploadStream();
+  /** A stream being opened, which, once gone, is forgotten only while it is still the current one (reset may have put another in its place). */
+  private opening(): Promise<OpenStream | null> {
+    const p: Promise<OpenStream | null> = this.open(() => {
+      if (this.current === p) this.current = undefined;
+    });
+    return p;
+  }
+
+  private async open(forget: () => void): Promise<OpenStream | null> {
+    const sink = this.sink();
+    const call = sink.uploadStream();
     this.stats.opened++;
     let stream: OpenStream | undefined;
     const gone = (s: OpenStream): void => {
-      if (stream === s) this.current = undefined;
+      if (stream === s) forget();
     };
     let takesWhole = false;
     const ready = new Promise<void>((resolve, reject) => {
@@ -272,7 +282,7 @@ export class UploadStream {
       }
       throw err;
     }
-    stream = new OpenStream(call, this.sink.getChannel(), gone, takesWhole);
+    stream = new OpenStream(call, sink.getChannel(), gone, takesWhole);
     return stream;
   }
 
@@ -303,6 +313,23 @@ export class UploadStream {
         if (!s.broken) s.call.write({ body: { $case: "cancel", value: true }, uploadId });
       },
     };
+  }
+
+  /**
+   * Drops the open (or opening) stream: the agent dialled the coordinator again (CoordinatorClient.redial).
+   * Uploads not answered on it reject with UNAVAILABLE, as on a connection that broke (an upload with its
+   * frames kept is sent again: result-uploader.ts); the next begin() opens a stream on the new connection.
+   */
+  reset(): void {
+    const c = this.current;
+    this.current = undefined;
+    void c?.then(
+      (s) => {
+        s?.fail(Object.assign(new Error("14 UNAVAILABLE: the agent dialled the coordinator again"), { code: grpcStatus.UNAVAILABLE, details: "the agent dialled the coordinator again", metadata: new Metadata() }) as ServiceError);
+        s?.call.cancel();
+      },
+      () => undefined,
+    );
   }
 
   /** Ends the open stream (the agent is stopping), and opens no other; uploads still in flight reject with its error. Safe to call twice. */
