@@ -42,7 +42,7 @@ import { join } from "node:path";
 import { AssetCache, type AssetSource } from "./assets/asset-cache.ts";
 import { storeAssetSource } from "./grpc/store-asset-source.ts";
 import { DEFAULT_CACHE_BYTES } from "./assets/cache-size.ts";
-import { AGENT_NATS_LINK, logStaleLinks, natsConnectionName } from "./nats/link-settings.ts";
+import { AGENT_NATS_LINK, natsConnectionName, watchStaleLinks } from "./nats/link-settings.ts";
 
 /** Heartbeats name at most this many cached assets (the schema's bound). */
 const MAX_ADVERTISED_ASSETS = 1024;
@@ -219,7 +219,12 @@ export class Agent {
     // A user JWT is valid on every server that trusts the studio's operator at once: nothing to wait for.
     const nc = await connect(natsOptions);
     this.nc = nc;
-    logStaleLinks(nc, log);
+    // The gRPC connections went through the same cut: one whose far end was killed meanwhile, or waits out its
+    // TCP retransmit backoff, would hold the uploads and claims on it until its keepalive gives up (6 s).
+    watchStaleLinks(nc, log, () => {
+      log.info({ dial: client.dials + 1 }, "dialling the coordinator again on new gRPC connections after a silent link");
+      client.redial();
+    });
     void this.nc.closed().then((err) => {
       if (this.state === "running" || this.state === "draining") this.opts.onLost?.(err?.message ?? "NATS connection closed");
     });

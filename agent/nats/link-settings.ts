@@ -68,8 +68,12 @@ export function natsConnectionName(nc: NatsConnection): string | undefined {
   return info ? `${info.server_id}/${info.client_id}` : undefined;
 }
 
-/** Logs each connection the agent drops as stale (a silent link) and the reconnect that follows. */
-export function logStaleLinks(nc: NatsConnection, log: Logger): void {
+/**
+ * Logs each connection the agent drops as stale (a silent link) and the reconnect that follows, and calls
+ * `relinked` at that reconnect: the agent's gRPC connections to the coordinator went through the same cut and
+ * may carry nothing either (the agent then dials them again: CoordinatorClient.redial).
+ */
+export function watchStaleLinks(nc: NatsConnection, log: Logger, relinked: () => void = () => undefined): void {
   void (async () => {
     let staleAt: number | undefined;
     for await (const s of nc.status()) {
@@ -79,6 +83,11 @@ export function logStaleLinks(nc: NatsConnection, log: Logger): void {
       } else if (s.type === "reconnect" && staleAt !== undefined) {
         log.info({ afterMs: Math.round(performance.now() - staleAt) }, "NATS connected again after a silent link");
         staleAt = undefined;
+        try {
+          relinked();
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, "after a silent link: the agent's other connections not dialled again");
+        }
       }
     }
   })().catch(() => undefined);
