@@ -43,7 +43,9 @@ export const AGENT_RECONNECT_OPTIONS = {
  * coordinator has judged the agent lost by then, 2-3.5 s after its last heartbeat, if the link was down that long),
  * claims settle on the next connection. Why 4 s and not less: a coordinator whose event loop stalls longer (a job
  * manifest hashing every frame at job end took 9.4 s under load in the ninth round) costs its agents their
- * connections, and the uploads on them; a ping every 2 s is one small frame each way per channel.
+ * connections, and the uploads on them; a ping every 2 s is one small frame each way per channel. Since the
+ * seventeenth round a cut the agent's NATS connection noticed (a silent link) does not wait for this: the agent dials
+ * again once its link is back (redial); the keepalive is left for a connection silent on its own.
  */
 export const AGENT_KEEPALIVE_OPTIONS = {
   "grpc.keepalive_time_ms": 2_000,

@@ -26,7 +26,9 @@
  * closes it once its uploads are answered (watchChannel). An idle stream
  * through a dead link breaks when the channel's keepalive gets no answer
  * (gateway-client.ts, AGENT_KEEPALIVE_OPTIONS: a ping 2 s after the last
- * answer, 4 s to answer), and the next upload opens a new one.
+ * answer, 4 s to answer), and the next upload opens a new one; after a
+ * silent link the agent drops it sooner, dialling new connections (reset,
+ * CoordinatorClient.redial).
  */
 import { once, type EventEmitter } from "node:events";
 import { Metadata, connectivityState, status as grpcStatus, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";

@@ -36,7 +36,7 @@ export class HeartbeatPublisher {
    * connection, saying what the agent was doing before and naming no connection (nats.js holds no server INFO
    * while disconnected). A heartbeat that names none makes the coordinator count the close of the connection
    * that dropped, which the server reports once the link is back, as the agent's (agent-registry.ts
-   * connectionClosed): seen in the sixteenth round's soaks. The reconnect's heartbeat says what is true then.
+   * connectionClosed). The reconnect's heartbeat says what is true then.
    */
   beat(): void {
     if (this.nc.isClosed() || this.away) return;

@@ -32,6 +32,12 @@ import type { Logger } from "../../shared/log.ts";
  * (natsConnectionName), and the coordinator ignores the close of another one
  * (coordinator/agents/agent-registry.ts connectionClosed).
  *
+ * The agent's gRPC connections to the coordinator went through the same cut,
+ * with the same one-sided return, or to a coordinator killed meanwhile whose
+ * reset never comes: the reconnect after a stale drop is the agent's sign to
+ * dial them again (watchStaleLinks' `relinked`, CoordinatorClient.redial),
+ * rather than to wait up to 6 s for their keepalive (seventeenth round).
+ *
  * The cost: two pings a second per agent, answered by the server. A host too
  * busy to read a pong for 1.5 s gets one needless reconnect; a cut shorter
  * than that is left to TCP (its retransmit then comes within about 0.8 s).
