@@ -438,9 +438,13 @@ async function inject(
       const rec = h ? whenTrue(() => reclaimed(h.chunk_id), RECOVERY_WAIT_MS) : Promise.resolve(undefined);
       await sleep(Math.max(0, t0 + f.restoreAfterSeconds * 1000 - Date.now()));
       await lan.linkUp(host);
-      availability.agent(f.agent, true, Date.now());
+      const upAt = Date.now();
+      availability.agent(f.agent, true, upAt);
       const doneAt = await rec;
-      return watch && h ? recovery(f.kind, t0, doneAt, availability, watch, undefined, how(h.chunk_id, doneAt)) : undefined;
+      // When it ended after the link came back, how long after: what the agent's own return costs.
+      const said = h ? how(h.chunk_id, doneAt) : undefined;
+      const afterUp = said && doneAt !== undefined && doneAt >= upAt ? `${said}, ${((doneAt - upAt) / 1000).toFixed(2)}s after its link came back` : said;
+      return watch && h ? recovery(f.kind, t0, doneAt, availability, watch, undefined, afterUp) : undefined;
     }
     case "kill-coordinator": {
       availability.coordinator(false, t0);
