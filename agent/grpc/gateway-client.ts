@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { credentials as grpcCredentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
+import { credentials as grpcCredentials, Metadata, status as grpcStatus, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type AttemptLogAck, type AttemptLogReport, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import type { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
 import type { ModelStoreClient } from "../../proto/gen/nightshift/v1/model_store.ts";
@@ -174,19 +174,35 @@ export class CoordinatorClient {
   /** The key of the claim for the next chunk not answered yet (claimNext). */
   private nextKey: string | undefined;
 
+  /**
+   * A settling call (it waits for the connection), made again on the new connections when it failed UNAVAILABLE
+   * after a redial: it waited on the old ones, whose close fails it ("Channel closed before call started"), or was
+   * under way there when they broke. Repeating it is as safe as the retries these calls have already: a claim
+   * taken once answers "chunk is running" to its repeat, a failure report of a settled attempt changes nothing.
+   */
+  private async settling<Res>(call: (gateway: AgentGatewayClient) => Promise<Res>): Promise<Res> {
+    const dial = this.dial;
+    try {
+      return await call(dial.gateway);
+    } catch (err) {
+      if (this.dial === dial || (err as ServiceError).code !== grpcStatus.UNAVAILABLE) throw err;
+      return await call(this.dial.gateway);
+    }
+  }
+
   /** The unary Claim call, waiting for the connection (settle). */
   unaryClaim(ask: ClaimAsk): Promise<ClaimResponse> {
-    return promisify<ClaimRequest, ClaimResponse>(this.gateway.claim.bind(this.gateway), { next: false, nextKey: "", ...ask, requestId: 0 }, true);
+    return this.settling((g) => promisify<ClaimRequest, ClaimResponse>(g.claim.bind(g), { next: false, nextKey: "", ...ask, requestId: 0 }, true));
   }
 
   async reportFailure(agentId: string, attemptId: string, error: string, handedBack: boolean): Promise<string> {
-    const ack = await promisify<FailureReport, FailureAck>(this.gateway.reportFailure.bind(this.gateway), { agentId, attemptId, error, handedBack }, true);
+    const ack = await this.settling((g) => promisify<FailureReport, FailureAck>(g.reportFailure.bind(g), { agentId, attemptId, error, handedBack }, true));
     return ack.outcome;
   }
 
   /** Hands over an attempt's tool output (best effort: a log lost is not a frame lost). */
   async reportLog(agentId: string, attemptId: string, text: string): Promise<void> {
-    await promisify<AttemptLogReport, AttemptLogAck>(this.gateway.reportLog.bind(this.gateway), { agentId, attemptId, text }, true);
+    await this.settling((g) => promisify<AttemptLogReport, AttemptLogAck>(g.reportLog.bind(g), { agentId, attemptId, text }, true));
   }
 
   close(): void {

@@ -205,6 +205,10 @@ export class UploadStream {
   private unimplemented = false;
   private closed = false;
   private nextId = 0;
+  /** reset() calls so far. */
+  private resets = 0;
+  /** Streams being opened that have not had the coordinator's ready metadata yet. */
+  private readonly unready = new Set<ClientDuplexStream<UploadMessage, UploadAnswer>>();
   /** Streams opened so far (each one a call and its ready round trip). */
   readonly stats = { opened: 0 };
 
@@ -217,11 +221,14 @@ export class UploadStream {
     if (this.unimplemented) return null;
     this.current ??= this.opening();
     const opening = this.current;
+    const resets = this.resets;
     let s: OpenStream | null;
     try {
       s = await opening;
     } catch (err) {
       if (this.current === opening) this.current = undefined;
+      // Opening on connections a redial let go meanwhile (their close failed it): begun again on the new ones.
+      if (this.resets !== resets && !this.closed) return this.begin();
       throw err;
     }
     if (!s) return null;
@@ -274,6 +281,8 @@ export class UploadStream {
       call.once("error", reject);
       call.once("end", () => reject(Object.assign(new Error("upload stream ended before it was ready"), { code: grpcStatus.UNAVAILABLE })));
     });
+    // Until it is ready, a reset cancels it: opening on a connection that carries nothing, it would wait for its keepalive.
+    this.unready.add(call);
     try {
       await ready;
     } catch (err) {
@@ -283,6 +292,8 @@ export class UploadStream {
         return null;
       }
       throw err;
+    } finally {
+      this.unready.delete(call);
     }
     stream = new OpenStream(call, sink.getChannel(), gone, takesWhole);
     return stream;
@@ -320,9 +331,14 @@ export class UploadStream {
   /**
    * Drops the open (or opening) stream: the agent dialled the coordinator again (CoordinatorClient.redial).
    * Uploads not answered on it reject with UNAVAILABLE, as on a connection that broke (an upload with its
-   * frames kept is sent again: result-uploader.ts); the next begin() opens a stream on the new connection.
+   * frames kept is sent again: result-uploader.ts); the next begin() opens a stream on the new connection. A
+   * stream still waiting for the coordinator's ready metadata is cancelled, and a begin() waiting for it
+   * begins again on the new connection.
    */
   reset(): void {
+    this.resets++;
+    for (const call of this.unready) call.cancel();
+    this.unready.clear();
     const c = this.current;
     this.current = undefined;
     void c?.then(

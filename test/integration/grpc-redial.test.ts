@@ -7,8 +7,14 @@
 // from a silent cut (agent/nats/link-settings.ts watchStaleLinks; test nats-silent-link-relink.test.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CoordinatorClient } from "../../agent/grpc/gateway-client.ts";
 import { answerClaim } from "../../coordinator/grpc/agent-gateway-handler.ts";
 import { startBlackholeProxy, type BlackholeProxy } from "../helpers/blackhole-proxy.ts";
+import { defer } from "../helpers/defer.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { startCoordinatorGrpc } from "../helpers/grpc-fixture.ts";
+import { setupSink } from "../helpers/sink-fixture.ts";
+import { queueChunk } from "../helpers/store-fixture.ts";
 import { assertCommittedOnce, uploadInFlight } from "../helpers/upload-in-flight.ts";
 
 /**
@@ -44,4 +50,56 @@ test("connections gone silent under an upload and a claim: the agent dials again
   assert.equal(u.client.dials, 2);
   assert.ok(committedMs < SETTLED_WITHIN_MS, `committed ${committedMs.toFixed(0)} ms after the new dial (bound ${SETTLED_WITHIN_MS} ms; the silent connection's keepalive gives up after 4-6 s)`);
   assert.ok(claimedMs < SETTLED_WITHIN_MS, `claim answered ${claimedMs.toFixed(0)} ms after the new dial (bound ${SETTLED_WITHIN_MS} ms)`);
+});
+
+/**
+ * Most time from the new dial to an upload begun on the new connection. Without the cancel of the stream that
+ * waited for its ready on the old connection, the begin came 2.0 s after the dial (the old connection's next
+ * keepalive ping, 2 s after it was made, ended it); with it, 0.04 s.
+ */
+const OPENED_WITHIN_MS = 1_000;
+
+/** Resolves with `p`, or fails the test after `ms`: what would wait for the old connection's keepalive. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer!: NodeJS.Timeout;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms of the new dial`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+test("a claim waiting for the old connection (its connect never answered) when the agent dials again is made on the new one, not failed by the old one's close", { timeout: 60_000 }, async (t) => {
+  const s = setupSink(t);
+  const chunk = s.chunks[1]!;
+  const dispatchId = queueChunk(s.store, chunk.id);
+  const g = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
+  const proxy = await startBlackholeProxy(t, `127.0.0.1:${g.port}`);
+  proxy.cut();
+  const client = new CoordinatorClient(proxy.address);
+  defer(t, () => client.close());
+  // The unary claim waits for the connection, whose connect hangs in the cut.
+  const claiming = client.unaryClaim({ agentId: s.agent.id, chunkId: chunk.id, dispatchId, delivery: 1 });
+  await eventually(() => proxy.accepted === 1, "the first connection tried");
+  proxy.deafen();
+  proxy.restore();
+  client.redial();
+  const claim = await within(claiming, SETTLED_WITHIN_MS, "the claim");
+  assert.equal(claim.skip, false, `taken on the new connection: ${claim.reason}`);
+  assert.equal(s.store.attempts.listByChunk(chunk.id).length, 1);
+});
+
+test("an upload stream opening on a connection gone silent when the agent dials again opens on the new one", { timeout: 60_000 }, async (t) => {
+  const s = setupSink(t);
+  const g = await startCoordinatorGrpc(t, s.store, s.sink, s.clock.now);
+  const proxy = await startBlackholeProxy(t, `127.0.0.1:${g.port}`);
+  const client = new CoordinatorClient(proxy.address);
+  defer(t, () => client.close());
+  // The connection is up (the gateway's and the sink's are one), then carries nothing: the stream's ready never comes.
+  await new Promise<void>((resolve, reject) => client.sink.waitForReady(Date.now() + 10_000, (err) => (err ? reject(err) : resolve())));
+  proxy.deafen();
+  const beginning = client.uploads.begin();
+  await eventually(() => client.uploads.stats.opened === 1, "the stream opening");
+  client.redial();
+  const up = await within(beginning, OPENED_WITHIN_MS, "the upload's begin");
+  assert.ok(up, "an upload on the coordinator's upload stream");
+  up.cancel();
+  assert.ok(client.uploads.stats.opened >= 2, "opened again, on the new connection");
 });
