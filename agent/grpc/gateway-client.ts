@@ -133,8 +133,9 @@ export class CoordinatorClient {
    * its TCP retransmit backoff; see agent/nats/link-settings.ts). Claims unanswered on the claim stream are
    * made again over the unary call on the new connection; uploads on the upload stream fail as on a broken
    * connection (UNAVAILABLE), so an upload with its frames kept is sent again whole on the new one
-   * (result-uploader.ts). Both streams open again at once. Other calls under way on the old connections (an
-   * asset fetch, a failure report) run on there until they end or its keepalive drops it.
+   * (result-uploader.ts). Both streams open again at once. A settling call the old connections fail is made
+   * again on the new ones (settling); an asset fetch under way there runs on until it ends or their keepalive
+   * drops them (the asset cache fetches again from where it stopped).
    */
   redial(): void {
     const old = this.dial;
