@@ -249,6 +249,7 @@ export class Coordinator {
         maxDeliver: config.policy.maxDeliveries,
         replicas: config.nats.replicas,
         retry: { onRetry: (attempt, err) => natsLog.warn({ attempt, err: err.message }, "JetStream call failed (leader election?); retrying") },
+        servers: { count: natsUrls.length, onLeft: (err) => natsLog.warn({ err: err.message }, "this NATS node's JetStream does not answer yet: moving to another node") },
       });
       await queue.ensure();
       steps.mark("workStream");

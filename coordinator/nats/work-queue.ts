@@ -15,6 +15,30 @@ export interface WorkQueueOptions {
   replicas?: number;
   /** Retry of publishes and API calls through a leader election (shared/nats/retry-during-election.ts). */
   retry?: ElectionRetry;
+  /**
+   * Servers the connection may go to (a cluster's nodes): with more than one, a node whose JetStream does not
+   * answer yet is left for another (leaveUnreadyNode). `onLeft` is told (for the log).
+   */
+  servers?: { count: number; onLeft?: (err: Error) => void };
+}
+
+/**
+ * How long each JetStream call of ensure() waits for its answer, ms (nats.js: 5 s); one not answered is made
+ * again (every call there is safe to repeat: a create with the same config is answered as a create). In the
+ * NATS-cluster soak a coordinator restarted just after a node's kill waited the whole 5 s for a first call that
+ * got no answer, and the retry was answered at once (seventeenth round); an answer takes milliseconds.
+ */
+export const ENSURE_API_TIMEOUT_MS = 1_500;
+
+/** Least time between two moves off a node whose JetStream does not answer, ms: the next one may be catching up too. */
+export const LEAVE_NODE_EVERY_MS = 2_000;
+
+/**
+ * "jetstream is not enabled": nats.js's word for a JetStream call nobody on this node answered (no responders).
+ * A cluster node just back says so until it has caught up with the others.
+ */
+function jetStreamUnanswered(err: Error): boolean {
+  return err.name === "JetStreamNotEnabled" || /jetstream is not enabled/i.test(err.message);
 }
 
 const nanos = (seconds: number): number => Math.round(seconds * 1e9);
@@ -46,7 +70,33 @@ export class WorkQueue {
   }
 
   private retried<T>(call: () => Promise<T>): Promise<T> {
-    return retryDuringElection(() => this.race.run(call), this.opts.retry);
+    return retryDuringElection(() => this.race.run(call), {
+      ...this.opts.retry,
+      onRetry: (attempt, err) => {
+        this.opts.retry?.onRetry?.(attempt, err);
+        this.leaveUnreadyNode(err);
+      },
+    });
+  }
+
+  /** When the connection last left a node (leaveUnreadyNode), ms since the epoch. */
+  private leftAt = 0;
+
+  /**
+   * A cluster node just back (killed and restarted) answers no JetStream call until it has caught up: in the
+   * NATS-cluster soak a coordinator restarted onto such a node waited 3-4 s of "jetstream is not enabled" in its
+   * start-up (the seventeenth round). With other nodes to go to, the connection leaves it: nats.js's reconnect
+   * goes to the next server of its list, and the calls in flight are made again there (reconnect-race.ts). At
+   * most once per LEAVE_NODE_EVERY_MS.
+   */
+  private leaveUnreadyNode(err: Error): void {
+    const servers = this.opts.servers;
+    if (!servers || servers.count < 2 || !jetStreamUnanswered(err)) return;
+    const now = Date.now();
+    if (now - this.leftAt < LEAVE_NODE_EVERY_MS) return;
+    this.leftAt = now;
+    servers.onLeft?.(err);
+    void this.nc.reconnect().catch(() => undefined);
   }
 
   async ensure(): Promise<void> {
@@ -54,7 +104,7 @@ export class WorkQueue {
   }
 
   private async ensureNow(): Promise<void> {
-    const jsm = await this.manager();
+    const jsm = await this.manager(ENSURE_API_TIMEOUT_MS);
     const config = {
       name: WORK_STREAM,
       subjects: [this.subjects.workAll],
@@ -63,13 +113,18 @@ export class WorkQueue {
       duplicate_window: nanos(120),
       num_replicas: this.replicas,
     };
+    // Created, or found with this config (the server answers a create of an existing stream with the same config
+    // as a create), or else brought to it. Not asked for first: on a cluster the stream's info comes from its
+    // leader, and a coordinator restarted while that leader was being elected waited 5 s (nats.js's timeout) for
+    // an info that never came, where the create, answered by the cluster's meta leader, came at once (the
+    // NATS-cluster soak, seventeenth round).
     try {
-      await jsm.streams.info(WORK_STREAM);
-      await jsm.streams.update(WORK_STREAM, config);
-    } catch {
       await jsm.streams.add(config);
+    } catch (err) {
+      if (!/already in use/i.test((err as Error).message)) throw err;
+      await jsm.streams.update(WORK_STREAM, config);
     }
-    await this.ensureConsumer(POOL_CONSUMER, this.subjects.workPool);
+    await this.ensureConsumer(POOL_CONSUMER, this.subjects.workPool, jsm);
   }
 
   async ensureAgentConsumer(agentId: string): Promise<void> {
@@ -77,8 +132,8 @@ export class WorkQueue {
   }
 
   /** Creates the durable consumer, or brings an existing one (an earlier run's) to this run's ack wait and delivery limit. */
-  private async ensureConsumer(name: string, filter: string): Promise<void> {
-    const jsm = await this.manager();
+  private async ensureConsumer(name: string, filter: string, manager?: JetStreamManager): Promise<void> {
+    const jsm = manager ?? (await this.manager());
     const limits = { ack_wait: nanos(this.opts.ackWaitSeconds), max_deliver: this.opts.maxDeliver, max_ack_pending: 10_000 };
     const existing = await jsm.consumers.info(WORK_STREAM, name).catch(() => null);
     if (existing) {
@@ -151,7 +206,7 @@ export class WorkQueue {
   }
 
   /** A JetStream manager without the account-info round trip on each use (the stream was checked in ensure()). */
-  private manager(): Promise<JetStreamManager> {
-    return jetstreamManager(this.nc, { checkAPI: false });
+  private manager(timeout?: number): Promise<JetStreamManager> {
+    return jetstreamManager(this.nc, { checkAPI: false, ...(timeout !== undefined && { timeout }) });
   }
 }

@@ -8,6 +8,7 @@ import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } 
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { WorkQueue } from "../../coordinator/nats/work-queue.ts";
+import { encodeJson } from "../../shared/protocol/messages.ts";
 import { POOL_CONSUMER, WORK_STREAM, agentConsumerName } from "../../shared/protocol/subjects.ts";
 import { defer } from "../helpers/defer.ts";
 import { eventually } from "../helpers/eventually.ts";
@@ -128,4 +129,20 @@ test("stop() ends the process, does not trigger a restart, and is safe to call t
   await sleep(400); // longer than the first restart back-off
   assert.equal(restarts, 0);
   assert.equal(server.pid, undefined);
+});
+
+test("WorkQueue.ensure brings a work stream left by an earlier version with another config to this one's, keeping its messages", async (t) => {
+  const { url } = await startNats(t);
+  const nc = await connect({ servers: url });
+  defer(t, () => nc.close());
+  const jsm = await jetstreamManager(nc);
+  // An earlier coordinator's stream: a shorter duplicate window, one message queued.
+  await jsm.streams.add({ name: WORK_STREAM, subjects: ["farm1.work.>"], retention: RetentionPolicy.Workqueue, storage: StorageType.File, duplicate_window: 30 * 1e9 });
+  await jetstream(nc).publish("farm1.work.pool", encodeJson({ chunkId: "c1", jobId: "j1", dispatchId: "d1" }));
+
+  const queue = new WorkQueue(nc, { prefix: "farm1", ackWaitSeconds: 7, maxDeliver: 9 });
+  await queue.ensure();
+  const stream = await jsm.streams.info(WORK_STREAM);
+  assert.equal(stream.config.duplicate_window, 120 * 1e9, "brought to this version's config");
+  assert.equal(stream.state.messages, 1, "its queued message kept");
 });
