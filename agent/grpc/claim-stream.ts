@@ -25,8 +25,9 @@
  *   call's deadline would (DEADLINE_EXCEEDED), and the stream is dropped, its
  *   other claims going unary.
  */
-import { Metadata, status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { ClaimRequest, ClaimResponse, ClaimStreamAnswer } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
+import { redialled, serviceError } from "./service-error.ts";
 
 /** A claim as the agent asks it: `next` (the next chunk for me, no message pulled) false and `nextKey` empty unless given. */
 export type ClaimAsk = Omit<ClaimRequest, "requestId" | "next" | "nextKey"> & { next?: boolean; nextKey?: string };
@@ -99,7 +100,7 @@ export class ClaimStream {
     const s = this.stream;
     if (!s) return;
     this.stream = undefined;
-    this.broken(s, serviceError(status.UNAVAILABLE, "the agent dialled the coordinator again"));
+    this.broken(s, redialled());
     s.call.cancel();
   }
 
@@ -158,9 +159,4 @@ export class ClaimStream {
     this.stats.unary++;
     return this.deps.unary(ask);
   }
-}
-
-/** An error shaped as grpc-js's call errors are, so callers treat a stream's answer as a unary call's. */
-function serviceError(code: status, details: string): ServiceError {
-  return Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata: new Metadata() });
 }

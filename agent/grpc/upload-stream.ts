@@ -34,6 +34,7 @@ import { once, type EventEmitter } from "node:events";
 import { Metadata, connectivityState, status as grpcStatus, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { ResultSinkClient, UploadAnswer, UploadMessage, UploadResult } from "../../proto/gen/nightshift/v1/sink.ts";
 import { UPLOAD_STREAM_READY_KEY, UPLOAD_WHOLE_KEY } from "../../shared/upload-codec.ts";
+import { redialled, serviceError } from "./service-error.ts";
 
 interface Pending {
   resolve: (r: UploadResult) => void;
@@ -169,7 +170,7 @@ class OpenStream {
 
 /** What grpc-js rejects a call cancelled by its client with. */
 function cancelledOnClient(): ServiceError {
-  return Object.assign(new Error("1 CANCELLED: Cancelled on client"), { code: grpcStatus.CANCELLED, details: "Cancelled on client", metadata: new Metadata() }) as ServiceError;
+  return serviceError(grpcStatus.CANCELLED, "Cancelled on client");
 }
 
 /**
@@ -217,7 +218,7 @@ export class UploadStream {
 
   /** A new upload on the open stream (opened now if need be), or null when the coordinator has no UploadStream. */
   async begin(): Promise<StreamUpload | null> {
-    if (this.closed) throw Object.assign(new Error("1 CANCELLED: the upload stream was closed"), { code: grpcStatus.CANCELLED, details: "the upload stream was closed", metadata: new Metadata() });
+    if (this.closed) throw serviceError(grpcStatus.CANCELLED, "the upload stream was closed");
     if (this.unimplemented) return null;
     this.current ??= this.opening();
     const opening = this.current;
@@ -343,7 +344,7 @@ export class UploadStream {
     this.current = undefined;
     void c?.then(
       (s) => {
-        s?.fail(Object.assign(new Error("14 UNAVAILABLE: the agent dialled the coordinator again"), { code: grpcStatus.UNAVAILABLE, details: "the agent dialled the coordinator again", metadata: new Metadata() }) as ServiceError);
+        s?.fail(redialled());
         s?.call.cancel();
       },
       () => undefined,
