@@ -160,7 +160,7 @@ export class Agent {
     const fromStore: AssetSource = {
       fetch: (ref, offset, signal) => {
         if (!this.client) throw new Error("the agent is not connected to a coordinator");
-        return storeAssetSource(this.client.store).fetch(ref, offset, signal);
+        return storeAssetSource(this.client).fetch(ref, offset, signal);
       },
     };
     this.assets = new AssetCache({ dir: join(opts.dataDir, "cache"), capBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES, source: fromStore, log: opts.log.child({ part: "assets" }) });

@@ -126,7 +126,7 @@ async function childMain(): Promise<void> {
     } else if (m.type === "fetch") {
       if (!client) throw new Error("fetch before start");
       const cpu = process.cpuUsage();
-      const cache = new AssetCache({ dir: m.dir, capBytes: 2 * m.ref.size, source: storeAssetSource(client.store), log });
+      const cache = new AssetCache({ dir: m.dir, capBytes: 2 * m.ref.size, source: storeAssetSource(client), log });
       const started = nowSeconds();
       await cache.ensure(m.ref);
       reply({ type: "fetched", seconds: nowSeconds() - started, cpuSeconds: cpuSecondsSince(cpu) });

@@ -67,7 +67,7 @@ function sameProcessSides(client: CoordinatorClient, ref: AssetRef, payloads: re
     },
     async fetch(dir) {
       const cpu = process.cpuUsage();
-      const cache = new AssetCache({ dir, capBytes: 2 * ref.size, source: storeAssetSource(client.store), log });
+      const cache = new AssetCache({ dir, capBytes: 2 * ref.size, source: storeAssetSource(client), log });
       const started = nowSeconds();
       await cache.ensure(ref);
       return { seconds: nowSeconds() - started, cpuSeconds: cpuSecondsSince(cpu) };

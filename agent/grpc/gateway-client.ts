@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { credentials as grpcCredentials, Metadata, status as grpcStatus, type CallOptions, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
+import { credentials as grpcCredentials, Metadata, status as grpcStatus, type CallOptions, type ChannelCredentials, type ChannelOptions, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import { AgentGatewayClient, type AttemptLogAck, type AttemptLogReport, type ClaimRequest, type ClaimResponse, type FailureAck, type FailureReport, type JoinRequest, type JoinResponse } from "../../proto/gen/nightshift/v1/agent_gateway.ts";
 import type { ResultSinkClient } from "../../proto/gen/nightshift/v1/sink.ts";
-import type { ModelStoreClient } from "../../proto/gen/nightshift/v1/model_store.ts";
+import type { FetchModelRequest, ModelPart, ModelStoreClient } from "../../proto/gen/nightshift/v1/model_store.ts";
 import { ModelStoreCodecClient } from "../../shared/assets/asset-part-codec.ts";
 import { GRPC_CHANNEL_OPTIONS } from "../../shared/grpc-options.ts";
 import { UploadClient } from "../../shared/upload-codec.ts";
@@ -69,6 +69,8 @@ interface Dial {
   gateway: AgentGatewayClient;
   sink: ResultSinkClient;
   store: ModelStoreClient;
+  /** Asset fetches under way on the store connection (fetchAsset): a redial cancels them. */
+  fetches: Set<ClientReadableStream<ModelPart>>;
 }
 
 /**
@@ -111,6 +113,7 @@ export class CoordinatorClient {
       sink: new UploadClient(this.address, this.creds, options),
       // Its own connection with a wide HTTP/2 window: at grpc-js's default 64 KiB, a transfer waits for a window update every 64 KiB.
       store: new ModelStoreCodecClient(this.address, this.creds, { ...options, "grpc-node.flow_control_window": ASSET_FLOW_CONTROL_WINDOW }),
+      fetches: new Set(),
     };
   }
 
@@ -128,14 +131,30 @@ export class CoordinatorClient {
   }
 
   /**
+   * An asset's bytes from `req.offset` on (ModelStore.Fetch) over the store connection of the current dial, which
+   * a redial cancels (agent/grpc/store-asset-source.ts then fails it as a broken connection's, and the asset cache
+   * fetches again from where it stopped, on the new connection).
+   */
+  fetchAsset(req: FetchModelRequest): ClientReadableStream<ModelPart> {
+    const dial = this.dial;
+    // waitForReady: a fetch started while the link is coming back waits for it instead of failing at once.
+    const call = dial.store.fetch(req, new Metadata({ waitForReady: true }));
+    dial.fetches.add(call);
+    call.on("status", () => dial.fetches.delete(call));
+    return call;
+  }
+
+  /**
    * Moves to new connections to the coordinator, and lets the old ones go: for a connection that may carry
    * nothing any more and cannot tell (the agent's link was cut: the far end killed meanwhile, or waiting out
    * its TCP retransmit backoff; see agent/nats/link-settings.ts). Claims unanswered on the claim stream are
    * made again over the unary call on the new connection; uploads on the upload stream fail as on a broken
    * connection (UNAVAILABLE), so an upload with its frames kept is sent again whole on the new one
    * (result-uploader.ts). Both streams open again at once. A settling call the old connections fail is made
-   * again on the new ones (settling); an asset fetch under way there runs on until it ends or their keepalive
-   * drops them (the asset cache fetches again from where it stopped).
+   * again on the new ones (settling). Asset fetches under way there are cancelled (fetchAsset): the asset cache
+   * fetches again from where it stopped, on the new connection, where before the eighteenth round it waited for
+   * grpc-js to drop the old one (1.5-2 s after the new dial in test/integration/asset-transfer.test.ts, its deaf
+   * connection; up to the keepalive's 6 s).
    */
   redial(): void {
     const old = this.dial;
@@ -145,6 +164,8 @@ export class CoordinatorClient {
     this.uploads.reset();
     this.claims.warm();
     this.uploads.warm();
+    for (const call of old.fetches) call.cancel();
+    old.fetches.clear();
     old.gateway.close();
     old.sink.close();
     old.store.close();
