@@ -13,9 +13,12 @@
  * and `refusal` metadata), so the agent's failure handling (failure-kind.ts)
  * is the same. When the stream breaks, every upload not yet answered rejects
  * with the stream's error, exactly as their own calls would have when the
- * connection dropped (the chunk is handed back, its attempt fenced, and run
- * again under a new attempt: never committed twice, never lost; the frames
- * are not kept to be sent again), and the next upload opens a new stream.
+ * connection dropped, and the next upload opens a new stream. What follows
+ * is the uploader's (result-uploader.ts, kept-frames.ts): an upload whose
+ * frames it kept is sent again whole on the new stream (committed once, or
+ * refused when its attempt is no longer live); one too large to keep is
+ * handed back, its attempt fenced and its chunk run again under a new
+ * attempt. Never committed twice, never lost.
  *
  * The stream stays open while the agent runs, idle or not: a studio chunk
  * (a Blender frame, a model's steps) lasts longer than any idle close worth
