@@ -13,6 +13,7 @@ import { withdrawDispatch } from "./withdraw-dispatch.ts";
 
 import { TurnBatch } from "./turn-batch.ts";
 import { NextClaimKeys } from "./next-claim-keys.ts";
+import { PlacedFirst } from "./placed-first.ts";
 
 /** Pending chunks a claim for the next chunk tries, best first: a few, since agents finishing together pick alike. */
 const NEXT_PICKS = 4;
@@ -56,6 +57,7 @@ export class ClaimService {
     private readonly pickNext?: (agentId: string, max: number) => string[],
   ) {
     this.batch = new TurnBatch(store);
+    this.placedFirst = new PlacedFirst(store);
   }
 
   /** The shared transaction of the claims of one event-loop turn. */
@@ -101,6 +103,9 @@ export class ClaimService {
 
   /** Each agent's last key of a claim for its next chunk, and the answer it got (next-claim-keys.ts). */
   private readonly nextKeys = new NextClaimKeys();
+
+  /** A pool chunk's claim refused while work placed on the agent waits there, once per placement (placed-first.ts). */
+  private readonly placedFirst: PlacedFirst;
 
   /**
    * A repeated key (the agent did not get its answer: the claim stream broke under it, or it was an error):
@@ -181,6 +186,10 @@ export class ClaimService {
     if (this.store.blocklist.isBlocked(job.id, agentId)) return refused("pending", "agent is blocklisted for this job", true);
     const why = this.ineligible(agent, job);
     if (why !== null) return refused("pending", `agent ${why}`, true);
+    if (!picked && chunk.placedAgentId === null) {
+      const placed = this.placedFirst.refusesPoolClaim(agentId);
+      if (placed !== undefined) return refused("pending", `work placed on this agent waits (${placed})`, true);
+    }
     if (job.state === "queued") this.store.jobs.transition(job.id, "running", now);
     const attemptId = newId("att", now);
     this.store.attempts.insert({ id: attemptId, chunkId, jobId: job.id, agentId, createdAt: now });

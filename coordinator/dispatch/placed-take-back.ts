@@ -12,13 +12,16 @@ import { withdrawDispatch } from "./withdraw-dispatch.ts";
  * evidence is in the store: the agent has claimed pool work since the
  * placement, and not this chunk. This rule takes such a chunk back.
  *
- * When: the agent claimed at least two pool chunks after the placement, and
- * the first of them at least `afterMs` (2 s) ago. Why pool chunks: its own
- * subject delivers in order, so claims of other chunks placed on it say
- * nothing about this one. Why two: a busy agent's two pulls (own subject and
- * pool) may both deliver at once when it frees up; the pool's may win, and
- * the placed one then waits its turn in the agent and is its next claim, so
- * one pool claim is no sign of trouble, a second one is. Why 2 s: an agent
+ * When: the agent claimed a pool chunk after the placement, at least
+ * `afterMs` (2 s) ago. Why pool chunks: its own subject delivers in order, so
+ * claims of other chunks placed on it say nothing about this one. Why one: an
+ * agent's two pulls (own subject and pool) may both deliver at once, the
+ * pool's first; its claim of that pool chunk is refused while the placed one
+ * waits (placed-first.ts, since the eighteenth round; before it, the pool
+ * chunk ran and the placed one waited its turn behind it, so two pool claims
+ * were needed here), and its next claim is the placed chunk it holds. A pool
+ * claim taken after that refusal says the placed message did not come with
+ * it. Why 2 s: an agent
  * that pulls the pool pulls its own subject alongside, each pull open for
  * 1 s, and after a failed pull tries again 0.5 s later; a placed message it
  * could get has reached it within 1.5 s of it taking pool work. Well inside
@@ -69,8 +72,8 @@ import { withdrawDispatch } from "./withdraw-dispatch.ts";
 
 /** Least time since the agent's first claim of other work after the placement before the chunk is taken back. */
 export const PLACED_TAKE_BACK_MS = 2_000;
-/** Pool chunks the agent must have claimed since the placement. */
-export const PASSED_OVER_CLAIMS = 2;
+/** Pool chunks the agent must have claimed since the placement (the refused one not counted: it made no attempt). */
+export const PASSED_OVER_CLAIMS = 1;
 /** Least time between two looks at the store (the dispatch passes calling takeBack may run many times a second). */
 export const LOOK_EVERY_MS = 500;
 

@@ -143,8 +143,10 @@ export class ChunksTable {
   }
 
   /** Chunks waiting on an agent's own subject (queued, placed on it, not claimed yet). */
-  placedOn(agentId: string): Array<{ id: string; jobId: string }> {
-    return this.db.prepare(`SELECT id, job_id AS jobId FROM chunks WHERE state = 'queued' AND placed_agent_id = ?`).all(agentId) as Array<{ id: string; jobId: string }>;
+  placedOn(agentId: string): Array<{ id: string; jobId: string; dispatchId: string | null }> {
+    return this.db
+      .prepare(`SELECT id, job_id AS jobId, dispatch_id AS dispatchId FROM chunks WHERE state = 'queued' AND placed_agent_id = ?`)
+      .all(agentId) as Array<{ id: string; jobId: string; dispatchId: string | null }>;
   }
 
   /** counts() computed from the chunks themselves: what the kept counts must always equal (tests). */

@@ -42,14 +42,27 @@ function passedOverFarm(t: TestContext, opts: { takeBack: boolean; withB?: boole
     ...(opts.takeBack ? { takeBack } : {}),
     ...(opts.rollCall ? { rollCall: new RollCall({ ask: (ask) => opts.rollCall?.asks.push(ask ?? -1), answers: (id) => opts.rollCall?.answers.get(id), ms: 500, clock: clock.now }) } : {}),
   });
-  /** A claims the next pool chunk, `afterMs` from now. */
+  /**
+   * A claims the next pool chunk, `afterMs` from now. The first such claim while the placed chunk waits on A is
+   * refused (placed-first.ts: the chunk goes back to pending, and the agent acks its message); the pass sends it
+   * out again, and A's next pull, not bringing the placed chunk, takes it.
+   */
   let next = 0;
   const claimPool = (afterMs: number): void => {
     clock.advance(afterMs);
     const i = next++;
-    assert.equal(claims.claim(a.id, pool[i] as string, poolDispatch[i] as string).skip, false);
+    const id = pool[i] as string;
+    const r = claims.claim(a.id, id, poolDispatch[i] as string);
+    if (r.skip && /work placed on this agent waits/.test(r.reason)) assert.equal(claims.claim(a.id, id, queueChunk(farm.store, id, `dsp-pool-${i}-again`, clock.now())).skip, false);
+    else assert.equal(r.skip, false, r.skip ? r.reason : "");
   };
-  return { farm, clock, a, b, placed, published, claims, publisher, first, claimPool, takeBack };
+  /** A claims a pool chunk `afterMs` from now, busy before the chunk is placed on it (placed again, its message unchanged, right after the claim). */
+  const busyBeforePlacement = (afterMs: number): void => {
+    farm.store.chunks.transition(placed, "pending", clock.now(), { dispatchId: null });
+    claimPool(afterMs);
+    farm.store.chunks.transition(placed, "queued", clock.now(), { dispatchId: "dsp-placed", placedAgentId: a.id });
+  };
+  return { farm, clock, a, b, placed, published, claims, publisher, first, claimPool, busyBeforePlacement, takeBack };
 }
 
 test("a placed chunk its agent passes over while claiming pool work is taken back, placed on another agent, and the first agent's late claim is refused", async (t) => {
@@ -80,17 +93,29 @@ test("a placed chunk its agent passes over while claiming pool work is taken bac
   assert.equal(f.farm.store.attempts.listByChunk(f.placed).length, 1);
 });
 
-test("one claim of other work is not enough (the placed message may be waiting its turn in the agent), however long ago", async (t) => {
+test("a pool claim refused while the placed chunk waits does not count: the placed message, delivered beside it, is the agent's next claim", async (t) => {
   const f = passedOverFarm(t, { takeBack: true });
-  f.claimPool(500);
-  f.clock.advance(10 * PLACED_TAKE_BACK_MS);
-  await f.first.place(f.published);
-  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed");
+  f.clock.advance(500);
+  assert.equal(f.claims.claim(f.a.id, f.farm.chunks[3]!.id, "dsp-pool-2").skip, true, "refused: placed-first.ts");
   // Its next claim is the placed chunk: accepted.
+  f.clock.advance(20);
   assert.equal(f.claims.claim(f.a.id, f.placed, "dsp-placed").skip, false);
+  // A pool claim later on (the agent claiming ahead) is taken: nothing waits on A any more.
+  f.claimPool(1_000);
   f.clock.advance(10 * PLACED_TAKE_BACK_MS);
   await f.first.place(f.published);
   assert.equal(f.publisher.sent.length, 0);
+});
+
+test("one pool claim taken after the refused one is enough: the agent's own subject did not bring the placed chunk", async (t) => {
+  const f = passedOverFarm(t, { takeBack: true });
+  f.claimPool(500);
+  f.clock.advance(PLACED_TAKE_BACK_MS - 100);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed", "left in place within the bound");
+  f.clock.advance(LOOK_EVERY_MS);
+  await f.first.place(f.published);
+  assert.equal(f.farm.store.chunks.get(f.placed)?.placedAgentId, f.b?.id, "placed again on the other agent");
 });
 
 test("without the rule a passed-over placed chunk stays on its agent", async (t) => {
@@ -118,13 +143,12 @@ test("with no other agent, a taken-back chunk is left to the pool (where the sam
 
 test("claims of other chunks placed on the same agent do not count: its own subject delivers in order", async (t) => {
   const f = passedOverFarm(t, { takeBack: true });
-  // A second chunk placed on A after the first: A claims the first placed one, then a pool chunk; the second is next.
+  // A second chunk placed on A after the first: A claims the first placed one; the second is next.
   const second = f.farm.chunks[3]!.id;
   f.farm.store.chunks.transition(second, "pending", f.clock.now(), { dispatchId: null });
   f.farm.store.chunks.transition(second, "queued", f.clock.now(), { dispatchId: "dsp-second", placedAgentId: f.a.id });
   f.clock.advance(100);
   assert.equal(f.claims.claim(f.a.id, f.placed, "dsp-placed").skip, false);
-  f.claimPool(300);
   f.clock.advance(10 * PLACED_TAKE_BACK_MS);
   await f.first.place(f.published);
   assert.equal(f.farm.store.chunks.get(second)?.dispatchId, "dsp-second", "still on A");
@@ -159,7 +183,7 @@ test("without the unclaimed rule, a placed chunk its idle agent never claims sta
 
 test("a busy agent's placed chunk waits however long its attempt runs; the bound counts from the attempt's end", async (t) => {
   const f = passedOverFarm(t, { takeBack: true });
-  f.claimPool(100); // A is busy: it pulls nothing until its attempt ends (agent/nats/work-loop.ts)
+  f.busyBeforePlacement(100); // A is busy: it pulls nothing until its attempt ends (agent/nats/work-loop.ts)
   f.clock.advance(10 * PLACED_TAKE_BACK_MS);
   await f.first.place(f.published);
   assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed", "kept while A runs an attempt");
@@ -222,7 +246,7 @@ test("a busy agent heard again after a gap has its unclaimed placed chunk placed
   // The thirteenth round's soak: lost work placed on a busy agent whose link had just been cut (or just before a
   // nats-server kill); the message went into the gap, and the agent, back, took a pool chunk around it.
   const f = passedOverFarm(t, { takeBack: true });
-  f.claimPool(100); // A is busy (and this is one pool claim: not passed over)
+  f.busyBeforePlacement(100); // A is busy since before the placement: not passed over
   f.clock.advance(3_000);
   await f.first.place(f.published);
   assert.equal(f.farm.store.chunks.get(f.placed)?.dispatchId, "dsp-placed", "neither the passed-over nor the unclaimed rule sees it");
@@ -243,7 +267,7 @@ test("a chunk taken back after a gap goes to an agent that answers the roll call
   // The fifteenth round's soak: a taken-back chunk placed on an agent whose link had been cut 50 ms before.
   const rollCall = { answers: new Map<string, number>(), asks: [] as number[] };
   const f = passedOverFarm(t, { takeBack: true, rollCall });
-  f.claimPool(100); // A is busy; B, idle, would win on load
+  f.busyBeforePlacement(100); // A is busy; B, idle, would win on load
   f.clock.advance(3_000);
   f.takeBack.heardAfterGap(f.a.id, f.clock.now());
   await f.first.place(f.published);
