@@ -22,7 +22,10 @@ import type { Store } from "../store/store.ts";
  * pool; the take-back rules then move the placed chunk.
  */
 
-/** Placements remembered before the oldest are forgotten (a forgotten one may cost one more refusal). */
+/**
+ * Placements remembered; past it all are forgotten (each may then cost one more refusal). A mark made in a claim
+ * whose transaction rolls back stays: that placement has had its refusal.
+ */
 const MAX_REMEMBERED = 10_000;
 
 export class PlacedFirst {
