@@ -22,6 +22,8 @@ export class AgentLoad {
   /** Speeds seen in progress reports of running attempts, by agent and model: the first evidence about a new agent. */
   private readonly progressFps = new Map<string, number>();
   private readonly runningOn = new Set<string>();
+  /** runningEnd of attempts that wait for their agent's executor behind another (queueRunning), by attempt id. */
+  private readonly queuedEnd = new Map<string, number>();
   /**
    * freeAt() of each agent with waiting chunks, kept as they are added (the same sums in the same order as
    * freeAtWithout, so the same figure to the last bit): it is asked once per eligible agent and chunk placed.
@@ -50,6 +52,7 @@ export class AgentLoad {
       }
     }
     for (const r of running) this.runningOn.add(r.agentId);
+    this.queueRunning(running);
     for (const r of running) this.runEnd.set(r.agentId, Math.max(this.runEnd.get(r.agentId) ?? now, this.runningEnd(r)));
     for (const w of waiting) this.add(w.agentId, w.jobId, w.frames, w.chunkId);
   }
@@ -74,30 +77,80 @@ export class AgentLoad {
     return this.speeds.measured(agentId, model) ?? this.progressFps.get(`${agentId}\u0000${model}`) ?? this.speeds.estimate(agentId, model);
   }
 
+  /**
+   * An agent runs one chunk at a time (agent/work/executor-slot.ts), in claim
+   * order, and claims its next one before the one on its executor ends
+   * (claim-ahead.ts): an attempt that shows no frame made yet starts where the
+   * one claimed before it on the same agent ends. An attempt with a frame made
+   * is on the executor (or done with it) and keeps its own estimate.
+   */
+  private queueRunning(running: readonly RunningWork[]): void {
+    const byAgent = new Map<string, RunningWork[]>();
+    for (const r of running) byAgent.set(r.agentId, [...(byAgent.get(r.agentId) ?? []), r]);
+    for (const list of byAgent.values()) {
+      if (list.length < 2) continue;
+      list.sort((a, b) => a.startedAtMs - b.startedAtMs);
+      let slotFree = -Infinity;
+      for (const r of list) {
+        const own = this.ownEnd(r);
+        const end = r.framesDone !== null && r.framesDone > 0 ? own : Math.max(own, slotFree + this.ms(r.agentId, r.jobId, r.frames));
+        this.queuedEnd.set(r.attemptId, end);
+        slotFree = Math.max(slotFree, end);
+      }
+    }
+  }
+
+  /** Whether the agent's speed on the job's model is only what the progress of its running chunk suggests (nothing committed yet). */
+  speedFromProgressOnly(agentId: string, jobId: string): boolean {
+    const model = this.modelOf(jobId);
+    return model !== undefined && this.speeds.measured(agentId, model) === null && this.progressFps.has(`${agentId}\u0000${model}`);
+  }
+
   /** Estimated ms the agent needs for `frames` frames of the job, overhead included. */
   ms(agentId: string, jobId: string, frames: number): number {
     return (frames / this.fps(agentId, jobId) + this.policy.chunkOverheadSeconds) * 1000;
   }
 
   /**
-   * When a running attempt will end. The agent's progress report (frames done
-   * after `elapsedMs` on its own clock) is the best evidence of how fast it
-   * goes on this very chunk, and shows a card that slowed down; with few
-   * frames done the measured speed is steadier. The rate counts the frame in
-   * progress as half done, and the frames done since the report was sent are
-   * subtracted. Without either, the attempt's start and the agent's speed.
-   * Never before now.
+   * When a running attempt will end. Where the agent's speed on the model was
+   * measured from committed chunks: from the attempt's start on the agent's
+   * executor, at that speed. The start is taken from the agent's progress
+   * report (its time on the executor when sent), else from the later of the
+   * claim and the agent's last commit (a chunk claimed ahead starts when the
+   * one before it is done, which its commit follows within its upload), else
+   * the end of the attempt before it on the agent (queueRunning). Taken from
+   * the claim alone, estimates came out 100-250 ms early on 1 s chunks at 64
+   * agents (the claim is made about a frame ahead), and the end-of-job cut
+   * gave those agents the extra frames. A report more than a frame behind the
+   * measured pace shows a card that slowed down (thermal limits, another
+   * user): from three frames done, its own rate then says more; where no speed
+   * was measured, the report's rate from one frame. A rate counts the frame in
+   * progress as half done (off by up to half a frame, which is why a measured
+   * pace comes first), and the frames done since the report was sent are
+   * subtracted. Never before now.
    */
   runningEnd(r: RunningWork): number {
-    const overhead = this.policy.chunkOverheadSeconds * 1000;
-    const measured = this.knownFps(r.agentId, r.jobId);
-    if (r.framesDone !== null && r.elapsedMs !== null && r.elapsedMs > 0 && (r.framesDone >= 3 || (r.framesDone >= 1 && measured === null))) {
-      const perMs = (r.framesDone + 0.5) / r.elapsedMs;
-      const since = r.reportedAtMs === null ? 0 : Math.min(2000, Math.max(0, this.now - r.reportedAtMs));
-      const left = Math.max(0, r.frames - r.framesDone - since * perMs);
-      return this.now + left / perMs + overhead;
+    return this.queuedEnd.get(r.attemptId) ?? this.ownEnd(r);
+  }
+
+  /** runningEnd of the attempt as if it were the agent's only one. */
+  private ownEnd(r: RunningWork): number {
+    const model = this.modelOf(r.jobId);
+    const paced = model === undefined ? null : this.speeds.measured(r.agentId, model);
+    const since = r.reportedAtMs === null ? 0 : Math.min(2000, Math.max(0, this.now - r.reportedAtMs));
+    const reported = r.framesDone !== null && r.elapsedMs !== null && r.elapsedMs > 0;
+    if (reported) {
+      const done = r.framesDone as number;
+      const elapsed = r.elapsedMs as number;
+      const behind = paced !== null && done >= 3 && done < (elapsed / 1000) * paced - 1;
+      if (behind || (paced === null && done >= 1)) {
+        const perMs = (done + 0.5) / elapsed;
+        const left = Math.max(0, r.frames - done - since * perMs);
+        return this.now + left / perMs + this.policy.chunkOverheadSeconds * 1000;
+      }
     }
-    return Math.max(this.now, r.startedAtMs + this.ms(r.agentId, r.jobId, r.frames));
+    const started = reported ? this.now - since - (r.elapsedMs as number) : Math.max(r.startedAtMs, this.speeds.lastCommitMs(r.agentId) ?? -Infinity);
+    return Math.max(this.now, started + this.ms(r.agentId, r.jobId, r.frames));
   }
 
   /** Whether the end estimate of a running attempt rests on evidence (progress or a measured speed). */

@@ -8,6 +8,7 @@ interface LedgerSpeedRow {
   frames: number;
   busySeconds: number;
   wallSeconds: number;
+  finishedAtMs: number;
 }
 
 /**
@@ -26,7 +27,7 @@ export class LedgerSpeeds {
     const rows = store.db
       .prepare(
         `SELECT l.id AS id, l.agent_id AS agentId, j.model_sha256 AS modelSha256, l.frames AS frames,
-           l.busy_seconds AS busySeconds, l.wall_seconds AS wallSeconds
+           l.busy_seconds AS busySeconds, l.wall_seconds AS wallSeconds, l.finished_at AS finishedAtMs
          FROM ledger l JOIN jobs j ON j.id = l.job_id WHERE l.id > ? ORDER BY l.id LIMIT 10000`,
       )
       .all(this.lastId) as LedgerSpeedRow[];

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { agent, loadOf, MODEL, NOW, running, speeds } from "../helpers/scheduling-fixtures.ts";
+
+/**
+ * When the scheduler thinks an agent is free decides how the end of a job is
+ * cut (end-game.ts): an agent thought free early gets more frames and ends
+ * the job late. An agent runs one chunk at a time and claims its next one
+ * before the one on its executor ends, so a chunk's claim is not its start.
+ * Measured at 64 equal agents (bench/scheduling, 1 s chunks of 4 frames):
+ * estimates from claims were 100-250 ms early, the cut gave those agents a
+ * frame or two more, and efficiency fell to 0.85 against 0.92 without the cut.
+ */
+
+test("a chunk claimed ahead ends a chunk's time after the one before it on the agent, not after its claim", () => {
+  const book = speeds({ a: 4 });
+  // The first chunk started 800 ms ago (three frames in, by its report); the next was claimed 100 ms ago.
+  const first = running("a", "c1", 4, NOW - 800, { framesDone: 3, elapsedMs: 800, reportedAtMs: NOW });
+  const ahead = running("a", "c2", 4, NOW - 100);
+  const load = loadOf([agent("a")], book, { running: [first, ahead] });
+  assert.equal(load.runningEnd(first), NOW + 200);
+  assert.equal(load.runningEnd(ahead), NOW + 1200, "starts when the first ends");
+  assert.equal(load.freeAt("a"), NOW + 1200);
+  // Alone, the same claim would end at its claim plus a chunk.
+  assert.equal(loadOf([agent("a")], book, { running: [ahead] }).runningEnd(ahead), NOW + 900);
+});
+
+test("a chunk claimed before the agent's last commit started no earlier than that commit", () => {
+  const book = speeds({ a: 4 });
+  book.add({ agentId: "a", modelSha256: MODEL, frames: 4, busySeconds: 1, wallSeconds: 1, finishedAtMs: NOW - 50 });
+  const ahead = running("a", "c2", 4, NOW - 300); // claimed ahead 300 ms ago; the chunk before it was committed 50 ms ago
+  assert.equal(loadOf([agent("a")], book, { running: [ahead] }).runningEnd(ahead), NOW + 950);
+  const later = running("a", "c3", 4, NOW - 20); // claimed after that commit: from its claim
+  assert.equal(loadOf([agent("a")], book, { running: [later] }).runningEnd(later), NOW + 980);
+});
+
+test("a report at the measured pace gives the start on the executor; a card behind that pace ends by its own rate", () => {
+  const book = speeds({ a: 4 });
+  // Three frames done after 990 ms (the fourth nearly made): the half-frame rate would say 3.5 frames in 990 ms,
+  // the last frame 283 ms away; at the measured 4 frames a second it ends 10 ms from the report.
+  const onPace = running("a", "c1", 4, NOW - 2000, { framesDone: 3, elapsedMs: 990, reportedAtMs: NOW });
+  assert.equal(loadOf([agent("a")], book, { running: [onPace] }).runningEnd(onPace), NOW + 10);
+  // Six frames in 3 s where eleven were due: slowed down to 2 frames a second; four frames left, by its rate.
+  const slowed = running("a", "c2", 10, NOW - 3000, { framesDone: 6, elapsedMs: 3000, reportedAtMs: NOW });
+  const end = loadOf([agent("a")], book, { running: [slowed] }).runningEnd(slowed);
+  assert.equal(Math.round(end - NOW), Math.round(4 / (6.5 / 3000)));
+});
