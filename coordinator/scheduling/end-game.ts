@@ -35,7 +35,11 @@ export interface EndGamePlan {
  * (water filling over each agent's free time and measured speed), and place
  * the pieces on their agents. Only when that brings the job's estimated end
  * forward by a real margin (policy.minGainSeconds, policy.minGainFraction of
- * the time left), and only where speeds were measured for the job's model.
+ * the time left), and only where speeds were measured for the job's model:
+ * not while an agent's only evidence is the progress of its first chunk (a
+ * rate from two or three frames, the one in progress guessed half done, is
+ * off by up to a fifth, and the cut would move a fifth of that agent's
+ * share; its first commit comes within a chunk's time).
  * Work already placed by an earlier cut is re-cut only when an eligible agent
  * has fallen idle (nothing running, nothing waiting). Returns null when
  * nothing should change.
@@ -48,7 +52,7 @@ export function planEndGame(input: EndGameInput): EndGamePlan | null {
   const fps = new Map<string, number>();
   for (const a of input.eligible) {
     const f = load.knownFps(a.id, job.jobId);
-    if (f === null) return null;
+    if (f === null || load.speedFromProgressOnly(a.id, job.jobId)) return null;
     fps.set(a.id, f);
   }
   if (!inLastRounds(frames, biggest, [...fps.values()], policy.endGameRounds)) return null;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { agent, loadOf, MODEL, NOW, running, speeds } from "../helpers/scheduling-fixtures.ts";
+import { planEndGame } from "../../coordinator/scheduling/end-game.ts";
+import { agent, chunks, job, loadOf, MODEL, NOW, policy, running, speeds } from "../helpers/scheduling-fixtures.ts";
 
 /**
  * When the scheduler thinks an agent is free decides how the end of a job is
@@ -44,4 +45,21 @@ test("a report at the measured pace gives the start on the executor; a card behi
   const slowed = running("a", "c2", 10, NOW - 3000, { framesDone: 6, elapsedMs: 3000, reportedAtMs: NOW });
   const end = loadOf([agent("a")], book, { running: [slowed] }).runningEnd(slowed);
   assert.equal(Math.round(end - NOW), Math.round(4 / (6.5 / 3000)));
+});
+
+test("the end of a job is not cut while an agent's speed is only what its first chunk's progress suggests", () => {
+  const agents = [agent("a"), agent("b")];
+  const book = speeds({ a: 4 });
+  const unstarted = chunks("j", 4, 4);
+  const base = { job: job("j"), unstarted, eligible: agents, runningEndMs: NOW + 1000, needOf: () => null, policy: policy() };
+  // b runs its first chunk: two frames in 700 ms is "3.6 frames a second" from a guess of half a frame (without
+  // this rule the cut is made: the pool would end the job at +2.8 s, the cut at +2.38 s).
+  const bFirst = running("b", "b1", 4, NOW - 700, { framesDone: 2, elapsedMs: 700, reportedAtMs: NOW });
+  assert.equal(planEndGame({ ...base, load: loadOf(agents, book, { running: [bFirst] }) }), null);
+  // Once b has committed a chunk, the cut goes ahead on measured speeds.
+  book.add({ agentId: "b", modelSha256: MODEL, frames: 4, busySeconds: 1, wallSeconds: 1 });
+  const bSecond = running("b", "b2", 4, NOW - 200, { framesDone: 0, elapsedMs: 200, reportedAtMs: NOW });
+  const plan = planEndGame({ ...base, load: loadOf(agents, book, { running: [bSecond] }) });
+  assert.ok(plan, "cut once b's speed is measured");
+  assert.equal(plan.pieces.reduce((n, p) => n + p.frameEnd - p.frameStart + 1, 0), 16);
 });
