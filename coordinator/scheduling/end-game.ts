@@ -92,7 +92,7 @@ export function planEndGame(input: EndGameInput): EndGamePlan | null {
   const order = [...lanes].sort((a, b) => a.freeAtMs - b.freeAtMs || a.agentId.localeCompare(b.agentId)).map((l) => l.agentId);
   const whole = wholeShares(new Map(order.map((id) => [id, fill.shares.get(id) ?? 0])), frames);
   const counts = order.map((id) => [id, whole.get(id) ?? 0] as const).filter(([, n]) => n > 0);
-  const pieces = carve(unstarted, snapToChunkEdges(unstarted, counts, (id) => fps.get(id) ?? 0), job.overlap).map(({ key, ...p }) => ({ ...p, agentId: key }));
+  const pieces = carve(unstarted, snapToChunkEdges(unstarted, counts, (id) => fps.get(id) ?? 0, policy.minGainFraction), job.overlap).map(({ key, ...p }) => ({ ...p, agentId: key }));
   return {
     jobId: job.jobId,
     revoke: unstarted.filter((c) => c.state === "queued").map((c) => c.id),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { planEndGame } from "../../coordinator/scheduling/end-game.ts";
+import { snapToChunkEdges } from "../../coordinator/scheduling/cut-chunk.ts";
 import { agent, chunks, job, loadOf, MODEL, NOW, policy, running, speeds } from "../helpers/scheduling-fixtures.ts";
 
 /**
@@ -62,4 +63,14 @@ test("the end of a job is not cut while an agent's speed is only what its first 
   const plan = planEndGame({ ...base, load: loadOf(agents, book, { running: [bSecond] }) });
   assert.ok(plan, "cut once b's speed is measured");
   assert.equal(plan.pieces.reduce((n, p) => n + p.frameEnd - p.frameStart + 1, 0), 16);
+});
+
+test("a cut's boundary moves onto a chunk's edge only when the frames moved are a small part of the gaining run", () => {
+  const cs = chunks("j", 3, 4);
+  const equal = (): number => 4;
+  // 5 + 4 + 3 frames: moving one frame back onto the edge at 4 would be a quarter more on the gaining run.
+  assert.deepEqual(snapToChunkEdges(cs, [["x", 5], ["y", 4], ["z", 3]], equal, 0.05), [["x", 5], ["y", 4], ["z", 3]]);
+  // One frame onto a run of 20 is 5 %: moved; onto a run of 19, not.
+  const big = chunks("j", 3, 20);
+  assert.deepEqual(snapToChunkEdges(big, [["x", 21], ["y", 20], ["z", 19]], equal, 0.05), [["x", 20], ["y", 21], ["z", 19]]);
 });
