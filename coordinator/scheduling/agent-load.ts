@@ -115,13 +115,13 @@ export class AgentLoad {
    * When a running attempt will end. Where the agent's speed on the model was
    * measured from committed chunks: from the attempt's start on the agent's
    * executor, at that speed. The start is taken from the agent's progress
-   * report (its time on the executor when sent), else from the later of the
-   * claim and the agent's last commit (a chunk claimed ahead starts when the
-   * one before it is done, which its commit follows within its upload), else
-   * the end of the attempt before it on the agent (queueRunning). Taken from
-   * the claim alone, estimates came out 100-250 ms early on 1 s chunks at 64
-   * agents (the claim is made about a frame ahead), and the end-of-job cut
-   * gave those agents the extra frames. A report more than a frame behind the
+   * report (its time on the executor when sent), else from the end of the
+   * attempt claimed before it on the same agent (queueRunning), else from its
+   * claim. Taken from the claim alone, estimates came out 100-250 ms early on
+   * 1 s chunks at 64 agents (the claim is made about a frame ahead), and the
+   * end-of-job cut gave those agents the extra frames. (The agent's last
+   * commit is no bound: on a starved farm it comes 0.4-0.9 s after the last
+   * frame, and estimates from it were as late.) A report more than a frame behind the
    * measured pace shows a card that slowed down (thermal limits, another
    * user): from three frames done, its own rate then says more; where no speed
    * was measured, the report's rate from one frame. A rate counts the frame in
@@ -149,7 +149,7 @@ export class AgentLoad {
         return this.now + left / perMs + this.policy.chunkOverheadSeconds * 1000;
       }
     }
-    const started = reported ? this.now - since - (r.elapsedMs as number) : Math.max(r.startedAtMs, this.speeds.lastCommitMs(r.agentId) ?? -Infinity);
+    const started = reported ? this.now - since - (r.elapsedMs as number) : r.startedAtMs;
     return Math.max(this.now, started + this.ms(r.agentId, r.jobId, r.frames));
   }
 

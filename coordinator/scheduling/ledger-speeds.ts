@@ -8,7 +8,6 @@ interface LedgerSpeedRow {
   frames: number;
   busySeconds: number;
   wallSeconds: number;
-  finishedAtMs: number;
 }
 
 /**
@@ -27,7 +26,7 @@ export class LedgerSpeeds {
     const rows = store.db
       .prepare(
         `SELECT l.id AS id, l.agent_id AS agentId, j.model_sha256 AS modelSha256, l.frames AS frames,
-           l.busy_seconds AS busySeconds, l.wall_seconds AS wallSeconds, l.finished_at AS finishedAtMs
+           l.busy_seconds AS busySeconds, l.wall_seconds AS wallSeconds
          FROM ledger l JOIN jobs j ON j.id = l.job_id WHERE l.id > ? ORDER BY l.id LIMIT 10000`,
       )
       .all(this.lastId) as LedgerSpeedRow[];

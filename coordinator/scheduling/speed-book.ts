@@ -5,28 +5,22 @@ export interface SpeedSample {
   frames: number;
   busySeconds: number;
   wallSeconds: number;
-  /** When the chunk was committed (ms); absent where not known. */
-  finishedAtMs?: number;
 }
 
 /**
  * Measured speed per agent and model, in frames per second: frames divided by
  * busy seconds (the executor's compute time; wall seconds when an executor
  * reports no busy time), as a moving average over committed chunks so that a
- * card that slows down (thermal limits, another user) is noticed; and when
- * each agent last committed a chunk (its executor was done with it by then).
- * Pure: fed by
+ * card that slows down (thermal limits, another user) is noticed. Pure: fed by
  * ledger-speeds.ts from the ledger, or by tests.
  */
 export class SpeedBook {
   /** Speed by model, then by agent (no key string built per look-up: the pass asks for every agent and running chunk). */
   private readonly byModel = new Map<string, Map<string, number>>();
-  private readonly lastCommit = new Map<string, number>();
 
   constructor(private readonly alpha = 0.3) {}
 
   add(s: SpeedSample): void {
-    if (s.finishedAtMs !== undefined && !(s.finishedAtMs <= (this.lastCommit.get(s.agentId) ?? -Infinity))) this.lastCommit.set(s.agentId, s.finishedAtMs);
     const seconds = s.busySeconds > 0 ? s.busySeconds : s.wallSeconds;
     if (!(seconds > 0) || !(s.frames > 0)) return;
     const fps = s.frames / seconds;
@@ -35,11 +29,6 @@ export class SpeedBook {
     if (!agents) this.byModel.set(s.modelSha256, (agents = new Map()));
     const prev = agents.get(s.agentId);
     agents.set(s.agentId, prev === undefined ? fps : prev + this.alpha * (fps - prev));
-  }
-
-  /** When the agent last committed a chunk (ms); null when none was seen. */
-  lastCommitMs(agentId: string): number | null {
-    return this.lastCommit.get(agentId) ?? null;
   }
 
   /** The agent's measured speed on the model; null when it has not run it. */

@@ -27,15 +27,6 @@ test("a chunk claimed ahead ends a chunk's time after the one before it on the a
   assert.equal(loadOf([agent("a")], book, { running: [ahead] }).runningEnd(ahead), NOW + 900);
 });
 
-test("a chunk claimed before the agent's last commit started no earlier than that commit", () => {
-  const book = speeds({ a: 4 });
-  book.add({ agentId: "a", modelSha256: MODEL, frames: 4, busySeconds: 1, wallSeconds: 1, finishedAtMs: NOW - 50 });
-  const ahead = running("a", "c2", 4, NOW - 300); // claimed ahead 300 ms ago; the chunk before it was committed 50 ms ago
-  assert.equal(loadOf([agent("a")], book, { running: [ahead] }).runningEnd(ahead), NOW + 950);
-  const later = running("a", "c3", 4, NOW - 20); // claimed after that commit: from its claim
-  assert.equal(loadOf([agent("a")], book, { running: [later] }).runningEnd(later), NOW + 980);
-});
-
 test("a report at the measured pace gives the start on the executor; a card behind that pace ends by its own rate", () => {
   const book = speeds({ a: 4 });
   // Three frames done after 990 ms (the fourth nearly made): the half-frame rate would say 3.5 frames in 990 ms,
