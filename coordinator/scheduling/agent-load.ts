@@ -86,7 +86,11 @@ export class AgentLoad {
    */
   private queueRunning(running: readonly RunningWork[]): void {
     const byAgent = new Map<string, RunningWork[]>();
-    for (const r of running) byAgent.set(r.agentId, [...(byAgent.get(r.agentId) ?? []), r]);
+    for (const r of running) {
+      const list = byAgent.get(r.agentId);
+      if (list) list.push(r);
+      else byAgent.set(r.agentId, [r]);
+    }
     for (const list of byAgent.values()) {
       if (list.length < 2) continue;
       list.sort((a, b) => a.startedAtMs - b.startedAtMs);
