@@ -125,13 +125,13 @@ export class AgentLoad {
    * 1 s chunks at 64 agents (the claim is made about a frame ahead), and the
    * end-of-job cut gave those agents the extra frames. (The agent's last
    * commit is no bound: on a starved farm it comes 0.4-0.9 s after the last
-   * frame, and estimates from it were as late.) A report more than a frame behind the
-   * measured pace shows a card that slowed down (thermal limits, another
-   * user): from three frames done, its own rate then says more; where no speed
-   * was measured, the report's rate from one frame. A rate counts the frame in
-   * progress as half done (off by up to half a frame, which is why a measured
-   * pace comes first), and the frames done since the report was sent are
-   * subtracted. Never before now.
+   * frame, and estimates from it were as late.) A report more than a frame
+   * behind the measured pace shows a card that slowed down (thermal limits,
+   * another user): from three frames done, its own rate then says more;
+   * where no speed was measured, the report's rate from one frame. A rate
+   * counts the frame in progress as half done (off by up to half a frame,
+   * which is why a measured pace comes first), and the frames done since the
+   * report was sent are subtracted. Never before now.
    */
   runningEnd(r: RunningWork): number {
     return this.queuedEnd.get(r.attemptId) ?? this.ownEnd(r);

@@ -67,7 +67,7 @@ export function snapToChunkEdges<K>(
   chunks: readonly UnstartedChunk[],
   counts: ReadonlyArray<readonly [K, number]>,
   fpsOf: (key: K) => number,
-  fraction = 0.15,
+  fraction: number,
 ): Array<[K, number]> {
   const ordered = [...chunks].sort((a, b) => a.frameStart - b.frameStart);
   const edges: number[] = [];
