@@ -22,8 +22,8 @@ export class AgentLoad {
   /** Speeds seen in progress reports of running attempts, by agent and model: the first evidence about a new agent. */
   private readonly progressFps = new Map<string, number>();
   private readonly runningOn = new Set<string>();
-  /** runningEnd of attempts that wait for their agent's executor behind another (queueRunning), by attempt id. */
-  private readonly queuedEnd = new Map<string, number>();
+  /** runningEnd of each running attempt the pass was given (estimateRunning), by attempt id. */
+  private readonly ends = new Map<string, number>();
   /**
    * freeAt() of each agent with waiting chunks, kept as they are added (the same sums in the same order as
    * freeAtWithout, so the same figure to the last bit): it is asked once per eligible agent and chunk placed.
@@ -52,8 +52,7 @@ export class AgentLoad {
       }
     }
     for (const r of running) this.runningOn.add(r.agentId);
-    this.queueRunning(running);
-    for (const r of running) this.runEnd.set(r.agentId, Math.max(this.runEnd.get(r.agentId) ?? now, this.runningEnd(r)));
+    this.estimateRunning(running);
     for (const w of waiting) this.add(w.agentId, w.jobId, w.frames, w.chunkId);
   }
 
@@ -78,29 +77,26 @@ export class AgentLoad {
   }
 
   /**
-   * An agent runs one chunk at a time (agent/work/executor-slot.ts), in claim
-   * order, and claims its next one before the one on its executor ends
-   * (claim-ahead.ts): an attempt that shows no frame made yet starts where the
-   * one claimed before it on the same agent ends. An attempt with a frame made
-   * is on the executor (or done with it) and keeps its own estimate.
+   * Each running attempt's end (runningEnd), and each agent's end of its
+   * running work. An agent runs one chunk at a time
+   * (agent/work/executor-slot.ts), in claim order, and claims its next one
+   * before the one on its executor ends (claim-ahead.ts): an attempt that
+   * shows no frame made yet starts where the one claimed before it on the
+   * same agent ends. An attempt with a frame made is on the executor (or done
+   * with it) and keeps its own estimate.
    */
-  private queueRunning(running: readonly RunningWork[]): void {
-    const byAgent = new Map<string, RunningWork[]>();
-    for (const r of running) {
-      const list = byAgent.get(r.agentId);
-      if (list) list.push(r);
-      else byAgent.set(r.agentId, [r]);
-    }
-    for (const list of byAgent.values()) {
-      if (list.length < 2) continue;
-      list.sort((a, b) => a.startedAtMs - b.startedAtMs);
-      let slotFree = -Infinity;
-      for (const r of list) {
-        const own = this.ownEnd(r);
-        const end = r.framesDone !== null && r.framesDone > 0 ? own : Math.max(own, slotFree + this.ms(r.agentId, r.jobId, r.frames));
-        this.queuedEnd.set(r.attemptId, end);
-        slotFree = Math.max(slotFree, end);
-      }
+  private estimateRunning(running: readonly RunningWork[]): void {
+    // The store lists running attempts in claim order (insertion order); sorted only where they come otherwise.
+    const inOrder = running.every((r, i) => i === 0 || (running[i - 1] as RunningWork).startedAtMs <= r.startedAtMs);
+    const byClaim = inOrder ? running : [...running].sort((a, b) => a.startedAtMs - b.startedAtMs);
+    const slotFree = new Map<string, number>();
+    for (const r of byClaim) {
+      const own = this.ownEnd(r);
+      const before = slotFree.get(r.agentId);
+      const end = before === undefined || (r.framesDone !== null && r.framesDone > 0) ? own : Math.max(own, before + this.ms(r.agentId, r.jobId, r.frames));
+      this.ends.set(r.attemptId, end);
+      slotFree.set(r.agentId, Math.max(before ?? -Infinity, end));
+      this.runEnd.set(r.agentId, Math.max(this.runEnd.get(r.agentId) ?? this.now, end));
     }
   }
 
@@ -120,7 +116,7 @@ export class AgentLoad {
    * measured from committed chunks: from the attempt's start on the agent's
    * executor, at that speed. The start is taken from the agent's progress
    * report (its time on the executor when sent), else from the end of the
-   * attempt claimed before it on the same agent (queueRunning), else from its
+   * attempt claimed before it on the same agent (estimateRunning), else from its
    * claim. Taken from the claim alone, estimates came out 100-250 ms early on
    * 1 s chunks at 64 agents (the claim is made about a frame ahead), and the
    * end-of-job cut gave those agents the extra frames. (The agent's last
@@ -134,7 +130,7 @@ export class AgentLoad {
    * report was sent are subtracted. Never before now.
    */
   runningEnd(r: RunningWork): number {
-    return this.queuedEnd.get(r.attemptId) ?? this.ownEnd(r);
+    return this.ends.get(r.attemptId) ?? this.ownEnd(r);
   }
 
   /** runningEnd of the attempt as if it were the agent's only one. */
