@@ -18,7 +18,19 @@ export function pieceContext(
 }
 
 /**
- * Cuts the chunks, in frame order, into consecutive runs of `counts` frames
+ * The order the end of a job hands chunks out in: chunks tried before (lost
+ * work) first, then frame order. The first runs go to the agents free first
+ * (end-game.ts), so lost work keeps the lead lost-work-first.ts gave it: the
+ * soak saw a lost chunk re-cut onto the back of its agent's queue while an
+ * idle agent took frames never tried, and run again only 5.6 s after its
+ * agent's link was cut.
+ */
+export function cutOrder(chunks: readonly UnstartedChunk[]): UnstartedChunk[] {
+  return [...chunks].sort((a, b) => Number(b.tried) - Number(a.tried) || a.frameStart - b.frameStart);
+}
+
+/**
+ * Cuts the chunks, in cutOrder, into consecutive runs of `counts` frames
  * (one run per entry, in order). A run never crosses a chunk's end (so never
  * a shot cut): a run that reaches one continues as a second piece. The counts
  * must add up to the chunks' frames.
@@ -28,7 +40,7 @@ export function carve<K>(
   counts: ReadonlyArray<readonly [K, number]>,
   overlap: number,
 ): Array<{ key: K; sourceChunkId: string; frameStart: number; frameEnd: number; contextStart: number; contextEnd: number }> {
-  const ordered = [...chunks].sort((a, b) => a.frameStart - b.frameStart);
+  const ordered = cutOrder(chunks);
   const out: Array<{ key: K; sourceChunkId: string; frameStart: number; frameEnd: number; contextStart: number; contextEnd: number }> = [];
   let ci = 0;
   let pos = ordered[0]?.frameStart ?? 0;
@@ -69,7 +81,7 @@ export function snapToChunkEdges<K>(
   fpsOf: (key: K) => number,
   fraction: number,
 ): Array<[K, number]> {
-  const ordered = [...chunks].sort((a, b) => a.frameStart - b.frameStart);
+  const ordered = cutOrder(chunks);
   const edges: number[] = [];
   let total = 0;
   for (const c of ordered) edges.push((total += c.frameEnd - c.frameStart + 1));

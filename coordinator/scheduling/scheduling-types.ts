@@ -64,6 +64,8 @@ export interface UnstartedChunk {
   state: "pending" | "queued";
   /** The agent it is queued for; null in the pool or while pending. */
   placedAgentId: string | null;
+  /** An attempt of it was made before (its agent lost, a failure): lost work, which the end-of-job cut hands out first. */
+  tried: boolean;
 }
 
 /** A running attempt. */

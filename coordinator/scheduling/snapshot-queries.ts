@@ -144,10 +144,11 @@ export function pendingOfJob(store: Store, jobId: string, limit: number): Pendin
 }
 
 export function unstartedChunks(store: Store, jobId: string): UnstartedChunk[] {
-  return store.db
+  const rows = store.db
     .prepare(
       `SELECT id, job_id AS jobId, idx, frame_start AS frameStart, frame_end AS frameEnd, context_start AS contextStart, context_end AS contextEnd,
-         state, placed_agent_id AS placedAgentId FROM chunks WHERE job_id = ? AND state IN ('pending', 'queued') ORDER BY frame_start`,
+         state, placed_agent_id AS placedAgentId, attempts FROM chunks WHERE job_id = ? AND state IN ('pending', 'queued') ORDER BY frame_start`,
     )
-    .all(jobId) as UnstartedChunk[];
+    .all(jobId) as Array<Omit<UnstartedChunk, "tried"> & { attempts: number }>;
+  return rows.map(({ attempts, ...c }) => ({ ...c, tried: attempts > 0 }));
 }

@@ -28,6 +28,7 @@ export function chunks(jobId: string, count: number, size: number, o: Partial<Un
     contextEnd: start + (i + 1) * size - 1,
     state: "pending" as const,
     placedAgentId: null,
+    tried: false,
     ...o,
   }));
 }

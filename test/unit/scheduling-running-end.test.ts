@@ -65,3 +65,19 @@ test("a cut's boundary moves onto a chunk's edge only when the frames moved are 
   const big = chunks("j", 3, 20);
   assert.deepEqual(snapToChunkEdges(big, [["x", 21], ["y", 20], ["z", 19]], equal, 0.05), [["x", 20], ["y", 21], ["z", 19]]);
 });
+
+test("the end of a job hands lost work out first: a tried chunk's frames go to the agent free first", () => {
+  // a is idle, b busy for 1 s more; four 4-frame chunks, the last one lost by an agent before (tried).
+  const agents = [agent("a"), agent("b")];
+  const book = speeds({ a: 4, b: 4 });
+  const unstarted = chunks("j", 4, 4).map((c, i) => (i === 3 ? { ...c, tried: true } : c));
+  const bBusy = running("b", "b1", 4, NOW, { framesDone: 0, elapsedMs: 1, reportedAtMs: NOW });
+  const plan = planEndGame({ job: job("j"), unstarted, eligible: agents, runningEndMs: NOW + 1000, load: loadOf(agents, book, { running: [bBusy] }), needOf: () => null, policy: policy() });
+  assert.ok(plan);
+  const first = plan.pieces[0]!;
+  assert.deepEqual([first.agentId, first.sourceChunkId, first.frameStart], ["a", "j.c3", 12], "the lost chunk opens the idle agent's run");
+  assert.equal(plan.pieces.reduce((n, p) => n + p.frameEnd - p.frameStart + 1, 0), 16, "every unstarted frame, once");
+  // Without a tried chunk, frame order.
+  const plain = planEndGame({ job: job("j"), unstarted: chunks("j", 4, 4), eligible: agents, runningEndMs: NOW + 1000, load: loadOf(agents, book, { running: [bBusy] }), needOf: () => null, policy: policy() });
+  assert.deepEqual([plain?.pieces[0]?.agentId, plain?.pieces[0]?.frameStart], ["a", 0]);
+});
